@@ -1,0 +1,1 @@
+namespace SslCluster.Actors; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace SslCluster.Protocol; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+namespace SslCluster.TestSupport; internal static class Placeholder { }
