@@ -1,0 +1,556 @@
+using System.Globalization;
+using System.Net;
+
+namespace SslCluster.Protocol.Config;
+
+/// <summary>Settings of the configuration language that operators may choose.</summary>
+public sealed record ConfigOptions
+{
+    public static ConfigOptions Default { get; } = new();
+
+    /// <summary>Turns the legacy-cipher warning into an error, for operators who want old names refused.</summary>
+    public bool StrictCiphers { get; init; }
+}
+
+/// <summary>The outcome of applying configuration text: the new model, or nothing and the reasons why.</summary>
+public sealed record ConfigApplyResult(RunningConfig? Config, IReadOnlyList<ConfigDiagnostic> Diagnostics)
+{
+    public bool Succeeded => Config is not null;
+
+    public IEnumerable<ConfigDiagnostic> Errors => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error);
+
+    public IEnumerable<ConfigDiagnostic> Warnings => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Warning);
+
+    public IEnumerable<ConfigDiagnostic> NotApplicable => Diagnostics.Where(d => d.Severity == DiagnosticSeverity.NotApplicable);
+}
+
+/// <summary>
+/// The CSS command language: applies lines of configuration text to a <see cref="RunningConfig"/>. Lines run in the
+/// modes of the CSS CLI (global, ssl-proxy-list, service, owner, content); a line that does not belong to the
+/// current mode but to an enclosing one leaves the mode, as pasting a <c>show running-config</c> does on a CSS.
+/// Every line is checked; the first error does not stop the parse, so an operator sees every mistake at once, and
+/// any error means nothing at all is applied.
+/// </summary>
+public static partial class ConfigParser
+{
+    public const int MinObjectNumber = 1;
+    public const int MaxObjectNumber = 255;
+
+    /// <summary>Applies <paramref name="text"/> on top of <paramref name="current"/>, then validates the result whole.</summary>
+    public static ConfigApplyResult Apply(RunningConfig current, string text, ConfigOptions? options = null, ICertStoreView? store = null)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(text);
+        var (config, diagnostics) = ApplyLines(current, text, options ?? ConfigOptions.Default);
+        diagnostics.AddRange(ConfigValidator.Validate(config, store));
+        var failed = diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error);
+        return new ConfigApplyResult(failed ? null : config, diagnostics);
+    }
+
+    /// <summary>Runs the lines without the whole-model validation (for tests of the language alone).</summary>
+    internal static (RunningConfig Config, List<ConfigDiagnostic> Diagnostics) ApplyLines(RunningConfig current, string text, ConfigOptions options)
+    {
+        var session = new Session(current, options);
+        foreach (var line in ConfigTokenizer.Lines(text))
+        {
+            session.Run(line);
+        }
+        return (session.Config, session.Diagnostics);
+    }
+
+    /// <summary>Parses a whole configuration from nothing.</summary>
+    public static ConfigApplyResult Parse(string text, ConfigOptions? options = null, ICertStoreView? store = null) =>
+        Apply(RunningConfig.Empty, text, options, store);
+
+    private enum Mode
+    {
+        Global,
+        ProxyList,
+        Service,
+        Owner,
+        Content,
+
+        /// <summary>Inside <c>interface</c> or <c>circuit</c>: hardware lines, reported as not applicable.</summary>
+        Hardware,
+    }
+
+    /// <summary>A line could not be applied; carries the word at fault and the whole explanation.</summary>
+    private sealed class LineException(string? word, string message) : Exception(message)
+    {
+        public string? Word { get; } = word;
+    }
+
+    private sealed partial class Session(RunningConfig config, ConfigOptions options)
+    {
+        private static readonly string[] GlobalWords = ["ssl-proxy-list", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
+        private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
+        private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "active", "suspend", "description", "no", "exit"];
+        private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "add", "remove", "active", "suspend", "description", "no", "exit"];
+        private static readonly string[] OwnerWords = ["content", "no", "exit"];
+        private static readonly string[] ContentWords = ["vip", "protocol", "port", "add", "remove", "active", "suspend", "balance", "advanced-balance", "application", "no", "exit"];
+
+        private Mode _mode = Mode.Global;
+        private string _object = string.Empty;
+        private string _owner = string.Empty;
+
+        public RunningConfig Config { get; private set; } = config;
+
+        public List<ConfigDiagnostic> Diagnostics { get; } = [];
+
+        private int _line;
+
+        public void Run(ConfigLine line)
+        {
+            _line = line.Number;
+            ConfigTokenizer.Split(line.Text, out var unterminated);
+            if (unterminated)
+            {
+                Error(null, "a quoted word is not closed; add the closing '\"'");
+                return;
+            }
+            try
+            {
+                Dispatch(line.Words);
+            }
+            catch (LineException e)
+            {
+                Error(e.Word, e.Message);
+            }
+        }
+
+        private void Error(string? word, string message) =>
+            Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, _line, word, message));
+
+        private void Warn(string? word, string message) =>
+            Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, _line, word, message));
+
+        private void NotApplicable(string text) =>
+            Diagnostics.Add(new ConfigDiagnostic(DiagnosticSeverity.NotApplicable, _line, null,
+                $"'{text}' configures the reference chassis' hardware (interfaces, circuits, VLANs, routes); " +
+                "a software node has none, so the line is accepted and ignored"));
+
+        private void Dispatch(IReadOnlyList<string> w)
+        {
+            var first = w[0].ToLowerInvariant();
+            // Try the current mode, then each enclosing one: a global command leaves a service block, a content
+            // line of another rule leaves the current content block, and so on.
+            for (var mode = _mode; ; mode = Parent(mode))
+            {
+                if (Accepts(mode, first, w))
+                {
+                    if (mode != _mode)
+                    {
+                        _mode = mode;
+                        if (mode == Mode.Global) _owner = string.Empty;
+                    }
+                    RunIn(mode, first, w);
+                    return;
+                }
+                if (mode == Mode.Global) break;
+            }
+            var candidates = WordsOf(_mode).Concat(GlobalWords).Distinct();
+            throw new LineException(w[0], $"unknown command {Where()}{Suggest.DidYouMean(first, candidates)}" +
+                $" (commands here: {string.Join(", ", WordsOf(_mode).Where(x => x != "exit"))})");
+        }
+
+        private string Where() => _mode switch
+        {
+            Mode.ProxyList => $"in ssl-proxy-list {_object}",
+            Mode.Service => $"in service {_object}",
+            Mode.Owner => $"in owner {_owner}",
+            Mode.Content => $"in content {_object} of owner {_owner}",
+            Mode.Hardware => "in a hardware block",
+            _ => "at the global level",
+        };
+
+        private static Mode Parent(Mode mode) => mode switch
+        {
+            Mode.Content => Mode.Owner,
+            _ => Mode.Global,
+        };
+
+        private static string[] WordsOf(Mode mode) => mode switch
+        {
+            Mode.ProxyList => ProxyListWords,
+            Mode.Service => ServiceWords,
+            Mode.Owner => OwnerWords,
+            Mode.Content => ContentWords,
+            Mode.Hardware => GlobalWords,
+            _ => GlobalWords,
+        };
+
+        private bool Accepts(Mode mode, string first, IReadOnlyList<string> w)
+        {
+            if (mode == Mode.Hardware) return true;
+            if (first == "no" && w.Count > 1)
+            {
+                // "no X" belongs to the mode that knows X.
+                var second = w[1].ToLowerInvariant();
+                return mode switch
+                {
+                    Mode.Global => second is "ssl-proxy-list" or "service" or "owner" or "ssl",
+                    Mode.Owner => second == "content",
+                    Mode.ProxyList => second is "ssl-server" or "backend-server",
+                    Mode.Service => second is "weight" or "keepalive" or "description" or "slot" or "ip" or "port",
+                    Mode.Content => second is "vip" or "port" or "balance" or "advanced-balance",
+                    _ => false,
+                };
+            }
+                        return WordsOf(mode).Contains(first);
+        }
+
+        private void RunIn(Mode mode, string first, IReadOnlyList<string> w)
+        {
+            if (first == "exit")
+            {
+                _mode = Parent(_mode);
+                return;
+            }
+            switch (mode)
+            {
+                case Mode.Hardware:
+                    // A hardware block lasts until a line that the global level knows and that is not hardware.
+                    if (GlobalWords.Contains(first) && !HardwareWords.Contains(first) && first is not ("ip" or "exit"))
+                    {
+                        _mode = Mode.Global;
+                        Dispatch(w);
+                        return;
+                    }
+                    NotApplicable(string.Join(' ', w));
+                    return;
+                case Mode.Global: RunGlobal(first, w); return;
+                case Mode.ProxyList: RunProxyList(first, w); return;
+                case Mode.Service: RunService(first, w); return;
+                case Mode.Owner: RunOwner(first, w); return;
+                case Mode.Content: RunContent(first, w); return;
+            }
+        }
+
+        // ------------------------------------------------------------------ global
+
+        private void RunGlobal(string first, IReadOnlyList<string> w)
+        {
+            switch (first)
+            {
+                case "configure" or "end":
+                    return;
+                case "ssl-proxy-list":
+                    Arity(w, 2, 2, "ssl-proxy-list NAME");
+                    var name = Name(w[1], "proxy list");
+                    if (!Config.ProxyLists.ContainsKey(name))
+                        Config = Config with { ProxyLists = Config.ProxyLists.SetItem(name, new SslProxyList(name)) };
+                    Enter(Mode.ProxyList, name);
+                    return;
+                case "service":
+                    Arity(w, 2, 2, "service NAME");
+                    var svc = Name(w[1], "service");
+                    if (!Config.Services.ContainsKey(svc))
+                        Config = Config with { Services = Config.Services.SetItem(svc, new Service(svc)) };
+                    Enter(Mode.Service, svc);
+                    return;
+                case "owner":
+                    Arity(w, 2, 2, "owner NAME");
+                    var owner = Name(w[1], "owner");
+                    if (!Config.Owners.ContainsKey(owner))
+                        Config = Config with { Owners = Config.Owners.SetItem(owner, new Owner(owner)) };
+                    _owner = owner;
+                    Enter(Mode.Owner, owner);
+                    return;
+                case "content":
+                    throw new LineException(w[0], "a content rule belongs to an owner; write 'owner NAME' on the line before it");
+                case "ssl":
+                    RunSsl(w);
+                    return;
+                case "no":
+                    RunGlobalNo(w);
+                    return;
+                case "interface" or "circuit":
+                    NotApplicable(string.Join(' ', w));
+                    _mode = Mode.Hardware;
+                    return;
+                case "bridge" or "phy":
+                    NotApplicable(string.Join(' ', w));
+                    return;
+                case "ip":
+                    if (w.Count > 1 && w[1].Equals("route", StringComparison.OrdinalIgnoreCase))
+                    {
+                        NotApplicable(string.Join(' ', w));
+                        return;
+                    }
+                    throw new LineException(w.Count > 1 ? w[1] : w[0], "at the global level only 'ip route ...' is known (and not applicable); 'ip address' belongs in a service block");
+            }
+        }
+
+        private void Enter(Mode mode, string name)
+        {
+            _mode = mode;
+            _object = name;
+        }
+
+        private void RunSsl(IReadOnlyList<string> w)
+        {
+            if (w.Count < 2)
+                throw new LineException(w[0], "incomplete command; write 'ssl associate rsakey|ecdsakey|cert NAME FILE'");
+            var verb = w[1].ToLowerInvariant();
+            switch (verb)
+            {
+                case "associate":
+                    break;
+                case "genrsa" or "genecdsa" or "gencsr" or "gencert" or "gendsa" or "gendh":
+                    throw new LineException(w[1], $"'ssl {verb}' is an operator command that creates a file of the certificate store, not a configuration line; run it with 'sslctl ssl {verb} ...'");
+                default:
+                    throw new LineException(w[1], "unknown 'ssl' command; configuration knows 'ssl associate'" + Suggest.DidYouMean(verb, ["associate"]));
+            }
+            if (w.Count != 5)
+                throw new LineException(w[^1], "'ssl associate' takes a kind, a name and a file: 'ssl associate rsakey|ecdsakey|cert NAME FILE'");
+            var kind = w[2].ToLowerInvariant() switch
+            {
+                "rsakey" => AssociationKind.RsaKey,
+                "ecdsakey" => AssociationKind.EcdsaKey,
+                "cert" => AssociationKind.Cert,
+                "dsakey" => throw new LineException(w[2], "DSA keys are not supported (not usable with TLS 1.3, weak in 1.2); generate an RSA or ECDSA key with 'ssl genrsa' or 'ssl genecdsa' and associate it with 'ssl associate rsakey|ecdsakey'"),
+                "dhparam" => throw new LineException(w[2], "static DH parameters are not used: key exchange is always ephemeral ECDHE (X25519, P-256); remove this line"),
+                var other => throw new LineException(w[2], "unknown association kind; write rsakey, ecdsakey or cert" + Suggest.DidYouMean(other, ["rsakey", "ecdsakey", "cert"])),
+            };
+            var name = Name(w[3], "association");
+            var file = Name(w[4], "file");
+            if (Config.Associations.TryGetValue(name, out var existing) && existing.Kind != kind)
+                throw new LineException(w[3], $"the name '{name}' is already associated as {KindWord(existing.Kind)} with '{existing.FileName}'; choose another name or remove it first with 'no ssl associate {KindWord(existing.Kind)} {name}'");
+            Config = Config with { Associations = Config.Associations.SetItem(name, new KeyAssociation(kind, name, file)) };
+        }
+
+        private static string KindWord(AssociationKind kind) => ConfigParserWords.Kind(kind);
+
+        private void RunGlobalNo(IReadOnlyList<string> w)
+        {
+            var what = w[1].ToLowerInvariant();
+            switch (what)
+            {
+                case "ssl-proxy-list":
+                    Arity(w, 3, 3, "no ssl-proxy-list NAME");
+                    Config = Config with { ProxyLists = Config.ProxyLists.Remove(Existing(Config.ProxyLists, w[2], "ssl-proxy-list")) };
+                    return;
+                case "service":
+                    Arity(w, 3, 3, "no service NAME");
+                    Config = Config with { Services = Config.Services.Remove(Existing(Config.Services, w[2], "service")) };
+                    return;
+                case "owner":
+                    Arity(w, 3, 3, "no owner NAME");
+                    Config = Config with { Owners = Config.Owners.Remove(Existing(Config.Owners, w[2], "owner")) };
+                    return;
+                case "ssl":
+                    if (w.Count != 5 || !w[2].Equals("associate", StringComparison.OrdinalIgnoreCase))
+                        throw new LineException(w[^1], "write 'no ssl associate rsakey|ecdsakey|cert NAME'");
+                    var name = Existing(Config.Associations, w[4], "association");
+                    Config = Config with { Associations = Config.Associations.Remove(name) };
+                    return;
+            }
+        }
+
+        private static string Existing<T>(ValueMap<string, T> map, string name, string what)
+        {
+            if (map.ContainsKey(name)) return name;
+            throw new LineException(name, $"there is no {what} named '{name}'" + Suggest.DidYouMean(name, map.Keys));
+        }
+
+        // ------------------------------------------------------------------ ssl-proxy-list
+
+        private SslProxyList List => Config.ProxyLists[_object];
+
+        private void SetList(SslProxyList list) =>
+            Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
+
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version"];
+        private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache"];
+
+        private void RunProxyList(string first, IReadOnlyList<string> w)
+        {
+            switch (first)
+            {
+                case "active":
+                    Arity(w, 1, 1, "active");
+                    SetList(List with { State = AdminState.Active });
+                    return;
+                case "suspend":
+                    Arity(w, 1, 1, "suspend");
+                    SetList(List with { State = AdminState.Suspended });
+                    return;
+                case "description":
+                    Arity(w, 2, 2, "description \"TEXT\"");
+                    SetList(List with { Description = w[1] });
+                    return;
+                case "ssl-server":
+                    SslServerLine(w);
+                    return;
+                case "backend-server":
+                    BackendLine(w);
+                    return;
+                case "no":
+                    ProxyListNo(w);
+                    return;
+            }
+        }
+
+        private void SslServerLine(IReadOnlyList<string> w)
+        {
+            if (w.Count < 2) throw new LineException(w[0], "missing the ssl-server number; write 'ssl-server N' (1-255)");
+            var n = Number(w[1], MinObjectNumber, MaxObjectNumber, "ssl-server number");
+            var list = List;
+            if (w.Count == 2)
+            {
+                if (!list.SslServers.ContainsKey(n)) SetList(list with { SslServers = list.SslServers.SetItem(n, new SslServer(n)) });
+                return;
+            }
+            if (!list.SslServers.TryGetValue(n, out var server))
+            {
+                throw new LineException(w[1], $"ssl-server {n} does not exist in ssl-proxy-list {list.Name}; create it first with a line 'ssl-server {n}'");
+            }
+            var option = w[2].ToLowerInvariant();
+            var args = w.Skip(3).ToArray();
+            server = option switch
+            {
+                "rsakey" => server with { RsaKey = One(args, w, $"ssl-server {n} rsakey NAME") },
+                "rsacert" => server with { RsaCert = One(args, w, $"ssl-server {n} rsacert NAME") },
+                "ecdsakey" => server with { EcdsaKey = One(args, w, $"ssl-server {n} ecdsakey NAME") },
+                "ecdsacert" => server with { EcdsaCert = One(args, w, $"ssl-server {n} ecdsacert NAME") },
+                "dsakey" or "dsacert" or "dhparam" => throw new LineException(w[2], "DSA keys and static DH parameters are not supported; use rsakey/rsacert or ecdsakey/ecdsacert (key exchange is always ECDHE)"),
+                "vip" => server with { VipAddress = Address(AfterKeyword(args, w, "address", $"ssl-server {n} vip address IP")) },
+                "port" => server with { Port = Port(One(args, w, $"ssl-server {n} port PORT")) },
+                "cipher" => server with { Ciphers = AddCipher(server, args, w, n) },
+                "session-cache" => server with { SessionCacheSeconds = Number(One(args, w, $"ssl-server {n} session-cache SECONDS"), 0, 72000, "session-cache timeout (seconds)") },
+                "handshake" => server with { HandshakeTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} handshake timeout SECONDS"), 1, 3600, "handshake timeout (seconds)") },
+                "version" => server with { MinimumVersion = Version(One(args, w, $"ssl-server {n} version tls1.2|tls1.3")) },
+                "urlrewrite" => throw new LineException(w[2], "URL rewrite is not available in this release; remove the line (Location headers are passed unchanged)"),
+                "authentication" or "cacert" or "crl" or "failure" or "failure-url" => throw new LineException(w[2], "client authentication is not available in this release; remove the line (clients are not asked for certificates)"),
+                _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
+            };
+            SetList(List with { SslServers = List.SslServers.SetItem(n, server) });
+        }
+
+        private ValueList<CipherEntry> AddCipher(SslServer server, string[] args, IReadOnlyList<string> w, int n)
+        {
+            if (args.Length is < 3 or > 4)
+                throw new LineException(w[^1], $"write 'ssl-server {n} cipher NAME IP PORT [WEIGHT]': the suite, then the clear-text destination of its flows");
+            var cipher = CipherName(args[0]);
+            var entry = new CipherEntry(cipher, Address(args[1]), Port(args[2]), args.Length == 4 ? Number(args[3], 1, 10, "cipher weight") : 1);
+            var index = server.Ciphers.ToList().FindIndex(c => c.Name == entry.Name);
+            return index >= 0 ? server.Ciphers.SetItem(index, entry) : server.Ciphers.Add(entry);
+        }
+
+        private string CipherName(string word)
+        {
+            var name = word.ToLowerInvariant();
+            if (!CipherCatalog.TryGet(name, out var info))
+                throw new LineException(word, "unknown cipher suite" + Suggest.DidYouMean(name, CipherCatalog.KnownNames) +
+                    "; modern names: all-cipher-suites, ecdhe-rsa-with-aes-128-gcm-sha256, ecdhe-ecdsa-with-aes-128-gcm-sha256, tls13-aes-128-gcm-sha256, ...");
+            if (info.Status == CipherStatus.Legacy)
+            {
+                if (options.StrictCiphers)
+                    throw new LineException(word, CipherCatalog.LegacyWarning(info) + "; strict cipher checking is on, so name a modern suite such as ecdhe-rsa-with-aes-128-gcm-sha256");
+                Warn(word, CipherCatalog.LegacyWarning(info));
+            }
+            return name;
+        }
+
+        private void BackendLine(IReadOnlyList<string> w)
+        {
+            if (w.Count < 2) throw new LineException(w[0], "missing the backend-server number; write 'backend-server N' (1-255)");
+            var n = Number(w[1], MinObjectNumber, MaxObjectNumber, "backend-server number");
+            var list = List;
+            if (w.Count == 2)
+            {
+                if (!list.BackendServers.ContainsKey(n)) SetList(list with { BackendServers = list.BackendServers.SetItem(n, new BackendServer(n)) });
+                return;
+            }
+            if (!list.BackendServers.TryGetValue(n, out var b))
+                throw new LineException(w[1], $"backend-server {n} does not exist in ssl-proxy-list {list.Name}; create it first with a line 'backend-server {n}'");
+            var option = w[2].ToLowerInvariant();
+            var args = w.Skip(3).ToArray();
+            b = option switch
+            {
+                "type" => b with
+                {
+                    Type = One(args, w, $"backend-server {n} type backend-ssl|initiation").ToLowerInvariant() switch
+                    {
+                        "backend-ssl" => BackendServerType.BackendSsl,
+                        "initiation" => BackendServerType.Initiation,
+                        var t => throw new LineException(t, "unknown backend-server type; write backend-ssl or initiation" + Suggest.DidYouMean(t, ["backend-ssl", "initiation"])),
+                    },
+                },
+                "ip" => b with { IpAddress = Address(AfterKeyword(args, w, "address", $"backend-server {n} ip address IP")) },
+                "port" => b with { Port = Port(One(args, w, $"backend-server {n} port PORT")) },
+                "server-ip" => b with { ServerIp = Address(One(args, w, $"backend-server {n} server-ip IP")) },
+                "server-port" => b with { ServerPort = Port(One(args, w, $"backend-server {n} server-port PORT")) },
+                "cipher" => b with { Ciphers = b.Ciphers.Contains(CipherName(One(args.Take(1).ToArray(), w, $"backend-server {n} cipher NAME"))) ? b.Ciphers : b.Ciphers.Add(args[0].ToLowerInvariant()) },
+                "rsakey" => b with { RsaKey = One(args, w, $"backend-server {n} rsakey NAME") },
+                "rsacert" => b with { RsaCert = One(args, w, $"backend-server {n} rsacert NAME") },
+                "cacert" => b with { CaCert = One(args, w, $"backend-server {n} cacert NAME") },
+                "session-cache" => b with { SessionCacheSeconds = Number(One(args, w, $"backend-server {n} session-cache SECONDS"), 0, 72000, "session-cache timeout (seconds)") },
+                _ => throw new LineException(w[2], $"'{w[2]}' is not a backend-server option{Suggest.DidYouMean(option, BackendOptions)} (options: {string.Join(", ", BackendOptions)})"),
+            };
+            SetList(List with { BackendServers = List.BackendServers.SetItem(n, b) });
+        }
+
+        private void ProxyListNo(IReadOnlyList<string> w)
+        {
+            var what = w[1].ToLowerInvariant();
+            if (w.Count < 3) throw new LineException(w[1], $"write 'no {what} N' or 'no {what} N OPTION'");
+            var n = Number(w[2], MinObjectNumber, MaxObjectNumber, $"{what} number");
+            var list = List;
+            if (what == "ssl-server")
+            {
+                if (!list.SslServers.TryGetValue(n, out var s))
+                    throw new LineException(w[2], $"ssl-proxy-list {list.Name} has no ssl-server {n}");
+                if (w.Count == 3)
+                {
+                    SetList(list with { SslServers = list.SslServers.Remove(n) });
+                    return;
+                }
+                var fresh = new SslServer(n);
+                var option = w[3].ToLowerInvariant();
+                s = option switch
+                {
+                    "rsakey" => s with { RsaKey = null },
+                    "rsacert" => s with { RsaCert = null },
+                    "ecdsakey" => s with { EcdsaKey = null },
+                    "ecdsacert" => s with { EcdsaCert = null },
+                    "vip" => s with { VipAddress = null },
+                    "port" => s with { Port = fresh.Port },
+                    "session-cache" => s with { SessionCacheSeconds = fresh.SessionCacheSeconds },
+                    "handshake" => s with { HandshakeTimeoutSeconds = fresh.HandshakeTimeoutSeconds },
+                    "version" => s with { MinimumVersion = fresh.MinimumVersion },
+                    "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
+                    "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
+                    _ => throw new LineException(w[3], $"'{w[3]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)}"),
+                };
+                SetList(list with { SslServers = list.SslServers.SetItem(n, s) });
+                return;
+            }
+            if (!list.BackendServers.TryGetValue(n, out var b))
+                throw new LineException(w[2], $"ssl-proxy-list {list.Name} has no backend-server {n}");
+            if (w.Count == 3)
+            {
+                SetList(list with { BackendServers = list.BackendServers.Remove(n) });
+                return;
+            }
+            var bopt = w[3].ToLowerInvariant();
+            b = bopt switch
+            {
+                "rsakey" => b with { RsaKey = null },
+                "rsacert" => b with { RsaCert = null },
+                "cacert" => b with { CaCert = null },
+                "cipher" when w.Count == 5 => b with { Ciphers = b.Ciphers.Remove(w[4].ToLowerInvariant()) },
+                _ => throw new LineException(w[3], $"'no backend-server {n} {w[3]}' is not a command; options that can be removed: rsakey, rsacert, cacert, cipher NAME"),
+            };
+            SetList(list with { BackendServers = list.BackendServers.SetItem(n, b) });
+        }
+
+        private static ValueList<CipherEntry> RemoveCipher(SslServer s, string name)
+        {
+            var lower = name.ToLowerInvariant();
+            if (!s.Ciphers.Any(c => c.Name == lower))
+                throw new LineException(name, $"ssl-server {s.Number} has no cipher '{name}'" + Suggest.DidYouMean(lower, s.Ciphers.Select(c => c.Name)));
+            return s.Ciphers.RemoveAll(c => c.Name == lower);
+        }
+    }
+}

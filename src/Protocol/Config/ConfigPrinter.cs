@@ -1,0 +1,145 @@
+using System.Globalization;
+using System.Text;
+
+namespace SslCluster.Protocol.Config;
+
+/// <summary>
+/// Prints a model as <c>show running-config</c> does on a CSS: section banners, proxy lists before the services that
+/// name them, owners last, defaults omitted. The text parses back to an equal model.
+/// </summary>
+public static class ConfigPrinter
+{
+    public static string Print(RunningConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var o = new StringBuilder();
+        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
+        static string Q(string s) => ConfigTokenizer.Quote(s);
+        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+        if (config.Associations.Count > 0)
+        {
+            Line("", "!*************************** GLOBAL ***************************");
+            foreach (var a in config.Associations.Values)
+                Line("", $"ssl associate {ConfigParserWords.Kind(a.Kind)} {Q(a.Name)} {Q(a.FileName)}");
+            Line("", "");
+        }
+
+        if (config.ProxyLists.Count > 0)
+        {
+            Line("", "!************************ SSL PROXY LIST **********************");
+            foreach (var list in config.ProxyLists.Values)
+            {
+                Line("", $"ssl-proxy-list {Q(list.Name)}");
+                if (list.Description is { } d) Line("  ", $"description {Q(d)}");
+                foreach (var s in list.SslServers.Values)
+                {
+                    var p = $"ssl-server {N(s.Number)}";
+                    Line("  ", p);
+                    if (s.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
+                    if (s.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
+                    if (s.EcdsaKey is { } ek) Line("  ", $"{p} ecdsakey {Q(ek)}");
+                    if (s.EcdsaCert is { } ec) Line("  ", $"{p} ecdsacert {Q(ec)}");
+                    if (s.VipAddress is { } vip) Line("  ", $"{p} vip address {vip}");
+                    if (s.Port != SslServer.DefaultPort) Line("  ", $"{p} port {N(s.Port)}");
+                    foreach (var c in s.Ciphers)
+                        Line("  ", $"{p} cipher {c.Name} {c.DestinationAddress} {N(c.DestinationPort)}{(c.Weight != 1 ? " " + N(c.Weight) : "")}");
+                    if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
+                    if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
+                    if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+                }
+                foreach (var b in list.BackendServers.Values)
+                {
+                    var p = $"backend-server {N(b.Number)}";
+                    Line("  ", p);
+                    if (b.Type == BackendServerType.Initiation) Line("  ", $"{p} type initiation");
+                    if (b.IpAddress is { } ip) Line("  ", $"{p} ip address {ip}");
+                    if (b.Port is { } port) Line("  ", $"{p} port {N(port)}");
+                    if (b.ServerIp is { } sip) Line("  ", $"{p} server-ip {sip}");
+                    if (b.ServerPort is { } sport) Line("  ", $"{p} server-port {N(sport)}");
+                    foreach (var c in b.Ciphers) Line("  ", $"{p} cipher {c}");
+                    if (b.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
+                    if (b.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
+                    if (b.CaCert is { } ca) Line("  ", $"{p} cacert {Q(ca)}");
+                    if (b.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(b.SessionCacheSeconds)}");
+                }
+                if (list.State == AdminState.Active) Line("  ", "active");
+                Line("", "");
+            }
+        }
+
+        if (config.Services.Count > 0)
+        {
+            Line("", "!************************** SERVICE ***************************");
+            foreach (var s in config.Services.Values)
+            {
+                Line("", $"service {Q(s.Name)}");
+                if (s.Description is { } d) Line("  ", $"description {Q(d)}");
+                if (s.Type != ServiceType.Local) Line("  ", $"type {TypeWord(s.Type)}");
+                if (s.Slot is { } slot) Line("  ", $"slot {N(slot)}");
+                if (s.IpAddress is { } ip) Line("  ", $"ip address {ip}");
+                if (s.Port is { } port) Line("  ", $"port {N(port)}");
+                if (s.Protocol != ContentProtocol.Any) Line("  ", $"protocol {ProtocolWord(s.Protocol)}");
+                var k = s.Keepalive;
+                var dk = KeepaliveSettings.Default;
+                if (k.Type != dk.Type) Line("  ", $"keepalive type {k.Type.ToString().ToLowerInvariant()}");
+                if (k.Port is { } kp) Line("  ", $"keepalive port {N(kp)}");
+                if (k.FrequencySeconds != dk.FrequencySeconds) Line("  ", $"keepalive frequency {N(k.FrequencySeconds)}");
+                if (k.RetryPeriodSeconds != dk.RetryPeriodSeconds) Line("  ", $"keepalive retryperiod {N(k.RetryPeriodSeconds)}");
+                if (k.MaxFailure != dk.MaxFailure) Line("  ", $"keepalive maxfailure {N(k.MaxFailure)}");
+                if (k.Uri is { } uri) Line("  ", $"keepalive uri {Q(uri)}");
+                if (k.MethodHead != dk.MethodHead) Line("  ", "keepalive method get");
+                if (s.ProxyList is { } pl) Line("  ", $"add ssl-proxy-list {Q(pl)}");
+                if (s.Weight != Service.DefaultWeight) Line("  ", $"weight {N(s.Weight)}");
+                if (s.State == AdminState.Active) Line("  ", "active");
+                Line("", "");
+            }
+        }
+
+        if (config.Owners.Count > 0)
+        {
+            Line("", "!*************************** OWNER ****************************");
+            foreach (var owner in config.Owners.Values)
+            {
+                Line("", $"owner {Q(owner.Name)}");
+                Line("", "");
+                foreach (var r in owner.Contents.Values)
+                {
+                    Line("  ", $"content {Q(r.Name)}");
+                    if (r.VipAddress is { } vip) Line("    ", $"vip address {vip}");
+                    if (r.Protocol != ContentProtocol.Any) Line("    ", $"protocol {ProtocolWord(r.Protocol)}");
+                    if (r.Port is { } port) Line("    ", $"port {N(port)}");
+                    if (r.Balance != BalanceMethod.RoundRobin) Line("    ", $"balance {BalanceWord(r.Balance)}");
+                    if (r.Sticky == Stickiness.SslSessionId) Line("    ", "advanced-balance ssl");
+                    if (r.Sticky == Stickiness.SourceIp) Line("    ", "advanced-balance sticky-srcip");
+                    foreach (var svc in r.Services) Line("    ", $"add service {Q(svc)}");
+                    if (r.State == AdminState.Active) Line("    ", "active");
+                    Line("", "");
+                }
+            }
+        }
+        return o.ToString();
+    }
+
+    internal static string TypeWord(ServiceType type) => type switch
+    {
+        ServiceType.SslAccel => "ssl-accel",
+        ServiceType.SslAccelBackend => "ssl-accel-backend",
+        ServiceType.SslInit => "ssl-init",
+        _ => "local",
+    };
+
+    private static string ProtocolWord(ContentProtocol p) => p switch
+    {
+        ContentProtocol.Tcp => "tcp",
+        ContentProtocol.Udp => "udp",
+        _ => "any",
+    };
+
+    private static string BalanceWord(BalanceMethod b) => b switch
+    {
+        BalanceMethod.WeightedRoundRobin => "weightedrr",
+        BalanceMethod.LeastConnections => "leastconn",
+        _ => "roundrobin",
+    };
+}

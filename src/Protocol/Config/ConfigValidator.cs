@@ -1,0 +1,190 @@
+namespace SslCluster.Protocol.Config;
+
+/// <summary>
+/// Checks a whole configuration model: references between objects, what an active object needs to carry traffic,
+/// and conflicts between objects. It works without short-circuiting, so every problem is reported at once; every
+/// message names the object and what to write to fix it.
+/// </summary>
+public static class ConfigValidator
+{
+    public static IReadOnlyList<ConfigDiagnostic> Validate(RunningConfig config, ICertStoreView? store = null)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var found = new List<ConfigDiagnostic>();
+        void Error(string message) => found.Add(new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, message));
+        void Warn(string message) => found.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, 0, null, message));
+
+        ValidateAssociations(config, store, Error);
+        foreach (var list in config.ProxyLists.Values) ValidateProxyList(config, list, store, Error);
+        foreach (var service in config.Services.Values) ValidateService(config, service, Error);
+        ValidateContentRules(config, Error, Warn);
+        return found;
+    }
+
+    private static void ValidateAssociations(RunningConfig config, ICertStoreView? store, Action<string> error)
+    {
+        if (store is null) return;
+        foreach (var a in config.Associations.Values)
+        {
+            var expected = a.Kind switch
+            {
+                AssociationKind.RsaKey => StoredFileKind.RsaKey,
+                AssociationKind.EcdsaKey => StoredFileKind.EcKey,
+                _ => StoredFileKind.Certificate,
+            };
+            var kind = store.KindOf(a.FileName);
+            var line = $"ssl associate {ConfigParserWords.Kind(a.Kind)} {a.Name} {a.FileName}";
+            if (kind is null)
+                error($"{line}: the certificate store has no file '{a.FileName}'; create it with 'ssl genrsa', 'ssl gencert' or import it with 'copy ssl file:PATH import {a.FileName} pem \"password\"'");
+            else if (kind != expected)
+                error($"{line}: '{a.FileName}' is {Describe(kind.Value)}, not {Describe(expected)}; associate it with 'ssl associate {KindFor(kind.Value)} {a.Name} {a.FileName}' or pick another file");
+        }
+    }
+
+    private static string Describe(StoredFileKind kind) => kind switch
+    {
+        StoredFileKind.RsaKey => "an RSA key",
+        StoredFileKind.EcKey => "an ECDSA key",
+        _ => "a certificate",
+    };
+
+    private static string KindFor(StoredFileKind kind) => kind switch
+    {
+        StoredFileKind.RsaKey => ConfigParserWords.Kind(AssociationKind.RsaKey),
+        StoredFileKind.EcKey => ConfigParserWords.Kind(AssociationKind.EcdsaKey),
+        _ => ConfigParserWords.Kind(AssociationKind.Cert),
+    };
+
+    private static void ValidateProxyList(RunningConfig config, SslProxyList list, ICertStoreView? store, Action<string> error)
+    {
+        var active = list.State == AdminState.Active;
+        foreach (var s in list.SslServers.Values)
+        {
+            var who = $"ssl-proxy-list {list.Name}, ssl-server {s.Number}";
+            CheckAssociation(config, who, "rsakey", s.RsaKey, AssociationKind.RsaKey, error);
+            CheckAssociation(config, who, "rsacert", s.RsaCert, AssociationKind.Cert, error);
+            CheckAssociation(config, who, "ecdsakey", s.EcdsaKey, AssociationKind.EcdsaKey, error);
+            CheckAssociation(config, who, "ecdsacert", s.EcdsaCert, AssociationKind.Cert, error);
+            if ((s.RsaKey is null) != (s.RsaCert is null))
+                error($"{who}: an RSA key and its certificate go together; add 'ssl-server {s.Number} {(s.RsaKey is null ? "rsakey" : "rsacert")} NAME'");
+            if ((s.EcdsaKey is null) != (s.EcdsaCert is null))
+                error($"{who}: an ECDSA key and its certificate go together; add 'ssl-server {s.Number} {(s.EcdsaKey is null ? "ecdsakey" : "ecdsacert")} NAME'");
+            CheckPair(config, store, who, s.RsaKey, s.RsaCert, error);
+            CheckPair(config, store, who, s.EcdsaKey, s.EcdsaCert, error);
+            if (!active) continue;
+            // What a CSS checks when a proxy list is activated: each ssl-server can terminate a flow.
+            if (s.RsaKey is null && s.EcdsaKey is null)
+                error($"{who}: an active proxy list needs a key and certificate for each ssl-server; add 'ssl-server {s.Number} rsakey NAME' and 'ssl-server {s.Number} rsacert NAME', or suspend the list");
+            if (s.VipAddress is null)
+                error($"{who}: no VIP; add 'ssl-server {s.Number} vip address IP' (the address clients connect to)");
+            if (s.Ciphers.Count == 0)
+                error($"{who}: no cipher line, so its clear text has nowhere to go; add 'ssl-server {s.Number} cipher all-cipher-suites IP PORT'");
+        }
+        foreach (var b in list.BackendServers.Values)
+        {
+            var who = $"ssl-proxy-list {list.Name}, backend-server {b.Number}";
+            CheckAssociation(config, who, "rsakey", b.RsaKey, AssociationKind.RsaKey, error);
+            CheckAssociation(config, who, "rsacert", b.RsaCert, AssociationKind.Cert, error);
+            CheckAssociation(config, who, "cacert", b.CaCert, AssociationKind.Cert, error);
+            if (!active) continue;
+            if (b.IpAddress is null)
+                error($"{who}: no clear-text address; add 'backend-server {b.Number} ip address IP' (the address of its service)");
+            if (b.ServerIp is null && b.IpAddress is null)
+                error($"{who}: no real server; add 'backend-server {b.Number} server-ip IP'");
+        }
+    }
+
+    private static void CheckAssociation(RunningConfig config, string who, string option, string? name, AssociationKind kind, Action<string> error)
+    {
+        if (name is null) return;
+        if (!config.Associations.TryGetValue(name, out var a))
+        {
+            error($"{who}: {option} '{name}' is not associated{Suggest.DidYouMean(name, config.Associations.Values.Where(x => x.Kind == kind).Select(x => x.Name))}; add 'ssl associate {ConfigParserWords.Kind(kind)} {name} FILE'");
+            return;
+        }
+        if (a.Kind != kind)
+            error($"{who}: {option} '{name}' is associated as {ConfigParserWords.Kind(a.Kind)}, not {ConfigParserWords.Kind(kind)}; name an association made with 'ssl associate {ConfigParserWords.Kind(kind)} ...'");
+    }
+
+    private static void CheckPair(RunningConfig config, ICertStoreView? store, string who, string? key, string? cert, Action<string> error)
+    {
+        if (store is null || key is null || cert is null) return;
+        if (!config.Associations.TryGetValue(key, out var k) || !config.Associations.TryGetValue(cert, out var c)) return;
+        if (store.KindOf(k.FileName) is null || store.KindOf(c.FileName) is null) return;
+        if (store.MismatchReason(k.FileName, c.FileName) is { } why)
+            error($"{who}: key '{key}' does not belong to certificate '{cert}' ({why}); associate the certificate issued for this key");
+    }
+
+    private static void ValidateService(RunningConfig config, Service s, Action<string> error)
+    {
+        var who = $"service {s.Name}";
+        if (s.ProxyList is not null && !config.ProxyLists.ContainsKey(s.ProxyList))
+            error($"{who}: ssl-proxy-list '{s.ProxyList}' does not exist{Suggest.DidYouMean(s.ProxyList, config.ProxyLists.Keys)}; create it or write 'remove ssl-proxy-list {s.ProxyList}' in the service");
+        if (s.ProxyList is not null && s.Type is ServiceType.Local)
+            error($"{who}: a proxy list is used by SSL services only; add 'type ssl-accel' (a module) or 'type ssl-accel-backend'");
+        if (s.State != AdminState.Active) return;
+        switch (s.Type)
+        {
+            case ServiceType.SslAccel:
+                if (s.ProxyList is null)
+                    error($"{who}: an active SSL module needs its proxy list; add 'add ssl-proxy-list NAME' or suspend the service");
+                else if (config.ProxyLists.TryGetValue(s.ProxyList, out var list) && list.State != AdminState.Active)
+                    error($"{who}: ssl-proxy-list {s.ProxyList} is suspended, so the module cannot be activated; activate the list first (write 'active' in it)");
+                break;
+            case ServiceType.SslAccelBackend or ServiceType.SslInit:
+                if (s.IpAddress is null)
+                    error($"{who}: no address; add 'ip address IP' (it must match a backend-server's 'ip address')");
+                if (s.ProxyList is null)
+                    error($"{who}: a {(s.Type == ServiceType.SslInit ? "ssl-init" : "ssl-accel-backend")} service needs the proxy list that holds its backend-server; add 'add ssl-proxy-list NAME'");
+                break;
+            default:
+                if (s.IpAddress is null)
+                    error($"{who}: an active server needs an address; add 'ip address IP' or suspend the service");
+                break;
+        }
+    }
+
+    private static void ValidateContentRules(RunningConfig config, Action<string> error, Action<string> warn)
+    {
+        var listeners = new Dictionary<(string, int), string>();
+        foreach (var (owner, rule) in config.ContentRules)
+        {
+            var who = $"owner {owner.Name}, content {rule.Name}";
+            foreach (var name in rule.Services)
+            {
+                if (!config.Services.ContainsKey(name))
+                    error($"{who}: service '{name}' does not exist{Suggest.DidYouMean(name, config.Services.Keys)}; create it or write 'remove service {name}'");
+            }
+            var services = rule.Services.Where(config.Services.ContainsKey).Select(n => config.Services[n]).ToList();
+            if (services.Any(s => s.Type == ServiceType.SslAccel) && services.Any(s => s.Type != ServiceType.SslAccel))
+                error($"{who}: mixes SSL modules (type ssl-accel) with other services; a rule either terminates TLS or balances clear text, so split it into two rules");
+            if (rule.State != AdminState.Active) continue;
+            if (rule.VipAddress is null)
+                error($"{who}: an active content rule needs 'vip address IP'");
+            if (rule.Port is null)
+                error($"{who}: an active content rule needs 'port N' (a software node listens on one port per rule)");
+            if (rule.Protocol == ContentProtocol.Udp)
+                error($"{who}: UDP content rules are not supported; write 'protocol tcp'");
+            if (rule.Services.Count == 0)
+                warn($"{who}: active without services: its connections will be refused until you 'add service NAME'");
+            if (rule.VipAddress is not null && rule.Port is { } port)
+            {
+                if (listeners.TryGetValue((rule.VipAddress, port), out var other))
+                    error($"{who}: VIP {rule.VipAddress} port {port} is already served by {other}; give one of them another VIP or port, or suspend it");
+                else
+                    listeners[(rule.VipAddress, port)] = who;
+            }
+        }
+    }
+}
+
+/// <summary>The words of the language for enum values that more than one part prints.</summary>
+internal static class ConfigParserWords
+{
+    public static string Kind(AssociationKind kind) => kind switch
+    {
+        AssociationKind.RsaKey => "rsakey",
+        AssociationKind.EcdsaKey => "ecdsakey",
+        _ => "cert",
+    };
+}

@@ -1,0 +1,167 @@
+using Xunit;
+using CsCheck;
+using SslCluster.Protocol.Config;
+
+namespace SslCluster.Protocol.Tests.Config;
+
+/// <summary><c>show running-config</c> prints text that parses back to an equal model, for any model.</summary>
+public sealed class RoundTripPropertyTests
+{
+    private static Gen<T> Pick<T>(params T[] items) => Gen.Int[0, items.Length - 1].Select(i => items[i]);
+
+    private static readonly Gen<string> GenName =
+        Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."], 1, 12];
+
+    private static readonly Gen<string> GenIp =
+        Gen.Select(Gen.Int[1, 223], Gen.Int[0, 255], Gen.Int[0, 255], Gen.Int[1, 254], (a, b, c, d) => $"{a}.{b}.{c}.{d}");
+
+    private static readonly Gen<int> GenPort = Gen.Int[1, 65535];
+
+    private static readonly Gen<string> GenCipher = Pick(CipherCatalog.KnownNames.ToArray());
+
+    private static readonly Gen<AdminState> GenState = Gen.Enum<AdminState>();
+
+    private static Gen<ValueMap<TKey, TValue>> MapOf<TKey, TValue>(Gen<TValue> value, Func<TValue, TKey> key, int max)
+        where TKey : notnull =>
+        value.Array[0, max].Select(items =>
+        {
+            var map = ValueMap<TKey, TValue>.Empty;
+            foreach (var item in items) map = map.SetItem(key(item), item);
+            return map;
+        });
+
+    private static readonly Gen<SslServer> GenSslServer =
+        from n in Gen.Int[1, 255]
+        from rsa in GenName.Null()
+        from ec in GenName.Null()
+        from vip in GenIp.Null()
+        from port in GenPort
+        from ciphers in Gen.Select(GenCipher, GenIp, GenPort, Gen.Int[1, 10], (c, ip, p, w) => new CipherEntry(c, ip, p, w)).Array[0, 3]
+        from cache in Gen.Int[0, 72000]
+        from hs in Gen.Int[1, 3600]
+        from v in Gen.Enum<TlsVersionFloor>()
+        select new SslServer(n)
+        {
+            RsaKey = rsa,
+            RsaCert = rsa is null ? null : rsa + "-cert",
+            EcdsaKey = ec,
+            EcdsaCert = ec is null ? null : ec + "-cert",
+            VipAddress = vip,
+            Port = port,
+            Ciphers = new ValueList<CipherEntry>(ciphers.DistinctBy(c => c.Name)),
+            SessionCacheSeconds = cache,
+            HandshakeTimeoutSeconds = hs,
+            MinimumVersion = v,
+        };
+
+    private static readonly Gen<BackendServer> GenBackend =
+        from n in Gen.Int[1, 255]
+        from type in Gen.Enum<BackendServerType>()
+        from ip in GenIp.Null()
+        from port in GenPort.Nullable()
+        from sip in GenIp.Null()
+        from sport in GenPort.Nullable()
+        from ciphers in GenCipher.Array[0, 3]
+        from key in GenName.Null()
+        from ca in GenName.Null()
+        select new BackendServer(n)
+        {
+            Type = type,
+            IpAddress = ip,
+            Port = port,
+            ServerIp = sip,
+            ServerPort = sport,
+            Ciphers = new ValueList<string>(ciphers.Distinct()),
+            RsaKey = key,
+            RsaCert = key,
+            CaCert = ca,
+        };
+
+    private static readonly Gen<SslProxyList> GenProxyList =
+        from name in GenName
+        from state in GenState
+        from servers in MapOf(GenSslServer, s => s.Number, 3)
+        from backends in MapOf(GenBackend, b => b.Number, 3)
+        from description in Pick<string?>(null, "front end", "x")
+        select new SslProxyList(name) { State = state, SslServers = servers, BackendServers = backends, Description = description };
+
+    private static readonly Gen<KeepaliveSettings> GenKeepalive =
+        from type in Gen.Enum<KeepaliveType>()
+        from port in GenPort.Nullable()
+        from f in Gen.Int[2, 255]
+        from r in Gen.Int[2, 255]
+        from m in Gen.Int[1, 10]
+        from uri in Pick<string?>(null, "/health", "/a b")
+        from head in Gen.Bool
+        select new KeepaliveSettings { Type = type, Port = port, FrequencySeconds = f, RetryPeriodSeconds = r, MaxFailure = m, Uri = uri, MethodHead = head };
+
+    private static readonly Gen<Service> GenService =
+        from name in GenName
+        from type in Gen.Enum<ServiceType>()
+        from ip in GenIp.Null()
+        from port in GenPort.Nullable()
+        from slot in Gen.Int[1, 255].Nullable()
+        from ka in GenKeepalive
+        from weight in Gen.Int[0, 10]
+        from pl in GenName.Null()
+        from state in GenState
+        from proto in Gen.Enum<ContentProtocol>()
+        select new Service(name) { Type = type, IpAddress = ip, Port = port, Slot = slot, Keepalive = ka, Weight = weight, ProxyList = pl, State = state, Protocol = proto };
+
+    private static readonly Gen<ContentRule> GenContent =
+        from name in GenName
+        from vip in GenIp.Null()
+        from proto in Gen.Enum<ContentProtocol>()
+        from port in GenPort.Nullable()
+        from services in GenName.Array[0, 4]
+        from state in GenState
+        from balance in Gen.Enum<BalanceMethod>()
+        from sticky in Gen.Enum<Stickiness>()
+        select new ContentRule(name) { VipAddress = vip, Protocol = proto, Port = port, Services = new ValueList<string>(services.Distinct()), State = state, Balance = balance, Sticky = sticky };
+
+    private static readonly Gen<Owner> GenOwner =
+        from name in GenName
+        from contents in MapOf(GenContent, c => c.Name, 3)
+        select new Owner(name) { Contents = contents };
+
+    private static readonly Gen<KeyAssociation> GenAssociation =
+        from kind in Gen.Enum<AssociationKind>()
+        from name in GenName
+        from file in GenName
+        select new KeyAssociation(kind, name, file);
+
+    internal static readonly Gen<RunningConfig> GenConfig =
+        from a in MapOf(GenAssociation, x => x.Name, 4)
+        from p in MapOf(GenProxyList, x => x.Name, 3)
+        from s in MapOf(GenService, x => x.Name, 4)
+        from o in MapOf(GenOwner, x => x.Name, 2)
+        select new RunningConfig { Associations = a, ProxyLists = p, Services = s, Owners = o };
+
+    [Fact]
+    public void Print_AnyModel_ParsesBackToAnEqualModel()
+    {
+        GenConfig.Sample(config =>
+        {
+            var printed = ConfigPrinter.Print(config);
+            var (parsed, diagnostics) = ConfigParser.ApplyLines(RunningConfig.Empty, printed, ConfigOptions.Default);
+            var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+            return errors.Count == 0 && parsed.Equals(config);
+        }, iter: 500, print: c => ConfigPrinter.Print(c));
+    }
+
+    [Fact]
+    public void Equals_EveryPropertyChange_MakesModelsDifferent()
+    {
+        var baseline = new SslServer(1) { RsaKey = "k", RsaCert = "c", VipAddress = "10.0.0.1" };
+        SslServer[] changed =
+        [
+            baseline with { RsaKey = "k2" }, baseline with { RsaCert = "c2" }, baseline with { EcdsaKey = "e" },
+            baseline with { EcdsaCert = "e" }, baseline with { VipAddress = "10.0.0.2" }, baseline with { Port = 444 },
+            baseline with { Ciphers = baseline.Ciphers.Add(new CipherEntry("all-cipher-suites", "10.0.0.1", 80)) },
+            baseline with { SessionCacheSeconds = 1 }, baseline with { HandshakeTimeoutSeconds = 1 },
+            baseline with { MinimumVersion = TlsVersionFloor.Tls13 },
+        ];
+        Assert.All(changed, c => Assert.NotEqual(baseline, c));
+        Assert.Equal(baseline, baseline with { });
+    }
+}
