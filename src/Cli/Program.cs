@@ -1,1 +1,3 @@
-return 0;
+using SslCluster.Cli;
+
+return await SslCtl.RunAsync(args, Console.In, Console.Out, Console.Error);

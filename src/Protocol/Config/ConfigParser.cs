@@ -47,6 +47,19 @@ public static partial class ConfigParser
         return new ConfigApplyResult(failed ? null : config, diagnostics);
     }
 
+    /// <summary>
+    /// Rebuilds a model from text that this product printed and validated before (the journal's committed
+    /// revisions). Throws if the text has errors, which would mean a corrupted or foreign journal.
+    /// </summary>
+    public static RunningConfig Reload(string printed)
+    {
+        var (config, diagnostics) = ApplyLines(RunningConfig.Empty, printed, ConfigOptions.Default);
+        var errors = diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
+        if (errors.Count > 0)
+            throw new FormatException("committed configuration does not parse: " + string.Join("; ", errors));
+        return config;
+    }
+
     /// <summary>Runs the lines without the whole-model validation (for tests of the language alone).</summary>
     internal static (RunningConfig Config, List<ConfigDiagnostic> Diagnostics) ApplyLines(RunningConfig current, string text, ConfigOptions options)
     {
@@ -319,7 +332,7 @@ public static partial class ConfigParser
             Config = Config with { Associations = Config.Associations.SetItem(name, new KeyAssociation(kind, name, file)) };
         }
 
-        private static string KindWord(AssociationKind kind) => ConfigParserWords.Kind(kind);
+        private static string KindWord(AssociationKind kind) => ConfigWords.Kind(kind);
 
         private void RunGlobalNo(IReadOnlyList<string> w)
         {

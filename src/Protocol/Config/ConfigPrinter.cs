@@ -21,7 +21,7 @@ public static class ConfigPrinter
         {
             Line("", "!*************************** GLOBAL ***************************");
             foreach (var a in config.Associations.Values)
-                Line("", $"ssl associate {ConfigParserWords.Kind(a.Kind)} {Q(a.Name)} {Q(a.FileName)}");
+                Line("", $"ssl associate {ConfigWords.Kind(a.Kind)} {Q(a.Name)} {Q(a.FileName)}");
             Line("", "");
         }
 

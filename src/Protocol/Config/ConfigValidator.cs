@@ -33,7 +33,7 @@ public static class ConfigValidator
                 _ => StoredFileKind.Certificate,
             };
             var kind = store.KindOf(a.FileName);
-            var line = $"ssl associate {ConfigParserWords.Kind(a.Kind)} {a.Name} {a.FileName}";
+            var line = $"ssl associate {ConfigWords.Kind(a.Kind)} {a.Name} {a.FileName}";
             if (kind is null)
                 error($"{line}: the certificate store has no file '{a.FileName}'; create it with 'ssl genrsa', 'ssl gencert' or import it with 'copy ssl file:PATH import {a.FileName} pem \"password\"'");
             else if (kind != expected)
@@ -50,9 +50,9 @@ public static class ConfigValidator
 
     private static string KindFor(StoredFileKind kind) => kind switch
     {
-        StoredFileKind.RsaKey => ConfigParserWords.Kind(AssociationKind.RsaKey),
-        StoredFileKind.EcKey => ConfigParserWords.Kind(AssociationKind.EcdsaKey),
-        _ => ConfigParserWords.Kind(AssociationKind.Cert),
+        StoredFileKind.RsaKey => ConfigWords.Kind(AssociationKind.RsaKey),
+        StoredFileKind.EcKey => ConfigWords.Kind(AssociationKind.EcdsaKey),
+        _ => ConfigWords.Kind(AssociationKind.Cert),
     };
 
     private static void ValidateProxyList(RunningConfig config, SslProxyList list, ICertStoreView? store, Action<string> error)
@@ -99,11 +99,11 @@ public static class ConfigValidator
         if (name is null) return;
         if (!config.Associations.TryGetValue(name, out var a))
         {
-            error($"{who}: {option} '{name}' is not associated{Suggest.DidYouMean(name, config.Associations.Values.Where(x => x.Kind == kind).Select(x => x.Name))}; add 'ssl associate {ConfigParserWords.Kind(kind)} {name} FILE'");
+            error($"{who}: {option} '{name}' is not associated{Suggest.DidYouMean(name, config.Associations.Values.Where(x => x.Kind == kind).Select(x => x.Name))}; add 'ssl associate {ConfigWords.Kind(kind)} {name} FILE'");
             return;
         }
         if (a.Kind != kind)
-            error($"{who}: {option} '{name}' is associated as {ConfigParserWords.Kind(a.Kind)}, not {ConfigParserWords.Kind(kind)}; name an association made with 'ssl associate {ConfigParserWords.Kind(kind)} ...'");
+            error($"{who}: {option} '{name}' is associated as {ConfigWords.Kind(a.Kind)}, not {ConfigWords.Kind(kind)}; name an association made with 'ssl associate {ConfigWords.Kind(kind)} ...'");
     }
 
     private static void CheckPair(RunningConfig config, ICertStoreView? store, string who, string? key, string? cert, Action<string> error)
@@ -179,7 +179,7 @@ public static class ConfigValidator
 }
 
 /// <summary>The words of the language for enum values that more than one part prints.</summary>
-internal static class ConfigParserWords
+public static class ConfigWords
 {
     public static string Kind(AssociationKind kind) => kind switch
     {

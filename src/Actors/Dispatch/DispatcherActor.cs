@@ -1,0 +1,141 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Actors.Dispatch;
+
+/// <summary>
+/// The content rule of one VIP and port on this node: owns the listening socket, accepts, and picks the module of
+/// each new connection (weighted round robin over the rule's active modules; weight 0 takes no new flows). The
+/// accept loop runs on its own task and hands sockets to the actor; bytes never go through a mailbox.
+/// </summary>
+public sealed class DispatcherActor : ReceiveActor
+{
+    /// <summary>Use this runtime for new connections from now on (a new configuration revision).</summary>
+    public sealed record UseRuntime(IListenerRuntime Runtime);
+
+    public sealed record Bound(string Key);
+
+    public sealed record BindFailed(string Key, string Reason);
+
+    private sealed record Accepted(Socket Socket);
+
+    private sealed record AcceptLoopEnded(string? Error);
+
+    private readonly string _key;
+    private readonly IPEndPoint _endpoint;
+    private readonly SslClusterSettings _settings;
+    private readonly Func<string, IActorRef> _agentFor;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CancellationTokenSource _stop = new();
+    private readonly FlowCounters _relayCounters = new();
+    private IListenerRuntime _runtime;
+    private WeightedRoundRobin<ModulePlan> _modules;
+    private Socket? _listener;
+
+    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor)
+    {
+        _key = key;
+        _endpoint = endpoint;
+        _settings = settings;
+        _agentFor = agentFor;
+        _runtime = runtime;
+        _modules = Balancer(runtime);
+
+        Receive<Accepted>(a => Dispatch(a.Socket));
+        Receive<UseRuntime>(u =>
+        {
+            _runtime = u.Runtime;
+            _modules = Balancer(u.Runtime);
+        });
+        Receive<NodeRuntimeActor.StopAccepting>(_ => CloseListener());
+        Receive<AcceptLoopEnded>(e =>
+        {
+            if (e.Error is not null && !_stop.IsCancellationRequested)
+                _log.Error("Dispatcher {0}: accept loop failed: {1}", _key, e.Error);
+        });
+    }
+
+    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor) =>
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, agentFor));
+
+    private static WeightedRoundRobin<ModulePlan> Balancer(IListenerRuntime runtime) =>
+        new(runtime.Plan.Modules.Where(m => m.SslServers.Count > 0).Select(m => (m, m.Weight)));
+
+    protected override void PreStart()
+    {
+        try
+        {
+            var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            socket.Bind(_endpoint);
+            socket.Listen(_settings.Backlog);
+            _listener = socket;
+            Context.Parent.Tell(new Bound(_key));
+            _log.Info("Dispatcher {0}: listening on {1} ({2})", _key, _endpoint, _runtime.Plan.Kind);
+        }
+        catch (SocketException e)
+        {
+            var reason = $"cannot listen on {_endpoint}: {e.Message}";
+            _log.Error("Dispatcher {0}: {1}", _key, reason);
+            Context.Parent.Tell(new BindFailed(_key, reason));
+            return;
+        }
+        var self = Self;
+        var listener = _listener;
+        var token = _stop.Token;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (!token.IsCancellationRequested)
+                {
+                    var socket = await listener.AcceptAsync(token);
+                    self.Tell(new Accepted(socket));
+                }
+                self.Tell(new AcceptLoopEnded(null));
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                self.Tell(new AcceptLoopEnded(token.IsCancellationRequested ? null : e.Message));
+            }
+        }, CancellationToken.None);
+    }
+
+    protected override void PostStop()
+    {
+        CloseListener();
+        _stop.Dispose();
+    }
+
+    private void CloseListener()
+    {
+        if (!_stop.IsCancellationRequested) _stop.Cancel();
+        _listener?.Dispose();
+        _listener = null;
+    }
+
+    private void Dispatch(Socket socket)
+    {
+        socket.NoDelay = true;
+        var runtime = _runtime;
+        if (runtime.Plan.Kind == ListenerKind.TcpRelay)
+        {
+            // Clear-text rules have no module: the dispatcher's own agent-less connection runs the relay.
+            Context.ActorOf(ConnectionActor.Props(socket, runtime, null, _relayCounters));
+            return;
+        }
+        var module = _modules.Next();
+        if (module is null)
+        {
+            // No module can take the flow (all suspended or weight 0): refuse at once rather than hold it.
+            _log.Debug("Dispatcher {0}: no active module with weight above 0; connection refused", _key);
+            socket.Close(0);
+            return;
+        }
+        _agentFor(module.Name).Tell(new ModuleAgentActor.StartConnection(socket, runtime, module));
+    }
+}

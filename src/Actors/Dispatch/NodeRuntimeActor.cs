@@ -1,0 +1,165 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using Akka.Event;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Modules;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Actors.Dispatch;
+
+/// <summary>
+/// One per node: turns each published configuration revision into this node's listeners. For each VIP and port of
+/// an active content rule it keeps one <see cref="DispatcherActor"/>, hands it the listener runtime of the new
+/// revision, and stops dispatchers whose rule went away (their live connections finish on the old revision).
+/// It is also the parent of the per-node module agents.
+/// </summary>
+public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
+{
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private sealed record Resubscribe
+    {
+        public static Resubscribe Instance { get; } = new();
+    }
+
+    /// <summary>Query: which modules this configuration has (name and slot), for <c>show ssl flows</c>.</summary>
+    public sealed record GetModules
+    {
+        public static GetModules Instance { get; } = new();
+    }
+
+    public sealed record CurrentModules(long Revision, IReadOnlyList<(string Name, int? Slot)> Modules);
+
+    /// <summary>Query: is every listener of the current revision bound?</summary>
+    public sealed record GetReadiness
+    {
+        public static GetReadiness Instance { get; } = new();
+    }
+
+    public sealed record Readiness(long Revision, bool Ready, IReadOnlyList<string> Problems);
+
+    /// <summary>Stop accepting on every listener (the first step of a drain).</summary>
+    public sealed record StopAccepting
+    {
+        public static StopAccepting Instance { get; } = new();
+    }
+
+    /// <summary>Answers with the number of connections still open on this node.</summary>
+    public sealed record GetOpenConnections
+    {
+        public static GetOpenConnections Instance { get; } = new();
+    }
+
+    private readonly IDataPlane _dataPlane;
+    private readonly SslClusterSettings _settings;
+    private readonly IActorRef _moduleRegion;
+    private readonly string _nodeName;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, (IActorRef Dispatcher, IListenerRuntime Runtime)> _listeners = [];
+    private readonly Dictionary<string, IActorRef> _agents = [];
+    private readonly Dictionary<string, string> _bindProblems = [];
+    private RunningConfig _config = RunningConfig.Empty;
+    private long _revision = -1;
+    private bool _accepting = true;
+
+    public NodeRuntimeActor(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName)
+    {
+        _dataPlane = dataPlane;
+        _settings = settings;
+        _moduleRegion = moduleRegion;
+        _nodeName = nodeName;
+
+        Receive<ConfigStoreProtocol.ConfigPublished>(OnPublished);
+        Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
+        Receive<GetReadiness>(_ => Sender.Tell(new Readiness(_revision, _revision >= 0 && _bindProblems.Count == 0, _bindProblems.Select(p => $"{p.Key}: {p.Value}").ToList())));
+        Receive<DispatcherActor.BindFailed>(f => _bindProblems[f.Key] = f.Reason);
+        Receive<DispatcherActor.Bound>(b => _bindProblems.Remove(b.Key));
+        Receive<StopAccepting>(_ =>
+        {
+            _accepting = false;
+            foreach (var (d, _) in _listeners.Values) d.Tell(StopAccepting.Instance);
+            Sender.Tell(Akka.Done.Instance);
+        });
+        Receive<GetOpenConnections>(_ =>
+        {
+            var sender = Sender;
+            var asks = _agents.Values.Select(a => a.Ask<int>(ModuleAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
+            Task.WhenAll(asks).PipeTo(sender, success: counts => counts.Sum(), failure: _ => -1);
+        });
+
+        // Subscribing through the singleton proxy: the store answers with the current revision at once.
+        // Re-subscribing every few seconds survives a move of the singleton to another node.
+        Receive<Resubscribe>(_ => configStore.Tell(new ConfigStoreProtocol.Subscribe(Self)));
+    }
+
+    protected override void PreStart() => Timers.StartPeriodicTimer("subscribe", Resubscribe.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+
+    public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName) =>
+        Akka.Actor.Props.Create(() => new NodeRuntimeActor(dataPlane, settings, configStore, moduleRegion, nodeName));
+
+    private void OnPublished(ConfigStoreProtocol.ConfigPublished published)
+    {
+        // Re-subscribing every few seconds (to survive a singleton move) delivers the same revision again: ignore it.
+        if (published.Revision == _revision) return;
+        _revision = published.Revision;
+        _config = ConfigParser.Reload(published.RunningConfigText);
+        var plan = RuntimePlan.Build(published.Revision, _config);
+        var files = published.Files.ToDictionary(f => f.Name, f => f.Payload, StringComparer.Ordinal);
+        var wanted = plan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
+
+        foreach (var key in _listeners.Keys.Where(k => !wanted.ContainsKey(k)).ToList())
+        {
+            var (dispatcher, runtime) = _listeners[key];
+            _log.Info("NodeRuntime: listener {0} removed at revision {1}; its open connections finish on revision {2}", key, published.Revision, runtime.Revision);
+            Context.Stop(dispatcher);
+            runtime.Retire();
+            _listeners.Remove(key);
+            _bindProblems.Remove(key);
+        }
+
+        foreach (var listener in plan.Listeners)
+        {
+            foreach (var module in listener.Modules) EnsureAgent(module.Name);
+            IListenerRuntime runtime;
+            try
+            {
+                runtime = _dataPlane.Build(plan, listener, files);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Security.Cryptography.CryptographicException)
+            {
+                // The store validated the configuration; a runtime that still cannot be built (a file unreadable
+                // under this node's master key, say) is this node's problem: report it, keep the old one.
+                _bindProblems[listener.Key] = e.Message;
+                _log.Error("NodeRuntime: cannot build listener {0} for revision {1}: {2}", listener.Key, published.Revision, e.Message);
+                continue;
+            }
+            if (_listeners.TryGetValue(listener.Key, out var existing))
+            {
+                existing.Dispatcher.Tell(new DispatcherActor.UseRuntime(runtime));
+                existing.Runtime.Retire();
+                _listeners[listener.Key] = (existing.Dispatcher, runtime);
+            }
+            else
+            {
+                var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
+                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, AgentFor), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
+                _listeners[listener.Key] = (dispatcher, runtime);
+            }
+        }
+        _log.Info("NodeRuntime: revision {0} in force: {1} listener(s)", published.Revision, _listeners.Count);
+    }
+
+    private IActorRef AgentFor(string module) => _agents.TryGetValue(module, out var a) ? a : EnsureAgent(module);
+
+    private IActorRef EnsureAgent(string module)
+    {
+        if (_agents.TryGetValue(module, out var agent)) return agent;
+        agent = Context.ActorOf(ModuleAgentActor.Props(module, _nodeName, _moduleRegion, _settings.FlowReportInterval), "module-" + Uri.EscapeDataString(module));
+        _agents[module] = agent;
+        return agent;
+    }
+}

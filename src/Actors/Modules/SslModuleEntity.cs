@@ -1,0 +1,87 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using SslCluster.Protocol.Runtime;
+using static SslCluster.Actors.Modules.ModuleProtocol;
+
+namespace SslCluster.Actors.Modules;
+
+/// <summary>
+/// The pure state of a module entity: the last counters each node reported, and their sum. A node that stops
+/// reporting (it left, or died) drops out after <see cref="Stale"/> so that its flows are not counted forever.
+/// </summary>
+public sealed record SslModuleState(ImmutableDictionary<string, (DateTimeOffset At, IReadOnlyList<FlowRow> Rows)> Reports)
+{
+    public static SslModuleState Empty { get; } = new(ImmutableDictionary<string, (DateTimeOffset, IReadOnlyList<FlowRow>)>.Empty);
+
+    public static TimeSpan Stale { get; } = TimeSpan.FromSeconds(10);
+
+    public SslModuleState Apply(ReportFlows report, DateTimeOffset now) =>
+        new(Reports.SetItem(report.Node, (now, report.Rows)));
+
+    public CurrentModuleFlows Current(string module, DateTimeOffset now)
+    {
+        var live = Reports.Where(r => now - r.Value.At <= Stale).ToList();
+        var rows = live.SelectMany(r => r.Value.Rows)
+            .GroupBy(r => (r.Virtual, r.Port))
+            .Select(g => g.Aggregate((a, b) => a.Plus(b)))
+            .ToList();
+        return new CurrentModuleFlows(module, rows, live.Select(r => r.Key).Order(StringComparer.Ordinal).ToList());
+    }
+}
+
+/// <summary>
+/// The sharded entity of one virtual SSL module: a logical unit of the whole cluster, like a slot of the chassis.
+/// Its agents on every node run the module's connections and report here; the entity answers for the module.
+/// Its configuration (weight, state, proxy list) lives in the configuration store's journal, so the entity itself
+/// holds only live state and can move between nodes freely (rebalance, drain) without touching a connection.
+/// </summary>
+public sealed class SslModuleEntity : ReceiveActor
+{
+    public const string TypeName = "ssl-module";
+
+    private SslModuleState _state = SslModuleState.Empty;
+
+    public SslModuleEntity(string module, TimeProvider time)
+    {
+        Receive<ReportFlows>(r => _state = _state.Apply(r, time.GetUtcNow()));
+        Receive<GetModuleFlows>(_ => Sender.Tell(_state.Current(module, time.GetUtcNow())));
+    }
+
+    public static Props Props(string module, TimeProvider time) => Akka.Actor.Props.Create(() => new SslModuleEntity(module, time));
+}
+
+/// <summary>
+/// The sharded entity of one proxy list: the versioned text of its latest revision, for queries from any node.
+/// </summary>
+public sealed class ProxyListEntity : ReceiveActor
+{
+    public const string TypeName = "ssl-proxy-list";
+
+    private long _revision;
+    private string _text = string.Empty;
+
+    public ProxyListEntity(string name)
+    {
+        Receive<PublishProxyList>(p =>
+        {
+            if (p.Revision < _revision) return; // an older revision arriving late changes nothing
+            _revision = p.Revision;
+            _text = p.Text;
+        });
+        Receive<GetProxyList>(_ => Sender.Tell(new CurrentProxyList(name, _revision, _text)));
+    }
+
+    public static Props Props(string name) => Akka.Actor.Props.Create(() => new ProxyListEntity(name));
+}
+
+/// <summary>Entity ids are the module and proxy-list names; shards by a stable hash of them.</summary>
+public sealed class ModuleMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
+{
+    public override string? EntityId(object message) => message switch
+    {
+        IModuleMessage m => m.Module,
+        IProxyListMessage p => p.ProxyList,
+        _ => null,
+    };
+}

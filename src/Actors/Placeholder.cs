@@ -1,1 +1,0 @@
-namespace SslCluster.Actors; internal static class Placeholder { }

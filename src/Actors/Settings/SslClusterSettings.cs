@@ -1,0 +1,84 @@
+using Akka.Configuration;
+
+namespace SslCluster.Actors.Settings;
+
+/// <summary>The typed form of the <c>sslcluster</c> section of reference.conf; every default is documented there.</summary>
+public sealed record SslClusterSettings
+{
+    public required string DataDir { get; init; }
+
+    public required string AddressMap { get; init; }
+
+    public required string AdminHost { get; init; }
+
+    public required int AdminPort { get; init; }
+
+    public required string AdminToken { get; init; }
+
+    public required bool DemoEnabled { get; init; }
+
+    public required string DemoVip { get; init; }
+
+    public required int DemoHttpsPort { get; init; }
+
+    public required int DemoHttpPort { get; init; }
+
+    public required int DemoBackendPort { get; init; }
+
+    public required bool NativeCrypto { get; init; }
+
+    public required int BufferSize { get; init; }
+
+    public required TimeSpan BackendConnectTimeout { get; init; }
+
+    public required TimeSpan DrainTimeout { get; init; }
+
+    public required int Backlog { get; init; }
+
+    public required TimeSpan FlowReportInterval { get; init; }
+
+    public required int NumberOfShards { get; init; }
+
+    /// <summary>The defaults alone, as embedded beside this code.</summary>
+    public static Config Reference { get; } = LoadReference();
+
+    public static SslClusterSettings Create(Config config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var c = config.WithFallback(Reference).GetConfig("sslcluster");
+        var provider = c.GetString("tls.crypto-provider").ToLowerInvariant();
+        if (provider is not ("native" or "bouncycastle"))
+            throw new ConfigurationException($"sslcluster.tls.crypto-provider must be native or bouncycastle, not '{provider}'");
+        var buffer = c.GetInt("proxy.buffer-size");
+        if (buffer is < 1024 or > 1 << 20)
+            throw new ConfigurationException($"sslcluster.proxy.buffer-size must be from 1024 to 1048576 bytes, not {buffer}");
+        return new SslClusterSettings
+        {
+            DataDir = c.GetString("node.data-dir"),
+            AddressMap = c.GetString("node.address-map"),
+            AdminHost = c.GetString("node.admin.host"),
+            AdminPort = c.GetInt("node.admin.port"),
+            AdminToken = c.GetString("node.admin.token"),
+            DemoEnabled = c.GetBoolean("node.demo.enabled"),
+            DemoVip = c.GetString("node.demo.vip"),
+            DemoHttpsPort = c.GetInt("node.demo.https-port"),
+            DemoHttpPort = c.GetInt("node.demo.http-port"),
+            DemoBackendPort = c.GetInt("node.demo.backend-port"),
+            NativeCrypto = provider == "native",
+            BufferSize = buffer,
+            BackendConnectTimeout = c.GetTimeSpan("proxy.backend-connect-timeout"),
+            DrainTimeout = c.GetTimeSpan("proxy.drain-timeout"),
+            Backlog = c.GetInt("proxy.backlog"),
+            FlowReportInterval = c.GetTimeSpan("flows.report-interval"),
+            NumberOfShards = c.GetInt("sharding.number-of-shards"),
+        };
+    }
+
+    private static Config LoadReference()
+    {
+        using var stream = typeof(SslClusterSettings).Assembly.GetManifestResourceStream("SslCluster.Actors.reference.conf")
+            ?? throw new InvalidOperationException("reference.conf is not embedded in SslCluster.Actors");
+        using var reader = new StreamReader(stream);
+        return ConfigurationFactory.ParseString(reader.ReadToEnd());
+    }
+}

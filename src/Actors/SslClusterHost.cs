@@ -1,0 +1,60 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Cluster.Sharding;
+using Akka.Cluster.Tools.Singleton;
+using Akka.Configuration;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Dispatch;
+using SslCluster.Actors.Modules;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Actors;
+
+/// <summary>The actors a node runs, and the references the admin endpoint talks to.</summary>
+public sealed record SslClusterHandles(
+    ActorSystem System,
+    SslClusterSettings Settings,
+    IActorRef ConfigStore,
+    IActorRef ModuleRegion,
+    IActorRef ProxyListRegion,
+    IActorRef NodeRuntime);
+
+/// <summary>
+/// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
+/// proxy-list entities, and this node's runtime (listeners, module agents, connections).
+/// </summary>
+public static class SslClusterHost
+{
+    public static SslClusterHandles Start(Config config, IDataPlane dataPlane, KeyCertificateCheck check, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var full = config.WithFallback(SslClusterSettings.Reference);
+        var settings = SslClusterSettings.Create(full);
+        var system = ActorSystem.Create("sslcluster", full);
+        var cluster = Cluster.Get(system);
+        if (full.GetStringList("akka.cluster.seed-nodes").Count == 0)
+        {
+            // A single node (or the first of a configured cluster without seeds) forms a cluster of itself.
+            cluster.Join(cluster.SelfAddress);
+        }
+
+        system.ActorOf(ClusterSingletonManager.Props(
+            ConfigStoreActor.Props(check, time),
+            PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system)), "config-store");
+        var store = system.ActorOf(ClusterSingletonProxy.Props(
+            "/user/config-store",
+            ClusterSingletonProxySettings.Create(system)), "config-store-proxy");
+
+        var sharding = ClusterSharding.Get(system);
+        var shardingSettings = ClusterShardingSettings.Create(system);
+        var extractor = new ModuleMessageExtractor(settings.NumberOfShards);
+        var modules = sharding.Start(SslModuleEntity.TypeName, name => SslModuleEntity.Props(name, time), shardingSettings, extractor);
+        var lists = sharding.Start(ProxyListEntity.TypeName, ProxyListEntity.Props, shardingSettings, extractor);
+
+        var nodeName = cluster.SelfAddress.ToString();
+        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName), "node-runtime");
+        return new SslClusterHandles(system, settings, store, modules, lists, runtime);
+    }
+}

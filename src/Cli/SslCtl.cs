@@ -1,0 +1,218 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Cli;
+
+/// <summary>Exit codes a script can rely on.</summary>
+public static class ExitCodes
+{
+    public const int Ok = 0;
+
+    /// <summary>The node refused the command (a configuration error, a failed key command).</summary>
+    public const int Refused = 1;
+
+    /// <summary>The command line itself is wrong.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The node could not be reached, or refused the token.</summary>
+    public const int Unreachable = 3;
+}
+
+/// <summary>
+/// sslctl, the operator CLI: command palettes in the style of Petabridge.Cmd (<c>show</c>, <c>ssl</c>,
+/// <c>cluster</c>, <c>configure</c>) over a node's authenticated admin endpoint.
+/// </summary>
+public static class SslCtl
+{
+    private const string Usage = """
+        usage: sslctl [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] COMMAND
+
+        commands:
+          configure FILE|-               apply configuration text (validated whole; nothing changes on error)
+                    [--strict-ciphers]   refuse legacy cipher names instead of warning
+          show running-config            print the configuration
+          show ssl flows                 per module: Virtual, Port, TCP Proxy Flows, Active SSL Flows, SSL Flows in Handshake
+          show ssl files                 the certificate store (keys are never printed)
+          ssl genrsa NAME BITS "PASSWORD"
+          ssl genecdsa NAME "PASSWORD"
+          ssl gencsr KEY [cn=NAME] [o=ORG] [ou=UNIT] [l=CITY] [st=STATE] [c=CC] [email=ADDR] [san=DNS,...]
+          ssl gencert certkey KEY signkey KEY FILE "PASSWORD" [cn=NAME] [days=N] [san=DNS,...]
+          copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
+          copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
+          cluster show                   members of the cluster
+
+        The endpoint defaults to $SSLCTL_ENDPOINT or http://127.0.0.1:9440; the token to $SSLCTL_TOKEN, else the
+        file admin.token in --data-dir (default ./data).
+        exit codes: 0 done, 1 refused by the node, 2 usage error, 3 node unreachable or token refused
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdin);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var endpoint = Environment.GetEnvironmentVariable("SSLCTL_ENDPOINT") ?? "http://127.0.0.1:9440";
+        var token = Environment.GetEnvironmentVariable("SSLCTL_TOKEN");
+        string? tokenFile = null;
+        var dataDir = "data";
+        var strict = false;
+        var words = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value()
+            {
+                if (i + 1 >= args.Length) throw new UsageException($"{args[i]} needs a value");
+                return args[++i];
+            }
+            try
+            {
+                switch (args[i])
+                {
+                    case "--endpoint": endpoint = Value(); break;
+                    case "--token": token = Value(); break;
+                    case "--token-file": tokenFile = Value(); break;
+                    case "--data-dir": dataDir = Value(); break;
+                    case "--strict-ciphers": strict = true; break;
+                    case "-h" or "--help" or "help":
+                        await stdout.WriteLineAsync(Usage);
+                        return ExitCodes.Ok;
+                    default: words.Add(args[i]); break;
+                }
+            }
+            catch (UsageException e)
+            {
+                await stderr.WriteLineAsync($"sslctl: {e.Message}\n\n{Usage}");
+                return ExitCodes.Usage;
+            }
+        }
+        if (words.Count == 0)
+        {
+            await stderr.WriteLineAsync(Usage);
+            return ExitCodes.Usage;
+        }
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        {
+            await stderr.WriteLineAsync($"sslctl: --endpoint '{endpoint}' is not an http(s) URL such as http://127.0.0.1:9440");
+            return ExitCodes.Usage;
+        }
+        if (token is null)
+        {
+            var path = tokenFile ?? Path.Combine(dataDir, AdminPaths.TokenFileName);
+            if (!File.Exists(path))
+            {
+                await stderr.WriteLineAsync($"sslctl: no admin token: '{path}' does not exist; pass --token, --token-file or --data-dir of the node");
+                return ExitCodes.Usage;
+            }
+            token = (await File.ReadAllTextAsync(path)).Trim();
+        }
+
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        try
+        {
+            return await DispatchAsync(http, words, strict, stdin, stdout, stderr);
+        }
+        catch (UsageException e)
+        {
+            await stderr.WriteLineAsync($"sslctl: {e.Message}\n\n{Usage}");
+            return ExitCodes.Usage;
+        }
+        catch (HttpRequestException e)
+        {
+            await stderr.WriteLineAsync($"sslctl: cannot reach the node at {baseUri}: {e.Message}");
+            return ExitCodes.Unreachable;
+        }
+        catch (TaskCanceledException)
+        {
+            await stderr.WriteLineAsync($"sslctl: the node at {baseUri} did not answer within 60 s");
+            return ExitCodes.Unreachable;
+        }
+        catch (AuthException e)
+        {
+            await stderr.WriteLineAsync($"sslctl: {e.Message}");
+            return ExitCodes.Unreachable;
+        }
+    }
+
+    private static async Task<int> DispatchAsync(HttpClient http, List<string> w, bool strict, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var command = string.Join(' ', w.Take(3)).ToLowerInvariant();
+        switch (w[0].ToLowerInvariant())
+        {
+            case "configure":
+                if (w.Count != 2) throw new UsageException("write 'configure FILE' or 'configure -' (stdin)");
+                string text;
+                if (w[1] == "-")
+                {
+                    text = await stdin.ReadToEndAsync();
+                }
+                else
+                {
+                    if (!File.Exists(w[1])) throw new UsageException($"configuration file '{w[1]}' does not exist");
+                    text = await File.ReadAllTextAsync(w[1]);
+                }
+                var result = await SendAsync<ConfigureResponse>(http, HttpMethod.Post, AdminPaths.Configure, new ConfigureRequest(text, strict, "sslctl " + w[1]));
+                foreach (var d in result.Diagnostics)
+                    await (d.Severity == DiagnosticSeverity.Error ? stderr : stdout).WriteLineAsync(d.ToString());
+                if (!result.Applied)
+                {
+                    await stderr.WriteLineAsync($"configuration rejected: {result.Diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error)} error(s); nothing was changed");
+                    return ExitCodes.Refused;
+                }
+                await stdout.WriteLineAsync($"configuration applied: revision {result.Revision}");
+                return ExitCodes.Ok;
+            case "show" when command == "show running-config":
+                var rc = await SendAsync<RunningConfigResponse>(http, HttpMethod.Get, AdminPaths.RunningConfig, null);
+                await stdout.WriteAsync(rc.Text);
+                return ExitCodes.Ok;
+            case "show" when command == "show ssl flows":
+                var flows = await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null);
+                await stdout.WriteAsync(FlowTable.Print(flows.Modules));
+                return ExitCodes.Ok;
+            case "show" when command == "show ssl files":
+                var files = await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null);
+                if (files.Files.Count == 0) await stdout.WriteLineAsync("The certificate store is empty.");
+                foreach (var f in files.Files) await stdout.WriteLineAsync($"{f.Name,-24} {f.Kind,-12} {f.Summary}");
+                return ExitCodes.Ok;
+            case "show":
+                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows' or 'show ssl files'");
+            case "ssl" or "copy":
+                var response = await SendAsync<SslCommandResponse>(http, HttpMethod.Post, AdminPaths.SslCommand, new SslCommandRequest(w));
+                await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());
+                return response.Succeeded ? ExitCodes.Ok : ExitCodes.Refused;
+            case "cluster" when command == "cluster show":
+                var cluster = await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null);
+                foreach (var m in cluster.Members)
+                    await stdout.WriteLineAsync($"{m.Address,-40} {m.Status,-10} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd());
+                return ExitCodes.Ok;
+            default:
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'");
+        }
+    }
+
+    private static async Task<T> SendAsync<T>(HttpClient http, HttpMethod method, string path, object? body)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: AdminJson.Options);
+        using var response = await http.SendAsync(request);
+        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            throw new AuthException("the node refused the admin token (HTTP 401); use the token in the node's data folder");
+        if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.UnprocessableEntity)
+        {
+            var error = await response.Content.ReadAsStringAsync();
+            throw new HttpRequestException($"HTTP {(int)response.StatusCode}: {error}");
+        }
+        return await response.Content.ReadFromJsonAsync<T>(AdminJson.Options)
+            ?? throw new HttpRequestException("the node sent an empty answer");
+    }
+
+    private sealed class UsageException(string message) : Exception(message);
+
+    private sealed class AuthException(string message) : Exception(message);
+}

@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Protocol.Admin;
+
+/// <summary>
+/// The wire contract between sslctl and a node's admin endpoint: HTTP/1.1 with a bearer token, JSON bodies.
+/// Both sides use these records, so the CLI depends on Protocol only.
+/// </summary>
+public static class AdminPaths
+{
+    public const string Configure = "/v1/configure";
+    public const string RunningConfig = "/v1/running-config";
+    public const string SslFlows = "/v1/ssl-flows";
+    public const string SslCommand = "/v1/ssl";
+    public const string Files = "/v1/files";
+    public const string Cluster = "/v1/cluster";
+    public const string Health = "/healthz";
+    public const string Ready = "/readyz";
+    public const string Metrics = "/metrics";
+
+    /// <summary>The token file a node writes in its data folder and the CLI reads.</summary>
+    public const string TokenFileName = "admin.token";
+}
+
+public sealed record ConfigureRequest(string Text, bool StrictCiphers = false, string Source = "sslctl");
+
+public sealed record ConfigureResponse(bool Applied, long Revision, IReadOnlyList<ConfigDiagnostic> Diagnostics);
+
+public sealed record RunningConfigResponse(long Revision, string Text);
+
+public sealed record FlowsResponse(IReadOnlyList<ModuleFlows> Modules);
+
+/// <summary>
+/// One exec command of the <c>ssl</c> palette, as typed (<c>ssl genrsa k1 2048 "pw"</c>, <c>ssl gencsr k1 ...</c>,
+/// <c>copy ssl file:/tmp/x.pem import ...</c>): the node parses it so that CLI and node agree on one grammar.
+/// </summary>
+public sealed record SslCommandRequest(IReadOnlyList<string> Words);
+
+/// <summary>The outcome of an exec command: text to show (a CSR, a confirmation) and whether it succeeded.</summary>
+public sealed record SslCommandResponse(bool Succeeded, string Output);
+
+public sealed record StoreFileInfo(string Name, string Kind, string Summary);
+
+public sealed record FilesResponse(IReadOnlyList<StoreFileInfo> Files);
+
+public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyList<string> Roles, bool IsSelf);
+
+public sealed record ClusterResponse(IReadOnlyList<ClusterMemberInfo> Members, string? Leader);
+
+public sealed record ErrorResponse(string Error);
+
+/// <summary>JSON settings both sides use; enums travel as their names so the wire is readable.</summary>
+public static class AdminJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+        WriteIndented = false,
+    };
+}

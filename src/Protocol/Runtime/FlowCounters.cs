@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>
+/// The live counters of one module on one VIP and port, updated by the data path without locks. The three gauges
+/// are those of the reference's <c>show ssl flows</c>: TCP proxy flows (connections open now, in any phase), active
+/// SSL flows (handshake done, still open), SSL flows in handshake. Totals count since start.
+/// </summary>
+public sealed class FlowCounters
+{
+    private long _open;
+    private long _active;
+    private long _handshaking;
+    private long _accepted;
+    private long _handshakesDone;
+    private long _handshakesFailed;
+    private long _resumed;
+    private long _bytesFromClients;
+    private long _bytesToClients;
+
+    public long TcpProxyFlows => Interlocked.Read(ref _open);
+
+    public long ActiveSslFlows => Interlocked.Read(ref _active);
+
+    public long InHandshake => Interlocked.Read(ref _handshaking);
+
+    public long Accepted => Interlocked.Read(ref _accepted);
+
+    public long HandshakesCompleted => Interlocked.Read(ref _handshakesDone);
+
+    public long HandshakesFailed => Interlocked.Read(ref _handshakesFailed);
+
+    public long Resumed => Interlocked.Read(ref _resumed);
+
+    public long BytesFromClients => Interlocked.Read(ref _bytesFromClients);
+
+    public long BytesToClients => Interlocked.Read(ref _bytesToClients);
+
+    public void Accept()
+    {
+        Interlocked.Increment(ref _accepted);
+        Interlocked.Increment(ref _open);
+        Interlocked.Increment(ref _handshaking);
+    }
+
+    public void HandshakeCompleted(bool resumed)
+    {
+        Interlocked.Decrement(ref _handshaking);
+        Interlocked.Increment(ref _active);
+        Interlocked.Increment(ref _handshakesDone);
+        if (resumed) Interlocked.Increment(ref _resumed);
+    }
+
+    /// <summary>A connection ended; <paramref name="handshakeDone"/> says which gauge it leaves.</summary>
+    public void Closed(bool handshakeDone, long bytesFromClient, long bytesToClient)
+    {
+        if (handshakeDone)
+        {
+            Interlocked.Decrement(ref _active);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _handshaking);
+            Interlocked.Increment(ref _handshakesFailed);
+        }
+        Interlocked.Decrement(ref _open);
+        Interlocked.Add(ref _bytesFromClients, bytesFromClient);
+        Interlocked.Add(ref _bytesToClients, bytesToClient);
+    }
+
+    public FlowRow Snapshot(string vip, int port) =>
+        new(vip, port, TcpProxyFlows, ActiveSslFlows, InHandshake, Accepted, HandshakesCompleted, HandshakesFailed, Resumed, BytesFromClients, BytesToClients);
+}
+
+/// <summary>One row of <c>show ssl flows</c>, with the totals kept beside the reference's three gauges.</summary>
+public sealed record FlowRow(
+    string Virtual, int Port, long TcpProxyFlows, long ActiveSslFlows, long InHandshake,
+    long Accepted = 0, long HandshakesCompleted = 0, long HandshakesFailed = 0, long Resumed = 0,
+    long BytesFromClients = 0, long BytesToClients = 0)
+{
+    /// <summary>Adds another node's row for the same VIP and port.</summary>
+    public FlowRow Plus(FlowRow other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        return this with
+        {
+            TcpProxyFlows = TcpProxyFlows + other.TcpProxyFlows,
+            ActiveSslFlows = ActiveSslFlows + other.ActiveSslFlows,
+            InHandshake = InHandshake + other.InHandshake,
+            Accepted = Accepted + other.Accepted,
+            HandshakesCompleted = HandshakesCompleted + other.HandshakesCompleted,
+            HandshakesFailed = HandshakesFailed + other.HandshakesFailed,
+            Resumed = Resumed + other.Resumed,
+            BytesFromClients = BytesFromClients + other.BytesFromClients,
+            BytesToClients = BytesToClients + other.BytesToClients,
+        };
+    }
+}
+
+/// <summary>The flows of one module (a service of type ssl-accel), summed over every node.</summary>
+public sealed record ModuleFlows(string Module, int? Slot, IReadOnlyList<FlowRow> Rows);
+
+/// <summary>Prints <c>show ssl flows</c> the way the reference's CSS does.</summary>
+public static class FlowTable
+{
+    public static string Print(IEnumerable<ModuleFlows> modules)
+    {
+        ArgumentNullException.ThrowIfNull(modules);
+        var o = new StringBuilder();
+        var any = false;
+        foreach (var m in modules.OrderBy(m => m.Slot ?? int.MaxValue).ThenBy(m => m.Module, StringComparer.Ordinal))
+        {
+            any = true;
+            var title = m.Slot is { } slot
+                ? $"SSL Acceleration Flows for slot {slot.ToString(CultureInfo.InvariantCulture)} (module {m.Module})"
+                : $"SSL Acceleration Flows for module {m.Module}";
+            o.Append(title).Append("\n\n");
+            var rows = new List<string[]> { new[] { "Virtual", "Port", "TCP Proxy Flows", "Active SSL Flows", "SSL Flows in Handshake" } };
+            rows.AddRange(m.Rows.OrderBy(r => r.Virtual, StringComparer.Ordinal).ThenBy(r => r.Port).Select(r => new[]
+            {
+                r.Virtual, N(r.Port), N(r.TcpProxyFlows), N(r.ActiveSslFlows), N(r.InHandshake),
+            }));
+            var widths = Enumerable.Range(0, 5).Select(i => rows.Max(r => r[i].Length)).ToArray();
+            foreach (var r in rows)
+            {
+                o.Append(string.Join("  ", r.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i])))).Append('\n');
+            }
+            o.Append('\n');
+        }
+        if (!any) o.Append("No SSL modules are configured.\n");
+        return o.ToString();
+    }
+
+    private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
+}

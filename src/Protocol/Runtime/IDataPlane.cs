@@ -1,0 +1,35 @@
+using System.Net.Sockets;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>
+/// The runtime of one listener for one configuration revision: credentials, suites and balancers built once, then
+/// used by every connection accepted under that revision. A connection keeps the runtime it started with, so a new
+/// revision never changes a live connection; a retired runtime is disposed when its last connection ends.
+/// </summary>
+public interface IListenerRuntime
+{
+    ListenerPlan Plan { get; }
+
+    long Revision { get; }
+
+    /// <summary>Runs one accepted client connection to its end, for <paramref name="module"/>, counting into <paramref name="counters"/>.</summary>
+    Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken);
+
+    /// <summary>Takes a reference for a connection; false when the runtime is already disposed.</summary>
+    bool TryAcquire();
+
+    /// <summary>Releases a connection's reference.</summary>
+    void Release();
+
+    /// <summary>No new connections will use this runtime; it is disposed once the last one ends.</summary>
+    void Retire();
+}
+
+/// <summary>Builds listener runtimes from a plan and the certificate store (file name to encoded store file).</summary>
+public interface IDataPlane
+{
+    IListenerRuntime Build(RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files);
+
+    AddressMap Addresses { get; }
+}
