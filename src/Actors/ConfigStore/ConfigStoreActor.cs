@@ -88,6 +88,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
             });
         });
         Command<GetRunningConfig>(_ => Sender.Tell(new CurrentRunningConfig(_state.Revision, _state.Text)));
+        Command<GetFiles>(_ => Sender.Tell(new CurrentFiles(_state.Files.Values.ToList())));
         Command<GetFile>(q => Sender.Tell(new CurrentFile(_state.Files.GetValueOrDefault(q.Name))));
         Command<Subscribe>(s =>
         {

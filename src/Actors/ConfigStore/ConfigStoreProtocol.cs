@@ -48,6 +48,13 @@ public static class ConfigStoreProtocol
 
     public sealed record CurrentFile(StoredFile? File) : IClusterMessage;
 
+    public sealed record GetFiles : IClusterMessage
+    {
+        public static GetFiles Instance { get; } = new();
+    }
+
+    public sealed record CurrentFiles(IReadOnlyList<StoredFile> Files) : IClusterMessage;
+
     /// <summary>Receive <see cref="ConfigPublished"/> now and after every change.</summary>
     public sealed record Subscribe(IActorRef Subscriber) : IClusterMessage;
 

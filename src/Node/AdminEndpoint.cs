@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Akka.Actor;
+using Akka.Cluster;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using SslCluster.Actors;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Dispatch;
+using SslCluster.Actors.Modules;
+using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Node;
+
+/// <summary>
+/// The node's admin endpoint for sslctl (JSON under /v1, bearer-token authenticated) and for Kubernetes and
+/// Prometheus (/healthz, /readyz, /metrics, unauthenticated and free of secrets). Loopback by default.
+/// </summary>
+internal static class AdminEndpoint
+{
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
+
+    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(h.Settings.AdminHost), h.Settings.AdminPort));
+        builder.Services.ConfigureHttpJsonOptions(o =>
+        {
+            foreach (var c in AdminJson.Options.Converters) o.SerializerOptions.Converters.Add(c);
+        });
+        var app = builder.Build();
+        var expected = Encoding.UTF8.GetBytes("Bearer " + token);
+
+        app.Use(async (context, next) =>
+        {
+            if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal))
+            {
+                var given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
+                // Constant-time comparison: the token must not leak through response timing.
+                if (!CryptographicOperations.FixedTimeEquals(given, expected))
+                {
+                    context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                    await context.Response.WriteAsJsonAsync(new ErrorResponse("missing or wrong admin token"), AdminJson.Options);
+                    return;
+                }
+            }
+            await next(context);
+        });
+
+        app.MapPost(AdminPaths.Configure, async (ConfigureRequest request) =>
+        {
+            var reply = await h.ConfigStore.Ask<object>(new ConfigStoreProtocol.ApplyConfig(request.Text, request.Source, request.StrictCiphers), AskTimeout);
+            return reply switch
+            {
+                ConfigStoreProtocol.ConfigApplied a => Results.Json(new ConfigureResponse(true, a.Revision, a.Diagnostics), AdminJson.Options),
+                ConfigStoreProtocol.ConfigRejected r => Results.Json(new ConfigureResponse(false, 0, r.Diagnostics), AdminJson.Options, statusCode: 422),
+                _ => Results.Problem("unexpected reply from the configuration store"),
+            };
+        });
+        app.MapGet(AdminPaths.RunningConfig, async () =>
+        {
+            var rc = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentRunningConfig>(ConfigStoreProtocol.GetRunningConfig.Instance, AskTimeout);
+            return Results.Json(new RunningConfigResponse(rc.Revision, rc.Text), AdminJson.Options);
+        });
+        app.MapGet(AdminPaths.SslFlows, async () => Results.Json(new FlowsResponse(await FlowsAsync(h)), AdminJson.Options));
+        app.MapGet(AdminPaths.Files, async () =>
+        {
+            var files = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentFiles>(ConfigStoreProtocol.GetFiles.Instance, AskTimeout);
+            return Results.Json(new FilesResponse(files.Files.Select(SslCommands.Describe).ToList()), AdminJson.Options);
+        });
+        app.MapPost(AdminPaths.SslCommand, async (SslCommandRequest request) =>
+        {
+            var result = await ssl.ExecuteAsync(request.Words);
+            return Results.Json(result, AdminJson.Options, statusCode: result.Succeeded ? 200 : 422);
+        });
+        app.MapGet(AdminPaths.Cluster, () =>
+        {
+            var cluster = Cluster.Get(h.System);
+            var state = cluster.State;
+            var members = state.Members.Select(m => new ClusterMemberInfo(m.Address.ToString(), m.Status.ToString(), m.Roles.ToList(), m.Address == cluster.SelfAddress)).ToList();
+            return Results.Json(new ClusterResponse(members, state.Leader?.ToString()), AdminJson.Options);
+        });
+
+        app.MapGet(AdminPaths.Health, () => h.System.WhenTerminated.IsCompleted ? Results.StatusCode(503) : Results.Text("ok\n"));
+        app.MapGet(AdminPaths.Ready, async () =>
+        {
+            var r = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, AskTimeout);
+            return r.Ready
+                ? Results.Text($"ready: revision {r.Revision}\n")
+                : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", r.Problems)}\n", statusCode: 503);
+        });
+        app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h)), "text/plain; version=0.0.4"));
+        return app;
+    }
+
+    /// <summary>Every module of the configuration with its counters summed over the cluster.</summary>
+    public static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h)
+    {
+        var modules = await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout);
+        var asks = modules.Modules.Select(async m =>
+        {
+            var flows = await h.ModuleRegion.Ask<ModuleProtocol.CurrentModuleFlows>(new ModuleProtocol.GetModuleFlows(m.Name), AskTimeout);
+            return new ModuleFlows(m.Name, m.Slot, flows.Rows);
+        });
+        return await Task.WhenAll(asks);
+    }
+
+    private static string Metrics(IReadOnlyList<ModuleFlows> modules)
+    {
+        var o = new StringBuilder();
+        void Family(string name, string help, string type, Func<FlowRow, long> value)
+        {
+            o.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n");
+            foreach (var m in modules)
+                foreach (var r in m.Rows)
+                    o.Append(CultureInfo.InvariantCulture, $"{name}{{module=\"{m.Module}\",virtual=\"{r.Virtual}\",port=\"{r.Port}\"}} {value(r)}\n");
+        }
+        Family("sslcluster_tcp_proxy_flows", "Connections open now, any phase.", "gauge", r => r.TcpProxyFlows);
+        Family("sslcluster_active_ssl_flows", "Connections past the handshake, open now.", "gauge", r => r.ActiveSslFlows);
+        Family("sslcluster_ssl_flows_in_handshake", "Connections in the TLS handshake now.", "gauge", r => r.InHandshake);
+        Family("sslcluster_connections_accepted_total", "Connections accepted.", "counter", r => r.Accepted);
+        Family("sslcluster_handshakes_completed_total", "TLS handshakes completed.", "counter", r => r.HandshakesCompleted);
+        Family("sslcluster_handshakes_failed_total", "Connections that ended before completing a handshake.", "counter", r => r.HandshakesFailed);
+        Family("sslcluster_sessions_resumed_total", "Handshakes that resumed a session.", "counter", r => r.Resumed);
+        Family("sslcluster_client_bytes_received_total", "Application bytes received from clients.", "counter", r => r.BytesFromClients);
+        Family("sslcluster_client_bytes_sent_total", "Application bytes sent to clients.", "counter", r => r.BytesToClients);
+        return o.ToString();
+    }
+}

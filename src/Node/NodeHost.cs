@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using Akka.Actor;
+using Akka.Configuration;
+using Microsoft.Data.Sqlite;
+using SslCluster.Actors;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Demo;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Node;
+
+/// <summary>A start-up problem an operator can fix: printed without a stack trace, exit code 1.</summary>
+internal sealed class NodeStartupException(string message) : Exception(message);
+
+/// <summary>
+/// Runs one node: data folder, journal, master key and admin token; the actor system; the admin endpoint; the demo
+/// when asked. Ends when the actor system terminates (Ctrl-C or SIGTERM run Akka's coordinated shutdown).
+/// </summary>
+internal static class NodeHost
+{
+    public static async Task<int> RunAsync(Config overrides)
+    {
+        var config = overrides.WithFallback(SslClusterSettings.Reference);
+        SslClusterSettings settings;
+        AddressMap addresses;
+        try
+        {
+            settings = SslClusterSettings.Create(config);
+            addresses = AddressMap.Parse(settings.AddressMap);
+        }
+        catch (Exception e) when (e is ConfigurationException or FormatException)
+        {
+            throw new NodeStartupException($"bad setting: {e.Message}");
+        }
+
+        var dataDir = Path.GetFullPath(settings.DataDir);
+        Directory.CreateDirectory(dataDir);
+        config = JournalSettings(dataDir, config).WithFallback(config);
+        using var masterKey = LoadMasterKey(dataDir);
+        var token = settings.AdminToken.Length > 0 ? settings.AdminToken : LoadOrCreateToken(Path.Combine(dataDir, AdminPaths.TokenFileName));
+
+        var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BufferSize, settings.BackendConnectTimeout);
+        var handles = SslClusterHost.Start(config, dataPlane, dataPlane.CheckKeyAndCertificate, TimeProvider.System);
+        var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
+
+        DemoHttpServer? demoBackend = null;
+        await using var admin = AdminEndpoint.Build(handles, token, ssl);
+        try
+        {
+            await admin.StartAsync();
+        }
+        catch (IOException e)
+        {
+            await handles.System.Terminate();
+            throw new NodeStartupException($"cannot open the admin endpoint on {settings.AdminHost}:{settings.AdminPort}: {e.Message}");
+        }
+
+        if (settings.DemoEnabled)
+        {
+            demoBackend = await Demo.StartAsync(handles, ssl, settings, addresses);
+        }
+
+        // Ctrl-C runs the same coordinated shutdown as SIGTERM (which Akka handles itself on .NET 10).
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            _ = CoordinatedShutdown.Get(handles.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        };
+        Console.WriteLine($"sslnode: admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {Path.Combine(dataDir, AdminPaths.TokenFileName)}); data in {dataDir}");
+        await handles.System.WhenTerminated;
+        await admin.StopAsync();
+        if (demoBackend is not null) await demoBackend.DisposeAsync();
+        Console.WriteLine("sslnode: stopped");
+        return 0;
+    }
+
+    /// <summary>The SQLite journal in the data folder, in WAL mode so that a kill -9 never corrupts it.</summary>
+    private static Config JournalSettings(string dataDir, Config config)
+    {
+        if (config.GetString("akka.persistence.journal.sql.connection-string").Length > 0) return ConfigurationFactory.Empty;
+        var path = Path.Combine(dataDir, "journal.db");
+        var connection = $"Data Source={path}";
+        using (var db = new SqliteConnection(connection))
+        {
+            db.Open();
+            using var pragma = db.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode=WAL;";
+            pragma.ExecuteNonQuery();
+        }
+        var quoted = "\"" + connection.Replace("\\", "\\\\", StringComparison.Ordinal) + "\"";
+        return ConfigurationFactory.ParseString($"""
+            akka.persistence.journal.sql.connection-string = {quoted}
+            akka.persistence.snapshot-store.sql.connection-string = {quoted}
+            """);
+    }
+
+    private static MasterKey LoadMasterKey(string dataDir)
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("SSLCLUSTER_MASTER_KEY");
+        try
+        {
+            return string.IsNullOrEmpty(fromEnv) ? MasterKey.LoadOrCreate(Path.Combine(dataDir, "master.key")) : MasterKey.FromBase64(fromEnv);
+        }
+        catch (PkiException e)
+        {
+            throw new NodeStartupException(e.Message);
+        }
+    }
+
+    private static string LoadOrCreateToken(string path)
+    {
+        if (File.Exists(path)) return File.ReadAllText(path).Trim();
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
+        using (var f = new FileStream(path, new FileStreamOptions
+               {
+                   Mode = FileMode.CreateNew,
+                   Access = FileAccess.Write,
+                   UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+               }))
+        using (var w = new StreamWriter(f))
+        {
+            w.Write(token);
+        }
+        return token;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Text;
+using Akka.Configuration;
+
+namespace SslCluster.Node;
+
+/// <summary>
+/// The command line of sslnode. Options become HOCON overrides layered over the given files and the embedded
+/// defaults, so every option is also a configuration key (documented in reference.conf).
+/// </summary>
+public sealed record NodeOptions(Config Config, bool ShowHelp)
+{
+    public const string Usage = """
+        usage: sslnode [options]
+          --config FILE          a HOCON file (repeatable; later files win); see hocon/ for overlays
+          --data-dir DIR         journal, master key and admin token (default ./data)
+          --demo                 demo mode: self-signed certificate, demo VIP, bundled HTTP backend
+          --admin-port N         admin endpoint port on 127.0.0.1 (default 9440)
+          --address-map MAP      map configured addresses, e.g. private-to-loopback or 10.0.0.1=127.0.0.2
+          --remoting-port N      Akka remoting port (default 4053; 0 picks a free one)
+          --hostname HOST        Akka remoting host name (default 127.0.0.1)
+          --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
+          --crypto native|bouncycastle
+          --set KEY=VALUE        any configuration key (repeatable)
+        """;
+
+    public static NodeOptions Parse(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var overrides = new StringBuilder();
+        var files = new List<string>();
+        var seeds = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value()
+            {
+                if (i + 1 >= args.Length) throw new ArgumentException($"{args[i]} needs a value");
+                return args[++i];
+            }
+            void Set(string key, string value) => overrides.Append(key).Append(" = ").Append(Quote(value)).Append('\n');
+            switch (args[i])
+            {
+                case "-h" or "--help": return new NodeOptions(ConfigurationFactory.Empty, true);
+                case "--config":
+                    var file = Value();
+                    if (!File.Exists(file)) throw new ArgumentException($"--config: file '{file}' does not exist");
+                    files.Add(file);
+                    break;
+                case "--data-dir": Set("sslcluster.node.data-dir", Value()); break;
+                case "--demo": overrides.Append("sslcluster.node.demo.enabled = on\n"); break;
+                case "--admin-port": Set("sslcluster.node.admin.port", Port(Value(), "--admin-port")); break;
+                case "--address-map": Set("sslcluster.node.address-map", Value()); break;
+                case "--remoting-port": Set("akka.remote.dot-netty.tcp.port", Port(Value(), "--remoting-port", allowZero: true)); break;
+                case "--hostname": Set("akka.remote.dot-netty.tcp.hostname", Value()); break;
+                case "--seed": seeds.Add(Value()); break;
+                case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
+                case "--set":
+                    var kv = Value();
+                    var eq = kv.IndexOf('=', StringComparison.Ordinal);
+                    if (eq <= 0) throw new ArgumentException($"--set takes KEY=VALUE, not '{kv}'");
+                    Set(kv[..eq].Trim(), kv[(eq + 1)..].Trim());
+                    break;
+                default:
+                    throw new ArgumentException($"unknown option '{args[i]}'");
+            }
+        }
+        if (seeds.Count > 0)
+            overrides.Append("akka.cluster.seed-nodes = [").Append(string.Join(", ", seeds.Select(Quote))).Append("]\n");
+        var config = ConfigurationFactory.ParseString(overrides.ToString());
+        foreach (var file in Enumerable.Reverse(files))
+            config = config.WithFallback(ConfigurationFactory.ParseString(File.ReadAllText(file)));
+        return new NodeOptions(config, false);
+    }
+
+    private static string Port(string value, string option, bool allowZero = false)
+    {
+        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port > 65535 || (port == 0 && !allowZero))
+            throw new ArgumentException($"{option} must be a port number from {(allowZero ? 0 : 1)} to 65535, not '{value}'");
+        return value;
+    }
+
+    private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+}
