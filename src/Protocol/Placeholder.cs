@@ -1,1 +1,0 @@
-namespace SslCluster.Protocol; internal static class Placeholder { }

@@ -1,1 +1,0 @@
-namespace SslCluster.TestSupport; internal static class Placeholder { }
