@@ -33,6 +33,18 @@ public sealed class OffloadTlsServerProtocol : TlsServerProtocol
     /// </summary>
     public int ApplicationDataBeforePeerClose { get; private set; }
 
+    /// <summary>
+    /// Fails the connection with a fatal alert of our own (queued for ReadOutput), for reasons BouncyCastle cannot
+    /// see: the backend could not be reached after the handshake, for example.
+    /// </summary>
+    public void Fail(short alertDescription, string message)
+    {
+        if (!IsClosed)
+        {
+            HandleException(alertDescription, message, new IOException(message));
+        }
+    }
+
     /// <inheritdoc />
     protected override void HandleClose(bool user_canceled)
     {
