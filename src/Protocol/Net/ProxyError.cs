@@ -1,0 +1,80 @@
+namespace SslCluster.Protocol.Net;
+
+/// <summary>
+/// Why a proxied connection ended, named by side and phase (YARP's ForwarderError is the model). Only the
+/// <c>Backend*</c> values say something about a backend server's health; client-side values are routine.
+/// </summary>
+public enum ProxyError
+{
+    /// <summary>Normal end: both sides closed (close_notify, FIN, or the close linger after one side closed).</summary>
+    None,
+
+    /// <summary>The client did not finish the TLS handshake within the handshake timeout.</summary>
+    ClientHandshakeTimeout,
+
+    /// <summary>The handshake failed on our side: we sent a fatal alert, or the client closed mid-handshake.</summary>
+    ClientHandshakeFailed,
+
+    /// <summary>The client's SNI names no ssl-server of this listener (we sent unrecognized_name).</summary>
+    ClientServerNameRejected,
+
+    /// <summary>The client sent a fatal alert (during the handshake or later).</summary>
+    ClientAlertReceived,
+
+    /// <summary>After the handshake, the client sent records we could not accept (bad MAC, bad record, ...).</summary>
+    ClientProtocolError,
+
+    /// <summary>The client's TCP connection failed (reset, unreachable) before it closed properly.</summary>
+    ClientReset,
+
+    /// <summary>The client closed TCP without close_notify while the options require one.</summary>
+    ClientTruncated,
+
+    /// <summary>The destination refused or could not be reached.</summary>
+    BackendConnectFailed,
+
+    /// <summary>The destination did not accept within the backend connect timeout.</summary>
+    BackendConnectTimeout,
+
+    /// <summary>The destination's TCP connection failed while relaying.</summary>
+    BackendReset,
+
+    /// <summary>The connection was aborted from outside (drain deadline, kill, listener stop).</summary>
+    Aborted,
+
+    /// <summary>A defect in the proxy itself; the message carries the exception.</summary>
+    InternalError,
+}
+
+/// <summary>Helpers for <see cref="ProxyError"/>.</summary>
+public static class ProxyErrorExtensions
+{
+    /// <summary>True for the values that should count against a backend server's health.</summary>
+    public static bool IsBackendSide(this ProxyError error) =>
+        error is ProxyError.BackendConnectFailed or ProxyError.BackendConnectTimeout or ProxyError.BackendReset;
+
+    /// <summary>True for the values caused by the client (routine: log them at Debug).</summary>
+    public static bool IsClientSide(this ProxyError error) =>
+        error is ProxyError.ClientHandshakeTimeout or ProxyError.ClientHandshakeFailed
+            or ProxyError.ClientServerNameRejected or ProxyError.ClientAlertReceived
+            or ProxyError.ClientProtocolError or ProxyError.ClientReset or ProxyError.ClientTruncated;
+
+    /// <summary>A short sentence describing the value, for people.</summary>
+    public static string Describe(this ProxyError error) => error switch
+    {
+        ProxyError.None => "closed normally",
+        ProxyError.ClientHandshakeTimeout => "client did not complete the TLS handshake in time",
+        ProxyError.ClientHandshakeFailed => "client TLS handshake failed",
+        ProxyError.ClientServerNameRejected => "client asked for a server name no ssl-server answers to",
+        ProxyError.ClientAlertReceived => "client sent a fatal TLS alert",
+        ProxyError.ClientProtocolError => "client sent invalid TLS records",
+        ProxyError.ClientReset => "client connection was reset",
+        ProxyError.ClientTruncated => "client closed without TLS close_notify",
+        ProxyError.BackendConnectFailed => "could not connect to the backend",
+        ProxyError.BackendConnectTimeout => "backend connect timed out",
+        ProxyError.BackendReset => "backend connection was reset",
+        ProxyError.Aborted => "connection aborted by the proxy",
+        ProxyError.InternalError => "internal error in the proxy",
+        _ => error.ToString(),
+    };
+}

@@ -1,0 +1,217 @@
+using System.Net.Sockets;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>Byte counts and the first error of a relay, filled by its two loops.</summary>
+internal sealed class RelayState
+{
+    private int _errorSet;
+
+    public ProxyError Error { get; private set; }
+
+    public string Message { get; private set; } = "";
+
+    public long ClientToBackend;
+    public long BackendToClient;
+    public long Discarded;
+    public bool BackendEnded;
+
+    /// <summary>Keeps the first error only: later ones are consequences of it.</summary>
+    public bool TrySetError(ProxyError error, string message)
+    {
+        if (Interlocked.Exchange(ref _errorSet, 1) != 0)
+        {
+            return false;
+        }
+
+        Error = error;
+        Message = message;
+        return true;
+    }
+}
+
+/// <summary>
+/// The two bounded copy loops of a connection, shared by TLS and plain TCP (hitch's two rings, one per direction).
+/// <code>
+///   client --(front end: TLS records or TCP)--> ClientToBackend --> backend socket
+///   client <--(front end)-- BackendToClient <-- backend socket
+/// </code>
+/// Back-pressure: each loop awaits its send before its next receive, and holds at most one pooled 16 KiB buffer
+/// at a time (none while waiting for data: zero-byte reads). Half-close per side:
+/// <list type="number">
+/// <item>Client finished (EOF or close_notify): FIN to the backend; the backend keeps answering until it closes,
+/// then we close towards the client. If the client can no longer be written to (TLS 1.2 close_notify, which
+/// BouncyCastle answers at once as RFC 5246 demands), backend data is discarded and counted, and the backend gets
+/// <see cref="ProxyConnectionOptions.CloseLinger"/> to close.</item>
+/// <item>Backend finished (EOF): close_notify and FIN to the client; the client gets the linger to close too.</item>
+/// <item>Any error: the first one is kept, both loops stop, the caller closes both sockets without close_notify (a
+/// truncated response must look truncated to the client).</item>
+/// </list>
+/// </summary>
+internal static class RelayPump
+{
+    public static async Task<RelayState> RunAsync(IRelayFrontEnd front, Socket backend, TimeSpan closeLinger,
+        CancellationToken cancellationToken)
+    {
+        var state = new RelayState();
+        using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var clientToBackend = ClientToBackendAsync(front, backend, state, relay);
+        var backendToClient = BackendToClientAsync(front, backend, state, relay);
+
+        var first = await Task.WhenAny(clientToBackend, backendToClient);
+        var other = first == clientToBackend ? backendToClient : clientToBackend;
+        if (state.Error != ProxyError.None)
+        {
+            await relay.CancelAsync();
+        }
+        else if (first == backendToClient || !front.CanWrite)
+        {
+            // The exchange is over from our side: give the other side a bounded time to close.
+            try
+            {
+                await other.WaitAsync(closeLinger, relay.Token);
+            }
+            catch (TimeoutException)
+            {
+                await relay.CancelAsync();
+            }
+            catch (OperationCanceledException)
+            {
+                // Aborted from outside; the caller reports it.
+            }
+        }
+
+        await other;
+        return state;
+    }
+
+    private static async Task ClientToBackendAsync(IRelayFrontEnd front, Socket backend, RelayState state,
+        CancellationTokenSource relay)
+    {
+        var token = relay.Token;
+        try
+        {
+            while (true)
+            {
+                await front.WaitReadableAsync(token);
+                byte[] buffer = SocketIo.Rent();
+                try
+                {
+                    var read = await front.ReadAsync(buffer, token);
+                    if (read.End)
+                    {
+                        break;
+                    }
+
+                    if (read.Count > 0)
+                    {
+                        await SendToBackendAsync(backend, buffer, read.Count, state, token);
+                        Interlocked.Add(ref state.ClientToBackend, read.Count);
+                    }
+                }
+                finally
+                {
+                    SocketIo.Return(buffer);
+                }
+            }
+
+            // The client has finished sending: pass the half-close on.
+            SocketIo.ShutdownSendQuietly(backend);
+        }
+        catch (RelayException e) when (e.Error == ProxyError.BackendReset && Volatile.Read(ref state.BackendEnded))
+        {
+            // The backend closed entirely after answering; what the client still sends has nowhere to go.
+        }
+        catch (RelayException e)
+        {
+            if (state.TrySetError(e.Error, e.Message))
+            {
+                await relay.CancelAsync();
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopped by the other loop, the linger or an abort.
+        }
+    }
+
+    private static async Task BackendToClientAsync(IRelayFrontEnd front, Socket backend, RelayState state,
+        CancellationTokenSource relay)
+    {
+        var token = relay.Token;
+        try
+        {
+            while (true)
+            {
+                await ReceiveFromBackendAsync(backend, Memory<byte>.Empty, token);
+                byte[] buffer = SocketIo.Rent();
+                try
+                {
+                    int n = await ReceiveFromBackendAsync(backend, buffer.AsMemory(0, front.MaxWriteChunk), token);
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    if (front.CanWrite && await front.WriteAsync(buffer, n, token))
+                    {
+                        Interlocked.Add(ref state.BackendToClient, n);
+                    }
+                    else
+                    {
+                        Interlocked.Add(ref state.Discarded, n);
+                    }
+                }
+                finally
+                {
+                    SocketIo.Return(buffer);
+                }
+            }
+
+            Volatile.Write(ref state.BackendEnded, true);
+            await front.CloseWriteAsync(token);
+        }
+        catch (RelayException e) when (e.Error == ProxyError.ClientReset && front.InputEnded)
+        {
+            // The client said it was done and then went away while the backend was still talking: a normal end
+            // for the client, the rest of the backend's answer is simply not wanted.
+        }
+        catch (RelayException e)
+        {
+            if (state.TrySetError(e.Error, e.Message))
+            {
+                await relay.CancelAsync();
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopped by the other loop, the linger or an abort.
+        }
+    }
+
+    private static async ValueTask<int> ReceiveFromBackendAsync(Socket backend, Memory<byte> buffer,
+        CancellationToken token)
+    {
+        try
+        {
+            return await backend.ReceiveAsync(buffer, SocketFlags.None, token);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(ProxyError.BackendReset, "backend receive failed: " + SocketIo.Describe(e), e);
+        }
+    }
+
+    private static async ValueTask SendToBackendAsync(Socket backend, byte[] buffer, int count, RelayState state,
+        CancellationToken token)
+    {
+        try
+        {
+            await SocketIo.SendAllAsync(backend, buffer.AsMemory(0, count), token);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(ProxyError.BackendReset, "backend send failed: " + SocketIo.Describe(e), e);
+        }
+    }
+}

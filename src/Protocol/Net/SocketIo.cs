@@ -1,0 +1,49 @@
+using System.Buffers;
+using System.Net.Sockets;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>Socket helpers shared by the TLS and plain relays.</summary>
+internal static class SocketIo
+{
+    /// <summary>Size of every pooled buffer: one TLS record's worth (2^14), an exact ArrayPool bucket.</summary>
+    public const int BufferSize = 16 * 1024;
+
+    public static byte[] Rent() => ArrayPool<byte>.Shared.Rent(BufferSize);
+
+    public static void Return(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
+
+    /// <summary>Waits until the socket has data or reached EOF, holding no buffer meanwhile.</summary>
+    public static ValueTask<int> WaitReadableAsync(Socket socket, CancellationToken cancellationToken) =>
+        socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+
+    /// <summary>Sends everything (a stream socket may accept less than asked).</summary>
+    public static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data,
+        CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken);
+            data = data[sent..];
+        }
+    }
+
+    /// <summary>Half-closes the sending side; a socket already gone needs no FIN.</summary>
+    public static void ShutdownSendQuietly(Socket socket)
+    {
+        try
+        {
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+            // The peer already reset or closed: nothing left to signal.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Aborted concurrently.
+        }
+    }
+
+    public static string Describe(SocketException e) => $"{e.SocketErrorCode} ({e.Message})";
+}

@@ -1,0 +1,87 @@
+using System.Net.Sockets;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>A clear-text client socket as a relay front end.</summary>
+internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
+{
+    private bool _closedWrite;
+    private long _received;
+    private long _sent;
+
+    public int MaxWriteChunk => SocketIo.BufferSize;
+
+    public bool CanWrite => !_closedWrite;
+
+    public bool InputEnded { get; private set; }
+
+    public long BytesReceived => Interlocked.Read(ref _received);
+
+    public long BytesSent => Interlocked.Read(ref _sent);
+
+    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SocketIo.WaitReadableAsync(socket, cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e), e);
+        }
+    }
+
+    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, CancellationToken cancellationToken)
+    {
+        int n;
+        try
+        {
+            n = await socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
+                cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e), e);
+        }
+
+        if (n == 0)
+        {
+            InputEnded = true;
+            return FrontEndRead.Ended;
+        }
+
+        Interlocked.Add(ref _received, n);
+        return new FrontEndRead(n, false);
+    }
+
+    public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
+    {
+        if (_closedWrite)
+        {
+            return false;
+        }
+
+        try
+        {
+            await SocketIo.SendAllAsync(socket, buffer.AsMemory(0, count), cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(ProxyError.ClientReset, "client send failed: " + SocketIo.Describe(e), e);
+        }
+
+        Interlocked.Add(ref _sent, count);
+        return true;
+    }
+
+    public ValueTask CloseWriteAsync(CancellationToken cancellationToken)
+    {
+        if (!_closedWrite)
+        {
+            _closedWrite = true;
+            SocketIo.ShutdownSendQuietly(socket);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>
+/// A clear-text connection for content rules without TLS: dial the destination at once, then the same copy loops
+/// and half-close rules as <see cref="TlsProxyConnection"/> (see <see cref="RelayPump"/>). The observer gets
+/// <see cref="IConnectionObserver.BackendConnected"/> and <see cref="IConnectionObserver.Closed"/> only.
+/// </summary>
+public sealed class TcpRelay : IDisposable
+{
+    private readonly Socket _client;
+    private readonly Func<CancellationToken, ValueTask<Socket>> _dialBackend;
+    private readonly ProxyConnectionOptions _options;
+    private readonly IConnectionObserver? _observer;
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _started;
+    private int _aborted;
+    private Socket? _backend;
+
+    /// <summary>Creates the relay; the client socket and the dialled backend socket are owned by it.</summary>
+    public TcpRelay(Socket client, Func<CancellationToken, ValueTask<Socket>> dialBackend,
+        ProxyConnectionOptions? options = null, IConnectionObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(dialBackend);
+        _options = options ?? new ProxyConnectionOptions();
+        _options.Validate();
+        _client = client;
+        _dialBackend = dialBackend;
+        _observer = observer;
+        Id = ConnectionIds.Next();
+    }
+
+    /// <summary>Process-unique id, as given to the observer.</summary>
+    public long Id { get; }
+
+    /// <summary>Runs to the end; never throws for client, backend or abort events.</summary>
+    public async Task<ConnectionSummary> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("RunAsync can only be called once per connection.");
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        ProxyError error;
+        string message;
+        RelayState? relay = null;
+        var front = new TcpFrontEnd(_client);
+        using var registration = cancellationToken.Register(Abort);
+        try
+        {
+            _client.NoDelay = true;
+            (_backend, error, message) = await BackendDialer.DialAsync(
+                _dialBackend, _options.BackendConnectTimeout, _lifetime.Token);
+            if (_backend is not null)
+            {
+                var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(_backend);
+                ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+                relay = await RelayPump.RunAsync(front, _backend, _options.CloseLinger, _lifetime.Token);
+                (error, message) = (relay.Error, relay.Message);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && IsAborted)
+        {
+            error = ProxyError.Aborted;
+            message = "";
+        }
+#pragma warning disable CA1031 // Last line of defence: a defect must end this connection, not the process.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            error = ProxyError.InternalError;
+            message = "internal error: " + e;
+        }
+        finally
+        {
+            _client.Dispose();
+            Volatile.Read(ref _backend)?.Dispose();
+        }
+
+        if (IsAborted && error == ProxyError.None)
+        {
+            error = ProxyError.Aborted;
+        }
+
+        if (message.Length == 0)
+        {
+            message = error.Describe();
+        }
+
+        var summary = new ConnectionSummary(Id, error, message, null, true, relay?.ClientToBackend ?? 0,
+            relay?.BackendToClient ?? 0, relay?.Discarded ?? 0, front.BytesReceived, front.BytesSent,
+            TimeSpan.Zero, Stopwatch.GetElapsedTime(start));
+        ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
+        return summary;
+    }
+
+    /// <summary>Ends the relay now: both sockets closed.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _lifetime.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already finished.
+        }
+
+        _client.Dispose();
+        Volatile.Read(ref _backend)?.Dispose();
+    }
+
+    /// <summary>Same as <see cref="Abort"/>.</summary>
+    public void Dispose()
+    {
+        Abort();
+        _lifetime.Dispose();
+    }
+
+    private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+}

@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Org.BouncyCastle.Tls;
+using SslCluster.Protocol.Tls;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>
+/// One accepted client connection of a TLS offload proxy, from handshake to close.
+/// <code>
+///   client ==TLS==> [handshake, timeout] --(only then)--> dial backend --> [two copy loops] --> close, report once
+/// </code>
+/// A handshake never costs a backend connection; a slow or abusive client costs bounded memory (pooled 16 KiB
+/// buffers, none while idle) and at most the handshake timeout. The connection keeps the bindings (selector) and
+/// options it was created with until it ends, whatever the configuration does meanwhile. See
+/// <see cref="RelayPump"/> for the copy loops and half-close rules, <see cref="ProxyError"/> for the outcomes.
+/// </summary>
+public sealed class TlsProxyConnection : IDisposable
+{
+    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
+
+    private readonly Socket _client;
+    private readonly TlsEngine _engine;
+    private readonly TlsBindingSelector _selector;
+    private readonly Func<HandshakeInfo, CancellationToken, ValueTask<Socket>> _dialBackend;
+    private readonly ProxyConnectionOptions _options;
+    private readonly IConnectionObserver? _observer;
+    private readonly CancellationTokenSource _lifetime = new();
+    private int _started;
+    private int _aborted;
+    private Socket? _backend;
+
+    /// <summary>Creates the connection; nothing happens until <see cref="RunAsync"/>.</summary>
+    /// <param name="client">The accepted client socket; the connection owns and closes it.</param>
+    /// <param name="engine">Shared TLS engine (crypto, session store, options).</param>
+    /// <param name="selector">Chooses the ssl-server from SNI (snapshot of the configuration revision).</param>
+    /// <param name="dialBackend">Connects to the destination after the handshake; the connection owns the socket.</param>
+    /// <param name="options">Timeouts; defaults when null.</param>
+    /// <param name="observer">Lifecycle callbacks for counters; optional.</param>
+    public TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
+        Func<HandshakeInfo, CancellationToken, ValueTask<Socket>> dialBackend, ProxyConnectionOptions? options = null,
+        IConnectionObserver? observer = null)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(selector);
+        ArgumentNullException.ThrowIfNull(dialBackend);
+        _options = options ?? new ProxyConnectionOptions();
+        _options.Validate();
+        _client = client;
+        _engine = engine;
+        _selector = selector;
+        _dialBackend = dialBackend;
+        _observer = observer;
+        Id = ConnectionIds.Next();
+    }
+
+    /// <summary>Process-unique id, as given to the observer.</summary>
+    public long Id { get; }
+
+    /// <summary>The negotiated parameters, once the handshake completed.</summary>
+    public HandshakeInfo? Handshake { get; private set; }
+
+    /// <summary>
+    /// Runs the connection to its end and returns its summary (also given to the observer). Never throws for
+    /// anything the client, the backend or an abort does; cancelling <paramref name="cancellationToken"/> aborts.
+    /// </summary>
+    public async Task<ConnectionSummary> RunAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("RunAsync can only be called once per connection.");
+        }
+
+        long start = Stopwatch.GetTimestamp();
+        long handshakeEnd = 0;
+        ProxyError error = ProxyError.None;
+        string message = "";
+        bool dialled = false;
+        RelayState? relay = null;
+        TlsFrontEnd? front = null;
+        using var registration = cancellationToken.Register(Abort);
+        ConnectionIds.Notify(_observer, o => o.HandshakeStarted(Id, SafeRemoteEndPoint(_client)));
+        try
+        {
+            _client.NoDelay = true;
+            var server = _engine.CreateServer(_selector);
+            front = new TlsFrontEnd(_client, server, _engine.Options.RequireClientCloseNotify);
+            (error, message) = await HandshakeAsync(front, server);
+            handshakeEnd = Stopwatch.GetTimestamp();
+            if (error == ProxyError.None)
+            {
+                var handshake = server.Handshake!;
+                Handshake = handshake;
+                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake));
+
+                dialled = true;
+                (_backend, error, message) = await BackendDialer.DialAsync(
+                    ct => _dialBackend(handshake, ct), _options.BackendConnectTimeout, _lifetime.Token);
+                if (_backend is null)
+                {
+                    if (error != ProxyError.Aborted)
+                    {
+                        // Tell the client it is not a clean end: a fatal alert, never close_notify.
+                        front.Fail(AlertDescription.internal_error, message);
+                        await front.FlushQuietlyAsync(AlertFlushTimeout);
+                    }
+                }
+                else
+                {
+                    var backendEndPoint = SafeRemoteEndPoint(_backend);
+                    ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+                    relay = await RelayPump.RunAsync(front, _backend, _options.CloseLinger, _lifetime.Token);
+                    (error, message) = (relay.Error, relay.Message);
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && IsAborted)
+        {
+            error = ProxyError.Aborted;
+        }
+#pragma warning disable CA1031 // Last line of defence: a defect must end this connection, not the process.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            error = ProxyError.InternalError;
+            message = "internal error: " + e;
+        }
+        finally
+        {
+            CloseSockets();
+            front?.Dispose();
+        }
+
+        if (IsAborted && error == ProxyError.None)
+        {
+            error = ProxyError.Aborted;
+        }
+
+        if (message.Length == 0)
+        {
+            message = error.Describe();
+        }
+
+        long end = Stopwatch.GetTimestamp();
+        var summary = new ConnectionSummary(Id, error, message, Handshake, dialled,
+            relay?.ClientToBackend ?? 0, relay?.BackendToClient ?? 0, relay?.Discarded ?? 0,
+            front?.BytesReceived ?? 0, front?.BytesSent ?? 0,
+            Stopwatch.GetElapsedTime(start, handshakeEnd == 0 ? end : handshakeEnd),
+            Stopwatch.GetElapsedTime(start, end));
+        ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
+        return summary;
+    }
+
+    /// <summary>Ends the connection now (drain deadline, kill): both sockets are closed, no close_notify.</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _aborted, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _lifetime.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already finished.
+        }
+
+        CloseSockets();
+    }
+
+    /// <summary>Same as <see cref="Abort"/>; a connection that already ended is unaffected.</summary>
+    public void Dispose()
+    {
+        Abort();
+        _lifetime.Dispose();
+    }
+
+    private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    private async Task<(ProxyError Error, string Message)> HandshakeAsync(TlsFrontEnd front, OffloadTlsServer server)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        try
+        {
+            while (server.Handshake is null)
+            {
+                if (!await front.HandshakeStepAsync(timeout.Token))
+                {
+                    return (ProxyError.ClientHandshakeFailed,
+                        $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes");
+                }
+            }
+
+            return (ProxyError.None, "");
+        }
+        catch (OperationCanceledException) when (IsAborted)
+        {
+            return (ProxyError.Aborted, "aborted during the TLS handshake");
+        }
+        catch (OperationCanceledException)
+        {
+            return (ProxyError.ClientHandshakeTimeout,
+                $"client did not complete the TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s");
+        }
+        catch (TlsFatalAlertReceived e)
+        {
+            return (ProxyError.ClientAlertReceived,
+                "client sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + " during the handshake");
+        }
+        catch (TlsFatalAlert e)
+        {
+            await front.FlushQuietlyAsync(AlertFlushTimeout);
+            if (server.ServerNameRejected)
+            {
+                return (ProxyError.ClientServerNameRejected,
+                    $"no ssl-server for server name '{server.ServerName ?? "(none)"}': sent unrecognized_name");
+            }
+
+            return (ProxyError.ClientHandshakeFailed,
+                "TLS handshake failed, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
+                (string.IsNullOrEmpty(e.Message) ? "" : ": " + e.Message));
+        }
+        catch (SocketException e)
+        {
+            return (ProxyError.ClientReset, "client connection failed during the handshake: " + SocketIo.Describe(e));
+        }
+        catch (ObjectDisposedException) when (IsAborted)
+        {
+            return (ProxyError.Aborted, "aborted during the TLS handshake");
+        }
+#pragma warning disable CA1031 // Anything BouncyCastle throws on client bytes is the client's failed handshake.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            await front.FlushQuietlyAsync(AlertFlushTimeout);
+            return (ProxyError.ClientHandshakeFailed, "TLS handshake failed: " + e.Message);
+        }
+    }
+
+    private void CloseSockets()
+    {
+        _client.Dispose();
+        Volatile.Read(ref _backend)?.Dispose();
+    }
+
+    internal static System.Net.EndPoint? SafeRemoteEndPoint(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Security.Cryptography;
+
+namespace SslCluster.Protocol.Pki;
+
+/// <summary>
+/// What the TLS engine needs for one ssl-server: the certificate chain as DER (leaf first) and the private key as a
+/// platform <see cref="RSA"/> or <see cref="ECDsa"/> object. Built once per configuration revision, not per
+/// handshake. Disposing it disposes the key.
+/// </summary>
+public sealed class TlsKeyMaterial : IDisposable
+{
+    private TlsKeyMaterial(IReadOnlyList<byte[]> chainDer, AsymmetricAlgorithm privateKey)
+    {
+        ChainDer = chainDer;
+        PrivateKey = privateKey;
+    }
+
+    /// <summary>The certificate chain, leaf first, then its issuers nearest first; each array is a private copy.</summary>
+    public IReadOnlyList<byte[]> ChainDer { get; }
+
+    /// <summary>The leaf's private key: an <see cref="RSA"/> or an <see cref="ECDsa"/>.</summary>
+    public AsymmetricAlgorithm PrivateKey { get; }
+
+    /// <summary>
+    /// Opens <paramref name="keyFile"/> and pairs it with <paramref name="certificateFile"/> and optional
+    /// intermediates, checking that the key matches the certificate and that each certificate was issued by the
+    /// next one by name (signatures are the client's business; the order is ours, and a wrong order breaks
+    /// clients that do not reorder).
+    /// </summary>
+    public static TlsKeyMaterial Load(KeyProtector protector, CertStoreFile keyFile, CertStoreFile certificateFile, IReadOnlyList<CertStoreFile>? intermediates = null)
+    {
+        ArgumentNullException.ThrowIfNull(protector);
+        EnsureKeyMatchesCertificate(keyFile, certificateFile);
+        var chain = new List<CertStoreFile> { certificateFile };
+        chain.AddRange(intermediates ?? []);
+        for (var i = 1; i < chain.Count; i++)
+        {
+            if (chain[i].IsPrivateKey)
+            {
+                throw new PkiException(PkiErrorCode.WrongFileKind, $"chain file '{chain[i].Name}' is a key file, not a certificate file");
+            }
+
+            if (chain[i - 1].Issuer != chain[i].Subject)
+            {
+                throw new PkiException(PkiErrorCode.InvalidArgument,
+                    $"certificate '{chain[i - 1].Name}' was issued by '{chain[i - 1].Issuer}', but the next certificate of the chain, '{chain[i].Name}', is '{chain[i].Subject}': list the chain leaf first, each certificate followed by its issuer");
+            }
+        }
+
+        var key = protector.OpenPrivateKey(keyFile);
+        return new TlsKeyMaterial(chain.Select(file => file.CertificateDer.ToArray()).ToList().AsReadOnly(), key);
+    }
+
+    /// <summary>True when the key file's public key is the certificate's public key; no secret is opened.</summary>
+    public static bool KeyMatchesCertificate(CertStoreFile keyFile, CertStoreFile certificateFile) =>
+        MismatchReason(keyFile, certificateFile) is null;
+
+    /// <summary>
+    /// Throws a <see cref="PkiErrorCode.KeyCertificateMismatch"/> error naming both files and both keys when they
+    /// do not match (<c>ssl associate</c> and ssl-server activation use this).
+    /// </summary>
+    public static void EnsureKeyMatchesCertificate(CertStoreFile keyFile, CertStoreFile certificateFile)
+    {
+        var reason = MismatchReason(keyFile, certificateFile);
+        if (reason is not null)
+        {
+            throw new PkiException(
+                keyFile.IsPrivateKey && !certificateFile.IsPrivateKey ? PkiErrorCode.KeyCertificateMismatch : PkiErrorCode.WrongFileKind,
+                reason);
+        }
+    }
+
+    /// <summary>The TLS engine wants the pair; a tuple is handier at call sites.</summary>
+    public void Deconstruct(out IReadOnlyList<byte[]> chainDer, out AsymmetricAlgorithm privateKey)
+    {
+        chainDer = ChainDer;
+        privateKey = PrivateKey;
+    }
+
+    /// <summary>Disposes the private key object.</summary>
+    public void Dispose() => PrivateKey.Dispose();
+
+    private static string? MismatchReason(CertStoreFile keyFile, CertStoreFile certificateFile)
+    {
+        ArgumentNullException.ThrowIfNull(keyFile);
+        ArgumentNullException.ThrowIfNull(certificateFile);
+        if (!keyFile.IsPrivateKey)
+        {
+            return $"'{keyFile.Name}' is a certificate file, not a key file";
+        }
+
+        if (certificateFile.IsPrivateKey)
+        {
+            return $"'{certificateFile.Name}' is a key file, not a certificate file";
+        }
+
+        if (keyFile.PublicKeyInfo.Span.SequenceEqual(certificateFile.PublicKeyInfo.Span))
+        {
+            return null;
+        }
+
+        return $"key file '{keyFile.Name}' does not match certificate '{certificateFile.Name}' ({certificateFile.Subject}): "
+            + $"the certificate is for {(keyFile.KeyDisplay == certificateFile.KeyDisplay ? "another" : "an")} {certificateFile.KeyDisplay} key "
+            + $"(public key SHA-256 {FingerprintOf(certificateFile.PublicKeyInfo.Span)}), the key file holds {keyFile.KeyDisplay} "
+            + $"(public key SHA-256 {keyFile.Sha256Fingerprint})";
+    }
+
+    private static string FingerprintOf(ReadOnlySpan<byte> spki) => CertStoreFile.FormatFingerprint(SHA256.HashData(spki));
+}

@@ -1,0 +1,15 @@
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>What a completed handshake negotiated, read once from BouncyCastle and kept (its getters take locks).</summary>
+/// <param name="Version">TLS 1.2 or 1.3.</param>
+/// <param name="CipherSuite">IANA code of the negotiated suite.</param>
+/// <param name="ServerName">SNI host name sent by the client (lower case), or null.</param>
+/// <param name="Resumed">True for an abbreviated TLS 1.2 handshake that resumed a stored session.</param>
+/// <param name="BindingKey">The session scope of the ssl-server that answered.</param>
+/// <param name="Tag">The caller's value from the ssl-server's <see cref="TlsFrontEndBinding"/>.</param>
+public sealed record HandshakeInfo(
+    TlsVersion Version, int CipherSuite, string? ServerName, bool Resumed, string BindingKey, object? Tag)
+{
+    /// <summary>IANA name of the negotiated suite.</summary>
+    public string CipherSuiteName => TlsCipherSuites.GetName(CipherSuite);
+}

@@ -1,0 +1,274 @@
+using System.Security.Cryptography;
+using System.Text;
+using Org.BouncyCastle.Tls;
+using Org.BouncyCastle.Tls.Crypto;
+
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>
+/// The TLS server policy of one connection (BouncyCastle <see cref="TlsServer"/>): TLS 1.2/1.3 only, the
+/// ssl-server chosen by SNI, only the binding's suites, native signing, TLS 1.2 session IDs through an
+/// <see cref="ITlsSessionStore"/> scoped by binding key, no session tickets, no compression (BouncyCastle has
+/// none), no heartbeat, no OCSP stapling (not built yet), no client certificate requested.
+/// Create one per connection with <see cref="TlsEngine.CreateServer"/>; not thread-safe (BouncyCastle calls it
+/// from inside OfferInput, which the connection serialises).
+/// </summary>
+public sealed class OffloadTlsServer : AbstractTlsServer
+{
+    private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
+
+    private readonly TlsEngine _engine;
+    private readonly TlsBindingSelector _selector;
+    private TlsFrontEndBinding? _binding;
+    private string? _serverName;
+    private bool _selected;
+
+    internal OffloadTlsServer(TlsEngine engine, TlsBindingSelector selector)
+        : base(engine.Crypto)
+    {
+        _engine = engine;
+        _selector = selector;
+    }
+
+    /// <summary>Set once the handshake completed; null before.</summary>
+    public HandshakeInfo? Handshake { get; private set; }
+
+    /// <summary>The ssl-server chosen from SNI, once the ClientHello was read.</summary>
+    public TlsFrontEndBinding? Binding => _binding;
+
+    /// <summary>True when the selector found no ssl-server for the SNI name (the handshake then failed).</summary>
+    public bool ServerNameRejected { get; private set; }
+
+    /// <summary>SNI host name the client sent, if any (lower case, no trailing dot).</summary>
+    public string? ServerName => _serverName;
+
+    /// <summary>The last alert we raised: description and BouncyCastle's message. For error reports.</summary>
+    public (short Level, short Description, string? Message)? LastAlertRaised { get; private set; }
+
+    /// <summary>The last alert the client sent.</summary>
+    public (short Level, short Description)? LastAlertReceived { get; private set; }
+
+    /// <summary>The TLS 1.2 session was put in the store after this handshake.</summary>
+    public bool SessionStored { get; private set; }
+
+    /// <inheritdoc />
+    protected override ProtocolVersion[] GetSupportedVersions()
+    {
+        var options = _engine.Options;
+        var max = options.MaxVersion == TlsVersion.Tls13 ? ProtocolVersion.TLSv13 : ProtocolVersion.TLSv12;
+        var min = options.MinVersion == TlsVersion.Tls13 ? ProtocolVersion.TLSv13 : ProtocolVersion.TLSv12;
+        return max.DownTo(min);
+    }
+
+    /// <inheritdoc />
+    protected override int[] GetSupportedCipherSuites() =>
+        TlsUtilities.GetSupportedCipherSuites(Crypto, [.. TlsCipherSuites.Default]);
+
+    /// <summary>The chosen binding's suites once SNI is known (BouncyCastle asks after ProcessClientExtensions).</summary>
+    public override int[] GetCipherSuites() => _binding?.Suites ?? base.GetCipherSuites();
+
+    /// <inheritdoc />
+    protected override bool PreferLocalCipherSuites() => true;
+
+    /// <summary>X25519 first (fastest here), then P-256 and P-384; no finite-field groups (slow, unneeded).</summary>
+    public override int[] GetSupportedGroups() => Groups;
+
+    /// <inheritdoc />
+    protected override bool AllowCertificateStatus() => false;
+
+    /// <summary>A client EOF without close_notify is a normal close unless the options say otherwise.</summary>
+    public override bool RequiresCloseNotify() => _engine.Options.RequireClientCloseNotify;
+
+    /// <inheritdoc />
+    public override void ProcessClientExtensions(IDictionary<int, byte[]> clientExtensions)
+    {
+        base.ProcessClientExtensions(clientExtensions);
+        string? name = null;
+        if (clientExtensions is not null)
+        {
+            var names = TlsExtensionsUtilities.GetServerNameExtensionClient(clientExtensions);
+            if (names is not null)
+            {
+                foreach (var serverName in names)
+                {
+                    if (serverName.NameType == NameType.host_name)
+                    {
+                        name = NormaliseHostName(serverName.NameData);
+                        break;
+                    }
+                }
+            }
+        }
+
+        Select(name);
+    }
+
+    /// <inheritdoc />
+    public override IDictionary<int, byte[]> GetServerExtensions()
+    {
+        var extensions = base.GetServerExtensions();
+
+        // RFC 6066 3: a server that used the client's server_name answers with an empty server_name extension.
+        if (_serverName is not null)
+        {
+            TlsExtensionsUtilities.AddServerNameExtensionServer(extensions);
+        }
+
+        return extensions;
+    }
+
+    /// <inheritdoc />
+    public override TlsCredentials GetCredentials()
+    {
+        // DefaultTlsServer throws here under TLS 1.3; we sign with the binding's credential for both versions.
+        var binding = RequireBinding();
+        var parameters = m_context.SecurityParameters;
+        bool tls13 = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion);
+        if (!tls13)
+        {
+            int kx = parameters.KeyExchangeAlgorithm;
+            var expected = binding.Credential.KeyType == ServerKeyType.Rsa
+                ? KeyExchangeAlgorithm.ECDHE_RSA
+                : KeyExchangeAlgorithm.ECDHE_ECDSA;
+            if (kx != expected)
+            {
+                throw new TlsFatalAlert(AlertDescription.internal_error, "suite does not match the credential");
+            }
+        }
+
+        return binding.Credential.CreateSigner(m_context, tls13, parameters.ClientSigAlgs)
+            ?? throw new TlsFatalAlert(AlertDescription.handshake_failure,
+                "no signature algorithm in common with the client");
+    }
+
+    /// <inheritdoc />
+    public override byte[]? GetNewSessionID()
+    {
+        if (_engine.SessionStore is null)
+        {
+            return null;
+        }
+
+        return RandomNumberGenerator.GetBytes(32);
+    }
+
+    /// <inheritdoc />
+    public override TlsSession? GetSessionToResume(byte[] sessionID)
+    {
+        var store = _engine.SessionStore;
+        var binding = RequireBinding();
+        if (store is null || sessionID is null || sessionID.Length == 0 ||
+            !store.TryGet(sessionID, binding.BindingKey, out byte[] exported))
+        {
+            return null;
+        }
+
+        try
+        {
+            var parameters = TlsSessionCodec.Import(Crypto, exported);
+
+            // A stored session resumes only with a suite this ssl-server still offers (its list may have changed
+            // since) and that the client offers now (BouncyCastle checks the latter, we check both).
+            if (parameters is null || Array.IndexOf(binding.Suites, parameters.CipherSuite) < 0 ||
+                m_offeredCipherSuites is null || Array.IndexOf(m_offeredCipherSuites, parameters.CipherSuite) < 0)
+            {
+                parameters?.Clear();
+                return null;
+            }
+
+            return TlsUtilities.ImportSession(sessionID, parameters);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(exported);
+        }
+    }
+
+    /// <inheritdoc />
+    public override void NotifyClientCertificate(Certificate clientCertificate)
+    {
+        // No certificate is requested yet (GetCertificateRequest returns null), so this only runs if a client sends
+        // one unasked; the base class would throw. Client authentication policy will live here.
+    }
+
+    /// <inheritdoc />
+    public override void NotifyAlertRaised(short alertLevel, short alertDescription, string message,
+        Exception cause)
+    {
+        LastAlertRaised = (alertLevel, alertDescription, message);
+    }
+
+    /// <inheritdoc />
+    public override void NotifyAlertReceived(short alertLevel, short alertDescription)
+    {
+        LastAlertReceived = (alertLevel, alertDescription);
+    }
+
+    /// <inheritdoc />
+    public override void NotifyHandshakeComplete()
+    {
+        base.NotifyHandshakeComplete();
+        var binding = RequireBinding();
+
+        // SecurityParameters takes a lock on each access (bc-csharp issue 564): read everything once.
+        var parameters = m_context.SecurityParameters;
+        bool tls13 = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion);
+        bool resumed = parameters.IsResumedSession;
+        Handshake = new HandshakeInfo(tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12, parameters.CipherSuite,
+            _serverName, resumed, binding.BindingKey, binding.Tag);
+
+        var store = _engine.SessionStore;
+        byte[]? id = parameters.SessionID;
+        if (store is null || tls13 || resumed || id is null || id.Length == 0)
+        {
+            return;
+        }
+
+        var session = m_context.Session;
+        var exported = session?.ExportSessionParameters();
+        if (exported is null)
+        {
+            return;
+        }
+
+        store.Put((byte[])id.Clone(), binding.BindingKey, TlsSessionCodec.Export(Crypto, exported),
+            _engine.Options.SessionTimeout);
+        SessionStored = true;
+    }
+
+    private TlsFrontEndBinding RequireBinding()
+    {
+        if (!_selected)
+        {
+            // A ClientHello without extensions never reaches ProcessClientExtensions in some paths: no SNI then.
+            Select(null);
+        }
+
+        return _binding!;
+    }
+
+    private void Select(string? serverName)
+    {
+        _selected = true;
+        _serverName = serverName;
+        _binding = _selector(serverName);
+        if (_binding is null)
+        {
+            ServerNameRejected = true;
+            throw new TlsFatalAlert(AlertDescription.unrecognized_name,
+                "no ssl-server for server name '" + (serverName ?? "(none)") + "'");
+        }
+    }
+
+    private static string? NormaliseHostName(byte[] data)
+    {
+        if (data.Length == 0)
+        {
+            return null;
+        }
+
+        // RFC 6066 3: HostName is ASCII, without a trailing dot. Lower-case it for lookups.
+        string name = Encoding.ASCII.GetString(data).TrimEnd('.');
+        return name.Length == 0 ? null : name.ToLowerInvariant();
+    }
+}

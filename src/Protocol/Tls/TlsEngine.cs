@@ -1,0 +1,38 @@
+using Org.BouncyCastle.Tls.Crypto;
+using Org.BouncyCastle.Tls.Crypto.Impl.BC;
+
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>
+/// What all connections of a listener share: the crypto (with its certificate cache), the options and the session
+/// store. Thread-safe. One per process is enough; configuration revisions change bindings, not the engine.
+/// </summary>
+public sealed class TlsEngine
+{
+    /// <summary>Builds an engine. <paramref name="sessionStore"/> null disables TLS 1.2 session IDs.</summary>
+    public TlsEngine(TlsEngineOptions? options = null, ITlsSessionStore? sessionStore = null)
+    {
+        Options = options ?? new TlsEngineOptions();
+        Options.Validate();
+        SessionStore = sessionStore;
+        Crypto = Options.CryptoProvider == TlsCryptoProvider.Native
+            ? new NativeTlsCrypto(Options.CertificateCacheCapacity)
+            : new BcTlsCrypto();
+    }
+
+    /// <summary>The options in force.</summary>
+    public TlsEngineOptions Options { get; }
+
+    /// <summary>The session store, or null when resumption is off.</summary>
+    public ITlsSessionStore? SessionStore { get; }
+
+    /// <summary>BouncyCastle crypto of the chosen provider.</summary>
+    public TlsCrypto Crypto { get; }
+
+    /// <summary>A server policy for one connection that picks its ssl-server with <paramref name="selector"/>.</summary>
+    public OffloadTlsServer CreateServer(TlsBindingSelector selector)
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        return new OffloadTlsServer(this, selector);
+    }
+}

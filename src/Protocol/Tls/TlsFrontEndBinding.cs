@@ -1,0 +1,58 @@
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>
+/// What one ssl-server contributes to a handshake: its credential, the cipher suites it offers (already filtered
+/// by <see cref="TlsCipherSuites.Filter"/>), the key that scopes its resumable sessions, and an opaque tag for
+/// the caller (typically the ssl-server's configuration record, to find its clear-text destination). Immutable;
+/// build one per ssl-server per configuration revision.
+/// </summary>
+public sealed class TlsFrontEndBinding
+{
+    /// <summary>Builds a binding. <paramref name="cipherSuites"/> null means the default modern set.</summary>
+    /// <param name="credential">The ssl-server's certificate chain and key.</param>
+    /// <param name="bindingKey">
+    /// Scope of session resumption, for example "context/proxylist/ssl-server 100": a session is only ever resumed
+    /// by a binding with the same key. Include everything that must match (client-auth policy, ...).
+    /// </param>
+    /// <param name="cipherSuites">Requested IANA cipher suites in preference order, or null for the defaults.</param>
+    /// <param name="tag">Anything the caller wants back in <see cref="HandshakeInfo.Tag"/>.</param>
+    public TlsFrontEndBinding(ServerCredential credential, string bindingKey, IEnumerable<int>? cipherSuites = null,
+        object? tag = null)
+    {
+        ArgumentNullException.ThrowIfNull(credential);
+        ArgumentException.ThrowIfNullOrEmpty(bindingKey);
+        Credential = credential;
+        BindingKey = bindingKey;
+        Tag = tag;
+        Suites = TlsCipherSuites.Filter(cipherSuites, credential.KeyType, out var rejected, out bool usedDefaults);
+        RejectedCipherSuites = rejected;
+        UsedDefaultSuites = usedDefaults;
+    }
+
+    /// <summary>The ssl-server's certificate chain and key.</summary>
+    public ServerCredential Credential { get; }
+
+    /// <summary>Session resumption scope; see the constructor.</summary>
+    public string BindingKey { get; }
+
+    /// <summary>Caller's opaque value, handed back after the handshake.</summary>
+    public object? Tag { get; }
+
+    /// <summary>The suites really offered, in preference order.</summary>
+    public IReadOnlyList<int> CipherSuites => Suites;
+
+    /// <summary>Requested suites that are refused, with reasons, so the caller can warn about them.</summary>
+    public IReadOnlyList<RejectedCipherSuite> RejectedCipherSuites { get; }
+
+    /// <summary>True when nothing requested was usable for TLS 1.2 and the defaults were used instead.</summary>
+    public bool UsedDefaultSuites { get; }
+
+    internal int[] Suites { get; }
+}
+
+/// <summary>
+/// Chooses the ssl-server for a handshake from the SNI host name (lower case, no trailing dot; null when the client
+/// sent none). Returning null refuses the handshake with an unrecognized_name alert. Called on the connection's
+/// thread during the handshake: keep it a lookup in an immutable snapshot.
+/// </summary>
+public delegate TlsFrontEndBinding? TlsBindingSelector(string? serverName);
