@@ -41,8 +41,8 @@ internal static class NodeHost
         using var masterKey = LoadMasterKey(dataDir);
         var token = settings.AdminToken.Length > 0 ? settings.AdminToken : LoadOrCreateToken(Path.Combine(dataDir, AdminPaths.TokenFileName));
 
-        var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BufferSize, settings.BackendConnectTimeout);
-        var handles = SslClusterHost.Start(config, dataPlane, dataPlane.CheckKeyAndCertificate, TimeProvider.System);
+        using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout);
+        var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload), TimeProvider.System);
         var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
 
         DemoHttpServer? demoBackend = null;

@@ -1,0 +1,118 @@
+using System.Net;
+using System.Security.Cryptography;
+using Akka.Actor;
+using SslCluster.Actors;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Demo;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Node;
+
+/// <summary>
+/// Demo mode (<c>./run.sh</c>): the bundled HTTP backend, and on first start a generated RSA key, a self-signed
+/// certificate and a configuration in the reference's shape: an SSL module whose ssl-server terminates TLS on the
+/// demo VIP and forwards clear text to an HTTP content rule balancing the backend. Everything is created through the
+/// same commands an operator would type, so it lands in the journal and survives restarts like any configuration.
+/// </summary>
+internal static class Demo
+{
+    public static async Task<DemoHttpServer> StartAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s, AddressMap addresses)
+    {
+        var backend = new DemoHttpServer(new DemoHttpServerOptions
+        {
+            EndPoint = new IPEndPoint(addresses.Map(s.DemoVip), s.DemoBackendPort),
+            ServerName = "sslcluster demo backend",
+        });
+        await backend.StartAsync();
+
+        var current = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentRunningConfig>(ConfigStoreProtocol.GetRunningConfig.Instance, TimeSpan.FromSeconds(30));
+        if (!ConfigParser.Reload(current.Text).ProxyLists.ContainsKey("demo"))
+        {
+            await CreateAsync(h, ssl, s);
+        }
+
+        var dataDir = Path.GetFullPath(s.DataDir);
+        Console.WriteLine($"""
+
+            Demo is up: https://{s.DemoVip}:{s.DemoHttpsPort}/ terminates TLS (self-signed certificate) and forwards to
+            the bundled backend through the clear-text content rule {s.DemoVip}:{s.DemoHttpPort}.
+
+              curl -k https://{s.DemoVip}:{s.DemoHttpsPort}/
+              curl -k -o /dev/null -w '%{"{"}size_download{"}"} bytes\n' https://{s.DemoVip}:{s.DemoHttpsPort}/bytes/10485760
+              openssl s_client -connect {s.DemoVip}:{s.DemoHttpsPort} -brief </dev/null
+              ./sslctl --data-dir {dataDir} show ssl flows
+              ./sslctl --data-dir {dataDir} show running-config
+              ./sslctl --data-dir {dataDir} configure my.cfg
+
+            Ctrl-C stops the node; its configuration, keys and certificates stay in {dataDir}.
+
+            """);
+        return backend;
+    }
+
+    private static async Task CreateAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s)
+    {
+        // The demo key's export password is random and kept beside the journal (0600), never printed.
+        var passwordFile = Path.Combine(Path.GetFullPath(s.DataDir), "demo-key.password");
+        var password = File.Exists(passwordFile) ? (await File.ReadAllTextAsync(passwordFile)).Trim() : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        if (!File.Exists(passwordFile))
+        {
+            await using var f = new FileStream(passwordFile, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
+            await using var w = new StreamWriter(f);
+            await w.WriteAsync(password);
+        }
+
+        var files = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentFiles>(ConfigStoreProtocol.GetFiles.Instance, TimeSpan.FromSeconds(30));
+        var have = files.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        if (!have.Contains("demo-key")) Check(await ssl.ExecuteAsync(["ssl", "genrsa", "demo-key", "2048", password]));
+        if (!have.Contains("demo-cert"))
+            Check(await ssl.ExecuteAsync(["ssl", "gencert", "certkey", "demo-key", "signkey", "demo-key", "demo-cert", password, "cn=localhost", $"san=localhost,{s.DemoVip}", "days=825"]));
+
+        var text = $"""
+            ssl associate rsakey demo-key demo-key
+            ssl associate cert demo-cert demo-cert
+            ssl-proxy-list demo
+              ssl-server 1
+              ssl-server 1 rsakey demo-key
+              ssl-server 1 rsacert demo-cert
+              ssl-server 1 vip address {s.DemoVip}
+              ssl-server 1 port {s.DemoHttpsPort}
+              ssl-server 1 cipher all-cipher-suites {s.DemoVip} {s.DemoHttpPort}
+              active
+            service demo-backend
+              ip address {s.DemoVip}
+              port {s.DemoBackendPort}
+              active
+            service demo-ssl
+              type ssl-accel
+              slot 1
+              keepalive type none
+              add ssl-proxy-list demo
+              active
+            owner demo
+              content demo-http
+                vip address {s.DemoVip}
+                protocol tcp
+                port {s.DemoHttpPort}
+                add service demo-backend
+                active
+              content demo-https
+                vip address {s.DemoVip}
+                protocol tcp
+                port {s.DemoHttpsPort}
+                add service demo-ssl
+                active
+            """;
+        var reply = await h.ConfigStore.Ask<object>(new ConfigStoreProtocol.ApplyConfig(text, "demo"), TimeSpan.FromSeconds(30));
+        if (reply is ConfigStoreProtocol.ConfigRejected r)
+            throw new NodeStartupException("the demo configuration was rejected: " + string.Join("; ", r.Diagnostics));
+    }
+
+    private static void Check(SslCommandResponse r)
+    {
+        if (!r.Succeeded) throw new NodeStartupException("demo set-up failed: " + r.Output);
+    }
+}

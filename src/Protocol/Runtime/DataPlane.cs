@@ -1,0 +1,237 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using SslCluster.Protocol.Net;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>
+/// The data plane of a node: one TLS engine (crypto, session store), server credentials built once per key and
+/// certificate (not per revision, not per handshake), and listener runtimes built per revision from the plan.
+/// </summary>
+public sealed class DataPlane : IDataPlane, IDisposable
+{
+    private static readonly Dictionary<string, int> SuiteIds = typeof(Org.BouncyCastle.Tls.CipherSuite)
+        .GetFields(BindingFlags.Public | BindingFlags.Static)
+        .Where(f => f.IsLiteral && f.FieldType == typeof(int))
+        .ToDictionary(f => f.Name, f => (int)f.GetRawConstantValue()!, StringComparer.Ordinal);
+
+    private readonly KeyProtector _protector;
+    private readonly TlsEngine _engine;
+    private readonly ProxyConnectionOptions _baseOptions;
+    private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
+
+    public DataPlane(MasterKey masterKey, AddressMap addresses, bool nativeCrypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null)
+    {
+        _protector = new KeyProtector(masterKey);
+        Addresses = addresses;
+        _engine = new TlsEngine(
+            new TlsEngineOptions { CryptoProvider = nativeCrypto ? TlsCryptoProvider.Native : TlsCryptoProvider.BouncyCastle },
+            sessions ?? new LocalTlsSessionStore(TimeProvider.System));
+        _baseOptions = new ProxyConnectionOptions { BackendConnectTimeout = backendConnectTimeout };
+    }
+
+    public AddressMap Addresses { get; }
+
+    /// <summary>The validator's key/certificate check over encoded store files: null when the key is the certificate's.</summary>
+    public static string? CheckKeyAndCertificate(byte[] keyFile, byte[] certFile)
+    {
+        var key = CertStoreFile.Decode(keyFile);
+        var cert = CertStoreFile.Decode(certFile);
+        if (!key.IsPrivateKey) return $"'{key.Name}' is not a private key";
+        if (cert.Kind != CertStoreFileKind.Certificate) return $"'{cert.Name}' is not a certificate";
+        using var x509 = X509CertificateLoader.LoadCertificate(cert.CertificateDer.Span);
+        var certSpki = x509.PublicKey.ExportSubjectPublicKeyInfo();
+        return certSpki.AsSpan().SequenceEqual(key.PublicKeyInfo.Span)
+            ? null
+            : $"the certificate's public key ({cert.KeyDisplay}) is not the public half of key '{key.Name}' ({key.KeyDisplay})";
+    }
+
+    public IListenerRuntime Build(RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(files);
+        if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener);
+        var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
+        foreach (var module in listener.Modules)
+        {
+            var bindings = module.SslServers.Select(s => Binding(s, files)).ToList();
+            selectors[module.Name] = Selector(bindings);
+        }
+        return new TlsRuntime(this, plan, listener, selectors);
+    }
+
+    private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
+    {
+        if (!files.TryGetValue(server.KeyFile, out var keyBytes))
+            throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: key file '{server.KeyFile}' is not in the certificate store");
+        if (!files.TryGetValue(server.CertFile, out var certBytes))
+            throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
+        var keyFile = CertStoreFile.Decode(keyBytes);
+        var certFile = CertStoreFile.Decode(certBytes);
+        var credential = _credentials.GetOrAdd((keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint), _ =>
+        {
+            var key = _protector.OpenPrivateKey(keyFile);
+            return ServerCredential.Create([certFile.CertificateDer.ToArray()], key);
+        });
+        var suites = server.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0).ToList();
+        var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
+        return (new TlsFrontEndBinding(credential, server.BindingKey, suites, server), names);
+    }
+
+    private static string CommonName(string subject)
+    {
+        foreach (var part in subject.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (part.StartsWith("CN=", StringComparison.OrdinalIgnoreCase)) return part[3..];
+        }
+        return string.Empty;
+    }
+
+    /// <summary>
+    /// Several ssl-servers may share a VIP and port: the client's SNI picks the one whose certificate names the host
+    /// (exact, then wildcard); without SNI, or without a match, the lowest-numbered ssl-server answers.
+    /// </summary>
+    private static TlsBindingSelector Selector(List<(TlsFrontEndBinding Binding, IReadOnlyList<string> Names)> bindings)
+    {
+        if (bindings.Count == 0) return _ => null;
+        var fallback = bindings[0].Binding;
+        if (bindings.Count == 1) return _ => fallback;
+        return sni =>
+        {
+            if (string.IsNullOrEmpty(sni)) return fallback;
+            foreach (var (b, names) in bindings)
+                if (names.Any(n => n.Equals(sni, StringComparison.OrdinalIgnoreCase))) return b;
+            var dot = sni.IndexOf('.', StringComparison.Ordinal);
+            if (dot > 0)
+            {
+                var wildcard = "*" + sni[dot..];
+                foreach (var (b, names) in bindings)
+                    if (names.Any(n => n.Equals(wildcard, StringComparison.OrdinalIgnoreCase))) return b;
+            }
+            return fallback;
+        };
+    }
+
+    public void Dispose()
+    {
+        foreach (var c in _credentials.Values) c.Dispose();
+        _protector.Dispose();
+    }
+
+    /// <summary>Connects to one of <paramref name="targets"/>, trying the next one when a connect fails.</summary>
+    private async ValueTask<Socket> DialAsync(WeightedRoundRobin<ServerTarget> balancer, int defaultPort, int attempts, CancellationToken ct)
+    {
+        SocketException? last = null;
+        for (var i = 0; i < Math.Max(1, attempts); i++)
+        {
+            var target = balancer.Next() ?? throw new SocketException((int)SocketError.HostUnreachable);
+            var endpoint = new IPEndPoint(Addresses.Map(target.Address), target.Port ?? defaultPort);
+            var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(endpoint, ct);
+                return socket;
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                last = e;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+        throw last ?? new SocketException((int)SocketError.HostUnreachable);
+    }
+
+    /// <summary>Reference counting shared by both kinds of runtime.</summary>
+    private abstract class RuntimeBase(RuntimePlan plan, ListenerPlan listener) : IListenerRuntime
+    {
+        private int _refs = 1;
+
+        public ListenerPlan Plan { get; } = listener;
+
+        public long Revision => WholePlan.Revision;
+
+        protected RuntimePlan WholePlan { get; } = plan;
+
+        public abstract Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken);
+
+        public bool TryAcquire()
+        {
+            while (true)
+            {
+                var n = Volatile.Read(ref _refs);
+                if (n <= 0) return false;
+                if (Interlocked.CompareExchange(ref _refs, n + 1, n) == n) return true;
+            }
+        }
+
+        public void Release() => Interlocked.Decrement(ref _refs);
+
+        public void Retire() => Interlocked.Decrement(ref _refs);
+    }
+
+    private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener) : RuntimeBase(plan, listener)
+    {
+        private readonly WeightedRoundRobin<ServerTarget> _servers = new(listener.Servers.Select(s => (s, s.Weight)));
+
+        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
+        {
+            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, ct), owner._baseOptions);
+            await relay.RunAsync(cancellationToken);
+        }
+    }
+
+    private sealed class TlsRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, Dictionary<string, TlsBindingSelector> selectors)
+        : RuntimeBase(plan, listener)
+    {
+        private readonly ConcurrentDictionary<(string, int), WeightedRoundRobin<ServerTarget>> _destinations = new();
+
+        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(module);
+            var selector = selectors[module.Name];
+            var timeout = module.SslServers.Count > 0 ? module.SslServers[0].Server.HandshakeTimeoutSeconds : Config.SslServer.DefaultHandshakeTimeoutSeconds;
+            var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
+            counters.Accept();
+            using var connection = new TlsProxyConnection(client, owner._engine, selector, Dial, options, new CountingObserver(counters));
+            await connection.RunAsync(cancellationToken);
+        }
+
+        private ValueTask<Socket> Dial(HandshakeInfo info, CancellationToken ct)
+        {
+            var server = (SslServerPlan)info.Tag!;
+            var destination = server.DestinationFor(info.CipherSuiteName);
+            var balancer = _destinations.GetOrAdd((destination.DestinationAddress, destination.DestinationPort), key =>
+                new WeightedRoundRobin<ServerTarget>(WholePlan.Resolve(key.Item1, key.Item2).Select(t => (t, t.Weight))));
+            return owner.DialAsync(balancer, destination.DestinationPort, 3, ct);
+        }
+    }
+
+    /// <summary>Feeds the reference's three gauges from the connection's lifecycle.</summary>
+    private sealed class CountingObserver(FlowCounters counters) : IConnectionObserver
+    {
+        public void HandshakeStarted(long connectionId, EndPoint? client)
+        {
+        }
+
+        public void HandshakeCompleted(long connectionId, HandshakeInfo handshake) => counters.HandshakeCompleted(handshake.Resumed);
+
+        public void BackendConnected(long connectionId, EndPoint? backend)
+        {
+        }
+
+        public void Closed(long connectionId, ConnectionSummary summary) =>
+            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
+    }
+}

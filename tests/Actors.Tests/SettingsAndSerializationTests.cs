@@ -1,0 +1,102 @@
+using System.Runtime.Serialization;
+using Akka.Actor;
+using Akka.Configuration;
+using Akka.TestKit.Xunit2;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Modules;
+using SslCluster.Actors.Serialization;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Runtime;
+using Xunit;
+
+namespace SslCluster.Actors.Tests;
+
+public sealed class SettingsTests
+{
+    [Fact]
+    public void Create_Defaults_MatchReferenceConf()
+    {
+        var s = SslClusterSettings.Create(ConfigurationFactory.Empty);
+
+        Assert.Equal("data", s.DataDir);
+        Assert.Equal("", s.AddressMap);
+        Assert.Equal(("127.0.0.1", 9440), (s.AdminHost, s.AdminPort));
+        Assert.False(s.DemoEnabled);
+        Assert.Equal((8443, 8081, 8080), (s.DemoHttpsPort, s.DemoHttpPort, s.DemoBackendPort));
+        Assert.True(s.NativeCrypto);
+        Assert.Equal(16384, s.BufferSize);
+        Assert.Equal(TimeSpan.FromSeconds(5), s.BackendConnectTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.DrainTimeout);
+        Assert.Equal(1024, s.Backlog);
+        Assert.Equal(TimeSpan.FromSeconds(1), s.FlowReportInterval);
+        Assert.Equal(30, s.NumberOfShards);
+    }
+
+    [Theory]
+    [InlineData("sslcluster.tls.crypto-provider = fast", "crypto-provider must be native or bouncycastle")]
+    [InlineData("sslcluster.proxy.buffer-size = 10", "buffer-size must be from 1024")]
+    public void Create_BadValue_SaysWhichKeyAndWhatIsAllowed(string hocon, string fragment)
+    {
+        var e = Assert.Throws<ConfigurationException>(() => SslClusterSettings.Create(ConfigurationFactory.ParseString(hocon)));
+
+        Assert.Contains(fragment, e.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class SerializationTests : TestKit
+{
+    public SerializationTests() : base(SslClusterSettings.Reference.WithFallback(ConfigurationFactory.ParseString("akka.actor.provider = local")))
+    {
+    }
+
+    public static TheoryData<object> Messages() =>
+    [
+        new ConfigStoreProtocol.ApplyConfig("service a", "test", true),
+        new ConfigStoreProtocol.ConfigApplied(3, [new ConfigDiagnostic(DiagnosticSeverity.Warning, 2, "rc4", "why")]),
+        new ConfigStoreProtocol.ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, "bad")]),
+        new ConfigStoreProtocol.CurrentRunningConfig(4, "text"),
+        new ConfigStoreProtocol.ConfigCommitted(5, "printed", "applied", "sslctl", DateTimeOffset.UnixEpoch),
+        new ConfigStoreProtocol.FileAdded(6, new StoredFile("k", StoredFileKind.RsaKey, [9, 8, 7]), DateTimeOffset.UnixEpoch),
+        new ConfigStoreProtocol.FileRemoved(7, "k", DateTimeOffset.UnixEpoch),
+        new ConfigStoreProtocol.ConfigPublished(8, "text", [new StoredFile("c", StoredFileKind.Certificate, [1])]),
+        new ModuleProtocol.ReportFlows("ssl2", "node-a", [new FlowRow("10.0.0.1", 443, 1, 2, 3, 4, 5, 6, 7, 8, 9)]),
+        new ModuleProtocol.CurrentModuleFlows("ssl2", [new FlowRow("v", 1, 1, 1, 1)], ["a"]),
+        new ModuleProtocol.PublishProxyList("spl", 3, "ssl-proxy-list spl"),
+        new ConfigStoreActor.Snapshot(9, "text", [new StoredFile("c", StoredFileKind.Certificate, [1, 2])]),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Messages))]
+    public void ClusterMessageSerializer_EveryWireType_RoundTripsEqual(object message)
+    {
+        var serialization = Sys.Serialization;
+        var serializer = serialization.FindSerializerFor(message);
+        Assert.IsType<ClusterMessageSerializer>(serializer);
+
+        var bytes = serializer.ToBinary(message);
+        var back = serialization.Deserialize(bytes, serializer.Identifier, Akka.Serialization.Serialization.ManifestFor(serializer, message));
+
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(message), System.Text.Json.JsonSerializer.Serialize(back));
+    }
+
+    [Fact]
+    public void ClusterMessageSerializer_SubscribeWithActorRef_ResolvesTheSameActor()
+    {
+        var probe = CreateTestProbe();
+        var serializer = (ClusterMessageSerializer)Sys.Serialization.FindSerializerForType(typeof(ConfigStoreProtocol.Subscribe));
+        var message = new ConfigStoreProtocol.Subscribe(probe.Ref);
+
+        var back = (ConfigStoreProtocol.Subscribe)serializer.FromBinary(serializer.ToBinary(message), serializer.Manifest(message));
+
+        Assert.Equal(probe.Ref.Path, back.Subscriber.Path);
+    }
+
+    [Fact]
+    public void ClusterMessageSerializer_UnknownManifest_ThrowsSerializationException()
+    {
+        var serializer = (ClusterMessageSerializer)Sys.Serialization.FindSerializerForType(typeof(ConfigStoreProtocol.Subscribe));
+
+        Assert.Throws<SerializationException>(() => serializer.FromBinary([], "Nope.Unknown"));
+    }
+}

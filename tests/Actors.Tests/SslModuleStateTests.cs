@@ -1,0 +1,47 @@
+using SslCluster.Actors.Modules;
+using SslCluster.Protocol.Runtime;
+using Xunit;
+
+namespace SslCluster.Actors.Tests;
+
+public sealed class SslModuleStateTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Current_TwoNodesReport_SumsRowsPerVipAndPort()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("ssl2", "a", [new FlowRow("10.0.0.1", 443, 5, 4, 1), new FlowRow("10.0.0.2", 443, 1, 1, 0)]), T0)
+            .Apply(new ModuleProtocol.ReportFlows("ssl2", "b", [new FlowRow("10.0.0.1", 443, 3, 2, 1)]), T0);
+
+        var current = state.Current("ssl2", T0.AddSeconds(1));
+
+        Assert.Equal(["a", "b"], current.Nodes);
+        var row = Assert.Single(current.Rows, r => r.Virtual == "10.0.0.1");
+        Assert.Equal((8L, 6L, 2L), (row.TcpProxyFlows, row.ActiveSslFlows, row.InHandshake));
+    }
+
+    [Fact]
+    public void Current_NodeStoppedReporting_IsDroppedAfterStaleTime()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 5, 5, 0)]), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 1, 1, 0)]), T0 + SslModuleState.Stale);
+
+        var current = state.Current("m", T0 + SslModuleState.Stale + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(["b"], current.Nodes);
+        Assert.Equal(1, Assert.Single(current.Rows).TcpProxyFlows);
+    }
+
+    [Fact]
+    public void Report_LaterReportFromSameNode_ReplacesTheEarlierOne()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 5, 5, 0)]), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 2, 1, 1)]), T0.AddSeconds(1));
+
+        Assert.Equal(2, Assert.Single(state.Current("m", T0.AddSeconds(2)).Rows).TcpProxyFlows);
+    }
+}

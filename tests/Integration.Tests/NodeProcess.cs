@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SslCluster.TestSupport;
+
+namespace SslCluster.Integration.Tests;
+
+/// <summary>
+/// A real sslnode process on loopback with its own data folder and ports, as an operator would run it. Output is
+/// captured for the failure message; Dispose kills the process tree.
+/// </summary>
+public sealed class NodeProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private NodeProcess(Process process, string dataDir, int adminPort)
+    {
+        _process = process;
+        DataDir = dataDir;
+        AdminPort = adminPort;
+        process.OutputDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { lock (_output) _output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    public string DataDir { get; }
+
+    public int AdminPort { get; }
+
+    public int Pid => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output) return _output.ToString();
+        }
+    }
+
+    public static string Configuration => AppContext.BaseDirectory.Contains("/Release/", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    public static string NodeDll => Path.Combine(RepoPaths.Root, "src", "Node", "bin", Configuration, "net10.0", "sslnode.dll");
+
+    public static string CliDll => Path.Combine(RepoPaths.Root, "src", "Cli", "bin", Configuration, "net10.0", "sslctl.dll");
+
+    public static int FreePort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    public static string NewDataDir() => Directory.CreateTempSubdirectory("sslnode-test-").FullName;
+
+    /// <summary>Starts a node and waits until its admin endpoint answers /readyz (or fails the test).</summary>
+    public static async Task<NodeProcess> StartAsync(string dataDir, params string[] extraArgs)
+    {
+        var admin = FreePort();
+        var remoting = FreePort();
+        var psi = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { NodeDll, "--data-dir", dataDir, "--admin-port", admin.ToString(System.Globalization.CultureInfo.InvariantCulture), "--remoting-port", remoting.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
+            psi.ArgumentList.Add(a);
+        var node = new NodeProcess(Process.Start(psi)!, dataDir, admin);
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return node;
+    }
+
+    public async Task WaitReadyAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"sslnode exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                var r = await http.GetAsync(new Uri($"http://127.0.0.1:{AdminPort}/readyz"));
+                if (r.IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException)
+            {
+            }
+            await Task.Delay(200);
+        }
+        throw new TimeoutException($"sslnode not ready within {timeout}:\n{Output}");
+    }
+
+    /// <summary>Runs sslctl against this node, as an operator would.</summary>
+    public Task<ProcessResult> CtlAsync(params string[] args) => CtlAsync(null, args);
+
+    public async Task<ProcessResult> CtlAsync(string? stdin, params string[] args)
+    {
+        var all = new List<string> { CliDll, "--endpoint", $"http://127.0.0.1:{AdminPort}", "--data-dir", DataDir };
+        all.AddRange(args);
+        return await Run.ProcessAsync("dotnet", all, stdin, TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>kill -9: no shutdown hook runs.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    /// <summary>SIGTERM, as Kubernetes or systemd would send; returns the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        Kill();
+        _process.Dispose();
+    }
+}
+
+public sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout:\n{Stdout}\nstderr:\n{Stderr}";
+}
+
+/// <summary>Runs a command with a time limit and captures its output.</summary>
+public static class Run
+{
+    public static async Task<ProcessResult> ProcessAsync(string file, IEnumerable<string> args, string? stdin, TimeSpan timeout)
+    {
+        var psi = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        if (stdin is not null) await p.StandardInput.WriteAsync(stdin);
+        p.StandardInput.Close();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await p.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{file} {string.Join(' ', args)} did not finish within {timeout}");
+        }
+        return new ProcessResult(p.ExitCode, await stdout, await stderr);
+    }
+}
