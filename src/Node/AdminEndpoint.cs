@@ -4,6 +4,7 @@ using System.Text;
 using Akka.Actor;
 using Akka.Cluster;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

@@ -58,12 +58,7 @@ internal static class Demo
         // The demo key's export password is random and kept beside the journal (0600), never printed.
         var passwordFile = Path.Combine(Path.GetFullPath(s.DataDir), "demo-key.password");
         var password = File.Exists(passwordFile) ? (await File.ReadAllTextAsync(passwordFile)).Trim() : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
-        if (!File.Exists(passwordFile))
-        {
-            await using var f = new FileStream(passwordFile, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
-            await using var w = new StreamWriter(f);
-            await w.WriteAsync(password);
-        }
+        if (!File.Exists(passwordFile)) await PrivateFile.WriteTextAsync(passwordFile, password);
 
         var files = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentFiles>(ConfigStoreProtocol.GetFiles.Instance, TimeSpan.FromSeconds(30));
         var have = files.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);

@@ -113,16 +113,7 @@ internal static class NodeHost
     {
         if (File.Exists(path)) return File.ReadAllText(path).Trim();
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        using (var f = new FileStream(path, new FileStreamOptions
-               {
-                   Mode = FileMode.CreateNew,
-                   Access = FileAccess.Write,
-                   UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-               }))
-        using (var w = new StreamWriter(f))
-        {
-            w.Write(token);
-        }
+        PrivateFile.WriteTextAsync(path, token).GetAwaiter().GetResult();
         return token;
     }
 }

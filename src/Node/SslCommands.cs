@@ -133,12 +133,7 @@ internal sealed class SslCommands
             {
                 var file = await FileAsync(w[4]);
                 var bytes = _exporter.Export(file, type, password);
-                using (var f = new FileStream(path, new FileStreamOptions
-                       {
-                           Mode = FileMode.CreateNew,
-                           Access = FileAccess.Write,
-                           UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
-                       }))
+                await using (var f = PrivateFile.Create(path))
                 {
                     await f.WriteAsync(bytes);
                 }
