@@ -58,7 +58,7 @@ internal static class AdminEndpoint
             var reply = await h.ConfigStore.Ask<object>(new ConfigStoreProtocol.ApplyConfig(request.Text, request.Source, request.StrictCiphers), AskTimeout);
             return reply switch
             {
-                ConfigStoreProtocol.ConfigApplied a => Results.Json(new ConfigureResponse(true, a.Revision, a.Diagnostics), AdminJson.Options),
+                ConfigStoreProtocol.ConfigApplied a => Results.Json(new ConfigureResponse(true, a.Revision, await InForceAsync(h, a.Revision, a.Diagnostics)), AdminJson.Options),
                 ConfigStoreProtocol.ConfigRejected r => Results.Json(new ConfigureResponse(false, 0, r.Diagnostics), AdminJson.Options, statusCode: 422),
                 _ => Results.Problem("unexpected reply from the configuration store"),
             };
@@ -97,6 +97,23 @@ internal static class AdminEndpoint
         });
         app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h)), "text/plain; version=0.0.4"));
         return app;
+    }
+
+    /// <summary>
+    /// Waits (briefly) until this node runs the committed revision with every listener bound, so that a script can
+    /// use a new VIP as soon as configure returns; a listener that cannot bind becomes a warning of the answer.
+    /// </summary>
+    private static async Task<IReadOnlyList<Protocol.Config.ConfigDiagnostic>> InForceAsync(SslClusterHandles h, long revision, IReadOnlyList<Protocol.Config.ConfigDiagnostic> diagnostics)
+    {
+        NodeRuntimeActor.Readiness? r = null;
+        for (var i = 0; i < 100; i++)
+        {
+            r = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, AskTimeout);
+            if (r.Revision >= revision && r.Problems.All(p => !p.EndsWith("not bound yet", StringComparison.Ordinal))) break;
+            await Task.Delay(50);
+        }
+        if (r is null || r.Problems.Count == 0) return diagnostics;
+        return [.. diagnostics, .. r.Problems.Select(p => new Protocol.Config.ConfigDiagnostic(Protocol.Config.DiagnosticSeverity.Warning, 0, null, "on this node: " + p))];
     }
 
     /// <summary>Every module of the configuration with its counters summed over the cluster.</summary>

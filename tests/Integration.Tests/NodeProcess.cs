@@ -99,9 +99,9 @@ public sealed class NodeProcess : IDisposable
     }
 
     /// <summary>Runs sslctl against this node, as an operator would.</summary>
-    public Task<ProcessResult> CtlAsync(params string[] args) => CtlAsync(null, args);
+    public Task<ProcessResult> CtlAsync(params string[] args) => CtlWithInputAsync(null, args);
 
-    public async Task<ProcessResult> CtlAsync(string? stdin, params string[] args)
+    public async Task<ProcessResult> CtlWithInputAsync(string? stdin, params string[] args)
     {
         var all = new List<string> { CliDll, "--endpoint", $"http://127.0.0.1:{AdminPort}", "--data-dir", DataDir };
         all.AddRange(args);

@@ -61,6 +61,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, (IActorRef Dispatcher, IListenerRuntime Runtime)> _listeners = [];
     private readonly Dictionary<string, IActorRef> _agents = [];
     private readonly Dictionary<string, string> _bindProblems = [];
+    private readonly HashSet<string> _binding = [];
     private RunningConfig _config = RunningConfig.Empty;
     private long _revision = -1;
     private bool _accepting = true;
@@ -74,9 +75,20 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
 
         Receive<ConfigStoreProtocol.ConfigPublished>(OnPublished);
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
-        Receive<GetReadiness>(_ => Sender.Tell(new Readiness(_revision, _revision >= 0 && _bindProblems.Count == 0, _bindProblems.Select(p => $"{p.Key}: {p.Value}").ToList())));
-        Receive<DispatcherActor.BindFailed>(f => _bindProblems[f.Key] = f.Reason);
-        Receive<DispatcherActor.Bound>(b => _bindProblems.Remove(b.Key));
+        Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
+            _revision,
+            _revision >= 0 && _bindProblems.Count == 0 && _binding.Count == 0,
+            _bindProblems.Select(p => $"{p.Key}: {p.Value}").Concat(_binding.Select(k => $"{k}: not bound yet")).ToList())));
+        Receive<DispatcherActor.BindFailed>(f =>
+        {
+            _binding.Remove(f.Key);
+            _bindProblems[f.Key] = f.Reason;
+        });
+        Receive<DispatcherActor.Bound>(b =>
+        {
+            _binding.Remove(b.Key);
+            _bindProblems.Remove(b.Key);
+        });
         Receive<StopAccepting>(_ =>
         {
             _accepting = false;
@@ -118,6 +130,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
             runtime.Retire();
             _listeners.Remove(key);
             _bindProblems.Remove(key);
+            _binding.Remove(key);
         }
 
         foreach (var listener in plan.Listeners)
@@ -146,6 +159,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
             {
                 var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
                 var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, AgentFor), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                _binding.Add(listener.Key);
                 if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
                 _listeners[listener.Key] = (dispatcher, runtime);
             }

@@ -1,0 +1,264 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using Xunit;
+
+namespace SslCluster.Integration.Tests;
+
+/// <summary>One demo node (what ./run.sh starts) on free ports, shared by the tests of this class.</summary>
+public sealed class DemoNodeFixture : IAsyncLifetime
+{
+    public NodeProcess Node { get; private set; } = null!;
+
+    public int HttpsPort { get; } = NodeProcess.FreePort();
+
+    public int HttpPort { get; } = NodeProcess.FreePort();
+
+    public int BackendPort { get; } = NodeProcess.FreePort();
+
+    public async Task InitializeAsync()
+    {
+        Node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--demo",
+            "--set", $"sslcluster.node.demo.https-port={HttpsPort}",
+            "--set", $"sslcluster.node.demo.http-port={HttpPort}",
+            "--set", $"sslcluster.node.demo.backend-port={BackendPort}");
+        // Ready means the listeners of the current revision are bound; the demo configuration is revision 3.
+        for (var i = 0; i < 100 && !Node.Output.Contains("Demo is up", StringComparison.Ordinal); i++) await Task.Delay(100);
+        await Node.WaitReadyAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public Task DisposeAsync()
+    {
+        Node.Dispose();
+        return Task.CompletedTask;
+    }
+}
+
+[Collection("nodes")]
+public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNodeFixture>
+{
+    private string Url(string path = "/") => $"https://127.0.0.1:{demo.HttpsPort}{path}";
+
+    private static Task<ProcessResult> Curl(params string[] args) =>
+        Run.ProcessAsync("curl", ["-sS", "-k", "--max-time", "20", .. args], null, TimeSpan.FromSeconds(30));
+
+    private Task<ProcessResult> SClient(params string[] args) =>
+        Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{demo.HttpsPort}", "-servername", "localhost", .. args], "", TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public async Task Curl_DemoVip_ReachesTheBundledBackendOverTls()
+    {
+        var r = await Curl(Url());
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("sslcluster demo backend", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("GET / HTTP/1.1", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-tls1_2", "TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")]
+    [InlineData("-tls1_3", "TLSv1.3", "TLS_AES_128_GCM_SHA256")]
+    public async Task OpensslSClient_ModernVersions_NegotiateAeadSuites(string flag, string version, string cipher)
+    {
+        var r = await SClient(flag, "-brief");
+
+        Assert.Contains("CONNECTION ESTABLISHED", r.Stderr + r.Stdout, StringComparison.Ordinal);
+        Assert.Contains($"Protocol version: {version}", r.Stderr + r.Stdout, StringComparison.Ordinal);
+        Assert.Contains(cipher, r.Stderr + r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("-tls1_2", "-cipher", "AES128-SHA")]                             // static RSA CBC: refused
+    [InlineData("-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA")]                   // CBC without AEAD: refused
+    [InlineData("-tls1", "-cipher", "DEFAULT:@SECLEVEL=0")]                    // TLS 1.0 only: refused
+    public async Task OpensslSClient_LegacyOnlyClient_IsRefusedWithAnAlert(params string[] args)
+    {
+        var r = await SClient(args);
+
+        var all = r.Stdout + r.Stderr;
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.DoesNotContain("CONNECTION ESTABLISHED", all, StringComparison.Ordinal);
+        Assert.Contains("alert", all, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task HttpClient_TenMebibytes_ArriveWhole()
+    {
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(60) };
+
+        var bytes = await http.GetByteArrayAsync(new Uri(Url("/bytes/10485760")));
+
+        Assert.Equal(10 * 1024 * 1024, bytes.Length);
+        Assert.Equal((byte)'a', bytes[0]);
+        Assert.Equal((byte)('a' + (10485759 % (64 * 1024) % 26)), bytes[^1]);
+    }
+
+    [Fact]
+    public async Task ShowSslFlows_OpenAndHandshakingConnections_AreCountedLiveAndReturnToZero()
+    {
+        const int active = 12;
+        const int handshaking = 5;
+        var tls = new List<(TcpClient Tcp, SslStream Ssl)>();
+        var raw = new List<TcpClient>();
+        try
+        {
+            for (var i = 0; i < active; i++)
+            {
+                var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, demo.HttpsPort);
+                var ssl = new SslStream(tcp.GetStream(), false, (_, _, _, _) => true);
+                await ssl.AuthenticateAsClientAsync("localhost");
+                tls.Add((tcp, ssl));
+            }
+            for (var i = 0; i < handshaking; i++)
+            {
+                // Connected, ClientHello not yet sent: in handshake until the (10 s) handshake timeout.
+                var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, demo.HttpsPort);
+                raw.Add(tcp);
+            }
+
+            var row = await WaitForRowAsync(r => r.Active == active && r.Handshaking == handshaking);
+            Assert.Equal(active + handshaking, row.Tcp);
+        }
+        finally
+        {
+            foreach (var (tcp, ssl) in tls)
+            {
+                await ssl.DisposeAsync();
+                tcp.Dispose();
+            }
+            foreach (var tcp in raw) tcp.Dispose();
+        }
+        await WaitForRowAsync(r => r is { Tcp: 0, Active: 0, Handshaking: 0 });
+    }
+
+    private async Task<(long Tcp, long Active, long Handshaking)> WaitForRowAsync(Func<(long Tcp, long Active, long Handshaking), bool> condition)
+    {
+        string last = "";
+        for (var i = 0; i < 60; i++)
+        {
+            var r = await demo.Node.CtlAsync("show", "ssl", "flows");
+            Assert.Equal(0, r.ExitCode);
+            last = r.Stdout;
+            var line = r.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("127.0.0.1 ", StringComparison.Ordinal) && l.Contains($" {demo.HttpsPort} ", StringComparison.Ordinal));
+            if (line is not null)
+            {
+                var cells = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                var row = (long.Parse(cells[2], CultureInfo.InvariantCulture), long.Parse(cells[3], CultureInfo.InvariantCulture), long.Parse(cells[4], CultureInfo.InvariantCulture));
+                if (condition(row)) return row;
+            }
+            await Task.Delay(250);
+        }
+        throw new Xunit.Sdk.XunitException("show ssl flows never showed the expected row; last output:\n" + last);
+    }
+
+    [Fact]
+    public async Task ShowSslFlows_PrintsTheReferenceTableHeader()
+    {
+        var r = await demo.Node.CtlAsync("show", "ssl", "flows");
+
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("SSL Acceleration Flows for slot 1", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Virtual", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("TCP Proxy Flows  Active SSL Flows  SSL Flows in Handshake", r.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Configure_TypoFromTheReference_ExitsOneNamesTheLineAndChangesNothing()
+    {
+        var before = await demo.Node.CtlAsync("show", "running-config");
+
+        var r = await demo.Node.CtlWithInputAsync("ssl-proxy-list demo\nssl-server 1 raskey demo-key\n", "configure", "-");
+        var after = await demo.Node.CtlAsync("show", "running-config");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("line 2: 'raskey'", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("did you mean 'rsakey'", r.Stderr, StringComparison.Ordinal);
+        Assert.Contains("nothing was changed", r.Stderr, StringComparison.Ordinal);
+        Assert.Equal(before.Stdout, after.Stdout);
+    }
+
+    [Fact]
+    public async Task Cli_WrongToken_ExitsThreeWithoutTouchingTheNode()
+    {
+        var r = await Run.ProcessAsync("dotnet", [NodeProcess.CliDll, "--endpoint", $"http://127.0.0.1:{demo.Node.AdminPort}", "--token", "wrong", "show", "running-config"], null, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("refused the admin token", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AdminEndpoint_WithoutToken_Answers401ButHealthIsOpen()
+    {
+        using var http = new HttpClient();
+
+        var config = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/v1/running-config"));
+        var health = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/healthz"));
+        var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/metrics"));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, config.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Contains("sslcluster_tcp_proxy_flows{module=\"demo-ssl\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GarbageAndTruncatedClientHellos_AreDroppedAndTheNodeKeepsServing()
+    {
+        byte[][] inputs =
+        [
+            Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+            [0x16, 0x03, 0x01, 0x00, 0x40, 0x01, 0x00, 0x00, 0x3c, 0x03, 0x03],
+            [0x16, 0x03, 0x01, 0xff, 0xff],
+            [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7))],
+        ];
+        foreach (var input in inputs)
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(IPAddress.Loopback, demo.HttpsPort);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(input);
+            tcp.Client.Shutdown(SocketShutdown.Send);
+            var buffer = new byte[1024];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            // The node answers with an alert (or nothing) and closes: the read ends, it does not hang.
+            while (await stream.ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+        }
+
+        var r = await Curl(Url());
+        Assert.Equal(0, r.ExitCode);
+    }
+
+    [Fact]
+    public async Task ThousandConcurrentConnections_AllGetTheirResponse()
+    {
+        const int n = 1000;
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+            MaxConnectionsPerServer = n,
+            PooledConnectionLifetime = TimeSpan.Zero,
+        };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(120) };
+        using var gate = new SemaphoreSlim(0);
+
+        var tasks = Enumerable.Range(0, n).Select(async i =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Url($"/bytes/{1000 + i}")));
+            request.Headers.ConnectionClose = true;
+            using var response = await http.SendAsync(request);
+            return (await response.Content.ReadAsByteArrayAsync()).Length == 1000 + i;
+        }).ToList();
+        var results = await Task.WhenAll(tasks);
+
+        Assert.All(results, Assert.True);
+    }
+}
+
+[CollectionDefinition("nodes", DisableParallelization = true)]
+public sealed class NodesCollection;
