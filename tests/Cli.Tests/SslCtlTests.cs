@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Sockets;
+using SslCluster.Cli;
+using Xunit;
+
+namespace SslCluster.Cli.Tests;
+
+/// <summary>Exit codes and messages a script can rely on, without a node.</summary>
+public sealed class SslCtlTests
+{
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var code = await SslCtl.RunAsync(args, new StringReader(""), stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static int ClosedPort()
+    {
+        using var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        return ((IPEndPoint)l.LocalEndpoint).Port;
+    }
+
+    [Fact]
+    public async Task Run_NoArguments_PrintsUsageAndExitsTwo()
+    {
+        var (code, _, err) = await Run();
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("usage: sslctl", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_Help_PrintsUsageAndExitsZero()
+    {
+        var (code, output, _) = await Run("--help");
+
+        Assert.Equal(ExitCodes.Ok, code);
+        Assert.Contains("show ssl flows", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_MissingTokenFile_SaysWhereItLookedAndExitsTwo()
+    {
+        var (code, _, err) = await Run("--data-dir", "/nonexistent-dir", "show", "running-config");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("/nonexistent-dir/admin.token", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_BadEndpoint_ExitsTwo()
+    {
+        var (code, _, err) = await Run("--endpoint", "ftp://x", "--token", "t", "show", "running-config");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("not an http(s) URL", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_NodeNotListening_ExitsThree()
+    {
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "show", "running-config");
+
+        Assert.Equal(ExitCodes.Unreachable, code);
+        Assert.Contains("cannot reach the node", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_UnknownCommand_ExitsTwoWithoutContactingANode()
+    {
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "show", "everything");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("unknown show command", err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_ConfigureMissingFile_ExitsTwo()
+    {
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "configure", "/nonexistent.cfg");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("does not exist", err, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,50 @@
+using SslCluster.Actors.Settings;
+using SslCluster.Node;
+using Xunit;
+
+namespace SslCluster.Node.Tests;
+
+public sealed class NodeOptionsTests
+{
+    [Fact]
+    public void Parse_Options_BecomeConfigurationKeys()
+    {
+        var options = NodeOptions.Parse(["--data-dir", "/tmp/x", "--demo", "--admin-port", "9555", "--address-map", "private-to-loopback", "--crypto", "bouncycastle", "--set", "sslcluster.proxy.backlog=77"]);
+
+        var s = SslClusterSettings.Create(options.Config);
+        Assert.Equal("/tmp/x", s.DataDir);
+        Assert.True(s.DemoEnabled);
+        Assert.Equal(9555, s.AdminPort);
+        Assert.Equal("private-to-loopback", s.AddressMap);
+        Assert.False(s.NativeCrypto);
+        Assert.Equal(77, s.Backlog);
+    }
+
+    [Fact]
+    public void Parse_Seeds_ListedInOrder()
+    {
+        var options = NodeOptions.Parse(["--seed", "akka.tcp://sslcluster@127.0.0.1:4053", "--seed", "akka.tcp://sslcluster@127.0.0.2:4053"]);
+
+        Assert.Equal(["akka.tcp://sslcluster@127.0.0.1:4053", "akka.tcp://sslcluster@127.0.0.2:4053"], options.Config.GetStringList("akka.cluster.seed-nodes"));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--admin-port", "http" }, "--admin-port must be a port number")]
+    [InlineData(new[] { "--admin-port", "70000" }, "--admin-port must be a port number")]
+    [InlineData(new[] { "--data-dir" }, "--data-dir needs a value")]
+    [InlineData(new[] { "--config", "/nonexistent.conf" }, "does not exist")]
+    [InlineData(new[] { "--set", "novalue" }, "--set takes KEY=VALUE")]
+    [InlineData(new[] { "--frobnicate" }, "unknown option '--frobnicate'")]
+    public void Parse_BadOption_SaysWhatIsWrong(string[] args, string fragment)
+    {
+        var e = Assert.Throws<ArgumentException>(() => NodeOptions.Parse(args));
+
+        Assert.Contains(fragment, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_Help_AsksForUsage()
+    {
+        Assert.True(NodeOptions.Parse(["--help"]).ShowHelp);
+    }
+}
