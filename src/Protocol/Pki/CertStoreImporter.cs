@@ -266,7 +266,7 @@ public sealed class CertStoreImporter
         var shape = DerInspector.Classify(content);
         if (shape != DerShape.Pkcs12)
         {
-            var hint = shape is DerShape.Unknown ? string.Empty : $"; it looks like a DER {Describe(shape)}: import it with type der";
+            var hint = shape is DerShape.Unknown ? string.Empty : $"; it holds {Describe(shape)} in DER: import it with type der";
             throw new PkiException(PkiErrorCode.WrongFormat, $"{source} is not PKCS#12{hint}");
         }
 
