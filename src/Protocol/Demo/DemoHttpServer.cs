@@ -46,6 +46,7 @@ public sealed class DemoHttpServer : IAsyncDisposable
     private long _requestCount;
     private long _connectionCount;
     private int _state;
+    private volatile DateValue? _date;
 
     /// <summary>Creates a server; nothing listens until <see cref="StartAsync"/>.</summary>
     public DemoHttpServer(DemoHttpServerOptions options)
@@ -183,6 +184,22 @@ public sealed class DemoHttpServer : IAsyncDisposable
             }, CancellationToken.None);
             started.SetResult();
         }
+    }
+
+    /// <summary>The Date header value, formatted once per second rather than once per response.</summary>
+    private byte[] CurrentDate()
+    {
+        var now = _options.TimeProvider.GetUtcNow();
+        var second = now.ToUnixTimeSeconds();
+        var cached = _date;
+        if (cached is not null && cached.Second == second)
+        {
+            return cached.Value;
+        }
+
+        var value = Encoding.ASCII.GetBytes(now.ToString("r", CultureInfo.InvariantCulture));
+        _date = new DateValue(second, value);
+        return value;
     }
 
     private static byte[] CreateBinaryChunk()
@@ -402,50 +419,85 @@ public sealed class DemoHttpServer : IAsyncDisposable
 
         private async Task SendAsync(int status, string reason, string contentType, byte[] body, bool keepAlive, bool isHead, string? extraHeaders = null)
         {
-            var head = BuildHead(status, reason, contentType, body.Length, keepAlive, extraHeaders);
-            if (isHead || body.Length == 0)
+            // Head and body in one pooled buffer and one write: small responses leave in one segment.
+            var bodyLength = isHead ? 0 : body.Length;
+            var buffer = ArrayPool<byte>.Shared.Rent(HeadUpperBound(reason, contentType, extraHeaders) + bodyLength);
+            try
             {
-                await SendRawAsync(head);
-                return;
+                var headLength = WriteHead(buffer, status, reason, contentType, body.Length, keepAlive, extraHeaders);
+                body.AsSpan(0, bodyLength).CopyTo(buffer.AsSpan(headLength));
+                await SendRawAsync(buffer.AsMemory(0, headLength + bodyLength));
             }
-
-            // One write for head and body: small responses then leave in one segment.
-            var whole = new byte[head.Length + body.Length];
-            head.CopyTo(whole, 0);
-            body.CopyTo(whole, head.Length);
-            await SendRawAsync(whole);
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
 
-        private Task SendHeadAsync(int status, string reason, string contentType, long contentLength, bool keepAlive, string? extraHeaders) =>
-            SendRawAsync(BuildHead(status, reason, contentType, contentLength, keepAlive, extraHeaders)).AsTask();
+        private async Task SendHeadAsync(int status, string reason, string contentType, long contentLength, bool keepAlive, string? extraHeaders)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(HeadUpperBound(reason, contentType, extraHeaders));
+            try
+            {
+                var headLength = WriteHead(buffer, status, reason, contentType, contentLength, keepAlive, extraHeaders);
+                await SendRawAsync(buffer.AsMemory(0, headLength));
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
 
-        private byte[] BuildHead(int status, string reason, string contentType, long contentLength, bool keepAlive, string? extraHeaders)
+        private int HeadUpperBound(string reason, string contentType, string? extraHeaders) =>
+            256 + reason.Length + contentType.Length + _server._name.Length + (extraHeaders?.Length ?? 0);
+
+        /// <summary>Writes the status line and headers (ASCII) into <paramref name="destination"/>; returns the length.</summary>
+        private int WriteHead(byte[] destination, int status, string reason, string contentType, long contentLength, bool keepAlive, string? extraHeaders)
         {
             Interlocked.Increment(ref _server._requestCount);
-            var date = _server._options.TimeProvider.GetUtcNow().ToString("r", CultureInfo.InvariantCulture);
-            var text = new StringBuilder(256)
-                .Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {status} {reason}\r\n")
-                .Append(CultureInfo.InvariantCulture, $"Date: {date}\r\n")
-                .Append("Server: sslcluster-demo\r\n")
-                .Append("X-Backend-Name: ").Append(_server._options.Name).Append("\r\n")
-                .Append("Content-Type: ").Append(contentType).Append("\r\n")
-                .Append(CultureInfo.InvariantCulture, $"Content-Length: {contentLength}\r\n")
-                .Append("Cache-Control: no-store\r\n");
+            var written = 0;
+            void Append(ReadOnlySpan<char> text) => written += Encoding.ASCII.GetBytes(text, destination.AsSpan(written));
+            void AppendBytes(ReadOnlySpan<byte> bytes)
+            {
+                bytes.CopyTo(destination.AsSpan(written));
+                written += bytes.Length;
+            }
+
+            void AppendNumber(long value)
+            {
+                value.TryFormat(destination.AsSpan(written), out var digits, default, CultureInfo.InvariantCulture);
+                written += digits;
+            }
+
+            AppendBytes("HTTP/1.1 "u8);
+            AppendNumber(status);
+            AppendBytes(" "u8);
+            Append(reason);
+            AppendBytes("\r\nDate: "u8);
+            AppendBytes(_server.CurrentDate());
+            AppendBytes("\r\nServer: sslcluster-demo\r\nX-Backend-Name: "u8);
+            AppendBytes(_server._name);
+            AppendBytes("\r\nContent-Type: "u8);
+            Append(contentType);
+            AppendBytes("\r\nContent-Length: "u8);
+            AppendNumber(contentLength);
+            AppendBytes("\r\nCache-Control: no-store\r\n"u8);
             if (extraHeaders is not null)
             {
-                text.Append(extraHeaders);
+                Append(extraHeaders);
             }
 
             if (!keepAlive)
             {
-                text.Append("Connection: close\r\n");
+                AppendBytes("Connection: close\r\n"u8);
             }
             else if (_head.Version == 10)
             {
-                text.Append("Connection: keep-alive\r\n");
+                AppendBytes("Connection: keep-alive\r\n"u8);
             }
 
-            return Encoding.ASCII.GetBytes(text.Append("\r\n").ToString());
+            AppendBytes("\r\n"u8);
+            return written;
         }
 
         private async ValueTask SendRawAsync(ReadOnlyMemory<byte> data)
@@ -637,4 +689,7 @@ public sealed class DemoHttpServer : IAsyncDisposable
             return uri.AbsoluteUri;
         }
     }
+
+    // Swapped whole, so a reader never sees the second of one value with the bytes of another.
+    private sealed record DateValue(long Second, byte[] Value);
 }
