@@ -18,6 +18,19 @@ public sealed class CertStoreFileTests(PkiFixture fixture) : IClassFixture<PkiFi
     }
 
     [Fact]
+    public void Decode_CreatedAtWithSubMillisecondTicks_ExactlyTheSameTime()
+    {
+        // 36.1625920 s is one of the fractions that GeneralizedTime decoding used to return one tick early.
+        var time = new FixedTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 40, 36, TimeSpan.Zero).AddTicks(1_625_920));
+        var file = new KeyFactory(fixture.Protector, time).GenerateEcdsaP256("ticks", "pw");
+
+        var decoded = CertStoreFile.Decode(file.Encode());
+
+        Assert.Equal(time.Now.UtcTicks, decoded.CreatedAt.UtcTicks);
+        Assert.Equal(file, decoded);
+    }
+
+    [Fact]
     public void Decode_EncodedCertificate_EqualWithSameMetadata()
     {
         var decoded = CertStoreFile.Decode(fixture.EcCertificate.Encode());

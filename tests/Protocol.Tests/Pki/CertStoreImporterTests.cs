@@ -40,6 +40,7 @@ public sealed class CertStoreImporterTests(PkiFixture pki, OpenSslFiles files) :
     [InlineData("rsa-pkcs1.key", PkiFileType.Pem)]
     [InlineData("rsa-legacy-enc.key", PkiFileType.Pem)]
     [InlineData("rsa.key.der", PkiFileType.Der)]
+    [InlineData("rsa-enc.key.der", PkiFileType.Der)]
     public void ImportFile_RsaKeyInEachEncoding_SealedKeyFileWithTheSamePublicKeyAsOpenssl(string fileName, PkiFileType type)
     {
         var result = pki.Importer.ImportFile(files.Path(fileName), "k", type, Password);
@@ -60,6 +61,31 @@ public sealed class CertStoreImporterTests(PkiFixture pki, OpenSslFiles files) :
         Assert.Equal(CertStoreFileKind.EcPrivateKey, file.Kind);
         Assert.Equal("P-256", file.Curve);
         Assert.Equal(OpensslPublicKey(files.Path("ec.key")), file.PublicKeyInfo.ToArray());
+    }
+
+    [Fact]
+    public void ImportFile_LegacyEncryptedEcKey_EcKeyFile()
+    {
+        var file = Assert.Single(pki.Importer.ImportFile(files.Path("ec-legacy-enc.key"), "ec", PkiFileType.Pem, Password).Files);
+
+        Assert.Equal(OpensslPublicKey(files.Path("ec.key")), file.PublicKeyInfo.ToArray());
+    }
+
+    [Fact]
+    public void ImportFile_P384Key_SelfSignedCertificateUsesSha384AndVerifies()
+    {
+        using var directory = new TempDirectory();
+        var key = Assert.Single(pki.Importer.ImportFile(files.Path("p384.key"), "p384", PkiFileType.Pem, Password).Files);
+        var certificate = pki.Certificates.CreateSelfSigned("p384-cert", key, key, Password, new SubjectName("p384.example.com"), 10);
+        var path = directory.File("p384.pem");
+        File.WriteAllText(path, CertStoreExporter.CertificateToPem(certificate));
+
+        var text = OpenSsl.Run("x509", "-in", path, "-noout", "-text");
+        var verify = OpenSsl.Run("verify", "-CAfile", path, path);
+
+        Assert.Equal("P-384", key.Curve);
+        Assert.Contains("ecdsa-with-SHA384", text, StringComparison.Ordinal);
+        Assert.Contains($"{path}: OK", verify, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -115,4 +115,10 @@ public sealed class KeyFactoryTests(PkiFixture fixture) : IClassFixture<PkiFixtu
         Assert.Contains("ECDHE", text, StringComparison.Ordinal);
         Assert.Contains("ssl genrsa", text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Constructor_TooFewIterations_ThrowsBeforeAnyKeyIsMade()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KeyFactory(fixture.Protector, TimeProvider.System, 1000));
+    }
 }

@@ -17,7 +17,10 @@ public sealed class OpenSslFiles : IDisposable
         Run("rsa", "-in", Path("rsa.key"), "-traditional", "-out", Path("rsa-pkcs1.key"));
         Run("rsa", "-in", Path("rsa.key"), "-traditional", "-aes256", "-passout", pass, "-out", Path("rsa-legacy-enc.key"));
         Run("pkcs8", "-topk8", "-nocrypt", "-in", Path("rsa.key"), "-outform", "DER", "-out", Path("rsa.key.der"));
+        Run("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", Path("rsa.key"), "-passout", pass, "-outform", "DER", "-out", Path("rsa-enc.key.der"));
         Run("ecparam", "-name", "prime256v1", "-genkey", "-out", Path("ec.key"));
+        Run("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", Path("p384.key"));
+        Run("ec", "-in", Path("ec.key"), "-aes256", "-passout", pass, "-out", Path("ec-legacy-enc.key"));
         Run("ecparam", "-name", "secp256k1", "-genkey", "-noout", "-out", Path("k1.key"));
         Run("genpkey", "-algorithm", "ed25519", "-out", Path("ed25519.key"));
         Run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024", "-out", Path("rsa1024.key"));
