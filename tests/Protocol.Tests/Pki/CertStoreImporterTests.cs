@@ -153,6 +153,18 @@ public sealed class CertStoreImporterTests(PkiFixture pki, OpenSslFiles files) :
     }
 
     [Fact]
+    public void ImportFile_Pkcs12WithEmptyPassword_ThrowsAskingForAReExportWithOne()
+    {
+        var path = files.NewPath("nopass.p12");
+        OpenSsl.Run("pkcs12", "-export", "-inkey", files.Path("rsa.key"), "-in", files.Path("cert.pem"), "-passout", "pass:", "-out", path);
+
+        var error = Assert.Throws<PkiException>(() => pki.Importer.ImportFile(path, "x", PkiFileType.Pkcs12, string.Empty));
+
+        Assert.Equal(PkiErrorCode.InvalidArgument, error.Code);
+        Assert.EndsWith("re-export it with a password", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ImportFile_Pkcs12KeyTiedToAnotherCertificate_ThrowsMismatch()
     {
         var path = files.NewPath("mismatch.p12");
