@@ -11,6 +11,28 @@ public sealed class OpenSslFiles : IDisposable
 
     public OpenSslFiles()
     {
+        try
+        {
+            Create();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose constructor threw: remove the half-made directory here.
+            _directory.Dispose();
+            throw;
+        }
+    }
+
+    public string Path(string name) => _directory.File(name);
+
+    public string NewPath(string name) => _directory.File($"{Guid.NewGuid():N}-{name}");
+
+    public void Dispose() => _directory.Dispose();
+
+    private static void Run(params string[] arguments) => OpenSsl.Run(arguments);
+
+    private void Create()
+    {
         var pass = $"pass:{Password}";
         Run("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", Path("rsa.key"));
         Run("pkcs8", "-topk8", "-v2", "aes-256-cbc", "-in", Path("rsa.key"), "-passout", pass, "-out", Path("rsa-enc.key"));
@@ -44,12 +66,4 @@ public sealed class OpenSslFiles : IDisposable
         File.WriteAllText(Path("combined.pem"), File.ReadAllText(Path("ca.pem")) + File.ReadAllText(Path("leaf.pem")) + File.ReadAllText(Path("ec.key")));
         File.WriteAllText(Path("mismatched.pem"), File.ReadAllText(Path("cert.pem")) + File.ReadAllText(Path("ec.key")));
     }
-
-    public string Path(string name) => _directory.File(name);
-
-    public string NewPath(string name) => _directory.File($"{Guid.NewGuid():N}-{name}");
-
-    public void Dispose() => _directory.Dispose();
-
-    private static void Run(params string[] arguments) => OpenSsl.Run(arguments);
 }
