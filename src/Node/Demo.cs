@@ -24,7 +24,9 @@ internal static class Demo
         var backend = new DemoHttpServer(new DemoHttpServerOptions
         {
             EndPoint = new IPEndPoint(addresses.Map(s.DemoVip), s.DemoBackendPort),
-            ServerName = "sslcluster demo backend",
+            Name = "sslcluster demo backend",
+            // The operator chose the demo VIP; a non-loopback one is deliberate.
+            AllowNonLoopback = true,
         });
         await backend.StartAsync();
 

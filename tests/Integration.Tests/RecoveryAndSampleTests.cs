@@ -30,7 +30,7 @@ public sealed class RecoveryAndSampleTests
         var dataDir = NodeProcess.NewDataDir();
         var https = NodeProcess.FreePort();
         var backendPort = NodeProcess.FreePort();
-        await using var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, backendPort), ServerName = "recovery backend" });
+        await using var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, backendPort), Name = "recovery backend" });
         await backend.StartAsync();
         string config, files;
         using (var node = await NodeProcess.StartAsync(dataDir))
@@ -106,8 +106,8 @@ public sealed class RecoveryAndSampleTests
         // whose services are the backend-servers' clear-text addresses 192.191.134.170/171:86. Mapped onto
         // loopback (127.87.99.78 and so on); stand-in HTTP servers listen where the clear text arrives.
         var dataDir = NodeProcess.NewDataDir();
-        await using var s1 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.170"), 86), ServerName = "real server 170" });
-        await using var s2 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.171"), 86), ServerName = "real server 171" });
+        await using var s1 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.170"), 86), Name = "real server 170" });
+        await using var s2 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.171"), 86), Name = "real server 171" });
         await s1.StartAsync();
         await s2.StartAsync();
         using var node = await NodeProcess.StartAsync(dataDir, "--address-map", "private-to-loopback");

@@ -205,7 +205,12 @@ public sealed record CertStoreFile
 
             var name = reader.ReadCharacterString(UniversalTagNumber.UTF8String);
             var kind = KindFromCode(reader.ReadEnumeratedValue<StoredKind>());
-            var createdAt = reader.ReadGeneralizedTime();
+            if (!reader.TryReadInt64(out var createdTicks) || createdTicks < DateTimeOffset.MinValue.UtcTicks || createdTicks > DateTimeOffset.MaxValue.UtcTicks)
+            {
+                throw new PkiException(PkiErrorCode.Corrupt, $"stored file '{name}' has an out-of-range creation time");
+            }
+
+            var createdAt = new DateTimeOffset(createdTicks, TimeSpan.Zero);
             CertStoreFile file;
             if (kind == CertStoreFileKind.Certificate)
             {
@@ -239,8 +244,9 @@ public sealed record CertStoreFile
     }
 
     /// <summary>
-    /// The persisted form: a small DER structure (version, name, kind, creation time, then the sealed key, public
-    /// key and password verifier, or the certificate). It holds no clear secret, so it may go to any journal.
+    /// The persisted form: a small DER structure (version, name, kind, creation time in UTC ticks, then the
+    /// sealed key, public key and password verifier, or the certificate). It holds no clear secret, so it may go
+    /// to any journal.
     /// </summary>
     public byte[] Encode()
     {
@@ -250,7 +256,9 @@ public sealed record CertStoreFile
             writer.WriteInteger(FormatVersion);
             writer.WriteCharacterString(UniversalTagNumber.UTF8String, Name);
             writer.WriteEnumeratedValue(CodeFromKind(Kind));
-            writer.WriteGeneralizedTime(CreatedAt);
+            // UTC ticks rather than GeneralizedTime: System.Formats.Asn1 reads some fractional seconds back one
+            // tick off, and a stored file must decode equal to what was stored.
+            writer.WriteInteger(CreatedAt.UtcTicks);
             if (Kind == CertStoreFileKind.Certificate)
             {
                 writer.WriteOctetString(_certificateDer, new Asn1Tag(TagClass.ContextSpecific, 1));

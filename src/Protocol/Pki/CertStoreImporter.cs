@@ -49,6 +49,13 @@ public sealed class CertStoreImporter
         ArgumentNullException.ThrowIfNull(timeProvider);
         _protector = protector;
         _time = timeProvider;
+        // Checked here, not at the first key: a misconfigured factory should fail before it generates anything.
+        if (passwordIterations < PasswordVerifier.MinimumIterations)
+        {
+            throw new ArgumentOutOfRangeException(nameof(passwordIterations), passwordIterations,
+                $"password verifiers need at least {PasswordVerifier.MinimumIterations} PBKDF2 iterations");
+        }
+
         _passwordIterations = passwordIterations;
     }
 
@@ -266,7 +273,7 @@ public sealed class CertStoreImporter
         var shape = DerInspector.Classify(content);
         if (shape != DerShape.Pkcs12)
         {
-            var hint = shape is DerShape.Unknown ? string.Empty : $"; it looks like a DER {Describe(shape)}: import it with type der";
+            var hint = shape is DerShape.Unknown ? string.Empty : $"; it holds {Describe(shape)} in DER: import it with type der";
             throw new PkiException(PkiErrorCode.WrongFormat, $"{source} is not PKCS#12{hint}");
         }
 
@@ -304,6 +311,7 @@ public sealed class CertStoreImporter
             throw new PkiException(PkiErrorCode.Corrupt, $"{source}: the PKCS#12 file is damaged ({ex.Message.TrimEnd('.')})", ex);
         }
 
+        parsed.FromPkcs12 = true;
         foreach (var alias in store.Aliases)
         {
             if (store.IsKeyEntry(alias))
@@ -382,12 +390,13 @@ public sealed class CertStoreImporter
                 // Encrypted inputs already failed without a password; this catches plain keys and password-less PKCS#12.
                 if (string.IsNullOrEmpty(password))
                 {
-                    throw new PkiException(PkiErrorCode.InvalidArgument,
-                        $"{source} holds a private key: give a password all the same, it becomes the key file's export password");
+                    throw new PkiException(PkiErrorCode.InvalidArgument, parsed.FromPkcs12
+                        ? $"{source} is a PKCS#12 file without a password, but a private key needs one (it becomes the key file's export password): re-export it with a password"
+                        : $"{source} holds a private key: give a password all the same, it becomes the key file's export password");
                 }
 
                 PasswordVerifier.ValidatePassword(password, "the password");
-                files.Add(_protector.SealKeyFile(names[index++], key, PasswordVerifier.Create(password!, _passwordIterations), now));
+                files.Add(_protector.SealKeyFile(names[index++], key, PasswordVerifier.Create(password, _passwordIterations), now));
             }
 
             foreach (var certificate in ordered)
@@ -612,6 +621,8 @@ public sealed class CertStoreImporter
         public List<byte[]> Certificates { get; } = [];
 
         public byte[]? AssociatedCertificate { get; private set; }
+
+        public bool FromPkcs12 { get; set; }
 
         public void AddKey(DecodedPrivateKey key, byte[]? associatedCertificate = null)
         {

@@ -29,6 +29,13 @@ public sealed class KeyFactory
         ArgumentNullException.ThrowIfNull(timeProvider);
         _protector = protector;
         _time = timeProvider;
+        // Checked here, not at the first key: a misconfigured factory should fail before it generates anything.
+        if (passwordIterations < PasswordVerifier.MinimumIterations)
+        {
+            throw new ArgumentOutOfRangeException(nameof(passwordIterations), passwordIterations,
+                $"password verifiers need at least {PasswordVerifier.MinimumIterations} PBKDF2 iterations");
+        }
+
         _passwordIterations = passwordIterations;
     }
 

@@ -18,7 +18,7 @@ public static class SubjectAltNames
     /// none are given, the common name is used if it is a valid host name or IP address; otherwise there is no
     /// extension (returns null).
     /// </summary>
-    public static X509Extension? Build(IReadOnlyList<string>? entries, string commonName)
+    public static X509SubjectAlternativeNameExtension? Build(IReadOnlyList<string>? entries, string commonName)
     {
         var builder = new SubjectAlternativeNameBuilder();
         var count = 0;
@@ -27,13 +27,13 @@ public static class SubjectAltNames
             if (IPAddress.TryParse(commonName, out var address) && IsPlainAddress(commonName, address))
             {
                 builder.AddIpAddress(address);
-                return builder.Build();
+                return Typed(builder);
             }
 
             if (DnsNameProblem(commonName) is null)
             {
                 builder.AddDnsName(commonName);
-                return builder.Build();
+                return Typed(builder);
             }
 
             return null;
@@ -71,7 +71,7 @@ public static class SubjectAltNames
             count++;
         }
 
-        return count == 0 ? null : builder.Build();
+        return count == 0 ? null : Typed(builder);
     }
 
     /// <summary>
@@ -139,6 +139,8 @@ public static class SubjectAltNames
 
         return null;
     }
+
+    private static X509SubjectAlternativeNameExtension Typed(SubjectAlternativeNameBuilder builder) => new(builder.Build().RawData, critical: false);
 
     // IPAddress.TryParse also takes "10" or "1.2" (legacy inet_aton forms); only the usual forms count as addresses.
     private static bool IsPlainAddress(string? text, IPAddress address) =>

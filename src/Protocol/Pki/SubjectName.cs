@@ -68,20 +68,18 @@ public sealed record SubjectName(string CommonName)
     public X500DistinguishedName ToDistinguishedName()
     {
         Validate();
+        // The builder encodes the last-added RDN first (it follows the display order, most specific first), so
+        // the fields go in from the email address back to the country.
         var builder = new X500DistinguishedNameBuilder();
-        if (!string.IsNullOrEmpty(Country))
+        if (!string.IsNullOrEmpty(Email))
         {
-            builder.AddCountryOrRegion(Country.ToUpperInvariant());
+            builder.AddEmailAddress(Email);
         }
 
-        if (!string.IsNullOrEmpty(State))
+        builder.AddCommonName(CommonName);
+        if (!string.IsNullOrEmpty(OrganizationalUnit))
         {
-            builder.AddStateOrProvinceName(State);
-        }
-
-        if (!string.IsNullOrEmpty(Locality))
-        {
-            builder.AddLocalityName(Locality);
+            builder.AddOrganizationalUnitName(OrganizationalUnit);
         }
 
         if (!string.IsNullOrEmpty(Organization))
@@ -89,15 +87,19 @@ public sealed record SubjectName(string CommonName)
             builder.AddOrganizationName(Organization);
         }
 
-        if (!string.IsNullOrEmpty(OrganizationalUnit))
+        if (!string.IsNullOrEmpty(Locality))
         {
-            builder.AddOrganizationalUnitName(OrganizationalUnit);
+            builder.AddLocalityName(Locality);
         }
 
-        builder.AddCommonName(CommonName);
-        if (!string.IsNullOrEmpty(Email))
+        if (!string.IsNullOrEmpty(State))
         {
-            builder.AddEmailAddress(Email);
+            builder.AddStateOrProvinceName(State);
+        }
+
+        if (!string.IsNullOrEmpty(Country))
+        {
+            builder.AddCountryOrRegion(Country.ToUpperInvariant());
         }
 
         return builder.Build();

@@ -80,7 +80,7 @@ public sealed class TlsKeyMaterial : IDisposable
     /// <summary>Disposes the private key object.</summary>
     public void Dispose() => PrivateKey.Dispose();
 
-    private static string? MismatchReason(CertStoreFile keyFile, CertStoreFile certificateFile)
+    public static string? MismatchReason(CertStoreFile keyFile, CertStoreFile certificateFile)
     {
         ArgumentNullException.ThrowIfNull(keyFile);
         ArgumentNullException.ThrowIfNull(certificateFile);

@@ -2,8 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
@@ -39,18 +37,8 @@ public sealed class DataPlane : IDataPlane, IDisposable
     public AddressMap Addresses { get; }
 
     /// <summary>The validator's key/certificate check over encoded store files: null when the key is the certificate's.</summary>
-    public static string? CheckKeyAndCertificate(byte[] keyFile, byte[] certFile)
-    {
-        var key = CertStoreFile.Decode(keyFile);
-        var cert = CertStoreFile.Decode(certFile);
-        if (!key.IsPrivateKey) return $"'{key.Name}' is not a private key";
-        if (cert.Kind != CertStoreFileKind.Certificate) return $"'{cert.Name}' is not a certificate";
-        using var x509 = X509CertificateLoader.LoadCertificate(cert.CertificateDer.Span);
-        var certSpki = x509.PublicKey.ExportSubjectPublicKeyInfo();
-        return certSpki.AsSpan().SequenceEqual(key.PublicKeyInfo.Span)
-            ? null
-            : $"the certificate's public key ({cert.KeyDisplay}) is not the public half of key '{key.Name}' ({key.KeyDisplay})";
-    }
+    public static string? CheckKeyAndCertificate(byte[] keyFile, byte[] certFile) =>
+        TlsKeyMaterial.MismatchReason(CertStoreFile.Decode(keyFile), CertStoreFile.Decode(certFile));
 
     public IListenerRuntime Build(RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files)
     {
@@ -77,8 +65,8 @@ public sealed class DataPlane : IDataPlane, IDisposable
         var certFile = CertStoreFile.Decode(certBytes);
         var credential = _credentials.GetOrAdd((keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint), _ =>
         {
-            var key = _protector.OpenPrivateKey(keyFile);
-            return ServerCredential.Create([certFile.CertificateDer.ToArray()], key);
+            var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
+            return ServerCredential.Create(chain, key);
         });
         var suites = server.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();

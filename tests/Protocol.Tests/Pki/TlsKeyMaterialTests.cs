@@ -1,0 +1,93 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using SslCluster.Protocol.Pki;
+using Xunit;
+
+namespace SslCluster.Protocol.Tests.Pki;
+
+public sealed class TlsKeyMaterialTests(PkiFixture pki, OpenSslFiles files) : IClassFixture<PkiFixture>, IClassFixture<OpenSslFiles>
+{
+    private static readonly byte[] Data = "handshake transcript"u8.ToArray();
+
+    [Fact]
+    public void Load_RsaPair_ChainIsTheCertificateAndTheKeySignsForItsPublicKey()
+    {
+        var (chain, privateKey) = TlsKeyMaterial.Load(pki.Protector, pki.RsaKey, pki.RsaCertificate);
+        using var key = privateKey;
+
+        var leafDer = Assert.Single(chain);
+        Assert.Equal(pki.RsaCertificate.CertificateDer.ToArray(), leafDer);
+        using var certificate = X509CertificateLoader.LoadCertificate(leafDer);
+        var signature = ((RSA)key).SignData(Data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
+        Assert.True(certificate.GetRSAPublicKey()!.VerifyData(Data, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pss));
+    }
+
+    [Fact]
+    public void Load_EcPair_PrivateKeyIsEcdsa()
+    {
+        using var material = TlsKeyMaterial.Load(pki.Protector, pki.EcKey, pki.EcCertificate);
+
+        var key = Assert.IsAssignableFrom<ECDsa>(material.PrivateKey);
+        using var certificate = X509CertificateLoader.LoadCertificate(material.ChainDer[0]);
+        Assert.True(certificate.GetECDsaPublicKey()!.VerifyData(Data, key.SignData(Data, HashAlgorithmName.SHA256), HashAlgorithmName.SHA256));
+    }
+
+    [Fact]
+    public void Load_ImportedBundleWithIntermediate_ChainLeafThenIssuer()
+    {
+        var imported = pki.Importer.ImportFile(files.Path("bundle.p12"), "b", PkiFileType.Pkcs12, OpenSslFiles.Password).Files;
+
+        using var material = TlsKeyMaterial.Load(pki.Protector, imported[0], imported[1], [imported[2]]);
+
+        Assert.Equal(2, material.ChainDer.Count);
+        Assert.Equal(imported[1].CertificateDer.ToArray(), material.ChainDer[0]);
+        Assert.Equal(imported[2].CertificateDer.ToArray(), material.ChainDer[1]);
+    }
+
+    [Fact]
+    public void Load_IntermediateThatIsNotTheIssuer_ThrowsExplainingTheOrder()
+    {
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.Load(pki.Protector, pki.RsaKey, pki.RsaCertificate, [pki.EcCertificate]));
+
+        Assert.Equal(PkiErrorCode.InvalidArgument, error.Code);
+        Assert.Contains("list the chain leaf first, each certificate followed by its issuer", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void KeyMatchesCertificate_OwnCertificate_True()
+    {
+        Assert.True(TlsKeyMaterial.KeyMatchesCertificate(pki.RsaKey, pki.RsaCertificate));
+        Assert.True(TlsKeyMaterial.KeyMatchesCertificate(pki.EcKey, pki.EcCertificate));
+    }
+
+    [Fact]
+    public void KeyMatchesCertificate_AnotherKeysCertificate_FalseAndEnsureNamesBothFiles()
+    {
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.EnsureKeyMatchesCertificate(pki.RsaKey, pki.EcCertificate));
+
+        Assert.False(TlsKeyMaterial.KeyMatchesCertificate(pki.RsaKey, pki.EcCertificate));
+        Assert.Equal(PkiErrorCode.KeyCertificateMismatch, error.Code);
+        Assert.StartsWith("key file 'rsa-key' does not match certificate 'ec-cert' (CN=ec.example.com): the certificate is for an ECDSA P-256 key", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"the key file holds RSA 2048 (public key SHA-256 {pki.RsaKey.Sha256Fingerprint})", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void EnsureKeyMatchesCertificate_ArgumentsSwapped_ThrowsWrongFileKind()
+    {
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.EnsureKeyMatchesCertificate(pki.RsaCertificate, pki.RsaKey));
+
+        Assert.Equal(PkiErrorCode.WrongFileKind, error.Code);
+        Assert.Equal("'rsa-cert' is a certificate file, not a key file", error.Message);
+    }
+
+    [Fact]
+    public void Load_KeySealedUnderAnotherMasterKey_ThrowsMasterKeyMismatch()
+    {
+        using var otherMaster = MasterKey.CreateRandom();
+        using var other = new KeyProtector(otherMaster);
+
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.Load(other, pki.RsaKey, pki.RsaCertificate));
+
+        Assert.Equal(PkiErrorCode.MasterKeyMismatch, error.Code);
+    }
+}
