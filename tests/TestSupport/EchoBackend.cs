@@ -10,15 +10,26 @@ namespace SslCluster.TestSupport;
 public sealed class EchoBackend : LoopbackServer
 {
     private readonly long _sourceBytes;
+    private readonly bool _replyAfterEof;
     private int _eofs;
 
-    private EchoBackend(long sourceBytes) => _sourceBytes = sourceBytes;
+    private EchoBackend(long sourceBytes, bool replyAfterEof = false)
+    {
+        _sourceBytes = sourceBytes;
+        _replyAfterEof = replyAfterEof;
+    }
 
     /// <summary>An echo server.</summary>
     public EchoBackend()
         : this(-1)
     {
     }
+
+    /// <summary>
+    /// A server that reads everything until the peer half-closes and only then sends it all back and closes: an
+    /// answer that can only arrive through a proxy that honours half-close.
+    /// </summary>
+    public static EchoBackend ReplyAfterEof() => new(-1, replyAfterEof: true);
 
     /// <summary>A server that sends <paramref name="bytes"/> bytes (a repeating pattern) then closes.</summary>
     public static EchoBackend Source(long bytes) => new(bytes);
@@ -68,6 +79,21 @@ public sealed class EchoBackend : LoopbackServer
             {
             }
 
+            return;
+        }
+
+        if (_replyAfterEof)
+        {
+            var all = new MemoryStream();
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken)) > 0)
+            {
+                all.Write(buffer, 0, read);
+            }
+
+            Interlocked.Increment(ref _eofs);
+            await socket.SendAsync(all.ToArray(), SocketFlags.None, cancellationToken);
+            socket.Shutdown(SocketShutdown.Send);
             return;
         }
 

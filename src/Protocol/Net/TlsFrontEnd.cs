@@ -146,12 +146,6 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             return ended && n == 0 ? End() : new FrontEndRead(n, false);
         }
 
-        bool drainOnly;
-        lock (_gate)
-        {
-            drainOnly = _closedWrite;
-        }
-
         byte[] cipher = SocketIo.Rent();
         try
         {
@@ -172,7 +166,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                 // TCP EOF. BouncyCastle is not told (CloseInput would close our sending side too): the backend may
                 // still be answering and the client may only have half-closed. A missing close_notify is only an
                 // error when the options ask for it.
-                if (_requireCloseNotify && !drainOnly && !_closeNotifySeen)
+                if (_requireCloseNotify && !Volatile.Read(ref _closedWrite) && !_closeNotifySeen)
                 {
                     InputEnded = true;
                     throw new RelayException(ProxyError.ClientTruncated,
@@ -183,13 +177,12 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
 
             Interlocked.Add(ref _received, received);
-            if (drainOnly)
+            if (!OfferInput(cipher, received))
             {
-                // We sent close_notify already; BouncyCastle accepts no more input. Read and drop until EOF.
+                // We sent close_notify already (the backend finished); BouncyCastle accepts no more input, so
+                // whatever the client still sends (typically its own close_notify) is read and dropped until EOF.
                 return new FrontEndRead(0, false);
             }
-
-            OfferInput(cipher, received);
         }
         finally
         {
@@ -303,13 +296,20 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
     }
 
-    private void OfferInput(byte[] cipher, int count)
+    private bool OfferInput(byte[] cipher, int count)
     {
         try
         {
             lock (_gate)
             {
+                // Checked under the same lock as CloseWriteAsync's Close(): the backend loop may close at any time.
+                if (_closedWrite && _protocol.IsClosed)
+                {
+                    return false;
+                }
+
                 _protocol.OfferInput(cipher, 0, count);
+                return true;
             }
         }
         catch (TlsFatalAlertReceived e)
