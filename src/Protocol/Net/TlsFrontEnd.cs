@@ -117,7 +117,9 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     {
         lock (_gate)
         {
-            if (PendingInputLocked() > 0 || _protocol.IsClosed || _protocol.PeerCloseNotifyReceived)
+            // Pending clear text, or the client's close_notify already processed: ReadAsync has work without I/O.
+            // After our own close (backend finished) we fall through and wait on the socket to drain it.
+            if (PendingInputLocked() > 0 || _closeNotifySeen)
             {
                 return;
             }
@@ -344,7 +346,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                 _allowedAfterClose -= n;
             }
 
-            ended = PendingInputLocked() == 0 && (_protocol.IsClosed || _protocol.PeerCloseNotifyReceived);
+            ended = PendingInputLocked() == 0 && _closeNotifySeen;
             return n;
         }
     }
@@ -364,7 +366,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             return Math.Min(available, _allowedAfterClose);
         }
 
-        if (_protocol.IsClosed && !_closeNotifySeen && !_protocol.IsFailed)
+        // Closed without our Close(): BouncyCastle processed the client's close_notify under TLS 1.2 (and answered).
+        if (_protocol.IsClosed && !_closedWrite && !_closeNotifySeen && !_protocol.IsFailed)
         {
             _closeNotifySeen = true;
             _allowedAfterClose = int.MaxValue;
