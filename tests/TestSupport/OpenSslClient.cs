@@ -24,8 +24,9 @@ public static class OpenSslClient
     /// to its stdin and closes stdin. Add <c>-ign_eof</c> to read the answer until the server closes.
     /// </summary>
     public static Task<ProcessResult> SClientAsync(int port, string arguments, string? input = null,
-        TimeSpan? timeout = null) =>
-        RunAsync("openssl", $"s_client -connect 127.0.0.1:{port} {arguments}", input ?? "", timeout ?? DefaultTimeout);
+        TimeSpan? timeout = null, TimeSpan? holdInputOpen = null) =>
+        RunAsync("openssl", $"s_client -connect 127.0.0.1:{port} {arguments}", input ?? "", timeout ?? DefaultTimeout,
+            holdInputOpen);
 
     /// <summary>Runs <c>curl</c> with the arguments (silent, showing errors, with a max time).</summary>
     public static Task<ProcessResult> CurlAsync(string arguments, TimeSpan? timeout = null)
@@ -36,8 +37,12 @@ public static class OpenSslClient
     }
 
     /// <summary>Runs a process to completion or kills it at the timeout.</summary>
+    /// <param name="holdInputOpen">
+    /// Keep stdin open this long after writing the input (or until the process exits): s_client obeys its
+    /// interactive commands (R, Q) only without -ign_eof, and exits as soon as stdin ends.
+    /// </param>
     public static async Task<ProcessResult> RunAsync(string fileName, string arguments, string? input,
-        TimeSpan timeout)
+        TimeSpan timeout, TimeSpan? holdInputOpen = null)
     {
         using var process = new Process();
         process.StartInfo = new ProcessStartInfo(fileName, arguments)
@@ -75,7 +80,23 @@ public static class OpenSslClient
         if (input is not null)
         {
             await process.StandardInput.WriteAsync(input);
-            process.StandardInput.Close();
+            await process.StandardInput.FlushAsync();
+            if (holdInputOpen is { } hold)
+            {
+                try
+                {
+                    await process.WaitForExitAsync().WaitAsync(hold);
+                }
+                catch (TimeoutException)
+                {
+                    // Still running after the hold: end its input now.
+                }
+            }
+
+            if (!process.HasExited)
+            {
+                process.StandardInput.Close();
+            }
         }
 
         bool timedOut = false;

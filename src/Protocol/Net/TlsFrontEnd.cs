@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Org.BouncyCastle.Tls;
 using SslCluster.Protocol.Tls;
 
@@ -18,6 +19,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     // Largest clear-text chunk per write, chosen so one sealed record (header 5, explicit nonce 8, content type 1,
     // tag 16) fits one pooled buffer and goes out in one send.
     private const int ChunkSize = SocketIo.BufferSize - 256;
+
+    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
 
     private readonly Socket _socket;
     private readonly OffloadTlsServerProtocol _protocol;
@@ -149,6 +152,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
 
         byte[] cipher = SocketIo.Rent();
+        RelayException? refused = null;
         try
         {
             int received;
@@ -179,16 +183,30 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
 
             Interlocked.Add(ref _received, received);
-            if (!OfferInput(cipher, received))
+            try
             {
-                // We sent close_notify already (the backend finished); BouncyCastle accepts no more input, so
-                // whatever the client still sends (typically its own close_notify) is read and dropped until EOF.
-                return new FrontEndRead(0, false);
+                if (!OfferInput(cipher, received))
+                {
+                    // We sent close_notify already (the backend finished); BouncyCastle accepts no more input, so
+                    // whatever the client still sends (typically its own close_notify) is read and dropped to EOF.
+                    return new FrontEndRead(0, false);
+                }
+            }
+            catch (RelayException e) when (e.Error == ProxyError.ClientProtocolError)
+            {
+                refused = e;
             }
         }
         finally
         {
             SocketIo.Return(cipher);
+        }
+
+        if (refused is not null)
+        {
+            // BouncyCastle queued its fatal alert; the client should learn why before the connection closes.
+            await FlushQuietlyAsync(AlertFlushTimeout);
+            ExceptionDispatchInfo.Throw(refused);
         }
 
         await FlushOrThrowAsync(cancellationToken);

@@ -28,6 +28,12 @@ public sealed class BcTestClient : IDisposable
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
+        return await ConnectAsync(socket, version, suites);
+    }
+
+    /// <summary>Handshakes over an already connected socket (owned by the client from then on).</summary>
+    public static async Task<BcTestClient> ConnectAsync(Socket socket, ProtocolVersion version, int[]? suites = null)
+    {
         var protocol = new TlsClientProtocol(new NetworkStream(socket, ownsSocket: false));
         await Task.Run(() => protocol.Connect(new Client(version, suites)));
         return new BcTestClient(socket, protocol);
