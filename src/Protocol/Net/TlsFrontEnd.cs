@@ -30,6 +30,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     private bool _closeNotifySeen;
     private int _allowedAfterClose;
     private bool _closedWrite;
+    private bool _inputEnded;
     private long _received;
     private long _sent;
 
@@ -54,7 +55,12 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
     }
 
-    public bool InputEnded { get; private set; }
+    // Written by the client-to-backend loop, read by the other one.
+    public bool InputEnded
+    {
+        get => Volatile.Read(ref _inputEnded);
+        private set => Volatile.Write(ref _inputEnded, value);
+    }
 
     public long BytesReceived => Interlocked.Read(ref _received);
 

@@ -107,7 +107,7 @@ public sealed class BackendFailureTests
         tls.Stream.Write("GET / HTTP/1.1\r\n\r\n"u8);
 
         Assert.Contains("hello from the backend", System.Text.Encoding.ASCII.GetString(await Task.Run(tls.ReadToEnd)));
-        tls.Protocol.Close();
+        tls.Dispose();
         var summary = await run.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(ProxyError.None, summary.Error);
     }

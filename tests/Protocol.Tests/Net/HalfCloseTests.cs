@@ -29,7 +29,9 @@ public sealed class HalfCloseTests
         string response = Encoding.ASCII.GetString(await Task.Run(client.ReadToEnd));
         Assert.EndsWith(body, response);
         Assert.StartsWith("HTTP/1.1 200 OK", response);
-        client.Protocol.Close();
+
+        // Our TCP close ends the proxy's wait for us (its close linger) after its close_notify.
+        client.Dispose();
         var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
         Assert.Equal(ProxyError.None, summary.Error);
         Assert.Equal(response.Length, summary.BackendToClientBytes);
@@ -121,6 +123,31 @@ public sealed class HalfCloseTests
         Assert.True(await backend.WaitForEofsAsync(1, TimeSpan.FromSeconds(10)));
         var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
         Assert.Equal(ProxyError.None, summary.Error);
+    }
+
+    [Fact]
+    public async Task ClientTcpEofWithoutCloseNotify_WhenRequired_IsClientTruncated()
+    {
+        var backend = new EchoBackend();
+        await using var harness = ProxyHarness.Start(backend,
+            engineOptions: new Protocol.Tls.TlsEngineOptions { RequireClientCloseNotify = true });
+        using var socket = await harness.ConnectRawAsync();
+        await using (var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false)))
+        {
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            });
+            await ssl.WriteAsync("x"u8.ToArray());
+            Assert.Equal(1, await ssl.ReadAsync(new byte[1]));
+        }
+
+        socket.Shutdown(SocketShutdown.Send);
+
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.ClientTruncated, summary.Error);
+        Assert.True(summary.Error.IsClientSide());
     }
 
     [Fact]
