@@ -6,6 +6,7 @@ namespace SslCluster.Protocol.Net;
 internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
 {
     private bool _closedWrite;
+    private bool _inputEnded;
     private long _received;
     private long _sent;
 
@@ -13,7 +14,12 @@ internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
 
     public bool CanWrite => !_closedWrite;
 
-    public bool InputEnded { get; private set; }
+    // Written by the client-to-backend loop, read by the other one.
+    public bool InputEnded
+    {
+        get => Volatile.Read(ref _inputEnded);
+        private set => Volatile.Write(ref _inputEnded, value);
+    }
 
     public long BytesReceived => Interlocked.Read(ref _received);
 

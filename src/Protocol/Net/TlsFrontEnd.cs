@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.ExceptionServices;
 using Org.BouncyCastle.Tls;
 using SslCluster.Protocol.Tls;
 
@@ -19,6 +20,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     // tag 16) fits one pooled buffer and goes out in one send.
     private const int ChunkSize = SocketIo.BufferSize - 256;
 
+    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
+
     private readonly Socket _socket;
     private readonly OffloadTlsServerProtocol _protocol;
     private readonly Lock _gate = new();
@@ -27,6 +30,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     private bool _closeNotifySeen;
     private int _allowedAfterClose;
     private bool _closedWrite;
+    private bool _inputEnded;
     private long _received;
     private long _sent;
 
@@ -51,7 +55,12 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
     }
 
-    public bool InputEnded { get; private set; }
+    // Written by the client-to-backend loop, read by the other one.
+    public bool InputEnded
+    {
+        get => Volatile.Read(ref _inputEnded);
+        private set => Volatile.Write(ref _inputEnded, value);
+    }
 
     public long BytesReceived => Interlocked.Read(ref _received);
 
@@ -117,7 +126,9 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     {
         lock (_gate)
         {
-            if (PendingInputLocked() > 0 || _protocol.IsClosed || _protocol.PeerCloseNotifyReceived)
+            // Pending clear text, or the client's close_notify already processed: ReadAsync has work without I/O.
+            // After our own close (backend finished) we fall through and wait on the socket to drain it.
+            if (PendingInputLocked() > 0 || _closeNotifySeen)
             {
                 return;
             }
@@ -146,13 +157,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             return ended && n == 0 ? End() : new FrontEndRead(n, false);
         }
 
-        bool drainOnly;
-        lock (_gate)
-        {
-            drainOnly = _closedWrite;
-        }
-
         byte[] cipher = SocketIo.Rent();
+        RelayException? refused = null;
         try
         {
             int received;
@@ -172,7 +178,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                 // TCP EOF. BouncyCastle is not told (CloseInput would close our sending side too): the backend may
                 // still be answering and the client may only have half-closed. A missing close_notify is only an
                 // error when the options ask for it.
-                if (_requireCloseNotify && !drainOnly && !_closeNotifySeen)
+                if (_requireCloseNotify && !Volatile.Read(ref _closedWrite) && !_closeNotifySeen)
                 {
                     InputEnded = true;
                     throw new RelayException(ProxyError.ClientTruncated,
@@ -183,17 +189,30 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
 
             Interlocked.Add(ref _received, received);
-            if (drainOnly)
+            try
             {
-                // We sent close_notify already; BouncyCastle accepts no more input. Read and drop until EOF.
-                return new FrontEndRead(0, false);
+                if (!OfferInput(cipher, received))
+                {
+                    // We sent close_notify already (the backend finished); BouncyCastle accepts no more input, so
+                    // whatever the client still sends (typically its own close_notify) is read and dropped to EOF.
+                    return new FrontEndRead(0, false);
+                }
             }
-
-            OfferInput(cipher, received);
+            catch (RelayException e) when (e.Error == ProxyError.ClientProtocolError)
+            {
+                refused = e;
+            }
         }
         finally
         {
             SocketIo.Return(cipher);
+        }
+
+        if (refused is not null)
+        {
+            // BouncyCastle queued its fatal alert; the client should learn why before the connection closes.
+            await FlushQuietlyAsync(AlertFlushTimeout);
+            ExceptionDispatchInfo.Throw(refused);
         }
 
         await FlushOrThrowAsync(cancellationToken);
@@ -303,13 +322,20 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
     }
 
-    private void OfferInput(byte[] cipher, int count)
+    private bool OfferInput(byte[] cipher, int count)
     {
         try
         {
             lock (_gate)
             {
+                // Checked under the same lock as CloseWriteAsync's Close(): the backend loop may close at any time.
+                if (_closedWrite && _protocol.IsClosed)
+                {
+                    return false;
+                }
+
                 _protocol.OfferInput(cipher, 0, count);
+                return true;
             }
         }
         catch (TlsFatalAlertReceived e)
@@ -344,7 +370,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                 _allowedAfterClose -= n;
             }
 
-            ended = PendingInputLocked() == 0 && (_protocol.IsClosed || _protocol.PeerCloseNotifyReceived);
+            ended = PendingInputLocked() == 0 && _closeNotifySeen;
             return n;
         }
     }
@@ -364,7 +390,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             return Math.Min(available, _allowedAfterClose);
         }
 
-        if (_protocol.IsClosed && !_closeNotifySeen && !_protocol.IsFailed)
+        // Closed without our Close(): BouncyCastle processed the client's close_notify under TLS 1.2 (and answered).
+        if (_protocol.IsClosed && !_closedWrite && !_closeNotifySeen && !_protocol.IsFailed)
         {
             _closeNotifySeen = true;
             _allowedAfterClose = int.MaxValue;

@@ -69,7 +69,9 @@ public sealed class TlsListener : IAsyncDisposable
             throw new InvalidOperationException("The listener is already started.");
         }
 
-        _acceptLoop = AcceptLoopAsync(_stop.Token);
+        // On the thread pool, away from any caller's SynchronizationContext (a UI or test framework context would
+        // otherwise carry every continuation of every connection: the library does not use ConfigureAwait).
+        _acceptLoop = Task.Run(() => AcceptLoopAsync(_stop.Token));
     }
 
     /// <summary>
@@ -125,7 +127,7 @@ public sealed class TlsListener : IAsyncDisposable
             Interlocked.Increment(ref _accepted);
             var connection = new TlsProxyConnection(client, _engine, _selector, _dialBackend, _options, _observer);
             var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            var run = RunAsync(connection, started.Task);
+            var run = Task.Run(() => RunAsync(connection, started.Task));
             _connections[connection.Id] = (connection, run);
             started.SetResult();
         }
@@ -133,10 +135,9 @@ public sealed class TlsListener : IAsyncDisposable
 
     private async Task RunAsync(TlsProxyConnection connection, Task registered)
     {
-        // Run on the pool so one slow handshake step never delays the accept loop; start only once registered so
-        // the removal below cannot precede the insertion.
+        // Started on the pool so one slow handshake step never delays the accept loop; runs only once registered
+        // so the removal below cannot precede the insertion.
         await registered;
-        await Task.Yield();
         try
         {
             await connection.RunAsync();

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Org.BouncyCastle.Crypto;
+using Org.BouncyCastle.Security;
 using Org.BouncyCastle.Tls;
 using Org.BouncyCastle.Tls.Crypto;
 using Org.BouncyCastle.Tls.Crypto.Impl.BC;
@@ -37,6 +39,7 @@ public sealed class ServerCredential : IDisposable
     private readonly NativeTlsSigner _signer;
     private readonly int[] _schemes12;
     private readonly int[] _schemes13;
+    private AsymmetricKeyParameter? _bcKey;
     private int _disposed;
 
     private ServerCredential(AsymmetricAlgorithm key, ServerKeyType keyType, BcCertificate chain12,
@@ -175,13 +178,47 @@ public sealed class ServerCredential : IDisposable
             {
                 if (SignatureScheme.From(offered) == scheme)
                 {
-                    return new DefaultTlsCredentialedSigner(new TlsCryptoParameters(context), _signer,
-                        tls13 ? Chain13 : Chain12, offered);
+                    var parameters = new TlsCryptoParameters(context);
+                    var chain = tls13 ? Chain13 : Chain12;
+                    if (context.Crypto is BcTlsCrypto bc and not NativeTlsCrypto)
+                    {
+                        // The BouncyCastle provider exists to compare against: it signs in managed code too.
+                        return new BcDefaultTlsCredentialedSigner(parameters, bc, BouncyCastleKey(), chain, offered);
+                    }
+
+                    return new DefaultTlsCredentialedSigner(parameters, _signer, chain, offered);
                 }
             }
         }
 
         return null;
+    }
+
+    private AsymmetricKeyParameter BouncyCastleKey()
+    {
+        // Converted once per credential (building a BouncyCastle RSA key validates its modulus: ~16 ms).
+        var key = Volatile.Read(ref _bcKey);
+        if (key is null)
+        {
+            byte[] pkcs8 = _key switch
+            {
+                RSA rsa => rsa.ExportPkcs8PrivateKey(),
+                ECDsa ecdsa => ecdsa.ExportPkcs8PrivateKey(),
+                _ => throw new TlsFatalAlert(AlertDescription.internal_error, "unsupported key"),
+            };
+            try
+            {
+                key = PrivateKeyFactory.CreateKey(pkcs8);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pkcs8);
+            }
+
+            Volatile.Write(ref _bcKey, key);
+        }
+
+        return key;
     }
 
     /// <summary>Releases the private key.</summary>

@@ -112,14 +112,14 @@ public static class TlsCipherSuites
     private static string? RefusalReason(int suite, ServerKeyType keyType)
     {
         string name = GetName(suite);
-        if (name.Contains("_RC4_", StringComparison.Ordinal))
-        {
-            return "RC4 is broken (RFC 7465 forbids it)";
-        }
-
         if (name.Contains("EXPORT", StringComparison.Ordinal))
         {
             return "export-grade suites use deliberately weak keys";
+        }
+
+        if (name.Contains("_RC4_", StringComparison.Ordinal))
+        {
+            return "RC4 is broken (RFC 7465 forbids it)";
         }
 
         if (name.Contains("_NULL_", StringComparison.Ordinal) || name.EndsWith("_NULL", StringComparison.Ordinal))

@@ -9,6 +9,9 @@ public enum TlsCryptoProvider
     /// </summary>
     Native,
 
-    /// <summary>Plain BouncyCastle <c>BcTlsCrypto</c>. Kept to compare against and to rule the native path out.</summary>
+    /// <summary>
+    /// Plain BouncyCastle <c>BcTlsCrypto</c>, managed signatures included (the credential's key is converted to a
+    /// BouncyCastle key once). Kept to compare against and to rule the native path out.
+    /// </summary>
     BouncyCastle,
 }

@@ -1,0 +1,135 @@
+using SslCluster.Protocol.Net;
+using SslCluster.Protocol.Tests.Support;
+using SslCluster.Protocol.Tls;
+using SslCluster.TestSupport;
+using Xunit;
+
+namespace SslCluster.Protocol.Tests.Net;
+
+/// <summary>Real openssl s_client and curl processes against a TlsListener on 127.0.0.1.</summary>
+public sealed class OpenSslInteropTests
+{
+    private const string HttpRequest = "GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    public static TheoryData<TlsCryptoProvider> Providers => [TlsCryptoProvider.Native, TlsCryptoProvider.BouncyCastle];
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task SClient_Tls12EcdheRsaAes128Gcm_RelaysHttpExchangeAndClosesCleanly(TlsCryptoProvider provider)
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port,
+            "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -servername localhost -ign_eof", HttpRequest);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("Cipher is ECDHE-RSA-AES128-GCM-SHA256", result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(TlsVersion.Tls12, summary.Handshake!.Version);
+        Assert.Equal("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", summary.Handshake.CipherSuiteName);
+        Assert.Equal("localhost", summary.Handshake.ServerName);
+        Assert.Equal("tag-ctx/list/srv", summary.Handshake.Tag);
+        Assert.Equal(HttpRequest.Length, summary.ClientToBackendBytes);
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task SClient_Tls12EcdheEcdsa_RelaysHttpExchange(TlsCryptoProvider provider)
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, provider: provider);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port,
+            "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384 -ign_eof", HttpRequest);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("Cipher is ECDHE-ECDSA-AES256-GCM-SHA384", result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Null(summary.Handshake!.ServerName);
+    }
+
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native, false, "TLS_AES_128_GCM_SHA256")]
+    [InlineData(TlsCryptoProvider.Native, true, "TLS_CHACHA20_POLY1305_SHA256")]
+    [InlineData(TlsCryptoProvider.BouncyCastle, false, "TLS_AES_256_GCM_SHA384")]
+    [InlineData(TlsCryptoProvider.BouncyCastle, true, "TLS_AES_128_GCM_SHA256")]
+    public async Task SClient_Tls13_RelaysHttpExchange(TlsCryptoProvider provider, bool ecdsa, string suite)
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: ecdsa, provider: provider);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port,
+            $"-tls1_3 -ciphersuites {suite} -servername localhost -ign_eof", HttpRequest);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("New, TLSv1.3, Cipher is " + suite, result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(TlsVersion.Tls13, summary.Handshake!.Version);
+        Assert.Equal(suite, summary.Handshake.CipherSuiteName);
+    }
+
+    [Theory]
+    [MemberData(nameof(Providers))]
+    public async Task Curl_InsecureFetch_ReturnsBackendPage(TlsCryptoProvider provider)
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend("curl page\n"), provider: provider);
+
+        var result = await OpenSslClient.CurlAsync($"-k https://127.0.0.1:{harness.Port}/index.html");
+
+        Assert.True(result.ExitCode == 0, result.AllOutput);
+        Assert.Equal("curl page\n", result.StandardOutput);
+        Assert.Equal("GET /index.html HTTP/1.1", ((HttpTestBackend)harness.Backend).LastRequestLine);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.None, summary.Error);
+    }
+
+    [Fact]
+    public async Task Curl_VerifiedAgainstTestCertificate_ReturnsBackendPage()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend("verified\n"), ecdsa: true);
+
+        var result = await OpenSslClient.CurlAsync(
+            $"--cacert {harness.Certificate.CertificatePemPath} https://localhost:{harness.Port}/ " +
+            $"--resolve localhost:{harness.Port}:127.0.0.1");
+
+        Assert.True(result.ExitCode == 0, result.AllOutput);
+        Assert.Equal("verified\n", result.StandardOutput);
+    }
+
+    [Fact]
+    public async Task SClient_NullCiphersOnly_RefusedWithAlertAndNoBackendConnection()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend());
+
+        // OpenSSL 3 no longer builds RC4, DES or 3DES; NULL suites are the broken ones it can still offer.
+        var result = await OpenSslClient.SClientAsync(harness.Port,
+            "-tls1_2 -cipher NULL:eNULL:@SECLEVEL=0", HttpRequest);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alert handshake failure", result.AllOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.ClientHandshakeFailed, summary.Error);
+        Assert.False(summary.BackendDialled);
+        Assert.Equal(0, harness.Backend.Connections);
+    }
+
+    [Fact]
+    public async Task SClient_Tls10Only_RefusedWithProtocolVersionAlertAndNoBackendConnection()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend());
+
+        var result = await OpenSslClient.SClientAsync(harness.Port, "-tls1 -cipher DEFAULT:@SECLEVEL=0",
+            HttpRequest);
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("alert protocol version", result.AllOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.ClientHandshakeFailed, summary.Error);
+        Assert.Contains("protocol_version", summary.Message);
+        Assert.Equal(0, harness.Backend.Connections);
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net;
+using SslCluster.Protocol.Net;
+using SslCluster.Protocol.Tests.Support;
+using SslCluster.Protocol.Tls;
+using SslCluster.TestSupport;
+using Xunit;
+
+namespace SslCluster.Protocol.Tests.Net;
+
+/// <summary>TLS 1.2 session IDs through ITlsSessionStore, checked with openssl -sess_out / -sess_in.</summary>
+public sealed class SessionResumptionTests : IDisposable
+{
+    private const string Request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    private readonly string _sessionFile = Path.Combine(Path.GetTempPath(), "sslcluster-sess-" + Guid.NewGuid());
+
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.BouncyCastle)]
+    public async Task SClient_SessionIdReused_ResumesOnSameListener(TlsCryptoProvider provider)
+    {
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store);
+
+        var first = await OpenSslClient.SClientAsync(harness.Port,
+            $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
+        var second = await OpenSslClient.SClientAsync(harness.Port,
+            $"-tls1_2 -no_ticket -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", first.StandardOutput);
+        Assert.Contains("Reused, TLSv1.2", second.AllOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+        var closed = await harness.Observer.WaitForClosedAsync(2);
+        Assert.Equal([false, true], closed.OrderBy(s => s.ConnectionId).Select(s => s.Handshake!.Resumed));
+        Assert.All(closed, s => Assert.Equal(ProxyError.None, s.Error));
+        Assert.Equal(1, store.Count);
+    }
+
+    [Fact]
+    public async Task SClient_SessionFromOtherListenerWithSameBindingKey_Resumes()
+    {
+        // Two listeners (think: two nodes) sharing a store: the cluster-wide session cache in miniature.
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
+            bindingKey: "ctx/list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
+            bindingKey: "ctx/list/100");
+
+        await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
+        var resumed = await OpenSslClient.SClientAsync(b.Port,
+            $"-tls1_2 -no_ticket -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256", resumed.AllOutput);
+    }
+
+    [Fact]
+    public async Task SClient_SessionFromOtherBindingKey_IsNotResumed()
+    {
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/200");
+
+        await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
+        var second = await OpenSslClient.SClientAsync(b.Port,
+            $"-tls1_2 -no_ticket -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", second.StandardOutput);
+        Assert.DoesNotContain("Reused", second.AllOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+        var summary = Assert.Single(await b.Observer.WaitForClosedAsync(1));
+        Assert.False(summary.Handshake!.Resumed);
+        Assert.Equal(2, store.Count);
+    }
+
+    [Fact]
+    public async Task SClient_Tls13_FullHandshakeEveryTimeAndNoTicket()
+    {
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
+
+        var first = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof",
+            Request);
+
+        Assert.Contains("New, TLSv1.3", first.StandardOutput);
+        Assert.DoesNotContain("Session Ticket arrived", first.AllOutput);
+        Assert.DoesNotContain("TLS session ticket:", first.AllOutput);
+        Assert.Equal(0, store.Count);
+    }
+
+    [Fact]
+    public async Task SClient_StoreWithoutEntries_DoesFullHandshake()
+    {
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
+        await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof",
+            Request);
+        await using var other = ProxyHarness.Start(new HttpTestBackend(),
+            sessionStore: new LocalTlsSessionStore(TimeProvider.System));
+
+        var second = await OpenSslClient.SClientAsync(other.Port,
+            $"-tls1_2 -no_ticket -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", second.StandardOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+    }
+
+    public void Dispose()
+    {
+        File.Delete(_sessionFile);
+    }
+}
