@@ -235,6 +235,101 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
     }
 
     [Fact]
+    public async Task SslGencsr_ForTheDemoKey_PrintsARequestOpensslVerifies()
+    {
+        var r = await demo.Node.CtlAsync("ssl", "gencsr", "demo-key", "cn=www.example.com", "o=Example", "c=US", "san=www.example.com,example.com");
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.StartsWith("-----BEGIN CERTIFICATE REQUEST-----", r.Stdout, StringComparison.Ordinal);
+        var verify = await Run.ProcessAsync("openssl", ["req", "-verify", "-noout", "-text"], r.Stdout, TimeSpan.FromSeconds(30));
+        Assert.True(verify.ExitCode == 0, verify.ToString());
+        Assert.Contains("CN=www.example.com", (verify.Stdout + verify.Stderr).Replace(" = ", "=", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Contains("DNS:example.com", verify.Stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("gendsa", "ssl genrsa")]
+    [InlineData("gendh", "ECDHE")]
+    public async Task SslGendsaAndGendh_AreRefusedWithWhyAndWhatToUse(string command, string fragment)
+    {
+        var r = await demo.Node.CtlAsync("ssl", command, "x", "1024", "pw");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(fragment, r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SslGenrsa_TooWeakKey_IsRefusedAndNothingStored()
+    {
+        var r = await demo.Node.CtlAsync("ssl", "genrsa", "weak", "1024", "pw");
+        var files = await demo.Node.CtlAsync("show", "ssl", "files");
+
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("too weak", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("weak", files.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ClientThatStopsMidHandshake_IsClosedByTheHandshakeTimeout()
+    {
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, demo.HttpsPort);
+        var stream = tcp.GetStream();
+        // Half a ClientHello record, then silence.
+        await stream.WriteAsync(new byte[] { 0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03 });
+        var started = DateTime.UtcNow;
+        var buffer = new byte[256];
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            while (await stream.ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // A reset also ends the connection.
+        }
+
+        Assert.False(cts.IsCancellationRequested, "the node never closed a client stuck mid-handshake");
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(8), "closed before the 10 s handshake timeout");
+    }
+
+    [Fact]
+    public async Task SslServerVersionTls13_RefusesTls12ClientsAndServesTls13()
+    {
+        var port = NodeProcess.FreePort();
+        var applied = await demo.Node.CtlWithInputAsync($"""
+            ssl-proxy-list only13
+              ssl-server 1
+              ssl-server 1 rsakey demo-key
+              ssl-server 1 rsacert demo-cert
+              ssl-server 1 vip address 127.0.0.1
+              ssl-server 1 port {port}
+              ssl-server 1 cipher all-cipher-suites 127.0.0.1 {demo.HttpPort}
+              ssl-server 1 version tls1.3
+              active
+            service m13
+              type ssl-accel
+              add ssl-proxy-list only13
+              active
+            owner demo
+              content only13
+                vip address 127.0.0.1
+                port {port}
+                add service m13
+                active
+            """, "configure", "-");
+        Assert.True(applied.ExitCode == 0, applied.ToString());
+
+        var v12 = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_2", "-brief"], "", TimeSpan.FromSeconds(30));
+        var v13 = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_3", "-brief"], "", TimeSpan.FromSeconds(30));
+
+        Assert.DoesNotContain("CONNECTION ESTABLISHED", v12.Stdout + v12.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Protocol version: TLSv1.3", v13.Stdout + v13.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ThousandConcurrentConnections_AllGetTheirResponse()
     {
         const int n = 1000;

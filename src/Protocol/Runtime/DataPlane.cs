@@ -21,6 +21,12 @@ public sealed class DataPlane : IDataPlane, IDisposable
 
     private readonly KeyProtector _protector;
     private readonly TlsEngine _engine;
+
+    /// <summary>
+    /// For modules whose ssl-servers all say <c>version tls1.3</c>. BouncyCastle chooses the protocol version before
+    /// it sees SNI, so the floor is a property of the engine a connection uses, not of the binding it selects.
+    /// </summary>
+    private readonly TlsEngine _engineTls13;
     private readonly ProxyConnectionOptions _baseOptions;
     private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
 
@@ -28,9 +34,10 @@ public sealed class DataPlane : IDataPlane, IDisposable
     {
         _protector = new KeyProtector(masterKey);
         Addresses = addresses;
-        _engine = new TlsEngine(
-            new TlsEngineOptions { CryptoProvider = nativeCrypto ? TlsCryptoProvider.Native : TlsCryptoProvider.BouncyCastle },
-            sessions ?? new LocalTlsSessionStore(TimeProvider.System));
+        var options = new TlsEngineOptions { CryptoProvider = nativeCrypto ? TlsCryptoProvider.Native : TlsCryptoProvider.BouncyCastle };
+        sessions ??= new LocalTlsSessionStore(TimeProvider.System);
+        _engine = new TlsEngine(options, sessions);
+        _engineTls13 = new TlsEngine(options with { MinVersion = TlsVersion.Tls13 }, sessions);
         _baseOptions = new ProxyConnectionOptions { BackendConnectTimeout = backendConnectTimeout };
     }
 
@@ -192,7 +199,10 @@ public sealed class DataPlane : IDataPlane, IDisposable
             var timeout = module.SslServers.Count > 0 ? module.SslServers[0].Server.HandshakeTimeoutSeconds : Config.SslServer.DefaultHandshakeTimeoutSeconds;
             var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
             counters.Accept();
-            using var connection = new TlsProxyConnection(client, owner._engine, selector, Dial, options, new CountingObserver(counters));
+            var engine = module.SslServers.Count > 0 && module.SslServers.All(s => s.Server.MinimumVersion == Config.TlsVersionFloor.Tls13)
+                ? owner._engineTls13
+                : owner._engine;
+            using var connection = new TlsProxyConnection(client, engine, selector, Dial, options, new CountingObserver(counters));
             await connection.RunAsync(cancellationToken);
         }
 
