@@ -330,6 +330,54 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
     }
 
     [Fact]
+    public async Task Tls12SessionId_ResumesUnlessTheSslServersSessionCacheIsZero()
+    {
+        var port = NodeProcess.FreePort();
+        var applied = await demo.Node.CtlWithInputAsync($"""
+            ssl-proxy-list nocache
+              ssl-server 1
+              ssl-server 1 rsakey demo-key
+              ssl-server 1 rsacert demo-cert
+              ssl-server 1 vip address 127.0.0.1
+              ssl-server 1 port {port}
+              ssl-server 1 cipher all-cipher-suites 127.0.0.1 {demo.HttpPort}
+              ssl-server 1 session-cache 0
+              active
+            service nocache
+              type ssl-accel
+              add ssl-proxy-list nocache
+              active
+            owner demo
+              content nocache
+                vip address 127.0.0.1
+                port {port}
+                add service nocache
+                active
+            """, "configure", "-");
+        Assert.True(applied.ExitCode == 0, applied.ToString());
+
+        Assert.Equal("Reused", await ResumeAsync(demo.HttpsPort));
+        Assert.Equal("New", await ResumeAsync(port));
+    }
+
+    private static async Task<string> ResumeAsync(int port)
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            string[] common = ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_2", "-no_ticket"];
+            var first = await Run.ProcessAsync("openssl", [.. common, "-sess_out", file], "", TimeSpan.FromSeconds(30));
+            Assert.Contains("New, TLSv1.2", first.Stdout, StringComparison.Ordinal);
+            var second = await Run.ProcessAsync("openssl", [.. common, "-sess_in", file], "", TimeSpan.FromSeconds(30));
+            return second.Stdout.Contains("Reused, TLSv1.2", StringComparison.Ordinal) ? "Reused" : "New";
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task ThousandConcurrentConnections_AllGetTheirResponse()
     {
         const int n = 1000;

@@ -77,7 +77,11 @@ public sealed class DataPlane : IDataPlane, IDisposable
         });
         var suites = server.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
-        return (new TlsFrontEndBinding(credential, server.BindingKey, suites, server), names);
+        var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
+        {
+            SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
+        };
+        return (binding, names);
     }
 
     private static string CommonName(string subject)

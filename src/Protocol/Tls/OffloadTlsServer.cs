@@ -219,7 +219,8 @@ public sealed class OffloadTlsServer : AbstractTlsServer
 
         var store = _engine.SessionStore;
         byte[]? id = parameters.SessionID;
-        if (store is null || tls13 || resumed || id is null || id.Length == 0)
+        var ttl = binding.SessionTimeout ?? _engine.Options.SessionTimeout;
+        if (store is null || tls13 || resumed || id is null || id.Length == 0 || ttl <= TimeSpan.Zero)
         {
             return;
         }
@@ -231,8 +232,7 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             return;
         }
 
-        store.Put((byte[])id.Clone(), binding.BindingKey, TlsSessionCodec.Export(Crypto, exported),
-            _engine.Options.SessionTimeout);
+        store.Put((byte[])id.Clone(), binding.BindingKey, TlsSessionCodec.Export(Crypto, exported), ttl);
         SessionStored = true;
     }
 

@@ -32,6 +32,12 @@ public sealed class TlsFrontEndBinding
     /// <summary>The ssl-server's certificate chain and key.</summary>
     public ServerCredential Credential { get; }
 
+    /// <summary>
+    /// How long a TLS 1.2 session of this binding stays resumable (the ssl-server's <c>session-cache</c>); null uses
+    /// the engine's default, zero caches nothing.
+    /// </summary>
+    public TimeSpan? SessionTimeout { get; init; }
+
     /// <summary>Session resumption scope; see the constructor.</summary>
     public string BindingKey { get; }
 
