@@ -48,3 +48,21 @@ public sealed class NodeOptionsTests
         Assert.True(NodeOptions.Parse(["--help"]).ShowHelp);
     }
 }
+
+public sealed class HoconOverlayTests
+{
+    public static TheoryData<string> Overlays() =>
+    [.. Directory.GetFiles(Path.Combine(SslCluster.TestSupport.RepoPaths.Root, "hocon"), "*.conf").Select(f => Path.GetFileName(f))];
+
+    [Theory]
+    [MemberData(nameof(Overlays))]
+    public void Overlay_LoadsAndGivesValidSettings(string file)
+    {
+        var options = NodeOptions.Parse(["--config", Path.Combine(SslCluster.TestSupport.RepoPaths.Root, "hocon", file)]);
+
+        var settings = SslClusterSettings.Create(options.Config);
+
+        Assert.NotNull(settings);
+        _ = SslCluster.Protocol.Runtime.AddressMap.Parse(settings.AddressMap);
+    }
+}
