@@ -93,7 +93,7 @@ internal static class AdminEndpoint
             var r = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, AskTimeout);
             return r.Ready
                 ? Results.Text($"ready: revision {r.Revision}\n")
-                : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", r.Problems)}\n", statusCode: 503);
+                : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", r.Problems.Concat(r.Pending.Select(p => p + ": binding")))}\n", statusCode: 503);
         });
         app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h)), "text/plain; version=0.0.4"));
         return app;
@@ -109,7 +109,7 @@ internal static class AdminEndpoint
         for (var i = 0; i < 100; i++)
         {
             r = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, AskTimeout);
-            if (r.Revision >= revision && r.Problems.All(p => !p.EndsWith("not bound yet", StringComparison.Ordinal))) break;
+            if (r.Revision >= revision && r.Pending.Count == 0) break;
             await Task.Delay(50);
         }
         if (r is null || r.Problems.Count == 0) return diagnostics;

@@ -39,7 +39,7 @@ internal static class NodeHost
         Directory.CreateDirectory(dataDir);
         config = JournalSettings(dataDir, config).WithFallback(config);
         using var masterKey = LoadMasterKey(dataDir);
-        var token = settings.AdminToken.Length > 0 ? settings.AdminToken : LoadOrCreateToken(Path.Combine(dataDir, AdminPaths.TokenFileName));
+        var token = settings.AdminToken.Length > 0 ? settings.AdminToken : await LoadOrCreateTokenAsync(Path.Combine(dataDir, AdminPaths.TokenFileName));
 
         using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout);
         var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload), TimeProvider.System);
@@ -109,11 +109,11 @@ internal static class NodeHost
         }
     }
 
-    private static string LoadOrCreateToken(string path)
+    private static async Task<string> LoadOrCreateTokenAsync(string path)
     {
-        if (File.Exists(path)) return File.ReadAllText(path).Trim();
+        if (File.Exists(path)) return (await File.ReadAllTextAsync(path)).Trim();
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        PrivateFile.WriteTextAsync(path, token).GetAwaiter().GetResult();
+        await PrivateFile.WriteTextAsync(path, token);
         return token;
     }
 }

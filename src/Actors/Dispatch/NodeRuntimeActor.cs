@@ -39,7 +39,8 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         public static GetReadiness Instance { get; } = new();
     }
 
-    public sealed record Readiness(long Revision, bool Ready, IReadOnlyList<string> Problems);
+    /// <summary>Problems are listeners that failed to bind; Pending are listeners still binding.</summary>
+    public sealed record Readiness(long Revision, bool Ready, IReadOnlyList<string> Problems, IReadOnlyList<string> Pending);
 
     /// <summary>Stop accepting on every listener (the first step of a drain).</summary>
     public sealed record StopAccepting
@@ -78,7 +79,8 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
             _revision >= 0 && _bindProblems.Count == 0 && _binding.Count == 0,
-            _bindProblems.Select(p => $"{p.Key}: {p.Value}").Concat(_binding.Select(k => $"{k}: not bound yet")).ToList())));
+            _bindProblems.Select(p => $"{p.Key}: {p.Value}").ToList(),
+            _binding.ToList())));
         Receive<DispatcherActor.BindFailed>(f =>
         {
             _binding.Remove(f.Key);
