@@ -295,32 +295,39 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
         Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(8), "closed before the 10 s handshake timeout");
     }
 
-    [Fact]
-    public async Task SslServerVersionTls13_RefusesTls12ClientsAndServesTls13()
+    /// <summary>Adds a VIP on a free port served by a new module whose ssl-server uses the demo key, plus one option line.</summary>
+    private async Task<int> AddVipAsync(string name, string option)
     {
         var port = NodeProcess.FreePort();
         var applied = await demo.Node.CtlWithInputAsync($"""
-            ssl-proxy-list only13
+            ssl-proxy-list {name}
               ssl-server 1
               ssl-server 1 rsakey demo-key
               ssl-server 1 rsacert demo-cert
               ssl-server 1 vip address 127.0.0.1
               ssl-server 1 port {port}
               ssl-server 1 cipher all-cipher-suites 127.0.0.1 {demo.HttpPort}
-              ssl-server 1 version tls1.3
+              {option}
               active
-            service m13
+            service {name}
               type ssl-accel
-              add ssl-proxy-list only13
+              add ssl-proxy-list {name}
               active
             owner demo
-              content only13
+              content {name}
                 vip address 127.0.0.1
                 port {port}
-                add service m13
+                add service {name}
                 active
             """, "configure", "-");
         Assert.True(applied.ExitCode == 0, applied.ToString());
+        return port;
+    }
+
+    [Fact]
+    public async Task SslServerVersionTls13_RefusesTls12ClientsAndServesTls13()
+    {
+        var port = await AddVipAsync("only13", "ssl-server 1 version tls1.3");
 
         var v12 = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_2", "-brief"], "", TimeSpan.FromSeconds(30));
         var v13 = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_3", "-brief"], "", TimeSpan.FromSeconds(30));
@@ -332,29 +339,7 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
     [Fact]
     public async Task Tls12SessionId_ResumesUnlessTheSslServersSessionCacheIsZero()
     {
-        var port = NodeProcess.FreePort();
-        var applied = await demo.Node.CtlWithInputAsync($"""
-            ssl-proxy-list nocache
-              ssl-server 1
-              ssl-server 1 rsakey demo-key
-              ssl-server 1 rsacert demo-cert
-              ssl-server 1 vip address 127.0.0.1
-              ssl-server 1 port {port}
-              ssl-server 1 cipher all-cipher-suites 127.0.0.1 {demo.HttpPort}
-              ssl-server 1 session-cache 0
-              active
-            service nocache
-              type ssl-accel
-              add ssl-proxy-list nocache
-              active
-            owner demo
-              content nocache
-                vip address 127.0.0.1
-                port {port}
-                add service nocache
-                active
-            """, "configure", "-");
-        Assert.True(applied.ExitCode == 0, applied.ToString());
+        var port = await AddVipAsync("nocache", "ssl-server 1 session-cache 0");
 
         Assert.Equal("Reused", await ResumeAsync(demo.HttpsPort));
         Assert.Equal("New", await ResumeAsync(port));
