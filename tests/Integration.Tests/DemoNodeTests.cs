@@ -296,7 +296,7 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
     }
 
     /// <summary>Adds a VIP on a free port served by a new module whose ssl-server uses the demo key, plus one option line.</summary>
-    private async Task<int> AddVipAsync(string name, string option)
+    private async Task<int> AddVipAsync(string name, string option, string cipher = "all-cipher-suites")
     {
         var port = NodeProcess.FreePort();
         var applied = await demo.Node.CtlWithInputAsync($"""
@@ -306,7 +306,7 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
               ssl-server 1 rsacert demo-cert
               ssl-server 1 vip address 127.0.0.1
               ssl-server 1 port {port}
-              ssl-server 1 cipher all-cipher-suites 127.0.0.1 {demo.HttpPort}
+              ssl-server 1 cipher {cipher} 127.0.0.1 {demo.HttpPort}
               {option}
               active
             service {name}
@@ -334,6 +334,19 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
         Assert.DoesNotContain("CONNECTION ESTABLISHED", v12.Stdout + v12.Stderr, StringComparison.Ordinal);
         Assert.Contains("Protocol version: TLSv1.3", v13.Stdout + v13.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CipherLinesWithoutTls13Suites_KeepTheVipOnTls12()
+    {
+        var port = await AddVipAsync("only12", "", "ecdhe-rsa-with-aes-128-gcm-sha256");
+
+        var v13 = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-tls1_3", "-brief"], "", TimeSpan.FromSeconds(30));
+        var any = await Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{port}", "-brief"], "", TimeSpan.FromSeconds(30));
+
+        Assert.DoesNotContain("CONNECTION ESTABLISHED", v13.Stdout + v13.Stderr, StringComparison.Ordinal);
+        Assert.Contains("Protocol version: TLSv1.2", any.Stdout + any.Stderr, StringComparison.Ordinal);
+        Assert.Contains("ECDHE-RSA-AES128-GCM-SHA256", any.Stdout + any.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -27,6 +27,9 @@ public sealed class DataPlane : IDataPlane, IDisposable
     /// it sees SNI, so the floor is a property of the engine a connection uses, not of the binding it selects.
     /// </summary>
     private readonly TlsEngine _engineTls13;
+
+    /// <summary>For modules whose cipher lines name no TLS 1.3 suite: the operator asked for TLS 1.2 suites only.</summary>
+    private readonly TlsEngine _engineTls12;
     private readonly ProxyConnectionOptions _baseOptions;
     private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
 
@@ -38,6 +41,7 @@ public sealed class DataPlane : IDataPlane, IDisposable
         sessions ??= new LocalTlsSessionStore(TimeProvider.System);
         _engine = new TlsEngine(options, sessions);
         _engineTls13 = new TlsEngine(options with { MinVersion = TlsVersion.Tls13 }, sessions);
+        _engineTls12 = new TlsEngine(options with { MaxVersion = TlsVersion.Tls12 }, sessions);
         _baseOptions = new ProxyConnectionOptions { BackendConnectTimeout = backendConnectTimeout };
     }
 
@@ -117,6 +121,20 @@ public sealed class DataPlane : IDataPlane, IDisposable
             return fallback;
         };
     }
+
+    /// <summary>
+    /// The version range a module's ssl-servers allow. BouncyCastle picks the version before SNI selects an
+    /// ssl-server, so the range is decided per module: TLS 1.3 only when every ssl-server says so, TLS 1.2 only when
+    /// no cipher line names a TLS 1.3 suite, both otherwise.
+    /// </summary>
+    private TlsEngine EngineFor(ModulePlan module)
+    {
+        if (module.SslServers.Count == 0) return _engine;
+        if (module.SslServers.All(s => s.Server.MinimumVersion == Config.TlsVersionFloor.Tls13)) return _engineTls13;
+        return module.SslServers.Any(s => s.Suites.Any(IsTls13Suite)) ? _engine : _engineTls12;
+    }
+
+    private static bool IsTls13Suite(string iana) => !iana.Contains("_WITH_", StringComparison.Ordinal);
 
     public void Dispose()
     {
@@ -203,9 +221,7 @@ public sealed class DataPlane : IDataPlane, IDisposable
             var timeout = module.SslServers.Count > 0 ? module.SslServers[0].Server.HandshakeTimeoutSeconds : Config.SslServer.DefaultHandshakeTimeoutSeconds;
             var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
             counters.Accept();
-            var engine = module.SslServers.Count > 0 && module.SslServers.All(s => s.Server.MinimumVersion == Config.TlsVersionFloor.Tls13)
-                ? owner._engineTls13
-                : owner._engine;
+            var engine = owner.EngineFor(module);
             using var connection = new TlsProxyConnection(client, engine, selector, Dial, options, new CountingObserver(counters));
             await connection.RunAsync(cancellationToken);
         }
