@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Tables for docs/benchmarks.md from one bench/run.sh results folder (usage: report.py RESULTS_DIR).
+
+Reads <pass>/results.tsv written by the anchor script (columns: group system test proto value unit
+server-core% client-core% server-procs% note) and memory.tsv written by bench/run.sh. Values are medians of the
+repeats; ratios are ours / HAProxy within one pass (one run of the anchor script), never across passes, except the
+native-vs-BouncyCastle table, which compares our node across passes with the same client settings."""
+import collections, os, re, statistics, sys
+
+R = sys.argv[1]
+P12 = "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)"
+P13 = "TLS1.3 AES128-GCM (ECDSA P-256)"
+HA, OURS, BC = "haproxy", "sslcluster", "sslcluster-bc"
+
+
+def load(name):
+    d = collections.defaultdict(list)
+    p = os.path.join(R, name, "results.tsv")
+    if not os.path.exists(p):
+        return None
+    for line in open(p):
+        r = line.rstrip("\n").split("\t")
+        r += [""] * (10 - len(r))
+        d[(r[0], r[1], r[2], r[3])].append(r)
+    return d
+
+
+passes = {n: load(n) for n in ["main", "tls12", "bc", "bc-tls12"]}
+
+
+def num(x):
+    try:
+        return float(x)
+    except ValueError:
+        return None
+
+
+class Fig:
+    def __init__(self, rows):
+        vals = [num(r[4]) for r in rows if num(r[4]) is not None]
+        self.ok = bool(vals)
+        self.vals = vals
+        self.med = statistics.median(vals) if vals else None
+        mid = min(rows, key=lambda r: abs((num(r[4]) or 0) - (self.med or 0))) if rows else None
+        self.srv = num(mid[6]) if mid else None
+        self.proc = num(mid[8]) if mid else None
+        note = mid[9] if mid else ""
+        m = re.search(r"(TLSv1\.[23]) (\S+)", note)
+        self.tls = f"{m.group(1)} {m.group(2)}" if m else ""
+        m = re.search(r"full=(\d+) resumed=(\d+)", note)
+        self.shim = (int(m.group(1)), int(m.group(2))) if m else None
+        m = re.search(r"failed=(\d+) errored=(\d+) timeout=(\d+)", note)
+        self.errors = sum(int(x) for x in m.groups()) if m else 0
+        m = re.search(r"(Socket errors[^;]*|Non-2xx[^;]*)", note)
+        self.wrk_err = m.group(1).strip() if m else ""
+
+    def cell(self, unit=""):
+        if not self.ok:
+            return "FAIL"
+        v = f"{self.med:,.0f}" if self.med >= 100 else f"{self.med:,.1f}"
+        extra = []
+        if len(self.vals) > 1:
+            extra.append("runs " + "/".join(f"{x:,.0f}" for x in self.vals))
+        if self.tls:
+            extra.append(self.tls.replace("ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA").replace("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA").replace("TLS_AES_128_GCM_SHA256", "AES128-GCM"))
+        if self.shim:
+            extra.append(f"{self.shim[1]} of {sum(self.shim)} resumed")
+        if self.srv is not None:
+            extra.append(f"core {self.srv:.0f}%")
+        if self.errors:
+            extra.append(f"{self.errors} errors")
+        if self.wrk_err:
+            extra.append(self.wrk_err)
+        return f"**{v}** ({'; '.join(extra)})"
+
+
+def get(pas, system, test, proto, group="tls"):
+    d = passes.get(pas)
+    if d is None:
+        return None
+    rows = d.get((group, system, test, proto))
+    return Fig(rows) if rows else None
+
+
+def ratio(a, b):
+    if not a or not b or not a.ok or not b.ok or not b.med:
+        return "n/a"
+    return f"{a.med / b.med:.2f}"
+
+
+def core_ratio(a, b):
+    """Ratio of the values per fully busy server core (value / server-core busy fraction)."""
+    if not a or not b or not a.ok or not b.ok or not a.srv or not b.srv or not b.med:
+        return "n/a"
+    return f"{(a.med / a.srv) / (b.med / b.srv):.2f}"
+
+
+out = []
+w = out.append
+w("### Ours / HAProxy (each row from one run of the anchor script; median of the repeats)\n")
+w("Cells: **median** (individual runs; protocol and suite the client negotiated; for handshake rows how many of the "
+  "client's handshakes were resumptions; busy % of the server core 0 during the run). The ratio per busy core "
+  "divides each value by its server-core busy fraction first (it matters where a run did not saturate core 0).\n")
+w("| figure | pass | HAProxy | sslcluster (native crypto) | ours / HAProxy | per busy core |")
+w("|---|---|---|---|---|---|")
+rows = [
+    ("Full handshakes/s, TLS 1.2 ECDHE-RSA-2048 AES128-GCM", "tls12", "hs_full", P12),
+    ("Full handshakes/s, TLS 1.3 ECDSA P-256 AES128-GCM", "main", "hs_full", P13),
+    ("Keep-alive 100 B requests/s, TLS 1.2 RSA port", "tls12", "keepalive_100B", P12),
+    ("Keep-alive 100 B requests/s, TLS 1.3 ECDSA port", "main", "keepalive_100B", P13),
+    ("1 MiB bulk MB/s, TLS 1.2 RSA port", "tls12", "bulk_1MiB", P12),
+    ("1 MiB bulk MB/s, TLS 1.3 ECDSA port", "main", "bulk_1MiB", P13),
+    ("Resumed TLS 1.2, client keeps its session (HAProxy: ticket; ours: session ID)", "tls12", "hs_resume_ticket", "TLS1.2 session ticket"),
+    ("TLS 1.3 'resumed' (PSK offered), ECDSA port (ours: full handshakes)", "main", "hs_resume_ticket", "TLS1.3 PSK ticket (psk_dhe_ke)"),
+    ("Default client, RSA port: full handshakes/s (ours negotiates TLS 1.3 RSA-PSS)", "main", "hs_full", P12),
+    ("Default client offering no ticket, RSA port (HAProxy: TLS 1.2 session ID; ours: TLS 1.3 full)", "main", "hs_resume_id", "TLS1.2 session ID"),
+    ("Default client, RSA port: keep-alive 100 B requests/s (ours TLS 1.3)", "main", "keepalive_100B", P12),
+    ("Default client, RSA port: 1 MiB bulk MB/s (ours TLS 1.3)", "main", "bulk_1MiB", P12),
+]
+for label, pas, test, proto in rows:
+    a, b = get(pas, HA, test, proto), get(pas, OURS, test, proto)
+    w(f"| {label} | {pas} | {a.cell() if a else 'n/a'} | {b.cell() if b else 'n/a'} | {ratio(b, a)} | {core_ratio(b, a)} |")
+
+w("\n### Resident memory per 1,000 idle TLS connections (idle_conns.py: one request each, then idle; RSS of the "
+  "process tree, fresh server process per row)\n")
+w("| port / protocol | HAProxy | sslcluster (native) | ours / HAProxy |")
+w("|---|---|---|---|")
+mem = collections.defaultdict(dict)
+mp = os.path.join(R, "memory.tsv")
+if os.path.exists(mp):
+    for line in open(mp):
+        f = line.rstrip("\n").split("\t")
+        if len(f) < 4:
+            continue
+        m = re.search(r"(\d+) idle TLS connections: RSS (\d+) -> (\d+) KiB, ([\d.]+) KiB per connection", f[3])
+        mem[f[1]][f[0]] = (int(m.group(1)), int(m.group(2)), int(m.group(3)), float(m.group(4))) if m else None
+for proto, d in mem.items():
+    def c(x):
+        if not x:
+            return "FAIL"
+        n, before, after, per = x
+        return f"**{per * 1000 / 1024:,.1f} MiB** ({per:.1f} KiB/conn; n={n}; RSS {before / 1024:,.0f} -> {after / 1024:,.0f} MiB)"
+    h, o = d.get(HA), d.get(OURS)
+    r = f"{o[3] / h[3]:.1f}" if h and o and h[3] > 0 else "n/a"
+    w(f"| {proto} | {c(h)} | {c(o)} | {r} |")
+
+w("\n### Our node with native crypto vs BouncyCastle (same client settings; native from main/tls12, BouncyCastle "
+  "from bc/bc-tls12, separate runs minutes apart)\n")
+w("| figure | native | BouncyCastle | native / BouncyCastle |")
+w("|---|---|---|---|")
+brows = [
+    ("Full handshakes/s, TLS 1.2 ECDHE-RSA-2048 (client without TLS 1.3)", "tls12", "bc-tls12", "hs_full", P12),
+    ("Full handshakes/s, TLS 1.3 ECDSA P-256", "main", "bc", "hs_full", P13),
+    ("Full handshakes/s, TLS 1.3 RSA-2048 (default client, RSA port)", "main", "bc", "hs_full", P12),
+    ("1 MiB bulk MB/s, TLS 1.2 RSA port (client without TLS 1.3)", "tls12", "bc-tls12", "bulk_1MiB", P12),
+    ("1 MiB bulk MB/s, TLS 1.3 ECDSA port", "main", "bc", "bulk_1MiB", P13),
+    ("Keep-alive 100 B requests/s, TLS 1.3 ECDSA port", "main", "bc", "keepalive_100B", P13),
+]
+for label, pn, pb, test, proto in brows:
+    a, b = get(pn, OURS, test, proto), get(pb, BC, test, proto)
+    w(f"| {label} | {a.cell() if a else 'n/a'} | {b.cell() if b else 'n/a'} | {ratio(a, b)} |")
+
+w("\n### Server CPU during the runs (% of one core used by the server's process tree; same runs as the first table)\n")
+w("| figure | HAProxy procs % | sslcluster procs % |")
+w("|---|---|---|")
+for label, pas, test, proto in rows[:6]:
+    a, b = get(pas, HA, test, proto), get(pas, OURS, test, proto)
+    f = lambda x: f"{x.proc:.0f}" if x and x.proc is not None else "n/a"
+    w(f"| {label} | {f(a)} | {f(b)} |")
+
+w("\n### Settings of each pass\n")
+w("```")
+for n in ["main", "tls12", "bc", "bc-tls12"]:
+    p = os.path.join(R, n, "pass.txt")
+    if os.path.exists(p):
+        w(open(p).read().strip())
+w("```")
+v = os.path.join(R, "main", "versions.txt")
+if os.path.exists(v):
+    w("\nMachine and versions (main pass):\n\n```\n" + open(v).read().strip() + "\n```")
+print("\n".join(out))

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Benchmark harness (not a test): our node side by side with HAProxy, in the same runs, on the same certificates and
+# the same plain nginx backend, using the shared anchor script (../shared/bench-anchors/run.sh from the repository
+# root), which installs HAProxy/nginx/h2load/wrk with apt, pins the proxy under test to core 0 and the load generator
+# and backend to core 1, and measures full/resumed handshakes/s, keep-alive requests/s and 1 MiB bulk MB/s.
+#
+#   sudo bench/run.sh                       # everything, about 20 minutes on 2 cores
+#   sudo PASSES="main memory" bench/run.sh  # a subset (passes below, in this order)
+#
+# Passes (each one invocation of the anchor script, except memory):
+#   main      HAProxy + our node (native crypto), default client (offers TLS 1.2 and 1.3)
+#   tls12     HAProxy + our node (native), h2load/wrk told not to offer TLS 1.3 (client-no-tls13.cnf): the like-for-like
+#             TLS 1.2 RSA-2048 rows (our node negotiates 1.3 on the RSA port whenever the client offers it); the rows
+#             of the TLS 1.3-only port fail for HAProxy in this pass and are not used
+#   memory    resident memory per 1,000 idle TLS connections (anchor idle_conns.py), HAProxy and our node, both ports
+#   bc        our node with --crypto bouncycastle, default client (compare with main)
+#   bc-tls12  our node with --crypto bouncycastle, client without TLS 1.3 (compare with tls12)
+# Durations: DUR / HS_SECONDS / REPEAT of the anchor script, per pass (MAIN_*, TLS12_*, BC_*), defaults below.
+# Output: bench/results/<date-time>/<pass>/ (the anchor script's results.tsv, summary.md, raw/), memory.tsv,
+# report.md (the tables of docs/benchmarks.md, ratios ours/HAProxy). WORK (default /tmp/sslcluster-bench) holds
+# certificates, configurations, logs, the build and the node's data folder.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- the anchor script
+find_anchors() {
+    local tried=() d common
+    for d in "${ANCHORS_DIR:-}" "$ROOT/../shared/bench-anchors"; do
+        [ -n "$d" ] || continue
+        tried+=("$d")
+        [ -f "$d/run.sh" ] && { (cd "$d" && pwd); return 0; }
+    done
+    # a git worktree: shared/ sits beside the main checkout
+    common=$(git -C "$ROOT" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) && {
+        d=$(dirname "$(dirname "$common")")/shared/bench-anchors
+        tried+=("$d")
+        [ -f "$d/run.sh" ] && { (cd "$d" && pwd); return 0; }
+    }
+    log "ERROR: the anchor script run.sh was not found; looked in: ${tried[*]}"
+    log "       set ANCHORS_DIR to the folder holding run.sh, idle_conns.py and templates/"
+    return 1
+}
+ANCHORS=$(find_anchors) || exit 1
+for f in run.sh idle_conns.py mk_tables.py templates/haproxy.cfg.tmpl; do
+    [ -f "$ANCHORS/$f" ] || die "$ANCHORS/$f is missing"
+done
+
+[ "$(id -u)" = 0 ] || die "run as root (sudo bench/run.sh): the anchor script installs packages with apt-get"
+command -v dotnet >/dev/null || die "the .NET SDK (dotnet) is needed"
+for c in curl openssl python3 taskset; do command -v "$c" >/dev/null || die "$c is needed"; done
+[ "$(nproc)" -ge 2 ] || die "needs 2 cores (proxy on core 0, load generator and backend on core 1)"
+
+WORK=${WORK:-/tmp/sslcluster-bench}
+RESULTS=${RESULTS:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
+PASSES=${PASSES:-"main tls12 memory bc bc-tls12"}
+BUILD=$WORK/build
+DATA=$WORK/sslnode-data
+NOTLS13=$HERE/client-no-tls13.cnf
+IDLE_N=${IDLE_N:-1000}
+# the anchor script's fixed ports: backend 18080, HAProxy 18443/18444(/18446 plain), custom 18483/18484
+BACKEND_PORT=18080 HA12=18443 HA13=18444 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
+mkdir -p "$WORK" "$RESULTS"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+exec > >(tee -a "$RESULTS/bench.log") 2>&1
+log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes: $PASSES"
+
+ports_free() {
+    local p busy=()
+    for p in $BACKEND_PORT 18081 $HA12 $HA13 18446 $OUR12 $OUR13 $ADMIN $REMOTING; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy+=("$p")
+    done
+    [ ${#busy[@]} -eq 0 ] || { log "ports in use: ${busy[*]} (ss -ltnp | grep -E '$(IFS='|'; echo "${busy[*]}")')"; return 1; }
+}
+ports_free || die "the benchmark ports must be free"
+
+# ---------------------------------------------------------------- build, certificates, node data folder
+T0=$(date +%s)
+log "building the node and the CLI (Release) into $BUILD"
+dotnet build "$ROOT/src/Node/SslCluster.Node.csproj" -c Release -o "$BUILD/node" -nologo -v q > "$RESULTS/build.log" 2>&1 \
+    || { tail -20 "$RESULTS/build.log"; die "node build failed (see $RESULTS/build.log)"; }
+dotnet build "$ROOT/src/Cli/SslCluster.Cli.csproj" -c Release -o "$BUILD/cli" -nologo -v q >> "$RESULTS/build.log" 2>&1 \
+    || { tail -20 "$RESULTS/build.log"; die "CLI build failed (see $RESULTS/build.log)"; }
+
+# The same certificates the anchor script makes (it keeps existing ones): made here first, because the node's data
+# folder is configured with them before the first pass.
+mkdir -p "$WORK/certs"
+if [ ! -s "$WORK/certs/rsa2048.pem" ] || [ ! -s "$WORK/certs/ecp256.pem" ]; then
+    ( cd "$WORK/certs" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa2048.key -out rsa2048.crt -days 365 \
+          -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null &&
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ecp256.key -out ecp256.crt \
+          -days 365 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null &&
+      cat rsa2048.crt rsa2048.key > rsa2048.pem && cat ecp256.crt ecp256.key > ecp256.pem ) || die "certificate generation failed"
+fi
+
+node_args() { # crypto -> start-node.sh arguments with the anchor's placeholders
+    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --crypto %s --admin-port %s --remoting-port %s" \
+        "$HERE/start-node.sh" "$BUILD" "$DATA" "$1" "$ADMIN" "$REMOTING"
+}
+log "configuring the node's data folder $DATA (imports both certificates, applies the benchmark configuration)"
+rm -rf "$DATA"
+taskset -c 0 "$HERE/start-node.sh" --build "$BUILD" --data "$DATA" --certs "$WORK/certs" --p12 $OUR12 --p13 $OUR13 \
+    --backend $BACKEND_PORT --admin-port $ADMIN --remoting-port $REMOTING --prepare > "$RESULTS/prepare.log" 2>&1 \
+    || { cat "$RESULTS/prepare.log"; die "could not configure the node"; }
+log "build and preparation took $(( $(date +%s) - T0 )) s"
+
+# ---------------------------------------------------------------- passes of the anchor script
+anchor_pass() { # name proxies custom_name crypto client_cnf dur hs_seconds repeat [extra env...]
+    local name=$1 proxies=$2 cname=$3 crypto=$4 cnf=$5 dur=$6 hs=$7 rep=$8; shift 8
+    local out=$RESULTS/$name t=$(date +%s) envs=()
+    [ -n "$cnf" ] && envs+=(OPENSSL_CONF="$cnf")
+    # the first anchor pass installs the packages (apt-get); the later ones skip that step
+    if [ "$INSTALL_DONE" = 1 ]; then envs+=(SKIP_INSTALL=1); else envs+=(SKIP_INSTALL="${SKIP_INSTALL:-0}"); INSTALL_DONE=1; fi
+    mkdir -p "$out"
+    log "== pass $name: PROXIES='$proxies' crypto=$crypto DUR=$dur HS_SECONDS=$hs REPEAT=$rep${cnf:+ client=$(basename "$cnf")}"
+    printf 'pass=%s proxies=%s custom=%s crypto=%s client_conf=%s DUR=%s HS_SECONDS=%s REPEAT=%s %s\n' \
+        "$name" "$proxies" "$cname" "$crypto" "${cnf:-default}" "$dur" "$hs" "$rep" "$*" > "$out/pass.txt"
+    env "${envs[@]}" "$@" WORK="$WORK" OUT="$out" PROXIES="$proxies" CUSTOM_NAME="$cname" \
+        CUSTOM_START="$(node_args "$crypto")" DUR="$dur" HS_SECONDS="$hs" REPEAT="$rep" \
+        timeout -k 30 1500 bash "$ANCHORS/run.sh" > "$out/run.log" 2>&1
+    local rc=$?
+    grep -E '^\[..:..:..\]' "$out/run.log" | sed "s/^/  [$name] /" | tail -40
+    log "pass $name: exit $rc after $(( $(date +%s) - t )) s"
+    [ "$rc" = 0 ] || log "WARNING: pass $name failed (exit $rc); see $out/run.log"
+    ports_free || { sleep 5; ports_free || die "processes of pass $name are still listening"; }
+}
+
+# ---------------------------------------------------------------- memory per idle connection
+wait_port() { local i; for i in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+stop() { # pid: TERM, then KILL after 6 s
+    local i; kill -TERM "$1" 2>/dev/null || return 0
+    for i in $(seq 1 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0
+}
+idle_one() { # system proto port cnf cmd... : fresh server process per measurement
+    local sys=$1 proto=$2 port=$3 cnf=$4 pid line; shift 4
+    taskset -c 0 "$@" > "$WORK/logs/memory-$sys.out" 2>&1 &
+    pid=$!
+    wait_port "$port" || { log "$sys did not listen on $port"; stop "$pid"; printf '%s\t%s\t%s\tFAIL\n' "$sys" "$proto" "$port" >> "$RESULTS/memory.tsv"; return; }
+    sleep 1
+    line=$(env ${cnf:+OPENSSL_CONF=$cnf} taskset -c 1 timeout 120 python3 "$ANCHORS/idle_conns.py" "$pid" 127.0.0.1 "$port" "$IDLE_N" 2>&1 | tail -1)
+    log "memory $sys $proto: $line"
+    printf '%s\t%s\t%s\t%s\n' "$sys" "$proto" "$port" "$line" >> "$RESULTS/memory.tsv"
+    stop "$pid"
+}
+memory_pass() {
+    local t=$(date +%s) be
+    [ -s "$WORK/conf/haproxy.cfg" ] && [ -s "$WORK/conf/backend-$BACKEND_PORT.conf" ] \
+        || { log "memory: $WORK/conf has no haproxy/backend configuration (run pass main first); skipped"; return; }
+    command -v haproxy >/dev/null && command -v nginx >/dev/null || { log "memory: haproxy/nginx missing; skipped"; return; }
+    log "== pass memory: $IDLE_N idle TLS connections per server and port (anchor idle_conns.py)"
+    : > "$RESULTS/memory.tsv"
+    taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/memory-backend.out" 2>&1 &
+    be=$!
+    wait_port $BACKEND_PORT || { stop "$be"; log "memory: backend did not start; skipped"; return; }
+    local ha=(haproxy -f "$WORK/conf/haproxy.cfg" -db)
+    local ours=(bash -c "exec $(node_args native | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
+    idle_one haproxy "TLS1.3 AES128-GCM (ECDSA P-256)" $HA13 "" "${ha[@]}"
+    idle_one sslcluster "TLS1.3 AES128-GCM (ECDSA P-256)" $OUR13 "" "${ours[@]}"
+    idle_one haproxy "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HA12 "$NOTLS13" "${ha[@]}"
+    idle_one sslcluster "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $OUR12 "$NOTLS13" "${ours[@]}"
+    stop "$be"
+    log "pass memory: $(( $(date +%s) - t )) s"
+    ports_free || { sleep 5; ports_free || die "processes of pass memory are still listening"; }
+}
+
+mkdir -p "$WORK/logs"
+INSTALL_DONE=0
+for pass in $PASSES; do
+    case $pass in
+        main)     anchor_pass main "haproxy custom" sslcluster native "" \
+                      "${MAIN_DUR:-8}" "${MAIN_HS_SECONDS:-4}" "${MAIN_REPEAT:-3}" SPEED_SECONDS="${SPEED_SECONDS:-1}" ;;
+        tls12)    anchor_pass tls12 "haproxy custom" sslcluster native "$NOTLS13" \
+                      "${TLS12_DUR:-8}" "${TLS12_HS_SECONDS:-4}" "${TLS12_REPEAT:-3}" SKIP_SPEED=1 ;;
+        memory)   memory_pass ;;
+        bc)       anchor_pass bc custom sslcluster-bc bouncycastle "" \
+                      "${BC_DUR:-5}" "${BC_HS_SECONDS:-3}" "${BC_REPEAT:-2}" SKIP_SPEED=1 ;;
+        bc-tls12) anchor_pass bc-tls12 custom sslcluster-bc bouncycastle "$NOTLS13" \
+                      "${BC_TLS12_DUR:-5}" "${BC_HS_SECONDS:-3}" "${BC_REPEAT:-2}" SKIP_SPEED=1 ;;
+        *) die "unknown pass '$pass' (main tls12 memory bc bc-tls12)" ;;
+    esac
+done
+
+python3 "$HERE/report.py" "$RESULTS" > "$RESULTS/report.md" || log "WARNING: report.py failed"
+log "total $(( $(date +%s) - T0 )) s; report: $RESULTS/report.md"
+cat "$RESULTS/report.md"

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs one sslcluster node as the `custom` system of the anchor script (../shared/bench-anchors/run.sh), which
+# exec-s this script, pins it to one core and stops it with SIGTERM. This script stays in the foreground: it starts
+# the node in the background, waits until /readyz answers, imports the two certificates and applies the benchmark
+# configuration when the data folder does not hold it yet, then waits on the node, forwarding SIGTERM/SIGINT to it,
+# and exits with the node's status.
+#
+#   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
+#                 [--crypto native|bouncycastle] [--admin-port N] [--remoting-port N] [--prepare]
+#
+#   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
+#   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
+#   --prepare       configure the data folder, stop the node, exit 0 (bench/run.sh does this before the runs: the
+#                   anchor script waits only 5 s for the TLS port, which a node started on an empty folder, then
+#                   configured, does not always meet on a loaded 2-core machine; a configured folder brings its
+#                   listeners back at start-up in 2-4 s)
+#
+# Configuration applied (the anchor's contract): port P12 serves ECDHE-RSA-AES128-GCM with the RSA-2048 certificate,
+# port P13 TLS 1.3 AES-128-GCM with the ECDSA P-256 certificate, both forwarding clear text to 127.0.0.1:BACKEND
+# (a cipher destination that is not a content rule is dialled directly).
+set -u
+
+BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" CRYPTO=native ADMIN=18490 REMOTING=18491 PREPARE=0
+# The key files need an export password (CertStoreImporter); it protects only a later 'copy ssl ... export'.
+EXPORT_PASSWORD=bench-export-only
+
+log() { printf '[start-node %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+        --build) BUILD=$2; shift 2 ;;
+        --data) DATA=$2; shift 2 ;;
+        --certs) CERTS=$2; shift 2 ;;
+        --p12) P12=$2; shift 2 ;;
+        --p13) P13=$2; shift 2 ;;
+        --backend) BACKEND=$2; shift 2 ;;
+        --crypto) CRYPTO=$2; shift 2 ;;
+        --admin-port) ADMIN=$2; shift 2 ;;
+        --remoting-port) REMOTING=$2; shift 2 ;;
+        --prepare) PREPARE=1; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) die "unknown option '$1' (try --help)" ;;
+    esac
+done
+for v in BUILD DATA CERTS P12 P13 BACKEND; do [ -n "${!v}" ] || die "--$(tr 'A-Z' 'a-z' <<< "$v") is required"; done
+case $CRYPTO in native|bouncycastle) ;; *) die "--crypto native|bouncycastle, not '$CRYPTO'" ;; esac
+NODE_DLL=$BUILD/node/sslnode.dll
+CLI_DLL=$BUILD/cli/sslctl.dll
+[ -f "$NODE_DLL" ] || die "$NODE_DLL is missing (bench/run.sh builds it)"
+[ -f "$CLI_DLL" ] || die "$CLI_DLL is missing (bench/run.sh builds it)"
+[ -s "$CERTS/rsa2048.pem" ] && [ -s "$CERTS/ecp256.pem" ] || die "$CERTS/rsa2048.pem or ecp256.pem is missing"
+mkdir -p "$DATA"
+
+config() {
+    cat <<EOF
+ssl associate rsakey rk rsa2048-key
+ssl associate cert rc rsa2048-cert
+ssl associate ecdsakey ek ecp256-key
+ssl associate cert ec ecp256-cert
+ssl-proxy-list p12
+  ssl-server 1
+  ssl-server 1 rsakey rk
+  ssl-server 1 rsacert rc
+  ssl-server 1 vip address 127.0.0.1
+  ssl-server 1 port $P12
+  ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.1 $BACKEND
+  active
+ssl-proxy-list p13
+  ssl-server 1
+  ssl-server 1 ecdsakey ek
+  ssl-server 1 ecdsacert ec
+  ssl-server 1 vip address 127.0.0.1
+  ssl-server 1 port $P13
+  ssl-server 1 cipher tls13-aes-128-gcm-sha256 127.0.0.1 $BACKEND
+  ssl-server 1 version tls1.3
+  active
+service m12
+  type ssl-accel
+  add ssl-proxy-list p12
+  active
+service m13
+  type ssl-accel
+  add ssl-proxy-list p13
+  active
+owner bench
+  content c12
+    vip address 127.0.0.1
+    port $P12
+    protocol tcp
+    add service m12
+    active
+  content c13
+    vip address 127.0.0.1
+    port $P13
+    protocol tcp
+    add service m13
+    active
+EOF
+}
+# What the folder must hold: this configuration and these two certificates.
+WANT=$( { config; cat "$CERTS/rsa2048.pem" "$CERTS/ecp256.pem"; } | sha256sum | cut -c1-32)
+MARKER=$DATA/bench-configured
+ctl() { dotnet "$CLI_DLL" --endpoint "http://127.0.0.1:$ADMIN" --data-dir "$DATA" "$@"; }
+
+# A port taken by something else would make the node fail late and obscurely: say so now.
+for p in "$ADMIN" "$REMOTING"; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is already in use (choose --admin-port/--remoting-port)"
+done
+
+log "starting sslnode (crypto $CRYPTO, data $DATA, admin $ADMIN, remoting $REMOTING)"
+dotnet "$NODE_DLL" --data-dir "$DATA" --admin-port "$ADMIN" --remoting-port "$REMOTING" --crypto "$CRYPTO" &
+NODE_PID=$!
+echo "$NODE_PID" > "$DATA/node.pid"
+
+stop_node() { # TERM, then KILL after 3.5 s: the anchor script kills this wrapper 5 s after its own TERM
+    local i
+    kill -TERM "$NODE_PID" 2>/dev/null || return 0
+    for i in $(seq 1 35); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$NODE_PID" 2>/dev/null && { log "node did not stop in 3.5 s: SIGKILL"; kill -KILL "$NODE_PID" 2>/dev/null; }
+    wait "$NODE_PID" 2>/dev/null
+}
+trap 'log "signal: stopping the node"; stop_node; exit 143' TERM INT
+
+t0=$(date +%s%N)
+ready=0
+for _ in $(seq 1 600); do   # 60 s at most
+    kill -0 "$NODE_PID" 2>/dev/null || { wait "$NODE_PID"; die "sslnode exited (status $?) before it was ready"; }
+    if curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$ADMIN/readyz"; then ready=1; break; fi
+    sleep 0.1
+done
+[ "$ready" = 1 ] || { stop_node; die "sslnode not ready within 60 s"; }
+log "ready after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+if [ "$(cat "$MARKER" 2>/dev/null)" != "$WANT" ]; then
+    log "configuring the data folder (certificates and benchmark configuration)"
+    files=$(ctl show ssl files) || { stop_node; die "sslctl show ssl files failed"; }
+    for name in rsa2048 ecp256; do
+        if grep -q "^$name-key " <<< "$files"; then
+            # A folder configured from other certificates: the stored names would point at the wrong keys.
+            stop_node; die "$DATA already holds '$name-key' from other certificates; use an empty --data folder"
+        fi
+        ctl copy ssl "file:$CERTS/$name.pem" import "$name" pem "$EXPORT_PASSWORD" >&2 || { stop_node; die "import of $name.pem failed"; }
+    done
+    config | ctl configure - >&2 || { stop_node; die "configuration refused"; }
+    echo "$WANT" > "$MARKER"
+fi
+
+if [ "$PREPARE" = 1 ]; then
+    log "prepared; stopping the node"
+    stop_node
+    exit 0
+fi
+
+# Stay in the foreground until the node ends (a trapped signal interrupts wait and runs stop_node).
+wait "$NODE_PID"
+rc=$?
+log "sslnode exited with status $rc"
+exit "$rc"
