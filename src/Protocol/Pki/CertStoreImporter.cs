@@ -49,14 +49,7 @@ public sealed class CertStoreImporter
         ArgumentNullException.ThrowIfNull(timeProvider);
         _protector = protector;
         _time = timeProvider;
-        // Checked here, not at the first key: a misconfigured factory should fail before it generates anything.
-        if (passwordIterations < PasswordVerifier.MinimumIterations)
-        {
-            throw new ArgumentOutOfRangeException(nameof(passwordIterations), passwordIterations,
-                $"password verifiers need at least {PasswordVerifier.MinimumIterations} PBKDF2 iterations");
-        }
-
-        _passwordIterations = passwordIterations;
+        _passwordIterations = PasswordVerifier.RequireIterations(passwordIterations, nameof(passwordIterations));
     }
 
     /// <summary>Imports the file at <paramref name="path"/>.</summary>

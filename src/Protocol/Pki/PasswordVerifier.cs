@@ -48,6 +48,21 @@ public sealed record PasswordVerifier
     public ReadOnlyMemory<byte> Hash => _hash;
 
     /// <summary>Makes a verifier for <paramref name="password"/> with a fresh random salt.</summary>
+    /// <summary>
+    /// Checks an iteration count when a factory or importer is built, not at its first key: a misconfigured one
+    /// should fail before it generates or imports anything.
+    /// </summary>
+    public static int RequireIterations(int iterations, string paramName)
+    {
+        if (iterations < MinimumIterations)
+        {
+            throw new ArgumentOutOfRangeException(paramName, iterations,
+                $"password verifiers need at least {MinimumIterations} PBKDF2 iterations");
+        }
+
+        return iterations;
+    }
+
     public static PasswordVerifier Create(string password, int iterations = DefaultIterations)
     {
         ValidatePassword(password, "the password");
