@@ -10,8 +10,8 @@ public static partial class ConfigParser
         // ------------------------------------------------------------------ service
 
         private static readonly string[] ServiceTypes = ["local", "ssl-accel", "ssl-accel-backend", "ssl-init"];
-        private static readonly string[] KeepaliveOptions = ["type", "port", "frequency", "retryperiod", "maxfailure", "uri", "method"];
-        private static readonly string[] KeepaliveTypes = ["none", "icmp", "tcp", "http", "ssl"];
+        private static readonly string[] KeepaliveOptions = ["type", "port", "frequency", "retryperiod", "maxfailure", "uri", "method", "hash"];
+        private static readonly string[] KeepaliveTypes = ["none", "icmp", "tcp", "http", "ssl", "named", "script"];
 
         private Service Svc => Config.Services[_object];
 
@@ -68,38 +68,132 @@ public static partial class ConfigParser
         {
             if (args.Length == 0)
                 throw new LineException(w[0], $"incomplete keepalive command; write 'keepalive OPTION VALUE' ({string.Join(", ", KeepaliveOptions)})");
-            var option = args[0].ToLowerInvariant();
-            var rest = args.Skip(1).ToArray();
+            return KeepaliveOption(k, args[0], args.Skip(1).ToArray(), w, "keepalive ", allowNamed: true);
+        }
+
+        /// <summary>
+        /// One keepalive attribute, as a service writes it after <c>keepalive</c> (<paramref name="prefix"/>
+        /// "keepalive ") or a global keepalive writes it bare (prefix empty). A global keepalive cannot be named.
+        /// </summary>
+        private static KeepaliveSettings KeepaliveOption(KeepaliveSettings k, string word, string[] rest, IReadOnlyList<string> w, string prefix, bool allowNamed)
+        {
+            var option = word.ToLowerInvariant();
             return option switch
             {
-                "type" => k with
-                {
-                    Type = One(rest, w, "keepalive type none|icmp|tcp|http|ssl").ToLowerInvariant() switch
-                    {
-                        "none" => KeepaliveType.None,
-                        "icmp" => KeepaliveType.Icmp,
-                        "tcp" => KeepaliveType.Tcp,
-                        "http" => KeepaliveType.Http,
-                        "ssl" => KeepaliveType.Ssl,
-                        var t => throw new LineException(rest[0], "unknown keepalive type" + Suggest.DidYouMean(t, KeepaliveTypes) + $" (types: {string.Join(", ", KeepaliveTypes)})"),
-                    },
-                },
-                "port" => k with { Port = Port(One(rest, w, "keepalive port PORT")) },
-                "frequency" => k with { FrequencySeconds = Number(One(rest, w, "keepalive frequency SECONDS"), 2, 255, "keepalive frequency (seconds)") },
-                "retryperiod" => k with { RetryPeriodSeconds = Number(One(rest, w, "keepalive retryperiod SECONDS"), 2, 255, "keepalive retry period (seconds)") },
-                "maxfailure" => k with { MaxFailure = Number(One(rest, w, "keepalive maxfailure N"), 1, 10, "keepalive maxfailure") },
-                "uri" => k with { Uri = One(rest, w, "keepalive uri \"/PATH\"") },
+                "type" => KeepaliveTypeLine(k, rest, w, prefix, allowNamed),
+                "port" => k with { Port = Port(One(rest, w, $"{prefix}port PORT")) },
+                "frequency" => k with { FrequencySeconds = Number(One(rest, w, $"{prefix}frequency SECONDS"), 2, 255, "keepalive frequency (seconds)") },
+                "retryperiod" => k with { RetryPeriodSeconds = Number(One(rest, w, $"{prefix}retryperiod SECONDS"), 2, 255, "keepalive retry period (seconds)") },
+                "maxfailure" => k with { MaxFailure = Number(One(rest, w, $"{prefix}maxfailure N"), 1, 10, "keepalive maxfailure") },
+                "uri" => k with { Uri = One(rest, w, $"{prefix}uri \"/PATH\"") },
+                "hash" => k with { Hash = Md5Hex(One(rest, w, $"{prefix}hash \"MD5HEX\"")) },
                 "method" => k with
                 {
-                    MethodHead = One(rest, w, "keepalive method get|head").ToLowerInvariant() switch
+                    MethodHead = One(rest, w, $"{prefix}method get|head").ToLowerInvariant() switch
                     {
                         "head" => true,
                         "get" => false,
-                        var m => throw new LineException(rest[0], "write 'keepalive method get' or 'keepalive method head'" + Suggest.DidYouMean(m, ["get", "head"])),
+                        var m => throw new LineException(rest[0], $"write '{prefix}method get' or '{prefix}method head'" + Suggest.DidYouMean(m, ["get", "head"])),
                     },
                 },
-                _ => throw new LineException(args[0], "unknown keepalive option" + Suggest.DidYouMean(option, KeepaliveOptions) + $" (options: {string.Join(", ", KeepaliveOptions)})"),
+                _ => throw new LineException(word, "unknown keepalive option" + Suggest.DidYouMean(option, KeepaliveOptions) + $" (options: {string.Join(", ", KeepaliveOptions)})"),
             };
+        }
+
+        private static string Md5Hex(string word)
+        {
+            if (word.Length != 32 || !word.All(char.IsAsciiHexDigit))
+                throw new LineException(word, "a keepalive hash is the MD5 of the page: 32 hexadecimal digits");
+            return word.ToLowerInvariant();
+        }
+
+        /// <summary>
+        /// <c>type none|icmp|tcp|ssl</c>, <c>type http [encrypt]</c>, <c>type named NAME</c>,
+        /// <c>type script NAME ["ARGS"] [use-output]</c>. A new type drops the words of the previous one.
+        /// </summary>
+        private static KeepaliveSettings KeepaliveTypeLine(KeepaliveSettings k, string[] rest, IReadOnlyList<string> w, string prefix, bool allowNamed)
+        {
+            var usage = $"{prefix}type none|icmp|tcp|http [encrypt]|ssl|{(allowNamed ? "named NAME|" : "")}script NAME [\"ARGS\"] [use-output]";
+            if (rest.Length == 0) throw new LineException(w[^1], $"incomplete command; write '{usage}'");
+            var t = rest[0].ToLowerInvariant();
+            var bare = k with { Encrypt = false, Named = null, Script = null, ScriptArgs = null, UseOutput = false };
+            switch (t)
+            {
+                case "http":
+                    if (rest.Length == 2 && rest[1].Equals("encrypt", StringComparison.OrdinalIgnoreCase))
+                        return bare with { Type = KeepaliveType.Http, Encrypt = true };
+                    if (rest.Length > 1) throw new LineException(rest[1], $"unexpected word; write '{prefix}type http' or '{prefix}type http encrypt'" + Suggest.DidYouMean(rest[1], ["encrypt"]));
+                    return bare with { Type = KeepaliveType.Http };
+                case "named" when allowNamed:
+                    return bare with { Type = KeepaliveType.Named, Named = Name(One(rest.Skip(1).ToArray(), w, $"{prefix}type named KEEPALIVE"), "keepalive") };
+                case "named":
+                    throw new LineException(rest[0], "a global keepalive cannot take the state of another one; give it a type of its own (icmp, tcp, http, ssl, script)");
+                case "script":
+                    if (rest.Length < 2) throw new LineException(w[^1], $"incomplete command; write '{prefix}type script NAME [\"ARGS\"] [use-output]'");
+                    var more = rest.Skip(2).ToList();
+                    var useOutput = more.Count > 0 && more[^1].Equals("use-output", StringComparison.OrdinalIgnoreCase);
+                    if (useOutput) more.RemoveAt(more.Count - 1);
+                    if (more.Count > 1)
+                        throw new LineException(more[1], $"the script arguments are one quoted word; write '{prefix}type script {rest[1]} \"{string.Join(' ', more)}\"'");
+                    return bare with { Type = KeepaliveType.Script, Script = rest[1], ScriptArgs = more.Count == 1 ? more[0] : null, UseOutput = useOutput };
+            }
+            if (rest.Length > 1) throw new LineException(rest[1], $"unexpected word; write '{usage}'");
+            return bare with
+            {
+                Type = t switch
+                {
+                    "none" => KeepaliveType.None,
+                    "icmp" => KeepaliveType.Icmp,
+                    "tcp" => KeepaliveType.Tcp,
+                    "ssl" => KeepaliveType.Ssl,
+                    _ => throw new LineException(rest[0], "unknown keepalive type" + Suggest.DidYouMean(t, KeepaliveTypes) + $" (types: {string.Join(", ", KeepaliveTypes)})"),
+                },
+            };
+        }
+
+        /// <summary><c>no keepalive</c> resets all of it; <c>no keepalive OPTION</c> resets one attribute.</summary>
+        private static KeepaliveSettings KeepaliveNo(KeepaliveSettings k, string word)
+        {
+            var d = KeepaliveSettings.Default;
+            return word.ToLowerInvariant() switch
+            {
+                "type" => k with { Type = d.Type, Encrypt = false, Named = null, Script = null, ScriptArgs = null, UseOutput = false },
+                "port" => k with { Port = null },
+                "frequency" => k with { FrequencySeconds = d.FrequencySeconds },
+                "retryperiod" => k with { RetryPeriodSeconds = d.RetryPeriodSeconds },
+                "maxfailure" => k with { MaxFailure = d.MaxFailure },
+                "uri" => k with { Uri = null },
+                "method" => k with { MethodHead = d.MethodHead },
+                "hash" => k with { Hash = null },
+                var o => throw new LineException(word, "unknown keepalive option" + Suggest.DidYouMean(o, KeepaliveOptions) + $" (options: {string.Join(", ", KeepaliveOptions)})"),
+            };
+        }
+
+        // ------------------------------------------------------------------ global keepalive
+
+        private static readonly string[] GlobalKeepaliveOwnWords = ["ip", "description", "active", "suspend"];
+
+        private GlobalKeepalive Kal => Config.Keepalives[_object];
+
+        private void RunKeepalive(string first, IReadOnlyList<string> w)
+        {
+            var kal = Kal;
+            var args = w.Skip(1).ToArray();
+            kal = first switch
+            {
+                "ip" => kal with { IpAddress = Address(AfterKeyword(args, w, "address", "ip address IP")) },
+                "description" => kal with { Description = One(args, w, "description \"TEXT\"") },
+                "active" => Bare(w, kal with { State = AdminState.Active }),
+                "suspend" => Bare(w, kal with { State = AdminState.Suspended }),
+                "no" => w.Count != 2 ? throw new LineException(w[^1], $"write 'no {w[1]}'") : w[1].ToLowerInvariant() switch
+                {
+                    "ip" => kal with { IpAddress = null },
+                    "description" => kal with { Description = null },
+                    var o => kal with { Settings = KeepaliveNo(kal.Settings, o) },
+                },
+                _ => kal with { Settings = KeepaliveOption(kal.Settings, w[0], args, w, string.Empty, allowNamed: false) },
+            };
+            Config = Config with { Keepalives = Config.Keepalives.SetItem(kal.Name, kal) };
         }
 
         private Service AddProxyList(Service s, string[] args, IReadOnlyList<string> w)
@@ -126,7 +220,9 @@ public static partial class ConfigParser
         private static Service ServiceNo(Service s, IReadOnlyList<string> w) => w[1].ToLowerInvariant() switch
         {
             "weight" => s with { Weight = Service.DefaultWeight },
-            "keepalive" => s with { Keepalive = KeepaliveSettings.Default },
+            "keepalive" when w.Count == 2 => s with { Keepalive = KeepaliveSettings.Default },
+            "keepalive" when w.Count == 3 => s with { Keepalive = KeepaliveNo(s.Keepalive, w[2]) },
+            "keepalive" => throw new LineException(w[^1], "write 'no keepalive' or 'no keepalive OPTION'"),
             "description" => s with { Description = null },
             "slot" => s with { Slot = null },
             "ip" => s with { IpAddress = null },

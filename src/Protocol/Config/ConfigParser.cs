@@ -83,6 +83,9 @@ public static partial class ConfigParser
         Owner,
         Content,
 
+        /// <summary>Inside <c>keepalive NAME</c>: a global keepalive.</summary>
+        Keepalive,
+
         /// <summary>Inside <c>interface</c> or <c>circuit</c>: hardware lines, reported as not applicable.</summary>
         Hardware,
     }
@@ -95,10 +98,11 @@ public static partial class ConfigParser
 
     private sealed partial class Session(RunningConfig config, ConfigOptions options)
     {
-        private static readonly string[] GlobalWords = ["ssl-proxy-list", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
+        private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
         private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
         private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "add", "remove", "active", "suspend", "description", "no", "exit"];
+        private static readonly string[] KeepaliveWords = ["ip", "port", "type", "method", "uri", "hash", "frequency", "retryperiod", "maxfailure", "description", "active", "suspend", "no", "exit"];
         private static readonly string[] OwnerWords = ["content", "no", "exit"];
         private static readonly string[] ContentWords = ["vip", "protocol", "port", "add", "remove", "active", "suspend", "balance", "advanced-balance", "application", "no", "exit"];
 
@@ -173,6 +177,7 @@ public static partial class ConfigParser
             Mode.Owner => $"in owner {_owner}",
             Mode.Content => $"in content {_object} of owner {_owner}",
             Mode.Hardware => "in a hardware block",
+            Mode.Keepalive => $"in keepalive {_object}",
             _ => "at the global level",
         };
 
@@ -188,6 +193,7 @@ public static partial class ConfigParser
             Mode.Service => ServiceWords,
             Mode.Owner => OwnerWords,
             Mode.Content => ContentWords,
+            Mode.Keepalive => KeepaliveWords,
             Mode.Hardware => GlobalWords,
             _ => GlobalWords,
         };
@@ -201,15 +207,21 @@ public static partial class ConfigParser
                 var second = w[1].ToLowerInvariant();
                 return mode switch
                 {
-                    Mode.Global => second is "ssl-proxy-list" or "service" or "owner" or "ssl",
+                    Mode.Global => second is "ssl-proxy-list" or "keepalive" or "service" or "owner" or "ssl",
                     Mode.Owner => second == "content",
                     Mode.ProxyList => second is "ssl-server" or "backend-server",
-                    Mode.Service => second is "weight" or "keepalive" or "description" or "slot" or "ip" or "port",
+                    // "no keepalive NAME" removes a global keepalive; "no keepalive [OPTION]" is the service's.
+                    Mode.Service => second is "weight" or "description" or "slot" or "ip" or "port" ||
+                        (second == "keepalive" && (w.Count == 2 || KeepaliveOptions.Contains(w[2].ToLowerInvariant()))),
+                    Mode.Keepalive => KeepaliveWords.Contains(second) && second is not ("active" or "suspend" or "no" or "exit"),
                     Mode.Content => second is "vip" or "port" or "balance" or "advanced-balance",
                     _ => false,
                 };
             }
-                        return WordsOf(mode).Contains(first);
+            // "keepalive NAME" after a service block opens a global keepalive; "keepalive OPTION ..." is the service's.
+            if (mode == Mode.Service && first == "keepalive" && w.Count == 2 && !KeepaliveOptions.Contains(w[1].ToLowerInvariant()))
+                return false;
+            return WordsOf(mode).Contains(first);
         }
 
         private void RunIn(Mode mode, string first, IReadOnlyList<string> w)
@@ -236,6 +248,7 @@ public static partial class ConfigParser
                 case Mode.Service: RunService(first, w); return;
                 case Mode.Owner: RunOwner(first, w); return;
                 case Mode.Content: RunContent(first, w); return;
+                case Mode.Keepalive: RunKeepalive(first, w); return;
             }
         }
 
@@ -253,6 +266,13 @@ public static partial class ConfigParser
                     if (!Config.ProxyLists.ContainsKey(name))
                         Config = Config with { ProxyLists = Config.ProxyLists.SetItem(name, new SslProxyList(name)) };
                     Enter(Mode.ProxyList, name);
+                    return;
+                case "keepalive":
+                    Arity(w, 2, 2, "keepalive NAME");
+                    var kal = Name(w[1], "keepalive");
+                    if (!Config.Keepalives.ContainsKey(kal))
+                        Config = Config with { Keepalives = Config.Keepalives.SetItem(kal, new GlobalKeepalive(kal)) };
+                    Enter(Mode.Keepalive, kal);
                     return;
                 case "service":
                     Arity(w, 2, 2, "service NAME");
@@ -342,6 +362,10 @@ public static partial class ConfigParser
                 case "ssl-proxy-list":
                     Arity(w, 3, 3, "no ssl-proxy-list NAME");
                     Config = Config with { ProxyLists = Config.ProxyLists.Remove(Existing(Config.ProxyLists, w[2], "ssl-proxy-list")) };
+                    return;
+                case "keepalive":
+                    Arity(w, 3, 3, "no keepalive NAME");
+                    Config = Config with { Keepalives = Config.Keepalives.Remove(Existing(Config.Keepalives, w[2], "global keepalive")) };
                     return;
                 case "service":
                     Arity(w, 3, 3, "no service NAME");

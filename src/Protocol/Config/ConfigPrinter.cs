@@ -25,6 +25,20 @@ public static class ConfigPrinter
             Line("", "");
         }
 
+        if (config.Keepalives.Count > 0)
+        {
+            Line("", "!************************** KEEPALIVE *************************");
+            foreach (var kal in config.Keepalives.Values)
+            {
+                Line("", $"keepalive {Q(kal.Name)}");
+                if (kal.Description is { } d) Line("  ", $"description {Q(d)}");
+                if (kal.IpAddress is { } ip) Line("  ", $"ip address {ip}");
+                KeepaliveLines(kal.Settings, string.Empty, t => Line("  ", t));
+                if (kal.State == AdminState.Active) Line("  ", "active");
+                Line("", "");
+            }
+        }
+
         if (config.ProxyLists.Count > 0)
         {
             Line("", "!************************ SSL PROXY LIST **********************");
@@ -80,15 +94,7 @@ public static class ConfigPrinter
                 if (s.IpAddress is { } ip) Line("  ", $"ip address {ip}");
                 if (s.Port is { } port) Line("  ", $"port {N(port)}");
                 if (s.Protocol != ContentProtocol.Any) Line("  ", $"protocol {ProtocolWord(s.Protocol)}");
-                var k = s.Keepalive;
-                var dk = KeepaliveSettings.Default;
-                if (k.Type != dk.Type) Line("  ", $"keepalive type {k.Type.ToString().ToLowerInvariant()}");
-                if (k.Port is { } kp) Line("  ", $"keepalive port {N(kp)}");
-                if (k.FrequencySeconds != dk.FrequencySeconds) Line("  ", $"keepalive frequency {N(k.FrequencySeconds)}");
-                if (k.RetryPeriodSeconds != dk.RetryPeriodSeconds) Line("  ", $"keepalive retryperiod {N(k.RetryPeriodSeconds)}");
-                if (k.MaxFailure != dk.MaxFailure) Line("  ", $"keepalive maxfailure {N(k.MaxFailure)}");
-                if (k.Uri is { } uri) Line("  ", $"keepalive uri {Q(uri)}");
-                if (k.MethodHead != dk.MethodHead) Line("  ", "keepalive method get");
+                KeepaliveLines(s.Keepalive, "keepalive ", t => Line("  ", t));
                 if (s.ProxyList is { } pl) Line("  ", $"add ssl-proxy-list {Q(pl)}");
                 if (s.Weight != Service.DefaultWeight) Line("  ", $"weight {N(s.Weight)}");
                 if (s.State == AdminState.Active) Line("  ", "active");
@@ -119,6 +125,21 @@ public static class ConfigPrinter
             }
         }
         return o.ToString();
+    }
+
+    /// <summary>The keepalive attributes that differ from the defaults, each after <paramref name="prefix"/>.</summary>
+    private static void KeepaliveLines(KeepaliveSettings k, string prefix, Action<string> line)
+    {
+        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+        var dk = KeepaliveSettings.Default;
+        if (k.Type != dk.Type) line($"{prefix}type {ConfigWords.KeepaliveType(k)}");
+        if (k.Port is { } kp) line($"{prefix}port {N(kp)}");
+        if (k.FrequencySeconds != dk.FrequencySeconds) line($"{prefix}frequency {N(k.FrequencySeconds)}");
+        if (k.RetryPeriodSeconds != dk.RetryPeriodSeconds) line($"{prefix}retryperiod {N(k.RetryPeriodSeconds)}");
+        if (k.MaxFailure != dk.MaxFailure) line($"{prefix}maxfailure {N(k.MaxFailure)}");
+        if (k.Uri is { } uri) line($"{prefix}uri {ConfigTokenizer.Quote(uri)}");
+        if (k.MethodHead != dk.MethodHead) line($"{prefix}method get");
+        if (k.Hash is { } hash) line($"{prefix}hash \"{hash}\"");
     }
 
     internal static string TypeWord(ServiceType type) => type switch

@@ -17,6 +17,7 @@ public static class ConfigValidator
         ValidateAssociations(config, store, Error);
         foreach (var list in config.ProxyLists.Values) ValidateProxyList(config, list, store, Error);
         foreach (var service in config.Services.Values) ValidateService(config, service, Error);
+        foreach (var kal in config.Keepalives.Values) ValidateGlobalKeepalive(config, kal, Error);
         ValidateContentRules(config, Error, Warn);
         return found;
     }
@@ -122,6 +123,7 @@ public static class ConfigValidator
             error($"{who}: ssl-proxy-list '{s.ProxyList}' does not exist{Suggest.DidYouMean(s.ProxyList, config.ProxyLists.Keys)}; create it or write 'remove ssl-proxy-list {s.ProxyList}' in the service");
         if (s.ProxyList is not null && s.Type is ServiceType.Local)
             error($"{who}: a proxy list is used by SSL services only; add 'type ssl-accel' (a module) or 'type ssl-accel-backend'");
+        ValidateKeepaliveSettings(config, who, s.Keepalive, error);
         if (s.State != AdminState.Active) return;
         switch (s.Type)
         {
@@ -142,6 +144,35 @@ public static class ConfigValidator
                     error($"{who}: an active server needs an address; add 'ip address IP' or suspend the service");
                 break;
         }
+    }
+
+    private static void ValidateGlobalKeepalive(RunningConfig config, GlobalKeepalive kal, Action<string> error)
+    {
+        var who = $"keepalive {kal.Name}";
+        if (kal.Settings.Type == KeepaliveType.Named)
+            error($"{who}: a global keepalive cannot be of type named; give it a type of its own");
+        ValidateKeepaliveSettings(config, who, kal.Settings, error);
+        if (kal.State == AdminState.Active && kal.IpAddress is null && kal.Settings.Type is not (KeepaliveType.None or KeepaliveType.Script))
+            error($"{who}: an active global keepalive needs the address it probes; add 'ip address IP' in it, or suspend it");
+    }
+
+    /// <summary>What a keepalive names must exist: the global keepalive of type named, the script of type script.</summary>
+    private static void ValidateKeepaliveSettings(RunningConfig config, string who, KeepaliveSettings k, Action<string> error)
+    {
+        if (k.Type == KeepaliveType.Named && k.Named is { } named && !config.Keepalives.ContainsKey(named))
+            error($"{who}: keepalive '{named}' does not exist{Suggest.DidYouMean(named, config.Keepalives.Keys)}; create it with a block 'keepalive {named}' (ip address, type, active) or name an existing one");
+        if (k.Type != KeepaliveType.Script || k.Script is not { } script) return;
+        if (KeepaliveScripts.IsBuiltIn(script))
+        {
+            var target = k.ScriptArgs?.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+            if (target is null)
+                error($"{who}: script {script} checks a service; name it: 'keepalive type script {script} \"SERVICE\"'");
+            else if (!config.Services.ContainsKey(target))
+                error($"{who}: script {script} checks service '{target}', which does not exist{Suggest.DidYouMean(target, config.Services.Keys)}");
+            return;
+        }
+        if (KeepaliveScripts.FileNameProblem(script) is { } problem)
+            error($"{who}: '{script}' cannot be a script: {problem}; built-in scripts: {string.Join(", ", KeepaliveScripts.BuiltIns)}");
     }
 
     private static void ValidateContentRules(RunningConfig config, Action<string> error, Action<string> warn)
@@ -181,6 +212,20 @@ public static class ConfigValidator
 /// <summary>The words of the language for enum values that more than one part prints.</summary>
 public static class ConfigWords
 {
+    /// <summary>What follows <c>keepalive type</c>: <c>http encrypt</c>, <c>named NAME</c>, <c>script NAME "ARGS" use-output</c>, ...</summary>
+    public static string KeepaliveType(KeepaliveSettings k)
+    {
+        ArgumentNullException.ThrowIfNull(k);
+        return k.Type switch
+        {
+            Config.KeepaliveType.Http when k.Encrypt => "http encrypt",
+            Config.KeepaliveType.Named => $"named {ConfigTokenizer.Quote(k.Named ?? string.Empty)}",
+            Config.KeepaliveType.Script => $"script {ConfigTokenizer.Quote(k.Script ?? string.Empty)}" +
+                (k.ScriptArgs is { } a ? $" \"{a}\"" : string.Empty) + (k.UseOutput ? " use-output" : string.Empty),
+            var t => t.ToString().ToLowerInvariant(),
+        };
+    }
+
     public static string Kind(AssociationKind kind) => kind switch
     {
         AssociationKind.RsaKey => "rsakey",

@@ -12,6 +12,9 @@ public sealed record RunningConfig
 
     public ValueMap<string, SslProxyList> ProxyLists { get; init; } = ValueMap<string, SslProxyList>.Empty;
 
+    /// <summary>Global keepalives (<c>keepalive NAME</c> blocks).</summary>
+    public ValueMap<string, GlobalKeepalive> Keepalives { get; init; } = ValueMap<string, GlobalKeepalive>.Empty;
+
     public ValueMap<string, Service> Services { get; init; } = ValueMap<string, Service>.Empty;
 
     public ValueMap<string, Owner> Owners { get; init; } = ValueMap<string, Owner>.Empty;

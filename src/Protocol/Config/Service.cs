@@ -21,28 +21,86 @@ public enum KeepaliveType
     Icmp,
     None,
     Tcp,
+
+    /// <summary>HEAD or GET of the keepalive uri; <see cref="KeepaliveSettings.Encrypt"/> sends it over TLS.</summary>
     Http,
+
+    /// <summary>A TLS handshake (the CSS sends an SSL Hello).</summary>
     Ssl,
+
+    /// <summary>The service takes the state of the global keepalive <see cref="KeepaliveSettings.Named"/>.</summary>
+    Named,
+
+    /// <summary>A script: built-in (<c>kal-service-check</c>) or an executable of the scripts folder.</summary>
+    Script,
 }
 
-/// <summary>The keepalive settings of a service; defaults are the CSS's (5 s frequency, 5 s retry, 3 failures).</summary>
+/// <summary>
+/// The keepalive settings of a service or of a global keepalive. Defaults and ranges are the CSS's: frequency 2-255 s
+/// (default 5), retry period 2-255 s (default 5), maxfailure 1-10 (default 3), method HEAD.
+/// </summary>
 public sealed record KeepaliveSettings
 {
+    public const int DefaultFrequencySeconds = 5;
+    public const int DefaultRetryPeriodSeconds = 5;
+    public const int DefaultMaxFailure = 3;
+
     public static KeepaliveSettings Default { get; } = new();
 
     public KeepaliveType Type { get; init; } = KeepaliveType.Icmp;
 
     public int? Port { get; init; }
 
-    public int FrequencySeconds { get; init; } = 5;
+    public int FrequencySeconds { get; init; } = DefaultFrequencySeconds;
 
-    public int RetryPeriodSeconds { get; init; } = 5;
+    public int RetryPeriodSeconds { get; init; } = DefaultRetryPeriodSeconds;
 
-    public int MaxFailure { get; init; } = 3;
+    public int MaxFailure { get; init; } = DefaultMaxFailure;
 
     public string? Uri { get; init; }
 
     public bool MethodHead { get; init; } = true;
+
+    /// <summary><c>keepalive type http encrypt</c>: the HTTP keepalive goes over TLS (WebNS 7.5).</summary>
+    public bool Encrypt { get; init; }
+
+    /// <summary><c>keepalive type named NAME</c>: the global keepalive whose state the service takes.</summary>
+    public string? Named { get; init; }
+
+    /// <summary><c>keepalive type script NAME</c>.</summary>
+    public string? Script { get; init; }
+
+    /// <summary>The quoted arguments of the script, as one string (the script splits them on spaces).</summary>
+    public string? ScriptArgs { get; init; }
+
+    /// <summary><c>use-output</c>: the script's first output line is shown as the keepalive's reason.</summary>
+    public bool UseOutput { get; init; }
+
+    /// <summary>
+    /// <c>keepalive hash "MD5HEX"</c>: the MD5 of the page a GET must return. Without it the first good GET sets the
+    /// reference, as on the CSS.
+    /// </summary>
+    public string? Hash { get; init; }
+
+    /// <summary>The port probed when none is configured: the service's port, else the CSS's per-type default.</summary>
+    public int EffectivePort(int? servicePort) =>
+        Port ?? (Type == KeepaliveType.Ssl || (Type == KeepaliveType.Http && Encrypt) ? servicePort ?? 443 : servicePort ?? 80);
+}
+
+/// <summary>
+/// <c>keepalive NAME</c> at the global level: a keepalive of its own address that services share with
+/// <c>keepalive type named NAME</c>; its settings supersede theirs.
+/// </summary>
+public sealed record GlobalKeepalive(string Name)
+{
+    public string? IpAddress { get; init; }
+
+    public string? Description { get; init; }
+
+    public AdminState State { get; init; } = AdminState.Suspended;
+
+    /// <summary>Type, port, timing, uri, method and hash; never <see cref="KeepaliveType.Named"/>.</summary>
+    public KeepaliveSettings Settings { get; init; } = KeepaliveSettings.Default;
 }
 
 /// <summary>

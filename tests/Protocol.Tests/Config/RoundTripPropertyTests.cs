@@ -85,15 +85,39 @@ public sealed class RoundTripPropertyTests
         from description in Pick<string?>(null, "front end", "x")
         select new SslProxyList(name) { State = state, SslServers = servers, BackendServers = backends, Description = description };
 
-    private static readonly Gen<KeepaliveSettings> GenKeepalive =
+    private static readonly Gen<KeepaliveSettings> GenKeepaliveType =
         from type in Gen.Enum<KeepaliveType>()
+        from encrypt in Gen.Bool
+        from name in GenName
+        from script in Pick("kal-service-check", "check.sh", "ap-kal-service-check")
+        from args in Pick<string?>(null, "", "web", "a b c")
+        from useOutput in Gen.Bool
+        select type switch
+        {
+            KeepaliveType.Http => new KeepaliveSettings { Type = type, Encrypt = encrypt },
+            KeepaliveType.Named => new KeepaliveSettings { Type = type, Named = name },
+            KeepaliveType.Script => new KeepaliveSettings { Type = type, Script = script, ScriptArgs = args, UseOutput = useOutput },
+            _ => new KeepaliveSettings { Type = type },
+        };
+
+    private static readonly Gen<KeepaliveSettings> GenKeepalive =
+        from typed in GenKeepaliveType
         from port in GenPort.Nullable()
         from f in Gen.Int[2, 255]
         from r in Gen.Int[2, 255]
         from m in Gen.Int[1, 10]
         from uri in Pick<string?>(null, "/health", "/a b")
         from head in Gen.Bool
-        select new KeepaliveSettings { Type = type, Port = port, FrequencySeconds = f, RetryPeriodSeconds = r, MaxFailure = m, Uri = uri, MethodHead = head };
+        from hash in Pick<string?>(null, "0123456789abcdef0123456789abcdef")
+        select typed with { Port = port, FrequencySeconds = f, RetryPeriodSeconds = r, MaxFailure = m, Uri = uri, MethodHead = head, Hash = hash };
+
+    private static readonly Gen<GlobalKeepalive> GenGlobalKeepalive =
+        from name in GenName
+        from ip in GenIp.Null()
+        from description in Pick<string?>(null, "shared by web", "x")
+        from state in GenState
+        from settings in GenKeepalive.Where(k => k.Type != KeepaliveType.Named)
+        select new GlobalKeepalive(name) { IpAddress = ip, Description = description, State = state, Settings = settings };
 
     private static readonly Gen<Service> GenService =
         from name in GenName
@@ -133,9 +157,10 @@ public sealed class RoundTripPropertyTests
     internal static readonly Gen<RunningConfig> GenConfig =
         from a in MapOf(GenAssociation, x => x.Name, 4)
         from p in MapOf(GenProxyList, x => x.Name, 3)
+        from k in MapOf(GenGlobalKeepalive, x => x.Name, 3)
         from s in MapOf(GenService, x => x.Name, 4)
         from o in MapOf(GenOwner, x => x.Name, 2)
-        select new RunningConfig { Associations = a, ProxyLists = p, Services = s, Owners = o };
+        select new RunningConfig { Associations = a, ProxyLists = p, Keepalives = k, Services = s, Owners = o };
 
     [Fact]
     public void Print_AnyModel_ParsesBackToAnEqualModel()
