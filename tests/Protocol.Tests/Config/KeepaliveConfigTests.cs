@@ -33,7 +33,7 @@ public sealed class KeepaliveConfigTests
         Assert.False(result.Succeeded);
         var error = Assert.Single(result.Errors);
         Assert.Contains("service sslkal2: ssl-proxy-list 'kal' does not exist", error.Message, StringComparison.Ordinal);
-        Assert.Equal(12, result.NotApplicable.Count());
+        Assert.Equal(11, result.NotApplicable.Count());
     }
 
     [Fact]
