@@ -18,6 +18,7 @@ public static class HealthPrinter
     {
         ArgumentNullException.ThrowIfNull(config);
         ArgumentNullException.ThrowIfNull(health);
+        var plan = KeepalivePlan.Build(config).Targets.ToDictionary(t => t.Key);
         var o = new StringBuilder();
         var index = 0;
         foreach (var s in config.Services.Values)
@@ -27,11 +28,12 @@ public static class HealthPrinter
             var key = health.KeyOf(s.Name);
             var state = health.StateOf(key);
             var conns = connections?.GetValueOrDefault(s.Name) ?? new ServiceConnections(0, 0);
-            var (timing, global) = EffectiveKeepalive(config, s);
+            var (k, global) = EffectiveKeepalive(config, s);
+            var port = plan.GetValueOrDefault(key)?.Port ?? k.EffectivePort(s.Port);
             o.Append(CultureInfo.InvariantCulture, $"Name: {s.Name,-24} Index: {index}\n");
             o.Append(CultureInfo.InvariantCulture, $"  Type: {TypeText(s.Type),-18} State: {StateWord(s, health)}\n");
             o.Append(CultureInfo.InvariantCulture, $"  Rule ( {s.IpAddress ?? "0.0.0.0"}  {ProtocolText(s.Protocol)}  {(s.Port is { } p ? p.ToString(CultureInfo.InvariantCulture) : "ANY")} )\n");
-            o.Append(CultureInfo.InvariantCulture, $"  Keepalive: ({KeepaliveText(timing, s.Port)}{(global is null ? "" : " " + global)} {timing.FrequencySeconds} {timing.MaxFailure} {timing.RetryPeriodSeconds})\n");
+            o.Append(CultureInfo.InvariantCulture, $"  Keepalive: ({KeepaliveText(k, port)}{(global is null ? "" : " " + global)} {k.FrequencySeconds} {k.MaxFailure} {k.RetryPeriodSeconds})\n");
             if (s.Slot is { } slot) o.Append(CultureInfo.InvariantCulture, $"  Slot: {slot}\n");
             if (s.ProxyList is { } pl) o.Append(CultureInfo.InvariantCulture, $"  SSL Proxy List: {pl}\n");
             o.Append(CultureInfo.InvariantCulture, $"  State Transitions: {state?.Transitions ?? 0,-10} Weight: {s.Weight}\n");
@@ -79,7 +81,7 @@ public static class HealthPrinter
         o.Append(title).Append('\n');
         if (description is not null) o.Append(CultureInfo.InvariantCulture, $"  Description: {description}\n");
         o.Append(CultureInfo.InvariantCulture, $"  Address: {target?.Address ?? address ?? "-",-18} Port: {port}\n");
-        o.Append(CultureInfo.InvariantCulture, $"  State: {stateWord,-20} Type: {KeepaliveText(k, servicePort)}{(global is null ? "" : " " + global)}\n");
+        o.Append(CultureInfo.InvariantCulture, $"  State: {stateWord,-20} Type: {KeepaliveText(k, port)}{(global is null ? "" : " " + global)}\n");
         o.Append(CultureInfo.InvariantCulture, $"  Frequency: {k.FrequencySeconds,-6} Max Failure: {k.MaxFailure,-4} Retry Period: {k.RetryPeriodSeconds}\n");
         if (state is null)
         {
@@ -121,9 +123,9 @@ public static class HealthPrinter
     };
 
     /// <summary>The CSS's keepalive word: <c>ICMP</c>, <c>TCP-80</c>, <c>SSL-443</c>, <c>HTTP-80:GET:/</c>, ...</summary>
-    private static string KeepaliveText(KeepaliveSettings k, int? servicePort)
+    private static string KeepaliveText(KeepaliveSettings k, int probedPort)
     {
-        var port = k.EffectivePort(servicePort).ToString(CultureInfo.InvariantCulture);
+        var port = probedPort.ToString(CultureInfo.InvariantCulture);
         return k.Type switch
         {
             KeepaliveType.None => "NONE",
