@@ -49,7 +49,14 @@ public sealed class KeepaliveRunner(
             {
                 outcome = new ProbeOutcome(false, $"{probe.Describe()} timed out after {timing.Timeout.TotalSeconds:0.#} s");
             }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // A probe that breaks in an unforeseen way counts as a failure; the keepalive goes on.
+                outcome = new ProbeOutcome(false, $"{probe.Describe()} failed ({e.Message})");
+            }
         }
+        // A keepalive removed or changed meanwhile must not overwrite its successor's state.
+        ct.ThrowIfCancellationRequested();
         var (next, change) = State.OnResult(target.Key.ToString(), outcome.Alive, outcome.Detail, module, timing, time.GetUtcNow());
         State = next;
         table.Publish(target.Key, next);
