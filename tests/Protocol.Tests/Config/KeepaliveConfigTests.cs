@@ -64,7 +64,16 @@ public sealed class KeepaliveConfigTests
 
         Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
         Assert.Equal(first, second);
-        Assert.Contains("keepalive type script kal-service-check \"sslkal\" use-output", ConfigPrinter.Print(first) + (sample == "keepalive-script.cfg" ? "" : "keepalive type script kal-service-check \"sslkal\" use-output"), StringComparison.Ordinal);
+        Assert.Equal(printed, ConfigPrinter.Print(second));
+    }
+
+    [Fact]
+    public void Print_ScriptedSample_WritesTheScriptLineAsTheReferenceDoes()
+    {
+        var printed = ConfigPrinter.Print(ConfigParser.Parse(Sample("keepalive-script.cfg")).Config!);
+
+        Assert.Contains("  keepalive type script kal-service-check \"sslkal\" use-output\n", printed, StringComparison.Ordinal);
+        Assert.Contains("  keepalive type http encrypt\n", printed, StringComparison.Ordinal);
     }
 
     [Fact]
