@@ -169,12 +169,12 @@ public sealed class TestCertificateAuthority : IDisposable
     /// <summary>PEM of the CA certificate.</summary>
     public string CertificatePemPath { get; }
 
-    /// <summary>A CA valid from five minutes ago for a year, or over the given period (an expired CA, say).</summary>
+    /// <summary>A CA valid from 30 days ago (so it can issue already expired certificates) for a year, or over the given period.</summary>
     public static TestCertificateAuthority Create(string name = "SslCluster Test CA", DateTimeOffset? notBefore = null,
         DateTimeOffset? notAfter = null)
     {
         var now = DateTimeOffset.UtcNow;
-        return new TestCertificateAuthority(name, notBefore ?? now.AddMinutes(-5), notAfter ?? now.AddYears(1));
+        return new TestCertificateAuthority(name, notBefore ?? now.AddDays(-30), notAfter ?? now.AddYears(1));
     }
 
     /// <summary>
