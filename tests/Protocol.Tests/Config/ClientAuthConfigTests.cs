@@ -20,19 +20,8 @@ public sealed class ClientAuthConfigTests
         ("thawteca.cer", StoredFileKind.Certificate), ("tca.pem", StoredFileKind.Certificate),
         ("clientkey", StoredFileKind.RsaKey), ("clientcert.cer", StoredFileKind.Certificate));
 
-    private const string Base = """
-        ssl associate rsakey k1 k1.key
-        ssl associate cert c1 c1.pem
-        ssl associate cert ca1 ca1.pem
-        ssl associate cert ca2 ca2.pem
-        ssl-proxy-list spl
-          ssl-server 1
-          ssl-server 1 rsakey k1
-          ssl-server 1 rsacert c1
-          ssl-server 1 vip address 10.0.0.1
-          ssl-server 1 cipher all-cipher-suites 10.0.0.1 80
-          active
-        """;
+    /// <summary>The error tests' valid base (proxy list spl, active, with ssl-server 1), plus two CA associations.</summary>
+    private const string Base = ConfigErrorTests.Base + "\nssl associate cert ca1 ca1.pem\nssl associate cert ca2 ca2.pem";
 
     private static RunningConfig Parsed(string text)
     {
@@ -191,7 +180,7 @@ public sealed class ClientAuthConfigTests
     [Fact]
     public void Validate_SuspendedList_AllowsAuthenticationBeforeItsCacert()
     {
-        var result = ConfigParser.Parse(Base + "\nssl-proxy-list spl\nsuspend\nssl-server 1 authentication enable\nssl-server 1 failure redirect");
+        var result = ConfigParser.Parse(Base + "\nservice mod\nsuspend\nssl-proxy-list spl\nsuspend\nssl-server 1 authentication enable\nssl-server 1 failure redirect");
 
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
     }
@@ -201,6 +190,8 @@ public sealed class ClientAuthConfigTests
     {
         var text = string.Join("\n", Enumerable.Range(3, 3).Select(i => $"ssl associate cert ca{i} ca{i}.pem")) + """
 
+            service mod
+              suspend
             ssl-proxy-list spl
               suspend
               ssl-server 2

@@ -57,32 +57,12 @@ public sealed class ClientAuthInteropTests : IDisposable
     [Theory]
     [InlineData("-tls1_2", "alert handshake failure")]
     [InlineData("-tls1_3", "alert certificate required")]
-    public async Task SClient_NoCertificateUnderReject_AlertAndNoBackend(string version, string alert)
-    {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy());
-
-        var result = await OpenSslClient.SClientAsync(harness.Port, $"{version} -ign_eof", Request);
-
-        Assert.Contains(alert, result.AllOutput);
-        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
-        Assert.Equal(ProxyError.ClientCertificateRejected, summary.Error);
-        Assert.Contains("Missing", summary.Message);
-        Assert.Equal(0, harness.Backend.Connections);
-    }
+    public Task SClient_NoCertificateUnderReject_AlertAndNoBackend(string version, string alert) =>
+        AssertRejectedAsync(Policy(), version, alert, "Missing");
 
     [Fact]
-    public async Task SClient_CertificateOfUnknownCa_UnknownCaAlert()
-    {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy());
-
-        var result = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 {ClientArgs(_otherCa, "eve")} -ign_eof", Request);
-
-        Assert.Contains("alert unknown ca", result.AllOutput);
-        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
-        Assert.Equal(ProxyError.ClientCertificateRejected, summary.Error);
-        Assert.Contains("CN=eve", summary.Message);
-        Assert.Equal(0, harness.Backend.Connections);
-    }
+    public Task SClient_CertificateOfUnknownCa_UnknownCaAlert() =>
+        AssertRejectedAsync(Policy(), $"-tls1_2 {ClientArgs(_otherCa, "eve")}", "alert unknown ca", "CN=eve");
 
     [Fact]
     public async Task SClient_RevokedCertificateFromLoopbackCrl_CertificateRevokedAlert()
@@ -93,16 +73,25 @@ public sealed class ClientAuthInteropTests : IDisposable
         using var http = new HttpClient();
         using var monitor = new CrlMonitor("crl1", new Uri(crlServer.Url()), _ca.PublicCertificate, TimeSpan.Zero, http, TimeProvider.System);
         Assert.True(await monitor.RefreshAsync());
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy(crl: monitor));
 
-        var result = await OpenSslClient.SClientAsync(harness.Port,
-            $"-tls1_2 -cert {revoked.CertificatePemPath} -key {revoked.KeyPemPath} -ign_eof", Request);
+        await AssertRejectedAsync(Policy(crl: monitor), $"-tls1_2 -cert {revoked.CertificatePemPath} -key {revoked.KeyPemPath}",
+            "alert certificate revoked", "Revoked");
 
-        Assert.Contains("alert certificate revoked", result.AllOutput);
+        Assert.Equal(1, crlServer.Requests);
+    }
+
+    /// <summary>Runs s_client against a listener with <paramref name="policy"/> and checks the refusal on both sides.</summary>
+    private static async Task AssertRejectedAsync(ClientAuthPolicy policy, string arguments, string alert, string reason)
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: policy);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port, arguments + " -ign_eof", Request);
+
+        Assert.Contains(alert, result.AllOutput);
         var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
         Assert.Equal(ProxyError.ClientCertificateRejected, summary.Error);
-        Assert.Contains("Revoked", summary.Message);
-        Assert.Equal(1, crlServer.Requests);
+        Assert.Contains(reason, summary.Message);
+        Assert.Equal(0, harness.Backend.Connections);
     }
 
     [Fact]
