@@ -131,3 +131,104 @@ public static class TestCertificates
         return new TestCertificate(certificate.RawData, key, directory);
     }
 }
+
+/// <summary>
+/// A test certificate authority (ECDSA P-256, fast to sign with): issues client certificates, valid or expired, and
+/// signs CRLs. Its certificate is written as PEM to a private temporary folder. Dispose deletes the folder.
+/// </summary>
+public sealed class TestCertificateAuthority : IDisposable
+{
+    private static readonly Oid ClientAuthentication = new("1.3.6.1.5.5.7.3.2");
+    private readonly ECDsa _key;
+    private long _nextSerial = 0x1000;
+
+    private TestCertificateAuthority(string name, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=" + name + ", O=SslCluster Tests", _key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(
+            X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign | X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
+        Certificate = request.CreateSelfSigned(notBefore, notAfter);
+        Directory = Path.Combine(Path.GetTempPath(), "sslcluster-ca-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Directory);
+        CertificatePemPath = Path.Combine(Directory, "ca.pem");
+        File.WriteAllText(CertificatePemPath, PemEncoding.WriteString("CERTIFICATE", Certificate.RawData) + "\n");
+    }
+
+    /// <summary>The CA certificate, with its private key.</summary>
+    public X509Certificate2 Certificate { get; }
+
+    /// <summary>The CA certificate without its key, as a configuration would trust it.</summary>
+    public X509Certificate2 PublicCertificate => X509CertificateLoader.LoadCertificate(Certificate.RawData);
+
+    /// <summary>Folder of the PEM file.</summary>
+    public string Directory { get; }
+
+    /// <summary>PEM of the CA certificate.</summary>
+    public string CertificatePemPath { get; }
+
+    /// <summary>A CA valid from 30 days ago (so it can issue already expired certificates) for a year, or over the given period.</summary>
+    public static TestCertificateAuthority Create(string name = "SslCluster Test CA", DateTimeOffset? notBefore = null,
+        DateTimeOffset? notAfter = null)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return new TestCertificateAuthority(name, notBefore ?? now.AddDays(-30), notAfter ?? now.AddYears(1));
+    }
+
+    /// <summary>
+    /// A client certificate (ECDSA P-256, EKU clientAuth) for <paramref name="commonName"/>, valid for two days from
+    /// five minutes ago unless a period is given (in the past for an expired one).
+    /// </summary>
+    public TestCertificate IssueClient(string commonName, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=" + commonName, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
+        request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ClientAuthentication], false));
+        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+        var now = DateTimeOffset.UtcNow;
+        var from = notBefore ?? now.AddMinutes(-5);
+        var to = notAfter ?? now.AddDays(2);
+        byte[] serial = BitConverter.GetBytes(Interlocked.Increment(ref _nextSerial));
+        Array.Reverse(serial);
+        using var certificate = request.Create(Certificate, from < Certificate.NotBefore ? Certificate.NotBefore : from,
+            to > Certificate.NotAfter ? Certificate.NotAfter : to, serial);
+        string directory = Path.Combine(Path.GetTempPath(), "sslcluster-client-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        return new TestCertificate(certificate.RawData, key, directory);
+    }
+
+    /// <summary>A DER CRL of this CA listing <paramref name="revoked"/>.</summary>
+    public byte[] CreateCrl(IEnumerable<TestCertificate> revoked, DateTimeOffset? thisUpdate = null,
+        DateTimeOffset? nextUpdate = null, long crlNumber = 1)
+    {
+        ArgumentNullException.ThrowIfNull(revoked);
+        var builder = new CertificateRevocationListBuilder();
+        var now = DateTimeOffset.UtcNow;
+        foreach (var certificate in revoked)
+        {
+            using var x509 = certificate.ToX509();
+            builder.AddEntry(x509, now.AddMinutes(-1), X509RevocationReason.KeyCompromise);
+        }
+
+        return builder.Build(Certificate, new System.Numerics.BigInteger(crlNumber), nextUpdate ?? now.AddDays(1),
+            HashAlgorithmName.SHA256, null, thisUpdate ?? now.AddMinutes(-1));
+    }
+
+    public void Dispose()
+    {
+        Certificate.Dispose();
+        _key.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // The OS cleans the temporary folder later.
+        }
+    }
+}

@@ -100,7 +100,7 @@ public static partial class ConfigParser
     {
         private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
         private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
-        private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "active", "suspend", "description", "no", "exit"];
+        private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "crl-record", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "add", "remove", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] KeepaliveWords = ["ip", "port", "type", "method", "uri", "hash", "frequency", "retryperiod", "maxfailure", "description", "active", "suspend", "no", "exit"];
         private static readonly string[] OwnerWords = ["content", "no", "exit"];
@@ -209,7 +209,7 @@ public static partial class ConfigParser
                 {
                     Mode.Global => second is "ssl-proxy-list" or "keepalive" or "service" or "owner" or "ssl",
                     Mode.Owner => second == "content",
-                    Mode.ProxyList => second is "ssl-server" or "backend-server",
+                    Mode.ProxyList => second is "ssl-server" or "backend-server" or "crl-record",
                     // "no keepalive NAME" removes a global keepalive; "no keepalive [OPTION]" is the service's.
                     Mode.Service => second is "weight" or "description" or "slot" or "ip" or "port" ||
                         (second == "keepalive" && (w.Count == 2 || KeepaliveOptions.Contains(w[2].ToLowerInvariant()))),
@@ -397,7 +397,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version", "authentication", "cacert", "crl", "failure", "failure-url"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -421,6 +421,13 @@ public static partial class ConfigParser
                     return;
                 case "backend-server":
                     BackendLine(w);
+                    return;
+                case "crl-record":
+                    CrlRecordLine(w);
+                    return;
+                case "no" when w.Count > 1 && w[1].Equals("crl-record", StringComparison.OrdinalIgnoreCase):
+                    Arity(w, 3, 3, "no crl-record NAME");
+                    SetList(List with { CrlRecords = List.CrlRecords.Remove(Existing(List.CrlRecords, w[2], $"crl-record in ssl-proxy-list {List.Name}")) });
                     return;
                 case "no":
                     ProxyListNo(w);
@@ -458,7 +465,7 @@ public static partial class ConfigParser
                 "handshake" => server with { HandshakeTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} handshake timeout SECONDS"), 1, 3600, "handshake timeout (seconds)") },
                 "version" => server with { MinimumVersion = Version(One(args, w, $"ssl-server {n} version tls1.2|tls1.3")) },
                 "urlrewrite" => throw new LineException(w[2], "URL rewrite is not available in this release; remove the line (Location headers are passed unchanged)"),
-                "authentication" or "cacert" or "crl" or "failure" or "failure-url" => throw new LineException(w[2], "client authentication is not available in this release; remove the line (clients are not asked for certificates)"),
+                "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
             SetList(List with { SslServers = List.SslServers.SetItem(n, server) });
@@ -558,6 +565,7 @@ public static partial class ConfigParser
                     "version" => s with { MinimumVersion = fresh.MinimumVersion },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
+                    "authentication" or "cacert" or "crl" or "failure" or "failure-url" => s with { ClientAuth = ClientAuthNo(s, option, w) },
                     _ => throw new LineException(w[3], $"'{w[3]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)}"),
                 };
                 SetList(list with { SslServers = list.SslServers.SetItem(n, s) });

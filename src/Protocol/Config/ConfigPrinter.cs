@@ -46,6 +46,8 @@ public static class ConfigPrinter
             {
                 Line("", $"ssl-proxy-list {Q(list.Name)}");
                 if (list.Description is { } d) Line("  ", $"description {Q(d)}");
+                foreach (var r in list.CrlRecords.Values)
+                    Line("  ", $"crl-record {Q(r.Name)} \"{r.Url}\" {Q(r.SignCert)}{(r.RefreshHours != 0 ? " " + N(r.RefreshHours) : "")}");
                 foreach (var s in list.SslServers.Values)
                 {
                     var p = $"ssl-server {N(s.Number)}";
@@ -61,6 +63,12 @@ public static class ConfigPrinter
                     if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
                     if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
                     if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+                    var auth = s.ClientAuth;
+                    if (auth.Enabled) Line("  ", $"{p} authentication enable");
+                    foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");
+                    if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
+                    if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
+                    if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
                 }
                 foreach (var b in list.BackendServers.Values)
                 {

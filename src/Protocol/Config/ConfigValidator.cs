@@ -72,6 +72,7 @@ public static class ConfigValidator
                 error($"{who}: an ECDSA key and its certificate go together; add 'ssl-server {s.Number} {(s.EcdsaKey is null ? "ecdsakey" : "ecdsacert")} NAME'");
             CheckPair(config, store, who, s.RsaKey, s.RsaCert, error);
             CheckPair(config, store, who, s.EcdsaKey, s.EcdsaCert, error);
+            ValidateClientAuth(config, list, s, who, active, error);
             if (!active) continue;
             // What a CSS checks when a proxy list is activated: each ssl-server can terminate a flow.
             if (s.RsaKey is null && s.EcdsaKey is null)
@@ -81,6 +82,7 @@ public static class ConfigValidator
             if (s.Ciphers.Count == 0)
                 error($"{who}: no cipher line, so its clear text has nowhere to go; add 'ssl-server {s.Number} cipher all-cipher-suites IP PORT'");
         }
+        ValidateClientAuthLimits(config, list, error);
         foreach (var b in list.BackendServers.Values)
         {
             var who = $"ssl-proxy-list {list.Name}, backend-server {b.Number}";
@@ -93,6 +95,33 @@ public static class ConfigValidator
             if (b.ServerIp is null && b.IpAddress is null)
                 error($"{who}: no real server; add 'backend-server {b.Number} server-ip IP'");
         }
+    }
+
+    private static void ValidateClientAuth(RunningConfig config, SslProxyList list, SslServer s, string who, bool active, Action<string> error)
+    {
+        var auth = s.ClientAuth;
+        foreach (var ca in auth.CaCerts)
+            CheckAssociation(config, who, "cacert", ca, AssociationKind.Cert, error);
+        if (auth.Crl is { } crl && !list.CrlRecords.ContainsKey(crl))
+            error($"{who}: crl '{crl}' is not a crl-record of this proxy list{Suggest.DidYouMean(crl, list.CrlRecords.Keys)}; add 'crl-record {crl} \"http://...\" CACERT' to ssl-proxy-list {list.Name} or write 'no ssl-server {s.Number} crl'");
+        // Like the key and VIP checks, these two are what activation needs, so an operator may type the lines in any order.
+        if (!active) return;
+        if (auth.Enabled && auth.CaCerts.Count == 0)
+            error($"{who}: client authentication is enabled but no CA is trusted, so no client could ever pass; add 'ssl-server {s.Number} cacert NAME' (an 'ssl associate cert' of the CA) or write 'ssl-server {s.Number} authentication disable'");
+        if (auth.Failure == ClientAuthFailureAction.Redirect && auth.FailureUrl is null)
+            error($"{who}: failure redirect needs the page to send clients to; add 'ssl-server {s.Number} failure-url \"https://...\"' or choose 'failure reject' or 'failure ignore'");
+    }
+
+    private static void ValidateClientAuthLimits(RunningConfig config, SslProxyList list, Action<string> error)
+    {
+        var who = $"ssl-proxy-list {list.Name}";
+        var cas = list.SslServers.Values.SelectMany(s => s.ClientAuth.CaCerts).Distinct(StringComparer.Ordinal).ToList();
+        if (cas.Count > ClientAuthSettings.MaxCaCertsPerProxyList)
+            error($"{who}: {cas.Count} CA certificates ({string.Join(", ", cas)}) but a proxy list trusts at most {ClientAuthSettings.MaxCaCertsPerProxyList}; remove some with 'no ssl-server N cacert NAME' or move ssl-servers to another proxy list");
+        if (list.CrlRecords.Count > CrlRecord.MaxPerProxyList)
+            error($"{who}: {list.CrlRecords.Count} crl-records but a proxy list holds at most {CrlRecord.MaxPerProxyList}; remove unused ones with 'no crl-record NAME'");
+        foreach (var r in list.CrlRecords.Values)
+            CheckAssociation(config, $"{who}, crl-record {r.Name}", "signing certificate", r.SignCert, AssociationKind.Cert, error);
     }
 
     private static void CheckAssociation(RunningConfig config, string who, string option, string? name, AssociationKind kind, Action<string> error)

@@ -13,6 +13,61 @@ public sealed record SslProxyList(string Name)
     public ValueMap<int, SslServer> SslServers { get; init; } = ValueMap<int, SslServer>.Empty;
 
     public ValueMap<int, BackendServer> BackendServers { get; init; } = ValueMap<int, BackendServer>.Empty;
+
+    /// <summary><c>crl-record NAME "URL" SIGNCERT [HOURS]</c>: revocation lists that ssl-servers of this list may use.</summary>
+    public ValueMap<string, CrlRecord> CrlRecords { get; init; } = ValueMap<string, CrlRecord>.Empty;
+}
+
+/// <summary>
+/// <c>crl-record NAME "URL" SIGNCERT [HOURS]</c>: where a certificate revocation list is published (HTTP only; the
+/// node fetches exactly that URL), the association of the CA certificate that must have signed it, and how often
+/// to fetch it again. <see cref="RefreshHours"/> 0 (the default) fetches again at the list's own nextUpdate time.
+/// </summary>
+public sealed record CrlRecord(string Name, string Url, string SignCert, int RefreshHours = 0)
+{
+    /// <summary>The reference allows 10 CRL records per proxy list.</summary>
+    public const int MaxPerProxyList = 10;
+
+    public const int MaxRefreshHours = 168;
+}
+
+/// <summary>What happens to a client whose certificate is missing or does not verify (<c>ssl-server N failure</c>).</summary>
+public enum ClientAuthFailureAction
+{
+    /// <summary>The handshake fails with a fatal alert (the default).</summary>
+    Reject,
+
+    /// <summary>The handshake completes and the flow is forwarded; the outcome is only recorded.</summary>
+    Ignore,
+
+    /// <summary>The handshake completes and the client's first HTTP request is answered with a redirect to the failure-url.</summary>
+    Redirect,
+}
+
+/// <summary>
+/// Client authentication of one ssl-server (we are the TLS server and ask the client for a certificate):
+/// <c>authentication enable</c>, up to four <c>cacert</c> lines per proxy list, an optional <c>crl</c>, and the
+/// <c>failure</c> action with its <c>failure-url</c>. Disabled by default, as on the CSS.
+/// </summary>
+public sealed record ClientAuthSettings
+{
+    public static ClientAuthSettings Default { get; } = new();
+
+    /// <summary>The reference allows 4 distinct CA certificates per proxy list.</summary>
+    public const int MaxCaCertsPerProxyList = 4;
+
+    public bool Enabled { get; init; }
+
+    /// <summary>Associations (kind cert) of the CAs whose certificates are trusted, in the order configured.</summary>
+    public ValueList<string> CaCerts { get; init; } = ValueList<string>.Empty;
+
+    /// <summary>Name of a <see cref="CrlRecord"/> of the same proxy list, or null for no revocation check.</summary>
+    public string? Crl { get; init; }
+
+    public ClientAuthFailureAction Failure { get; init; } = ClientAuthFailureAction.Reject;
+
+    /// <summary>Where <see cref="ClientAuthFailureAction.Redirect"/> sends the client (absolute http or https URL).</summary>
+    public string? FailureUrl { get; init; }
 }
 
 /// <summary>One cipher line of an ssl-server: the suite to accept and where the clear text of such a flow goes.</summary>
@@ -46,6 +101,9 @@ public sealed record SslServer(int Number)
 
     /// <summary>Lowest TLS version accepted; <c>ssl-server N version tls1.2|tls1.3</c>.</summary>
     public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
+
+    /// <summary>Client authentication: <c>authentication</c>, <c>cacert</c>, <c>crl</c>, <c>failure</c>, <c>failure-url</c>.</summary>
+    public ClientAuthSettings ClientAuth { get; init; } = ClientAuthSettings.Default;
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>

@@ -18,6 +18,12 @@ public enum ProxyError
     /// <summary>The client's SNI names no ssl-server of this listener (we sent unrecognized_name).</summary>
     ClientServerNameRejected,
 
+    /// <summary>
+    /// Client authentication refused the client's certificate (missing, untrusted, expired, revoked, or no CRL to
+    /// check it against) under the reject failure action; the message names the reason and the certificate.
+    /// </summary>
+    ClientCertificateRejected,
+
     /// <summary>The client sent a fatal alert (during the handshake or later).</summary>
     ClientAlertReceived,
 
@@ -56,7 +62,7 @@ public static class ProxyErrorExtensions
     /// <summary>True for the values caused by the client (routine: log them at Debug).</summary>
     public static bool IsClientSide(this ProxyError error) =>
         error is ProxyError.ClientHandshakeTimeout or ProxyError.ClientHandshakeFailed
-            or ProxyError.ClientServerNameRejected or ProxyError.ClientAlertReceived
+            or ProxyError.ClientServerNameRejected or ProxyError.ClientCertificateRejected or ProxyError.ClientAlertReceived
             or ProxyError.ClientProtocolError or ProxyError.ClientReset or ProxyError.ClientTruncated;
 
     /// <summary>A short sentence describing the value, for people.</summary>
@@ -66,6 +72,7 @@ public static class ProxyErrorExtensions
         ProxyError.ClientHandshakeTimeout => "client did not complete the TLS handshake in time",
         ProxyError.ClientHandshakeFailed => "client TLS handshake failed",
         ProxyError.ClientServerNameRejected => "client asked for a server name no ssl-server answers to",
+        ProxyError.ClientCertificateRejected => "client certificate refused by client authentication",
         ProxyError.ClientAlertReceived => "client sent a fatal TLS alert",
         ProxyError.ClientProtocolError => "client sent invalid TLS records",
         ProxyError.ClientReset => "client connection was reset",

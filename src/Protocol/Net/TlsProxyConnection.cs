@@ -88,7 +88,14 @@ public sealed class TlsProxyConnection : IDisposable
             front = new TlsFrontEnd(_client, server, _engine.Options.RequireClientCloseNotify);
             (error, message) = await HandshakeAsync(front, server);
             handshakeEnd = Stopwatch.GetTimestamp();
-            if (error == ProxyError.None)
+            if (error == ProxyError.None && server.Handshake!.ClientAuth?.RedirectUrl is { } failureUrl)
+            {
+                // Client authentication failed under 'failure redirect': answer here, never dial the backend.
+                Handshake = server.Handshake;
+                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, server.Handshake));
+                (error, message) = await ClientAuthRedirect.AnswerAsync(front, failureUrl, _options.HandshakeTimeout, _lifetime.Token);
+            }
+            else if (error == ProxyError.None)
             {
                 var handshake = server.Handshake!;
                 Handshake = handshake;
@@ -215,6 +222,11 @@ public sealed class TlsProxyConnection : IDisposable
         catch (TlsFatalAlert e)
         {
             await front.FlushQuietlyAsync(AlertFlushTimeout);
+            if (server.ClientAuthRejection is { } refused)
+            {
+                return (ProxyError.ClientCertificateRejected, $"client certificate refused ({refused.Result}), sent fatal alert {AlertDescription.GetText(e.AlertDescription)}: {refused.Reason}");
+            }
+
             if (server.ServerNameRejected)
             {
                 return (ProxyError.ClientServerNameRejected,

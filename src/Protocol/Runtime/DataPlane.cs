@@ -32,9 +32,12 @@ public sealed class DataPlane : IDataPlane, IDisposable
     private readonly TlsEngine _engineTls12;
     private readonly ProxyConnectionOptions _baseOptions;
     private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
+    private readonly ClientAuthPolicies _clientAuth;
 
-    public DataPlane(MasterKey masterKey, AddressMap addresses, bool nativeCrypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null)
+    /// <param name="log">Where CRL events go (fetched, failed, kept the last good copy); standard error when null.</param>
+    public DataPlane(MasterKey masterKey, AddressMap addresses, bool nativeCrypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null)
     {
+        _clientAuth = new ClientAuthPolicies(TimeProvider.System, log ?? (line => Console.Error.WriteLine("sslnode: " + line)));
         _protector = new KeyProtector(masterKey);
         Addresses = addresses;
         var options = new TlsEngineOptions { CryptoProvider = nativeCrypto ? TlsCryptoProvider.Native : TlsCryptoProvider.BouncyCastle };
@@ -84,6 +87,7 @@ public sealed class DataPlane : IDataPlane, IDisposable
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
         {
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
+            ClientAuth = _clientAuth.For(server, files),
         };
         return (binding, names);
     }
@@ -139,6 +143,7 @@ public sealed class DataPlane : IDataPlane, IDisposable
     public void Dispose()
     {
         foreach (var c in _credentials.Values) c.Dispose();
+        _clientAuth.Dispose();
         _protector.Dispose();
     }
 

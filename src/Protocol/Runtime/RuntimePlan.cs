@@ -19,8 +19,15 @@ public sealed record ServerTarget(string Name, string Address, int? Port, int We
 /// <summary>An ssl-server of a module's proxy list that serves a listener's VIP and port.</summary>
 public sealed record SslServerPlan(string ProxyList, SslServer Server, string KeyFile, string CertFile, bool Ecdsa)
 {
-    /// <summary>Binds resumable sessions: never resumed under another ssl-server.</summary>
-    public string BindingKey => $"{ProxyList}/{Server.Number}";
+    /// <summary>Client authentication with the store files it needs, or null when clients are not asked for certificates.</summary>
+    public ClientAuthPlan? ClientAuth { get; init; }
+
+    /// <summary>
+    /// Binds resumable sessions: never resumed under another ssl-server, nor under another client-auth policy (a
+    /// session made without client authentication must not resume where it is required, CSCsk36744). The TLS binding
+    /// adds the fingerprint of the CA certificates themselves.
+    /// </summary>
+    public string BindingKey => ClientAuth is { } auth ? $"{ProxyList}/{Server.Number}/{auth.ScopeKey}" : $"{ProxyList}/{Server.Number}";
 
     /// <summary>The IANA names of the suites this ssl-server may negotiate.</summary>
     public IReadOnlyList<string> Suites =>
@@ -31,6 +38,34 @@ public sealed record SslServerPlan(string ProxyList, SslServer Server, string Ke
     public CipherEntry DestinationFor(string ianaSuite) =>
         Server.Ciphers.FirstOrDefault(c => CipherCatalog.TryGet(c.Name, out var info) && info.IanaSuites.Contains(ianaSuite))
         ?? Server.Ciphers[0];
+}
+
+/// <summary>The <c>crl-record</c> of an ssl-server, with the store file of its signing certificate.</summary>
+public sealed record CrlPlan(string Name, string Url, string SignCertFile, int RefreshHours);
+
+/// <summary>Client authentication of an ssl-server: the store files of its CAs, the failure action, the CRL.</summary>
+public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFailureAction Failure, string? FailureUrl, CrlPlan? Crl)
+{
+    /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL).</summary>
+    public string ScopeKey => $"client-auth={string.Join(',', CaCertFiles)};{Failure};{Crl?.Url ?? "no-crl"}";
+
+    /// <summary>The plan of an ssl-server whose authentication is enabled and whose names all resolve; null otherwise.</summary>
+    internal static ClientAuthPlan? For(RunningConfig config, SslProxyList list, SslServer server)
+    {
+        var auth = server.ClientAuth;
+        if (!auth.Enabled) return null;
+        var files = auth.CaCerts.Select(n => config.Associations.GetValueOrDefault(n)?.FileName).OfType<string>().ToList();
+        CrlPlan? crl = null;
+        if (auth.Crl is { } name)
+        {
+            // Validation guarantees the record and its signer exist; if they did not, the empty names make the data
+            // plane refuse the binding instead of silently dropping the revocation check.
+            var record = list.CrlRecords.GetValueOrDefault(name);
+            var signer = record is null ? null : config.Associations.GetValueOrDefault(record.SignCert);
+            crl = new CrlPlan(name, record?.Url ?? "", signer?.FileName ?? "", record?.RefreshHours ?? 0);
+        }
+        return new ClientAuthPlan(new ValueList<string>(files), auth.Failure, auth.FailureUrl, crl);
+    }
 }
 
 /// <summary>A module serving a listener: its name, weight, and the ssl-servers it applies there.</summary>
@@ -87,7 +122,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                 : (s.RsaKey, s.RsaCert, false);
             if (key is null || cert is null) continue;
             if (!config.Associations.TryGetValue(key, out var k) || !config.Associations.TryGetValue(cert, out var c)) continue;
-            plans.Add(new SslServerPlan(list.Name, s, k.FileName, c.FileName, ecdsa));
+            plans.Add(new SslServerPlan(list.Name, s, k.FileName, c.FileName, ecdsa) { ClientAuth = ClientAuthPlan.For(config, list, s) });
         }
         return plans;
     }

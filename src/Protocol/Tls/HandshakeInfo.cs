@@ -7,9 +7,17 @@ namespace SslCluster.Protocol.Tls;
 /// <param name="Resumed">True for an abbreviated TLS 1.2 handshake that resumed a stored session.</param>
 /// <param name="BindingKey">The session scope of the ssl-server that answered.</param>
 /// <param name="Tag">The caller's value from the ssl-server's <see cref="TlsFrontEndBinding"/>.</param>
+/// <param name="ClientAuth">
+/// The client-certificate outcome (for a resumed session: its stored chain checked again now); null means
+/// <see cref="ClientAuthOutcome.NotRequested"/>.
+/// </param>
 public sealed record HandshakeInfo(
-    TlsVersion Version, int CipherSuite, string? ServerName, bool Resumed, string BindingKey, object? Tag)
+    TlsVersion Version, int CipherSuite, string? ServerName, bool Resumed, string BindingKey, object? Tag,
+    ClientAuthOutcome? ClientAuth = null)
 {
+    /// <summary>Shorthand for the result of <see cref="ClientAuth"/>.</summary>
+    public ClientAuthResult ClientAuthResult => ClientAuth?.Result ?? ClientAuthResult.NotRequested;
+
     /// <summary>IANA name of the negotiated suite.</summary>
     public string CipherSuiteName => TlsCipherSuites.GetName(CipherSuite);
 }

@@ -9,7 +9,8 @@ namespace SslCluster.Protocol.Tls;
 /// The TLS server policy of one connection (BouncyCastle <see cref="TlsServer"/>): TLS 1.2/1.3 only, the
 /// ssl-server chosen by SNI, only the binding's suites, native signing, TLS 1.2 session IDs through an
 /// <see cref="ITlsSessionStore"/> scoped by binding key, no session tickets, no compression (BouncyCastle has
-/// none), no heartbeat, no OCSP stapling (not built yet), no client certificate requested.
+/// none), no heartbeat, no OCSP stapling (not built yet). A client certificate is requested only when the chosen
+/// binding has a <see cref="ClientAuthPolicy"/>; its outcome ends up in <see cref="HandshakeInfo.ClientAuth"/>.
 /// Create one per connection with <see cref="TlsEngine.CreateServer"/>; not thread-safe (BouncyCastle calls it
 /// from inside OfferInput, which the connection serialises).
 /// </summary>
@@ -22,6 +23,8 @@ public sealed class OffloadTlsServer : AbstractTlsServer
     private TlsFrontEndBinding? _binding;
     private string? _serverName;
     private bool _selected;
+    private ClientAuthOutcome? _clientAuth;
+    private IReadOnlyList<byte[]>? _clientChain;
 
     internal OffloadTlsServer(TlsEngine engine, TlsBindingSelector selector)
         : base(engine.Crypto)
@@ -50,6 +53,9 @@ public sealed class OffloadTlsServer : AbstractTlsServer
 
     /// <summary>The TLS 1.2 session was put in the store after this handshake.</summary>
     public bool SessionStored { get; private set; }
+
+    /// <summary>Set when the client's certificate failed under the reject action (the handshake then failed).</summary>
+    public ClientAuthOutcome? ClientAuthRejection { get; private set; }
 
     /// <inheritdoc />
     protected override ProtocolVersion[] GetSupportedVersions()
@@ -165,12 +171,13 @@ public sealed class OffloadTlsServer : AbstractTlsServer
 
         try
         {
-            var parameters = TlsSessionCodec.Import(Crypto, exported);
+            var parameters = TlsSessionCodec.Import(Crypto, exported, out var clientChain);
 
             // A stored session resumes only with a suite this ssl-server still offers (its list may have changed
             // since) and that the client offers now (BouncyCastle checks the latter, we check both).
             if (parameters is null || Array.IndexOf(binding.Suites, parameters.CipherSuite) < 0 ||
-                m_offeredCipherSuites is null || Array.IndexOf(m_offeredCipherSuites, parameters.CipherSuite) < 0)
+                m_offeredCipherSuites is null || Array.IndexOf(m_offeredCipherSuites, parameters.CipherSuite) < 0 ||
+                !MayResume(binding, clientChain))
             {
                 parameters?.Clear();
                 return null;
@@ -184,11 +191,82 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// A resumed session gets the client-auth outcome of its full handshake: the chain stored with it is checked again
+    /// now (a certificate revoked or expired since then does not resume; the client gets a full handshake and the
+    /// policy's verdict). A session stored without a chain cannot tell, so it does not resume under client auth.
+    /// </summary>
+    private bool MayResume(TlsFrontEndBinding binding, IReadOnlyList<byte[]>? clientChain)
+    {
+        _clientAuth = null;
+        _clientChain = null;
+        if (binding.ClientAuth is not { } policy)
+        {
+            return true;
+        }
+
+        if (clientChain is null)
+        {
+            return false;
+        }
+
+        var outcome = policy.Verify(clientChain);
+        if (outcome.Failed && policy.Failure == Config.ClientAuthFailureAction.Reject)
+        {
+            return false;
+        }
+
+        _clientAuth = outcome;
+        _clientChain = clientChain;
+        return true;
+    }
+
+    /// <summary>Asks for a client certificate when the binding chosen by SNI has client authentication.</summary>
+    public override CertificateRequest? GetCertificateRequest()
+    {
+        if (RequireBinding().ClientAuth is not { } policy)
+        {
+            return null;
+        }
+
+        bool tls13 = TlsUtilities.IsTlsV13(m_context);
+        var algorithms = TlsUtilities.GetDefaultSupportedSignatureAlgorithms(m_context);
+        return tls13
+            ? new CertificateRequest(TlsUtilities.EmptyBytes, algorithms, null, policy.AuthorityNames)
+            : new CertificateRequest([ClientCertificateType.rsa_sign, ClientCertificateType.ecdsa_sign], algorithms,
+                policy.AuthorityNames);
+    }
+
+    /// <summary>
+    /// Applies the binding's client-auth policy. Under reject a failed client gets the matching fatal alert
+    /// (certificate_required or handshake_failure, unknown_ca, bad_certificate, certificate_expired,
+    /// certificate_revoked, certificate_unknown); under ignore and redirect the handshake goes on and the outcome is
+    /// recorded. A certificate that passes here must still prove its key with CertificateVerify, which BouncyCastle
+    /// checks next with the key cached by <see cref="NativeTlsCrypto"/>.
+    /// </summary>
     public override void NotifyClientCertificate(Certificate clientCertificate)
     {
-        // No certificate is requested yet (GetCertificateRequest returns null), so this only runs if a client sends
-        // one unasked; the base class would throw. Client authentication policy will live here.
+        ArgumentNullException.ThrowIfNull(clientCertificate);
+        if (RequireBinding().ClientAuth is not { } policy)
+        {
+            // Only reachable if a client sends a certificate unasked; the base class would throw.
+            return;
+        }
+
+        var chain = new byte[clientCertificate.Length][];
+        for (int i = 0; i < chain.Length; i++)
+        {
+            chain[i] = clientCertificate.GetCertificateAt(i).GetEncoded();
+        }
+
+        var outcome = policy.Verify(chain);
+        _clientAuth = outcome;
+        _clientChain = chain;
+        if (outcome.Failed && policy.Failure == Config.ClientAuthFailureAction.Reject)
+        {
+            ClientAuthRejection = outcome;
+            throw new TlsFatalAlert(outcome.AlertFor(TlsUtilities.IsTlsV13(m_context)), outcome.Reason);
+        }
     }
 
     /// <inheritdoc />
@@ -214,8 +292,11 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         var parameters = m_context.SecurityParameters;
         bool tls13 = TlsUtilities.IsTlsV13(parameters.NegotiatedVersion);
         bool resumed = parameters.IsResumedSession;
+        var clientAuth = binding.ClientAuth is null
+            ? ClientAuthOutcome.NotRequested
+            : _clientAuth ?? new ClientAuthOutcome(ClientAuthResult.Missing, null, null, null, "the client sent no certificate message");
         Handshake = new HandshakeInfo(tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12, parameters.CipherSuite,
-            _serverName, resumed, binding.BindingKey, binding.Tag);
+            _serverName, resumed, binding.BindingKey, binding.Tag, clientAuth);
 
         var store = _engine.SessionStore;
         byte[]? id = parameters.SessionID;
@@ -232,7 +313,14 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             return;
         }
 
-        store.Put((byte[])id.Clone(), binding.BindingKey, TlsSessionCodec.Export(Crypto, exported), ttl);
+        // Under client auth the chain goes with the session (empty when the client sent none), see MayResume.
+        var chain = binding.ClientAuth is null ? null : _clientChain ?? [];
+        if (chain is not null && (chain.Count > byte.MaxValue || chain.Any(c => c.Length > ushort.MaxValue)))
+        {
+            return; // A chain the codec cannot carry: this session simply is not resumable.
+        }
+
+        store.Put((byte[])id.Clone(), binding.BindingKey, TlsSessionCodec.Export(Crypto, exported, chain), ttl);
         SessionStored = true;
     }
 

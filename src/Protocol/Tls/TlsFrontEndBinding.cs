@@ -22,7 +22,7 @@ public sealed class TlsFrontEndBinding
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentException.ThrowIfNullOrEmpty(bindingKey);
         Credential = credential;
-        BindingKey = bindingKey;
+        _bindingKey = bindingKey;
         Tag = tag;
         Suites = TlsCipherSuites.Filter(cipherSuites, credential.KeyType, out var rejected, out bool usedDefaults);
         RejectedCipherSuites = rejected;
@@ -38,8 +38,17 @@ public sealed class TlsFrontEndBinding
     /// </summary>
     public TimeSpan? SessionTimeout { get; init; }
 
-    /// <summary>Session resumption scope; see the constructor.</summary>
-    public string BindingKey { get; }
+    /// <summary>
+    /// Session resumption scope: the constructor's key, followed by the client-auth policy's scope when there is one,
+    /// so that a session never resumes under another CA set, failure action or CRL than the one it was made under.
+    /// </summary>
+    public string BindingKey => _scopedKey ??= ClientAuth is null ? _bindingKey : _bindingKey + "|" + ClientAuth.ScopeKey;
+
+    /// <summary>
+    /// Client authentication of this ssl-server, or null when clients are not asked for a certificate. Part of
+    /// <see cref="BindingKey"/>.
+    /// </summary>
+    public ClientAuthPolicy? ClientAuth { get; init; }
 
     /// <summary>Caller's opaque value, handed back after the handshake.</summary>
     public object? Tag { get; }
@@ -54,6 +63,9 @@ public sealed class TlsFrontEndBinding
     public bool UsedDefaultSuites { get; }
 
     internal int[] Suites { get; }
+
+    private readonly string _bindingKey;
+    private string? _scopedKey;
 }
 
 /// <summary>

@@ -6,7 +6,7 @@ namespace SslCluster.Protocol.Tests.Config;
 /// <summary>Every mistake gets an error naming where, what, why and the fix, and a rejected text changes nothing.</summary>
 public sealed class ConfigErrorTests
 {
-    private const string Base = """
+    internal const string Base = """
         ssl associate rsakey k1 k1.key
         ssl associate cert c1 c1.pem
         ssl-proxy-list spl

@@ -30,6 +30,25 @@ public sealed class RoundTripPropertyTests
             return map;
         });
 
+    private static readonly Gen<string> GenUrl =
+        Gen.Select(Pick("http", "https"), GenName, GenPort, (scheme, path, port) => $"{scheme}://ca{port}.example.com:{port}/{path}");
+
+    private static readonly Gen<ClientAuthSettings> GenClientAuth =
+        from enabled in Gen.Bool
+        from cas in GenName.Array[0, 4]
+        from crl in GenName.Null()
+        from failure in Gen.Enum<ClientAuthFailureAction>()
+        from url in GenUrl.Null()
+        select new ClientAuthSettings { Enabled = enabled, CaCerts = new ValueList<string>(cas.Distinct()), Crl = crl, Failure = failure, FailureUrl = url };
+
+    private static readonly Gen<CrlRecord> GenCrlRecord =
+        from name in GenName
+        from path in GenName
+        from port in GenPort
+        from signer in GenName
+        from hours in Gen.Int[0, CrlRecord.MaxRefreshHours]
+        select new CrlRecord(name, $"http://crl.example.com:{port}/{path}", signer, hours);
+
     private static readonly Gen<SslServer> GenSslServer =
         from n in Gen.Int[1, 255]
         from rsa in GenName.Null()
@@ -40,6 +59,7 @@ public sealed class RoundTripPropertyTests
         from cache in Gen.Int[0, 72000]
         from hs in Gen.Int[1, 3600]
         from v in Gen.Enum<TlsVersionFloor>()
+        from auth in GenClientAuth
         select new SslServer(n)
         {
             RsaKey = rsa,
@@ -52,6 +72,7 @@ public sealed class RoundTripPropertyTests
             SessionCacheSeconds = cache,
             HandshakeTimeoutSeconds = hs,
             MinimumVersion = v,
+            ClientAuth = auth,
         };
 
     private static readonly Gen<BackendServer> GenBackend =
@@ -83,7 +104,8 @@ public sealed class RoundTripPropertyTests
         from servers in MapOf(GenSslServer, s => s.Number, 3)
         from backends in MapOf(GenBackend, b => b.Number, 3)
         from description in Pick<string?>(null, "front end", "x")
-        select new SslProxyList(name) { State = state, SslServers = servers, BackendServers = backends, Description = description };
+        from crls in MapOf(GenCrlRecord, r => r.Name, 3)
+        select new SslProxyList(name) { State = state, SslServers = servers, BackendServers = backends, Description = description, CrlRecords = crls };
 
     private static readonly Gen<KeepaliveSettings> GenKeepaliveType =
         from type in Gen.Enum<KeepaliveType>()
@@ -185,6 +207,11 @@ public sealed class RoundTripPropertyTests
             baseline with { Ciphers = baseline.Ciphers.Add(new CipherEntry("all-cipher-suites", "10.0.0.1", 80)) },
             baseline with { SessionCacheSeconds = 1 }, baseline with { HandshakeTimeoutSeconds = 1 },
             baseline with { MinimumVersion = TlsVersionFloor.Tls13 },
+            baseline with { ClientAuth = baseline.ClientAuth with { Enabled = true } },
+            baseline with { ClientAuth = baseline.ClientAuth with { CaCerts = new ValueList<string>(["ca"]) } },
+            baseline with { ClientAuth = baseline.ClientAuth with { Crl = "crl" } },
+            baseline with { ClientAuth = baseline.ClientAuth with { Failure = ClientAuthFailureAction.Ignore } },
+            baseline with { ClientAuth = baseline.ClientAuth with { FailureUrl = "http://x.example/" } },
         ];
         Assert.All(changed, c => Assert.NotEqual(baseline, c));
         Assert.Equal(baseline, baseline with { });

@@ -88,6 +88,24 @@ public sealed class RuntimePlanTests
     }
 
     [Fact]
+    public void Build_ClientAuth_PlansCaFilesCrlAndScopesTheBindingKey()
+    {
+        var text = TwoModules.Replace("  active\nservice s1",
+            "  crl-record crl1 \"http://ca.example/ca.crl\" ca 12\n  ssl-server 100 authentication enable\n" +
+            "  ssl-server 100 cacert ca\n  ssl-server 100 crl crl1\n  ssl-server 100 failure ignore\n  active\nservice s1",
+            StringComparison.Ordinal);
+        var config = Parse("ssl associate cert ca ca.pem\n" + text);
+
+        var server = RuntimePlan.Build(1, config).Listeners.Single(l => l.Port == 443).Modules[0].SslServers[0];
+
+        var auth = Assert.IsType<ClientAuthPlan>(server.ClientAuth);
+        Assert.Equal(["ca.pem"], auth.CaCertFiles);
+        Assert.Equal(ClientAuthFailureAction.Ignore, auth.Failure);
+        Assert.Equal(new CrlPlan("crl1", "http://ca.example/ca.crl", "ca.pem", 12), auth.Crl);
+        Assert.StartsWith("front/100/client-auth=ca.pem;Ignore;http://ca.example/ca.crl", server.BindingKey, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SslServerPlan_LegacyCipher_OffersTheModernSuitesAndRoutesThemToItsDestination()
     {
         var server = RuntimePlan.Build(1, Parse(TwoModules)).Listeners.Single(l => l.Port == 443).Modules[0].SslServers[0];

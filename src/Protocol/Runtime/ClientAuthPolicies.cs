@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>
+/// Builds the <see cref="ClientAuthPolicy"/> of each ssl-server from its plan and the certificate store, and owns
+/// the CRL monitors. A monitor is shared by every ssl-server (and every revision) naming the same URL, signing
+/// certificate and period, so a configuration change neither fetches again nor forgets the last good CRL.
+/// </summary>
+internal sealed class ClientAuthPolicies : IDisposable
+{
+    private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TimeProvider _time;
+    private readonly Action<string> _log;
+    private readonly HttpClient _http;
+    private readonly Dictionary<(string Url, string Signer, int Hours), CrlMonitor> _crls = [];
+    private readonly Lock _gate = new();
+
+    public ClientAuthPolicies(TimeProvider time, Action<string> log)
+    {
+        _time = time;
+        _log = log;
+
+        // Only what the crl-record names is contacted: no redirect to elsewhere, no proxy from the environment.
+        _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false }) { Timeout = FetchTimeout };
+    }
+
+    /// <summary>The policy of <paramref name="server"/>, or null when it does not authenticate clients.</summary>
+    public ClientAuthPolicy? For(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
+    {
+        if (server.ClientAuth is not { } plan) return null;
+        var who = $"ssl-server {server.Server.Number} of {server.ProxyList}";
+        var cas = plan.CaCertFiles.Select(f => Certificate(files, f, who, "cacert")).ToList();
+        ICrlSource? crl = plan.Crl is { } c ? Monitor(c, Certificate(files, c.SignCertFile, who, $"crl-record {c.Name} signing certificate")) : null;
+        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time);
+    }
+
+    private CrlMonitor Monitor(CrlPlan plan, X509Certificate2 signer)
+    {
+        if (!Uri.TryCreate(plan.Url, UriKind.Absolute, out var url))
+            throw new InvalidOperationException($"crl-record {plan.Name}: '{plan.Url}' is not a URL");
+        var key = (plan.Url, signer.GetCertHashString(HashAlgorithmName.SHA256), plan.RefreshHours);
+        lock (_gate)
+        {
+            if (!_crls.TryGetValue(key, out var monitor))
+            {
+                monitor = new CrlMonitor(plan.Name, url, signer, TimeSpan.FromHours(plan.RefreshHours), _http, _time, _log);
+                _crls.Add(key, monitor);
+                monitor.Start();
+            }
+            return monitor;
+        }
+    }
+
+    private static X509Certificate2 Certificate(IReadOnlyDictionary<string, byte[]> files, string file, string who, string what)
+    {
+        if (!files.TryGetValue(file, out var bytes))
+            throw new InvalidOperationException($"{who}: {what} file '{file}' is not in the certificate store");
+        var stored = CertStoreFile.Decode(bytes);
+        if (stored.Kind != CertStoreFileKind.Certificate)
+            throw new InvalidOperationException($"{who}: {what} file '{file}' is not a certificate");
+        return X509CertificateLoader.LoadCertificate(stored.CertificateDer.Span);
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var monitor in _crls.Values) monitor.Dispose();
+            _crls.Clear();
+        }
+        _http.Dispose();
+    }
+}
