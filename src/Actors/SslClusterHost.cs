@@ -5,6 +5,8 @@ using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Dispatch;
+using SslCluster.Actors.Health;
+using SslCluster.Protocol.Health;
 using SslCluster.Actors.Modules;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Runtime;
@@ -18,7 +20,8 @@ public sealed record SslClusterHandles(
     IActorRef ConfigStore,
     IActorRef ModuleRegion,
     IActorRef ProxyListRegion,
-    IActorRef NodeRuntime);
+    IActorRef NodeRuntime,
+    IActorRef Health);
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -26,7 +29,10 @@ public sealed record SslClusterHandles(
 /// </summary>
 public static class SslClusterHost
 {
-    public static SslClusterHandles Start(Config config, IDataPlane dataPlane, KeyCertificateCheck check, TimeProvider time)
+    /// <param name="health">The table the data path's balancers read; the node's keepalives write it.</param>
+    /// <param name="keepalives">Address map, TLS connector and scripts folder of the keepalives.</param>
+    public static SslClusterHandles Start(Config config, IDataPlane dataPlane, KeyCertificateCheck check, TimeProvider time,
+        ServiceHealthTable? health = null, KeepaliveEnvironment? keepalives = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var full = config.WithFallback(SslClusterSettings.Reference);
@@ -54,7 +60,9 @@ public static class SslClusterHost
         var lists = sharding.Start(ProxyListEntity.TypeName, ProxyListEntity.Props, shardingSettings, extractor);
 
         var nodeName = cluster.SelfAddress.ToString();
-        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName), "node-runtime");
-        return new SslClusterHandles(system, settings, store, modules, lists, runtime);
+        var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
+            keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time), "health");
+        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
+        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor);
     }
 }

@@ -7,6 +7,7 @@ using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Demo;
 using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Runtime;
 
 namespace SslCluster.Node;
@@ -41,8 +42,16 @@ internal static class NodeHost
         using var masterKey = LoadMasterKey(dataDir);
         var token = settings.AdminToken.Length > 0 ? settings.AdminToken : await LoadOrCreateTokenAsync(Path.Combine(dataDir, AdminPaths.TokenFileName));
 
-        using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout);
-        var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload), TimeProvider.System);
+        var health = new ServiceHealthTable();
+        using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout) { Health = health };
+        var keepalives = new KeepaliveEnvironment
+        {
+            AddressMap = addresses,
+            TlsConnector = dataPlane,
+            ScriptsFolder = Path.Combine(dataDir, "scripts"),
+        };
+        var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
+            TimeProvider.System, health, keepalives);
         var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
 
         DemoHttpServer? demoBackend = null;

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Akka.Actor;
 using SslCluster.Actors.Modules;
@@ -26,21 +25,17 @@ public sealed class ModuleAgentActor : ReceiveActor, IWithTimers
         public static Report Instance { get; } = new();
     }
 
-    private readonly ConcurrentDictionary<(string Vip, int Port), FlowCounters> _counters = new();
-
-    public ModuleAgentActor(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval)
+    public ModuleAgentActor(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows)
     {
         Receive<StartConnection>(s =>
         {
-            var counters = _counters.GetOrAdd((s.Runtime.Plan.Vip, s.Runtime.Plan.Port), _ => new FlowCounters());
+            var counters = flows.For(module, s.Runtime.Plan.Vip, s.Runtime.Plan.Port);
             Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters));
         });
         Receive<CountConnections>(_ => Sender.Tell(Context.GetChildren().Count()));
-        Receive<Report>(_ =>
-        {
-            var rows = _counters.Select(c => c.Value.Snapshot(c.Key.Vip, c.Key.Port)).ToList();
-            moduleRegion.Tell(new ModuleProtocol.ReportFlows(module, node, rows));
-        });
+
+        // The rows include the backend-server rows that re-encrypted and initiated flows count under this module.
+        Receive<Report>(_ => moduleRegion.Tell(new ModuleProtocol.ReportFlows(module, node, flows.RowsOf(module).ToList())));
         _reportInterval = reportInterval;
     }
 
@@ -48,8 +43,8 @@ public sealed class ModuleAgentActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Timers.StartPeriodicTimer("report", Report.Instance, TimeSpan.Zero, _reportInterval);
 
-    public static Props Props(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval) =>
-        Akka.Actor.Props.Create(() => new ModuleAgentActor(module, node, moduleRegion, reportInterval));
+    public static Props Props(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows) =>
+        Akka.Actor.Props.Create(() => new ModuleAgentActor(module, node, moduleRegion, reportInterval, flows));
 }
 
 /// <summary>

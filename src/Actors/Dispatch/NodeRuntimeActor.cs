@@ -67,8 +67,11 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
     private long _revision = -1;
     private bool _accepting = true;
 
-    public NodeRuntimeActor(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName)
+    private readonly IActorRef _health;
+
+    public NodeRuntimeActor(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName, IActorRef health)
     {
+        _health = health;
         _dataPlane = dataPlane;
         _settings = settings;
         _moduleRegion = moduleRegion;
@@ -111,8 +114,8 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
 
     protected override void PreStart() => Timers.StartPeriodicTimer("subscribe", Resubscribe.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(5));
 
-    public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName) =>
-        Akka.Actor.Props.Create(() => new NodeRuntimeActor(dataPlane, settings, configStore, moduleRegion, nodeName));
+    public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName, IActorRef health) =>
+        Akka.Actor.Props.Create(() => new NodeRuntimeActor(dataPlane, settings, configStore, moduleRegion, nodeName, health));
 
     private void OnPublished(ConfigStoreProtocol.ConfigPublished published)
     {
@@ -120,6 +123,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         if (published.Revision == _revision) return;
         _revision = published.Revision;
         _config = ConfigParser.Reload(published.RunningConfigText);
+        _health.Tell(new Health.HealthMonitorActor.ApplyConfig(_config));
         var plan = RuntimePlan.Build(published.Revision, _config);
         var files = published.Files.ToDictionary(f => f.Name, f => f.Payload, StringComparer.Ordinal);
         var wanted = plan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
@@ -134,6 +138,9 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
             _bindProblems.Remove(key);
             _binding.Remove(key);
         }
+
+        // Every active module reports, also one that only counts back-end rows (an ssl-init module in no content rule).
+        foreach (var module in _config.SslModules.Where(m => m.State == AdminState.Active)) EnsureAgent(module.Name);
 
         foreach (var listener in plan.Listeners)
         {
@@ -174,7 +181,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
     private IActorRef EnsureAgent(string module)
     {
         if (_agents.TryGetValue(module, out var agent)) return agent;
-        agent = Context.ActorOf(ModuleAgentActor.Props(module, _nodeName, _moduleRegion, _settings.FlowReportInterval), "module-" + Uri.EscapeDataString(module));
+        agent = Context.ActorOf(ModuleAgentActor.Props(module, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows), "module-" + Uri.EscapeDataString(module));
         _agents[module] = agent;
         return agent;
     }

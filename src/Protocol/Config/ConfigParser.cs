@@ -398,7 +398,7 @@ public static partial class ConfigParser
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
         private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version", "authentication", "cacert", "crl", "failure", "failure-url"];
-        private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache"];
+        private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
         {
@@ -530,6 +530,9 @@ public static partial class ConfigParser
                 "rsacert" => b with { RsaCert = One(args, w, $"backend-server {n} rsacert NAME") },
                 "cacert" => b with { CaCert = One(args, w, $"backend-server {n} cacert NAME") },
                 "session-cache" => b with { SessionCacheSeconds = Number(One(args, w, $"backend-server {n} session-cache SECONDS"), 0, 72000, "session-cache timeout (seconds)") },
+                "version" => b with { MinimumVersion = Version(One(args, w, $"backend-server {n} version tls1.2|tls1.3")) },
+                "handshake" => b with { HandshakeTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"backend-server {n} handshake timeout SECONDS"), 1, 3600, "handshake timeout (seconds)") },
+                "renegotiation" or "rehandshake" => throw new LineException(w[2], "renegotiation is never used (CVE-2009-3555 and handshake floods); a session is reused until its session-cache timeout, then a full handshake starts a new one: remove the line, or set 'session-cache SECONDS'"),
                 _ => throw new LineException(w[2], $"'{w[2]}' is not a backend-server option{Suggest.DidYouMean(option, BackendOptions)} (options: {string.Join(", ", BackendOptions)})"),
             };
             SetList(List with { BackendServers = List.BackendServers.SetItem(n, b) });

@@ -84,6 +84,8 @@ public static class ConfigPrinter
                     if (b.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
                     if (b.CaCert is { } ca) Line("  ", $"{p} cacert {Q(ca)}");
                     if (b.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(b.SessionCacheSeconds)}");
+                    if (b.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+                    if (b.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(b.HandshakeTimeoutSeconds)}");
                 }
                 if (list.State == AdminState.Active) Line("  ", "active");
                 Line("", "");

@@ -144,5 +144,12 @@ public sealed record BackendServer(int Number)
 
     public string? CaCert { get; init; }
 
+    /// <summary>How long our session with the real server is reused (the reference's "session key re-use"); 0 = never.</summary>
     public int SessionCacheSeconds { get; init; } = SslServer.DefaultSessionCacheSeconds;
+
+    /// <summary>Lowest TLS version offered to the real server; <c>backend-server N version tls1.2|tls1.3</c>.</summary>
+    public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
+
+    /// <summary>Time the real server has to complete the TLS handshake; <c>backend-server N handshake timeout S</c>.</summary>
+    public int HandshakeTimeoutSeconds { get; init; } = SslServer.DefaultHandshakeTimeoutSeconds;
 }

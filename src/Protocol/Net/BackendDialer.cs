@@ -1,16 +1,50 @@
 using System.Net.Sockets;
+using SslCluster.Protocol.Tls;
 
 namespace SslCluster.Protocol.Net;
 
 /// <summary>Dials the destination with a timeout and classifies failures.</summary>
 internal static class BackendDialer
 {
-    public static async Task<(Socket? Socket, ProxyError Error, string Message)> DialAsync(
-        Func<CancellationToken, ValueTask<Socket>> dial, TimeSpan timeout, CancellationToken lifetime)
+    /// <summary>
+    /// Dials, then (for a re-encrypted or initiated flow) runs the TLS handshake with the real server. The leg owns
+    /// the socket; null with the reason when either step failed.
+    /// </summary>
+    public static async Task<(BackendLeg? Leg, ProxyError Error, string Message)> ConnectAsync(
+        Func<CancellationToken, ValueTask<BackendLink>> dial, ProxyConnectionOptions options, CancellationToken lifetime)
+    {
+        var (link, error, message) = await DialAsync(dial, options.BackendConnectTimeout, lifetime);
+        if (link is null)
+        {
+            return (null, error, message);
+        }
+
+        link.Flow?.Started();
+        if (link.Tls is null)
+        {
+            return (new BackendLeg(link, new TcpFrontEnd(link.Socket, RelaySide.Backend)), ProxyError.None, "");
+        }
+
+        var (side, tlsError, tlsMessage) = await BackendTlsHandshake.RunAsync(link.Socket, link.Tls,
+            link.HandshakeTimeout ?? options.HandshakeTimeout, lifetime);
+        if (side is null)
+        {
+            link.Flow?.Ended(false);
+            link.Socket.Dispose();
+            return (null, tlsError, tlsMessage);
+        }
+
+        var handshake = link.Tls.Handshake!;
+        link.Flow?.HandshakeCompleted(handshake);
+        return (new BackendLeg(link, side) { Handshake = handshake }, ProxyError.None, "");
+    }
+
+    public static async Task<(BackendLink? Link, ProxyError Error, string Message)> DialAsync(
+        Func<CancellationToken, ValueTask<BackendLink>> dial, TimeSpan timeout, CancellationToken lifetime)
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         cts.CancelAfter(timeout);
-        Task<Socket> task;
+        Task<BackendLink> task;
         try
         {
             task = dial(cts.Token).AsTask();
@@ -23,9 +57,9 @@ internal static class BackendDialer
         try
         {
             // WaitAsync: a dial delegate that ignores its token still cannot hold the connection past the timeout.
-            var socket = await task.WaitAsync(cts.Token);
-            socket.NoDelay = true;
-            return (socket, ProxyError.None, "");
+            var link = await task.WaitAsync(cts.Token);
+            link.Socket.NoDelay = true;
+            return (link, ProxyError.None, "");
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
         {
@@ -50,16 +84,43 @@ internal static class BackendDialer
         }
     }
 
-    private static void DisposeLate(Task<Socket> task) =>
+    private static void DisposeLate(Task<BackendLink> task) =>
         _ = task.ContinueWith(t =>
         {
             if (t.IsCompletedSuccessfully)
             {
-                t.Result.Dispose();
+                t.Result.Socket.Dispose();
             }
             else
             {
                 _ = t.Exception;
             }
         }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+}
+
+/// <summary>
+/// The back end of one flow once connected: its socket, its clear-text side for the relay (plain, or TLS after the
+/// handshake) and its counters, released once however the flow ends (normal end, abort from another thread).
+/// </summary>
+internal sealed class BackendLeg(BackendLink link, IRelayFrontEnd side) : IDisposable
+{
+    private int _disposed;
+
+    public BackendLink Link { get; } = link;
+
+    public IRelayFrontEnd Side { get; } = side;
+
+    public BackendHandshakeInfo? Handshake { get; init; }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        Link.Socket.Dispose();
+        (Side as IDisposable)?.Dispose();
+        Link.Flow?.Ended(Handshake is not null);
+    }
 }

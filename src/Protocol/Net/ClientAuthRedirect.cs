@@ -69,7 +69,7 @@ internal static class ClientAuthRedirect
             while (total < MaxRequestHead && !front.InputEnded)
             {
                 await front.WaitReadableAsync(token);
-                var read = await front.ReadAsync(buffer, token);
+                var read = await front.ReadAsync(buffer, buffer.Length, token);
                 if (read.End)
                 {
                     return false;

@@ -7,7 +7,8 @@ internal readonly record struct FrontEndRead(int Count, bool End)
 }
 
 /// <summary>
-/// The client side of a relay as clear text: plain TCP, or TLS after its handshake. Lets one pair of copy loops
+/// One side of a relay as clear text: plain TCP, or TLS after its handshake (the client side, or the back end of
+/// a re-encrypted or initiated flow). Lets one pair of copy loops
 /// (<see cref="RelayPump"/>) serve both. Errors come out as <see cref="RelayException"/> already classified.
 /// </summary>
 internal interface IRelayFrontEnd
@@ -28,12 +29,32 @@ internal interface IRelayFrontEnd
     /// <summary>Completes when <see cref="ReadAsync"/> has something to do; holds no buffer while waiting.</summary>
     ValueTask WaitReadableAsync(CancellationToken cancellationToken);
 
-    /// <summary>Reads clear text. Count may be 0 without End (a record with no application data).</summary>
-    ValueTask<FrontEndRead> ReadAsync(byte[] buffer, CancellationToken cancellationToken);
+    /// <summary>Reads at most <paramref name="maxCount"/> bytes of clear text. Count may be 0 without End (a record with no application data).</summary>
+    ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken);
 
     /// <summary>Delivers clear text to the client; false when it can no longer be delivered (see CanWrite).</summary>
     ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken);
 
     /// <summary>Ends our sending side: close_notify then FIN for TLS, FIN for TCP. Never throws.</summary>
     ValueTask CloseWriteAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Which side of a flow an endpoint is: decides the <see cref="ProxyError"/> its failures carry.</summary>
+internal enum RelaySide
+{
+    Client,
+    Backend,
+}
+
+internal static class RelaySides
+{
+    public static string Name(this RelaySide side) => side == RelaySide.Client ? "client" : "backend";
+
+    public static ProxyError Reset(this RelaySide side) => side == RelaySide.Client ? ProxyError.ClientReset : ProxyError.BackendReset;
+
+    public static ProxyError AlertReceived(this RelaySide side) =>
+        side == RelaySide.Client ? ProxyError.ClientAlertReceived : ProxyError.BackendAlertReceived;
+
+    public static ProxyError ProtocolError(this RelaySide side) =>
+        side == RelaySide.Client ? ProxyError.ClientProtocolError : ProxyError.BackendProtocolError;
 }

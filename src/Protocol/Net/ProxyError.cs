@@ -45,6 +45,21 @@ public enum ProxyError
     /// <summary>The destination's TCP connection failed while relaying.</summary>
     BackendReset,
 
+    /// <summary>The TLS handshake with a real server (re-encryption, SSL initiation) failed.</summary>
+    BackendHandshakeFailed,
+
+    /// <summary>The real server did not complete the TLS handshake within the handshake timeout.</summary>
+    BackendHandshakeTimeout,
+
+    /// <summary>The real server's certificate does not chain to the backend-server's cacert (or is out of date).</summary>
+    BackendCertificateRejected,
+
+    /// <summary>The real server sent a fatal TLS alert after the handshake.</summary>
+    BackendAlertReceived,
+
+    /// <summary>The real server sent TLS records we could not accept.</summary>
+    BackendProtocolError,
+
     /// <summary>The connection was aborted from outside (drain deadline, kill, listener stop).</summary>
     Aborted,
 
@@ -57,7 +72,9 @@ public static class ProxyErrorExtensions
 {
     /// <summary>True for the values that should count against a backend server's health.</summary>
     public static bool IsBackendSide(this ProxyError error) =>
-        error is ProxyError.BackendConnectFailed or ProxyError.BackendConnectTimeout or ProxyError.BackendReset;
+        error is ProxyError.BackendConnectFailed or ProxyError.BackendConnectTimeout or ProxyError.BackendReset
+            or ProxyError.BackendHandshakeFailed or ProxyError.BackendHandshakeTimeout or ProxyError.BackendCertificateRejected
+            or ProxyError.BackendAlertReceived or ProxyError.BackendProtocolError;
 
     /// <summary>True for the values caused by the client (routine: log them at Debug).</summary>
     public static bool IsClientSide(this ProxyError error) =>
@@ -80,6 +97,11 @@ public static class ProxyErrorExtensions
         ProxyError.BackendConnectFailed => "could not connect to the backend",
         ProxyError.BackendConnectTimeout => "backend connect timed out",
         ProxyError.BackendReset => "backend connection was reset",
+        ProxyError.BackendHandshakeFailed => "TLS handshake with the backend failed",
+        ProxyError.BackendHandshakeTimeout => "TLS handshake with the backend timed out",
+        ProxyError.BackendCertificateRejected => "backend certificate refused (cacert)",
+        ProxyError.BackendAlertReceived => "backend sent a fatal TLS alert",
+        ProxyError.BackendProtocolError => "backend sent invalid TLS records",
         ProxyError.Aborted => "connection aborted by the proxy",
         ProxyError.InternalError => "internal error in the proxy",
         _ => error.ToString(),

@@ -50,13 +50,22 @@ internal sealed class RelayState
 /// </summary>
 internal static class RelayPump
 {
-    public static async Task<RelayState> RunAsync(IRelayFrontEnd front, Socket backend, TimeSpan closeLinger,
-        CancellationToken cancellationToken)
+    /// <summary>Relays between the client and a plain back-end socket.</summary>
+    public static Task<RelayState> RunAsync(IRelayFrontEnd front, Socket backend, TimeSpan closeLinger,
+        CancellationToken cancellationToken) =>
+        RunAsync(front, new TcpFrontEnd(backend, RelaySide.Backend), closeLinger, null, cancellationToken);
+
+    /// <summary>
+    /// Relays between the client and the back end, either of them plain or TLS. <paramref name="transform"/>, when
+    /// given, sees the client's bytes and rewrites the back end's (URL rewrite).
+    /// </summary>
+    public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
+        IRelayTransform? transform, CancellationToken cancellationToken)
     {
         var state = new RelayState();
         using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var clientToBackend = ClientToBackendAsync(front, backend, state, relay);
-        var backendToClient = BackendToClientAsync(front, backend, state, relay);
+        var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay);
+        var backendToClient = BackendToClientAsync(front, backend, transform, state, relay);
 
         var first = await Task.WhenAny(clientToBackend, backendToClient);
         var other = first == clientToBackend ? backendToClient : clientToBackend;
@@ -85,8 +94,8 @@ internal static class RelayPump
         return state;
     }
 
-    private static async Task ClientToBackendAsync(IRelayFrontEnd front, Socket backend, RelayState state,
-        CancellationTokenSource relay)
+    private static async Task ClientToBackendAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
+        RelayState state, CancellationTokenSource relay)
     {
         var token = relay.Token;
         try
@@ -97,7 +106,7 @@ internal static class RelayPump
                 byte[] buffer = SocketIo.Rent();
                 try
                 {
-                    var read = await front.ReadAsync(buffer, token);
+                    var read = await front.ReadAsync(buffer, backend.MaxWriteChunk, token);
                     if (read.End)
                     {
                         break;
@@ -105,8 +114,16 @@ internal static class RelayPump
 
                     if (read.Count > 0)
                     {
-                        await SendToBackendAsync(backend, buffer, read.Count, state, token);
-                        Interlocked.Add(ref state.ClientToBackend, read.Count);
+                        transform?.ObserveRequest(buffer.AsSpan(0, read.Count));
+                        if (await backend.WriteAsync(buffer, read.Count, token))
+                        {
+                            Interlocked.Add(ref state.ClientToBackend, read.Count);
+                        }
+                        else
+                        {
+                            // A TLS back end that already closed (TLS 1.2 close_notify) takes nothing more.
+                            Interlocked.Add(ref state.Discarded, read.Count);
+                        }
                     }
                 }
                 finally
@@ -115,8 +132,8 @@ internal static class RelayPump
                 }
             }
 
-            // The client has finished sending: pass the half-close on.
-            SocketIo.ShutdownSendQuietly(backend);
+            // The client has finished sending: pass the half-close on (close_notify first for a TLS back end).
+            await backend.CloseWriteAsync(token);
         }
         catch (RelayException e) when (e.Error == ProxyError.BackendReset && Volatile.Read(ref state.BackendEnded))
         {
@@ -135,37 +152,45 @@ internal static class RelayPump
         }
     }
 
-    private static async Task BackendToClientAsync(IRelayFrontEnd front, Socket backend, RelayState state,
-        CancellationTokenSource relay)
+    private static async Task BackendToClientAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
+        RelayState state, CancellationTokenSource relay)
     {
         var token = relay.Token;
+        var output = transform is null ? null : new RelayOutput();
         try
         {
             while (true)
             {
-                await ReceiveFromBackendAsync(backend, Memory<byte>.Empty, token);
+                await backend.WaitReadableAsync(token);
                 byte[] buffer = SocketIo.Rent();
                 try
                 {
-                    int n = await ReceiveFromBackendAsync(backend, buffer.AsMemory(0, front.MaxWriteChunk), token);
-                    if (n == 0)
+                    var read = await backend.ReadAsync(buffer, front.MaxWriteChunk, token);
+                    if (read.End)
                     {
                         break;
                     }
 
-                    if (front.CanWrite && await front.WriteAsync(buffer, n, token))
+                    if (output is not null)
                     {
-                        Interlocked.Add(ref state.BackendToClient, n);
+                        transform!.Process(buffer.AsSpan(0, read.Count), output);
+                        await DeliverAsync(front, output, state, token);
                     }
-                    else
+                    else if (read.Count > 0)
                     {
-                        Interlocked.Add(ref state.Discarded, n);
+                        await DeliverAsync(front, buffer, read.Count, state, token);
                     }
                 }
                 finally
                 {
                     SocketIo.Return(buffer);
                 }
+            }
+
+            if (output is not null)
+            {
+                transform!.Complete(output);
+                await DeliverAsync(front, output, state, token);
             }
 
             Volatile.Write(ref state.BackendEnded, true);
@@ -189,29 +214,36 @@ internal static class RelayPump
         }
     }
 
-    private static async ValueTask<int> ReceiveFromBackendAsync(Socket backend, Memory<byte> buffer,
+    private static async ValueTask DeliverAsync(IRelayFrontEnd front, byte[] buffer, int count, RelayState state,
         CancellationToken token)
     {
-        try
+        if (front.CanWrite && await front.WriteAsync(buffer, count, token))
         {
-            return await backend.ReceiveAsync(buffer, SocketFlags.None, token);
+            Interlocked.Add(ref state.BackendToClient, count);
         }
-        catch (SocketException e)
+        else
         {
-            throw new RelayException(ProxyError.BackendReset, "backend receive failed: " + SocketIo.Describe(e), e);
+            Interlocked.Add(ref state.Discarded, count);
         }
     }
 
-    private static async ValueTask SendToBackendAsync(Socket backend, byte[] buffer, int count, RelayState state,
+    /// <summary>Sends what a transform released, in chunks the client side takes at once.</summary>
+    private static async ValueTask DeliverAsync(IRelayFrontEnd front, RelayOutput output, RelayState state,
         CancellationToken token)
     {
-        try
+        while (output.Count > 0)
         {
-            await SocketIo.SendAllAsync(backend, buffer.AsMemory(0, count), token);
-        }
-        catch (SocketException e)
-        {
-            throw new RelayException(ProxyError.BackendReset, "backend send failed: " + SocketIo.Describe(e), e);
+            int n = Math.Min(output.Count, front.MaxWriteChunk);
+            byte[] chunk = SocketIo.Rent();
+            try
+            {
+                output.Take(chunk, n);
+                await DeliverAsync(front, chunk, n, state, token);
+            }
+            finally
+            {
+                SocketIo.Return(chunk);
+            }
         }
     }
 }

@@ -2,8 +2,8 @@ using System.Net.Sockets;
 
 namespace SslCluster.Protocol.Net;
 
-/// <summary>A clear-text client socket as a relay front end.</summary>
-internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
+/// <summary>A clear-text socket as one side of a relay: the client, or a plain back end.</summary>
+internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Client) : IRelayFrontEnd
 {
     private bool _closedWrite;
     private bool _inputEnded;
@@ -33,21 +33,21 @@ internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
         }
         catch (SocketException e)
         {
-            throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e), e);
+            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
         }
     }
 
-    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, CancellationToken cancellationToken)
+    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
     {
         int n;
         try
         {
-            n = await socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
+            n = await socket.ReceiveAsync(buffer.AsMemory(0, Math.Min(maxCount, SocketIo.BufferSize)), SocketFlags.None,
                 cancellationToken);
         }
         catch (SocketException e)
         {
-            throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e), e);
+            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
         }
 
         if (n == 0)
@@ -73,7 +73,7 @@ internal sealed class TcpFrontEnd(Socket socket) : IRelayFrontEnd
         }
         catch (SocketException e)
         {
-            throw new RelayException(ProxyError.ClientReset, "client send failed: " + SocketIo.Describe(e), e);
+            throw new RelayException(side.Reset(), side.Name() + " send failed: " + SocketIo.Describe(e), e);
         }
 
         Interlocked.Add(ref _sent, count);

@@ -11,17 +11,24 @@ namespace SslCluster.Protocol.Net;
 public sealed class TcpRelay : IDisposable
 {
     private readonly Socket _client;
-    private readonly Func<CancellationToken, ValueTask<Socket>> _dialBackend;
+    private readonly Func<CancellationToken, ValueTask<BackendLink>> _dialBackend;
     private readonly ProxyConnectionOptions _options;
     private readonly IConnectionObserver? _observer;
     private readonly CancellationTokenSource _lifetime = new();
     private int _started;
     private int _aborted;
-    private Socket? _backend;
+    private BackendLeg? _backend;
 
     /// <summary>Creates the relay; the client socket and the dialled backend socket are owned by it.</summary>
     public TcpRelay(Socket client, Func<CancellationToken, ValueTask<Socket>> dialBackend,
         ProxyConnectionOptions? options = null, IConnectionObserver? observer = null)
+        : this(client, Plain(dialBackend), options, observer)
+    {
+    }
+
+    /// <summary>Creates a relay whose dial may ask for TLS towards the real server (SSL initiation).</summary>
+    public TcpRelay(Socket client, Func<CancellationToken, ValueTask<BackendLink>> dialBackend,
+        ProxyConnectionOptions? options, IConnectionObserver? observer)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(dialBackend);
@@ -35,6 +42,12 @@ public sealed class TcpRelay : IDisposable
 
     /// <summary>Process-unique id, as given to the observer.</summary>
     public long Id { get; }
+
+    private static Func<CancellationToken, ValueTask<BackendLink>> Plain(Func<CancellationToken, ValueTask<Socket>> dial)
+    {
+        ArgumentNullException.ThrowIfNull(dial);
+        return async ct => new BackendLink(await dial(ct));
+    }
 
     /// <summary>Runs to the end; never throws for client, backend or abort events.</summary>
     public async Task<ConnectionSummary> RunAsync(CancellationToken cancellationToken = default)
@@ -53,13 +66,20 @@ public sealed class TcpRelay : IDisposable
         try
         {
             _client.NoDelay = true;
-            (_backend, error, message) = await BackendDialer.DialAsync(
-                _dialBackend, _options.BackendConnectTimeout, _lifetime.Token);
-            if (_backend is not null)
+            BackendLeg? leg;
+            (leg, error, message) = await BackendDialer.ConnectAsync(_dialBackend, _options, _lifetime.Token);
+            Volatile.Write(ref _backend, leg);
+            if (IsAborted)
             {
-                var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(_backend);
+                // An abort that ran while we were connecting could not see the leg: close it here.
+                leg?.Link.Socket.Dispose();
+            }
+
+            if (leg is not null)
+            {
+                var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(leg.Link.Socket);
                 ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                relay = await RelayPump.RunAsync(front, _backend, _options.CloseLinger, _lifetime.Token);
+                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, null, _lifetime.Token);
                 (error, message) = (relay.Error, relay.Message);
             }
         }
@@ -116,7 +136,7 @@ public sealed class TcpRelay : IDisposable
         }
 
         _client.Dispose();
-        Volatile.Read(ref _backend)?.Dispose();
+        Volatile.Read(ref _backend)?.Link.Socket.Dispose();
     }
 
     /// <summary>Same as <see cref="Abort"/>.</summary>

@@ -6,7 +6,8 @@ using SslCluster.Protocol.Tls;
 namespace SslCluster.Protocol.Net;
 
 /// <summary>
-/// The client socket with its BouncyCastle protocol in non-blocking mode: ciphertext in through
+/// One side of a flow as TLS: the client socket with our server protocol, or (re-encryption, SSL initiation) the
+/// back-end socket with our client protocol, in BouncyCastle's non-blocking mode: ciphertext in through
 /// <c>OfferInput</c>, clear text out through <c>ReadInput</c>, clear text in through <c>WriteApplicationData</c>,
 /// ciphertext out through <c>ReadOutput</c>.
 /// Concurrency: BouncyCastle is not thread-safe per connection, and the two copy loops both touch it (the
@@ -23,7 +24,9 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
 
     private readonly Socket _socket;
-    private readonly OffloadTlsServerProtocol _protocol;
+    private readonly TlsProtocol _protocol;
+    private readonly IOffloadTlsProtocol _offload;
+    private readonly RelaySide _side;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly bool _requireCloseNotify;
@@ -34,12 +37,23 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     private long _received;
     private long _sent;
 
+    /// <summary>The client side of a flow: we are the TLS server.</summary>
     public TlsFrontEnd(Socket socket, OffloadTlsServer server, bool requireCloseNotify)
     {
-        _socket = socket;
-        _requireCloseNotify = requireCloseNotify;
-        _protocol = new OffloadTlsServerProtocol();
-        _protocol.Accept(server);
+        var protocol = new OffloadTlsServerProtocol();
+        protocol.Accept(server);
+        (_socket, _protocol, _offload, _requireCloseNotify, _side) = (socket, protocol, protocol, requireCloseNotify, RelaySide.Client);
+    }
+
+    /// <summary>
+    /// The back-end side of a re-encrypted or initiated flow: we are the TLS client. The ClientHello is queued at
+    /// once; the first <see cref="HandshakeStepAsync"/> sends it. A server's EOF without close_notify is a normal end.
+    /// </summary>
+    public TlsFrontEnd(Socket socket, OffloadTlsClient client)
+    {
+        var protocol = new OffloadTlsClientProtocol();
+        protocol.Connect(client);
+        (_socket, _protocol, _offload, _requireCloseNotify, _side) = (socket, protocol, protocol, false, RelaySide.Backend);
     }
 
     public int MaxWriteChunk => ChunkSize;
@@ -73,6 +87,8 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     /// </summary>
     public async ValueTask<bool> HandshakeStepAsync(CancellationToken cancellationToken)
     {
+        // Our own first flight (a ClientHello on the back-end side) goes out before we wait for the peer.
+        await FlushAsync(cancellationToken);
         await SocketIo.WaitReadableAsync(_socket, cancellationToken);
         byte[] buffer = SocketIo.Rent();
         try
@@ -104,7 +120,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     {
         lock (_gate)
         {
-            _protocol.Fail(alertDescription, message);
+            _offload.Fail(alertDescription, message);
         }
     }
 
@@ -140,18 +156,18 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
         catch (SocketException e)
         {
-            throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e), e);
+            throw new RelayException(_side.Reset(), _side.Name() + " receive failed: " + SocketIo.Describe(e), e);
         }
     }
 
-    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, CancellationToken cancellationToken)
+    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
     {
         if (InputEnded)
         {
             return FrontEndRead.Ended;
         }
 
-        int n = TakeInput(buffer, out bool ended);
+        int n = TakeInput(buffer, maxCount, out bool ended);
         if (n > 0 || ended)
         {
             return ended && n == 0 ? End() : new FrontEndRead(n, false);
@@ -169,8 +185,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
             catch (SocketException e)
             {
-                throw new RelayException(ProxyError.ClientReset, "client receive failed: " + SocketIo.Describe(e),
-                    e);
+                throw new RelayException(_side.Reset(), _side.Name() + " receive failed: " + SocketIo.Describe(e), e);
             }
 
             if (received == 0)
@@ -198,7 +213,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                     return new FrontEndRead(0, false);
                 }
             }
-            catch (RelayException e) when (e.Error == ProxyError.ClientProtocolError)
+            catch (RelayException e) when (e.Error == _side.ProtocolError())
             {
                 refused = e;
             }
@@ -216,7 +231,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
 
         await FlushOrThrowAsync(cancellationToken);
-        n = TakeInput(buffer, out bool endedNow);
+        n = TakeInput(buffer, maxCount, out bool endedNow);
         return endedNow && n == 0 ? End() : new FrontEndRead(n, false);
     }
 
@@ -318,7 +333,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         }
         catch (SocketException e)
         {
-            throw new RelayException(ProxyError.ClientReset, "client send failed: " + SocketIo.Describe(e), e);
+            throw new RelayException(_side.Reset(), _side.Name() + " send failed: " + SocketIo.Describe(e), e);
         }
     }
 
@@ -341,30 +356,30 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         catch (TlsFatalAlertReceived e)
         {
             InputEnded = true;
-            throw new RelayException(ProxyError.ClientAlertReceived,
-                "client sent fatal alert " + AlertDescription.GetText(e.AlertDescription), e);
+            throw new RelayException(_side.AlertReceived(),
+                _side.Name() + " sent fatal alert " + AlertDescription.GetText(e.AlertDescription), e);
         }
         catch (TlsFatalAlert e)
         {
             InputEnded = true;
-            throw new RelayException(ProxyError.ClientProtocolError,
-                "client record refused, we sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
+            throw new RelayException(_side.ProtocolError(),
+                _side.Name() + " record refused, we sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
                 ": " + e.Message, e);
         }
         catch (IOException e)
         {
             InputEnded = true;
-            throw new RelayException(ProxyError.ClientProtocolError, "client record refused: " + e.Message, e);
+            throw new RelayException(_side.ProtocolError(), _side.Name() + " record refused: " + e.Message, e);
         }
     }
 
     /// <summary>Takes decrypted application data; <paramref name="ended"/> once the client's stream is over.</summary>
-    private int TakeInput(byte[] buffer, out bool ended)
+    private int TakeInput(byte[] buffer, int maxCount, out bool ended)
     {
         lock (_gate)
         {
             int available = PendingInputLocked();
-            int n = available > 0 ? _protocol.ReadInput(buffer, 0, Math.Min(available, buffer.Length)) : 0;
+            int n = available > 0 ? _protocol.ReadInput(buffer, 0, Math.Min(available, Math.Min(maxCount, buffer.Length))) : 0;
             if (_closeNotifySeen)
             {
                 _allowedAfterClose -= n;
@@ -378,12 +393,12 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     private int PendingInputLocked()
     {
         int available = _protocol.GetAvailableInputBytes();
-        if (_protocol.PeerCloseNotifyReceived)
+        if (_offload.PeerCloseNotifyReceived)
         {
             if (!_closeNotifySeen)
             {
                 _closeNotifySeen = true;
-                _allowedAfterClose = _protocol.ApplicationDataBeforePeerClose;
+                _allowedAfterClose = _offload.ApplicationDataBeforePeerClose;
             }
 
             // Records after the client's close_notify are not its data; they are left unread.

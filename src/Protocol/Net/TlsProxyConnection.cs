@@ -22,13 +22,14 @@ public sealed class TlsProxyConnection : IDisposable
     private readonly Socket _client;
     private readonly TlsEngine _engine;
     private readonly TlsBindingSelector _selector;
-    private readonly Func<HandshakeInfo, CancellationToken, ValueTask<Socket>> _dialBackend;
+    private readonly Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> _dialBackend;
+    private readonly Func<HandshakeInfo, IRelayTransform?>? _transformFor;
     private readonly ProxyConnectionOptions _options;
     private readonly IConnectionObserver? _observer;
     private readonly CancellationTokenSource _lifetime = new();
     private int _started;
     private int _aborted;
-    private Socket? _backend;
+    private BackendLeg? _backend;
 
     /// <summary>Creates the connection; nothing happens until <see cref="RunAsync"/>.</summary>
     /// <param name="client">The accepted client socket; the connection owns and closes it.</param>
@@ -40,6 +41,17 @@ public sealed class TlsProxyConnection : IDisposable
     public TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
         Func<HandshakeInfo, CancellationToken, ValueTask<Socket>> dialBackend, ProxyConnectionOptions? options = null,
         IConnectionObserver? observer = null)
+        : this(client, engine, selector, Plain(dialBackend), options, observer)
+    {
+    }
+
+    /// <summary>
+    /// Creates the connection with a dial that may ask for TLS towards the real server (re-encryption), and an
+    /// optional transform of the clear text (URL rewrite) chosen from the handshake.
+    /// </summary>
+    public TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
+        Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
+        IConnectionObserver? observer, Func<HandshakeInfo, IRelayTransform?>? transformFor = null)
     {
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(engine);
@@ -52,7 +64,15 @@ public sealed class TlsProxyConnection : IDisposable
         _selector = selector;
         _dialBackend = dialBackend;
         _observer = observer;
+        _transformFor = transformFor;
         Id = ConnectionIds.Next();
+    }
+
+    private static Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> Plain(
+        Func<HandshakeInfo, CancellationToken, ValueTask<Socket>> dial)
+    {
+        ArgumentNullException.ThrowIfNull(dial);
+        return async (h, ct) => new BackendLink(await dial(h, ct));
     }
 
     /// <summary>Process-unique id, as given to the observer.</summary>
@@ -102,9 +122,17 @@ public sealed class TlsProxyConnection : IDisposable
                 ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake));
 
                 dialled = true;
-                (_backend, error, message) = await BackendDialer.DialAsync(
-                    ct => _dialBackend(handshake, ct), _options.BackendConnectTimeout, _lifetime.Token);
-                if (_backend is null)
+                BackendLeg? leg;
+                (leg, error, message) = await BackendDialer.ConnectAsync(
+                    ct => _dialBackend(handshake, ct), _options, _lifetime.Token);
+                Volatile.Write(ref _backend, leg);
+                if (IsAborted)
+                {
+                    // An abort that ran while we were connecting could not see the leg: close it here.
+                    leg?.Link.Socket.Dispose();
+                }
+
+                if (leg is null)
                 {
                     if (error != ProxyError.Aborted)
                     {
@@ -115,9 +143,9 @@ public sealed class TlsProxyConnection : IDisposable
                 }
                 else
                 {
-                    var backendEndPoint = SafeRemoteEndPoint(_backend);
+                    var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
                     ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                    relay = await RelayPump.RunAsync(front, _backend, _options.CloseLinger, _lifetime.Token);
+                    relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transformFor?.Invoke(handshake), _lifetime.Token);
                     (error, message) = (relay.Error, relay.Message);
                 }
             }
@@ -137,6 +165,7 @@ public sealed class TlsProxyConnection : IDisposable
         {
             CloseSockets();
             front?.Dispose();
+            Volatile.Read(ref _backend)?.Dispose();
         }
 
         if (IsAborted && error == ProxyError.None)
@@ -257,7 +286,7 @@ public sealed class TlsProxyConnection : IDisposable
     private void CloseSockets()
     {
         _client.Dispose();
-        Volatile.Read(ref _backend)?.Dispose();
+        Volatile.Read(ref _backend)?.Link.Socket.Dispose();
     }
 
     internal static System.Net.EndPoint? SafeRemoteEndPoint(Socket socket)

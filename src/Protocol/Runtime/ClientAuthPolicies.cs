@@ -56,7 +56,7 @@ internal sealed class ClientAuthPolicies : IDisposable
         }
     }
 
-    private static X509Certificate2 Certificate(IReadOnlyDictionary<string, byte[]> files, string file, string who, string what)
+    internal static X509Certificate2 Certificate(IReadOnlyDictionary<string, byte[]> files, string file, string who, string what)
     {
         if (!files.TryGetValue(file, out var bytes))
             throw new InvalidOperationException($"{who}: {what} file '{file}' is not in the certificate store");

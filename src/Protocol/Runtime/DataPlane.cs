@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
+using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
@@ -12,7 +13,7 @@ namespace SslCluster.Protocol.Runtime;
 /// The data plane of a node: one TLS engine (crypto, session store), server credentials built once per key and
 /// certificate (not per revision, not per handshake), and listener runtimes built per revision from the plan.
 /// </summary>
-public sealed class DataPlane : IDataPlane, IDisposable
+public sealed partial class DataPlane : IDataPlane, IDisposable
 {
     private static readonly Dictionary<string, int> SuiteIds = typeof(Org.BouncyCastle.Tls.CipherSuite)
         .GetFields(BindingFlags.Public | BindingFlags.Static)
@@ -50,6 +51,15 @@ public sealed class DataPlane : IDataPlane, IDisposable
 
     public AddressMap Addresses { get; }
 
+    /// <summary>Every module's flow counters on this node (front-end VIP rows and backend-server rows).</summary>
+    public FlowRegistry Flows { get; } = new();
+
+    /// <summary>Open and total connections per service on this node.</summary>
+    public ServiceGauges Gauges { get; } = new();
+
+    /// <summary>Keepalive states the balancers consult; every service alive until the node sets its health table.</summary>
+    public IServiceHealth Health { get; init; } = AlwaysAlive.Instance;
+
     /// <summary>The validator's key/certificate check over encoded store files: null when the key is the certificate's.</summary>
     public static string? CheckKeyAndCertificate(byte[] keyFile, byte[] certFile) =>
         TlsKeyMaterial.MismatchReason(CertStoreFile.Decode(keyFile), CertStoreFile.Decode(certFile));
@@ -59,14 +69,15 @@ public sealed class DataPlane : IDataPlane, IDisposable
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(files);
-        if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener);
+        Volatile.Write(ref _latestFiles, files);
+        if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener, files);
         var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
         foreach (var module in listener.Modules)
         {
             var bindings = module.SslServers.Select(s => Binding(s, files)).ToList();
             selectors[module.Name] = Selector(bindings);
         }
-        return new TlsRuntime(this, plan, listener, selectors);
+        return new TlsRuntime(this, plan, listener, selectors, files);
     }
 
     private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
@@ -75,13 +86,8 @@ public sealed class DataPlane : IDataPlane, IDisposable
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: key file '{server.KeyFile}' is not in the certificate store");
         if (!files.TryGetValue(server.CertFile, out var certBytes))
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
-        var keyFile = CertStoreFile.Decode(keyBytes);
         var certFile = CertStoreFile.Decode(certBytes);
-        var credential = _credentials.GetOrAdd((keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint), _ =>
-        {
-            var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
-            return ServerCredential.Create(chain, key);
-        });
+        var credential = Credential(CertStoreFile.Decode(keyBytes), certFile);
         var suites = server.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
@@ -90,6 +96,31 @@ public sealed class DataPlane : IDataPlane, IDisposable
             ClientAuth = _clientAuth.For(server, files),
         };
         return (binding, names);
+    }
+
+    /// <summary>A key and certificate prepared once for the life of the process (server or client side).</summary>
+    private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile) =>
+        _credentials.GetOrAdd((keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint), _ =>
+        {
+            var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
+            return ServerCredential.Create(chain, key);
+        });
+
+    /// <summary>The TLS client settings of a backend-server, from its configuration and the store files it names.</summary>
+    private BackendTlsProfile Profile(BackendServerPlan plan, IReadOnlyDictionary<string, byte[]> files)
+    {
+        var who = $"backend-server {plan.Server.Number} of {plan.ProxyList}";
+        byte[] File(string name, string what) => files.TryGetValue(name, out var bytes)
+            ? bytes
+            : throw new InvalidOperationException($"{who}: {what} file '{name}' is not in the certificate store");
+        ServerCredential? client = plan.KeyFile is { } k && plan.CertFile is { } c
+            ? Credential(CertStoreFile.Decode(File(k, "rsakey")), CertStoreFile.Decode(File(c, "rsacert")))
+            : null;
+        var cas = plan.CaFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
+        var suites = plan.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0);
+        return new BackendTlsProfile(plan.CacheKey, suites,
+            plan.Server.MinimumVersion == Config.TlsVersionFloor.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12,
+            client, cas, TimeSpan.FromSeconds(plan.Server.SessionCacheSeconds));
     }
 
     private static string CommonName(string subject)
@@ -147,24 +178,45 @@ public sealed class DataPlane : IDataPlane, IDisposable
         _protector.Dispose();
     }
 
-    /// <summary>Connects to one of <paramref name="targets"/>, trying the next one when a connect fails.</summary>
-    private async ValueTask<Socket> DialAsync(WeightedRoundRobin<ServerTarget> balancer, int defaultPort, int attempts, CancellationToken ct)
+    /// <summary>
+    /// Connects to one of the balancer's targets, trying another when a connect fails (up to
+    /// <paramref name="attempts"/>). A target behind a backend-server comes back with its TLS client policy (re-encryption,
+    /// SSL initiation) and the counters of its row under <paramref name="module"/>.
+    /// </summary>
+    private async ValueTask<BackendLink> DialAsync(TargetBalancer balancer, int defaultPort, int attempts, string? module,
+        Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct)
     {
         SocketException? last = null;
+        var tried = new List<ServerTarget>(attempts);
         for (var i = 0; i < Math.Max(1, attempts); i++)
         {
-            var target = balancer.Next() ?? throw new SocketException((int)SocketError.HostUnreachable);
+            var target = balancer.Next(tried);
+            if (target is null) break;
+            tried.Add(target);
             var endpoint = new IPEndPoint(Addresses.Map(target.Address), target.Port ?? defaultPort);
             var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
                 await socket.ConnectAsync(endpoint, ct);
-                return socket;
             }
             catch (SocketException e)
             {
                 socket.Dispose();
                 last = e;
+                continue;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+            if (target.Backend is not { } backend) return new BackendLink(socket, Flow: new BackendFlow(Gauges, target.Name, null));
+            var rowModule = backend.InitiationModule ?? module;
+            var row = rowModule is null ? null : Flows.For(rowModule, backend.RowVirtual, backend.RowPort);
+            try
+            {
+                return new BackendLink(socket, _engine.CreateClient(profileFor(backend)), new BackendFlow(Gauges, target.Name, row),
+                    TimeSpan.FromSeconds(backend.Server.HandshakeTimeoutSeconds));
             }
             catch
             {
@@ -173,6 +225,32 @@ public sealed class DataPlane : IDataPlane, IDisposable
             }
         }
         throw last ?? new SocketException((int)SocketError.HostUnreachable);
+    }
+
+    /// <summary>Feeds a service's connection gauge and, for TLS legs, its backend-server row.</summary>
+    private sealed class BackendFlow(ServiceGauges gauges, string service, FlowCounters? row) : IBackendFlowObserver
+    {
+        public void Started()
+        {
+            gauges.Opened(service);
+            row?.Accept();
+        }
+
+        public void HandshakeCompleted(BackendHandshakeInfo handshake) => row?.HandshakeCompleted(handshake.Resumed);
+
+        public void Ended(bool handshakeDone)
+        {
+            gauges.Closed(service);
+            row?.Closed(handshakeDone, 0, 0);
+        }
+    }
+
+    /// <summary>Backend-server profiles of one runtime, built on first use from the revision's store files.</summary>
+    private sealed class Profiles(DataPlane owner, IReadOnlyDictionary<string, byte[]> files)
+    {
+        private readonly ConcurrentDictionary<string, BackendTlsProfile> _profiles = new(StringComparer.Ordinal);
+
+        public BackendTlsProfile For(BackendServerPlan plan) => _profiles.GetOrAdd(plan.CacheKey, _ => owner.Profile(plan, files));
     }
 
     /// <summary>Reference counting shared by both kinds of runtime.</summary>
@@ -203,21 +281,25 @@ public sealed class DataPlane : IDataPlane, IDisposable
         public void Retire() => Interlocked.Decrement(ref _refs);
     }
 
-    private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener) : RuntimeBase(plan, listener)
+    private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files)
+        : RuntimeBase(plan, listener)
     {
-        private readonly WeightedRoundRobin<ServerTarget> _servers = new(listener.Servers.Select(s => (s, s.Weight)));
+        private readonly TargetBalancer _servers = new(listener.Servers, listener.Balance, owner.Health, owner.Gauges);
+        private readonly Profiles _profiles = new(owner, files);
 
         public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
         {
-            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, ct), owner._baseOptions);
+            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct), owner._baseOptions, null);
             await relay.RunAsync(cancellationToken);
         }
     }
 
-    private sealed class TlsRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, Dictionary<string, TlsBindingSelector> selectors)
+    private sealed class TlsRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, Dictionary<string, TlsBindingSelector> selectors,
+        IReadOnlyDictionary<string, byte[]> files)
         : RuntimeBase(plan, listener)
     {
-        private readonly ConcurrentDictionary<(string, int), WeightedRoundRobin<ServerTarget>> _destinations = new();
+        private readonly ConcurrentDictionary<(string, int), TargetBalancer> _destinations = new();
+        private readonly Profiles _profiles = new(owner, files);
 
         public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
         {
@@ -227,17 +309,21 @@ public sealed class DataPlane : IDataPlane, IDisposable
             var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
             counters.Accept();
             var engine = owner.EngineFor(module);
-            using var connection = new TlsProxyConnection(client, engine, selector, Dial, options, new CountingObserver(counters));
+            using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
+                new CountingObserver(counters));
             await connection.RunAsync(cancellationToken);
         }
 
-        private ValueTask<Socket> Dial(HandshakeInfo info, CancellationToken ct)
+        private ValueTask<BackendLink> Dial(HandshakeInfo info, string module, CancellationToken ct)
         {
             var server = (SslServerPlan)info.Tag!;
             var destination = server.DestinationFor(info.CipherSuiteName);
             var balancer = _destinations.GetOrAdd((destination.DestinationAddress, destination.DestinationPort), key =>
-                new WeightedRoundRobin<ServerTarget>(WholePlan.Resolve(key.Item1, key.Item2).Select(t => (t, t.Weight))));
-            return owner.DialAsync(balancer, destination.DestinationPort, 3, ct);
+            {
+                var (targets, balance) = WholePlan.Resolve(key.Item1, key.Item2);
+                return new TargetBalancer(targets, balance, owner.Health, owner.Gauges);
+            });
+            return owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct);
         }
     }
 

@@ -135,3 +135,48 @@ public static class FlowTable
 
     private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
 }
+
+/// <summary>
+/// Every module's counters on this node, one <see cref="FlowCounters"/> per (module, virtual address, port) row:
+/// the front-end VIP rows and the backend-server rows (<c>ip address</c>, <c>port</c>) of re-encrypted and
+/// initiated flows. Shared by the data path (which counts) and the module agents (which report). Thread-safe.
+/// </summary>
+public sealed class FlowRegistry
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Module, string Vip, int Port), FlowCounters> _rows = new();
+
+    public FlowCounters For(string module, string vip, int port) => _rows.GetOrAdd((module, vip, port), _ => new FlowCounters());
+
+    public IReadOnlyList<FlowRow> RowsOf(string module) =>
+        _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)).ToList();
+}
+
+/// <summary>Open and total connections per service on this node: least-connections balancing and <c>show service</c>.</summary>
+public sealed class ServiceGauges
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Gauge> _gauges = new(StringComparer.Ordinal);
+
+    public long Current(string service) => _gauges.TryGetValue(service, out var g) ? Interlocked.Read(ref g.Current) : 0;
+
+    public void Opened(string service)
+    {
+        var g = _gauges.GetOrAdd(service, _ => new Gauge());
+        Interlocked.Increment(ref g.Current);
+        Interlocked.Increment(ref g.Total);
+    }
+
+    public void Closed(string service)
+    {
+        if (_gauges.TryGetValue(service, out var g)) Interlocked.Decrement(ref g.Current);
+    }
+
+    /// <summary>Service name to (total since start, open now).</summary>
+    public IReadOnlyDictionary<string, (long Total, long Current)> Snapshot() =>
+        _gauges.ToDictionary(g => g.Key, g => (Interlocked.Read(ref g.Value.Total), Interlocked.Read(ref g.Value.Current)), StringComparer.Ordinal);
+
+    private sealed class Gauge
+    {
+        public long Current;
+        public long Total;
+    }
+}

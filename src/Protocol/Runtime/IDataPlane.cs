@@ -32,4 +32,10 @@ public interface IDataPlane
     IListenerRuntime Build(RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files);
 
     AddressMap Addresses { get; }
+
+    /// <summary>Every module's counters on this node, as the data path keeps them.</summary>
+    FlowRegistry Flows { get; }
+
+    /// <summary>Open and total connections per service on this node.</summary>
+    ServiceGauges Gauges { get; }
 }

@@ -13,8 +13,33 @@ public enum ListenerKind
     TcpRelay,
 }
 
-/// <summary>A server to balance over: its name, configured address and port, and weight.</summary>
-public sealed record ServerTarget(string Name, string Address, int? Port, int Weight);
+/// <summary>
+/// A server to balance over: its name (the service), the address and port to dial, and weight. For a service of
+/// type ssl-accel-backend or ssl-init, <paramref name="Backend"/> is the backend-server that encrypts towards the
+/// real server, and Address/Port are that server's (<c>server-ip</c>, <c>server-port</c>).
+/// </summary>
+public sealed record ServerTarget(string Name, string Address, int? Port, int Weight, BackendServerPlan? Backend = null);
+
+/// <summary>
+/// A backend-server as the data path uses it: the TLS client settings towards one real server, with the store files
+/// of its client certificate and CA, and the row (<c>ip address</c>, <c>port</c>: the clear-text pick-up point)
+/// under which <c>show ssl flows</c> counts its flows.
+/// </summary>
+public sealed record BackendServerPlan(string ProxyList, BackendServer Server, string? KeyFile, string? CertFile, string? CaFile,
+    string RowVirtual, int RowPort, string? InitiationModule = null)
+{
+    /// <summary>
+    /// Scopes back-end session reuse: this backend-server, this real server, these settings (a changed cipher or
+    /// certificate never reuses a session made under the old ones).
+    /// </summary>
+    public string CacheKey => $"{ProxyList}/{Server.Number}/{Server.ServerIp ?? Server.IpAddress}:{Server.ServerPort ?? DefaultServerPort}/{Server.GetHashCode():x8}";
+
+    public const int DefaultServerPort = 443;
+
+    /// <summary>The IANA names of the suites the backend-server's cipher lines allow.</summary>
+    public IReadOnlyList<string> Suites =>
+        Server.Ciphers.SelectMany(c => CipherCatalog.TryGet(c, out var info) ? info.IanaSuites : []).Distinct().ToList();
+}
 
 /// <summary>An ssl-server of a module's proxy list that serves a listener's VIP and port.</summary>
 public sealed record SslServerPlan(string ProxyList, SslServer Server, string KeyFile, string CertFile, bool Ecdsa)
@@ -74,6 +99,12 @@ public sealed record ModulePlan(string Name, int Weight, int? Slot, IReadOnlyLis
 /// <summary>One VIP and port this node listens on, derived from an active content rule.</summary>
 public sealed record ListenerPlan(string Owner, string Rule, string Vip, int Port, ListenerKind Kind, IReadOnlyList<ModulePlan> Modules, IReadOnlyList<ServerTarget> Servers)
 {
+    /// <summary>How new flows are spread over the rule's modules or servers.</summary>
+    public BalanceMethod Balance { get; init; } = BalanceMethod.RoundRobin;
+
+    /// <summary>How a client is kept on the module it used before (modules only).</summary>
+    public Stickiness Sticky { get; init; } = Stickiness.None;
+
     public string Key => $"{Vip}:{Port}";
 }
 
@@ -97,16 +128,61 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                     .Where(s => s.Type == ServiceType.SslAccel && s.State == AdminState.Active && s.ProxyList is not null)
                     .Select(s => new ModulePlan(s.Name, s.Weight, s.Slot, SslServersFor(config, s.ProxyList!, rule.VipAddress, rule.Port.Value)))
                     .ToList();
-                listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TlsTermination, modules, []));
+                listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TlsTermination, modules, [])
+                    { Balance = rule.Balance, Sticky = rule.Sticky });
             }
             else
             {
                 var targets = services.Where(s => s.State == AdminState.Active && s.IpAddress is not null)
-                    .Select(s => new ServerTarget(s.Name, s.IpAddress!, s.Port, s.Weight)).ToList();
-                listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TcpRelay, [], targets));
+                    .Select(s => TargetFor(config, s, rule.Port.Value)).OfType<ServerTarget>().ToList();
+                listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TcpRelay, [], targets)
+                    { Balance = rule.Balance, Sticky = rule.Sticky });
             }
         }
         return new RuntimePlan(revision, listeners);
+    }
+
+    /// <summary>
+    /// The target of a clear-text rule's service. A plain service is dialled as configured. A service of type
+    /// ssl-accel-backend or ssl-init is the clear-text pick-up point of a backend-server (same <c>ip address</c> and
+    /// <c>port</c>): first in the service's own proxy list, then in any active one (the reference: backend
+    /// configuration is broadcast to every module, and any backend proxy list can encrypt). Without one, the service
+    /// takes no flows: clear text must never go where TLS was configured.
+    /// </summary>
+    private static ServerTarget? TargetFor(RunningConfig config, Service service, int rulePort)
+    {
+        if (service.Type is not (ServiceType.SslAccelBackend or ServiceType.SslInit))
+            return new ServerTarget(service.Name, service.IpAddress!, service.Port, service.Weight);
+        var wanted = service.Type == ServiceType.SslInit ? BackendServerType.Initiation : BackendServerType.BackendSsl;
+        var lists = config.ProxyLists.Values.Where(l => l.State == AdminState.Active)
+            .OrderBy(l => l.Name == service.ProxyList ? 0 : 1).ThenBy(l => l.Name, StringComparer.Ordinal);
+        foreach (var list in lists)
+        {
+            foreach (var b in list.BackendServers.Values)
+            {
+                if (b.Type != wanted || b.IpAddress != service.IpAddress) continue;
+                // A backend-server without a port picks up whatever port the service (or, failing that, the rule) has.
+                var pickUp = service.Port ?? rulePort;
+                if ((b.Port ?? pickUp) != pickUp) continue;
+                string? File(string? name) => name is not null && config.Associations.TryGetValue(name, out var a) ? a.FileName : null;
+                var module = service.Type == ServiceType.SslInit ? InitiationModule(config, service, list.Name) : null;
+                var plan = new BackendServerPlan(list.Name, b, File(b.RsaKey), File(b.RsaCert), File(b.CaCert), b.IpAddress!, pickUp, module);
+                return new ServerTarget(service.Name, b.ServerIp ?? b.IpAddress!, b.ServerPort ?? BackendServerPlan.DefaultServerPort, service.Weight, plan);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The module that counts an initiated flow: the ssl-accel service in the ssl-init service's slot, else one whose
+    /// proxy list holds the backend-server, else any active module (the reference ties ssl-init to a slot).
+    /// </summary>
+    private static string? InitiationModule(RunningConfig config, Service service, string listName)
+    {
+        var modules = config.SslModules.Where(m => m.State == AdminState.Active).ToList();
+        return (modules.FirstOrDefault(m => service.Slot is not null && m.Slot == service.Slot)
+            ?? modules.FirstOrDefault(m => m.ProxyList == listName)
+            ?? modules.FirstOrDefault())?.Name;
     }
 
     private static List<SslServerPlan> SslServersFor(RunningConfig config, string listName, string vip, int port)
@@ -131,10 +207,10 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
     /// Resolves a clear-text destination: when it is a content rule of this configuration that balances servers,
     /// the rule's servers (dialled directly, saving a hop); otherwise the address itself.
     /// </summary>
-    public IReadOnlyList<ServerTarget> Resolve(string address, int port)
+    public (IReadOnlyList<ServerTarget> Targets, BalanceMethod Balance) Resolve(string address, int port)
     {
         var rule = Listeners.FirstOrDefault(l => l.Kind == ListenerKind.TcpRelay && l.Vip == address && l.Port == port);
-        return rule is not null ? rule.Servers : [new ServerTarget($"{address}:{port}", address, port, 1)];
+        return rule is not null ? (rule.Servers, rule.Balance) : ([new ServerTarget($"{address}:{port}", address, port, 1)], BalanceMethod.RoundRobin);
     }
 }
 

@@ -71,4 +71,18 @@ internal sealed class BoundedLruCache<TKey, TValue>
             return value;
         }
     }
+
+    /// <summary>Stores the value for the key, replacing any present.</summary>
+    public void Set(TKey key, TValue value)
+    {
+        lock (_lock)
+        {
+            if (_map.Remove(key, out var existing))
+            {
+                _order.Remove(existing);
+            }
+        }
+
+        GetOrAdd(key, value);
+    }
 }

@@ -15,15 +15,6 @@ namespace SslCluster.Protocol.Tls;
 /// </summary>
 public sealed class ClientAuthPolicy
 {
-    private const string ClientAuthenticationEku = "1.3.6.1.5.5.7.3.2";
-
-    /// <summary>
-    /// Parsed client certificates shared by every policy, keyed by the SHA-256 of their DER: a client that comes back
-    /// costs a hash and a lookup, not a parse (the certificate's key for CertificateVerify is cached by
-    /// <see cref="NativeTlsCrypto"/> the same way).
-    /// </summary>
-    private static readonly BoundedLruCache<string, X509Certificate2> ParsedPeers = new(1024);
-
     private readonly X509Certificate2Collection _trusted;
     private readonly TimeProvider _time;
 
@@ -123,47 +114,22 @@ public sealed class ClientAuthPolicy
         ClientAuthOutcome Outcome(ClientAuthResult result, string reason, bool unknownCa = false) =>
             new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa };
 
-        var now = _time.GetUtcNow();
-        using (var x509 = new X509Chain())
+        var now = _time.GetUtcNow().UtcDateTime;
+        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku) is { } problem)
         {
-            var policy = x509.ChainPolicy;
-            policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            policy.CustomTrustStore.AddRange(_trusted);
-            policy.ExtraStore.AddRange(extra);
-            policy.RevocationMode = X509RevocationMode.NoCheck;
-            policy.DisableCertificateDownloads = true;
-            policy.VerificationTime = now.UtcDateTime;
-            policy.ApplicationPolicy.Add(new Oid(ClientAuthenticationEku));
-            bool valid = x509.Build(leaf);
-            try
+            if (PeerChain.IsUnknownCa(problem.Statuses))
             {
-                if (!valid)
-                {
-                    var statuses = x509.ChainStatus.Select(s => s.Status).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
-                    if ((statuses & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0)
-                    {
-                        return Outcome(ClientAuthResult.Untrusted, $"'{subject}' issued by '{issuer}' does not chain to a configured cacert", unknownCa: true);
-                    }
-
-                    if (leaf.NotAfter.ToUniversalTime() < now.UtcDateTime || leaf.NotBefore.ToUniversalTime() > now.UtcDateTime)
-                    {
-                        return Outcome(ClientAuthResult.Expired, $"'{subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now");
-                    }
-
-                    // An expired CA certificate ends here too: it makes the chain untrusted, it never stops the module
-                    // (CSCin70309 reset the SSLM when a configuration held an expired CA).
-                    var why = string.Join("; ", x509.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
-                    return Outcome(ClientAuthResult.Untrusted, $"the chain of '{subject}' is not valid: {(why.Length > 0 ? why : statuses.ToString())}");
-                }
+                return Outcome(ClientAuthResult.Untrusted, $"'{subject}' issued by '{issuer}' does not chain to a configured cacert", unknownCa: true);
             }
-            finally
+
+            if (PeerChain.IsOutOfDate(leaf, now))
             {
-                // ChainElements hands out copies; release them now rather than leave them to the finaliser.
-                foreach (var element in x509.ChainElements)
-                {
-                    element.Certificate.Dispose();
-                }
+                return Outcome(ClientAuthResult.Expired, $"'{subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now");
             }
+
+            // An expired CA certificate ends here too: it makes the chain untrusted, it never stops the module
+            // (CSCin70309 reset the SSLM when a configuration held an expired CA).
+            return Outcome(ClientAuthResult.Untrusted, $"the chain of '{subject}' is not valid: {problem.Why}");
         }
 
         return Crl?.Check(leaf) switch
@@ -174,14 +140,5 @@ public sealed class ClientAuthPolicy
         };
     }
 
-    private static X509Certificate2 Parse(byte[] der)
-    {
-        string key = Convert.ToHexString(SHA256.HashData(der));
-        if (ParsedPeers.TryGet(key, out var cached))
-        {
-            return cached;
-        }
-
-        return ParsedPeers.GetOrAdd(key, X509CertificateLoader.LoadCertificate(der));
-    }
+    private static X509Certificate2 Parse(byte[] der) => PeerChain.Parse(der);
 }

@@ -35,4 +35,14 @@ public sealed class TlsEngine
         ArgumentNullException.ThrowIfNull(selector);
         return new OffloadTlsServer(this, selector);
     }
+
+    /// <summary>Back-end TLS sessions kept for reuse (in memory, bounded, expiring per profile).</summary>
+    public BackendSessionCache BackendSessions { get; } = new(TimeProvider.System);
+
+    /// <summary>A client policy for one back-end connection under <paramref name="profile"/>.</summary>
+    public OffloadTlsClient CreateClient(BackendTlsProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return new OffloadTlsClient(this, profile, BackendSessions, TimeProvider.System);
+    }
 }

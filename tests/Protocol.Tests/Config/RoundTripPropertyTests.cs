@@ -85,6 +85,8 @@ public sealed class RoundTripPropertyTests
         from ciphers in GenCipher.Array[0, 3]
         from key in GenName.Null()
         from ca in GenName.Null()
+        from tls13 in Gen.Bool
+        from handshake in Gen.Int[1, 3600]
         select new BackendServer(n)
         {
             Type = type,
@@ -96,6 +98,8 @@ public sealed class RoundTripPropertyTests
             RsaKey = key,
             RsaCert = key,
             CaCert = ca,
+            MinimumVersion = tls13 ? TlsVersionFloor.Tls13 : TlsVersionFloor.Tls12,
+            HandshakeTimeoutSeconds = handshake,
         };
 
     private static readonly Gen<SslProxyList> GenProxyList =

@@ -120,8 +120,8 @@ public sealed class RuntimePlanTests
     {
         var plan = RuntimePlan.Build(1, Parse(TwoModules));
 
-        var targets = plan.Resolve("172.18.87.100", 9999);
-        var outside = plan.Resolve("192.0.2.1", 80);
+        var targets = plan.Resolve("172.18.87.100", 9999).Targets;
+        var outside = plan.Resolve("192.0.2.1", 80).Targets;
 
         Assert.Equal([new ServerTarget("s1", "10.10.20.111", 80, 3), new ServerTarget("s2", "10.10.20.222", null, 1)], targets);
         Assert.Equal([new ServerTarget("192.0.2.1:80", "192.0.2.1", 80, 1)], outside);

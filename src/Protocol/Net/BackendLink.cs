@@ -1,0 +1,103 @@
+using System.Net.Sockets;
+using Org.BouncyCastle.Tls;
+using SslCluster.Protocol.Tls;
+
+namespace SslCluster.Protocol.Net;
+
+/// <summary>
+/// Lifecycle of the back-end leg of a flow: the service's connection gauge and, for TLS legs, the counters of its
+/// backend-server row in <c>show ssl flows</c>.
+/// </summary>
+public interface IBackendFlowObserver
+{
+    /// <summary>The TCP connection to the server is up (and a TLS handshake starts, for a TLS leg).</summary>
+    void Started();
+
+    /// <summary>A TLS leg completed its handshake.</summary>
+    void HandshakeCompleted(BackendHandshakeInfo handshake);
+
+    /// <summary>The flow ended; <paramref name="handshakeDone"/> says whether the back-end handshake had completed.</summary>
+    void Ended(bool handshakeDone);
+}
+
+/// <summary>
+/// What a dial produced: the connected socket and, for a re-encrypted or initiated flow, the TLS client policy to
+/// run over it (created per connection from the backend-server's profile) and who counts it.
+/// </summary>
+public sealed record BackendLink(Socket Socket, OffloadTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
+    TimeSpan? HandshakeTimeout = null)
+{
+    public static implicit operator BackendLink(Socket socket) => new(socket);
+}
+
+/// <summary>The TLS handshake towards a real server, with a timeout and failures named by phase.</summary>
+internal static class BackendTlsHandshake
+{
+    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
+
+    public static async Task<(TlsFrontEnd? Side, ProxyError Error, string Message)> RunAsync(Socket socket,
+        OffloadTlsClient client, TimeSpan timeout, CancellationToken lifetime)
+    {
+        var side = new TlsFrontEnd(socket, client);
+        var (error, message) = await StepAsync(side, client, timeout, lifetime);
+        if (error == ProxyError.None)
+        {
+            return (side, error, message);
+        }
+
+        side.Dispose();
+        return (null, error, message);
+    }
+
+    private static async Task<(ProxyError, string)> StepAsync(TlsFrontEnd side, OffloadTlsClient client, TimeSpan timeout,
+        CancellationToken lifetime)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        cts.CancelAfter(timeout);
+        try
+        {
+            while (client.Handshake is null)
+            {
+                if (!await side.HandshakeStepAsync(cts.Token))
+                {
+                    return (ProxyError.BackendHandshakeFailed,
+                        $"backend closed the connection during the TLS handshake after {side.BytesReceived} bytes");
+                }
+            }
+
+            return (ProxyError.None, "");
+        }
+        catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
+        {
+            return (ProxyError.Aborted, "aborted during the backend TLS handshake");
+        }
+        catch (OperationCanceledException)
+        {
+            return (ProxyError.BackendHandshakeTimeout,
+                $"backend did not complete the TLS handshake within {timeout.TotalSeconds:0.###} s");
+        }
+        catch (TlsFatalAlertReceived e)
+        {
+            return (ProxyError.BackendHandshakeFailed,
+                "backend sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + " during the TLS handshake");
+        }
+        catch (TlsFatalAlert e)
+        {
+            await side.FlushQuietlyAsync(AlertFlushTimeout);
+            return client.CertificateProblem is { } problem
+                ? (ProxyError.BackendCertificateRejected, "backend certificate refused, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + ": " + problem)
+                : (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
+                    (string.IsNullOrEmpty(e.Message) ? "" : ": " + e.Message));
+        }
+        catch (SocketException e)
+        {
+            return (ProxyError.BackendHandshakeFailed, "backend connection failed during the TLS handshake: " + SocketIo.Describe(e));
+        }
+#pragma warning disable CA1031 // Anything BouncyCastle throws on the server's bytes is a failed back-end handshake.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed: " + e.Message);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Health;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>
+/// Picks the server of a new flow among a rule's targets: round robin (weights ignored, as the CSS's default
+/// <c>balance roundrobin</c>), weighted round robin (<c>balance weightedrr</c>) or least connections
+/// (<c>balance leastconn</c>, open connections divided by weight). Weight 0 and keepalive state Down take no new
+/// flows; live flows are never touched. Thread-safe.
+/// </summary>
+public sealed class TargetBalancer
+{
+    private readonly IReadOnlyList<ServerTarget> _targets;
+    private readonly BalanceMethod _method;
+    private readonly IServiceHealth _health;
+    private readonly ServiceGauges _gauges;
+    private readonly WeightedRoundRobin<ServerTarget> _rotation;
+
+    public TargetBalancer(IReadOnlyList<ServerTarget> targets, BalanceMethod method, IServiceHealth health, ServiceGauges gauges)
+    {
+        ArgumentNullException.ThrowIfNull(targets);
+        _targets = targets;
+        _method = method;
+        _health = health;
+        _gauges = gauges;
+        _rotation = new WeightedRoundRobin<ServerTarget>(targets.Select(t => (t, method == BalanceMethod.RoundRobin ? Math.Min(t.Weight, 1) : t.Weight)));
+    }
+
+    public int Count => _targets.Count;
+
+    /// <summary>The next usable target, skipping <paramref name="exclude"/> (already tried for this flow); null when none.</summary>
+    public ServerTarget? Next(IReadOnlyCollection<ServerTarget>? exclude = null)
+    {
+        bool Usable(ServerTarget t) => t.Weight > 0 && _health.StateOf(t.Name) != ServiceHealthState.Down && exclude?.Contains(t) != true;
+        if (_method != BalanceMethod.LeastConnections) return _rotation.Next(Usable);
+        ServerTarget? best = null;
+        double bestLoad = double.MaxValue;
+        foreach (var t in _targets)
+        {
+            if (!Usable(t)) continue;
+            double load = (double)_gauges.Current(t.Name) / t.Weight;
+            if (load < bestLoad)
+            {
+                best = t;
+                bestLoad = load;
+            }
+        }
+        return best;
+    }
+}

@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>
+/// Checks a peer's certificate chain against configured CA certificates only (the <c>cacert</c> lines): X509Chain
+/// with custom root trust, no revocation lookup, no downloads. Shared by client authentication (we are the server)
+/// and back-end server verification (we are the client).
+/// </summary>
+internal static class PeerChain
+{
+    public const string ServerAuthenticationEku = "1.3.6.1.5.5.7.3.1";
+    public const string ClientAuthenticationEku = "1.3.6.1.5.5.7.3.2";
+
+    /// <summary>
+    /// Parsed peer certificates shared by every policy, keyed by the SHA-256 of their DER: a peer that comes back
+    /// costs a hash and a lookup, not a parse (its key for signatures is cached by <see cref="NativeTlsCrypto"/>).
+    /// </summary>
+    private static readonly BoundedLruCache<string, X509Certificate2> Parsed = new(1024);
+
+    public static X509Certificate2 Parse(byte[] der)
+    {
+        string key = Convert.ToHexString(SHA256.HashData(der));
+        return Parsed.TryGet(key, out var cached) ? cached : Parsed.GetOrAdd(key, X509CertificateLoader.LoadCertificate(der));
+    }
+
+    /// <summary>
+    /// Builds the chain of <paramref name="leaf"/>. Null when it is valid; otherwise the combined status flags and a
+    /// readable reason.
+    /// </summary>
+    public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku)
+    {
+        using var x509 = new X509Chain();
+        var policy = x509.ChainPolicy;
+        policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        policy.CustomTrustStore.AddRange(trusted);
+        policy.ExtraStore.AddRange(extra);
+        policy.RevocationMode = X509RevocationMode.NoCheck;
+        policy.DisableCertificateDownloads = true;
+        policy.VerificationTime = nowUtc;
+        policy.ApplicationPolicy.Add(new Oid(eku));
+        bool valid = x509.Build(leaf);
+        try
+        {
+            if (valid)
+            {
+                return null;
+            }
+
+            var statuses = x509.ChainStatus.Select(s => s.Status).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
+            var why = string.Join("; ", x509.ChainStatus.Select(s => s.StatusInformation.Trim()).Where(s => s.Length > 0).Distinct());
+            return (statuses, why.Length > 0 ? why : statuses.ToString());
+        }
+        finally
+        {
+            // ChainElements hands out copies; release them now rather than leave them to the finaliser.
+            foreach (var element in x509.ChainElements)
+            {
+                element.Certificate.Dispose();
+            }
+        }
+    }
+
+    /// <summary>True when the chain failed because no configured CA issued it (rather than dates or usage).</summary>
+    public static bool IsUnknownCa(X509ChainStatusFlags statuses) =>
+        (statuses & (X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain)) != 0;
+
+    public static bool IsOutOfDate(X509Certificate2 leaf, DateTime nowUtc) =>
+        leaf.NotAfter.ToUniversalTime() < nowUtc || leaf.NotBefore.ToUniversalTime() > nowUtc;
+}
