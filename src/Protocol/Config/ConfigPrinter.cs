@@ -47,6 +47,7 @@ public static class ConfigPrinter
                     if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
                     if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
                     if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+                    foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
                 }
                 foreach (var b in list.BackendServers.Values)
                 {
@@ -119,6 +120,20 @@ public static class ConfigPrinter
             }
         }
         return o.ToString();
+    }
+
+    /// <summary>
+    /// The words after <c>urlrewrite</c>. Defaults are left out, except that a clearport needs the sslport before it,
+    /// as the CSS syntax has it.
+    /// </summary>
+    private static string UrlRewriteWords(UrlRewriteRule r)
+    {
+        var text = $"{r.Number.ToString(CultureInfo.InvariantCulture)} {ConfigTokenizer.Quote(r.Host)}";
+        if (r.SslPort != UrlRewriteRule.DefaultSslPort || r.ClearPort != UrlRewriteRule.DefaultClearPort)
+            text += $" sslport {r.SslPort.ToString(CultureInfo.InvariantCulture)}";
+        if (r.ClearPort != UrlRewriteRule.DefaultClearPort)
+            text += $" clearport {r.ClearPort.ToString(CultureInfo.InvariantCulture)}";
+        return text;
     }
 
     internal static string TypeWord(ServiceType type) => type switch

@@ -46,6 +46,9 @@ public sealed record SslServer(int Number)
 
     /// <summary>Lowest TLS version accepted; <c>ssl-server N version tls1.2|tls1.3</c>.</summary>
     public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
+
+    /// <summary><c>ssl-server N urlrewrite NUMBER HOST ...</c>: Location rewrite rules, keyed by rule number.</summary>
+    public ValueMap<int, UrlRewriteRule> UrlRewrites { get; init; } = ValueMap<int, UrlRewriteRule>.Empty;
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>

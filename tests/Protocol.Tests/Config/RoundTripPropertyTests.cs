@@ -7,7 +7,8 @@ namespace SslCluster.Protocol.Tests.Config;
 /// <summary><c>show running-config</c> prints text that parses back to an equal model, for any model.</summary>
 public sealed class RoundTripPropertyTests
 {
-    private static Gen<T> Pick<T>(params T[] items) => Gen.Int[0, items.Length - 1].Select(i => items[i]);
+    /// <summary>One of the given values (shared with the other property tests).</summary>
+    internal static Gen<T> Pick<T>(params T[] items) => Gen.Int[0, items.Length - 1].Select(i => items[i]);
 
     private static readonly Gen<string> GenName =
         Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."], 1, 12];
@@ -30,6 +31,23 @@ public sealed class RoundTripPropertyTests
             return map;
         });
 
+    private static readonly Gen<string> GenHostPattern =
+        from labels in Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"], 1, 10].Array[1, 4]
+        from wildcard in Pick("none", "first", "last")
+        select wildcard switch
+        {
+            "first" => "*." + string.Join('.', labels),
+            "last" => string.Join('.', labels) + ".*",
+            _ => string.Join('.', labels),
+        };
+
+    private static readonly Gen<UrlRewriteRule> GenUrlRewrite =
+        from n in Gen.Int[1, UrlRewriteRule.MaxRules]
+        from host in GenHostPattern
+        from ssl in Gen.OneOf(Gen.Const(UrlRewriteRule.DefaultSslPort), GenPort)
+        from clear in Gen.OneOf(Gen.Const(UrlRewriteRule.DefaultClearPort), GenPort)
+        select new UrlRewriteRule(n, host, ssl, clear);
+
     private static readonly Gen<SslServer> GenSslServer =
         from n in Gen.Int[1, 255]
         from rsa in GenName.Null()
@@ -40,6 +58,7 @@ public sealed class RoundTripPropertyTests
         from cache in Gen.Int[0, 72000]
         from hs in Gen.Int[1, 3600]
         from v in Gen.Enum<TlsVersionFloor>()
+        from rewrites in MapOf(GenUrlRewrite, r => r.Number, 4)
         select new SslServer(n)
         {
             RsaKey = rsa,
@@ -52,6 +71,7 @@ public sealed class RoundTripPropertyTests
             SessionCacheSeconds = cache,
             HandshakeTimeoutSeconds = hs,
             MinimumVersion = v,
+            UrlRewrites = rewrites,
         };
 
     private static readonly Gen<BackendServer> GenBackend =
@@ -160,6 +180,7 @@ public sealed class RoundTripPropertyTests
             baseline with { Ciphers = baseline.Ciphers.Add(new CipherEntry("all-cipher-suites", "10.0.0.1", 80)) },
             baseline with { SessionCacheSeconds = 1 }, baseline with { HandshakeTimeoutSeconds = 1 },
             baseline with { MinimumVersion = TlsVersionFloor.Tls13 },
+            baseline with { UrlRewrites = baseline.UrlRewrites.SetItem(1, new UrlRewriteRule(1, "www.example.com")) },
         ];
         Assert.All(changed, c => Assert.NotEqual(baseline, c));
         Assert.Equal(baseline, baseline with { });
