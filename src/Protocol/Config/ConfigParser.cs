@@ -397,7 +397,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version", "authentication", "cacert", "crl", "failure", "failure-url"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -464,7 +464,7 @@ public static partial class ConfigParser
                 "session-cache" => server with { SessionCacheSeconds = Number(One(args, w, $"ssl-server {n} session-cache SECONDS"), 0, 72000, "session-cache timeout (seconds)") },
                 "handshake" => server with { HandshakeTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} handshake timeout SECONDS"), 1, 3600, "handshake timeout (seconds)") },
                 "version" => server with { MinimumVersion = Version(One(args, w, $"ssl-server {n} version tls1.2|tls1.3")) },
-                "urlrewrite" => throw new LineException(w[2], "URL rewrite is not available in this release; remove the line (Location headers are passed unchanged)"),
+                "urlrewrite" => server with { UrlRewrites = AddUrlRewrite(server, args, w) },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
@@ -479,6 +479,58 @@ public static partial class ConfigParser
             var entry = new CipherEntry(cipher, Address(args[1]), Port(args[2]), args.Length == 4 ? Number(args[3], 1, 10, "cipher weight") : 1);
             var index = server.Ciphers.ToList().FindIndex(c => c.Name == entry.Name);
             return index >= 0 ? server.Ciphers.SetItem(index, entry) : server.Ciphers.Add(entry);
+        }
+
+        /// <summary>
+        /// <c>urlrewrite NUMBER HOSTNAME [sslport PORT [clearport PORT]]</c>, in that order as on the CSS; a rule with
+        /// the number of an existing one replaces it.
+        /// </summary>
+        private static ValueMap<int, UrlRewriteRule> AddUrlRewrite(SslServer server, string[] args, IReadOnlyList<string> w)
+        {
+            var usage = $"ssl-server {server.Number} urlrewrite NUMBER HOSTNAME [sslport PORT [clearport PORT]]";
+            if (args.Length < 2)
+                throw new LineException(w[^1], $"incomplete command; write '{usage}' (NUMBER 1-{UrlRewriteRule.MaxRules}, HOSTNAME such as www.example.com or *.example.com)");
+            var number = Number(args[0], 1, UrlRewriteRule.MaxRules, "urlrewrite rule number");
+            if (UrlRewriteRule.HostProblem(args[1]) is { } why) throw new LineException(args[1], why);
+            var rule = new UrlRewriteRule(number, args[1]);
+            var rest = args.AsSpan(2);
+            if (rest.Length > 0)
+            {
+                rule = rule with { SslPort = PortAfter(rest, "sslport", usage) };
+                rest = rest[2..];
+            }
+            if (rest.Length > 0)
+            {
+                rule = rule with { ClearPort = PortAfter(rest, "clearport", usage) };
+                rest = rest[2..];
+            }
+            if (rest.Length > 0) throw new LineException(rest[0], $"unexpected word; write '{usage}'");
+            return server.UrlRewrites.SetItem(number, rule);
+        }
+
+        /// <summary>"sslport 8443": the keyword, then a port; the error for a missing or misplaced keyword says which.</summary>
+        private static int PortAfter(ReadOnlySpan<string> words, string keyword, string usage)
+        {
+            if (!words[0].Equals(keyword, StringComparison.OrdinalIgnoreCase))
+            {
+                var word = words[0];
+                if (keyword == "sslport" && word.Equals("clearport", StringComparison.OrdinalIgnoreCase))
+                    throw new LineException(word, $"'clearport' comes after 'sslport'; write 'sslport {UrlRewriteRule.DefaultSslPort} clearport PORT' to keep the default SSL port ({usage})");
+                throw new LineException(word, $"expected '{keyword}'{Suggest.DidYouMean(word.ToLowerInvariant(), [keyword])}; write '{usage}'");
+            }
+            if (words.Length < 2) throw new LineException(words[0], $"incomplete command; '{keyword}' needs a port; write '{usage}'");
+            return Port(words[1]);
+        }
+
+        private static ValueMap<int, UrlRewriteRule> RemoveUrlRewrite(SslServer s, string word)
+        {
+            var number = Number(word, 1, UrlRewriteRule.MaxRules, "urlrewrite rule number");
+            if (!s.UrlRewrites.ContainsKey(number))
+            {
+                var existing = s.UrlRewrites.Count == 0 ? "it has none" : "its rules: " + string.Join(", ", s.UrlRewrites.Keys);
+                throw new LineException(word, $"ssl-server {s.Number} has no urlrewrite rule {number} ({existing})");
+            }
+            return s.UrlRewrites.Remove(number);
         }
 
         private string CipherName(string word)
@@ -569,6 +621,8 @@ public static partial class ConfigParser
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
                     "authentication" or "cacert" or "crl" or "failure" or "failure-url" => s with { ClientAuth = ClientAuthNo(s, option, w) },
+                    "urlrewrite" when w.Count == 5 => s with { UrlRewrites = RemoveUrlRewrite(s, w[4]) },
+                    "urlrewrite" => throw new LineException(w[^1], $"write 'no ssl-server {n} urlrewrite NUMBER' (the rule number alone)"),
                     _ => throw new LineException(w[3], $"'{w[3]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)}"),
                 };
                 SetList(list with { SslServers = list.SslServers.SetItem(n, s) });

@@ -69,6 +69,7 @@ public static class ConfigPrinter
                     if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
                     if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
                     if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
+                    foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
                 }
                 foreach (var b in list.BackendServers.Values)
                 {
@@ -150,6 +151,20 @@ public static class ConfigPrinter
         if (k.Uri is { } uri) line($"{prefix}uri {ConfigTokenizer.Quote(uri)}");
         if (k.MethodHead != dk.MethodHead) line($"{prefix}method get");
         if (k.Hash is { } hash) line($"{prefix}hash \"{hash}\"");
+    }
+
+    /// <summary>
+    /// The words after <c>urlrewrite</c>. Defaults are left out, except that a clearport needs the sslport before it,
+    /// as the CSS syntax has it.
+    /// </summary>
+    private static string UrlRewriteWords(UrlRewriteRule r)
+    {
+        var text = $"{r.Number.ToString(CultureInfo.InvariantCulture)} {ConfigTokenizer.Quote(r.Host)}";
+        if (r.SslPort != UrlRewriteRule.DefaultSslPort || r.ClearPort != UrlRewriteRule.DefaultClearPort)
+            text += $" sslport {r.SslPort.ToString(CultureInfo.InvariantCulture)}";
+        if (r.ClearPort != UrlRewriteRule.DefaultClearPort)
+            text += $" clearport {r.ClearPort.ToString(CultureInfo.InvariantCulture)}";
+        return text;
     }
 
     internal static string TypeWord(ServiceType type) => type switch

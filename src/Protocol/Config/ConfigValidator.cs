@@ -15,7 +15,7 @@ public static class ConfigValidator
         void Warn(string message) => found.Add(new ConfigDiagnostic(DiagnosticSeverity.Warning, 0, null, message));
 
         ValidateAssociations(config, store, Error);
-        foreach (var list in config.ProxyLists.Values) ValidateProxyList(config, list, store, Error);
+        foreach (var list in config.ProxyLists.Values) ValidateProxyList(config, list, store, Error, Warn);
         foreach (var service in config.Services.Values) ValidateService(config, service, Error);
         foreach (var kal in config.Keepalives.Values) ValidateGlobalKeepalive(config, kal, Error);
         ValidateContentRules(config, Error, Warn);
@@ -56,7 +56,7 @@ public static class ConfigValidator
         _ => ConfigWords.Kind(AssociationKind.Cert),
     };
 
-    private static void ValidateProxyList(RunningConfig config, SslProxyList list, ICertStoreView? store, Action<string> error)
+    private static void ValidateProxyList(RunningConfig config, SslProxyList list, ICertStoreView? store, Action<string> error, Action<string> warn)
     {
         var active = list.State == AdminState.Active;
         foreach (var s in list.SslServers.Values)
@@ -73,6 +73,7 @@ public static class ConfigValidator
             CheckPair(config, store, who, s.RsaKey, s.RsaCert, error);
             CheckPair(config, store, who, s.EcdsaKey, s.EcdsaCert, error);
             ValidateClientAuth(config, list, s, who, active, error);
+            ValidateUrlRewrites(who, s, error, warn);
             if (!active) continue;
             // What a CSS checks when a proxy list is activated: each ssl-server can terminate a flow.
             if (s.RsaKey is null && s.EcdsaKey is null)
@@ -122,6 +123,37 @@ public static class ConfigValidator
             error($"{who}: {list.CrlRecords.Count} crl-records but a proxy list holds at most {CrlRecord.MaxPerProxyList}; remove unused ones with 'no crl-record NAME'");
         foreach (var r in list.CrlRecords.Values)
             CheckAssociation(config, $"{who}, crl-record {r.Name}", "signing certificate", r.SignCert, AssociationKind.Cert, error);
+    }
+
+    /// <summary>
+    /// The parser already refuses bad rules line by line; this holds a model built any other way (a journal, code) to
+    /// the same limits, and points out a rule that can never apply.
+    /// </summary>
+    private static void ValidateUrlRewrites(string who, SslServer s, Action<string> error, Action<string> warn)
+    {
+        if (s.UrlRewrites.Count > UrlRewriteRule.MaxRules)
+            error($"{who}: {s.UrlRewrites.Count} urlrewrite rules, but an ssl-server holds at most {UrlRewriteRule.MaxRules}; remove some with 'no ssl-server {s.Number} urlrewrite NUMBER'");
+        var first = new Dictionary<(string Host, int ClearPort), int>();
+        foreach (var (number, r) in s.UrlRewrites)
+        {
+            var rule = $"{who}, urlrewrite {number}";
+            if (r.Number != number)
+                error($"{rule}: the rule is filed under number {number} but carries number {r.Number}; write it again with 'ssl-server {s.Number} urlrewrite {number} {r.Host}'");
+            if (number is < 1 or > UrlRewriteRule.MaxRules)
+                error($"{rule}: rule numbers run from 1 to {UrlRewriteRule.MaxRules}; renumber it");
+            if (UrlRewriteRule.HostProblem(r.Host) is { } why)
+                error($"{rule}: host '{r.Host}': {why}");
+            if (!UrlRewriteRule.IsPort(r.SslPort))
+                error($"{rule}: sslport {r.SslPort} is not a port; write a port from 1 to 65535 (443 when left out)");
+            if (!UrlRewriteRule.IsPort(r.ClearPort))
+                error($"{rule}: clearport {r.ClearPort} is not a port; write a port from 1 to 65535 (80 when left out)");
+            // Rules are tried in number order, so a later rule for the same host and clear port is dead.
+            var key = (r.Host.ToLowerInvariant(), r.ClearPort);
+            if (first.TryGetValue(key, out var earlier))
+                warn($"{rule}: rule {earlier} already rewrites host {r.Host} on clear port {r.ClearPort} and is tried first, so this rule never applies; remove one with 'no ssl-server {s.Number} urlrewrite {number}'");
+            else
+                first[key] = number;
+        }
     }
 
     private static void CheckAssociation(RunningConfig config, string who, string option, string? name, AssociationKind kind, Action<string> error)

@@ -104,6 +104,9 @@ public sealed record SslServer(int Number)
 
     /// <summary>Client authentication: <c>authentication</c>, <c>cacert</c>, <c>crl</c>, <c>failure</c>, <c>failure-url</c>.</summary>
     public ClientAuthSettings ClientAuth { get; init; } = ClientAuthSettings.Default;
+
+    /// <summary><c>ssl-server N urlrewrite NUMBER HOST ...</c>: Location rewrite rules, keyed by rule number.</summary>
+    public ValueMap<int, UrlRewriteRule> UrlRewrites { get; init; } = ValueMap<int, UrlRewriteRule>.Empty;
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>

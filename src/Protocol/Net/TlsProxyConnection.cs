@@ -145,7 +145,16 @@ public sealed class TlsProxyConnection : IDisposable
                 {
                     var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
                     ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                    relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transformFor?.Invoke(handshake), _lifetime.Token);
+                    var transform = _transformFor?.Invoke(handshake);
+                    try
+                    {
+                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token);
+                    }
+                    finally
+                    {
+                        // Both copy loops have ended: the transform's pooled buffers can go back.
+                        (transform as IDisposable)?.Dispose();
+                    }
                     (error, message) = (relay.Error, relay.Message);
                 }
             }

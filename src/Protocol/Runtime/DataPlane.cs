@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Reflection;
 using SslCluster.Protocol.Health;
+using SslCluster.Protocol.Http;
 using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
@@ -310,8 +311,18 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.Accept();
             var engine = owner.EngineFor(module);
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters));
+                new CountingObserver(counters), RewriterFor);
             await connection.RunAsync(cancellationToken);
+        }
+
+        private readonly ConcurrentDictionary<string, UrlRewriter> _rewriters = new(StringComparer.Ordinal);
+
+        /// <summary>A Location rewriter for the flow when its ssl-server has urlrewrite rules; null otherwise.</summary>
+        private IRelayTransform? RewriterFor(HandshakeInfo info)
+        {
+            var server = (SslServerPlan)info.Tag!;
+            var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
+            return rules.HasRules ? new HttpResponseRewriter(rules) : null;
         }
 
         private ValueTask<BackendLink> Dial(HandshakeInfo info, string module, CancellationToken ct)

@@ -7,7 +7,8 @@ namespace SslCluster.Protocol.Tests.Config;
 /// <summary><c>show running-config</c> prints text that parses back to an equal model, for any model.</summary>
 public sealed class RoundTripPropertyTests
 {
-    private static Gen<T> Pick<T>(params T[] items) => Gen.Int[0, items.Length - 1].Select(i => items[i]);
+    /// <summary>One of the given values (shared with the other property tests).</summary>
+    internal static Gen<T> Pick<T>(params T[] items) => Gen.Int[0, items.Length - 1].Select(i => items[i]);
 
     private static readonly Gen<string> GenName =
         Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."], 1, 12];
@@ -49,6 +50,23 @@ public sealed class RoundTripPropertyTests
         from hours in Gen.Int[0, CrlRecord.MaxRefreshHours]
         select new CrlRecord(name, $"http://crl.example.com:{port}/{path}", signer, hours);
 
+    private static readonly Gen<string> GenHostPattern =
+        from labels in Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"], 1, 10].Array[1, 4]
+        from wildcard in Pick("none", "first", "last")
+        select wildcard switch
+        {
+            "first" => "*." + string.Join('.', labels),
+            "last" => string.Join('.', labels) + ".*",
+            _ => string.Join('.', labels),
+        };
+
+    private static readonly Gen<UrlRewriteRule> GenUrlRewrite =
+        from n in Gen.Int[1, UrlRewriteRule.MaxRules]
+        from host in GenHostPattern
+        from ssl in Gen.OneOf(Gen.Const(UrlRewriteRule.DefaultSslPort), GenPort)
+        from clear in Gen.OneOf(Gen.Const(UrlRewriteRule.DefaultClearPort), GenPort)
+        select new UrlRewriteRule(n, host, ssl, clear);
+
     private static readonly Gen<SslServer> GenSslServer =
         from n in Gen.Int[1, 255]
         from rsa in GenName.Null()
@@ -60,6 +78,7 @@ public sealed class RoundTripPropertyTests
         from hs in Gen.Int[1, 3600]
         from v in Gen.Enum<TlsVersionFloor>()
         from auth in GenClientAuth
+        from rewrites in MapOf(GenUrlRewrite, r => r.Number, 4)
         select new SslServer(n)
         {
             RsaKey = rsa,
@@ -73,6 +92,7 @@ public sealed class RoundTripPropertyTests
             HandshakeTimeoutSeconds = hs,
             MinimumVersion = v,
             ClientAuth = auth,
+            UrlRewrites = rewrites,
         };
 
     private static readonly Gen<BackendServer> GenBackend =
@@ -216,6 +236,7 @@ public sealed class RoundTripPropertyTests
             baseline with { ClientAuth = baseline.ClientAuth with { Crl = "crl" } },
             baseline with { ClientAuth = baseline.ClientAuth with { Failure = ClientAuthFailureAction.Ignore } },
             baseline with { ClientAuth = baseline.ClientAuth with { FailureUrl = "http://x.example/" } },
+            baseline with { UrlRewrites = baseline.UrlRewrites.SetItem(1, new UrlRewriteRule(1, "www.example.com")) },
         ];
         Assert.All(changed, c => Assert.NotEqual(baseline, c));
         Assert.Equal(baseline, baseline with { });

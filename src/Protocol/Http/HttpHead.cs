@@ -1,0 +1,198 @@
+using System.Text;
+
+namespace SslCluster.Protocol.Http;
+
+/// <summary>What the framing headers of a message head say about its body.</summary>
+internal readonly record struct Framing(long ContentLength, bool HasTransferEncoding, bool Chunked, bool HasUpgrade)
+{
+    public static Framing None { get; } = new(-1, false, false, false);
+}
+
+/// <summary>What a request was, as far as framing its response needs to know (RFC 9112 section 6.3).</summary>
+internal enum RequestKind : byte
+{
+    Other,
+
+    /// <summary>The response has no body whatever its headers say.</summary>
+    Head,
+
+    /// <summary>A 2xx response turns the connection into a tunnel.</summary>
+    Connect,
+
+    /// <summary>
+    /// Not a request: the observer lost track of the client's bytes here (garbage, HTTP/0.9, an oversize head, a
+    /// tunnel or protocol switch asked for), so from the response that would answer it on nothing can be framed.
+    /// </summary>
+    Unframeable,
+}
+
+/// <summary>
+/// Parsing of HTTP/1.x message heads held whole in one span: the start line, the header lines and the framing
+/// headers. Lines end in LF with an optional CR before it (RFC 9112 section 2.2 lets a recipient accept a bare LF).
+/// </summary>
+internal static class HttpHead
+{
+    /// <summary>
+    /// The index just past the blank line that ends a head in <paramref name="data"/>, or -1. The search starts at
+    /// <paramref name="from"/>, which must be the position of a line feed or before it.
+    /// </summary>
+    public static int FindEnd(ReadOnlySpan<byte> data, int from)
+    {
+        var i = from;
+        while (true)
+        {
+            var lf = data[i..].IndexOf((byte)'\n');
+            if (lf < 0) return -1;
+            i += lf + 1;
+            if (i < data.Length && data[i] == '\n') return i + 1;
+            if (i + 1 < data.Length && data[i] == '\r' && data[i + 1] == '\n') return i + 2;
+        }
+    }
+
+    /// <summary>How many CR and LF bytes start <paramref name="data"/>: blank lines between messages, which pass as they are.</summary>
+    public static int LeadingBlankBytes(ReadOnlySpan<byte> data)
+    {
+        var n = data.IndexOfAnyExcept((byte)'\r', (byte)'\n');
+        return n < 0 ? data.Length : n;
+    }
+
+    /// <summary>The first line of a head without its line end, and where the header lines start.</summary>
+    private static ReadOnlySpan<byte> StartLine(ReadOnlySpan<byte> head, out int headersStart)
+    {
+        var lf = head.IndexOf((byte)'\n');
+        headersStart = lf + 1;
+        var line = head[..lf];
+        return line.Length > 0 && line[^1] == '\r' ? line[..^1] : line;
+    }
+
+    /// <summary><c>HTTP/1.x SSS reason</c>: false for anything else (HTTP/0.9 bodies, HTTP/2, garbage).</summary>
+    public static bool TryParseStatusLine(ReadOnlySpan<byte> head, out int status, out int headersStart)
+    {
+        status = 0;
+        var line = StartLine(head, out headersStart);
+        if (line.Length < 12 || !IsHttp1Version(line[..8]) || line[8] != ' ') return false;
+        if (line.Length > 12 && line[12] != ' ') return false;
+        for (var i = 9; i < 12; i++)
+        {
+            if (!char.IsAsciiDigit((char)line[i])) return false;
+            status = status * 10 + (line[i] - '0');
+        }
+        return status >= 100;
+    }
+
+    /// <summary>
+    /// <c>METHOD target HTTP/1.x</c>: false for an HTTP/0.9 line (no version), another version or garbage.
+    /// Methods are case-sensitive (RFC 9110 section 9.1), so "head" is not HEAD.
+    /// </summary>
+    public static bool TryParseRequestLine(ReadOnlySpan<byte> head, out RequestKind kind, out int headersStart)
+    {
+        kind = RequestKind.Other;
+        var line = StartLine(head, out headersStart);
+        var sp1 = line.IndexOf((byte)' ');
+        var sp2 = line.LastIndexOf((byte)' ');
+        if (sp1 <= 0 || sp2 == sp1 || !IsHttp1Version(line[(sp2 + 1)..])) return false;
+        var method = line[..sp1];
+        if (method.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0) return false;
+        if (method.SequenceEqual("HEAD"u8)) kind = RequestKind.Head;
+        else if (method.SequenceEqual("CONNECT"u8)) kind = RequestKind.Connect;
+        return true;
+    }
+
+    private static bool IsHttp1Version(ReadOnlySpan<byte> v) =>
+        v.Length == 8 && v.StartsWith("HTTP/1."u8) && char.IsAsciiDigit((char)v[7]);
+
+    /// <summary>
+    /// Reads Content-Length, Transfer-Encoding and Upgrade. False when the framing cannot be trusted: a malformed
+    /// header line, an obsolete line folding, or Content-Length values that are not one number (RFC 9112 section 6.3).
+    /// </summary>
+    public static bool TryReadFraming(ReadOnlySpan<byte> head, int headersStart, out Framing framing)
+    {
+        framing = Framing.None;
+        var reader = new HeaderReader(head, headersStart);
+        while (reader.MoveNext())
+        {
+            var value = head[reader.ValueStart..reader.ValueEnd];
+            if (Ascii.EqualsIgnoreCase(reader.Name, "content-length"u8))
+            {
+                if (!TryParseContentLength(value, framing.ContentLength, out var length)) return false;
+                framing = framing with { ContentLength = length };
+            }
+            else if (Ascii.EqualsIgnoreCase(reader.Name, "transfer-encoding"u8))
+            {
+                // The last coding decides: chunked must be the final one to frame the message (RFC 9112 section 6.3).
+                var last = value[(value.LastIndexOf((byte)',') + 1)..].Trim(" \t"u8);
+                if (last.IsEmpty) continue;
+                framing = framing with { HasTransferEncoding = true, Chunked = Ascii.EqualsIgnoreCase(last, "chunked"u8) };
+            }
+            else if (Ascii.EqualsIgnoreCase(reader.Name, "upgrade"u8))
+            {
+                framing = framing with { HasUpgrade = true };
+            }
+        }
+        return !reader.Malformed;
+    }
+
+    /// <summary>A number, or a list of the same number (<c>42, 42</c>), equal to any value seen before.</summary>
+    private static bool TryParseContentLength(ReadOnlySpan<byte> value, long before, out long length)
+    {
+        length = before;
+        foreach (var range in value.Split((byte)','))
+        {
+            var item = value[range].Trim(" \t"u8);
+            // 18 digits stay below long.MaxValue; a larger body is not something to frame.
+            if (item.IsEmpty || item.Length > 18 || item.IndexOfAnyExceptInRange((byte)'0', (byte)'9') >= 0) return false;
+            long n = 0;
+            foreach (var d in item) n = n * 10 + (d - '0');
+            if (length >= 0 && n != length) return false;
+            length = n;
+        }
+        return true;
+    }
+}
+
+/// <summary>
+/// Walks the header lines of a head. Stops at the blank line, or at a line it cannot read (no colon, whitespace
+/// before the colon, an obsolete folded continuation), which it reports as <see cref="Malformed"/>.
+/// </summary>
+internal ref struct HeaderReader(ReadOnlySpan<byte> head, int start)
+{
+    private readonly ReadOnlySpan<byte> _head = head;
+    private int _position = start;
+
+    public ReadOnlySpan<byte> Name { get; private set; }
+
+    /// <summary>The value without its surrounding whitespace, as offsets into the head.</summary>
+    public int ValueStart { get; private set; }
+
+    public int ValueEnd { get; private set; }
+
+    public bool Malformed { get; private set; }
+
+    public bool MoveNext()
+    {
+        if (_position >= _head.Length) return false;
+        var lf = _head[_position..].IndexOf((byte)'\n');
+        if (lf < 0) return false;
+        var line = _head.Slice(_position, lf);
+        if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
+        if (line.IsEmpty)
+        {
+            _position = _head.Length;
+            return false;
+        }
+        var colon = line.IndexOf((byte)':');
+        if (line[0] is (byte)' ' or (byte)'\t' || colon <= 0 || line[colon - 1] is (byte)' ' or (byte)'\t')
+        {
+            Malformed = true;
+            return false;
+        }
+        Name = line[..colon];
+        var value = line[(colon + 1)..];
+        var lead = value.Length - value.TrimStart(" \t"u8).Length;
+        ValueStart = _position + colon + 1 + lead;
+        ValueEnd = _position + colon + 1 + value.TrimEnd(" \t"u8).Length;
+        if (ValueEnd < ValueStart) ValueEnd = ValueStart;
+        _position += lf + 1;
+        return true;
+    }
+}
