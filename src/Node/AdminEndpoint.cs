@@ -11,8 +11,11 @@ using Microsoft.Extensions.Logging;
 using SslCluster.Actors;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Dispatch;
+using SslCluster.Actors.Health;
 using SslCluster.Actors.Modules;
 using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Runtime;
 
 namespace SslCluster.Node;
@@ -25,7 +28,7 @@ internal static class AdminEndpoint
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
 
-    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl)
+    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, IDataPlane dataPlane)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -85,6 +88,24 @@ internal static class AdminEndpoint
             var state = cluster.State;
             var members = state.Members.Select(m => new ClusterMemberInfo(m.Address.ToString(), m.Status.ToString(), m.Roles.ToList(), m.Address == cluster.SelfAddress)).ToList();
             return Results.Json(new ClusterResponse(members, state.Leader?.ToString()), AdminJson.Options);
+        });
+
+        app.MapPost(AdminPaths.Show, async (ShowRequest request) =>
+        {
+            var current = await h.Health.Ask<HealthMonitorActor.CurrentHealth>(HealthMonitorActor.GetHealth.Instance, AskTimeout);
+            var connections = dataPlane.Gauges.Snapshot();
+            var text = request.What switch
+            {
+                "service" => HealthPrinter.ShowService(current.Config, current.Health, connections, request.Name),
+                "keepalive" => HealthPrinter.ShowKeepalive(current.Config, current.Health, request.Name),
+                "content" => ShowPrinter.ShowContent(current.Config, current.Health, connections, request.Name),
+                "ssl-proxy-list" => ShowPrinter.ShowSslProxyList(current.Config, request.Name),
+                _ => null,
+            };
+            if (text is null)
+                return Results.Json(new ShowResponse(false, $"%% unknown object '{request.What}'; show service|keepalive|content|ssl-proxy-list [NAME]\n"), AdminJson.Options, statusCode: 422);
+            var found = !text.StartsWith("%%", StringComparison.Ordinal);
+            return Results.Json(new ShowResponse(found, text), AdminJson.Options, statusCode: found ? 200 : 422);
         });
 
         app.MapGet(AdminPaths.Health, () => h.System.WhenTerminated.IsCompleted ? Results.StatusCode(503) : Results.Text("ok\n"));

@@ -55,7 +55,7 @@ internal static class NodeHost
         var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
 
         DemoHttpServer? demoBackend = null;
-        await using var admin = AdminEndpoint.Build(handles, token, ssl);
+        await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane);
         try
         {
             await admin.StartAsync();

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
 using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Runtime;
 
 namespace SslCluster.Actors.Dispatch;
@@ -21,7 +22,8 @@ public sealed class DispatcherActor : ReceiveActor
 
     public sealed record BindFailed(string Key, string Reason);
 
-    private sealed record Accepted(Socket Socket);
+    /// <summary>An accepted client; <paramref name="SessionId"/> is the ClientHello's session ID when the rule is sticky by it.</summary>
+    private sealed record Accepted(Socket Socket, string? SessionId = null);
 
     private sealed record AcceptLoopEnded(string? Error);
 
@@ -32,7 +34,12 @@ public sealed class DispatcherActor : ReceiveActor
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
     private readonly FlowCounters _relayCounters = new();
+    private static readonly TimeSpan PeekTimeout = TimeSpan.FromSeconds(2);
+
     private IListenerRuntime _runtime;
+
+    // Read by the accept loop, written by the actor when a revision changes the rule's stickiness.
+    private bool _peekSessionIds;
     private WeightedRoundRobin<ModulePlan> _modules;
     private Socket? _listener;
 
@@ -44,12 +51,14 @@ public sealed class DispatcherActor : ReceiveActor
         _agentFor = agentFor;
         _runtime = runtime;
         _modules = Balancer(runtime);
+        _peekSessionIds = PeeksSessionIds(runtime);
 
-        Receive<Accepted>(a => Dispatch(a.Socket));
+        Receive<Accepted>(a => Dispatch(a.Socket, a.SessionId));
         Receive<UseRuntime>(u =>
         {
             _runtime = u.Runtime;
             _modules = Balancer(u.Runtime);
+            Volatile.Write(ref _peekSessionIds, PeeksSessionIds(u.Runtime));
         });
         Receive<NodeRuntimeActor.StopAccepting>(_ => CloseListener());
         Receive<AcceptLoopEnded>(e =>
@@ -61,6 +70,9 @@ public sealed class DispatcherActor : ReceiveActor
 
     public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor) =>
         Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, agentFor));
+
+    private static bool PeeksSessionIds(IListenerRuntime runtime) =>
+        runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
 
     private static WeightedRoundRobin<ModulePlan> Balancer(IListenerRuntime runtime) =>
         new(runtime.Plan.Modules.Where(m => m.SslServers.Count > 0).Select(m => (m, m.Weight)));
@@ -94,6 +106,13 @@ public sealed class DispatcherActor : ReceiveActor
                 while (!token.IsCancellationRequested)
                 {
                     var socket = await listener.AcceptAsync(token);
+                    if (Volatile.Read(ref _peekSessionIds))
+                    {
+                        // The session ID sits in the ClientHello: peek it off the accept loop, then dispatch.
+                        _ = StickyTable.PeekSessionIdAsync(socket, PeekTimeout)
+                            .ContinueWith(t => self.Tell(new Accepted(socket, t.Result)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                        continue;
+                    }
                     self.Tell(new Accepted(socket));
                 }
                 self.Tell(new AcceptLoopEnded(null));
@@ -111,6 +130,34 @@ public sealed class DispatcherActor : ReceiveActor
         _stop.Dispose();
     }
 
+    /// <summary>
+    /// The module a sticky client used before, while that module still takes new flows (active, weight above 0);
+    /// a module drained to weight 0 lets its clients go elsewhere, as the reference's procedures expect.
+    /// </summary>
+    private static ModulePlan? StickyModule(IListenerRuntime runtime, Socket socket, string? sessionId)
+    {
+        var key = runtime.Plan.Sticky switch
+        {
+            Stickiness.SslSessionId => sessionId,
+            Stickiness.SourceIp => SourceOf(socket),
+            _ => null,
+        };
+        if (key is null || runtime.Sticky?.Get(key) is not { } name) return null;
+        return runtime.Plan.Modules.FirstOrDefault(m => m.Name == name && m.Weight > 0 && m.SslServers.Count > 0);
+    }
+
+    private static string? SourceOf(Socket socket)
+    {
+        try
+        {
+            return (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString();
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+    }
+
     private void CloseListener()
     {
         if (!_stop.IsCancellationRequested) _stop.Cancel();
@@ -118,7 +165,7 @@ public sealed class DispatcherActor : ReceiveActor
         _listener = null;
     }
 
-    private void Dispatch(Socket socket)
+    private void Dispatch(Socket socket, string? sessionId)
     {
         socket.NoDelay = true;
         var runtime = _runtime;
@@ -128,7 +175,9 @@ public sealed class DispatcherActor : ReceiveActor
             Context.ActorOf(ConnectionActor.Props(socket, runtime, null, _relayCounters));
             return;
         }
-        var module = _modules.Next();
+        var module = StickyModule(runtime, socket, sessionId) ?? _modules.Next();
+        if (module is not null && runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SourceIp && SourceOf(socket) is { } source)
+            runtime.Sticky.Set(source, module.Name);
         if (module is null)
         {
             // No module can take the flow (all suspended or weight 0): refuse at once rather than hold it.

@@ -17,6 +17,7 @@ public static class AdminPaths
     public const string SslCommand = "/v1/ssl";
     public const string Files = "/v1/files";
     public const string Cluster = "/v1/cluster";
+    public const string Show = "/v1/show";
     public const string Health = "/healthz";
     public const string Ready = "/readyz";
     public const string Metrics = "/metrics";
@@ -32,6 +33,12 @@ public sealed record ConfigureResponse(bool Applied, long Revision, IReadOnlyLis
 public sealed record RunningConfigResponse(long Revision, string Text);
 
 public sealed record FlowsResponse(IReadOnlyList<ModuleFlows> Modules);
+
+/// <summary><c>show service|keepalive|content|ssl-proxy-list [NAME]</c>: the object kind and an optional name.</summary>
+public sealed record ShowRequest(string What, string? Name);
+
+/// <summary>The text the node printed; Found is false when a named object does not exist.</summary>
+public sealed record ShowResponse(bool Found, string Text);
 
 /// <summary>
 /// One exec command of the <c>ssl</c> palette, as typed (<c>ssl genrsa k1 2048 "pw"</c>, <c>ssl gencsr k1 ...</c>,

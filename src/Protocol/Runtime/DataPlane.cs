@@ -36,6 +36,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
     private readonly ClientAuthPolicies _clientAuth;
 
+    /// <summary>One table per sticky listener, kept across revisions so a reconfiguration does not unstick clients.</summary>
+    private readonly ConcurrentDictionary<string, StickyTable> _sticky = new(StringComparer.Ordinal);
+
+    /// <summary>How long a sticky entry lives without being used.</summary>
+    public static readonly TimeSpan StickyIdle = TimeSpan.FromMinutes(30);
+
     /// <param name="log">Where CRL events go (fetched, failed, kept the last good copy); standard error when null.</param>
     public DataPlane(MasterKey masterKey, AddressMap addresses, bool nativeCrypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null)
     {
@@ -72,13 +78,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         ArgumentNullException.ThrowIfNull(files);
         Volatile.Write(ref _latestFiles, files);
         if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener, files);
+        var sticky = listener.Sticky == Config.Stickiness.None || listener.Modules.Count < 2
+            ? null
+            : _sticky.GetOrAdd(listener.Key, _ => new StickyTable(TimeProvider.System, StickyIdle));
         var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
         foreach (var module in listener.Modules)
         {
             var bindings = module.SslServers.Select(s => Binding(s, files)).ToList();
             selectors[module.Name] = Selector(bindings);
         }
-        return new TlsRuntime(this, plan, listener, selectors, files);
+        return new TlsRuntime(this, plan, listener, selectors, files) { Sticky = sticky };
     }
 
     private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
@@ -261,6 +270,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public ListenerPlan Plan { get; } = listener;
 
+        public StickyTable? Sticky { get; init; }
+
         public long Revision => WholePlan.Revision;
 
         protected RuntimePlan WholePlan { get; } = plan;
@@ -310,8 +321,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
             counters.Accept();
             var engine = owner.EngineFor(module);
+            // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
+            var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters), RewriterFor);
+                new CountingObserver(counters, learn, module.Name), RewriterFor);
             await connection.RunAsync(cancellationToken);
         }
 
@@ -339,13 +352,17 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     }
 
     /// <summary>Feeds the reference's three gauges from the connection's lifecycle.</summary>
-    private sealed class CountingObserver(FlowCounters counters) : IConnectionObserver
+    private sealed class CountingObserver(FlowCounters counters, StickyTable? sessions = null, string? module = null) : IConnectionObserver
     {
         public void HandshakeStarted(long connectionId, EndPoint? client)
         {
         }
 
-        public void HandshakeCompleted(long connectionId, HandshakeInfo handshake) => counters.HandshakeCompleted(handshake.Resumed);
+        public void HandshakeCompleted(long connectionId, HandshakeInfo handshake)
+        {
+            counters.HandshakeCompleted(handshake.Resumed);
+            if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
+        }
 
         public void BackendConnected(long connectionId, EndPoint? backend)
         {

@@ -170,9 +170,9 @@ public sealed class ServiceGauges
         if (_gauges.TryGetValue(service, out var g)) Interlocked.Decrement(ref g.Current);
     }
 
-    /// <summary>Service name to (total since start, open now).</summary>
-    public IReadOnlyDictionary<string, (long Total, long Current)> Snapshot() =>
-        _gauges.ToDictionary(g => g.Key, g => (Interlocked.Read(ref g.Value.Total), Interlocked.Read(ref g.Value.Current)), StringComparer.Ordinal);
+    /// <summary>Service name to its connections (total since start, open now).</summary>
+    public IReadOnlyDictionary<string, Health.ServiceConnections> Snapshot() =>
+        _gauges.ToDictionary(g => g.Key, g => new Health.ServiceConnections(Interlocked.Read(ref g.Value.Total), Interlocked.Read(ref g.Value.Current)), StringComparer.Ordinal);
 
     private sealed class Gauge
     {

@@ -13,6 +13,9 @@ public interface IListenerRuntime
 
     long Revision { get; }
 
+    /// <summary>The listener's stickiness table (kept across revisions), or null when its rule is not sticky.</summary>
+    StickyTable? Sticky { get; }
+
     /// <summary>Runs one accepted client connection to its end, for <paramref name="module"/>, counting into <paramref name="counters"/>.</summary>
     Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken);
 

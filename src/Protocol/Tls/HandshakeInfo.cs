@@ -20,4 +20,7 @@ public sealed record HandshakeInfo(
 
     /// <summary>IANA name of the negotiated suite.</summary>
     public string CipherSuiteName => TlsCipherSuites.GetName(CipherSuite);
+
+    /// <summary>The TLS 1.2 session ID (hex) the client can resume with; null under TLS 1.3 or without a session.</summary>
+    public string? SessionId { get; init; }
 }

@@ -296,7 +296,10 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             ? ClientAuthOutcome.NotRequested
             : _clientAuth ?? new ClientAuthOutcome(ClientAuthResult.Missing, null, null, null, "the client sent no certificate message");
         Handshake = new HandshakeInfo(tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12, parameters.CipherSuite,
-            _serverName, resumed, binding.BindingKey, binding.Tag, clientAuth);
+            _serverName, resumed, binding.BindingKey, binding.Tag, clientAuth)
+        {
+            SessionId = !tls13 && parameters.SessionID is { Length: > 0 } sid ? Convert.ToHexString(sid) : null,
+        };
 
         var store = _engine.SessionStore;
         byte[]? id = parameters.SessionID;
