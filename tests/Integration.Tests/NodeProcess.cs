@@ -108,6 +108,18 @@ public sealed class NodeProcess : IDisposable
         return await Run.ProcessAsync("dotnet", all, stdin, TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>GET on the admin endpoint with the node's token (for the JSON the CLI formats).</summary>
+    public async Task<string> AdminGetAsync(string path)
+    {
+        var token = (await File.ReadAllTextAsync(Path.Combine(DataDir, SslCluster.Protocol.Admin.AdminPaths.TokenFileName))).Trim();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(15) };
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri($"http://127.0.0.1:{AdminPort}{path}"));
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
     /// <summary>kill -9: no shutdown hook runs.</summary>
     public void Kill()
     {

@@ -103,13 +103,13 @@ public sealed class RecoveryAndSampleTests
     public async Task SslFlowSample_WithAddressMap_TerminatesTlsOnTheMappedVip()
     {
         // The reference's first sample: VIP 10.87.99.78:443, clear text to the content rule 192.191.134.165:85,
-        // whose services are the backend-servers' clear-text addresses 192.191.134.170/171:86. Mapped onto
-        // loopback (127.87.99.78 and so on); stand-in HTTP servers listen where the clear text arrives.
+        // whose services are the backend-servers' clear-text pick-up points 192.191.134.170/171:86; the
+        // backend-servers re-encrypt to the real servers' HTTPS (server-port 443). Mapped onto loopback
+        // (127.87.99.78 and so on); real TLS servers listen where the reference's real servers are.
         var dataDir = NodeProcess.NewDataDir();
-        await using var s1 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.170"), 86), Name = "real server 170" });
-        await using var s2 = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.191.134.171"), 86), Name = "real server 171" });
-        await s1.StartAsync();
-        await s2.StartAsync();
+        using var cert = TestCertificates.CreateRsa("real-server");
+        await using var s1 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.191.134.170"), 443), "real server 170", cert);
+        await using var s2 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.191.134.171"), 443), "real server 171", cert);
         using var node = await NodeProcess.StartAsync(dataDir, "--address-map", "private-to-loopback");
         await MakeKeyAsync(node, "mykeypair", "mycert", "www.example.com");
 
@@ -123,7 +123,7 @@ public sealed class RecoveryAndSampleTests
         {
             var r = await Curl("--resolve", "www.example.com:443:127.87.99.78", "https://www.example.com/");
             Assert.True(r.ExitCode == 0, r.ToString());
-            seen.Add(r.Stdout.Contains("real server 170", StringComparison.Ordinal) ? "170" : "171");
+            seen.Add(r.Stdout.Contains("hello from real server 170", StringComparison.Ordinal) ? "170" : "171");
         }
         Assert.Equal(["170", "171"], seen.Order());
         // Counters reach the module entity once per report interval (1 s).
@@ -131,11 +131,16 @@ public sealed class RecoveryAndSampleTests
         for (var i = 0; i < 20; i++)
         {
             flows = await node.CtlAsync("show", "ssl", "flows");
-            if (flows.Stdout.Contains("10.87.99.78", StringComparison.Ordinal)) break;
+            if (System.Text.RegularExpressions.Regex.IsMatch(flows.Stdout, @"10\.87\.99\.78\s+443\s+0\s+0\s+0") &&
+                System.Text.RegularExpressions.Regex.IsMatch(flows.Stdout, @"192\.191\.134\.171\s+86\s+0\s+0\s+0")) break;
             await Task.Delay(250);
         }
         Assert.Contains("SSL Acceleration Flows for slot 2 (module sslmod)", flows.Stdout, StringComparison.Ordinal);
         Assert.Matches(@"10\.87\.99\.78\s+443\s+0\s+0\s+0", flows.Stdout);
+        // The back-end legs are counted under the module that decrypted them, by backend-server (ip address, port).
+        Assert.Matches(@"192\.191\.134\.170\s+86\s+0\s+0\s+0", flows.Stdout);
+        Assert.Matches(@"192\.191\.134\.171\s+86\s+0\s+0\s+0", flows.Stdout);
+        Assert.Equal(6, s1.Handshakes + s2.Handshakes > 0 ? s1.Requests + s2.Requests : -1);
     }
 
     [Fact]

@@ -56,7 +56,9 @@ public sealed class DispatcherActor : ReceiveActor
         Receive<Accepted>(a => Dispatch(a.Socket, a.SessionId));
         Receive<UseRuntime>(u =>
         {
+            var old = _runtime;
             _runtime = u.Runtime;
+            old.Retire();
             _modules = Balancer(u.Runtime);
             Volatile.Write(ref _peekSessionIds, PeeksSessionIds(u.Runtime));
         });
@@ -127,6 +129,7 @@ public sealed class DispatcherActor : ReceiveActor
     protected override void PostStop()
     {
         CloseListener();
+        _runtime.Retire();
         _stop.Dispose();
     }
 
@@ -169,6 +172,14 @@ public sealed class DispatcherActor : ReceiveActor
     {
         socket.NoDelay = true;
         var runtime = _runtime;
+
+        // Taken here, in order with UseRuntime, so the runtime cannot be retired under a connection already accepted;
+        // the connection releases it when it ends.
+        if (!runtime.TryAcquire())
+        {
+            socket.Close(0);
+            return;
+        }
         if (runtime.Plan.Kind == ListenerKind.TcpRelay)
         {
             // Clear-text rules have no module: the dispatcher's own agent-less connection runs the relay.
@@ -182,6 +193,7 @@ public sealed class DispatcherActor : ReceiveActor
         {
             // No module can take the flow (all suspended or weight 0): refuse at once rather than hold it.
             _log.Debug("Dispatcher {0}: no active module with weight above 0; connection refused", _key);
+            runtime.Release();
             socket.Close(0);
             return;
         }

@@ -64,18 +64,16 @@ public sealed class ConnectionActor : ReceiveActor
         var token = _abort.Token;
         _ = Task.Run(async () =>
         {
-            // The reference is taken and released by the task itself, so a runtime is never disposed under a
-            // connection that is still moving bytes, even when the actor is stopped first.
-            var acquired = runtime.TryAcquire();
+            // The dispatcher took a reference on the runtime for this connection; the task releases it, so a
+            // runtime is never retired under a connection that is still moving bytes, even when the actor stops first.
             try
             {
-                // A runtime disposed between accept and here (a revision change under load) refuses cleanly.
-                if (acquired) await runtime.RunAsync(socket, module, counters, token);
+                await runtime.RunAsync(socket, module, counters, token);
             }
             finally
             {
                 socket.Dispose();
-                if (acquired) runtime.Release();
+                runtime.Release();
                 self.Tell(new Finished());
             }
         }, CancellationToken.None);

@@ -132,8 +132,8 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         {
             var (dispatcher, runtime) = _listeners[key];
             _log.Info("NodeRuntime: listener {0} removed at revision {1}; its open connections finish on revision {2}", key, published.Revision, runtime.Revision);
+            // The dispatcher retires its runtime when it stops; open connections finish on it.
             Context.Stop(dispatcher);
-            runtime.Retire();
             _listeners.Remove(key);
             _bindProblems.Remove(key);
             _binding.Remove(key);
@@ -160,8 +160,9 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
             }
             if (_listeners.TryGetValue(listener.Key, out var existing))
             {
+                // The dispatcher retires the old runtime itself once it switched, so no connection it accepted
+                // before the switch can find its runtime retired (a refused connection in a hitless change).
                 existing.Dispatcher.Tell(new DispatcherActor.UseRuntime(runtime));
-                existing.Runtime.Retire();
                 _listeners[listener.Key] = (existing.Dispatcher, runtime);
             }
             else
