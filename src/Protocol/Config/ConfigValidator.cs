@@ -16,7 +16,7 @@ public static class ConfigValidator
 
         ValidateAssociations(config, store, Error);
         foreach (var list in config.ProxyLists.Values) ValidateProxyList(config, list, store, Error, Warn);
-        foreach (var service in config.Services.Values) ValidateService(config, service, Error);
+        foreach (var service in config.Services.Values) ValidateService(config, service, Error, Warn);
         foreach (var kal in config.Keepalives.Values) ValidateGlobalKeepalive(config, kal, Error);
         ValidateContentRules(config, Error, Warn);
         return found;
@@ -177,11 +177,21 @@ public static class ConfigValidator
             error($"{who}: key '{key}' does not belong to certificate '{cert}' ({why}); associate the certificate issued for this key");
     }
 
-    private static void ValidateService(RunningConfig config, Service s, Action<string> error)
+    private static void ValidateService(RunningConfig config, Service s, Action<string> error, Action<string> warn)
     {
         var who = $"service {s.Name}";
+        // A module terminates with its one proxy list, so the list must exist. For ssl-accel-backend and ssl-init the
+        // list is only where the backend-server is looked for first: back-end configuration is used by every module
+        // (the reference), so a missing list is a warning, and the reference's keepalive sample (which names a list
+        // 'kal' that it calls 'sslkal') loads as printed.
         if (s.ProxyList is not null && !config.ProxyLists.ContainsKey(s.ProxyList))
-            error($"{who}: ssl-proxy-list '{s.ProxyList}' does not exist{Suggest.DidYouMean(s.ProxyList, config.ProxyLists.Keys)}; create it or write 'remove ssl-proxy-list {s.ProxyList}' in the service");
+        {
+            var problem = $"{who}: ssl-proxy-list '{s.ProxyList}' does not exist{Suggest.DidYouMean(s.ProxyList, config.ProxyLists.Keys)}";
+            if (s.Type is ServiceType.SslAccelBackend or ServiceType.SslInit)
+                warn($"{problem}; its backend-server (ip address {s.IpAddress ?? "?"}) is looked for in every active proxy list instead");
+            else
+                error($"{problem}; create it or write 'remove ssl-proxy-list {s.ProxyList}' in the service");
+        }
         if (s.ProxyList is not null && s.Type is ServiceType.Local)
             error($"{who}: a proxy list is used by SSL services only; add 'type ssl-accel' (a module) or 'type ssl-accel-backend'");
         ValidateKeepaliveSettings(config, who, s.Keepalive, error);
