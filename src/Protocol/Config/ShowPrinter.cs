@@ -75,7 +75,7 @@ public static class ShowPrinter
                 var server = $"{b.ServerIp ?? b.IpAddress ?? "(none)"}:{N(b.ServerPort ?? 443)}";
                 o.Append(CultureInfo.InvariantCulture, $"  backend-server {N(b.Number)}: {type}  {pickUp} -> {server}\n");
                 o.Append(CultureInfo.InvariantCulture,
-                    $"    server certificate {(b.CaCert is { } ca ? "verified against cacert " + ca : "UNVERIFIED (no cacert)")}, client certificate {b.RsaCert ?? "none"}, session reuse {N(b.SessionCacheSeconds)} s\n");
+                    $"    server certificate {(b.CaCert is { } ca ? "verified against cacert " + ca : "UNVERIFIED (no cacert)")}, client certificate {b.RsaCert ?? "none"}, {(b.MinimumVersion == TlsVersionFloor.Tls13 ? "TLS 1.3 (no session reuse)" : $"TLS 1.2, session reuse {N(b.SessionCacheSeconds)} s")}\n");
             }
             o.Append('\n');
         }

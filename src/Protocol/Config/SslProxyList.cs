@@ -150,7 +150,7 @@ public sealed record BackendServer(int Number)
     /// <summary>How long our session with the real server is reused (the reference's "session key re-use"); 0 = never.</summary>
     public int SessionCacheSeconds { get; init; } = SslServer.DefaultSessionCacheSeconds;
 
-    /// <summary>Lowest TLS version offered to the real server; <c>backend-server N version tls1.2|tls1.3</c>.</summary>
+    /// <summary>TLS version towards the real server: tls1.2 (default; sessions are reused) or tls1.3 (full handshakes: BouncyCastle 2.7 does not resume TLS 1.3).</summary>
     public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
 
     /// <summary>Time the real server has to complete the TLS handshake; <c>backend-server N handshake timeout S</c>.</summary>

@@ -13,7 +13,7 @@ public sealed class BackendTlsProfile
 {
     /// <param name="cacheKey">Scopes session reuse: one backend-server, one real server, one set of settings.</param>
     /// <param name="cipherSuites">Requested IANA suites in preference order; null or none usable gives the defaults.</param>
-    /// <param name="minimumVersion">Lowest version offered.</param>
+    /// <param name="minimumVersion">TLS 1.3 offers TLS 1.3 only; TLS 1.2 offers TLS 1.2 (session reuse).</param>
     /// <param name="clientCredential">Presented when the server requests a certificate; null sends none.</param>
     /// <param name="trustedCas">The server's chain must end at one of these; null accepts any certificate.</param>
     /// <param name="sessionTimeout">How long a TLS 1.2 session is offered again; zero disables reuse.</param>

@@ -48,9 +48,13 @@ public sealed class OffloadTlsClient : AbstractTlsClient
     /// <summary>The last alert the server sent.</summary>
     public short? LastAlertReceived { get; private set; }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// TLS 1.2 unless the backend-server says <c>version tls1.3</c>. The reference's back end relies on "session key
+    /// re-use", and BouncyCastle 2.7 resumes TLS 1.2 sessions only: offering TLS 1.3 would make every back-end
+    /// connection a full handshake. TLS 1.2 with ECDHE and AEAD suites only is no weaker for this leg.
+    /// </summary>
     protected override ProtocolVersion[] GetSupportedVersions() =>
-        _profile.MinimumVersion == TlsVersion.Tls13 ? [ProtocolVersion.TLSv13] : ProtocolVersion.TLSv13.DownTo(ProtocolVersion.TLSv12);
+        _profile.MinimumVersion == TlsVersion.Tls13 ? [ProtocolVersion.TLSv13] : [ProtocolVersion.TLSv12];
 
     /// <inheritdoc />
     protected override int[] GetSupportedCipherSuites() => TlsUtilities.GetSupportedCipherSuites(Crypto, _profile.Suites);
