@@ -201,6 +201,75 @@ public sealed class CssFeatureTests
         Assert.Matches(@"s2\s+Alive", content.Stdout);
     }
 
+    [Theory]
+    [InlineData("advanced-balance ssl", "ssl")]
+    [InlineData("advanced-balance sticky-srcip", "srcip")]
+    [InlineData("advanced-balance none", "none")]
+    public async Task StickyRule_TwoModules_ResumingClientReturnsToItsModuleOnlyWhenSticky(string stickyLine, string mode)
+    {
+        // Two modules on one VIP. Without stickiness, round robin alternates them; with it, a client's connections
+        // (resumptions of its session, or all of them for source-IP stickiness) stay on the module it first used.
+        var https = NodeProcess.FreePort();
+        var clear = NodeProcess.FreePort();
+        await using var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "server" });
+        await backend.StartAsync();
+        using var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+        await MakeKeyAsync(node);
+        Ok(await node.CtlWithInputAsync(Front(https, clear) + $"""
+
+            service sslmod3
+              type ssl-accel
+              slot 3
+              add ssl-proxy-list spl
+              active
+            owner o
+              content tls
+                vip address 127.0.0.1
+                port {https}
+                add service sslmod
+                add service sslmod3
+                {stickyLine}
+                active
+            """, "configure", "-"));
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+
+        var session = Path.GetTempFileName();
+        try
+        {
+            string[] common = ["s_client", "-connect", $"127.0.0.1:{https}", "-tls1_2", "-no_ticket"];
+            var first = await Run.ProcessAsync("openssl", [.. common, "-sess_out", session], "", TimeSpan.FromSeconds(30));
+            Assert.Contains("New, TLSv1.2", first.Stdout, StringComparison.Ordinal);
+            for (var i = 0; i < 6; i++)
+            {
+                var again = await Run.ProcessAsync("openssl", [.. common, "-sess_in", session], "", TimeSpan.FromSeconds(30));
+                Assert.Contains("Reused, TLSv1.2", again.Stdout, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            File.Delete(session);
+        }
+
+        // Seven connections: all on one module when sticky; round robin splits them 4/3.
+        var counts = await AcceptedPerModuleAsync(node, 7);
+        Assert.True(counts.Values.Max() == (mode == "none" ? 4 : 7), $"{mode}: connections per module {string.Join(", ", counts.Select(c => $"{c.Key}={c.Value}"))}");
+    }
+
+    private static async Task<Dictionary<string, long>> AcceptedPerModuleAsync(NodeProcess node, long expected)
+    {
+        Dictionary<string, long> counts = [];
+        for (var attempt = 0; attempt < 40; attempt++)
+        {
+            counts = [];
+            using var doc = System.Text.Json.JsonDocument.Parse(await node.AdminGetAsync(SslCluster.Protocol.Admin.AdminPaths.SslFlows));
+            foreach (var m in doc.RootElement.GetProperty("modules").EnumerateArray())
+                counts[m.GetProperty("module").GetString()!] = m.GetProperty("rows").EnumerateArray().Sum(r => r.GetProperty("accepted").GetInt64());
+            if (counts.Values.Sum() >= expected) break;
+            await Task.Delay(250);
+        }
+        return counts;
+    }
+
     private static async Task<string> WaitForAsync(NodeProcess node, string service, string text, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
