@@ -18,12 +18,7 @@ public sealed class CssFeatureTests
 {
     private static void Ok(ProcessResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
-    private static async Task MakeKeyAsync(NodeProcess node)
-    {
-        Ok(await node.CtlAsync("ssl", "genrsa", "k.key", "2048", "pw-k"));
-        Ok(await node.CtlAsync("ssl", "gencert", "certkey", "k.key", "signkey", "k.key", "c.pem", "pw-k", "cn=localhost"));
-        Ok(await node.CtlWithInputAsync("ssl associate rsakey k k.key\nssl associate cert c c.pem\n", "configure", "-"));
-    }
+    private static Task MakeKeyAsync(NodeProcess node) => node.MakeKeyAsync("k", "c", "localhost");
 
     private static string Front(int https, int clearPort) => $"""
         ssl-proxy-list spl

@@ -26,9 +26,7 @@ public sealed class HitlessProcedureTests(ITestOutputHelper output)
         var s111 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.10.20.111"), 443), "real 111", cert);
         var s222 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.10.20.222"), 443), "real 222", cert);
         var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--address-map", "private-to-loopback");
-        Ok(await node.CtlAsync("ssl", "genrsa", "zak.key", "2048", "pw-zak"));
-        Ok(await node.CtlAsync("ssl", "gencert", "certkey", "zak.key", "signkey", "zak.key", "zak.pem", "pw-zak", "cn=www.example.com"));
-        Ok(await node.CtlWithInputAsync("ssl associate rsakey zakrsa zak.key\nssl associate cert zak-cert-ass zak.pem\n", "configure", "-"));
+        await node.MakeKeyAsync("zakrsa", "zak-cert-ass", "www.example.com");
         Ok(await node.CtlWithInputAsync(Sample("hitless-base.cfg"), "configure", "-"));
         await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
         return (node, s111, s222, cert);

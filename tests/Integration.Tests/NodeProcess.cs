@@ -108,6 +108,21 @@ public sealed class NodeProcess : IDisposable
         return await Run.ProcessAsync("dotnet", all, stdin, TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>Generates an RSA key and a self-signed certificate with sslctl and associates them, as an operator would.</summary>
+    public async Task MakeKeyAsync(string association, string certAssociation, string cn)
+    {
+        foreach (var (stdin, args) in new (string?, string[])[]
+        {
+            (null, ["ssl", "genrsa", association + ".key", "2048", "pw-" + association]),
+            (null, ["ssl", "gencert", "certkey", association + ".key", "signkey", association + ".key", certAssociation + ".pem", "pw-" + association, "cn=" + cn]),
+            ($"ssl associate rsakey {association} {association}.key\nssl associate cert {certAssociation} {certAssociation}.pem\n", ["configure", "-"]),
+        })
+        {
+            var r = await CtlWithInputAsync(stdin, args);
+            if (r.ExitCode != 0) throw new InvalidOperationException(r.ToString());
+        }
+    }
+
     /// <summary>GET on the admin endpoint with the node's token (for the JSON the CLI formats).</summary>
     public async Task<string> AdminGetAsync(string path)
     {

@@ -14,13 +14,8 @@ public sealed class RecoveryAndSampleTests
 
     private static string Sample(string name) => File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Protocol.Tests", "Config", "Samples", name));
 
-    /// <summary>Generates a key and a self-signed certificate with sslctl and associates them, as an operator would.</summary>
-    private static async Task MakeKeyAsync(NodeProcess node, string association, string certAssociation, string cn)
-    {
-        Ok(await node.CtlAsync("ssl", "genrsa", association + ".key", "2048", "pw-" + association));
-        Ok(await node.CtlAsync("ssl", "gencert", "certkey", association + ".key", "signkey", association + ".key", certAssociation + ".pem", "pw-" + association, "cn=" + cn));
-        Ok(await node.CtlWithInputAsync($"ssl associate rsakey {association} {association}.key\nssl associate cert {certAssociation} {certAssociation}.pem\n", "configure", "-"));
-    }
+    private static Task MakeKeyAsync(NodeProcess node, string association, string certAssociation, string cn) =>
+        node.MakeKeyAsync(association, certAssociation, cn);
 
     private static void Ok(ProcessResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
