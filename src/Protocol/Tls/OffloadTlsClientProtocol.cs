@@ -27,10 +27,33 @@ public sealed class OffloadTlsClientProtocol : TlsClientProtocol, IOffloadTlsPro
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>True once our close_notify went out while the server may still answer (TLS 1.3 half-close).</summary>
+    public bool CloseNotifySent { get; private set; }
+
+    /// <summary>
+    /// Our own close (<see cref="TlsProtocol.Close"/>, the client half-closed) under TLS 1.3 sends close_notify and
+    /// keeps the connection open for reading: RFC 8446 6.1 lets the server finish its answer, and a client that
+    /// sends a request then FIN must still get the reply. BouncyCastle would close both directions. Under TLS 1.2
+    /// BouncyCastle's behaviour stays: RFC 5246 7.2.1 has the server answer close_notify at once and discard its
+    /// pending writes, so there is no answer to wait for.
+    /// </summary>
     protected override void HandleClose(bool user_canceled)
     {
-        if (!_peerClose.Defer(user_canceled, !IsClosed && IsConnected && TlsUtilities.IsTlsV13(Context), ApplicationDataAvailable))
+        bool openTls13 = !IsClosed && IsConnected && TlsUtilities.IsTlsV13(Context);
+        if (user_canceled && openTls13)
+        {
+            if (!CloseNotifySent)
+            {
+                CloseNotifySent = true;
+                RaiseAlertWarning(AlertDescription.close_notify, "Connection closed for writing");
+            }
+
+            return;
+        }
+
+        // The server's close_notify after ours ends the exchange; recorded like any TLS 1.3 peer close (no second
+        // close_notify from us).
+        if (!_peerClose.Defer(user_canceled, openTls13, ApplicationDataAvailable))
         {
             base.HandleClose(user_canceled);
         }

@@ -45,7 +45,7 @@ public sealed class SslInitiationRelayTests
         var flow = new RecordingBackendFlow();
         var (test, relayEnd) = await PairAsync();
         using var _t = test;
-        using var relay = new TcpRelay(relayEnd, Dial(server, Profile(cas: [ca.PublicCertificate]), flow), null, null);
+        using var relay = new TcpRelay(relayEnd, Dial(server, Profile(cas: [ca.PublicCertificate], minimum: protocol == SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12), flow), null, null);
         var run = relay.RunAsync();
 
         var request = new byte[70_000];

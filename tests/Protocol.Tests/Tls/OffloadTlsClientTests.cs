@@ -13,6 +13,10 @@ namespace SslCluster.Protocol.Tests.Tls;
 /// <summary>The back-end TLS client (re-encryption, SSL initiation) against real servers on loopback.</summary>
 public sealed class OffloadTlsClientTests
 {
+    /// <summary>Back-end legs offer TLS 1.2 unless the backend-server says tls1.3: a TLS 1.3-only server needs that.</summary>
+    private static TlsVersion Min(System.Security.Authentication.SslProtocols protocol) =>
+        protocol == System.Security.Authentication.SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12;
+
     [Theory]
     [InlineData(SslProtocols.Tls12, false)]
     [InlineData(SslProtocols.Tls12, true)]
@@ -24,7 +28,7 @@ public sealed class OffloadTlsClientTests
         using var cert = ServerCertificates.Issue(ca, "backend.test", ecdsa);
         using var withKey = ServerCertificates.WithKey(cert);
         await using var server = new SslStreamBackend(withKey, protocol);
-        var client = Client(Profile(cas: [ca.PublicCertificate]), new BackendSessionCache(TimeProvider.System));
+        var client = Client(Profile(minimum: Min(protocol), cas: [ca.PublicCertificate]), new BackendSessionCache(TimeProvider.System));
 
         var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _ = socket;
@@ -52,7 +56,7 @@ public sealed class OffloadTlsClientTests
     {
         using var cert = TestCertificates.CreateRsa();
         using var server = await OpenSslServer.StartAsync(cert, flag);
-        var client = Client(Profile(), new BackendSessionCache(TimeProvider.System));
+        var client = Client(Profile(minimum: flag == "-tls1_3" ? TlsVersion.Tls13 : TlsVersion.Tls12), new BackendSessionCache(TimeProvider.System));
 
         var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;
@@ -137,7 +141,7 @@ public sealed class OffloadTlsClientTests
         using var cert = TestCertificates.CreateEcdsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_3");
         var cache = new BackendSessionCache(TimeProvider.System);
-        var profile = Profile("tls13/1");
+        var profile = Profile("tls13/1", minimum: TlsVersion.Tls13);
 
         await PageAsync(server.EndPoint, Client(profile, cache));
         var (second, _) = await PageAsync(server.EndPoint, Client(profile, cache));
@@ -216,7 +220,7 @@ public sealed class OffloadTlsClientTests
         using var withKey = ServerCertificates.WithKey(cert);
         await using var server = new SslStreamBackend(withKey, protocol, SslBackendMode.Echo, requireClientCertificate: true);
         using var credential = clientCert.CreateCredential();
-        var client = Client(Profile(client: credential), null);
+        var client = Client(Profile(minimum: Min(protocol), client: credential), null);
 
         var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _ = socket;
@@ -305,7 +309,7 @@ public sealed class OffloadTlsClientTests
         using var withKey = ServerCertificates.WithKey(cert);
         const int AnswerBytes = 200_000;
         await using var server = new SslStreamBackend(withKey, protocol, SslBackendMode.AnswerThenClose, answerBytes: AnswerBytes);
-        var client = Client(Profile(), null);
+        var client = Client(Profile(minimum: Min(protocol)), null);
         var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;
         Assert.True(side is not null, message);
@@ -330,7 +334,7 @@ public sealed class OffloadTlsClientTests
         using var cert = TestCertificates.CreateRsa();
         using var withKey = ServerCertificates.WithKey(cert);
         await using var server = new SslStreamBackend(withKey, protocol);
-        var client = Client(Profile(), null);
+        var client = Client(Profile(minimum: Min(protocol)), null);
         var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;
         Assert.True(side is not null, message);
@@ -353,7 +357,7 @@ public sealed class OffloadTlsClientTests
         using var cert = TestCertificates.CreateEcdsa();
         using var withKey = ServerCertificates.WithKey(cert);
         await using var server = new SslStreamBackend(withKey, SslProtocols.Tls13, SslBackendMode.ReplyAfterClose);
-        var client = Client(Profile(), null);
+        var client = Client(Profile(minimum: TlsVersion.Tls13), null);
         var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;
         Assert.True(side is not null, message);
