@@ -20,11 +20,12 @@ public sealed class HitlessProcedureTests(ITestOutputHelper output)
 
     private static void Ok(ProcessResult r) => Assert.True(r.ExitCode == 0, r.ToString());
 
-    private static async Task<(NodeProcess Node, HttpsTestServer S111, HttpsTestServer S222, TestCertificate Cert)> StartBaseAsync()
+    private static async Task<(NodeProcess Node, TlsHttpBackend S111, TlsHttpBackend S222, TestCertificate Cert)> StartBaseAsync()
     {
         var cert = TestCertificates.CreateRsa("real-server");
-        var s111 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.10.20.111"), 443), "real 111", cert);
-        var s222 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.10.20.222"), 443), "real 222", cert);
+        var x509 = cert.ToX509WithKey();
+        var s111 = new TlsHttpBackend(IPAddress.Parse("127.10.20.111"), x509, "real 111", new TlsHttpBackendOptions { Port = 443 });
+        var s222 = new TlsHttpBackend(IPAddress.Parse("127.10.20.222"), x509, "real 222", new TlsHttpBackendOptions { Port = 443 });
         var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--address-map", "private-to-loopback");
         await node.MakeKeyAsync("zakrsa", "zak-cert-ass", "www.example.com");
         Ok(await node.CtlWithInputAsync(Sample("hitless-base.cfg"), "configure", "-"));

@@ -103,8 +103,9 @@ public sealed class RecoveryAndSampleTests
         // (127.87.99.78 and so on); real TLS servers listen where the reference's real servers are.
         var dataDir = NodeProcess.NewDataDir();
         using var cert = TestCertificates.CreateRsa("real-server");
-        await using var s1 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.191.134.170"), 443), "real server 170", cert);
-        await using var s2 = new HttpsTestServer(new IPEndPoint(IPAddress.Parse("127.191.134.171"), 443), "real server 171", cert);
+        using var x509 = cert.ToX509WithKey();
+        await using var s1 = new TlsHttpBackend(IPAddress.Parse("127.191.134.170"), x509, "real server 170", new TlsHttpBackendOptions { Port = 443 });
+        await using var s2 = new TlsHttpBackend(IPAddress.Parse("127.191.134.171"), x509, "real server 171", new TlsHttpBackendOptions { Port = 443 });
         using var node = await NodeProcess.StartAsync(dataDir, "--address-map", "private-to-loopback");
         await MakeKeyAsync(node, "mykeypair", "mycert", "www.example.com");
 

@@ -19,6 +19,9 @@ public sealed record TlsHttpBackendOptions
 
     /// <summary>When set, every request is answered <c>302 Found</c> with this <c>Location</c>.</summary>
     public string? RedirectLocation { get; init; }
+
+    /// <summary>The port to listen on; 0 (default) takes a free one. The reference's real servers are on 443.</summary>
+    public int Port { get; init; }
 }
 
 /// <summary>
@@ -55,7 +58,8 @@ public sealed class TlsHttpBackend : IAsyncDisposable
         _certificate = certificate;
         _options = options ?? new TlsHttpBackendOptions();
         Name = name;
-        _listener = new TcpListener(address, 0);
+        _listener = new TcpListener(address, _options.Port);
+        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Start(512);
         EndPoint = (IPEndPoint)_listener.LocalEndpoint;
         _acceptLoop = AcceptLoopAsync();
