@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the project. Installs what the tests need (openssl, curl) when it is missing, builds once in
-# Release, runs each test project, and ends with one summary line "N passed, N failed".
+# Runs every test of the project. Installs what the tests need (openssl, curl, PostgreSQL) when it is missing,
+# starts a private PostgreSQL for the cluster tests (and stops it), builds once in Release, runs each test project,
+# and ends with one summary line "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,7 +18,10 @@ fi
 dotnet build Cluster.sln -c Release -nologo -v q
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# The cluster tests' PostgreSQL: a private server on a loopback port, installed when missing, stopped at the end.
+SSLCLUSTER_TEST_POSTGRES="$(./scripts/test-postgres.sh start | tail -n 1)"
+export SSLCLUSTER_TEST_POSTGRES
+trap 'rm -f "$log"; ./scripts/test-postgres.sh stop' EXIT
 status=0
 # One project at a time: the integration tests start node processes and must not compete with unit tests for 2 cores.
 for project in tests/Protocol.Tests tests/Actors.Tests tests/Node.Tests tests/Cli.Tests tests/Integration.Tests; do

@@ -21,6 +21,8 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --hostname HOST        Akka remoting host name (default 127.0.0.1)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
           --crypto native|bouncycastle
+          --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
+                                 without it the journal is SQLite in the data folder
           --set KEY=VALUE        any configuration key (repeatable)
         """;
 
@@ -54,6 +56,18 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                 case "--hostname": Set("akka.remote.dot-netty.tcp.hostname", Value()); break;
                 case "--seed": seeds.Add(Value()); break;
                 case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
+                case "--journal-postgres":
+                    // The cluster's journal: every node of a cluster names the same database, so the configuration
+                    // store singleton finds its events wherever it runs. SQLite stays the single-node default.
+                    var connection = Value();
+                    if (!connection.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+                        throw new ArgumentException($"--journal-postgres takes an Npgsql connection string such as 'Host=127.0.0.1;Port=5432;Username=u;Password=p;Database=d', not '{connection}'");
+                    foreach (var store in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
+                    {
+                        Set(store + ".connection-string", connection);
+                        Set(store + ".provider-name", "PostgreSQL.15");
+                    }
+                    break;
                 case "--set":
                     var kv = Value();
                     var eq = kv.IndexOf('=', StringComparison.Ordinal);

@@ -58,7 +58,11 @@ public sealed class NodeProcess : IDisposable
     public static string NewDataDir() => Directory.CreateTempSubdirectory("sslnode-test-").FullName;
 
     /// <summary>Starts a node and waits until its admin endpoint answers /readyz (or fails the test).</summary>
-    public static async Task<NodeProcess> StartAsync(string dataDir, params string[] extraArgs)
+    public static Task<NodeProcess> StartAsync(string dataDir, params string[] extraArgs) =>
+        StartAsync(dataDir, new Dictionary<string, string>(), extraArgs);
+
+    /// <summary>Starts a node with extra environment variables (e.g. SSLCLUSTER_MASTER_KEY shared by a cluster).</summary>
+    public static async Task<NodeProcess> StartAsync(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
     {
         var admin = FreePort();
         var remoting = FreePort();
@@ -70,6 +74,7 @@ public sealed class NodeProcess : IDisposable
         };
         foreach (var a in new[] { NodeDll, "--data-dir", dataDir, "--admin-port", admin.ToString(System.Globalization.CultureInfo.InvariantCulture), "--remoting-port", remoting.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
             psi.ArgumentList.Add(a);
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         var node = new NodeProcess(Process.Start(psi)!, dataDir, admin);
         await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
         return node;

@@ -28,6 +28,19 @@ public sealed class NodeOptionsTests
         Assert.Equal(["akka.tcp://sslcluster@127.0.0.1:4053", "akka.tcp://sslcluster@127.0.0.2:4053"], options.Config.GetStringList("akka.cluster.seed-nodes"));
     }
 
+    [Fact]
+    public void Parse_JournalPostgres_SetsJournalAndSnapshotStoreToPostgreSql()
+    {
+        const string connection = "Host=127.0.0.1;Port=5432;Username=u;Database=d";
+        var config = NodeOptions.Parse(["--journal-postgres", connection]).Config;
+
+        foreach (var store in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
+        {
+            Assert.Equal(connection, config.GetString(store + ".connection-string"));
+            Assert.Equal("PostgreSQL.15", config.GetString(store + ".provider-name"));
+        }
+    }
+
     [Theory]
     [InlineData(new[] { "--admin-port", "http" }, "--admin-port must be a port number")]
     [InlineData(new[] { "--admin-port", "70000" }, "--admin-port must be a port number")]
@@ -35,6 +48,7 @@ public sealed class NodeOptionsTests
     [InlineData(new[] { "--config", "/nonexistent.conf" }, "does not exist")]
     [InlineData(new[] { "--set", "novalue" }, "--set takes KEY=VALUE")]
     [InlineData(new[] { "--frobnicate" }, "unknown option '--frobnicate'")]
+    [InlineData(new[] { "--journal-postgres", "postgres.example" }, "--journal-postgres takes an Npgsql connection string")]
     public void Parse_BadOption_SaysWhatIsWrong(string[] args, string fragment)
     {
         var e = Assert.Throws<ArgumentException>(() => NodeOptions.Parse(args));
