@@ -113,6 +113,31 @@ public sealed class NodeProcess : IDisposable
         return await Run.ProcessAsync("dotnet", all, stdin, TimeSpan.FromSeconds(60));
     }
 
+    /// <summary>
+    /// The smallest terminating configuration: module m with proxy list p (key <paramref name="key"/>, certificate
+    /// <paramref name="cert"/>) on VIP 127.0.0.1:<paramref name="https"/>, clear text to 127.0.0.1:<paramref name="clear"/>.
+    /// </summary>
+    public static string OneVip(int https, int clear, string key = "k", string cert = "c") => $"""
+        ssl-proxy-list p
+          ssl-server 1
+          ssl-server 1 rsakey {key}
+          ssl-server 1 rsacert {cert}
+          ssl-server 1 vip address 127.0.0.1
+          ssl-server 1 port {https}
+          ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.1 {clear}
+          active
+        service m
+          type ssl-accel
+          add ssl-proxy-list p
+          active
+        owner o
+          content c
+            vip address 127.0.0.1
+            port {https}
+            add service m
+            active
+        """;
+
     /// <summary>Generates an RSA key and a self-signed certificate with sslctl and associates them, as an operator would.</summary>
     public async Task MakeKeyAsync(string association, string certAssociation, string cn)
     {

@@ -29,26 +29,7 @@ public sealed class PostgresJournalTests
         using (var first = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), environment, "--journal-postgres", database))
         {
             await first.MakeKeyAsync("k", "c", "localhost");
-            Ok(await first.CtlWithInputAsync($"""
-                ssl-proxy-list p
-                  ssl-server 1
-                  ssl-server 1 rsakey k
-                  ssl-server 1 rsacert c
-                  ssl-server 1 vip address 127.0.0.1
-                  ssl-server 1 port {https}
-                  ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.1 {clear}
-                  active
-                service m
-                  type ssl-accel
-                  add ssl-proxy-list p
-                  active
-                owner o
-                  content c
-                    vip address 127.0.0.1
-                    port {https}
-                    add service m
-                    active
-                """, "configure", "-"));
+            Ok(await first.CtlWithInputAsync(NodeProcess.OneVip(https, clear), "configure", "-"));
             before = (await first.CtlAsync("show", "running-config")).Stdout;
             first.Kill();
         }

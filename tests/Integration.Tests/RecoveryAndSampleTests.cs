@@ -31,26 +31,7 @@ public sealed class RecoveryAndSampleTests
         using (var node = await NodeProcess.StartAsync(dataDir))
         {
             await MakeKeyAsync(node, "k1", "c1", "localhost");
-            Ok(await node.CtlWithInputAsync($"""
-                ssl-proxy-list p
-                  ssl-server 1
-                  ssl-server 1 rsakey k1
-                  ssl-server 1 rsacert c1
-                  ssl-server 1 vip address 127.0.0.1
-                  ssl-server 1 port {https}
-                  ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.1 {backendPort}
-                  active
-                service m
-                  type ssl-accel
-                  add ssl-proxy-list p
-                  active
-                owner o
-                  content c
-                    vip address 127.0.0.1
-                    port {https}
-                    add service m
-                    active
-                """, "configure", "-"));
+            Ok(await node.CtlWithInputAsync(NodeProcess.OneVip(https, backendPort, "k1", "c1"), "configure", "-"));
             await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
             Ok(await Curl($"https://127.0.0.1:{https}/"));
             config = (await node.CtlAsync("show", "running-config")).Stdout;
