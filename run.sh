@@ -6,16 +6,20 @@
 #   ./run.sh                      the demo node (data in ./data; state survives restarts)
 #   ./run.sh --data-dir DIR       another data folder
 #   ./run.sh -- [sslnode options] pass options through (see: ./run.sh -- --help)
+#   ./run.sh --nodes 3            a local cluster: nodes on 127.0.0.1..N, a private PostgreSQL journal, the demo VIP
+#                                 served by every node on its own address; Ctrl-C stops all of it
 set -euo pipefail
 cd "$(dirname "$0")"
 
 DATA=data
+NODES=1
 PASS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --data-dir) DATA=$2; shift 2 ;;
     --nodes)
-      if [ "$2" != 1 ]; then echo "run.sh: a local multi-node cluster is not available yet; run one node" >&2; exit 2; fi
+      NODES=${2:-}
+      case "$NODES" in [1-9]) ;; *) echo "run.sh: --nodes takes a number from 1 to 9, not '$NODES'" >&2; exit 2 ;; esac
       shift 2 ;;
     --) shift; PASS=("$@"); break ;;
     -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
@@ -34,5 +38,49 @@ echo "run.sh: building (Release)..." >&2
 dotnet build src/Node/SslCluster.Node.csproj -c Release -o .run/node -nologo -v q >/dev/null
 dotnet build src/Cli/SslCluster.Cli.csproj -c Release -o .run/cli -nologo -v q >/dev/null
 
-# exec: the node is the foreground process, so Ctrl-C and SIGTERM reach it and run its coordinated shutdown.
-exec dotnet .run/node/sslnode.dll --demo --data-dir "$DATA" "${PASS[@]}"
+if [ "$NODES" = 1 ]; then
+  # exec: the node is the foreground process, so Ctrl-C and SIGTERM reach it and run its coordinated shutdown.
+  exec dotnet .run/node/sslnode.dll --demo --data-dir "$DATA" "${PASS[@]}"
+fi
+
+# A local cluster: one PostgreSQL journal, one master key, node i on 127.0.0.i (remoting 4100, admin 9440+i); each
+# node maps the demo VIP 127.0.0.1 to its own address, so the same VIP is served on 127.0.0.1..N.
+CLUSTER="$DATA-cluster"
+mkdir -p "$CLUSTER"
+export SSLCLUSTER_PG_DIR=/tmp/sslcluster-run-pg SSLCLUSTER_PG_PORT=55450
+PG=$(./scripts/test-postgres.sh start | tail -n 1)
+[ -f "$CLUSTER/master.key.b64" ] || { head -c 32 /dev/urandom | base64 > "$CLUSTER/master.key.b64"; chmod 600 "$CLUSTER/master.key.b64"; }
+SSLCLUSTER_MASTER_KEY=$(cat "$CLUSTER/master.key.b64")
+export SSLCLUSTER_MASTER_KEY
+pids=()
+stop() {
+  # Ctrl-C reaches the whole process group; a second signal must not cut the clean-up short.
+  trap '' INT TERM
+  echo "run.sh: stopping the cluster..." >&2
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  ./scripts/test-postgres.sh stop
+  echo "run.sh: stopped" >&2
+}
+trap stop EXIT
+trap 'exit 0' INT TERM
+for i in $(seq 1 "$NODES"); do
+  dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
+    --seed akka.tcp://sslcluster@127.0.0.1:4100 --admin-port $((9440 + i)) --journal-postgres "$PG" \
+    --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" > "$CLUSTER/n$i.log" 2>&1 &
+  pids+=($!)
+  # The first node creates the demo configuration; the others start once it is there.
+  for _ in $(seq 1 120); do
+    curl -sk -o /dev/null "https://127.0.0.$i:8443/" && break
+    kill -0 "${pids[-1]}" 2>/dev/null || { echo "run.sh: node $i stopped; see $CLUSTER/n$i.log" >&2; exit 1; }
+    sleep 0.5
+  done
+done
+echo
+echo "Local cluster of $NODES nodes is up (journal: PostgreSQL on 127.0.0.1:55450; logs: $CLUSTER/n*.log)."
+for i in $(seq 1 "$NODES"); do
+  echo "  node $i: curl -k https://127.0.0.$i:8443/     ./sslctl --endpoint http://127.0.0.1:$((9440 + i)) --data-dir $CLUSTER/n$i show ssl flows"
+done
+echo "  ./sslctl --endpoint http://127.0.0.1:9441 --data-dir $CLUSTER/n1 cluster show"
+echo "Ctrl-C stops every node and the database."
+wait "${pids[0]}"
