@@ -37,7 +37,10 @@ public static class SslClusterHost
         ArgumentNullException.ThrowIfNull(config);
         var full = config.WithFallback(SslClusterSettings.Reference);
         var settings = SslClusterSettings.Create(full);
-        var system = ActorSystem.Create("sslcluster", full);
+        var tls = RemotingTls.Create(settings);
+        var system = tls is { } t
+            ? ActorSystem.Create("sslcluster", BootstrapSetup.Create().WithConfig(t.Config.WithFallback(full)).And(t.Setup))
+            : ActorSystem.Create("sslcluster", full);
         var cluster = Cluster.Get(system);
         if (full.GetStringList("akka.cluster.seed-nodes").Count == 0)
         {

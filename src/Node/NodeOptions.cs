@@ -21,6 +21,8 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --hostname HOST        Akka remoting host name (default 127.0.0.1)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
           --crypto native|bouncycastle
+          --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
+                                 SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
                                  without it the journal is SQLite in the data folder
           --set KEY=VALUE        any configuration key (repeatable)
@@ -56,6 +58,14 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                 case "--hostname": Set("akka.remote.dot-netty.tcp.hostname", Value()); break;
                 case "--seed": seeds.Add(Value()); break;
                 case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
+                case "--remoting-tls":
+                    // CERT.p12,CA.pem: mutual TLS between the nodes, see reference.conf (sslcluster.node.remoting-tls).
+                    var pair = Value().Split(',', 2);
+                    if (pair.Length != 2 || pair.Any(f => !File.Exists(f)))
+                        throw new ArgumentException($"--remoting-tls takes NODE.p12,CLUSTER-CA.pem (two existing files), not '{string.Join(',', pair)}'");
+                    Set("sslcluster.node.remoting-tls.certificate", Path.GetFullPath(pair[0]));
+                    Set("sslcluster.node.remoting-tls.ca", Path.GetFullPath(pair[1]));
+                    break;
                 case "--journal-postgres":
                     // The cluster's journal: every node of a cluster names the same database, so the configuration
                     // store singleton finds its events wherever it runs. SQLite stays the single-node default.

@@ -64,6 +64,14 @@ public sealed class NodeProcess : IDisposable
     /// <summary>Starts a node with extra environment variables (e.g. SSLCLUSTER_MASTER_KEY shared by a cluster).</summary>
     public static async Task<NodeProcess> StartAsync(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
     {
+        var node = Launch(dataDir, environment, extraArgs);
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return node;
+    }
+
+    /// <summary>Starts a node without waiting for it to be ready (one that is expected never to be).</summary>
+    public static NodeProcess Launch(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
+    {
         var admin = FreePort();
         var remoting = FreePort();
         var psi = new ProcessStartInfo("dotnet")
@@ -75,9 +83,7 @@ public sealed class NodeProcess : IDisposable
         foreach (var a in new[] { NodeDll, "--data-dir", dataDir, "--admin-port", admin.ToString(System.Globalization.CultureInfo.InvariantCulture), "--remoting-port", remoting.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
             psi.ArgumentList.Add(a);
         foreach (var (k, v) in environment) psi.Environment[k] = v;
-        var node = new NodeProcess(Process.Start(psi)!, dataDir, admin);
-        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
-        return node;
+        return new NodeProcess(Process.Start(psi)!, dataDir, admin);
     }
 
     public async Task WaitReadyAsync(TimeSpan timeout)

@@ -8,9 +8,10 @@ using Xunit;
 namespace SslCluster.Integration.Tests;
 
 /// <summary>
-/// Issue 5, step 2: three node processes on 127.0.0.1-3 form one cluster from a seed node, share the PostgreSQL
-/// journal and the master key, and behave as one chassis: a configuration applied through one node is served by
-/// every node on its own address, and show ssl flows on any node sums the flows of all of them.
+/// Issue 5: three node processes on 127.0.0.1-3 form one cluster from a seed node over mutual TLS (certificates of
+/// the cluster's CA), share the PostgreSQL journal and the master key, and behave as one chassis: a configuration
+/// applied through one node is served by every node on its own address, and show ssl flows on any node sums the
+/// flows of all of them. A fourth process whose certificate is not the cluster CA's cannot join.
 /// </summary>
 [Collection("nodes")]
 public sealed class ThreeNodeClusterTests
@@ -21,14 +22,21 @@ public sealed class ThreeNodeClusterTests
     public async Task ThreeNodes_ConfiguredThroughOne_EveryNodeServesTheVipAndFlowsAddUp()
     {
         var database = TestPostgres.NewDatabase();
-        var environment = new Dictionary<string, string> { ["SSLCLUSTER_MASTER_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) };
+        const string password = "node-pw";
+        var environment = new Dictionary<string, string>
+        {
+            ["SSLCLUSTER_MASTER_KEY"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+            ["SSLCLUSTER_REMOTING_TLS_PASSWORD"] = password,
+        };
+        using var clusterCa = RsaTestAuthority.Create("sslcluster test cluster CA");
+        using var rogueCa = RsaTestAuthority.Create("not the cluster CA");
         var remoting = NodeProcess.FreePort();
         var https = NodeProcess.FreePort();
         var clear = NodeProcess.FreePort();
         // The real server sits on an address no node maps, so every node reaches the same one.
         await using var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.9"), clear), Name = "cluster backend" });
         await backend.StartAsync();
-        var seed = $"akka.tcp://sslcluster@127.0.0.1:{remoting}";
+        var seed = $"akka.ssl.tcp://sslcluster@127.0.0.1:{remoting}";
         var nodes = new List<NodeProcess>();
         try
         {
@@ -37,9 +45,21 @@ public sealed class ThreeNodeClusterTests
                 // Each node listens for the configured VIP 127.0.0.1 on its own address 127.0.0.i.
                 nodes.Add(await NodeProcess.StartAsync(NodeProcess.NewDataDir(), environment,
                     "--hostname", $"127.0.0.{i}", "--remoting-port", remoting.ToString(CultureInfo.InvariantCulture), "--seed", seed,
-                    "--journal-postgres", database, "--address-map", $"127.0.0.1=127.0.0.{i}"));
+                    "--journal-postgres", database, "--address-map", $"127.0.0.1=127.0.0.{i}",
+                    "--remoting-tls", $"{clusterCa.IssueNodePkcs12($"node{i}", password)},{clusterCa.CertificatePemPath}"));
             }
             await WaitForMembersAsync(nodes[1], 3, TimeSpan.FromSeconds(60));
+
+            // A node whose certificate another CA issued is refused by the TLS handshake and never becomes a member.
+            using (var rogue = NodeProcess.Launch(NodeProcess.NewDataDir(), environment,
+                "--hostname", "127.0.0.4", "--remoting-port", remoting.ToString(CultureInfo.InvariantCulture), "--seed", seed,
+                "--journal-postgres", database, "--remoting-tls", $"{rogueCa.IssueNodePkcs12("rogue", password)},{clusterCa.CertificatePemPath}"))
+            {
+                await Task.Delay(TimeSpan.FromSeconds(8));
+                var members = await nodes[0].CtlAsync("cluster", "show");
+                Assert.DoesNotContain("127.0.0.4", members.Stdout, StringComparison.Ordinal);
+                Assert.Contains("does not chain to the cluster CA", nodes[0].Output, StringComparison.Ordinal);
+            }
 
             await nodes[0].MakeKeyAsync("k", "c", "localhost");
             Ok(await nodes[0].CtlWithInputAsync(NodeProcess.OneVip(https, clear).Replace($"127.0.0.1 {clear}", $"127.0.0.9 {clear}", StringComparison.Ordinal), "configure", "-"));

@@ -47,17 +47,27 @@ public sealed class RsaTestAuthority : IDisposable
         return Issue("CN=" + commonName, ServerAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, san);
     }
 
+    /// <summary>A cluster node's remoting certificate: both server and client authentication (mutual TLS), as PKCS#12.</summary>
+    public string IssueNodePkcs12(string commonName, string password)
+    {
+        using var node = Issue("CN=" + commonName, ServerAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, null, ClientAuthentication);
+        using var withKey = node.ToX509WithKey();
+        var path = Path.Combine(NewFolder("sslcluster-node-"), commonName + ".p12");
+        File.WriteAllBytes(path, withKey.Export(X509ContentType.Pkcs12, password));
+        return path;
+    }
+
     /// <summary>A client certificate whose subject is <paramref name="subject"/> (e.g. "CN=css backend client, O=Tests").</summary>
     public TestCertificate IssueClient(string subject) =>
         Issue(subject, ClientAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, null);
 
-    private TestCertificate Issue(string subject, Oid usage, X509KeyUsageFlags keyUsage, SubjectAlternativeNameBuilder? san)
+    private TestCertificate Issue(string subject, Oid usage, X509KeyUsageFlags keyUsage, SubjectAlternativeNameBuilder? san, Oid? secondUsage = null)
     {
         var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(keyUsage, true));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([usage], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension(secondUsage is null ? [usage] : [usage, secondUsage], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
         if (san is not null) request.CertificateExtensions.Add(san.Build());
         var now = DateTimeOffset.UtcNow;

@@ -11,6 +11,12 @@ public sealed record SslClusterSettings
 
     public required string AdminHost { get; init; }
 
+    /// <summary>PKCS#12 file of this node's remoting certificate; empty: plain remoting.</summary>
+    public string RemotingTlsCertificate { get; init; } = "";
+
+    /// <summary>PEM file of the cluster CA that every peer's remoting certificate must chain to.</summary>
+    public string RemotingTlsCa { get; init; } = "";
+
     public required int AdminPort { get; init; }
 
     public required string AdminToken { get; init; }
@@ -57,6 +63,8 @@ public sealed record SslClusterSettings
             DataDir = c.GetString("node.data-dir"),
             AddressMap = c.GetString("node.address-map"),
             AdminHost = c.GetString("node.admin.host"),
+            RemotingTlsCertificate = c.GetString("node.remoting-tls.certificate", ""),
+            RemotingTlsCa = c.GetString("node.remoting-tls.ca", ""),
             AdminPort = c.GetInt("node.admin.port"),
             AdminToken = c.GetString("node.admin.token"),
             DemoEnabled = c.GetBoolean("node.demo.enabled"),
