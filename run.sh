@@ -52,6 +52,20 @@ PG=$(./scripts/test-postgres.sh start | tail -n 1)
 [ -f "$CLUSTER/master.key.b64" ] || { head -c 32 /dev/urandom | base64 > "$CLUSTER/master.key.b64"; chmod 600 "$CLUSTER/master.key.b64"; }
 SSLCLUSTER_MASTER_KEY=$(cat "$CLUSTER/master.key.b64")
 export SSLCLUSTER_MASTER_KEY
+# Mutual TLS between the nodes: a cluster CA made here once, one certificate for the local nodes (both usages).
+TLSDIR="$CLUSTER/remoting"
+if [ ! -f "$TLSDIR/node.p12" ]; then
+  mkdir -p "$TLSDIR"; chmod 700 "$TLSDIR"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLSDIR/ca.key" -out "$TLSDIR/ca.pem" -days 825 -subj "/CN=sslcluster local CA" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n' > "$TLSDIR/node.ext"
+  openssl req -newkey rsa:2048 -nodes -keyout "$TLSDIR/node.key" -out "$TLSDIR/node.csr" -subj "/CN=sslcluster local node" 2>/dev/null
+  openssl x509 -req -in "$TLSDIR/node.csr" -CA "$TLSDIR/ca.pem" -CAkey "$TLSDIR/ca.key" -CAcreateserial -out "$TLSDIR/node.pem" -days 825 -extfile "$TLSDIR/node.ext" 2>/dev/null
+  head -c 18 /dev/urandom | base64 > "$TLSDIR/password"
+  openssl pkcs12 -export -in "$TLSDIR/node.pem" -inkey "$TLSDIR/node.key" -out "$TLSDIR/node.p12" -passout "file:$TLSDIR/password"
+  rm -f "$TLSDIR/node.csr" "$TLSDIR/node.key"
+fi
+SSLCLUSTER_REMOTING_TLS_PASSWORD=$(cat "$TLSDIR/password")
+export SSLCLUSTER_REMOTING_TLS_PASSWORD
 pids=()
 stop() {
   # Ctrl-C reaches the whole process group; a second signal must not cut the clean-up short.
@@ -66,7 +80,8 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 for i in $(seq 1 "$NODES"); do
   dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
-    --seed akka.tcp://sslcluster@127.0.0.1:4100 --admin-port $((9440 + i)) --journal-postgres "$PG" \
+    --seed akka.ssl.tcp://sslcluster@127.0.0.1:4100 --admin-port $((9440 + i)) --journal-postgres "$PG" \
+    --remoting-tls "$TLSDIR/node.p12,$TLSDIR/ca.pem" \
     --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" > "$CLUSTER/n$i.log" 2>&1 &
   pids+=($!)
   # The first node creates the demo configuration; the others start once it is there.
@@ -77,7 +92,7 @@ for i in $(seq 1 "$NODES"); do
   done
 done
 echo
-echo "Local cluster of $NODES nodes is up (journal: PostgreSQL on 127.0.0.1:55450; logs: $CLUSTER/n*.log)."
+echo "Local cluster of $NODES nodes is up (mutual TLS between nodes; journal: PostgreSQL on 127.0.0.1:55450; logs: $CLUSTER/n*.log)."
 for i in $(seq 1 "$NODES"); do
   echo "  node $i: curl -k https://127.0.0.$i:8443/     ./sslctl --endpoint http://127.0.0.1:$((9440 + i)) --data-dir $CLUSTER/n$i show ssl flows"
 done
