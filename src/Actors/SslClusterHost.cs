@@ -31,6 +31,26 @@ public static class SslClusterHost
 {
     /// <param name="health">The table the data path's balancers read; the node's keepalives write it.</param>
     /// <param name="keepalives">Address map, TLS connector and scripts folder of the keepalives.</param>
+    /// <summary>
+    /// SIGTERM (or Ctrl-C) drains before the node leaves: stop accepting on every listener, then wait for the open
+    /// connections to finish, up to the drain timeout; those still open then are closed by the actor system's stop.
+    /// </summary>
+    private static void AddDrain(ActorSystem system, IActorRef runtime, TimeSpan drainTimeout)
+    {
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-connections", async () =>
+        {
+            await runtime.Ask<Akka.Done>(NodeRuntimeActor.StopAccepting.Instance, TimeSpan.FromSeconds(5));
+            var deadline = DateTime.UtcNow + drainTimeout;
+            while (DateTime.UtcNow < deadline)
+            {
+                var open = await runtime.Ask<int>(NodeRuntimeActor.GetOpenConnections.Instance, TimeSpan.FromSeconds(5));
+                if (open <= 0) break;
+                await Task.Delay(200);
+            }
+            return Akka.Done.Instance;
+        });
+    }
+
     public static SslClusterHandles Start(Config config, IDataPlane dataPlane, KeyCertificateCheck check, TimeProvider time,
         ServiceHealthTable? health = null, KeepaliveEnvironment? keepalives = null)
     {
@@ -66,6 +86,7 @@ public static class SslClusterHost
         var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
             keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time), "health");
         var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
+        AddDrain(system, runtime, settings.DrainTimeout);
         return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor);
     }
 }
