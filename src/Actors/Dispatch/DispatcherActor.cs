@@ -137,14 +137,8 @@ public sealed class DispatcherActor : ReceiveActor
     /// The module a sticky client used before, while that module still takes new flows (active, weight above 0);
     /// a module drained to weight 0 lets its clients go elsewhere, as the reference's procedures expect.
     /// </summary>
-    private static ModulePlan? StickyModule(IListenerRuntime runtime, Socket socket, string? sessionId)
+    private static ModulePlan? StickyModule(IListenerRuntime runtime, string? key)
     {
-        var key = runtime.Plan.Sticky switch
-        {
-            Stickiness.SslSessionId => sessionId,
-            Stickiness.SourceIp => SourceOf(socket),
-            _ => null,
-        };
         if (key is null || runtime.Sticky?.Get(key) is not { } name) return null;
         return runtime.Plan.Modules.FirstOrDefault(m => m.Name == name && m.Weight > 0 && m.SslServers.Count > 0);
     }
@@ -186,9 +180,16 @@ public sealed class DispatcherActor : ReceiveActor
             Context.ActorOf(ConnectionActor.Props(socket, runtime, null, _relayCounters));
             return;
         }
-        var module = StickyModule(runtime, socket, sessionId) ?? _modules.Next();
-        if (module is not null && runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SourceIp && SourceOf(socket) is { } source)
-            runtime.Sticky.Set(source, module.Name);
+        var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
+        {
+            Stickiness.SslSessionId => sessionId,
+            Stickiness.SourceIp => SourceOf(socket),
+            _ => null,
+        };
+        var module = StickyModule(runtime, stickyKey) ?? _modules.Next();
+        // Source-IP stickiness learns here; session-ID stickiness learns the new session's ID after the handshake.
+        if (module is not null && stickyKey is not null && runtime.Plan.Sticky == Stickiness.SourceIp)
+            runtime.Sticky!.Set(stickyKey, module.Name);
         if (module is null)
         {
             // No module can take the flow (all suspended or weight 0): refuse at once rather than hold it.

@@ -25,10 +25,7 @@ public interface IBackendFlowObserver
 /// run over it (created per connection from the backend-server's profile) and who counts it.
 /// </summary>
 public sealed record BackendLink(Socket Socket, OffloadTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
-    TimeSpan? HandshakeTimeout = null)
-{
-    public static implicit operator BackendLink(Socket socket) => new(socket);
-}
+    TimeSpan? HandshakeTimeout = null);
 
 /// <summary>The TLS handshake towards a real server, with a timeout and failures named by phase.</summary>
 internal static class BackendTlsHandshake

@@ -50,11 +50,6 @@ internal sealed class RelayState
 /// </summary>
 internal static class RelayPump
 {
-    /// <summary>Relays between the client and a plain back-end socket.</summary>
-    public static Task<RelayState> RunAsync(IRelayFrontEnd front, Socket backend, TimeSpan closeLinger,
-        CancellationToken cancellationToken) =>
-        RunAsync(front, new TcpFrontEnd(backend, RelaySide.Backend), closeLinger, null, cancellationToken);
-
     /// <summary>
     /// Relays between the client and the back end, either of them plain or TLS. <paramref name="transform"/>, when
     /// given, sees the client's bytes and rewrites the back end's (URL rewrite).

@@ -26,8 +26,7 @@ public sealed partial class DataPlane : ITlsProbeConnector
         if (options.ClientKeyFile is { } k && options.ClientCertificateFile is { } c && files.TryGetValue(k, out var key) && files.TryGetValue(c, out var cert))
             client = Credential(Pki.CertStoreFile.Decode(key), Pki.CertStoreFile.Decode(cert));
         var cas = options.CaCertificateFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
-        var suites = options.Ciphers.SelectMany(n => Config.CipherCatalog.TryGet(n, out var info) ? info.IanaSuites : [])
-            .Select(n => SuiteIds.TryGetValue(n, out var id) ? id : -1).Where(id => id >= 0);
+        var suites = SuiteIdsOf(options.Ciphers.SelectMany(n => Config.CipherCatalog.TryGet(n, out var info) ? info.IanaSuites : []));
         // Probes never reuse sessions: each one must prove that a full handshake still works.
         var profile = new BackendTlsProfile($"probe/{endpoint}", suites, TlsVersion.Tls12, client, cas, TimeSpan.Zero, serverName);
 

@@ -98,7 +98,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
         var certFile = CertStoreFile.Decode(certBytes);
         var credential = Credential(CertStoreFile.Decode(keyBytes), certFile);
-        var suites = server.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0).ToList();
+        var suites = SuiteIdsOf(server.Suites).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
         {
@@ -107,6 +107,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         };
         return (binding, names);
     }
+
+    /// <summary>The BouncyCastle codes of IANA suite names (unknown names dropped).</summary>
+    private static IEnumerable<int> SuiteIdsOf(IEnumerable<string> ianaNames) =>
+        ianaNames.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0);
 
     /// <summary>A key and certificate prepared once for the life of the process (server or client side).</summary>
     private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile) =>
@@ -127,7 +131,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             ? Credential(CertStoreFile.Decode(File(k, "rsakey")), CertStoreFile.Decode(File(c, "rsacert")))
             : null;
         var cas = plan.CaFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
-        var suites = plan.Suites.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0);
+        var suites = SuiteIdsOf(plan.Suites);
         return new BackendTlsProfile(plan.CacheKey, suites,
             plan.Server.MinimumVersion == Config.TlsVersionFloor.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12,
             client, cas, TimeSpan.FromSeconds(plan.Server.SessionCacheSeconds));

@@ -47,7 +47,8 @@ public sealed class StickyTable
     {
         ArgumentNullException.ThrowIfNull(socket);
         using var cts = new CancellationTokenSource(timeout);
-        var buffer = new byte[16 * 1024];
+        // Pooled like every other buffer on the accept path: a sticky listener peeks on each new connection.
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(16 * 1024);
         var last = -1;
         try
         {
@@ -72,6 +73,10 @@ public sealed class StickyTable
         catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
         {
             return null;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }
