@@ -130,9 +130,11 @@ internal static class RelayPump
             // The client has finished sending: pass the half-close on (close_notify first for a TLS back end).
             await backend.CloseWriteAsync(token);
         }
-        catch (RelayException e) when (e.Error == ProxyError.BackendReset && Volatile.Read(ref state.BackendEnded))
+        catch (RelayException e) when (e.Error is ProxyError.BackendReset or ProxyError.ClientReset && Volatile.Read(ref state.BackendEnded))
         {
-            // The backend closed entirely after answering; what the client still sends has nowhere to go.
+            // The backend closed entirely after answering, and the client has had the whole answer and our close:
+            // a backend reset now is about data with nowhere to go, a client reset (curl closing with unread bytes,
+            // or without waiting for our FIN) is the client hanging up after a complete exchange.
         }
         catch (RelayException e)
         {
