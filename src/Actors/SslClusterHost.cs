@@ -8,10 +8,19 @@ using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Health;
 using SslCluster.Protocol.Health;
 using SslCluster.Actors.Modules;
+using SslCluster.Actors.Sessions;
 using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
 using SslCluster.Protocol.Runtime;
 
 namespace SslCluster.Actors;
+
+/// <summary>
+/// The node's TLS session cache and ticket keys, which its data plane's engines use, and the master key that seals
+/// what the cluster copies of them between nodes.
+/// </summary>
+public sealed record TlsSessionCluster(ReplicatedTlsSessionStore Store, SessionTicketKeys? Tickets, MasterKey MasterKey);
 
 /// <summary>The actors a node runs, and the references the admin endpoint talks to.</summary>
 public sealed record SslClusterHandles(
@@ -51,8 +60,23 @@ public static class SslClusterHost
         });
     }
 
+    /// <summary>The ticket-key owner singleton and this node's session replicator.</summary>
+    internal static void StartSessionCache(ActorSystem system, SslClusterSettings settings, TlsSessionCluster sessions)
+    {
+        var seal = new ClusterSeal(sessions.MasterKey, "tls ticket keys v1");
+        system.ActorOf(ClusterSingletonManager.Props(
+            TicketKeyOwnerActor.Props(seal, settings.TicketKeyRotation, TimeProvider.System),
+            PoisonPill.Instance,
+            ClusterSingletonManagerSettings.Create(system)), "ticket-keys");
+        var owner = system.ActorOf(ClusterSingletonProxy.Props(
+            "/user/ticket-keys",
+            ClusterSingletonProxySettings.Create(system)), "ticket-keys-proxy");
+        system.ActorOf(SessionReplicatorActor.Props(sessions.Store, sessions.Tickets, seal, owner, settings.SessionCacheSize),
+            SessionReplicatorActor.Name);
+    }
+
     public static SslClusterHandles Start(Config config, IDataPlane dataPlane, KeyCertificateCheck check, TimeProvider time,
-        ServiceHealthTable? health = null, KeepaliveEnvironment? keepalives = null)
+        ServiceHealthTable? health = null, KeepaliveEnvironment? keepalives = null, TlsSessionCluster? sessions = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var full = config.WithFallback(SslClusterSettings.Reference);
@@ -86,6 +110,7 @@ public static class SslClusterHost
         var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
             keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time), "health");
         var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
+        if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
         return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor);
     }

@@ -9,6 +9,7 @@ using SslCluster.Protocol.Demo;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Runtime;
+using SslCluster.Protocol.Tls;
 
 namespace SslCluster.Node;
 
@@ -43,7 +44,10 @@ internal static class NodeHost
         var token = settings.AdminToken.Length > 0 ? settings.AdminToken : await LoadOrCreateTokenAsync(Path.Combine(dataDir, AdminPaths.TokenFileName));
 
         var health = new ServiceHealthTable();
-        using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout) { Health = health };
+        var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(masterKey, TimeProvider.System, settings.SessionCacheSize),
+            settings.SessionTickets ? new SessionTicketKeys(TimeProvider.System) : null, masterKey);
+        using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout,
+            sessions.Store, tickets: sessions.Tickets) { Health = health };
         var keepalives = new KeepaliveEnvironment
         {
             AddressMap = addresses,
@@ -51,7 +55,7 @@ internal static class NodeHost
             ScriptsFolder = Path.Combine(dataDir, "scripts"),
         };
         var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
-            TimeProvider.System, health, keepalives);
+            TimeProvider.System, health, keepalives, sessions);
         var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
 
         DemoHttpServer? demoBackend = null;

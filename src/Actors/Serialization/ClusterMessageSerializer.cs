@@ -59,7 +59,8 @@ public sealed class ClusterMessageSerializer(ExtendedActorSystem system) : Seria
             return string.IsNullOrEmpty(path) ? ActorRefs.Nobody : system.Provider.ResolveActorRef(path);
         }
 
+        // Nobody has no resolvable path ("akka://all-systems/"): it travels as "" and comes back as Nobody.
         public override void Write(Utf8JsonWriter writer, IActorRef value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(Akka.Serialization.Serialization.SerializedActorPath(value));
+            writer.WriteStringValue(value is Nobody or null ? string.Empty : Akka.Serialization.Serialization.SerializedActorPath(value));
     }
 }

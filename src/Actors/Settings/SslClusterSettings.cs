@@ -45,6 +45,15 @@ public sealed record SslClusterSettings
 
     public required int NumberOfShards { get; init; }
 
+    /// <summary>TLS 1.2 sessions a node keeps (its own and those replicated from the other nodes).</summary>
+    public int SessionCacheSize { get; init; } = 20_000;
+
+    /// <summary>Whether TLS 1.2 clients get session tickets.</summary>
+    public bool SessionTickets { get; init; } = true;
+
+    /// <summary>How often the cluster's ticket-key owner makes a new ticket key.</summary>
+    public TimeSpan TicketKeyRotation { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>The defaults alone, as embedded beside this code.</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -58,8 +67,17 @@ public sealed record SslClusterSettings
         var buffer = c.GetInt("proxy.buffer-size");
         if (buffer is < 1024 or > 1 << 20)
             throw new ConfigurationException($"sslcluster.proxy.buffer-size must be from 1024 to 1048576 bytes, not {buffer}");
+        var sessionCacheSize = c.GetInt("tls.session-cache-size");
+        if (sessionCacheSize is < 1 or > 10_000_000)
+            throw new ConfigurationException($"sslcluster.tls.session-cache-size must be from 1 to 10000000 sessions, not {sessionCacheSize}");
+        var rotation = c.GetTimeSpan("tls.ticket-key-rotation");
+        if (rotation < TimeSpan.FromMinutes(1) || rotation > TimeSpan.FromDays(1))
+            throw new ConfigurationException($"sslcluster.tls.ticket-key-rotation must be from 1m to 1d, not {rotation}");
         return new SslClusterSettings
         {
+            SessionCacheSize = sessionCacheSize,
+            SessionTickets = c.GetBoolean("tls.session-tickets"),
+            TicketKeyRotation = rotation,
             DataDir = c.GetString("node.data-dir"),
             AddressMap = c.GetString("node.address-map"),
             AdminHost = c.GetString("node.admin.host"),

@@ -67,19 +67,26 @@ public sealed class LocalTlsSessionStore : ITlsSessionStore
     }
 
     /// <inheritdoc />
-    public void Put(byte[] id, string bindingKey, byte[] exportedParams, TimeSpan ttl)
+    public void Put(byte[] id, string bindingKey, byte[] exportedParams, TimeSpan ttl) =>
+        PutUntil(id, bindingKey, exportedParams, _time.GetUtcNow() + ttl);
+
+    /// <summary>
+    /// Stores a session until <paramref name="expiresAt"/> (a replica from another node keeps its creator's expiry).
+    /// The store owns <paramref name="exportedParams"/> from then on; an already expired session is dropped.
+    /// </summary>
+    public void PutUntil(byte[] id, string bindingKey, byte[] exportedParams, DateTimeOffset expiresAt)
     {
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(bindingKey);
         ArgumentNullException.ThrowIfNull(exportedParams);
-        if (id.Length == 0 || id.Length > 32 || ttl <= TimeSpan.Zero)
+        var now = _time.GetUtcNow();
+        if (id.Length == 0 || id.Length > 32 || expiresAt <= now)
         {
             CryptographicOperations.ZeroMemory(exportedParams);
             return;
         }
 
         var key = (Convert.ToHexString(id), bindingKey);
-        var now = _time.GetUtcNow();
         lock (_lock)
         {
             if (_map.TryGetValue(key, out var existing))
@@ -89,13 +96,37 @@ public sealed class LocalTlsSessionStore : ITlsSessionStore
 
             while (_map.Count >= _capacity)
             {
-                // Oldest first: with one TTL for all entries the oldest stored is also the first to expire.
+                // Oldest stored first: close enough to first-to-expire, and O(1).
                 RemoveLocked(_order.First!);
             }
 
-            var node = _order.AddLast(new Entry(key, exportedParams, now + ttl));
+            var node = _order.AddLast(new Entry(key, exportedParams, expiresAt));
             _map.Add(key, node);
         }
+    }
+
+    /// <summary>
+    /// Copies of the live sessions, newest first, at most <paramref name="max"/> (a joining node's catch-up). The
+    /// caller owns the copies and clears their secrets.
+    /// </summary>
+    public IReadOnlyList<(byte[] Id, string BindingKey, byte[] Params, DateTimeOffset ExpiresAt)> Snapshot(int max)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(max);
+        var now = _time.GetUtcNow();
+        var list = new List<(byte[], string, byte[], DateTimeOffset)>();
+        lock (_lock)
+        {
+            for (var node = _order.Last; node is not null && list.Count < max; node = node.Previous)
+            {
+                var e = node.Value;
+                if (e.ExpiresAt > now)
+                {
+                    list.Add((Convert.FromHexString(e.Key.Id), e.Key.BindingKey, (byte[])e.Params.Clone(), e.ExpiresAt));
+                }
+            }
+        }
+
+        return list;
     }
 
     /// <summary>Drops every expired entry now (the store also drops them lazily on lookup and when full).</summary>

@@ -8,8 +8,9 @@ namespace SslCluster.Protocol.Tls;
 /// <summary>
 /// The TLS server policy of one connection (BouncyCastle <see cref="TlsServer"/>): TLS 1.2/1.3 only, the
 /// ssl-server chosen by SNI, only the binding's suites, native signing, TLS 1.2 session IDs through an
-/// <see cref="ITlsSessionStore"/> scoped by binding key, no session tickets, no compression (BouncyCastle has
-/// none), no heartbeat, no OCSP stapling (not built yet). A client certificate is requested only when the chosen
+/// <see cref="ITlsSessionStore"/> scoped by binding key, TLS 1.2 session tickets sealed and opened with the
+/// cluster's <see cref="SessionTicketKeys"/> (BouncyCastle sends the ticket we give it but never opens one), no
+/// compression (BouncyCastle has none), no heartbeat, no OCSP stapling (not built yet). A client certificate is requested only when the chosen
 /// binding has a <see cref="ClientAuthPolicy"/>; its outcome ends up in <see cref="HandshakeInfo.ClientAuth"/>.
 /// Create one per connection with <see cref="TlsEngine.CreateServer"/>; not thread-safe (BouncyCastle calls it
 /// from inside OfferInput, which the connection serialises).
@@ -25,6 +26,9 @@ public sealed class OffloadTlsServer : AbstractTlsServer
     private bool _selected;
     private ClientAuthOutcome? _clientAuth;
     private IReadOnlyList<byte[]>? _clientChain;
+
+    /// <summary>The client's session_ticket extension: null when absent, empty when it asks for a new ticket.</summary>
+    private byte[]? _clientTicket;
 
     internal OffloadTlsServer(TlsEngine engine, TlsBindingSelector selector)
         : base(engine.Crypto)
@@ -53,6 +57,12 @@ public sealed class OffloadTlsServer : AbstractTlsServer
 
     /// <summary>The TLS 1.2 session was put in the store after this handshake.</summary>
     public bool SessionStored { get; private set; }
+
+    /// <summary>A new session ticket was sent in this handshake.</summary>
+    public bool TicketIssued { get; private set; }
+
+    /// <summary>The session was resumed from the ticket the client presented (not from the session-ID store).</summary>
+    public bool ResumedFromTicket { get; private set; }
 
     /// <summary>Set when the client's certificate failed under the reject action (the handshake then failed).</summary>
     public ClientAuthOutcome? ClientAuthRejection { get; private set; }
@@ -92,6 +102,7 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         string? name = null;
         if (clientExtensions is not null)
         {
+            _clientTicket = TlsUtilities.GetExtensionData(clientExtensions, ExtensionType.session_ticket);
             var names = TlsExtensionsUtilities.GetServerNameExtensionClient(clientExtensions);
             if (names is not null)
             {
@@ -118,6 +129,14 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         if (_serverName is not null)
         {
             TlsExtensionsUtilities.AddServerNameExtensionServer(extensions);
+        }
+
+        // RFC 5077 3.2: an empty session_ticket extension promises a NewSessionTicket message (full TLS 1.2 handshakes
+        // only: BouncyCastle does not ask on resumption, and TLS 1.3 has no such extension).
+        if (_clientTicket is not null && !TlsUtilities.IsTlsV13(m_context) && _engine.Tickets is { CanIssue: true } &&
+            TicketLifetime(RequireBinding()) > TimeSpan.Zero)
+        {
+            extensions[ExtensionType.session_ticket] = TlsUtilities.EmptyBytes;
         }
 
         return extensions;
@@ -158,13 +177,56 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         return RandomNumberGenerator.GetBytes(32);
     }
 
+    /// <summary>
+    /// Seals this handshake's session into a ticket (RFC 5077 3.3). Under client authentication the client's chain
+    /// goes in, as with session IDs. Should the keys have retired since the ServerHello, the ticket is empty, which
+    /// RFC 5077 allows: the client then simply has none.
+    /// </summary>
+    public override NewSessionTicket GetNewSessionTicket()
+    {
+        var binding = RequireBinding();
+        var lifetime = TicketLifetime(binding);
+        var parameters = m_context.SecurityParameters;
+        var chain = binding.ClientAuth is null ? null : _clientChain ?? [];
+        byte[]? ticket = null;
+        if (_engine.Tickets is { } tickets && lifetime > TimeSpan.Zero &&
+            (chain is null || (chain.Count <= byte.MaxValue && chain.All(c => c.Length <= ushort.MaxValue))))
+        {
+            var session = new SessionParameters.Builder()
+                .SetNegotiatedVersion(parameters.NegotiatedVersion)
+                .SetCipherSuite(parameters.CipherSuite)
+                .SetExtendedMasterSecret(parameters.IsExtendedMasterSecret)
+                .SetMasterSecret(parameters.MasterSecret)
+                .Build();
+            var exported = TlsSessionCodec.Export(Crypto, session, chain);
+            try
+            {
+                ticket = tickets.Seal(binding.BindingKey, lifetime, exported);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(exported);
+            }
+        }
+
+        TicketIssued = ticket is not null;
+        return new NewSessionTicket(ticket is null ? 0 : (long)lifetime.TotalSeconds, ticket ?? TlsUtilities.EmptyBytes);
+    }
+
+    private TimeSpan TicketLifetime(TlsFrontEndBinding binding) => binding.SessionTimeout ?? _engine.Options.SessionTimeout;
+
     /// <inheritdoc />
     public override TlsSession? GetSessionToResume(byte[] sessionID)
     {
-        var store = _engine.SessionStore;
         var binding = RequireBinding();
-        if (store is null || sessionID is null || sessionID.Length == 0 ||
-            !store.TryGet(sessionID, binding.BindingKey, out byte[] exported))
+        if (sessionID is null || sessionID.Length == 0)
+        {
+            // RFC 5077 3.4: resuming from a ticket echoes the client's session ID; without one the client could not
+            // tell a resumption from a full handshake, so such a ticket is not used.
+            return null;
+        }
+
+        if (!TryFindSession(sessionID, binding, out byte[] exported, out bool fromTicket))
         {
             return null;
         }
@@ -183,12 +245,33 @@ public sealed class OffloadTlsServer : AbstractTlsServer
                 return null;
             }
 
+            ResumedFromTicket = fromTicket;
             return TlsUtilities.ImportSession(sessionID, parameters);
         }
         finally
         {
             CryptographicOperations.ZeroMemory(exported);
         }
+    }
+
+    /// <summary>The session for this ID from the store, else from the client's ticket.</summary>
+    private bool TryFindSession(byte[] sessionID, TlsFrontEndBinding binding, out byte[] exported, out bool fromTicket)
+    {
+        fromTicket = false;
+        if (_engine.SessionStore is { } store && store.TryGet(sessionID, binding.BindingKey, out exported))
+        {
+            return true;
+        }
+
+        exported = [];
+        if (_clientTicket is { Length: > 0 } ticket && _engine.Tickets is { } tickets &&
+            tickets.TryOpen(ticket, binding.BindingKey, out exported))
+        {
+            fromTicket = true;
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -9,12 +9,16 @@ namespace SslCluster.Protocol.Tls;
 /// </summary>
 public sealed class TlsEngine
 {
-    /// <summary>Builds an engine. <paramref name="sessionStore"/> null disables TLS 1.2 session IDs.</summary>
-    public TlsEngine(TlsEngineOptions? options = null, ITlsSessionStore? sessionStore = null)
+    /// <summary>
+    /// Builds an engine. <paramref name="sessionStore"/> null disables TLS 1.2 session IDs; <paramref name="tickets"/>
+    /// null disables TLS 1.2 session tickets (RFC 5077).
+    /// </summary>
+    public TlsEngine(TlsEngineOptions? options = null, ITlsSessionStore? sessionStore = null, SessionTicketKeys? tickets = null)
     {
         Options = options ?? new TlsEngineOptions();
         Options.Validate();
         SessionStore = sessionStore;
+        Tickets = tickets;
         Crypto = Options.CryptoProvider == TlsCryptoProvider.Native
             ? new NativeTlsCrypto(Options.CertificateCacheCapacity)
             : new BcTlsCrypto();
@@ -25,6 +29,9 @@ public sealed class TlsEngine
 
     /// <summary>The session store, or null when resumption is off.</summary>
     public ITlsSessionStore? SessionStore { get; }
+
+    /// <summary>The keys of TLS 1.2 session tickets, or null when tickets are off.</summary>
+    public SessionTicketKeys? Tickets { get; }
 
     /// <summary>BouncyCastle crypto of the chosen provider.</summary>
     public TlsCrypto Crypto { get; }

@@ -103,6 +103,80 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("hello from the backend", second.StandardOutput);
     }
 
+    [Fact]
+    public async Task SClient_TicketFromOtherListenerSharingTicketKeys_ResumesWithoutSessionStore()
+    {
+        // Two nodes in miniature: separate session stores (nothing replicated), the same ticket keys.
+        var key = TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+        var ticketsA = new SessionTicketKeys(TimeProvider.System);
+        var ticketsB = new SessionTicketKeys(TimeProvider.System);
+        ticketsA.Install([key]);
+        ticketsB.Install([key]);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true,
+            sessionStore: new LocalTlsSessionStore(TimeProvider.System), tickets: ticketsA, bindingKey: "list/100");
+        var storeB = new LocalTlsSessionStore(TimeProvider.System);
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: storeB,
+            tickets: ticketsB, bindingKey: "list/100");
+
+        var first = await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
+        var resumed = await OpenSslClient.SClientAsync(b.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("TLS session ticket lifetime hint: 300", first.StandardOutput);
+        Assert.Contains("Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256", resumed.AllOutput);
+        Assert.Contains("hello from the backend", resumed.StandardOutput);
+        var summary = Assert.Single(await b.Observer.WaitForClosedAsync(1));
+        Assert.True(summary.Handshake!.Resumed);
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(0, storeB.Count);
+    }
+
+    [Fact]
+    public async Task SClient_TicketOfOtherSslServer_FullHandshakeWithNewTicket()
+    {
+        var tickets = new SessionTicketKeys(TimeProvider.System);
+        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/200");
+
+        await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
+        var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", second.StandardOutput);
+        Assert.DoesNotContain("Reused", second.AllOutput);
+        Assert.Contains("TLS session ticket lifetime hint: 300", second.StandardOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+    }
+
+    [Fact]
+    public async Task SClient_TicketKeysRetiredOnServer_FullHandshake()
+    {
+        var issuing = new SessionTicketKeys(TimeProvider.System);
+        issuing.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        var rotatedAway = new SessionTicketKeys(TimeProvider.System);
+        rotatedAway.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: issuing, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: rotatedAway, bindingKey: "list/100");
+
+        await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
+        var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", second.StandardOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+    }
+
+    [Fact]
+    public async Task SClient_NoTicketKeys_NoTicketOffered()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(),
+            tickets: new SessionTicketKeys(TimeProvider.System));
+
+        var first = await OpenSslClient.SClientAsync(harness.Port, "-tls1_2 -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.2", first.StandardOutput);
+        Assert.DoesNotContain("TLS session ticket lifetime hint", first.StandardOutput);
+        Assert.Contains("hello from the backend", first.StandardOutput);
+    }
+
     public void Dispose()
     {
         File.Delete(_sessionFile);

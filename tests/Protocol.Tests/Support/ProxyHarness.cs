@@ -42,12 +42,13 @@ public sealed class ProxyHarness : IAsyncDisposable
     public static ProxyHarness Start(LoopbackServer backend, bool ecdsa = false,
         TlsCryptoProvider provider = TlsCryptoProvider.Native, ProxyConnectionOptions? options = null,
         ITlsSessionStore? sessionStore = null, IEnumerable<int>? suites = null, string bindingKey = "ctx/list/srv",
-        TlsBindingSelector? selector = null, TlsEngineOptions? engineOptions = null, ClientAuthPolicy? clientAuth = null)
+        TlsBindingSelector? selector = null, TlsEngineOptions? engineOptions = null, ClientAuthPolicy? clientAuth = null,
+        SessionTicketKeys? tickets = null)
     {
         var certificate = ecdsa ? TestCertificates.CreateEcdsa() : TestCertificates.CreateRsa();
         var credential = certificate.CreateCredential();
         var engine = new TlsEngine((engineOptions ?? new TlsEngineOptions()) with { CryptoProvider = provider },
-            sessionStore);
+            sessionStore, tickets);
         var binding = new TlsFrontEndBinding(credential, bindingKey, suites, tag: "tag-" + bindingKey) { ClientAuth = clientAuth };
         var observer = new RecordingObserver();
         var listener = new TlsListener(new IPEndPoint(IPAddress.Loopback, 0), engine, selector ?? (_ => binding),

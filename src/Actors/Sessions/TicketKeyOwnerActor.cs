@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Event;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
+using static SslCluster.Actors.Sessions.SessionProtocol;
+
+namespace SslCluster.Actors.Sessions;
+
+/// <summary>
+/// The pure state of the ticket-key owner: the keys it made, newest first. A rotation adds a fresh random key and
+/// drops the keys no ticket can still use.
+/// </summary>
+public sealed record TicketKeyRing(ImmutableList<TicketKey> Keys)
+{
+    public static TicketKeyRing Empty { get; } = new(ImmutableList<TicketKey>.Empty);
+
+    /// <summary>
+    /// A new key current for two rotation periods (the next rotation replaces it after one: the overlap means a late
+    /// rotation never leaves the nodes without a key), and the retired keys dropped.
+    /// </summary>
+    public TicketKeyRing Rotate(DateTimeOffset now, TimeSpan rotation) =>
+        new(Keys.Where(k => k.AcceptUntil > now).Prepend(TicketKey.Create(now, rotation * 2)).ToImmutableList());
+}
+
+/// <summary>
+/// The cluster singleton that makes and rotates the TLS ticket keys and gives them to every node's
+/// <see cref="SessionReplicatorActor"/>. It keeps them in memory only; should it move to another node, the new
+/// owner starts with a fresh key, and the nodes keep the old ones until they retire, so existing tickets still open.
+/// </summary>
+public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
+{
+    private sealed record Rotate
+    {
+        public static Rotate Instance { get; } = new();
+    }
+
+    private readonly ClusterSeal _seal;
+    private readonly TimeSpan _rotation;
+    private readonly TimeProvider _time;
+    private TicketKeyRing _ring = TicketKeyRing.Empty;
+
+    public TicketKeyOwnerActor(ClusterSeal seal, TimeSpan rotation, TimeProvider time)
+    {
+        _seal = seal;
+        _rotation = rotation;
+        _time = time;
+        Receive<Rotate>(_ =>
+        {
+            _ring = _ring.Rotate(_time.GetUtcNow(), _rotation);
+            PublishToAll();
+        });
+        Receive<GetTicketKeys>(g => g.ReplyTo.Tell(Published()));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(ClusterSeal seal, TimeSpan rotation, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new TicketKeyOwnerActor(seal, rotation, time));
+
+    protected override void PreStart()
+    {
+        _ring = _ring.Rotate(_time.GetUtcNow(), _rotation);
+        Timers.StartPeriodicTimer("rotate", Rotate.Instance, _rotation);
+        PublishToAll();
+    }
+
+    private TicketKeysPublished Published() => new(_ring.Keys.Select(k => k.SealWith(_seal)).ToList());
+
+    private void PublishToAll()
+    {
+        var message = Published();
+        foreach (var member in Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up))
+        {
+            Context.ActorSelection(new RootActorPath(member.Address) / "user" / SessionReplicatorActor.Name).Tell(message);
+        }
+        Context.GetLogger().Info("tls tickets: key {0} is current; {1} key(s) held", _ring.Keys[0].NameHex, _ring.Keys.Count);
+    }
+}

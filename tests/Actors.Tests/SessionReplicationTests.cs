@@ -1,0 +1,112 @@
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Configuration;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
+using Xunit;
+
+namespace SslCluster.Actors.Tests;
+
+/// <summary>
+/// The cluster-wide TLS session cache between real actor systems joined over loopback remoting: sessions copied to
+/// every node, a late joiner catching up, and one set of ticket keys on every node.
+/// </summary>
+public sealed class SessionReplicationTests : IAsyncLifetime
+{
+    private readonly MasterKey _master = MasterKey.CreateRandom();
+    private readonly List<(ActorSystem System, TlsSessionCluster Sessions)> _nodes = [];
+
+    [Fact]
+    public async Task SessionCreatedOnOneNode_ResumableOnEveryNodeIncludingOneThatJoinsLater()
+    {
+        var a = await StartNodeAsync(seed: null);
+        var b = await StartNodeAsync(seed: a.System);
+        await WaitForMembersAsync(a.System, 2);
+
+        a.Sessions.Store.Put(Id(1), "spl/1", Session(), TimeSpan.FromMinutes(5));
+
+        await Until(() => b.Sessions.Store.TryGet(Id(1), "spl/1", out _), "node B holds node A's session");
+        Assert.False(b.Sessions.Store.TryGet(Id(1), "spl/2", out _));
+
+        var c = await StartNodeAsync(seed: a.System);
+        await Until(() => c.Sessions.Store.TryGet(Id(1), "spl/1", out _), "node C, joined later, caught up");
+        Assert.True(c.Sessions.Store.TryGet(Id(1), "spl/1", out var session));
+        Assert.Equal(Session(), session);
+    }
+
+    [Fact]
+    public async Task TicketKeys_SameCurrentKeyOnEveryNode_TicketSealedOnOneOpensOnAnother()
+    {
+        var a = await StartNodeAsync(seed: null);
+        var b = await StartNodeAsync(seed: a.System);
+        await WaitForMembersAsync(a.System, 2);
+
+        await Until(() => a.Sessions.Tickets!.CanIssue && b.Sessions.Tickets!.CanIssue, "both nodes hold a current ticket key");
+        var ticket = a.Sessions.Tickets!.Seal("spl/1", TimeSpan.FromMinutes(5), Session())!;
+
+        Assert.True(b.Sessions.Tickets!.TryOpen(ticket, "spl/1", out var opened));
+        Assert.Equal(Session(), opened);
+    }
+
+    [Fact]
+    public async Task NodeWithOtherMasterKey_GetsNoUsableSessionOrKey()
+    {
+        var a = await StartNodeAsync(seed: null);
+        using var otherMaster = MasterKey.CreateRandom();
+        var stranger = await StartNodeAsync(seed: a.System, master: otherMaster);
+        await WaitForMembersAsync(a.System, 2);
+        await Until(() => a.Sessions.Tickets!.CanIssue, "node A holds a ticket key");
+
+        a.Sessions.Store.Put(Id(2), "spl/1", Session(), TimeSpan.FromMinutes(5));
+
+        await Until(() => stranger.Sessions.Store.Refused >= 1, "the stranger refused the replica");
+        Assert.False(stranger.Sessions.Store.TryGet(Id(2), "spl/1", out _));
+        Assert.False(stranger.Sessions.Tickets!.TryOpen(a.Sessions.Tickets!.Seal("spl/1", TimeSpan.FromMinutes(5), Session())!, "spl/1", out _));
+    }
+
+    private async Task<(ActorSystem System, TlsSessionCluster Sessions)> StartNodeAsync(ActorSystem? seed, MasterKey? master = null)
+    {
+        var config = ConfigurationFactory.ParseString("""
+            akka.remote.dot-netty.tcp.port = 0
+            akka.remote.dot-netty.tcp.hostname = 127.0.0.1
+            akka.loglevel = WARNING
+            akka.coordinated-shutdown.run-by-clr-shutdown-hook = off
+            akka.cluster.downing-provider-class = ""
+            """).WithFallback(SslClusterSettings.Reference);
+        var system = ActorSystem.Create("sslcluster", config);
+        var cluster = Cluster.Get(system);
+        cluster.Join(seed is null ? cluster.SelfAddress : Cluster.Get(seed).SelfAddress);
+        var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(master ?? _master, TimeProvider.System),
+            new SessionTicketKeys(TimeProvider.System), master ?? _master);
+        SslClusterHost.StartSessionCache(system, SslClusterSettings.Create(config), sessions);
+        _nodes.Add((system, sessions));
+        await Task.CompletedTask;
+        return (system, sessions);
+    }
+
+    private static Task WaitForMembersAsync(ActorSystem system, int count) =>
+        Until(() => Cluster.Get(system).State.Members.Count(m => m.Status == MemberStatus.Up) >= count, $"{count} members up");
+
+    private static async Task Until(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline) Assert.Fail("timed out waiting until " + what);
+            await Task.Delay(50);
+        }
+    }
+
+    private static byte[] Id(byte n) => [.. Enumerable.Repeat(n, 32)];
+
+    private static byte[] Session() => [1, 3, 3, 0xC0, 0x2F, 1, 48, .. Enumerable.Repeat((byte)0x5A, 48)];
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (var (system, _) in _nodes) await system.Terminate();
+        _master.Dispose();
+    }
+}
