@@ -7,18 +7,33 @@ namespace SslCluster.Integration.Tests;
 /// A bounded HTTPS client load for the hitless procedures: a few workers, each sending one request per new TLS
 /// connection (<c>Connection: close</c>), so new flows follow configuration changes the way new users would.
 /// Stops by itself after <c>maxDuration</c> or <c>maxRequests</c>, whichever comes first; counts every failure
-/// with its reason, and which real server answered.
+/// with its reason, and which real server answered. Given several node URLs, requests go round the nodes (as a DNS
+/// name or an L4 balancer in front of a cluster would spread them), and a request whose connection fails is tried
+/// again on the next node, up to <c>attempts</c> times: a client "that retries on a new connection". A request
+/// fails only when every attempt did.
 /// </summary>
 public sealed class ClientLoad : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop;
     private readonly Task[] _workers;
     private readonly HttpClient _http;
+    private readonly IReadOnlyList<Uri> _urls;
+    private readonly int _attempts;
     private long _ok;
     private long _sent;
+    private long _retried;
+    private long _next;
+    private long _slowestTicks;
 
     public ClientLoad(Uri url, int workers, TimeSpan maxDuration, int maxRequests)
+        : this([url], workers, maxDuration, maxRequests, attempts: 1)
     {
+    }
+
+    public ClientLoad(IReadOnlyList<Uri> urls, int workers, TimeSpan maxDuration, int maxRequests, int attempts)
+    {
+        _urls = urls;
+        _attempts = attempts;
         _stop = new CancellationTokenSource(maxDuration);
         var handler = new SocketsHttpHandler
         {
@@ -27,42 +42,77 @@ public sealed class ClientLoad : IAsyncDisposable
             ConnectTimeout = TimeSpan.FromSeconds(10),
         };
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(15) };
-        _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(url, maxRequests))).ToArray();
+        _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(maxRequests))).ToArray();
     }
 
     public long Succeeded => Interlocked.Read(ref _ok);
+
+    /// <summary>Connections that failed and were tried again on another node (the request may still have succeeded).</summary>
+    public long Retried => Interlocked.Read(ref _retried);
+
+    /// <summary>The longest time a successful request took, retries included.</summary>
+    public TimeSpan Slowest => TimeSpan.FromTicks(Interlocked.Read(ref _slowestTicks));
+
+    /// <summary>Successful requests per node URL.</summary>
+    public ConcurrentDictionary<string, int> ServedByNode { get; } = new();
+
+    /// <summary>Zeroes the slowest-request figure (to measure one phase of a test).</summary>
+    public void ResetSlowest() => Interlocked.Exchange(ref _slowestTicks, 0);
 
     public ConcurrentQueue<string> Failures { get; } = new();
 
     public ConcurrentDictionary<string, int> AnsweredBy { get; } = new();
 
-    private async Task WorkAsync(Uri url, int maxRequests)
+    private async Task WorkAsync(int maxRequests)
     {
         while (!_stop.IsCancellationRequested && Interlocked.Increment(ref _sent) <= maxRequests)
         {
-            try
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var first = Interlocked.Increment(ref _next);
+            string? failure = null;
+            for (var attempt = 0; attempt < _attempts; attempt++)
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11 };
-                request.Headers.ConnectionClose = true;
-                using var response = await _http.SendAsync(request, _stop.Token);
-                var body = await response.Content.ReadAsStringAsync(_stop.Token);
-                if (response.StatusCode != HttpStatusCode.OK)
+                var url = _urls[(int)((first + attempt) % _urls.Count)];
+                failure = await OneRequestAsync(url);
+                if (failure is null)
                 {
-                    Failures.Enqueue($"HTTP {(int)response.StatusCode}");
-                    continue;
+                    Interlocked.Increment(ref _ok);
+                    ServedByNode.AddOrUpdate(url.Authority, 1, (_, n) => n + 1);
+                    var took = System.Diagnostics.Stopwatch.GetElapsedTime(started).Ticks;
+                    long seen;
+                    while (took > (seen = Interlocked.Read(ref _slowestTicks)) && Interlocked.CompareExchange(ref _slowestTicks, took, seen) != seen)
+                    {
+                    }
+                    break;
                 }
-                var name = response.Headers.TryGetValues("X-Backend-Name", out var v) ? v.First() : "?";
-                AnsweredBy.AddOrUpdate(name, 1, (_, n) => n + 1);
-                Interlocked.Increment(ref _ok);
+                if (_stop.IsCancellationRequested) return;
+                if (attempt + 1 < _attempts) Interlocked.Increment(ref _retried);
             }
-            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
-            {
-                Failures.Enqueue(e.GetBaseException().Message);
-            }
+            if (failure is not null) Failures.Enqueue(failure);
+        }
+    }
+
+    /// <summary>One request on a new connection: null when it succeeded, else why not.</summary>
+    private async Task<string?> OneRequestAsync(Uri url)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11 };
+            request.Headers.ConnectionClose = true;
+            using var response = await _http.SendAsync(request, _stop.Token);
+            var body = await response.Content.ReadAsStringAsync(_stop.Token);
+            if (response.StatusCode != HttpStatusCode.OK) return $"{url.Authority}: HTTP {(int)response.StatusCode}";
+            var name = response.Headers.TryGetValues("X-Backend-Name", out var v) ? v.First() : "?";
+            AnsweredBy.AddOrUpdate(name, 1, (_, n) => n + 1);
+            return null;
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            return "stopped";
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return $"{url.Authority}: {e.GetBaseException().Message}";
         }
     }
 
