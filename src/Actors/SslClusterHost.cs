@@ -40,15 +40,26 @@ public static class SslClusterHost
 {
     /// <param name="health">The table the data path's balancers read; the node's keepalives write it.</param>
     /// <param name="keepalives">Address map, TLS connector and scripts folder of the keepalives.</param>
+    /// <summary>The coordinated-shutdown phase that waits for the open connections (see reference.conf).</summary>
+    public const string PhaseDrainConnections = "drain-connections";
+
     /// <summary>
-    /// SIGTERM (or Ctrl-C) drains before the node leaves: stop accepting on every listener, then wait for the open
-    /// connections to finish, up to the drain timeout; those still open then are closed by the actor system's stop.
+    /// A drain (SIGTERM, Ctrl-C or sslctl node drain) in coordinated shutdown's order: service-unbind stops every
+    /// listener at once; then sharding hands this node's shards to the other nodes (cluster-sharding-shutdown-region),
+    /// so that the modules answer from elsewhere during the wait; then drain-connections waits for the open
+    /// connections, up to the drain timeout; only then does the node leave the cluster. Connections still open at
+    /// the deadline are closed when the actor system stops.
     /// </summary>
     private static void AddDrain(ActorSystem system, IActorRef runtime, TimeSpan drainTimeout)
     {
-        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseServiceUnbind, "drain-connections", async () =>
+        var shutdown = CoordinatedShutdown.Get(system);
+        shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-accepting", async () =>
         {
             await runtime.Ask<Akka.Done>(NodeRuntimeActor.StopAccepting.Instance, TimeSpan.FromSeconds(5));
+            return Akka.Done.Instance;
+        });
+        shutdown.AddTask(PhaseDrainConnections, "wait-for-connections", async () =>
+        {
             var deadline = DateTime.UtcNow + drainTimeout;
             while (DateTime.UtcNow < deadline)
             {

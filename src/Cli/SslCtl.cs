@@ -49,6 +49,10 @@ public static class SslCtl
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
           cluster show                   members of the cluster
+          cluster shards                 which node hosts how many module and proxy-list shards
+          node drain                     this node stops accepting, hands its shards off, waits for its
+                                         connections (sslcluster.proxy.drain-timeout), leaves and exits
+          cluster leave                  the same as node drain (Petabridge.Cmd's name for it)
 
         The endpoint defaults to $SSLCTL_ENDPOINT or http://127.0.0.1:9440; the token to $SSLCTL_TOKEN, else the
         file admin.token in --data-dir (default ./data).
@@ -199,6 +203,21 @@ public static class SslCtl
                 foreach (var m in cluster.Members)
                     await stdout.WriteLineAsync($"{m.Address,-40} {m.Status,-10} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd());
                 return ExitCodes.Ok;
+            case "cluster" when command == "cluster shards":
+                var shards = await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null);
+                await stdout.WriteLineAsync($"{"entity type",-16} {"node",-40} {"shards",6} {"entities",8}");
+                foreach (var r in shards.Regions)
+                    await stdout.WriteLineAsync($"{r.TypeName,-16} {r.Address,-40} {r.Shards,6} {r.Entities,8}");
+                return ExitCodes.Ok;
+            case "cluster" when command == "cluster leave":
+            case "node" when command == "node drain":
+                var drain = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.Drain, null);
+                await stdout.WriteLineAsync(drain.AlreadyDraining
+                    ? $"{drain.Node} is already draining"
+                    : $"{drain.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {drain.DrainTimeoutSeconds}s for its {drain.OpenConnections} open connection(s), then leaves the cluster and exits");
+                return ExitCodes.Ok;
+            case "cluster" or "node":
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster shards', 'cluster leave' or 'node drain'");
             default:
                 throw new UsageException($"unknown command '{string.Join(' ', w)}'");
         }

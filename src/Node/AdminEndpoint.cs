@@ -68,13 +68,13 @@ internal static class AdminEndpoint
         });
         app.MapGet(AdminPaths.RunningConfig, async () =>
         {
-            var rc = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentRunningConfig>(ConfigStoreProtocol.GetRunningConfig.Instance, AskTimeout);
+            var rc = await AskReadAsync<ConfigStoreProtocol.CurrentRunningConfig>(h.ConfigStore, ConfigStoreProtocol.GetRunningConfig.Instance);
             return Results.Json(new RunningConfigResponse(rc.Revision, rc.Text), AdminJson.Options);
         });
         app.MapGet(AdminPaths.SslFlows, async () => Results.Json(new FlowsResponse(await FlowsAsync(h)), AdminJson.Options));
         app.MapGet(AdminPaths.Files, async () =>
         {
-            var files = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentFiles>(ConfigStoreProtocol.GetFiles.Instance, AskTimeout);
+            var files = await AskReadAsync<ConfigStoreProtocol.CurrentFiles>(h.ConfigStore, ConfigStoreProtocol.GetFiles.Instance);
             return Results.Json(new FilesResponse(files.Files.Select(SslCommands.Describe).ToList()), AdminJson.Options);
         });
         app.MapPost(AdminPaths.SslCommand, async (SslCommandRequest request) =>
@@ -88,6 +88,28 @@ internal static class AdminEndpoint
             var state = cluster.State;
             var members = state.Members.Select(m => new ClusterMemberInfo(m.Address.ToString(), m.Status.ToString(), m.Roles.ToList(), m.Address == cluster.SelfAddress)).ToList();
             return Results.Json(new ClusterResponse(members, state.Leader?.ToString()), AdminJson.Options);
+        });
+
+        app.MapPost(AdminPaths.Drain, async () =>
+        {
+            var shutdown = CoordinatedShutdown.Get(h.System);
+            var already = shutdown.ShutdownReason is not null;
+            var open = await h.NodeRuntime.Ask<int>(NodeRuntimeActor.GetOpenConnections.Instance, AskTimeout);
+            // Not awaited: the answer goes out now, the drain runs its phases and the process exits when they end.
+            _ = shutdown.Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+            return Results.Json(new DrainResponse(Cluster.Get(h.System).SelfAddress.ToString(), already, open,
+                (int)h.Settings.DrainTimeout.TotalSeconds), AdminJson.Options, statusCode: 202);
+        });
+        app.MapGet(AdminPaths.Shards, async () =>
+        {
+            var regions = new List<ShardRegionInfo>();
+            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (ProxyListEntity.TypeName, h.ProxyListRegion) })
+            {
+                var stats = await region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(
+                    new Akka.Cluster.Sharding.GetClusterShardingStats(TimeSpan.FromSeconds(5)), AskTimeout);
+                regions.AddRange(stats.Regions.Select(r => new ShardRegionInfo(typeName, r.Key.ToString(), r.Value.Stats.Count, r.Value.Stats.Values.Sum())));
+            }
+            return Results.Json(new ShardsResponse([.. regions.OrderBy(r => r.TypeName, StringComparer.Ordinal).ThenBy(r => r.Address, StringComparer.Ordinal)]), AdminJson.Options);
         });
 
         app.MapPost(AdminPaths.Show, async (ShowRequest request) =>
@@ -118,6 +140,26 @@ internal static class AdminEndpoint
         });
         app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h)), "text/plain; version=0.0.4"));
         return app;
+    }
+
+    /// <summary>
+    /// A read of the configuration store, asked again every 3 s up to the ask timeout: when the store's node has just
+    /// died, the singleton proxy may still send to it until the membership change, and that ask is lost. Reads are
+    /// safe to repeat; changes are not, and are asked once.
+    /// </summary>
+    private static async Task<T> AskReadAsync<T>(IActorRef store, object query)
+    {
+        var deadline = DateTime.UtcNow + AskTimeout;
+        while (true)
+        {
+            try
+            {
+                return await store.Ask<T>(query, TimeSpan.FromSeconds(3));
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow + TimeSpan.FromSeconds(3) < deadline)
+            {
+            }
+        }
     }
 
     /// <summary>

@@ -38,6 +38,9 @@ public sealed class LocalCluster : IAsyncDisposable
         ["SSLCLUSTER_REMOTING_TLS_PASSWORD"] = Password,
     };
 
+    /// <summary>The port of the real server on 127.0.0.9.</summary>
+    public int BackendPort => _backend.LocalEndPoint!.Port;
+
     public string Seed => $"akka.ssl.tcp://sslcluster@127.0.0.1:{RemotingPort}";
 
     /// <summary>Node i (1-based) at index i - 1; null once stopped by the test.</summary>

@@ -18,6 +18,8 @@ public static class AdminPaths
     public const string Files = "/v1/files";
     public const string Cluster = "/v1/cluster";
     public const string Show = "/v1/show";
+    public const string Drain = "/v1/node/drain";
+    public const string Shards = "/v1/cluster/shards";
     public const string Health = "/healthz";
     public const string Ready = "/readyz";
     public const string Metrics = "/metrics";
@@ -56,6 +58,14 @@ public sealed record FilesResponse(IReadOnlyList<StoreFileInfo> Files);
 public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyList<string> Roles, bool IsSelf);
 
 public sealed record ClusterResponse(IReadOnlyList<ClusterMemberInfo> Members, string? Leader);
+
+/// <summary>A drain started: this node stops accepting, hands its shards off, waits up to the timeout, then leaves.</summary>
+public sealed record DrainResponse(string Node, bool AlreadyDraining, int OpenConnections, int DrainTimeoutSeconds);
+
+/// <summary>Where the shards of one sharded entity type live: per node, the shards and entities it hosts.</summary>
+public sealed record ShardRegionInfo(string TypeName, string Address, int Shards, int Entities);
+
+public sealed record ShardsResponse(IReadOnlyList<ShardRegionInfo> Regions);
 
 public sealed record ErrorResponse(string Error);
 
