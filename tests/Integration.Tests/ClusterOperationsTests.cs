@@ -30,24 +30,35 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
         await using var load = LoadOn(cluster, 1, 2, 3);
         await load.WaitForMoreAsync(150, TimeSpan.FromSeconds(30));
 
+        // A 24 MB download at 4 MB/s on node 2 keeps it draining for about 6 s.
+        const long size = 24_000_000;
+        var download = Run.ProcessAsync("curl", ["-sSk", "--limit-rate", "4M", "--max-time", "40", "-o", "/dev/null", "-w", "%{size_download}",
+            $"{cluster.Vip(2)}bytes/{size}"], null, TimeSpan.FromSeconds(50));
+        await Task.Delay(1000);
+
         var drained = cluster.Nodes[1]!;
         var clock = Stopwatch.StartNew();
         var r = await drained.CtlAsync("node", "drain");
         Ok(r);
         Assert.Contains("is draining", r.Stdout, StringComparison.Ordinal);
+        Assert.Matches(@"waits up to \d+s for its [1-9]\d* open connection", r.Stdout);
+        // Its shards are handed off while it still waits for the download: node 1 sees no region on node 2 before it exits.
+        await UntilAsync(async () => !(await cluster.Nodes[0]!.CtlAsync("cluster", "shards")).Stdout.Contains("127.0.0.2", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        var handedOffAfter = clock.Elapsed;
+        Assert.False(drained.HasExited, "node 2 exited before its shards were seen elsewhere");
+        var finished = await download;
         var exited = await WaitForExitAsync(drained, TimeSpan.FromSeconds(60));
         var drainTime = clock.Elapsed;
         await load.WaitForMoreAsync(150, TimeSpan.FromSeconds(30));
         await load.DisposeAsync();
 
         NoFailures(load);
+        Assert.True(finished.ExitCode == 0 && finished.Stdout.Trim() == size.ToString(System.Globalization.CultureInfo.InvariantCulture), finished.ToString());
         Assert.Equal(0, exited);
         await cluster.WaitForMembersAsync(cluster.Nodes[0]!, 2, TimeSpan.FromSeconds(30));
-        var shards = await cluster.Nodes[0]!.CtlAsync("cluster", "shards");
-        Ok(shards);
-        Assert.DoesNotContain("127.0.0.2", shards.Stdout, StringComparison.Ordinal);
         Assert.True(await ThreeNodeClusterTests.AcceptedFlowsAsync(cluster.Nodes[2]!, "m") > 0);
-        output.WriteLine($"drain through sslctl: node 2 gone in {drainTime.TotalSeconds:F1} s; {load.Succeeded} requests, 0 failed, {load.Retried} connection(s) retried on another node; slowest request {load.Slowest.TotalMilliseconds:F0} ms");
+        output.WriteLine($"drain through sslctl: shards handed off {handedOffAfter.TotalSeconds:F1} s after the command, the download in flight finished in full, node 2 exited after {drainTime.TotalSeconds:F1} s; " +
+            $"{load.Succeeded} requests, 0 failed, {load.Retried} connection(s) retried on another node; slowest request {load.Slowest.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
