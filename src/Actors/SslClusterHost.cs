@@ -30,7 +30,8 @@ public sealed record SslClusterHandles(
     IActorRef ModuleRegion,
     IActorRef ProxyListRegion,
     IActorRef NodeRuntime,
-    IActorRef Health);
+    IActorRef Health,
+    IActorRef BackendServerRegion);
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -118,11 +119,12 @@ public static class SslClusterHost
         var lists = sharding.Start(ProxyListEntity.TypeName, ProxyListEntity.Props, shardingSettings, extractor);
 
         var nodeName = cluster.SelfAddress.ToString();
+        var backendServers = sharding.Start(BackendServerEntity.TypeName, id => BackendServerEntity.Props(id, time), shardingSettings, extractor);
         var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
-            keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time), "health");
+            keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time, backendServers), HealthMonitorActor.Name);
         var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
-        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor);
+        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers);
     }
 }

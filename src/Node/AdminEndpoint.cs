@@ -103,7 +103,7 @@ internal static class AdminEndpoint
         app.MapGet(AdminPaths.Shards, async () =>
         {
             var regions = new List<ShardRegionInfo>();
-            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (ProxyListEntity.TypeName, h.ProxyListRegion) })
+            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (ProxyListEntity.TypeName, h.ProxyListRegion), (BackendServerEntity.TypeName, h.BackendServerRegion) })
             {
                 var stats = await region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(
                     new Akka.Cluster.Sharding.GetClusterShardingStats(TimeSpan.FromSeconds(5)), AskTimeout);

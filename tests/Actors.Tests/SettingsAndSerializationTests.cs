@@ -5,7 +5,9 @@ using Akka.TestKit.Xunit2;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Modules;
 using SslCluster.Actors.Serialization;
+using SslCluster.Actors.Health;
 using SslCluster.Actors.Sessions;
+using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Tls;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Config;
@@ -81,6 +83,12 @@ public sealed class SerializationTests : TestKit
         new ModuleProtocol.CurrentProxyList("spl", 3, "text"),
         new SessionProtocol.SessionsReplicated([new SessionReplica([1, 2, 3], "spl/1", DateTimeOffset.UnixEpoch.AddDays(1), [4, 5, 6])]),
         new SessionProtocol.SyncSessions(ActorRefs.Nobody),
+        new BackendServerProtocol.EnsureKeepalive("service:web", 12),
+        new BackendServerProtocol.KeepaliveReported("service:web", KeepaliveState.Start(DateTimeOffset.UnixEpoch) with
+        {
+            State = ServiceHealthState.Down, ConsecutiveFailures = 3, ProbesSent = 9, Failures = 3, LastFailureReason = "refused",
+            LastFailureAt = DateTimeOffset.UnixEpoch.AddSeconds(9), LastModule = "ssl3", ModuleIndex = 1,
+        }),
         new SessionProtocol.GetTicketKeys(ActorRefs.Nobody),
         new SessionProtocol.TicketKeysPublished([new SealedTicketKey(new byte[16], [7, 8], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddHours(1), DateTimeOffset.UnixEpoch.AddHours(2))]),
     ];
@@ -152,4 +160,22 @@ public sealed class SerializationTests : TestKit
 
         Assert.Throws<SerializationException>(() => serializer.FromBinary([], "Nope.Unknown"));
     }
+}
+
+public sealed class BackendServerKeyTests
+{
+    [Theory]
+    [InlineData(KeepaliveOwner.Service, "web", "service:web")]
+    [InlineData(KeepaliveOwner.Global, "sslkal", "keepalive:sslkal")]
+    [InlineData(KeepaliveOwner.Service, "name:with:colons", "service:name:with:colons")]
+    public void KeyOf_Parse_RoundTrip(KeepaliveOwner owner, string name, string id)
+    {
+        var key = new KeepaliveKey(owner, name);
+
+        Assert.Equal(id, BackendServerProtocol.KeyOf(key));
+        Assert.Equal(key, BackendServerProtocol.Parse(id));
+    }
+
+    [Fact]
+    public void Parse_NotAKeepaliveId_Null() => Assert.Null(BackendServerProtocol.Parse("ssl3"));
 }

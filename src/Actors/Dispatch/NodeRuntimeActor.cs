@@ -123,7 +123,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         if (published.Revision == _revision) return;
         _revision = published.Revision;
         _config = ConfigParser.Reload(published.RunningConfigText);
-        _health.Tell(new Health.HealthMonitorActor.ApplyConfig(_config));
+        _health.Tell(new Health.HealthMonitorActor.ApplyConfig(_config, published.Revision));
         var plan = RuntimePlan.Build(published.Revision, _config);
         var files = published.Files.ToDictionary(f => f.Name, f => f.Payload, StringComparer.Ordinal);
         var wanted = plan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);

@@ -82,6 +82,7 @@ public sealed class ModuleMessageExtractor(int shards) : HashCodeMessageExtracto
     {
         IModuleMessage m => m.Module,
         IProxyListMessage p => p.ProxyList,
+        Health.BackendServerProtocol.IBackendServerMessage b => b.Key,
         _ => null,
     };
 }

@@ -30,3 +30,12 @@ public sealed class AlwaysAlive : IServiceHealth
 
     public ServiceHealthState StateOf(string service) => ServiceHealthState.Alive;
 }
+
+/// <summary>
+/// Where a keepalive runner publishes each state it reaches: the node's <see cref="ServiceHealthTable"/>, or, in a
+/// cluster, the owner that copies it to every node's table. Called from the runner's thread.
+/// </summary>
+public interface IKeepaliveSink
+{
+    void Publish(KeepaliveKey key, KeepaliveState state);
+}

@@ -7,7 +7,7 @@ namespace SslCluster.Protocol.Health;
 public sealed class KeepaliveRunner(
     KeepaliveTarget target,
     IKeepaliveProbe probe,
-    ServiceHealthTable table,
+    IKeepaliveSink table,
     TimeProvider time,
     Action<KeepaliveTransition>? onTransition = null)
 {

@@ -29,7 +29,7 @@ public sealed record HealthSnapshot(
 /// The node's keepalive results, read lock-free by the data path: one immutable <see cref="HealthSnapshot"/> replaced
 /// atomically (compare-and-swap) by the keepalive runners, so a reader never waits and never sees half an update.
 /// </summary>
-public sealed class ServiceHealthTable : IServiceHealth
+public sealed class ServiceHealthTable : IServiceHealth, IKeepaliveSink
 {
     private HealthSnapshot _snapshot = HealthSnapshot.Empty;
 
