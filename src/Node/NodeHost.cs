@@ -1,3 +1,4 @@
+using System.Net;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Configuration;
@@ -33,6 +34,15 @@ internal static class NodeHost
             addresses = AddressMap.Parse(settings.AddressMap);
         }
         catch (Exception e) when (e is ConfigurationException or FormatException)
+        {
+            throw new NodeStartupException($"bad setting: {e.Message}");
+        }
+
+        try
+        {
+            config = await SeedDns.ApplyAsync(config, Dns.GetHostAddressesAsync, TimeSpan.FromSeconds(1), line => Console.WriteLine("sslnode: " + line));
+        }
+        catch (FormatException e)
         {
             throw new NodeStartupException($"bad setting: {e.Message}");
         }

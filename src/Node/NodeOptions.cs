@@ -20,6 +20,8 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --remoting-port N      Akka remoting port (default 4053; 0 picks a free one)
           --hostname HOST        Akka remoting host name (default 127.0.0.1)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
+          --seed-dns NAME:PORT   seed nodes from every address NAME resolves to (e.g. a Kubernetes headless
+                                 service), with the nodes' remoting PORT; ignored when --seed is given
           --crypto native|bouncycastle
           --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
                                  SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
@@ -57,6 +59,18 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                 case "--remoting-port": Set("akka.remote.dot-netty.tcp.port", Port(Value(), "--remoting-port", allowZero: true)); break;
                 case "--hostname": Set("akka.remote.dot-netty.tcp.hostname", Value()); break;
                 case "--seed": seeds.Add(Value()); break;
+                case "--seed-dns":
+                    var target = Value();
+                    try
+                    {
+                        SeedDns.ParseTarget(target);
+                    }
+                    catch (FormatException e)
+                    {
+                        throw new ArgumentException("--" + e.Message);
+                    }
+                    Set("sslcluster.node.seed-dns", target);
+                    break;
                 case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
                 case "--remoting-tls":
                     // CERT.p12,CA.pem: mutual TLS between the nodes, see reference.conf (sslcluster.node.remoting-tls).

@@ -48,6 +48,27 @@ public sealed class ThreeNodeClusterTests
         Assert.Equal((await cluster.Nodes[0]!.CtlAsync("show", "running-config")).Stdout, (await cluster.Nodes[2]!.CtlAsync("show", "running-config")).Stdout);
     }
 
+    [Fact]
+    public async Task SeedDns_LocalhostResolvesToNodeOne_SecondNodeJoinsIt()
+    {
+        // "localhost" resolves to 127.0.0.1 (and ::1, dropped: the nodes speak IPv4): node 1 is the only seed and
+        // forms the cluster; node 2, on 127.0.0.2, joins it. Both derive the same seed from DNS.
+        var port = NodeProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var first = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--hostname", "127.0.0.1", "--remoting-port", port, "--seed-dns", $"localhost:{port}");
+        using var second = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--hostname", "127.0.0.2", "--remoting-port", port, "--seed-dns", $"localhost:{port}");
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        ProcessResult members;
+        do
+        {
+            await Task.Delay(500);
+            members = await second.CtlAsync("cluster", "show");
+        }
+        while (LocalCluster.UpMembers(members.Stdout) < 2 && DateTime.UtcNow < deadline);
+        Assert.True(LocalCluster.UpMembers(members.Stdout) == 2, members.ToString());
+        Assert.Contains($"seed nodes from DNS name localhost: akka.tcp://sslcluster@127.0.0.1:{port}", second.Output, StringComparison.Ordinal);
+    }
+
     /// <summary>Module <paramref name="module"/>'s accepted flows summed over the nodes, as <paramref name="node"/> reports them.</summary>
     public static async Task<long> AcceptedFlowsAsync(NodeProcess node, string module)
     {

@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using SslCluster.Protocol.Health;
 using static SslCluster.Actors.Health.BackendServerProtocol;
@@ -34,7 +33,6 @@ public sealed class BackendServerEntity : ReceiveActor, IWithTimers
     private readonly string _id;
     private readonly KeepaliveKey? _key;
     private readonly TimeProvider _time;
-    private readonly Cluster _cluster = Cluster.Get(Context.System);
     private long _wanted;
     private KeepaliveTarget? _target;
     private IActorRef? _runner;
@@ -55,11 +53,7 @@ public sealed class BackendServerEntity : ReceiveActor, IWithTimers
         Receive<HealthMonitorActor.TargetOf>(OnTarget);
         Receive<Reported>(r =>
         {
-            var report = new KeepaliveReported(_id, r.State);
-            foreach (var member in _cluster.State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving))
-            {
-                Context.ActorSelection(new RootActorPath(member.Address) / "user" / HealthMonitorActor.Name).Tell(report);
-            }
+            NodeBroadcast.ToEveryNode(Context, HealthMonitorActor.Name, new KeepaliveReported(_id, r.State));
         });
     }
 

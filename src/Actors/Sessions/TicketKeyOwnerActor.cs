@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using Akka.Actor;
-using Akka.Cluster;
 using Akka.Event;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
@@ -70,11 +69,7 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
 
     private void PublishToAll()
     {
-        var message = Published();
-        foreach (var member in Cluster.Get(Context.System).State.Members.Where(m => m.Status == MemberStatus.Up))
-        {
-            Context.ActorSelection(new RootActorPath(member.Address) / "user" / SessionReplicatorActor.Name).Tell(message);
-        }
+        NodeBroadcast.ToEveryNode(Context, SessionReplicatorActor.Name, Published());
         Context.GetLogger().Info("tls tickets: key {0} is current; {1} key(s) held", _ring.Keys[0].NameHex, _ring.Keys.Count);
     }
 }
