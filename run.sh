@@ -96,6 +96,13 @@ echo "Local cluster of $NODES nodes is up (mutual TLS between nodes; journal: Po
 for i in $(seq 1 "$NODES"); do
   echo "  node $i: curl -k https://127.0.0.$i:8443/     ./sslctl --endpoint http://127.0.0.1:$((9440 + i)) --data-dir $CLUSTER/n$i show ssl flows"
 done
-echo "  ./sslctl --endpoint http://127.0.0.1:9441 --data-dir $CLUSTER/n1 cluster show"
+echo "  ./sslctl --endpoint http://127.0.0.1:9441 --data-dir $CLUSTER/n1 cluster show      (also: cluster shards)"
+echo "  TLS session from node 1 resumed on node 2:"
+echo "    openssl s_client -connect 127.0.0.1:8443 -tls1_2 -sess_out /tmp/s.pem </dev/null | grep -E 'New|Reused'"
+echo "    openssl s_client -connect 127.0.0.2:8443 -tls1_2 -sess_in /tmp/s.pem </dev/null | grep -E 'New|Reused'"
+if [ "$NODES" -ge 2 ]; then
+  echo "  drain node $NODES (it stops accepting, hands its shards off, waits for its connections, leaves):"
+  echo "    ./sslctl --endpoint http://127.0.0.1:$((9440 + NODES)) --data-dir $CLUSTER/n$NODES node drain"
+fi
 echo "Ctrl-C stops every node and the database."
 wait "${pids[0]}"

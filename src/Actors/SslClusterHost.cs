@@ -31,7 +31,8 @@ public sealed record SslClusterHandles(
     IActorRef ProxyListRegion,
     IActorRef NodeRuntime,
     IActorRef Health,
-    IActorRef BackendServerRegion);
+    IActorRef BackendServerRegion,
+    TlsSessionCluster? Sessions);
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -125,6 +126,6 @@ public static class SslClusterHost
         var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
-        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers);
+        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers, sessions);
     }
 }

@@ -38,6 +38,7 @@ public static class SslCtl
           show running-config            print the configuration
           show ssl flows                 per module: Virtual, Port, TCP Proxy Flows, Active SSL Flows, SSL Flows in Handshake
           show ssl files                 the certificate store (keys are never printed)
+          show ssl sessions              this node's TLS session cache and ticket keys (names only)
           show service [NAME]            services: type, keepalive state (Alive, Dying, Down, Suspended), connections
           show keepalive [NAME]          keepalives: type, timing, state, last failure, module used for encrypted ones
           show content [NAME]            content rules: VIP, balance, stickiness, services with state and hits
@@ -188,12 +189,16 @@ public static class SslCtl
                 if (files.Files.Count == 0) await stdout.WriteLineAsync("The certificate store is empty.");
                 foreach (var f in files.Files) await stdout.WriteLineAsync($"{f.Name,-24} {f.Kind,-12} {f.Summary}");
                 return ExitCodes.Ok;
+            case "show" when command == "show ssl sessions":
+                var sessions = await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null);
+                await stdout.WriteAsync(SessionTable.Print(sessions));
+                return ExitCodes.Ok;
             case "show" when w.Count is 2 or 3 && w[1] is "service" or "keepalive" or "content" or "ssl-proxy-list":
                 var shown = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.Show, new ShowRequest(w[1], w.Count == 3 ? w[2] : null));
                 await (shown.Found ? stdout : stderr).WriteAsync(shown.Text);
                 return shown.Found ? ExitCodes.Ok : ExitCodes.Refused;
             case "show":
-                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]' or 'show ssl-proxy-list [NAME]'");
+                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]' or 'show ssl-proxy-list [NAME]'");
             case "ssl" or "copy":
                 var response = await SendAsync<SslCommandResponse>(http, HttpMethod.Post, AdminPaths.SslCommand, new SslCommandRequest(w));
                 await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());

@@ -100,6 +100,7 @@ internal static class AdminEndpoint
             return Results.Json(new DrainResponse(Cluster.Get(h.System).SelfAddress.ToString(), already, open,
                 (int)h.Settings.DrainTimeout.TotalSeconds), AdminJson.Options, statusCode: 202);
         });
+        app.MapGet(AdminPaths.Sessions, () => Results.Json(SessionCache(h), AdminJson.Options));
         app.MapGet(AdminPaths.Shards, async () =>
         {
             var regions = new List<ShardRegionInfo>();
@@ -138,7 +139,7 @@ internal static class AdminEndpoint
                 ? Results.Text($"ready: revision {r.Revision}\n")
                 : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", r.Problems.Concat(r.Pending.Select(p => p + ": binding")))}\n", statusCode: 503);
         });
-        app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h)), "text/plain; version=0.0.4"));
+        app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h), SessionCache(h)), "text/plain; version=0.0.4"));
         return app;
     }
 
@@ -191,7 +192,18 @@ internal static class AdminEndpoint
         return await Task.WhenAll(asks);
     }
 
-    private static string Metrics(IReadOnlyList<ModuleFlows> modules)
+    /// <summary>This node's session cache and ticket keys (names and times only).</summary>
+    private static SessionCacheResponse SessionCache(SslClusterHandles h)
+    {
+        var store = h.Sessions?.Store;
+        var tickets = h.Sessions?.Tickets;
+        var current = tickets?.CurrentKey;
+        var keys = tickets?.Keys.Select(k => new TicketKeyInfo(k.NameHex, k.CreatedAt, k.EncryptUntil, k.AcceptUntil, k == current)).ToList() ?? [];
+        return new SessionCacheResponse(store?.Count ?? 0, h.Settings.SessionCacheSize, store?.Created ?? 0, store?.Accepted ?? 0, store?.Refused ?? 0,
+            tickets is not null, tickets?.Issued ?? 0, tickets?.Opened ?? 0, tickets?.Refused ?? 0, keys);
+    }
+
+    private static string Metrics(IReadOnlyList<ModuleFlows> modules, SessionCacheResponse sessions)
     {
         var o = new StringBuilder();
         void Family(string name, string help, string type, Func<FlowRow, long> value)
@@ -210,6 +222,16 @@ internal static class AdminEndpoint
         Family("sslcluster_sessions_resumed_total", "Handshakes that resumed a session.", "counter", r => r.Resumed);
         Family("sslcluster_client_bytes_received_total", "Application bytes received from clients.", "counter", r => r.BytesFromClients);
         Family("sslcluster_client_bytes_sent_total", "Application bytes sent to clients.", "counter", r => r.BytesToClients);
+        void Node(string name, string help, string type, long value) =>
+            o.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
+        Node("sslcluster_tls_sessions_held", "TLS 1.2 sessions this node can resume (its own and other nodes').", "gauge", sessions.Held);
+        Node("sslcluster_tls_sessions_created_total", "TLS 1.2 sessions created by full handshakes on this node.", "counter", sessions.Created);
+        Node("sslcluster_tls_sessions_from_peers_total", "TLS 1.2 sessions taken from other nodes.", "counter", sessions.FromPeers);
+        Node("sslcluster_tls_sessions_refused_total", "Session copies refused (damaged, another master key, expired).", "counter", sessions.Refused);
+        Node("sslcluster_tls_tickets_issued_total", "TLS 1.2 session tickets issued by this node.", "counter", sessions.TicketsIssued);
+        Node("sslcluster_tls_tickets_opened_total", "Session tickets this node opened.", "counter", sessions.TicketsOpened);
+        Node("sslcluster_tls_tickets_refused_total", "Session tickets refused (unknown key, damaged, other ssl-server, expired).", "counter", sessions.TicketsRefused);
+        Node("sslcluster_tls_ticket_keys", "Ticket keys this node holds.", "gauge", sessions.TicketKeys.Count);
         return o.ToString();
     }
 }

@@ -34,6 +34,13 @@ public sealed class ClusterSessionCacheTests : IDisposable
             await AssertResumesAsync(cluster, node, $"-sess_in {_ticketSession}", "session ticket");
         }
 
+        // sslctl shows the cache of a node: node 1's session arrived as a copy; one ticket key is current.
+        var shown = await cluster.Nodes[2]!.CtlAsync("show", "ssl", "sessions");
+        Assert.True(shown.ExitCode == 0, shown.ToString());
+        Assert.Matches(@"taken from other nodes: [1-9]", shown.Stdout);
+        Assert.Matches(@"opened here: [1-9]", shown.Stdout);
+        Assert.Contains("current", shown.Stdout, StringComparison.Ordinal);
+
         // The node that created both sessions dies without a word: they live on in the other nodes.
         cluster.Nodes[0]!.Kill();
         await AssertResumesAsync(cluster, 3, $"-no_ticket -sess_in {_idSession}", "session ID after kill -9 of node 1");

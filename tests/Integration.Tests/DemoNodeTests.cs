@@ -198,11 +198,20 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
         var config = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/v1/running-config"));
         var health = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/healthz"));
-        var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/metrics"));
+        // The module's row appears once it has served a flow and its agent has reported (every second): poll, bounded.
+        Assert.Equal(0, (await Curl(Url())).ExitCode);
+        var metrics = "";
+        for (var i = 0; i < 50 && !metrics.Contains("module=\"demo-ssl\"", StringComparison.Ordinal); i++)
+        {
+            if (i > 0) await Task.Delay(200);
+            metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/metrics"));
+        }
 
         Assert.Equal(HttpStatusCode.Unauthorized, config.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
         Assert.Contains("sslcluster_tcp_proxy_flows{module=\"demo-ssl\"", metrics, StringComparison.Ordinal);
+        Assert.Matches(@"\nsslcluster_tls_sessions_held \d+\n", metrics);
+        Assert.Matches(@"\nsslcluster_tls_ticket_keys [1-9]\n", metrics);
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public static class AdminPaths
     public const string Cluster = "/v1/cluster";
     public const string Show = "/v1/show";
     public const string Drain = "/v1/node/drain";
+    public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
     public const string Health = "/healthz";
     public const string Ready = "/readyz";
@@ -66,6 +67,17 @@ public sealed record DrainResponse(string Node, bool AlreadyDraining, int OpenCo
 public sealed record ShardRegionInfo(string TypeName, string Address, int Shards, int Entities);
 
 public sealed record ShardsResponse(IReadOnlyList<ShardRegionInfo> Regions);
+
+/// <summary>One ticket key as an operator sees it: its public name and times, never its secret.</summary>
+public sealed record TicketKeyInfo(string Name, DateTimeOffset CreatedAt, DateTimeOffset EncryptUntil, DateTimeOffset AcceptUntil, bool Current);
+
+/// <summary>
+/// <c>show ssl sessions</c>: this node's view of the cluster-wide TLS session cache (sessions held, created here,
+/// taken from other nodes, refused) and of the ticket keys (tickets issued, opened and refused here).
+/// </summary>
+public sealed record SessionCacheResponse(
+    int Held, int Capacity, long Created, long FromPeers, long Refused,
+    bool TicketsEnabled, long TicketsIssued, long TicketsOpened, long TicketsRefused, IReadOnlyList<TicketKeyInfo> TicketKeys);
 
 public sealed record ErrorResponse(string Error);
 

@@ -94,12 +94,27 @@ public sealed class SessionTicketKeys
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private TicketKey[] _keys = [];
+    private long _issued;
+    private long _opened;
+    private long _refused;
 
     public SessionTicketKeys(TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(time);
         _time = time;
     }
+
+    /// <summary>Tickets sealed by this node.</summary>
+    public long Issued => Interlocked.Read(ref _issued);
+
+    /// <summary>Tickets this node opened (issued here or by any other node).</summary>
+    public long Opened => Interlocked.Read(ref _opened);
+
+    /// <summary>Tickets refused: unknown or retired key, damaged, of another ssl-server, or expired.</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>The key that encrypts new tickets now, if any.</summary>
+    public TicketKey? CurrentKey => Current(_time.GetUtcNow());
 
     /// <summary>True when a key may encrypt now: only then does the server offer tickets.</summary>
     public bool CanIssue => Current(_time.GetUtcNow()) is not null;
@@ -172,6 +187,7 @@ public sealed class SessionTicketKeys
             using var aes = new AesGcm(key.Secret, TagLength);
             aes.Encrypt(nonce, plain, ticket.AsSpan(TicketKey.NameLength + NonceLength, plainLength),
                 ticket.AsSpan(ticket.Length - TagLength), name);
+            Interlocked.Increment(ref _issued);
             return ticket;
         }
         finally
@@ -189,7 +205,11 @@ public sealed class SessionTicketKeys
     {
         ArgumentNullException.ThrowIfNull(bindingKey);
         session = [];
-        if (ticket.Length <= Overhead + PlainHeader) return false;
+        if (ticket.Length <= Overhead + PlainHeader)
+        {
+            Interlocked.Increment(ref _refused);
+            return false;
+        }
         var now = _time.GetUtcNow();
         var name = ticket[..TicketKey.NameLength];
         TicketKey? key = null;
@@ -201,7 +221,11 @@ public sealed class SessionTicketKeys
                 break;
             }
         }
-        if (key is null) return false;
+        if (key is null)
+        {
+            Interlocked.Increment(ref _refused);
+            return false;
+        }
 
         int plainLength = ticket.Length - Overhead;
         var plain = new byte[plainLength];
@@ -235,6 +259,7 @@ public sealed class SessionTicketKeys
         {
             CryptographicOperations.ZeroMemory(plain);
             if (!keep) session = [];
+            Interlocked.Increment(ref keep ? ref _opened : ref _refused);
         }
     }
 

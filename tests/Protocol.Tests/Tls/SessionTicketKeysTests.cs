@@ -33,6 +33,9 @@ public sealed class SessionTicketKeysTests
         Assert.True(nodeB.TryOpen(ticket, "list/1", out var session));
         Assert.Equal(Session, session);
         Assert.Equal(key.Name, ticket[..16]);
+        Assert.Equal((1, 0, 0), (nodeA.Issued, nodeA.Opened, nodeA.Refused));
+        Assert.Equal((0, 1, 0), (nodeB.Issued, nodeB.Opened, nodeB.Refused));
+        Assert.Equal(key, nodeB.CurrentKey);
     }
 
     [Fact]
@@ -44,6 +47,7 @@ public sealed class SessionTicketKeysTests
         Assert.False(keys.TryOpen(ticket, "list/2", out var session));
         Assert.Empty(session);
         Assert.False(keys.TryOpen(ticket, "list/1|clientauth", out _));
+        Assert.Equal(2, keys.Refused);
     }
 
     [Fact]
