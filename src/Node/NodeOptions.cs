@@ -26,16 +26,37 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
                                  SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
-                                 without it the journal is SQLite in the data folder
+                                 or SSLCLUSTER_JOURNAL_POSTGRES in the environment (keeps its password out of the
+                                 process list); without either the journal is SQLite in the data folder
           --set KEY=VALUE        any configuration key (repeatable)
         """;
 
-    public static NodeOptions Parse(string[] args)
+    /// <summary>The environment variable that gives the PostgreSQL journal when --journal-postgres does not.</summary>
+    public const string JournalVariable = "SSLCLUSTER_JOURNAL_POSTGRES";
+
+    public static NodeOptions Parse(string[] args) => Parse(args, Environment.GetEnvironmentVariable);
+
+    public static NodeOptions Parse(string[] args, Func<string, string?> environment)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(environment);
         var overrides = new StringBuilder();
         var files = new List<string>();
         var seeds = new List<string>();
+        var journal = false;
+        void Journal(string connection, string source)
+        {
+            // The cluster's journal: every node of a cluster names the same database, so the configuration store
+            // singleton finds its events wherever it runs. SQLite stays the single-node default.
+            if (!connection.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"{source} takes an Npgsql connection string such as 'Host=127.0.0.1;Port=5432;Username=u;Password=p;Database=d', not '{Redacted(connection)}'");
+            foreach (var store in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
+            {
+                overrides.Append(store).Append(".connection-string = ").Append(Quote(connection)).Append('\n');
+                overrides.Append(store).Append(".provider-name = \"PostgreSQL.15\"\n");
+            }
+            journal = true;
+        }
         for (var i = 0; i < args.Length; i++)
         {
             string Value()
@@ -80,18 +101,7 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                     Set("sslcluster.node.remoting-tls.certificate", Path.GetFullPath(pair[0]));
                     Set("sslcluster.node.remoting-tls.ca", Path.GetFullPath(pair[1]));
                     break;
-                case "--journal-postgres":
-                    // The cluster's journal: every node of a cluster names the same database, so the configuration
-                    // store singleton finds its events wherever it runs. SQLite stays the single-node default.
-                    var connection = Value();
-                    if (!connection.Contains("Host=", StringComparison.OrdinalIgnoreCase))
-                        throw new ArgumentException($"--journal-postgres takes an Npgsql connection string such as 'Host=127.0.0.1;Port=5432;Username=u;Password=p;Database=d', not '{connection}'");
-                    foreach (var store in new[] { "akka.persistence.journal.sql", "akka.persistence.snapshot-store.sql" })
-                    {
-                        Set(store + ".connection-string", connection);
-                        Set(store + ".provider-name", "PostgreSQL.15");
-                    }
-                    break;
+                case "--journal-postgres": Journal(Value(), "--journal-postgres"); break;
                 case "--set":
                     var kv = Value();
                     var eq = kv.IndexOf('=', StringComparison.Ordinal);
@@ -102,6 +112,7 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                     throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
+        if (!journal && environment(JournalVariable) is { Length: > 0 } fromEnvironment) Journal(fromEnvironment, JournalVariable);
         if (seeds.Count > 0)
             overrides.Append("akka.cluster.seed-nodes = [").Append(string.Join(", ", seeds.Select(Quote))).Append("]\n");
         var config = ConfigurationFactory.ParseString(overrides.ToString());
@@ -116,6 +127,10 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
             throw new ArgumentException($"{option} must be a port number from {(allowZero ? 0 : 1)} to 65535, not '{value}'");
         return value;
     }
+
+    /// <summary>A connection string without its password, for an error message.</summary>
+    private static string Redacted(string connection) =>
+        System.Text.RegularExpressions.Regex.Replace(connection, "(?i)(password|pwd)=[^;]*", "$1=***");
 
     private static string Quote(string value) => "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
 }

@@ -80,3 +80,42 @@ public sealed class HoconOverlayTests
         _ = SslCluster.Protocol.Runtime.AddressMap.Parse(settings.AddressMap);
     }
 }
+
+public sealed class ClusterOverlayTests
+{
+    private static readonly string ClusterConf = Path.Combine(SslCluster.TestSupport.RepoPaths.Root, "hocon", "cluster.conf");
+
+    [Fact]
+    public void ClusterOverlay_WithOptionsAndJournalFromEnvironment_GivesAClusterNode()
+    {
+        var environment = new Dictionary<string, string> { [NodeOptions.JournalVariable] = "Host=pg;Port=5432;Username=u;Password=secret;Database=d" };
+
+        var config = NodeOptions.Parse(["--config", ClusterConf, "--hostname", "10.1.0.7", "--seed-dns", "sslcluster.sslcluster.svc.cluster.local:4100"],
+            name => environment.GetValueOrDefault(name)).Config.WithFallback(SslClusterSettings.Reference);
+
+        Assert.Equal("sslcluster.sslcluster.svc.cluster.local:4100", config.GetString("sslcluster.node.seed-dns"));
+        Assert.Equal("Host=pg;Port=5432;Username=u;Password=secret;Database=d", config.GetString("akka.persistence.journal.sql.connection-string"));
+        Assert.Equal("Host=pg;Port=5432;Username=u;Password=secret;Database=d", config.GetString("akka.persistence.snapshot-store.sql.connection-string"));
+        Assert.Equal("PostgreSQL.15", config.GetString("akka.persistence.snapshot-store.sql.provider-name"));
+        Assert.Equal("10.1.0.7", config.GetString("akka.remote.dot-netty.tcp.hostname"));
+        Assert.Equal(4100, config.GetInt("akka.remote.dot-netty.tcp.port"));
+        Assert.Equal("/etc/sslcluster/remoting/node.p12", SslClusterSettings.Create(config).RemotingTlsCertificate);
+    }
+
+    [Fact]
+    public void Parse_JournalOptionAndEnvironment_OptionWins()
+    {
+        var config = NodeOptions.Parse(["--journal-postgres", "Host=a;Database=d"], _ => "Host=b;Database=d").Config;
+
+        Assert.Equal("Host=a;Database=d", config.GetString("akka.persistence.journal.sql.connection-string"));
+    }
+
+    [Fact]
+    public void Parse_JournalVariableNotAConnectionString_ErrorNamesItWithoutThePassword()
+    {
+        var e = Assert.Throws<ArgumentException>(() => NodeOptions.Parse([], _ => "postgres://u@pg/d;Password=hunter2"));
+
+        Assert.Contains(NodeOptions.JournalVariable + " takes an Npgsql connection string", e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", e.Message, StringComparison.Ordinal);
+    }
+}
