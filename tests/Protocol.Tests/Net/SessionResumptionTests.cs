@@ -165,6 +165,22 @@ public sealed class SessionResumptionTests : IDisposable
     }
 
     [Fact]
+    public async Task SClient_OffersTls12And13WithTicketExtension_Tls13FullHandshakeWithoutTicket()
+    {
+        var tickets = new SessionTicketKeys(TimeProvider.System);
+        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets);
+
+        // No version flag: OpenSSL offers TLS 1.2 and 1.3 and sends the session_ticket extension; 1.3 is chosen.
+        var first = await OpenSslClient.SClientAsync(harness.Port, $"-sess_out {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.3", first.StandardOutput);
+        Assert.Contains("hello from the backend", first.StandardOutput);
+        Assert.DoesNotContain("TLS session ticket lifetime hint", first.StandardOutput);
+        Assert.Equal(0, tickets.Issued);
+    }
+
+    [Fact]
     public async Task SClient_NoTicketKeys_NoTicketOffered()
     {
         await using var harness = ProxyHarness.Start(new HttpTestBackend(),
