@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
+using Akka.Event;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Health;
@@ -73,18 +74,27 @@ public static class SslClusterHost
         });
     }
 
-    /// <summary>The ticket-key owner singleton and this node's session replicator.</summary>
+    /// <summary>
+    /// The ticket-key owner and this node's session replicator. Shared across the cluster (the owner a singleton, every
+    /// session copied to every node) over remoting TLS, or in clear when the settings allow it; otherwise node-local.
+    /// </summary>
     internal static void StartSessionCache(ActorSystem system, SslClusterSettings settings, TlsSessionCluster sessions)
     {
         var seal = new ClusterSeal(sessions.MasterKey, "tls ticket keys v1");
-        system.ActorOf(ClusterSingletonManager.Props(
-            TicketKeyOwnerActor.Props(seal, settings.TicketKeyRotation, TimeProvider.System),
-            PoisonPill.Instance,
-            ClusterSingletonManagerSettings.Create(system)), "ticket-keys");
-        var owner = system.ActorOf(ClusterSingletonProxy.Props(
-            "/user/ticket-keys",
-            ClusterSingletonProxySettings.Create(system)), "ticket-keys-proxy");
-        system.ActorOf(SessionReplicatorActor.Props(sessions.Store, sessions.Tickets, seal, owner, settings.SessionCacheSize),
+        var owner = TicketKeyOwnerActor.Props(seal, settings.TicketKeyRotation, TimeProvider.System, localOnly: !settings.ShareSessions);
+        IActorRef ownerRef;
+        if (settings.ShareSessions)
+        {
+            system.ActorOf(ClusterSingletonManager.Props(owner, PoisonPill.Instance, ClusterSingletonManagerSettings.Create(system)), "ticket-keys");
+            ownerRef = system.ActorOf(ClusterSingletonProxy.Props("/user/ticket-keys", ClusterSingletonProxySettings.Create(system)), "ticket-keys-proxy");
+        }
+        else
+        {
+            system.Log.Info("tls sessions: remoting runs without TLS, so this node keeps its TLS sessions and ticket keys to itself " +
+                "(sslcluster.tls.share-sessions-without-remoting-tls = on would share them sealed, but not forward secret)");
+            ownerRef = system.ActorOf(owner, "ticket-keys");
+        }
+        system.ActorOf(SessionReplicatorActor.Props(sessions.Store, sessions.Tickets, seal, ownerRef, settings.SessionCacheSize, settings.ShareSessions),
             SessionReplicatorActor.Name);
     }
 

@@ -8,7 +8,9 @@ namespace SslCluster.Node;
 /// Seed nodes derived from DNS (<c>--seed-dns NAME:PORT</c>): every address the name resolves to, in one order that
 /// every node computes alike (IPv4 before IPv6, then by bytes), so that all nodes agree on the first seed, the only
 /// one that may form a new cluster by itself (Akka's rule). On Kubernetes, NAME is the StatefulSet's headless
-/// service (publishNotReadyAddresses: true), which resolves to every pod.
+/// service (publishNotReadyAddresses: true), which resolves to every pod. Nodes that start together could see
+/// different answers (each node first of its own list would form a cluster of its own), so the answer is taken only
+/// once it holds at least <c>seed-dns-min-addresses</c> addresses and has not changed for <c>seed-dns-stable</c>.
 /// </summary>
 internal static class SeedDns
 {
@@ -46,29 +48,42 @@ internal static class SeedDns
         if (target.Length == 0 || config.GetStringList("akka.cluster.seed-nodes").Count > 0) return config;
         var (name, port) = ParseTarget(target);
         var timeout = config.GetTimeSpan("sslcluster.node.seed-dns-timeout", TimeSpan.FromSeconds(60));
+        var stable = config.GetTimeSpan("sslcluster.node.seed-dns-stable", TimeSpan.FromSeconds(5));
+        var minimum = config.GetInt("sslcluster.node.seed-dns-min-addresses", 1);
         var tls = config.GetString("sslcluster.node.remoting-tls.certificate", "").Length > 0;
         var own = config.GetString("akka.remote.dot-netty.tcp.hostname", "");
+        // Akka lets a node form a cluster only when the first seed is exactly its own address: with IP seeds, a node
+        // known by a name would never match, and a cluster would never form.
+        if (!IPAddress.TryParse(own, out _))
+            throw new NodeStartupException($"seed-dns needs this node's remoting host name to be its IP address (--hostname ADDRESS), not '{own}': the seeds are IP addresses");
         var deadline = DateTime.UtcNow + timeout;
+        IReadOnlyList<string> last = [];
+        var since = DateTime.UtcNow;
         while (true)
         {
             string why;
             try
             {
                 var seeds = SeedsFrom(await resolve(name), port, tls, own);
-                if (seeds.Count > 0)
+                if (!seeds.SequenceEqual(last))
+                {
+                    last = seeds;
+                    since = DateTime.UtcNow;
+                }
+                if (seeds.Count >= minimum && DateTime.UtcNow - since >= stable)
                 {
                     log($"seed nodes from DNS name {name}: {string.Join(", ", seeds)}");
                     var list = string.Join(", ", seeds.Select(s => "\"" + s + "\""));
                     return ConfigurationFactory.ParseString($"akka.cluster.seed-nodes = [{list}]").WithFallback(config);
                 }
-                why = "no address of this node's family";
+                why = seeds.Count < minimum ? $"{seeds.Count} address(es), at least {minimum} wanted" : "the answer is still changing";
             }
             catch (SocketException e)
             {
                 why = e.Message;
             }
             if (DateTime.UtcNow + retry > deadline)
-                throw new NodeStartupException($"seed-dns: '{name}' gave no seed node within {timeout.TotalSeconds:0} s ({why})");
+                throw new NodeStartupException($"seed-dns: '{name}' gave no seed list within {timeout.TotalSeconds:0} s ({why})");
             await Task.Delay(retry);
         }
     }

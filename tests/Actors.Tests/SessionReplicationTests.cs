@@ -65,9 +65,26 @@ public sealed class SessionReplicationTests : IAsyncLifetime
         Assert.False(stranger.Sessions.Tickets!.TryOpen(a.Sessions.Tickets!.Seal("spl/1", TimeSpan.FromMinutes(5), Session())!, "spl/1", out _));
     }
 
-    private async Task<(ActorSystem System, TlsSessionCluster Sessions)> StartNodeAsync(ActorSystem? seed, MasterKey? master = null)
+    [Fact]
+    public async Task RemotingWithoutTlsAndSharingNotAllowed_EachNodeKeepsItsOwnSessionsAndKeys()
     {
-        var config = ConfigurationFactory.ParseString("""
+        var a = await StartNodeAsync(seed: null, share: false);
+        var b = await StartNodeAsync(seed: a.System, share: false);
+        await WaitForMembersAsync(a.System, 2);
+        await Until(() => a.Sessions.Tickets!.CanIssue && b.Sessions.Tickets!.CanIssue, "each node has a ticket key of its own");
+
+        a.Sessions.Store.Put(Id(3), "spl/1", Session(), TimeSpan.FromMinutes(5));
+        await Task.Delay(1000);
+
+        Assert.False(b.Sessions.Store.TryGet(Id(3), "spl/1", out _));
+        Assert.Equal(0, b.Sessions.Store.Accepted);
+        Assert.NotEqual(a.Sessions.Tickets!.CurrentKey, b.Sessions.Tickets!.CurrentKey);
+        Assert.False(b.Sessions.Tickets!.TryOpen(a.Sessions.Tickets!.Seal("spl/1", TimeSpan.FromMinutes(5), Session())!, "spl/1", out _));
+    }
+
+    private async Task<(ActorSystem System, TlsSessionCluster Sessions)> StartNodeAsync(ActorSystem? seed, MasterKey? master = null, bool share = true)
+    {
+        var config = ConfigurationFactory.ParseString($"sslcluster.tls.share-sessions-without-remoting-tls = {(share ? "on" : "off")}\n" + """
             akka.remote.dot-netty.tcp.port = 0
             akka.remote.dot-netty.tcp.hostname = 127.0.0.1
             akka.loglevel = WARNING

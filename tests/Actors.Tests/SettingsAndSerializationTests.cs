@@ -40,6 +40,8 @@ public sealed class SettingsTests
     [Theory]
     [InlineData("sslcluster.tls.crypto-provider = fast", "crypto-provider must be native or bouncycastle")]
     [InlineData("sslcluster.proxy.buffer-size = 10", "buffer-size must be from 1024")]
+    [InlineData("sslcluster.tls.ticket-key-rotation = 1m", "ticket-key-rotation must be from 15m to 1d")]
+    [InlineData("sslcluster.tls.session-cache-size = 0", "session-cache-size must be from 1")]
     public void Create_BadValue_SaysWhichKeyAndWhatIsAllowed(string hocon, string fragment)
     {
         var e = Assert.Throws<ConfigurationException>(() => SslClusterSettings.Create(ConfigurationFactory.ParseString(hocon)));
@@ -90,6 +92,7 @@ public sealed class SerializationTests : TestKit
             LastFailureAt = DateTimeOffset.UnixEpoch.AddSeconds(9), LastModule = "ssl3", ModuleIndex = 1,
         }),
         new SessionProtocol.GetTicketKeys(ActorRefs.Nobody),
+        new SessionProtocol.SessionsSynced(42),
         new SessionProtocol.TicketKeysPublished([new SealedTicketKey(new byte[16], [7, 8], DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddHours(1), DateTimeOffset.UnixEpoch.AddHours(2))]),
     ];
 

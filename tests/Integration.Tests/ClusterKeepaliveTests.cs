@@ -56,10 +56,16 @@ public sealed class ClusterKeepaliveTests(ITestOutputHelper output)
             var again = new TcpListener(IPAddress.Parse("127.0.0.9"), port);
             again.Start();
             using var stopAgain = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            var acceptingAgain = AcceptAsync(again, () => { }, stopAgain.Token);
+            long probesAgain = 0;
+            var acceptingAgain = AcceptAsync(again, () => Interlocked.Increment(ref probesAgain), stopAgain.Token);
             try
             {
                 foreach (var node in cluster.Running) await WaitForStateAsync(node, "State: Alive", TimeSpan.FromSeconds(60));
+                // A keepalive that moved restarts as Alive by design, so Alive alone proves nothing: the server must
+                // see probes again, from whichever survivor owns the keepalive now.
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                while (Interlocked.Read(ref probesAgain) < 2 && DateTime.UtcNow < deadline) await Task.Delay(200);
+                Assert.True(Interlocked.Read(ref probesAgain) >= 2, $"only {probesAgain} probe(s) reached the server after node 1 was killed");
             }
             finally
             {

@@ -56,7 +56,7 @@ public sealed class SeedDnsTests
     [Fact]
     public async Task ApplyAsync_NameAnswersOnThirdTry_SeedsFromTheAnswer()
     {
-        var config = NodeOptions.Parse(["--seed-dns", "sslcluster.ns.svc:4100", "--hostname", "10.1.0.12"]).Config;
+        var config = NodeOptions.Parse(["--seed-dns", "sslcluster.ns.svc:4100", "--hostname", "10.1.0.12", "--set", "sslcluster.node.seed-dns-stable=0s"]).Config;
         var calls = 0;
         Task<IPAddress[]> Resolve(string name)
         {
@@ -73,12 +73,42 @@ public sealed class SeedDnsTests
     [Fact]
     public async Task ApplyAsync_NameNeverAnswers_StartupErrorNamingIt()
     {
-        var config = ConfigurationFactory.ParseString("sslcluster.node.seed-dns = \"nowhere:4100\"\nsslcluster.node.seed-dns-timeout = 50ms");
+        var config = ConfigurationFactory.ParseString("sslcluster.node.seed-dns = \"nowhere:4100\"\nsslcluster.node.seed-dns-timeout = 50ms\nakka.remote.dot-netty.tcp.hostname = \"10.1.0.3\"");
 
         var e = await Assert.ThrowsAsync<NodeStartupException>(() => SeedDns.ApplyAsync(config,
             _ => Task.FromException<IPAddress[]>(new SocketException((int)SocketError.HostNotFound)), TimeSpan.FromMilliseconds(10), _ => { }));
 
-        Assert.Contains("'nowhere' gave no seed node", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'nowhere' gave no seed list", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ApplyAsync_AnswerGrowsThenSettles_WaitsForMinimumAndStability()
+    {
+        var config = NodeOptions.Parse(["--seed-dns", "sslcluster:4100", "--hostname", "10.1.0.3",
+            "--set", "sslcluster.node.seed-dns-min-addresses=2", "--set", "sslcluster.node.seed-dns-stable=50ms"]).Config;
+        var answers = new Queue<IPAddress[]>([[Pods[2]], [Pods[2], Pods[0]], [Pods[2], Pods[0], Pods[3]]]);
+        var calls = 0;
+        Task<IPAddress[]> Resolve(string _)
+        {
+            calls++;
+            return Task.FromResult(answers.Count > 1 ? answers.Dequeue() : answers.Peek());
+        }
+
+        var resolved = await SeedDns.ApplyAsync(config, Resolve, TimeSpan.FromMilliseconds(20), _ => { });
+
+        // Not the first answer (one address) nor the second (it changed right after): the settled one, three seeds.
+        Assert.Equal(3, resolved.GetStringList("akka.cluster.seed-nodes").Count);
+        Assert.True(calls >= 4, $"resolved {calls} times");
+    }
+
+    [Fact]
+    public async Task ApplyAsync_HostNameNotAnIpAddress_StartupErrorSaysWhy()
+    {
+        var config = NodeOptions.Parse(["--seed-dns", "sslcluster:4100", "--hostname", "sslcluster-0.sslcluster"]).Config;
+
+        var e = await Assert.ThrowsAsync<NodeStartupException>(() => SeedDns.ApplyAsync(config, _ => Task.FromResult(Pods), TimeSpan.FromMilliseconds(1), _ => { }));
+
+        Assert.Contains("--hostname ADDRESS", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -17,6 +17,9 @@ public static class SessionProtocol
     /// <summary>A node that just joined asks a peer for the sessions it holds.</summary>
     public sealed record SyncSessions(IActorRef ReplyTo) : IClusterMessage;
 
+    /// <summary>The last message of a catch-up: the peer sent this many sessions before it.</summary>
+    public sealed record SessionsSynced(int Count) : IClusterMessage;
+
     /// <summary>A node asks the ticket-key owner for the keys (at start, and whenever it has no current key).</summary>
     public sealed record GetTicketKeys(IActorRef ReplyTo) : IClusterMessage;
 

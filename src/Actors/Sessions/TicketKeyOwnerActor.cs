@@ -25,7 +25,8 @@ public sealed record TicketKeyRing(ImmutableList<TicketKey> Keys)
 
 /// <summary>
 /// The cluster singleton that makes and rotates the TLS ticket keys and gives them to every node's
-/// <see cref="SessionReplicatorActor"/>. It keeps them in memory only; should it move to another node, the new
+/// <see cref="SessionReplicatorActor"/> (or, when sessions are not shared, a plain actor that gives them to its own
+/// node's replicator only). It keeps them in memory only; should it move to another node, the new
 /// owner starts with a fresh key, and the nodes keep the old ones until they retire, so existing tickets still open.
 /// </summary>
 public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
@@ -38,11 +39,13 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
     private readonly ClusterSeal _seal;
     private readonly TimeSpan _rotation;
     private readonly TimeProvider _time;
+    private readonly bool _localOnly;
     private TicketKeyRing _ring = TicketKeyRing.Empty;
 
-    public TicketKeyOwnerActor(ClusterSeal seal, TimeSpan rotation, TimeProvider time)
+    public TicketKeyOwnerActor(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly)
     {
         _seal = seal;
+        _localOnly = localOnly;
         _rotation = rotation;
         _time = time;
         Receive<Rotate>(_ =>
@@ -55,8 +58,8 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClusterSeal seal, TimeSpan rotation, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new TicketKeyOwnerActor(seal, rotation, time));
+    public static Props Props(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly = false) =>
+        Akka.Actor.Props.Create(() => new TicketKeyOwnerActor(seal, rotation, time, localOnly));
 
     protected override void PreStart()
     {
@@ -69,7 +72,8 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
 
     private void PublishToAll()
     {
-        NodeBroadcast.ToEveryNode(Context, SessionReplicatorActor.Name, Published());
+        if (_localOnly) Context.ActorSelection("/user/" + SessionReplicatorActor.Name).Tell(Published());
+        else NodeBroadcast.ToEveryNode(Context, SessionReplicatorActor.Name, Published());
         Context.GetLogger().Info("tls tickets: key {0} is current; {1} key(s) held", _ring.Keys[0].NameHex, _ring.Keys.Count);
     }
 }

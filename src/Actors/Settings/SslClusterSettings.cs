@@ -51,6 +51,12 @@ public sealed record SslClusterSettings
     /// <summary>Whether TLS 1.2 clients get session tickets.</summary>
     public bool SessionTickets { get; init; } = true;
 
+    /// <summary>Share sessions and ticket keys between nodes even when remoting runs without TLS (not forward secret).</summary>
+    public bool ShareSessionsWithoutRemotingTls { get; init; }
+
+    /// <summary>True when sessions and ticket keys travel between nodes: over remoting TLS, or when allowed in clear.</summary>
+    public bool ShareSessions => RemotingTlsCertificate.Length > 0 || ShareSessionsWithoutRemotingTls;
+
     /// <summary>How often the cluster's ticket-key owner makes a new ticket key.</summary>
     public TimeSpan TicketKeyRotation { get; init; } = TimeSpan.FromHours(1);
 
@@ -71,12 +77,15 @@ public sealed record SslClusterSettings
         if (sessionCacheSize is < 1 or > 10_000_000)
             throw new ConfigurationException($"sslcluster.tls.session-cache-size must be from 1 to 10000000 sessions, not {sessionCacheSize}");
         var rotation = c.GetTimeSpan("tls.ticket-key-rotation");
-        if (rotation < TimeSpan.FromMinutes(1) || rotation > TimeSpan.FromDays(1))
-            throw new ConfigurationException($"sslcluster.tls.ticket-key-rotation must be from 1m to 1d, not {rotation}");
+        // Keys are kept for a ticket lifetime (20 h) after they rotate out; below 15 minutes the list the owner sends
+        // every node would outgrow a remoting frame.
+        if (rotation < TimeSpan.FromMinutes(15) || rotation > TimeSpan.FromDays(1))
+            throw new ConfigurationException($"sslcluster.tls.ticket-key-rotation must be from 15m to 1d, not {rotation}");
         return new SslClusterSettings
         {
             SessionCacheSize = sessionCacheSize,
             SessionTickets = c.GetBoolean("tls.session-tickets"),
+            ShareSessionsWithoutRemotingTls = c.GetBoolean("tls.share-sessions-without-remoting-tls"),
             TicketKeyRotation = rotation,
             DataDir = c.GetString("node.data-dir"),
             AddressMap = c.GetString("node.address-map"),

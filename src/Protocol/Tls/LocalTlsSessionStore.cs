@@ -3,8 +3,9 @@ using System.Security.Cryptography;
 namespace SslCluster.Protocol.Tls;
 
 /// <summary>
-/// A bounded, expiring, thread-safe in-memory <see cref="ITlsSessionStore"/> for one process. When full, expired
-/// entries go first, then the least recently stored. Evicted and expired secrets are zeroed. Lookups copy the
+/// A bounded, expiring, thread-safe in-memory <see cref="ITlsSessionStore"/> for one process. When full, the least
+/// recently stored entry goes; expired entries are dropped when looked up and by <see cref="RemoveExpired"/> (which a
+/// cluster node runs every 2 s). Evicted and expired secrets are zeroed. Lookups copy the
 /// secret out under the lock; encoding and decoding happen outside it (as hitch's shctx does).
 /// </summary>
 public sealed class LocalTlsSessionStore : ITlsSessionStore
@@ -106,8 +107,9 @@ public sealed class LocalTlsSessionStore : ITlsSessionStore
     }
 
     /// <summary>
-    /// Copies of the live sessions, newest first, at most <paramref name="max"/> (a joining node's catch-up). The
-    /// caller owns the copies and clears their secrets.
+    /// Copies of the newest <paramref name="max"/> live sessions, oldest of them first, so that a receiver storing
+    /// them in this order evicts the oldest first (a joining node's catch-up). The caller owns the copies and clears
+    /// their secrets.
     /// </summary>
     public IReadOnlyList<(byte[] Id, string BindingKey, byte[] Params, DateTimeOffset ExpiresAt)> Snapshot(int max)
     {
@@ -126,6 +128,7 @@ public sealed class LocalTlsSessionStore : ITlsSessionStore
             }
         }
 
+        list.Reverse();
         return list;
     }
 

@@ -384,10 +384,15 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             SessionId = !tls13 && parameters.SessionID is { Length: > 0 } sid ? Convert.ToHexString(sid) : null,
         };
 
+        // BouncyCastle may still decline a session we offered (extended master secret or version mismatch).
+        ResumedFromTicket &= resumed;
+
+        // A client given a ticket resumes with it (RFC 5077 3.4; OpenSSL even replaces the session ID with a hash of
+        // the ticket): storing and copying its session ID as well would only crowd out clients without tickets.
         var store = _engine.SessionStore;
         byte[]? id = parameters.SessionID;
         var ttl = binding.SessionTimeout ?? _engine.Options.SessionTimeout;
-        if (store is null || tls13 || resumed || id is null || id.Length == 0 || ttl <= TimeSpan.Zero)
+        if (store is null || tls13 || resumed || TicketIssued || id is null || id.Length == 0 || ttl <= TimeSpan.Zero)
         {
             return;
         }

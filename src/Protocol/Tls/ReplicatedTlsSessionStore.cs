@@ -77,7 +77,7 @@ public sealed class ReplicatedTlsSessionStore : ITlsSessionStore
         var replicate = Replicate;
         var replica = replicate is not null && ttl > TimeSpan.Zero ? Seal(id, bindingKey, expiresAt, exportedParams) : null;
         _local.PutUntil(id, bindingKey, exportedParams, expiresAt);
-        Interlocked.Increment(ref _created);
+        if (ttl > TimeSpan.Zero) Interlocked.Increment(ref _created);
         if (replica is not null) replicate!(replica);
     }
 
@@ -96,7 +96,7 @@ public sealed class ReplicatedTlsSessionStore : ITlsSessionStore
         return true;
     }
 
-    /// <summary>The live sessions, newest first, at most <paramref name="max"/>, sealed for a joining node.</summary>
+    /// <summary>The newest <paramref name="max"/> live sessions, oldest of them first, sealed for a joining node.</summary>
     public IReadOnlyList<SessionReplica> Export(int max)
     {
         var sessions = _local.Snapshot(max);

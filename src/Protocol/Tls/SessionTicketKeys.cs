@@ -263,13 +263,23 @@ public sealed class SessionTicketKeys
         }
     }
 
+    /// <summary>
+    /// How long a new key waits before it encrypts while an older key still may: the owner gives it to every node at
+    /// once, and this lets every node have it before any node issues tickets that need it.
+    /// </summary>
+    public static readonly TimeSpan ActivationDelay = TimeSpan.FromSeconds(5);
+
     private TicketKey? Current(DateTimeOffset now)
     {
+        TicketKey? fallback = null;
         foreach (var key in Volatile.Read(ref _keys))
         {
-            if (key.EncryptUntil > now) return key; // newest first: the latest rotation wins
+            if (key.EncryptUntil <= now) continue;
+            // Newest first: the latest rotation wins once every node has had time to install it.
+            if (key.CreatedAt + ActivationDelay <= now) return key;
+            fallback ??= key;
         }
 
-        return null;
+        return fallback;
     }
 }

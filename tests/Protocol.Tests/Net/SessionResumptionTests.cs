@@ -112,8 +112,9 @@ public sealed class SessionResumptionTests : IDisposable
         var ticketsB = new SessionTicketKeys(TimeProvider.System);
         ticketsA.Install([key]);
         ticketsB.Install([key]);
+        var storeA = new LocalTlsSessionStore(TimeProvider.System);
         await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true,
-            sessionStore: new LocalTlsSessionStore(TimeProvider.System), tickets: ticketsA, bindingKey: "list/100");
+            sessionStore: storeA, tickets: ticketsA, bindingKey: "list/100");
         var storeB = new LocalTlsSessionStore(TimeProvider.System);
         await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: storeB,
             tickets: ticketsB, bindingKey: "list/100");
@@ -128,6 +129,8 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.True(summary.Handshake!.Resumed);
         Assert.Equal(ProxyError.None, summary.Error);
         Assert.Equal(0, storeB.Count);
+        // A client given a ticket resumes with it: its session ID is not stored (nor copied to other nodes).
+        Assert.Equal(0, storeA.Count);
     }
 
     [Fact]
@@ -148,8 +151,9 @@ public sealed class SessionResumptionTests : IDisposable
     }
 
     [Fact]
-    public async Task SClient_TicketKeysRetiredOnServer_FullHandshake()
+    public async Task SClient_TicketOfAKeyThisServerDoesNotHold_FullHandshake()
     {
+        // Retirement itself is a unit test (SessionTicketKeysTests.Rotation_...): here the server never had the key.
         var issuing = new SessionTicketKeys(TimeProvider.System);
         issuing.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
         var rotatedAway = new SessionTicketKeys(TimeProvider.System);

@@ -69,7 +69,7 @@ public sealed class ReplicatedTlsSessionStoreTests : IDisposable
     }
 
     [Fact]
-    public void Export_NewestFirstBoundedAndAcceptedByJoiningNode()
+    public void Export_NewestBoundedOldestFirstAndAcceptedByJoiningNode()
     {
         var a = new ReplicatedTlsSessionStore(_master, _time);
         for (byte i = 1; i <= 5; i++)
@@ -80,10 +80,27 @@ public sealed class ReplicatedTlsSessionStoreTests : IDisposable
 
         var replicas = a.Export(3);
 
-        Assert.Equal([5, 4, 3], replicas.Select(r => (int)r.Id[0]));
+        Assert.Equal([3, 4, 5], replicas.Select(r => (int)r.Id[0]));
         Assert.All(replicas, r => Assert.True(joining.Accept(r)));
         Assert.True(joining.TryGet([4], "list/1", out _));
         Assert.False(joining.TryGet([1], "list/1", out _));
+    }
+
+    [Fact]
+    public void Export_JoinerAtCapacity_EvictsTheOldestNotTheNewest()
+    {
+        var a = new ReplicatedTlsSessionStore(_master, _time, capacity: 5);
+        for (byte i = 1; i <= 5; i++)
+        {
+            a.Put([i], "list/1", Secret(), TimeSpan.FromMinutes(5));
+        }
+        var joining = new ReplicatedTlsSessionStore(_master, _time, capacity: 5);
+        foreach (var r in a.Export(5)) joining.Accept(r);
+
+        joining.Put([6], "list/1", Secret(), TimeSpan.FromMinutes(5));
+
+        Assert.False(joining.TryGet([1], "list/1", out _));
+        Assert.All(new byte[] { 2, 3, 4, 5, 6 }, i => Assert.True(joining.TryGet([i], "list/1", out _), $"session {i}"));
     }
 
     [Fact]
