@@ -81,7 +81,8 @@ public static class SslClusterHost
     internal static void StartSessionCache(ActorSystem system, SslClusterSettings settings, TlsSessionCluster sessions)
     {
         var seal = new ClusterSeal(sessions.MasterKey, "tls ticket keys v1");
-        var owner = TicketKeyOwnerActor.Props(seal, settings.TicketKeyRotation, TimeProvider.System, localOnly: !settings.ShareSessions);
+        var owner = TicketKeyOwnerActor.Props(seal, settings.TicketKeyRotation, TimeProvider.System, localOnly: !settings.ShareSessions,
+            heldHere: sessions.Tickets);
         IActorRef ownerRef;
         if (settings.ShareSessions)
         {

@@ -50,6 +50,25 @@ public sealed class SessionReplicationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TicketKeyOwnerNodeLeaves_NewOwnerKeepsOldKeys_NodeJoiningAfterwardsOpensOldTickets()
+    {
+        var a = await StartNodeAsync(seed: null);
+        var b = await StartNodeAsync(seed: a.System);
+        await WaitForMembersAsync(a.System, 2);
+        await Until(() => a.Sessions.Tickets!.CanIssue && b.Sessions.Tickets!.CanIssue, "both nodes hold a ticket key");
+        var oldTicket = a.Sessions.Tickets!.Seal("spl/1", TimeSpan.FromMinutes(5), Session())!;
+
+        // Node A (the oldest: the owner) leaves; B takes the singleton over.
+        await CoordinatedShutdown.Get(a.System).Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+        await Until(() => Cluster.Get(b.System).State.Members.Count == 1, "node A gone from B's view");
+        var c = await StartNodeAsync(seed: b.System);
+        await WaitForMembersAsync(b.System, 2);
+
+        await Until(() => c.Sessions.Tickets!.Keys.Count >= 2, "node C, joined after the move, holds the old key too");
+        Assert.True(c.Sessions.Tickets!.TryOpen(oldTicket, "spl/1", out _));
+    }
+
+    [Fact]
     public async Task NodeWithOtherMasterKey_GetsNoUsableSessionOrKey()
     {
         var a = await StartNodeAsync(seed: null);

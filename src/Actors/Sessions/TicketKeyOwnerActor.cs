@@ -21,13 +21,19 @@ public sealed record TicketKeyRing(ImmutableList<TicketKey> Keys)
     /// </summary>
     public TicketKeyRing Rotate(DateTimeOffset now, TimeSpan rotation) =>
         new(Keys.Where(k => k.AcceptUntil > now).Prepend(TicketKey.Create(now, rotation * 2)).ToImmutableList());
+
+    /// <summary>Takes over keys an earlier owner made (the ones this node holds), newest first, the retired dropped.</summary>
+    public TicketKeyRing Adopt(IEnumerable<TicketKey> keys, DateTimeOffset now) =>
+        new(Keys.Concat(keys).Distinct().Where(k => k.AcceptUntil > now)
+            .OrderByDescending(k => k.CreatedAt).ToImmutableList());
 }
 
 /// <summary>
 /// The cluster singleton that makes and rotates the TLS ticket keys and gives them to every node's
 /// <see cref="SessionReplicatorActor"/> (or, when sessions are not shared, a plain actor that gives them to its own
-/// node's replicator only). It keeps them in memory only; should it move to another node, the new
-/// owner starts with a fresh key, and the nodes keep the old ones until they retire, so existing tickets still open.
+/// node's replicator only). It keeps them in memory only; should it move to another node, the new owner takes over
+/// the keys that node holds and adds a fresh one, so tickets issued before the move still open everywhere, on nodes
+/// that join later too.
 /// </summary>
 public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
 {
@@ -40,10 +46,13 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _rotation;
     private readonly TimeProvider _time;
     private readonly bool _localOnly;
+    private readonly SessionTicketKeys? _heldHere;
     private TicketKeyRing _ring = TicketKeyRing.Empty;
 
-    public TicketKeyOwnerActor(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly)
+    /// <param name="heldHere">This node's keys: what an earlier owner gave it, taken over when this owner starts.</param>
+    public TicketKeyOwnerActor(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly, SessionTicketKeys? heldHere)
     {
+        _heldHere = heldHere;
         _seal = seal;
         _localOnly = localOnly;
         _rotation = rotation;
@@ -58,12 +67,14 @@ public sealed class TicketKeyOwnerActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly = false) =>
-        Akka.Actor.Props.Create(() => new TicketKeyOwnerActor(seal, rotation, time, localOnly));
+    public static Props Props(ClusterSeal seal, TimeSpan rotation, TimeProvider time, bool localOnly = false, SessionTicketKeys? heldHere = null) =>
+        Akka.Actor.Props.Create(() => new TicketKeyOwnerActor(seal, rotation, time, localOnly, heldHere));
 
     protected override void PreStart()
     {
-        _ring = _ring.Rotate(_time.GetUtcNow(), _rotation);
+        var now = _time.GetUtcNow();
+        if (_heldHere is not null) _ring = _ring.Adopt(_heldHere.Keys, now);
+        _ring = _ring.Rotate(now, _rotation);
         Timers.StartPeriodicTimer("rotate", Rotate.Instance, _rotation);
         PublishToAll();
     }
