@@ -199,7 +199,7 @@ internal static class AdminEndpoint
         var tickets = h.Sessions?.Tickets;
         var current = tickets?.CurrentKey;
         var keys = tickets?.Keys.Select(k => new TicketKeyInfo(k.NameHex, k.CreatedAt, k.EncryptUntil, k.AcceptUntil, k == current)).ToList() ?? [];
-        return new SessionCacheResponse(store?.Count ?? 0, h.Settings.SessionCacheSize, store?.Created ?? 0, store?.Accepted ?? 0, store?.Refused ?? 0,
+        return new SessionCacheResponse(store?.Count ?? 0, h.Settings.SessionCacheSize, h.Settings.ShareSessions, store?.Created ?? 0, store?.Accepted ?? 0, store?.Refused ?? 0,
             tickets is not null, tickets?.Issued ?? 0, tickets?.Opened ?? 0, tickets?.Refused ?? 0, keys);
     }
 

@@ -76,7 +76,7 @@ public sealed record TicketKeyInfo(string Name, DateTimeOffset CreatedAt, DateTi
 /// taken from other nodes, refused) and of the ticket keys (tickets issued, opened and refused here).
 /// </summary>
 public sealed record SessionCacheResponse(
-    int Held, int Capacity, long Created, long FromPeers, long Refused,
+    int Held, int Capacity, bool Shared, long Created, long FromPeers, long Refused,
     bool TicketsEnabled, long TicketsIssued, long TicketsOpened, long TicketsRefused, IReadOnlyList<TicketKeyInfo> TicketKeys);
 
 public sealed record ErrorResponse(string Error);

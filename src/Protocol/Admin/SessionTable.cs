@@ -11,7 +11,10 @@ public static class SessionTable
         ArgumentNullException.ThrowIfNull(s);
         var o = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        o.Append(c, $"TLS 1.2 sessions on this node: {s.Held} of {s.Capacity} (every node holds the sessions of all nodes)\n");
+        o.Append(c, $"TLS 1.2 sessions on this node: {s.Held} of {s.Capacity} ");
+        o.Append(s.Shared
+            ? "(shared: every node holds the sessions of all nodes, and the ticket keys are the cluster's)\n"
+            : "(kept on this node: remoting runs without TLS, see sslcluster.tls.share-sessions-without-remoting-tls)\n");
         o.Append(c, $"  created here: {s.Created}   taken from other nodes: {s.FromPeers}   refused copies: {s.Refused}\n");
         if (!s.TicketsEnabled)
         {
