@@ -18,15 +18,18 @@ fi
 dotnet build Cluster.sln -c Release -nologo -v q
 
 log=$(mktemp)
+# The tests' temporary files (node data folders, test certificates and keys, session files) go to a folder of this
+# run, removed at the end whatever happens.
+scratch=$(mktemp -d -t sslcluster-tests.XXXXXX)
 # The cluster tests' PostgreSQL: a private server on a loopback port, installed when missing, stopped at the end.
 SSLCLUSTER_TEST_POSTGRES="$(./scripts/test-postgres.sh start | tail -n 1)"
 export SSLCLUSTER_TEST_POSTGRES
-trap 'rm -f "$log"; ./scripts/test-postgres.sh stop' EXIT
+trap 'rm -f "$log"; rm -rf "$scratch"; ./scripts/test-postgres.sh stop' EXIT
 status=0
 # One project at a time: the integration tests start node processes and must not compete with unit tests for 2 cores.
 for project in tests/Protocol.Tests tests/Actors.Tests tests/Node.Tests tests/Cli.Tests tests/Integration.Tests; do
   echo "test.sh: $project" >&2
-  dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=minimal" 2>&1 | tee -a "$log" || status=1
+  TMPDIR="$scratch" dotnet test "$project" -c Release --no-build -nologo --logger "console;verbosity=minimal" 2>&1 | tee -a "$log" || status=1
 done
 
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')
