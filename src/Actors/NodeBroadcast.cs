@@ -3,14 +3,19 @@ using Akka.Cluster;
 
 namespace SslCluster.Actors;
 
-/// <summary>Sends a message to the actor of one name under /user on every node that serves (members Up or Leaving).</summary>
+/// <summary>Reaches the actor of one name under /user on another node, or on every node that serves.</summary>
 internal static class NodeBroadcast
 {
+    /// <summary>The actor <paramref name="actorName"/> under /user on the node at <paramref name="address"/>.</summary>
+    public static ActorSelection On(IActorContext context, Address address, string actorName) =>
+        context.ActorSelection(new RootActorPath(address) / "user" / actorName);
+
+    /// <summary>Sends to the actor of that name on every node that serves (members Up or Leaving), this one included.</summary>
     public static void ToEveryNode(IActorContext context, string actorName, object message)
     {
         foreach (var member in Cluster.Get(context.System).State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving))
         {
-            context.ActorSelection(new RootActorPath(member.Address) / "user" / actorName).Tell(message, context.Self);
+            On(context, member.Address, actorName).Tell(message, context.Self);
         }
     }
 }

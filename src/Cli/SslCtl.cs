@@ -50,7 +50,7 @@ public static class SslCtl
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
           cluster show                   members of the cluster
-          cluster shards                 which node hosts how many module and proxy-list shards
+          cluster shards                 which node hosts how many module, proxy-list and backend-server shards
           node drain                     this node stops accepting, hands its shards off, waits for its
                                          connections (sslcluster.proxy.drain-timeout), leaves and exits
           cluster leave                  the same as node drain (Petabridge.Cmd's name for it)

@@ -17,7 +17,7 @@ public sealed class BackendServerEntity : ReceiveActor, IWithTimers
 {
     public const string TypeName = "backend-server";
 
-    private sealed record Reported(KeepaliveKey Key, KeepaliveState State);
+    private sealed record Reported(KeepaliveState State);
 
     private sealed record AskAgain
     {
@@ -27,7 +27,8 @@ public sealed class BackendServerEntity : ReceiveActor, IWithTimers
     /// <summary>Hands the runner's states to the entity (the runner calls from the thread pool).</summary>
     private sealed class ToEntity(IActorRef entity) : IKeepaliveSink
     {
-        public void Publish(KeepaliveKey key, KeepaliveState state) => entity.Tell(new Reported(key, state));
+        // The entity runs one keepalive: its id already names the key.
+        public void Publish(KeepaliveKey key, KeepaliveState state) => entity.Tell(new Reported(state));
     }
 
     private readonly string _id;

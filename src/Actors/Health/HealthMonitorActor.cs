@@ -62,8 +62,12 @@ public sealed class HealthMonitorActor : ReceiveActor, IWithTimers
         _owners = owners;
         Receive<ApplyConfig>(a =>
         {
-            if (_owners is null) RunHere(a);
-            else Delegate(a);
+            _config = a.Config;
+            _revision = a.Revision;
+            var plan = KeepalivePlan.Build(a.Config);
+            _targets = plan.Targets.ToDictionary(t => t.Key);
+            if (_owners is null) RunHere(plan);
+            else Delegate(plan);
         });
         Receive<GetHealth>(_ => Sender.Tell(new CurrentHealth(_config, _table.Snapshot)));
         Receive<GetTarget>(g => Sender.Tell(new TargetOf(g.Key, _revision, _targets.GetValueOrDefault(g.Key), _environment)));
@@ -94,12 +98,8 @@ public sealed class HealthMonitorActor : ReceiveActor, IWithTimers
         if (_owners is not null) Timers.StartPeriodicTimer("ensure", EnsureAll.Instance, EnsureInterval);
     }
 
-    private void Delegate(ApplyConfig message)
+    private void Delegate(KeepalivePlan plan)
     {
-        _config = message.Config;
-        _revision = message.Revision;
-        var plan = KeepalivePlan.Build(message.Config);
-        _targets = plan.Targets.ToDictionary(t => t.Key);
         _table.Configure(plan);
         Ensure();
     }
@@ -109,16 +109,11 @@ public sealed class HealthMonitorActor : ReceiveActor, IWithTimers
         foreach (var key in _targets.Keys) _owners!.Tell(new BackendServerProtocol.EnsureKeepalive(BackendServerProtocol.KeyOf(key), _revision));
     }
 
-    private void RunHere(ApplyConfig message)
+    private void RunHere(KeepalivePlan plan)
     {
-        _config = message.Config;
-        _revision = message.Revision;
-        var plan = KeepalivePlan.Build(message.Config);
-        _targets = plan.Targets.ToDictionary(t => t.Key);
-        var wanted = plan.Targets.ToDictionary(t => t.Key);
         foreach (var (key, (target, child)) in _children.ToList())
         {
-            if (wanted.TryGetValue(key, out var now) && now == target) continue;
+            if (_targets.TryGetValue(key, out var now) && now == target) continue;
             Context.Stop(child);
             _children.Remove(key);
         }

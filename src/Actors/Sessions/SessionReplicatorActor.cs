@@ -211,6 +211,5 @@ public sealed class SessionReplicatorActor : ReceiveActor, IWithTimers
         _pending.Clear();
     }
 
-    private ActorSelection Replicator(Address address) =>
-        Context.ActorSelection(new RootActorPath(address) / "user" / Name);
+    private ActorSelection Replicator(Address address) => NodeBroadcast.On(Context, address, Name);
 }

@@ -61,9 +61,6 @@ public sealed class OffloadTlsServer : AbstractTlsServer
     /// <summary>A new session ticket was sent in this handshake.</summary>
     public bool TicketIssued { get; private set; }
 
-    /// <summary>The session was resumed from the ticket the client presented (not from the session-ID store).</summary>
-    public bool ResumedFromTicket { get; private set; }
-
     /// <summary>Set when the client's certificate failed under the reject action (the handshake then failed).</summary>
     public ClientAuthOutcome? ClientAuthRejection { get; private set; }
 
@@ -134,7 +131,7 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         // RFC 5077 3.2: an empty session_ticket extension promises a NewSessionTicket message (full TLS 1.2 handshakes
         // only: BouncyCastle does not ask on resumption, and TLS 1.3 has no such extension).
         if (_clientTicket is not null && !TlsUtilities.IsTlsV13(m_context) && _engine.Tickets is { CanIssue: true } &&
-            TicketLifetime(RequireBinding()) > TimeSpan.Zero)
+            SessionLifetime(RequireBinding()) > TimeSpan.Zero)
         {
             extensions[ExtensionType.session_ticket] = TlsUtilities.EmptyBytes;
         }
@@ -185,12 +182,11 @@ public sealed class OffloadTlsServer : AbstractTlsServer
     public override NewSessionTicket GetNewSessionTicket()
     {
         var binding = RequireBinding();
-        var lifetime = TicketLifetime(binding);
+        var lifetime = SessionLifetime(binding);
         var parameters = m_context.SecurityParameters;
         var chain = binding.ClientAuth is null ? null : _clientChain ?? [];
         byte[]? ticket = null;
-        if (_engine.Tickets is { } tickets && lifetime > TimeSpan.Zero &&
-            (chain is null || (chain.Count <= byte.MaxValue && chain.All(c => c.Length <= ushort.MaxValue))))
+        if (_engine.Tickets is { } tickets && lifetime > TimeSpan.Zero && TlsSessionCodec.CanCarry(chain))
         {
             var session = new SessionParameters.Builder()
                 .SetNegotiatedVersion(parameters.NegotiatedVersion)
@@ -213,7 +209,8 @@ public sealed class OffloadTlsServer : AbstractTlsServer
         return new NewSessionTicket(ticket is null ? 0 : (long)lifetime.TotalSeconds, ticket ?? TlsUtilities.EmptyBytes);
     }
 
-    private TimeSpan TicketLifetime(TlsFrontEndBinding binding) => binding.SessionTimeout ?? _engine.Options.SessionTimeout;
+    /// <summary>How long a session of this ssl-server may resume, by ID or by ticket (its session-cache timeout).</summary>
+    private TimeSpan SessionLifetime(TlsFrontEndBinding binding) => binding.SessionTimeout ?? _engine.Options.SessionTimeout;
 
     /// <inheritdoc />
     public override TlsSession? GetSessionToResume(byte[] sessionID)
@@ -226,7 +223,7 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             return null;
         }
 
-        if (!TryFindSession(sessionID, binding, out byte[] exported, out bool fromTicket))
+        if (!TryFindSession(sessionID, binding, out byte[] exported))
         {
             return null;
         }
@@ -245,7 +242,6 @@ public sealed class OffloadTlsServer : AbstractTlsServer
                 return null;
             }
 
-            ResumedFromTicket = fromTicket;
             return TlsUtilities.ImportSession(sessionID, parameters);
         }
         finally
@@ -255,23 +251,16 @@ public sealed class OffloadTlsServer : AbstractTlsServer
     }
 
     /// <summary>The session for this ID from the store, else from the client's ticket.</summary>
-    private bool TryFindSession(byte[] sessionID, TlsFrontEndBinding binding, out byte[] exported, out bool fromTicket)
+    private bool TryFindSession(byte[] sessionID, TlsFrontEndBinding binding, out byte[] exported)
     {
-        fromTicket = false;
         if (_engine.SessionStore is { } store && store.TryGet(sessionID, binding.BindingKey, out exported))
         {
             return true;
         }
 
         exported = [];
-        if (_clientTicket is { Length: > 0 } ticket && _engine.Tickets is { } tickets &&
-            tickets.TryOpen(ticket, binding.BindingKey, out exported))
-        {
-            fromTicket = true;
-            return true;
-        }
-
-        return false;
+        return _clientTicket is { Length: > 0 } ticket && _engine.Tickets is { } tickets &&
+            tickets.TryOpen(ticket, binding.BindingKey, out exported);
     }
 
     /// <summary>
@@ -384,14 +373,11 @@ public sealed class OffloadTlsServer : AbstractTlsServer
             SessionId = !tls13 && parameters.SessionID is { Length: > 0 } sid ? Convert.ToHexString(sid) : null,
         };
 
-        // BouncyCastle may still decline a session we offered (extended master secret or version mismatch).
-        ResumedFromTicket &= resumed;
-
         // A client given a ticket resumes with it (RFC 5077 3.4; OpenSSL even replaces the session ID with a hash of
         // the ticket): storing and copying its session ID as well would only crowd out clients without tickets.
         var store = _engine.SessionStore;
         byte[]? id = parameters.SessionID;
-        var ttl = binding.SessionTimeout ?? _engine.Options.SessionTimeout;
+        var ttl = SessionLifetime(binding);
         if (store is null || tls13 || resumed || TicketIssued || id is null || id.Length == 0 || ttl <= TimeSpan.Zero)
         {
             return;
@@ -406,7 +392,7 @@ public sealed class OffloadTlsServer : AbstractTlsServer
 
         // Under client auth the chain goes with the session (empty when the client sent none), see MayResume.
         var chain = binding.ClientAuth is null ? null : _clientChain ?? [];
-        if (chain is not null && (chain.Count > byte.MaxValue || chain.Any(c => c.Length > ushort.MaxValue)))
+        if (!TlsSessionCodec.CanCarry(chain))
         {
             return; // A chain the codec cannot carry: this session simply is not resumable.
         }

@@ -117,7 +117,7 @@ public sealed class SessionTicketKeys
     public TicketKey? CurrentKey => Current(_time.GetUtcNow());
 
     /// <summary>True when a key may encrypt now: only then does the server offer tickets.</summary>
-    public bool CanIssue => Current(_time.GetUtcNow()) is not null;
+    public bool CanIssue => CurrentKey is not null;
 
     /// <summary>The keys held now (retired ones dropped), newest first.</summary>
     public IReadOnlyList<TicketKey> Keys

@@ -51,7 +51,7 @@ public static class TlsSessionCodec
                 throw new ArgumentException("unexpected master secret length " + secret.Length);
             }
 
-            if (clientChain is not null && (clientChain.Count > byte.MaxValue || clientChain.Any(c => c.Length > ushort.MaxValue)))
+            if (!CanCarry(clientChain))
             {
                 throw new ArgumentException("client chain too long to store with the session", nameof(clientChain));
             }
@@ -86,6 +86,13 @@ public static class TlsSessionCodec
             Array.Clear(secret);
         }
     }
+
+    /// <summary>
+    /// Whether <paramref name="clientChain"/> fits the format (at most 255 certificates of at most 65,535 bytes each);
+    /// a session whose chain does not is simply not made resumable.
+    /// </summary>
+    public static bool CanCarry(IReadOnlyList<byte[]>? clientChain) =>
+        clientChain is null || (clientChain.Count <= byte.MaxValue && clientChain.All(c => c.Length <= ushort.MaxValue));
 
     /// <summary>Decodes a session for <see cref="TlsUtilities.ImportSession"/>; null when the bytes are not ours.</summary>
     public static SessionParameters? Import(TlsCrypto crypto, ReadOnlySpan<byte> bytes) => Import(crypto, bytes, out _);
