@@ -33,7 +33,8 @@ public sealed record SslClusterHandles(
     IActorRef NodeRuntime,
     IActorRef Health,
     IActorRef BackendServerRegion,
-    TlsSessionCluster? Sessions);
+    TlsSessionCluster? Sessions,
+    IActorRef ConfigFollower);
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -134,9 +135,10 @@ public static class SslClusterHost
         var backendServers = sharding.Start(BackendServerEntity.TypeName, id => BackendServerEntity.Props(id, time), shardingSettings, extractor);
         var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
             keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time, backendServers), HealthMonitorActor.Name);
-        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, store, modules, nodeName, monitor), "node-runtime");
+        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, modules, nodeName, monitor), "node-runtime");
+        var follower = system.ActorOf(ConfigFollowerActor.Props(store, runtime, settings, time), ConfigFollowerActor.Name);
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
-        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers, sessions);
+        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers, sessions, follower);
     }
 }

@@ -206,7 +206,7 @@ public static class SslCtl
             case "cluster" when command == "cluster show":
                 var cluster = await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null);
                 foreach (var m in cluster.Members)
-                    await stdout.WriteLineAsync($"{m.Address,-40} {m.Status,-10} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd());
+                    await stdout.WriteLineAsync($"{m.Address,-40} {m.Status,-10} {RevisionText(m),-40} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd());
                 return ExitCodes.Ok;
             case "cluster" when command == "cluster shards":
                 var shards = await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null);
@@ -247,4 +247,13 @@ public static class SslCtl
     private sealed class UsageException(string message) : Exception(message);
 
     private sealed class AuthException(string message) : Exception(message);
+
+    /// <summary>A member's configuration revision, and how far and how long it is behind the store when it is.</summary>
+    internal static string RevisionText(ClusterMemberInfo m)
+    {
+        if (m.Revision is not { } r) return "revision ? (no answer)";
+        if (m.StoreRevision is { } s && s != r && m.BehindSeconds is { } behind)
+            return FormattableString.Invariant($"revision {r} (store has {s}, behind {behind:0.#} s)");
+        return FormattableString.Invariant($"revision {r}");
+    }
 }

@@ -28,6 +28,9 @@ internal static class AdminEndpoint
 {
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
 
+    /// <summary>A configuration of thousands of objects is validated whole: allow it time.</summary>
+    private static readonly TimeSpan ConfigureTimeout = TimeSpan.FromSeconds(60);
+
     public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, IDataPlane dataPlane)
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -40,6 +43,24 @@ internal static class AdminEndpoint
         var app = builder.Build();
         var expected = Encoding.UTF8.GetBytes("Bearer " + token);
 
+        // A query whose actor did not answer becomes a 504 that names it, not a bare 500.
+        app.Use(async (context, next) =>
+        {
+            try
+            {
+                await next(context);
+            }
+            catch (AdminTimeoutException e) when (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+                await context.Response.WriteAsJsonAsync(new ErrorResponse(e.Message), AdminJson.Options);
+            }
+            catch (AskTimeoutException e) when (!context.Response.HasStarted)
+            {
+                context.Response.StatusCode = StatusCodes.Status504GatewayTimeout;
+                await context.Response.WriteAsJsonAsync(new ErrorResponse($"{context.Request.Path}: an actor of the node did not answer in time ({e.Message})"), AdminJson.Options);
+            }
+        });
         app.Use(async (context, next) =>
         {
             if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal))
@@ -58,7 +79,16 @@ internal static class AdminEndpoint
 
         app.MapPost(AdminPaths.Configure, async (ConfigureRequest request) =>
         {
-            var reply = await h.ConfigStore.Ask<object>(new ConfigStoreProtocol.ApplyConfig(request.Text, request.Source, request.StrictCiphers), AskTimeout);
+            object reply;
+            try
+            {
+                reply = await ConfigStoreClient.ApplyAsync(h.ConfigStore, request.Text, request.Source, request.StrictCiphers, ConfigureTimeout);
+            }
+            catch (AskTimeoutException)
+            {
+                return Results.Json(new ErrorResponse($"the configuration store did not answer within {ConfigureTimeout.TotalSeconds:0} s, so this change may or may not " +
+                    "have been committed: look at 'show running-config' before applying it again"), AdminJson.Options, statusCode: 504);
+            }
             return reply switch
             {
                 ConfigStoreProtocol.ConfigApplied a => Results.Json(new ConfigureResponse(true, a.Revision, await InForceAsync(h, a.Revision, a.Diagnostics)), AdminJson.Options),
@@ -68,25 +98,45 @@ internal static class AdminEndpoint
         });
         app.MapGet(AdminPaths.RunningConfig, async () =>
         {
-            var rc = await AskReadAsync<ConfigStoreProtocol.CurrentRunningConfig>(h.ConfigStore, ConfigStoreProtocol.GetRunningConfig.Instance);
-            return Results.Json(new RunningConfigResponse(rc.Revision, rc.Text), AdminJson.Options);
+            var (copy, note) = await ConfigReads.CurrentAsync(h);
+            var text = ConfigPrinter.Print(copy.Config);
+            return Results.Json(new RunningConfigResponse(copy.Revision, note is null ? text : $"! {note}\n{text}"), AdminJson.Options);
         });
         app.MapGet(AdminPaths.SslFlows, async () => Results.Json(new FlowsResponse(await FlowsAsync(h)), AdminJson.Options));
         app.MapGet(AdminPaths.Files, async () =>
         {
-            var files = await AskReadAsync<ConfigStoreProtocol.CurrentFiles>(h.ConfigStore, ConfigStoreProtocol.GetFiles.Instance);
-            return Results.Json(new FilesResponse(files.Files.Select(SslCommands.Describe).ToList()), AdminJson.Options);
+            var (copy, _) = await ConfigReads.CurrentAsync(h);
+            return Results.Json(new FilesResponse(copy.Files.Values.Select(SslCommands.Describe).ToList()), AdminJson.Options);
         });
         app.MapPost(AdminPaths.SslCommand, async (SslCommandRequest request) =>
         {
             var result = await ssl.ExecuteAsync(request.Words);
             return Results.Json(result, AdminJson.Options, statusCode: result.Succeeded ? 200 : 422);
         });
-        app.MapGet(AdminPaths.Cluster, () =>
+        app.MapGet(AdminPaths.Cluster, async () =>
         {
             var cluster = Cluster.Get(h.System);
             var state = cluster.State;
-            var members = state.Members.Select(m => new ClusterMemberInfo(m.Address.ToString(), m.Status.ToString(), m.Roles.ToList(), m.Address == cluster.SelfAddress)).ToList();
+            // Each member's revision from its own copy, asked at once; a member that does not answer shows none.
+            var asks = state.Members.Select(async m =>
+            {
+                ConfigStoreProtocol.NodeRevision? r = null;
+                try
+                {
+                    r = await h.System.ActorSelection(new RootActorPath(m.Address) / "user" / ConfigFollowerActor.Name)
+                        .Ask<ConfigStoreProtocol.NodeRevision>(ConfigStoreProtocol.GetNodeRevision.Instance, TimeSpan.FromSeconds(2));
+                }
+                catch (AskTimeoutException)
+                {
+                }
+                return new ClusterMemberInfo(m.Address.ToString(), m.Status.ToString(), m.Roles.ToList(), m.Address == cluster.SelfAddress)
+                {
+                    Revision = r?.Revision,
+                    StoreRevision = r?.StoreRevision,
+                    BehindSeconds = r is null ? null : r.BehindMilliseconds / 1000.0,
+                };
+            });
+            var members = await Task.WhenAll(asks);
             return Results.Json(new ClusterResponse(members, state.Leader?.ToString()), AdminJson.Options);
         });
 
@@ -134,33 +184,17 @@ internal static class AdminEndpoint
         app.MapGet(AdminPaths.Health, () => h.System.WhenTerminated.IsCompleted ? Results.StatusCode(503) : Results.Text("ok\n"));
         app.MapGet(AdminPaths.Ready, async () =>
         {
-            var r = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, AskTimeout);
-            return r.Ready
+            var r = await ConfigReads.AskAsync<NodeRuntimeActor.Readiness>(h.NodeRuntime, NodeRuntimeActor.GetReadiness.Instance, "the node runtime", AskTimeout);
+            var copy = await ConfigReads.AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", AskTimeout);
+            var problems = r.Problems.Concat(r.Pending.Select(p => p + ": binding")).ToList();
+            if (copy.BehindSince is { } since && DateTimeOffset.UtcNow - since > h.Settings.ConfigMaxLag)
+                problems.Add($"behind the configuration store: it has revision {copy.StoreRevision}, this node runs {r.Revision}, for {(DateTimeOffset.UtcNow - since).TotalSeconds:0} s");
+            return r.Ready && problems.Count == 0
                 ? Results.Text($"ready: revision {r.Revision}\n")
-                : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", r.Problems.Concat(r.Pending.Select(p => p + ": binding")))}\n", statusCode: 503);
+                : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", problems)}\n", statusCode: 503);
         });
         app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h), SessionCache(h)), "text/plain; version=0.0.4"));
         return app;
-    }
-
-    /// <summary>
-    /// A read of the configuration store, asked again every 3 s up to the ask timeout: when the store's node has just
-    /// died, the singleton proxy may still send to it until the membership change, and that ask is lost. Reads are
-    /// safe to repeat; changes are not, and are asked once.
-    /// </summary>
-    private static async Task<T> AskReadAsync<T>(IActorRef store, object query)
-    {
-        var deadline = DateTime.UtcNow + AskTimeout;
-        while (true)
-        {
-            try
-            {
-                return await store.Ask<T>(query, TimeSpan.FromSeconds(3));
-            }
-            catch (AskTimeoutException) when (DateTime.UtcNow + TimeSpan.FromSeconds(3) < deadline)
-            {
-            }
-        }
     }
 
     /// <summary>

@@ -30,8 +30,10 @@ internal static class Demo
         });
         await backend.StartAsync();
 
-        var current = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentRunningConfig>(ConfigStoreProtocol.GetRunningConfig.Instance, TimeSpan.FromSeconds(30));
-        if (!ConfigParser.Reload(current.Text).ProxyLists.ContainsKey("demo"))
+        // At start the store may still be recovering: wait for it (and for this node's copy) longer than a query would.
+        var revision = await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, TimeSpan.FromSeconds(30));
+        var current = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(new ConfigFollowerActor.WaitForRevision(revision.Revision, TimeSpan.FromSeconds(30)), TimeSpan.FromSeconds(35));
+        if (!current.Config.ProxyLists.ContainsKey("demo"))
         {
             await CreateAsync(h, ssl, s);
         }
@@ -62,8 +64,8 @@ internal static class Demo
         var password = File.Exists(passwordFile) ? (await File.ReadAllTextAsync(passwordFile)).Trim() : Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         if (!File.Exists(passwordFile)) await PrivateFile.WriteTextAsync(passwordFile, password);
 
-        var files = await h.ConfigStore.Ask<ConfigStoreProtocol.CurrentFiles>(ConfigStoreProtocol.GetFiles.Instance, TimeSpan.FromSeconds(30));
-        var have = files.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var (copy, _) = await ConfigReads.CurrentAsync(h);
+        var have = copy.Files.Keys.ToHashSet(StringComparer.Ordinal);
         if (!have.Contains("demo-key")) Check(await ssl.ExecuteAsync(["ssl", "genrsa", "demo-key", "2048", password]));
         if (!have.Contains("demo-cert"))
             Check(await ssl.ExecuteAsync(["ssl", "gencert", "certkey", "demo-key", "signkey", "demo-key", "demo-cert", password, "cn=localhost", $"san=localhost,{s.DemoVip}", "days=825"]));

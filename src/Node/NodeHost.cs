@@ -66,7 +66,7 @@ internal static class NodeHost
         };
         var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
             TimeProvider.System, health, keepalives, sessions);
-        var ssl = new SslCommands(handles.ConfigStore, masterKey, TimeProvider.System);
+        var ssl = new SslCommands(handles, masterKey, TimeProvider.System);
 
         DemoHttpServer? demoBackend = null;
         await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane);

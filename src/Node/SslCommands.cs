@@ -1,9 +1,11 @@
 using System.Globalization;
 using System.Text;
 using Akka.Actor;
+using SslCluster.Actors;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
 using SslCluster.Protocol.Pki;
 using static SslCluster.Actors.ConfigStore.ConfigStoreProtocol;
 
@@ -19,15 +21,18 @@ internal sealed class SslCommands
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(15);
 
     private readonly IActorRef _store;
+    private readonly SslClusterHandles _handles;
     private readonly KeyProtector _protector;
     private readonly KeyFactory _keys;
     private readonly CertificateFactory _certificates;
     private readonly CertStoreImporter _importer;
     private readonly CertStoreExporter _exporter;
 
-    public SslCommands(IActorRef store, MasterKey masterKey, TimeProvider time)
+    public SslCommands(SslClusterHandles handles, MasterKey masterKey, TimeProvider time)
     {
-        _store = store;
+        ArgumentNullException.ThrowIfNull(handles);
+        _handles = handles;
+        _store = handles.ConfigStore;
         _protector = new KeyProtector(masterKey);
         _keys = new KeyFactory(_protector, time);
         _certificates = new CertificateFactory(_protector, time);
@@ -35,9 +40,10 @@ internal sealed class SslCommands
         _exporter = new CertStoreExporter(_protector);
     }
 
-    public static StoreFileInfo Describe(StoredFile f)
+    public static StoreFileInfo Describe(ReplicaFile f)
     {
-        var file = CertStoreFile.Decode(f.Payload);
+        ArgumentNullException.ThrowIfNull(f);
+        var file = CertStoreFile.DecodeShared(f.Content);
         return new StoreFileInfo(f.Name, file.Kind.ToString(), file.ToString());
     }
 
@@ -157,18 +163,17 @@ internal sealed class SslCommands
 
     private async Task<CertStoreFile> FileAsync(string name)
     {
-        var reply = await _store.Ask<CurrentFile>(new GetFile(name), AskTimeout);
-        return reply.File is null
-            ? throw new CommandException($"the certificate store has no file '{name}' (see 'show ssl files')")
-            : CertStoreFile.Decode(reply.File.Payload);
+        var (copy, _) = await ConfigReads.CurrentAsync(_handles);
+        return copy.Files.TryGetValue(name, out var file)
+            ? CertStoreFile.DecodeShared(file.Content)
+            : throw new CommandException($"the certificate store has no file '{name}' (see 'show ssl files')");
     }
 
     /// <summary>A key named by its association (as the reference does after 'ssl associate') or by its file name.</summary>
     private async Task<CertStoreFile> KeyAsync(string name)
     {
-        var config = await _store.Ask<CurrentRunningConfig>(GetRunningConfig.Instance, AskTimeout);
-        var model = ConfigParser.Reload(config.Text);
-        var file = model.Associations.TryGetValue(name, out var a) ? a.FileName : name;
+        var (copy, _) = await ConfigReads.CurrentAsync(_handles);
+        var file = copy.Config.Associations.TryGetValue(name, out var a) ? a.FileName : name;
         var key = await FileAsync(file);
         if (!key.IsPrivateKey) throw new CommandException($"'{name}' is a certificate, not a key");
         return key;

@@ -11,6 +11,7 @@ using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Tls;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
 using SslCluster.Protocol.Runtime;
 using Xunit;
 
@@ -61,24 +62,31 @@ public sealed class SerializationTests : TestKit
         new ConfigStoreProtocol.ApplyConfig("service a", "test", true),
         new ConfigStoreProtocol.ConfigApplied(3, [new ConfigDiagnostic(DiagnosticSeverity.Warning, 2, "rc4", "why")]),
         new ConfigStoreProtocol.ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, "bad")]),
-        new ConfigStoreProtocol.CurrentRunningConfig(4, "text"),
+        new ConfigStoreProtocol.ConfigTextPart(Guid.Parse("6f1c1d3e-0000-4000-8000-000000000001"), 2, "service a"),
+        new ConfigStoreProtocol.ConfigTextPartReceived(Guid.Parse("6f1c1d3e-0000-4000-8000-000000000001"), 2),
+        new ConfigStoreProtocol.ConfigChanged(5, [new SectionText("service/a", "service a\n\n")], ["owner/o"], "service a", "sslctl", DateTimeOffset.UnixEpoch),
         new ConfigStoreProtocol.ConfigCommitted(5, "printed", "applied", "sslctl", DateTimeOffset.UnixEpoch),
         new ConfigStoreProtocol.FileAdded(6, new StoredFile("k", StoredFileKind.RsaKey, [9, 8, 7]), DateTimeOffset.UnixEpoch),
         new ConfigStoreProtocol.FileRemoved(7, "k", DateTimeOffset.UnixEpoch),
-        new ConfigStoreProtocol.ConfigPublished(8, "text", [new StoredFile("c", StoredFileKind.Certificate, [1])]),
+        new ConfigStoreProtocol.RevisionAvailable(8),
+        new ConfigStoreProtocol.GetChanges(3, 8, 120),
+        new ConfigStoreProtocol.Changes(new ChangesPage(3, 8, false, [new ChangedEntry("file/c", "ab", 1, StoredFileKind.Certificate, [1]), new ChangedEntry("service/a", "cd", 9, null, null)], ["owner/o"], 2)),
+        new ConfigStoreProtocol.ChangesUnavailable(8, 9),
+        new ConfigStoreProtocol.GetContents(8, [new BlobRequest("ab", 100)]),
+        new ConfigStoreProtocol.Contents([new BlobChunk("ab", 0, 3, [1, 2, 3])], ["cd"]),
+        new ConfigStoreProtocol.NodeRevision(8, 9, 1500),
+        ConfigStoreProtocol.GetNodeRevision.Instance,
         new ModuleProtocol.ReportFlows("ssl2", "node-a", [new FlowRow("10.0.0.1", 443, 1, 2, 3, 4, 5, 6, 7, 8, 9)]),
         new ModuleProtocol.CurrentModuleFlows("ssl2", [new FlowRow("v", 1, 1, 1, 1)], ["a"]),
         new ModuleProtocol.PublishProxyList("spl", 3, "ssl-proxy-list spl"),
         new ConfigStoreActor.Snapshot(9, "text", [new StoredFile("c", StoredFileKind.Certificate, [1, 2])]),
-        ConfigStoreProtocol.GetRunningConfig.Instance,
+        ConfigStoreProtocol.GetRevision.Instance,
+        new ConfigStoreActor.StoreSnapshot(9, 2, [new ConfigStoreActor.SnapshotSection("service/a", "service a\n\n", 3)],
+            [new ConfigStoreActor.SnapshotFile(new StoredFile("c", StoredFileKind.Certificate, [1, 2]), 4)], [new ConfigStoreActor.SnapshotRemoval("owner/o", 5)]),
         new ConfigStoreProtocol.StoreFile(new StoredFile("k", StoredFileKind.RsaKey, [1]), true),
         new ConfigStoreProtocol.FileStored("k", 10),
         new ConfigStoreProtocol.FileRejected("k", "exists"),
         new ConfigStoreProtocol.RemoveFile("k"),
-        new ConfigStoreProtocol.GetFile("k"),
-        new ConfigStoreProtocol.CurrentFile(null),
-        ConfigStoreProtocol.GetFiles.Instance,
-        new ConfigStoreProtocol.CurrentFiles([new StoredFile("c", StoredFileKind.Certificate, [3])]),
         new ConfigStoreProtocol.Subscribe(ActorRefs.Nobody),
         new ModuleProtocol.GetModuleFlows("ssl2"),
         new ModuleProtocol.GetProxyList("spl"),

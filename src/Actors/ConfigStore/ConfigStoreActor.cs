@@ -1,7 +1,10 @@
 using System.Collections.Immutable;
+using System.Text;
 using Akka.Actor;
 using Akka.Event;
 using Akka.Persistence;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
 using static SslCluster.Actors.ConfigStore.ConfigStoreProtocol;
 
 namespace SslCluster.Actors.ConfigStore;
@@ -9,17 +12,32 @@ namespace SslCluster.Actors.ConfigStore;
 /// <summary>
 /// The single writer of the cluster's configuration and certificate store (a cluster singleton). Every accepted
 /// change is one persisted event, written before anyone is told, so a crash at any point leaves either the old or
-/// the new revision, never half of one. Subscribers (one runtime per node) get each whole revision.
+/// the new revision, never half of one. Subscribers (one follower per node) are told each new revision number and
+/// fetch what changed in pages and chunks (<see cref="StoreManifest"/>); the revisions under transfer are kept for
+/// the transfer's sake while newer ones are committed.
 /// </summary>
 public sealed class ConfigStoreActor : ReceivePersistentActor
 {
     public const string PersistenceIdValue = "ssl-config-store";
-    private const int SnapshotEvery = 200;
+    private const int SnapshotEvery = 500;
+
+    /// <summary>Older revisions kept for transfers that page through them; unused ones go after a minute.</summary>
+    private const int RetainedRevisions = 32;
+
+    private static readonly TimeSpan RetainFor = TimeSpan.FromMinutes(1);
+
+    /// <summary>Text of an upload in parts; stale uploads are dropped.</summary>
+    private const int MaxUploadChars = 32 * 1024 * 1024;
+
+    private static readonly TimeSpan UploadExpiry = TimeSpan.FromMinutes(2);
 
     private readonly KeyCertificateCheck _check;
     private readonly TimeProvider _time;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HashSet<IActorRef> _subscribers = [];
+    private readonly Dictionary<long, (StoreManifest Manifest, DateTimeOffset Used)> _retained = [];
+    private readonly Dictionary<(long Since, long Revision), ChangeSet> _changeSets = [];
+    private readonly Dictionary<Guid, (StringBuilder Text, int Next, DateTimeOffset Used)> _uploads = [];
     private ConfigStoreState _state = ConfigStoreState.Empty;
 
     public ConfigStoreActor(KeyCertificateCheck check, TimeProvider time)
@@ -27,29 +45,53 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
         _check = check;
         _time = time;
 
+        Recover<ConfigChanged>(e => _state = _state.Apply(e));
         Recover<ConfigCommitted>(e => _state = _state.Apply(e));
         Recover<FileAdded>(e => _state = _state.Apply(e));
         Recover<FileRemoved>(e => _state = _state.Apply(e));
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is Snapshot s) _state = s.ToState();
+            _state = offer.Snapshot switch
+            {
+                StoreSnapshot s => s.ToState(),
+                Snapshot legacy => legacy.ToState(),
+                _ => throw new InvalidOperationException($"ConfigStore: unknown snapshot {offer.Snapshot.GetType().Name}"),
+            };
         });
+        Recover<RecoveryCompleted>(_ => _log.Info("ConfigStore: recovered revision {0} ({1} section(s) and file(s))", _state.Revision, _state.Manifest.Entries.Count));
 
+        Command<ConfigTextPart>(OnPart);
         Command<ApplyConfig>(cmd =>
         {
-            var (e, diagnostics) = _state.Decide(cmd, _check, _time.GetUtcNow());
+            string text;
+            if (cmd.UploadId is { } id)
+            {
+                if (!_uploads.Remove(id, out var upload))
+                {
+                    Sender.Tell(new ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null,
+                        "the configuration text arrived in parts and the earlier parts are gone (the store moved or the upload took over 2 minutes); send it again")]));
+                    return;
+                }
+                text = upload.Text.Append(cmd.Text).ToString();
+            }
+            else
+            {
+                text = cmd.Text;
+            }
+            var (e, diagnostics) = _state.Decide(cmd, text, _check, _time.GetUtcNow());
             if (e is null)
             {
-                _log.Info("ConfigStore: rejected configuration from {0}: {1} error(s)", cmd.Source, diagnostics.Count(d => d.Severity == Protocol.Config.DiagnosticSeverity.Error));
-                Sender.Tell(new ConfigRejected(diagnostics));
+                _log.Info("ConfigStore: rejected configuration from {0}: {1} error(s)", cmd.Source, diagnostics.Count(d => d.Severity == DiagnosticSeverity.Error));
+                Sender.Tell(new ConfigRejected(Bounded(diagnostics)));
                 return;
             }
             var sender = Sender;
             Persist(e, persisted =>
             {
                 _state = _state.Apply(persisted);
-                _log.Info("ConfigStore: revision {0} committed from {1}", persisted.Revision, persisted.Source);
-                sender.Tell(new ConfigApplied(persisted.Revision, diagnostics));
+                _log.Info("ConfigStore: revision {0} committed from {1} ({2} section(s) set, {3} removed)", persisted.Revision, persisted.Source,
+                    persisted.Sections.Count, persisted.Removed.Count);
+                sender.Tell(new ConfigApplied(persisted.Revision, Bounded(diagnostics)));
                 AfterChange();
             });
         });
@@ -66,7 +108,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
             {
                 _state = _state.Apply(persisted);
                 // The name only: file contents (sealed or not) never reach a log.
-                _log.Info("ConfigStore: file '{0}' ({1}) stored at revision {2}", persisted.File.Name, persisted.File.Kind, persisted.Revision);
+                _log.Debug("ConfigStore: file '{0}' ({1}) stored at revision {2}", persisted.File.Name, persisted.File.Kind, persisted.Revision);
                 sender.Tell(new FileStored(persisted.File.Name, persisted.Revision));
                 AfterChange();
             });
@@ -87,13 +129,25 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
                 AfterChange();
             });
         });
-        Command<GetRunningConfig>(_ => Sender.Tell(new CurrentRunningConfig(_state.Revision, _state.Text)));
-        Command<GetFiles>(_ => Sender.Tell(new CurrentFiles(_state.Files.Values.ToList())));
-        Command<GetFile>(q => Sender.Tell(new CurrentFile(_state.Files.GetValueOrDefault(q.Name))));
+        Command<GetRevision>(_ => Sender.Tell(new RevisionAvailable(_state.Revision)));
         Command<Subscribe>(s =>
         {
             if (_subscribers.Add(s.Subscriber)) Context.Watch(s.Subscriber);
-            s.Subscriber.Tell(_state.Published());
+            s.Subscriber.Tell(new RevisionAvailable(_state.Revision));
+        });
+        Command<GetChanges>(OnGetChanges);
+        Command<GetContents>(q =>
+        {
+            var manifest = Retained(q.Revision) ?? _state.Manifest;
+            var (chunks, missing) = manifest.Read(q.Requests);
+            if (missing.Count > 0 && !ReferenceEquals(manifest, _state.Manifest))
+            {
+                // A content the pinned revision lost may still be in the current one.
+                var (more, still) = _state.Manifest.Read(missing.Select(d => new BlobRequest(d, 0)));
+                chunks = [.. chunks, .. more];
+                missing = still;
+            }
+            Sender.Tell(new Contents(chunks, missing));
         });
         Command<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
@@ -107,24 +161,124 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
     public static Props Props(KeyCertificateCheck check, TimeProvider time) =>
         Akka.Actor.Props.Create(() => new ConfigStoreActor(check, time));
 
-    private void AfterChange()
+    private void OnPart(ConfigTextPart part)
     {
-        var published = _state.Published();
-        foreach (var s in _subscribers) s.Tell(published);
-        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(Snapshot.From(_state));
+        var now = _time.GetUtcNow();
+        foreach (var stale in _uploads.Where(u => now - u.Value.Used > UploadExpiry).Select(u => u.Key).ToList()) _uploads.Remove(stale);
+        _uploads.TryGetValue(part.UploadId, out var upload);
+        upload.Text ??= new StringBuilder();
+        if (part.Index != upload.Next)
+        {
+            Sender.Tell(new ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, $"part {part.Index} of the configuration text arrived where part {upload.Next} was expected; send it again")]));
+            _uploads.Remove(part.UploadId);
+            return;
+        }
+        if (upload.Text.Length + part.Text.Length > MaxUploadChars || _uploads.Sum(u => u.Value.Text.Length) + part.Text.Length > 2 * MaxUploadChars)
+        {
+            Sender.Tell(new ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, $"the configuration text is longer than {MaxUploadChars / (1024 * 1024)} MiB; apply it in several files")]));
+            _uploads.Remove(part.UploadId);
+            return;
+        }
+        upload.Text.Append(part.Text);
+        _uploads[part.UploadId] = (upload.Text, part.Index + 1, now);
+        Sender.Tell(new ConfigTextPartReceived(part.UploadId, part.Index));
     }
 
-    /// <summary>The snapshot form of the state: the printed configuration and the files.</summary>
+    private void OnGetChanges(GetChanges q)
+    {
+        var manifest = q.Revision is { } pinned ? Retained(pinned) : _state.Manifest;
+        if (manifest is null)
+        {
+            Sender.Tell(new ChangesUnavailable(q.Revision!.Value, _state.Revision));
+            return;
+        }
+        Retain(manifest);
+        var key = (q.Since, manifest.Revision);
+        if (!_changeSets.TryGetValue(key, out var changes))
+        {
+            changes = manifest.ChangesSince(q.Since);
+            if (_changeSets.Count >= 16) _changeSets.Remove(_changeSets.Keys.MinBy(k => k.Revision));
+            _changeSets[key] = changes;
+        }
+        var page = manifest.Page(changes, q.From);
+        if (page.Next is null) _changeSets.Remove(key);
+        Sender.Tell(new Changes(page));
+    }
+
+    private StoreManifest? Retained(long revision)
+    {
+        if (revision == _state.Revision) return _state.Manifest;
+        if (!_retained.TryGetValue(revision, out var r)) return null;
+        _retained[revision] = (r.Manifest, _time.GetUtcNow());
+        return r.Manifest;
+    }
+
+    private void Retain(StoreManifest manifest)
+    {
+        var now = _time.GetUtcNow();
+        _retained[manifest.Revision] = (manifest, now);
+        foreach (var old in _retained.Where(r => now - r.Value.Used > RetainFor && r.Key != _state.Revision).Select(r => r.Key).ToList()) _retained.Remove(old);
+        while (_retained.Count > RetainedRevisions) _retained.Remove(_retained.MinBy(r => r.Value.Used).Key);
+    }
+
+    private void AfterChange()
+    {
+        var available = new RevisionAvailable(_state.Revision);
+        foreach (var s in _subscribers) s.Tell(available);
+        if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(StoreSnapshot.From(_state));
+    }
+
+    /// <summary>The snapshot of the state: every section and file with the revision that last changed it, and the removals remembered.</summary>
+    public sealed record StoreSnapshot(long Revision, long CompleteSince, IReadOnlyList<SnapshotSection> Sections, IReadOnlyList<SnapshotFile> Files,
+        IReadOnlyList<SnapshotRemoval> Removed) : Serialization.IClusterMessage
+    {
+        public static StoreSnapshot From(ConfigStoreState s)
+        {
+            var m = s.Manifest;
+            var sections = m.Entries.Where(e => e.Value.FileKind is null)
+                .Select(e => new SnapshotSection(e.Key, Encoding.UTF8.GetString(m.Content(e.Value.Digest)!), e.Value.ChangedAt)).ToList();
+            var files = s.Files.Values.Select(f => new SnapshotFile(f, m.Entries[StoreManifest.FileKey(f.Name)].ChangedAt)).ToList();
+            return new StoreSnapshot(s.Revision, m.CompleteSince, sections, files, m.Removed.Select(r => new SnapshotRemoval(r.Key, r.Value)).ToList());
+        }
+
+        public ConfigStoreState ToState()
+        {
+            var config = RunningConfig.Empty;
+            foreach (var s in Sections) config = ConfigSections.With(config, s.Key, s.Text);
+            var entries = Sections.Select(s => (s.Key, Encoding.UTF8.GetBytes(s.Text), (StoredFileKind?)null, s.ChangedAt))
+                .Concat(Files.Select(f => (StoreManifest.FileKey(f.File.Name), f.File.Payload, (StoredFileKind?)f.File.Kind, f.ChangedAt)));
+            return ConfigStoreState.Empty with
+            {
+                Revision = Revision,
+                Config = config,
+                Files = Files.ToImmutableSortedDictionary(f => f.File.Name, f => f.File, StringComparer.Ordinal),
+                Manifest = StoreManifest.Restore(Revision, CompleteSince, entries, Removed.Select(r => new KeyValuePair<string, long>(r.Key, r.Revision))),
+            };
+        }
+    }
+
+    public sealed record SnapshotSection(string Key, string Text, long ChangedAt);
+
+    public sealed record SnapshotFile(StoredFile File, long ChangedAt);
+
+    public sealed record SnapshotRemoval(string Key, long Revision);
+
+    /// <summary>The snapshot of the older journal format: the printed configuration and the files.</summary>
     public sealed record Snapshot(long Revision, string Text, IReadOnlyList<StoredFile> Files) : Serialization.IClusterMessage
     {
-        public static Snapshot From(ConfigStoreState s) => new(s.Revision, s.Text, s.Files.Values.ToList());
-
-        public ConfigStoreState ToState() => ConfigStoreState.Empty with
+        public ConfigStoreState ToState()
         {
-            Revision = Revision,
-            Text = Text,
-            Config = Protocol.Config.ConfigParser.Reload(Text),
-            Files = Files.ToImmutableSortedDictionary(f => f.Name, f => f),
-        };
+            var config = ConfigParser.Reload(Text);
+            // What changed when is not known: every entry counts as set at this revision, so nodes behind it get a reset.
+            var entries = ConfigSections.Split(config).Select(s => (s.Key, Encoding.UTF8.GetBytes(s.Value), (StoredFileKind?)null, Revision))
+                .Concat(Files.Select(f => (StoreManifest.FileKey(f.Name), f.Payload, (StoredFileKind?)f.Kind, Revision)));
+            return ConfigStoreState.Empty with
+            {
+                Revision = Revision,
+                Config = config,
+                Files = Files.ToImmutableSortedDictionary(f => f.Name, f => f, StringComparer.Ordinal),
+                Manifest = StoreManifest.Restore(Revision, Revision, entries, []),
+            };
+        }
     }
 }

@@ -1,5 +1,7 @@
 using System.Collections.Immutable;
+using System.Text;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
 using static SslCluster.Actors.ConfigStore.ConfigStoreProtocol;
 
 namespace SslCluster.Actors.ConfigStore;
@@ -9,7 +11,8 @@ public delegate string? KeyCertificateCheck(StoredFile key, StoredFile certifica
 
 /// <summary>
 /// The configuration store's state and decisions, without an actor: commands become events, events change state.
-/// The running configuration is kept both as a model and as the printed text that the journal holds.
+/// The running configuration is kept as a model, the store files by name, and the <see cref="StoreManifest"/> that
+/// the nodes copy from: every section and file by digest, with the revision that last changed it.
 /// </summary>
 public sealed record ConfigStoreState
 {
@@ -19,24 +22,34 @@ public sealed record ConfigStoreState
 
     public RunningConfig Config { get; init; } = RunningConfig.Empty;
 
-    public string Text { get; init; } = string.Empty;
+    public ImmutableSortedDictionary<string, StoredFile> Files { get; init; } = ImmutableSortedDictionary.Create<string, StoredFile>(StringComparer.Ordinal);
 
-    public ImmutableSortedDictionary<string, StoredFile> Files { get; init; } = ImmutableSortedDictionary<string, StoredFile>.Empty;
+    public StoreManifest Manifest { get; init; } = StoreManifest.Empty;
 
-    /// <summary>Decides an <see cref="ApplyConfig"/>: the event to persist, or the reasons to refuse.</summary>
-    public (ConfigCommitted? Event, IReadOnlyList<ConfigDiagnostic> Diagnostics) Decide(ApplyConfig command, KeyCertificateCheck check, DateTimeOffset now)
+    /// <summary>The running configuration as <c>show running-config</c> prints it.</summary>
+    public string Text => ConfigPrinter.Print(Config);
+
+    /// <summary>Decides an <see cref="ApplyConfig"/> (whose whole text is <paramref name="text"/>): the event to persist, or the reasons to refuse.</summary>
+    public (ConfigChanged? Event, IReadOnlyList<ConfigDiagnostic> Diagnostics) Decide(ApplyConfig command, string text, KeyCertificateCheck check, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(command);
-        var result = ConfigParser.Apply(Config, command.Text, new ConfigOptions { StrictCiphers = command.StrictCiphers }, new StoreView(Files, check));
+        ArgumentNullException.ThrowIfNull(text);
+        var result = ConfigParser.Apply(Config, text, new ConfigOptions { StrictCiphers = command.StrictCiphers }, new StoreView(Files, check));
         if (!result.Succeeded) return (null, result.Diagnostics);
-        var text = ConfigPrinter.Print(result.Config!);
-        return (new ConfigCommitted(Revision + 1, text, command.Text, command.Source, now), result.Diagnostics);
+        var (changed, removed) = ConfigSections.Diff(Config, result.Config!);
+        return (new ConfigChanged(Revision + 1, [.. changed.Select(c => new SectionText(c.Key, c.Value))], removed, text, command.Source, now), result.Diagnostics);
     }
+
+    /// <summary>Decides an <see cref="ApplyConfig"/> whose text came whole in the command.</summary>
+    public (ConfigChanged? Event, IReadOnlyList<ConfigDiagnostic> Diagnostics) Decide(ApplyConfig command, KeyCertificateCheck check, DateTimeOffset now) =>
+        Decide(command, command.Text, check, now);
 
     /// <summary>Decides a <see cref="StoreFile"/>.</summary>
     public (FileAdded? Event, string? Reason) Decide(StoreFile command, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(command);
+        if (command.File.Payload.Length > StoredFile.MaxBytes)
+            return (null, $"'{command.File.Name}' is {command.File.Payload.Length:N0} bytes; the certificate store takes files up to {StoredFile.MaxBytes / 1024} KiB (a key or certificate is a few KB: split a long chain into its certificates)");
         if (Files.ContainsKey(command.File.Name) && !command.Replace)
             return (null, $"the certificate store already has a file named '{command.File.Name}'; choose another name or remove it first");
         return (new FileAdded(Revision + 1, command.File, now), null);
@@ -56,13 +69,49 @@ public sealed record ConfigStoreState
 
     public ConfigStoreState Apply(object @event) => @event switch
     {
-        ConfigCommitted e => this with { Revision = e.Revision, Text = e.RunningConfigText, Config = ConfigParser.Reload(e.RunningConfigText) },
-        FileAdded e => this with { Revision = e.Revision, Files = Files.SetItem(e.File.Name, e.File) },
-        FileRemoved e => this with { Revision = e.Revision, Files = Files.Remove(e.Name) },
+        ConfigChanged e => ApplySections(e.Revision, e.Sections.Select(s => new KeyValuePair<string, string>(s.Key, s.Text)).ToList(), e.Removed),
+        ConfigCommitted e => ApplyWhole(e),
+        FileAdded e => this with
+        {
+            Revision = e.Revision,
+            Files = Files.SetItem(e.File.Name, e.File),
+            Manifest = Manifest.Commit(e.Revision, [(StoreManifest.FileKey(e.File.Name), e.File.Payload, e.File.Kind)], []),
+        },
+        FileRemoved e => this with
+        {
+            Revision = e.Revision,
+            Files = Files.Remove(e.Name),
+            Manifest = Manifest.Commit(e.Revision, [], [StoreManifest.FileKey(e.Name)]),
+        },
         _ => throw new ArgumentException($"ConfigStoreState: not an event of the store: {@event.GetType().Name}", nameof(@event)),
     };
 
-    public ConfigPublished Published() => new(Revision, Text, Files.Values.ToList());
+    /// <summary>A change as sections: parses only the sections it names.</summary>
+    private ConfigStoreState ApplySections(long revision, IReadOnlyList<KeyValuePair<string, string>> sections, IReadOnlyList<string> removed)
+    {
+        var config = Config;
+        foreach (var key in removed) config = ConfigSections.With(config, key, null);
+        foreach (var (key, text) in sections) config = ConfigSections.With(config, key, text);
+        return this with
+        {
+            Revision = revision,
+            Config = config,
+            Manifest = Manifest.Commit(revision, sections.Select(s => (s.Key, Encoding.UTF8.GetBytes(s.Value), (StoredFileKind?)null)), removed),
+        };
+    }
+
+    /// <summary>An event of the older journal format: the whole configuration, compared with the current one.</summary>
+    private ConfigStoreState ApplyWhole(ConfigCommitted e)
+    {
+        var next = ConfigParser.Reload(e.RunningConfigText);
+        var (changed, removed) = ConfigSections.Diff(Config, next);
+        return this with
+        {
+            Revision = e.Revision,
+            Config = next,
+            Manifest = Manifest.Commit(e.Revision, changed.Select(c => (c.Key, Encoding.UTF8.GetBytes(c.Value), (StoredFileKind?)null)), removed),
+        };
+    }
 
     /// <summary>The certificate store as the validator sees it.</summary>
     internal sealed class StoreView(ImmutableSortedDictionary<string, StoredFile> files, KeyCertificateCheck check) : ICertStoreView

@@ -2,10 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
-using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Modules;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
 using SslCluster.Protocol.Runtime;
 
 namespace SslCluster.Actors.Dispatch;
@@ -16,14 +16,10 @@ namespace SslCluster.Actors.Dispatch;
 /// revision, and stops dispatchers whose rule went away (their live connections finish on the old revision).
 /// It is also the parent of the per-node module agents.
 /// </summary>
-public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
+public sealed class NodeRuntimeActor : ReceiveActor
 {
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    private sealed record Resubscribe
-    {
-        public static Resubscribe Instance { get; } = new();
-    }
+    /// <summary>A revision this node's copy of the store has taken in (from <see cref="ConfigStore.ConfigFollowerActor"/>).</summary>
+    public sealed record ApplyRevision(ReplicaUpdate Update);
 
     /// <summary>Query: which modules this configuration has (name and slot), for <c>show ssl flows</c>.</summary>
     public sealed record GetModules
@@ -64,12 +60,14 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, string> _bindProblems = [];
     private readonly HashSet<string> _binding = [];
     private RunningConfig _config = RunningConfig.Empty;
+    private RuntimePlan _plan = new(-1, []);
+    private ReplicaFileContents? _files;
     private long _revision = -1;
     private bool _accepting = true;
 
     private readonly IActorRef _health;
 
-    public NodeRuntimeActor(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName, IActorRef health)
+    public NodeRuntimeActor(IDataPlane dataPlane, SslClusterSettings settings, IActorRef moduleRegion, string nodeName, IActorRef health)
     {
         _health = health;
         _dataPlane = dataPlane;
@@ -77,7 +75,7 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         _moduleRegion = moduleRegion;
         _nodeName = nodeName;
 
-        Receive<ConfigStoreProtocol.ConfigPublished>(OnPublished);
+        Receive<ApplyRevision>(a => OnRevision(a.Update));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
@@ -106,27 +104,26 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
             var asks = _agents.Values.Select(a => a.Ask<int>(ModuleAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
             Task.WhenAll(asks).PipeTo(sender, success: counts => counts.Sum(), failure: _ => -1);
         });
-
-        // Subscribing through the singleton proxy: the store answers with the current revision at once.
-        // Re-subscribing every few seconds survives a move of the singleton to another node.
-        Receive<Resubscribe>(_ => configStore.Tell(new ConfigStoreProtocol.Subscribe(Self)));
     }
 
-    protected override void PreStart() => Timers.StartPeriodicTimer("subscribe", Resubscribe.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+    public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef moduleRegion, string nodeName, IActorRef health) =>
+        Akka.Actor.Props.Create(() => new NodeRuntimeActor(dataPlane, settings, moduleRegion, nodeName, health));
 
-    public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef configStore, IActorRef moduleRegion, string nodeName, IActorRef health) =>
-        Akka.Actor.Props.Create(() => new NodeRuntimeActor(dataPlane, settings, configStore, moduleRegion, nodeName, health));
-
-    private void OnPublished(ConfigStoreProtocol.ConfigPublished published)
+    private void OnRevision(ReplicaUpdate published)
     {
-        // Re-subscribing every few seconds (to survive a singleton move) delivers the same revision again: ignore it.
         if (published.Revision == _revision) return;
+        var previousPlan = _plan;
+        var previousFiles = _files;
         _revision = published.Revision;
-        _config = ConfigParser.Reload(published.RunningConfigText);
+        _config = published.Config;
         _health.Tell(new Health.HealthMonitorActor.ApplyConfig(_config, published.Revision));
         var plan = RuntimePlan.Build(published.Revision, _config);
-        var files = published.Files.ToDictionary(f => f.Name, f => f.Payload, StringComparer.Ordinal);
+        var files = new ReplicaFileContents(published.Files);
+        _plan = plan;
+        _files = files;
         var wanted = plan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
+        var previous = previousPlan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
+        var kept = 0;
 
         foreach (var key in _listeners.Keys.Where(k => !wanted.ContainsKey(k)).ToList())
         {
@@ -145,6 +142,14 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
         foreach (var listener in plan.Listeners)
         {
             foreach (var module in listener.Modules) EnsureAgent(module.Name);
+            if (_listeners.ContainsKey(listener.Key) && previousFiles is not null && previous.TryGetValue(listener.Key, out var before)
+                && !_bindProblems.ContainsKey(listener.Key)
+                && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf))
+            {
+                // Nothing this listener uses changed: it keeps its runtime (balancer positions, caches, credentials).
+                kept++;
+                continue;
+            }
             IListenerRuntime runtime;
             try
             {
@@ -174,7 +179,8 @@ public sealed class NodeRuntimeActor : ReceiveActor, IWithTimers
                 _listeners[listener.Key] = (dispatcher, runtime);
             }
         }
-        _log.Info("NodeRuntime: revision {0} in force: {1} listener(s)", published.Revision, _listeners.Count);
+        _log.Info("NodeRuntime: revision {0} in force: {1} listener(s), {2} of them unchanged ({3} section(s) and file(s) changed, {4} removed)",
+            published.Revision, _listeners.Count, kept, published.ChangedKeys.Count, published.RemovedKeys.Count);
     }
 
     private IActorRef AgentFor(string module) => _agents.TryGetValue(module, out var a) ? a : EnsureAgent(module);

@@ -60,6 +60,15 @@ public sealed record SslClusterSettings
     /// <summary>How often the cluster's ticket-key owner makes a new ticket key.</summary>
     public TimeSpan TicketKeyRotation { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>How long a node waits for each page or chunk of a configuration transfer before starting it again.</summary>
+    public TimeSpan ConfigTransferTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a node asks the store for its revision in case a notice was lost.</summary>
+    public TimeSpan ConfigRevisionPoll { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a node may run behind the store's revision before it reports itself not ready.</summary>
+    public TimeSpan ConfigMaxLag { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>The defaults alone, as embedded beside this code.</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -81,8 +90,20 @@ public sealed record SslClusterSettings
         // every node would outgrow a remoting frame.
         if (rotation < TimeSpan.FromMinutes(15) || rotation > TimeSpan.FromDays(1))
             throw new ConfigurationException($"sslcluster.tls.ticket-key-rotation must be from 15m to 1d, not {rotation}");
+        var transferTimeout = c.GetTimeSpan("config.transfer-timeout");
+        if (transferTimeout < TimeSpan.FromSeconds(1))
+            throw new ConfigurationException($"sslcluster.config.transfer-timeout must be at least 1s, not {transferTimeout}");
+        var poll = c.GetTimeSpan("config.revision-poll-interval");
+        if (poll < TimeSpan.FromSeconds(1))
+            throw new ConfigurationException($"sslcluster.config.revision-poll-interval must be at least 1s, not {poll}");
+        var maxLag = c.GetTimeSpan("config.max-lag");
+        if (maxLag < TimeSpan.FromSeconds(1))
+            throw new ConfigurationException($"sslcluster.config.max-lag must be at least 1s, not {maxLag}");
         return new SslClusterSettings
         {
+            ConfigTransferTimeout = transferTimeout,
+            ConfigRevisionPoll = poll,
+            ConfigMaxLag = maxLag,
             SessionCacheSize = sessionCacheSize,
             SessionTickets = c.GetBoolean("tls.session-tickets"),
             ShareSessionsWithoutRemotingTls = c.GetBoolean("tls.share-sessions-without-remoting-tls"),

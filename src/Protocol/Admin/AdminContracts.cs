@@ -56,7 +56,17 @@ public sealed record StoreFileInfo(string Name, string Kind, string Summary);
 
 public sealed record FilesResponse(IReadOnlyList<StoreFileInfo> Files);
 
-public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyList<string> Roles, bool IsSelf);
+public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyList<string> Roles, bool IsSelf)
+{
+    /// <summary>The configuration revision the member holds; null when it did not answer.</summary>
+    public long? Revision { get; init; }
+
+    /// <summary>The store's revision as the member last heard it.</summary>
+    public long? StoreRevision { get; init; }
+
+    /// <summary>How long the member has been behind the store's revision (0 when it is not).</summary>
+    public double? BehindSeconds { get; init; }
+}
 
 public sealed record ClusterResponse(IReadOnlyList<ClusterMemberInfo> Members, string? Leader);
 

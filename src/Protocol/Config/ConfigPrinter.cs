@@ -13,127 +13,154 @@ public static class ConfigPrinter
     {
         ArgumentNullException.ThrowIfNull(config);
         var o = new StringBuilder();
-        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
-        static string Q(string s) => ConfigTokenizer.Quote(s);
-        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
-
-        if (config.Associations.Count > 0)
+        foreach (var (banner, texts) in Sections(config))
         {
-            Line("", "!*************************** GLOBAL ***************************");
-            foreach (var a in config.Associations.Values)
-                Line("", $"ssl associate {ConfigWords.Kind(a.Kind)} {Q(a.Name)} {Q(a.FileName)}");
-            Line("", "");
+            o.Append(banner).Append('\n');
+            foreach (var text in texts) o.Append(text);
+            // The associations print as one block with a blank line after it; every other object ends with its own.
+            if (banner == GlobalBanner) o.Append('\n');
         }
+        return o.ToString();
+    }
 
+    private const string GlobalBanner = "!*************************** GLOBAL ***************************";
+
+    /// <summary>The non-empty sections of <c>show running-config</c> in print order, each with its objects' texts.</summary>
+    private static IEnumerable<(string Banner, IEnumerable<string> Texts)> Sections(RunningConfig config)
+    {
+        if (config.Associations.Count > 0) yield return (GlobalBanner, config.Associations.Values.Select(Object));
         if (config.Keepalives.Count > 0)
-        {
-            Line("", "!************************** KEEPALIVE *************************");
-            foreach (var kal in config.Keepalives.Values)
-            {
-                Line("", $"keepalive {Q(kal.Name)}");
-                if (kal.Description is { } d) Line("  ", $"description {Q(d)}");
-                if (kal.IpAddress is { } ip) Line("  ", $"ip address {ip}");
-                KeepaliveLines(kal.Settings, string.Empty, t => Line("  ", t));
-                if (kal.State == AdminState.Active) Line("  ", "active");
-                Line("", "");
-            }
-        }
-
+            yield return ("!************************** KEEPALIVE *************************", config.Keepalives.Values.Select(Object));
         if (config.ProxyLists.Count > 0)
-        {
-            Line("", "!************************ SSL PROXY LIST **********************");
-            foreach (var list in config.ProxyLists.Values)
-            {
-                Line("", $"ssl-proxy-list {Q(list.Name)}");
-                if (list.Description is { } d) Line("  ", $"description {Q(d)}");
-                foreach (var r in list.CrlRecords.Values)
-                    Line("  ", $"crl-record {Q(r.Name)} \"{r.Url}\" {Q(r.SignCert)}{(r.RefreshHours != 0 ? " " + N(r.RefreshHours) : "")}");
-                foreach (var s in list.SslServers.Values)
-                {
-                    var p = $"ssl-server {N(s.Number)}";
-                    Line("  ", p);
-                    if (s.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
-                    if (s.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
-                    if (s.EcdsaKey is { } ek) Line("  ", $"{p} ecdsakey {Q(ek)}");
-                    if (s.EcdsaCert is { } ec) Line("  ", $"{p} ecdsacert {Q(ec)}");
-                    if (s.VipAddress is { } vip) Line("  ", $"{p} vip address {vip}");
-                    if (s.Port != SslServer.DefaultPort) Line("  ", $"{p} port {N(s.Port)}");
-                    foreach (var c in s.Ciphers)
-                        Line("  ", $"{p} cipher {c.Name} {c.DestinationAddress} {N(c.DestinationPort)}{(c.Weight != 1 ? " " + N(c.Weight) : "")}");
-                    if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
-                    if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
-                    if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
-                    var auth = s.ClientAuth;
-                    if (auth.Enabled) Line("  ", $"{p} authentication enable");
-                    foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");
-                    if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
-                    if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
-                    if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
-                    foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
-                }
-                foreach (var b in list.BackendServers.Values)
-                {
-                    var p = $"backend-server {N(b.Number)}";
-                    Line("  ", p);
-                    if (b.Type == BackendServerType.Initiation) Line("  ", $"{p} type initiation");
-                    if (b.IpAddress is { } ip) Line("  ", $"{p} ip address {ip}");
-                    if (b.Port is { } port) Line("  ", $"{p} port {N(port)}");
-                    if (b.ServerIp is { } sip) Line("  ", $"{p} server-ip {sip}");
-                    if (b.ServerPort is { } sport) Line("  ", $"{p} server-port {N(sport)}");
-                    foreach (var c in b.Ciphers) Line("  ", $"{p} cipher {c}");
-                    if (b.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
-                    if (b.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
-                    if (b.CaCert is { } ca) Line("  ", $"{p} cacert {Q(ca)}");
-                    if (b.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(b.SessionCacheSeconds)}");
-                    if (b.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
-                    if (b.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(b.HandshakeTimeoutSeconds)}");
-                }
-                if (list.State == AdminState.Active) Line("  ", "active");
-                Line("", "");
-            }
-        }
-
+            yield return ("!************************ SSL PROXY LIST **********************", config.ProxyLists.Values.Select(Object));
         if (config.Services.Count > 0)
-        {
-            Line("", "!************************** SERVICE ***************************");
-            foreach (var s in config.Services.Values)
-            {
-                Line("", $"service {Q(s.Name)}");
-                if (s.Description is { } d) Line("  ", $"description {Q(d)}");
-                if (s.Type != ServiceType.Local) Line("  ", $"type {TypeWord(s.Type)}");
-                if (s.Slot is { } slot) Line("  ", $"slot {N(slot)}");
-                if (s.IpAddress is { } ip) Line("  ", $"ip address {ip}");
-                if (s.Port is { } port) Line("  ", $"port {N(port)}");
-                if (s.Protocol != ContentProtocol.Any) Line("  ", $"protocol {ProtocolWord(s.Protocol)}");
-                KeepaliveLines(s.Keepalive, "keepalive ", t => Line("  ", t));
-                if (s.ProxyList is { } pl) Line("  ", $"add ssl-proxy-list {Q(pl)}");
-                if (s.Weight != Service.DefaultWeight) Line("  ", $"weight {N(s.Weight)}");
-                if (s.State == AdminState.Active) Line("  ", "active");
-                Line("", "");
-            }
-        }
-
+            yield return ("!************************** SERVICE ***************************", config.Services.Values.Select(Object));
         if (config.Owners.Count > 0)
+            yield return ("!*************************** OWNER ****************************", config.Owners.Values.Select(Object));
+    }
+
+    private static string Q(string s) => ConfigTokenizer.Quote(s);
+
+    private static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>One association as its <c>ssl associate</c> line.</summary>
+    public static string Object(KeyAssociation a)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        return $"ssl associate {ConfigWords.Kind(a.Kind)} {Q(a.Name)} {Q(a.FileName)}\n";
+    }
+
+    /// <summary>One global keepalive block, with the blank line that ends it.</summary>
+    public static string Object(GlobalKeepalive kal)
+    {
+        ArgumentNullException.ThrowIfNull(kal);
+        var o = new StringBuilder();
+        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
+        Line("", $"keepalive {Q(kal.Name)}");
+        if (kal.Description is { } d) Line("  ", $"description {Q(d)}");
+        if (kal.IpAddress is { } ip) Line("  ", $"ip address {ip}");
+        KeepaliveLines(kal.Settings, string.Empty, t => Line("  ", t));
+        if (kal.State == AdminState.Active) Line("  ", "active");
+        Line("", "");
+        return o.ToString();
+    }
+
+    /// <summary>One proxy list with its ssl-servers and backend-servers, with the blank line that ends it.</summary>
+    public static string Object(SslProxyList list)
+    {
+        ArgumentNullException.ThrowIfNull(list);
+        var o = new StringBuilder();
+        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
+        Line("", $"ssl-proxy-list {Q(list.Name)}");
+        if (list.Description is { } d) Line("  ", $"description {Q(d)}");
+        foreach (var r in list.CrlRecords.Values)
+            Line("  ", $"crl-record {Q(r.Name)} \"{r.Url}\" {Q(r.SignCert)}{(r.RefreshHours != 0 ? " " + N(r.RefreshHours) : "")}");
+        foreach (var s in list.SslServers.Values)
         {
-            Line("", "!*************************** OWNER ****************************");
-            foreach (var owner in config.Owners.Values)
-            {
-                Line("", $"owner {Q(owner.Name)}");
-                Line("", "");
-                foreach (var r in owner.Contents.Values)
-                {
-                    Line("  ", $"content {Q(r.Name)}");
-                    if (r.VipAddress is { } vip) Line("    ", $"vip address {vip}");
-                    if (r.Protocol != ContentProtocol.Any) Line("    ", $"protocol {ProtocolWord(r.Protocol)}");
-                    if (r.Port is { } port) Line("    ", $"port {N(port)}");
-                    if (r.Balance != BalanceMethod.RoundRobin) Line("    ", $"balance {BalanceWord(r.Balance)}");
-                    if (r.Sticky == Stickiness.SslSessionId) Line("    ", "advanced-balance ssl");
-                    if (r.Sticky == Stickiness.SourceIp) Line("    ", "advanced-balance sticky-srcip");
-                    foreach (var svc in r.Services) Line("    ", $"add service {Q(svc)}");
-                    if (r.State == AdminState.Active) Line("    ", "active");
-                    Line("", "");
-                }
-            }
+            var p = $"ssl-server {N(s.Number)}";
+            Line("  ", p);
+            if (s.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
+            if (s.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
+            if (s.EcdsaKey is { } ek) Line("  ", $"{p} ecdsakey {Q(ek)}");
+            if (s.EcdsaCert is { } ec) Line("  ", $"{p} ecdsacert {Q(ec)}");
+            if (s.VipAddress is { } vip) Line("  ", $"{p} vip address {vip}");
+            if (s.Port != SslServer.DefaultPort) Line("  ", $"{p} port {N(s.Port)}");
+            foreach (var c in s.Ciphers)
+                Line("  ", $"{p} cipher {c.Name} {c.DestinationAddress} {N(c.DestinationPort)}{(c.Weight != 1 ? " " + N(c.Weight) : "")}");
+            if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
+            if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
+            if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+            var auth = s.ClientAuth;
+            if (auth.Enabled) Line("  ", $"{p} authentication enable");
+            foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");
+            if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
+            if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
+            if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
+            foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
+        }
+        foreach (var b in list.BackendServers.Values)
+        {
+            var p = $"backend-server {N(b.Number)}";
+            Line("  ", p);
+            if (b.Type == BackendServerType.Initiation) Line("  ", $"{p} type initiation");
+            if (b.IpAddress is { } ip) Line("  ", $"{p} ip address {ip}");
+            if (b.Port is { } port) Line("  ", $"{p} port {N(port)}");
+            if (b.ServerIp is { } sip) Line("  ", $"{p} server-ip {sip}");
+            if (b.ServerPort is { } sport) Line("  ", $"{p} server-port {N(sport)}");
+            foreach (var c in b.Ciphers) Line("  ", $"{p} cipher {c}");
+            if (b.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
+            if (b.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");
+            if (b.CaCert is { } ca) Line("  ", $"{p} cacert {Q(ca)}");
+            if (b.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(b.SessionCacheSeconds)}");
+            if (b.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+            if (b.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(b.HandshakeTimeoutSeconds)}");
+        }
+        if (list.State == AdminState.Active) Line("  ", "active");
+        Line("", "");
+        return o.ToString();
+    }
+
+    /// <summary>One service block, with the blank line that ends it.</summary>
+    public static string Object(Service s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        var o = new StringBuilder();
+        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
+        Line("", $"service {Q(s.Name)}");
+        if (s.Description is { } d) Line("  ", $"description {Q(d)}");
+        if (s.Type != ServiceType.Local) Line("  ", $"type {TypeWord(s.Type)}");
+        if (s.Slot is { } slot) Line("  ", $"slot {N(slot)}");
+        if (s.IpAddress is { } ip) Line("  ", $"ip address {ip}");
+        if (s.Port is { } port) Line("  ", $"port {N(port)}");
+        if (s.Protocol != ContentProtocol.Any) Line("  ", $"protocol {ProtocolWord(s.Protocol)}");
+        KeepaliveLines(s.Keepalive, "keepalive ", t => Line("  ", t));
+        if (s.ProxyList is { } pl) Line("  ", $"add ssl-proxy-list {Q(pl)}");
+        if (s.Weight != Service.DefaultWeight) Line("  ", $"weight {N(s.Weight)}");
+        if (s.State == AdminState.Active) Line("  ", "active");
+        Line("", "");
+        return o.ToString();
+    }
+
+    /// <summary>One owner with its content rules.</summary>
+    public static string Object(Owner owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        var o = new StringBuilder();
+        void Line(string indent, string text) => o.Append(indent).Append(text).Append('\n');
+        Line("", $"owner {Q(owner.Name)}");
+        Line("", "");
+        foreach (var r in owner.Contents.Values)
+        {
+            Line("  ", $"content {Q(r.Name)}");
+            if (r.VipAddress is { } vip) Line("    ", $"vip address {vip}");
+            if (r.Protocol != ContentProtocol.Any) Line("    ", $"protocol {ProtocolWord(r.Protocol)}");
+            if (r.Port is { } port) Line("    ", $"port {N(port)}");
+            if (r.Balance != BalanceMethod.RoundRobin) Line("    ", $"balance {BalanceWord(r.Balance)}");
+            if (r.Sticky == Stickiness.SslSessionId) Line("    ", "advanced-balance ssl");
+            if (r.Sticky == Stickiness.SourceIp) Line("    ", "advanced-balance sticky-srcip");
+            foreach (var svc in r.Services) Line("    ", $"add service {Q(svc)}");
+            if (r.State == AdminState.Active) Line("    ", "active");
+            Line("", "");
         }
         return o.ToString();
     }
@@ -141,7 +168,6 @@ public static class ConfigPrinter
     /// <summary>The keepalive attributes that differ from the defaults, each after <paramref name="prefix"/>.</summary>
     private static void KeepaliveLines(KeepaliveSettings k, string prefix, Action<string> line)
     {
-        static string N(int n) => n.ToString(CultureInfo.InvariantCulture);
         var dk = KeepaliveSettings.Default;
         if (k.Type != dk.Type) line($"{prefix}type {ConfigWords.KeepaliveType(k)}");
         if (k.Port is { } kp) line($"{prefix}port {N(kp)}");

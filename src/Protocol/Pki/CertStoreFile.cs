@@ -190,6 +190,19 @@ public sealed record CertStoreFile
         }
     }
 
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], CertStoreFile> Decoded = new();
+
+    /// <summary>
+    /// Decodes a store file once per array: a node keeps the same array for a file as long as its digest does not
+    /// change, so a certificate is parsed once however many revisions, listeners and checks use it. The array must
+    /// never be written to afterwards (store files are immutable throughout).
+    /// </summary>
+    public static CertStoreFile DecodeShared(byte[] encoded)
+    {
+        ArgumentNullException.ThrowIfNull(encoded);
+        return Decoded.GetValue(encoded, e => Decode(e));
+    }
+
     /// <summary>Decodes a file written by <see cref="Encode"/> (the persisted form).</summary>
     public static CertStoreFile Decode(ReadOnlySpan<byte> encoded)
     {

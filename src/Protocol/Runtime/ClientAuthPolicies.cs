@@ -60,7 +60,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     {
         if (!files.TryGetValue(file, out var bytes))
             throw new InvalidOperationException($"{who}: {what} file '{file}' is not in the certificate store");
-        var stored = CertStoreFile.Decode(bytes);
+        var stored = CertStoreFile.DecodeShared(bytes);
         if (stored.Kind != CertStoreFileKind.Certificate)
             throw new InvalidOperationException($"{who}: {what} file '{file}' is not a certificate");
         return X509CertificateLoader.LoadCertificate(stored.CertificateDer.Span);

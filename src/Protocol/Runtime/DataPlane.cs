@@ -69,7 +69,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     /// <summary>The validator's key/certificate check over encoded store files: null when the key is the certificate's.</summary>
     public static string? CheckKeyAndCertificate(byte[] keyFile, byte[] certFile) =>
-        TlsKeyMaterial.MismatchReason(CertStoreFile.Decode(keyFile), CertStoreFile.Decode(certFile));
+        TlsKeyMaterial.MismatchReason(CertStoreFile.DecodeShared(keyFile), CertStoreFile.DecodeShared(certFile));
 
     public IListenerRuntime Build(RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files)
     {
@@ -96,8 +96,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: key file '{server.KeyFile}' is not in the certificate store");
         if (!files.TryGetValue(server.CertFile, out var certBytes))
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
-        var certFile = CertStoreFile.Decode(certBytes);
-        var credential = Credential(CertStoreFile.Decode(keyBytes), certFile);
+        var certFile = CertStoreFile.DecodeShared(certBytes);
+        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile);
         var suites = SuiteIdsOf(server.Suites).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
@@ -128,7 +128,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             ? bytes
             : throw new InvalidOperationException($"{who}: {what} file '{name}' is not in the certificate store");
         ServerCredential? client = plan.KeyFile is { } k && plan.CertFile is { } c
-            ? Credential(CertStoreFile.Decode(File(k, "rsakey")), CertStoreFile.Decode(File(c, "rsacert")))
+            ? Credential(CertStoreFile.DecodeShared(File(k, "rsakey")), CertStoreFile.DecodeShared(File(c, "rsacert")))
             : null;
         var cas = plan.CaFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
         var suites = SuiteIdsOf(plan.Suites);

@@ -204,6 +204,68 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
     }
 
     /// <summary>
+    /// Whether a runtime built for <paramref name="a"/> of this plan would serve exactly as one built for
+    /// <paramref name="b"/> of <paramref name="other"/>: same listener, modules, ssl-servers and servers, the same
+    /// resolved clear-text destinations, and the same contents (by digest) of every store file they name. A node keeps
+    /// the runtime of such a listener across revisions (its balancer positions, caches and credentials).
+    /// </summary>
+    public bool SameRuntime(ListenerPlan a, Func<string, string?> digestA, RuntimePlan other, ListenerPlan b, Func<string, string?> digestB)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(digestA);
+        ArgumentNullException.ThrowIfNull(other);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(digestB);
+        if (a.Owner != b.Owner || a.Rule != b.Rule || a.Vip != b.Vip || a.Port != b.Port || a.Kind != b.Kind || a.Balance != b.Balance || a.Sticky != b.Sticky)
+            return false;
+        if (a.Modules.Count != b.Modules.Count || !a.Servers.SequenceEqual(b.Servers)) return false;
+        for (var i = 0; i < a.Modules.Count; i++)
+        {
+            var (ma, mb) = (a.Modules[i], b.Modules[i]);
+            if (ma.Name != mb.Name || ma.Weight != mb.Weight || ma.Slot != mb.Slot || !ma.SslServers.SequenceEqual(mb.SslServers)) return false;
+        }
+        // The clear-text destinations the ssl-servers' cipher lines resolve to (rules of the same configuration).
+        foreach (var c in a.Modules.SelectMany(m => m.SslServers).SelectMany(s => s.Server.Ciphers).Select(c => (c.DestinationAddress, c.DestinationPort)).Distinct())
+        {
+            var (ta, ba) = Resolve(c.DestinationAddress, c.DestinationPort);
+            var (tb, bb) = other.Resolve(c.DestinationAddress, c.DestinationPort);
+            if (ba != bb || !ta.SequenceEqual(tb)) return false;
+        }
+        foreach (var name in FilesOf(a))
+            if (digestA(name) != digestB(name)) return false;
+        return true;
+    }
+
+    /// <summary>Every store file a listener's runtime reads: keys, certificates, CAs, CRL signers, back-end client credentials.</summary>
+    public IEnumerable<string> FilesOf(ListenerPlan listener)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        foreach (var s in listener.Modules.SelectMany(m => m.SslServers))
+        {
+            yield return s.KeyFile;
+            yield return s.CertFile;
+            if (s.ClientAuth is { } auth)
+            {
+                foreach (var ca in auth.CaCertFiles) yield return ca;
+                if (auth.Crl is { } crl) yield return crl.SignCertFile;
+            }
+            foreach (var c in s.Server.Ciphers)
+                foreach (var t in Resolve(c.DestinationAddress, c.DestinationPort).Targets)
+                    foreach (var f in BackendFiles(t)) yield return f;
+        }
+        foreach (var t in listener.Servers)
+            foreach (var f in BackendFiles(t)) yield return f;
+    }
+
+    private static IEnumerable<string> BackendFiles(ServerTarget target)
+    {
+        if (target.Backend is not { } b) yield break;
+        if (b.KeyFile is { } k) yield return k;
+        if (b.CertFile is { } c) yield return c;
+        if (b.CaFile is { } ca) yield return ca;
+    }
+
+    /// <summary>
     /// Resolves a clear-text destination: when it is a content rule of this configuration that balances servers,
     /// the rule's servers (dialled directly, saving a hop); otherwise the address itself.
     /// </summary>

@@ -1,0 +1,245 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using SslCluster.Actors.Settings;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Distribution;
+using static SslCluster.Actors.ConfigStore.ConfigStoreProtocol;
+
+namespace SslCluster.Actors.ConfigStore;
+
+/// <summary>
+/// One per node: this node's copy of the configuration store. Told of each new revision (a number), it fetches what
+/// changed: pages of changed entries, then the contents it lacks, each message far below Akka's frame; a lost or
+/// late answer starts the transfer again. Each finished revision goes to the node runtime; the admin endpoint reads
+/// the configuration and the store files from here, so no query of any size crosses the network.
+/// </summary>
+public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
+{
+    public const string Name = "config-follower";
+
+    /// <summary>Query: this node's copy (revision held, the store's revision as last heard, the model and files).</summary>
+    public sealed record GetCopy
+    {
+        public static GetCopy Instance { get; } = new();
+    }
+
+    /// <summary>Query: answer with the copy once it holds <paramref name="Revision"/> or later, or when <paramref name="Timeout"/> has passed.</summary>
+    public sealed record WaitForRevision(long Revision, TimeSpan Timeout);
+
+    /// <param name="BehindSince">Since when the copy has been behind the store's revision; null when it is not.</param>
+    public sealed record CurrentCopy(long Revision, long StoreRevision, DateTimeOffset? BehindSince, RunningConfig Config,
+        ImmutableSortedDictionary<string, ReplicaFile> Files, bool StoreHeard);
+
+    private sealed record Poll
+    {
+        public static Poll Instance { get; } = new();
+    }
+
+    private sealed record Tick
+    {
+        public static Tick Instance { get; } = new();
+    }
+
+    private sealed record TransferTimedOut(int Attempt);
+
+    private sealed record Retry
+    {
+        public static Retry Instance { get; } = new();
+    }
+
+    private readonly IActorRef _storeProxy;
+    private readonly IActorRef _runtime;
+    private readonly SslClusterSettings _settings;
+    private readonly TimeProvider _time;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly ConfigReplica _replica = new();
+    private readonly List<(IActorRef Asker, long Revision, DateTimeOffset Deadline)> _waiting = [];
+    private IActorRef? _store;
+    private long _storeRevision = -1;
+    private DateTimeOffset? _behindSince;
+    private DateTimeOffset _lastLagLog = DateTimeOffset.MinValue;
+    private int _attempt;
+
+    public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
+    {
+        _storeProxy = storeProxy;
+        _runtime = runtime;
+        _settings = settings;
+        _time = time;
+
+        Receive<RevisionAvailable>(OnRevision);
+        Receive<Changes>(c => Step(() => _replica.Accept(c.Page)));
+        Receive<Contents>(c => Step(() => _replica.Accept(c.Chunks, c.Missing)));
+        Receive<ChangesUnavailable>(u =>
+        {
+            _log.Info("ConfigFollower: revision {0} is no longer kept by the store (now {1}); fetching the latest", u.Revision, u.Latest);
+            _replica.Abandon();
+            Start();
+        });
+        Receive<TransferTimedOut>(t =>
+        {
+            if (t.Attempt != _attempt || !_replica.Transferring) return;
+            var (pages, chunks, missing) = _replica.Progress;
+            _log.Warning("ConfigFollower: the store did not answer within {0} (transfer of revision {1} after {2} page(s), {3} chunk(s), {4} content(s) still missing); starting again",
+                _settings.ConfigTransferTimeout, _storeRevision, pages, chunks, missing);
+            _replica.Abandon();
+            // The store may have moved: ask again through the singleton proxy.
+            _store = null;
+            _storeProxy.Tell(new Subscribe(Self));
+            Timers.StartSingleTimer("retry", Retry.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<Retry>(_ => Start());
+        Receive<Poll>(_ => _storeProxy.Tell(new Subscribe(Self)));
+        Receive<Tick>(_ => OnTick());
+        Receive<Terminated>(t =>
+        {
+            if (!t.ActorRef.Equals(_store)) return;
+            _log.Info("ConfigFollower: the configuration store stopped here; subscribing to where it starts next");
+            _store = null;
+            _replica.Abandon();
+            Timers.StartPeriodicTimer("subscribe", Poll.Instance, TimeSpan.FromSeconds(1));
+        });
+        Receive<GetCopy>(_ => Sender.Tell(Copy()));
+        Receive<GetNodeRevision>(_ => Sender.Tell(new NodeRevision(_replica.Revision, _storeRevision,
+            _behindSince is { } since ? (long)(_time.GetUtcNow() - since).TotalMilliseconds : 0)));
+        Receive<WaitForRevision>(w =>
+        {
+            if (_replica.Revision >= w.Revision) Sender.Tell(Copy());
+            else _waiting.Add((Sender, w.Revision, _time.GetUtcNow() + w.Timeout));
+        });
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new ConfigFollowerActor(storeProxy, runtime, settings, time));
+
+    protected override void PreStart()
+    {
+        // Until the store first answers, ask every second (it may still be starting); afterwards the store tells of
+        // every revision and the slow poll only covers a lost notice.
+        Timers.StartPeriodicTimer("subscribe", Poll.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
+        Timers.StartPeriodicTimer("poll", Poll.Instance, _settings.ConfigRevisionPoll, _settings.ConfigRevisionPoll);
+        Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
+
+    private CurrentCopy Copy() => new(_replica.Revision, _storeRevision, _behindSince, _replica.Config, _replica.Files, _storeRevision >= 0);
+
+    private void OnRevision(RevisionAvailable r)
+    {
+        if (!Sender.IsNobody() && !Sender.Equals(_store) && Sender.Path.Name != "deadLetters")
+        {
+            if (_store is not null) Context.Unwatch(_store);
+            _store = Sender;
+            Context.Watch(_store);
+            Timers.Cancel("subscribe");
+        }
+        _storeRevision = r.Revision;
+        if (_replica.Revision == r.Revision)
+        {
+            _behindSince = null;
+            return;
+        }
+        _behindSince ??= _time.GetUtcNow();
+        if (!_replica.Transferring) Start();
+    }
+
+    private void Start()
+    {
+        if (_replica.Revision == _storeRevision && _storeRevision >= 0) return;
+        Send(_replica.Begin());
+    }
+
+    /// <summary>Runs one step of the transfer; a damaged or foreign answer abandons it and tries again shortly.</summary>
+    private void Step(Func<ReplicaRequest> step)
+    {
+        if (!_replica.Transferring) return;
+        ReplicaRequest next;
+        try
+        {
+            next = step();
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException)
+        {
+            _log.Error("ConfigFollower: transfer of revision {0} failed: {1}; starting again in 1 s", _storeRevision, e.Message);
+            _replica.Abandon();
+            Timers.StartSingleTimer("retry", Retry.Instance, TimeSpan.FromSeconds(1));
+            return;
+        }
+        Send(next);
+    }
+
+    private void Send(ReplicaRequest request)
+    {
+        _attempt++;
+        var to = _store ?? _storeProxy;
+        switch (request)
+        {
+            case PageRequest p:
+                to.Tell(new GetChanges(p.Since, p.Revision, p.From));
+                break;
+            case BlobsRequest b:
+                to.Tell(new GetContents(b.Revision, b.Blobs));
+                break;
+            case TransferComplete:
+                Timers.Cancel("transfer");
+                Complete();
+                return;
+        }
+        Timers.StartSingleTimer("transfer", new TransferTimedOut(_attempt), _settings.ConfigTransferTimeout);
+    }
+
+    private void Complete()
+    {
+        ReplicaUpdate update;
+        try
+        {
+            update = _replica.Complete();
+        }
+        catch (FormatException e)
+        {
+            _log.Error("ConfigFollower: a section of revision {0} does not parse ({1}); this node keeps revision {2} and tries again in 5 s",
+                _storeRevision, e.Message, _replica.Revision);
+            _replica.Abandon();
+            Timers.StartSingleTimer("retry", Retry.Instance, TimeSpan.FromSeconds(5));
+            return;
+        }
+        _runtime.Tell(new Dispatch.NodeRuntimeActor.ApplyRevision(update));
+        if (_replica.Revision >= _storeRevision)
+        {
+            if (_behindSince is { } since && _time.GetUtcNow() - since > _settings.ConfigMaxLag)
+                _log.Info("ConfigFollower: caught up with the store at revision {0} after {1:0.0} s behind", _replica.Revision, (_time.GetUtcNow() - since).TotalSeconds);
+            _behindSince = null;
+        }
+        else
+        {
+            Start();
+        }
+        AnswerWaiting();
+    }
+
+    private void AnswerWaiting()
+    {
+        var now = _time.GetUtcNow();
+        for (var i = _waiting.Count - 1; i >= 0; i--)
+        {
+            var (asker, revision, deadline) = _waiting[i];
+            if (_replica.Revision < revision && now < deadline) continue;
+            asker.Tell(Copy());
+            _waiting.RemoveAt(i);
+        }
+    }
+
+    private void OnTick()
+    {
+        AnswerWaiting();
+        if (_behindSince is not { } since) return;
+        var now = _time.GetUtcNow();
+        if (now - since <= _settings.ConfigMaxLag || now - _lastLagLog < TimeSpan.FromSeconds(30)) return;
+        _lastLagLog = now;
+        var (pages, chunks, missing) = _replica.Progress;
+        _log.Warning("ConfigFollower: this node runs revision {0} while the store has {1}, for {2:0} s ({3})", _replica.Revision, _storeRevision, (now - since).TotalSeconds,
+            _replica.Transferring ? $"fetching: {pages} page(s), {chunks} chunk(s) in, {missing} content(s) to go" : "waiting to fetch again");
+    }
+}

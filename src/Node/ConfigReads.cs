@@ -1,0 +1,58 @@
+using Akka.Actor;
+using SslCluster.Actors;
+using SslCluster.Actors.ConfigStore;
+
+namespace SslCluster.Node;
+
+/// <summary>An admin query whose actor did not answer in time: the endpoint answers 504 naming it, never a bare 500.</summary>
+internal sealed class AdminTimeoutException(string what, TimeSpan timeout)
+    : Exception($"{what} did not answer within {timeout.TotalSeconds:0.#} s; the node is overloaded or the cluster is changing, try again shortly");
+
+/// <summary>
+/// Reads of the configuration and the certificate store, answered from this node's copy (so their size never
+/// crosses the network): first the store's revision is asked (a few bytes), then the copy is awaited until it holds
+/// that revision, so a read after a write on any node sees the write.
+/// </summary>
+internal static class ConfigReads
+{
+    private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The copy, and a note when it may be older than the store's revision (store unreachable, copy still fetching).</summary>
+    public static async Task<(ConfigFollowerActor.CurrentCopy Copy, string? Note)> CurrentAsync(SslClusterHandles h)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        long? storeRevision = null;
+        try
+        {
+            storeRevision = (await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, StoreTimeout)).Revision;
+        }
+        catch (AskTimeoutException)
+        {
+        }
+        if (storeRevision is not { } wanted)
+        {
+            var held = await AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", StoreTimeout);
+            return (held, $"the configuration store did not answer within {StoreTimeout.TotalSeconds:0} s: this is revision {held.Revision} as this node holds it");
+        }
+        var copy = await AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, new ConfigFollowerActor.WaitForRevision(wanted, CatchUpTimeout),
+            "this node's copy of the configuration", CatchUpTimeout + TimeSpan.FromSeconds(2));
+        return copy.Revision >= wanted
+            ? (copy, null)
+            : (copy, $"this node holds revision {copy.Revision} and is still fetching revision {wanted} from the configuration store");
+    }
+
+    /// <summary>An ask that fails with <see cref="AdminTimeoutException"/> naming <paramref name="what"/>.</summary>
+    public static async Task<T> AskAsync<T>(IActorRef actor, object message, string what, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        try
+        {
+            return await actor.Ask<T>(message, timeout);
+        }
+        catch (AskTimeoutException)
+        {
+            throw new AdminTimeoutException(what, timeout);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+using System.Collections.Immutable;
+using System.Text;
+using SslCluster.Protocol.Config;
+
+namespace SslCluster.Protocol.Distribution;
+
+/// <summary>A store file as a node holds it.</summary>
+public sealed record ReplicaFile(string Name, StoredFileKind Kind, string Digest, byte[] Content);
+
+/// <summary>A revision a node has just taken in: the model, the store files, and which entries changed.</summary>
+public sealed record ReplicaUpdate(long Revision, RunningConfig Config, ImmutableSortedDictionary<string, ReplicaFile> Files,
+    IReadOnlyList<string> ChangedKeys, IReadOnlyList<string> RemovedKeys);
+
+/// <summary>What the node asks the store for next in a transfer.</summary>
+public abstract record ReplicaRequest;
+
+/// <summary>The page of changes after <paramref name="Since"/> starting at key index <paramref name="From"/>; revision null for the store's latest.</summary>
+public sealed record PageRequest(long Since, long? Revision, int From) : ReplicaRequest;
+
+/// <summary>Contents of revision <paramref name="Revision"/> the node lacks.</summary>
+public sealed record BlobsRequest(long Revision, IReadOnlyList<BlobRequest> Blobs) : ReplicaRequest;
+
+/// <summary>Everything is here: call <see cref="ConfigReplica.Complete"/>.</summary>
+public sealed record TransferComplete(long Revision) : ReplicaRequest;
+
+/// <summary>
+/// A node's copy of the configuration store: the revision it holds, every entry's digest, the contents by digest, the
+/// model built from the sections and the store files. It takes a new revision in as a transfer (pages of changes, then
+/// the contents it lacks in bounded chunks) and rebuilds only what changed: a section parsed again only when its
+/// digest changed, a file's bytes kept (same array) when its digest did not change, so everything cached per file
+/// downstream (decoded certificates, credentials) stays valid. Not thread-safe: one actor owns it.
+/// </summary>
+public sealed class ConfigReplica
+{
+    /// <summary>Blob requests per message: each is a digest and an offset, so the request stays small.</summary>
+    public const int MaxBlobRequests = 64;
+
+    private ImmutableSortedDictionary<string, ChangedEntry> _entries = ImmutableSortedDictionary.Create<string, ChangedEntry>(StringComparer.Ordinal);
+    private readonly Dictionary<string, byte[]> _contents = new(StringComparer.Ordinal);
+    private Transfer? _transfer;
+
+    /// <summary>The revision held; -1 before the first transfer (revision 0 is the store's empty configuration).</summary>
+    public long Revision { get; private set; } = -1;
+
+    public RunningConfig Config { get; private set; } = RunningConfig.Empty;
+
+    public ImmutableSortedDictionary<string, ReplicaFile> Files { get; private set; } = ImmutableSortedDictionary.Create<string, ReplicaFile>(StringComparer.Ordinal);
+
+    /// <summary>The entries held (sections and files), for tests and figures.</summary>
+    public int EntryCount => _entries.Count;
+
+    /// <summary>True while a transfer is under way.</summary>
+    public bool Transferring => _transfer is not null;
+
+    /// <summary>Pages and chunks taken in by the current transfer (for the log of a lagging node).</summary>
+    public (int Pages, int Chunks, int MissingContents) Progress =>
+        _transfer is { } t ? (t.Pages, t.Chunks, t.Needed.Count) : (0, 0, 0);
+
+    /// <summary>Starts (or starts again) a transfer from the revision held: the first request to send.</summary>
+    public ReplicaRequest Begin()
+    {
+        _transfer = new Transfer(Revision);
+        return new PageRequest(Revision, null, 0);
+    }
+
+    /// <summary>Drops a transfer (a request timed out, the store moved): the revision held stays as it was.</summary>
+    public void Abandon() => _transfer = null;
+
+    /// <summary>Takes in one page; the next request.</summary>
+    /// <exception cref="InvalidDataException">The page does not belong to this transfer, or a content does not match its digest.</exception>
+    public ReplicaRequest Accept(ChangesPage page)
+    {
+        ArgumentNullException.ThrowIfNull(page);
+        var t = _transfer ?? throw new InvalidDataException("a page of changes arrived with no transfer under way");
+        if (page.Since != t.Since) throw new InvalidDataException($"a page of changes since revision {page.Since} arrived for a transfer since {t.Since}");
+        if (t.Target is { } target && page.Revision != target)
+            throw new InvalidDataException($"a page of revision {page.Revision} arrived for a transfer of revision {target}");
+        t.Target = page.Revision;
+        t.Reset = page.Reset;
+        t.Pages++;
+        foreach (var e in page.Changed)
+        {
+            if (e.Content is { } inline) Take(t, e.Digest, inline);
+            t.Changed[e.Key] = e with { Content = null };
+            t.Removed.Remove(e.Key);
+        }
+        foreach (var key in page.Removed)
+        {
+            t.Removed.Add(key);
+            t.Changed.Remove(key);
+        }
+        if (page.Next is { } next) return new PageRequest(t.Since, page.Revision, next);
+        foreach (var e in t.Changed.Values)
+            if (!_contents.ContainsKey(e.Digest) && !t.Received.ContainsKey(e.Digest)) t.Needed.Add(e.Digest);
+        return NextBlobs(t);
+    }
+
+    /// <summary>Takes in chunks of contents; the next request.</summary>
+    /// <exception cref="InvalidDataException">The store no longer holds a content, or a content does not match its digest.</exception>
+    public ReplicaRequest Accept(IReadOnlyList<BlobChunk> chunks, IReadOnlyList<string> missing)
+    {
+        ArgumentNullException.ThrowIfNull(chunks);
+        ArgumentNullException.ThrowIfNull(missing);
+        var t = _transfer ?? throw new InvalidDataException("contents arrived with no transfer under way");
+        if (missing.Count > 0)
+            throw new InvalidDataException($"the store no longer holds {missing.Count} content(s) of revision {t.Target} (first {missing[0][..Math.Min(12, missing[0].Length)]}...)");
+        foreach (var c in chunks)
+        {
+            if (!t.Needed.Contains(c.Digest)) continue;
+            t.Chunks++;
+            if (c.Offset == 0 && c.Bytes.Length == c.Total)
+            {
+                Take(t, c.Digest, c.Bytes);
+                continue;
+            }
+            if (!t.Partial.TryGetValue(c.Digest, out var part))
+            {
+                if (c.Total < 0 || c.Total > 64 * 1024 * 1024) throw new InvalidDataException($"content {c.Digest} claims {c.Total} bytes");
+                part = (new byte[c.Total], 0);
+            }
+            if (c.Offset != part.Filled || c.Offset + c.Bytes.Length > part.Buffer.Length)
+                throw new InvalidDataException($"a chunk of {c.Digest} at offset {c.Offset} arrived out of order (expected {part.Filled})");
+            c.Bytes.CopyTo(part.Buffer, c.Offset);
+            part.Filled += c.Bytes.Length;
+            if (part.Filled == part.Buffer.Length)
+            {
+                t.Partial.Remove(c.Digest);
+                Take(t, c.Digest, part.Buffer);
+            }
+            else
+            {
+                t.Partial[c.Digest] = part;
+            }
+        }
+        return NextBlobs(t);
+    }
+
+    /// <summary>Applies the finished transfer: the new revision, model and files.</summary>
+    /// <exception cref="FormatException">A section does not parse (a store of another version, or damage).</exception>
+    public ReplicaUpdate Complete()
+    {
+        var t = _transfer ?? throw new InvalidOperationException("no transfer to complete");
+        if (t.Target is not { } target || t.Needed.Count > 0) throw new InvalidOperationException("the transfer is not complete");
+        var removed = t.Reset ? _entries.Keys.Where(k => !t.Changed.ContainsKey(k)).ToList() : t.Removed.Where(_entries.ContainsKey).ToList();
+        var changed = t.Changed.Values.Where(e => !_entries.TryGetValue(e.Key, out var old) || old.Digest != e.Digest || old.FileKind != e.FileKind).ToList();
+
+        // Build everything first: a section that fails to parse leaves the replica on its old revision.
+        var config = Config;
+        var files = Files.ToBuilder();
+        var entries = _entries.ToBuilder();
+        foreach (var key in removed)
+        {
+            if (key.StartsWith(StoreManifest.FilePrefix, StringComparison.Ordinal)) files.Remove(key[StoreManifest.FilePrefix.Length..]);
+            else config = ConfigSections.With(config, key, null);
+            entries.Remove(key);
+        }
+        foreach (var e in changed)
+        {
+            var content = t.Received.TryGetValue(e.Digest, out var r) ? r : _contents[e.Digest];
+            if (e.Key.StartsWith(StoreManifest.FilePrefix, StringComparison.Ordinal))
+            {
+                if (e.FileKind is not { } kind) throw new FormatException($"entry '{e.Key}' is a file without a kind");
+                var name = e.Key[StoreManifest.FilePrefix.Length..];
+                files[name] = new ReplicaFile(name, kind, e.Digest, content);
+            }
+            else
+            {
+                config = ConfigSections.With(config, e.Key, Encoding.UTF8.GetString(content));
+            }
+            entries[e.Key] = e;
+        }
+
+        _entries = entries.ToImmutable();
+        foreach (var (digest, content) in t.Received) _contents[digest] = content;
+        // Contents no entry names any more are dropped.
+        var used = _entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal);
+        foreach (var digest in _contents.Keys.Where(d => !used.Contains(d)).ToList()) _contents.Remove(digest);
+        Revision = target;
+        Config = config;
+        Files = files.ToImmutable();
+        _transfer = null;
+        return new ReplicaUpdate(target, config, Files, changed.Select(e => e.Key).ToList(), removed);
+    }
+
+    private static ReplicaRequest NextBlobs(Transfer t)
+    {
+        if (t.Needed.Count == 0) return new TransferComplete(t.Target!.Value);
+        var requests = t.Needed.Take(MaxBlobRequests)
+            .Select(d => new BlobRequest(d, t.Partial.TryGetValue(d, out var p) ? p.Filled : 0)).ToList();
+        return new BlobsRequest(t.Target!.Value, requests);
+    }
+
+    private static void Take(Transfer t, string digest, byte[] content)
+    {
+        if (ConfigSections.Digest(content) != digest)
+            throw new InvalidDataException($"content received for {digest} does not match its digest");
+        t.Received[digest] = content;
+        t.Needed.Remove(digest);
+    }
+
+    private sealed class Transfer(long since)
+    {
+        public long Since { get; } = since;
+
+        public long? Target { get; set; }
+
+        public bool Reset { get; set; }
+
+        public int Pages { get; set; }
+
+        public int Chunks { get; set; }
+
+        public Dictionary<string, ChangedEntry> Changed { get; } = new(StringComparer.Ordinal);
+
+        public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, byte[]> Received { get; } = new(StringComparer.Ordinal);
+
+        public SortedSet<string> Needed { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, (byte[] Buffer, int Filled)> Partial { get; } = new(StringComparer.Ordinal);
+    }
+}
