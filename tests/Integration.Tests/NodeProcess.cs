@@ -173,6 +173,20 @@ public sealed class NodeProcess : IDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>POST of a JSON body on the admin endpoint with the node's token; the status and the body of the answer.</summary>
+    public async Task<(System.Net.HttpStatusCode Status, string Body)> AdminPostAsync(string path, object body, TimeSpan? timeout = null)
+    {
+        var token = (await File.ReadAllTextAsync(Path.Combine(DataDir, SslCluster.Protocol.Admin.AdminPaths.TokenFileName))).Trim();
+        using var http = new HttpClient { Timeout = timeout ?? TimeSpan.FromSeconds(60) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{AdminPort}{path}"))
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(body, body.GetType(), options: SslCluster.Protocol.Admin.AdminJson.Options),
+        };
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request);
+        return (response.StatusCode, await response.Content.ReadAsStringAsync());
+    }
+
     /// <summary>kill -9: no shutdown hook runs.</summary>
     public void Kill()
     {

@@ -7,14 +7,14 @@ namespace SslCluster.Protocol.Tests.Runtime;
 
 public sealed class RuntimePlanTests
 {
-    private static RunningConfig Parse(string text)
+    internal static RunningConfig Parse(string text)
     {
         var (config, diagnostics) = ConfigParser.ApplyLines(RunningConfig.Empty, text, ConfigOptions.Default);
         Assert.DoesNotContain(diagnostics, d => d.Severity == DiagnosticSeverity.Error);
         return config;
     }
 
-    private const string TwoModules = """
+    internal const string TwoModules = """
         ssl associate rsakey k k.key
         ssl associate cert c c.pem
         ssl-proxy-list front
@@ -206,4 +206,36 @@ public sealed class FlowCountersTests
         Assert.Equal("10.10.20.111     85                2                 2                       0", lines[3]);
         Assert.Contains("SSL Acceleration Flows for slot 3 (module ssl3)", text, StringComparison.Ordinal);
     }
+}
+
+/// <summary>A node keeps a listener's runtime across revisions exactly when nothing it uses changed.</summary>
+public sealed class SameRuntimeTests
+{
+    private static bool Same(string before, string change, Func<string, string?>? digestsAfter = null)
+    {
+        var a = RuntimePlan.Build(1, RuntimePlanTests.Parse(RuntimePlanTests.TwoModules + before));
+        var b = RuntimePlan.Build(2, ConfigParser.ApplyLines(RuntimePlanTests.Parse(RuntimePlanTests.TwoModules + before), change, ConfigOptions.Default).Config);
+        static string? Digest(string name) => "digest-of-" + name;
+        var tls = a.Listeners.Single(l => l.Port == 443);
+        return b.SameRuntime(b.Listeners.Single(l => l.Port == 443), digestsAfter ?? Digest, a, tls, Digest);
+    }
+
+    [Fact]
+    public void SameRuntime_UnrelatedChange_KeepsTheListenersRuntime() =>
+        Assert.True(Same("", "service other\n  ip address 10.9.9.9\n  active"));
+
+    [Fact]
+    public void SameRuntime_WeightOfAModule_Differs() => Assert.False(Same("", "service ssl2\n  weight 4"));
+
+    [Fact]
+    public void SameRuntime_ServerOfTheClearTextDestinationRule_Differs() =>
+        Assert.False(Same("", "service s1\n  weight 9"));
+
+    [Fact]
+    public void SameRuntime_NewContentOfACertificateFile_Differs() =>
+        Assert.False(Same("", "", name => name == "c.pem" ? "new-digest" : "digest-of-" + name));
+
+    [Fact]
+    public void SameRuntime_ContentOfAFileItDoesNotUse_KeepsIt() =>
+        Assert.True(Same("", "", name => name == "other.pem" ? "new-digest" : "digest-of-" + name));
 }
