@@ -117,8 +117,11 @@ public static class SslClusterHost
             cluster.Join(cluster.SelfAddress);
         }
 
+        // A store that stops after a refused write (another writer won that sequence number) starts again and recovers.
+        var storeProps = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(ConfigStoreActor.Props(check, time), "store",
+            TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), 0.2, -1));
         system.ActorOf(ClusterSingletonManager.Props(
-            ConfigStoreActor.Props(check, time),
+            storeProps,
             PoisonPill.Instance,
             ClusterSingletonManagerSettings.Create(system)), "config-store");
         var store = system.ActorOf(ClusterSingletonProxy.Props(

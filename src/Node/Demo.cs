@@ -39,6 +39,11 @@ internal static class Demo
         }
 
         var dataDir = Path.GetFullPath(s.DataDir);
+        if (NodeLog.Json)
+        {
+            NodeLog.Info($"demo: https://{s.DemoVip}:{s.DemoHttpsPort}/ terminates TLS and forwards to the bundled backend through {s.DemoVip}:{s.DemoHttpPort}");
+            return backend;
+        }
         Console.WriteLine($"""
 
             Demo is up: https://{s.DemoVip}:{s.DemoHttpsPort}/ terminates TLS (self-signed certificate) and forwards to
@@ -108,6 +113,16 @@ internal static class Demo
         var reply = await h.ConfigStore.Ask<object>(new ConfigStoreProtocol.ApplyConfig(text, "demo"), TimeSpan.FromSeconds(30));
         if (reply is ConfigStoreProtocol.ConfigRejected r)
             throw new NodeStartupException("the demo configuration was rejected: " + string.Join("; ", r.Diagnostics));
+        // The instructions are printed once the demo VIP listens, not before.
+        if (reply is ConfigStoreProtocol.ConfigApplied applied)
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                var ready = await h.NodeRuntime.Ask<Actors.Dispatch.NodeRuntimeActor.Readiness>(Actors.Dispatch.NodeRuntimeActor.GetReadiness.Instance, TimeSpan.FromSeconds(5));
+                if (ready.Revision >= applied.Revision && ready.Pending.Count == 0) break;
+                await Task.Delay(50);
+            }
+        }
     }
 
     private static void Check(SslCommandResponse r)

@@ -38,9 +38,12 @@ internal static class NodeHost
             throw new NodeStartupException($"bad setting: {e.Message}");
         }
 
+        NodeLog.Configure(config.GetString("sslcluster.node.log.format", "text"), config.GetString("sslcluster.node.log.akka-level", "WARNING"));
+        // Every log event of the actor system goes through the node's writer (text for a person, or JSON lines).
+        config = ConfigurationFactory.ParseString("akka.loggers = [\"SslCluster.Node.NodeLogger, sslnode\"]").WithFallback(config);
         try
         {
-            config = await SeedDns.ApplyAsync(config, Dns.GetHostAddressesAsync, TimeSpan.FromSeconds(1), line => Console.WriteLine("sslnode: " + line));
+            config = await SeedDns.ApplyAsync(config, Dns.GetHostAddressesAsync, TimeSpan.FromSeconds(1), line => NodeLog.Info("sslnode: " + line));
         }
         catch (FormatException e)
         {
@@ -67,6 +70,7 @@ internal static class NodeHost
         var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
             TimeProvider.System, health, keepalives, sessions);
         var ssl = new SslCommands(handles, masterKey, TimeProvider.System);
+        NodeLog.Node = Akka.Cluster.Cluster.Get(handles.System).SelfAddress.ToString();
 
         DemoHttpServer? demoBackend = null;
         await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane);
@@ -91,11 +95,11 @@ internal static class NodeHost
             e.Cancel = true;
             _ = CoordinatedShutdown.Get(handles.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         };
-        Console.WriteLine($"sslnode: admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {Path.Combine(dataDir, AdminPaths.TokenFileName)}); data in {dataDir}");
+        NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {Path.Combine(dataDir, AdminPaths.TokenFileName)}); data in {dataDir}");
         await handles.System.WhenTerminated;
         await admin.StopAsync();
         if (demoBackend is not null) await demoBackend.DisposeAsync();
-        Console.WriteLine("sslnode: stopped");
+        NodeLog.Info("sslnode: stopped");
         return 0;
     }
 

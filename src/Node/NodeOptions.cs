@@ -28,6 +28,7 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
                                  or SSLCLUSTER_JOURNAL_POSTGRES in the environment (keeps its password out of the
                                  process list); without either the journal is SQLite in the data folder
+          --log-format text|json lines for a person (default) or one JSON object per line
           --set KEY=VALUE        any configuration key (repeatable)
         """;
 
@@ -93,6 +94,11 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                     Set("sslcluster.node.seed-dns", target);
                     break;
                 case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
+                case "--log-format":
+                    var format = Value();
+                    if (format is not ("text" or "json")) throw new ArgumentException($"--log-format takes text or json, not '{format}'");
+                    Set("sslcluster.node.log.format", format);
+                    break;
                 case "--remoting-tls":
                     // CERT.p12,CA.pem: mutual TLS between the nodes, see reference.conf (sslcluster.node.remoting-tls).
                     var pair = Value().Split(',', 2);

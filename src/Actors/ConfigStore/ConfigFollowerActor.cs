@@ -60,6 +60,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private DateTimeOffset? _behindSince;
     private DateTimeOffset _lastLagLog = DateTimeOffset.MinValue;
     private int _attempt;
+    private DateTimeOffset _started;
 
     public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
     {
@@ -95,7 +96,8 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             if (!t.ActorRef.Equals(_store)) return;
-            _log.Info("ConfigFollower: the configuration store stopped here; subscribing to where it starts next");
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null)
+                _log.Info("ConfigFollower: the configuration store stopped where it ran; subscribing to where it starts next");
             _store = null;
             _replica.Abandon();
             Timers.StartPeriodicTimer("subscribe", Poll.Instance, TimeSpan.FromSeconds(1));
@@ -117,6 +119,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        _started = _time.GetUtcNow();
         // Until the store first answers, ask every second (it may still be starting); afterwards the store tells of
         // every revision and the slow poll only covers a lost notice.
         Timers.StartPeriodicTimer("subscribe", Poll.Instance, TimeSpan.Zero, TimeSpan.FromSeconds(1));
@@ -234,8 +237,14 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private void OnTick()
     {
         AnswerWaiting();
-        if (_behindSince is not { } since) return;
         var now = _time.GetUtcNow();
+        if (_storeRevision < 0 && now - _started > TimeSpan.FromSeconds(30) && now - _lastLagLog >= TimeSpan.FromSeconds(30))
+        {
+            _lastLagLog = now;
+            _log.Warning("ConfigFollower: the configuration store has not answered for {0:0} s since this node started: is the cluster formed " +
+                "(seed nodes reachable, a majority of the nodes up)? This node serves nothing until it holds a revision", (now - _started).TotalSeconds);
+        }
+        if (_behindSince is not { } since) return;
         if (now - since <= _settings.ConfigMaxLag || now - _lastLagLog < TimeSpan.FromSeconds(30)) return;
         _lastLagLog = now;
         var (pages, chunks, missing) = _replica.Progress;

@@ -40,6 +40,9 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
     private readonly Dictionary<Guid, (StringBuilder Text, int Next, DateTimeOffset Used)> _uploads = [];
     private ConfigStoreState _state = ConfigStoreState.Empty;
 
+    /// <summary>Who waits for the event being persisted, and how to tell them it was not (one persist at a time).</summary>
+    private (IActorRef Sender, Func<string, object> Refusal)? _pending;
+
     public ConfigStoreActor(KeyCertificateCheck check, TimeProvider time)
     {
         _check = check;
@@ -86,8 +89,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
                 return;
             }
             var sender = Sender;
+            _pending = (sender, reason => new ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, reason)]));
             Persist(e, persisted =>
             {
+                _pending = null;
                 _state = _state.Apply(persisted);
                 _log.Info("ConfigStore: revision {0} committed from {1} ({2} section(s) set, {3} removed)", persisted.Revision, persisted.Source,
                     persisted.Sections.Count, persisted.Removed.Count);
@@ -104,8 +109,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
                 return;
             }
             var sender = Sender;
+            _pending = (sender, reason => new FileRejected(cmd.File.Name, reason));
             Persist(e, persisted =>
             {
+                _pending = null;
                 _state = _state.Apply(persisted);
                 // The name only: file contents (sealed or not) never reach a log.
                 _log.Debug("ConfigStore: file '{0}' ({1}) stored at revision {2}", persisted.File.Name, persisted.File.Kind, persisted.Revision);
@@ -122,8 +129,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
                 return;
             }
             var sender = Sender;
+            _pending = (sender, reason => new FileRejected(cmd.Name, reason));
             Persist(e, persisted =>
             {
+                _pending = null;
                 _state = _state.Apply(persisted);
                 sender.Tell(new FileStored(persisted.Name, persisted.Revision));
                 AfterChange();
@@ -157,6 +166,30 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
     }
 
     public override string PersistenceId => PersistenceIdValue;
+
+    /// <summary>
+    /// The journal refused the event: most often another copy of the store (the other side of a partition, or one
+    /// started before this one was known dead) wrote that sequence number first. The journal's unique sequence numbers
+    /// are what keep two writers from both committing; this copy tells the waiting client, and stops (its supervisor
+    /// starts it again, and it recovers what the other wrote before it takes the next command).
+    /// </summary>
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        var revision = @event switch
+        {
+            ConfigChanged c => c.Revision,
+            FileAdded f => f.Revision,
+            FileRemoved f => f.Revision,
+            _ => sequenceNr,
+        };
+        _log.Error("ConfigStore: the journal refused revision {0} (event {1}): {2}. Another copy of the store may have written it first; " +
+            "this copy restarts and recovers before the next change", revision, sequenceNr, cause.Message);
+        if (_pending is { } p)
+            p.Sender.Tell(p.Refusal($"the journal refused revision {revision}: another copy of the configuration store wrote it first or the database failed " +
+                $"({cause.GetBaseException().Message}); nothing of this change was applied. The store recovers the latest revision: look at 'show running-config' and apply again"));
+        _pending = null;
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
 
     public static Props Props(KeyCertificateCheck check, TimeProvider time) =>
         Akka.Actor.Props.Create(() => new ConfigStoreActor(check, time));
