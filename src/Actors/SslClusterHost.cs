@@ -29,7 +29,6 @@ public sealed record SslClusterHandles(
     SslClusterSettings Settings,
     IActorRef ConfigStore,
     IActorRef ModuleRegion,
-    IActorRef ProxyListRegion,
     IActorRef NodeRuntime,
     IActorRef Health,
     IActorRef BackendServerRegion,
@@ -64,8 +63,12 @@ public static class SslClusterHost
         });
         shutdown.AddTask(PhaseDrainConnections, "wait-for-connections", async () =>
         {
-            var deadline = DateTime.UtcNow + drainTimeout;
-            while (DateTime.UtcNow < deadline)
+            // Every connection of the node, TLS or clear text, is told the deadline and closes itself there if it has
+            // not ended by then; until then the phase waits for them to end on their own.
+            var time = TimeProvider.System;
+            var deadline = time.GetUtcNow() + drainTimeout;
+            await runtime.Ask<Akka.Done>(new FlowAgentActor.DrainConnections(deadline), TimeSpan.FromSeconds(5));
+            while (time.GetUtcNow() < deadline + TimeSpan.FromSeconds(1))
             {
                 var open = await runtime.Ask<int>(NodeRuntimeActor.GetOpenConnections.Instance, TimeSpan.FromSeconds(5));
                 if (open <= 0) break;
@@ -132,7 +135,6 @@ public static class SslClusterHost
         var shardingSettings = ClusterShardingSettings.Create(system);
         var extractor = new ModuleMessageExtractor(settings.NumberOfShards);
         var modules = sharding.Start(SslModuleEntity.TypeName, name => SslModuleEntity.Props(name, time), shardingSettings, extractor);
-        var lists = sharding.Start(ProxyListEntity.TypeName, ProxyListEntity.Props, shardingSettings, extractor);
 
         var nodeName = cluster.SelfAddress.ToString();
         var backendServers = sharding.Start(BackendServerEntity.TypeName, id => BackendServerEntity.Props(id, time), shardingSettings, extractor);
@@ -142,6 +144,6 @@ public static class SslClusterHost
         var follower = system.ActorOf(ConfigFollowerActor.Props(store, runtime, settings, time), ConfigFollowerActor.Name);
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
-        return new SslClusterHandles(system, settings, store, modules, lists, runtime, monitor, backendServers, sessions, follower);
+        return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower);
     }
 }

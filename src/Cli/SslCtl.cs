@@ -49,8 +49,9 @@ public static class SslCtl
           ssl gencert certkey KEY signkey KEY FILE "PASSWORD" [cn=NAME] [days=N] [san=DNS,...]
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
-          cluster show                   members of the cluster
-          cluster shards                 which node hosts how many module, proxy-list and backend-server shards
+          show connections               this node's open connections: module or rule, revision, phase, age, client
+          cluster show                   members of the cluster and the configuration revision each holds
+          cluster shards                 which node hosts how many module and backend-server shards
           node drain                     this node stops accepting, hands its shards off, waits for its
                                          connections (sslcluster.proxy.drain-timeout), leaves and exits
           cluster leave                  the same as node drain (Petabridge.Cmd's name for it)
@@ -189,6 +190,10 @@ public static class SslCtl
                 if (files.Files.Count == 0) await stdout.WriteLineAsync("The certificate store is empty.");
                 foreach (var f in files.Files) await stdout.WriteLineAsync($"{f.Name,-24} {f.Kind,-12} {f.Summary}");
                 return ExitCodes.Ok;
+            case "show" when command == "show connections":
+                var connections = await SendAsync<ConnectionsResponse>(http, HttpMethod.Get, AdminPaths.Connections, null);
+                await stdout.WriteAsync(connections.Print());
+                return ExitCodes.Ok;
             case "show" when command == "show ssl sessions":
                 var sessions = await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null);
                 await stdout.WriteAsync(SessionTable.Print(sessions));
@@ -198,7 +203,7 @@ public static class SslCtl
                 await (shown.Found ? stdout : stderr).WriteAsync(shown.Text);
                 return shown.Found ? ExitCodes.Ok : ExitCodes.Refused;
             case "show":
-                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]' or 'show ssl-proxy-list [NAME]'");
+                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show connections', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]' or 'show ssl-proxy-list [NAME]'");
             case "ssl" or "copy":
                 var response = await SendAsync<SslCommandResponse>(http, HttpMethod.Post, AdminPaths.SslCommand, new SslCommandRequest(w));
                 await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());

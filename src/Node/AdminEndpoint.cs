@@ -150,11 +150,18 @@ internal static class AdminEndpoint
             return Results.Json(new DrainResponse(Cluster.Get(h.System).SelfAddress.ToString(), already, open,
                 (int)h.Settings.DrainTimeout.TotalSeconds), AdminJson.Options, statusCode: 202);
         });
+        app.MapGet(AdminPaths.Connections, async () =>
+        {
+            var list = await ConfigReads.AskAsync<FlowAgentActor.ConnectionList>(h.NodeRuntime, FlowAgentActor.ListConnections.Instance, "the node's connection actors", AskTimeout);
+            var rows = list.Connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows)
+                .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))).ToList();
+            return Results.Json(new ConnectionsResponse(list.Connections.Count, rows), AdminJson.Options);
+        });
         app.MapGet(AdminPaths.Sessions, () => Results.Json(SessionCache(h), AdminJson.Options));
         app.MapGet(AdminPaths.Shards, async () =>
         {
             var regions = new List<ShardRegionInfo>();
-            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (ProxyListEntity.TypeName, h.ProxyListRegion), (BackendServerEntity.TypeName, h.BackendServerRegion) })
+            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (BackendServerEntity.TypeName, h.BackendServerRegion) })
             {
                 var stats = await region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(
                     new Akka.Cluster.Sharding.GetClusterShardingStats(TimeSpan.FromSeconds(5)), AskTimeout);

@@ -36,3 +36,92 @@ public sealed class DrainTests
         Assert.Equal(0, await exit);
     }
 }
+
+/// <summary>Clear-text relays are connections like any other: a drain waits for them, and removing their rule does not cut them.</summary>
+[Collection("nodes")]
+public sealed class ClearTextDrainTests
+{
+    private const long Size = 16_000_000;
+
+    private static string WithClearRule(int https, int clear, int plain) => NodeProcess.OneVip(https, clear) + $"""
+
+        service web
+          ip address 127.0.0.1
+          port {clear}
+          active
+        owner o
+          content plain
+            vip address 127.0.0.1
+            port {plain}
+            add service web
+            active
+        """;
+
+    /// <summary>
+    /// A download at 4 MB/s (16 MB: about 4 s on the wire); answers the byte count curl received. Loopback socket buffers
+    /// hold several MB, so a test that cuts the relay needs more than they hold still to come.
+    /// </summary>
+    private static Task<ProcessResult> DownloadAsync(string url) =>
+        Run.ProcessAsync("curl", ["-sSk", "--limit-rate", "4M", "--max-time", "30", "-o", "/dev/null", "-w", "%{size_download}", url], null, TimeSpan.FromSeconds(40));
+
+    private static void Whole(ProcessResult r, long size = Size) =>
+        Assert.True(r.ExitCode == 0 && r.Stdout.Trim() == size.ToString(System.Globalization.CultureInfo.InvariantCulture), r.ToString());
+
+    private static async Task<(NodeProcess Node, DemoHttpServer Backend, int Https, int Plain)> StartAsync()
+    {
+        var https = NodeProcess.FreePort();
+        var clear = NodeProcess.FreePort();
+        var plain = NodeProcess.FreePort();
+        var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "relay backend" });
+        await backend.StartAsync();
+        var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+        await node.MakeKeyAsync("k", "c", "localhost");
+        var applied = await node.CtlWithInputAsync(WithClearRule(https, clear, plain), "configure", "-");
+        Assert.True(applied.ExitCode == 0, applied.ToString());
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+        return (node, backend, https, plain);
+    }
+
+    [Fact]
+    public async Task Sigterm_ClearTextDownloadInProgress_FinishesThenNodeExits()
+    {
+        // The relay is the node's only connection: if the drain did not wait for it, the node would exit under it.
+        var (node, backend, _, plain) = await StartAsync();
+        await using var _ = backend;
+        using var __ = node;
+        var relayed = DownloadAsync($"http://127.0.0.1:{plain}/bytes/{Size}");
+        await Task.Delay(1000);
+
+        var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+        await Task.Delay(1000);
+        var late = await Run.ProcessAsync("curl", ["-sS", "--max-time", "5", $"http://127.0.0.1:{plain}/"], null, TimeSpan.FromSeconds(10));
+
+        Assert.NotEqual(0, late.ExitCode);
+        Whole(await relayed);
+        Assert.Equal(0, await exit);
+    }
+
+    [Fact]
+    public async Task RemoveClearTextRule_DownloadInProgress_FinishesAndNewConnectionsAreRefused()
+    {
+        var (node, backend, _, plain) = await StartAsync();
+        await using var _ = backend;
+        using var __ = node;
+        var relayed = DownloadAsync($"http://127.0.0.1:{plain}/bytes/{2 * Size}");
+        await Task.Delay(1000);
+
+        var removed = await node.CtlWithInputAsync("owner o\n  no content plain\n", "configure", "-");
+        Assert.True(removed.ExitCode == 0, removed.ToString());
+        // Its connection actor still runs it, on the revision it started with, under the rule that is gone.
+        var open = await node.CtlAsync("show", "connections");
+        var row = open.Stdout.Split('\n').Single(l => l.StartsWith("o/plain", StringComparison.Ordinal));
+        Assert.Contains("Relaying", row, StringComparison.Ordinal);
+        var applied = long.Parse(removed.Stdout.Split('\n').First(l => l.Contains("revision", StringComparison.Ordinal)).Split(' ').Last(), System.Globalization.CultureInfo.InvariantCulture);
+        var started = long.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(started < applied, row);
+        var late = await Run.ProcessAsync("curl", ["-sS", "--max-time", "5", $"http://127.0.0.1:{plain}/"], null, TimeSpan.FromSeconds(10));
+
+        Assert.NotEqual(0, late.ExitCode);
+        Whole(await relayed, 2 * Size);
+    }
+}

@@ -33,7 +33,6 @@ public sealed class DispatcherActor : ReceiveActor
     private readonly Func<string, IActorRef> _agentFor;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
-    private readonly FlowCounters _relayCounters = new();
     private static readonly TimeSpan PeekTimeout = TimeSpan.FromSeconds(2);
 
     private IListenerRuntime _runtime;
@@ -176,8 +175,8 @@ public sealed class DispatcherActor : ReceiveActor
         }
         if (runtime.Plan.Kind == ListenerKind.TcpRelay)
         {
-            // Clear-text rules have no module: the dispatcher's own agent-less connection runs the relay.
-            Context.ActorOf(ConnectionActor.Props(socket, runtime, null, _relayCounters));
+            // Clear-text rules have no module: the rule's agent (which outlives this dispatcher) runs the relay.
+            _agentFor(NodeRuntimeActor.RuleAgent(runtime.Plan)).Tell(new FlowAgentActor.StartConnection(socket, runtime, null));
             return;
         }
         var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
@@ -198,6 +197,6 @@ public sealed class DispatcherActor : ReceiveActor
             socket.Close(0);
             return;
         }
-        _agentFor(module.Name).Tell(new ModuleAgentActor.StartConnection(socket, runtime, module));
+        _agentFor(NodeRuntimeActor.ModuleAgent(module.Name)).Tell(new FlowAgentActor.StartConnection(socket, runtime, module));
     }
 }

@@ -64,6 +64,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
     private ReplicaFileContents? _files;
     private long _revision = -1;
     private bool _accepting = true;
+    private DateTimeOffset? _drainDeadline;
 
     private readonly IActorRef _health;
 
@@ -101,8 +102,20 @@ public sealed class NodeRuntimeActor : ReceiveActor
         Receive<GetOpenConnections>(_ =>
         {
             var sender = Sender;
-            var asks = _agents.Values.Select(a => a.Ask<int>(ModuleAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
+            var asks = _agents.Values.Select(a => a.Ask<int>(FlowAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
             Task.WhenAll(asks).PipeTo(sender, success: counts => counts.Sum(), failure: _ => -1);
+        });
+        Receive<FlowAgentActor.ListConnections>(_ =>
+        {
+            var sender = Sender;
+            var asks = _agents.Values.Select(a => a.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
+            Task.WhenAll(asks).PipeTo(sender, success: lists => new FlowAgentActor.ConnectionList([.. lists.SelectMany(l => l.Connections)]));
+        });
+        Receive<FlowAgentActor.DrainConnections>(d =>
+        {
+            _drainDeadline = d.Deadline;
+            foreach (var agent in _agents.Values) agent.Tell(d);
+            Sender.Tell(Akka.Done.Instance);
         });
     }
 
@@ -137,11 +150,12 @@ public sealed class NodeRuntimeActor : ReceiveActor
         }
 
         // Every active module reports, also one that only counts back-end rows (an ssl-init module in no content rule).
-        foreach (var module in _config.SslModules.Where(m => m.State == AdminState.Active)) EnsureAgent(module.Name);
+        foreach (var module in _config.SslModules.Where(m => m.State == AdminState.Active)) EnsureAgent(ModuleAgent(module.Name));
 
         foreach (var listener in plan.Listeners)
         {
-            foreach (var module in listener.Modules) EnsureAgent(module.Name);
+            foreach (var module in listener.Modules) EnsureAgent(ModuleAgent(module.Name));
+            if (listener.Kind == ListenerKind.TcpRelay) EnsureAgent(RuleAgent(listener));
             if (_listeners.ContainsKey(listener.Key) && previousFiles is not null && previous.TryGetValue(listener.Key, out var before)
                 && !_bindProblems.ContainsKey(listener.Key)
                 && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf))
@@ -183,13 +197,33 @@ public sealed class NodeRuntimeActor : ReceiveActor
             published.Revision, _listeners.Count, kept, published.ChangedKeys.Count, published.RemovedKeys.Count);
     }
 
-    private IActorRef AgentFor(string module) => _agents.TryGetValue(module, out var a) ? a : EnsureAgent(module);
+    /// <summary>The key of a module's agent.</summary>
+    public static string ModuleAgent(string module) => "module:" + module;
 
-    private IActorRef EnsureAgent(string module)
+    /// <summary>The key of a clear-text rule's agent.</summary>
+    public static string RuleAgent(ListenerPlan listener)
     {
-        if (_agents.TryGetValue(module, out var agent)) return agent;
-        agent = Context.ActorOf(ModuleAgentActor.Props(module, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows), "module-" + Uri.EscapeDataString(module));
-        _agents[module] = agent;
+        ArgumentNullException.ThrowIfNull(listener);
+        return "rule:" + listener.Owner + "/" + listener.Rule;
+    }
+
+    private IActorRef AgentFor(string key) => _agents.TryGetValue(key, out var a) ? a : EnsureAgent(key);
+
+    /// <summary>
+    /// The agent of a module or clear-text rule, made on first use and kept for the node's life: its connections
+    /// (and their counters) outlive any revision that removes the module or the rule.
+    /// </summary>
+    private IActorRef EnsureAgent(string key)
+    {
+        if (_agents.TryGetValue(key, out var agent)) return agent;
+        var colon = key.IndexOf(':', StringComparison.Ordinal);
+        var name = key[(colon + 1)..];
+        var props = key.StartsWith("module:", StringComparison.Ordinal)
+            ? FlowAgentActor.ForModule(name, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System)
+            : FlowAgentActor.ForRule(name, _dataPlane.Flows, TimeProvider.System);
+        agent = Context.ActorOf(props, Uri.EscapeDataString(key.Replace(':', '-')));
+        _agents[key] = agent;
+        if (_drainDeadline is { } deadline) agent.Tell(new FlowAgentActor.DrainConnections(deadline));
         return agent;
     }
 }

@@ -51,37 +51,12 @@ public sealed class SslModuleEntity : ReceiveActor
     public static Props Props(string module, TimeProvider time) => Akka.Actor.Props.Create(() => new SslModuleEntity(module, time));
 }
 
-/// <summary>
-/// The sharded entity of one proxy list: the versioned text of its latest revision, for queries from any node.
-/// </summary>
-public sealed class ProxyListEntity : ReceiveActor
-{
-    public const string TypeName = "ssl-proxy-list";
-
-    private long _revision;
-    private string _text = string.Empty;
-
-    public ProxyListEntity(string name)
-    {
-        Receive<PublishProxyList>(p =>
-        {
-            if (p.Revision < _revision) return; // an older revision arriving late changes nothing
-            _revision = p.Revision;
-            _text = p.Text;
-        });
-        Receive<GetProxyList>(_ => Sender.Tell(new CurrentProxyList(name, _revision, _text)));
-    }
-
-    public static Props Props(string name) => Akka.Actor.Props.Create(() => new ProxyListEntity(name));
-}
-
-/// <summary>Entity ids are the module and proxy-list names; shards by a stable hash of them.</summary>
+/// <summary>Entity ids are the module names and keepalive targets; shards by a stable hash of them.</summary>
 public sealed class ModuleMessageExtractor(int shards) : HashCodeMessageExtractor(shards)
 {
     public override string? EntityId(object message) => message switch
     {
         IModuleMessage m => m.Module,
-        IProxyListMessage p => p.ProxyList,
         Health.BackendServerProtocol.IBackendServerMessage b => b.Key,
         _ => null,
     };

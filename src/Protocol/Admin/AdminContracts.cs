@@ -21,6 +21,7 @@ public static class AdminPaths
     public const string Drain = "/v1/node/drain";
     public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
+    public const string Connections = "/v1/connections";
     public const string Health = "/healthz";
     public const string Ready = "/readyz";
     public const string Metrics = "/metrics";
@@ -90,6 +91,29 @@ public sealed record SessionCacheResponse(
     bool TicketsEnabled, long TicketsIssued, long TicketsOpened, long TicketsRefused, IReadOnlyList<TicketKeyInfo> TicketKeys);
 
 public sealed record ErrorResponse(string Error);
+
+/// <summary>One open connection on a node: its module or clear-text rule, revision, client, phase and age.</summary>
+public sealed record ConnectionRow(string Owner, long Revision, string? Client, string Phase, double AgeSeconds);
+
+/// <summary>The open connections of a node (the first <c>Rows.Count</c> of <paramref name="Total"/>, oldest first).</summary>
+public sealed record ConnectionsResponse(int Total, IReadOnlyList<ConnectionRow> Rows)
+{
+    /// <summary>Rows a node sends at most.</summary>
+    public const int MaxRows = 1_000;
+
+    /// <summary>The table <c>show connections</c> prints.</summary>
+    public string Print()
+    {
+        var o = new System.Text.StringBuilder();
+        if (Total == 0) return "No open connections on this node.\n";
+        o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{"Module or rule",-28} {"Revision",8} {"Phase",-10} {"Age",8}  Client\n");
+        foreach (var r in Rows)
+            o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{r.Owner,-28} {r.Revision,8} {r.Phase,-10} {r.AgeSeconds,7:0.0}s  {r.Client}\n");
+        if (Rows.Count < Total) o.Append(System.Globalization.CultureInfo.InvariantCulture, $"... and {Total - Rows.Count} more\n");
+        o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{Total} open connection(s)\n");
+        return o.ToString();
+    }
+}
 
 /// <summary>JSON settings both sides use; enums travel as their names so the wire is readable.</summary>
 public static class AdminJson

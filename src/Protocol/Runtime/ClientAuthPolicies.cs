@@ -17,7 +17,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     private readonly TimeProvider _time;
     private readonly Action<string> _log;
     private readonly HttpClient _http;
-    private readonly Dictionary<(string Url, string Signer, int Hours), CrlMonitor> _crls = [];
+    private readonly Dictionary<(string Url, string Signer, int Hours), Leased<CrlMonitor>> _crls = [];
     private readonly Lock _gate = new();
 
     public ClientAuthPolicies(TimeProvider time, Action<string> log)
@@ -30,29 +30,49 @@ internal sealed class ClientAuthPolicies : IDisposable
     }
 
     /// <summary>The policy of <paramref name="server"/>, or null when it does not authenticate clients.</summary>
-    public ClientAuthPolicy? For(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
+    public ClientAuthPolicy? For(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
     {
         if (server.ClientAuth is not { } plan) return null;
         var who = $"ssl-server {server.Server.Number} of {server.ProxyList}";
         var cas = plan.CaCertFiles.Select(f => Certificate(files, f, who, "cacert")).ToList();
-        ICrlSource? crl = plan.Crl is { } c ? Monitor(c, Certificate(files, c.SignCertFile, who, $"crl-record {c.Name} signing certificate")) : null;
+        ICrlSource? crl = plan.Crl is { } c ? Monitor(c, Certificate(files, c.SignCertFile, who, $"crl-record {c.Name} signing certificate"), leases) : null;
         return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time);
     }
 
-    private CrlMonitor Monitor(CrlPlan plan, X509Certificate2 signer)
+    /// <summary>CRL monitors running now (each fetches its CRL periodically).</summary>
+    public int Running
+    {
+        get
+        {
+            lock (_gate) return _crls.Count;
+        }
+    }
+
+    /// <summary>The monitor of a CRL record, leased by a runtime: it stops fetching once no runtime leases it.</summary>
+    private CrlMonitor Monitor(CrlPlan plan, X509Certificate2 signer, RuntimeLeases leases)
     {
         if (!Uri.TryCreate(plan.Url, UriKind.Absolute, out var url))
             throw new InvalidOperationException($"crl-record {plan.Name}: '{plan.Url}' is not a URL");
         var key = (plan.Url, signer.GetCertHashString(HashAlgorithmName.SHA256), plan.RefreshHours);
         lock (_gate)
         {
-            if (!_crls.TryGetValue(key, out var monitor))
+            if (!_crls.TryGetValue(key, out var entry))
             {
-                monitor = new CrlMonitor(plan.Name, url, signer, TimeSpan.FromHours(plan.RefreshHours), _http, _time, _log);
-                _crls.Add(key, monitor);
+                var monitor = new CrlMonitor(plan.Name, url, signer, TimeSpan.FromHours(plan.RefreshHours), _http, _time, _log);
+                _crls.Add(key, entry = new Leased<CrlMonitor>(monitor));
                 monitor.Start();
             }
-            return monitor;
+            entry.Leases++;
+            leases.Add(() =>
+            {
+                lock (_gate)
+                {
+                    if (--entry.Leases > 0 || !_crls.TryGetValue(key, out var current) || !ReferenceEquals(current, entry)) return;
+                    _crls.Remove(key);
+                }
+                entry.Value.Dispose();
+            });
+            return entry.Value;
         }
     }
 
@@ -70,7 +90,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     {
         lock (_gate)
         {
-            foreach (var monitor in _crls.Values) monitor.Dispose();
+            foreach (var monitor in _crls.Values) monitor.Value.Dispose();
             _crls.Clear();
         }
         _http.Dispose();

@@ -24,7 +24,7 @@ public sealed partial class DataPlane : ITlsProbeConnector
         var who = $"keepalive to {endpoint}";
         ServerCredential? client = null;
         if (options.ClientKeyFile is { } k && options.ClientCertificateFile is { } c && files.TryGetValue(k, out var key) && files.TryGetValue(c, out var cert))
-            client = Credential(Pki.CertStoreFile.DecodeShared(key), Pki.CertStoreFile.DecodeShared(cert));
+            client = Credential(Pki.CertStoreFile.DecodeShared(key), Pki.CertStoreFile.DecodeShared(cert), leases: null);
         var cas = options.CaCertificateFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
         var suites = SuiteIdsOf(options.Ciphers.SelectMany(n => Config.CipherCatalog.TryGet(n, out var info) ? info.IanaSuites : []));
         // Probes never reuse sessions: each one must prove that a full handshake still works.

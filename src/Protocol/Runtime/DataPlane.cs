@@ -33,7 +33,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>For modules whose cipher lines name no TLS 1.3 suite: the operator asked for TLS 1.2 suites only.</summary>
     private readonly TlsEngine _engineTls12;
     private readonly ProxyConnectionOptions _baseOptions;
-    private readonly ConcurrentDictionary<(string Key, string Cert), ServerCredential> _credentials = new();
+    /// <summary>Credentials by key and certificate fingerprint, each with the runtimes that lease it (disposed at none).</summary>
+    private readonly Dictionary<(string Key, string Cert), Leased<ServerCredential>> _credentials = [];
+    private readonly Lock _credentialsGate = new();
     private readonly ClientAuthPolicies _clientAuth;
 
     /// <summary>One table per sticky listener, kept across revisions so a reconfiguration does not unstick clients.</summary>
@@ -77,33 +79,55 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(files);
         Volatile.Write(ref _latestFiles, files);
-        if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener, files);
-        var sticky = listener.Sticky == Config.Stickiness.None || listener.Modules.Count < 2
-            ? null
-            : _sticky.GetOrAdd(listener.Key, _ => new StickyTable(TimeProvider.System, StickyIdle));
-        var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
-        foreach (var module in listener.Modules)
+        var leases = new RuntimeLeases();
+        if (listener.Kind == ListenerKind.TcpRelay) return new TcpRuntime(this, plan, listener, files, leases);
+        try
         {
-            var bindings = module.SslServers.Select(s => Binding(s, files)).ToList();
-            selectors[module.Name] = Selector(bindings);
+            var sticky = listener.Sticky == Config.Stickiness.None || listener.Modules.Count < 2
+                ? null
+                : _sticky.GetOrAdd(listener.Key, _ => new StickyTable(TimeProvider.System, StickyIdle));
+            var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
+            foreach (var module in listener.Modules)
+            {
+                var bindings = module.SslServers.Select(s => Binding(s, files, leases)).ToList();
+                selectors[module.Name] = Selector(bindings);
+            }
+            return new TlsRuntime(this, plan, listener, selectors, files, leases) { Sticky = sticky };
         }
-        return new TlsRuntime(this, plan, listener, selectors, files) { Sticky = sticky };
+        catch
+        {
+            // A runtime that cannot be built holds nothing.
+            leases.ReleaseAll();
+            throw;
+        }
     }
 
-    private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files)
+    /// <summary>Credentials held now (for tests and figures): a certificate no runtime uses is not held.</summary>
+    public int CredentialsHeld
+    {
+        get
+        {
+            lock (_credentialsGate) return _credentials.Count;
+        }
+    }
+
+    /// <summary>CRL monitors running now.</summary>
+    public int CrlMonitorsRunning => _clientAuth.Running;
+
+    private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
     {
         if (!files.TryGetValue(server.KeyFile, out var keyBytes))
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: key file '{server.KeyFile}' is not in the certificate store");
         if (!files.TryGetValue(server.CertFile, out var certBytes))
             throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
         var certFile = CertStoreFile.DecodeShared(certBytes);
-        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile);
+        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile, leases);
         var suites = SuiteIdsOf(server.Suites).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
         {
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
-            ClientAuth = _clientAuth.For(server, files),
+            ClientAuth = _clientAuth.For(server, files, leases),
         };
         return (binding, names);
     }
@@ -112,23 +136,60 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private static IEnumerable<int> SuiteIdsOf(IEnumerable<string> ianaNames) =>
         ianaNames.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0);
 
-    /// <summary>A key and certificate prepared once for the life of the process (server or client side).</summary>
-    private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile) =>
-        _credentials.GetOrAdd((keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint), _ =>
+    /// <summary>
+    /// A key and certificate prepared once and shared by every runtime that uses them (server or client side), leased
+    /// by <paramref name="leases"/>: disposed once no runtime holds it. Without leases (a keepalive probe) the credential
+    /// held is used, or a fresh one that nothing keeps.
+    /// </summary>
+    private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile, RuntimeLeases? leases)
+    {
+        var id = (keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint);
+        lock (_credentialsGate)
         {
-            var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
-            return ServerCredential.Create(chain, key);
+            if (_credentials.TryGetValue(id, out var held))
+            {
+                if (leases is not null) Lease(id, held, leases);
+                return held.Value;
+            }
+        }
+        // Loaded outside the lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
+        // keeps the first and drops the second.
+        var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
+        var fresh = ServerCredential.Create(chain, key);
+        if (leases is null) return fresh;
+        lock (_credentialsGate)
+        {
+            if (!_credentials.TryGetValue(id, out var entry)) _credentials[id] = entry = new Leased<ServerCredential>(fresh);
+            Lease(id, entry, leases);
+            if (!ReferenceEquals(entry.Value, fresh)) fresh.Dispose();
+            return entry.Value;
+        }
+    }
+
+    /// <summary>Counts a lease (under the lock) and records its release.</summary>
+    private void Lease((string, string) id, Leased<ServerCredential> entry, RuntimeLeases leases)
+    {
+        entry.Leases++;
+        leases.Add(() =>
+        {
+            lock (_credentialsGate)
+            {
+                if (--entry.Leases > 0 || !_credentials.TryGetValue(id, out var current) || !ReferenceEquals(current, entry)) return;
+                _credentials.Remove(id);
+            }
+            entry.Value.Dispose();
         });
+    }
 
     /// <summary>The TLS client settings of a backend-server, from its configuration and the store files it names.</summary>
-    private BackendTlsProfile Profile(BackendServerPlan plan, IReadOnlyDictionary<string, byte[]> files)
+    private BackendTlsProfile Profile(BackendServerPlan plan, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
     {
         var who = $"backend-server {plan.Server.Number} of {plan.ProxyList}";
         byte[] File(string name, string what) => files.TryGetValue(name, out var bytes)
             ? bytes
             : throw new InvalidOperationException($"{who}: {what} file '{name}' is not in the certificate store");
         ServerCredential? client = plan.KeyFile is { } k && plan.CertFile is { } c
-            ? Credential(CertStoreFile.DecodeShared(File(k, "rsakey")), CertStoreFile.DecodeShared(File(c, "rsacert")))
+            ? Credential(CertStoreFile.DecodeShared(File(k, "rsakey")), CertStoreFile.DecodeShared(File(c, "rsacert")), leases)
             : null;
         var cas = plan.CaFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
         var suites = SuiteIdsOf(plan.Suites);
@@ -187,7 +248,11 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     public void Dispose()
     {
-        foreach (var c in _credentials.Values) c.Dispose();
+        lock (_credentialsGate)
+        {
+            foreach (var c in _credentials.Values) c.Value.Dispose();
+            _credentials.Clear();
+        }
         _clientAuth.Dispose();
         _protector.Dispose();
     }
@@ -260,17 +325,25 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     }
 
     /// <summary>Backend-server profiles of one runtime, built on first use from the revision's store files.</summary>
-    private sealed class Profiles(DataPlane owner, IReadOnlyDictionary<string, byte[]> files)
+    private sealed class Profiles(DataPlane owner, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
     {
-        private readonly ConcurrentDictionary<string, BackendTlsProfile> _profiles = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, Lazy<BackendTlsProfile>> _profiles = new(StringComparer.Ordinal);
 
-        public BackendTlsProfile For(BackendServerPlan plan) => _profiles.GetOrAdd(plan.CacheKey, _ => owner.Profile(plan, files));
+        // Lazy: a profile leases a credential, so it is built once even when two connections ask at the same time.
+        public BackendTlsProfile For(BackendServerPlan plan) =>
+            _profiles.GetOrAdd(plan.CacheKey, _ => new Lazy<BackendTlsProfile>(() => owner.Profile(plan, files, leases))).Value;
     }
 
-    /// <summary>Reference counting shared by both kinds of runtime.</summary>
-    private abstract class RuntimeBase(RuntimePlan plan, ListenerPlan listener) : IListenerRuntime
+    /// <summary>
+    /// Reference counting shared by both kinds of runtime: one reference for "in use by a dispatcher" (dropped by
+    /// <see cref="Retire"/>) and one per connection. When the last goes, the runtime's leases on credentials and CRL
+    /// monitors are released.
+    /// </summary>
+    private abstract class RuntimeBase(RuntimePlan plan, ListenerPlan listener, RuntimeLeases leases) : IListenerRuntime
     {
         private int _refs = 1;
+
+        protected RuntimeLeases Leases { get; } = leases;
 
         public ListenerPlan Plan { get; } = listener;
 
@@ -280,7 +353,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         protected RuntimePlan WholePlan { get; } = plan;
 
-        public abstract Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken);
+        public abstract Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken);
 
         public bool TryAcquire()
         {
@@ -292,32 +365,38 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             }
         }
 
-        public void Release() => Interlocked.Decrement(ref _refs);
+        public void Release()
+        {
+            if (Interlocked.Decrement(ref _refs) == 0) Leases.ReleaseAll();
+        }
 
-        public void Retire() => Interlocked.Decrement(ref _refs);
+        public void Retire() => Release();
     }
 
-    private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files)
-        : RuntimeBase(plan, listener)
+    private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
+        : RuntimeBase(plan, listener, leases)
     {
         private readonly TargetBalancer _servers = new(listener.Servers, listener.Balance, owner.Health, owner.Gauges);
-        private readonly Profiles _profiles = new(owner, files);
+        private readonly Profiles _profiles = new(owner, files, leases);
 
-        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
+        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken)
         {
-            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct), owner._baseOptions, null);
+            counters.AcceptRelay();
+            state.Enter(ConnectionPhase.Dialling);
+            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct), owner._baseOptions,
+                new RelayObserver(counters, state));
             await relay.RunAsync(cancellationToken);
         }
     }
 
     private sealed class TlsRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, Dictionary<string, TlsBindingSelector> selectors,
-        IReadOnlyDictionary<string, byte[]> files)
-        : RuntimeBase(plan, listener)
+        IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
+        : RuntimeBase(plan, listener, leases)
     {
         private readonly ConcurrentDictionary<(string, int), TargetBalancer> _destinations = new();
-        private readonly Profiles _profiles = new(owner, files);
+        private readonly Profiles _profiles = new(owner, files, leases);
 
-        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken)
+        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(module);
             var selector = selectors[module.Name];
@@ -328,7 +407,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters, learn, module.Name), RewriterFor);
+                new CountingObserver(counters, state, learn, module.Name), RewriterFor);
             await connection.RunAsync(cancellationToken);
         }
 
@@ -355,8 +434,30 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         }
     }
 
-    /// <summary>Feeds the reference's three gauges from the connection's lifecycle.</summary>
-    private sealed class CountingObserver(FlowCounters counters, StickyTable? sessions = null, string? module = null) : IConnectionObserver
+    /// <summary>Feeds the reference's three gauges, the outcome counters and the connection's state from its lifecycle.</summary>
+    private sealed class CountingObserver(FlowCounters counters, ConnectionState state, StickyTable? sessions = null, string? module = null) : IConnectionObserver
+    {
+        public void HandshakeStarted(long connectionId, EndPoint? client) => state.Enter(ConnectionPhase.Handshake);
+
+        public void HandshakeCompleted(long connectionId, HandshakeInfo handshake)
+        {
+            state.Enter(ConnectionPhase.Dialling);
+            counters.HandshakeCompleted(handshake.Resumed);
+            if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
+        }
+
+        public void BackendConnected(long connectionId, EndPoint? backend) => state.Enter(ConnectionPhase.Relaying);
+
+        public void Closed(long connectionId, ConnectionSummary summary)
+        {
+            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
+            counters.Outcome(summary.Error);
+            state.End(summary.Error);
+        }
+    }
+
+    /// <summary>The same for a clear-text relay, which has no handshake.</summary>
+    private sealed class RelayObserver(FlowCounters counters, ConnectionState state) : IConnectionObserver
     {
         public void HandshakeStarted(long connectionId, EndPoint? client)
         {
@@ -364,15 +465,15 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public void HandshakeCompleted(long connectionId, HandshakeInfo handshake)
         {
-            counters.HandshakeCompleted(handshake.Resumed);
-            if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
         }
 
-        public void BackendConnected(long connectionId, EndPoint? backend)
+        public void BackendConnected(long connectionId, EndPoint? backend) => state.Enter(ConnectionPhase.Relaying);
+
+        public void Closed(long connectionId, ConnectionSummary summary)
         {
+            counters.ClosedRelay(summary.ClientBytesReceived, summary.ClientBytesSent);
+            counters.Outcome(summary.Error);
+            state.End(summary.Error);
         }
-
-        public void Closed(long connectionId, ConnectionSummary summary) =>
-            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
     }
 }

@@ -19,6 +19,31 @@ public sealed class FlowCounters
     private long _resumed;
     private long _bytesFromClients;
     private long _bytesToClients;
+    private readonly long[] _outcomes = new long[Outcomes.Count];
+
+    /// <summary>Every value a connection can end with, in enum order.</summary>
+    public static IReadOnlyList<Net.ProxyError> Outcomes { get; } = Enum.GetValues<Net.ProxyError>();
+
+    /// <summary>Connections that ended with <paramref name="outcome"/> since start.</summary>
+    public long Ended(Net.ProxyError outcome) => Interlocked.Read(ref _outcomes[(int)outcome]);
+
+    /// <summary>Counts how a connection ended (each <see cref="Net.ProxyError"/> value, None for a normal end).</summary>
+    public void Outcome(Net.ProxyError outcome) => Interlocked.Increment(ref _outcomes[(int)outcome]);
+
+    /// <summary>A clear-text connection was accepted (no handshake: it is relayed at once).</summary>
+    public void AcceptRelay()
+    {
+        Interlocked.Increment(ref _accepted);
+        Interlocked.Increment(ref _open);
+    }
+
+    /// <summary>A clear-text connection ended.</summary>
+    public void ClosedRelay(long bytesFromClient, long bytesToClient)
+    {
+        Interlocked.Decrement(ref _open);
+        Interlocked.Add(ref _bytesFromClients, bytesFromClient);
+        Interlocked.Add(ref _bytesToClients, bytesToClient);
+    }
 
     public long TcpProxyFlows => Interlocked.Read(ref _open);
 
@@ -145,10 +170,23 @@ public sealed class FlowRegistry
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Module, string Vip, int Port), FlowCounters> _rows = new();
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Rule, string Vip, int Port), FlowCounters> _relays = new();
+
     public FlowCounters For(string module, string vip, int port) => _rows.GetOrAdd((module, vip, port), _ => new FlowCounters());
+
+    /// <summary>The counters of a clear-text content rule (<c>owner/rule</c>) on its VIP and port.</summary>
+    public FlowCounters ForRule(string rule, string vip, int port) => _relays.GetOrAdd((rule, vip, port), _ => new FlowCounters());
 
     public IReadOnlyList<FlowRow> RowsOf(string module) =>
         _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)).ToList();
+
+    /// <summary>Every module row on this node, with its live counters (for this node's metrics).</summary>
+    public IReadOnlyList<(string Module, string Vip, int Port, FlowCounters Counters)> ModuleRows() =>
+        [.. _rows.Select(r => (r.Key.Module, r.Key.Vip, r.Key.Port, r.Value)).OrderBy(r => r.Module, StringComparer.Ordinal).ThenBy(r => r.Vip, StringComparer.Ordinal).ThenBy(r => r.Port)];
+
+    /// <summary>Every clear-text rule row on this node, with its live counters.</summary>
+    public IReadOnlyList<(string Rule, string Vip, int Port, FlowCounters Counters)> RuleRows() =>
+        [.. _relays.Select(r => (r.Key.Rule, r.Key.Vip, r.Key.Port, r.Value)).OrderBy(r => r.Rule, StringComparer.Ordinal).ThenBy(r => r.Vip, StringComparer.Ordinal).ThenBy(r => r.Port)];
 }
 
 /// <summary>Open and total connections per service on this node: least-connections balancing and <c>show service</c>.</summary>

@@ -16,8 +16,11 @@ public interface IListenerRuntime
     /// <summary>The listener's stickiness table (kept across revisions), or null when its rule is not sticky.</summary>
     StickyTable? Sticky { get; }
 
-    /// <summary>Runs one accepted client connection to its end, for <paramref name="module"/>, counting into <paramref name="counters"/>.</summary>
-    Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, CancellationToken cancellationToken);
+    /// <summary>
+    /// Runs one accepted client connection to its end, for <paramref name="module"/> (null for a clear-text relay),
+    /// counting into <paramref name="counters"/> and keeping <paramref name="state"/> (phase, outcome) current.
+    /// </summary>
+    Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken);
 
     /// <summary>Takes a reference for a connection; false when the runtime is already disposed.</summary>
     bool TryAcquire();

@@ -132,7 +132,7 @@ public sealed class DataPlaneReencryptionTests
         var front = fixture.DataPlane.Flows.For("ssl2", "10.50.0.1", 443);
         var (test, relayEnd) = await PairAsync();
         using var _t = test;
-        var run = fixture.Runtime.RunAsync(relayEnd, module, front, CancellationToken.None);
+        var run = fixture.Runtime.RunAsync(relayEnd, module, front, new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), CancellationToken.None);
 
         await using (var ssl = await ConnectClientAsync(test))
         {
@@ -175,7 +175,7 @@ public sealed class DataPlaneReencryptionTests
         var front = fixture.DataPlane.Flows.For("ssl2", "10.50.0.1", 443);
         var (test, relayEnd) = await PairAsync();
         using var _t = test;
-        var run = fixture.Runtime.RunAsync(relayEnd, fixture.Listener.Modules.Single(), front, CancellationToken.None);
+        var run = fixture.Runtime.RunAsync(relayEnd, fixture.Listener.Modules.Single(), front, new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), CancellationToken.None);
 
         await using (var ssl = await ConnectClientAsync(test))
         {

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Sockets;
+using Akka.Actor;
+using SslCluster.Actors.Modules;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Actors.Dispatch;
+
+/// <summary>
+/// The agent on this node of a module (TLS termination) or of a clear-text content rule: the parent of the
+/// <see cref="ConnectionActor"/>s this node accepted for it, the owner of their counters, and for a module the
+/// reporter of those counters to the module's sharded entity. Agents outlive the revisions and rules that created
+/// their connections, so a removed rule or a new revision never stops a connection, and a drain waits for all of them.
+/// </summary>
+public sealed class FlowAgentActor : ReceiveActor, IWithTimers
+{
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>An accepted client for this agent; <paramref name="Module"/> is null for a clear-text relay.</summary>
+    public sealed record StartConnection(Socket Socket, IListenerRuntime Runtime, ModulePlan? Module);
+
+    public sealed record CountConnections
+    {
+        public static CountConnections Instance { get; } = new();
+    }
+
+    /// <summary>Every open connection's <see cref="ConnectionActor.Info"/>.</summary>
+    public sealed record ListConnections
+    {
+        public static ListConnections Instance { get; } = new();
+    }
+
+    public sealed record ConnectionList(IReadOnlyList<ConnectionActor.Info> Connections);
+
+    /// <summary>Close every open connection at <paramref name="Deadline"/> if it has not ended by then (a drain).</summary>
+    public sealed record DrainConnections(DateTimeOffset Deadline);
+
+    private sealed record Report
+    {
+        public static Report Instance { get; } = new();
+    }
+
+    private readonly TimeSpan _reportInterval;
+    private readonly bool _reports;
+    private DateTimeOffset? _drainDeadline;
+
+    /// <param name="name">The module's name, or the rule's <c>owner/rule</c>.</param>
+    /// <param name="moduleRegion">Where a module's counters are reported; null for a clear-text rule.</param>
+    public FlowAgentActor(string name, bool isModule, string node, IActorRef? moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time)
+    {
+        _reportInterval = reportInterval;
+        _reports = isModule && moduleRegion is not null;
+        Receive<StartConnection>(s =>
+        {
+            var plan = s.Runtime.Plan;
+            var counters = isModule ? flows.For(name, plan.Vip, plan.Port) : flows.ForRule(name, plan.Vip, plan.Port);
+            EndPoint? client = null;
+            try
+            {
+                client = s.Socket.RemoteEndPoint;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+            var state = new ConnectionState(s.Runtime.Revision, name, client, time.GetUtcNow());
+            var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time));
+            if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
+        });
+        Receive<CountConnections>(_ => Sender.Tell(Context.GetChildren().Count()));
+        Receive<ListConnections>(_ =>
+        {
+            var children = Context.GetChildren().ToList();
+            var sender = Sender;
+            Task.WhenAll(children.Select(c => c.Ask<ConnectionActor.Info>(ConnectionActor.GetInfo.Instance, TimeSpan.FromSeconds(3))
+                    .ContinueWith(t => t.IsCompletedSuccessfully ? t.Result : null, TaskScheduler.Default)))
+                .PipeTo(sender, success: infos => new ConnectionList([.. infos.OfType<ConnectionActor.Info>()]));
+        });
+        Receive<DrainConnections>(d =>
+        {
+            _drainDeadline = d.Deadline;
+            foreach (var c in Context.GetChildren()) c.Tell(d);
+        });
+
+        // The rows include the backend-server rows that re-encrypted and initiated flows count under this module.
+        Receive<Report>(_ => moduleRegion!.Tell(new ModuleProtocol.ReportFlows(name, node, flows.RowsOf(name).ToList())));
+    }
+
+    protected override void PreStart()
+    {
+        if (_reports) Timers.StartPeriodicTimer("report", Report.Instance, TimeSpan.Zero, _reportInterval);
+    }
+
+    public static Props ForModule(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time));
+
+    public static Props ForRule(string rule, FlowRegistry flows, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time));
+}
+
+/// <summary>
+/// One client connection: it owns the connection's state (phase, revision, module or rule, client, outcome, written
+/// lock-free by the data path), answers what it is doing, and closes it when told (a kill, or a drain's deadline).
+/// The bytes move in the data-path task it starts and never pass through its mailbox; the actor learns that the task
+/// ended, then stops. Stopping the actor (its agent stopping, the node shutting down) aborts the connection.
+/// </summary>
+public sealed class ConnectionActor : ReceiveActor, IWithTimers
+{
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public sealed record GetInfo
+    {
+        public static GetInfo Instance { get; } = new();
+    }
+
+    /// <summary>What a connection is doing now.</summary>
+    public sealed record Info(string Owner, long Revision, string? Client, ConnectionPhase Phase, TimeSpan Age);
+
+    /// <summary>Close the connection now.</summary>
+    public sealed record Kill
+    {
+        public static Kill Instance { get; } = new();
+    }
+
+    private sealed record Finished;
+
+    private readonly CancellationTokenSource _abort = new();
+
+    public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time)
+    {
+        Receive<Finished>(_ => Context.Stop(Self));
+        Receive<GetInfo>(_ => Sender.Tell(new Info(state.Owner, state.Revision, state.Client?.ToString(), state.Phase, time.GetUtcNow() - state.Started)));
+        Receive<Kill>(_ => Context.Stop(Self));
+        Receive<FlowAgentActor.DrainConnections>(d =>
+        {
+            var left = d.Deadline - time.GetUtcNow();
+            if (left <= TimeSpan.Zero) Context.Stop(Self);
+            else Timers.StartSingleTimer("drain", Kill.Instance, left);
+        });
+        var self = Self;
+        var token = _abort.Token;
+        _ = Task.Run(async () =>
+        {
+            // The dispatcher took a reference on the runtime for this connection; the task releases it, so a
+            // runtime is never retired under a connection that is still moving bytes, even when the actor stops first.
+            try
+            {
+                await runtime.RunAsync(socket, module, counters, state, token);
+            }
+            finally
+            {
+                socket.Dispose();
+                runtime.Release();
+                self.Tell(new Finished());
+            }
+        }, CancellationToken.None);
+    }
+
+    public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(socket, runtime, module, counters, state, time));
+
+    // The token source is left to the GC rather than disposed here, because the data-path task may still observe it.
+    protected override void PostStop() => _abort.Cancel();
+}

@@ -1,0 +1,65 @@
+using System.Net;
+using SslCluster.Protocol.Net;
+
+namespace SslCluster.Protocol.Runtime;
+
+/// <summary>Where a connection is in its life.</summary>
+public enum ConnectionPhase
+{
+    /// <summary>Accepted, nothing read yet.</summary>
+    Accepted,
+
+    /// <summary>In the TLS handshake with the client.</summary>
+    Handshake,
+
+    /// <summary>Connecting to the destination (after the handshake, or at once for a clear-text relay).</summary>
+    Dialling,
+
+    /// <summary>Bytes flow both ways.</summary>
+    Relaying,
+
+    /// <summary>Closed; <see cref="ConnectionState.Outcome"/> says how.</summary>
+    Ended,
+}
+
+/// <summary>
+/// The live state of one connection, written by its data path (phase, outcome) and read by the connection's actor,
+/// which owns it: where the connection is, which revision and module or rule it runs under, since when. Lock-free.
+/// </summary>
+public sealed class ConnectionState(long revision, string owner, EndPoint? client, DateTimeOffset started)
+{
+    private int _phase;
+    private int _outcome = -1;
+
+    public long Revision { get; } = revision;
+
+    /// <summary>The module (TLS termination) or the clear-text rule (owner/rule) the connection belongs to.</summary>
+    public string Owner { get; } = owner;
+
+    public EndPoint? Client { get; } = client;
+
+    public DateTimeOffset Started { get; } = started;
+
+    public ConnectionPhase Phase => (ConnectionPhase)Volatile.Read(ref _phase);
+
+    /// <summary>How the connection ended; null while it is open.</summary>
+    public ProxyError? Outcome => Volatile.Read(ref _outcome) is var o and >= 0 ? (ProxyError)o : null;
+
+    public void Enter(ConnectionPhase phase)
+    {
+        // Never backwards: a late callback cannot reopen an ended connection.
+        int current;
+        do
+        {
+            current = Volatile.Read(ref _phase);
+            if ((int)phase <= current) return;
+        }
+        while (Interlocked.CompareExchange(ref _phase, (int)phase, current) != current);
+    }
+
+    public void End(ProxyError outcome)
+    {
+        Volatile.Write(ref _outcome, (int)outcome);
+        Enter(ConnectionPhase.Ended);
+    }
+}
