@@ -31,7 +31,7 @@ internal static class AdminEndpoint
     /// <summary>A configuration of thousands of objects is validated whole: allow it time.</summary>
     private static readonly TimeSpan ConfigureTimeout = TimeSpan.FromSeconds(60);
 
-    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, IDataPlane dataPlane)
+    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, DataPlane dataPlane)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -200,7 +200,21 @@ internal static class AdminEndpoint
                 ? Results.Text($"ready: revision {r.Revision}\n")
                 : Results.Text($"not ready: revision {r.Revision}; {string.Join("; ", problems)}\n", statusCode: 503);
         });
-        app.MapGet(AdminPaths.Metrics, async () => Results.Text(Metrics(await FlowsAsync(h), SessionCache(h)), "text/plain; version=0.0.4"));
+        app.MapGet(AdminPaths.Metrics, async () =>
+        {
+            var copy = await ConfigReads.AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", AskTimeout);
+            var health = await ConfigReads.AskAsync<HealthMonitorActor.CurrentHealth>(h.Health, HealthMonitorActor.GetHealth.Instance, "the node's health monitor", AskTimeout);
+            var now = DateTimeOffset.UtcNow;
+            var node = Cluster.Get(h.System).SelfAddress;
+            var metrics = new NodeMetrics($"{node.Host}:{node.Port}")
+                .Flows(dataPlane.Flows)
+                .Keepalives(health.Health)
+                .Passive(dataPlane.Passive)
+                .Revision(new RevisionFigures(copy.Revision, copy.StoreRevision, copy.BehindSince is { } since ? (now - since).TotalSeconds : 0))
+                .Certificates(CertificatesInUse(copy), now)
+                .Sessions(SessionCache(h));
+            return Results.Text(metrics.ToString(), "text/plain; version=0.0.4");
+        });
         return app;
     }
 
@@ -244,35 +258,16 @@ internal static class AdminEndpoint
             tickets is not null, tickets?.Issued ?? 0, tickets?.Opened ?? 0, tickets?.Refused ?? 0, keys);
     }
 
-    private static string Metrics(IReadOnlyList<ModuleFlows> modules, SessionCacheResponse sessions)
+    /// <summary>Every certificate the listeners of this node's revision use (server, CA, CRL signer, back-end client).</summary>
+    private static IEnumerable<CertificateInUse> CertificatesInUse(ConfigFollowerActor.CurrentCopy copy)
     {
-        var o = new StringBuilder();
-        void Family(string name, string help, string type, Func<FlowRow, long> value)
+        var plan = RuntimePlan.Build(copy.Revision, copy.Config);
+        var names = plan.Listeners.SelectMany(plan.FilesOf).ToHashSet(StringComparer.Ordinal);
+        foreach (var name in names.Order(StringComparer.Ordinal))
         {
-            o.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n");
-            foreach (var m in modules)
-                foreach (var r in m.Rows)
-                    o.Append(CultureInfo.InvariantCulture, $"{name}{{module=\"{m.Module}\",virtual=\"{r.Virtual}\",port=\"{r.Port}\"}} {value(r)}\n");
+            if (!copy.Files.TryGetValue(name, out var file) || file.Kind != StoredFileKind.Certificate) continue;
+            var decoded = Protocol.Pki.CertStoreFile.DecodeShared(file.Content);
+            if (decoded.NotAfter is { } notAfter) yield return new CertificateInUse(name, decoded.Subject ?? "", notAfter);
         }
-        Family("sslcluster_tcp_proxy_flows", "Connections open now, any phase.", "gauge", r => r.TcpProxyFlows);
-        Family("sslcluster_active_ssl_flows", "Connections past the handshake, open now.", "gauge", r => r.ActiveSslFlows);
-        Family("sslcluster_ssl_flows_in_handshake", "Connections in the TLS handshake now.", "gauge", r => r.InHandshake);
-        Family("sslcluster_connections_accepted_total", "Connections accepted.", "counter", r => r.Accepted);
-        Family("sslcluster_handshakes_completed_total", "TLS handshakes completed.", "counter", r => r.HandshakesCompleted);
-        Family("sslcluster_handshakes_failed_total", "Connections that ended before completing a handshake.", "counter", r => r.HandshakesFailed);
-        Family("sslcluster_sessions_resumed_total", "Handshakes that resumed a session.", "counter", r => r.Resumed);
-        Family("sslcluster_client_bytes_received_total", "Application bytes received from clients.", "counter", r => r.BytesFromClients);
-        Family("sslcluster_client_bytes_sent_total", "Application bytes sent to clients.", "counter", r => r.BytesToClients);
-        void Node(string name, string help, string type, long value) =>
-            o.Append(CultureInfo.InvariantCulture, $"# HELP {name} {help}\n# TYPE {name} {type}\n{name} {value}\n");
-        Node("sslcluster_tls_sessions_held", "TLS 1.2 sessions this node can resume (its own and other nodes').", "gauge", sessions.Held);
-        Node("sslcluster_tls_sessions_created_total", "TLS 1.2 sessions created by full handshakes on this node.", "counter", sessions.Created);
-        Node("sslcluster_tls_sessions_from_peers_total", "TLS 1.2 sessions taken from other nodes.", "counter", sessions.FromPeers);
-        Node("sslcluster_tls_sessions_refused_total", "Session copies refused (damaged, another master key, expired).", "counter", sessions.Refused);
-        Node("sslcluster_tls_tickets_issued_total", "TLS 1.2 session tickets issued by this node.", "counter", sessions.TicketsIssued);
-        Node("sslcluster_tls_tickets_opened_total", "Session tickets this node opened.", "counter", sessions.TicketsOpened);
-        Node("sslcluster_tls_tickets_refused_total", "Session tickets refused (unknown key, damaged, other ssl-server, expired).", "counter", sessions.TicketsRefused);
-        Node("sslcluster_tls_ticket_keys", "Ticket keys this node holds.", "gauge", sessions.TicketKeys.Count);
-        return o.ToString();
     }
 }

@@ -59,8 +59,14 @@ internal static class NodeHost
         var health = new ServiceHealthTable();
         var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(masterKey, TimeProvider.System, settings.SessionCacheSize),
             settings.SessionTickets ? new SessionTicketKeys(TimeProvider.System) : null, masterKey);
+        using var loggers = new NodeLoggerProvider();
         using var dataPlane = new DataPlane(masterKey, addresses, settings.NativeCrypto, settings.BackendConnectTimeout,
-            sessions.Store, tickets: sessions.Tickets) { Health = health };
+            sessions.Store, tickets: sessions.Tickets)
+        {
+            Health = health,
+            Passive = new PassiveHealth(TimeProvider.System, settings.PassiveHealthFailures, settings.PassiveHealthAvoidFor),
+            Log = new ConnectionLog(loggers.CreateLogger("SslCluster.Connections"), TimeProvider.System),
+        };
         var keepalives = new KeepaliveEnvironment
         {
             AddressMap = addresses,

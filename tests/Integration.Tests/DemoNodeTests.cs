@@ -209,9 +209,13 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
         Assert.Equal(HttpStatusCode.Unauthorized, config.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
-        Assert.Contains("sslcluster_tcp_proxy_flows{module=\"demo-ssl\"", metrics, StringComparison.Ordinal);
-        Assert.Matches(@"\nsslcluster_tls_sessions_held \d+\n", metrics);
-        Assert.Matches(@"\nsslcluster_tls_ticket_keys [1-9]\n", metrics);
+        Assert.Matches(@"\nsslcluster_tcp_proxy_flows\{node=""127\.0\.0\.1:\d+"",module=""demo-ssl""", metrics);
+        Assert.Matches(@"\nsslcluster_tls_sessions_held\{node=""[^""]+""\} \d+\n", metrics);
+        Assert.Matches(@"\nsslcluster_tls_ticket_keys\{node=""[^""]+""\} [1-9]\n", metrics);
+        Assert.Matches(@"\nsslcluster_config_revision\{node=""[^""]+""\} [1-9]\d*\n", metrics);
+        // The demo certificate is valid for 825 days: its expiry is reported in seconds, per certificate in use.
+        Assert.Matches(@"\nsslcluster_certificate_expiry_seconds\{node=""[^""]+"",file=""demo-cert"",subject=""CN=localhost""\} [1-9]\d{7}\n", metrics);
+        Assert.Contains("module=\"demo-ssl\",virtual=", metrics.Split('\n').First(l => l.StartsWith("sslcluster_connections_ended_total{", StringComparison.Ordinal) && l.Contains("demo-ssl", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -46,6 +46,23 @@ public sealed class ThreeNodeClusterTests
         }
         Assert.Equal(3, accepted);
         Assert.Equal((await cluster.Nodes[0]!.CtlAsync("show", "running-config")).Stdout, (await cluster.Nodes[2]!.CtlAsync("show", "running-config")).Stdout);
+
+        // Each node's /metrics holds that node's own flows, labelled with it: summed over the three, they are the
+        // cluster's figure that show ssl flows prints; each node reports the same revision in force.
+        using var http = new HttpClient();
+        var sum = 0L;
+        var revisions = new HashSet<string>();
+        for (var i = 1; i <= 3; i++)
+        {
+            var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{cluster.Nodes[i - 1]!.AdminPort}/metrics"));
+            var line = metrics.Split('\n').Single(l => l.StartsWith("sslcluster_connections_accepted_total{", StringComparison.Ordinal) && l.Contains("module=\"m\"", StringComparison.Ordinal));
+            Assert.Contains($"node=\"127.0.0.{i}:", line, StringComparison.Ordinal);
+            sum += long.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+            revisions.Add(metrics.Split('\n').Single(l => l.StartsWith("sslcluster_config_revision{", StringComparison.Ordinal)).Split(' ')[^1]);
+            Assert.Contains("outcome=\"None\",side=\"none\"} 1", metrics, StringComparison.Ordinal);
+        }
+        Assert.Equal(3, sum);
+        Assert.Single(revisions);
     }
 
     [Fact]

@@ -60,6 +60,12 @@ public sealed record SslClusterSettings
     /// <summary>How often the cluster's ticket-key owner makes a new ticket key.</summary>
     public TimeSpan TicketKeyRotation { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>Failed connects in a row after which a real server is set aside (passive health).</summary>
+    public int PassiveHealthFailures { get; init; } = 3;
+
+    /// <summary>How long a server is set aside by passive health.</summary>
+    public TimeSpan PassiveHealthAvoidFor { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a node waits for each page or chunk of a configuration transfer before starting it again.</summary>
     public TimeSpan ConfigTransferTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -99,8 +105,16 @@ public sealed record SslClusterSettings
         var maxLag = c.GetTimeSpan("config.max-lag");
         if (maxLag < TimeSpan.FromSeconds(1))
             throw new ConfigurationException($"sslcluster.config.max-lag must be at least 1s, not {maxLag}");
+        var passiveFailures = c.GetInt("proxy.passive-health.failures");
+        if (passiveFailures is < 1 or > 1000)
+            throw new ConfigurationException($"sslcluster.proxy.passive-health.failures must be from 1 to 1000, not {passiveFailures}");
+        var avoidFor = c.GetTimeSpan("proxy.passive-health.avoid-for");
+        if (avoidFor < TimeSpan.Zero || avoidFor > TimeSpan.FromHours(1))
+            throw new ConfigurationException($"sslcluster.proxy.passive-health.avoid-for must be from 0s (never set aside) to 1h, not {avoidFor}");
         return new SslClusterSettings
         {
+            PassiveHealthFailures = passiveFailures,
+            PassiveHealthAvoidFor = avoidFor,
             ConfigTransferTimeout = transferTimeout,
             ConfigRevisionPoll = poll,
             ConfigMaxLag = maxLag,

@@ -66,6 +66,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>Open and total connections per service on this node.</summary>
     public ServiceGauges Gauges { get; } = new();
 
+    /// <summary>Servers set aside after failed connects (passive health), kept across revisions.</summary>
+    public PassiveHealth Passive { get; init; } = new(TimeProvider.System);
+
+    /// <summary>Where connection failures are logged (one line each, rate-limited); nowhere when not set.</summary>
+    public ConnectionLog Log { get; init; } = new(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System);
+
     /// <summary>Keepalive states the balancers consult; every service alive until the node sets its health table.</summary>
     public IServiceHealth Health { get; init; } = AlwaysAlive.Instance;
 
@@ -277,12 +283,21 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             try
             {
                 await socket.ConnectAsync(endpoint, ct);
+                Passive.Succeeded(target.Name);
             }
             catch (SocketException e)
             {
                 socket.Dispose();
+                Passive.Failed(target.Name);
                 last = e;
                 continue;
+            }
+            catch (OperationCanceledException)
+            {
+                // The connect timeout (or an abort) ended the attempt: a server that does not answer counts as failed.
+                socket.Dispose();
+                Passive.Failed(target.Name);
+                throw;
             }
             catch
             {
@@ -376,7 +391,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private sealed class TcpRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
         : RuntimeBase(plan, listener, leases)
     {
-        private readonly TargetBalancer _servers = new(listener.Servers, listener.Balance, owner.Health, owner.Gauges);
+        private readonly TargetBalancer _servers = new(listener.Servers, listener.Balance, owner.Health, owner.Gauges, owner.Passive);
         private readonly Profiles _profiles = new(owner, files, leases);
 
         public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken)
@@ -384,7 +399,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.AcceptRelay();
             state.Enter(ConnectionPhase.Dialling);
             using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct), owner._baseOptions,
-                new RelayObserver(counters, state));
+                new RelayObserver(counters, state, owner.Log, Plan));
             await relay.RunAsync(cancellationToken);
         }
     }
@@ -407,7 +422,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters, state, learn, module.Name), RewriterFor);
+                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), RewriterFor);
             await connection.RunAsync(cancellationToken);
         }
 
@@ -428,14 +443,15 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var balancer = _destinations.GetOrAdd((destination.DestinationAddress, destination.DestinationPort), key =>
             {
                 var (targets, balance) = WholePlan.Resolve(key.Item1, key.Item2);
-                return new TargetBalancer(targets, balance, owner.Health, owner.Gauges);
+                return new TargetBalancer(targets, balance, owner.Health, owner.Gauges, owner.Passive);
             });
             return owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct);
         }
     }
 
     /// <summary>Feeds the reference's three gauges, the outcome counters and the connection's state from its lifecycle.</summary>
-    private sealed class CountingObserver(FlowCounters counters, ConnectionState state, StickyTable? sessions = null, string? module = null) : IConnectionObserver
+    private sealed class CountingObserver(FlowCounters counters, ConnectionState state, ConnectionLog log, ListenerPlan listener,
+        StickyTable? sessions = null, string? module = null) : IConnectionObserver
     {
         public void HandshakeStarted(long connectionId, EndPoint? client) => state.Enter(ConnectionPhase.Handshake);
 
@@ -453,11 +469,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
             counters.Outcome(summary.Error);
             state.End(summary.Error);
+            log.Ended(summary, listener, state, tls: true);
         }
     }
 
     /// <summary>The same for a clear-text relay, which has no handshake.</summary>
-    private sealed class RelayObserver(FlowCounters counters, ConnectionState state) : IConnectionObserver
+    private sealed class RelayObserver(FlowCounters counters, ConnectionState state, ConnectionLog log, ListenerPlan listener) : IConnectionObserver
     {
         public void HandshakeStarted(long connectionId, EndPoint? client)
         {
@@ -474,6 +491,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.ClosedRelay(summary.ClientBytesReceived, summary.ClientBytesSent);
             counters.Outcome(summary.Error);
             state.End(summary.Error);
+            log.Ended(summary, listener, state, tls: false);
         }
     }
 }
