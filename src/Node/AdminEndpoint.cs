@@ -210,6 +210,7 @@ internal static class AdminEndpoint
                 .Flows(dataPlane.Flows)
                 .Keepalives(health.Health)
                 .Passive(dataPlane.Passive)
+                .Limits(dataPlane.Limits)
                 .Revision(new RevisionFigures(copy.Revision, copy.StoreRevision, copy.BehindSince is { } since ? (now - since).TotalSeconds : 0))
                 .Certificates(CertificatesInUse(copy), now)
                 .Sessions(SessionCache(h));

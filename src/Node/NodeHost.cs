@@ -65,6 +65,7 @@ internal static class NodeHost
         {
             Health = health,
             Passive = new PassiveHealth(TimeProvider.System, settings.PassiveHealthFailures, settings.PassiveHealthAvoidFor),
+            Limits = new NodeLimits(settings.Limits, TimeProvider.System),
             Log = new ConnectionLog(loggers.CreateLogger("SslCluster.Connections"), TimeProvider.System),
         };
         var keepalives = new KeepaliveEnvironment

@@ -98,6 +98,25 @@ internal sealed class NodeMetrics(string node)
         return this;
     }
 
+    public NodeMetrics Limits(NodeLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        Family("sslcluster_node_connections", "Connections open on this node now, of every kind.", "gauge");
+        Sample("sslcluster_node_connections", "", limits.Open);
+        Family("sslcluster_limit", "The node's configured limits (0: no limit).", "gauge");
+        Sample("sslcluster_limit", L("name", "max-connections"), limits.Settings.MaxConnections);
+        Sample("sslcluster_limit", L("name", "max-handshake-rate"), limits.Settings.MaxHandshakeRate);
+        Sample("sslcluster_limit", L("name", "max-handshake-rate-per-source"), limits.Settings.MaxHandshakeRatePerSource);
+        Family("sslcluster_connections_waiting", "New connections waiting for room in a full node's listener queues now (when-full = queue).", "gauge");
+        Sample("sslcluster_connections_waiting", "", limits.Waiting);
+        Family("sslcluster_connections_queued_total", "New connections that waited for room before being served.", "counter");
+        Sample("sslcluster_connections_queued_total", "", limits.Queued);
+        Family("sslcluster_limit_refusals_total", "New connections refused by a limit (node connections, a module's max-conns, the handshake rate in total or per client address).", "counter");
+        foreach (var why in Enum.GetValues<LimitRefusal>().Where(w => w != LimitRefusal.None))
+            Sample("sslcluster_limit_refusals_total", L("limit", why.ToString()), limits.Refused(why));
+        return this;
+    }
+
     public NodeMetrics Passive(PassiveHealth passive)
     {
         ArgumentNullException.ThrowIfNull(passive);

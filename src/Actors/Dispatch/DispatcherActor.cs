@@ -13,8 +13,21 @@ namespace SslCluster.Actors.Dispatch;
 /// each new connection (weighted round robin over the rule's active modules; weight 0 takes no new flows). The
 /// accept loop runs on its own task and hands sockets to the actor; bytes never go through a mailbox.
 /// </summary>
-public sealed class DispatcherActor : ReceiveActor
+public sealed class DispatcherActor : ReceiveActor, IWithTimers
 {
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>How long a client may wait in a full node's queue before it is closed.</summary>
+    private static readonly TimeSpan QueueTimeout = TimeSpan.FromSeconds(30);
+
+    private static readonly TimeSpan QueueRetry = TimeSpan.FromMilliseconds(5);
+
+    private sealed record RetryQueue
+    {
+        public static RetryQueue Instance { get; } = new();
+    }
+
+    private readonly Queue<(Socket Socket, string? SessionId, DateTime Since)> _waiting = new();
     /// <summary>Use this runtime for new connections from now on (a new configuration revision).</summary>
     public sealed record UseRuntime(IListenerRuntime Runtime);
 
@@ -31,6 +44,7 @@ public sealed class DispatcherActor : ReceiveActor
     private readonly IPEndPoint _endpoint;
     private readonly SslClusterSettings _settings;
     private readonly Func<string, IActorRef> _agentFor;
+    private readonly NodeLimits _limits;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
     private static readonly TimeSpan PeekTimeout = TimeSpan.FromSeconds(2);
@@ -42,8 +56,9 @@ public sealed class DispatcherActor : ReceiveActor
     private WeightedRoundRobin<ModulePlan> _modules;
     private Socket? _listener;
 
-    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor)
+    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor, NodeLimits limits)
     {
+        _limits = limits;
         _key = key;
         _endpoint = endpoint;
         _settings = settings;
@@ -53,6 +68,7 @@ public sealed class DispatcherActor : ReceiveActor
         _peekSessionIds = PeeksSessionIds(runtime);
 
         Receive<Accepted>(a => Dispatch(a.Socket, a.SessionId));
+        Receive<RetryQueue>(_ => OnRetryQueue());
         Receive<UseRuntime>(u =>
         {
             var old = _runtime;
@@ -69,8 +85,8 @@ public sealed class DispatcherActor : ReceiveActor
         });
     }
 
-    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, agentFor));
+    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor, NodeLimits limits) =>
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, agentFor, limits));
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
@@ -127,6 +143,11 @@ public sealed class DispatcherActor : ReceiveActor
 
     protected override void PostStop()
     {
+        while (_waiting.TryDequeue(out var w))
+        {
+            _limits.Dequeued();
+            w.Socket.Close(0);
+        }
         CloseListener();
         _runtime.Retire();
         _stop.Dispose();
@@ -161,7 +182,49 @@ public sealed class DispatcherActor : ReceiveActor
         _listener = null;
     }
 
+    /// <summary>
+    /// A new client: dispatched now, or, when the node is full and queues (<c>sslcluster.limits.when-full = queue</c>),
+    /// kept in this listener's queue in arrival order until there is room (at most the listen backlog's length, for
+    /// at most <see cref="QueueTimeout"/>).
+    /// </summary>
     private void Dispatch(Socket socket, string? sessionId)
+    {
+        if (_waiting.Count > 0 || !TryDispatch(socket, sessionId))
+        {
+            if (_waiting.Count >= _settings.Backlog)
+            {
+                _limits.Refused(LimitRefusal.NodeConnections, 1);
+                socket.Close(0);
+                return;
+            }
+            _waiting.Enqueue((socket, sessionId, DateTime.UtcNow));
+            _limits.Enqueued();
+            Timers.StartSingleTimer("queue", RetryQueue.Instance, QueueRetry);
+        }
+    }
+
+    /// <summary>Admits the clients waiting in the queue while there is room, in order; a client waiting too long is closed.</summary>
+    private void OnRetryQueue()
+    {
+        while (_waiting.TryPeek(out var w))
+        {
+            if (DateTime.UtcNow - w.Since > QueueTimeout)
+            {
+                _waiting.Dequeue();
+                _limits.Dequeued();
+                _limits.Refused(LimitRefusal.NodeConnections, 1);
+                w.Socket.Close(0);
+                continue;
+            }
+            if (!TryDispatch(w.Socket, w.SessionId)) break;
+            _waiting.Dequeue();
+            _limits.Dequeued();
+        }
+        if (_waiting.Count > 0) Timers.StartSingleTimer("queue", RetryQueue.Instance, QueueRetry);
+    }
+
+    /// <summary>Dispatches a client; false when it must wait for room (queue mode), true when it was handled (taken or refused).</summary>
+    private bool TryDispatch(Socket socket, string? sessionId)
     {
         socket.NoDelay = true;
         var runtime = _runtime;
@@ -171,13 +234,15 @@ public sealed class DispatcherActor : ReceiveActor
         if (!runtime.TryAcquire())
         {
             socket.Close(0);
-            return;
+            return true;
         }
         if (runtime.Plan.Kind == ListenerKind.TcpRelay)
         {
+            var relayAdmission = Admit(socket, runtime, null);
+            if (relayAdmission != Admission.Admitted) return relayAdmission == Admission.Refused;
             // Clear-text rules have no module: the rule's agent (which outlives this dispatcher) runs the relay.
-            _agentFor(NodeRuntimeActor.RuleAgent(runtime.Plan)).Tell(new FlowAgentActor.StartConnection(socket, runtime, null));
-            return;
+            _agentFor(NodeRuntimeActor.RuleAgent(runtime.Plan)).Tell(new FlowAgentActor.StartConnection(socket, runtime, null, _limits));
+            return true;
         }
         var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
         {
@@ -195,8 +260,43 @@ public sealed class DispatcherActor : ReceiveActor
             _log.Debug("Dispatcher {0}: no active module with weight above 0; connection refused", _key);
             runtime.Release();
             socket.Close(0);
-            return;
+            return true;
         }
-        _agentFor(NodeRuntimeActor.ModuleAgent(module.Name)).Tell(new FlowAgentActor.StartConnection(socket, runtime, module));
+        var admission = Admit(socket, runtime, module);
+        if (admission != Admission.Admitted) return admission == Admission.Refused;
+        _agentFor(NodeRuntimeActor.ModuleAgent(module.Name)).Tell(new FlowAgentActor.StartConnection(socket, runtime, module, _limits));
+        return true;
+    }
+
+    private enum Admission
+    {
+        Admitted,
+        Refused,
+        Wait,
+    }
+
+    /// <summary>
+    /// The node's limits admit the connection, or it is closed at once (counted by kind of refusal); connections
+    /// already open are never touched by a refusal.
+    /// </summary>
+    private Admission Admit(Socket socket, IListenerRuntime runtime, ModulePlan? module)
+    {
+        IPAddress? source = null;
+        try
+        {
+            source = (socket.RemoteEndPoint as IPEndPoint)?.Address;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+        }
+        var tls = runtime.Plan.Kind == ListenerKind.TlsTermination;
+        var refused = _limits.TryAdmit(module?.Name, module?.MaxConnections ?? 0, tls, source, count: false);
+        if (refused == LimitRefusal.None) return Admission.Admitted;
+        runtime.Release();
+        if (_limits.Queues(refused)) return Admission.Wait;
+        _limits.Refused(refused, 1);
+        _log.Debug("Dispatcher {0}: connection from {1} refused ({2})", _key, source, refused);
+        socket.Close(0);
+        return Admission.Refused;
     }
 }

@@ -17,7 +17,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>An accepted client for this agent; <paramref name="Module"/> is null for a clear-text relay.</summary>
-    public sealed record StartConnection(Socket Socket, IListenerRuntime Runtime, ModulePlan? Module);
+    public sealed record StartConnection(Socket Socket, IListenerRuntime Runtime, ModulePlan? Module, NodeLimits? Limits = null);
 
     public sealed record CountConnections
     {
@@ -63,7 +63,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
             {
             }
             var state = new ConnectionState(s.Runtime.Revision, name, client, time.GetUtcNow());
-            var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time));
+            var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time, s.Limits));
             if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
         });
         Receive<CountConnections>(_ => Sender.Tell(Context.GetChildren().Count()));
@@ -125,7 +125,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private readonly CancellationTokenSource _abort = new();
 
-    public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time)
+    public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
+        NodeLimits? limits)
     {
         Receive<Finished>(_ => Context.Stop(Self));
         Receive<GetInfo>(_ => Sender.Tell(new Info(state.Owner, state.Revision, state.Client?.ToString(), state.Phase, time.GetUtcNow() - state.Started)));
@@ -150,13 +151,15 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             {
                 socket.Dispose();
                 runtime.Release();
+                limits?.Ended(module?.Name);
                 self.Tell(new Finished());
             }
         }, CancellationToken.None);
     }
 
-    public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(socket, runtime, module, counters, state, time));
+    public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
+        NodeLimits? limits = null) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits));
 
     // The token source is left to the GC rather than disposed here, because the data-path task may still observe it.
     protected override void PostStop() => _abort.Cancel();

@@ -187,7 +187,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
             else
             {
                 var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
-                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, AgentFor), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, AgentFor, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
                 _binding.Add(listener.Key);
                 if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
                 _listeners[listener.Key] = (dispatcher, runtime);

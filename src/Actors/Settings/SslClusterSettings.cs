@@ -60,6 +60,9 @@ public sealed record SslClusterSettings
     /// <summary>How often the cluster's ticket-key owner makes a new ticket key.</summary>
     public TimeSpan TicketKeyRotation { get; init; } = TimeSpan.FromHours(1);
 
+    /// <summary>The node's connection limits and handshake rates (sslcluster.limits).</summary>
+    public Protocol.Runtime.LimitSettings Limits { get; init; } = new();
+
     /// <summary>Failed connects in a row after which a real server is set aside (passive health).</summary>
     public int PassiveHealthFailures { get; init; } = 3;
 
@@ -105,6 +108,21 @@ public sealed record SslClusterSettings
         var maxLag = c.GetTimeSpan("config.max-lag");
         if (maxLag < TimeSpan.FromSeconds(1))
             throw new ConfigurationException($"sslcluster.config.max-lag must be at least 1s, not {maxLag}");
+        var whenFull = c.GetString("limits.when-full").ToLowerInvariant();
+        if (whenFull is not ("refuse" or "queue"))
+            throw new ConfigurationException($"sslcluster.limits.when-full must be refuse or queue, not '{whenFull}'");
+        int NonNegative(string key)
+        {
+            var v = c.GetInt(key);
+            return v >= 0 ? v : throw new ConfigurationException($"sslcluster.{key} must be 0 (no limit) or more, not {v}");
+        }
+        var limits = new Protocol.Runtime.LimitSettings
+        {
+            MaxConnections = NonNegative("limits.max-connections"),
+            MaxHandshakeRate = NonNegative("limits.max-handshake-rate"),
+            MaxHandshakeRatePerSource = NonNegative("limits.max-handshake-rate-per-source"),
+            QueueWhenFull = whenFull == "queue",
+        };
         var passiveFailures = c.GetInt("proxy.passive-health.failures");
         if (passiveFailures is < 1 or > 1000)
             throw new ConfigurationException($"sslcluster.proxy.passive-health.failures must be from 1 to 1000, not {passiveFailures}");
@@ -113,6 +131,7 @@ public sealed record SslClusterSettings
             throw new ConfigurationException($"sslcluster.proxy.passive-health.avoid-for must be from 0s (never set aside) to 1h, not {avoidFor}");
         return new SslClusterSettings
         {
+            Limits = limits,
             PassiveHealthFailures = passiveFailures,
             PassiveHealthAvoidFor = avoidFor,
             ConfigTransferTimeout = transferTimeout,

@@ -30,6 +30,7 @@ public static partial class ConfigParser
                 "slot" => s with { Slot = Number(One(args, w, "slot N"), 1, 255, "slot") },
                 "keepalive" => s with { Keepalive = KeepaliveLine(s.Keepalive, args, w) },
                 "weight" => s with { Weight = Number(One(args, w, "weight N"), 0, Service.MaxWeight, "weight") },
+                "max-conns" => s with { MaxConnections = Number(One(args, w, "max-conns N"), 0, Service.MaxMaxConnections, "max-conns (connections open at once on each node; 0 for no limit)") },
                 "add" => AddProxyList(s, args, w),
                 "remove" => RemoveProxyList(s, args, w),
                 "active" => Bare(w, s with { State = AdminState.Active }),
@@ -220,6 +221,7 @@ public static partial class ConfigParser
         private static Service ServiceNo(Service s, IReadOnlyList<string> w) => w[1].ToLowerInvariant() switch
         {
             "weight" => s with { Weight = Service.DefaultWeight },
+            "max-conns" => s with { MaxConnections = 0 },
             "keepalive" when w.Count == 2 => s with { Keepalive = KeepaliveSettings.Default },
             "keepalive" when w.Count == 3 => s with { Keepalive = KeepaliveNo(s.Keepalive, w[2]) },
             "keepalive" => throw new LineException(w[^1], "write 'no keepalive' or 'no keepalive OPTION'"),

@@ -101,7 +101,7 @@ public static partial class ConfigParser
         private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
         private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
         private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "crl-record", "active", "suspend", "description", "no", "exit"];
-        private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "add", "remove", "active", "suspend", "description", "no", "exit"];
+        private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "max-conns", "add", "remove", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] KeepaliveWords = ["ip", "port", "type", "method", "uri", "hash", "frequency", "retryperiod", "maxfailure", "description", "active", "suspend", "no", "exit"];
         private static readonly string[] OwnerWords = ["content", "no", "exit"];
         private static readonly string[] ContentWords = ["vip", "protocol", "port", "add", "remove", "active", "suspend", "balance", "advanced-balance", "application", "no", "exit"];
@@ -211,7 +211,7 @@ public static partial class ConfigParser
                     Mode.Owner => second == "content",
                     Mode.ProxyList => second is "ssl-server" or "backend-server" or "crl-record",
                     // "no keepalive NAME" removes a global keepalive; "no keepalive [OPTION]" is the service's.
-                    Mode.Service => second is "weight" or "description" or "slot" or "ip" or "port" ||
+                    Mode.Service => second is "weight" or "max-conns" or "description" or "slot" or "ip" or "port" ||
                         (second == "keepalive" && (w.Count == 2 || KeepaliveOptions.Contains(w[2].ToLowerInvariant()))),
                     Mode.Keepalive => KeepaliveWords.Contains(second) && second is not ("active" or "suspend" or "no" or "exit"),
                     Mode.Content => second is "vip" or "port" or "balance" or "advanced-balance",
@@ -397,7 +397,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -463,6 +463,7 @@ public static partial class ConfigParser
                 "cipher" => server with { Ciphers = AddCipher(server, args, w, n) },
                 "session-cache" => server with { SessionCacheSeconds = Number(One(args, w, $"ssl-server {n} session-cache SECONDS"), 0, 72000, "session-cache timeout (seconds)") },
                 "handshake" => server with { HandshakeTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} handshake timeout SECONDS"), 1, 3600, "handshake timeout (seconds)") },
+                "idle" => server with { IdleTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} idle timeout SECONDS"), 0, 86400, "idle timeout (seconds; 0 never closes an idle flow)") },
                 "version" => server with { MinimumVersion = Version(One(args, w, $"ssl-server {n} version tls1.2|tls1.3")) },
                 "urlrewrite" => server with { UrlRewrites = AddUrlRewrite(server, args, w) },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
@@ -617,6 +618,7 @@ public static partial class ConfigParser
                     "port" => s with { Port = fresh.Port },
                     "session-cache" => s with { SessionCacheSeconds = fresh.SessionCacheSeconds },
                     "handshake" => s with { HandshakeTimeoutSeconds = fresh.HandshakeTimeoutSeconds },
+                    "idle" => s with { IdleTimeoutSeconds = fresh.IdleTimeoutSeconds },
                     "version" => s with { MinimumVersion = fresh.MinimumVersion },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),

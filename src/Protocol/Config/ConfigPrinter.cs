@@ -89,6 +89,7 @@ public static class ConfigPrinter
                 Line("  ", $"{p} cipher {c.Name} {c.DestinationAddress} {N(c.DestinationPort)}{(c.Weight != 1 ? " " + N(c.Weight) : "")}");
             if (s.SessionCacheSeconds != SslServer.DefaultSessionCacheSeconds) Line("  ", $"{p} session-cache {N(s.SessionCacheSeconds)}");
             if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
+            if (s.IdleTimeoutSeconds != 0) Line("  ", $"{p} idle timeout {N(s.IdleTimeoutSeconds)}");
             if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
             var auth = s.ClientAuth;
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
@@ -136,6 +137,7 @@ public static class ConfigPrinter
         KeepaliveLines(s.Keepalive, "keepalive ", t => Line("  ", t));
         if (s.ProxyList is { } pl) Line("  ", $"add ssl-proxy-list {Q(pl)}");
         if (s.Weight != Service.DefaultWeight) Line("  ", $"weight {N(s.Weight)}");
+        if (s.MaxConnections != 0) Line("  ", $"max-conns {N(s.MaxConnections)}");
         if (s.State == AdminState.Active) Line("  ", "active");
         Line("", "");
         return o.ToString();

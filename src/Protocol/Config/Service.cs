@@ -128,6 +128,14 @@ public sealed record Service(string Name)
     /// <summary>0 takes no new flows while live ones finish (the reference's graceful drain).</summary>
     public int Weight { get; init; } = DefaultWeight;
 
+    /// <summary>
+    /// <c>max-conns N</c>: connections open at once on each node, 0 (the default) for no limit. On a module (ssl-accel)
+    /// a new client over the limit is refused; on a real server the balancer sends new flows elsewhere.
+    /// </summary>
+    public int MaxConnections { get; init; }
+
+    public const int MaxMaxConnections = 1_000_000;
+
     /// <summary>A module is limited to one ssl-proxy-list (reference, "Configuration Consideration" 1).</summary>
     public string? ProxyList { get; init; }
 

@@ -99,6 +99,12 @@ public sealed record SslServer(int Number)
 
     public int HandshakeTimeoutSeconds { get; init; } = DefaultHandshakeTimeoutSeconds;
 
+    /// <summary>
+    /// <c>ssl-server N idle timeout SECONDS</c>: an established flow with no byte in either direction for this long is
+    /// closed. 0 (the default, as on the reference) never closes an idle flow.
+    /// </summary>
+    public int IdleTimeoutSeconds { get; init; }
+
     /// <summary>Lowest TLS version accepted; <c>ssl-server N version tls1.2|tls1.3</c>.</summary>
     public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
 

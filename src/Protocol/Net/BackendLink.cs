@@ -25,7 +25,11 @@ public interface IBackendFlowObserver
 /// run over it (created per connection from the backend-server's profile) and who counts it.
 /// </summary>
 public sealed record BackendLink(Socket Socket, OffloadTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
-    TimeSpan? HandshakeTimeout = null);
+    TimeSpan? HandshakeTimeout = null)
+{
+    /// <summary>Closes the flow after this long without a byte in either direction (the ssl-server's idle timeout); zero: never.</summary>
+    public TimeSpan IdleTimeout { get; init; }
+}
 
 /// <summary>The TLS handshake towards a real server, with a timeout and failures named by phase.</summary>
 internal static class BackendTlsHandshake

@@ -65,6 +65,9 @@ public enum ProxyError
 
     /// <summary>A defect in the proxy itself; the message carries the exception.</summary>
     InternalError,
+
+    /// <summary>No byte moved in either direction for the ssl-server's idle timeout: closed by policy.</summary>
+    IdleTimeout,
 }
 
 /// <summary>Helpers for <see cref="ProxyError"/>.</summary>
@@ -104,6 +107,7 @@ public static class ProxyErrorExtensions
         ProxyError.BackendProtocolError => "backend sent invalid TLS records",
         ProxyError.Aborted => "connection aborted by the proxy",
         ProxyError.InternalError => "internal error in the proxy",
+        ProxyError.IdleTimeout => "closed after the idle timeout",
         _ => error.ToString(),
     };
 }

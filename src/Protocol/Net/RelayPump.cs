@@ -13,6 +13,9 @@ internal sealed class RelayState
 
     public long ClientToBackend;
     public long BackendToClient;
+
+    /// <summary>When a byte last arrived from either side (Stopwatch ticks), for the idle timeout.</summary>
+    public long LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
     public long Discarded;
     public bool BackendEnded;
 
@@ -55,13 +58,55 @@ internal static class RelayPump
     /// given, sees the client's bytes and rewrites the back end's (URL rewrite).
     /// </summary>
     public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
-        IRelayTransform? transform, CancellationToken cancellationToken)
+        IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default)
     {
         var state = new RelayState();
         using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay);
         var backendToClient = BackendToClientAsync(front, backend, transform, state, relay);
+        using var watchdogStop = new CancellationTokenSource();
+        var watchdog = idleTimeout > TimeSpan.Zero ? WatchIdleAsync(state, idleTimeout, relay, watchdogStop.Token) : Task.CompletedTask;
+        try
+        {
+            await RelayAsync(clientToBackend, backendToClient, front, closeLinger, state, relay);
+        }
+        finally
+        {
+            await watchdogStop.CancelAsync();
+            await watchdog;
+        }
+        return state;
+    }
 
+    /// <summary>
+    /// Closes an established flow in which no byte arrived from either side for <paramref name="idleTimeout"/>: one
+    /// timer per flow, and only for flows whose ssl-server sets an idle timeout.
+    /// </summary>
+    private static async Task WatchIdleAsync(RelayState state, TimeSpan idleTimeout, CancellationTokenSource relay, CancellationToken stop)
+    {
+        try
+        {
+            while (true)
+            {
+                var idleFor = System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref state.LastActivity));
+                if (idleFor >= idleTimeout)
+                {
+                    if (state.TrySetError(ProxyError.IdleTimeout, $"no data in either direction for {idleTimeout.TotalSeconds:0} s (ssl-server idle timeout)"))
+                        await relay.CancelAsync();
+                    return;
+                }
+                await Task.Delay(idleTimeout - idleFor, stop);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The relay ended first.
+        }
+    }
+
+    private static async Task RelayAsync(Task clientToBackend, Task backendToClient, IRelayFrontEnd front, TimeSpan closeLinger,
+        RelayState state, CancellationTokenSource relay)
+    {
         var first = await Task.WhenAny(clientToBackend, backendToClient);
         var other = first == clientToBackend ? backendToClient : clientToBackend;
         if (state.Error != ProxyError.None)
@@ -86,7 +131,6 @@ internal static class RelayPump
         }
 
         await other;
-        return state;
     }
 
     private static async Task ClientToBackendAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
@@ -102,6 +146,7 @@ internal static class RelayPump
                 try
                 {
                     var read = await front.ReadAsync(buffer, backend.MaxWriteChunk, token);
+                    Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                     if (read.End)
                     {
                         break;
@@ -163,6 +208,7 @@ internal static class RelayPump
                 try
                 {
                     var read = await backend.ReadAsync(buffer, front.MaxWriteChunk, token);
+                    Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                     if (read.End)
                     {
                         break;

@@ -148,7 +148,7 @@ public sealed class TlsProxyConnection : IDisposable
                     var transform = _transformFor?.Invoke(handshake);
                     try
                     {
-                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token);
+                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
                     }
                     finally
                     {

@@ -48,7 +48,8 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(state);
-        if (summary.Error is ProxyError.None or ProxyError.Aborted || !logger.IsEnabled(LogLevel.Information)) return;
+        // Normal ends, our own aborts (drain, kill) and idle timeouts are not failures: the metrics count them.
+        if (summary.Error is ProxyError.None or ProxyError.Aborted or ProxyError.IdleTimeout || !logger.IsEnabled(LogLevel.Information)) return;
         var client = state.Client?.ToString() ?? "?";
         var phase = tls ? PhaseOf(summary.Error, summary.Handshake is not null) : PhaseOf(summary.Error, handshakeDone: true);
         var side = NodeSide(summary.Error);

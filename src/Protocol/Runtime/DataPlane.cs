@@ -66,6 +66,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>Open and total connections per service on this node.</summary>
     public ServiceGauges Gauges { get; } = new();
 
+    /// <summary>Admission of new connections: the node's connection limit, modules' max-conns, handshake rates.</summary>
+    public NodeLimits Limits { get; init; } = new(new LimitSettings(), TimeProvider.System);
+
     /// <summary>Servers set aside after failed connects (passive health), kept across revisions.</summary>
     public PassiveHealth Passive { get; init; } = new(TimeProvider.System);
 
@@ -445,7 +448,13 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 var (targets, balance) = WholePlan.Resolve(key.Item1, key.Item2);
                 return new TargetBalancer(targets, balance, owner.Health, owner.Gauges, owner.Passive);
             });
-            return owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct);
+            return WithIdleTimeout(owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct), server.Server.IdleTimeoutSeconds);
+        }
+
+        private static async ValueTask<BackendLink> WithIdleTimeout(ValueTask<BackendLink> dial, int seconds)
+        {
+            var link = await dial;
+            return seconds > 0 ? link with { IdleTimeout = TimeSpan.FromSeconds(seconds) } : link;
         }
     }
 

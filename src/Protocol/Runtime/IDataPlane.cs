@@ -44,4 +44,7 @@ public interface IDataPlane
 
     /// <summary>Open and total connections per service on this node.</summary>
     ServiceGauges Gauges { get; }
+
+    /// <summary>Admission of new connections (connection limits, handshake rates).</summary>
+    NodeLimits Limits { get; }
 }

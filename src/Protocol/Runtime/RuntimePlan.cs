@@ -18,7 +18,11 @@ public enum ListenerKind
 /// type ssl-accel-backend or ssl-init, <paramref name="Backend"/> is the backend-server that encrypts towards the
 /// real server, and Address/Port are that server's (<c>server-ip</c>, <c>server-port</c>).
 /// </summary>
-public sealed record ServerTarget(string Name, string Address, int? Port, int Weight, BackendServerPlan? Backend = null);
+public sealed record ServerTarget(string Name, string Address, int? Port, int Weight, BackendServerPlan? Backend = null)
+{
+    /// <summary>The service's <c>max-conns</c>: at this many open connections on the node it takes no new flows (0: no limit).</summary>
+    public int MaxConnections { get; init; }
+}
 
 /// <summary>
 /// A backend-server as the data path uses it: the TLS client settings towards one real server, with the store files
@@ -94,7 +98,11 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
 }
 
 /// <summary>A module serving a listener: its name, weight, and the ssl-servers it applies there.</summary>
-public sealed record ModulePlan(string Name, int Weight, int? Slot, IReadOnlyList<SslServerPlan> SslServers);
+public sealed record ModulePlan(string Name, int Weight, int? Slot, IReadOnlyList<SslServerPlan> SslServers)
+{
+    /// <summary>The module's <c>max-conns</c> on each node (0: no limit).</summary>
+    public int MaxConnections { get; init; }
+}
 
 /// <summary>One VIP and port this node listens on, derived from an active content rule.</summary>
 public sealed record ListenerPlan(string Owner, string Rule, string Vip, int Port, ListenerKind Kind, IReadOnlyList<ModulePlan> Modules, IReadOnlyList<ServerTarget> Servers)
@@ -126,7 +134,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
             {
                 var modules = services
                     .Where(s => s.Type == ServiceType.SslAccel && s.State == AdminState.Active && s.ProxyList is not null)
-                    .Select(s => new ModulePlan(s.Name, s.Weight, s.Slot, SslServersFor(config, s.ProxyList!, rule.VipAddress, rule.Port.Value)))
+                    .Select(s => new ModulePlan(s.Name, s.Weight, s.Slot, SslServersFor(config, s.ProxyList!, rule.VipAddress, rule.Port.Value)) { MaxConnections = s.MaxConnections })
                     .ToList();
                 listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TlsTermination, modules, [])
                     { Balance = rule.Balance, Sticky = rule.Sticky });
@@ -152,7 +160,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
     private static ServerTarget? TargetFor(RunningConfig config, Service service, int rulePort)
     {
         if (service.Type is not (ServiceType.SslAccelBackend or ServiceType.SslInit))
-            return new ServerTarget(service.Name, service.IpAddress!, service.Port, service.Weight);
+            return new ServerTarget(service.Name, service.IpAddress!, service.Port, service.Weight) { MaxConnections = service.MaxConnections };
         var wanted = service.Type == ServiceType.SslInit ? BackendServerType.Initiation : BackendServerType.BackendSsl;
         var lists = config.ProxyLists.Values.Where(l => l.State == AdminState.Active)
             .OrderBy(l => l.Name == service.ProxyList ? 0 : 1).ThenBy(l => l.Name, StringComparer.Ordinal);
@@ -167,7 +175,8 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                 string? File(string? name) => name is not null && config.Associations.TryGetValue(name, out var a) ? a.FileName : null;
                 var module = service.Type == ServiceType.SslInit ? InitiationModule(config, service, list.Name) : null;
                 var plan = new BackendServerPlan(list.Name, b, File(b.RsaKey), File(b.RsaCert), File(b.CaCert), b.IpAddress!, pickUp, module);
-                return new ServerTarget(service.Name, b.ServerIp ?? b.IpAddress!, b.ServerPort ?? BackendServerPlan.DefaultServerPort, service.Weight, plan);
+                return new ServerTarget(service.Name, b.ServerIp ?? b.IpAddress!, b.ServerPort ?? BackendServerPlan.DefaultServerPort, service.Weight, plan)
+                    { MaxConnections = service.MaxConnections };
             }
         }
         return null;
@@ -222,7 +231,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         for (var i = 0; i < a.Modules.Count; i++)
         {
             var (ma, mb) = (a.Modules[i], b.Modules[i]);
-            if (ma.Name != mb.Name || ma.Weight != mb.Weight || ma.Slot != mb.Slot || !ma.SslServers.SequenceEqual(mb.SslServers)) return false;
+            if (ma.Name != mb.Name || ma.Weight != mb.Weight || ma.Slot != mb.Slot || ma.MaxConnections != mb.MaxConnections || !ma.SslServers.SequenceEqual(mb.SslServers)) return false;
         }
         // The clear-text destinations the ssl-servers' cipher lines resolve to (rules of the same configuration).
         foreach (var c in a.Modules.SelectMany(m => m.SslServers).SelectMany(s => s.Server.Ciphers).Select(c => (c.DestinationAddress, c.DestinationPort)).Distinct())

@@ -45,7 +45,8 @@ public sealed class TargetBalancer
 
     private ServerTarget? Pick(IReadOnlyCollection<ServerTarget>? exclude, Func<ServerTarget, bool>? also)
     {
-        bool Usable(ServerTarget t) => t.Weight > 0 && _health.StateOf(t.Name) != ServiceHealthState.Down && exclude?.Contains(t) != true && also?.Invoke(t) != false;
+        bool Usable(ServerTarget t) => t.Weight > 0 && _health.StateOf(t.Name) != ServiceHealthState.Down && exclude?.Contains(t) != true && also?.Invoke(t) != false
+            && (t.MaxConnections <= 0 || _gauges.Current(t.Name) < t.MaxConnections);
         if (_method != BalanceMethod.LeastConnections) return _rotation.Next(Usable);
         ServerTarget? best = null;
         double bestLoad = double.MaxValue;

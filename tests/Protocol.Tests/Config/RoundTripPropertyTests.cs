@@ -76,6 +76,7 @@ public sealed class RoundTripPropertyTests
         from ciphers in Gen.Select(GenCipher, GenIp, GenPort, Gen.Int[1, 10], (c, ip, p, w) => new CipherEntry(c, ip, p, w)).Array[0, 3]
         from cache in Gen.Int[0, 72000]
         from hs in Gen.Int[1, 3600]
+        from idle in Gen.Int[0, 86400]
         from v in Gen.Enum<TlsVersionFloor>()
         from auth in GenClientAuth
         from rewrites in MapOf(GenUrlRewrite, r => r.Number, 4)
@@ -90,6 +91,7 @@ public sealed class RoundTripPropertyTests
             Ciphers = new ValueList<CipherEntry>(ciphers.DistinctBy(c => c.Name)),
             SessionCacheSeconds = cache,
             HandshakeTimeoutSeconds = hs,
+            IdleTimeoutSeconds = idle,
             MinimumVersion = v,
             ClientAuth = auth,
             UrlRewrites = rewrites,
@@ -173,10 +175,11 @@ public sealed class RoundTripPropertyTests
         from slot in Gen.Int[1, 255].Nullable()
         from ka in GenKeepalive
         from weight in Gen.Int[0, 10]
+        from max in Gen.Int[0, 100_000]
         from pl in GenName.Null()
         from state in GenState
         from proto in Gen.Enum<ContentProtocol>()
-        select new Service(name) { Type = type, IpAddress = ip, Port = port, Slot = slot, Keepalive = ka, Weight = weight, ProxyList = pl, State = state, Protocol = proto };
+        select new Service(name) { Type = type, IpAddress = ip, Port = port, Slot = slot, Keepalive = ka, Weight = weight, MaxConnections = max, ProxyList = pl, State = state, Protocol = proto };
 
     private static readonly Gen<ContentRule> GenContent =
         from name in GenName
@@ -229,7 +232,7 @@ public sealed class RoundTripPropertyTests
             baseline with { RsaKey = "k2" }, baseline with { RsaCert = "c2" }, baseline with { EcdsaKey = "e" },
             baseline with { EcdsaCert = "e" }, baseline with { VipAddress = "10.0.0.2" }, baseline with { Port = 444 },
             baseline with { Ciphers = baseline.Ciphers.Add(new CipherEntry("all-cipher-suites", "10.0.0.1", 80)) },
-            baseline with { SessionCacheSeconds = 1 }, baseline with { HandshakeTimeoutSeconds = 1 },
+            baseline with { SessionCacheSeconds = 1 }, baseline with { HandshakeTimeoutSeconds = 1 }, baseline with { IdleTimeoutSeconds = 30 },
             baseline with { MinimumVersion = TlsVersionFloor.Tls13 },
             baseline with { ClientAuth = baseline.ClientAuth with { Enabled = true } },
             baseline with { ClientAuth = baseline.ClientAuth with { CaCerts = new ValueList<string>(["ca"]) } },
