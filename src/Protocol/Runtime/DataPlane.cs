@@ -225,19 +225,18 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         if (bindings.Count == 0) return _ => null;
         var fallback = bindings[0].Binding;
         if (bindings.Count == 1) return _ => fallback;
+        // One lookup per handshake whatever the number of ssl-servers (the reference allows 255 on a VIP); the first
+        // (lowest-numbered) ssl-server naming a host wins, as a linear search in number order would.
+        var byName = new Dictionary<string, TlsFrontEndBinding>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (b, names) in bindings)
+            foreach (var n in names)
+                byName.TryAdd(n, b);
         return sni =>
         {
             if (string.IsNullOrEmpty(sni)) return fallback;
-            foreach (var (b, names) in bindings)
-                if (names.Any(n => n.Equals(sni, StringComparison.OrdinalIgnoreCase))) return b;
+            if (byName.TryGetValue(sni, out var exact)) return exact;
             var dot = sni.IndexOf('.', StringComparison.Ordinal);
-            if (dot > 0)
-            {
-                var wildcard = "*" + sni[dot..];
-                foreach (var (b, names) in bindings)
-                    if (names.Any(n => n.Equals(wildcard, StringComparison.OrdinalIgnoreCase))) return b;
-            }
-            return fallback;
+            return dot > 0 && byName.TryGetValue(string.Concat("*", sni.AsSpan(dot)), out var wildcard) ? wildcard : fallback;
         };
     }
 

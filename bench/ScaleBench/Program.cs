@@ -1,0 +1,311 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using SslCluster.Protocol.Admin;
+
+// The configuration path at the size of a hosting provider's chassis, on real node processes (bench/scale.sh):
+//   phase "load"  : make and import the key+certificate pairs, configure the ssl-servers, then measure
+//                   configure -> in force on every node for one more ssl-server, memory per node, and the handshake
+//                   rate of a VIP choosing among 255 ssl-servers by SNI against a VIP of one.
+//   phase "join"  : a node started empty at a given time: how long until it holds the store's revision and is ready.
+// Every figure goes to standard output as "figure<TAB>value<TAB>unit" lines (scale.sh makes the report from them).
+var options = Options.Parse(args);
+return options.Phase switch
+{
+    "load" => await Load.RunAsync(options),
+    "join" => await Join.RunAsync(options),
+    _ => Fail($"unknown phase '{options.Phase}' (load or join)"),
+};
+
+static int Fail(string message)
+{
+    Console.Error.WriteLine("ScaleBench: " + message);
+    return 2;
+}
+
+internal sealed record Node(int Index, int AdminPort, string DataDir, int Pid)
+{
+    public IPAddress Address => IPAddress.Parse($"127.0.0.{Index}");
+
+    public HttpClient Http()
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{AdminPort}"), Timeout = TimeSpan.FromMinutes(5) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+            File.ReadAllText(Path.Combine(DataDir, AdminPaths.TokenFileName)).Trim());
+        return http;
+    }
+
+    /// <summary>Resident memory of the node process (kB).</summary>
+    public long RssKb() => long.Parse(File.ReadAllLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
+        .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+}
+
+internal sealed record Options(string Phase, string Work, int Pairs, int Servers, IReadOnlyList<Node> Nodes, long StartedAtMs)
+{
+    /// <summary>--phase load|join --work DIR --pairs N --servers N --node INDEX:ADMINPORT:DATADIR:PID ... [--started-at EPOCHMS]</summary>
+    public static Options Parse(string[] args)
+    {
+        string Value(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 ? args[i + 1] : fallback;
+        var nodes = new List<Node>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] != "--node") continue;
+            var p = args[i + 1].Split(':');
+            nodes.Add(new Node(int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture), p[2], int.Parse(p[3], CultureInfo.InvariantCulture)));
+        }
+        return new Options(Value("--phase", "load"), Value("--work", "/tmp/sslcluster-scale"), int.Parse(Value("--pairs", "10000"), CultureInfo.InvariantCulture),
+            int.Parse(Value("--servers", "2000"), CultureInfo.InvariantCulture), nodes, long.Parse(Value("--started-at", "0"), CultureInfo.InvariantCulture));
+    }
+}
+
+internal static class Figures
+{
+    public static void Report(string figure, double value, string unit) =>
+        Console.WriteLine(FormattableString.Invariant($"{figure}\t{value:0.###}\t{unit}"));
+
+    public static void Note(string text) => Console.Error.WriteLine($"[scale {DateTime.Now:HH:mm:ss}] {text}");
+}
+
+internal static class Tls
+{
+    /// <summary>The subject of the certificate <paramref name="address"/>:<paramref name="port"/> presents for <paramref name="sni"/>; "" when the handshake fails.</summary>
+    public static async Task<string> SubjectAsync(IPAddress address, int port, string sni)
+    {
+        try
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(address, port);
+            X509Certificate? seen = null;
+            await using var tls = new SslStream(tcp.GetStream(), false, (_, c, _, _) =>
+            {
+                seen = c is null ? null : X509CertificateLoader.LoadCertificate(c.GetRawCertData());
+                return true;
+            });
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = sni }, cts.Token);
+            return seen?.Subject ?? "";
+        }
+        catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Full handshakes a second against <paramref name="port"/>, <paramref name="clients"/> at once, for <paramref name="duration"/>; each picks its SNI.</summary>
+    public static async Task<double> HandshakeRateAsync(IPAddress address, int port, Func<int, string> sni, int clients, TimeSpan duration)
+    {
+        long done = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, clients).Select(async c =>
+        {
+            var n = c;
+            while (clock.Elapsed < duration)
+            {
+                var subject = await SubjectAsync(address, port, sni(n));
+                if (subject.Length > 0) Interlocked.Increment(ref done);
+                n += clients;
+            }
+        }));
+        return done / clock.Elapsed.TotalSeconds;
+    }
+}
+
+internal static class Load
+{
+    public const int SniVipPort = 21443;
+    public const int OneVipPort = 21444;
+    public const int FirstListPort = 22000;
+    public const int PerList = 16;
+    public const int SniServers = 255;
+
+    public static async Task<int> RunAsync(Options o)
+    {
+        var node1 = o.Nodes[0];
+        using var http = node1.Http();
+
+        // 1. Key+certificate pairs (RSA-2048, self-signed for siteN.scale.test), made once and kept in WORK.
+        var pairs = Path.Combine(o.Work, "pairs");
+        Directory.CreateDirectory(pairs);
+        var clock = Stopwatch.StartNew();
+        var made = 0;
+        Parallel.For(0, o.Pairs, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
+        {
+            var path = Path.Combine(pairs, $"site{i}.pem");
+            if (File.Exists(path)) return;
+            using var key = RSA.Create(2048);
+            var request = new CertificateRequest($"CN=site{i}.scale.test", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddDnsName($"site{i}.scale.test");
+            request.CertificateExtensions.Add(san.Build());
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(365));
+            File.WriteAllText(path + ".tmp", key.ExportPkcs8PrivateKeyPem() + "\n" + cert.ExportCertificatePem() + "\n");
+            File.Move(path + ".tmp", path);
+            Interlocked.Increment(ref made);
+        });
+        Figures.Note($"{o.Pairs} RSA-2048 pairs ready ({made} made now) in {clock.Elapsed.TotalSeconds:0} s");
+
+        // 2. Import through node 1, as sslctl does (one request per pair: the PEM holds key and certificate).
+        var present = (await http.GetFromJsonAsync<FilesResponse>(AdminPaths.Files, AdminJson.Options))!.Files.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = Enumerable.Range(0, o.Pairs).Where(i => !present.Contains($"site{i}-key")).ToList();
+        clock.Restart();
+        var imported = 0;
+        await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, ct) =>
+        {
+            using var r = await http.PostAsJsonAsync(AdminPaths.SslCommand,
+                new SslCommandRequest(["copy", "ssl", "file:" + Path.Combine(pairs, $"site{i}.pem"), "import", $"site{i}", "pem", $"pw-{i}"]), AdminJson.Options, ct);
+            if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"import of pair {i}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync(ct)}");
+            if (Interlocked.Increment(ref imported) % 500 == 0) Figures.Note($"imported {imported}/{missing.Count}");
+        });
+        if (missing.Count > 0) Figures.Report("import_pairs_per_second", missing.Count / clock.Elapsed.TotalSeconds, "pairs/s");
+        Figures.Report("store_files", 2 * o.Pairs, "files");
+
+        // 3. The ssl-servers: 255 on one VIP chosen by SNI, one alone on another VIP, the rest in lists of 16, each list
+        // a module with its content rule on a VIP of its own (127.0.0.1:PORT, mapped to each node's own address).
+        var text = Configuration(o);
+        clock.Restart();
+        var revision = await ConfigureAsync(http, text);
+        var committed = clock.Elapsed;
+        await InForceEverywhereAsync(o, revision);
+        Figures.Report("configure_commit_seconds", committed.TotalSeconds, "s");
+        Figures.Report("configure_in_force_all_nodes_seconds", clock.Elapsed.TotalSeconds, "s");
+        Figures.Report("configuration_characters", text.Length, "chars");
+        Figures.Note($"{o.Servers} ssl-servers in force on every node (revision {revision})");
+
+        // 4. One more ssl-server, five times: from the configure request to every node serving it.
+        var lastList = (o.Servers - SniServers - 1 + PerList - 1) / PerList - 1;
+        var times = new List<double>();
+        var commits = new List<double>();
+        for (var k = 0; k < 5; k++)
+        {
+            var site = o.Servers + k;
+            var number = 100 + k;
+            var extra = $"ssl associate rsakey k{site} site{site}-key\nssl associate cert c{site} site{site}-cert\n" +
+                $"ssl-proxy-list l{lastList}\n  ssl-server {number}\n  ssl-server {number} rsakey k{site}\n  ssl-server {number} rsacert c{site}\n" +
+                $"  ssl-server {number} vip address 127.0.0.1\n  ssl-server {number} port {FirstListPort + lastList}\n" +
+                $"  ssl-server {number} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 80\n";
+            clock.Restart();
+            await ConfigureAsync(http, extra);
+            commits.Add(clock.Elapsed.TotalSeconds);
+            foreach (var node in o.Nodes)
+            {
+                while (await Tls.SubjectAsync(node.Address, FirstListPort + lastList, $"site{site}.scale.test") != $"CN=site{site}.scale.test")
+                {
+                    if (clock.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException($"node {node.Index} does not serve site{site} after 60 s");
+                    await Task.Delay(10);
+                }
+            }
+            times.Add(clock.Elapsed.TotalSeconds);
+        }
+        times.Sort();
+        Figures.Report("one_more_ssl_server_commit_seconds_median", commits.Order().ElementAt(2), "s");
+        Figures.Report("one_more_ssl_server_in_force_all_nodes_seconds_median", times[2], "s");
+        Figures.Report("one_more_ssl_server_in_force_all_nodes_seconds_max", times[^1], "s");
+
+        // 5. Memory per node, with everything loaded.
+        GC.Collect();
+        await Task.Delay(2000);
+        foreach (var node in o.Nodes) Figures.Report($"node{node.Index}_rss_mib", node.RssKb() / 1024.0, "MiB");
+
+        // 6. Handshakes a second on node 1: the VIP of 255 ssl-servers (a random one of its names each time) against
+        // the VIP of one. Same key size, same cipher; only the SNI choice differs.
+        var names = Enumerable.Range(0, SniServers).Select(i => $"site{i}.scale.test").ToArray();
+        foreach (var round in new[] { 1, 2 })
+        {
+            var sni = await Tls.HandshakeRateAsync(node1.Address, SniVipPort, n => names[(n * 7919) % names.Length], 8, TimeSpan.FromSeconds(8));
+            var one = await Tls.HandshakeRateAsync(node1.Address, OneVipPort, _ => $"site{SniServers}.scale.test", 8, TimeSpan.FromSeconds(8));
+            Figures.Report($"handshakes_per_second_255_sni_round{round}", sni, "1/s");
+            Figures.Report($"handshakes_per_second_1_name_round{round}", one, "1/s");
+        }
+        return 0;
+    }
+
+    public static string Configuration(Options o)
+    {
+        var s = new StringBuilder();
+        for (var i = 0; i < o.Servers; i++) s.Append(CultureInfo.InvariantCulture, $"ssl associate rsakey k{i} site{i}-key\nssl associate cert c{i} site{i}-cert\n");
+        // Associations for the sites the later single changes add (files already imported).
+        void Server(int n, int site, int port) => s.Append(CultureInfo.InvariantCulture,
+            $"  ssl-server {n}\n  ssl-server {n} rsakey k{site}\n  ssl-server {n} rsacert c{site}\n  ssl-server {n} vip address 127.0.0.1\n  ssl-server {n} port {port}\n" +
+            $"  ssl-server {n} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 80\n");
+        void Module(string list, int port) => s.Append(CultureInfo.InvariantCulture,
+            $"service m-{list}\n  type ssl-accel\n  keepalive type none\n  add ssl-proxy-list {list}\n  active\nowner scale\n  content r-{list}\n    vip address 127.0.0.1\n    port {port}\n    add service m-{list}\n    active\n");
+        s.Append("ssl-proxy-list sni\n");
+        for (var i = 0; i < SniServers; i++) Server(i + 1, i, SniVipPort);
+        s.Append("  active\n");
+        Module("sni", SniVipPort);
+        s.Append("ssl-proxy-list one\n");
+        Server(1, SniServers, OneVipPort);
+        s.Append("  active\n");
+        Module("one", OneVipPort);
+        var list = -1;
+        for (var i = SniServers + 1; i < o.Servers; i++)
+        {
+            var k = i - SniServers - 1;
+            if (k % PerList == 0)
+            {
+                if (list >= 0)
+                {
+                    s.Append("  active\n");
+                    Module($"l{list}", FirstListPort + list);
+                }
+                list++;
+                s.Append(CultureInfo.InvariantCulture, $"ssl-proxy-list l{list}\n");
+            }
+            Server(k % PerList + 1, i, FirstListPort + list);
+        }
+        s.Append("  active\n");
+        Module($"l{list}", FirstListPort + list);
+        return s.ToString();
+    }
+
+    public static async Task<long> ConfigureAsync(HttpClient http, string text)
+    {
+        using var r = await http.PostAsJsonAsync(AdminPaths.Configure, new ConfigureRequest(text, Source: "scale-bench"), AdminJson.Options);
+        var body = await r.Content.ReadAsStringAsync();
+        if (!r.IsSuccessStatusCode) throw new InvalidOperationException($"configure: {(int)r.StatusCode} {body[..Math.Min(body.Length, 2000)]}");
+        return System.Text.Json.JsonSerializer.Deserialize<ConfigureResponse>(body, AdminJson.Options)!.Revision;
+    }
+
+    /// <summary>Waits until every node reports <paramref name="revision"/> in force and ready.</summary>
+    public static async Task InForceEverywhereAsync(Options o, long revision)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(10);
+        foreach (var node in o.Nodes)
+        {
+            using var http = node.Http();
+            while (true)
+            {
+                using var r = await http.GetAsync(AdminPaths.Ready);
+                var body = await r.Content.ReadAsStringAsync();
+                if (r.IsSuccessStatusCode && long.Parse(body.Split(' ')[^1].Trim(), CultureInfo.InvariantCulture) >= revision) break;
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"node {node.Index} never held revision {revision}: {body}");
+                await Task.Delay(50);
+            }
+        }
+    }
+}
+
+internal static class Join
+{
+    public static async Task<int> RunAsync(Options o)
+    {
+        var joiner = o.Nodes[^1];
+        using var store = o.Nodes[0].Http();
+        var show = await store.GetFromJsonAsync<ClusterResponse>(AdminPaths.Cluster, AdminJson.Options);
+        var revision = show!.Members.Where(m => m.Revision is not null).Max(m => m.StoreRevision ?? m.Revision!.Value);
+        await Load.InForceEverywhereAsync(o with { Nodes = [joiner] }, revision);
+        var started = DateTimeOffset.FromUnixTimeMilliseconds(o.StartedAtMs);
+        Figures.Report("join_catch_up_seconds", (DateTimeOffset.UtcNow - started).TotalSeconds, "s");
+        Figures.Report($"node{joiner.Index}_rss_mib", joiner.RssKb() / 1024.0, "MiB");
+        // The joiner serves the last ssl-server of the largest list.
+        var subject = await Tls.SubjectAsync(joiner.Address, Load.SniVipPort, $"site{Load.SniServers - 1}.scale.test");
+        Figures.Note($"node {joiner.Index} serves {subject}");
+        return subject.Length > 0 ? 0 : 1;
+    }
+}
