@@ -70,8 +70,9 @@ public static class SslClusterHost
             await runtime.Ask<Akka.Done>(new FlowAgentActor.DrainConnections(deadline), TimeSpan.FromSeconds(5));
             while (time.GetUtcNow() < deadline + TimeSpan.FromSeconds(1))
             {
+                // -1: an agent did not answer in time; the count is unknown, so keep waiting (the deadline still holds).
                 var open = await runtime.Ask<int>(NodeRuntimeActor.GetOpenConnections.Instance, TimeSpan.FromSeconds(5));
-                if (open <= 0) break;
+                if (open == 0) break;
                 await Task.Delay(200);
             }
             return Akka.Done.Instance;
@@ -120,6 +121,7 @@ public static class SslClusterHost
             cluster.Join(cluster.SelfAddress);
         }
 
+        system.ActorOf(JournalWarmUpActor.Props(), "journal-warm-up");
         // A store that stops after a refused write (another writer won that sequence number) starts again and recovers.
         var storeProps = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(ConfigStoreActor.Props(check, time), "store",
             TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), 0.2, -1));

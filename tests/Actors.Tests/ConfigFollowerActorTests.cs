@@ -30,7 +30,7 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
     {
         var q = store.ExpectMsg<GetContents>();
         var (chunks, missing) = manifest.Read(q.Requests);
-        store.Reply(new Contents(chunks, missing));
+        store.Reply(new Contents(q.Transfer, chunks, missing));
     }
 
     [Fact]
@@ -57,7 +57,7 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         // It asks again by itself; this time the store answers and the revision reaches the runtime.
         var again = store.ExpectMsg<GetChanges>(TimeSpan.FromSeconds(5));
         var manifest = Manifest(3, "web");
-        store.Reply(new Changes(manifest.Page(manifest.ChangesSince(again.Since), again.From)));
+        store.Reply(new Changes(again.Transfer, manifest.Page(manifest.ChangesSince(again.Since), again.From)));
         AnswerContents(store, manifest);
         var applied = runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>();
         Assert.Equal(3, applied.Update.Revision);
@@ -78,7 +78,7 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         var one = Manifest(1, "a", "b");
         follower.Tell(new RevisionAvailable(1), store.Ref);
         var q = store.ExpectMsg<GetChanges>();
-        store.Reply(new Changes(one.Page(one.ChangesSince(q.Since), q.From)));
+        store.Reply(new Changes(q.Transfer, one.Page(one.ChangesSince(q.Since), q.From)));
         AnswerContents(store, one);
         runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>();
 
@@ -86,7 +86,7 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         follower.Tell(new RevisionAvailable(2), store.Ref);
         q = store.ExpectMsg<GetChanges>();
         Assert.Equal(1, q.Since);
-        store.Reply(new Changes(two.Page(two.ChangesSince(q.Since), q.From)));
+        store.Reply(new Changes(q.Transfer, two.Page(two.ChangesSince(q.Since), q.From)));
 
         var update = runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update;
         Assert.Equal(["service/c"], update.ChangedKeys);

@@ -21,12 +21,12 @@ internal static class ReplicaSync
             switch (request)
             {
                 case PageRequest p:
-                    var changes = await store.Ask<Changes>(new GetChanges(p.Since, p.Revision, p.From), TimeSpan.FromSeconds(10));
+                    var changes = await store.Ask<Changes>(new GetChanges(p.Transfer, p.Since, p.Revision, p.From), TimeSpan.FromSeconds(10));
                     seen?.Invoke(changes);
                     request = replica.Accept(changes.Page);
                     break;
                 case BlobsRequest b:
-                    var contents = await store.Ask<Contents>(new GetContents(b.Revision, b.Blobs), TimeSpan.FromSeconds(10));
+                    var contents = await store.Ask<Contents>(new GetContents(b.Transfer, b.Revision, b.Blobs), TimeSpan.FromSeconds(10));
                     seen?.Invoke(contents);
                     request = replica.Accept(contents.Chunks, contents.Missing);
                     break;

@@ -57,6 +57,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private readonly List<(IActorRef Asker, long Revision, DateTimeOffset Deadline)> _waiting = [];
     private IActorRef? _store;
     private long _storeRevision = -1;
+    private ulong _storeFingerprint;
     private DateTimeOffset? _behindSince;
     private DateTimeOffset _lastLagLog = DateTimeOffset.MinValue;
     private int _attempt;
@@ -70,10 +71,12 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         _time = time;
 
         Receive<RevisionAvailable>(OnRevision);
-        Receive<Changes>(c => Step(() => _replica.Accept(c.Page)));
-        Receive<Contents>(c => Step(() => _replica.Accept(c.Chunks, c.Missing)));
+        // Answers to an abandoned transfer (a timeout started another) are dropped: their pages would not fit.
+        Receive<Changes>(c => Step(c.Transfer, () => _replica.Accept(c.Page)));
+        Receive<Contents>(c => Step(c.Transfer, () => _replica.Accept(c.Chunks, c.Missing)));
         Receive<ChangesUnavailable>(u =>
         {
+            if (u.Transfer != _replica.TransferId) return;
             _log.Info("ConfigFollower: revision {0} is no longer kept by the store (now {1}); fetching the latest", u.Revision, u.Latest);
             _replica.Abandon();
             Start();
@@ -139,25 +142,41 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
             Timers.Cancel("subscribe");
         }
         _storeRevision = r.Revision;
-        if (_replica.Revision == r.Revision)
+        _storeFingerprint = r.Fingerprint;
+        if (_replica.Revision == r.Revision && (r.Fingerprint == 0 || r.Fingerprint == _replica.Fingerprint))
         {
             _behindSince = null;
             return;
         }
         _behindSince ??= _time.GetUtcNow();
-        if (!_replica.Transferring) Start();
+        Start();
     }
 
+    /// <summary>
+    /// Starts a transfer unless one is under way or the copy is current. A copy at the store's revision number (or
+    /// ahead of it) that does not match the store's fingerprint came from another store: everything is fetched again.
+    /// </summary>
     private void Start()
     {
-        if (_replica.Revision == _storeRevision && _storeRevision >= 0) return;
+        if (_replica.Transferring || _storeRevision < 0) return;
+        var current = _replica.Revision == _storeRevision;
+        var matches = _storeFingerprint == 0 || _storeFingerprint == _replica.Fingerprint;
+        if (current && matches) return;
+        Timers.Cancel("retry");
+        if ((current || _replica.Revision > _storeRevision) && !matches)
+        {
+            _log.Warning("ConfigFollower: this node's copy (revision {0}) does not match the store's revision {1}: it was copied from another store " +
+                "(another journal?); fetching everything again", _replica.Revision, _storeRevision);
+            Send(_replica.BeginReset());
+            return;
+        }
         Send(_replica.Begin());
     }
 
     /// <summary>Runs one step of the transfer; a damaged or foreign answer abandons it and tries again shortly.</summary>
-    private void Step(Func<ReplicaRequest> step)
+    private void Step(long transfer, Func<ReplicaRequest> step)
     {
-        if (!_replica.Transferring) return;
+        if (!_replica.Transferring || transfer != _replica.TransferId) return;
         ReplicaRequest next;
         try
         {
@@ -180,10 +199,10 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         switch (request)
         {
             case PageRequest p:
-                to.Tell(new GetChanges(p.Since, p.Revision, p.From));
+                to.Tell(new GetChanges(p.Transfer, p.Since, p.Revision, p.From));
                 break;
             case BlobsRequest b:
-                to.Tell(new GetContents(b.Revision, b.Blobs));
+                to.Tell(new GetContents(b.Transfer, b.Revision, b.Blobs));
                 break;
             case TransferComplete:
                 Timers.Cancel("transfer");
@@ -209,7 +228,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
             return;
         }
         _runtime.Tell(new Dispatch.NodeRuntimeActor.ApplyRevision(update));
-        if (_replica.Revision >= _storeRevision)
+        if (_replica.Revision >= _storeRevision && (_storeFingerprint == 0 || _storeFingerprint == _replica.Fingerprint))
         {
             if (_behindSince is { } since && _time.GetUtcNow() - since > _settings.ConfigMaxLag)
                 _log.Info("ConfigFollower: caught up with the store at revision {0} after {1:0.0} s behind", _replica.Revision, (_time.GetUtcNow() - since).TotalSeconds);

@@ -138,25 +138,20 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
                 AfterChange();
             });
         });
-        Command<GetRevision>(_ => Sender.Tell(new RevisionAvailable(_state.Revision)));
+        Command<GetRevision>(_ => Sender.Tell(Available()));
         Command<Subscribe>(s =>
         {
             if (_subscribers.Add(s.Subscriber)) Context.Watch(s.Subscriber);
-            s.Subscriber.Tell(new RevisionAvailable(_state.Revision));
+            s.Subscriber.Tell(Available());
         });
         Command<GetChanges>(OnGetChanges);
         Command<GetContents>(q =>
         {
+            // The pinned revision holds every content its pages named; once it is no longer kept, the current one may
+            // still hold them, and what it lacks is reported missing (the follower then starts again).
             var manifest = Retained(q.Revision) ?? _state.Manifest;
             var (chunks, missing) = manifest.Read(q.Requests);
-            if (missing.Count > 0 && !ReferenceEquals(manifest, _state.Manifest))
-            {
-                // A content the pinned revision lost may still be in the current one.
-                var (more, still) = _state.Manifest.Read(missing.Select(d => new BlobRequest(d, 0)));
-                chunks = [.. chunks, .. more];
-                missing = still;
-            }
-            Sender.Tell(new Contents(chunks, missing));
+            Sender.Tell(new Contents(q.Transfer, chunks, missing));
         });
         Command<Terminated>(t => _subscribers.Remove(t.ActorRef));
         Command<SaveSnapshotSuccess>(s => DeleteMessages(s.Metadata.SequenceNr));
@@ -222,7 +217,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
         var manifest = q.Revision is { } pinned ? Retained(pinned) : _state.Manifest;
         if (manifest is null)
         {
-            Sender.Tell(new ChangesUnavailable(q.Revision!.Value, _state.Revision));
+            Sender.Tell(new ChangesUnavailable(q.Transfer, q.Revision!.Value, _state.Revision));
             return;
         }
         Retain(manifest);
@@ -235,8 +230,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
         }
         var page = manifest.Page(changes, q.From);
         if (page.Next is null) _changeSets.Remove(key);
-        Sender.Tell(new Changes(page));
+        Sender.Tell(new Changes(q.Transfer, page));
     }
+
+    private RevisionAvailable Available() => new(_state.Revision, _state.Manifest.Fingerprint);
 
     private StoreManifest? Retained(long revision)
     {
@@ -256,7 +253,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor
 
     private void AfterChange()
     {
-        var available = new RevisionAvailable(_state.Revision);
+        var available = Available();
         foreach (var s in _subscribers) s.Tell(available);
         if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(StoreSnapshot.From(_state));
     }

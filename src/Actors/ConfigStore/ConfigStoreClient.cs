@@ -20,10 +20,14 @@ public static class ConfigStoreClient
         var id = Guid.NewGuid();
         var index = 0;
         var at = 0;
-        for (; text.Length - at > MaxTextPerMessage; at += MaxTextPerMessage, index++)
+        while (text.Length - at > MaxTextPerMessage)
         {
-            var reply = await store.Ask<object>(new ConfigTextPart(id, index, text.Substring(at, MaxTextPerMessage)), timeout);
+            // Never between the two halves of a surrogate pair (a character outside the BMP): each part must be valid text.
+            var length = char.IsHighSurrogate(text[at + MaxTextPerMessage - 1]) ? MaxTextPerMessage - 1 : MaxTextPerMessage;
+            var reply = await store.Ask<object>(new ConfigTextPart(id, index, text.Substring(at, length)), timeout);
             if (reply is not ConfigTextPartReceived) return reply;
+            at += length;
+            index++;
         }
         return await store.Ask<object>(new ApplyConfig(text[at..], source, strictCiphers, id), timeout);
     }

@@ -69,24 +69,29 @@ public static class ConfigStoreProtocol
     /// <summary>Be told <see cref="RevisionAvailable"/> now and after every change.</summary>
     public sealed record Subscribe(IActorRef Subscriber) : IClusterMessage;
 
-    /// <summary>The store holds <paramref name="Revision"/>; a node behind it fetches the changes.</summary>
-    public sealed record RevisionAvailable(long Revision) : IClusterMessage;
+    /// <summary>
+    /// The store holds <paramref name="Revision"/>; a node behind it fetches the changes. <paramref name="Fingerprint"/>
+    /// digests every entry of it: a node holding the same revision number with another fingerprint copied another store
+    /// (another journal) and fetches everything again.
+    /// </summary>
+    public sealed record RevisionAvailable(long Revision, ulong Fingerprint = 0) : IClusterMessage;
 
     /// <summary>
     /// One page of what changed after <paramref name="Since"/>: of the store's latest revision when
     /// <paramref name="Revision"/> is null (the first page), of that revision afterwards.
     /// </summary>
-    public sealed record GetChanges(long Since, long? Revision, int From) : IClusterMessage;
+    /// <remarks><paramref name="Transfer"/> is echoed in the answer, so that a late answer to an abandoned transfer is dropped.</remarks>
+    public sealed record GetChanges(long Transfer, long Since, long? Revision, int From) : IClusterMessage;
 
-    public sealed record Changes(ChangesPage Page) : IClusterMessage;
+    public sealed record Changes(long Transfer, ChangesPage Page) : IClusterMessage;
 
     /// <summary>The revision a transfer pinned is no longer kept: start again from the latest.</summary>
-    public sealed record ChangesUnavailable(long Revision, long Latest) : IClusterMessage;
+    public sealed record ChangesUnavailable(long Transfer, long Revision, long Latest) : IClusterMessage;
 
     /// <summary>Contents by digest, from revision <paramref name="Revision"/> (or a later one that still holds them).</summary>
-    public sealed record GetContents(long Revision, IReadOnlyList<BlobRequest> Requests) : IClusterMessage;
+    public sealed record GetContents(long Transfer, long Revision, IReadOnlyList<BlobRequest> Requests) : IClusterMessage;
 
-    public sealed record Contents(IReadOnlyList<BlobChunk> Chunks, IReadOnlyList<string> Missing) : IClusterMessage;
+    public sealed record Contents(long Transfer, IReadOnlyList<BlobChunk> Chunks, IReadOnlyList<string> Missing) : IClusterMessage;
 
     /// <summary>Asked of a node's follower: the revision it holds and the store's as it last heard (for <c>cluster show</c>).</summary>
     public sealed record GetNodeRevision : IClusterMessage

@@ -43,7 +43,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private readonly string _key;
     private readonly IPEndPoint _endpoint;
     private readonly SslClusterSettings _settings;
-    private readonly Func<string, IActorRef> _agentFor;
+    private readonly IActorRef _router;
     private readonly NodeLimits _limits;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
@@ -56,13 +56,13 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private WeightedRoundRobin<ModulePlan> _modules;
     private Socket? _listener;
 
-    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor, NodeLimits limits)
+    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, IActorRef router, NodeLimits limits)
     {
         _limits = limits;
         _key = key;
         _endpoint = endpoint;
         _settings = settings;
-        _agentFor = agentFor;
+        _router = router;
         _runtime = runtime;
         _modules = Balancer(runtime);
         _peekSessionIds = PeeksSessionIds(runtime);
@@ -85,8 +85,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, Func<string, IActorRef> agentFor, NodeLimits limits) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, agentFor, limits));
+    /// <param name="router">Where admitted connections go (the node runtime, which hands each to its module's or rule's agent).</param>
+    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, IActorRef router, NodeLimits limits) =>
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, router, limits));
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
@@ -241,7 +242,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             var relayAdmission = Admit(socket, runtime, null);
             if (relayAdmission != Admission.Admitted) return relayAdmission == Admission.Refused;
             // Clear-text rules have no module: the rule's agent (which outlives this dispatcher) runs the relay.
-            _agentFor(NodeRuntimeActor.RuleAgent(runtime.Plan)).Tell(new FlowAgentActor.StartConnection(socket, runtime, null, _limits));
+            _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.RuleAgent(runtime.Plan), new FlowAgentActor.StartConnection(socket, runtime, null, _limits)));
             return true;
         }
         var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
@@ -264,7 +265,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         }
         var admission = Admit(socket, runtime, module);
         if (admission != Admission.Admitted) return admission == Admission.Refused;
-        _agentFor(NodeRuntimeActor.ModuleAgent(module.Name)).Tell(new FlowAgentActor.StartConnection(socket, runtime, module, _limits));
+        _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.ModuleAgent(module.Name), new FlowAgentActor.StartConnection(socket, runtime, module, _limits)));
         return true;
     }
 

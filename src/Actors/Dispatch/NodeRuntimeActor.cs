@@ -18,6 +18,9 @@ namespace SslCluster.Actors.Dispatch;
 /// </summary>
 public sealed class NodeRuntimeActor : ReceiveActor
 {
+    /// <summary>An admitted connection for the agent of <paramref name="Agent"/> (a module or clear-text rule); from a dispatcher.</summary>
+    public sealed record Route(string Agent, FlowAgentActor.StartConnection Connection);
+
     /// <summary>A revision this node's copy of the store has taken in (from <see cref="ConfigStore.ConfigFollowerActor"/>).</summary>
     public sealed record ApplyRevision(ReplicaUpdate Update);
 
@@ -58,6 +61,9 @@ public sealed class NodeRuntimeActor : ReceiveActor
     private readonly Dictionary<string, (IActorRef Dispatcher, IListenerRuntime Runtime)> _listeners = [];
     private readonly Dictionary<string, IActorRef> _agents = [];
     private readonly Dictionary<string, string> _bindProblems = [];
+
+    /// <summary>Listeners whose runtime could not be built for the current revision (cleared when a build succeeds or the listener goes).</summary>
+    private readonly Dictionary<string, string> _buildProblems = [];
     private readonly HashSet<string> _binding = [];
     private RunningConfig _config = RunningConfig.Empty;
     private RuntimePlan _plan = new(-1, []);
@@ -77,11 +83,13 @@ public sealed class NodeRuntimeActor : ReceiveActor
         _nodeName = nodeName;
 
         Receive<ApplyRevision>(a => OnRevision(a.Update));
+        // The agents are this actor's children and its dictionary is touched on its own thread only.
+        Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
-            _revision >= 0 && _bindProblems.Count == 0 && _binding.Count == 0,
-            _bindProblems.Select(p => $"{p.Key}: {p.Value}").ToList(),
+            _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0,
+            _bindProblems.Concat(_buildProblems).Select(p => $"{p.Key}: {p.Value}").ToList(),
             _binding.ToList())));
         Receive<DispatcherActor.BindFailed>(f =>
         {
@@ -137,6 +145,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
         var wanted = plan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
         var previous = previousPlan.Listeners.ToDictionary(l => l.Key, StringComparer.Ordinal);
         var kept = 0;
+        foreach (var gone in _buildProblems.Keys.Where(k => !wanted.ContainsKey(k)).ToList()) _buildProblems.Remove(gone);
 
         foreach (var key in _listeners.Keys.Where(k => !wanted.ContainsKey(k)).ToList())
         {
@@ -157,7 +166,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
             foreach (var module in listener.Modules) EnsureAgent(ModuleAgent(module.Name));
             if (listener.Kind == ListenerKind.TcpRelay) EnsureAgent(RuleAgent(listener));
             if (_listeners.ContainsKey(listener.Key) && previousFiles is not null && previous.TryGetValue(listener.Key, out var before)
-                && !_bindProblems.ContainsKey(listener.Key)
+                && !_buildProblems.ContainsKey(listener.Key)
                 && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf))
             {
                 // Nothing this listener uses changed: it keeps its runtime (balancer positions, caches, credentials).
@@ -173,10 +182,11 @@ public sealed class NodeRuntimeActor : ReceiveActor
             {
                 // The store validated the configuration; a runtime that still cannot be built (a file unreadable
                 // under this node's master key, say) is this node's problem: report it, keep the old one.
-                _bindProblems[listener.Key] = e.Message;
+                _buildProblems[listener.Key] = e.Message;
                 _log.Error("NodeRuntime: cannot build listener {0} for revision {1}: {2}", listener.Key, published.Revision, e.Message);
                 continue;
             }
+            _buildProblems.Remove(listener.Key);
             if (_listeners.TryGetValue(listener.Key, out var existing))
             {
                 // The dispatcher retires the old runtime itself once it switched, so no connection it accepted
@@ -187,7 +197,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
             else
             {
                 var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
-                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, AgentFor, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, Self, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
                 _binding.Add(listener.Key);
                 if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
                 _listeners[listener.Key] = (dispatcher, runtime);

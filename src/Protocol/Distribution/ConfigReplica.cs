@@ -15,10 +15,10 @@ public sealed record ReplicaUpdate(long Revision, RunningConfig Config, Immutabl
 public abstract record ReplicaRequest;
 
 /// <summary>The page of changes after <paramref name="Since"/> starting at key index <paramref name="From"/>; revision null for the store's latest.</summary>
-public sealed record PageRequest(long Since, long? Revision, int From) : ReplicaRequest;
+public sealed record PageRequest(long Transfer, long Since, long? Revision, int From) : ReplicaRequest;
 
 /// <summary>Contents of revision <paramref name="Revision"/> the node lacks.</summary>
-public sealed record BlobsRequest(long Revision, IReadOnlyList<BlobRequest> Blobs) : ReplicaRequest;
+public sealed record BlobsRequest(long Transfer, long Revision, IReadOnlyList<BlobRequest> Blobs) : ReplicaRequest;
 
 /// <summary>Everything is here: call <see cref="ConfigReplica.Complete"/>.</summary>
 public sealed record TransferComplete(long Revision) : ReplicaRequest;
@@ -38,6 +38,13 @@ public sealed class ConfigReplica
     private ImmutableSortedDictionary<string, ChangedEntry> _entries = ImmutableSortedDictionary.Create<string, ChangedEntry>(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _contents = new(StringComparer.Ordinal);
     private Transfer? _transfer;
+    private long _transfers;
+
+    /// <summary>The id of the transfer under way: answers to requests of an earlier transfer must be dropped.</summary>
+    public long TransferId => _transfer?.Id ?? 0;
+
+    /// <summary>The fingerprint of the entries held (see <see cref="StoreManifest.Fingerprint"/>).</summary>
+    public ulong Fingerprint { get; private set; }
 
     /// <summary>The revision held; -1 before the first transfer (revision 0 is the store's empty configuration).</summary>
     public long Revision { get; private set; } = -1;
@@ -57,10 +64,15 @@ public sealed class ConfigReplica
         _transfer is { } t ? (t.Pages, t.Chunks, t.Needed.Count) : (0, 0, 0);
 
     /// <summary>Starts (or starts again) a transfer from the revision held: the first request to send.</summary>
-    public ReplicaRequest Begin()
+    public ReplicaRequest Begin() => Begin(Revision);
+
+    /// <summary>Starts a transfer of everything (a reset), whatever the revision held: the store is not the one this copy came from.</summary>
+    public ReplicaRequest BeginReset() => Begin(-1);
+
+    private ReplicaRequest Begin(long since)
     {
-        _transfer = new Transfer(Revision);
-        return new PageRequest(Revision, null, 0);
+        _transfer = new Transfer(++_transfers, since);
+        return new PageRequest(_transfer.Id, since, null, 0);
     }
 
     /// <summary>Drops a transfer (a request timed out, the store moved): the revision held stays as it was.</summary>
@@ -73,6 +85,7 @@ public sealed class ConfigReplica
         ArgumentNullException.ThrowIfNull(page);
         var t = _transfer ?? throw new InvalidDataException("a page of changes arrived with no transfer under way");
         if (page.Since != t.Since) throw new InvalidDataException($"a page of changes since revision {page.Since} arrived for a transfer since {t.Since}");
+        if (page.From != t.NextFrom) throw new InvalidDataException($"a page of changes from key {page.From} arrived where key {t.NextFrom} was asked for");
         if (t.Target is { } target && page.Revision != target)
             throw new InvalidDataException($"a page of revision {page.Revision} arrived for a transfer of revision {target}");
         t.Target = page.Revision;
@@ -89,7 +102,12 @@ public sealed class ConfigReplica
             t.Removed.Add(key);
             t.Changed.Remove(key);
         }
-        if (page.Next is { } next) return new PageRequest(t.Since, page.Revision, next);
+        if (page.Next is { } next)
+        {
+            t.NextFrom = next;
+            return new PageRequest(t.Id, t.Since, page.Revision, next);
+        }
+        t.NextFrom = -1;
         foreach (var e in t.Changed.Values)
             if (!_contents.ContainsKey(e.Digest) && !t.Received.ContainsKey(e.Digest)) t.Needed.Add(e.Digest);
         return NextBlobs(t);
@@ -141,6 +159,7 @@ public sealed class ConfigReplica
     {
         var t = _transfer ?? throw new InvalidOperationException("no transfer to complete");
         if (t.Target is not { } target || t.Needed.Count > 0) throw new InvalidOperationException("the transfer is not complete");
+        if (t.NextFrom >= 0) throw new InvalidOperationException("the transfer has pages still to come");
         var removed = t.Reset ? _entries.Keys.Where(k => !t.Changed.ContainsKey(k)).ToList() : t.Removed.Where(_entries.ContainsKey).ToList();
         var changed = t.Changed.Values.Where(e => !_entries.TryGetValue(e.Key, out var old) || old.Digest != e.Digest || old.FileKind != e.FileKind).ToList();
 
@@ -170,6 +189,14 @@ public sealed class ConfigReplica
             entries[e.Key] = e;
         }
 
+        var fingerprint = Fingerprint;
+        foreach (var key in removed) fingerprint ^= StoreManifest.EntryHash(key, _entries[key].Digest);
+        foreach (var e in changed)
+        {
+            if (_entries.TryGetValue(e.Key, out var old)) fingerprint ^= StoreManifest.EntryHash(e.Key, old.Digest);
+            fingerprint ^= StoreManifest.EntryHash(e.Key, e.Digest);
+        }
+        Fingerprint = fingerprint;
         _entries = entries.ToImmutable();
         foreach (var (digest, content) in t.Received) _contents[digest] = content;
         // Contents no entry names any more are dropped.
@@ -187,7 +214,7 @@ public sealed class ConfigReplica
         if (t.Needed.Count == 0) return new TransferComplete(t.Target!.Value);
         var requests = t.Needed.Take(MaxBlobRequests)
             .Select(d => new BlobRequest(d, t.Partial.TryGetValue(d, out var p) ? p.Filled : 0)).ToList();
-        return new BlobsRequest(t.Target!.Value, requests);
+        return new BlobsRequest(t.Id, t.Target!.Value, requests);
     }
 
     private static void Take(Transfer t, string digest, byte[] content)
@@ -198,9 +225,14 @@ public sealed class ConfigReplica
         t.Needed.Remove(digest);
     }
 
-    private sealed class Transfer(long since)
+    private sealed class Transfer(long id, long since)
     {
+        public long Id { get; } = id;
+
         public long Since { get; } = since;
+
+        /// <summary>The key index the next page must start at; -1 once the last page arrived.</summary>
+        public int NextFrom { get; set; }
 
         public long? Target { get; set; }
 

@@ -18,7 +18,11 @@ public sealed record ChangedEntry(string Key, string Digest, int Length, StoredF
 /// named); otherwise pages list changed entries and removed keys. <paramref name="Next"/> is where the next page
 /// starts, null on the last one.
 /// </summary>
-public sealed record ChangesPage(long Since, long Revision, bool Reset, IReadOnlyList<ChangedEntry> Changed, IReadOnlyList<string> Removed, int? Next);
+public sealed record ChangesPage(long Since, long Revision, bool Reset, IReadOnlyList<ChangedEntry> Changed, IReadOnlyList<string> Removed, int? Next)
+{
+    /// <summary>The key index this page starts at (a receiver checks it is the page it asked for).</summary>
+    public int From { get; init; }
+}
 
 /// <summary>A piece of one blob's content: <paramref name="Offset"/> into the <paramref name="Total"/> bytes of <paramref name="Digest"/>.</summary>
 public sealed record BlobChunk(string Digest, int Offset, int Total, byte[] Bytes);
@@ -56,13 +60,14 @@ public sealed class StoreManifest
     public const int InlineLimitBytes = 16 * 1024;
 
     public static StoreManifest Empty { get; } = new(0, 0, ImmutableSortedDictionary.Create<string, ManifestEntry>(StringComparer.Ordinal),
-        ImmutableSortedDictionary.Create<string, long>(StringComparer.Ordinal), ImmutableDictionary.Create<string, Blob>(StringComparer.Ordinal));
+        ImmutableSortedDictionary.Create<string, long>(StringComparer.Ordinal), ImmutableDictionary.Create<string, Blob>(StringComparer.Ordinal), 0);
 
     private readonly ImmutableDictionary<string, Blob> _blobs;
 
     private StoreManifest(long revision, long completeSince, ImmutableSortedDictionary<string, ManifestEntry> entries,
-        ImmutableSortedDictionary<string, long> removed, ImmutableDictionary<string, Blob> blobs)
+        ImmutableSortedDictionary<string, long> removed, ImmutableDictionary<string, Blob> blobs, ulong fingerprint)
     {
+        Fingerprint = fingerprint;
         Revision = revision;
         CompleteSince = completeSince;
         Entries = entries;
@@ -71,6 +76,16 @@ public sealed class StoreManifest
     }
 
     public long Revision { get; }
+
+    /// <summary>
+    /// A digest of every entry held (key and content digest), kept up to date change by change: a copy with the same
+    /// revision number but another fingerprint came from another store (another journal) and must be reset.
+    /// </summary>
+    public ulong Fingerprint { get; }
+
+    /// <summary>One entry's share of a fingerprint (fingerprints are the XOR of their entries' shares).</summary>
+    public static ulong EntryHash(string key, string digest) =>
+        BitConverter.ToUInt64(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key + "\n" + digest)), 0);
 
     /// <summary>Every removal after this revision is remembered: changes since it or later can be sent as a delta.</summary>
     public long CompleteSince { get; }
@@ -100,9 +115,11 @@ public sealed class StoreManifest
         var entries = Entries.ToBuilder();
         var gone = Removed.ToBuilder();
         var blobs = _blobs.ToBuilder();
+        var fingerprint = Fingerprint;
         foreach (var key in removed)
         {
             if (!entries.TryGetValue(key, out var old)) continue;
+            fingerprint ^= EntryHash(key, old.Digest);
             Unref(blobs, old.Digest);
             entries.Remove(key);
             gone[key] = revision;
@@ -113,8 +130,10 @@ public sealed class StoreManifest
             if (entries.TryGetValue(key, out var old))
             {
                 if (old.Digest == digest && old.FileKind == kind) continue;
+                fingerprint ^= EntryHash(key, old.Digest);
                 Unref(blobs, old.Digest);
             }
+            fingerprint ^= EntryHash(key, digest);
             blobs[digest] = blobs.TryGetValue(digest, out var b) ? b with { Refs = b.Refs + 1 } : new Blob(content, 1);
             entries[key] = new ManifestEntry(digest, content.Length, kind, revision);
             gone.Remove(key);
@@ -128,7 +147,7 @@ public sealed class StoreManifest
                 if (at <= cutoff) gone.Remove(key);
             completeSince = Math.Max(completeSince, cutoff);
         }
-        return new StoreManifest(revision, completeSince, entries.ToImmutable(), gone.ToImmutable(), blobs.ToImmutable());
+        return new StoreManifest(revision, completeSince, entries.ToImmutable(), gone.ToImmutable(), blobs.ToImmutable(), fingerprint);
     }
 
     /// <summary>A manifest rebuilt from a snapshot: entries with their contents and revisions, and the removals remembered.</summary>
@@ -139,13 +158,15 @@ public sealed class StoreManifest
         ArgumentNullException.ThrowIfNull(removed);
         var map = ImmutableSortedDictionary.CreateBuilder<string, ManifestEntry>(StringComparer.Ordinal);
         var blobs = ImmutableDictionary.CreateBuilder<string, Blob>(StringComparer.Ordinal);
+        ulong fingerprint = 0;
         foreach (var (key, content, kind, changedAt) in entries)
         {
             var digest = ConfigSections.Digest(content);
+            fingerprint ^= EntryHash(key, digest);
             blobs[digest] = blobs.TryGetValue(digest, out var b) ? b with { Refs = b.Refs + 1 } : new Blob(content, 1);
             map[key] = new ManifestEntry(digest, content.Length, kind, Math.Min(changedAt, revision));
         }
-        return new StoreManifest(revision, completeSince, map.ToImmutable(), removed.ToImmutableSortedDictionary(StringComparer.Ordinal), blobs.ToImmutable());
+        return new StoreManifest(revision, completeSince, map.ToImmutable(), removed.ToImmutableSortedDictionary(StringComparer.Ordinal), blobs.ToImmutable(), fingerprint);
     }
 
     /// <summary>The keys a node holding revision <paramref name="since"/> must hear about, in key order.</summary>
@@ -195,7 +216,7 @@ public sealed class StoreManifest
             }
             changed.Add(new ChangedEntry(key, entry.Digest, entry.Length, entry.FileKind, content));
         }
-        return new ChangesPage(changes.Since, Revision, changes.Reset, changed, removed, i < changes.Keys.Length ? i : null);
+        return new ChangesPage(changes.Since, Revision, changes.Reset, changed, removed, i < changes.Keys.Length ? i : null) { From = Math.Max(0, from) };
     }
 
     /// <summary>

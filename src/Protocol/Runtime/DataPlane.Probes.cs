@@ -44,5 +44,10 @@ public sealed partial class DataPlane : ITlsProbeConnector
             socket.Dispose();
             throw;
         }
+        finally
+        {
+            // The client key signs during the handshake only: the probe's own credential goes as soon as it is done.
+            client?.Dispose();
+        }
     }
 }

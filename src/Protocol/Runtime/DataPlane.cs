@@ -147,18 +147,21 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     /// <summary>
     /// A key and certificate prepared once and shared by every runtime that uses them (server or client side), leased
-    /// by <paramref name="leases"/>: disposed once no runtime holds it. Without leases (a keepalive probe) the credential
-    /// held is used, or a fresh one that nothing keeps.
+    /// by <paramref name="leases"/>: disposed once no runtime holds it. Without leases (a keepalive probe) a fresh one
+    /// that the caller disposes: a shared one could be disposed under it by a runtime's release.
     /// </summary>
     private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile, RuntimeLeases? leases)
     {
         var id = (keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint);
-        lock (_credentialsGate)
+        if (leases is not null)
         {
-            if (_credentials.TryGetValue(id, out var held))
+            lock (_credentialsGate)
             {
-                if (leases is not null) Lease(id, held, leases);
-                return held.Value;
+                if (_credentials.TryGetValue(id, out var held))
+                {
+                    Lease(id, held, leases);
+                    return held.Value;
+                }
             }
         }
         // Loaded outside the lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
@@ -293,13 +296,6 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 Passive.Failed(target.Name);
                 last = e;
                 continue;
-            }
-            catch (OperationCanceledException)
-            {
-                // The connect timeout (or an abort) ended the attempt: a server that does not answer counts as failed.
-                socket.Dispose();
-                Passive.Failed(target.Name);
-                throw;
             }
             catch
             {

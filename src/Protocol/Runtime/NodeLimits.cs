@@ -144,15 +144,24 @@ public sealed class NodeLimits
         if (module is not null && _modules.TryGetValue(module, out var c)) Interlocked.Decrement(ref c.Value);
     }
 
+    /// <summary>
+    /// The total rate first (a refusal there may queue, and must not spend the client's own tokens), then the client's;
+    /// a client over its own rate gives the total token back.
+    /// </summary>
     private LimitRefusal TakeHandshake(IPAddress? source)
     {
+        var total = Settings.MaxHandshakeRate > 0;
+        if (total && !_rate.TryTake(_time)) return LimitRefusal.HandshakeRate;
         if (Settings.MaxHandshakeRatePerSource > 0 && source is not null)
         {
             if (_sources.Count >= MaxSources) Forget();
             var bucket = _sources.GetOrAdd(source, _ => new Bucket(_time.GetTimestamp(), Settings.MaxHandshakeRatePerSource));
-            if (!bucket.TryTake(_time)) return LimitRefusal.HandshakeRatePerSource;
+            if (!bucket.TryTake(_time))
+            {
+                if (total) _rate.GiveBack();
+                return LimitRefusal.HandshakeRatePerSource;
+            }
         }
-        if (Settings.MaxHandshakeRate > 0 && !_rate.TryTake(_time)) return LimitRefusal.HandshakeRate;
         return LimitRefusal.None;
     }
 
@@ -188,6 +197,12 @@ public sealed class NodeLimits
                 _tokens -= 1;
                 return true;
             }
+        }
+
+        /// <summary>Returns a token taken for a connection that was refused for another reason.</summary>
+        public void GiveBack()
+        {
+            lock (_gate) _tokens = Math.Min(perSecond, _tokens + 1);
         }
 
         public bool Peek(TimeProvider time)

@@ -120,6 +120,38 @@ public sealed class ConfigReplicaTests
     }
 
     [Fact]
+    public void Accept_LatePageOfAnAbandonedTransfer_RefusedSoNoPageIsSkipped()
+    {
+        var m = StoreManifest.Empty.Commit(1, Enumerable.Range(0, 2_000).Select(i => UniqueFile($"f{i:D4}", 2_000, i)), []);
+        var replica = new ConfigReplica();
+        var changes = m.ChangesSince(-1);
+        var first = (PageRequest)replica.Begin();
+        var second = (PageRequest)replica.Accept(m.Page(changes, first.From));
+        var lastPageOfTheOldChain = m.Page(changes, changes.Keys.Length - 1);
+
+        replica.Abandon();
+        replica.Begin();
+
+        Assert.Throws<InvalidDataException>(() => replica.Accept(lastPageOfTheOldChain));
+        Assert.True(second.From > 0);
+    }
+
+    [Fact]
+    public void Fingerprint_AfterTransfers_EqualsTheStoresFingerprint()
+    {
+        var m1 = StoreManifest.Empty.Commit(1, [Section("service/a", "service a\n\n"), File("x", 10, 1)], []);
+        var m2 = m1.Commit(2, [Section("service/b", "service b\n\n"), File("x", 10, 2)], ["service/a"]);
+        var replica = new ConfigReplica();
+
+        Transfer(replica, m1);
+        Assert.Equal(m1.Fingerprint, replica.Fingerprint);
+        Transfer(replica, m2);
+
+        Assert.Equal(m2.Fingerprint, replica.Fingerprint);
+        Assert.NotEqual(m1.Fingerprint, m2.Fingerprint);
+    }
+
+    [Fact]
     public void Transfer_ThousandsOfEntries_ArrivesWhole()
     {
         var m = StoreManifest.Empty.Commit(1, Enumerable.Range(0, 4_000).Select(i => UniqueFile($"f{i:D4}", 2_600, i))
