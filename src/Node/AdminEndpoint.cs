@@ -214,6 +214,11 @@ internal static class AdminEndpoint
                 .Revision(new RevisionFigures(copy.Revision, copy.StoreRevision, copy.BehindSince is { } since ? (now - since).TotalSeconds : 0))
                 .Certificates(CertificatesInUse(copy), now)
                 .Sessions(SessionCache(h));
+            var gc = GC.GetGCMemoryInfo();
+            using var process = System.Diagnostics.Process.GetCurrentProcess();
+            metrics.Single("sslcluster_process_resident_memory_bytes", "Resident memory of this node's process.", "gauge", process.WorkingSet64)
+                .Single("sslcluster_gc_heap_bytes", "Bytes in the managed heap after the last garbage collection (live objects and fragmentation).", "gauge", gc.HeapSizeBytes)
+                .Single("sslcluster_gc_committed_bytes", "Memory the garbage collector holds from the system.", "gauge", gc.TotalCommittedBytes);
             return Results.Text(metrics.ToString(), "text/plain; version=0.0.4");
         });
         return app;
