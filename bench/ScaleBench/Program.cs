@@ -210,7 +210,15 @@ internal static class Load
         // 5. Memory per node, with everything loaded.
         GC.Collect();
         await Task.Delay(2000);
-        foreach (var node in o.Nodes) Figures.Report($"node{node.Index}_rss_mib", node.RssKb() / 1024.0, "MiB");
+        foreach (var node in o.Nodes)
+        {
+            Figures.Report($"node{node.Index}_rss_mib", node.RssKb() / 1024.0, "MiB");
+            using var metricsHttp = node.Http();
+            var metrics = await metricsHttp.GetStringAsync(AdminPaths.Metrics);
+            double Gauge(string name) => double.Parse(metrics.Split('\n').First(l => l.StartsWith(name + "{", StringComparison.Ordinal)).Split(' ')[^1], CultureInfo.InvariantCulture);
+            Figures.Report($"node{node.Index}_gc_heap_mib", Gauge("sslcluster_gc_heap_bytes") / (1024 * 1024), "MiB");
+            Figures.Report($"node{node.Index}_gc_committed_mib", Gauge("sslcluster_gc_committed_bytes") / (1024 * 1024), "MiB");
+        }
 
         // 6. Handshakes a second on node 1: the VIP of 255 ssl-servers (a random one of its names each time) against
         // the VIP of one. Same key size, same cipher; only the SNI choice differs.

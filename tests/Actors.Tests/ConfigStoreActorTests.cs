@@ -75,6 +75,27 @@ public sealed class ConfigStoreActorTests : TestKit
     }
 
     [Fact]
+    public async Task StoreFile_PastTheSnapshotThreshold_RestartRecoversFromSnapshotAndLaterEvents()
+    {
+        var store = NewStore();
+        for (var i = 0; i < 620; i++)
+            await store.Ask<FileStored>(new StoreFile(new StoredFile($"f{i}", StoredFileKind.Certificate, [(byte)i, (byte)(i >> 8)]), false));
+        await store.Ask<ConfigApplied>(new ApplyConfig("service web\nweight 4", "test"));
+        var before = await ReplicaSync.RunAsync(store, new ConfigReplica());
+
+        Watch(store);
+        Sys.Stop(store);
+        ExpectTerminated(store);
+        var again = NewStore();
+        var after = await ReplicaSync.RunAsync(again, new ConfigReplica());
+
+        Assert.Equal(621, after.Revision);
+        Assert.Equal(620, after.Files.Count);
+        Assert.Equal(before.Config, after.Config);
+        Assert.Equal(new byte[] { 107, 2 }, after.Files["f619"].Content);
+    }
+
+    [Fact]
     public async Task ApplyConfig_Rejected_LeavesRevisionUnchanged()
     {
         var store = NewStore();
