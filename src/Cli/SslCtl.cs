@@ -122,7 +122,8 @@ public static class SslCtl
             token = (await File.ReadAllTextAsync(path)).Trim();
         }
 
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(60) };
+        // Longer than the node's own deadline for a configure (60 s), so that its answer, whatever it is, arrives.
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(90) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         try
         {
@@ -133,6 +134,11 @@ public static class SslCtl
             await stderr.WriteLineAsync($"sslctl: {e.Message}\n\n{Usage}");
             return ExitCodes.Usage;
         }
+        catch (NodeErrorException e)
+        {
+            await stderr.WriteLineAsync($"sslctl: the node could not do it: {e.Message}");
+            return ExitCodes.Refused;
+        }
         catch (HttpRequestException e)
         {
             await stderr.WriteLineAsync($"sslctl: cannot reach the node at {baseUri}: {e.Message}");
@@ -140,7 +146,7 @@ public static class SslCtl
         }
         catch (TaskCanceledException)
         {
-            await stderr.WriteLineAsync($"sslctl: the node at {baseUri} did not answer within 60 s");
+            await stderr.WriteLineAsync($"sslctl: the node at {baseUri} did not answer within 90 s");
             return ExitCodes.Unreachable;
         }
         catch (AuthException e)
@@ -243,6 +249,19 @@ public static class SslCtl
         if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.UnprocessableEntity)
         {
             var error = await response.Content.ReadAsStringAsync();
+            // The node's own explanation (a store that is moving, an actor that timed out) is printed as it is.
+            if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
+            {
+                ErrorResponse? why = null;
+                try
+                {
+                    why = System.Text.Json.JsonSerializer.Deserialize<ErrorResponse>(error, AdminJson.Options);
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                }
+                if (why?.Error is { Length: > 0 } message) throw new NodeErrorException(message);
+            }
             throw new HttpRequestException($"HTTP {(int)response.StatusCode}: {error}");
         }
         return await response.Content.ReadFromJsonAsync<T>(AdminJson.Options)
@@ -250,6 +269,8 @@ public static class SslCtl
     }
 
     private sealed class UsageException(string message) : Exception(message);
+
+    private sealed class NodeErrorException(string message) : Exception(message);
 
     private sealed class AuthException(string message) : Exception(message);
 

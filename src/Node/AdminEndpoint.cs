@@ -79,6 +79,14 @@ internal static class AdminEndpoint
 
         app.MapPost(AdminPaths.Configure, async (ConfigureRequest request) =>
         {
+            // A store that cannot answer a few bytes now (its node just failed and it has not started elsewhere yet) is
+            // not sent the change: the answer says so at once, and that nothing changed, instead of a long wait that ends
+            // in "may or may not have been committed".
+            if (await ConfigReads.StoreRevisionAsync(h) is null)
+            {
+                return Results.Json(new ErrorResponse("the configuration store is not reachable now (after the loss of the node that hosts it, it starts on " +
+                    "another node within about 10 s); nothing was changed: apply the configuration again shortly"), AdminJson.Options, statusCode: 503);
+            }
             object reply;
             try
             {

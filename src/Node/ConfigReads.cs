@@ -18,19 +18,25 @@ internal static class ConfigReads
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>The store's revision, or null when it does not answer within a few seconds (moving, or its node lost).</summary>
+    public static async Task<long?> StoreRevisionAsync(SslClusterHandles h)
+    {
+        ArgumentNullException.ThrowIfNull(h);
+        try
+        {
+            return (await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, StoreTimeout)).Revision;
+        }
+        catch (AskTimeoutException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The copy, and a note when it may be older than the store's revision (store unreachable, copy still fetching).</summary>
     public static async Task<(ConfigFollowerActor.CurrentCopy Copy, string? Note)> CurrentAsync(SslClusterHandles h)
     {
         ArgumentNullException.ThrowIfNull(h);
-        long? storeRevision = null;
-        try
-        {
-            storeRevision = (await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, StoreTimeout)).Revision;
-        }
-        catch (AskTimeoutException)
-        {
-        }
-        if (storeRevision is not { } wanted)
+        if (await StoreRevisionAsync(h) is not { } wanted)
         {
             var held = await AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", StoreTimeout);
             return (held, $"the configuration store did not answer within {StoreTimeout.TotalSeconds:0} s: this is revision {held.Revision} as this node holds it");
