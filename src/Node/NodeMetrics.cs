@@ -34,13 +34,6 @@ internal sealed class NodeMetrics(string node)
 
     private static string L(string name, string value) => $"{name}=\"{Escape(value)}\"";
 
-    /// <summary>The side a connection's outcome blames: the client, the back end, or neither.</summary>
-    internal static string SideOf(ProxyError error)
-    {
-        var name = error.ToString();
-        return name.StartsWith("Client", StringComparison.Ordinal) ? "client" : name.StartsWith("Backend", StringComparison.Ordinal) ? "backend" : "none";
-    }
-
     public NodeMetrics Flows(FlowRegistry flows)
     {
         ArgumentNullException.ThrowIfNull(flows);
@@ -70,7 +63,7 @@ internal sealed class NodeMetrics(string node)
                 var n = c.Ended(outcome);
                 if (n == 0 && outcome != ProxyError.None) continue;
                 Sample("sslcluster_connections_ended_total",
-                    $"{L(kind, owner)},{L("virtual", vip)},{L("port", port.ToString(CultureInfo.InvariantCulture))},{L("outcome", outcome.ToString())},{L("side", SideOf(outcome))}", n);
+                    $"{L(kind, owner)},{L("virtual", vip)},{L("port", port.ToString(CultureInfo.InvariantCulture))},{L("outcome", outcome.ToString())},{L("side", outcome.Side())}", n);
             }
         }
         foreach (var (module, vip, port, c) in modules) Outcomes("module", module, vip, port, c);
@@ -101,16 +94,13 @@ internal sealed class NodeMetrics(string node)
     public NodeMetrics Limits(NodeLimits limits)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        Family("sslcluster_node_connections", "Connections open on this node now, of every kind.", "gauge");
-        Sample("sslcluster_node_connections", "", limits.Open);
+        Single("sslcluster_node_connections", "Connections open on this node now, of every kind.", "gauge", limits.Open);
         Family("sslcluster_limit", "The node's configured limits (0: no limit).", "gauge");
         Sample("sslcluster_limit", L("name", "max-connections"), limits.Settings.MaxConnections);
         Sample("sslcluster_limit", L("name", "max-handshake-rate"), limits.Settings.MaxHandshakeRate);
         Sample("sslcluster_limit", L("name", "max-handshake-rate-per-source"), limits.Settings.MaxHandshakeRatePerSource);
-        Family("sslcluster_connections_waiting", "New connections waiting for room in a full node's listener queues now (when-full = queue).", "gauge");
-        Sample("sslcluster_connections_waiting", "", limits.Waiting);
-        Family("sslcluster_connections_queued_total", "New connections that waited for room before being served.", "counter");
-        Sample("sslcluster_connections_queued_total", "", limits.Queued);
+        Single("sslcluster_connections_waiting", "New connections waiting for room in a full node's listener queues now (when-full = queue).", "gauge", limits.Waiting);
+        Single("sslcluster_connections_queued_total", "New connections that waited for room before being served.", "counter", limits.Queued);
         Family("sslcluster_limit_refusals_total", "New connections refused by a limit (node connections, a module's max-conns, the handshake rate in total or per client address).", "counter");
         foreach (var why in Enum.GetValues<LimitRefusal>().Where(w => w != LimitRefusal.None))
             Sample("sslcluster_limit_refusals_total", L("limit", why.ToString()), limits.Refused(why));
@@ -131,13 +121,9 @@ internal sealed class NodeMetrics(string node)
     public NodeMetrics Revision(RevisionFigures r)
     {
         ArgumentNullException.ThrowIfNull(r);
-        Family("sslcluster_config_revision", "The configuration revision in force on this node.", "gauge");
-        Sample("sslcluster_config_revision", "", r.Revision);
-        Family("sslcluster_config_store_revision", "The configuration store's revision as this node last heard it.", "gauge");
-        Sample("sslcluster_config_store_revision", "", r.StoreRevision);
-        Family("sslcluster_config_behind_seconds", "How long this node has run a revision older than the store's (0 when it has not).", "gauge");
-        Sample("sslcluster_config_behind_seconds", "", Math.Round(r.BehindSeconds, 3));
-        return this;
+        return Single("sslcluster_config_revision", "The configuration revision in force on this node.", "gauge", r.Revision)
+            .Single("sslcluster_config_store_revision", "The configuration store's revision as this node last heard it.", "gauge", r.StoreRevision)
+            .Single("sslcluster_config_behind_seconds", "How long this node has run a revision older than the store's (0 when it has not).", "gauge", Math.Round(r.BehindSeconds, 3));
     }
 
     public NodeMetrics Certificates(IEnumerable<CertificateInUse> certificates, DateTimeOffset now)
@@ -152,20 +138,14 @@ internal sealed class NodeMetrics(string node)
     public NodeMetrics Sessions(SessionCacheResponse sessions)
     {
         ArgumentNullException.ThrowIfNull(sessions);
-        void Node(string name, string help, string type, long value)
-        {
-            Family(name, help, type);
-            Sample(name, "", value);
-        }
-        Node("sslcluster_tls_sessions_held", "TLS 1.2 sessions this node can resume (its own and other nodes').", "gauge", sessions.Held);
-        Node("sslcluster_tls_sessions_created_total", "TLS 1.2 sessions created by full handshakes on this node.", "counter", sessions.Created);
-        Node("sslcluster_tls_sessions_from_peers_total", "TLS 1.2 sessions taken from other nodes.", "counter", sessions.FromPeers);
-        Node("sslcluster_tls_sessions_refused_total", "Session copies refused (damaged, another master key, expired).", "counter", sessions.Refused);
-        Node("sslcluster_tls_tickets_issued_total", "TLS 1.2 session tickets issued by this node.", "counter", sessions.TicketsIssued);
-        Node("sslcluster_tls_tickets_opened_total", "Session tickets this node opened.", "counter", sessions.TicketsOpened);
-        Node("sslcluster_tls_tickets_refused_total", "Session tickets refused (unknown key, damaged, other ssl-server, expired).", "counter", sessions.TicketsRefused);
-        Node("sslcluster_tls_ticket_keys", "Ticket keys this node holds.", "gauge", sessions.TicketKeys.Count);
-        return this;
+        return Single("sslcluster_tls_sessions_held", "TLS 1.2 sessions this node can resume (its own and other nodes').", "gauge", sessions.Held)
+            .Single("sslcluster_tls_sessions_created_total", "TLS 1.2 sessions created by full handshakes on this node.", "counter", sessions.Created)
+            .Single("sslcluster_tls_sessions_from_peers_total", "TLS 1.2 sessions taken from other nodes.", "counter", sessions.FromPeers)
+            .Single("sslcluster_tls_sessions_refused_total", "Session copies refused (damaged, another master key, expired).", "counter", sessions.Refused)
+            .Single("sslcluster_tls_tickets_issued_total", "TLS 1.2 session tickets issued by this node.", "counter", sessions.TicketsIssued)
+            .Single("sslcluster_tls_tickets_opened_total", "Session tickets this node opened.", "counter", sessions.TicketsOpened)
+            .Single("sslcluster_tls_tickets_refused_total", "Session tickets refused (unknown key, damaged, other ssl-server, expired).", "counter", sessions.TicketsRefused)
+            .Single("sslcluster_tls_ticket_keys", "Ticket keys this node holds.", "gauge", sessions.TicketKeys.Count);
     }
 
     /// <summary>A gauge or counter of the node alone (no other label).</summary>

@@ -26,9 +26,6 @@ public sealed record ConfigStoreState
 
     public StoreManifest Manifest { get; init; } = StoreManifest.Empty;
 
-    /// <summary>The running configuration as <c>show running-config</c> prints it.</summary>
-    public string Text => ConfigPrinter.Print(Config);
-
     /// <summary>Decides an <see cref="ApplyConfig"/> (whose whole text is <paramref name="text"/>): the event to persist, or the reasons to refuse.</summary>
     public (ConfigChanged? Event, IReadOnlyList<ConfigDiagnostic> Diagnostics) Decide(ApplyConfig command, string text, KeyCertificateCheck check, DateTimeOffset now)
     {

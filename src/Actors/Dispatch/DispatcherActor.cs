@@ -164,17 +164,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         return runtime.Plan.Modules.FirstOrDefault(m => m.Name == name && m.Weight > 0 && m.SslServers.Count > 0);
     }
 
-    private static string? SourceOf(Socket socket)
-    {
-        try
-        {
-            return (socket.RemoteEndPoint as IPEndPoint)?.Address.ToString();
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-            return null;
-        }
-    }
+    private static IPAddress? SourceOf(Socket socket) => (Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(socket) as IPEndPoint)?.Address;
 
     private void CloseListener()
     {
@@ -248,7 +238,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
         {
             Stickiness.SslSessionId => sessionId,
-            Stickiness.SourceIp => SourceOf(socket),
+            Stickiness.SourceIp => SourceOf(socket)?.ToString(),
             _ => null,
         };
         var module = StickyModule(runtime, stickyKey) ?? _modules.Next();
@@ -282,14 +272,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     /// </summary>
     private Admission Admit(Socket socket, IListenerRuntime runtime, ModulePlan? module)
     {
-        IPAddress? source = null;
-        try
-        {
-            source = (socket.RemoteEndPoint as IPEndPoint)?.Address;
-        }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException)
-        {
-        }
+        var source = SourceOf(socket);
         var tls = runtime.Plan.Kind == ListenerKind.TlsTermination;
         var refused = _limits.TryAdmit(module?.Name, module?.MaxConnections ?? 0, tls, source, count: false);
         if (refused == LimitRefusal.None) return Admission.Admitted;

@@ -54,15 +54,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         {
             var plan = s.Runtime.Plan;
             var counters = isModule ? flows.For(name, plan.Vip, plan.Port) : flows.ForRule(name, plan.Vip, plan.Port);
-            EndPoint? client = null;
-            try
-            {
-                client = s.Socket.RemoteEndPoint;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-            var state = new ConnectionState(s.Runtime.Revision, name, client, time.GetUtcNow());
+            var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow());
             var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time, s.Limits));
             if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
         });

@@ -85,6 +85,9 @@ public static class ProxyErrorExtensions
             or ProxyError.ClientServerNameRejected or ProxyError.ClientCertificateRejected or ProxyError.ClientAlertReceived
             or ProxyError.ClientProtocolError or ProxyError.ClientReset or ProxyError.ClientTruncated;
 
+    /// <summary>The side an outcome blames, as metrics and logs name it: "client", "backend", or "none".</summary>
+    public static string Side(this ProxyError error) => error.IsClientSide() ? "client" : error.IsBackendSide() ? "backend" : "none";
+
     /// <summary>A short sentence describing the value, for people.</summary>
     public static string Describe(this ProxyError error) => error switch
     {

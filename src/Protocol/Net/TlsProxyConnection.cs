@@ -298,7 +298,8 @@ public sealed class TlsProxyConnection : IDisposable
         Volatile.Read(ref _backend)?.Link.Socket.Dispose();
     }
 
-    internal static System.Net.EndPoint? SafeRemoteEndPoint(Socket socket)
+    /// <summary>The socket's peer, or null once the socket is closed or reset (asking throws then).</summary>
+    public static System.Net.EndPoint? SafeRemoteEndPoint(Socket socket)
     {
         try
         {

@@ -17,8 +17,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     private readonly TimeProvider _time;
     private readonly Action<string> _log;
     private readonly HttpClient _http;
-    private readonly Dictionary<(string Url, string Signer, int Hours), Leased<CrlMonitor>> _crls = [];
-    private readonly Lock _gate = new();
+    private readonly LeaseCache<(string Url, string Signer, int Hours), CrlMonitor> _crls = new();
 
     public ClientAuthPolicies(TimeProvider time, Action<string> log)
     {
@@ -40,13 +39,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     }
 
     /// <summary>CRL monitors running now (each fetches its CRL periodically).</summary>
-    public int Running
-    {
-        get
-        {
-            lock (_gate) return _crls.Count;
-        }
-    }
+    public int Running => _crls.Count;
 
     /// <summary>The monitor of a CRL record, leased by a runtime: it stops fetching once no runtime leases it.</summary>
     private CrlMonitor Monitor(CrlPlan plan, X509Certificate2 signer, RuntimeLeases leases)
@@ -54,26 +47,13 @@ internal sealed class ClientAuthPolicies : IDisposable
         if (!Uri.TryCreate(plan.Url, UriKind.Absolute, out var url))
             throw new InvalidOperationException($"crl-record {plan.Name}: '{plan.Url}' is not a URL");
         var key = (plan.Url, signer.GetCertHashString(HashAlgorithmName.SHA256), plan.RefreshHours);
-        lock (_gate)
-        {
-            if (!_crls.TryGetValue(key, out var entry))
-            {
-                var monitor = new CrlMonitor(plan.Name, url, signer, TimeSpan.FromHours(plan.RefreshHours), _http, _time, _log);
-                _crls.Add(key, entry = new Leased<CrlMonitor>(monitor));
-                monitor.Start();
-            }
-            entry.Leases++;
-            leases.Add(() =>
-            {
-                lock (_gate)
-                {
-                    if (--entry.Leases > 0 || !_crls.TryGetValue(key, out var current) || !ReferenceEquals(current, entry)) return;
-                    _crls.Remove(key);
-                }
-                entry.Value.Dispose();
-            });
-            return entry.Value;
-        }
+        if (_crls.TryLease(key, leases) is { } held) return held;
+        var monitor = new CrlMonitor(plan.Name, url, signer, TimeSpan.FromHours(plan.RefreshHours), _http, _time, _log);
+        var kept = _crls.LeaseOrAdd(key, monitor, leases);
+        // Only the monitor kept fetches; one made at the same time for the same record is never started.
+        if (ReferenceEquals(kept, monitor)) monitor.Start();
+        else monitor.Dispose();
+        return kept;
     }
 
     internal static X509Certificate2 Certificate(IReadOnlyDictionary<string, byte[]> files, string file, string who, string what)
@@ -88,11 +68,7 @@ internal sealed class ClientAuthPolicies : IDisposable
 
     public void Dispose()
     {
-        lock (_gate)
-        {
-            foreach (var monitor in _crls.Values) monitor.Value.Dispose();
-            _crls.Clear();
-        }
+        _crls.Dispose();
         _http.Dispose();
     }
 }

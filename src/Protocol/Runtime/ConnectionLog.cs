@@ -52,7 +52,7 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
         if (summary.Error is ProxyError.None or ProxyError.Aborted or ProxyError.IdleTimeout || !logger.IsEnabled(LogLevel.Information)) return;
         var client = state.Client?.ToString() ?? "?";
         var phase = tls ? PhaseOf(summary.Error, summary.Handshake is not null) : PhaseOf(summary.Error, handshakeDone: true);
-        var side = NodeSide(summary.Error);
+        var side = summary.Error.Side();
         var budget = side == "client" ? _client : _backend;
         if (!budget.TryTake(out var skipped))
             return;
@@ -69,12 +69,6 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
                 Internal(logger, client, listener.Vip, listener.Port, state.Owner, summary.Message);
                 break;
         }
-    }
-
-    private static string NodeSide(ProxyError error)
-    {
-        var name = error.ToString();
-        return name.StartsWith("Client", StringComparison.Ordinal) ? "client" : name.StartsWith("Backend", StringComparison.Ordinal) ? "backend" : "internal";
     }
 }
 

@@ -34,8 +34,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private readonly TlsEngine _engineTls12;
     private readonly ProxyConnectionOptions _baseOptions;
     /// <summary>Credentials by key and certificate fingerprint, each with the runtimes that lease it (disposed at none).</summary>
-    private readonly Dictionary<(string Key, string Cert), Leased<ServerCredential>> _credentials = [];
-    private readonly Lock _credentialsGate = new();
+    private readonly LeaseCache<(string Key, string Cert), ServerCredential> _credentials = new();
     private readonly ClientAuthPolicies _clientAuth;
 
     /// <summary>One table per sticky listener, kept across revisions so a reconfiguration does not unstick clients.</summary>
@@ -112,13 +111,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     }
 
     /// <summary>Credentials held now (for tests and figures): a certificate no runtime uses is not held.</summary>
-    public int CredentialsHeld
-    {
-        get
-        {
-            lock (_credentialsGate) return _credentials.Count;
-        }
-    }
+    public int CredentialsHeld => _credentials.Count;
 
     /// <summary>CRL monitors running now.</summary>
     public int CrlMonitorsRunning => _clientAuth.Running;
@@ -153,44 +146,15 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile, RuntimeLeases? leases)
     {
         var id = (keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint);
-        if (leases is not null)
-        {
-            lock (_credentialsGate)
-            {
-                if (_credentials.TryGetValue(id, out var held))
-                {
-                    Lease(id, held, leases);
-                    return held.Value;
-                }
-            }
-        }
-        // Loaded outside the lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
+        if (leases is not null && _credentials.TryLease(id, leases) is { } held) return held;
+        // Loaded outside any lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
         // keeps the first and drops the second.
         var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
         var fresh = ServerCredential.Create(chain, key);
         if (leases is null) return fresh;
-        lock (_credentialsGate)
-        {
-            if (!_credentials.TryGetValue(id, out var entry)) _credentials[id] = entry = new Leased<ServerCredential>(fresh);
-            Lease(id, entry, leases);
-            if (!ReferenceEquals(entry.Value, fresh)) fresh.Dispose();
-            return entry.Value;
-        }
-    }
-
-    /// <summary>Counts a lease (under the lock) and records its release.</summary>
-    private void Lease((string, string) id, Leased<ServerCredential> entry, RuntimeLeases leases)
-    {
-        entry.Leases++;
-        leases.Add(() =>
-        {
-            lock (_credentialsGate)
-            {
-                if (--entry.Leases > 0 || !_credentials.TryGetValue(id, out var current) || !ReferenceEquals(current, entry)) return;
-                _credentials.Remove(id);
-            }
-            entry.Value.Dispose();
-        });
+        var kept = _credentials.LeaseOrAdd(id, fresh, leases);
+        if (!ReferenceEquals(kept, fresh)) fresh.Dispose();
+        return kept;
     }
 
     /// <summary>The TLS client settings of a backend-server, from its configuration and the store files it names.</summary>
@@ -259,11 +223,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     public void Dispose()
     {
-        lock (_credentialsGate)
-        {
-            foreach (var c in _credentials.Values) c.Value.Dispose();
-            _credentials.Clear();
-        }
+        _credentials.Dispose();
         _clientAuth.Dispose();
         _protector.Dispose();
     }

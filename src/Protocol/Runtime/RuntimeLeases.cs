@@ -41,10 +41,80 @@ internal sealed class RuntimeLeases
     }
 }
 
-/// <summary>A shared resource with a count of the runtimes that lease it.</summary>
-internal sealed class Leased<T>(T value)
+/// <summary>
+/// Shared resources by key (server credentials, CRL monitors), each with a count of the runtimes that lease it: a value
+/// is disposed, and forgotten, when its last lease is released. Thread-safe.
+/// </summary>
+internal sealed class LeaseCache<TKey, TValue> : IDisposable
+    where TKey : notnull
+    where TValue : class, IDisposable
 {
-    public T Value { get; } = value;
+    private readonly Dictionary<TKey, Entry> _entries = [];
+    private readonly Lock _gate = new();
 
-    public int Leases { get; set; }
+    /// <summary>Values held now.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_gate) return _entries.Count;
+        }
+    }
+
+    /// <summary>The value held for <paramref name="key"/>, now leased by <paramref name="leases"/>; null when none is held.</summary>
+    public TValue? TryLease(TKey key, RuntimeLeases leases)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(key, out var entry)) return null;
+            Lease(key, entry, leases);
+            return entry.Value;
+        }
+    }
+
+    /// <summary>
+    /// Leases the value held for <paramref name="key"/>, holding <paramref name="fresh"/> when none is. The value
+    /// returned is the one held: when it is not <paramref name="fresh"/> (another runtime made one meanwhile), the
+    /// caller disposes <paramref name="fresh"/>.
+    /// </summary>
+    public TValue LeaseOrAdd(TKey key, TValue fresh, RuntimeLeases leases)
+    {
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(key, out var entry)) _entries[key] = entry = new Entry(fresh);
+            Lease(key, entry, leases);
+            return entry.Value;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            foreach (var entry in _entries.Values) entry.Value.Dispose();
+            _entries.Clear();
+        }
+    }
+
+    /// <summary>Counts a lease (under the lock) and records its release.</summary>
+    private void Lease(TKey key, Entry entry, RuntimeLeases leases)
+    {
+        entry.Leases++;
+        leases.Add(() =>
+        {
+            lock (_gate)
+            {
+                if (--entry.Leases > 0 || !_entries.TryGetValue(key, out var current) || !ReferenceEquals(current, entry)) return;
+                _entries.Remove(key);
+            }
+            entry.Value.Dispose();
+        });
+    }
+
+    private sealed class Entry(TValue value)
+    {
+        public TValue Value { get; } = value;
+
+        public int Leases { get; set; }
+    }
 }
