@@ -16,19 +16,32 @@ internal sealed class AdminTimeoutException(string what, TimeSpan timeout)
 internal static class ConfigReads
 {
     private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan StoreAttempt = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan CatchUpTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>The store's revision, or null when it does not answer within a few seconds (moving, or its node lost).</summary>
+    /// <summary>
+    /// The store's revision, or null when it does not answer within a few seconds (moving, or its node lost). Asked in
+    /// short attempts: while the store moves, the singleton proxy may still send to the lost node's copy, and a message
+    /// sent there is lost; the next attempt, a moment later, reaches the copy that has started since. Each attempt waits
+    /// twice as long as the one before (0.5 s, 1 s, then what is left), so a slow but live store still answers.
+    /// </summary>
     public static async Task<long?> StoreRevisionAsync(SslClusterHandles h)
     {
         ArgumentNullException.ThrowIfNull(h);
-        try
+        var deadline = DateTime.UtcNow + StoreTimeout;
+        var attempt = StoreAttempt;
+        while (true)
         {
-            return (await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, StoreTimeout)).Revision;
-        }
-        catch (AskTimeoutException)
-        {
-            return null;
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero) return null;
+            try
+            {
+                return (await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, left < attempt ? left : attempt)).Revision;
+            }
+            catch (AskTimeoutException)
+            {
+                attempt *= 2;
+            }
         }
     }
 
