@@ -1,0 +1,74 @@
+using System.Runtime.InteropServices;
+
+namespace SslCluster.OpenSsl;
+
+/// <summary>
+/// An <c>SSL_CTX</c> we own one reference of. OpenSSL counts references: every SSL made from it, or switched to it
+/// by SNI, holds its own, so releasing ours while connections still use the context is safe.
+/// </summary>
+internal sealed class SafeSslContextHandle : SafeHandle
+{
+    public SafeSslContextHandle()
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+    }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    public static SafeSslContextHandle Take(IntPtr ctx)
+    {
+        var h = new SafeSslContextHandle();
+        h.SetHandle(ctx);
+        return h;
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        LibSsl.SSL_CTX_free(handle);
+        return true;
+    }
+}
+
+/// <summary>
+/// An <c>SSL</c> and, through <c>SSL_set_bio</c>, its two memory BIOs (SSL_free frees them), plus the GC handle its
+/// ex-data holds so that callbacks find their connection. Released once, after every call on the connection ended.
+/// </summary>
+internal sealed class SafeSslHandle : SafeHandle
+{
+    private GCHandle _self;
+
+    public SafeSslHandle()
+        : base(IntPtr.Zero, ownsHandle: true)
+    {
+    }
+
+    public override bool IsInvalid => handle == IntPtr.Zero;
+
+    public static SafeSslHandle Take(IntPtr ssl)
+    {
+        var h = new SafeSslHandle();
+        h.SetHandle(ssl);
+        return h;
+    }
+
+    /// <summary>Points the SSL's ex-data at <paramref name="owner"/> (a weak handle: the owner's own calls keep it alive).</summary>
+    public void Attach(object owner)
+    {
+        _self = GCHandle.Alloc(owner, GCHandleType.Weak);
+        if (LibSsl.SSL_set_ex_data(handle, OpenSslLibrary.SslIndex, GCHandle.ToIntPtr(_self)) != 1)
+        {
+            throw new OpenSslException("SSL_set_ex_data failed: " + OpenSslErrors.Drain());
+        }
+    }
+
+    protected override bool ReleaseHandle()
+    {
+        LibSsl.SSL_free(handle);
+        if (_self.IsAllocated)
+        {
+            _self.Free();
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,360 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SslCluster.OpenSsl;
+
+/// <summary>The outcome of one call on a <see cref="SslConnection"/>.</summary>
+public enum SslStatus
+{
+    /// <summary>Done (handshake complete, bytes read or written).</summary>
+    Ok,
+
+    /// <summary>OpenSSL needs more ciphertext from the peer: feed it, then call again.</summary>
+    WantInput,
+
+    /// <summary>The peer sent close_notify: no more application data will come.</summary>
+    Closed,
+
+    /// <summary>The connection failed; see <see cref="SslConnection.Error"/>. An alert for the peer may be in the output.</summary>
+    Failed,
+}
+
+/// <summary>
+/// One TLS connection in OpenSSL over two memory BIOs: ciphertext from the peer goes in through <see cref="Feed"/>,
+/// ciphertext for the peer comes out through <see cref="TakeOutput"/>; the caller owns the socket. Not thread-safe:
+/// the caller serializes every call (both copy directions of a relay share one connection). Callbacks run inside
+/// <see cref="Handshake"/> (and, on a client, <see cref="Read"/>) on the calling thread; they never take the caller's
+/// lock. Dispose once no call can still be running.
+/// </summary>
+public sealed unsafe class SslConnection : IDisposable
+{
+    private const int AlertInternalError = 80;
+    private const int AlertUnrecognizedName = 112;
+
+    private readonly SafeSslHandle _ssl;
+    private readonly IntPtr _input;
+    private readonly IntPtr _output;
+    private readonly Func<string?, SslContext?>? _select;
+    private Exception? _callbackFailure;
+
+    private SslConnection(SafeSslHandle ssl, IntPtr input, IntPtr output, Func<string?, SslContext?>? select)
+    {
+        _ssl = ssl;
+        _input = input;
+        _output = output;
+        _select = select;
+    }
+
+    /// <summary>The ssl-server context SNI chose (its <see cref="SslContext.Tag"/> is the caller's binding), once chosen.</summary>
+    public SslContext? SelectedContext { get; private set; }
+
+    /// <summary>The SNI host name the client sent (lower case, no trailing dot), or null.</summary>
+    public string? ServerName { get; private set; }
+
+    /// <summary>True when no ssl-server answers the client's SNI name (the handshake then failed with unrecognized_name).</summary>
+    public bool ServerNameRejected { get; private set; }
+
+    /// <summary>What went wrong, after <see cref="SslStatus.Failed"/>: OpenSSL's error queue, or our callback's failure.</summary>
+    public string? Error { get; private set; }
+
+    /// <summary>The alert the peer sent when that is why the connection failed; -1 otherwise.</summary>
+    public int AlertReceived { get; private set; } = -1;
+
+    /// <summary>Ciphertext waiting to be sent to the peer.</summary>
+    public int PendingOutput => (int)LibCrypto.BIO_ctrl_pending(_output);
+
+    /// <summary>Decrypted application bytes buffered inside OpenSSL, readable without more input.</summary>
+    public int PendingInput => LibSsl.SSL_pending(Ssl);
+
+    /// <summary>The peer's close_notify has been read.</summary>
+    public bool PeerClosed => (LibSsl.SSL_get_shutdown(Ssl) & LibSsl.ReceivedShutdown) != 0;
+
+    /// <summary>Our close_notify has been queued.</summary>
+    public bool Closed => (LibSsl.SSL_get_shutdown(Ssl) & LibSsl.SentShutdown) != 0;
+
+    /// <summary>0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) once negotiated.</summary>
+    public int Version => LibSsl.SSL_version(Ssl);
+
+    /// <summary>IANA code of the negotiated suite; 0 before.</summary>
+    public int CipherSuite => LibSsl.SSL_get_current_cipher(Ssl) is var c && c != IntPtr.Zero ? LibSsl.SSL_CIPHER_get_protocol_id(c) : 0;
+
+    /// <summary>The handshake resumed a session.</summary>
+    public bool Resumed => LibSsl.SSL_session_reused(Ssl) == 1;
+
+    private IntPtr Ssl => _ssl.DangerousGetHandle();
+
+    /// <summary>
+    /// A server connection starting on <paramref name="front"/>; <paramref name="select"/> maps the client's SNI name
+    /// (null without one) to the ssl-server's context, or null to refuse with unrecognized_name. It runs inside
+    /// <see cref="Handshake"/>: keep it a lookup.
+    /// </summary>
+    public static SslConnection CreateServer(SslContext front, Func<string?, SslContext?> select)
+    {
+        ArgumentNullException.ThrowIfNull(front);
+        ArgumentNullException.ThrowIfNull(select);
+        var connection = Create(front, select);
+        LibSsl.SSL_set_accept_state(connection.Ssl);
+        return connection;
+    }
+
+    private static SslConnection Create(SslContext context, Func<string?, SslContext?>? select)
+    {
+        OpenSslErrors.Clear();
+        var ssl = LibSsl.SSL_new(context.Handle);
+        context.KeepAlive();
+        if (ssl == IntPtr.Zero)
+        {
+            throw new OpenSslException("SSL_new failed: " + OpenSslErrors.Drain());
+        }
+
+        var handle = SafeSslHandle.Take(ssl);
+        var input = LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
+        var output = input == IntPtr.Zero ? IntPtr.Zero : LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
+        if (output == IntPtr.Zero)
+        {
+            if (input != IntPtr.Zero)
+            {
+                LibCrypto.BIO_free(input);
+            }
+
+            handle.Dispose();
+            throw new OpenSslException("BIO_new failed: " + OpenSslErrors.Drain());
+        }
+
+        // From here the SSL owns both BIOs: SSL_free releases them.
+        LibSsl.SSL_set_bio(ssl, input, output);
+        var connection = new SslConnection(handle, input, output, select);
+        try
+        {
+            handle.Attach(connection);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+
+        return connection;
+    }
+
+    /// <summary>Hands ciphertext from the peer to OpenSSL (a memory BIO takes everything).</summary>
+    public void Feed(ReadOnlySpan<byte> ciphertext)
+    {
+        fixed (byte* p = ciphertext)
+        {
+            int written = LibCrypto.BIO_write(_input, p, ciphertext.Length);
+            if (written != ciphertext.Length && ciphertext.Length > 0)
+            {
+                throw new OpenSslException($"BIO_write took {written} of {ciphertext.Length} bytes");
+            }
+        }
+    }
+
+    /// <summary>Moves up to <paramref name="destination"/>'s length of ciphertext for the peer out; returns the count.</summary>
+    public int TakeOutput(Span<byte> destination)
+    {
+        fixed (byte* p = destination)
+        {
+            int n = LibCrypto.BIO_read(_output, p, destination.Length);
+            return n > 0 ? n : 0;
+        }
+    }
+
+    /// <summary>Advances the handshake with what was fed; send <see cref="TakeOutput"/> after every call.</summary>
+    public SslStatus Handshake()
+    {
+        OpenSslErrors.Clear();
+        int r = LibSsl.SSL_do_handshake(Ssl);
+        return r == 1 ? SslStatus.Ok : Classify(r);
+    }
+
+    /// <summary>Reads decrypted application data; <paramref name="read"/> bytes when Ok.</summary>
+    public SslStatus Read(Span<byte> destination, out int read)
+    {
+        OpenSslErrors.Clear();
+        fixed (byte* p = destination)
+        {
+            if (LibSsl.SSL_read_ex(Ssl, p, (nuint)destination.Length, out var n) == 1)
+            {
+                read = (int)n;
+                return SslStatus.Ok;
+            }
+        }
+
+        read = 0;
+        return Classify(0);
+    }
+
+    /// <summary>Seals application data into records (all of it: the memory BIO grows); take the output after.</summary>
+    public SslStatus Write(ReadOnlySpan<byte> data)
+    {
+        OpenSslErrors.Clear();
+        fixed (byte* p = data)
+        {
+            if (LibSsl.SSL_write_ex(Ssl, p, (nuint)data.Length, out _) == 1)
+            {
+                return SslStatus.Ok;
+            }
+        }
+
+        return Classify(0);
+    }
+
+    /// <summary>Queues our close_notify (once); take the output after.</summary>
+    public void Shutdown()
+    {
+        if (Closed)
+        {
+            return;
+        }
+
+        OpenSslErrors.Clear();
+        _ = LibSsl.SSL_shutdown(Ssl);
+
+        // A close_notify needs no answer here: the relay decides when to stop reading.
+        OpenSslErrors.Clear();
+    }
+
+    public void Dispose() => _ssl.Dispose();
+
+    private SslStatus Classify(int ret)
+    {
+        int error = LibSsl.SSL_get_error(Ssl, ret);
+        switch (error)
+        {
+            case LibSsl.ErrorWantRead:
+            case LibSsl.ErrorWantWrite:
+                // Memory BIOs never refuse a write; WANT_WRITE cannot really happen, and output is always taken.
+                OpenSslErrors.Clear();
+                return SslStatus.WantInput;
+            case LibSsl.ErrorZeroReturn:
+                OpenSslErrors.Clear();
+                return SslStatus.Closed;
+            default:
+                if (_callbackFailure is { } failure)
+                {
+                    OpenSslErrors.Clear();
+                    Error = "internal error in a TLS callback: " + failure.Message;
+                    return SslStatus.Failed;
+                }
+
+                string text = OpenSslErrors.Drain(out int alert);
+                AlertReceived = alert;
+                Error = error == LibSsl.ErrorSyscall && alert < 0 && text == OpenSslErrors.Empty ? "unexpected end of the TLS stream" : text;
+                return SslStatus.Failed;
+        }
+    }
+
+    /// <summary>
+    /// The ClientHello callback of every front context: reads the SNI name from the raw extension and moves the
+    /// connection to its ssl-server's context, with that context's versions and suites, before OpenSSL negotiates.
+    /// </summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    internal static int OnClientHello(IntPtr ssl, int* alert, IntPtr arg)
+    {
+        SslConnection? connection = null;
+        try
+        {
+            connection = From(ssl);
+            if (connection?._select is null)
+            {
+                *alert = AlertInternalError;
+                return LibSsl.ClientHelloError;
+            }
+
+            return connection.SelectServer(ssl, alert);
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL: the handshake fails with internal_error instead.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            if (connection is not null)
+            {
+                connection._callbackFailure = e;
+            }
+
+            *alert = AlertInternalError;
+            return LibSsl.ClientHelloError;
+        }
+    }
+
+    /// <summary>The servername callback: the choice was made in <see cref="OnClientHello"/>; this acknowledges the name.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    internal static int OnServerName(IntPtr ssl, int* alert, IntPtr arg) => LibSsl.TlsextErrOk;
+
+    private int SelectServer(IntPtr ssl, int* alert)
+    {
+        ServerName = LibSsl.SSL_client_hello_get0_ext(ssl, LibSsl.ExtensionServerName, out byte* data, out nuint length) == 1
+            ? HostNameOf(new ReadOnlySpan<byte>(data, checked((int)length)))
+            : null;
+        var chosen = _select!(ServerName);
+        if (chosen is null)
+        {
+            ServerNameRejected = true;
+            *alert = AlertUnrecognizedName;
+            return LibSsl.ClientHelloError;
+        }
+
+        bool switched = LibSsl.SSL_set_SSL_CTX(ssl, chosen.Handle) != IntPtr.Zero && chosen.ApplyTo(ssl);
+        chosen.KeepAlive();
+        if (!switched)
+        {
+            _callbackFailure = new OpenSslException("switching to the ssl-server's context failed: " + OpenSslErrors.Drain());
+            *alert = AlertInternalError;
+            return LibSsl.ClientHelloError;
+        }
+
+        SelectedContext = chosen;
+        return LibSsl.ClientHelloSuccess;
+    }
+
+    /// <summary>
+    /// The host name of a server_name extension (RFC 6066 3): a list of (type, name) of which the host_name entry
+    /// counts; lower case, no trailing dot. Null when absent, empty or malformed (OpenSSL refuses a malformed one
+    /// itself right after this callback).
+    /// </summary>
+    internal static string? HostNameOf(ReadOnlySpan<byte> extension)
+    {
+        if (extension.Length < 2 || (extension[0] << 8 | extension[1]) != extension.Length - 2)
+        {
+            return null;
+        }
+
+        var list = extension[2..];
+        while (list.Length >= 3)
+        {
+            int type = list[0];
+            int length = list[1] << 8 | list[2];
+            if (list.Length < 3 + length)
+            {
+                return null;
+            }
+
+            if (type == LibSsl.TlsextNameTypeHostName)
+            {
+                var name = list.Slice(3, length);
+                while (name.Length > 0 && name[^1] == (byte)'.')
+                {
+                    name = name[..^1];
+                }
+
+                if (name.Length == 0 || name.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0)
+                {
+                    return null;
+                }
+
+                return System.Text.Encoding.ASCII.GetString(name).ToLowerInvariant();
+            }
+
+            list = list[(3 + length)..];
+        }
+
+        return null;
+    }
+
+    private static SslConnection? From(IntPtr ssl)
+    {
+        var data = LibSsl.SSL_get_ex_data(ssl, OpenSslLibrary.SslIndex);
+        return data == IntPtr.Zero ? null : GCHandle.FromIntPtr(data).Target as SslConnection;
+    }
+}

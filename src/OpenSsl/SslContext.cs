@@ -1,0 +1,358 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace SslCluster.OpenSsl;
+
+/// <summary>A certificate chain (leaf first, DER) and the leaf's private key (PKCS#8 DER).</summary>
+public sealed record ServerCertificate(IReadOnlyList<byte[]> ChainDer, byte[] PrivateKeyPkcs8);
+
+/// <summary>What a server context of one ssl-server holds. Versions are 0x0303 (TLS 1.2) and 0x0304 (TLS 1.3).</summary>
+public sealed record ServerContextOptions
+{
+    /// <summary>One certificate per key type at most (an RSA and an ECDSA one: OpenSSL picks by what the client supports).</summary>
+    public required IReadOnlyList<ServerCertificate> Certificates { get; init; }
+
+    /// <summary>TLS 1.2 suites in OpenSSL's cipher-list syntax (for example "ECDHE-RSA-AES128-GCM-SHA256"); null: none set here.</summary>
+    public string? CipherList { get; init; }
+
+    /// <summary>TLS 1.3 suites (for example "TLS_AES_128_GCM_SHA256"); null: none set here.</summary>
+    public string? CipherSuites { get; init; }
+
+    /// <summary>
+    /// Scope of resumption: a session resumes only on a context with the same bytes (at most 32; longer values are
+    /// hashed). Must be byte-identical on every node.
+    /// </summary>
+    public required string SessionIdContext { get; init; }
+
+    /// <summary>Lowest TLS version this ssl-server accepts (0x0303 or 0x0304); null leaves the listener's.</summary>
+    public int? MinVersion { get; init; }
+
+    /// <summary>Highest TLS version this ssl-server accepts; null leaves the listener's.</summary>
+    public int? MaxVersion { get; init; }
+}
+
+/// <summary>What every connection of a listener shares before SNI picks an ssl-server.</summary>
+public sealed record FrontContextOptions
+{
+    public int MinVersion { get; init; } = 0x0303;
+
+    public int MaxVersion { get; init; } = 0x0304;
+
+    /// <summary>Key exchange groups, strongest-and-fastest first.</summary>
+    public string Groups { get; init; } = "X25519:P-256:P-384";
+}
+
+/// <summary>
+/// An OpenSSL <c>SSL_CTX</c>: either the front context of a listener (versions, groups, options, the SNI callback;
+/// every SSL starts on it) or the context of one ssl-server (certificates, suites, session scope), which the SNI
+/// callback switches a connection to. Immutable once built; thread-safe to use from any number of connections.
+/// </summary>
+public sealed unsafe class SslContext : IDisposable
+{
+    /// <summary>
+    /// Protocol hardening common to every context: no compression, no renegotiation (client-initiated or ours), the
+    /// server's suite order. OpenSSL 3 has no heartbeat.
+    /// </summary>
+    private const ulong HardeningOptions = LibSsl.OpNoCompression | LibSsl.OpNoRenegotiation | LibSsl.OpCipherServerPreference;
+
+    private readonly SafeSslContextHandle _handle;
+
+    // The binding's suites, NUL-terminated, applied to the SSL itself after SNI (SSL_set_SSL_CTX does not copy them).
+    private readonly byte[]? _cipherList;
+    private readonly byte[]? _cipherSuites;
+
+    private readonly int _minVersion;
+    private readonly int _maxVersion;
+
+    private SslContext(SafeSslContextHandle handle, byte[]? cipherList, byte[]? cipherSuites, object? tag, int minVersion = 0, int maxVersion = 0)
+    {
+        _minVersion = minVersion;
+        _maxVersion = maxVersion;
+        _handle = handle;
+        _cipherList = cipherList;
+        _cipherSuites = cipherSuites;
+        Tag = tag;
+    }
+
+    /// <summary>The caller's value (the ssl-server binding), handed back by <see cref="SslConnection.SelectedContext"/>.</summary>
+    public object? Tag { get; }
+
+    internal IntPtr Handle => _handle.DangerousGetHandle();
+
+    /// <summary>The context every connection of a listener starts on; SNI then moves it to an ssl-server's context.</summary>
+    public static SslContext CreateFront(FrontContextOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        OpenSslLibrary.EnsureAvailable();
+        if (options.MinVersion is not (0x0303 or 0x0304) || options.MaxVersion is not (0x0303 or 0x0304) || options.MinVersion > options.MaxVersion)
+        {
+            throw new ArgumentException($"versions must be TLS 1.2 (0x0303) or TLS 1.3 (0x0304), min <= max; got {options.MinVersion:x4}-{options.MaxVersion:x4}");
+        }
+
+        var handle = NewContext(server: true);
+        try
+        {
+            var ctx = handle.DangerousGetHandle();
+            Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMinProtoVersion, options.MinVersion, IntPtr.Zero) == 1, "set the lowest TLS version");
+            Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMaxProtoVersion, options.MaxVersion, IntPtr.Zero) == 1, "set the highest TLS version");
+            WithUtf8(options.Groups, p => Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetGroupsList, 0, (IntPtr)p) == 1, $"set the groups '{options.Groups}'"));
+
+            // Sessions and tickets are off until the cluster's session cache and ticket keys drive them.
+            LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetSessCacheMode, (nint)LibSsl.SessCacheOff, IntPtr.Zero);
+            LibSsl.SSL_CTX_set_options(ctx, LibSsl.OpNoTicket);
+            Check(LibSsl.SSL_CTX_set_num_tickets(ctx, 0) == 1, "turn off TLS 1.3 tickets");
+            // The ssl-server is chosen in the ClientHello callback: it runs before OpenSSL picks the version and the
+            // TLS 1.3 suite (the servername callback runs after that, too late for both); the servername callback then
+            // only acknowledges the name.
+            LibSsl.SSL_CTX_set_client_hello_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnClientHello, IntPtr.Zero);
+            LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextServernameCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnServerName);
+            return new SslContext(handle, null, null, null);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// The context of one ssl-server. Fails (with OpenSSL's reason) on a certificate or key OpenSSL cannot read, a key
+    /// that is not the certificate's, or a suite list with nothing OpenSSL knows.
+    /// </summary>
+    public static SslContext CreateServer(ServerContextOptions options, object? tag = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        OpenSslLibrary.EnsureAvailable();
+        if (options.Certificates.Count == 0)
+        {
+            throw new ArgumentException("an ssl-server context needs at least one certificate and key");
+        }
+
+        if (options.MinVersion is { } min && min is not (0x0303 or 0x0304) || options.MaxVersion is { } max && max is not (0x0303 or 0x0304) ||
+            options.MinVersion > options.MaxVersion)
+        {
+            throw new ArgumentException($"an ssl-server's versions must be TLS 1.2 (0x0303) or TLS 1.3 (0x0304), min <= max; got {options.MinVersion:x4}-{options.MaxVersion:x4}");
+        }
+
+        var handle = NewContext(server: true);
+        try
+        {
+            var ctx = handle.DangerousGetHandle();
+            foreach (var certificate in options.Certificates)
+            {
+                UseCertificate(ctx, certificate);
+            }
+
+            byte[]? cipherList = null;
+            byte[]? cipherSuites = null;
+            if (options.CipherList is { } list)
+            {
+                cipherList = Utf8Z(list);
+                fixed (byte* p = cipherList)
+                {
+                    Check(LibSsl.SSL_CTX_set_cipher_list(ctx, p) == 1, $"use the TLS 1.2 cipher list '{list}'");
+                }
+            }
+
+            if (options.CipherSuites is { } suites)
+            {
+                cipherSuites = Utf8Z(suites);
+                fixed (byte* p = cipherSuites)
+                {
+                    Check(LibSsl.SSL_CTX_set_ciphersuites(ctx, p) == 1, $"use the TLS 1.3 suites '{suites}'");
+                }
+            }
+
+            Span<byte> sid = stackalloc byte[32];
+            int sidLength = SessionIdContextBytes(options.SessionIdContext, sid);
+            fixed (byte* p = sid)
+            {
+                Check(LibSsl.SSL_CTX_set_session_id_context(ctx, p, (uint)sidLength) == 1, "set the session ID context");
+            }
+
+            return new SslContext(handle, cipherList, cipherSuites, tag, options.MinVersion ?? 0, options.MaxVersion ?? 0);
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Applies this context's versions and suites to a connection switched to it by SNI (SSL_set_SSL_CTX copies neither).</summary>
+    internal bool ApplyTo(IntPtr ssl)
+    {
+        if (_minVersion != 0 && LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetMinProtoVersion, _minVersion, IntPtr.Zero) != 1)
+        {
+            return false;
+        }
+
+        if (_maxVersion != 0 && LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetMaxProtoVersion, _maxVersion, IntPtr.Zero) != 1)
+        {
+            return false;
+        }
+
+        if (_cipherList is { } list)
+        {
+            fixed (byte* p = list)
+            {
+                if (LibSsl.SSL_set_cipher_list(ssl, p) != 1)
+                {
+                    return false;
+                }
+            }
+        }
+
+        if (_cipherSuites is { } suites)
+        {
+            fixed (byte* p = suites)
+            {
+                if (LibSsl.SSL_set_ciphersuites(ssl, p) != 1)
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Keeps the handle alive across a native call that uses <see cref="Handle"/>.</summary>
+    internal void KeepAlive() => GC.KeepAlive(_handle);
+
+    /// <summary>Releases our reference; connections using the context keep theirs.</summary>
+    public void Dispose() => _handle.Dispose();
+
+    /// <summary>The bytes of a session-ID context: the text itself when it fits 32 bytes, else its SHA-256.</summary>
+    internal static int SessionIdContextBytes(string text, Span<byte> destination)
+    {
+        int length = Encoding.UTF8.GetByteCount(text);
+        if (length <= 32)
+        {
+            return Encoding.UTF8.GetBytes(text, destination);
+        }
+
+        Span<byte> utf8 = length <= 1024 ? stackalloc byte[length] : new byte[length];
+        Encoding.UTF8.GetBytes(text, utf8);
+        return SHA256.HashData(utf8, destination);
+    }
+
+    private static SafeSslContextHandle NewContext(bool server)
+    {
+        OpenSslErrors.Clear();
+        var ctx = LibSsl.SSL_CTX_new(server ? LibSsl.TLS_server_method() : LibSsl.TLS_client_method());
+        if (ctx == IntPtr.Zero)
+        {
+            throw new OpenSslException("SSL_CTX_new failed: " + OpenSslErrors.Drain());
+        }
+
+        var handle = SafeSslContextHandle.Take(ctx);
+        LibSsl.SSL_CTX_set_options(ctx, HardeningOptions);
+
+        // Idle connections give their 16 KiB record buffers back; our pooled buffers move between writes.
+        LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.Mode, (nint)(LibSsl.ModeReleaseBuffers | LibSsl.ModeAcceptMovingWriteBuffer), IntPtr.Zero);
+        return handle;
+    }
+
+    private static void UseCertificate(IntPtr ctx, ServerCertificate certificate)
+    {
+        if (certificate.ChainDer.Count == 0)
+        {
+            throw new ArgumentException("a certificate chain is empty: give at least the ssl-server's certificate");
+        }
+
+        var leaf = ParseCertificate(certificate.ChainDer[0], "the certificate");
+        try
+        {
+            Check(LibSsl.SSL_CTX_use_certificate(ctx, leaf) == 1, "use the certificate");
+        }
+        finally
+        {
+            // SSL_CTX_use_certificate took its own reference.
+            LibCrypto.X509_free(leaf);
+        }
+
+        var key = ParsePrivateKey(certificate.PrivateKeyPkcs8);
+        try
+        {
+            Check(LibSsl.SSL_CTX_use_PrivateKey(ctx, key) == 1, "use the private key");
+        }
+        finally
+        {
+            LibCrypto.EVP_PKEY_free(key);
+        }
+
+        Check(LibSsl.SSL_CTX_check_private_key(ctx) == 1, "match the private key with the certificate");
+        for (int i = 1; i < certificate.ChainDer.Count; i++)
+        {
+            var intermediate = ParseCertificate(certificate.ChainDer[i], $"chain certificate {i}");
+            try
+            {
+                // SSL_CTX_add1_chain_cert: to the certificate just set, with a reference of its own.
+                Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.ChainCert, 1, intermediate) == 1, $"add chain certificate {i}");
+            }
+            finally
+            {
+                LibCrypto.X509_free(intermediate);
+            }
+        }
+    }
+
+    private static IntPtr ParseCertificate(byte[] der, string what)
+    {
+        OpenSslErrors.Clear();
+        fixed (byte* start = der)
+        {
+            byte* p = start;
+            var x509 = LibCrypto.d2i_X509(IntPtr.Zero, ref p, der.Length);
+            if (x509 == IntPtr.Zero)
+            {
+                throw new OpenSslException($"OpenSSL could not read {what} (DER, {der.Length} bytes): {OpenSslErrors.Drain()}");
+            }
+
+            return x509;
+        }
+    }
+
+    private static IntPtr ParsePrivateKey(byte[] pkcs8)
+    {
+        OpenSslErrors.Clear();
+        fixed (byte* start = pkcs8)
+        {
+            byte* p = start;
+            var key = LibCrypto.d2i_AutoPrivateKey(IntPtr.Zero, ref p, pkcs8.Length);
+            if (key == IntPtr.Zero)
+            {
+                throw new OpenSslException("OpenSSL could not read the private key (PKCS#8 DER): " + OpenSslErrors.Drain());
+            }
+
+            return key;
+        }
+    }
+
+    private static void Check(bool ok, string what)
+    {
+        if (!ok)
+        {
+            throw new OpenSslException($"OpenSSL could not {what}: {OpenSslErrors.Drain()}");
+        }
+    }
+
+    private static byte[] Utf8Z(string text)
+    {
+        var bytes = new byte[Encoding.UTF8.GetByteCount(text) + 1];
+        Encoding.UTF8.GetBytes(text, bytes);
+        return bytes;
+    }
+
+    private static void WithUtf8(string text, Action<IntPtr> use)
+    {
+        var bytes = Utf8Z(text);
+        fixed (byte* p = bytes)
+        {
+            use((IntPtr)p);
+        }
+    }
+}
