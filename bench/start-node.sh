@@ -6,7 +6,7 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--crypto native|bouncycastle] [--admin-port N] [--remoting-port N] [--prepare]
+#                 [--crypto native|bouncycastle|openssl] [--admin-port N] [--remoting-port N] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 for v in BUILD DATA CERTS P12 P13 BACKEND; do [ -n "${!v}" ] || die "--$(tr 'A-Z' 'a-z' <<< "$v") is required"; done
-case $CRYPTO in native|bouncycastle) ;; *) die "--crypto native|bouncycastle, not '$CRYPTO'" ;; esac
+case $CRYPTO in native|bouncycastle|openssl) ;; *) die "--crypto native|bouncycastle|openssl, not '$CRYPTO'" ;; esac
 NODE_DLL=$BUILD/node/sslnode.dll
 CLI_DLL=$BUILD/cli/sslctl.dll
 [ -f "$NODE_DLL" ] || die "$NODE_DLL is missing (bench/run.sh builds it)"

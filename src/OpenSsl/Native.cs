@@ -48,6 +48,9 @@ internal static unsafe partial class LibSsl
     public const int ErrorSyscall = 5;
     public const int ErrorZeroReturn = 6;
 
+    public const int CallbackHandshakeStart = 0x10;
+    public const int CallbackWriteAlert = 0x4008;
+
     public const int SentShutdown = 1;
     public const int ReceivedShutdown = 2;
 
@@ -155,6 +158,10 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial int SSL_is_init_finished(IntPtr ssl);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial void SSL_set_info_callback(IntPtr ssl, IntPtr callback);
 
     [LibraryImport(Lib)]
     public static partial IntPtr SSL_set_SSL_CTX(IntPtr ssl, IntPtr ctx);

@@ -36,6 +36,7 @@ public sealed unsafe class SslConnection : IDisposable
     private readonly IntPtr _output;
     private readonly Func<string?, SslContext?>? _select;
     private Exception? _callbackFailure;
+    private bool _established;
 
     private SslConnection(SafeSslHandle ssl, IntPtr input, IntPtr output, Func<string?, SslContext?>? select)
     {
@@ -57,6 +58,15 @@ public sealed unsafe class SslConnection : IDisposable
     /// <summary>What went wrong, after <see cref="SslStatus.Failed"/>: OpenSSL's error queue, or our callback's failure.</summary>
     public string? Error { get; private set; }
 
+    /// <summary>The last fatal alert we sent (for example 40, handshake_failure); -1 when none.</summary>
+    public int AlertSent { get; private set; } = -1;
+
+    /// <summary>
+    /// The client started a new handshake on an established TLS 1.2 connection. OpenSSL refuses it (no_renegotiation)
+    /// and goes on; the caller closes the connection, as a client that tries this is not one to keep.
+    /// </summary>
+    public bool RenegotiationAttempted { get; private set; }
+
     /// <summary>The alert the peer sent when that is why the connection failed; -1 otherwise.</summary>
     public int AlertReceived { get; private set; } = -1;
 
@@ -65,6 +75,9 @@ public sealed unsafe class SslConnection : IDisposable
 
     /// <summary>Decrypted application bytes buffered inside OpenSSL, readable without more input.</summary>
     public int PendingInput => LibSsl.SSL_pending(Ssl);
+
+    /// <summary>Input waiting inside OpenSSL: decrypted bytes, or ciphertext fed but not yet processed.</summary>
+    public int BufferedInput => LibSsl.SSL_pending(Ssl) + (int)LibCrypto.BIO_ctrl_pending(_input);
 
     /// <summary>The peer's close_notify has been read.</summary>
     public bool PeerClosed => (LibSsl.SSL_get_shutdown(Ssl) & LibSsl.ReceivedShutdown) != 0;
@@ -123,6 +136,9 @@ public sealed unsafe class SslConnection : IDisposable
 
         // From here the SSL owns both BIOs: SSL_free releases them.
         LibSsl.SSL_set_bio(ssl, input, output);
+
+        // On the SSL itself: after SNI the SSL's context is the ssl-server's, whose own callback would be used instead.
+        LibSsl.SSL_set_info_callback(ssl, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, int, void>)&OnInfo);
         var connection = new SslConnection(handle, input, output, select);
         try
         {
@@ -165,7 +181,13 @@ public sealed unsafe class SslConnection : IDisposable
     {
         OpenSslErrors.Clear();
         int r = LibSsl.SSL_do_handshake(Ssl);
-        return r == 1 ? SslStatus.Ok : Classify(r);
+        if (r == 1)
+        {
+            _established = true;
+            return SslStatus.Ok;
+        }
+
+        return Classify(r);
     }
 
     /// <summary>Reads decrypted application data; <paramref name="read"/> bytes when Ok.</summary>
@@ -275,6 +297,33 @@ public sealed unsafe class SslConnection : IDisposable
 
             *alert = AlertInternalError;
             return LibSsl.ClientHelloError;
+        }
+    }
+
+    /// <summary>Notes the fatal alerts we send and a renegotiation attempt; called by OpenSSL at each step of a handshake.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    internal static void OnInfo(IntPtr ssl, int where, int value)
+    {
+        try
+        {
+            if ((where & (LibSsl.CallbackWriteAlert | LibSsl.CallbackHandshakeStart)) == 0 || From(ssl) is not { } connection)
+            {
+                return;
+            }
+
+            if ((where & LibSsl.CallbackWriteAlert) == LibSsl.CallbackWriteAlert && value >> 8 == 2)
+            {
+                connection.AlertSent = value & 0xFF;
+            }
+            else if ((where & LibSsl.CallbackHandshakeStart) != 0 && connection._established)
+            {
+                connection.RenegotiationAttempted = true;
+            }
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL; a note lost here costs only a message.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 

@@ -16,7 +16,7 @@ public sealed class NodeOptionsTests
         Assert.True(s.DemoEnabled);
         Assert.Equal(9555, s.AdminPort);
         Assert.Equal("private-to-loopback", s.AddressMap);
-        Assert.False(s.NativeCrypto);
+        Assert.Equal(SslCluster.Protocol.Tls.TlsCryptoProvider.BouncyCastle, s.CryptoProvider);
         Assert.Equal(77, s.Backlog);
     }
 

@@ -12,10 +12,11 @@ namespace SslCluster.Protocol.Net;
 /// ciphertext out through <c>ReadOutput</c>.
 /// Concurrency: BouncyCastle is not thread-safe per connection, and the two copy loops both touch it (the
 /// client-to-backend loop can produce output too: alerts, the close_notify answer, TLS 1.3 KeyUpdate replies).
-/// So every protocol call holds <see cref="_gate"/> (a short, synchronous lock), and every ReadOutput-then-send
-/// holds <see cref="_sendLock"/> (async) so that records reach the socket in the order BouncyCastle sealed them.
+/// So every protocol call holds <see cref="TlsSocketSide.Gate"/> (a short, synchronous lock), and every
+/// ReadOutput-then-send holds the send lock of <see cref="TlsSocketSide"/>, so that records reach the socket in the
+/// order BouncyCastle sealed them.
 /// </summary>
-internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
+internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
 {
     // Largest clear-text chunk per write, chosen so one sealed record (header 5, explicit nonce 8, content type 1,
     // tag 16) fits one pooled buffer and goes out in one send.
@@ -23,26 +24,21 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
 
     private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
 
-    private readonly Socket _socket;
     private readonly TlsProtocol _protocol;
     private readonly IOffloadTlsProtocol _offload;
-    private readonly RelaySide _side;
-    private readonly Lock _gate = new();
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly bool _requireCloseNotify;
     private bool _closeNotifySeen;
     private int _allowedAfterClose;
     private bool _closedWrite;
     private bool _inputEnded;
-    private long _received;
-    private long _sent;
 
     /// <summary>The client side of a flow: we are the TLS server.</summary>
     public TlsFrontEnd(Socket socket, OffloadTlsServer server, bool requireCloseNotify)
+        : base(socket, RelaySide.Client)
     {
         var protocol = new OffloadTlsServerProtocol();
         protocol.Accept(server);
-        (_socket, _protocol, _offload, _requireCloseNotify, _side) = (socket, protocol, protocol, requireCloseNotify, RelaySide.Client);
+        (_protocol, _offload, _requireCloseNotify) = (protocol, protocol, requireCloseNotify);
     }
 
     /// <summary>
@@ -50,10 +46,11 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     /// once; the first <see cref="HandshakeStepAsync"/> sends it. A server's EOF without close_notify is a normal end.
     /// </summary>
     public TlsFrontEnd(Socket socket, OffloadTlsClient client)
+        : base(socket, RelaySide.Backend)
     {
         var protocol = new OffloadTlsClientProtocol();
         protocol.Connect(client);
-        (_socket, _protocol, _offload, _requireCloseNotify, _side) = (socket, protocol, protocol, false, RelaySide.Backend);
+        (_protocol, _offload, _requireCloseNotify) = (protocol, protocol, false);
     }
 
     public int MaxWriteChunk => ChunkSize;
@@ -62,7 +59,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     {
         get
         {
-            lock (_gate)
+            lock (Gate)
             {
                 return !_closedWrite && !_protocol.IsClosed;
             }
@@ -76,10 +73,6 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         private set => Volatile.Write(ref _inputEnded, value);
     }
 
-    public long BytesReceived => Interlocked.Read(ref _received);
-
-    public long BytesSent => Interlocked.Read(ref _sent);
-
     /// <summary>
     /// One handshake step: wait for bytes, offer them, send whatever BouncyCastle answered. False at EOF.
     /// BouncyCastle's exceptions (TlsFatalAlert, TlsFatalAlertReceived, IOException) and SocketException come out
@@ -89,19 +82,19 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     {
         // Our own first flight (a ClientHello on the back-end side) goes out before we wait for the peer.
         await FlushAsync(cancellationToken);
-        await SocketIo.WaitReadableAsync(_socket, cancellationToken);
+        await SocketIo.WaitReadableAsync(Socket, cancellationToken);
         byte[] buffer = SocketIo.Rent();
         try
         {
-            int n = await _socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
+            int n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
                 cancellationToken);
             if (n == 0)
             {
                 return false;
             }
 
-            Interlocked.Add(ref _received, n);
-            lock (_gate)
+            CountReceived(n);
+            lock (Gate)
             {
                 _protocol.OfferInput(buffer, 0, n);
             }
@@ -118,29 +111,15 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
     /// <summary>Sends a fatal alert of our own (used when the backend cannot be reached after the handshake).</summary>
     public void Fail(short alertDescription, string message)
     {
-        lock (_gate)
+        lock (Gate)
         {
             _offload.Fail(alertDescription, message);
         }
     }
 
-    /// <summary>Sends what BouncyCastle has queued (an alert after a failure), within a short time, ignoring errors.</summary>
-    public async ValueTask FlushQuietlyAsync(TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await FlushAsync(cts.Token);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // Best effort: the client may be gone already.
-        }
-    }
-
     public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (Gate)
         {
             // Pending clear text, or the client's close_notify already processed: ReadAsync has work without I/O.
             // After our own close (backend finished) we fall through and wait on the socket to drain it.
@@ -150,14 +129,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
         }
 
-        try
-        {
-            await SocketIo.WaitReadableAsync(_socket, cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw new RelayException(_side.Reset(), _side.Name() + " receive failed: " + SocketIo.Describe(e), e);
-        }
+        await WaitSocketReadableAsync(cancellationToken);
     }
 
     public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
@@ -180,12 +152,12 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             int received;
             try
             {
-                received = await _socket.ReceiveAsync(cipher.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
+                received = await Socket.ReceiveAsync(cipher.AsMemory(0, SocketIo.BufferSize), SocketFlags.None,
                     cancellationToken);
             }
             catch (SocketException e)
             {
-                throw new RelayException(_side.Reset(), _side.Name() + " receive failed: " + SocketIo.Describe(e), e);
+                throw ReceiveFailed(e);
             }
 
             if (received == 0)
@@ -203,7 +175,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                 return End();
             }
 
-            Interlocked.Add(ref _received, received);
+            CountReceived(received);
             try
             {
                 if (!OfferInput(cipher, received))
@@ -213,7 +185,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
                     return new FrontEndRead(0, false);
                 }
             }
-            catch (RelayException e) when (e.Error == _side.ProtocolError())
+            catch (RelayException e) when (e.Error == Side.ProtocolError())
             {
                 refused = e;
             }
@@ -237,7 +209,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
 
     public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_closedWrite || _protocol.IsClosed)
             {
@@ -253,7 +225,7 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
 
     public async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (_closedWrite)
             {
@@ -268,80 +240,18 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
             }
         }
 
-        try
-        {
-            await FlushAsync(cancellationToken);
-        }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or ObjectDisposedException)
-        {
-            // The client may be gone; closing needs no answer.
-        }
-
-        SocketIo.ShutdownSendQuietly(_socket);
+        await FinishCloseAsync(cancellationToken);
     }
 
-    public void Dispose() => _sendLock.Dispose();
+    protected override int PendingOutputLocked() => _protocol.GetAvailableOutputBytes();
 
-    /// <summary>Reads ReadOutput into a pooled buffer and sends it, in BouncyCastle's order.</summary>
-    public async ValueTask FlushAsync(CancellationToken cancellationToken)
-    {
-        lock (_gate)
-        {
-            if (_protocol.GetAvailableOutputBytes() == 0)
-            {
-                return;
-            }
-        }
-
-        await _sendLock.WaitAsync(cancellationToken);
-        byte[]? buffer = null;
-        try
-        {
-            while (true)
-            {
-                int n;
-                lock (_gate)
-                {
-                    if (_protocol.GetAvailableOutputBytes() == 0)
-                    {
-                        break;
-                    }
-
-                    buffer ??= SocketIo.Rent();
-                    n = _protocol.ReadOutput(buffer, 0, SocketIo.BufferSize);
-                }
-
-                await SocketIo.SendAllAsync(_socket, buffer.AsMemory(0, n), cancellationToken);
-                Interlocked.Add(ref _sent, n);
-            }
-        }
-        finally
-        {
-            _sendLock.Release();
-            if (buffer is not null)
-            {
-                SocketIo.Return(buffer);
-            }
-        }
-    }
-
-    private async ValueTask FlushOrThrowAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await FlushAsync(cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw new RelayException(_side.Reset(), _side.Name() + " send failed: " + SocketIo.Describe(e), e);
-        }
-    }
+    protected override int TakeOutputLocked(byte[] buffer) => _protocol.ReadOutput(buffer, 0, SocketIo.BufferSize);
 
     private bool OfferInput(byte[] cipher, int count)
     {
         try
         {
-            lock (_gate)
+            lock (Gate)
             {
                 // Checked under the same lock as CloseWriteAsync's Close(): the backend loop may close at any time.
                 if (_closedWrite && _protocol.IsClosed)
@@ -356,27 +266,27 @@ internal sealed class TlsFrontEnd : IRelayFrontEnd, IDisposable
         catch (TlsFatalAlertReceived e)
         {
             InputEnded = true;
-            throw new RelayException(_side.AlertReceived(),
-                _side.Name() + " sent fatal alert " + AlertDescription.GetText(e.AlertDescription), e);
+            throw new RelayException(Side.AlertReceived(),
+                Side.Name() + " sent fatal alert " + AlertDescription.GetText(e.AlertDescription), e);
         }
         catch (TlsFatalAlert e)
         {
             InputEnded = true;
-            throw new RelayException(_side.ProtocolError(),
-                _side.Name() + " record refused, we sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
+            throw new RelayException(Side.ProtocolError(),
+                Side.Name() + " record refused, we sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
                 ": " + e.Message, e);
         }
         catch (IOException e)
         {
             InputEnded = true;
-            throw new RelayException(_side.ProtocolError(), _side.Name() + " record refused: " + e.Message, e);
+            throw new RelayException(Side.ProtocolError(), Side.Name() + " record refused: " + e.Message, e);
         }
     }
 
     /// <summary>Takes decrypted application data; <paramref name="ended"/> once the client's stream is over.</summary>
     private int TakeInput(byte[] buffer, int maxCount, out bool ended)
     {
-        lock (_gate)
+        lock (Gate)
         {
             int available = PendingInputLocked();
             int n = available > 0 ? _protocol.ReadInput(buffer, 0, Math.Min(available, Math.Min(maxCount, buffer.Length))) : 0;

@@ -98,33 +98,45 @@ public sealed class TlsProxyConnection : IDisposable
         string message = "";
         bool dialled = false;
         RelayState? relay = null;
-        TlsFrontEnd? front = null;
+        IRelayFrontEnd? front = null;
         using var registration = cancellationToken.Register(Abort);
         ConnectionIds.Notify(_observer, o => o.HandshakeStarted(Id, SafeRemoteEndPoint(_client)));
         try
         {
             _client.NoDelay = true;
-            var server = _engine.CreateServer(_selector);
-            front = new TlsFrontEnd(_client, server, _engine.Options.RequireClientCloseNotify);
-            (error, message) = await HandshakeAsync(front, server);
+            HandshakeInfo? handshake;
+            if (_engine.OpenSslFront is { } openSslFront)
+            {
+                var openSsl = new OpenSslFrontEnd(_client, OpenSsl.SslConnection.CreateServer(openSslFront, SelectOpenSsl), _engine.Options.RequireClientCloseNotify);
+                front = openSsl;
+                (error, message, handshake) = await OpenSslHandshakeAsync(openSsl);
+            }
+            else
+            {
+                var server = _engine.CreateServer(_selector);
+                var bc = new TlsFrontEnd(_client, server, _engine.Options.RequireClientCloseNotify);
+                front = bc;
+                (error, message) = await HandshakeAsync(bc, server);
+                handshake = server.Handshake;
+            }
+
             handshakeEnd = Stopwatch.GetTimestamp();
-            if (error == ProxyError.None && server.Handshake!.ClientAuth?.RedirectUrl is { } failureUrl)
+            if (error == ProxyError.None && handshake!.ClientAuth?.RedirectUrl is { } failureUrl)
             {
                 // Client authentication failed under 'failure redirect': answer here, never dial the backend.
-                Handshake = server.Handshake;
-                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, server.Handshake));
+                Handshake = handshake;
+                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake));
                 (error, message) = await ClientAuthRedirect.AnswerAsync(front, failureUrl, _options.HandshakeTimeout, _lifetime.Token);
             }
             else if (error == ProxyError.None)
             {
-                var handshake = server.Handshake!;
-                Handshake = handshake;
-                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake));
+                Handshake = handshake!;
+                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake!));
 
                 dialled = true;
                 BackendLeg? leg;
                 (leg, error, message) = await BackendDialer.ConnectAsync(
-                    ct => _dialBackend(handshake, ct), _options, _lifetime.Token);
+                    ct => _dialBackend(handshake!, ct), _options, _lifetime.Token);
                 Volatile.Write(ref _backend, leg);
                 if (IsAborted)
                 {
@@ -136,16 +148,23 @@ public sealed class TlsProxyConnection : IDisposable
                 {
                     if (error != ProxyError.Aborted)
                     {
-                        // Tell the client it is not a clean end: a fatal alert, never close_notify.
-                        front.Fail(AlertDescription.internal_error, message);
-                        await front.FlushQuietlyAsync(AlertFlushTimeout);
+                        // Tell the client it is not a clean end: a fatal alert (OpenSSL: an unclean end), never close_notify.
+                        if (front is TlsFrontEnd bcFront)
+                        {
+                            bcFront.Fail(AlertDescription.internal_error, message);
+                            await bcFront.FlushQuietlyAsync(AlertFlushTimeout);
+                        }
+                        else
+                        {
+                            ((OpenSslFrontEnd)front).Fail();
+                        }
                     }
                 }
                 else
                 {
                     var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
                     ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                    var transform = _transformFor?.Invoke(handshake);
+                    var transform = _transformFor?.Invoke(handshake!);
                     try
                     {
                         relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
@@ -173,7 +192,7 @@ public sealed class TlsProxyConnection : IDisposable
         finally
         {
             CloseSockets();
-            front?.Dispose();
+            (front as IDisposable)?.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
         }
 
@@ -225,6 +244,56 @@ public sealed class TlsProxyConnection : IDisposable
     }
 
     private bool IsAborted => Volatile.Read(ref _aborted) != 0;
+
+    /// <summary>The SNI choice on the OpenSSL engine: the same selector, its binding's OpenSSL context.</summary>
+    private OpenSsl.SslContext? SelectOpenSsl(string? serverName) => _selector(serverName)?.OpenSslContext();
+
+    private async Task<(ProxyError Error, string Message, HandshakeInfo? Handshake)> OpenSslHandshakeAsync(OpenSslFrontEnd front)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        timeout.CancelAfter(_options.HandshakeTimeout);
+        try
+        {
+            var status = await front.HandshakeAsync(timeout.Token);
+            var ssl = front.Connection;
+            if (status is null)
+            {
+                return (ProxyError.ClientHandshakeFailed, $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes", null);
+            }
+
+            if (status == OpenSsl.SslStatus.Ok && ssl.SelectedContext?.Tag is TlsFrontEndBinding binding)
+            {
+                return (ProxyError.None, "", new HandshakeInfo(ssl.Version == 0x0304 ? TlsVersion.Tls13 : TlsVersion.Tls12, ssl.CipherSuite,
+                    ssl.ServerName, ssl.Resumed, binding.BindingKey, binding.Tag, ClientAuthOutcome.NotRequested));
+            }
+
+            if (ssl.ServerNameRejected)
+            {
+                return (ProxyError.ClientServerNameRejected, $"no ssl-server for server name '{ssl.ServerName ?? "(none)"}': sent unrecognized_name", null);
+            }
+
+            return ssl.AlertReceived >= 0
+                ? (ProxyError.ClientAlertReceived, $"client sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertReceived)} during the handshake", null)
+                : (ProxyError.ClientHandshakeFailed, "TLS handshake failed" + (ssl.AlertSent >= 0 ? ", sent fatal alert " + OpenSslFrontEnd.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error, null);
+        }
+        catch (OperationCanceledException) when (IsAborted)
+        {
+            return (ProxyError.Aborted, "aborted during the TLS handshake", null);
+        }
+        catch (OperationCanceledException)
+        {
+            return (ProxyError.ClientHandshakeTimeout,
+                $"client did not complete the TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s", null);
+        }
+        catch (SocketException e)
+        {
+            return (ProxyError.ClientReset, "client connection failed during the handshake: " + SocketIo.Describe(e), null);
+        }
+        catch (ObjectDisposedException) when (IsAborted)
+        {
+            return (ProxyError.Aborted, "aborted during the TLS handshake", null);
+        }
+    }
 
     private async Task<(ProxyError Error, string Message)> HandshakeAsync(TlsFrontEnd front, OffloadTlsServer server)
     {

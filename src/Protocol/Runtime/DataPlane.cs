@@ -44,12 +44,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     public static readonly TimeSpan StickyIdle = TimeSpan.FromMinutes(30);
 
     /// <param name="log">Where CRL events go (fetched, failed, kept the last good copy); standard error when null.</param>
-    public DataPlane(MasterKey masterKey, AddressMap addresses, bool nativeCrypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null, SessionTicketKeys? tickets = null)
+    public DataPlane(MasterKey masterKey, AddressMap addresses, TlsCryptoProvider crypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null, SessionTicketKeys? tickets = null)
     {
         _clientAuth = new ClientAuthPolicies(TimeProvider.System, log ?? (line => Console.Error.WriteLine("sslnode: " + line)));
         _protector = new KeyProtector(masterKey);
         Addresses = addresses;
-        var options = new TlsEngineOptions { CryptoProvider = nativeCrypto ? TlsCryptoProvider.Native : TlsCryptoProvider.BouncyCastle };
+        var options = new TlsEngineOptions { CryptoProvider = crypto };
         sessions ??= new LocalTlsSessionStore(TimeProvider.System);
         _engine = new TlsEngine(options, sessions, tickets);
         _engineTls13 = new TlsEngine(options with { MinVersion = TlsVersion.Tls13 }, sessions, tickets);

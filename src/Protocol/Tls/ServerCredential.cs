@@ -43,8 +43,9 @@ public sealed class ServerCredential : IDisposable
     private int _disposed;
 
     private ServerCredential(AsymmetricAlgorithm key, ServerKeyType keyType, BcCertificate chain12,
-        BcCertificate chain13, X509Certificate2 leaf, int[] schemes12, int[] schemes13)
+        BcCertificate chain13, X509Certificate2 leaf, int[] schemes12, int[] schemes13, IReadOnlyList<byte[]> chainDer)
     {
+        ChainDer = chainDer;
         _key = key;
         _signer = new NativeTlsSigner(key);
         KeyType = keyType;
@@ -68,6 +69,9 @@ public sealed class ServerCredential : IDisposable
 
     /// <summary>SHA-256 thumbprint of the leaf certificate (hex).</summary>
     public string Thumbprint { get; }
+
+    /// <summary>The chain as given (leaf first, DER), for engines that take DER (OpenSSL).</summary>
+    public IReadOnlyList<byte[]> ChainDer { get; }
 
     internal BcCertificate Chain12 { get; }
 
@@ -156,7 +160,7 @@ public sealed class ServerCredential : IDisposable
         }
 
         return new ServerCredential(privateKey, keyType, new BcCertificate(entries12),
-            new BcCertificate(TlsUtilities.EmptyBytes, entries13), leaf, schemes12, schemes13);
+            new BcCertificate(TlsUtilities.EmptyBytes, entries13), leaf, schemes12, schemes13, [.. chainDer]);
     }
 
     /// <summary>
@@ -192,6 +196,18 @@ public sealed class ServerCredential : IDisposable
         }
 
         return null;
+    }
+
+    /// <summary>The private key as PKCS#8 DER, for an engine that loads it itself; the caller zeroes it after use.</summary>
+    internal byte[] ExportPrivateKeyPkcs8()
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _key switch
+        {
+            RSA rsa => rsa.ExportPkcs8PrivateKey(),
+            ECDsa ecdsa => ecdsa.ExportPkcs8PrivateKey(),
+            _ => throw new InvalidOperationException("unsupported key type " + _key.GetType().Name),
+        };
     }
 
     private AsymmetricKeyParameter BouncyCastleKey()

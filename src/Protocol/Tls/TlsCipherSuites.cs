@@ -52,6 +52,40 @@ public static class TlsCipherSuites
         .GroupBy(f => (int)f.GetRawConstantValue()!)
         .ToFrozenDictionary(g => g.Key, g => g.OrderBy(f => f.Name.Length).First().Name);
 
+    // OpenSSL's names of the suites we support: TLS 1.3 suites keep their IANA names, TLS 1.2 ones have OpenSSL's own.
+    private static readonly FrozenDictionary<int, string> OpenSslNames = new Dictionary<int, string>
+    {
+        [CipherSuite.TLS_AES_128_GCM_SHA256] = "TLS_AES_128_GCM_SHA256",
+        [CipherSuite.TLS_AES_256_GCM_SHA384] = "TLS_AES_256_GCM_SHA384",
+        [CipherSuite.TLS_CHACHA20_POLY1305_SHA256] = "TLS_CHACHA20_POLY1305_SHA256",
+        [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256] = "ECDHE-ECDSA-AES128-GCM-SHA256",
+        [CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384] = "ECDHE-ECDSA-AES256-GCM-SHA384",
+        [CipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256] = "ECDHE-ECDSA-CHACHA20-POLY1305",
+        [CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256] = "ECDHE-RSA-AES128-GCM-SHA256",
+        [CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384] = "ECDHE-RSA-AES256-GCM-SHA384",
+        [CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256] = "ECDHE-RSA-CHACHA20-POLY1305",
+    }.ToFrozenDictionary();
+
+    /// <summary>
+    /// A filtered suite list (see <see cref="Filter"/>) in OpenSSL's two syntaxes, order kept: the TLS 1.2 cipher list
+    /// and the TLS 1.3 suites, each null when the list has none of that version.
+    /// </summary>
+    public static (string? CipherList, string? CipherSuites) ToOpenSsl(IEnumerable<int> suites)
+    {
+        ArgumentNullException.ThrowIfNull(suites);
+        var tls12 = new List<string>();
+        var tls13 = new List<string>();
+        foreach (int suite in suites)
+        {
+            if (OpenSslNames.TryGetValue(suite, out var name))
+            {
+                (Tls13.Contains(suite) ? tls13 : tls12).Add(name);
+            }
+        }
+
+        return (tls12.Count == 0 ? null : string.Join(':', tls12), tls13.Count == 0 ? null : string.Join(':', tls13));
+    }
+
     /// <summary>The IANA name of a suite (for example TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), or 0xNNNN.</summary>
     public static string GetName(int suite) =>
         Names.TryGetValue(suite, out var name) ? name : "0x" + suite.ToString("X4", CultureInfo.InvariantCulture);

@@ -14,4 +14,11 @@ public enum TlsCryptoProvider
     /// BouncyCastle key once). Kept to compare against and to rule the native path out.
     /// </summary>
     BouncyCastle,
+
+    /// <summary>
+    /// OpenSSL's libssl runs the whole client-facing protocol (handshake, records, alerts) through our binding
+    /// (src/OpenSsl); BouncyCastle keeps the back-end side for now. Sessions, tickets and client authentication are
+    /// not on this engine yet: an ssl-server with client authentication fails its handshakes here.
+    /// </summary>
+    OpenSsl,
 }

@@ -19,10 +19,21 @@ public sealed class TlsEngine
         Options.Validate();
         SessionStore = sessionStore;
         Tickets = tickets;
-        Crypto = Options.CryptoProvider == TlsCryptoProvider.Native
-            ? new NativeTlsCrypto(Options.CertificateCacheCapacity)
-            : new BcTlsCrypto();
+        Crypto = Options.CryptoProvider == TlsCryptoProvider.BouncyCastle
+            ? new BcTlsCrypto()
+            : new NativeTlsCrypto(Options.CertificateCacheCapacity);
+        if (Options.CryptoProvider == TlsCryptoProvider.OpenSsl)
+        {
+            OpenSslFront = OpenSsl.SslContext.CreateFront(new OpenSsl.FrontContextOptions
+            {
+                MinVersion = Options.MinVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
+                MaxVersion = Options.MaxVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
+            });
+        }
     }
+
+    /// <summary>The context every client connection starts on under the OpenSSL engine; null under the others.</summary>
+    internal OpenSsl.SslContext? OpenSslFront { get; }
 
     /// <summary>The options in force.</summary>
     public TlsEngineOptions Options { get; }

@@ -64,8 +64,53 @@ public sealed class TlsFrontEndBinding
 
     internal int[] Suites { get; }
 
+    /// <summary>
+    /// This ssl-server's OpenSSL context (certificate, suites, session scope), built on first use and then shared by
+    /// every connection. Released by its SafeHandle once the binding is collected; connections hold OpenSSL's own
+    /// references meanwhile.
+    /// </summary>
+    internal OpenSsl.SslContext OpenSslContext()
+    {
+        if (Volatile.Read(ref _openSsl) is { } built)
+        {
+            return built;
+        }
+
+        lock (_openSslLock)
+        {
+            if (_openSsl is null)
+            {
+                if (ClientAuth is not null)
+                {
+                    throw new NotSupportedException("client authentication is not on the OpenSSL engine yet: use --crypto native for this ssl-server");
+                }
+
+                var (cipherList, cipherSuites) = TlsCipherSuites.ToOpenSsl(Suites);
+                byte[] key = Credential.ExportPrivateKeyPkcs8();
+                try
+                {
+                    Volatile.Write(ref _openSsl, OpenSsl.SslContext.CreateServer(new OpenSsl.ServerContextOptions
+                    {
+                        Certificates = [new OpenSsl.ServerCertificate(Credential.ChainDer, key)],
+                        CipherList = cipherList,
+                        CipherSuites = cipherSuites,
+                        SessionIdContext = BindingKey,
+                    }, this));
+                }
+                finally
+                {
+                    System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+                }
+            }
+
+            return _openSsl!;
+        }
+    }
+
     private readonly string _bindingKey;
+    private readonly Lock _openSslLock = new();
     private string? _scopedKey;
+    private OpenSsl.SslContext? _openSsl;
 }
 
 /// <summary>

@@ -17,6 +17,8 @@ public sealed class DotNetClientTests
     [InlineData(TlsCryptoProvider.Native, true, SslProtocols.Tls12)]
     [InlineData(TlsCryptoProvider.BouncyCastle, false, SslProtocols.Tls12)]
     [InlineData(TlsCryptoProvider.BouncyCastle, true, SslProtocols.Tls13)]
+    [InlineData(TlsCryptoProvider.OpenSsl, false, SslProtocols.Tls13)]
+    [InlineData(TlsCryptoProvider.OpenSsl, true, SslProtocols.Tls12)]
     public async Task HttpClient_GetThroughProxy_ReturnsBackendPage(TlsCryptoProvider provider, bool ecdsa,
         SslProtocols protocols)
     {

@@ -11,7 +11,7 @@ public sealed class OpenSslInteropTests
 {
     private const string HttpRequest = "GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-    public static TheoryData<TlsCryptoProvider> Providers => [TlsCryptoProvider.Native, TlsCryptoProvider.BouncyCastle];
+    public static TheoryData<TlsCryptoProvider> Providers => [TlsCryptoProvider.Native, TlsCryptoProvider.BouncyCastle, TlsCryptoProvider.OpenSsl];
 
     [Theory]
     [MemberData(nameof(Providers))]
@@ -56,6 +56,8 @@ public sealed class OpenSslInteropTests
     [InlineData(TlsCryptoProvider.Native, true, "TLS_CHACHA20_POLY1305_SHA256")]
     [InlineData(TlsCryptoProvider.BouncyCastle, false, "TLS_AES_256_GCM_SHA384")]
     [InlineData(TlsCryptoProvider.BouncyCastle, true, "TLS_AES_128_GCM_SHA256")]
+    [InlineData(TlsCryptoProvider.OpenSsl, false, "TLS_AES_256_GCM_SHA384")]
+    [InlineData(TlsCryptoProvider.OpenSsl, true, "TLS_CHACHA20_POLY1305_SHA256")]
     public async Task SClient_Tls13_RelaysHttpExchange(TlsCryptoProvider provider, bool ecdsa, string suite)
     {
         await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: ecdsa, provider: provider);
