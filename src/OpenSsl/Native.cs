@@ -40,6 +40,8 @@ internal static unsafe partial class LibSsl
     public const long ModeReleaseBuffers = 0x10;
 
     public const long SessCacheOff = 0x0;
+    public const long SessCacheServer = 0x2;
+    public const long SessCacheNoInternal = 0x300;
 
     public const int ErrorNone = 0;
     public const int ErrorSsl = 1;
@@ -107,6 +109,46 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial int SSL_client_hello_get0_ext(IntPtr ssl, uint type, out byte* data, out nuint length);
+
+    [LibraryImport(Lib)]
+    public static partial int SSL_CTX_set_tlsext_ticket_key_evp_cb(IntPtr ctx, IntPtr callback);
+
+    [LibraryImport(Lib)]
+    public static partial int SSL_CTX_set_session_ticket_cb(IntPtr ctx, IntPtr generate, IntPtr decrypt, IntPtr arg);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr SSL_get_session(IntPtr ssl);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial nint SSL_SESSION_set_timeout(IntPtr session, nint seconds);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_CTX_sess_set_new_cb(IntPtr ctx, IntPtr callback);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_CTX_sess_set_get_cb(IntPtr ctx, IntPtr callback);
+
+    [LibraryImport(Lib)]
+    public static partial nint SSL_CTX_set_timeout(IntPtr ctx, nint seconds);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial int SSL_SESSION_get_protocol_version(IntPtr session);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial byte* SSL_SESSION_get_id(IntPtr session, out uint length);
+
+    [LibraryImport(Lib)]
+    public static partial int i2d_SSL_SESSION(IntPtr session, ref byte* output);
+
+    [LibraryImport(Lib)]
+    public static partial IntPtr d2i_SSL_SESSION(IntPtr existing, ref byte* input, nint length);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_SESSION_free(IntPtr session);
 
     [LibraryImport(Lib)]
     public static partial int SSL_CTX_set_num_tickets(IntPtr ctx, nuint count);
@@ -253,6 +295,21 @@ internal static unsafe partial class LibCrypto
     public static partial nuint BIO_ctrl_pending(IntPtr bio);
 
     [LibraryImport(Lib)]
+    public static partial IntPtr EVP_aes_256_cbc();
+
+    [LibraryImport(Lib)]
+    public static partial int EVP_EncryptInit_ex(IntPtr ctx, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
+
+    [LibraryImport(Lib)]
+    public static partial int EVP_DecryptInit_ex(IntPtr ctx, IntPtr cipher, IntPtr engine, byte* key, byte* iv);
+
+    [LibraryImport(Lib)]
+    public static partial int EVP_MAC_CTX_set_params(IntPtr ctx, OsslParam* parameters);
+
+    [LibraryImport(Lib)]
+    public static partial int RAND_bytes(byte* buffer, int count);
+
+    [LibraryImport(Lib)]
     public static partial IntPtr d2i_X509(IntPtr existing, ref byte* input, nint length);
 
     [LibraryImport(Lib)]
@@ -263,4 +320,18 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Lib)]
     public static partial void EVP_PKEY_free(IntPtr pkey);
+}
+
+/// <summary>OpenSSL 3's <c>OSSL_PARAM</c> (core.h): 40 bytes on 64-bit.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct OsslParam
+{
+    public const uint Utf8String = 4;
+    public const uint OctetString = 5;
+
+    public byte* Key;
+    public uint DataType;
+    public void* Data;
+    public nuint DataSize;
+    public nuint ReturnSize;
 }

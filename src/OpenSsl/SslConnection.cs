@@ -38,8 +38,9 @@ public sealed unsafe class SslConnection : IDisposable
     private Exception? _callbackFailure;
     private bool _established;
 
-    private SslConnection(SafeSslHandle ssl, IntPtr input, IntPtr output, Func<string?, SslContext?>? select)
+    private SslConnection(SafeSslHandle ssl, IntPtr input, IntPtr output, Func<string?, SslContext?>? select, ITlsSessionHooks? hooks)
     {
+        Hooks = hooks;
         _ssl = ssl;
         _input = input;
         _output = output;
@@ -66,6 +67,16 @@ public sealed unsafe class SslConnection : IDisposable
     /// and goes on; the caller closes the connection, as a client that tries this is not one to keep.
     /// </summary>
     public bool RenegotiationAttempted { get; private set; }
+
+    /// <summary>A ticket was sealed for the client in this handshake.</summary>
+    public bool TicketIssued { get; internal set; }
+
+    /// <summary>A session callback failed (the session was then not cached or not resumed); null when none did.</summary>
+    public string? SessionProblem { get; private set; }
+
+    internal ITlsSessionHooks? Hooks { get; }
+
+    internal void NoteCallbackProblem(Exception e) => SessionProblem ??= e.GetType().Name + ": " + e.Message;
 
     /// <summary>The alert the peer sent when that is why the connection failed; -1 otherwise.</summary>
     public int AlertReceived { get; private set; } = -1;
@@ -139,7 +150,7 @@ public sealed unsafe class SslConnection : IDisposable
 
         // On the SSL itself: after SNI the SSL's context is the ssl-server's, whose own callback would be used instead.
         LibSsl.SSL_set_info_callback(ssl, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, int, void>)&OnInfo);
-        var connection = new SslConnection(handle, input, output, select);
+        var connection = new SslConnection(handle, input, output, select, context.Sessions);
         try
         {
             handle.Attach(connection);
@@ -401,7 +412,7 @@ public sealed unsafe class SslConnection : IDisposable
         return null;
     }
 
-    private static SslConnection? From(IntPtr ssl)
+    internal static SslConnection? From(IntPtr ssl)
     {
         var data = LibSsl.SSL_get_ex_data(ssl, OpenSslLibrary.SslIndex);
         return data == IntPtr.Zero ? null : GCHandle.FromIntPtr(data).Target as SslConnection;

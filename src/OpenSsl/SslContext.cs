@@ -42,6 +42,12 @@ public sealed record FrontContextOptions
 
     /// <summary>Key exchange groups, strongest-and-fastest first.</summary>
     public string Groups { get; init; } = "X25519:P-256:P-384";
+
+    /// <summary>Where sessions and ticket keys live; null: nothing resumes.</summary>
+    public ITlsSessionHooks? Sessions { get; init; }
+
+    /// <summary>How long a session stays resumable (OpenSSL checks it too, from the session itself).</summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
 
 /// <summary>
@@ -81,6 +87,9 @@ public sealed unsafe class SslContext : IDisposable
 
     internal IntPtr Handle => _handle.DangerousGetHandle();
 
+    /// <summary>A front context's session hooks.</summary>
+    internal ITlsSessionHooks? Sessions { get; private init; }
+
     /// <summary>The context every connection of a listener starts on; SNI then moves it to an ssl-server's context.</summary>
     public static SslContext CreateFront(FrontContextOptions options)
     {
@@ -99,16 +108,26 @@ public sealed unsafe class SslContext : IDisposable
             Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMaxProtoVersion, options.MaxVersion, IntPtr.Zero) == 1, "set the highest TLS version");
             WithUtf8(options.Groups, p => Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetGroupsList, 0, (IntPtr)p) == 1, $"set the groups '{options.Groups}'"));
 
-            // Sessions and tickets are off until the cluster's session cache and ticket keys drive them.
+            // Sessions live in the caller's store and tickets under the caller's keys, never in OpenSSL's own cache
+            // or under keys of this process: that is what makes them resume on every node.
             LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetSessCacheMode, (nint)LibSsl.SessCacheOff, IntPtr.Zero);
-            LibSsl.SSL_CTX_set_options(ctx, LibSsl.OpNoTicket);
-            Check(LibSsl.SSL_CTX_set_num_tickets(ctx, 0) == 1, "turn off TLS 1.3 tickets");
+            if (options.Sessions is { } sessions)
+            {
+                SessionCallbacks.Install(ctx, sessions, options.SessionTimeout);
+            }
+
+            if (options.Sessions is not { IssuesTickets: true })
+            {
+                LibSsl.SSL_CTX_set_options(ctx, LibSsl.OpNoTicket);
+                Check(LibSsl.SSL_CTX_set_num_tickets(ctx, 0) == 1, "turn off TLS 1.3 tickets");
+            }
+
             // The ssl-server is chosen in the ClientHello callback: it runs before OpenSSL picks the version and the
             // TLS 1.3 suite (the servername callback runs after that, too late for both); the servername callback then
             // only acknowledges the name.
             LibSsl.SSL_CTX_set_client_hello_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnClientHello, IntPtr.Zero);
             LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextServernameCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnServerName);
-            return new SslContext(handle, null, null, null);
+            return new SslContext(handle, null, null, null) { Sessions = options.Sessions };
         }
         catch
         {

@@ -113,6 +113,28 @@ public sealed class SessionTicketKeys
     /// <summary>Tickets refused: unknown or retired key, damaged, of another ssl-server, or expired.</summary>
     public long Refused => Interlocked.Read(ref _refused);
 
+    /// <summary>
+    /// Counts a ticket sealed or looked up by an engine that seals tickets itself (OpenSSL, through these keys): opened
+    /// means its key was found here, refused that it was not.
+    /// </summary>
+    internal void Count(bool issued = false, bool opened = false, bool refused = false)
+    {
+        if (issued)
+        {
+            Interlocked.Increment(ref _issued);
+        }
+
+        if (opened)
+        {
+            Interlocked.Increment(ref _opened);
+        }
+
+        if (refused)
+        {
+            Interlocked.Increment(ref _refused);
+        }
+    }
+
     /// <summary>The key that encrypts new tickets now, if any.</summary>
     public TicketKey? CurrentKey => Current(_time.GetUtcNow());
 

@@ -16,9 +16,10 @@ public enum TlsCryptoProvider
     BouncyCastle,
 
     /// <summary>
-    /// OpenSSL's libssl runs the whole client-facing protocol (handshake, records, alerts) through our binding
-    /// (src/OpenSsl); BouncyCastle keeps the back-end side for now. Sessions, tickets and client authentication are
-    /// not on this engine yet: an ssl-server with client authentication fails its handshakes here.
+    /// OpenSSL's libssl runs the whole client-facing protocol (handshake, records, alerts, sessions and tickets, TLS
+    /// 1.3 resumption included) through our binding (src/OpenSsl); BouncyCastle keeps the back-end side for now.
+    /// Client authentication is not on this engine yet: an ssl-server with client authentication fails its
+    /// handshakes here.
     /// </summary>
     OpenSsl,
 }

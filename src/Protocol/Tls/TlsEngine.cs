@@ -28,6 +28,10 @@ public sealed class TlsEngine
             {
                 MinVersion = Options.MinVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
                 MaxVersion = Options.MaxVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
+                Sessions = sessionStore is null && tickets is null ? null : new OpenSslSessions(sessionStore, tickets, Options.SessionTimeout),
+
+                // The session's own lifetime is set per ssl-server when it is made; this is only OpenSSL's default.
+                SessionTimeout = Options.SessionTimeout,
             });
         }
     }

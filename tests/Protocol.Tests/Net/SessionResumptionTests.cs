@@ -7,7 +7,10 @@ using Xunit;
 
 namespace SslCluster.Protocol.Tests.Net;
 
-/// <summary>TLS 1.2 session IDs through ITlsSessionStore, checked with openssl -sess_out / -sess_in.</summary>
+/// <summary>
+/// Session IDs through ITlsSessionStore and tickets under SessionTicketKeys, on both engines (TLS 1.3 resumption on
+/// OpenSSL only), checked with openssl -sess_out / -sess_in.
+/// </summary>
 public sealed class SessionResumptionTests : IDisposable
 {
     private const string Request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
@@ -16,6 +19,7 @@ public sealed class SessionResumptionTests : IDisposable
     [Theory]
     [InlineData(TlsCryptoProvider.Native)]
     [InlineData(TlsCryptoProvider.BouncyCastle)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
     public async Task SClient_SessionIdReused_ResumesOnSameListener(TlsCryptoProvider provider)
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
@@ -35,14 +39,16 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(1, store.Count);
     }
 
-    [Fact]
-    public async Task SClient_SessionFromOtherListenerWithSameBindingKey_Resumes()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
+    public async Task SClient_SessionFromOtherListenerWithSameBindingKey_Resumes(TlsCryptoProvider provider)
     {
         // Two listeners (think: two nodes) sharing a store: the cluster-wide session cache in miniature.
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: store,
             bindingKey: "ctx/list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: store,
             bindingKey: "ctx/list/100");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
@@ -52,12 +58,14 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256", resumed.AllOutput);
     }
 
-    [Fact]
-    public async Task SClient_SessionFromOtherBindingKey_IsNotResumed()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
+    public async Task SClient_SessionFromOtherBindingKey_IsNotResumed(TlsCryptoProvider provider)
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/200");
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store, bindingKey: "ctx/list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store, bindingKey: "ctx/list/200");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(b.Port,
@@ -86,14 +94,16 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(0, store.Count);
     }
 
-    [Fact]
-    public async Task SClient_StoreWithoutEntries_DoesFullHandshake()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
+    public async Task SClient_StoreWithoutEntries_DoesFullHandshake(TlsCryptoProvider provider)
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store);
         await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof",
             Request);
-        await using var other = ProxyHarness.Start(new HttpTestBackend(),
+        await using var other = ProxyHarness.Start(new HttpTestBackend(), provider: provider,
             sessionStore: new LocalTlsSessionStore(TimeProvider.System));
 
         var second = await OpenSslClient.SClientAsync(other.Port,
@@ -103,8 +113,10 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("hello from the backend", second.StandardOutput);
     }
 
-    [Fact]
-    public async Task SClient_TicketFromOtherListenerSharingTicketKeys_ResumesWithoutSessionStore()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
+    public async Task SClient_TicketFromOtherListenerSharingTicketKeys_ResumesWithoutSessionStore(TlsCryptoProvider provider)
     {
         // Two nodes in miniature: separate session stores (nothing replicated), the same ticket keys.
         var key = TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
@@ -113,10 +125,10 @@ public sealed class SessionResumptionTests : IDisposable
         ticketsA.Install([key]);
         ticketsB.Install([key]);
         var storeA = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true,
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true,
             sessionStore: storeA, tickets: ticketsA, bindingKey: "list/100");
         var storeB = new LocalTlsSessionStore(TimeProvider.System);
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: storeB,
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: storeB,
             tickets: ticketsB, bindingKey: "list/100");
 
         var first = await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
@@ -133,13 +145,15 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(0, storeA.Count);
     }
 
-    [Fact]
-    public async Task SClient_TicketOfOtherSslServer_FullHandshakeWithNewTicket()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native)]
+    [InlineData(TlsCryptoProvider.OpenSsl)]
+    public async Task SClient_TicketOfOtherSslServer_FullHandshakeWithNewTicket(TlsCryptoProvider provider)
     {
         var tickets = new SessionTicketKeys(TimeProvider.System);
         tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/200");
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, tickets: tickets, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, tickets: tickets, bindingKey: "list/200");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
@@ -166,6 +180,60 @@ public sealed class SessionResumptionTests : IDisposable
 
         Assert.Contains("New, TLSv1.2", second.StandardOutput);
         Assert.Contains("hello from the backend", second.StandardOutput);
+    }
+
+    [Fact]
+    public async Task SClient_Tls13TicketFromOtherListenerSharingTicketKeys_ResumesOnOpenSsl()
+    {
+        // Two nodes in miniature on the OpenSSL engine: nothing shared but the cluster's ticket key.
+        var key = TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+        var ticketsA = new SessionTicketKeys(TimeProvider.System);
+        var ticketsB = new SessionTicketKeys(TimeProvider.System);
+        ticketsA.Install([key]);
+        ticketsB.Install([key]);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: ticketsA, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: ticketsB, bindingKey: "list/100");
+
+        var first = await OpenSslClient.SClientAsync(a.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof", Request);
+        var resumed = await OpenSslClient.SClientAsync(b.Port, $"-tls1_3 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.3", first.StandardOutput);
+        Assert.Contains("TLS session ticket lifetime hint: 300", first.StandardOutput);
+        Assert.Contains("Reused, TLSv1.3", resumed.AllOutput);
+        Assert.Contains("hello from the backend", resumed.StandardOutput);
+        var summary = Assert.Single(await b.Observer.WaitForClosedAsync(1));
+        Assert.True(summary.Handshake!.Resumed);
+        Assert.Equal(TlsVersion.Tls13, summary.Handshake.Version);
+        Assert.True(ticketsA.Issued >= 1, $"node A issued {ticketsA.Issued} tickets");
+        Assert.Equal(1, ticketsB.Opened);
+        Assert.Equal(0, ticketsB.Refused);
+    }
+
+    [Theory]
+    [InlineData("list/200", true)]
+    [InlineData("list/100", false)]
+    public async Task SClient_Tls13TicketOfOtherSslServerOrUnknownKey_FullHandshakeOnOpenSsl(string otherBinding, bool sameKey)
+    {
+        var issuing = new SessionTicketKeys(TimeProvider.System);
+        issuing.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        var other = issuing;
+        if (!sameKey)
+        {
+            other = new SessionTicketKeys(TimeProvider.System);
+            other.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        }
+
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: issuing, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: other, bindingKey: otherBinding);
+
+        await OpenSslClient.SClientAsync(a.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof", Request);
+        var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_3 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("New, TLSv1.3", second.StandardOutput);
+        Assert.DoesNotContain("Reused", second.AllOutput);
+        Assert.Contains("hello from the backend", second.StandardOutput);
+        var summary = Assert.Single(await b.Observer.WaitForClosedAsync(1));
+        Assert.False(summary.Handshake!.Resumed);
     }
 
     [Fact]
