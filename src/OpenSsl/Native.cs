@@ -50,6 +50,10 @@ internal static unsafe partial class LibSsl
     public const int ErrorSyscall = 5;
     public const int ErrorZeroReturn = 6;
 
+    public const int VerifyPeer = 0x01;
+    public const int VerifyFailIfNoPeerCert = 0x02;
+    public const int VerifyClientOnce = 0x04;
+
     public const int CallbackHandshakeStart = 0x10;
     public const int CallbackWriteAlert = 0x4008;
 
@@ -123,6 +127,22 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial nint SSL_SESSION_set_timeout(IntPtr session, nint seconds);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_CTX_set_cert_verify_callback(IntPtr ctx, IntPtr callback, IntPtr arg);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_CTX_set_client_CA_list(IntPtr ctx, IntPtr names);
+
+    [LibraryImport(Lib)]
+    public static partial void SSL_set_verify(IntPtr ssl, int mode, IntPtr callback);
+
+    [LibraryImport(Lib)]
+    public static partial int SSL_get_ex_data_X509_STORE_CTX_idx();
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr SSL_SESSION_get0_peer(IntPtr session);
 
     [LibraryImport(Lib)]
     public static partial void SSL_CTX_sess_set_new_cb(IntPtr ctx, IntPtr callback);
@@ -308,6 +328,44 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Lib)]
     public static partial int RAND_bytes(byte* buffer, int count);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr X509_STORE_CTX_get_ex_data(IntPtr store, int index);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr X509_STORE_CTX_get0_untrusted(IntPtr store);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial void X509_STORE_CTX_set_error(IntPtr store, int error);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial int OPENSSL_sk_num(IntPtr stack);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr OPENSSL_sk_value(IntPtr stack, int index);
+
+    [LibraryImport(Lib)]
+    public static partial IntPtr OPENSSL_sk_new_null();
+
+    [LibraryImport(Lib)]
+    public static partial int OPENSSL_sk_push(IntPtr stack, IntPtr item);
+
+    [LibraryImport(Lib)]
+    public static partial void OPENSSL_sk_free(IntPtr stack);
+
+    [LibraryImport(Lib)]
+    public static partial IntPtr d2i_X509_NAME(IntPtr existing, ref byte* input, nint length);
+
+    [LibraryImport(Lib)]
+    public static partial void X509_NAME_free(IntPtr name);
+
+    [LibraryImport(Lib)]
+    public static partial int i2d_X509(IntPtr x509, ref byte* output);
 
     [LibraryImport(Lib)]
     public static partial IntPtr d2i_X509(IntPtr existing, ref byte* input, nint length);

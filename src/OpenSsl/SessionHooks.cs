@@ -121,7 +121,8 @@ internal static unsafe class SessionCallbacks
         }
 
         // Before a ticket is sealed: the session gets its ssl-server's lifetime (OpenSSL checks it when it resumes).
-        LibSsl.SSL_CTX_set_session_ticket_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)&OnGenerateTicket, IntPtr.Zero, IntPtr.Zero);
+        LibSsl.SSL_CTX_set_session_ticket_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)&OnGenerateTicket,
+            (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, byte*, nuint, int, IntPtr, int>)&OnTicketDecrypted, IntPtr.Zero);
         if (hooks.IssuesTickets)
         {
             if (LibSsl.SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, byte*, byte*, IntPtr, IntPtr, int, int>)&OnTicketKey) != 1)
@@ -211,6 +212,42 @@ internal static unsafe class SessionCallbacks
         return 1;
     }
 
+    /// <summary>
+    /// A ticket was opened (or not): OpenSSL's default answers, except that under client authentication the
+    /// certificate in the session is decided on again, and a refused one gives a full handshake.
+    /// </summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static int OnTicketDecrypted(IntPtr ssl, IntPtr session, byte* keyName, nuint keyNameLength, int status, IntPtr arg)
+    {
+        const int Abort = 0, Ignore = 1, IgnoreRenew = 2, Use = 3, UseRenew = 4;
+        try
+        {
+            switch (status)
+            {
+                case 5 or 6: // SSL_TICKET_SUCCESS, SSL_TICKET_SUCCESS_RENEW
+                    if (SslConnection.From(ssl) is { } connection && !ClientCertificateCallbacks.MayResume(connection, session))
+                    {
+                        return IgnoreRenew;
+                    }
+
+                    return status == 5 ? Use : UseRenew;
+                case 2: // SSL_TICKET_NONE
+                    return Ignore;
+                case 3 or 4: // SSL_TICKET_EMPTY, SSL_TICKET_NO_DECRYPT
+                    return IgnoreRenew;
+                default:
+                    return Abort;
+            }
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL: a full handshake follows.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            SslConnection.From(ssl)?.NoteCallbackProblem(e);
+            return IgnoreRenew;
+        }
+    }
+
     /// <summary>A client offers a TLS 1.2 session ID: the session from the caller's cache, handed to OpenSSL (copy = 0).</summary>
     [UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
     private static IntPtr OnGetSession(IntPtr ssl, byte* id, int idLength, int* copy)
@@ -233,6 +270,13 @@ internal static unsafe class SessionCallbacks
                     if (session == IntPtr.Zero)
                     {
                         OpenSslErrors.Clear();
+                        return IntPtr.Zero;
+                    }
+
+                    if (!ClientCertificateCallbacks.MayResume(connection, session))
+                    {
+                        LibSsl.SSL_SESSION_free(session);
+                        return IntPtr.Zero;
                     }
 
                     return session;

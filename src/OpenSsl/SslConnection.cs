@@ -68,6 +68,12 @@ public sealed unsafe class SslConnection : IDisposable
     /// </summary>
     public bool RenegotiationAttempted { get; private set; }
 
+    /// <summary>The caller's record of the client certificate decision (fresh, or of the session that resumed); null when none was made.</summary>
+    public object? PeerVerdict { get; internal set; }
+
+    /// <summary>The client's certificate was refused by the caller's decision (the handshake then failed with its alert).</summary>
+    public bool PeerRefused { get; internal set; }
+
     /// <summary>A ticket was sealed for the client in this handshake.</summary>
     public bool TicketIssued { get; internal set; }
 
@@ -101,6 +107,22 @@ public sealed unsafe class SslConnection : IDisposable
 
     /// <summary>IANA code of the negotiated suite; 0 before.</summary>
     public int CipherSuite => LibSsl.SSL_get_current_cipher(Ssl) is var c && c != IntPtr.Zero ? LibSsl.SSL_CIPHER_get_protocol_id(c) : 0;
+
+    /// <summary>The session's ID in hexadecimal (what a TLS 1.2 client offers to resume), or null when it has none.</summary>
+    public string? SessionIdHex
+    {
+        get
+        {
+            var session = LibSsl.SSL_get_session(Ssl);
+            if (session == IntPtr.Zero)
+            {
+                return null;
+            }
+
+            byte* id = LibSsl.SSL_SESSION_get_id(session, out uint length);
+            return length == 0 ? null : Convert.ToHexString(new ReadOnlySpan<byte>(id, (int)length));
+        }
+    }
 
     /// <summary>The handshake resumed a session.</summary>
     public bool Resumed => LibSsl.SSL_session_reused(Ssl) == 1;

@@ -31,6 +31,9 @@ public sealed record ServerContextOptions
 
     /// <summary>Highest TLS version this ssl-server accepts; null leaves the listener's.</summary>
     public int? MaxVersion { get; init; }
+
+    /// <summary>Client authentication; null: clients are not asked for a certificate.</summary>
+    public ClientCertificateOptions? ClientCertificates { get; init; }
 }
 
 /// <summary>What every connection of a listener shares before SNI picks an ssl-server.</summary>
@@ -86,6 +89,9 @@ public sealed unsafe class SslContext : IDisposable
     public object? Tag { get; }
 
     internal IntPtr Handle => _handle.DangerousGetHandle();
+
+    /// <summary>An ssl-server context's client authentication.</summary>
+    internal ClientCertificateOptions? ClientCertificates { get; private init; }
 
     /// <summary>A front context's session hooks.</summary>
     internal ITlsSessionHooks? Sessions { get; private init; }
@@ -191,7 +197,15 @@ public sealed unsafe class SslContext : IDisposable
                 Check(LibSsl.SSL_CTX_set_session_id_context(ctx, p, (uint)sidLength) == 1, "set the session ID context");
             }
 
-            return new SslContext(handle, cipherList, cipherSuites, tag, options.MinVersion ?? 0, options.MaxVersion ?? 0);
+            if (options.ClientCertificates is { } clientCertificates)
+            {
+                ClientCertificateCallbacks.Install(ctx, clientCertificates);
+            }
+
+            return new SslContext(handle, cipherList, cipherSuites, tag, options.MinVersion ?? 0, options.MaxVersion ?? 0)
+            {
+                ClientCertificates = options.ClientCertificates,
+            };
         }
         catch
         {
@@ -211,6 +225,11 @@ public sealed unsafe class SslContext : IDisposable
         if (_maxVersion != 0 && LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetMaxProtoVersion, _maxVersion, IntPtr.Zero) != 1)
         {
             return false;
+        }
+
+        if (ClientCertificates is { } clientCertificates)
+        {
+            ClientCertificateCallbacks.Request(ssl, clientCertificates);
         }
 
         if (_cipherList is { } list)

@@ -261,10 +261,25 @@ public sealed class TlsProxyConnection : IDisposable
                 return (ProxyError.ClientHandshakeFailed, $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes", null);
             }
 
-            if (status == OpenSsl.SslStatus.Ok && ssl.SelectedContext?.Tag is TlsFrontEndBinding binding)
+            var chosen = ssl.SelectedContext?.Tag as TlsFrontEndBinding;
+            if (status == OpenSsl.SslStatus.Ok && chosen is not null)
             {
+                // No decision made although the ssl-server asks for certificates: the client sent none (ignore, redirect).
+                var clientAuth = chosen.ClientAuth is not { } policy
+                    ? ClientAuthOutcome.NotRequested
+                    : ssl.PeerVerdict as ClientAuthOutcome ?? policy.Verify([]);
                 return (ProxyError.None, "", new HandshakeInfo(ssl.Version == 0x0304 ? TlsVersion.Tls13 : TlsVersion.Tls12, ssl.CipherSuite,
-                    ssl.ServerName, ssl.Resumed, binding.BindingKey, binding.Tag, ClientAuthOutcome.NotRequested));
+                    ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
+                {
+                    SessionId = ssl.Version == 0x0303 ? ssl.SessionIdHex : null,
+                });
+            }
+
+            if (chosen?.ClientAuth is not null && (ssl.PeerRefused || ssl.PeerVerdict is null && ssl.Error?.Contains("peer did not return a certificate", StringComparison.Ordinal) == true))
+            {
+                var refused = ssl.PeerVerdict as ClientAuthOutcome ?? chosen.ClientAuth.Verify([]);
+                return (ProxyError.ClientCertificateRejected, $"client certificate refused ({refused.Result}), sent fatal alert " +
+                    $"{(ssl.AlertSent >= 0 ? OpenSslFrontEnd.AlertName(ssl.AlertSent) : "(none)")}: {refused.Reason}", null);
             }
 
             if (ssl.ServerNameRejected)

@@ -17,9 +17,8 @@ public enum TlsCryptoProvider
 
     /// <summary>
     /// OpenSSL's libssl runs the whole client-facing protocol (handshake, records, alerts, sessions and tickets, TLS
-    /// 1.3 resumption included) through our binding (src/OpenSsl); BouncyCastle keeps the back-end side for now.
-    /// Client authentication is not on this engine yet: an ssl-server with client authentication fails its
-    /// handshakes here.
+    /// 1.3 resumption included, client authentication decided by our policy) through our binding (src/OpenSsl);
+    /// BouncyCastle keeps the back-end side for now.
     /// </summary>
     OpenSsl,
 }

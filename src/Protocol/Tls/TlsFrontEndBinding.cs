@@ -80,11 +80,6 @@ public sealed class TlsFrontEndBinding
         {
             if (_openSsl is null)
             {
-                if (ClientAuth is not null)
-                {
-                    throw new NotSupportedException("client authentication is not on the OpenSSL engine yet: use --crypto native for this ssl-server");
-                }
-
                 var (cipherList, cipherSuites) = TlsCipherSuites.ToOpenSsl(Suites);
                 byte[] key = Credential.ExportPrivateKeyPkcs8();
                 try
@@ -95,6 +90,7 @@ public sealed class TlsFrontEndBinding
                         CipherList = cipherList,
                         CipherSuites = cipherSuites,
                         SessionIdContext = BindingKey,
+                        ClientCertificates = ClientAuth is { } policy ? ClientCertificatesOf(policy) : null,
                     }, this));
                 }
                 finally
@@ -106,6 +102,22 @@ public sealed class TlsFrontEndBinding
             return _openSsl!;
         }
     }
+
+    /// <summary>
+    /// The ssl-server's client authentication for OpenSSL: our policy decides from the verify callback; under reject
+    /// a failed certificate refuses the handshake with the outcome's alert, under ignore and redirect it goes on.
+    /// </summary>
+    private static OpenSsl.ClientCertificateOptions ClientCertificatesOf(ClientAuthPolicy policy) => new()
+    {
+        AuthorityNames = [.. policy.TrustedCas.Select(c => c.SubjectName.RawData)],
+        Require = policy.Failure == Config.ClientAuthFailureAction.Reject,
+        Verify = chain =>
+        {
+            var outcome = policy.Verify(chain);
+            bool refuse = outcome.Failed && policy.Failure == Config.ClientAuthFailureAction.Reject;
+            return new OpenSsl.ClientCertificateVerdict(!refuse, outcome.AlertFor(tls13: true), outcome);
+        },
+    };
 
     private readonly string _bindingKey;
     private readonly Lock _openSslLock = new();
