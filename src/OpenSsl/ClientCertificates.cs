@@ -3,11 +3,12 @@ using System.Runtime.InteropServices;
 namespace SslCluster.OpenSsl;
 
 /// <summary>
-/// The decision on a client's certificate chain: go on, or refuse with a TLS alert (40 handshake_failure, 42
-/// bad_certificate, 44 certificate_revoked, 45 certificate_expired, 46 certificate_unknown, 48 unknown_ca).
-/// <paramref name="Outcome"/> is the caller's record, kept on the connection (<see cref="SslConnection.PeerVerdict"/>).
+/// The decision on a peer's certificate chain (a client's, or a real server's): go on, or refuse with a TLS alert (40
+/// handshake_failure, 42 bad_certificate, 44 certificate_revoked, 45 certificate_expired, 46 certificate_unknown, 48
+/// unknown_ca). <paramref name="Outcome"/> is the caller's record, kept on the connection
+/// (<see cref="SslConnection.PeerVerdict"/>).
 /// </summary>
-public readonly record struct ClientCertificateVerdict(bool Accept, int RefusalAlert, object? Outcome);
+public readonly record struct CertificateVerdict(bool Accept, int RefusalAlert, object? Outcome);
 
 /// <summary>Client authentication of an ssl-server: whom to name in the request, whether a certificate is required, who decides.</summary>
 public sealed record ClientCertificateOptions
@@ -23,7 +24,7 @@ public sealed record ClientCertificateOptions
     /// a session or ticket of a client-authenticated connection comes back, so a certificate revoked since then does
     /// not resume. Must not throw and must not block.
     /// </summary>
-    public required Func<IReadOnlyList<byte[]>, ClientCertificateVerdict> Verify { get; init; }
+    public required Func<IReadOnlyList<byte[]>, CertificateVerdict> Verify { get; init; }
 }
 
 /// <summary>The verify callback of an ssl-server context with client authentication, and the re-check of a resumed session.</summary>
@@ -101,16 +102,7 @@ internal static unsafe class ClientCertificateCallbacks
                 return 0;
             }
 
-            // The chain as the client sent it, leaf first.
-            var sent = LibCrypto.X509_STORE_CTX_get0_untrusted(store);
-            int count = sent == IntPtr.Zero ? 0 : LibCrypto.OPENSSL_sk_num(sent);
-            var chain = new byte[Math.Max(0, count)][];
-            for (int i = 0; i < chain.Length; i++)
-            {
-                chain[i] = Der(LibCrypto.OPENSSL_sk_value(sent, i));
-            }
-
-            var verdict = options.Verify(chain);
+            var verdict = options.Verify(ChainOf(store));
             connection.PeerVerdict = verdict.Outcome;
             connection.PeerRefused = !verdict.Accept;
             if (verdict.Accept)
@@ -145,6 +137,20 @@ internal static unsafe class ClientCertificateCallbacks
         80 => 1, // X509_V_ERR_UNSPECIFIED -> internal_error
         _ => 29, // X509_V_ERR_SUBJECT_ISSUER_MISMATCH, not in the table -> certificate_unknown
     };
+
+    /// <summary>The chain as the peer sent it, leaf first (DER), from a verify callback's store.</summary>
+    internal static byte[][] ChainOf(IntPtr store)
+    {
+        var sent = LibCrypto.X509_STORE_CTX_get0_untrusted(store);
+        int count = sent == IntPtr.Zero ? 0 : LibCrypto.OPENSSL_sk_num(sent);
+        var chain = new byte[Math.Max(0, count)][];
+        for (int i = 0; i < chain.Length; i++)
+        {
+            chain[i] = Der(LibCrypto.OPENSSL_sk_value(sent, i));
+        }
+
+        return chain;
+    }
 
     private static byte[] Der(IntPtr x509)
     {

@@ -40,6 +40,7 @@ internal static unsafe partial class LibSsl
     public const long ModeReleaseBuffers = 0x10;
 
     public const long SessCacheOff = 0x0;
+    public const long SessCacheClient = 0x1;
     public const long SessCacheServer = 0x2;
     public const long SessCacheNoInternal = 0x300;
 
@@ -123,6 +124,12 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial IntPtr SSL_get_session(IntPtr ssl);
+
+    [LibraryImport(Lib)]
+    public static partial int SSL_set_session(IntPtr ssl, IntPtr session);
+
+    [LibraryImport(Lib)]
+    public static partial int SSL_CTX_use_PrivateKey_ASN1(int type, IntPtr ctx, byte* der, nint length);
 
     [LibraryImport(Lib)]
     [SuppressGCTransition]

@@ -154,25 +154,13 @@ internal static unsafe class SessionCallbacks
 
             _ = LibSsl.SSL_SESSION_set_timeout(session, (nint)lifetime.TotalSeconds);
 
-            byte* none = null;
-            int length = LibSsl.i2d_SSL_SESSION(session, ref none);
-            if (length <= 0 || length > 64 * 1024)
+            if (Encode(session) is not { } der)
             {
                 return 0;
             }
 
-            var der = new byte[length];
             try
             {
-                fixed (byte* start = der)
-                {
-                    byte* p = start;
-                    if (LibSsl.i2d_SSL_SESSION(session, ref p) != length)
-                    {
-                        return 0;
-                    }
-                }
-
                 hooks.SessionCreated(connection, new ReadOnlySpan<byte>(id, (int)idLength), der);
             }
             finally
@@ -189,6 +177,24 @@ internal static unsafe class SessionCallbacks
 
         // 0: we kept no reference to the session.
         return 0;
+    }
+
+    /// <summary>A session's DER (it holds the master secret: the caller zeroes it after use), or null when it cannot be encoded.</summary>
+    internal static byte[]? Encode(IntPtr session)
+    {
+        byte* none = null;
+        int length = LibSsl.i2d_SSL_SESSION(session, ref none);
+        if (length <= 0 || length > 64 * 1024)
+        {
+            return null;
+        }
+
+        var der = new byte[length];
+        fixed (byte* start = der)
+        {
+            byte* p = start;
+            return LibSsl.i2d_SSL_SESSION(session, ref p) == length ? der : null;
+        }
     }
 
     /// <summary>A ticket is about to be made from this connection's session: it gets its ssl-server's lifetime.</summary>

@@ -82,6 +82,9 @@ public sealed unsafe class SslConnection : IDisposable
 
     internal ITlsSessionHooks? Hooks { get; }
 
+    /// <summary>The context the connection was created on (the front context of a server, the client context of a client).</summary>
+    internal SslContext? Context { get; private init; }
+
     internal void NoteCallbackProblem(Exception e) => SessionProblem ??= e.GetType().Name + ": " + e.Message;
 
     /// <summary>The alert the peer sent when that is why the connection failed; -1 otherwise.</summary>
@@ -143,6 +146,50 @@ public sealed unsafe class SslConnection : IDisposable
         return connection;
     }
 
+    /// <summary>A client connection (see <see cref="SslClient.Connect"/>).</summary>
+    internal static SslConnection CreateClient(SslContext context, string? serverName, byte[]? session)
+    {
+        var connection = Create(context, null);
+        var ssl = connection.Ssl;
+        if (context.ClientOptions is { VerifyServer: not null, RequireVerdict: true })
+        {
+            LibSsl.SSL_set_verify(ssl, LibSsl.VerifyPeer, IntPtr.Zero);
+        }
+
+        if (serverName is not null)
+        {
+            var name = System.Text.Encoding.ASCII.GetBytes(serverName + "\0");
+            fixed (byte* p = name)
+            {
+                if (LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetTlsextHostname, LibSsl.TlsextNameTypeHostName, (IntPtr)p) != 1)
+                {
+                    connection.Dispose();
+                    throw new OpenSslException($"OpenSSL refused the server name '{serverName}': {OpenSslErrors.Drain()}");
+                }
+            }
+        }
+
+        if (session is not null)
+        {
+            fixed (byte* start = session)
+            {
+                byte* p = start;
+                var parsed = LibSsl.d2i_SSL_SESSION(IntPtr.Zero, ref p, session.Length);
+                if (parsed != IntPtr.Zero)
+                {
+                    // SSL_set_session takes its own reference; a session that no longer fits is simply not offered.
+                    _ = LibSsl.SSL_set_session(ssl, parsed);
+                    LibSsl.SSL_SESSION_free(parsed);
+                }
+
+                OpenSslErrors.Clear();
+            }
+        }
+
+        LibSsl.SSL_set_connect_state(ssl);
+        return connection;
+    }
+
     private static SslConnection Create(SslContext context, Func<string?, SslContext?>? select)
     {
         OpenSslErrors.Clear();
@@ -172,7 +219,7 @@ public sealed unsafe class SslConnection : IDisposable
 
         // On the SSL itself: after SNI the SSL's context is the ssl-server's, whose own callback would be used instead.
         LibSsl.SSL_set_info_callback(ssl, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, int, void>)&OnInfo);
-        var connection = new SslConnection(handle, input, output, select, context.Sessions);
+        var connection = new SslConnection(handle, input, output, select, context.Sessions) { Context = context };
         try
         {
             handle.Attach(connection);

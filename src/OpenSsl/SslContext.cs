@@ -90,6 +90,9 @@ public sealed unsafe class SslContext : IDisposable
 
     internal IntPtr Handle => _handle.DangerousGetHandle();
 
+    /// <summary>A client context's options (server verification, session capture).</summary>
+    internal ClientContextOptions? ClientOptions { get; private init; }
+
     /// <summary>An ssl-server context's client authentication.</summary>
     internal ClientCertificateOptions? ClientCertificates { get; private init; }
 
@@ -206,6 +209,42 @@ public sealed unsafe class SslContext : IDisposable
             {
                 ClientCertificates = options.ClientCertificates,
             };
+        }
+        catch
+        {
+            handle.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A client context (see <see cref="SslClient.CreateContext"/>).</summary>
+    internal static SslContext CreateClient(ClientContextOptions options, object? tag)
+    {
+        OpenSslLibrary.EnsureAvailable();
+        var handle = NewContext(server: false);
+        try
+        {
+            var ctx = handle.DangerousGetHandle();
+            Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMinProtoVersion, options.MinVersion, IntPtr.Zero) == 1, "set the lowest TLS version");
+            Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMaxProtoVersion, options.MaxVersion, IntPtr.Zero) == 1, "set the highest TLS version");
+            WithUtf8(options.Groups, p => Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetGroupsList, 0, p) == 1, $"set the groups '{options.Groups}'"));
+            if (options.CipherList is { } list)
+            {
+                WithUtf8(list, p => Check(LibSsl.SSL_CTX_set_cipher_list(ctx, (byte*)p) == 1, $"use the TLS 1.2 cipher list '{list}'"));
+            }
+
+            if (options.CipherSuites is { } suites)
+            {
+                WithUtf8(suites, p => Check(LibSsl.SSL_CTX_set_ciphersuites(ctx, (byte*)p) == 1, $"use the TLS 1.3 suites '{suites}'"));
+            }
+
+            if (options.ClientCertificate is { } certificate)
+            {
+                UseCertificate(ctx, certificate);
+            }
+
+            ClientCallbacks.Install(ctx, options);
+            return new SslContext(handle, null, null, tag) { ClientOptions = options };
         }
         catch
         {

@@ -24,7 +24,7 @@ public interface IBackendFlowObserver
 /// What a dial produced: the connected socket and, for a re-encrypted or initiated flow, the TLS client policy to
 /// run over it (created per connection from the backend-server's profile) and who counts it.
 /// </summary>
-public sealed record BackendLink(Socket Socket, OffloadTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
+public sealed record BackendLink(Socket Socket, IBackendTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
     TimeSpan? HandshakeTimeout = null)
 {
     /// <summary>Closes the flow after this long without a byte in either direction (the ssl-server's idle timeout); zero: never.</summary>
@@ -36,9 +36,15 @@ internal static class BackendTlsHandshake
 {
     private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
 
-    public static async Task<(TlsFrontEnd? Side, ProxyError Error, string Message)> RunAsync(Socket socket,
-        OffloadTlsClient client, TimeSpan timeout, CancellationToken lifetime)
+    public static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunAsync(Socket socket,
+        IBackendTlsClient tls, TimeSpan timeout, CancellationToken lifetime)
     {
+        if (tls is OpenSslBackendClient openSsl)
+        {
+            return await RunOpenSslAsync(socket, openSsl, timeout, lifetime);
+        }
+
+        var client = (OffloadTlsClient)tls;
         var side = new TlsFrontEnd(socket, client);
         var (error, message) = await StepAsync(side, client, timeout, lifetime);
         if (error == ProxyError.None)
@@ -48,6 +54,49 @@ internal static class BackendTlsHandshake
 
         side.Dispose();
         return (null, error, message);
+    }
+
+    private static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunOpenSslAsync(Socket socket,
+        OpenSslBackendClient client, TimeSpan timeout, CancellationToken lifetime)
+    {
+        var side = new OpenSslFrontEnd(socket, client.Connect(), requireCloseNotify: false, RelaySide.Backend);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
+        cts.CancelAfter(timeout);
+        (ProxyError, string) failure;
+        try
+        {
+            var status = await side.HandshakeAsync(cts.Token);
+            var ssl = side.Connection;
+            client.Completed(ssl, status == OpenSsl.SslStatus.Ok);
+            if (status == OpenSsl.SslStatus.Ok)
+            {
+                return (side, ProxyError.None, "");
+            }
+
+            failure = status is null
+                ? (ProxyError.BackendHandshakeFailed, $"backend closed the connection during the TLS handshake after {side.BytesReceived} bytes")
+                : client.CertificateProblem is { } problem
+                    ? (ProxyError.BackendCertificateRejected, $"backend certificate refused, sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertSent)}: {problem}")
+                    : ssl.AlertReceived >= 0
+                        ? (ProxyError.BackendHandshakeFailed, $"backend sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertReceived)} during the TLS handshake")
+                        : (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed" +
+                            (ssl.AlertSent >= 0 ? ", sent fatal alert " + OpenSslFrontEnd.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error);
+        }
+        catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
+        {
+            failure = (ProxyError.Aborted, "aborted during the backend TLS handshake");
+        }
+        catch (OperationCanceledException)
+        {
+            failure = (ProxyError.BackendHandshakeTimeout, $"backend did not complete the TLS handshake within {timeout.TotalSeconds:0.###} s");
+        }
+        catch (SocketException e)
+        {
+            failure = (ProxyError.BackendHandshakeFailed, "backend connection failed during the TLS handshake: " + SocketIo.Describe(e));
+        }
+
+        side.Dispose();
+        return (null, failure.Item1, failure.Item2);
     }
 
     private static async Task<(ProxyError, string)> StepAsync(TlsFrontEnd side, OffloadTlsClient client, TimeSpan timeout,

@@ -36,7 +36,7 @@ public sealed partial class DataPlane : ITlsProbeConnector
             await socket.ConnectAsync(endpoint, ct);
             var protocol = new TlsClientProtocol(new NetworkStream(socket, ownsSocket: true));
             using var registration = ct.Register(socket.Dispose);
-            await Task.Run(() => protocol.Connect(_engine.CreateClient(profile)), ct);
+            await Task.Run(() => protocol.Connect(_engine.CreateBouncyCastleClient(profile)), ct);
             return protocol.Stream;
         }
         catch

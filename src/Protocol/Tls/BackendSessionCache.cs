@@ -22,6 +22,9 @@ public sealed class BackendSessionCache
 
     public int Count => _entries.Count;
 
+    /// <summary>The clock entries expire by.</summary>
+    internal TimeProvider Time => _time;
+
     /// <summary>The session to offer for <paramref name="key"/>, or null when none is stored or it expired.</summary>
     public TlsSession? Get(string key)
     {

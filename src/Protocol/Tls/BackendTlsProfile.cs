@@ -52,6 +52,60 @@ public sealed class BackendTlsProfile
     internal int[] Suites { get; }
 
     /// <summary>
+    /// This backend-server's OpenSSL client context, built on first use: the same versions, suites and client
+    /// certificate as the BouncyCastle client, the server's chain checked by <see cref="ServerChainCheck"/>, and every
+    /// session the server gives us kept in <paramref name="sessions"/> under <see cref="CacheKey"/>.
+    /// </summary>
+    internal OpenSsl.SslContext OpenSslContext(OpenSslBackendSessions sessions)
+    {
+        if (Volatile.Read(ref _openSsl) is { } built)
+        {
+            return built;
+        }
+
+        lock (_openSslLock)
+        {
+            if (_openSsl is null)
+            {
+                var (cipherList, cipherSuites) = TlsCipherSuites.ToOpenSsl(Suites);
+                byte[]? key = ClientCredential?.ExportPrivateKeyPkcs8();
+                try
+                {
+                    Volatile.Write(ref _openSsl, OpenSsl.SslClient.CreateContext(new OpenSsl.ClientContextOptions
+                    {
+                        MinVersion = MinimumVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
+
+                        // As on the BouncyCastle engine: TLS 1.2 towards a real server unless it says version tls1.3.
+                        MaxVersion = MinimumVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
+                        CipherList = cipherList,
+                        CipherSuites = cipherSuites,
+                        ClientCertificate = ClientCredential is { } credential ? new OpenSsl.ServerCertificate(credential.ChainDer, key!) : null,
+                        VerifyServer = chain =>
+                        {
+                            var check = ServerChainCheck.Check(this, chain, DateTime.UtcNow);
+                            return new OpenSsl.CertificateVerdict(check.Problem is null, check.Alert, check);
+                        },
+                        RequireVerdict = VerifiesServer,
+                        SessionReceived = SessionTimeout > TimeSpan.Zero ? der => sessions.Put(CacheKey, der, SessionTimeout) : null,
+                    }, this));
+                }
+                finally
+                {
+                    if (key is not null)
+                    {
+                        System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+                    }
+                }
+            }
+
+            return _openSsl!;
+        }
+    }
+
+    private readonly Lock _openSslLock = new();
+    private OpenSsl.SslContext? _openSsl;
+
+    /// <summary>
     /// A client offers suites for any server key type, so the server-side filter does not apply: keep what policy
     /// allows (TlsCipherSuites.IsSupported: ECDHE, AEAD), add TLS 1.3's, fall back to the defaults when nothing
     /// for TLS 1.2 is left (a configuration naming only RC4 suites, as the reference's samples do).

@@ -22,7 +22,7 @@ public sealed record BackendHandshakeInfo(TlsVersion Version, int CipherSuite, b
 /// <see cref="BackendSessionCache"/>. No renegotiation (BouncyCastle declines a HelloRequest), no compression, no
 /// heartbeat. One per connection; not thread-safe (called from inside OfferInput, which the connection serialises).
 /// </summary>
-public sealed class OffloadTlsClient : AbstractTlsClient
+public sealed class OffloadTlsClient : AbstractTlsClient, IBackendTlsClient
 {
     private static readonly int[] Groups = [NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1];
 
@@ -100,49 +100,13 @@ public sealed class OffloadTlsClient : AbstractTlsClient
     private void CheckServer(TlsServerCertificate serverCertificate)
     {
         var list = serverCertificate.Certificate?.GetCertificateList() ?? [];
-        if (list.Length == 0)
+        var check = ServerChainCheck.Check(_profile, [.. list.Select(c => c.GetEncoded())], _time.GetUtcNow().UtcDateTime);
+        _serverSubject = check.Subject;
+        if (check.Problem is { } problem)
         {
-            CertificateProblem = "the server sent no certificate";
-            throw new TlsFatalAlert(AlertDescription.bad_certificate, CertificateProblem);
+            CertificateProblem = problem;
+            throw new TlsFatalAlert((short)check.Alert, problem);
         }
-
-        X509Certificate2 leaf;
-        var extra = new X509Certificate2Collection();
-        try
-        {
-            leaf = PeerChain.Parse(list[0].GetEncoded());
-            foreach (var c in list.Skip(1))
-            {
-                extra.Add(PeerChain.Parse(c.GetEncoded()));
-            }
-        }
-        catch (System.Security.Cryptography.CryptographicException e)
-        {
-            CertificateProblem = "the server's certificate does not parse: " + e.Message;
-            throw new TlsFatalAlert(AlertDescription.bad_certificate, CertificateProblem);
-        }
-
-        _serverSubject = leaf.Subject;
-        if (_profile.TrustedCas is not { Count: > 0 } trusted)
-        {
-            return;
-        }
-
-        var now = _time.GetUtcNow().UtcDateTime;
-        if (PeerChain.Problem(leaf, extra, trusted, now, PeerChain.ServerAuthenticationEku) is not { } problem)
-        {
-            return;
-        }
-
-        bool unknownCa = PeerChain.IsUnknownCa(problem.Statuses);
-        bool expired = PeerChain.IsOutOfDate(leaf, now);
-        CertificateProblem = unknownCa
-            ? $"the server's certificate '{leaf.Subject}' issued by '{leaf.Issuer}' does not chain to the backend-server's cacert"
-            : expired
-                ? $"the server's certificate '{leaf.Subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now"
-                : $"the server's certificate '{leaf.Subject}' is not valid: {problem.Why}";
-        throw new TlsFatalAlert(unknownCa ? AlertDescription.unknown_ca : expired ? AlertDescription.certificate_expired : AlertDescription.bad_certificate,
-            CertificateProblem);
     }
 
     private sealed class Authentication(OffloadTlsClient owner) : TlsAuthentication

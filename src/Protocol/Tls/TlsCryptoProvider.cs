@@ -17,8 +17,8 @@ public enum TlsCryptoProvider
 
     /// <summary>
     /// OpenSSL's libssl runs the whole client-facing protocol (handshake, records, alerts, sessions and tickets, TLS
-    /// 1.3 resumption included, client authentication decided by our policy) through our binding (src/OpenSsl);
-    /// BouncyCastle keeps the back-end side for now.
+    /// 1.3 resumption included, client authentication decided by our policy) and the back-end side of re-encrypted
+    /// and initiated flows through our binding (src/OpenSsl); the keepalive probes still handshake on BouncyCastle.
     /// </summary>
     OpenSsl,
 }

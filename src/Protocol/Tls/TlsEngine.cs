@@ -61,10 +61,19 @@ public sealed class TlsEngine
     /// <summary>Back-end TLS sessions kept for reuse (in memory, bounded, expiring per profile).</summary>
     public BackendSessionCache BackendSessions { get; } = new(TimeProvider.System);
 
-    /// <summary>A client policy for one back-end connection under <paramref name="profile"/>.</summary>
-    public OffloadTlsClient CreateClient(BackendTlsProfile profile)
+    /// <summary>The TLS client of one back-end connection under <paramref name="profile"/>, on this engine.</summary>
+    public IBackendTlsClient CreateClient(BackendTlsProfile profile)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        return OpenSslFront is null ? CreateBouncyCastleClient(profile) : new OpenSslBackendClient(profile, _openSslBackendSessions);
+    }
+
+    /// <summary>A BouncyCastle client policy (the keepalive probes' blocking handshake uses it on every engine).</summary>
+    public OffloadTlsClient CreateBouncyCastleClient(BackendTlsProfile profile)
     {
         ArgumentNullException.ThrowIfNull(profile);
         return new OffloadTlsClient(this, profile, BackendSessions, TimeProvider.System);
     }
+
+    private readonly OpenSslBackendSessions _openSslBackendSessions = new(TimeProvider.System);
 }

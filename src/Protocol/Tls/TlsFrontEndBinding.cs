@@ -115,7 +115,7 @@ public sealed class TlsFrontEndBinding
         {
             var outcome = policy.Verify(chain);
             bool refuse = outcome.Failed && policy.Failure == Config.ClientAuthFailureAction.Reject;
-            return new OpenSsl.ClientCertificateVerdict(!refuse, outcome.AlertFor(tls13: true), outcome);
+            return new OpenSsl.CertificateVerdict(!refuse, outcome.AlertFor(tls13: true), outcome);
         },
     };
 

@@ -23,6 +23,20 @@ internal static class BackendTlsTestKit
     public static OffloadTlsClient Client(BackendTlsProfile profile, BackendSessionCache? cache) =>
         new(Engine, profile, cache, TimeProvider.System);
 
+    // The OpenSSL engine keeps its back-end sessions apart: one store per cache the test passes (none: a fresh one).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BackendSessionCache, OpenSslBackendSessions> OpenSslStores = [];
+
+    /// <summary>The back-end client of the chosen engine; <paramref name="cache"/> shared means sessions shared.</summary>
+    public static IBackendTlsClient Client(BackendTlsProfile profile, BackendSessionCache? cache, bool openSsl) =>
+        openSsl
+            ? new OpenSslBackendClient(profile, cache is null ? new OpenSslBackendSessions(TimeProvider.System) : OpenSslStore(cache))
+            : Client(profile, cache);
+
+    /// <summary>Sessions stored for <paramref name="cache"/> by the chosen engine.</summary>
+    public static int Stored(BackendSessionCache cache, bool openSsl) => openSsl ? OpenSslStore(cache).Count : cache.Count;
+
+    private static OpenSslBackendSessions OpenSslStore(BackendSessionCache cache) => OpenSslStores.GetValue(cache, c => new OpenSslBackendSessions(c.Time));
+
     public static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -31,8 +45,8 @@ internal static class BackendTlsTestKit
     }
 
     /// <summary>Dials and runs the back-end handshake; the socket is disposed when the handshake failed.</summary>
-    public static async Task<(TlsFrontEnd? Side, ProxyError Error, string Message, Socket Socket)> HandshakeAsync(
-        IPEndPoint endPoint, OffloadTlsClient client, TimeSpan? timeout = null)
+    public static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message, Socket Socket)> HandshakeAsync(
+        IPEndPoint endPoint, IBackendTlsClient client, TimeSpan? timeout = null)
     {
         var socket = await ConnectAsync(endPoint);
         var (side, error, message) = await BackendTlsHandshake.RunAsync(socket, client, timeout ?? TimeSpan.FromSeconds(10),
@@ -62,7 +76,7 @@ internal static class BackendTlsTestKit
     /// Relays a clear-text socket pair to a TLS back-end side: sends <paramref name="request"/>, half-closes when asked,
     /// reads the whole answer to EOF (bounded), and returns it with the relay's state.
     /// </summary>
-    public static async Task<(byte[] Answer, RelayState State)> ExchangeAsync(TlsFrontEnd backend, byte[] request,
+    public static async Task<(byte[] Answer, RelayState State)> ExchangeAsync(IRelayFrontEnd backend, byte[] request,
         bool halfCloseAfterRequest, int? expectedBytes = null)
     {
         var (test, relayEnd) = await PairAsync();
@@ -110,21 +124,21 @@ internal static class BackendTlsTestKit
     public static string Text(byte[] bytes) => Encoding.ASCII.GetString(bytes);
 
     /// <summary>GET / through the relay to an <c>openssl s_server -www</c>; returns the page.</summary>
-    public static async Task<string> GetPageAsync(TlsFrontEnd backend)
+    public static async Task<string> GetPageAsync(IRelayFrontEnd backend)
     {
         var (answer, state) = await ExchangeAsync(backend, "GET / HTTP/1.0\r\n\r\n"u8.ToArray(), halfCloseAfterRequest: false);
         Assert.Equal(ProxyError.None, state.Error);
         return Text(answer);
     }
     /// <summary>One connection through the client to an <c>openssl s_server -www</c>: what was negotiated and the page.</summary>
-    public static async Task<(BackendHandshakeInfo Info, string Page)> PageAsync(IPEndPoint endPoint, OffloadTlsClient client)
+    public static async Task<(BackendHandshakeInfo Info, string Page)> PageAsync(IPEndPoint endPoint, IBackendTlsClient client)
     {
         var (side, _, message, socket) = await HandshakeAsync(endPoint, client);
         using (socket)
         {
             Assert.True(side is not null, message);
             var page = await GetPageAsync(side!);
-            side!.Dispose();
+            ((IDisposable)side!).Dispose();
             return (client.Handshake!, page);
         }
     }

@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using SslCluster.OpenSsl;
+
+namespace SslCluster.Protocol.Tls;
+
+/// <summary>
+/// The TLS client of one back-end connection on the OpenSSL engine: the backend-server's client context (built once
+/// per profile), SNI, the session offered again from <see cref="OpenSslBackendSessions"/>, and what the handshake
+/// negotiated. One per connection.
+/// </summary>
+internal sealed class OpenSslBackendClient : IBackendTlsClient
+{
+    private readonly BackendTlsProfile _profile;
+    private readonly OpenSslBackendSessions _sessions;
+
+    public OpenSslBackendClient(BackendTlsProfile profile, OpenSslBackendSessions sessions)
+    {
+        _profile = profile;
+        _sessions = sessions;
+    }
+
+    public BackendHandshakeInfo? Handshake { get; private set; }
+
+    public string? CertificateProblem { get; private set; }
+
+    /// <summary>The connection, its ClientHello queued; the caller drives it and then calls <see cref="Completed"/>.</summary>
+    public SslConnection Connect() =>
+        SslClient.Connect(_profile.OpenSslContext(_sessions), _profile.ServerName, _profile.SessionTimeout > TimeSpan.Zero ? _sessions.Get(_profile.CacheKey) : null);
+
+    /// <summary>Records what the finished handshake negotiated (or, after a failure, why the certificate was refused).</summary>
+    public void Completed(SslConnection connection, bool succeeded)
+    {
+        var check = connection.PeerVerdict is ServerChainCheck c ? c : default;
+        if (!succeeded)
+        {
+            CertificateProblem = connection.PeerRefused ? check.Problem : null;
+            return;
+        }
+
+        Handshake = new BackendHandshakeInfo(connection.Version == 0x0304 ? TlsVersion.Tls13 : TlsVersion.Tls12, connection.CipherSuite,
+            connection.Resumed, _profile.VerifiesServer, check.Subject);
+    }
+}
+
+/// <summary>
+/// Our sessions with real servers on the OpenSSL engine (the reference's "session key re-use"), one per backend
+/// profile, as OpenSSL's session DER: bounded, expiring with the backend-server's <c>session-cache</c>, in memory only.
+/// A TLS 1.3 server's ticket arrives after the handshake and replaces the entry. Thread-safe.
+/// </summary>
+internal sealed class OpenSslBackendSessions
+{
+    private readonly BoundedLruCache<string, (byte[] Der, DateTimeOffset Expires)> _entries = new(4096);
+    private readonly TimeProvider _time;
+
+    public OpenSslBackendSessions(TimeProvider time) => _time = time;
+
+    public int Count => _entries.Count;
+
+    public byte[]? Get(string key) =>
+        _entries.TryGet(key, out var entry) && entry.Expires > _time.GetUtcNow() ? entry.Der : null;
+
+    public void Put(string key, byte[] der, TimeSpan ttl)
+    {
+        if (ttl <= TimeSpan.Zero)
+        {
+            CryptographicOperations.ZeroMemory(der);
+            return;
+        }
+
+        _entries.Set(key, (der, _time.GetUtcNow() + ttl));
+    }
+}
