@@ -8,7 +8,8 @@
 #   sudo PASSES="main memory" bench/run.sh  # a subset (passes below, in this order)
 #
 # Passes (each one invocation of the anchor script, except memory):
-#   main      HAProxy + our node (native crypto), default client (offers TLS 1.2 and 1.3)
+#   main      HAProxy + our node (engine OUR_CRYPTO: openssl by default, as the node; native for BouncyCastle),
+#             default client (offers TLS 1.2 and 1.3)
 #   tls12     HAProxy + our node (native), h2load/wrk told not to offer TLS 1.3 (client-no-tls13.cnf): the like-for-like
 #             TLS 1.2 RSA-2048 rows (our node negotiates 1.3 on the RSA port whenever the client offers it); the rows
 #             of the TLS 1.3-only port fail for HAProxy in this pass and are not used
@@ -57,6 +58,8 @@ for c in curl openssl python3 taskset; do command -v "$c" >/dev/null || die "$c 
 WORK=${WORK:-/tmp/sslcluster-bench}
 RESULTS=${RESULTS:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
 PASSES=${PASSES:-"main tls12 memory bc bc-tls12"}
+# Our node's engine in the main, tls12 and memory passes (start-node.sh --crypto).
+OUR_CRYPTO=${OUR_CRYPTO:-openssl}
 BUILD=$WORK/build
 DATA=$WORK/sslnode-data
 NOTLS13=$HERE/client-no-tls13.cnf
@@ -158,7 +161,7 @@ memory_pass() {
     be=$!
     wait_port $BACKEND_PORT || { stop "$be"; log "memory: backend did not start; skipped"; return; }
     local ha=(haproxy -f "$WORK/conf/haproxy.cfg" -db)
-    local ours=(bash -c "exec $(node_args native | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
+    local ours=(bash -c "exec $(node_args "$OUR_CRYPTO" | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
     idle_one haproxy "TLS1.3 AES128-GCM (ECDSA P-256)" $HA13 "" "${ha[@]}"
     idle_one sslcluster "TLS1.3 AES128-GCM (ECDSA P-256)" $OUR13 "" "${ours[@]}"
     idle_one haproxy "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HA12 "$NOTLS13" "${ha[@]}"
@@ -172,9 +175,9 @@ mkdir -p "$WORK/logs"
 INSTALL_DONE=0
 for pass in $PASSES; do
     case $pass in
-        main)     anchor_pass main "haproxy custom" sslcluster native "" \
+        main)     anchor_pass main "haproxy custom" sslcluster "$OUR_CRYPTO" "" \
                       "${MAIN_DUR:-8}" "${MAIN_HS_SECONDS:-4}" "${MAIN_REPEAT:-3}" SPEED_SECONDS="${SPEED_SECONDS:-1}" ;;
-        tls12)    anchor_pass tls12 "haproxy custom" sslcluster native "$NOTLS13" \
+        tls12)    anchor_pass tls12 "haproxy custom" sslcluster "$OUR_CRYPTO" "$NOTLS13" \
                       "${TLS12_DUR:-8}" "${TLS12_HS_SECONDS:-4}" "${TLS12_REPEAT:-3}" SKIP_SPEED=1 ;;
         memory)   memory_pass ;;
         bc)       anchor_pass bc custom sslcluster-bc bouncycastle "" \

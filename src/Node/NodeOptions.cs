@@ -22,7 +22,7 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
           --seed-dns NAME:PORT   seed nodes from every address NAME resolves to (e.g. a Kubernetes headless
                                  service), with the nodes' remoting PORT; ignored when --seed is given
-          --crypto native|bouncycastle|openssl
+          --crypto openssl|native|bouncycastle (default openssl)
           --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
                                  SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;

@@ -29,7 +29,7 @@ public sealed class SettingsTests
         Assert.Equal(("127.0.0.1", 9440), (s.AdminHost, s.AdminPort));
         Assert.False(s.DemoEnabled);
         Assert.Equal((8443, 8081, 8080), (s.DemoHttpsPort, s.DemoHttpPort, s.DemoBackendPort));
-        Assert.Equal(SslCluster.Protocol.Tls.TlsCryptoProvider.Native, s.CryptoProvider);
+        Assert.Equal(SslCluster.Protocol.Tls.TlsCryptoProvider.OpenSsl, s.CryptoProvider);
         Assert.Equal(16384, s.BufferSize);
         Assert.Equal(TimeSpan.FromSeconds(5), s.BackendConnectTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), s.DrainTimeout);

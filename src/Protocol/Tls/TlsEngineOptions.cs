@@ -5,8 +5,8 @@ namespace SslCluster.Protocol.Tls;
 /// </summary>
 public sealed record TlsEngineOptions
 {
-    /// <summary>Native (default) or BouncyCastle primitives; see <see cref="TlsCryptoProvider"/>.</summary>
-    public TlsCryptoProvider CryptoProvider { get; init; } = TlsCryptoProvider.Native;
+    /// <summary>The engine: OpenSSL (default), or BouncyCastle with native or managed primitives; see <see cref="TlsCryptoProvider"/>.</summary>
+    public TlsCryptoProvider CryptoProvider { get; init; } = TlsCryptoProvider.OpenSsl;
 
     /// <summary>Lowest version accepted. Default TLS 1.2.</summary>
     public TlsVersion MinVersion { get; init; } = TlsVersion.Tls12;

@@ -110,10 +110,12 @@ public sealed class HandshakeFailureTests
         Assert.Equal(0, harness.Backend.Connections);
     }
 
-    [Fact]
-    public async Task RunAsync_ClientHelloOfferingOnlyRc4DesExportNull_GetsHandshakeFailureAlertAndNoBackend()
+    [Theory]
+    [InlineData(TlsCryptoProvider.Native, "cipher suite")]
+    [InlineData(TlsCryptoProvider.OpenSsl, "no shared cipher")]
+    public async Task RunAsync_ClientHelloOfferingOnlyRc4DesExportNull_GetsHandshakeFailureAlertAndNoBackend(TlsCryptoProvider provider, string why)
     {
-        await using var harness = ProxyHarness.Start(new EchoBackend());
+        await using var harness = ProxyHarness.Start(new EchoBackend(), provider: provider);
         int[] broken =
         [
             0x0005, // TLS_RSA_WITH_RC4_128_SHA
@@ -140,7 +142,7 @@ public sealed class HandshakeFailureTests
         var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
         Assert.Equal(ProxyError.ClientHandshakeFailed, summary.Error);
         Assert.Contains("handshake_failure", summary.Message);
-        Assert.Contains("cipher suite", summary.Message);
+        Assert.Contains(why, summary.Message);
         Assert.Equal(0, harness.Backend.Connections);
     }
 

@@ -80,10 +80,10 @@ public sealed class SessionResumptionTests : IDisposable
     }
 
     [Fact]
-    public async Task SClient_Tls13_FullHandshakeEveryTimeAndNoTicket()
+    public async Task SClient_Tls13_FullHandshakeEveryTimeAndNoTicketOnBouncyCastle()
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.Native, sessionStore: store);
 
         var first = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof",
             Request);
@@ -237,11 +237,11 @@ public sealed class SessionResumptionTests : IDisposable
     }
 
     [Fact]
-    public async Task SClient_OffersTls12And13WithTicketExtension_Tls13FullHandshakeWithoutTicket()
+    public async Task SClient_OffersTls12And13WithTicketExtension_Tls13FullHandshakeWithoutTicketOnBouncyCastle()
     {
         var tickets = new SessionTicketKeys(TimeProvider.System);
         tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.Native, tickets: tickets);
 
         // No version flag: OpenSSL offers TLS 1.2 and 1.3 and sends the session_ticket extension; 1.3 is chosen.
         var first = await OpenSslClient.SClientAsync(harness.Port, $"-sess_out {_sessionFile} -ign_eof", Request);

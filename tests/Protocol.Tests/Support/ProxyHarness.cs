@@ -40,7 +40,7 @@ public sealed class ProxyHarness : IAsyncDisposable
     public int Port => Listener.LocalEndPoint.Port;
 
     public static ProxyHarness Start(LoopbackServer backend, bool ecdsa = false,
-        TlsCryptoProvider provider = TlsCryptoProvider.Native, ProxyConnectionOptions? options = null,
+        TlsCryptoProvider provider = TlsCryptoProvider.OpenSsl, ProxyConnectionOptions? options = null,
         ITlsSessionStore? sessionStore = null, IEnumerable<int>? suites = null, string bindingKey = "ctx/list/srv",
         TlsBindingSelector? selector = null, TlsEngineOptions? engineOptions = null, ClientAuthPolicy? clientAuth = null,
         SessionTicketKeys? tickets = null)
