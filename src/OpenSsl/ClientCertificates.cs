@@ -84,7 +84,9 @@ internal static unsafe class ClientCertificateCallbacks
             return false;
         }
 
-        connection.PeerVerdict = verdict.Outcome;
+        // Kept apart from a fresh verdict: OpenSSL may still decline this session (its lifetime, its session-ID
+        // context) and do a full handshake, in which the client may send no certificate at all.
+        connection.SessionVerdict = verdict.Outcome;
         return true;
     }
 

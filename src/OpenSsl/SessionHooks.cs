@@ -74,8 +74,12 @@ public sealed unsafe class TicketKeyMaterial
 
     ~TicketKeyMaterial()
     {
-        CryptographicOperations.ZeroMemory(new Span<byte>(_block, BlockSize));
-        NativeMemory.Free(_block);
+        // Null when the constructor refused its arguments.
+        if (_block is not null)
+        {
+            CryptographicOperations.ZeroMemory(new Span<byte>(_block, BlockSize));
+            NativeMemory.Free(_block);
+        }
     }
 
     /// <summary>The key's name.</summary>
@@ -279,13 +283,21 @@ internal static unsafe class SessionCallbacks
                         return IntPtr.Zero;
                     }
 
-                    if (!ClientCertificateCallbacks.MayResume(connection, session))
+                    bool keep = false;
+                    try
                     {
-                        LibSsl.SSL_SESSION_free(session);
-                        return IntPtr.Zero;
+                        keep = ClientCertificateCallbacks.MayResume(connection, session);
+                    }
+                    finally
+                    {
+                        // Handed to OpenSSL only when it may resume; freed otherwise, even if the decision threw.
+                        if (!keep)
+                        {
+                            LibSsl.SSL_SESSION_free(session);
+                        }
                     }
 
-                    return session;
+                    return keep ? session : IntPtr.Zero;
                 }
             }
             finally

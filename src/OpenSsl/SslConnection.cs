@@ -68,8 +68,17 @@ public sealed unsafe class SslConnection : IDisposable
     /// </summary>
     public bool RenegotiationAttempted { get; private set; }
 
-    /// <summary>The caller's record of the client certificate decision (fresh, or of the session that resumed); null when none was made.</summary>
+    /// <summary>The caller's record of the certificate decision made in this handshake (the verify callback); null when none was made.</summary>
     public object? PeerVerdict { get; internal set; }
+
+    /// <summary>
+    /// The caller's record of the certificate of a session offered for resumption, decided on again; it stands for
+    /// the connection only when the session was really resumed (<see cref="Resumed"/>).
+    /// </summary>
+    public object? SessionVerdict { get; internal set; }
+
+    /// <summary>The certificate decision that holds for this connection: the session's when it resumed, else the fresh one.</summary>
+    public object? ClientVerdict => Resumed ? SessionVerdict : PeerVerdict;
 
     /// <summary>The client's certificate was refused by the caller's decision (the handshake then failed with its alert).</summary>
     public bool PeerRefused { get; internal set; }

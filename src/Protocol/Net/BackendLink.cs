@@ -59,7 +59,18 @@ internal static class BackendTlsHandshake
     private static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunOpenSslAsync(Socket socket,
         OpenSslBackendClient client, TimeSpan timeout, CancellationToken lifetime)
     {
-        var side = new OpenSslFrontEnd(socket, client.Connect(), requireCloseNotify: false, RelaySide.Backend);
+        OpenSsl.SslConnection connection;
+        try
+        {
+            connection = client.Connect();
+        }
+        catch (Exception e) when (e is OpenSsl.OpenSslException or ArgumentException)
+        {
+            // A client certificate or suite list OpenSSL cannot use: this backend-server's TLS cannot start.
+            return (null, ProxyError.BackendHandshakeFailed, "backend TLS client could not be set up: " + e.Message);
+        }
+
+        var side = new OpenSslFrontEnd(socket, connection, requireCloseNotify: false, RelaySide.Backend);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         cts.CancelAfter(timeout);
         (ProxyError, string) failure;

@@ -126,6 +126,7 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
             SslStatus status;
             int read;
             bool answerClose = false;
+            bool renegotiation = false;
             lock (Gate)
             {
                 status = _ssl.Read(buffer.AsSpan(0, Math.Min(maxCount, buffer.Length)), out read);
@@ -147,11 +148,12 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
                 else if (_ssl.RenegotiationAttempted)
                 {
                     _failed = true;
+                    renegotiation = true;
                     InputEnded = true;
                 }
             }
 
-            if (_failed && status != SslStatus.Failed)
+            if (renegotiation)
             {
                 throw new RelayException(Side.ProtocolError(), $"{Side.Name()} tried a TLS renegotiation, which is refused: connection closed");
             }
@@ -177,7 +179,9 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
                         : new RelayException(Side.ProtocolError(), $"{Side.Name()} record refused: {_ssl.Error}");
             }
 
-            // WantInput: more ciphertext from the socket, then read again.
+            // WantInput: what reading queued goes out first (a TLS 1.3 KeyUpdate answer, a warning alert), so a peer
+            // that keeps asking cannot grow our output buffer while we wait for it; then more ciphertext, read again.
+            await FlushOrThrowAsync(cancellationToken);
             if (!await ReceiveOrEofAsync(cancellationToken))
             {
                 return End();

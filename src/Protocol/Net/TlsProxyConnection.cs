@@ -267,7 +267,7 @@ public sealed class TlsProxyConnection : IDisposable
                 // No decision made although the ssl-server asks for certificates: the client sent none (ignore, redirect).
                 var clientAuth = chosen.ClientAuth is not { } policy
                     ? ClientAuthOutcome.NotRequested
-                    : ssl.PeerVerdict as ClientAuthOutcome ?? policy.Verify([]);
+                    : ssl.ClientVerdict as ClientAuthOutcome ?? policy.Verify([]);
                 return (ProxyError.None, "", new HandshakeInfo(ssl.Version == 0x0304 ? TlsVersion.Tls13 : TlsVersion.Tls12, ssl.CipherSuite,
                     ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
                 {

@@ -155,6 +155,31 @@ public abstract class ClientAuthInteropTests : IDisposable
     }
 
     [Fact]
+    public async Task SClient_VerifiedClientsTicketAtAnotherSslServerWithoutCertificate_NotVerified()
+    {
+        // The ticket opens at the second ssl-server (same cluster keys) but belongs to the first one, so it must not
+        // resume there; the client then sends no certificate, and under redirect that is Missing, never the ticket's
+        // Verified (the certificate in a session is decided on before the engine knows whether it resumes).
+        var tickets = new SessionTicketKeys(TimeProvider.System);
+        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        await using var first = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, tickets: tickets, bindingKey: "spl/a",
+            clientAuth: Policy(ClientAuthFailureAction.Redirect));
+        await using var second = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, tickets: tickets, bindingKey: "spl/b",
+            clientAuth: Policy(ClientAuthFailureAction.Redirect));
+
+        var verified = await OpenSslClient.SClientAsync(first.Port, $"-tls1_2 {ClientArgs(_ca)} -sess_out {_sessionFile} -ign_eof", Request);
+        var other = await OpenSslClient.SClientAsync(second.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("hello from the backend", verified.StandardOutput);
+        Assert.DoesNotContain("Reused", other.AllOutput);
+        Assert.Contains("302", other.StandardOutput);
+        var summary = Assert.Single(await second.Observer.WaitForClosedAsync(1));
+        Assert.False(summary.Handshake!.Resumed);
+        Assert.Equal(ClientAuthResult.Missing, summary.Handshake.ClientAuthResult);
+        Assert.Equal(0, second.Backend.Connections);
+    }
+
+    [Fact]
     public async Task SClient_SessionMadeWithoutClientAuth_NotResumedWhereItIsRequired()
     {
         // Two ssl-servers sharing a store and a base key, one without client auth and one with (CSCsk36744).
