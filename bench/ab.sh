@@ -6,7 +6,7 @@
 #
 #   sudo bench/ab.sh REV_A [REV_B]        # REV_B defaults to the working tree as built now
 #   ROUNDS=3 N=8000 sudo bench/ab.sh 0282d04 main
-#   CRYPTO_B=openssl sudo bench/ab.sh HEAD  # the same code, two TLS engines (--crypto of start-node.sh)
+#   CRYPTO_A=native sudo bench/ab.sh HEAD   # the same code on two TLS engines (--crypto of start-node.sh; default openssl)
 #
 # Needs a work folder a bench/run.sh has prepared (WORK, default /tmp/sslcluster-bench): its certs/, the nginx
 # backend configuration conf/backend-18080.conf and run/noresume_shim.so (h2load without resumption). Each revision is
@@ -18,7 +18,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 WORK=${WORK:-/tmp/sslcluster-bench}
 ROUNDS=${ROUNDS:-2} N=${N:-8000} CONC=${CONC:-50}
-CRYPTOS=("${CRYPTO_A:-native}" "${CRYPTO_B:-native}")
+CRYPTOS=("${CRYPTO_A:-openssl}" "${CRYPTO_B:-openssl}")
 log() { printf '[ab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -35,6 +35,10 @@ done
 AB=$WORK/ab
 mkdir -p "$AB" "$HERE/results"
 OUTFILE=$HERE/results/ab-$(date +%Y%m%d-%H%M%S).txt
+BACKEND=""
+# The worktrees of the revisions built here are removed at the end, whatever happens (their builds stay in $AB).
+cleanup() { local w; for w in "$AB"/src-*; do [ -d "$w" ] && git -C "$ROOT" worktree remove --force "$w" 2>/dev/null; done; return 0; }
+trap cleanup EXIT
 
 # build REV -> prints the folder holding build/ and data/ for it
 build() {
@@ -62,7 +66,7 @@ NAMES=("$1/${CRYPTOS[0]}" "${2:-worktree}/${CRYPTOS[1]}")
 
 taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
 BACKEND=$!
-trap 'kill -TERM $BACKEND 2>/dev/null; pkill -f "conf/backend-18080.conf" 2>/dev/null' EXIT
+trap 'cleanup; [ -n "$BACKEND" ] && kill -TERM "$BACKEND" 2>/dev/null; pkill -f "conf/backend-18080.conf" 2>/dev/null' EXIT
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # rate PID N URL -> "conn/s cpu_ms_per_conn ok failed"
