@@ -12,7 +12,7 @@ namespace SslCluster.Protocol.Net;
 /// Half-close: under TLS 1.3 the client's close_notify only ends its input (RFC 8446 6.1) and we may still send; under
 /// TLS 1.2 it is answered at once with ours and nothing more is sent (RFC 5246 7.2.1).
 /// </summary>
-internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
+internal sealed class OpenSslFrontEnd : TlsSocketSide
 {
     // One clear-text chunk per write: one record (16 KiB of plaintext at most) fits a pooled buffer with its overhead.
     private const int ChunkSize = SocketIo.BufferSize - 256;
@@ -22,7 +22,6 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
     private bool _closedWrite;
     private bool _peerClosed;
     private bool _failed;
-    private bool _inputEnded;
 
     public OpenSslFrontEnd(Socket socket, SslConnection ssl, bool requireCloseNotify, RelaySide side = RelaySide.Client)
         : base(socket, side)
@@ -34,9 +33,9 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
     /// <summary>The OpenSSL connection, for what the handshake negotiated and why it failed.</summary>
     public SslConnection Connection => _ssl;
 
-    public int MaxWriteChunk => ChunkSize;
+    public override int MaxWriteChunk => ChunkSize;
 
-    public bool CanWrite
+    public override bool CanWrite
     {
         get
         {
@@ -45,13 +44,6 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
                 return !_closedWrite && !_failed;
             }
         }
-    }
-
-    // Written by the client-to-backend loop, read by the other one.
-    public bool InputEnded
-    {
-        get => Volatile.Read(ref _inputEnded);
-        private set => Volatile.Write(ref _inputEnded, value);
     }
 
     /// <summary>
@@ -89,18 +81,20 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
     }
 
     /// <summary>
-    /// A failure of our own after the handshake (the back end could not be reached): OpenSSL has no call to send an
-    /// arbitrary alert, so nothing more is sent, and never a close_notify: the client sees the stream end unclean.
+    /// OpenSSL has no call to send an alert of our choosing after the handshake, so nothing more is sent, and never a
+    /// close_notify: the client sees the stream end unclean.
     /// </summary>
-    public void Fail()
+    public override ValueTask FailAsync(string message)
     {
         lock (Gate)
         {
             _failed = true;
         }
+
+        return ValueTask.CompletedTask;
     }
 
-    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    public override async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {
@@ -114,7 +108,7 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
         await WaitSocketReadableAsync(cancellationToken);
     }
 
-    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
+    public override async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -189,7 +183,7 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
         }
     }
 
-    public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
+    public override async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
     {
         lock (Gate)
         {
@@ -209,7 +203,7 @@ internal sealed class OpenSslFrontEnd : TlsSocketSide, IRelayFrontEnd
         return true;
     }
 
-    public async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
+    public override async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {

@@ -16,7 +16,7 @@ namespace SslCluster.Protocol.Net;
 /// ReadOutput-then-send holds the send lock of <see cref="TlsSocketSide"/>, so that records reach the socket in the
 /// order BouncyCastle sealed them.
 /// </summary>
-internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
+internal sealed class TlsFrontEnd : TlsSocketSide
 {
     // Largest clear-text chunk per write, chosen so one sealed record (header 5, explicit nonce 8, content type 1,
     // tag 16) fits one pooled buffer and goes out in one send.
@@ -30,7 +30,6 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
     private bool _closeNotifySeen;
     private int _allowedAfterClose;
     private bool _closedWrite;
-    private bool _inputEnded;
 
     /// <summary>The client side of a flow: we are the TLS server.</summary>
     public TlsFrontEnd(Socket socket, OffloadTlsServer server, bool requireCloseNotify)
@@ -53,9 +52,9 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
         (_protocol, _offload, _requireCloseNotify) = (protocol, protocol, false);
     }
 
-    public int MaxWriteChunk => ChunkSize;
+    public override int MaxWriteChunk => ChunkSize;
 
-    public bool CanWrite
+    public override bool CanWrite
     {
         get
         {
@@ -64,13 +63,6 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
                 return !_closedWrite && !_protocol.IsClosed;
             }
         }
-    }
-
-    // Written by the client-to-backend loop, read by the other one.
-    public bool InputEnded
-    {
-        get => Volatile.Read(ref _inputEnded);
-        private set => Volatile.Write(ref _inputEnded, value);
     }
 
     /// <summary>
@@ -108,16 +100,18 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
         return true;
     }
 
-    /// <summary>Sends a fatal alert of our own (used when the backend cannot be reached after the handshake).</summary>
-    public void Fail(short alertDescription, string message)
+    /// <summary>Sends a fatal internal_error alert of our own, within a short time.</summary>
+    public override async ValueTask FailAsync(string message)
     {
         lock (Gate)
         {
-            _offload.Fail(alertDescription, message);
+            _offload.Fail(AlertDescription.internal_error, message);
         }
+
+        await FlushQuietlyAsync(AlertFlushTimeout);
     }
 
-    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    public override async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {
@@ -132,7 +126,7 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
         await WaitSocketReadableAsync(cancellationToken);
     }
 
-    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
+    public override async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
     {
         if (InputEnded)
         {
@@ -207,7 +201,7 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
         return endedNow && n == 0 ? End() : new FrontEndRead(n, false);
     }
 
-    public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
+    public override async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
     {
         lock (Gate)
         {
@@ -223,7 +217,7 @@ internal sealed class TlsFrontEnd : TlsSocketSide, IRelayFrontEnd
         return true;
     }
 
-    public async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
+    public override async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
         {

@@ -98,7 +98,7 @@ public sealed class TlsProxyConnection : IDisposable
         string message = "";
         bool dialled = false;
         RelayState? relay = null;
-        IRelayFrontEnd? front = null;
+        TlsSocketSide? front = null;
         using var registration = cancellationToken.Register(Abort);
         ConnectionIds.Notify(_observer, o => o.HandshakeStarted(Id, SafeRemoteEndPoint(_client)));
         try
@@ -148,16 +148,8 @@ public sealed class TlsProxyConnection : IDisposable
                 {
                     if (error != ProxyError.Aborted)
                     {
-                        // Tell the client it is not a clean end: a fatal alert (OpenSSL: an unclean end), never close_notify.
-                        if (front is TlsFrontEnd bcFront)
-                        {
-                            bcFront.Fail(AlertDescription.internal_error, message);
-                            await bcFront.FlushQuietlyAsync(AlertFlushTimeout);
-                        }
-                        else
-                        {
-                            ((OpenSslFrontEnd)front).Fail();
-                        }
+                        // Tell the client it is not a clean end, never with close_notify.
+                        await front.FailAsync(message);
                     }
                 }
                 else
@@ -192,7 +184,7 @@ public sealed class TlsProxyConnection : IDisposable
         finally
         {
             CloseSockets();
-            (front as IDisposable)?.Dispose();
+            front?.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
         }
 

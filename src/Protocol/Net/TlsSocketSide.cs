@@ -9,9 +9,10 @@ namespace SslCluster.Protocol.Net;
 /// <see cref="Gate"/> (short and synchronous; the two copy loops share it); sends hold one async lock so records leave
 /// in the order the engine sealed them.
 /// </summary>
-internal abstract class TlsSocketSide : IDisposable
+internal abstract class TlsSocketSide : IRelayFrontEnd, IDisposable
 {
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private bool _inputEnded;
     private long _received;
     private long _sent;
 
@@ -31,6 +32,25 @@ internal abstract class TlsSocketSide : IDisposable
 
     public long BytesSent => Interlocked.Read(ref _sent);
 
+    public abstract int MaxWriteChunk { get; }
+
+    public abstract bool CanWrite { get; }
+
+    /// <summary>True once the peer has finished sending; written by the loop that reads this side, read by the other.</summary>
+    public bool InputEnded
+    {
+        get => Volatile.Read(ref _inputEnded);
+        protected set => Volatile.Write(ref _inputEnded, value);
+    }
+
+    public abstract ValueTask WaitReadableAsync(CancellationToken cancellationToken);
+
+    public abstract ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken);
+
+    public abstract ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken);
+
+    public abstract ValueTask CloseWriteAsync(CancellationToken cancellationToken);
+
     /// <summary>Ciphertext the engine has ready for the peer (called under <see cref="Gate"/>).</summary>
     protected abstract int PendingOutputLocked();
 
@@ -38,6 +58,12 @@ internal abstract class TlsSocketSide : IDisposable
     protected abstract int TakeOutputLocked(byte[] buffer);
 
     protected void CountReceived(int count) => Interlocked.Add(ref _received, count);
+
+    /// <summary>
+    /// Ends the stream as a failure of our own after the handshake (the back end could not be reached): never with
+    /// close_notify, with a fatal internal_error alert where the engine can send one.
+    /// </summary>
+    public abstract ValueTask FailAsync(string message);
 
     /// <summary>Takes the engine's output into a pooled buffer and sends it, in the engine's order.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
