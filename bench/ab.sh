@@ -6,7 +6,6 @@
 #
 #   sudo bench/ab.sh REV_A [REV_B]        # REV_B defaults to the working tree as built now
 #   ROUNDS=3 N=8000 sudo bench/ab.sh 0282d04 main
-#   CRYPTO_A=native sudo bench/ab.sh HEAD   # the same code on two TLS engines (--crypto of start-node.sh; default openssl)
 #
 # Needs a work folder a bench/run.sh has prepared (WORK, default /tmp/sslcluster-bench): its certs/, the nginx
 # backend configuration conf/backend-18080.conf and run/noresume_shim.so (h2load without resumption). Each revision is
@@ -18,7 +17,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 WORK=${WORK:-/tmp/sslcluster-bench}
 ROUNDS=${ROUNDS:-2} N=${N:-8000} CONC=${CONC:-50}
-CRYPTOS=("${CRYPTO_A:-openssl}" "${CRYPTO_B:-openssl}")
 log() { printf '[ab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -62,7 +60,9 @@ build() {
 
 A=$(build "$1") || exit 1
 B=$(build "${2:-worktree}") || exit 1
-NAMES=("$1/${CRYPTOS[0]}" "${2:-worktree}/${CRYPTOS[1]}")
+NAMES=("$1" "${2:-worktree}")
+# the same revision twice (an A/A run, to see the noise): keep the two sides apart in the means
+[ "${NAMES[0]}" = "${NAMES[1]}" ] && NAMES=("${NAMES[0]}#A" "${NAMES[1]}#B")
 
 taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
 BACKEND=$!
@@ -86,7 +86,7 @@ rate() {
 one_run() { # index dir -> lines "name row conn/s cpu_ms ok failed"
     local i=$1 dir=$2 wrapper pid k
     taskset -c 0 "$HERE/start-node.sh" --build "$dir/build" --data "$dir/data" --certs "$WORK/certs" --p12 18483 --p13 18484 \
-        --backend 18080 --crypto "${CRYPTOS[$i]}" > "$dir/node.log" 2>&1 &
+        --backend 18080 > "$dir/node.log" 2>&1 &
     wrapper=$!
     for k in $(seq 1 300); do (exec 3<>/dev/tcp/127.0.0.1/18484) 2>/dev/null && break; sleep 0.2; done
     pid=$(cat "$dir/data/node.pid")

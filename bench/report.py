@@ -3,14 +3,19 @@
 
 Reads <pass>/results.tsv written by the anchor script (columns: group system test proto value unit
 server-core% client-core% server-procs% note) and memory.tsv written by bench/run.sh. Values are medians of the
-repeats; ratios are ours / HAProxy within one pass (one run of the anchor script), never across passes, except the
-native-vs-BouncyCastle table, which compares our node across passes with the same client settings."""
+repeats; ratios are ours / HAProxy within one pass (one run of the anchor script), never across passes. Our node is
+compared with both HAProxy set-ups of the anchor script: `haproxy` (mode http, re-uses back-end connections) and
+`haproxy-tcp` (mode tcp, layer 4 like our node). Folders from before haproxy-tcp was measured show n/a for it."""
 import collections, os, re, statistics, sys
 
+if len(sys.argv) != 2 or not os.path.isdir(sys.argv[1]):
+    sys.exit("usage: report.py RESULTS_DIR (a bench/run.sh results folder)")
 R = sys.argv[1]
 P12 = "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)"
 P13 = "TLS1.3 AES128-GCM (ECDSA P-256)"
-HA, OURS, BC = "haproxy", "sslcluster", "sslcluster-bc"
+HA, HT, OURS = "haproxy", "haproxy-tcp", "sslcluster"
+OURS_TITLE = "sslcluster (OpenSSL)"
+PASSES = ["main", "tls12"]
 
 
 def load(name):
@@ -25,17 +30,18 @@ def load(name):
     return d
 
 
-passes = {n: load(n) for n in ["main", "tls12", "bc", "bc-tls12"]}
+passes = {n: load(n) for n in PASSES}
 
 
-def engine(name):
-    """Our node's engine in a pass (crypto= in its pass.txt), for the column titles."""
-    p = os.path.join(R, name, "pass.txt")
-    m = re.search(r"crypto=(\S+)", open(p).read()) if os.path.exists(p) else None
-    return m.group(1) if m else "?"
-
-
-ENGINE = engine("main")
+def old_engines():
+    """Passes of an older folder whose pass.txt names another engine than OpenSSL (crypto=..., before --crypto went)."""
+    found = []
+    for n in PASSES:
+        p = os.path.join(R, n, "pass.txt")
+        m = re.search(r"crypto=(\S+)", open(p).read()) if os.path.exists(p) else None
+        if m and m.group(1) != "openssl":
+            found.append(f"{n}: --crypto {m.group(1)}")
+    return found
 
 
 def num(x):
@@ -105,14 +111,24 @@ def core_ratio(a, b):
     return f"{(a.med / a.srv) / (b.med / b.srv):.2f}"
 
 
+def cell(x):
+    return x.cell() if x else "n/a"
+
+
 out = []
 w = out.append
 w("### Ours / HAProxy (each row from one run of the anchor script; median of the repeats)\n")
-w("Cells: **median** (individual runs; protocol and suite the client negotiated; for handshake rows how many of the "
+w("HAProxy http: `mode http`, parses HTTP and re-uses back-end connections; HAProxy tcp: `mode tcp`, layer 4 with one "
+  "back-end connection per client connection, as our node. "
+  "Cells: **median** (individual runs; protocol and suite the client negotiated; for handshake rows how many of the "
   "client's handshakes were resumptions; busy % of the server core 0 during the run). The ratio per busy core "
   "divides each value by its server-core busy fraction first (it matters where a run did not saturate core 0).\n")
-w(f"| figure | pass | HAProxy | sslcluster (--crypto {ENGINE}) | ours / HAProxy | per busy core |")
-w("|---|---|---|---|---|---|")
+old = old_engines()
+if old:
+    w(f"Note: an older results folder; our node ran with another engine than OpenSSL ({'; '.join(old)}).\n")
+w(f"| figure | pass | HAProxy http | HAProxy tcp | {OURS_TITLE} | ours / HAProxy http | ours / HAProxy tcp "
+  "| per busy core, ours / http | per busy core, ours / tcp |")
+w("|---|---|---|---|---|---|---|---|---|")
 rows = [
     ("Full handshakes/s, TLS 1.2 ECDHE-RSA-2048 AES128-GCM", "tls12", "hs_full", P12),
     ("Full handshakes/s, TLS 1.3 ECDSA P-256 AES128-GCM", "main", "hs_full", P13),
@@ -120,7 +136,7 @@ rows = [
     ("Keep-alive 100 B requests/s, TLS 1.3 ECDSA port", "main", "keepalive_100B", P13),
     ("1 MiB bulk MB/s, TLS 1.2 RSA port", "tls12", "bulk_1MiB", P12),
     ("1 MiB bulk MB/s, TLS 1.3 ECDSA port", "main", "bulk_1MiB", P13),
-    # What each side negotiated and how many handshakes resumed is in the cells (it differs by engine).
+    # What each side negotiated and how many handshakes resumed is in the cells.
     ("Resumed TLS 1.2, client keeps its session", "tls12", "hs_resume_ticket", "TLS1.2 session ticket"),
     ("TLS 1.3, client offers its PSK ticket, ECDSA port", "main", "hs_resume_ticket", "TLS1.3 PSK ticket (psk_dhe_ke)"),
     ("Default client, RSA port: full handshakes/s", "main", "hs_full", P12),
@@ -129,13 +145,14 @@ rows = [
     ("Default client, RSA port: 1 MiB bulk MB/s", "main", "bulk_1MiB", P12),
 ]
 for label, pas, test, proto in rows:
-    a, b = get(pas, HA, test, proto), get(pas, OURS, test, proto)
-    w(f"| {label} | {pas} | {a.cell() if a else 'n/a'} | {b.cell() if b else 'n/a'} | {ratio(b, a)} | {core_ratio(b, a)} |")
+    a, t, b = get(pas, HA, test, proto), get(pas, HT, test, proto), get(pas, OURS, test, proto)
+    w(f"| {label} | {pas} | {cell(a)} | {cell(t)} | {cell(b)} | {ratio(b, a)} | {ratio(b, t)} "
+      f"| {core_ratio(b, a)} | {core_ratio(b, t)} |")
 
 w("\n### Resident memory per 1,000 idle TLS connections (idle_conns.py: one request each, then idle; RSS of the "
   "process tree, fresh server process per row)\n")
-w(f"| port / protocol | HAProxy | sslcluster (--crypto {ENGINE}) | ours / HAProxy |")
-w("|---|---|---|---|")
+w(f"| port / protocol | HAProxy http | HAProxy tcp | {OURS_TITLE} | ours / HAProxy http | ours / HAProxy tcp |")
+w("|---|---|---|---|---|---|")
 mem = collections.defaultdict(dict)
 mp = os.path.join(R, "memory.tsv")
 if os.path.exists(mp):
@@ -145,43 +162,40 @@ if os.path.exists(mp):
             continue
         m = re.search(r"(\d+) idle TLS connections: RSS (\d+) -> (\d+) KiB, ([\d.]+) KiB per connection", f[3])
         mem[f[1]][f[0]] = (int(m.group(1)), int(m.group(2)), int(m.group(3)), float(m.group(4))) if m else None
-for proto, d in mem.items():
-    def c(x):
-        if not x:
-            return "FAIL"
-        n, before, after, per = x
-        return f"**{per * 1000 / 1024:,.1f} MiB** ({per:.1f} KiB/conn; n={n}; RSS {before / 1024:,.0f} -> {after / 1024:,.0f} MiB)"
-    h, o = d.get(HA), d.get(OURS)
-    r = f"{o[3] / h[3]:.1f}" if h and o and h[3] > 0 else "n/a"
-    w(f"| {proto} | {c(h)} | {c(o)} | {r} |")
+MISSING = object()  # no row for this system (not measured), as opposed to a row that failed (None)
 
-w("\n### Our node with native crypto vs BouncyCastle (same client settings; native from main/tls12, BouncyCastle "
-  "from bc/bc-tls12, separate runs minutes apart)\n")
-w("| figure | native | BouncyCastle | native / BouncyCastle |")
-w("|---|---|---|---|")
-brows = [
-    ("Full handshakes/s, TLS 1.2 ECDHE-RSA-2048 (client without TLS 1.3)", "tls12", "bc-tls12", "hs_full", P12),
-    ("Full handshakes/s, TLS 1.3 ECDSA P-256", "main", "bc", "hs_full", P13),
-    ("Full handshakes/s, TLS 1.3 RSA-2048 (default client, RSA port)", "main", "bc", "hs_full", P12),
-    ("1 MiB bulk MB/s, TLS 1.2 RSA port (client without TLS 1.3)", "tls12", "bc-tls12", "bulk_1MiB", P12),
-    ("1 MiB bulk MB/s, TLS 1.3 ECDSA port", "main", "bc", "bulk_1MiB", P13),
-    ("Keep-alive 100 B requests/s, TLS 1.3 ECDSA port", "main", "bc", "keepalive_100B", P13),
-]
-for label, pn, pb, test, proto in brows:
-    a, b = get(pn, OURS, test, proto), get(pb, BC, test, proto)
-    w(f"| {label} | {a.cell() if a else 'n/a'} | {b.cell() if b else 'n/a'} | {ratio(a, b)} |")
+
+def mcell(x):
+    if x is MISSING:
+        return "n/a"
+    if not x:
+        return "FAIL"
+    n, before, after, per = x
+    return f"**{per * 1000 / 1024:,.1f} MiB** ({per:.1f} KiB/conn; n={n}; RSS {before / 1024:,.0f} -> {after / 1024:,.0f} MiB)"
+
+
+def mratio(o, h):
+    ok = lambda x: x is not MISSING and x
+    return f"{o[3] / h[3]:.1f}" if ok(o) and ok(h) and h[3] > 0 else "n/a"
+
+
+if not mem:
+    w("| (no memory.tsv: pass memory not run) | n/a | n/a | n/a | n/a | n/a |")
+for proto, d in mem.items():
+    h, t, o = d.get(HA, MISSING), d.get(HT, MISSING), d.get(OURS, MISSING)
+    w(f"| {proto} | {mcell(h)} | {mcell(t)} | {mcell(o)} | {mratio(o, h)} | {mratio(o, t)} |")
 
 w("\n### Server CPU during the runs (% of one core used by the server's process tree; same runs as the first table)\n")
-w("| figure | HAProxy procs % | sslcluster procs % |")
-w("|---|---|---|")
+w("| figure | HAProxy http procs % | HAProxy tcp procs % | sslcluster procs % |")
+w("|---|---|---|---|")
 for label, pas, test, proto in rows[:6]:
-    a, b = get(pas, HA, test, proto), get(pas, OURS, test, proto)
+    a, t, b = get(pas, HA, test, proto), get(pas, HT, test, proto), get(pas, OURS, test, proto)
     f = lambda x: f"{x.proc:.0f}" if x and x.proc is not None else "n/a"
-    w(f"| {label} | {f(a)} | {f(b)} |")
+    w(f"| {label} | {f(a)} | {f(t)} | {f(b)} |")
 
 w("\n### Settings of each pass\n")
 w("```")
-for n in ["main", "tls12", "bc", "bc-tls12"]:
+for n in PASSES:
     p = os.path.join(R, n, "pass.txt")
     if os.path.exists(p):
         w(open(p).read().strip())

@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# Benchmark harness (not a test): our node side by side with HAProxy, in the same runs, on the same certificates and
-# the same plain nginx backend, using the shared anchor script (../shared/bench-anchors/run.sh from the repository
-# root), which installs HAProxy/nginx/h2load/wrk with apt, pins the proxy under test to core 0 and the load generator
-# and backend to core 1, and measures full/resumed handshakes/s, keep-alive requests/s and 1 MiB bulk MB/s.
+# Benchmark harness (not a test): our node side by side with HAProxy in its two set-ups, in the same runs, on the
+# same certificates and the same plain nginx backend, using the shared anchor script (../shared/bench-anchors/run.sh
+# from the repository root), which installs HAProxy/nginx/h2load/wrk with apt, pins the proxy under test to core 0
+# and the load generator and backend to core 1, and measures full/resumed handshakes/s, keep-alive requests/s and
+# 1 MiB bulk MB/s.
+# The two HAProxy systems of the anchor script: `haproxy` (mode http: parses HTTP and re-uses back-end connections;
+# ports 18443/18444) and `haproxy-tcp` (mode tcp: layer 4, one back-end connection per client connection, as our
+# node; ports 18433/18434). Our node (OpenSSL, its only TLS engine) is the anchor's `custom` system, named sslcluster.
 #
-#   sudo bench/run.sh                       # everything, about 20 minutes on 2 cores
+#   sudo bench/run.sh                       # everything, about 10-12 minutes on 2 cores
 #   sudo PASSES="main memory" bench/run.sh  # a subset (passes below, in this order)
 #
 # Passes (each one invocation of the anchor script, except memory):
-#   main      HAProxy + our node (engine OUR_CRYPTO: openssl by default, as the node; native for BouncyCastle),
-#             default client (offers TLS 1.2 and 1.3)
-#   tls12     HAProxy + our node (native), h2load/wrk told not to offer TLS 1.3 (client-no-tls13.cnf): the like-for-like
-#             TLS 1.2 RSA-2048 rows (our node negotiates 1.3 on the RSA port whenever the client offers it); the rows
-#             of the TLS 1.3-only port fail for HAProxy in this pass and are not used
-#   memory    resident memory per 1,000 idle TLS connections (anchor idle_conns.py), HAProxy and our node, both ports
-#   bc        our node with --crypto bouncycastle, default client (compare with main)
-#   bc-tls12  our node with --crypto bouncycastle, client without TLS 1.3 (compare with tls12)
-# Durations: DUR / HS_SECONDS / REPEAT of the anchor script, per pass (MAIN_*, TLS12_*, BC_*), defaults below.
+#   main      haproxy + haproxy-tcp + our node, default client (offers TLS 1.2 and 1.3)
+#   tls12     haproxy + haproxy-tcp + our node, h2load/wrk told not to offer TLS 1.3 (client-no-tls13.cnf): the
+#             TLS 1.2 RSA-2048 rows whatever the client's default (once needed because our node negotiated 1.3 on
+#             the RSA port; its cipher lines now cap that port at 1.2, so these rows mostly repeat main's RSA rows);
+#             the rows of the TLS 1.3-only port fail in this pass (that port refuses TLS 1.2) and are not used
+#   memory    resident memory per 1,000 idle TLS connections (anchor idle_conns.py), both ports, fresh process per
+#             row: haproxy, haproxy-tcp (when a main or tls12 pass has written $WORK/conf/haproxy-tcp.cfg) and our node
+# Durations: DUR / HS_SECONDS / REPEAT of the anchor script, per pass (MAIN_*, TLS12_*), defaults below.
 # Output: bench/results/<date-time>/<pass>/ (the anchor script's results.tsv, summary.md, raw/), memory.tsv,
-# report.md (the tables of docs/benchmarks.md, ratios ours/HAProxy). WORK (default /tmp/sslcluster-bench) holds
-# certificates, configurations, logs, the build and the node's data folder.
+# report.md (the tables of docs/benchmarks.md, ratios ours / HAProxy http and ours / HAProxy tcp). WORK (default
+# /tmp/sslcluster-bench) holds certificates, configurations, logs, the build and the node's data folder.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -46,7 +49,7 @@ find_anchors() {
     return 1
 }
 ANCHORS=$(find_anchors) || exit 1
-for f in run.sh idle_conns.py mk_tables.py templates/haproxy.cfg.tmpl; do
+for f in run.sh idle_conns.py mk_tables.py templates/haproxy.cfg.tmpl templates/haproxy-tcp.cfg.tmpl; do
     [ -f "$ANCHORS/$f" ] || die "$ANCHORS/$f is missing"
 done
 
@@ -57,15 +60,16 @@ for c in curl openssl python3 taskset; do command -v "$c" >/dev/null || die "$c 
 
 WORK=${WORK:-/tmp/sslcluster-bench}
 RESULTS=${RESULTS:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
-PASSES=${PASSES:-"main tls12 memory bc bc-tls12"}
-# Our node's engine in the main, tls12 and memory passes (start-node.sh --crypto).
-OUR_CRYPTO=${OUR_CRYPTO:-openssl}
+PASSES=${PASSES:-"main tls12 memory"}
+# The systems of the main and tls12 passes (the anchor script's names; custom is our node).
+PROXIES="haproxy haproxy-tcp custom"
 BUILD=$WORK/build
 DATA=$WORK/sslnode-data
 NOTLS13=$HERE/client-no-tls13.cnf
 IDLE_N=${IDLE_N:-1000}
-# the anchor script's fixed ports: backend 18080, HAProxy 18443/18444(/18446 plain), custom 18483/18484
-BACKEND_PORT=18080 HA12=18443 HA13=18444 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
+# the anchor script's fixed ports: backend 18080 (18081 direct), haproxy 18443/18444 (18446 plain),
+# haproxy-tcp 18433/18434, custom 18483/18484
+BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
 mkdir -p "$WORK" "$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 exec > >(tee -a "$RESULTS/bench.log") 2>&1
@@ -73,7 +77,7 @@ log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes
 
 ports_free() {
     local p busy=()
-    for p in $BACKEND_PORT 18081 $HA12 $HA13 18446 $OUR12 $OUR13 $ADMIN $REMOTING; do
+    for p in $BACKEND_PORT 18081 $HA12 $HA13 18446 $HT12 $HT13 $OUR12 $OUR13 $ADMIN $REMOTING; do
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy+=("$p")
     done
     [ ${#busy[@]} -eq 0 ] || { log "ports in use: ${busy[*]} (ss -ltnp | grep -E '$(IFS='|'; echo "${busy[*]}")')"; return 1; }
@@ -100,9 +104,9 @@ if [ ! -s "$WORK/certs/rsa2048.pem" ] || [ ! -s "$WORK/certs/ecp256.pem" ]; then
       cat rsa2048.crt rsa2048.key > rsa2048.pem && cat ecp256.crt ecp256.key > ecp256.pem ) || die "certificate generation failed"
 fi
 
-node_args() { # crypto -> start-node.sh arguments with the anchor's placeholders
-    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --crypto %s --admin-port %s --remoting-port %s" \
-        "$HERE/start-node.sh" "$BUILD" "$DATA" "$1" "$ADMIN" "$REMOTING"
+node_args() { # start-node.sh arguments with the anchor's placeholders
+    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --admin-port %s --remoting-port %s" \
+        "$HERE/start-node.sh" "$BUILD" "$DATA" "$ADMIN" "$REMOTING"
 }
 log "configuring the node's data folder $DATA (imports both certificates, applies the benchmark configuration)"
 rm -rf "$DATA"
@@ -112,18 +116,18 @@ taskset -c 0 "$HERE/start-node.sh" --build "$BUILD" --data "$DATA" --certs "$WOR
 log "build and preparation took $(( $(date +%s) - T0 )) s"
 
 # ---------------------------------------------------------------- passes of the anchor script
-anchor_pass() { # name proxies custom_name crypto client_cnf dur hs_seconds repeat [extra env...]
-    local name=$1 proxies=$2 cname=$3 crypto=$4 cnf=$5 dur=$6 hs=$7 rep=$8; shift 8
+anchor_pass() { # name proxies custom_name client_cnf dur hs_seconds repeat [extra env...]
+    local name=$1 proxies=$2 cname=$3 cnf=$4 dur=$5 hs=$6 rep=$7; shift 7
     local out=$RESULTS/$name t=$(date +%s) envs=()
     [ -n "$cnf" ] && envs+=(OPENSSL_CONF="$cnf")
     # the first anchor pass installs the packages (apt-get); the later ones skip that step
     if [ "$INSTALL_DONE" = 1 ]; then envs+=(SKIP_INSTALL=1); else envs+=(SKIP_INSTALL="${SKIP_INSTALL:-0}"); INSTALL_DONE=1; fi
     mkdir -p "$out"
-    log "== pass $name: PROXIES='$proxies' crypto=$crypto DUR=$dur HS_SECONDS=$hs REPEAT=$rep${cnf:+ client=$(basename "$cnf")}"
-    printf 'pass=%s proxies=%s custom=%s crypto=%s client_conf=%s DUR=%s HS_SECONDS=%s REPEAT=%s %s\n' \
-        "$name" "$proxies" "$cname" "$crypto" "${cnf:-default}" "$dur" "$hs" "$rep" "$*" > "$out/pass.txt"
+    log "== pass $name: PROXIES='$proxies' DUR=$dur HS_SECONDS=$hs REPEAT=$rep${cnf:+ client=$(basename "$cnf")}"
+    printf 'pass=%s proxies=%s custom=%s client_conf=%s DUR=%s HS_SECONDS=%s REPEAT=%s %s\n' \
+        "$name" "$proxies" "$cname" "${cnf:-default}" "$dur" "$hs" "$rep" "$*" > "$out/pass.txt"
     env "${envs[@]}" "$@" WORK="$WORK" OUT="$out" PROXIES="$proxies" CUSTOM_NAME="$cname" \
-        CUSTOM_START="$(node_args "$crypto")" DUR="$dur" HS_SECONDS="$hs" REPEAT="$rep" \
+        CUSTOM_START="$(node_args)" DUR="$dur" HS_SECONDS="$hs" REPEAT="$rep" \
         timeout -k 30 1500 bash "$ANCHORS/run.sh" > "$out/run.log" 2>&1
     local rc=$?
     grep -E '^\[..:..:..\]' "$out/run.log" | sed "s/^/  [$name] /" | tail -40
@@ -161,10 +165,16 @@ memory_pass() {
     be=$!
     wait_port $BACKEND_PORT || { stop "$be"; log "memory: backend did not start; skipped"; return; }
     local ha=(haproxy -f "$WORK/conf/haproxy.cfg" -db)
-    local ours=(bash -c "exec $(node_args "$OUR_CRYPTO" | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
+    local ours=(bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
+    # haproxy-tcp: the anchor script writes its configuration when a pass runs it (absent in older work folders)
+    local ht=()
+    if [ -s "$WORK/conf/haproxy-tcp.cfg" ]; then ht=(haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db)
+    else log "memory: $WORK/conf/haproxy-tcp.cfg is missing (run pass main or tls12 first); haproxy-tcp not measured"; fi
     idle_one haproxy "TLS1.3 AES128-GCM (ECDSA P-256)" $HA13 "" "${ha[@]}"
+    [ ${#ht[@]} -gt 0 ] && idle_one haproxy-tcp "TLS1.3 AES128-GCM (ECDSA P-256)" $HT13 "" "${ht[@]}"
     idle_one sslcluster "TLS1.3 AES128-GCM (ECDSA P-256)" $OUR13 "" "${ours[@]}"
     idle_one haproxy "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HA12 "$NOTLS13" "${ha[@]}"
+    [ ${#ht[@]} -gt 0 ] && idle_one haproxy-tcp "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HT12 "$NOTLS13" "${ht[@]}"
     idle_one sslcluster "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $OUR12 "$NOTLS13" "${ours[@]}"
     stop "$be"
     log "pass memory: $(( $(date +%s) - t )) s"
@@ -175,16 +185,12 @@ mkdir -p "$WORK/logs"
 INSTALL_DONE=0
 for pass in $PASSES; do
     case $pass in
-        main)     anchor_pass main "haproxy custom" sslcluster "$OUR_CRYPTO" "" \
+        main)     anchor_pass main "$PROXIES" sslcluster "" \
                       "${MAIN_DUR:-8}" "${MAIN_HS_SECONDS:-4}" "${MAIN_REPEAT:-3}" SPEED_SECONDS="${SPEED_SECONDS:-1}" ;;
-        tls12)    anchor_pass tls12 "haproxy custom" sslcluster "$OUR_CRYPTO" "$NOTLS13" \
+        tls12)    anchor_pass tls12 "$PROXIES" sslcluster "$NOTLS13" \
                       "${TLS12_DUR:-8}" "${TLS12_HS_SECONDS:-4}" "${TLS12_REPEAT:-3}" SKIP_SPEED=1 ;;
         memory)   memory_pass ;;
-        bc)       anchor_pass bc custom sslcluster-bc bouncycastle "" \
-                      "${BC_DUR:-5}" "${BC_HS_SECONDS:-3}" "${BC_REPEAT:-2}" SKIP_SPEED=1 ;;
-        bc-tls12) anchor_pass bc-tls12 custom sslcluster-bc bouncycastle "$NOTLS13" \
-                      "${BC_TLS12_DUR:-5}" "${BC_HS_SECONDS:-3}" "${BC_REPEAT:-2}" SKIP_SPEED=1 ;;
-        *) die "unknown pass '$pass' (main tls12 memory bc bc-tls12)" ;;
+        *) die "unknown pass '$pass' (main tls12 memory)" ;;
     esac
 done
 

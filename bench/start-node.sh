@@ -6,7 +6,7 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--crypto native|bouncycastle|openssl] [--admin-port N] [--remoting-port N] [--prepare]
+#                 [--admin-port N] [--remoting-port N] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
@@ -20,7 +20,7 @@
 # (a cipher destination that is not a content rule is dialled directly).
 set -u
 
-BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" CRYPTO=native ADMIN=18490 REMOTING=18491 PREPARE=0
+BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" ADMIN=18490 REMOTING=18491 PREPARE=0
 # The key files need an export password (CertStoreImporter); it protects only a later 'copy ssl ... export'.
 EXPORT_PASSWORD=bench-export-only
 
@@ -35,7 +35,6 @@ while [ $# -gt 0 ]; do
         --p12) P12=$2; shift 2 ;;
         --p13) P13=$2; shift 2 ;;
         --backend) BACKEND=$2; shift 2 ;;
-        --crypto) CRYPTO=$2; shift 2 ;;
         --admin-port) ADMIN=$2; shift 2 ;;
         --remoting-port) REMOTING=$2; shift 2 ;;
         --prepare) PREPARE=1; shift ;;
@@ -44,7 +43,6 @@ while [ $# -gt 0 ]; do
     esac
 done
 for v in BUILD DATA CERTS P12 P13 BACKEND; do [ -n "${!v}" ] || die "--$(tr 'A-Z' 'a-z' <<< "$v") is required"; done
-case $CRYPTO in native|bouncycastle|openssl) ;; *) die "--crypto native|bouncycastle|openssl, not '$CRYPTO'" ;; esac
 NODE_DLL=$BUILD/node/sslnode.dll
 CLI_DLL=$BUILD/cli/sslctl.dll
 [ -f "$NODE_DLL" ] || die "$NODE_DLL is missing (bench/run.sh builds it)"
@@ -108,8 +106,8 @@ for p in "$ADMIN" "$REMOTING"; do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is already in use (choose --admin-port/--remoting-port)"
 done
 
-log "starting sslnode (crypto $CRYPTO, data $DATA, admin $ADMIN, remoting $REMOTING)"
-dotnet "$NODE_DLL" --data-dir "$DATA" --admin-port "$ADMIN" --remoting-port "$REMOTING" --crypto "$CRYPTO" &
+log "starting sslnode (data $DATA, admin $ADMIN, remoting $REMOTING)"
+dotnet "$NODE_DLL" --data-dir "$DATA" --admin-port "$ADMIN" --remoting-port "$REMOTING" &
 NODE_PID=$!
 echo "$NODE_PID" > "$DATA/node.pid"
 

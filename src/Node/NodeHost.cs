@@ -60,7 +60,7 @@ internal static class NodeHost
         var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(masterKey, TimeProvider.System, settings.SessionCacheSize),
             settings.SessionTickets ? new SessionTicketKeys(TimeProvider.System) : null, masterKey);
         using var loggers = new NodeLoggerProvider();
-        using var dataPlane = new DataPlane(masterKey, addresses, settings.CryptoProvider, settings.BackendConnectTimeout,
+        using var dataPlane = new DataPlane(masterKey, addresses, settings.BackendConnectTimeout,
             sessions.Store, tickets: sessions.Tickets)
         {
             Health = health,

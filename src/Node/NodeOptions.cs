@@ -22,7 +22,6 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
           --seed-dns NAME:PORT   seed nodes from every address NAME resolves to (e.g. a Kubernetes headless
                                  service), with the nodes' remoting PORT; ignored when --seed is given
-          --crypto openssl|native|bouncycastle (default openssl)
           --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
                                  SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
@@ -93,7 +92,6 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                     }
                     Set("sslcluster.node.seed-dns", target);
                     break;
-                case "--crypto": Set("sslcluster.tls.crypto-provider", Value()); break;
                 case "--log-format":
                     var format = Value();
                     if (format is not ("text" or "json")) throw new ArgumentException($"--log-format takes text or json, not '{format}'");

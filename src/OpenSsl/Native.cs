@@ -139,6 +139,13 @@ internal static unsafe partial class LibSsl
     public static partial void SSL_CTX_set_cert_verify_callback(IntPtr ctx, IntPtr callback, IntPtr arg);
 
     [LibraryImport(Lib)]
+    public static partial void SSL_CTX_set_alpn_select_cb(IntPtr ctx, IntPtr callback, IntPtr arg);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial void SSL_get0_alpn_selected(IntPtr ssl, byte** data, uint* length);
+
+    [LibraryImport(Lib)]
     public static partial void SSL_CTX_set_client_CA_list(IntPtr ctx, IntPtr names);
 
     [LibraryImport(Lib)]

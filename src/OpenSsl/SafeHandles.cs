@@ -15,16 +15,23 @@ internal sealed class SafeSslContextHandle : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    private static long _live;
+
+    /// <summary>Contexts taken and not yet released, process-wide (the tests' leak check).</summary>
+    public static long Live => Interlocked.Read(ref _live);
+
     public static SafeSslContextHandle Take(IntPtr ctx)
     {
         var h = new SafeSslContextHandle();
         h.SetHandle(ctx);
+        Interlocked.Increment(ref _live);
         return h;
     }
 
     protected override bool ReleaseHandle()
     {
         LibSsl.SSL_CTX_free(handle);
+        Interlocked.Decrement(ref _live);
         return true;
     }
 }
@@ -44,10 +51,16 @@ internal sealed class SafeSslHandle : SafeHandle
 
     public override bool IsInvalid => handle == IntPtr.Zero;
 
+    private static long _live;
+
+    /// <summary>Connections taken and not yet freed, process-wide (the tests' leak check).</summary>
+    public static long Live => Interlocked.Read(ref _live);
+
     public static SafeSslHandle Take(IntPtr ssl)
     {
         var h = new SafeSslHandle();
         h.SetHandle(ssl);
+        Interlocked.Increment(ref _live);
         return h;
     }
 
@@ -64,6 +77,7 @@ internal sealed class SafeSslHandle : SafeHandle
     protected override bool ReleaseHandle()
     {
         LibSsl.SSL_free(handle);
+        Interlocked.Decrement(ref _live);
         if (_self.IsAllocated)
         {
             _self.Free();

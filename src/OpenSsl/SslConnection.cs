@@ -117,6 +117,18 @@ public sealed unsafe class SslConnection : IDisposable
     /// <summary>0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) once negotiated.</summary>
     public int Version => LibSsl.SSL_version(Ssl);
 
+    /// <summary>The application protocol agreed by ALPN (for example "http/1.1"), or null when none was.</summary>
+    public string? ApplicationProtocol
+    {
+        get
+        {
+            byte* data;
+            uint length;
+            LibSsl.SSL_get0_alpn_selected(Ssl, &data, &length);
+            return length == 0 ? null : System.Text.Encoding.ASCII.GetString(data, (int)length);
+        }
+    }
+
     /// <summary>IANA code of the negotiated suite; 0 before.</summary>
     public int CipherSuite => LibSsl.SSL_get_current_cipher(Ssl) is var c && c != IntPtr.Zero ? LibSsl.SSL_CIPHER_get_protocol_id(c) : 0;
 

@@ -34,6 +34,12 @@ public sealed record ServerContextOptions
 
     /// <summary>Client authentication; null: clients are not asked for a certificate.</summary>
     public ClientCertificateOptions? ClientCertificates { get; init; }
+
+    /// <summary>
+    /// The application protocols this ssl-server accepts by ALPN, in its order of preference (for example
+    /// <c>http/1.1</c>); null or empty: the client's ALPN offer is not answered.
+    /// </summary>
+    public IReadOnlyList<string>? ApplicationProtocols { get; init; }
 }
 
 /// <summary>What every connection of a listener shares before SNI picks an ssl-server.</summary>
@@ -95,6 +101,9 @@ public sealed unsafe class SslContext : IDisposable
 
     /// <summary>An ssl-server context's client authentication.</summary>
     internal ClientCertificateOptions? ClientCertificates { get; private init; }
+
+    /// <summary>An ssl-server context's ALPN protocols, each as its bytes, in preference order (empty: none).</summary>
+    internal byte[][] ApplicationProtocols { get; private init; } = [];
 
     /// <summary>A front context's session hooks.</summary>
     internal ITlsSessionHooks? Sessions { get; private init; }
@@ -205,9 +214,16 @@ public sealed unsafe class SslContext : IDisposable
                 ClientCertificateCallbacks.Install(ctx, clientCertificates);
             }
 
+            var protocols = Alpn.Encode(options.ApplicationProtocols);
+            if (protocols.Length > 0)
+            {
+                Alpn.Install(ctx);
+            }
+
             return new SslContext(handle, cipherList, cipherSuites, tag, options.MinVersion ?? 0, options.MaxVersion ?? 0)
             {
                 ClientCertificates = options.ClientCertificates,
+                ApplicationProtocols = protocols,
             };
         }
         catch

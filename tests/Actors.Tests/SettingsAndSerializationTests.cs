@@ -29,7 +29,6 @@ public sealed class SettingsTests
         Assert.Equal(("127.0.0.1", 9440), (s.AdminHost, s.AdminPort));
         Assert.False(s.DemoEnabled);
         Assert.Equal((8443, 8081, 8080), (s.DemoHttpsPort, s.DemoHttpPort, s.DemoBackendPort));
-        Assert.Equal(SslCluster.Protocol.Tls.TlsCryptoProvider.OpenSsl, s.CryptoProvider);
         Assert.Equal(16384, s.BufferSize);
         Assert.Equal(TimeSpan.FromSeconds(5), s.BackendConnectTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), s.DrainTimeout);
@@ -39,7 +38,6 @@ public sealed class SettingsTests
     }
 
     [Theory]
-    [InlineData("sslcluster.tls.crypto-provider = fast", "crypto-provider must be native, bouncycastle or openssl")]
     [InlineData("sslcluster.proxy.buffer-size = 10", "buffer-size must be from 1024")]
     [InlineData("sslcluster.tls.ticket-key-rotation = 1m", "ticket-key-rotation must be from 15m to 1d")]
     [InlineData("sslcluster.tls.session-cache-size = 0", "session-cache-size must be from 1")]

@@ -19,8 +19,6 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private readonly DemoHttpServer _backend;
 
-    private string[] _everyNode = [];
-
     private LocalCluster(DemoHttpServer backend)
     {
         _backend = backend;
@@ -50,14 +48,11 @@ public sealed class LocalCluster : IAsyncDisposable
 
     public IEnumerable<NodeProcess> Running => Nodes.OfType<NodeProcess>().Where(n => !n.HasExited);
 
-    public static async Task<LocalCluster> StartAsync(int nodes) => await StartAsync(nodes, []);
-
-    /// <summary>A cluster whose every node also gets <paramref name="everyNode"/> (for example --crypto openssl).</summary>
-    public static async Task<LocalCluster> StartAsync(int nodes, string[] everyNode)
+    public static async Task<LocalCluster> StartAsync(int nodes)
     {
         var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.9"), 0), Name = "cluster backend" });
         await backend.StartAsync();
-        var cluster = new LocalCluster(backend) { _everyNode = everyNode };
+        var cluster = new LocalCluster(backend);
         try
         {
             for (var i = 1; i <= nodes; i++) await cluster.StartNodeAsync(i);
@@ -75,7 +70,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public async Task<NodeProcess> StartNodeAsync(int i, params string[] extraArgs)
     {
         var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), Environment,
-            [.. NodeArguments(i, Ca.IssueNodePkcs12($"node{i}", Password)), .. _everyNode, .. extraArgs]);
+            [.. NodeArguments(i, Ca.IssueNodePkcs12($"node{i}", Password)), .. extraArgs]);
         while (Nodes.Count < i) Nodes.Add(null);
         Nodes[i - 1] = node;
         return node;

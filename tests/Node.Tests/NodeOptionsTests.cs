@@ -9,14 +9,13 @@ public sealed class NodeOptionsTests
     [Fact]
     public void Parse_Options_BecomeConfigurationKeys()
     {
-        var options = NodeOptions.Parse(["--data-dir", "/tmp/x", "--demo", "--admin-port", "9555", "--address-map", "private-to-loopback", "--crypto", "bouncycastle", "--set", "sslcluster.proxy.backlog=77"]);
+        var options = NodeOptions.Parse(["--data-dir", "/tmp/x", "--demo", "--admin-port", "9555", "--address-map", "private-to-loopback", "--set", "sslcluster.proxy.backlog=77"]);
 
         var s = SslClusterSettings.Create(options.Config);
         Assert.Equal("/tmp/x", s.DataDir);
         Assert.True(s.DemoEnabled);
         Assert.Equal(9555, s.AdminPort);
         Assert.Equal("private-to-loopback", s.AddressMap);
-        Assert.Equal(SslCluster.Protocol.Tls.TlsCryptoProvider.BouncyCastle, s.CryptoProvider);
         Assert.Equal(77, s.Backlog);
     }
 

@@ -76,6 +76,9 @@ public enum SslBackendMode
 
     /// <summary>TLS handshake, read everything until the client's close_notify, then answer "answer:" + it and close (TLS 1.3 half-close).</summary>
     ReplyAfterClose,
+
+    /// <summary>Like <see cref="AnswerThenClose"/>, but the TCP connection ends with a FIN and no close_notify (a cut-off answer).</summary>
+    AnswerThenFinWithoutCloseNotify,
 }
 
 /// <summary>A real TLS server on 127.0.0.1 (.NET SslStream) for the back-end side of re-encrypted flows.</summary>
@@ -107,6 +110,9 @@ public sealed class SslStreamBackend : LoopbackServer
 
     /// <summary>Subject of the last client certificate received.</summary>
     public string? LastClientSubject { get; private set; }
+
+    /// <summary>The SNI name the last client sent ("" when none).</summary>
+    public string? LastServerName { get; private set; }
 
     /// <summary>The protocol negotiated last.</summary>
     public SslProtocols LastProtocol { get; private set; }
@@ -154,10 +160,11 @@ public sealed class SslStreamBackend : LoopbackServer
 
         Interlocked.Increment(ref _handshakes);
         LastProtocol = ssl.SslProtocol;
+        LastServerName = ssl.TargetHostName;
         LastClientSubject = ssl.RemoteCertificate?.Subject;
         try
         {
-            if (_mode == SslBackendMode.AnswerThenClose)
+            if (_mode is SslBackendMode.AnswerThenClose or SslBackendMode.AnswerThenFinWithoutCloseNotify)
             {
                 int n = await ssl.ReadAsync(buffer, cancellationToken);
                 var prefix = Encoding.ASCII.GetBytes("answer:");
@@ -169,7 +176,11 @@ public sealed class SslStreamBackend : LoopbackServer
                 }
 
                 await ssl.WriteAsync(answer, cancellationToken);
-                await ssl.ShutdownAsync();
+                if (_mode == SslBackendMode.AnswerThenClose)
+                {
+                    await ssl.ShutdownAsync();
+                }
+
                 socket.Shutdown(SocketShutdown.Send);
                 // Drain until the peer closes too, so our FIN is not turned into a reset.
                 try

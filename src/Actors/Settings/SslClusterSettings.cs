@@ -31,8 +31,6 @@ public sealed record SslClusterSettings
 
     public required int DemoBackendPort { get; init; }
 
-    /// <summary>The TLS engine's crypto (sslcluster.tls.crypto-provider): native, bouncycastle or openssl.</summary>
-    public required SslCluster.Protocol.Tls.TlsCryptoProvider CryptoProvider { get; init; }
 
     public required int BufferSize { get; init; }
 
@@ -86,9 +84,6 @@ public sealed record SslClusterSettings
     {
         ArgumentNullException.ThrowIfNull(config);
         var c = config.WithFallback(Reference).GetConfig("sslcluster");
-        var provider = c.GetString("tls.crypto-provider").ToLowerInvariant();
-        if (provider is not ("native" or "bouncycastle" or "openssl"))
-            throw new ConfigurationException($"sslcluster.tls.crypto-provider must be native, bouncycastle or openssl, not '{provider}'");
         var buffer = c.GetInt("proxy.buffer-size");
         if (buffer is < 1024 or > 1 << 20)
             throw new ConfigurationException($"sslcluster.proxy.buffer-size must be from 1024 to 1048576 bytes, not {buffer}");
@@ -154,12 +149,6 @@ public sealed record SslClusterSettings
             DemoHttpsPort = c.GetInt("node.demo.https-port"),
             DemoHttpPort = c.GetInt("node.demo.http-port"),
             DemoBackendPort = c.GetInt("node.demo.backend-port"),
-            CryptoProvider = provider switch
-            {
-                "bouncycastle" => SslCluster.Protocol.Tls.TlsCryptoProvider.BouncyCastle,
-                "openssl" => SslCluster.Protocol.Tls.TlsCryptoProvider.OpenSsl,
-                _ => SslCluster.Protocol.Tls.TlsCryptoProvider.Native,
-            },
             BufferSize = buffer,
             BackendConnectTimeout = c.GetTimeSpan("proxy.backend-connect-timeout"),
             DrainTimeout = c.GetTimeSpan("proxy.drain-timeout"),

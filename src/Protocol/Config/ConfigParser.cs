@@ -397,8 +397,8 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite"];
-        private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite", "alpn"];
+        private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "server-name", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
         {
@@ -466,6 +466,7 @@ public static partial class ConfigParser
                 "idle" => server with { IdleTimeoutSeconds = Number(AfterKeyword(args, w, "timeout", $"ssl-server {n} idle timeout SECONDS"), 0, 86400, "idle timeout (seconds; 0 never closes an idle flow)") },
                 "version" => server with { MinimumVersion = Version(One(args, w, $"ssl-server {n} version tls1.2|tls1.3")) },
                 "urlrewrite" => server with { UrlRewrites = AddUrlRewrite(server, args, w) },
+                "alpn" => server with { Alpn = AlpnList(args, w, n) },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
@@ -578,6 +579,7 @@ public static partial class ConfigParser
                 "port" => b with { Port = Port(One(args, w, $"backend-server {n} port PORT")) },
                 "server-ip" => b with { ServerIp = Address(One(args, w, $"backend-server {n} server-ip IP")) },
                 "server-port" => b with { ServerPort = Port(One(args, w, $"backend-server {n} server-port PORT")) },
+                "server-name" => b with { ServerName = DnsName(One(args, w, $"backend-server {n} server-name HOST")) },
                 "cipher" => b with { Ciphers = b.Ciphers.Contains(CipherName(One(args.Take(1).ToArray(), w, $"backend-server {n} cipher NAME"))) ? b.Ciphers : b.Ciphers.Add(args[0].ToLowerInvariant()) },
                 "rsakey" => b with { RsaKey = One(args, w, $"backend-server {n} rsakey NAME") },
                 "rsacert" => b with { RsaCert = One(args, w, $"backend-server {n} rsacert NAME") },
@@ -620,6 +622,7 @@ public static partial class ConfigParser
                     "handshake" => s with { HandshakeTimeoutSeconds = fresh.HandshakeTimeoutSeconds },
                     "idle" => s with { IdleTimeoutSeconds = fresh.IdleTimeoutSeconds },
                     "version" => s with { MinimumVersion = fresh.MinimumVersion },
+                    "alpn" => s with { Alpn = fresh.Alpn },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
                     "authentication" or "cacert" or "crl" or "failure" or "failure-url" => s with { ClientAuth = ClientAuthNo(s, option, w) },
@@ -643,10 +646,40 @@ public static partial class ConfigParser
                 "rsakey" => b with { RsaKey = null },
                 "rsacert" => b with { RsaCert = null },
                 "cacert" => b with { CaCert = null },
+                "server-name" => b with { ServerName = null },
                 "cipher" when w.Count == 5 => b with { Ciphers = b.Ciphers.Remove(w[4].ToLowerInvariant()) },
-                _ => throw new LineException(w[3], $"'no backend-server {n} {w[3]}' is not a command; options that can be removed: rsakey, rsacert, cacert, cipher NAME"),
+                _ => throw new LineException(w[3], $"'no backend-server {n} {w[3]}' is not a command; options that can be removed: rsakey, rsacert, cacert, server-name, cipher NAME"),
             };
             SetList(list with { BackendServers = list.BackendServers.SetItem(n, b) });
+        }
+
+        /// <summary>ALPN protocol names (RFC 7301 registry style: 1 to 255 printable ASCII characters), lower case, no repeats.</summary>
+        private static ValueList<string> AlpnList(string[] args, IReadOnlyList<string> w, int n)
+        {
+            if (args.Length == 0) throw new LineException(w[^1], $"write 'ssl-server {n} alpn PROTOCOL...', for example 'ssl-server {n} alpn h2 http/1.1'");
+            var list = ValueList<string>.Empty;
+            foreach (var word in args)
+            {
+                var name = word.ToLowerInvariant();
+                if (name.Length > 255 || !name.All(c => c is > ' ' and < (char)127))
+                    throw new LineException(word, $"'{word}' is not an ALPN protocol name (printable ASCII, for example http/1.1 or h2)");
+                if (list.Contains(name)) throw new LineException(word, $"'{word}' is listed twice");
+                list = list.Add(name);
+            }
+            return list;
+        }
+
+        /// <summary>A DNS host name (RFC 1123 labels, at most 253 characters), lower case, without a trailing dot.</summary>
+        private static string DnsName(string word)
+        {
+            var name = word.TrimEnd('.').ToLowerInvariant();
+            if (name.Length is 0 or > 253 || Uri.CheckHostName(name) != UriHostNameType.Dns ||
+                name.Split('.').Any(label => label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-' || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')))
+            {
+                throw new LineException(word, $"'{word}' is not a DNS host name (letters, digits and hyphens in dot-separated labels, for example backend1.example.com)");
+            }
+
+            return name;
         }
 
         private static ValueList<CipherEntry> RemoveCipher(SslServer s, string name)

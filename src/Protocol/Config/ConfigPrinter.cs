@@ -91,6 +91,7 @@ public static class ConfigPrinter
             if (s.HandshakeTimeoutSeconds != SslServer.DefaultHandshakeTimeoutSeconds) Line("  ", $"{p} handshake timeout {N(s.HandshakeTimeoutSeconds)}");
             if (s.IdleTimeoutSeconds != 0) Line("  ", $"{p} idle timeout {N(s.IdleTimeoutSeconds)}");
             if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
+            if (!s.Alpn.Equals(SslServer.DefaultAlpn)) Line("  ", $"{p} alpn {string.Join(' ', s.Alpn)}");
             var auth = s.ClientAuth;
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
             foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");
@@ -108,6 +109,7 @@ public static class ConfigPrinter
             if (b.Port is { } port) Line("  ", $"{p} port {N(port)}");
             if (b.ServerIp is { } sip) Line("  ", $"{p} server-ip {sip}");
             if (b.ServerPort is { } sport) Line("  ", $"{p} server-port {N(sport)}");
+            if (b.ServerName is { } sname) Line("  ", $"{p} server-name {sname}");
             foreach (var c in b.Ciphers) Line("  ", $"{p} cipher {c}");
             if (b.RsaKey is { } rk) Line("  ", $"{p} rsakey {Q(rk)}");
             if (b.RsaCert is { } rc) Line("  ", $"{p} rsacert {Q(rc)}");

@@ -131,6 +131,8 @@ public static class ConfigValidator
     /// </summary>
     private static void ValidateUrlRewrites(string who, SslServer s, Action<string> error, Action<string> warn)
     {
+        if (s.UrlRewrites.Count > 0 && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } other)
+            error($"{who}: alpn '{other}' with urlrewrite rules: the rewrite reads HTTP/1.x responses; remove '{other}' from 'ssl-server {s.Number} alpn' or the urlrewrite rules");
         if (s.UrlRewrites.Count > UrlRewriteRule.MaxRules)
             error($"{who}: {s.UrlRewrites.Count} urlrewrite rules, but an ssl-server holds at most {UrlRewriteRule.MaxRules}; remove some with 'no ssl-server {s.Number} urlrewrite NUMBER'");
         var first = new Dictionary<(string Host, int ClearPort), int>();

@@ -113,6 +113,15 @@ public sealed record SslServer(int Number)
 
     /// <summary><c>ssl-server N urlrewrite NUMBER HOST ...</c>: Location rewrite rules, keyed by rule number.</summary>
     public ValueMap<int, UrlRewriteRule> UrlRewrites { get; init; } = ValueMap<int, UrlRewriteRule>.Empty;
+
+    /// <summary>The ALPN protocols of an ssl-server when it names none: HTTP/1.1, what the clear-text side speaks.</summary>
+    public static readonly ValueList<string> DefaultAlpn = ValueList<string>.Empty.Add("http/1.1");
+
+    /// <summary>
+    /// <c>ssl-server N alpn PROTOCOL...</c> (beyond the reference): the application protocols agreed with a client by
+    /// ALPN, in the ssl-server's order of preference; <c>h2</c> passes HTTP/2 through to a destination that speaks it.
+    /// </summary>
+    public ValueList<string> Alpn { get; init; } = DefaultAlpn;
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>
@@ -145,6 +154,13 @@ public sealed record BackendServer(int Number)
 
     public int? ServerPort { get; init; }
 
+    /// <summary>
+    /// The real server's DNS name (<c>backend-server N server-name HOST</c>, beyond the reference): sent as SNI, and the
+    /// name its certificate must carry when <c>cacert</c> verifies it; without it the certificate must carry the
+    /// server's IP address.
+    /// </summary>
+    public string? ServerName { get; init; }
+
     public ValueList<string> Ciphers { get; init; } = ValueList<string>.Empty;
 
     public string? RsaKey { get; init; }
@@ -156,7 +172,7 @@ public sealed record BackendServer(int Number)
     /// <summary>How long our session with the real server is reused (the reference's "session key re-use"); 0 = never.</summary>
     public int SessionCacheSeconds { get; init; } = SslServer.DefaultSessionCacheSeconds;
 
-    /// <summary>TLS version towards the real server: tls1.2 (default; sessions are reused) or tls1.3 (full handshakes: BouncyCastle 2.7 does not resume TLS 1.3).</summary>
+    /// <summary>TLS version towards the real server: tls1.2 (default) or tls1.3; sessions are re-used under both (TLS 1.3 by the server's ticket).</summary>
     public TlsVersionFloor MinimumVersion { get; init; } = TlsVersionFloor.Tls12;
 
     /// <summary>Time the real server has to complete the TLS handshake; <c>backend-server N handshake timeout S</c>.</summary>

@@ -26,7 +26,7 @@ public sealed record TlsProbeOptions
 
 /// <summary>
 /// Opens a TLS connection for an ssl or http encrypt keepalive and returns the decrypted stream (the handshake is
-/// done). The node plugs in the BouncyCastle client it uses for back-end re-encryption; <see cref="SslStreamProbeConnector"/>
+/// done). The node plugs in the OpenSSL client it uses for back-end re-encryption (DataPlane); <see cref="SslStreamProbeConnector"/>
 /// is the default.
 /// </summary>
 public interface ITlsProbeConnector
@@ -37,7 +37,7 @@ public interface ITlsProbeConnector
 /// <summary>
 /// The default connector over .NET's SslStream. It accepts any server certificate unless the options name a CA, as a
 /// CSS does for keepalives; the client certificate is sent when its certificate and key files (PEM) are readable in
-/// <paramref name="storeFolder"/>. Cipher names are left to the platform's defaults: the BouncyCastle connector is
+/// <paramref name="storeFolder"/>. Cipher names are left to the platform's defaults: the node's connector is
 /// the one that applies them.
 /// </summary>
 public sealed class SslStreamProbeConnector(string? storeFolder = null) : ITlsProbeConnector

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Org.BouncyCastle.Tls;
 using SslCluster.Protocol.Tls;
 
 namespace SslCluster.Protocol.Net;
@@ -34,31 +33,10 @@ public sealed record BackendLink(Socket Socket, IBackendTlsClient? Tls = null, I
 /// <summary>The TLS handshake towards a real server, with a timeout and failures named by phase.</summary>
 internal static class BackendTlsHandshake
 {
-    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
-
     public static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunAsync(Socket socket,
         IBackendTlsClient tls, TimeSpan timeout, CancellationToken lifetime)
     {
-        if (tls is OpenSslBackendClient openSsl)
-        {
-            return await RunOpenSslAsync(socket, openSsl, timeout, lifetime);
-        }
-
-        var client = (OffloadTlsClient)tls;
-        var side = new TlsFrontEnd(socket, client);
-        var (error, message) = await StepAsync(side, client, timeout, lifetime);
-        if (error == ProxyError.None)
-        {
-            return (side, error, message);
-        }
-
-        side.Dispose();
-        return (null, error, message);
-    }
-
-    private static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunOpenSslAsync(Socket socket,
-        OpenSslBackendClient client, TimeSpan timeout, CancellationToken lifetime)
-    {
+        var client = (OpenSslBackendClient)tls;
         OpenSsl.SslConnection connection;
         try
         {
@@ -70,7 +48,7 @@ internal static class BackendTlsHandshake
             return (null, ProxyError.BackendHandshakeFailed, "backend TLS client could not be set up: " + e.Message);
         }
 
-        var side = new OpenSslFrontEnd(socket, connection, requireCloseNotify: false, RelaySide.Backend);
+        var side = new TlsSocketSide(socket, connection, requireCloseNotify: false, RelaySide.Backend);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
         cts.CancelAfter(timeout);
         (ProxyError, string) failure;
@@ -87,11 +65,11 @@ internal static class BackendTlsHandshake
             failure = status is null
                 ? (ProxyError.BackendHandshakeFailed, $"backend closed the connection during the TLS handshake after {side.BytesReceived} bytes")
                 : client.CertificateProblem is { } problem
-                    ? (ProxyError.BackendCertificateRejected, $"backend certificate refused, sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertSent)}: {problem}")
+                    ? (ProxyError.BackendCertificateRejected, $"backend certificate refused, sent fatal alert {TlsSocketSide.AlertName(ssl.AlertSent)}: {problem}")
                     : ssl.AlertReceived >= 0
-                        ? (ProxyError.BackendHandshakeFailed, $"backend sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertReceived)} during the TLS handshake")
+                        ? (ProxyError.BackendHandshakeFailed, $"backend sent fatal alert {TlsSocketSide.AlertName(ssl.AlertReceived)} during the TLS handshake")
                         : (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed" +
-                            (ssl.AlertSent >= 0 ? ", sent fatal alert " + OpenSslFrontEnd.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error);
+                            (ssl.AlertSent >= 0 ? ", sent fatal alert " + TlsSocketSide.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error);
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
         {
@@ -108,57 +86,5 @@ internal static class BackendTlsHandshake
 
         side.Dispose();
         return (null, failure.Item1, failure.Item2);
-    }
-
-    private static async Task<(ProxyError, string)> StepAsync(TlsFrontEnd side, OffloadTlsClient client, TimeSpan timeout,
-        CancellationToken lifetime)
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime);
-        cts.CancelAfter(timeout);
-        try
-        {
-            while (client.Handshake is null)
-            {
-                if (!await side.HandshakeStepAsync(cts.Token))
-                {
-                    return (ProxyError.BackendHandshakeFailed,
-                        $"backend closed the connection during the TLS handshake after {side.BytesReceived} bytes");
-                }
-            }
-
-            return (ProxyError.None, "");
-        }
-        catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
-        {
-            return (ProxyError.Aborted, "aborted during the backend TLS handshake");
-        }
-        catch (OperationCanceledException)
-        {
-            return (ProxyError.BackendHandshakeTimeout,
-                $"backend did not complete the TLS handshake within {timeout.TotalSeconds:0.###} s");
-        }
-        catch (TlsFatalAlertReceived e)
-        {
-            return (ProxyError.BackendHandshakeFailed,
-                "backend sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + " during the TLS handshake");
-        }
-        catch (TlsFatalAlert e)
-        {
-            await side.FlushQuietlyAsync(AlertFlushTimeout);
-            return client.CertificateProblem is { } problem
-                ? (ProxyError.BackendCertificateRejected, "backend certificate refused, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + ": " + problem)
-                : (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
-                    (string.IsNullOrEmpty(e.Message) ? "" : ": " + e.Message));
-        }
-        catch (SocketException e)
-        {
-            return (ProxyError.BackendHandshakeFailed, "backend connection failed during the TLS handshake: " + SocketIo.Describe(e));
-        }
-#pragma warning disable CA1031 // Anything BouncyCastle throws on the server's bytes is a failed back-end handshake.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            return (ProxyError.BackendHandshakeFailed, "backend TLS handshake failed: " + e.Message);
-        }
     }
 }

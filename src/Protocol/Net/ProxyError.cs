@@ -68,6 +68,12 @@ public enum ProxyError
 
     /// <summary>No byte moved in either direction for the ssl-server's idle timeout: closed by policy.</summary>
     IdleTimeout,
+
+    /// <summary>
+    /// The real server of a TLS leg closed TCP without close_notify: what it sent may be cut short, so the client's
+    /// connection is reset, never ended cleanly.
+    /// </summary>
+    BackendTruncated,
 }
 
 /// <summary>Helpers for <see cref="ProxyError"/>.</summary>
@@ -77,7 +83,7 @@ public static class ProxyErrorExtensions
     public static bool IsBackendSide(this ProxyError error) =>
         error is ProxyError.BackendConnectFailed or ProxyError.BackendConnectTimeout or ProxyError.BackendReset
             or ProxyError.BackendHandshakeFailed or ProxyError.BackendHandshakeTimeout or ProxyError.BackendCertificateRejected
-            or ProxyError.BackendAlertReceived or ProxyError.BackendProtocolError;
+            or ProxyError.BackendAlertReceived or ProxyError.BackendProtocolError or ProxyError.BackendTruncated;
 
     /// <summary>True for the values caused by the client (routine: log them at Debug).</summary>
     public static bool IsClientSide(this ProxyError error) =>
@@ -108,6 +114,7 @@ public static class ProxyErrorExtensions
         ProxyError.BackendCertificateRejected => "backend certificate refused (cacert)",
         ProxyError.BackendAlertReceived => "backend sent a fatal TLS alert",
         ProxyError.BackendProtocolError => "backend sent invalid TLS records",
+        ProxyError.BackendTruncated => "backend closed without TLS close_notify",
         ProxyError.Aborted => "connection aborted by the proxy",
         ProxyError.InternalError => "internal error in the proxy",
         ProxyError.IdleTimeout => "closed after the idle timeout",

@@ -44,7 +44,7 @@ internal sealed class RelayState
 /// <list type="number">
 /// <item>Client finished (EOF or close_notify): FIN to the backend; the backend keeps answering until it closes,
 /// then we close towards the client. If the client can no longer be written to (TLS 1.2 close_notify, which
-/// BouncyCastle answers at once as RFC 5246 demands), backend data is discarded and counted, and the backend gets
+/// we answer at once as RFC 5246 demands), backend data is discarded and counted, and the backend gets
 /// <see cref="ProxyConnectionOptions.CloseLinger"/> to close.</item>
 /// <item>Backend finished (EOF): close_notify and FIN to the client; the client gets the linger to close too.</item>
 /// <item>Any error: the first one is kept, both loops stop, the caller closes both sockets without close_notify (a

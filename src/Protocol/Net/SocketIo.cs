@@ -45,5 +45,21 @@ internal static class SocketIo
         }
     }
 
+    /// <summary>
+    /// Makes the socket's close a reset (RST, no FIN): for a client whose back end failed mid-stream, so that a response
+    /// cut short can never pass for a complete one (an HTTP/1.0 body ends at the close).
+    /// </summary>
+    public static void ResetOnClose(Socket socket)
+    {
+        try
+        {
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Already gone: nothing will be sent either way.
+        }
+    }
+
     public static string Describe(SocketException e) => $"{e.SocketErrorCode} ({e.Message})";
 }

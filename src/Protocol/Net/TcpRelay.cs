@@ -81,6 +81,10 @@ public sealed class TcpRelay : IDisposable
                 ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
                 relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, null, _lifetime.Token);
                 (error, message) = (relay.Error, relay.Message);
+                if (error.IsBackendSide())
+                {
+                    SocketIo.ResetOnClose(_client);
+                }
             }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException && IsAborted)

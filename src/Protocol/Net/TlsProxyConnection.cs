@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Org.BouncyCastle.Tls;
 using SslCluster.Protocol.Tls;
 
 namespace SslCluster.Protocol.Net;
@@ -17,8 +16,6 @@ namespace SslCluster.Protocol.Net;
 /// </summary>
 public sealed class TlsProxyConnection : IDisposable
 {
-    private static readonly TimeSpan AlertFlushTimeout = TimeSpan.FromSeconds(1);
-
     private readonly Socket _client;
     private readonly TlsEngine _engine;
     private readonly TlsBindingSelector _selector;
@@ -104,22 +101,8 @@ public sealed class TlsProxyConnection : IDisposable
         try
         {
             _client.NoDelay = true;
-            HandshakeInfo? handshake;
-            if (_engine.OpenSslFront is { } openSslFront)
-            {
-                var openSsl = new OpenSslFrontEnd(_client, OpenSsl.SslConnection.CreateServer(openSslFront, SelectOpenSsl), _engine.Options.RequireClientCloseNotify);
-                front = openSsl;
-                (error, message, handshake) = await OpenSslHandshakeAsync(openSsl);
-            }
-            else
-            {
-                var server = _engine.CreateServer(_selector);
-                var bc = new TlsFrontEnd(_client, server, _engine.Options.RequireClientCloseNotify);
-                front = bc;
-                (error, message) = await HandshakeAsync(bc, server);
-                handshake = server.Handshake;
-            }
-
+            front = new TlsSocketSide(_client, OpenSsl.SslConnection.CreateServer(_engine.Front, Select), _engine.Options.RequireClientCloseNotify);
+            (error, message, var handshake) = await HandshakeAsync(front);
             handshakeEnd = Stopwatch.GetTimestamp();
             if (error == ProxyError.None && handshake!.ClientAuth?.RedirectUrl is { } failureUrl)
             {
@@ -167,6 +150,11 @@ public sealed class TlsProxyConnection : IDisposable
                         (transform as IDisposable)?.Dispose();
                     }
                     (error, message) = (relay.Error, relay.Message);
+                    if (error.IsBackendSide())
+                    {
+                        // The back end failed mid-stream: the client must see it failed too, not a clean end.
+                        SocketIo.ResetOnClose(_client);
+                    }
                 }
             }
         }
@@ -237,10 +225,10 @@ public sealed class TlsProxyConnection : IDisposable
 
     private bool IsAborted => Volatile.Read(ref _aborted) != 0;
 
-    /// <summary>The SNI choice on the OpenSSL engine: the same selector, its binding's OpenSSL context.</summary>
-    private OpenSsl.SslContext? SelectOpenSsl(string? serverName) => _selector(serverName)?.OpenSslContext();
+    /// <summary>The SNI choice: the selector's binding, its OpenSSL context (null refuses with unrecognized_name).</summary>
+    private OpenSsl.SslContext? Select(string? serverName) => _selector(serverName)?.OpenSslContext();
 
-    private async Task<(ProxyError Error, string Message, HandshakeInfo? Handshake)> OpenSslHandshakeAsync(OpenSslFrontEnd front)
+    private async Task<(ProxyError Error, string Message, HandshakeInfo? Handshake)> HandshakeAsync(TlsSocketSide front)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
         timeout.CancelAfter(_options.HandshakeTimeout);
@@ -264,6 +252,7 @@ public sealed class TlsProxyConnection : IDisposable
                     ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
                 {
                     SessionId = ssl.Version == 0x0303 ? ssl.SessionIdHex : null,
+                    ApplicationProtocol = ssl.ApplicationProtocol,
                 });
             }
 
@@ -271,7 +260,7 @@ public sealed class TlsProxyConnection : IDisposable
             {
                 var refused = ssl.PeerVerdict as ClientAuthOutcome ?? chosen.ClientAuth.Verify([]);
                 return (ProxyError.ClientCertificateRejected, $"client certificate refused ({refused.Result}), sent fatal alert " +
-                    $"{(ssl.AlertSent >= 0 ? OpenSslFrontEnd.AlertName(ssl.AlertSent) : "(none)")}: {refused.Reason}", null);
+                    $"{(ssl.AlertSent >= 0 ? TlsSocketSide.AlertName(ssl.AlertSent) : "(none)")}: {refused.Reason}", null);
             }
 
             if (ssl.ServerNameRejected)
@@ -280,8 +269,8 @@ public sealed class TlsProxyConnection : IDisposable
             }
 
             return ssl.AlertReceived >= 0
-                ? (ProxyError.ClientAlertReceived, $"client sent fatal alert {OpenSslFrontEnd.AlertName(ssl.AlertReceived)} during the handshake", null)
-                : (ProxyError.ClientHandshakeFailed, "TLS handshake failed" + (ssl.AlertSent >= 0 ? ", sent fatal alert " + OpenSslFrontEnd.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error, null);
+                ? (ProxyError.ClientAlertReceived, $"client sent fatal alert {TlsSocketSide.AlertName(ssl.AlertReceived)} during the handshake", null)
+                : (ProxyError.ClientHandshakeFailed, "TLS handshake failed" + (ssl.AlertSent >= 0 ? ", sent fatal alert " + TlsSocketSide.AlertName(ssl.AlertSent) : "") + ": " + ssl.Error, null);
         }
         catch (OperationCanceledException) when (IsAborted)
         {
@@ -299,72 +288,6 @@ public sealed class TlsProxyConnection : IDisposable
         catch (ObjectDisposedException) when (IsAborted)
         {
             return (ProxyError.Aborted, "aborted during the TLS handshake", null);
-        }
-    }
-
-    private async Task<(ProxyError Error, string Message)> HandshakeAsync(TlsFrontEnd front, OffloadTlsServer server)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-        timeout.CancelAfter(_options.HandshakeTimeout);
-        try
-        {
-            while (server.Handshake is null)
-            {
-                if (!await front.HandshakeStepAsync(timeout.Token))
-                {
-                    return (ProxyError.ClientHandshakeFailed,
-                        $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes");
-                }
-            }
-
-            return (ProxyError.None, "");
-        }
-        catch (OperationCanceledException) when (IsAborted)
-        {
-            return (ProxyError.Aborted, "aborted during the TLS handshake");
-        }
-        catch (OperationCanceledException)
-        {
-            return (ProxyError.ClientHandshakeTimeout,
-                $"client did not complete the TLS handshake within {_options.HandshakeTimeout.TotalSeconds:0.###} s");
-        }
-        catch (TlsFatalAlertReceived e)
-        {
-            return (ProxyError.ClientAlertReceived,
-                "client sent fatal alert " + AlertDescription.GetText(e.AlertDescription) + " during the handshake");
-        }
-        catch (TlsFatalAlert e)
-        {
-            await front.FlushQuietlyAsync(AlertFlushTimeout);
-            if (server.ClientAuthRejection is { } refused)
-            {
-                return (ProxyError.ClientCertificateRejected, $"client certificate refused ({refused.Result}), sent fatal alert {AlertDescription.GetText(e.AlertDescription)}: {refused.Reason}");
-            }
-
-            if (server.ServerNameRejected)
-            {
-                return (ProxyError.ClientServerNameRejected,
-                    $"no ssl-server for server name '{server.ServerName ?? "(none)"}': sent unrecognized_name");
-            }
-
-            return (ProxyError.ClientHandshakeFailed,
-                "TLS handshake failed, sent fatal alert " + AlertDescription.GetText(e.AlertDescription) +
-                (string.IsNullOrEmpty(e.Message) ? "" : ": " + e.Message));
-        }
-        catch (SocketException e)
-        {
-            return (ProxyError.ClientReset, "client connection failed during the handshake: " + SocketIo.Describe(e));
-        }
-        catch (ObjectDisposedException) when (IsAborted)
-        {
-            return (ProxyError.Aborted, "aborted during the TLS handshake");
-        }
-#pragma warning disable CA1031 // Anything BouncyCastle throws on client bytes is the client's failed handshake.
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            await front.FlushQuietlyAsync(AlertFlushTimeout);
-            return (ProxyError.ClientHandshakeFailed, "TLS handshake failed: " + e.Message);
         }
     }
 

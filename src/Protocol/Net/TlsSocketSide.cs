@@ -1,69 +1,332 @@
 using System.Net.Sockets;
+using SslCluster.OpenSsl;
 
 namespace SslCluster.Protocol.Net;
 
 /// <summary>
-/// The socket half shared by both TLS engines' relay sides (<see cref="TlsFrontEnd"/> on BouncyCastle,
-/// <see cref="OpenSslFrontEnd"/> on OpenSSL): byte counters, the ordered sending of the engine's output, waiting for
-/// input without a buffer, and the classification of socket errors by side. The engine is called only under
-/// <see cref="Gate"/> (short and synchronous; the two copy loops share it); sends hold one async lock so records leave
-/// in the order the engine sealed them.
+/// One TLS side of a flow (the client, or the real server of a re-encrypted or initiated flow): its socket and an
+/// <see cref="SslConnection"/> over memory BIOs (ciphertext fed in from the socket, taken out and sent), as clear text
+/// for the relay. Every call on the SSL holds <see cref="Gate"/> (short and synchronous, never across an await; the two
+/// copy loops share the SSL); every take-then-send holds one async send lock, so that records leave in the order
+/// OpenSSL sealed them. Waiting for input holds no buffer; socket errors are classified by side.
+/// Half-close: under TLS 1.3 the peer's close_notify only ends its input (RFC 8446 6.1) and we may still send; under
+/// TLS 1.2 it is answered at once with ours and nothing more is sent (RFC 5246 7.2.1).
 /// </summary>
-internal abstract class TlsSocketSide : IRelayFrontEnd, IDisposable
+internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 {
+    // One clear-text chunk per write: one record (16 KiB of plaintext at most) fits a pooled buffer with its overhead.
+    private const int ChunkSize = SocketIo.BufferSize - 256;
+
+    private readonly SslConnection _ssl;
+    private readonly bool _requireCloseNotify;
+    private bool _closedWrite;
+    private bool _peerClosed;
+    private bool _failed;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private bool _inputEnded;
     private long _received;
     private long _sent;
 
-    protected TlsSocketSide(Socket socket, RelaySide side)
+    private Socket Socket { get; }
+
+    private RelaySide Side { get; }
+
+    private Lock Gate { get; } = new();
+
+    public TlsSocketSide(Socket socket, SslConnection ssl, bool requireCloseNotify, RelaySide side = RelaySide.Client)
     {
         Socket = socket;
         Side = side;
+        _ssl = ssl;
+        _requireCloseNotify = requireCloseNotify;
     }
 
-    protected Socket Socket { get; }
+    /// <summary>The OpenSSL connection, for what the handshake negotiated and why it failed.</summary>
+    public SslConnection Connection => _ssl;
 
-    protected RelaySide Side { get; }
+    public int MaxWriteChunk => ChunkSize;
 
-    protected Lock Gate { get; } = new();
+    public bool CanWrite
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return !_closedWrite && !_failed;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs the handshake to its end: Ok, Failed (an alert for the peer already sent when OpenSSL made one), or null
+    /// when the peer closed the connection first. Socket errors and cancellation come out as exceptions.
+    /// </summary>
+    public async ValueTask<SslStatus?> HandshakeAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SslStatus status;
+            lock (Gate)
+            {
+                status = _ssl.Handshake();
+            }
+
+            if (status == SslStatus.Failed)
+            {
+                _failed = true;
+                await FlushQuietlyAsync(TimeSpan.FromSeconds(1));
+                return status;
+            }
+
+            await FlushAsync(cancellationToken);
+            if (status != SslStatus.WantInput)
+            {
+                return status;
+            }
+
+            if (!await ReceiveAsync(cancellationToken))
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the stream as a failure of our own after the handshake (the back end could not be reached). OpenSSL has no
+    /// call to send an alert of our choosing after the handshake, so nothing more is sent, and never a close_notify: the
+    /// peer sees the stream end unclean.
+    /// </summary>
+    public ValueTask FailAsync(string message)
+    {
+        lock (Gate)
+        {
+            _failed = true;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        lock (Gate)
+        {
+            // Clear text or unprocessed records already inside OpenSSL, or the peer's close_notify already seen.
+            if (_ssl.BufferedInput > 0 || _peerClosed)
+            {
+                return;
+            }
+        }
+
+        await WaitSocketReadableAsync(cancellationToken);
+    }
+
+    public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (InputEnded)
+            {
+                return FrontEndRead.Ended;
+            }
+
+            SslStatus status;
+            int read;
+            bool answerClose = false;
+            bool renegotiation = false;
+            lock (Gate)
+            {
+                status = _ssl.Read(buffer.AsSpan(0, Math.Min(maxCount, buffer.Length)), out read);
+                if (status == SslStatus.Closed && !_peerClosed)
+                {
+                    _peerClosed = true;
+                    if (_ssl.Version != 0x0304 && !_closedWrite)
+                    {
+                        // TLS 1.2: answer the close_notify now and send nothing more.
+                        _closedWrite = true;
+                        _ssl.Shutdown();
+                        answerClose = true;
+                    }
+                }
+                else if (status == SslStatus.Failed)
+                {
+                    _failed = true;
+                }
+                else if (_ssl.RenegotiationAttempted)
+                {
+                    _failed = true;
+                    renegotiation = true;
+                    InputEnded = true;
+                }
+            }
+
+            if (renegotiation)
+            {
+                throw new RelayException(Side.ProtocolError(), $"{Side.Name()} tried a TLS renegotiation, which is refused: connection closed");
+            }
+
+            switch (status)
+            {
+                case SslStatus.Ok:
+                    // Reading may have queued records of ours (a TLS 1.3 KeyUpdate answer).
+                    await FlushOrThrowAsync(cancellationToken);
+                    return new FrontEndRead(read, false);
+                case SslStatus.Closed:
+                    if (answerClose)
+                    {
+                        await FlushQuietlyAsync(TimeSpan.FromSeconds(1));
+                    }
+
+                    return End();
+                case SslStatus.Failed:
+                    InputEnded = true;
+                    await FlushQuietlyAsync(TimeSpan.FromSeconds(1));
+                    throw _ssl.AlertReceived >= 0
+                        ? new RelayException(Side.AlertReceived(), $"{Side.Name()} sent fatal alert {AlertName(_ssl.AlertReceived)}")
+                        : new RelayException(Side.ProtocolError(), $"{Side.Name()} record refused: {_ssl.Error}");
+            }
+
+            // WantInput: what reading queued goes out first (a TLS 1.3 KeyUpdate answer, a warning alert), so a peer
+            // that keeps asking cannot grow our output buffer while we wait for it; then more ciphertext, read again.
+            await FlushOrThrowAsync(cancellationToken);
+            if (!await ReceiveOrEofAsync(cancellationToken))
+            {
+                return End();
+            }
+        }
+    }
+
+    public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
+    {
+        lock (Gate)
+        {
+            if (_closedWrite || _failed)
+            {
+                return false;
+            }
+
+            if (_ssl.Write(buffer.AsSpan(0, count)) != SslStatus.Ok)
+            {
+                _failed = true;
+                throw new RelayException(Side.ProtocolError(), $"{Side.Name()} write refused: {_ssl.Error}");
+            }
+        }
+
+        await FlushOrThrowAsync(cancellationToken);
+        return true;
+    }
+
+    public async ValueTask CloseWriteAsync(CancellationToken cancellationToken)
+    {
+        lock (Gate)
+        {
+            if (_closedWrite)
+            {
+                return;
+            }
+
+            _closedWrite = true;
+            if (!_failed)
+            {
+                _ssl.Shutdown();
+            }
+        }
+
+        await FinishCloseAsync(cancellationToken);
+    }
+
+    /// <summary>Frees the SSL: call once both copy loops have stopped.</summary>
+    public void Dispose()
+    {
+        lock (Gate)
+        {
+            _ssl.Dispose();
+        }
+
+        _sendLock.Dispose();
+    }
+
+    private int PendingOutputLocked() => _ssl.PendingOutput;
+
+    private int TakeOutputLocked(byte[] buffer) => _ssl.TakeOutput(buffer.AsSpan(0, SocketIo.BufferSize));
+
+    /// <summary>The alert's name as TLS calls it (for example "handshake_failure").</summary>
+    internal static string AlertName(int alert) => Org.BouncyCastle.Tls.AlertDescription.GetText((short)alert);
+
+    /// <summary>Receives ciphertext and feeds it; false at EOF. Waits without a buffer, then reads into a pooled one.</summary>
+    private async ValueTask<bool> ReceiveAsync(CancellationToken cancellationToken)
+    {
+        await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+        byte[] buffer = SocketIo.Rent();
+        try
+        {
+            int n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None, cancellationToken);
+            if (n == 0)
+            {
+                return false;
+            }
+
+            CountReceived(n);
+            lock (Gate)
+            {
+                _ssl.Feed(buffer.AsSpan(0, n));
+            }
+
+            return true;
+        }
+        finally
+        {
+            SocketIo.Return(buffer);
+        }
+    }
+
+    /// <summary>Like <see cref="ReceiveAsync"/> in the relay: socket errors classified, a missing close_notify checked at EOF.</summary>
+    private async ValueTask<bool> ReceiveOrEofAsync(CancellationToken cancellationToken)
+    {
+        bool more;
+        try
+        {
+            more = await ReceiveAsync(cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw ReceiveFailed(e);
+        }
+
+        if (!more && !_peerClosed && Side == RelaySide.Backend)
+        {
+            // A TLS server ends what it sends with close_notify (RFC 8446 6.1); a bare FIN may have cut a response
+            // short, and a clean end towards the client would hide that.
+            InputEnded = true;
+            throw new RelayException(ProxyError.BackendTruncated, "backend closed the connection without TLS close_notify: what it sent may be truncated");
+        }
+
+        if (!more && _requireCloseNotify && !Volatile.Read(ref _closedWrite) && !_peerClosed)
+        {
+            InputEnded = true;
+            throw new RelayException(ProxyError.ClientTruncated, "client closed the connection without TLS close_notify");
+        }
+
+        return more;
+    }
+
+    private FrontEndRead End()
+    {
+        InputEnded = true;
+        return FrontEndRead.Ended;
+    }
 
     public long BytesReceived => Interlocked.Read(ref _received);
 
     public long BytesSent => Interlocked.Read(ref _sent);
 
-    public abstract int MaxWriteChunk { get; }
-
-    public abstract bool CanWrite { get; }
-
     /// <summary>True once the peer has finished sending; written by the loop that reads this side, read by the other.</summary>
     public bool InputEnded
     {
         get => Volatile.Read(ref _inputEnded);
-        protected set => Volatile.Write(ref _inputEnded, value);
+        private set => Volatile.Write(ref _inputEnded, value);
     }
 
-    public abstract ValueTask WaitReadableAsync(CancellationToken cancellationToken);
-
-    public abstract ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken);
-
-    public abstract ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken);
-
-    public abstract ValueTask CloseWriteAsync(CancellationToken cancellationToken);
-
-    /// <summary>Ciphertext the engine has ready for the peer (called under <see cref="Gate"/>).</summary>
-    protected abstract int PendingOutputLocked();
-
-    /// <summary>Moves the engine's ciphertext into <paramref name="buffer"/>; the count (called under <see cref="Gate"/>).</summary>
-    protected abstract int TakeOutputLocked(byte[] buffer);
-
-    protected void CountReceived(int count) => Interlocked.Add(ref _received, count);
-
-    /// <summary>
-    /// Ends the stream as a failure of our own after the handshake (the back end could not be reached): never with
-    /// close_notify, with a fatal internal_error alert where the engine can send one.
-    /// </summary>
-    public abstract ValueTask FailAsync(string message);
+    private void CountReceived(int count) => Interlocked.Add(ref _received, count);
 
     /// <summary>Takes the engine's output into a pooled buffer and sends it, in the engine's order.</summary>
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
@@ -122,10 +385,8 @@ internal abstract class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
     }
 
-    public virtual void Dispose() => _sendLock.Dispose();
-
     /// <summary><see cref="FlushAsync"/> with a socket failure classified as this side's reset.</summary>
-    protected async ValueTask FlushOrThrowAsync(CancellationToken cancellationToken)
+    private async ValueTask FlushOrThrowAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -138,7 +399,7 @@ internal abstract class TlsSocketSide : IRelayFrontEnd, IDisposable
     }
 
     /// <summary>Waits for the socket to be readable, holding no buffer; a socket failure is this side's reset.</summary>
-    protected async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
+    private async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
     {
         try
         {
@@ -150,11 +411,11 @@ internal abstract class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
     }
 
-    protected RelayException ReceiveFailed(SocketException e) =>
+    private RelayException ReceiveFailed(SocketException e) =>
         new(Side.Reset(), Side.Name() + " receive failed: " + SocketIo.Describe(e), e);
 
     /// <summary>Sends our queued close (close_notify) if the peer still listens, then half-closes the socket.</summary>
-    protected async ValueTask FinishCloseAsync(CancellationToken cancellationToken)
+    private async ValueTask FinishCloseAsync(CancellationToken cancellationToken)
     {
         try
         {

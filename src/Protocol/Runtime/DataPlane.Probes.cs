@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using Org.BouncyCastle.Tls;
+using System.Security.Authentication;
 using SslCluster.Protocol.Health;
+using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Tls;
 
 namespace SslCluster.Protocol.Runtime;
@@ -9,11 +10,13 @@ namespace SslCluster.Protocol.Runtime;
 /// <summary>
 /// Encrypted keepalives (<c>keepalive type ssl</c>, <c>http encrypt</c>) go through the same TLS client as
 /// re-encrypted flows: the backend-server's ciphers, client certificate (decrypted with the node's master key) and
-/// cacert, the same native crypto and certificate cache. Blocking BouncyCastle over a NetworkStream is enough for a
-/// probe every few seconds, and gives the probe a plain Stream.
+/// cacert, on the node's OpenSSL engine, and the same handshake with its failures named by phase.
 /// </summary>
 public sealed partial class DataPlane : ITlsProbeConnector
 {
+    /// <summary>A probe that has not finished its handshake by then has failed (a CSS waits about as long).</summary>
+    private static readonly TimeSpan ProbeHandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private IReadOnlyDictionary<string, byte[]> _latestFiles = new Dictionary<string, byte[]>();
 
     public async Task<Stream> ConnectAsync(IPEndPoint endpoint, string? serverName, TlsProbeOptions options, CancellationToken ct)
@@ -34,10 +37,14 @@ public sealed partial class DataPlane : ITlsProbeConnector
         try
         {
             await socket.ConnectAsync(endpoint, ct);
-            var protocol = new TlsClientProtocol(new NetworkStream(socket, ownsSocket: true));
-            using var registration = ct.Register(socket.Dispose);
-            await Task.Run(() => protocol.Connect(_engine.CreateBouncyCastleClient(profile)), ct);
-            return protocol.Stream;
+            var (side, error, message) = await BackendTlsHandshake.RunAsync(socket, _engine.CreateClient(profile), ProbeHandshakeTimeout, ct);
+            if (side is null)
+            {
+                ct.ThrowIfCancellationRequested();
+                throw new AuthenticationException($"{message} ({error})");
+            }
+
+            return new RelaySideStream(side, socket);
         }
         catch
         {
@@ -46,7 +53,7 @@ public sealed partial class DataPlane : ITlsProbeConnector
         }
         finally
         {
-            // The client key signs during the handshake only: the probe's own credential goes as soon as it is done.
+            // The client key is loaded into the connection's own context: the probe's credential can go now.
             client?.Dispose();
         }
     }

@@ -25,8 +25,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private readonly TlsEngine _engine;
 
     /// <summary>
-    /// For modules whose ssl-servers all say <c>version tls1.3</c>. BouncyCastle chooses the protocol version before
-    /// it sees SNI, so the floor is a property of the engine a connection uses, not of the binding it selects.
+    /// For modules whose ssl-servers all say <c>version tls1.3</c>. A connection's version range is set when it is
+    /// created, before its ClientHello names an ssl-server, so the floor is a property of the engine a connection
+    /// uses, not of the binding it selects.
     /// </summary>
     private readonly TlsEngine _engineTls13;
 
@@ -44,12 +45,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     public static readonly TimeSpan StickyIdle = TimeSpan.FromMinutes(30);
 
     /// <param name="log">Where CRL events go (fetched, failed, kept the last good copy); standard error when null.</param>
-    public DataPlane(MasterKey masterKey, AddressMap addresses, TlsCryptoProvider crypto, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null, SessionTicketKeys? tickets = null)
+    public DataPlane(MasterKey masterKey, AddressMap addresses, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null, SessionTicketKeys? tickets = null)
     {
         _clientAuth = new ClientAuthPolicies(TimeProvider.System, log ?? (line => Console.Error.WriteLine("sslnode: " + line)));
         _protector = new KeyProtector(masterKey);
         Addresses = addresses;
-        var options = new TlsEngineOptions { CryptoProvider = crypto };
+        var options = new TlsEngineOptions();
         sessions ??= new LocalTlsSessionStore(TimeProvider.System);
         _engine = new TlsEngine(options, sessions, tickets);
         _engineTls13 = new TlsEngine(options with { MinVersion = TlsVersion.Tls13 }, sessions, tickets);
@@ -130,11 +131,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
             ClientAuth = _clientAuth.For(server, files, leases),
+            ApplicationProtocols = server.Server.Alpn,
         };
         return (binding, names);
     }
 
-    /// <summary>The BouncyCastle codes of IANA suite names (unknown names dropped).</summary>
+    /// <summary>The code points of IANA suite names (unknown names dropped).</summary>
     private static IEnumerable<int> SuiteIdsOf(IEnumerable<string> ianaNames) =>
         ianaNames.Select(name => SuiteIds.TryGetValue(name, out var id) ? id : -1).Where(id => id >= 0);
 
@@ -157,6 +159,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         return kept;
     }
 
+    private string? DialledAddress(Config.BackendServer server) =>
+        (server.ServerIp ?? server.IpAddress) is { } ip ? Addresses.Map(ip).ToString() : null;
+
     /// <summary>The TLS client settings of a backend-server, from its configuration and the store files it names.</summary>
     private BackendTlsProfile Profile(BackendServerPlan plan, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
     {
@@ -171,7 +176,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         var suites = SuiteIdsOf(plan.Suites);
         return new BackendTlsProfile(plan.CacheKey, suites,
             plan.Server.MinimumVersion == Config.TlsVersionFloor.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12,
-            client, cas, TimeSpan.FromSeconds(plan.Server.SessionCacheSeconds));
+            client, cas, TimeSpan.FromSeconds(plan.Server.SessionCacheSeconds), plan.Server.ServerName)
+        {
+            // The name the certificate must carry: the configured DNS name, else the address really dialled (a
+            // client verifies the server it connects to; --address-map moves it in tests and local runs).
+            ExpectedName = plan.Server.ServerName ?? DialledAddress(plan.Server),
+        };
     }
 
     private static string CommonName(string subject)
@@ -208,8 +218,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     }
 
     /// <summary>
-    /// The version range a module's ssl-servers allow. BouncyCastle picks the version before SNI selects an
-    /// ssl-server, so the range is decided per module: TLS 1.3 only when every ssl-server says so, TLS 1.2 only when
+    /// The version range a module's ssl-servers allow. The range is set on a connection before SNI selects an
+    /// ssl-server, so it is decided per module: TLS 1.3 only when every ssl-server says so, TLS 1.2 only when
     /// no cipher line names a TLS 1.3 suite, both otherwise.
     /// </summary>
     private TlsEngine EngineFor(ModulePlan module)

@@ -46,14 +46,20 @@ public sealed class BackendTlsProfile
 
     public string? ServerName { get; }
 
+    /// <summary>
+    /// The DNS name or IP address the server's certificate must carry (subjectAltName) when <see cref="TrustedCas"/>
+    /// verifies it; null checks no name.
+    /// </summary>
+    public string? ExpectedName { get; init; }
+
     /// <summary>The suites offered, in preference order (TLS 1.3 suites first, always present).</summary>
     public IReadOnlyList<int> CipherSuites => Suites;
 
     internal int[] Suites { get; }
 
     /// <summary>
-    /// This backend-server's OpenSSL client context, built on first use: the same versions, suites and client
-    /// certificate as the BouncyCastle client, the server's chain checked by <see cref="ServerChainCheck"/>, and every
+    /// This backend-server's OpenSSL client context, built on first use: the versions, suites and client
+    /// certificate of the backend-server, the server's chain checked by <see cref="ServerChainCheck"/>, and every
     /// session the server gives us kept in <paramref name="sessions"/> under <see cref="CacheKey"/>.
     /// </summary>
     internal OpenSsl.SslContext OpenSslContext(OpenSslBackendSessions sessions)
@@ -75,7 +81,7 @@ public sealed class BackendTlsProfile
                     {
                         MinVersion = MinimumVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
 
-                        // As on the BouncyCastle engine: TLS 1.2 towards a real server unless it says version tls1.3.
+                        // TLS 1.2 towards a real server unless it says version tls1.3 (the reference's servers speak 1.2).
                         MaxVersion = MinimumVersion == TlsVersion.Tls13 ? 0x0304 : 0x0303,
                         CipherList = cipherList,
                         CipherSuites = cipherSuites,

@@ -47,7 +47,7 @@ public sealed class ClientAuthPolicy
         _time = time ?? TimeProvider.System;
         TrustedCas = [.. _trusted];
 
-        // BouncyCastle writes these names into the CertificateRequest so clients pick a matching certificate.
+        // The names sent in the CertificateRequest, so that clients pick a matching certificate.
         AuthorityNames = [.. TrustedCas.Select(c => X509Name.GetInstance(c.SubjectName.RawData))];
 
         // The scope of session resumption: sessions made under this exact policy (same CA set, same failure action,

@@ -1,6 +1,6 @@
 namespace SslCluster.Protocol.Tls;
 
-/// <summary>What a completed handshake negotiated, read once from BouncyCastle and kept (its getters take locks).</summary>
+/// <summary>What a completed handshake negotiated, read once from the connection when it completes and kept.</summary>
 /// <param name="Version">TLS 1.2 or 1.3.</param>
 /// <param name="CipherSuite">IANA code of the negotiated suite.</param>
 /// <param name="ServerName">SNI host name sent by the client (lower case), or null.</param>
@@ -23,4 +23,7 @@ public sealed record HandshakeInfo(
 
     /// <summary>The TLS 1.2 session ID (hex) the client can resume with; null under TLS 1.3 or without a session.</summary>
     public string? SessionId { get; init; }
+
+    /// <summary>The application protocol agreed by ALPN (for example "h2"), or null when the client offered none in common.</summary>
+    public string? ApplicationProtocol { get; init; }
 }

@@ -2,8 +2,8 @@ namespace SslCluster.Protocol.Tls;
 
 /// <summary>
 /// Where resumable TLS 1.2 sessions live between connections. The engine puts a session after each full handshake
-/// that issued a session ID and asks for it when a ClientHello carries that ID. The bytes are the output of
-/// <see cref="TlsSessionCodec"/> and contain the master secret: an implementation keeps them in memory or behind
+/// that issued a session ID and asks for it when a ClientHello carries that ID. The bytes are OpenSSL's session
+/// DER (<c>i2d_SSL_SESSION</c>) and contain the master secret: an implementation keeps them in memory or behind
 /// TLS-protected remoting, never on disk in clear. Implementations are called concurrently from many connections.
 /// </summary>
 public interface ITlsSessionStore

@@ -49,10 +49,14 @@ internal sealed class OpenSslBackendClient : IBackendTlsClient
 /// </summary>
 internal sealed class OpenSslBackendSessions
 {
-    private readonly BoundedLruCache<string, (byte[] Der, DateTimeOffset Expires)> _entries = new(4096);
+    private readonly BoundedLruCache<string, (byte[] Der, DateTimeOffset Expires)> _entries;
     private readonly TimeProvider _time;
 
-    public OpenSslBackendSessions(TimeProvider time) => _time = time;
+    public OpenSslBackendSessions(TimeProvider time, int capacity = 4096)
+    {
+        _time = time;
+        _entries = new(capacity);
+    }
 
     public int Count => _entries.Count;
 

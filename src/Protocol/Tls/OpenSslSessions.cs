@@ -4,7 +4,7 @@ using SslCluster.OpenSsl;
 namespace SslCluster.Protocol.Tls;
 
 /// <summary>
-/// The OpenSSL engine's sessions, kept where the BouncyCastle engine keeps them: TLS 1.2 session IDs in the
+/// The engine's sessions: TLS 1.2 session IDs in the
 /// <see cref="ITlsSessionStore"/> (replicated to every node; the bytes are OpenSSL's session DER), scoped by the
 /// ssl-server's binding key; tickets for TLS 1.2 and TLS 1.3 under the cluster's <see cref="SessionTicketKeys"/>, whose
 /// secrets give every node the same AES and HMAC keys. OpenSSL itself refuses a session whose session-ID context

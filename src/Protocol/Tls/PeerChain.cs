@@ -15,7 +15,7 @@ internal static class PeerChain
 
     /// <summary>
     /// Parsed peer certificates shared by every policy, keyed by the SHA-256 of their DER: a peer that comes back
-    /// costs a hash and a lookup, not a parse (its key for signatures is cached by <see cref="NativeTlsCrypto"/>).
+    /// costs a hash and a lookup, not a parse.
     /// </summary>
     private static readonly BoundedLruCache<string, X509Certificate2> Parsed = new(1024);
 

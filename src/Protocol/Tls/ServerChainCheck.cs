@@ -3,7 +3,18 @@ using Org.BouncyCastle.Tls;
 
 namespace SslCluster.Protocol.Tls;
 
-/// <summary>The TLS client side of a back-end flow, whichever engine runs it: what its handshake negotiated.</summary>
+/// <summary>What a completed back-end handshake negotiated.</summary>
+/// <param name="Version">TLS 1.2 or 1.3.</param>
+/// <param name="CipherSuite">IANA code of the negotiated suite.</param>
+/// <param name="Resumed">True when a stored session was reused (no full handshake).</param>
+/// <param name="ServerVerified">True when the server's chain was checked against the backend-server's cacert.</param>
+/// <param name="ServerSubject">Subject of the server's certificate (null when resumed: no certificate is sent).</param>
+public sealed record BackendHandshakeInfo(TlsVersion Version, int CipherSuite, bool Resumed, bool ServerVerified, string? ServerSubject)
+{
+    public string CipherSuiteName => TlsCipherSuites.GetName(CipherSuite);
+}
+
+/// <summary>The TLS client side of a back-end flow: what its handshake negotiated.</summary>
 public interface IBackendTlsClient
 {
     /// <summary>Set once the handshake completed.</summary>
@@ -14,8 +25,8 @@ public interface IBackendTlsClient
 }
 
 /// <summary>
-/// The check of a real server's chain (leaf first, DER) against a backend-server's <c>cacert</c>, shared by both
-/// engines: the subject for the counters, and when a cacert is configured and the chain does not satisfy it, why and
+/// The check of a real server's chain (leaf first, DER) against a backend-server's <c>cacert</c>: the subject for the
+/// counters, and when a cacert is configured and the chain does not satisfy it, why and
 /// the alert that says so (unknown_ca, certificate_expired, bad_certificate).
 /// </summary>
 public readonly record struct ServerChainCheck(string? Subject, string? Problem, int Alert)
@@ -44,10 +55,17 @@ public readonly record struct ServerChainCheck(string? Subject, string? Problem,
             return new(null, "the server's certificate does not parse: " + e.Message, AlertDescription.bad_certificate);
         }
 
-        if (profile.TrustedCas is not { Count: > 0 } trusted ||
-            PeerChain.Problem(leaf, extra, trusted, now, PeerChain.ServerAuthenticationEku) is not { } problem)
+        if (profile.TrustedCas is not { Count: > 0 } trusted)
         {
             return new(leaf.Subject, null, 0);
+        }
+
+        if (PeerChain.Problem(leaf, extra, trusted, now, PeerChain.ServerAuthenticationEku) is not { } problem)
+        {
+            // RFC 6125: the subjectAltName entries decide, never the common name; a wildcard covers one label.
+            return profile.ExpectedName is not { } name || leaf.MatchesHostname(name, allowWildcards: true, allowCommonName: false)
+                ? new(leaf.Subject, null, 0)
+                : new(leaf.Subject, $"the server's certificate '{leaf.Subject}' is not for '{name}' (its subjectAltName names {SubjectAltNames(leaf)})", AlertDescription.bad_certificate);
         }
 
         bool unknownCa = PeerChain.IsUnknownCa(problem.Statuses);
@@ -58,5 +76,12 @@ public readonly record struct ServerChainCheck(string? Subject, string? Problem,
                 ? $"the server's certificate '{leaf.Subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now"
                 : $"the server's certificate '{leaf.Subject}' is not valid: {problem.Why}";
         return new(leaf.Subject, why, unknownCa ? AlertDescription.unknown_ca : expired ? AlertDescription.certificate_expired : AlertDescription.bad_certificate);
+    }
+
+    private static string SubjectAltNames(X509Certificate2 leaf)
+    {
+        var san = leaf.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
+        var names = san is null ? [] : san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString())).ToList();
+        return names.Count == 0 ? "nothing" : string.Join(", ", names);
     }
 }

@@ -69,28 +69,15 @@ public sealed record TicketKey(byte[] Name, byte[] Secret, DateTimeOffset Create
 public sealed record SealedTicketKey(byte[] Name, byte[] SealedSecret, DateTimeOffset CreatedAt, DateTimeOffset EncryptUntil, DateTimeOffset AcceptUntil);
 
 /// <summary>
-/// The ticket keys a node holds and the ticket format built on them. Every node of a cluster installs the same keys
-/// (the cluster's ticket-key owner creates and rotates them), so a ticket issued by one node opens on every other.
-/// Thread-safe: connections seal and open concurrently while a rotation installs keys.
-/// <code>
-/// ticket    = key name (16) | nonce (12) | AES-256-GCM(plaintext, aad = key name) | tag (16)
-/// plaintext = format (1) = 1 | expires-at, unix seconds (8) | binding key length (2) | binding key (UTF-8)
-///           | session (the bytes of TlsSessionCodec)
-/// </code>
-/// The binding key inside the encrypted part makes a ticket resume only under the ssl-server (and client-auth
-/// scope) that issued it; the expiry makes it die with the ssl-server's session timeout whatever the client keeps.
+/// The ticket keys a node holds. Every node of a cluster installs the same keys (the cluster's ticket-key owner
+/// creates and rotates them), so a ticket issued by one node opens on every other. OpenSSL seals and opens the tickets
+/// (RFC 5077's recommended format: key name, IV, AES-256-CBC, HMAC-SHA256) with keys derived from a key's secret
+/// (<see cref="OpenSslSessions"/>); the session inside carries the ssl-server's session-ID context, so a ticket only
+/// resumes under the ssl-server (and client-auth scope) that issued it, and its lifetime is the ssl-server's
+/// session timeout. Thread-safe: connections look keys up concurrently while a rotation installs keys.
 /// </summary>
 public sealed class SessionTicketKeys
 {
-    private const byte Format = 1;
-    private const int NonceLength = 12;
-    private const int TagLength = 16;
-    private const int Overhead = TicketKey.NameLength + NonceLength + TagLength;
-    private const int PlainHeader = 1 + 8 + 2;
-
-    /// <summary>RFC 5077 3.3: a ticket is at most 65535 bytes.</summary>
-    private const int MaxTicketLength = ushort.MaxValue;
-
     private readonly TimeProvider _time;
     private readonly Lock _lock = new();
     private TicketKey[] _keys = [];
@@ -104,7 +91,7 @@ public sealed class SessionTicketKeys
         _time = time;
     }
 
-    /// <summary>Tickets sealed by this node.</summary>
+    /// <summary>Tickets issued by this node.</summary>
     public long Issued => Interlocked.Read(ref _issued);
 
     /// <summary>Tickets this node opened (issued here or by any other node).</summary>
@@ -114,8 +101,8 @@ public sealed class SessionTicketKeys
     public long Refused => Interlocked.Read(ref _refused);
 
     /// <summary>
-    /// Counts a ticket sealed or looked up by an engine that seals tickets itself (OpenSSL, through these keys): opened
-    /// means its key was found here, refused that it was not.
+    /// Counts a ticket sealed or looked up by OpenSSL through these keys: opened means its key was found here, refused
+    /// that it was not.
     /// </summary>
     internal void Count(bool issued = false, bool opened = false, bool refused = false)
     {
@@ -175,113 +162,6 @@ public sealed class SessionTicketKeys
             }
             Volatile.Write(ref _keys, [.. held.OrderByDescending(k => k.CreatedAt)]);
             return added;
-        }
-    }
-
-    /// <summary>
-    /// Encrypts <paramref name="session"/> into a ticket for <paramref name="bindingKey"/>, valid for
-    /// <paramref name="lifetime"/>; null when no key is current (the server then offers no ticket) or the session
-    /// is too large for a ticket.
-    /// </summary>
-    public byte[]? Seal(string bindingKey, TimeSpan lifetime, ReadOnlySpan<byte> session)
-    {
-        ArgumentNullException.ThrowIfNull(bindingKey);
-        var now = _time.GetUtcNow();
-        if (lifetime <= TimeSpan.Zero || Current(now) is not { } key) return null;
-        var binding = Encoding.UTF8.GetBytes(bindingKey);
-        int plainLength = PlainHeader + binding.Length + session.Length;
-        if (binding.Length > ushort.MaxValue || plainLength + Overhead > MaxTicketLength) return null;
-
-        var plain = new byte[plainLength];
-        try
-        {
-            plain[0] = Format;
-            BinaryPrimitives.WriteInt64BigEndian(plain.AsSpan(1), (now + lifetime).ToUnixTimeSeconds());
-            BinaryPrimitives.WriteUInt16BigEndian(plain.AsSpan(9), (ushort)binding.Length);
-            binding.CopyTo(plain, PlainHeader);
-            session.CopyTo(plain.AsSpan(PlainHeader + binding.Length));
-
-            var ticket = new byte[plainLength + Overhead];
-            var name = ticket.AsSpan(0, TicketKey.NameLength);
-            key.Name.CopyTo(name);
-            var nonce = ticket.AsSpan(TicketKey.NameLength, NonceLength);
-            RandomNumberGenerator.Fill(nonce);
-            using var aes = new AesGcm(key.Secret, TagLength);
-            aes.Encrypt(nonce, plain, ticket.AsSpan(TicketKey.NameLength + NonceLength, plainLength),
-                ticket.AsSpan(ticket.Length - TagLength), name);
-            Interlocked.Increment(ref _issued);
-            return ticket;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plain);
-        }
-    }
-
-    /// <summary>
-    /// Opens a ticket issued for <paramref name="bindingKey"/> that has not expired, giving the session bytes (the
-    /// caller clears them). False for a ticket of an unknown or retired key, a forged or damaged one, one of another
-    /// ssl-server, or an expired one: the client then gets a full handshake.
-    /// </summary>
-    public bool TryOpen(ReadOnlySpan<byte> ticket, string bindingKey, out byte[] session)
-    {
-        ArgumentNullException.ThrowIfNull(bindingKey);
-        session = [];
-        if (ticket.Length <= Overhead + PlainHeader)
-        {
-            Interlocked.Increment(ref _refused);
-            return false;
-        }
-        var now = _time.GetUtcNow();
-        var name = ticket[..TicketKey.NameLength];
-        TicketKey? key = null;
-        foreach (var candidate in Volatile.Read(ref _keys))
-        {
-            if (candidate.AcceptUntil > now && candidate.Name.AsSpan().SequenceEqual(name))
-            {
-                key = candidate;
-                break;
-            }
-        }
-        if (key is null)
-        {
-            Interlocked.Increment(ref _refused);
-            return false;
-        }
-
-        int plainLength = ticket.Length - Overhead;
-        var plain = new byte[plainLength];
-        bool keep = false;
-        try
-        {
-            using (var aes = new AesGcm(key.Secret, TagLength))
-            {
-                try
-                {
-                    aes.Decrypt(ticket.Slice(TicketKey.NameLength, NonceLength),
-                        ticket.Slice(TicketKey.NameLength + NonceLength, plainLength), ticket[^TagLength..], plain, name);
-                }
-                catch (AuthenticationTagMismatchException)
-                {
-                    return false;
-                }
-            }
-
-            if (plain[0] != Format) return false;
-            var expires = DateTimeOffset.FromUnixTimeSeconds(BinaryPrimitives.ReadInt64BigEndian(plain.AsSpan(1)));
-            int bindingLength = BinaryPrimitives.ReadUInt16BigEndian(plain.AsSpan(9));
-            if (expires <= now || PlainHeader + bindingLength >= plainLength) return false;
-            if (!Encoding.UTF8.GetBytes(bindingKey).AsSpan().SequenceEqual(plain.AsSpan(PlainHeader, bindingLength))) return false;
-
-            session = plain.AsSpan(PlainHeader + bindingLength).ToArray();
-            keep = true;
-            return true;
-        }
-        finally
-        {
-            CryptographicOperations.ZeroMemory(plain);
-            if (!keep) session = [];
-            Interlocked.Increment(ref keep ? ref _opened : ref _refused);
         }
     }
 

@@ -45,7 +45,8 @@ public static class TlsCipherSuites
 
     private static readonly FrozenSet<int> Supported = Default.ToFrozenSet();
 
-    // Every suite BouncyCastle knows, by its IANA name (the constants of Org.BouncyCastle.Tls.CipherSuite).
+    // Every registered suite by its IANA name: the constants of Org.BouncyCastle.Tls.CipherSuite, a table kept with the
+    // BouncyCastle package we use for PKI (its TLS protocol code is not used).
     private static readonly FrozenDictionary<int, string> Names = typeof(CipherSuite)
         .GetFields(BindingFlags.Public | BindingFlags.Static)
         .Where(f => f.IsLiteral && f.FieldType == typeof(int) && f.Name.StartsWith("TLS_", StringComparison.Ordinal))
@@ -96,9 +97,9 @@ public static class TlsCipherSuites
     /// <summary>
     /// Filters a requested list for a key type. Keeps the order of the request; drops duplicates; refuses what the
     /// policy forbids and reports it. When nothing usable remains for TLS 1.2, the defaults for the key type are used
-    /// (and <paramref name="usedDefaults"/> says so). The TLS 1.3 suites are always added when missing: BouncyCastle
-    /// chooses the protocol version before it sees SNI, so a server without them would fail TLS 1.3 clients
-    /// outright instead of letting them fall back to TLS 1.2, and every TLS 1.3 suite is a modern one.
+    /// (and <paramref name="usedDefaults"/> says so). The TLS 1.3 suites are always added when missing: the protocol
+    /// version is chosen by the module's engine before SNI selects the ssl-server, so a server without them would fail
+    /// TLS 1.3 clients outright instead of letting them fall back to TLS 1.2, and every TLS 1.3 suite is a modern one.
     /// </summary>
     public static int[] Filter(IEnumerable<int>? requested, ServerKeyType keyType,
         out IReadOnlyList<RejectedCipherSuite> rejected, out bool usedDefaults)

@@ -5,9 +5,6 @@ namespace SslCluster.Protocol.Tls;
 /// </summary>
 public sealed record TlsEngineOptions
 {
-    /// <summary>The engine: OpenSSL (default), or BouncyCastle with native or managed primitives; see <see cref="TlsCryptoProvider"/>.</summary>
-    public TlsCryptoProvider CryptoProvider { get; init; } = TlsCryptoProvider.OpenSsl;
-
     /// <summary>Lowest version accepted. Default TLS 1.2.</summary>
     public TlsVersion MinVersion { get; init; } = TlsVersion.Tls12;
 
@@ -26,9 +23,6 @@ public sealed record TlsEngineOptions
     /// </summary>
     public bool RequireClientCloseNotify { get; init; }
 
-    /// <summary>Capacity of the peer-certificate public key cache of the native crypto provider.</summary>
-    public int CertificateCacheCapacity { get; init; } = 1024;
-
     /// <summary>Throws when the options cannot work together.</summary>
     public void Validate()
     {
@@ -45,11 +39,6 @@ public sealed record TlsEngineOptions
         if (SessionTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException("SessionTimeout must be positive.");
-        }
-
-        if (CertificateCacheCapacity < 1)
-        {
-            throw new ArgumentException("CertificateCacheCapacity must be at least 1.");
         }
     }
 }

@@ -50,6 +50,9 @@ public sealed class TlsFrontEndBinding
     /// </summary>
     public ClientAuthPolicy? ClientAuth { get; init; }
 
+    /// <summary>The ALPN protocols answered, in preference order (see <see cref="Config.SslServer.Alpn"/>); empty answers none.</summary>
+    public IReadOnlyList<string> ApplicationProtocols { get; init; } = ["http/1.1"];
+
     /// <summary>Caller's opaque value, handed back after the handshake.</summary>
     public object? Tag { get; }
 
@@ -91,6 +94,7 @@ public sealed class TlsFrontEndBinding
                         CipherSuites = cipherSuites,
                         SessionIdContext = BindingKey,
                         ClientCertificates = ClientAuth is { } policy ? ClientCertificatesOf(policy) : null,
+                        ApplicationProtocols = ApplicationProtocols,
                     }, this));
                 }
                 finally

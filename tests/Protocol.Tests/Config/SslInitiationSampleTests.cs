@@ -24,4 +24,58 @@ public sealed class SslInitiationSampleTests
         var backend = Assert.IsType<BackendServerPlan>(target.Backend);
         Assert.Equal((BackendServerType.Initiation, "ssl2", "10.10.20.111", 80), (backend.Server.Type, backend.InitiationModule, backend.RowVirtual, backend.RowPort));
     }
+
+    [Fact]
+    public void Parse_BackendServerName_NormalisedPrintedBackAndRemovable()
+    {
+        var result = ConfigParser.Parse("ssl-proxy-list spl\nbackend-server 10\nbackend-server 10 server-ip 10.0.0.5\nbackend-server 10 server-name Backend1.Example.COM.\n");
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal("backend1.example.com", result.Config!.ProxyLists["spl"].BackendServers[10].ServerName);
+        var printed = ConfigPrinter.Print(result.Config);
+        Assert.Contains("backend-server 10 server-name backend1.example.com", printed, StringComparison.Ordinal);
+        Assert.Equal(result.Config, ConfigParser.Parse(printed).Config);
+
+        var removed = ConfigParser.Parse(printed + "ssl-proxy-list spl\nno backend-server 10 server-name\n");
+        Assert.True(removed.Succeeded, string.Join("\n", removed.Errors));
+        Assert.Null(removed.Config!.ProxyLists["spl"].BackendServers[10].ServerName);
+    }
+
+    [Theory]
+    [InlineData("bad_name")]
+    [InlineData("-lead.example")]
+    [InlineData("10.0.0.5")]
+    [InlineData("a..b")]
+    public void Parse_BackendServerNameNotADnsName_RefusedSayingWhy(string name)
+    {
+        var result = ConfigParser.Parse($"ssl-proxy-list spl\nbackend-server 10\nbackend-server 10 server-name {name}\n");
+
+        Assert.False(result.Succeeded);
+        Assert.Contains("is not a DNS host name", string.Join("\n", result.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_SslServerAlpn_KeptInOrderPrintedBackAndResetByNo()
+    {
+        var result = ConfigParser.Parse("ssl-proxy-list spl\nssl-server 1\nssl-server 1 alpn H2 http/1.1\n");
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(["h2", "http/1.1"], result.Config!.ProxyLists["spl"].SslServers[1].Alpn);
+        var printed = ConfigPrinter.Print(result.Config);
+        Assert.Contains("ssl-server 1 alpn h2 http/1.1", printed, StringComparison.Ordinal);
+        Assert.Equal(result.Config, ConfigParser.Parse(printed).Config);
+        Assert.Equal(SslServer.DefaultAlpn, ConfigParser.Parse(printed + "ssl-proxy-list spl\nno ssl-server 1 alpn\n").Config!.ProxyLists["spl"].SslServers[1].Alpn);
+        Assert.DoesNotContain("alpn", ConfigPrinter.Print(ConfigParser.Parse("ssl-proxy-list spl\nssl-server 1\n").Config!), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ssl-server 1 alpn", "alpn PROTOCOL")]
+    [InlineData("ssl-server 1 alpn h2 h2", "listed twice")]
+    public void Parse_SslServerAlpnBad_RefusedSayingWhy(string line, string why)
+    {
+        var result = ConfigParser.Parse($"ssl-proxy-list spl\nssl-server 1\n{line}\n");
+
+        Assert.False(result.Succeeded);
+        Assert.Contains(why, string.Join("\n", result.Errors), StringComparison.Ordinal);
+    }
 }

@@ -98,6 +98,24 @@ public sealed class UrlRewriteConfigTests
     }
 
     [Fact]
+    public void Validate_UrlRewriteWithAlpnH2_RefusedNamingBoth()
+    {
+        var list = new SslProxyList("spl")
+        {
+            SslServers = ValueMap<int, SslServer>.Empty.SetItem(1, new SslServer(1)
+            {
+                UrlRewrites = ValueMap<int, UrlRewriteRule>.Empty.SetItem(1, new UrlRewriteRule(1, "www.example.com")),
+                Alpn = ValueList<string>.Empty.Add("h2").Add("http/1.1"),
+            }),
+        };
+        var config = RunningConfig.Empty with { ProxyLists = RunningConfig.Empty.ProxyLists.SetItem("spl", list) };
+
+        var errors = ConfigValidator.Validate(config).Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Message).ToList();
+
+        Assert.Contains(errors, m => m.Contains("alpn 'h2' with urlrewrite rules", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Validate_ModelBuiltInCode_IsHeldToTheLanguageLimits()
     {
         var rules = ValueMap<int, UrlRewriteRule>.Empty;

@@ -9,14 +9,11 @@ using SslCluster.TestSupport;
 namespace SslCluster.Protocol.Tests.Net;
 
 /// <summary>
-/// Client authentication against the real <c>openssl s_client -cert -key</c>, all on 127.0.0.1, on each TLS engine
-/// (the subclasses at the end of this file).
+/// Client authentication against the real <c>openssl s_client -cert -key</c>, all on 127.0.0.1: our policy decides
+/// from OpenSSL's verify callback.
 /// </summary>
-public abstract class ClientAuthInteropTests : IDisposable
+public sealed class ClientAuthInteropTests : IDisposable
 {
-    /// <summary>The engine the listeners of this run use.</summary>
-    protected abstract TlsCryptoProvider Provider { get; }
-
     private const string Request = "GET /account HTTP/1.1\r\nHost: localhost\r\n\r\n";
     private const string FailureUrl = "https://www.example.com/certificate-needed.html";
     private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("Interop Client CA");
@@ -25,12 +22,6 @@ public abstract class ClientAuthInteropTests : IDisposable
     private readonly string _sessionFile = Path.Combine(Path.GetTempPath(), "sslcluster-cauth-sess-" + Guid.NewGuid());
 
     public void Dispose()
-    {
-        Dispose(true);
-        GC.SuppressFinalize(this);
-    }
-
-    protected virtual void Dispose(bool disposing)
     {
         foreach (var d in _owned) d.Dispose();
         _ca.Dispose();
@@ -53,7 +44,7 @@ public abstract class ClientAuthInteropTests : IDisposable
     [InlineData("-tls1_3")]
     public async Task SClient_TrustedClientCertificate_AcceptedAndRelayed(string version)
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, clientAuth: Policy());
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy());
 
         var result = await OpenSslClient.SClientAsync(harness.Port, $"{version} {ClientArgs(_ca)} -ign_eof", Request);
 
@@ -95,7 +86,7 @@ public abstract class ClientAuthInteropTests : IDisposable
     /// <summary>Runs s_client against a listener with <paramref name="policy"/> and checks the refusal on both sides.</summary>
     private async Task AssertRejectedAsync(ClientAuthPolicy policy, string arguments, string alert, string reason)
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, clientAuth: policy);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: policy);
 
         var result = await OpenSslClient.SClientAsync(harness.Port, arguments + " -ign_eof", Request);
 
@@ -109,7 +100,7 @@ public abstract class ClientAuthInteropTests : IDisposable
     [Fact]
     public async Task SClient_NoCertificateUnderIgnore_DataFlowsWithMissingRecorded()
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, clientAuth: Policy(ClientAuthFailureAction.Ignore));
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy(ClientAuthFailureAction.Ignore));
 
         var result = await OpenSslClient.SClientAsync(harness.Port, "-tls1_3 -ign_eof", Request);
 
@@ -122,7 +113,7 @@ public abstract class ClientAuthInteropTests : IDisposable
     [Fact]
     public async Task SClient_UntrustedCertificateUnderRedirect_302ToFailureUrlAndNoBackend()
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, clientAuth: Policy(ClientAuthFailureAction.Redirect));
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), clientAuth: Policy(ClientAuthFailureAction.Redirect));
 
         var result = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 {ClientArgs(_otherCa, "eve")} -ign_eof", Request);
 
@@ -141,7 +132,7 @@ public abstract class ClientAuthInteropTests : IDisposable
     public async Task SClient_SessionOfVerifiedClient_ResumesWithVerifiedResult()
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, sessionStore: store, clientAuth: Policy());
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, clientAuth: Policy());
         var client = ClientArgs(_ca);
 
         await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -no_ticket {client} -sess_out {_sessionFile} -ign_eof", Request);
@@ -162,9 +153,9 @@ public abstract class ClientAuthInteropTests : IDisposable
         // Verified (the certificate in a session is decided on before the engine knows whether it resumes).
         var tickets = new SessionTicketKeys(TimeProvider.System);
         tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
-        await using var first = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, tickets: tickets, bindingKey: "spl/a",
+        await using var first = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "spl/a",
             clientAuth: Policy(ClientAuthFailureAction.Redirect));
-        await using var second = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, tickets: tickets, bindingKey: "spl/b",
+        await using var second = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "spl/b",
             clientAuth: Policy(ClientAuthFailureAction.Redirect));
 
         var verified = await OpenSslClient.SClientAsync(first.Port, $"-tls1_2 {ClientArgs(_ca)} -sess_out {_sessionFile} -ign_eof", Request);
@@ -184,8 +175,8 @@ public abstract class ClientAuthInteropTests : IDisposable
     {
         // Two ssl-servers sharing a store and a base key, one without client auth and one with (CSCsk36744).
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var open = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, sessionStore: store, bindingKey: "spl/20");
-        await using var strict = ProxyHarness.Start(new HttpTestBackend(), provider: Provider, sessionStore: store, bindingKey: "spl/20", clientAuth: Policy());
+        await using var open = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "spl/20");
+        await using var strict = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "spl/20", clientAuth: Policy());
 
         await OpenSslClient.SClientAsync(open.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(strict.Port, $"-tls1_2 -no_ticket -sess_in {_sessionFile} -ign_eof", Request);
@@ -196,16 +187,4 @@ public abstract class ClientAuthInteropTests : IDisposable
         Assert.Equal(ProxyError.ClientCertificateRejected, summary.Error);
         Assert.Equal(0, strict.Backend.Connections);
     }
-}
-
-/// <summary>Client authentication on the BouncyCastle engine (native crypto).</summary>
-public sealed class ClientAuthInteropBouncyCastleTests : ClientAuthInteropTests
-{
-    protected override TlsCryptoProvider Provider => TlsCryptoProvider.Native;
-}
-
-/// <summary>Client authentication on the OpenSSL engine: our policy decides from OpenSSL's verify callback.</summary>
-public sealed class ClientAuthInteropOpenSslTests : ClientAuthInteropTests
-{
-    protected override TlsCryptoProvider Provider => TlsCryptoProvider.OpenSsl;
 }

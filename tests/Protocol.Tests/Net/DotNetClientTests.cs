@@ -13,17 +13,12 @@ namespace SslCluster.Protocol.Tests.Net;
 public sealed class DotNetClientTests
 {
     [Theory]
-    [InlineData(TlsCryptoProvider.Native, false, SslProtocols.Tls13)]
-    [InlineData(TlsCryptoProvider.Native, true, SslProtocols.Tls12)]
-    [InlineData(TlsCryptoProvider.BouncyCastle, false, SslProtocols.Tls12)]
-    [InlineData(TlsCryptoProvider.BouncyCastle, true, SslProtocols.Tls13)]
-    [InlineData(TlsCryptoProvider.OpenSsl, false, SslProtocols.Tls13)]
-    [InlineData(TlsCryptoProvider.OpenSsl, true, SslProtocols.Tls12)]
-    public async Task HttpClient_GetThroughProxy_ReturnsBackendPage(TlsCryptoProvider provider, bool ecdsa,
+    [InlineData(false, SslProtocols.Tls13)]
+    [InlineData(true, SslProtocols.Tls12)]
+    public async Task HttpClient_GetThroughProxy_ReturnsBackendPage(bool ecdsa,
         SslProtocols protocols)
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend("from HttpClient\n"), ecdsa: ecdsa,
-            provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend("from HttpClient\n"), ecdsa: ecdsa);
         string expectedThumbprint = harness.Certificate.ToX509().Thumbprint;
         using var handler = new SocketsHttpHandler
         {

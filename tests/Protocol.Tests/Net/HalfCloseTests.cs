@@ -16,21 +16,12 @@ public sealed class HalfCloseTests
 {
     public static TheoryData<string> Versions => ["1.2", "1.3"];
 
-    /// <summary>Each version on the BouncyCastle engine (native crypto) and on OpenSSL.</summary>
-    public static TheoryData<string, TlsCryptoProvider> VersionsAndEngines => new()
-    {
-        { "1.2", TlsCryptoProvider.Native },
-        { "1.3", TlsCryptoProvider.Native },
-        { "1.2", TlsCryptoProvider.OpenSsl },
-        { "1.3", TlsCryptoProvider.OpenSsl },
-    };
-
     [Theory]
-    [MemberData(nameof(VersionsAndEngines))]
-    public async Task BackendClosesAfterResponse_ClientReceivesAllBytesThenCloseNotify(string version, TlsCryptoProvider provider)
+    [MemberData(nameof(Versions))]
+    public async Task BackendClosesAfterResponse_ClientReceivesAllBytesThenCloseNotify(string version)
     {
         string body = new('x', 100_000);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(body), provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(body));
         using var client = await BcTestClient.ConnectAsync(harness.Port, Version(version));
 
         client.Stream.Write("GET / HTTP/1.1\r\nHost: x\r\n\r\n"u8);
@@ -48,11 +39,11 @@ public sealed class HalfCloseTests
     }
 
     [Theory]
-    [MemberData(nameof(VersionsAndEngines))]
-    public async Task ClientSendsCloseNotify_BackendSeesEof(string version, TlsCryptoProvider provider)
+    [MemberData(nameof(Versions))]
+    public async Task ClientSendsCloseNotify_BackendSeesEof(string version)
     {
         var backend = new EchoBackend();
-        await using var harness = ProxyHarness.Start(backend, provider: provider);
+        await using var harness = ProxyHarness.Start(backend);
         using var client = await BcTestClient.ConnectAsync(harness.Port, Version(version));
         client.Stream.Write("ping"u8);
         var echo = new byte[4];

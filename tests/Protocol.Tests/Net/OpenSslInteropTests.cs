@@ -11,13 +11,10 @@ public sealed class OpenSslInteropTests
 {
     private const string HttpRequest = "GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
-    public static TheoryData<TlsCryptoProvider> Providers => [TlsCryptoProvider.Native, TlsCryptoProvider.BouncyCastle, TlsCryptoProvider.OpenSsl];
-
-    [Theory]
-    [MemberData(nameof(Providers))]
-    public async Task SClient_Tls12EcdheRsaAes128Gcm_RelaysHttpExchangeAndClosesCleanly(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_Tls12EcdheRsaAes128Gcm_RelaysHttpExchangeAndClosesCleanly()
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend());
 
         var result = await OpenSslClient.SClientAsync(harness.Port,
             "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256 -servername localhost -ign_eof", HttpRequest);
@@ -35,10 +32,38 @@ public sealed class OpenSslInteropTests
     }
 
     [Theory]
-    [MemberData(nameof(Providers))]
-    public async Task SClient_Tls12EcdheEcdsa_RelaysHttpExchange(TlsCryptoProvider provider)
+    [InlineData(null, "h2,http/1.1", "http/1.1")]
+    [InlineData(new[] { "h2", "http/1.1" }, "http/1.1,h2", "h2")]
+    [InlineData(new[] { "h2", "http/1.1" }, "http/1.1", "http/1.1")]
+    public async Task SClient_AlpnOffer_SslServerPreferenceAgreedAndRecorded(string[]? serverProtocols, string offered, string agreed)
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), alpn: serverProtocols);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port, $"-alpn {offered} -ign_eof", HttpRequest);
+
+        Assert.Contains("ALPN protocol: " + agreed, result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(agreed, summary.Handshake!.ApplicationProtocol);
+    }
+
+    [Fact]
+    public async Task SClient_AlpnWithNothingInCommon_NoProtocolAgreedAndTheExchangeGoesOn()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend());
+
+        var result = await OpenSslClient.SClientAsync(harness.Port, "-alpn spdy/3,imap -ign_eof", HttpRequest);
+
+        Assert.Contains("No ALPN negotiated", result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Null(summary.Handshake!.ApplicationProtocol);
+    }
+
+    [Fact]
+    public async Task SClient_Tls12EcdheEcdsa_RelaysHttpExchange()
+    {
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true);
 
         var result = await OpenSslClient.SClientAsync(harness.Port,
             "-tls1_2 -cipher ECDHE-ECDSA-AES256-GCM-SHA384 -ign_eof", HttpRequest);
@@ -52,15 +77,11 @@ public sealed class OpenSslInteropTests
     }
 
     [Theory]
-    [InlineData(TlsCryptoProvider.Native, false, "TLS_AES_128_GCM_SHA256")]
-    [InlineData(TlsCryptoProvider.Native, true, "TLS_CHACHA20_POLY1305_SHA256")]
-    [InlineData(TlsCryptoProvider.BouncyCastle, false, "TLS_AES_256_GCM_SHA384")]
-    [InlineData(TlsCryptoProvider.BouncyCastle, true, "TLS_AES_128_GCM_SHA256")]
-    [InlineData(TlsCryptoProvider.OpenSsl, false, "TLS_AES_256_GCM_SHA384")]
-    [InlineData(TlsCryptoProvider.OpenSsl, true, "TLS_CHACHA20_POLY1305_SHA256")]
-    public async Task SClient_Tls13_RelaysHttpExchange(TlsCryptoProvider provider, bool ecdsa, string suite)
+    [InlineData(false, "TLS_AES_256_GCM_SHA384")]
+    [InlineData(true, "TLS_CHACHA20_POLY1305_SHA256")]
+    public async Task SClient_Tls13_RelaysHttpExchange(bool ecdsa, string suite)
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: ecdsa, provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), ecdsa: ecdsa);
 
         var result = await OpenSslClient.SClientAsync(harness.Port,
             $"-tls1_3 -ciphersuites {suite} -servername localhost -ign_eof", HttpRequest);
@@ -74,11 +95,10 @@ public sealed class OpenSslInteropTests
         Assert.Equal(suite, summary.Handshake.CipherSuiteName);
     }
 
-    [Theory]
-    [MemberData(nameof(Providers))]
-    public async Task Curl_InsecureFetch_ReturnsBackendPage(TlsCryptoProvider provider)
+    [Fact]
+    public async Task Curl_InsecureFetch_ReturnsBackendPage()
     {
-        await using var harness = ProxyHarness.Start(new HttpTestBackend("curl page\n"), provider: provider);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend("curl page\n"));
 
         var result = await OpenSslClient.CurlAsync($"-k https://127.0.0.1:{harness.Port}/index.html");
 

@@ -8,22 +8,19 @@ using Xunit;
 namespace SslCluster.Protocol.Tests.Net;
 
 /// <summary>
-/// Session IDs through ITlsSessionStore and tickets under SessionTicketKeys, on both engines (TLS 1.3 resumption on
-/// OpenSSL only), checked with openssl -sess_out / -sess_in.
+/// Session IDs through ITlsSessionStore and tickets (TLS 1.2 and TLS 1.3) under SessionTicketKeys, checked with
+/// openssl -sess_out / -sess_in.
 /// </summary>
 public sealed class SessionResumptionTests : IDisposable
 {
     private const string Request = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
     private readonly string _sessionFile = Path.Combine(Path.GetTempPath(), "sslcluster-sess-" + Guid.NewGuid());
 
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.BouncyCastle)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_SessionIdReused_ResumesOnSameListener(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_SessionIdReused_ResumesOnSameListener()
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
 
         var first = await OpenSslClient.SClientAsync(harness.Port,
             $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
@@ -39,16 +36,14 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(1, store.Count);
     }
 
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_SessionFromOtherListenerWithSameBindingKey_Resumes(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_SessionFromOtherListenerWithSameBindingKey_Resumes()
     {
         // Two listeners (think: two nodes) sharing a store: the cluster-wide session cache in miniature.
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: store,
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
             bindingKey: "ctx/list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: store,
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: store,
             bindingKey: "ctx/list/100");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
@@ -58,14 +53,12 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("Reused, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256", resumed.AllOutput);
     }
 
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_SessionFromOtherBindingKey_IsNotResumed(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_SessionFromOtherBindingKey_IsNotResumed()
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store, bindingKey: "ctx/list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store, bindingKey: "ctx/list/200");
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, bindingKey: "ctx/list/200");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(b.Port,
@@ -80,30 +73,13 @@ public sealed class SessionResumptionTests : IDisposable
     }
 
     [Fact]
-    public async Task SClient_Tls13_FullHandshakeEveryTimeAndNoTicketOnBouncyCastle()
+    public async Task SClient_StoreWithoutEntries_DoesFullHandshake()
     {
         var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.Native, sessionStore: store);
-
-        var first = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof",
-            Request);
-
-        Assert.Contains("New, TLSv1.3", first.StandardOutput);
-        Assert.DoesNotContain("Session Ticket arrived", first.AllOutput);
-        Assert.DoesNotContain("TLS session ticket:", first.AllOutput);
-        Assert.Equal(0, store.Count);
-    }
-
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_StoreWithoutEntries_DoesFullHandshake(TlsCryptoProvider provider)
-    {
-        var store = new LocalTlsSessionStore(TimeProvider.System);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: provider, sessionStore: store);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store);
         await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -no_ticket -sess_out {_sessionFile} -ign_eof",
             Request);
-        await using var other = ProxyHarness.Start(new HttpTestBackend(), provider: provider,
+        await using var other = ProxyHarness.Start(new HttpTestBackend(),
             sessionStore: new LocalTlsSessionStore(TimeProvider.System));
 
         var second = await OpenSslClient.SClientAsync(other.Port,
@@ -113,10 +89,8 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("hello from the backend", second.StandardOutput);
     }
 
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_TicketFromOtherListenerSharingTicketKeys_ResumesWithoutSessionStore(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_TicketFromOtherListenerSharingTicketKeys_ResumesWithoutSessionStore()
     {
         // Two nodes in miniature: separate session stores (nothing replicated), the same ticket keys.
         var key = TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
@@ -125,10 +99,10 @@ public sealed class SessionResumptionTests : IDisposable
         ticketsA.Install([key]);
         ticketsB.Install([key]);
         var storeA = new LocalTlsSessionStore(TimeProvider.System);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true,
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true,
             sessionStore: storeA, tickets: ticketsA, bindingKey: "list/100");
         var storeB = new LocalTlsSessionStore(TimeProvider.System);
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, ecdsa: true, sessionStore: storeB,
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), ecdsa: true, sessionStore: storeB,
             tickets: ticketsB, bindingKey: "list/100");
 
         var first = await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
@@ -145,15 +119,13 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Equal(0, storeA.Count);
     }
 
-    [Theory]
-    [InlineData(TlsCryptoProvider.Native)]
-    [InlineData(TlsCryptoProvider.OpenSsl)]
-    public async Task SClient_TicketOfOtherSslServer_FullHandshakeWithNewTicket(TlsCryptoProvider provider)
+    [Fact]
+    public async Task SClient_TicketOfOtherSslServer_FullHandshakeWithNewTicket()
     {
         var tickets = new SessionTicketKeys(TimeProvider.System);
         tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: provider, tickets: tickets, bindingKey: "list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: provider, tickets: tickets, bindingKey: "list/200");
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: tickets, bindingKey: "list/200");
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
@@ -191,8 +163,8 @@ public sealed class SessionResumptionTests : IDisposable
         var ticketsB = new SessionTicketKeys(TimeProvider.System);
         ticketsA.Install([key]);
         ticketsB.Install([key]);
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: ticketsA, bindingKey: "list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: ticketsB, bindingKey: "list/100");
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: ticketsA, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: ticketsB, bindingKey: "list/100");
 
         var first = await OpenSslClient.SClientAsync(a.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof", Request);
         var resumed = await OpenSslClient.SClientAsync(b.Port, $"-tls1_3 -sess_in {_sessionFile} -ign_eof", Request);
@@ -223,8 +195,8 @@ public sealed class SessionResumptionTests : IDisposable
             other.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
         }
 
-        await using var a = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: issuing, bindingKey: "list/100");
-        await using var b = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.OpenSsl, tickets: other, bindingKey: otherBinding);
+        await using var a = ProxyHarness.Start(new HttpTestBackend(), tickets: issuing, bindingKey: "list/100");
+        await using var b = ProxyHarness.Start(new HttpTestBackend(), tickets: other, bindingKey: otherBinding);
 
         await OpenSslClient.SClientAsync(a.Port, $"-tls1_3 -sess_out {_sessionFile} -ign_eof", Request);
         var second = await OpenSslClient.SClientAsync(b.Port, $"-tls1_3 -sess_in {_sessionFile} -ign_eof", Request);
@@ -234,22 +206,6 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("hello from the backend", second.StandardOutput);
         var summary = Assert.Single(await b.Observer.WaitForClosedAsync(1));
         Assert.False(summary.Handshake!.Resumed);
-    }
-
-    [Fact]
-    public async Task SClient_OffersTls12And13WithTicketExtension_Tls13FullHandshakeWithoutTicketOnBouncyCastle()
-    {
-        var tickets = new SessionTicketKeys(TimeProvider.System);
-        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
-        await using var harness = ProxyHarness.Start(new HttpTestBackend(), provider: TlsCryptoProvider.Native, tickets: tickets);
-
-        // No version flag: OpenSSL offers TLS 1.2 and 1.3 and sends the session_ticket extension; 1.3 is chosen.
-        var first = await OpenSslClient.SClientAsync(harness.Port, $"-sess_out {_sessionFile} -ign_eof", Request);
-
-        Assert.Contains("New, TLSv1.3", first.StandardOutput);
-        Assert.Contains("hello from the backend", first.StandardOutput);
-        Assert.DoesNotContain("TLS session ticket lifetime hint", first.StandardOutput);
-        Assert.Equal(0, tickets.Issued);
     }
 
     [Fact]

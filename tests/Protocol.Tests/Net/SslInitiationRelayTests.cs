@@ -31,7 +31,7 @@ public sealed class SslInitiationRelayTests
 {
     private static Func<CancellationToken, ValueTask<BackendLink>> Dial(LoopbackServer server, BackendTlsProfile profile,
         IBackendFlowObserver? flow, TimeSpan? handshakeTimeout = null) =>
-        async ct => new BackendLink(await server.ConnectAsync(ct), Client(profile, null), flow, handshakeTimeout);
+        async ct => new BackendLink(await server.ConnectAsync(ct), new OpenSslBackendClient(profile, new OpenSslBackendSessions(TimeProvider.System)), flow, handshakeTimeout);
 
     [Theory]
     [InlineData(SslProtocols.Tls12)]
@@ -63,6 +63,45 @@ public sealed class SslInitiationRelayTests
         Assert.True(flow.Handshake!.ServerVerified);
         Assert.Equal(protocol == SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12, flow.Handshake.Version);
         Assert.Equal(["started", "handshake", "ended:True"], flow.Events);
+    }
+
+    [Theory]
+    [InlineData(SslProtocols.Tls12)]
+    [InlineData(SslProtocols.Tls13)]
+    public async Task RunAsync_ServerEndsTlsWithoutCloseNotify_BackendTruncatedAndClientReset(SslProtocols protocol)
+    {
+        using var cert = TestCertificates.CreateRsa();
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, protocol, SslBackendMode.AnswerThenFinWithoutCloseNotify, answerBytes: 50_000);
+        var (test, relayEnd) = await PairAsync();
+        using var _t = test;
+        using var relay = new TcpRelay(relayEnd, Dial(server, Profile(minimum: protocol == SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12), null), null, null);
+        var run = relay.RunAsync();
+
+        await test.SendAsync("GET / HTTP/1.0\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        var summary = await run.WaitAsync(Bound);
+
+        Assert.Equal(ProxyError.BackendTruncated, summary.Error);
+        Assert.True(summary.Error.IsBackendSide());
+        Assert.Contains("without TLS close_notify", summary.Message, StringComparison.Ordinal);
+        // What arrived is delivered, then the client's connection is reset: never a clean end that hides the cut.
+        var received = new MemoryStream();
+        var buffer = new byte[65536];
+        var reset = await Assert.ThrowsAsync<SocketException>(async () =>
+        {
+            while (true)
+            {
+                int n = await test.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(Bound);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                received.Write(buffer, 0, n);
+            }
+        });
+        Assert.Equal(SocketError.ConnectionReset, reset.SocketErrorCode);
+        Assert.True(received.Length <= 50_000);
     }
 
     [Fact]

@@ -1,8 +1,6 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Time.Testing;
-using Org.BouncyCastle.Tls;
-using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Health;
 using SslCluster.Protocol.Runtime;
@@ -176,29 +174,16 @@ public sealed class FlowRegistryTests
     }
 }
 
-public sealed class BackendSessionCacheTests
+public sealed class BackendSessionsTests
 {
-    private static TlsSession Session(byte id)
-    {
-        var crypto = new BcTlsCrypto();
-        var parameters = new SessionParameters.Builder()
-            .SetCipherSuite(CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)
-            .SetMasterSecret(crypto.CreateSecret(new byte[48]))
-            .SetNegotiatedVersion(ProtocolVersion.TLSv12)
-            .SetExtendedMasterSecret(true)
-            .Build();
-        var sessionId = new byte[32];
-        sessionId[0] = id;
-        return TlsUtilities.ImportSession(sessionId, parameters);
-    }
+    private static byte[] Session(byte id) => [0x30, 0x03, 0x02, 0x01, id];
 
     [Fact]
     public void Get_BeforeExpiry_TheStoredSession()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var cache = new BackendSessionCache(time);
+        var cache = new OpenSslBackendSessions(time);
         var session = Session(1);
-        Assert.True(session.IsResumable);
 
         cache.Put("k", session, TimeSpan.FromSeconds(10));
         time.Advance(TimeSpan.FromSeconds(9));
@@ -211,7 +196,7 @@ public sealed class BackendSessionCacheTests
     public void Get_AtOrAfterExpiry_Null()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var cache = new BackendSessionCache(time);
+        var cache = new OpenSslBackendSessions(time);
         cache.Put("k", Session(1), TimeSpan.FromSeconds(10));
 
         time.Advance(TimeSpan.FromSeconds(10));
@@ -220,20 +205,22 @@ public sealed class BackendSessionCacheTests
     }
 
     [Fact]
-    public void Put_ZeroOrNegativeTtl_StoresNothing()
+    public void Put_ZeroOrNegativeTtl_StoresNothingAndZeroesTheSession()
     {
-        var cache = new BackendSessionCache(TimeProvider.System);
-        cache.Put("k", Session(1), TimeSpan.Zero);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
+        var session = Session(7);
+        cache.Put("k", session, TimeSpan.Zero);
         cache.Put("j", Session(2), TimeSpan.FromSeconds(-1));
 
         Assert.Equal(0, cache.Count);
         Assert.Null(cache.Get("k"));
+        Assert.All(session, b => Assert.Equal(0, b));
     }
 
     [Fact]
     public void Put_SameKey_ReplacesTheOlderSession()
     {
-        var cache = new BackendSessionCache(TimeProvider.System);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
         var newer = Session(2);
         cache.Put("k", Session(1), TimeSpan.FromMinutes(1));
         cache.Put("k", newer, TimeSpan.FromMinutes(1));
@@ -245,7 +232,7 @@ public sealed class BackendSessionCacheTests
     [Fact]
     public void Put_OverCapacity_LeastRecentlyUsedGoesFirst()
     {
-        var cache = new BackendSessionCache(TimeProvider.System, capacity: 2);
+        var cache = new OpenSslBackendSessions(TimeProvider.System, capacity: 2);
         cache.Put("a", Session(1), TimeSpan.FromMinutes(1));
         cache.Put("b", Session(2), TimeSpan.FromMinutes(1));
         Assert.NotNull(cache.Get("a"));
@@ -256,18 +243,6 @@ public sealed class BackendSessionCacheTests
         Assert.NotNull(cache.Get("a"));
         Assert.Null(cache.Get("b"));
         Assert.NotNull(cache.Get("c"));
-    }
-
-    [Fact]
-    public void Get_InvalidatedSession_Null()
-    {
-        var cache = new BackendSessionCache(TimeProvider.System);
-        var session = Session(1);
-        cache.Put("k", session, TimeSpan.FromMinutes(1));
-
-        session.Invalidate();
-
-        Assert.Null(cache.Get("k"));
     }
 }
 

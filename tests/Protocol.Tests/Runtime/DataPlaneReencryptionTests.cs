@@ -77,7 +77,7 @@ public sealed class DataPlaneReencryptionTests
             var result = ConfigParser.Parse(Config(serverPort, cacert));
             Assert.True(result.Succeeded, string.Join("\n", result.Errors));
             Plan = RuntimePlan.Build(1, result.Config!);
-            DataPlane = new DataPlane(MasterKey, AddressMap.Parse("10.50.0.4=127.0.0.1"), SslCluster.Protocol.Tls.TlsCryptoProvider.Native, TimeSpan.FromSeconds(5));
+            DataPlane = new DataPlane(MasterKey, AddressMap.Parse("10.50.0.4=127.0.0.1"), TimeSpan.FromSeconds(5));
             Listener = Plan.Listeners.Single(l => l.Port == 443);
             Runtime = DataPlane.Build(Plan, Listener, Files);
         }

@@ -42,7 +42,7 @@ public sealed class RuntimeLeaseTests : IDisposable
             """);
         Assert.True(result.Succeeded, string.Join("\n", result.Errors));
         _plan = RuntimePlan.Build(1, result.Config!);
-        _dataPlane = new DataPlane(_masterKey, AddressMap.Parse(""), SslCluster.Protocol.Tls.TlsCryptoProvider.Native, TimeSpan.FromSeconds(5));
+        _dataPlane = new DataPlane(_masterKey, AddressMap.Parse(""), TimeSpan.FromSeconds(5));
     }
 
     public void Dispose()

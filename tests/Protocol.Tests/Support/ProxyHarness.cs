@@ -40,16 +40,16 @@ public sealed class ProxyHarness : IAsyncDisposable
     public int Port => Listener.LocalEndPoint.Port;
 
     public static ProxyHarness Start(LoopbackServer backend, bool ecdsa = false,
-        TlsCryptoProvider provider = TlsCryptoProvider.OpenSsl, ProxyConnectionOptions? options = null,
+        ProxyConnectionOptions? options = null,
         ITlsSessionStore? sessionStore = null, IEnumerable<int>? suites = null, string bindingKey = "ctx/list/srv",
         TlsBindingSelector? selector = null, TlsEngineOptions? engineOptions = null, ClientAuthPolicy? clientAuth = null,
-        SessionTicketKeys? tickets = null)
+        SessionTicketKeys? tickets = null, IReadOnlyList<string>? alpn = null)
     {
         var certificate = ecdsa ? TestCertificates.CreateEcdsa() : TestCertificates.CreateRsa();
         var credential = certificate.CreateCredential();
-        var engine = new TlsEngine((engineOptions ?? new TlsEngineOptions()) with { CryptoProvider = provider },
+        var engine = new TlsEngine(engineOptions ?? new TlsEngineOptions(),
             sessionStore, tickets);
-        var binding = new TlsFrontEndBinding(credential, bindingKey, suites, tag: "tag-" + bindingKey) { ClientAuth = clientAuth };
+        var binding = new TlsFrontEndBinding(credential, bindingKey, suites, tag: "tag-" + bindingKey) { ClientAuth = clientAuth, ApplicationProtocols = alpn ?? ["http/1.1"] };
         var observer = new RecordingObserver();
         var listener = new TlsListener(new IPEndPoint(IPAddress.Loopback, 0), engine, selector ?? (_ => binding),
             (_, ct) => backend.ConnectAsync(ct), options, observer);

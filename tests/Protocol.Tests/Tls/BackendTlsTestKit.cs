@@ -13,29 +13,9 @@ internal static class BackendTlsTestKit
 {
     public static readonly TimeSpan Bound = TimeSpan.FromSeconds(20);
 
-    /// <summary>One engine for the tests (native crypto, as the nodes run).</summary>
-    public static TlsEngine Engine { get; } = new(new TlsEngineOptions { CryptoProvider = TlsCryptoProvider.Native });
-
     public static BackendTlsProfile Profile(string key = "test/1", IReadOnlyList<X509Certificate2>? cas = null,
         ServerCredential? client = null, TimeSpan? sessionTimeout = null, TlsVersion minimum = TlsVersion.Tls12) =>
         new(key, null, minimum, client, cas, sessionTimeout ?? TimeSpan.FromMinutes(5));
-
-    public static OffloadTlsClient Client(BackendTlsProfile profile, BackendSessionCache? cache) =>
-        new(Engine, profile, cache, TimeProvider.System);
-
-    // The OpenSSL engine keeps its back-end sessions apart: one store per cache the test passes (none: a fresh one).
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<BackendSessionCache, OpenSslBackendSessions> OpenSslStores = [];
-
-    /// <summary>The back-end client of the chosen engine; <paramref name="cache"/> shared means sessions shared.</summary>
-    public static IBackendTlsClient Client(BackendTlsProfile profile, BackendSessionCache? cache, bool openSsl) =>
-        openSsl
-            ? new OpenSslBackendClient(profile, cache is null ? new OpenSslBackendSessions(TimeProvider.System) : OpenSslStore(cache))
-            : Client(profile, cache);
-
-    /// <summary>Sessions stored for <paramref name="cache"/> by the chosen engine.</summary>
-    public static int Stored(BackendSessionCache cache, bool openSsl) => openSsl ? OpenSslStore(cache).Count : cache.Count;
-
-    private static OpenSslBackendSessions OpenSslStore(BackendSessionCache cache) => OpenSslStores.GetValue(cache, c => new OpenSslBackendSessions(c.Time));
 
     public static async Task<Socket> ConnectAsync(IPEndPoint endPoint)
     {

@@ -1,6 +1,5 @@
 using Xunit;
 using Org.BouncyCastle.Tls;
-using Org.BouncyCastle.Tls.Crypto.Impl.BC;
 using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
@@ -230,29 +229,6 @@ public sealed class ClientAuthPolicyTests : IDisposable
 
         Assert.Equal("spl/20", plain.BindingKey);
         Assert.Equal("spl/20|" + policy.ScopeKey, withAuth.BindingKey);
-    }
-
-    [Fact]
-    public void SessionCodec_WithClientChain_RoundTripsChainAndOldFormatHasNone()
-    {
-        var crypto = new BcTlsCrypto();
-        var parameters = new SessionParameters.Builder()
-            .SetCipherSuite(CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
-            .SetNegotiatedVersion(ProtocolVersion.TLSv12)
-            .SetMasterSecret(crypto.CreateSecret(new byte[48]))
-            .Build();
-        byte[] der = Client(_ca).Der;
-
-        var withChain = TlsSessionCodec.Import(crypto, TlsSessionCodec.Export(crypto, parameters, [der]), out var chain);
-        var empty = TlsSessionCodec.Import(crypto, TlsSessionCodec.Export(crypto, parameters, []), out var emptyChain);
-        var old = TlsSessionCodec.Import(crypto, TlsSessionCodec.Export(crypto, parameters), out var none);
-
-        Assert.NotNull(withChain);
-        Assert.Equal(der, Assert.Single(chain!));
-        Assert.NotNull(empty);
-        Assert.Empty(emptyChain!);
-        Assert.NotNull(old);
-        Assert.Null(none);
     }
 
     private static CrlMonitor Monitor(StaticHttpServer http, TestCertificateAuthority signer, List<string>? log = null)

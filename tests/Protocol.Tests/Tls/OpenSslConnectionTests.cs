@@ -5,6 +5,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography;
 using System.Text;
 using SslCluster.OpenSsl;
+using SslCluster.Protocol.Tests.Support;
 using SslCluster.TestSupport;
 using Xunit;
 
@@ -102,7 +103,7 @@ public sealed class OpenSslConnectionTests : IDisposable
         using var front = SslContext.CreateFront(new FrontContextOptions());
         using var server = SslContext.CreateServer(new ServerContextOptions
         {
-            Certificates = [Certificate(_rsa), Certificate(_ecdsa)],
+            Certificates = [OpenSslTestCredentials.ServerCertificate(_rsa), OpenSslTestCredentials.ServerCertificate(_ecdsa)],
             CipherList = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256",
             SessionIdContext = "dual",
         });
@@ -187,20 +188,11 @@ public sealed class OpenSslConnectionTests : IDisposable
 
     private static ServerContextOptions Options(TestCertificate certificate, string? cipherList = null, string? suites = null) => new()
     {
-        Certificates = [Certificate(certificate)],
+        Certificates = [OpenSslTestCredentials.ServerCertificate(certificate)],
         CipherList = cipherList,
         CipherSuites = suites,
         SessionIdContext = "test/" + certificate.ToX509().Subject,
     };
-
-    private static ServerCertificate Certificate(TestCertificate certificate) => new(
-        [certificate.Der],
-        certificate.Key switch
-        {
-            RSA rsa => rsa.ExportPkcs8PrivateKey(),
-            ECDsa ecdsa => ecdsa.ExportPkcs8PrivateKey(),
-            _ => throw new NotSupportedException(),
-        });
 
     private static async Task<(string Reply, byte[]? Certificate)> ClientAsync(int port, string host, SslProtocols protocol, string message)
     {

@@ -7,110 +7,65 @@ namespace SslCluster.Protocol.Tests.Tls;
 
 public sealed class SessionTicketKeysTests
 {
-    private static readonly byte[] Session = [1, 3, 3, 0xC0, 0x2F, 1, 48, .. Enumerable.Range(0, 48).Select(i => (byte)i)];
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 23, 12, 0, 0, TimeSpan.Zero));
 
     [Fact]
-    public void Seal_NoKeyInstalled_ReturnsNullAndCannotIssue()
+    public void CurrentKey_NoKeyInstalled_NullAndCannotIssue()
     {
         var keys = new SessionTicketKeys(_time);
 
         Assert.False(keys.CanIssue);
-        Assert.Null(keys.Seal("list/1", TimeSpan.FromMinutes(5), Session));
+        Assert.Null(keys.CurrentKey);
+        Assert.Empty(keys.Keys);
     }
 
     [Fact]
-    public void TryOpen_TicketOfSameKeysOnAnotherNode_GivesTheSessionBack()
+    public void Install_SameKeysOnTwoNodes_BothEncryptWithTheSameKey()
     {
         var key = TicketKey.Create(_time.GetUtcNow(), TimeSpan.FromHours(1));
         var nodeA = new SessionTicketKeys(_time);
         var nodeB = new SessionTicketKeys(_time);
-        nodeA.Install([key]);
-        nodeB.Install([key]);
 
-        var ticket = nodeA.Seal("list/1", TimeSpan.FromMinutes(5), Session)!;
+        Assert.Equal(1, nodeA.Install([key]));
+        Assert.Equal(1, nodeB.Install([key]));
+        Assert.Equal(0, nodeB.Install([key]));
 
-        Assert.True(nodeB.TryOpen(ticket, "list/1", out var session));
-        Assert.Equal(Session, session);
-        Assert.Equal(key.Name, ticket[..16]);
-        Assert.Equal((1, 0, 0), (nodeA.Issued, nodeA.Opened, nodeA.Refused));
-        Assert.Equal((0, 1, 0), (nodeB.Issued, nodeB.Opened, nodeB.Refused));
+        Assert.Equal(key, nodeA.CurrentKey);
         Assert.Equal(key, nodeB.CurrentKey);
+        Assert.Equal(key.Secret, nodeB.CurrentKey!.Secret);
     }
 
     [Fact]
-    public void TryOpen_OtherBindingKey_Refused()
+    public void Install_KeyOfWrongLength_RefusedAndNothingInstalled()
     {
-        var keys = Keys();
-        var ticket = keys.Seal("list/1", TimeSpan.FromMinutes(5), Session)!;
+        var keys = new SessionTicketKeys(_time);
+        var good = TicketKey.Create(_time.GetUtcNow(), TimeSpan.FromHours(1));
+        var bad = good with { Name = new byte[3] };
 
-        Assert.False(keys.TryOpen(ticket, "list/2", out var session));
-        Assert.Empty(session);
-        Assert.False(keys.TryOpen(ticket, "list/1|clientauth", out _));
-        Assert.Equal(2, keys.Refused);
+        Assert.Throws<ArgumentException>(() => keys.Install([good, bad]));
+        Assert.Empty(keys.Keys);
     }
 
     [Fact]
-    public void TryOpen_AfterTicketLifetime_Refused()
-    {
-        var keys = Keys();
-        var ticket = keys.Seal("list/1", TimeSpan.FromMinutes(5), Session)!;
-
-        _time.Advance(TimeSpan.FromMinutes(4));
-        Assert.True(keys.TryOpen(ticket, "list/1", out _));
-        _time.Advance(TimeSpan.FromMinutes(1));
-        Assert.False(keys.TryOpen(ticket, "list/1", out _));
-    }
-
-    [Fact]
-    public void TryOpen_AnyByteChanged_Refused()
-    {
-        var keys = Keys();
-        var ticket = keys.Seal("list/1", TimeSpan.FromMinutes(5), Session)!;
-
-        for (int i = 0; i < ticket.Length; i++)
-        {
-            var damaged = (byte[])ticket.Clone();
-            damaged[i] ^= 0x01;
-            Assert.False(keys.TryOpen(damaged, "list/1", out _), $"byte {i} flipped");
-        }
-        Assert.False(keys.TryOpen(ticket[..^1], "list/1", out _));
-        Assert.False(keys.TryOpen([], "list/1", out _));
-    }
-
-    [Fact]
-    public void TryOpen_KeyUnknownHere_Refused()
-    {
-        var issuer = Keys();
-        var other = Keys();
-
-        Assert.False(other.TryOpen(issuer.Seal("list/1", TimeSpan.FromMinutes(5), Session)!, "list/1", out _));
-    }
-
-    [Fact]
-    public void Rotation_NewKeyEncryptsOldKeyStillOpensUntilRetired()
+    public void Rotation_NewKeyEncryptsOldKeyStillAcceptedUntilRetired()
     {
         var keys = new SessionTicketKeys(_time);
         var first = TicketKey.Create(_time.GetUtcNow(), TimeSpan.FromHours(1));
         keys.Install([first]);
-        var oldTicket = keys.Seal("list/1", TimeSpan.FromSeconds(72_000), Session)!;
 
         _time.Advance(TimeSpan.FromMinutes(50));
         var second = TicketKey.Create(_time.GetUtcNow(), TimeSpan.FromHours(1));
         Assert.Equal(1, keys.Install([first, second]));
         // The new key waits a few seconds (every node installs it first) while the old one still may encrypt.
-        Assert.Equal(first.Name, keys.Seal("list/1", TimeSpan.FromMinutes(5), Session)![..16]);
+        Assert.Equal(first, keys.CurrentKey);
         _time.Advance(SessionTicketKeys.ActivationDelay);
-        var newTicket = keys.Seal("list/1", TimeSpan.FromMinutes(5), Session)!;
 
-        Assert.Equal(second.Name, newTicket[..16]);
-        Assert.True(keys.TryOpen(oldTicket, "list/1", out _));
-        Assert.Equal(2, keys.Keys.Count);
+        Assert.Equal(second, keys.CurrentKey);
+        Assert.Equal([second, first], keys.Keys);
 
         // The first key retires a ticket lifetime after its hour as the current key.
         _time.Advance(TicketKey.MaxTicketLifetime + TimeSpan.FromMinutes(10));
         Assert.Equal([second], keys.Keys);
-        Assert.False(keys.TryOpen(oldTicket, "list/1", out _));
     }
 
     [Fact]
@@ -120,7 +75,8 @@ public sealed class SessionTicketKeysTests
         _time.Advance(TimeSpan.FromHours(1));
 
         Assert.False(keys.CanIssue);
-        Assert.Null(keys.Seal("list/1", TimeSpan.FromMinutes(5), Session));
+        Assert.Null(keys.CurrentKey);
+        Assert.Single(keys.Keys);
     }
 
     [Fact]

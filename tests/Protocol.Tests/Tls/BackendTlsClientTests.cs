@@ -11,19 +11,81 @@ using static SslCluster.Protocol.Tests.Tls.BackendTlsTestKit;
 namespace SslCluster.Protocol.Tests.Tls;
 
 /// <summary>
-/// The back-end TLS client (re-encryption, SSL initiation) against real servers on loopback, on each engine (the
-/// subclasses at the end of this file).
+/// The back-end TLS client (re-encryption, SSL initiation) against real servers on loopback.
 /// </summary>
-public abstract class OffloadTlsClientTests
+public sealed class BackendTlsClientTests
 {
-    /// <summary>True: the OpenSSL engine's client; false: BouncyCastle's.</summary>
-    protected abstract bool OpenSsl { get; }
-
-    private IBackendTlsClient Client(BackendTlsProfile profile, BackendSessionCache? cache) => BackendTlsTestKit.Client(profile, cache, OpenSsl);
+    private static OpenSslBackendClient Client(BackendTlsProfile profile, OpenSslBackendSessions? sessions) =>
+        new(profile, sessions ?? new OpenSslBackendSessions(TimeProvider.System));
 
     /// <summary>Back-end legs offer TLS 1.2 unless the backend-server says tls1.3: a TLS 1.3-only server needs that.</summary>
     private static TlsVersion Min(System.Security.Authentication.SslProtocols protocol) =>
         protocol == System.Security.Authentication.SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12;
+
+    [Theory]
+    [InlineData("localhost", "localhost")]
+    [InlineData(null, "127.0.0.1")]
+    public async Task Handshake_CacertAndCertificateCarriesTheExpectedName_VerifiedAndSniSent(string? serverName, string expected)
+    {
+        using var ca = TestCertificateAuthority.Create();
+        using var cert = ServerCertificates.Issue(ca, "backend.test");
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, SslProtocols.Tls12);
+        var profile = new BackendTlsProfile("name/1", null, TlsVersion.Tls12, null, [ca.PublicCertificate], TimeSpan.Zero, serverName)
+        {
+            ExpectedName = expected,
+        };
+        var client = Client(profile, null);
+
+        var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
+        using var _ = socket;
+
+        Assert.True(side is not null, message);
+        Assert.Equal(ProxyError.None, error);
+        Assert.True(client.Handshake!.ServerVerified);
+        Assert.Equal(serverName ?? "", server.LastServerName);
+        ((IDisposable)side!).Dispose();
+    }
+
+    [Theory]
+    [InlineData("backend.example.com")]
+    [InlineData("10.1.2.3")]
+    public async Task Handshake_CacertAndCertificateForAnotherName_BackendCertificateRejectedNamingBoth(string expected)
+    {
+        using var ca = TestCertificateAuthority.Create();
+        using var cert = ServerCertificates.Issue(ca, "backend.test");
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, SslProtocols.Tls12);
+        var profile = new BackendTlsProfile("name/2", null, TlsVersion.Tls12, null, [ca.PublicCertificate], TimeSpan.Zero)
+        {
+            ExpectedName = expected,
+        };
+
+        var (side, error, message, _) = await HandshakeAsync(server.EndPoint, Client(profile, null));
+
+        Assert.Null(side);
+        Assert.Equal(ProxyError.BackendCertificateRejected, error);
+        Assert.Contains($"is not for '{expected}'", message, StringComparison.Ordinal);
+        Assert.Contains("localhost, 127.0.0.1", message, StringComparison.Ordinal);
+        Assert.Contains("bad_certificate", message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Handshake_NoCacert_NameNotChecked()
+    {
+        using var cert = TestCertificates.CreateRsa();
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, SslProtocols.Tls12);
+        var profile = new BackendTlsProfile("name/3", null, TlsVersion.Tls12, null, null, TimeSpan.Zero) { ExpectedName = "elsewhere.example" };
+        var client = Client(profile, null);
+
+        var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
+        using var _s = socket;
+
+        Assert.True(side is not null, message);
+        Assert.False(client.Handshake!.ServerVerified);
+        ((IDisposable)side!).Dispose();
+    }
 
     [Theory]
     [InlineData(SslProtocols.Tls12, false)]
@@ -36,7 +98,7 @@ public abstract class OffloadTlsClientTests
         using var cert = ServerCertificates.Issue(ca, "backend.test", ecdsa);
         using var withKey = ServerCertificates.WithKey(cert);
         await using var server = new SslStreamBackend(withKey, protocol);
-        var client = Client(Profile(minimum: Min(protocol), cas: [ca.PublicCertificate]), new BackendSessionCache(TimeProvider.System));
+        var client = Client(Profile(minimum: Min(protocol), cas: [ca.PublicCertificate]), new OpenSslBackendSessions(TimeProvider.System));
 
         var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _ = socket;
@@ -64,7 +126,7 @@ public abstract class OffloadTlsClientTests
     {
         using var cert = TestCertificates.CreateRsa();
         using var server = await OpenSslServer.StartAsync(cert, flag);
-        var client = Client(Profile(minimum: flag == "-tls1_3" ? TlsVersion.Tls13 : TlsVersion.Tls12), new BackendSessionCache(TimeProvider.System));
+        var client = Client(Profile(minimum: flag == "-tls1_3" ? TlsVersion.Tls13 : TlsVersion.Tls12), new OpenSslBackendSessions(TimeProvider.System));
 
         var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;
@@ -81,11 +143,11 @@ public abstract class OffloadTlsClientTests
     {
         using var cert = TestCertificates.CreateEcdsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_2");
-        var cache = new BackendSessionCache(TimeProvider.System);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
         var profile = Profile("resume/1");
 
         var (first, page1) = await PageAsync(server.EndPoint, Client(profile, cache));
-        Assert.Equal(1, Stored(cache, OpenSsl));
+        Assert.Equal(1, cache.Count);
         var (second, page2) = await PageAsync(server.EndPoint, Client(profile, cache));
 
         Assert.False(first.Resumed);
@@ -100,7 +162,7 @@ public abstract class OffloadTlsClientTests
     {
         using var cert = TestCertificates.CreateRsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_2");
-        var cache = new BackendSessionCache(TimeProvider.System);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
         var profile = Profile("noreuse/1", sessionTimeout: TimeSpan.Zero);
 
         await PageAsync(server.EndPoint, Client(profile, cache));
@@ -108,7 +170,7 @@ public abstract class OffloadTlsClientTests
 
         Assert.False(second.Resumed);
         Assert.Contains("New, ", page, StringComparison.Ordinal);
-        Assert.Equal(0, Stored(cache, OpenSsl));
+        Assert.Equal(0, cache.Count);
     }
 
     [Fact]
@@ -117,7 +179,7 @@ public abstract class OffloadTlsClientTests
         using var cert = TestCertificates.CreateRsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_2");
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var cache = new BackendSessionCache(time);
+        var cache = new OpenSslBackendSessions(time);
         var profile = Profile("expiry/1", sessionTimeout: TimeSpan.FromSeconds(30));
 
         await PageAsync(server.EndPoint, Client(profile, cache));
@@ -133,31 +195,31 @@ public abstract class OffloadTlsClientTests
     {
         using var cert = TestCertificates.CreateRsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_2");
-        var cache = new BackendSessionCache(TimeProvider.System);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
 
         await PageAsync(server.EndPoint, Client(Profile("list/10/a"), cache));
         var (second, page) = await PageAsync(server.EndPoint, Client(Profile("list/20/a"), cache));
 
         Assert.False(second.Resumed);
         Assert.Contains("New, ", page, StringComparison.Ordinal);
-        Assert.Equal(2, Stored(cache, OpenSsl));
+        Assert.Equal(2, cache.Count);
     }
 
     [Fact]
-    public async Task Handshake_Tls13Server_ResumesWithItsTicketOnOpenSslOnly()
+    public async Task Handshake_Tls13Server_ResumesWithItsTicket()
     {
         using var cert = TestCertificates.CreateEcdsa();
         using var server = await OpenSslServer.StartAsync(cert, "-tls1_3");
-        var cache = new BackendSessionCache(TimeProvider.System);
+        var cache = new OpenSslBackendSessions(TimeProvider.System);
         var profile = Profile("tls13/1", minimum: TlsVersion.Tls13);
 
         await PageAsync(server.EndPoint, Client(profile, cache));
         var (second, _) = await PageAsync(server.EndPoint, Client(profile, cache));
 
-        // BouncyCastle 2.7 cannot resume TLS 1.3; OpenSSL keeps the server's ticket (it arrives after the handshake).
+        // The server's ticket arrives after the handshake and replaces the stored session.
         Assert.Equal(TlsVersion.Tls13, second.Version);
-        Assert.Equal(OpenSsl, second.Resumed);
-        Assert.Equal(OpenSsl ? 1 : 0, Stored(cache, OpenSsl));
+        Assert.True(second.Resumed);
+        Assert.Equal(1, cache.Count);
     }
 
     [Fact]
@@ -274,10 +336,6 @@ public abstract class OffloadTlsClientTests
         Assert.Null(side);
         Assert.Equal(ProxyError.BackendHandshakeFailed, error);
         Assert.Contains("fatal alert", message, StringComparison.Ordinal);
-        if (client is OffloadTlsClient bouncyCastle)
-        {
-            Assert.NotNull(bouncyCastle.LastAlertReceived);
-        }
     }
 
     [Fact]
@@ -381,16 +439,4 @@ public abstract class OffloadTlsClientTests
         Assert.Equal("answer:request", Text(answer));
         ((IDisposable)side!).Dispose();
     }
-}
-
-/// <summary>The back-end client on BouncyCastle (native crypto).</summary>
-public sealed class OffloadTlsClientBouncyCastleTests : OffloadTlsClientTests
-{
-    protected override bool OpenSsl => false;
-}
-
-/// <summary>The back-end client on OpenSSL.</summary>
-public sealed class OffloadTlsClientOpenSslTests : OffloadTlsClientTests
-{
-    protected override bool OpenSsl => true;
 }
