@@ -92,6 +92,11 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                     }
                     Set("sslcluster.node.seed-dns", target);
                     break;
+                case "--crypto":
+                    // Kept so that scripts written for the engine switch still start a node: openssl is the only engine.
+                    var engine = Value();
+                    if (engine != "openssl") throw new ArgumentException($"--crypto {engine}: the BouncyCastle engines were removed; OpenSSL is the only TLS engine (drop the option)");
+                    break;
                 case "--log-format":
                     var format = Value();
                     if (format is not ("text" or "json")) throw new ArgumentException($"--log-format takes text or json, not '{format}'");

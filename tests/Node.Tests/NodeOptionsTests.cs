@@ -7,6 +7,15 @@ namespace SslCluster.Node.Tests;
 public sealed class NodeOptionsTests
 {
     [Fact]
+    public void Parse_CryptoOpenSsl_AcceptedAndAnyOtherEngineRefusedSayingItWasRemoved()
+    {
+        NodeOptions.Parse(["--crypto", "openssl"]);
+
+        var e = Assert.Throws<ArgumentException>(() => NodeOptions.Parse(["--crypto", "native"]));
+        Assert.Contains("OpenSSL is the only TLS engine", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_Options_BecomeConfigurationKeys()
     {
         var options = NodeOptions.Parse(["--data-dir", "/tmp/x", "--demo", "--admin-port", "9555", "--address-map", "private-to-loopback", "--set", "sslcluster.proxy.backlog=77"]);

@@ -95,6 +95,8 @@ public static class ConfigValidator
                 error($"{who}: no clear-text address; add 'backend-server {b.Number} ip address IP' (the address of its service)");
             if (b.ServerIp is null && b.IpAddress is null)
                 error($"{who}: no real server; add 'backend-server {b.Number} server-ip IP'");
+            if (b.CaCert is not null && b.ServerName is null)
+                warn($"{who}: cacert without server-name: the real server's certificate must carry its IP address ({b.ServerIp ?? b.IpAddress}) in its subjectAltName; add 'backend-server {b.Number} server-name HOST' to check its DNS name instead");
         }
     }
 
@@ -131,6 +133,8 @@ public static class ConfigValidator
     /// </summary>
     private static void ValidateUrlRewrites(string who, SslServer s, Action<string> error, Action<string> warn)
     {
+        if (s.ClientAuth.Failure == ClientAuthFailureAction.Redirect && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } notHttp1)
+            error($"{who}: alpn '{notHttp1}' with 'failure redirect': the redirect is an HTTP/1.1 answer; remove '{notHttp1}' from 'ssl-server {s.Number} alpn' or choose another failure action");
         if (s.UrlRewrites.Count > 0 && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } other)
             error($"{who}: alpn '{other}' with urlrewrite rules: the rewrite reads HTTP/1.x responses; remove '{other}' from 'ssl-server {s.Number} alpn' or the urlrewrite rules");
         if (s.UrlRewrites.Count > UrlRewriteRule.MaxRules)

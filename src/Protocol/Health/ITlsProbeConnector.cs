@@ -22,6 +22,9 @@ public sealed record TlsProbeOptions
 
     /// <summary>When set, the server's chain must end at this CA; otherwise any certificate is accepted, as a CSS does.</summary>
     public string? CaCertificateFile { get; init; }
+
+    /// <summary>The backend-server's <c>server-name</c>: sent as SNI and, under a CA, the name the certificate must carry.</summary>
+    public string? ServerName { get; init; }
 }
 
 /// <summary>

@@ -136,6 +136,7 @@ public sealed record KeepalivePlan(ValueList<KeepaliveTarget> Targets, ValueMap<
             ClientCertificateFile = File(backend.RsaCert),
             ClientKeyFile = File(backend.RsaKey),
             CaCertificateFile = File(backend.CaCert),
+            ServerName = backend.ServerName,
         };
     }
 }

@@ -94,6 +94,13 @@ public static class ProxyErrorExtensions
     /// <summary>The side an outcome blames, as metrics and logs name it: "client", "backend", or "none".</summary>
     public static string Side(this ProxyError error) => error.IsClientSide() ? "client" : error.IsBackendSide() ? "backend" : "none";
 
+    /// <summary>
+    /// The back end's TLS stream failed while we read it (truncated, a fatal alert, a bad record): what reached the
+    /// client may be cut short, so its connection is reset rather than closed.
+    /// </summary>
+    public static bool CutsTheAnswer(this ProxyError error) =>
+        error is ProxyError.BackendTruncated or ProxyError.BackendAlertReceived or ProxyError.BackendProtocolError;
+
     /// <summary>A short sentence describing the value, for people.</summary>
     public static string Describe(this ProxyError error) => error switch
     {

@@ -46,8 +46,8 @@ internal static class SocketIo
     }
 
     /// <summary>
-    /// Makes the socket's close a reset (RST, no FIN): for a client whose back end failed mid-stream, so that a response
-    /// cut short can never pass for a complete one (an HTTP/1.0 body ends at the close).
+    /// Makes the socket's close a reset (RST, no FIN): for a client whose back end's TLS stream failed mid-answer, so
+    /// that a response cut short can never pass for a complete one (an HTTP/1.0 body ends at the close).
     /// </summary>
     public static void ResetOnClose(Socket socket)
     {

@@ -81,7 +81,7 @@ public sealed class TcpRelay : IDisposable
                 ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
                 relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, null, _lifetime.Token);
                 (error, message) = (relay.Error, relay.Message);
-                if (error.IsBackendSide())
+                if (error.CutsTheAnswer())
                 {
                     SocketIo.ResetOnClose(_client);
                 }

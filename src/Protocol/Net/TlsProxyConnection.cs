@@ -150,9 +150,9 @@ public sealed class TlsProxyConnection : IDisposable
                         (transform as IDisposable)?.Dispose();
                     }
                     (error, message) = (relay.Error, relay.Message);
-                    if (error.IsBackendSide())
+                    if (error.CutsTheAnswer())
                     {
-                        // The back end failed mid-stream: the client must see it failed too, not a clean end.
+                        // The back end's TLS stream failed mid-answer: the client must see it failed too, not a clean end.
                         SocketIo.ResetOnClose(_client);
                     }
                 }

@@ -292,7 +292,9 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
             throw ReceiveFailed(e);
         }
 
-        if (!more && !_peerClosed && Side == RelaySide.Backend)
+        // Under TLS 1.2 a server we sent close_notify to may discard what it had left and close (RFC 5246 7.2.1):
+        // nothing can be cut short then.
+        if (!more && !_peerClosed && Side == RelaySide.Backend && !(Volatile.Read(ref _closedWrite) && _ssl.Version != 0x0304))
         {
             // A TLS server ends what it sends with close_notify (RFC 8446 6.1); a bare FIN may have cut a response
             // short, and a clean end towards the client would hide that.

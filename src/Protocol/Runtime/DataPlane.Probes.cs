@@ -31,7 +31,12 @@ public sealed partial class DataPlane : ITlsProbeConnector
         var cas = options.CaCertificateFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
         var suites = SuiteIdsOf(options.Ciphers.SelectMany(n => Config.CipherCatalog.TryGet(n, out var info) ? info.IanaSuites : []));
         // Probes never reuse sessions: each one must prove that a full handshake still works.
-        var profile = new BackendTlsProfile($"probe/{endpoint}", suites, TlsVersion.Tls12, client, cas, TimeSpan.Zero, serverName);
+        // The same name check as the flows': the server-name, else the address dialled.
+        var name = serverName ?? options.ServerName;
+        var profile = new BackendTlsProfile($"probe/{endpoint}", suites, TlsVersion.Tls12, client, cas, TimeSpan.Zero, name)
+        {
+            ExpectedName = name ?? endpoint.Address.ToString(),
+        };
 
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try

@@ -116,6 +116,36 @@ public sealed class UrlRewriteConfigTests
     }
 
     [Fact]
+    public void Validate_FailureRedirectWithAlpnH2_RefusedNamingBoth()
+    {
+        var server = new SslServer(1)
+        {
+            ClientAuth = ClientAuthSettings.Default with { Failure = ClientAuthFailureAction.Redirect },
+            Alpn = ValueList<string>.Empty.Add("h2"),
+        };
+        var list = new SslProxyList("spl") { SslServers = ValueMap<int, SslServer>.Empty.SetItem(1, server) };
+        var config = RunningConfig.Empty with { ProxyLists = RunningConfig.Empty.ProxyLists.SetItem("spl", list) };
+
+        var errors = ConfigValidator.Validate(config).Where(d => d.Severity == DiagnosticSeverity.Error).Select(d => d.Message).ToList();
+
+        Assert.Contains(errors, m => m.Contains("alpn 'h2' with 'failure redirect'", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_BackendCacertWithoutServerName_WarnsThatTheIpAddressIsChecked()
+    {
+        var backend = new BackendServer(10) { IpAddress = "10.0.0.3", ServerIp = "10.0.0.4", CaCert = "ca" };
+        var list = new SslProxyList("spl") { State = AdminState.Active, BackendServers = ValueMap<int, BackendServer>.Empty.SetItem(10, backend) };
+        var config = RunningConfig.Empty with { ProxyLists = RunningConfig.Empty.ProxyLists.SetItem("spl", list) };
+
+        var warnings = ConfigValidator.Validate(config).Where(d => d.Severity == DiagnosticSeverity.Warning).Select(d => d.Message).ToList();
+        var named = ConfigValidator.Validate(config with { ProxyLists = config.ProxyLists.SetItem("spl", list with { BackendServers = list.BackendServers.SetItem(10, backend with { ServerName = "app.example.com" }) }) });
+
+        Assert.Contains(warnings, m => m.Contains("cacert without server-name", StringComparison.Ordinal) && m.Contains("10.0.0.4", StringComparison.Ordinal));
+        Assert.DoesNotContain(named, d => d.Message.Contains("cacert without server-name", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Validate_ModelBuiltInCode_IsHeldToTheLanguageLimits()
     {
         var rules = ValueMap<int, UrlRewriteRule>.Empty;

@@ -71,6 +71,24 @@ public sealed class BackendTlsClientTests
     }
 
     [Fact]
+    public async Task Relay_Tls12ServerEndsWithBareFinAfterOurCloseNotify_CleanEndNotTruncation()
+    {
+        using var cert = TestCertificates.CreateRsa();
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, SslProtocols.Tls12, SslBackendMode.Echo);
+        var (side, _, message, socket) = await HandshakeAsync(server.EndPoint, Client(Profile(), null));
+        using var _s = socket;
+        Assert.True(side is not null, message);
+
+        // Our close_notify goes first (the client half-closed): a TLS 1.2 server may then just close (RFC 5246 7.2.1).
+        var (answer, state) = await ExchangeAsync(side!, "ping"u8.ToArray(), halfCloseAfterRequest: true);
+
+        Assert.Equal(ProxyError.None, state.Error);
+        Assert.Equal("ping", Text(answer));
+        ((IDisposable)side!).Dispose();
+    }
+
+    [Fact]
     public async Task Handshake_NoCacert_NameNotChecked()
     {
         using var cert = TestCertificates.CreateRsa();
