@@ -151,7 +151,22 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits));
+        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits)));
+
+    /// <summary>
+    /// Creates the actor by a plain delegate: one is made per client connection, and the expression form of
+    /// <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time.
+    /// </summary>
+    private sealed class Producer(Func<ConnectionActor> create) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+
+        public ActorBase Produce() => create();
+
+        public void Release(ActorBase actor)
+        {
+        }
+    }
 
     // The token source is left to the GC rather than disposed here, because the data-path task may still observe it.
     protected override void PostStop() => _abort.Cancel();
