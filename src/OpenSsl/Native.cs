@@ -329,7 +329,7 @@ internal static unsafe partial class LibCrypto
     public static partial nuint BIO_ctrl_pending(IntPtr bio);
 
     [LibraryImport(Lib)]
-    public static partial IntPtr EVP_aes_256_cbc();
+    public static partial IntPtr EVP_CIPHER_fetch(IntPtr libraryContext, byte* algorithm, byte* properties);
 
     [LibraryImport(Lib)]
     public static partial int EVP_EncryptInit_ex(IntPtr ctx, IntPtr cipher, IntPtr engine, byte* key, byte* iv);

@@ -116,6 +116,8 @@ internal static unsafe class SessionCallbacks
 
     public static void Install(IntPtr ctx, ITlsSessionHooks hooks, TimeSpan sessionTimeout)
     {
+        // Fetched here, where a failure can be reported, never first inside a ticket callback.
+        _ = Aes256Cbc;
         LibSsl.SSL_CTX_set_timeout(ctx, (nint)Math.Max(1, sessionTimeout.TotalSeconds));
         if (hooks.CachesSessionIds)
         {
@@ -315,6 +317,21 @@ internal static unsafe class SessionCallbacks
     }
 
     /// <summary>
+    /// AES-256-CBC fetched once for the process: OpenSSL 3 looks a legacy <c>EVP_aes_256_cbc()</c> up again (locks and
+    /// name comparisons) on every cipher initialisation, that is twice per resumption. Held for the process's life.
+    /// </summary>
+    private static readonly IntPtr Aes256Cbc = FetchAes256Cbc();
+
+    private static IntPtr FetchAes256Cbc()
+    {
+        fixed (byte* name = "AES-256-CBC\0"u8)
+        {
+            var cipher = LibCrypto.EVP_CIPHER_fetch(IntPtr.Zero, name, null);
+            return cipher != IntPtr.Zero ? cipher : throw new OpenSslException("EVP_CIPHER_fetch(AES-256-CBC) failed: " + OpenSslErrors.Drain());
+        }
+    }
+
+    /// <summary>
     /// Seals (enc = 1) or opens (enc = 0) a ticket with the caller's keys: AES-256-CBC and HMAC-SHA256, OpenSSL's own
     /// ticket format. Opening under an unknown key gives a full handshake; under an older key, a fresh ticket.
     /// </summary>
@@ -337,7 +354,7 @@ internal static unsafe class SessionCallbacks
 
                 new ReadOnlySpan<byte>(current.NamePointer, TicketKeyMaterial.NameLength).CopyTo(new Span<byte>(keyName, TicketKeyMaterial.NameLength));
                 if (LibCrypto.RAND_bytes(iv, 16) != 1 ||
-                    LibCrypto.EVP_EncryptInit_ex(cipherContext, LibCrypto.EVP_aes_256_cbc(), IntPtr.Zero, current.AesKey, iv) != 1 ||
+                    LibCrypto.EVP_EncryptInit_ex(cipherContext, Aes256Cbc, IntPtr.Zero, current.AesKey, iv) != 1 ||
                     LibCrypto.EVP_MAC_CTX_set_params(macContext, current.MacParameters) != 1)
                 {
                     return TicketError;
@@ -354,7 +371,7 @@ internal static unsafe class SessionCallbacks
             }
 
             if (LibCrypto.EVP_MAC_CTX_set_params(macContext, key.MacParameters) != 1 ||
-                LibCrypto.EVP_DecryptInit_ex(cipherContext, LibCrypto.EVP_aes_256_cbc(), IntPtr.Zero, key.AesKey, iv) != 1)
+                LibCrypto.EVP_DecryptInit_ex(cipherContext, Aes256Cbc, IntPtr.Zero, key.AesKey, iv) != 1)
             {
                 return TicketError;
             }
