@@ -48,10 +48,11 @@ public static unsafe class SslClient
     /// <paramref name="session"/> (DER, from <see cref="ClientContextOptions.SessionReceived"/>) offered for resumption.
     /// The ClientHello is queued at once: take the output and send it.
     /// </summary>
-    public static SslConnection Connect(SslContext context, string? serverName, byte[]? session)
+    /// <param name="applicationProtocol">Offered by ALPN when given (for example "h2").</param>
+    public static SslConnection Connect(SslContext context, string? serverName, byte[]? session, string? applicationProtocol = null)
     {
         ArgumentNullException.ThrowIfNull(context);
-        return SslConnection.CreateClient(context, serverName, session);
+        return SslConnection.CreateClient(context, serverName, session, applicationProtocol);
     }
 }
 

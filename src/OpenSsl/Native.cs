@@ -142,6 +142,9 @@ internal static unsafe partial class LibSsl
     public static partial void SSL_CTX_set_alpn_select_cb(IntPtr ctx, IntPtr callback, IntPtr arg);
 
     [LibraryImport(Lib)]
+    public static partial int SSL_set_alpn_protos(IntPtr ssl, byte* protocols, uint length);
+
+    [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial void SSL_get0_alpn_selected(IntPtr ssl, byte** data, uint* length);
 

@@ -168,7 +168,7 @@ public sealed unsafe class SslConnection : IDisposable
     }
 
     /// <summary>A client connection (see <see cref="SslClient.Connect"/>).</summary>
-    internal static SslConnection CreateClient(SslContext context, string? serverName, byte[]? session)
+    internal static SslConnection CreateClient(SslContext context, string? serverName, byte[]? session, string? applicationProtocol = null)
     {
         var connection = Create(context, null);
         var ssl = connection.Ssl;
@@ -186,6 +186,23 @@ public sealed unsafe class SslConnection : IDisposable
                 {
                     connection.Dispose();
                     throw new OpenSslException($"OpenSSL refused the server name '{serverName}': {OpenSslErrors.Drain()}");
+                }
+            }
+        }
+
+        if (applicationProtocol is not null)
+        {
+            var encoded = Alpn.Encode([applicationProtocol])[0];
+            var wire = new byte[encoded.Length + 1];
+            wire[0] = (byte)encoded.Length;
+            encoded.CopyTo(wire, 1);
+            fixed (byte* p = wire)
+            {
+                // SSL_set_alpn_protos returns 0 on success (unlike most of OpenSSL).
+                if (LibSsl.SSL_set_alpn_protos(ssl, p, (uint)wire.Length) != 0)
+                {
+                    connection.Dispose();
+                    throw new OpenSslException($"OpenSSL refused the ALPN protocol '{applicationProtocol}': {OpenSslErrors.Drain()}");
                 }
             }
         }

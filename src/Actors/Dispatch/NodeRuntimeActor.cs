@@ -167,7 +167,8 @@ public sealed class NodeRuntimeActor : ReceiveActor
             if (listener.Kind == ListenerKind.TcpRelay) EnsureAgent(RuleAgent(listener));
             if (_listeners.ContainsKey(listener.Key) && previousFiles is not null && previous.TryGetValue(listener.Key, out var before)
                 && !_buildProblems.ContainsKey(listener.Key)
-                && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf))
+                && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf)
+                && _listeners[listener.Key].Runtime.ChainsCurrent(files))
             {
                 // Nothing this listener uses changed: it keeps its runtime (balancer positions, caches, credentials).
                 kept++;

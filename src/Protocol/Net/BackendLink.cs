@@ -57,6 +57,13 @@ internal static class BackendTlsHandshake
             var status = await side.HandshakeAsync(cts.Token);
             var ssl = side.Connection;
             client.Completed(ssl, status == OpenSsl.SslStatus.Ok);
+            if (status == OpenSsl.SslStatus.Ok && client.RequiredProtocol is { } required && ssl.ApplicationProtocol != required)
+            {
+                side.Dispose();
+                return (null, ProxyError.BackendHandshakeFailed,
+                    $"backend did not agree on {required} by ALPN (it chose {ssl.ApplicationProtocol ?? "none"}), which the client speaks");
+            }
+
             if (status == OpenSsl.SslStatus.Ok)
             {
                 return (side, ProxyError.None, "");

@@ -96,12 +96,13 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 ? null
                 : _sticky.GetOrAdd(listener.Key, _ => new StickyTable(TimeProvider.System, StickyIdle));
             var selectors = new Dictionary<string, TlsBindingSelector>(StringComparer.Ordinal);
+            var chains = new List<(CertStoreFile Leaf, string ChainId)>();
             foreach (var module in listener.Modules)
             {
-                var bindings = module.SslServers.Select(s => Binding(s, files, leases)).ToList();
+                var bindings = module.SslServers.Select(s => Binding(s, files, leases, chains)).ToList();
                 selectors[module.Name] = Selector(bindings);
             }
-            return new TlsRuntime(this, plan, listener, selectors, files, leases) { Sticky = sticky };
+            return new TlsRuntime(this, plan, listener, selectors, files, leases, chains) { Sticky = sticky };
         }
         catch
         {
@@ -117,17 +118,32 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>CRL monitors running now.</summary>
     public int CrlMonitorsRunning => _clientAuth.Running;
 
-    private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
+    private (TlsFrontEndBinding Binding, IReadOnlyList<string> Names) Binding(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases,
+        List<(CertStoreFile Leaf, string ChainId)> chains)
     {
-        if (!files.TryGetValue(server.KeyFile, out var keyBytes))
-            throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: key file '{server.KeyFile}' is not in the certificate store");
-        if (!files.TryGetValue(server.CertFile, out var certBytes))
-            throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: certificate file '{server.CertFile}' is not in the certificate store");
+        byte[] File(string name, string what) => files.TryGetValue(name, out var bytes)
+            ? bytes
+            : throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: {what} file '{name}' is not in the certificate store");
+        var keyBytes = File(server.KeyFile, "key");
+        var certBytes = File(server.CertFile, "certificate");
         var certFile = CertStoreFile.DecodeShared(certBytes);
-        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile, leases);
+        var intermediates = IssuerIndex.Of(files).IntermediatesOf(certFile, DateTimeOffset.UtcNow);
+        chains.Add((certFile, ChainId(certFile, intermediates)));
+        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile, leases, intermediates);
         var suites = SuiteIdsOf(server.Suites).ToList();
         var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
-        var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server)
+        ServerCredential? rsa = null;
+        if (server.Rsa is { } pair)
+        {
+            var rsaCert = CertStoreFile.DecodeShared(File(pair.CertFile, "certificate"));
+            var rsaIntermediates = IssuerIndex.Of(files).IntermediatesOf(rsaCert, DateTimeOffset.UtcNow);
+            chains.Add((rsaCert, ChainId(rsaCert, rsaIntermediates)));
+            rsa = Credential(CertStoreFile.DecodeShared(File(pair.KeyFile, "key")), rsaCert, leases, rsaIntermediates);
+            var rsaNames = rsaCert.SubjectAltNames.Concat(rsaCert.Subject is { } rs ? [CommonName(rs)] : []).Where(n => n.Length > 0).ToList();
+            names.AddRange(rsaNames.Where(n => !names.Contains(n)).Distinct());
+        }
+
+        var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server, rsa)
         {
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
             ClientAuth = _clientAuth.For(server, files, leases),
@@ -145,19 +161,25 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// by <paramref name="leases"/>: disposed once no runtime holds it. Without leases (a keepalive probe) a fresh one
     /// that the caller disposes: a shared one could be disposed under it by a runtime's release.
     /// </summary>
-    private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile, RuntimeLeases? leases)
+    private ServerCredential Credential(CertStoreFile keyFile, CertStoreFile certFile, RuntimeLeases? leases,
+        IReadOnlyList<CertStoreFile>? intermediates = null)
     {
-        var id = (keyFile.Sha256Fingerprint, certFile.Sha256Fingerprint);
+        // The chain sent is part of what a credential is: the same pair with other intermediates is another one.
+        var id = (keyFile.Sha256Fingerprint, ChainId(certFile, intermediates ?? []));
         if (leases is not null && _credentials.TryLease(id, leases) is { } held) return held;
         // Loaded outside any lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
         // keeps the first and drops the second.
-        var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile);
+        var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile, intermediates);
         var fresh = ServerCredential.Create(chain, key);
         if (leases is null) return fresh;
         var kept = _credentials.LeaseOrAdd(id, fresh, leases);
         if (!ReferenceEquals(kept, fresh)) fresh.Dispose();
         return kept;
     }
+
+    /// <summary>A chain's identity: the certificate's fingerprint, then its intermediates', nearest first.</summary>
+    private static string ChainId(CertStoreFile certificate, IReadOnlyList<CertStoreFile> intermediates) =>
+        intermediates.Count == 0 ? certificate.Sha256Fingerprint : certificate.Sha256Fingerprint + "+" + string.Join("+", intermediates.Select(i => i.Sha256Fingerprint));
 
     private string? DialledAddress(Config.BackendServer server) =>
         (server.ServerIp ?? server.IpAddress) is { } ip ? Addresses.Map(ip).ToString() : null;
@@ -243,8 +265,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <paramref name="attempts"/>). A target behind a backend-server comes back with its TLS client policy (re-encryption,
     /// SSL initiation) and the counters of its row under <paramref name="module"/>.
     /// </summary>
+    /// <param name="applicationProtocol">
+    /// The protocol the client agreed by ALPN (a re-encrypted flow): offered to a TLS back end, and required of it
+    /// unless it is HTTP/1.x; null for clear-text clients.
+    /// </param>
     private async ValueTask<BackendLink> DialAsync(TargetBalancer balancer, int defaultPort, int attempts, string? module,
-        Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct)
+        Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct, string? applicationProtocol = null)
     {
         SocketException? last = null;
         var tried = new List<ServerTarget>(attempts);
@@ -277,7 +303,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var row = rowModule is null ? null : Flows.For(rowModule, backend.RowVirtual, backend.RowPort);
             try
             {
-                return new BackendLink(socket, _engine.CreateClient(profileFor(backend)), new BackendFlow(Gauges, target.Name, row),
+                return new BackendLink(socket, _engine.CreateClient(profileFor(backend), applicationProtocol), new BackendFlow(Gauges, target.Name, row),
                     TimeSpan.FromSeconds(backend.Server.HandshakeTimeoutSeconds));
             }
             catch
@@ -332,6 +358,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public StickyTable? Sticky { get; init; }
 
+        public virtual bool ChainsCurrent(IReadOnlyDictionary<string, byte[]> store) => true;
+
         public long Revision => WholePlan.Revision;
 
         protected RuntimePlan WholePlan { get; } = plan;
@@ -373,9 +401,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     }
 
     private sealed class TlsRuntime(DataPlane owner, RuntimePlan plan, ListenerPlan listener, Dictionary<string, TlsBindingSelector> selectors,
-        IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
+        IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases, List<(CertStoreFile Leaf, string ChainId)> chains)
         : RuntimeBase(plan, listener, leases)
     {
+        public override bool ChainsCurrent(IReadOnlyDictionary<string, byte[]> store)
+        {
+            var index = IssuerIndex.Of(store);
+            var now = DateTimeOffset.UtcNow;
+            return chains.TrueForAll(c => ChainId(c.Leaf, index.IntermediatesOf(c.Leaf, now)) == c.ChainId);
+        }
+
         private readonly ConcurrentDictionary<(string, int), TargetBalancer> _destinations = new();
         private readonly Profiles _profiles = new(owner, files, leases);
 
@@ -413,7 +448,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 var (targets, balance) = WholePlan.Resolve(key.Item1, key.Item2);
                 return new TargetBalancer(targets, balance, owner.Health, owner.Gauges, owner.Passive);
             });
-            return WithIdleTimeout(owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct), server.Server.IdleTimeoutSeconds);
+            return WithIdleTimeout(owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct, info.ApplicationProtocol),
+                server.Server.IdleTimeoutSeconds);
         }
 
         private static async ValueTask<BackendLink> WithIdleTimeout(ValueTask<BackendLink> dial, int seconds)

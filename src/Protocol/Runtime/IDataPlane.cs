@@ -30,6 +30,13 @@ public interface IListenerRuntime
 
     /// <summary>No new connections will use this runtime; it is disposed once the last one ends.</summary>
     void Retire();
+
+    /// <summary>
+    /// Whether the chains this runtime sends are still what the store <paramref name="files"/> would give (the
+    /// intermediates are found in the whole store, not named by the plan): false means rebuild even though nothing
+    /// the plan names changed.
+    /// </summary>
+    bool ChainsCurrent(IReadOnlyDictionary<string, byte[]> files) => true;
 }
 
 /// <summary>Builds listener runtimes from a plan and the certificate store (file name to encoded store file).</summary>

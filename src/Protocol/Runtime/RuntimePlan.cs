@@ -52,6 +52,12 @@ public sealed record SslServerPlan(string ProxyList, SslServer Server, string Ke
     public ClientAuthPlan? ClientAuth { get; init; }
 
     /// <summary>
+    /// The RSA key and certificate when the ssl-server has both pairs (<see cref="KeyFile"/> is then the ECDSA one):
+    /// both are loaded, and each client gets the one it can verify (an RSA-only client the RSA certificate).
+    /// </summary>
+    public (string KeyFile, string CertFile)? Rsa { get; init; }
+
+    /// <summary>
     /// Binds resumable sessions: never resumed under another ssl-server, nor under another client-auth policy (a
     /// session made without client authentication must not resume where it is required, CSCsk36744). The TLS binding
     /// adds the fingerprint of the CA certificates themselves.
@@ -201,13 +207,18 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         foreach (var s in list.SslServers.Values)
         {
             if (s.VipAddress != vip || s.Port != port || s.Ciphers.Count == 0) continue;
-            // ECDSA first when both are configured: cheaper handshakes, and every modern client supports it.
+            // ECDSA first when both are configured: cheaper handshakes, and every modern client supports it; the RSA pair
+            // goes alongside for the clients that only verify RSA.
             var (key, cert, ecdsa) = s.EcdsaKey is not null && s.EcdsaCert is not null
                 ? (s.EcdsaKey, s.EcdsaCert, true)
                 : (s.RsaKey, s.RsaCert, false);
             if (key is null || cert is null) continue;
             if (!config.Associations.TryGetValue(key, out var k) || !config.Associations.TryGetValue(cert, out var c)) continue;
-            plans.Add(new SslServerPlan(list.Name, s, k.FileName, c.FileName, ecdsa) { ClientAuth = ClientAuthPlan.For(config, list, s) });
+            (string, string)? rsa = ecdsa && s.RsaKey is { } rk && s.RsaCert is { } rc &&
+                config.Associations.TryGetValue(rk, out var rka) && config.Associations.TryGetValue(rc, out var rca)
+                ? (rka.FileName, rca.FileName)
+                : null;
+            plans.Add(new SslServerPlan(list.Name, s, k.FileName, c.FileName, ecdsa) { ClientAuth = ClientAuthPlan.For(config, list, s), Rsa = rsa });
         }
         return plans;
     }
@@ -253,6 +264,11 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         {
             yield return s.KeyFile;
             yield return s.CertFile;
+            if (s.Rsa is { } rsa)
+            {
+                yield return rsa.KeyFile;
+                yield return rsa.CertFile;
+            }
             if (s.ClientAuth is { } auth)
             {
                 foreach (var ca in auth.CaCertFiles) yield return ca;

@@ -13,11 +13,20 @@ internal sealed class OpenSslBackendClient : IBackendTlsClient
     private readonly BackendTlsProfile _profile;
     private readonly OpenSslBackendSessions _sessions;
 
-    public OpenSslBackendClient(BackendTlsProfile profile, OpenSslBackendSessions sessions)
+    private readonly string? _applicationProtocol;
+
+    public OpenSslBackendClient(BackendTlsProfile profile, OpenSslBackendSessions sessions, string? applicationProtocol = null)
     {
         _profile = profile;
         _sessions = sessions;
+        _applicationProtocol = applicationProtocol;
     }
+
+    /// <summary>
+    /// The protocol the real server must agree by ALPN for the flow to go on (the client's, when it is not HTTP/1.x:
+    /// an HTTP/2 client's bytes mean nothing to an HTTP/1.1 server); null when any answer will do.
+    /// </summary>
+    public string? RequiredProtocol => _applicationProtocol is null or "http/1.1" or "http/1.0" ? null : _applicationProtocol;
 
     public BackendHandshakeInfo? Handshake { get; private set; }
 
@@ -25,7 +34,8 @@ internal sealed class OpenSslBackendClient : IBackendTlsClient
 
     /// <summary>The connection, its ClientHello queued; the caller drives it and then calls <see cref="Completed"/>.</summary>
     public SslConnection Connect() =>
-        SslClient.Connect(_profile.OpenSslContext(_sessions), _profile.ServerName, _profile.SessionTimeout > TimeSpan.Zero ? _sessions.Get(_profile.CacheKey) : null);
+        SslClient.Connect(_profile.OpenSslContext(_sessions), _profile.ServerName, _profile.SessionTimeout > TimeSpan.Zero ? _sessions.Get(_profile.CacheKey) : null,
+            _applicationProtocol);
 
     /// <summary>Records what the finished handshake negotiated (or, after a failure, why the certificate was refused).</summary>
     public void Completed(SslConnection connection, bool succeeded)

@@ -40,11 +40,15 @@ public sealed class TlsEngine
     /// <summary>The keys of session tickets, or null when tickets are off.</summary>
     public SessionTicketKeys? Tickets { get; }
 
-    /// <summary>The TLS client of one back-end connection (re-encryption, initiation, encrypted keepalive) under <paramref name="profile"/>.</summary>
-    public IBackendTlsClient CreateClient(BackendTlsProfile profile)
+    /// <summary>
+    /// The TLS client of one back-end connection (re-encryption, initiation, encrypted keepalive) under
+    /// <paramref name="profile"/>; <paramref name="applicationProtocol"/>, the protocol the client agreed by ALPN, is
+    /// offered to the real server (and required of it unless it is HTTP/1.x).
+    /// </summary>
+    public IBackendTlsClient CreateClient(BackendTlsProfile profile, string? applicationProtocol = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        return new OpenSslBackendClient(profile, _backendSessions);
+        return new OpenSslBackendClient(profile, _backendSessions, applicationProtocol);
     }
 
     /// <summary>Back-end sessions kept for re-use (in memory, bounded, expiring per profile).</summary>

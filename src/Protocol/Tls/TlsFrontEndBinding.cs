@@ -16,21 +16,44 @@ public sealed class TlsFrontEndBinding
     /// </param>
     /// <param name="cipherSuites">Requested IANA cipher suites in preference order, or null for the defaults.</param>
     /// <param name="tag">Anything the caller wants back in <see cref="HandshakeInfo.Tag"/>.</param>
+    /// <param name="secondCredential">
+    /// A second certificate of the other key type (an ssl-server with an ECDSA and an RSA pair): both are loaded, and
+    /// OpenSSL gives each client the one its signature algorithms and suites allow, the first one when both do.
+    /// </param>
     public TlsFrontEndBinding(ServerCredential credential, string bindingKey, IEnumerable<int>? cipherSuites = null,
-        object? tag = null)
+        object? tag = null, ServerCredential? secondCredential = null)
     {
         ArgumentNullException.ThrowIfNull(credential);
         ArgumentException.ThrowIfNullOrEmpty(bindingKey);
+        if (secondCredential is not null && secondCredential.KeyType == credential.KeyType)
+        {
+            throw new ArgumentException($"the second certificate of an ssl-server must have the other key type, not {credential.KeyType} again", nameof(secondCredential));
+        }
+
         Credential = credential;
+        SecondCredential = secondCredential;
         _bindingKey = bindingKey;
         Tag = tag;
-        Suites = TlsCipherSuites.Filter(cipherSuites, credential.KeyType, out var rejected, out bool usedDefaults);
+        var requested = cipherSuites?.ToList();
+        Suites = TlsCipherSuites.Filter(requested, credential.KeyType, out var rejected, out bool usedDefaults);
+        if (secondCredential is not null)
+        {
+            // The suites either certificate can serve, the first certificate's first (server preference).
+            var second = TlsCipherSuites.Filter(requested, secondCredential.KeyType, out var rejectedToo, out bool usedDefaultsToo);
+            Suites = [.. Suites, .. second.Where(s => !Suites.Contains(s))];
+            rejected = [.. rejected.Where(r => rejectedToo.Any(t => t.Suite == r.Suite))];
+            usedDefaults |= usedDefaultsToo;
+        }
+
         RejectedCipherSuites = rejected;
         UsedDefaultSuites = usedDefaults;
     }
 
     /// <summary>The ssl-server's certificate chain and key.</summary>
     public ServerCredential Credential { get; }
+
+    /// <summary>The ssl-server's certificate of the other key type, when it has both; null otherwise.</summary>
+    public ServerCredential? SecondCredential { get; }
 
     /// <summary>
     /// How long a TLS 1.2 session of this binding stays resumable (the ssl-server's <c>session-cache</c>); null uses
@@ -85,11 +108,14 @@ public sealed class TlsFrontEndBinding
             {
                 var (cipherList, cipherSuites) = TlsCipherSuites.ToOpenSsl(Suites);
                 byte[] key = Credential.ExportPrivateKeyPkcs8();
+                byte[]? secondKey = SecondCredential?.ExportPrivateKeyPkcs8();
                 try
                 {
                     Volatile.Write(ref _openSsl, OpenSsl.SslContext.CreateServer(new OpenSsl.ServerContextOptions
                     {
-                        Certificates = [new OpenSsl.ServerCertificate(Credential.ChainDer, key)],
+                        Certificates = SecondCredential is { } second
+                            ? [new OpenSsl.ServerCertificate(Credential.ChainDer, key), new OpenSsl.ServerCertificate(second.ChainDer, secondKey!)]
+                            : [new OpenSsl.ServerCertificate(Credential.ChainDer, key)],
                         CipherList = cipherList,
                         CipherSuites = cipherSuites,
                         SessionIdContext = BindingKey,
@@ -100,6 +126,10 @@ public sealed class TlsFrontEndBinding
                 finally
                 {
                     System.Security.Cryptography.CryptographicOperations.ZeroMemory(key);
+                    if (secondKey is not null)
+                    {
+                        System.Security.Cryptography.CryptographicOperations.ZeroMemory(secondKey);
+                    }
                 }
             }
 

@@ -47,6 +47,39 @@ public sealed class OpenSslInteropTests
         Assert.Equal(agreed, summary.Handshake!.ApplicationProtocol);
     }
 
+    [Theory]
+    [InlineData("-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256", "ecdsa.example")]
+    [InlineData("-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", "rsa.example")]
+    [InlineData("-tls1_3", "ecdsa.example")]
+    [InlineData("-tls1_3 -sigalgs rsa_pss_rsae_sha256:rsa_pss_rsae_sha384", "rsa.example")]
+    public async Task SClient_SslServerWithEcdsaAndRsaCertificates_EachClientGetsOneItCanVerify(string flags, string subject)
+    {
+        using var ecdsa = TestCertificates.CreateEcdsa("ecdsa.example");
+        using var rsa = TestCertificates.CreateRsa("rsa.example");
+        using var ecdsaCredential = ecdsa.CreateCredential();
+        using var rsaCredential = rsa.CreateCredential();
+        var both = new TlsFrontEndBinding(ecdsaCredential, "list/both", null, "both", rsaCredential);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), selector: _ => both);
+
+        var result = await OpenSslClient.SClientAsync(harness.Port, flags + " -ign_eof", HttpRequest);
+
+        Assert.Contains("subject=CN = " + subject, result.StandardOutput);
+        Assert.Contains("hello from the backend", result.StandardOutput);
+        Assert.Equal(ProxyError.None, Assert.Single(await harness.Observer.WaitForClosedAsync(1)).Error);
+    }
+
+    [Fact]
+    public void Binding_TwoCertificatesOfOneKeyType_Refused()
+    {
+        using var one = TestCertificates.CreateRsa("one.example");
+        using var two = TestCertificates.CreateRsa("two.example");
+        using var first = one.CreateCredential();
+        using var second = two.CreateCredential();
+
+        var e = Assert.Throws<ArgumentException>(() => new TlsFrontEndBinding(first, "list/x", null, null, second));
+        Assert.Contains("other key type", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SClient_AlpnWithNothingInCommon_NoProtocolAgreedAndTheExchangeGoesOn()
     {

@@ -88,6 +88,22 @@ public sealed class RuntimePlanTests
     }
 
     [Fact]
+    public void Build_SslServerWithEcdsaAndRsaPairs_PlansBothEcdsaFirstAndNamesAllFourFiles()
+    {
+        var text = TwoModules.Replace("  ssl-server 200\n", "  ssl-server 100 ecdsakey e\n  ssl-server 100 ecdsacert ec\n  ssl-server 200\n", StringComparison.Ordinal);
+        var config = Parse("ssl associate ecdsakey e e.key\nssl associate cert ec ec.pem\n" + text);
+        var plan = RuntimePlan.Build(1, config);
+        var listener = plan.Listeners.Single(l => l.Port == 443 && l.Modules[0].SslServers.Any(s => s.Server.Number == 100));
+
+        var server = listener.Modules[0].SslServers.Single(s => s.Server.Number == 100);
+
+        Assert.True(server.Ecdsa);
+        Assert.Equal(("e.key", "ec.pem"), (server.KeyFile, server.CertFile));
+        Assert.Equal(("k.key", "c.pem"), server.Rsa);
+        Assert.Superset(new HashSet<string> { "e.key", "ec.pem", "k.key", "c.pem" }, plan.FilesOf(listener).ToHashSet());
+    }
+
+    [Fact]
     public void Build_ClientAuth_PlansCaFilesCrlAndScopesTheBindingKey()
     {
         var text = TwoModules.Replace("  active\nservice s1",

@@ -88,6 +88,33 @@ public sealed class BackendTlsClientTests
         ((IDisposable)side!).Dispose();
     }
 
+    [Theory]
+    [InlineData("h2", true, true)]
+    [InlineData("h2", false, false)]
+    [InlineData("http/1.1", false, true)]
+    public async Task Handshake_ClientsAlpnProtocolOffered_RequiredOfTheServerUnlessHttp1(string protocol, bool serverSpeaksH2, bool succeeds)
+    {
+        using var cert = TestCertificates.CreateRsa();
+        using var server = serverSpeaksH2
+            ? await OpenSslServer.StartAsync(cert, "-tls1_2", "-alpn", "h2")
+            : await OpenSslServer.StartAsync(cert, "-tls1_2");
+        var client = new OpenSslBackendClient(Profile(), new OpenSslBackendSessions(TimeProvider.System), protocol);
+
+        var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
+        using var _s = socket;
+
+        Assert.Equal(succeeds, side is not null);
+        if (succeeds)
+        {
+            ((IDisposable)side!).Dispose();
+        }
+        else
+        {
+            Assert.Equal(ProxyError.BackendHandshakeFailed, error);
+            Assert.Contains("backend did not agree on h2 by ALPN (it chose none)", message, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Handshake_NoCacert_NameNotChecked()
     {

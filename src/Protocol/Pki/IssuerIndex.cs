@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using Org.BouncyCastle.X509;
+
+namespace SslCluster.Protocol.Pki;
+
+/// <summary>
+/// The certificates of a store snapshot by subject, to complete an ssl-server's chain: a client that knows only the
+/// root needs the intermediates, and an operator who imported a chain (its <c>NAME-ca1</c>, <c>NAME-ca2</c> files) or
+/// associated the intermediate certificates should not have to list them again. One index per snapshot of the store's
+/// files, built on first use. Thread-safe once built.
+/// </summary>
+public sealed class IssuerIndex
+{
+    /// <summary>Longest chain followed above the leaf; real ones have one or two intermediates.</summary>
+    public const int MaxIntermediates = 8;
+
+    private static readonly ConditionalWeakTable<IReadOnlyDictionary<string, byte[]>, IssuerIndex> Indexes = [];
+
+    // Signature checks by (certificate, issuer) fingerprint: every revision asks again whether kept chains are current.
+    private static readonly Tls.BoundedLruCache<(string, string), bool> Signatures = new(16384);
+
+    private readonly Dictionary<string, List<CertStoreFile>> _bySubject = new(StringComparer.Ordinal);
+
+    private IssuerIndex(IReadOnlyDictionary<string, byte[]> files)
+    {
+        foreach (var bytes in files.Values)
+        {
+            CertStoreFile file;
+            try
+            {
+                file = CertStoreFile.DecodeShared(bytes);
+            }
+            catch (PkiException)
+            {
+                continue; // A damaged file is reported where it is used, not here.
+            }
+
+            if (!file.IsPrivateKey && file.Subject is { } subject)
+            {
+                if (!_bySubject.TryGetValue(subject, out var list))
+                {
+                    _bySubject[subject] = list = [];
+                }
+
+                list.Add(file);
+            }
+        }
+    }
+
+    /// <summary>The index of one snapshot of the store's files (the same dictionary instance gives the same index).</summary>
+    public static IssuerIndex Of(IReadOnlyDictionary<string, byte[]> files)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        return Indexes.GetValue(files, f => new IssuerIndex(f));
+    }
+
+    /// <summary>
+    /// The intermediates above <paramref name="leaf"/>, nearest first: each step the certificate named as issuer whose
+    /// key really signed the one below (two CA certificates with one subject, a renewed CA, are told apart by their
+    /// keys; CSCec82360), preferring one valid at <paramref name="now"/> and then the latest. Stops below a self-signed
+    /// root (clients have their roots), at an issuer the store does not hold, or after <see cref="MaxIntermediates"/>.
+    /// </summary>
+    public IReadOnlyList<CertStoreFile> IntermediatesOf(CertStoreFile leaf, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        var chain = new List<CertStoreFile>();
+        var current = leaf;
+        X509Certificate? below = null;
+        while (chain.Count < MaxIntermediates && current.Issuer is { } issuerName && current.Subject != issuerName &&
+            _bySubject.TryGetValue(issuerName, out var candidates))
+        {
+            CertStoreFile? issuer = null;
+            foreach (var candidate in candidates.OrderByDescending(c => c.IsValidAt(now)).ThenByDescending(c => c.NotAfter))
+            {
+                if (candidate.Sha256Fingerprint == current.Sha256Fingerprint || chain.Exists(c => c.Sha256Fingerprint == candidate.Sha256Fingerprint))
+                {
+                    continue;
+                }
+
+                if (!Signatures.TryGet((current.Sha256Fingerprint, candidate.Sha256Fingerprint), out bool signed))
+                {
+                    signed = SignedBy(below ??= Parse(current), Parse(candidate));
+                    Signatures.Set((current.Sha256Fingerprint, candidate.Sha256Fingerprint), signed);
+                }
+
+                if (signed)
+                {
+                    issuer = candidate;
+                    break;
+                }
+            }
+
+            if (issuer is null || issuer.Subject == issuer.Issuer)
+            {
+                break; // not in the store, or the self-signed root: not sent
+            }
+
+            chain.Add(issuer);
+            (current, below) = (issuer, null);
+        }
+
+        return chain;
+    }
+
+    private static X509Certificate Parse(CertStoreFile file) => new X509CertificateParser().ReadCertificate(file.CertificateDer.ToArray());
+
+    private static bool SignedBy(X509Certificate certificate, X509Certificate issuer)
+    {
+        try
+        {
+            certificate.Verify(issuer.GetPublicKey());
+            return true;
+        }
+        catch (Exception e) when (e is Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.Certificates.CertificateException
+            or Org.BouncyCastle.Security.SignatureException or InvalidOperationException or ArgumentException)
+        {
+            return false;
+        }
+    }
+}
