@@ -5,7 +5,8 @@
 set -euo pipefail
 dir="${SSLCLUSTER_PG_DIR:-/tmp/sslcluster-test-pg}"
 # The folder must be reachable by the postgres account when we run as root: keep it directly under /tmp.
-port="${SSLCLUSTER_PG_PORT:-55432}"
+# Below the kernel's ephemeral range (32768-60999 by default), so that no outgoing connection can hold it.
+port="${SSLCLUSTER_PG_PORT:-31432}"
 
 bin() {
   local d

@@ -23,6 +23,8 @@ internal static unsafe partial class LibSsl
         public const int SetSessCacheMode = 44;
         public const int SetTlsextServernameCb = 53;
         public const int SetTlsextHostname = 55;
+        public const int SetTlsextStatusReqCb = 63;
+        public const int SetTlsextStatusReqOcspResp = 71;
         public const int SetTlsextTicketKeyCb = 72;
         public const int ChainCert = 89;
         public const int SetGroupsList = 92;
@@ -143,6 +145,14 @@ internal static unsafe partial class LibSsl
 
     [LibraryImport(Lib)]
     public static partial int SSL_set_alpn_protos(IntPtr ssl, byte* protocols, uint length);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr SSL_get_certificate(IntPtr ssl);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr SSL_CTX_get0_certificate(IntPtr ctx);
 
     [LibraryImport(Lib)]
     [SuppressGCTransition]
@@ -286,6 +296,12 @@ internal static unsafe partial class LibSsl
 /// <summary>The libcrypto functions we call (OpenSSL 3.0); see <see cref="LibSsl"/> for the conventions.</summary>
 internal static unsafe partial class LibCrypto
 {
+    [LibraryImport(Lib)]
+    public static partial IntPtr CRYPTO_malloc(nuint length, byte* file, int line);
+
+    [LibraryImport(Lib)]
+    public static partial void CRYPTO_free(IntPtr pointer, byte* file, int line);
+
     private const string Lib = "libcrypto.so.3";
 
     public const int ExIndexSsl = 0;

@@ -40,6 +40,12 @@ public sealed record ServerContextOptions
     /// <c>http/1.1</c>); null or empty: the client's ALPN offer is not answered.
     /// </summary>
     public IReadOnlyList<string>? ApplicationProtocols { get; init; }
+
+    /// <summary>
+    /// The OCSP response (DER) to staple for the first certificate when a client asks (status_request), read on every
+    /// such handshake, so it must only return what it holds; null: nothing to staple now.
+    /// </summary>
+    public Func<byte[]?>? StatusResponse { get; init; }
 }
 
 /// <summary>What every connection of a listener shares before SNI picks an ssl-server.</summary>
@@ -101,6 +107,52 @@ public sealed unsafe class SslContext : IDisposable
 
     /// <summary>An ssl-server context's client authentication.</summary>
     internal ClientCertificateOptions? ClientCertificates { get; private init; }
+
+    /// <summary>An ssl-server context's OCSP response source, for its first certificate.</summary>
+    internal Func<byte[]?>? StatusResponse { get; private init; }
+
+    /// <summary>The first certificate's X509 (owned by the context), to tell whether a handshake chose it.</summary>
+    internal IntPtr StapledCertificate { get; private init; }
+
+    /// <summary>
+    /// A client asked for the certificate's status: the current OCSP response goes with the handshake when there is one
+    /// and the handshake uses the certificate it is for. OpenSSL frees the copy it is given.
+    /// </summary>
+    [System.Runtime.InteropServices.UnmanagedCallersOnly(CallConvs = [typeof(System.Runtime.CompilerServices.CallConvCdecl)])]
+    private static int OnStatusRequest(IntPtr ssl, IntPtr arg)
+    {
+        const int Ok = 0;
+        const int NoAck = 3;
+        try
+        {
+            if (SslConnection.From(ssl)?.SelectedContext is not { StatusResponse: { } source } context ||
+                LibSsl.SSL_get_certificate(ssl) != context.StapledCertificate || source() is not { Length: > 0 } response)
+            {
+                return NoAck;
+            }
+
+            var copy = LibCrypto.CRYPTO_malloc((nuint)response.Length, null, 0);
+            if (copy == IntPtr.Zero)
+            {
+                return NoAck;
+            }
+
+            response.CopyTo(new Span<byte>((void*)copy, response.Length));
+            if (LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetTlsextStatusReqOcspResp, response.Length, copy) != 1)
+            {
+                LibCrypto.CRYPTO_free(copy, null, 0);
+                return NoAck;
+            }
+
+            return Ok;
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL: no staple instead.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return NoAck;
+        }
+    }
 
     /// <summary>An ssl-server context's ALPN protocols, each as its bytes, in preference order (empty: none).</summary>
     internal byte[][] ApplicationProtocols { get; private init; } = [];
@@ -177,9 +229,20 @@ public sealed unsafe class SslContext : IDisposable
         try
         {
             var ctx = handle.DangerousGetHandle();
+            IntPtr stapled = IntPtr.Zero;
             foreach (var certificate in options.Certificates)
             {
                 UseCertificate(ctx, certificate);
+                if (stapled == IntPtr.Zero)
+                {
+                    // The first certificate's X509, which SNI's copy of the context shares: the staple is its status.
+                    stapled = LibSsl.SSL_CTX_get0_certificate(ctx);
+                }
+            }
+
+            if (options.StatusResponse is not null)
+            {
+                LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextStatusReqCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)&OnStatusRequest);
             }
 
             byte[]? cipherList = null;
@@ -224,6 +287,8 @@ public sealed unsafe class SslContext : IDisposable
             {
                 ClientCertificates = options.ClientCertificates,
                 ApplicationProtocols = protocols,
+                StatusResponse = options.StatusResponse,
+                StapledCertificate = stapled,
             };
         }
         catch

@@ -75,8 +75,8 @@ public static partial class ConfigParser
         }
 
         /// <summary>
-        /// An absolute URL. A CRL is fetched over plain HTTP only (a CRL is signed, so it needs no TLS, and fetching it
-        /// over TLS would need a trust decision of its own); a failure-url may be http or https.
+        /// An absolute URL. A CRL or an OCSP response is fetched over plain HTTP only (both are signed, so they need no
+        /// TLS, and fetching them over TLS would need a trust decision of its own); a failure-url may be http or https.
         /// </summary>
         private static string Url(string word, bool httpsToo)
         {

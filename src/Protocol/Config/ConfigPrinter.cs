@@ -92,6 +92,7 @@ public static class ConfigPrinter
             if (s.IdleTimeoutSeconds != 0) Line("  ", $"{p} idle timeout {N(s.IdleTimeoutSeconds)}");
             if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
             if (!s.Alpn.Equals(SslServer.DefaultAlpn)) Line("  ", $"{p} alpn {string.Join(' ', s.Alpn)}");
+            if (s.OcspUrl is { } ocsp) Line("  ", $"{p} ocsp-url \"{ocsp}\"");
             var auth = s.ClientAuth;
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
             foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");

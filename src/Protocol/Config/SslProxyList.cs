@@ -114,6 +114,12 @@ public sealed record SslServer(int Number)
     /// <summary><c>ssl-server N urlrewrite NUMBER HOST ...</c>: Location rewrite rules, keyed by rule number.</summary>
     public ValueMap<int, UrlRewriteRule> UrlRewrites { get; init; } = ValueMap<int, UrlRewriteRule>.Empty;
 
+    /// <summary>
+    /// <c>ssl-server N ocsp-url "URL"</c> (beyond the reference): the OCSP responder whose answer is stapled to the
+    /// handshakes; without it, the responder named in the certificate (Authority Information Access), if any.
+    /// </summary>
+    public string? OcspUrl { get; init; }
+
     /// <summary>The ALPN protocols of an ssl-server when it names none: HTTP/1.1, what the clear-text side speaks.</summary>
     public static readonly ValueList<string> DefaultAlpn = ValueList<string>.Empty.Add("http/1.1");
 

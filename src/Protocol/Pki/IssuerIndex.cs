@@ -65,41 +65,50 @@ public sealed class IssuerIndex
         ArgumentNullException.ThrowIfNull(leaf);
         var chain = new List<CertStoreFile>();
         var current = leaf;
-        X509Certificate? below = null;
-        while (chain.Count < MaxIntermediates && current.Issuer is { } issuerName && current.Subject != issuerName &&
-            _bySubject.TryGetValue(issuerName, out var candidates))
+        while (chain.Count < MaxIntermediates && IssuerOf(current, now, chain) is { } issuer && issuer.Subject != issuer.Issuer)
         {
-            CertStoreFile? issuer = null;
-            foreach (var candidate in candidates.OrderByDescending(c => c.IsValidAt(now)).ThenByDescending(c => c.NotAfter))
-            {
-                if (candidate.Sha256Fingerprint == current.Sha256Fingerprint || chain.Exists(c => c.Sha256Fingerprint == candidate.Sha256Fingerprint))
-                {
-                    continue;
-                }
-
-                if (!Signatures.TryGet((current.Sha256Fingerprint, candidate.Sha256Fingerprint), out bool signed))
-                {
-                    signed = SignedBy(below ??= Parse(current), Parse(candidate));
-                    Signatures.Set((current.Sha256Fingerprint, candidate.Sha256Fingerprint), signed);
-                }
-
-                if (signed)
-                {
-                    issuer = candidate;
-                    break;
-                }
-            }
-
-            if (issuer is null || issuer.Subject == issuer.Issuer)
-            {
-                break; // not in the store, or the self-signed root: not sent
-            }
-
             chain.Add(issuer);
-            (current, below) = (issuer, null);
+            current = issuer;
         }
 
         return chain;
+    }
+
+    /// <summary>
+    /// The certificate in the store that issued <paramref name="certificate"/> (by name and by the key that signed it,
+    /// the one valid at <paramref name="now"/> and then the latest first), a self-signed root included; null when the
+    /// store holds none or the certificate is self-signed. <paramref name="exclude"/>: certificates already in a chain.
+    /// </summary>
+    public CertStoreFile? IssuerOf(CertStoreFile certificate, DateTimeOffset now, IReadOnlyCollection<CertStoreFile>? exclude = null)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        if (certificate.Issuer is not { } issuerName || certificate.Subject == issuerName || !_bySubject.TryGetValue(issuerName, out var candidates))
+        {
+            return null;
+        }
+
+        X509Certificate? parsed = null;
+        foreach (var candidate in candidates.OrderByDescending(c => c.IsValidAt(now)).ThenByDescending(c => c.NotAfter))
+        {
+            if (candidate.Sha256Fingerprint == certificate.Sha256Fingerprint ||
+                exclude?.Any(c => c.Sha256Fingerprint == candidate.Sha256Fingerprint) == true)
+            {
+                continue;
+            }
+
+            if (!Signatures.TryGet((certificate.Sha256Fingerprint, candidate.Sha256Fingerprint), out bool signed))
+            {
+                signed = SignedBy(parsed ??= Parse(certificate), Parse(candidate));
+                Signatures.Set((certificate.Sha256Fingerprint, candidate.Sha256Fingerprint), signed);
+            }
+
+            if (signed)
+            {
+                return candidate;
+            }
+        }
+
+        return null;
     }
 
     private static X509Certificate Parse(CertStoreFile file) => new X509CertificateParser().ReadCertificate(file.CertificateDer.ToArray());

@@ -37,6 +37,11 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>Credentials by key and certificate fingerprint, each with the runtimes that lease it (disposed at none).</summary>
     private readonly LeaseCache<(string Key, string Cert), ServerCredential> _credentials = new();
     private readonly ClientAuthPolicies _clientAuth;
+    private readonly Action<string> _log;
+
+    /// <summary>OCSP staples by certificate and responder, each refreshed in the background while a runtime leases it.</summary>
+    private readonly LeaseCache<string, OcspStaple> _staples = new();
+    private readonly HttpClient _ocspHttp = new(new SocketsHttpHandler { UseProxy = false, AllowAutoRedirect = false });
 
     /// <summary>One table per sticky listener, kept across revisions so a reconfiguration does not unstick clients.</summary>
     private readonly ConcurrentDictionary<string, StickyTable> _sticky = new(StringComparer.Ordinal);
@@ -47,7 +52,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <param name="log">Where CRL events go (fetched, failed, kept the last good copy); standard error when null.</param>
     public DataPlane(MasterKey masterKey, AddressMap addresses, TimeSpan backendConnectTimeout, ITlsSessionStore? sessions = null, Action<string>? log = null, SessionTicketKeys? tickets = null)
     {
-        _clientAuth = new ClientAuthPolicies(TimeProvider.System, log ?? (line => Console.Error.WriteLine("sslnode: " + line)));
+        _log = log ?? (line => Console.Error.WriteLine("sslnode: " + line));
+        _clientAuth = new ClientAuthPolicies(TimeProvider.System, _log);
         _protector = new KeyProtector(masterKey);
         Addresses = addresses;
         var options = new TlsEngineOptions();
@@ -143,8 +149,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             names.AddRange(rsaNames.Where(n => !names.Contains(n)).Distinct());
         }
 
+        var staple = StapleFor(certFile, intermediates, files, leases, server.Server.OcspUrl);
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server, rsa)
         {
+            StatusResponse = staple is null ? null : () => staple.Current,
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
             ClientAuth = _clientAuth.For(server, files, leases),
             ApplicationProtocols = server.Server.Alpn,
@@ -174,6 +182,30 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         if (leases is null) return fresh;
         var kept = _credentials.LeaseOrAdd(id, fresh, leases);
         if (!ReferenceEquals(kept, fresh)) fresh.Dispose();
+        return kept;
+    }
+
+    /// <summary>
+    /// The OCSP staple of an ssl-server's certificate when a responder is configured (<c>ocsp-url</c>) or named by the
+    /// certificate (Authority Information Access) and its issuer is in the store; started on first use and shared by
+    /// every runtime that leases it.
+    /// </summary>
+    private OcspStaple? StapleFor(CertStoreFile certificate, IReadOnlyList<CertStoreFile> intermediates, IReadOnlyDictionary<string, byte[]> files,
+        RuntimeLeases leases, string? configuredResponder)
+    {
+        var der = certificate.CertificateDer.ToArray();
+        if ((configuredResponder is not null ? new Uri(configuredResponder) : OcspStaple.ResponderOf(der)) is not { } responder ||
+            (intermediates.Count > 0 ? intermediates[0] : IssuerIndex.Of(files).IssuerOf(certificate, DateTimeOffset.UtcNow)) is not { } issuer)
+        {
+            return null;
+        }
+
+        var id = $"{certificate.Sha256Fingerprint}/{issuer.Sha256Fingerprint}/{responder}";
+        if (_staples.TryLease(id, leases) is { } held) return held;
+        var fresh = new OcspStaple(der, issuer.CertificateDer.ToArray(), responder, _ocspHttp, TimeProvider.System, _log);
+        var kept = _staples.LeaseOrAdd(id, fresh, leases);
+        if (ReferenceEquals(kept, fresh)) fresh.Start();
+        else fresh.Dispose();
         return kept;
     }
 
@@ -255,6 +287,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     public void Dispose()
     {
+        _staples.Dispose();
+        _ocspHttp.Dispose();
         _credentials.Dispose();
         _clientAuth.Dispose();
         _protector.Dispose();

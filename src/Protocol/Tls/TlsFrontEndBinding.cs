@@ -73,6 +73,12 @@ public sealed class TlsFrontEndBinding
     /// </summary>
     public ClientAuthPolicy? ClientAuth { get; init; }
 
+    /// <summary>
+    /// The OCSP response to staple for the (first) certificate when a client asks, read on each such handshake; null
+    /// staples nothing.
+    /// </summary>
+    public Func<byte[]?>? StatusResponse { get; init; }
+
     /// <summary>The ALPN protocols answered, in preference order (see <see cref="Config.SslServer.Alpn"/>); empty answers none.</summary>
     public IReadOnlyList<string> ApplicationProtocols { get; init; } = ["http/1.1"];
 
@@ -121,6 +127,7 @@ public sealed class TlsFrontEndBinding
                         SessionIdContext = BindingKey,
                         ClientCertificates = ClientAuth is { } policy ? ClientCertificatesOf(policy) : null,
                         ApplicationProtocols = ApplicationProtocols,
+                        StatusResponse = StatusResponse,
                     }, this));
                 }
                 finally

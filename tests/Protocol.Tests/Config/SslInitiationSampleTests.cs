@@ -78,4 +78,18 @@ public sealed class SslInitiationSampleTests
         Assert.False(result.Succeeded);
         Assert.Contains(why, string.Join("\n", result.Errors), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Parse_SslServerOcspUrl_PrintedBackRemovableAndOnlyPlainHttp()
+    {
+        var result = ConfigParser.Parse("ssl-proxy-list spl\nssl-server 1\nssl-server 1 ocsp-url \"http://ocsp.example.com/\"\n");
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal("http://ocsp.example.com/", result.Config!.ProxyLists["spl"].SslServers[1].OcspUrl);
+        var printed = ConfigPrinter.Print(result.Config);
+        Assert.Contains("ssl-server 1 ocsp-url \"http://ocsp.example.com/\"", printed, StringComparison.Ordinal);
+        Assert.Equal(result.Config, ConfigParser.Parse(printed).Config);
+        Assert.Null(ConfigParser.Parse(printed + "ssl-proxy-list spl\nno ssl-server 1 ocsp-url\n").Config!.ProxyLists["spl"].SslServers[1].OcspUrl);
+        Assert.Contains("not a usable URL", string.Join("\n", ConfigParser.Parse("ssl-proxy-list spl\nssl-server 1\nssl-server 1 ocsp-url \"https://ocsp.example.com/\"\n").Errors), StringComparison.Ordinal);
+    }
 }

@@ -59,10 +59,7 @@ public sealed class ChainFromStoreTests : IDisposable
 
         // What an operator imports: the key, its certificate and the intermediate, in one PEM (web-key, web-cert, web-ca1).
         using var master = MasterKey.CreateRandom();
-        var pem = leafKey.ExportPkcs8PrivateKeyPem() + "\n" + leaf.ExportCertificatePem() + "\n" + intermediate.ExportCertificatePem();
-        var imported = new CertStoreImporter(new KeyProtector(master), TimeProvider.System)
-            .Import(Encoding.ASCII.GetBytes(pem), "test", "web", PkiFileType.Pem, "s3cret pass");
-        var files = imported.Files.ToDictionary(f => f.Name, f => f.Encode());
+        var files = Import(master, leafKey, leaf, intermediate);
         Assert.Equal(["web-ca1", "web-cert", "web-key"], files.Keys.Order());
 
         await using var backend = new EchoBackend();
@@ -72,17 +69,9 @@ public sealed class ChainFromStoreTests : IDisposable
         using var dataPlane = new DataPlane(master, AddressMap.Parse("10.50.0.2=127.0.0.1"), TimeSpan.FromSeconds(5));
         var listener = plan.Listeners.Single(l => l.Port == 443);
         var runtime = dataPlane.Build(plan, listener, files);
-        using var accept = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        accept.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        accept.Listen(1);
-        var serve = Task.Run(async () =>
-        {
-            using var socket = await accept.AcceptAsync();
-            await runtime.RunAsync(socket, listener.Modules.Single(), dataPlane.Flows.For("ssl2", "10.50.0.1", 443),
-                new ConnectionState(1, "ssl2", null, DateTimeOffset.UtcNow), CancellationToken.None);
-        });
+        var (port, serve) = ServeOnce(runtime, listener, dataPlane);
 
-        var result = await OpenSslClient.SClientAsync(((IPEndPoint)accept.LocalEndPoint!).Port,
+        var result = await OpenSslClient.SClientAsync(port,
             $"-showcerts -CAfile {rootPem} -verify_return_error -servername localhost", "ping\n");
         await serve.WaitAsync(TimeSpan.FromSeconds(20));
 
@@ -91,15 +80,175 @@ public sealed class ChainFromStoreTests : IDisposable
         Assert.DoesNotContain(" 2 s:", result.StandardOutput);
     }
 
+    [Theory]
+    [InlineData('V', "Cert Status: good", false)]
+    [InlineData('R', "OCSP response: no response sent", false)]
+    [InlineData('V', "Cert Status: good", true)]
+    public async Task SClient_StatusRequest_GoodResponseFromTheResponderIsStapledRevokedIsNot(char state, string expected, bool configuredUrl)
+    {
+        int ocspPort = FreePort();
+        using var pki = new Pki(configuredUrl ? null : $"http://127.0.0.1:{ocspPort}/");
+        var intermediatePem = Path.Combine(_folder, "inter.pem");
+        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
+        var index = Path.Combine(_folder, "index.txt");
+        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
+        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
+        var revoked = state == 'R' ? DateTime.UtcNow.AddHours(-1).ToString("yyMMddHHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "";
+        await System.IO.File.WriteAllTextAsync(index,
+            $"{state}\t{pki.Leaf.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t{revoked}\t{pki.Leaf.SerialNumber}\tunknown\t/CN=localhost\n");
+        using var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
+            ["ocsp", "-index", index, "-port", ocspPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            await WaitListeningAsync(ocspPort);
+            using var master = MasterKey.CreateRandom();
+            var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
+            await using var backend = new EchoBackend();
+            var config = ConfigParser.Parse(Config(backend.EndPoint.Port) +
+                (configuredUrl ? $"\nssl-proxy-list front\n  ssl-server 100 ocsp-url \"http://127.0.0.1:{ocspPort}/\"\n" : ""));
+            Assert.True(config.Succeeded, string.Join("\n", config.Errors));
+            var plan = RuntimePlan.Build(1, config.Config!);
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using var dataPlane = new DataPlane(master, AddressMap.Parse("10.50.0.2=127.0.0.1"), TimeSpan.FromSeconds(5), log: log.Enqueue);
+            var listener = plan.Listeners.Single(l => l.Port == 443);
+            var runtime = dataPlane.Build(plan, listener, files);
+
+            // The first fetch runs in the background: poll (bounded) until the answer is in, or the failure is logged.
+            ProcessResult result = null!;
+            for (int attempt = 0; attempt < 40; attempt++)
+            {
+                var (port, serve) = ServeOnce(runtime, listener, dataPlane);
+                result = await OpenSslClient.SClientAsync(port, "-status -servername localhost", "ping\n");
+                await serve.WaitAsync(TimeSpan.FromSeconds(20));
+                if (result.StandardOutput.Contains("OCSP Response Status: successful", StringComparison.Ordinal) || (state == 'R' && !log.IsEmpty))
+                {
+                    break;
+                }
+
+                await Task.Delay(250);
+            }
+
+            Assert.True(result.StandardOutput.Contains(expected, StringComparison.Ordinal), string.Join("\n", log) + "\n" + result.StandardOutput);
+            if (state == 'R')
+            {
+                Assert.Contains(log, line => line.Contains("the certificate is revoked", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            responder.Kill();
+        }
+    }
+
+    [Fact]
+    public async Task SClient_ResponderAcceptsButNeverAnswers_HandshakesGoOnAtOnceWithoutAStaple()
+    {
+        // A responder that takes the connection and says nothing (SSLM caveat CSCsl74182): the fetch is never on the
+        // handshake path, so clients are served at once, without a staple.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(16);
+        var held = new List<Socket>();
+        var accepting = Task.Run(async () =>
+        {
+            try
+            {
+                while (true) held.Add(await silent.AcceptAsync());
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+            }
+        });
+        using var pki = new Pki();
+        using var master = MasterKey.CreateRandom();
+        var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
+        await using var backend = new EchoBackend();
+        var config = ConfigParser.Parse(Config(backend.EndPoint.Port) +
+            $"\nssl-proxy-list front\n  ssl-server 100 ocsp-url \"http://127.0.0.1:{((IPEndPoint)silent.LocalEndPoint!).Port}/\"\n");
+        Assert.True(config.Succeeded, string.Join("\n", config.Errors));
+        var plan = RuntimePlan.Build(1, config.Config!);
+        using var dataPlane = new DataPlane(master, AddressMap.Parse("10.50.0.2=127.0.0.1"), TimeSpan.FromSeconds(5), log: _ => { });
+        var listener = plan.Listeners.Single(l => l.Port == 443);
+        var runtime = dataPlane.Build(plan, listener, files);
+        var (port, serve) = ServeOnce(runtime, listener, dataPlane);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+
+        var result = await OpenSslClient.SClientAsync(port, "-status -servername localhost", "ping\n");
+        await serve.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Contains("OCSP response: no response sent", result.StandardOutput);
+        Assert.Contains("New, TLSv1", result.StandardOutput);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"the handshake took {watch.Elapsed}");
+        silent.Dispose();
+        await accepting;
+        held.ForEach(h => h.Dispose());
+    }
+
+    /// <summary>What an operator imports: the key, its certificate and the intermediate (or not), in one PEM.</summary>
+    private static Dictionary<string, byte[]> Import(MasterKey master, RSA leafKey, X509Certificate2 leaf, X509Certificate2? intermediate)
+    {
+        var pem = leafKey.ExportPkcs8PrivateKeyPem() + "\n" + leaf.ExportCertificatePem() + (intermediate is null ? "" : "\n" + intermediate.ExportCertificatePem());
+        return new CertStoreImporter(new KeyProtector(master), TimeProvider.System)
+            .Import(Encoding.ASCII.GetBytes(pem), "test", "web", PkiFileType.Pem, "s3cret pass").Files.ToDictionary(f => f.Name, f => f.Encode());
+    }
+
+    /// <summary>A loopback port whose first connection the runtime serves as module ssl2 would; the serving task.</summary>
+    private static (int Port, Task Serve) ServeOnce(IListenerRuntime runtime, ListenerPlan listener, DataPlane dataPlane)
+    {
+        var accept = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        accept.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        accept.Listen(1);
+        var serve = Task.Run(async () =>
+        {
+            using (accept)
+            {
+                using var socket = await accept.AcceptAsync();
+                await runtime.RunAsync(socket, listener.Modules.Single(), dataPlane.Flows.For("ssl2", "10.50.0.1", 443),
+                    new ConnectionState(1, "ssl2", null, DateTimeOffset.UtcNow), CancellationToken.None);
+            }
+        });
+        return (((IPEndPoint)accept.LocalEndPoint!).Port, serve);
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
+    /// <summary>
+    /// Waits until the port is in LISTEN state (/proc/net/tcp), without connecting: openssl ocsp serves one connection
+    /// at a time and would wait on a probe's.
+    /// </summary>
+    private static async Task WaitListeningAsync(int port)
+    {
+        var hexPort = ":" + port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture) + " ";
+        for (int i = 0; i < 100; i++)
+        {
+            var lines = (await System.IO.File.ReadAllLinesAsync("/proc/net/tcp")).Concat(await System.IO.File.ReadAllLinesAsync("/proc/net/tcp6"));
+            if (lines.Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var local, _, "0A", ..] && local.EndsWith(hexPort.Trim(), StringComparison.Ordinal)))
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException($"openssl ocsp did not listen on {port}");
+    }
+
     [Fact]
     public void ChainsCurrent_IntermediateImportedAfterTheRuntimeWasBuilt_False()
     {
         using var pki = new Pki();
         var (root, intermediate, leafKey, leaf) = (pki.Root, pki.Intermediate, pki.LeafKey, pki.Leaf);
         using var master = MasterKey.CreateRandom();
-        var pem = leafKey.ExportPkcs8PrivateKeyPem() + "\n" + leaf.ExportCertificatePem();
-        var withoutIntermediate = new CertStoreImporter(new KeyProtector(master), TimeProvider.System)
-            .Import(Encoding.ASCII.GetBytes(pem), "test", "web", PkiFileType.Pem, "s3cret pass").Files.ToDictionary(f => f.Name, f => f.Encode());
+        var withoutIntermediate = Import(master, leafKey, leaf, null);
         var config = ConfigParser.Parse(Config(80));
         Assert.True(config.Succeeded, string.Join("\n", config.Errors));
         var plan = RuntimePlan.Build(1, config.Config!);
@@ -141,12 +290,15 @@ public sealed class ChainFromStoreTests : IDisposable
         private readonly ECDsa _rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         private readonly ECDsa _intermediateKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
 
-        public Pki()
+        public Pki(string? ocspUrl = null)
         {
             Root = Ca("CN=Chain Root", _rootKey, null, null, DateTimeOffset.UtcNow.AddYears(5));
             Intermediate = Ca("CN=Chain Intermediate", _intermediateKey, Root, _rootKey, DateTimeOffset.UtcNow.AddYears(2));
-            Leaf = ChainFromStoreTests.Leaf(LeafKey, Intermediate, _intermediateKey);
+            Leaf = ChainFromStoreTests.Leaf(LeafKey, Intermediate, _intermediateKey, ocspUrl);
         }
+
+        /// <summary>The intermediate's key in PEM, for <c>openssl ocsp -rkey</c>.</summary>
+        public string IntermediateKeyPem => _intermediateKey.ExportPkcs8PrivateKeyPem();
 
         public X509Certificate2 Root { get; }
 
@@ -185,7 +337,7 @@ public sealed class ChainFromStoreTests : IDisposable
         return signed.CopyWithPrivateKey(key);
     }
 
-    private static X509Certificate2 Leaf(RSA key, X509Certificate2 issuer, ECDsa issuerKey)
+    private static X509Certificate2 Leaf(RSA key, X509Certificate2 issuer, ECDsa issuerKey, string? ocspUrl = null)
     {
         var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var san = new SubjectAlternativeNameBuilder();
@@ -194,6 +346,11 @@ public sealed class ChainFromStoreTests : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(issuer, true, false));
+        if (ocspUrl is not null)
+        {
+            request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension([ocspUrl], null));
+        }
+
         return request.Create(issuer.SubjectName, X509SignatureGenerator.CreateForECDsa(issuerKey), DateTimeOffset.UtcNow.AddHours(-1),
             DateTimeOffset.UtcNow.AddDays(30), RandomNumberGenerator.GetBytes(12));
     }
