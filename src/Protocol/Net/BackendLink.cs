@@ -90,6 +90,11 @@ internal static class BackendTlsHandshake
         {
             failure = (ProxyError.BackendHandshakeFailed, "backend connection failed during the TLS handshake: " + SocketIo.Describe(e));
         }
+        catch (ObjectDisposedException) when (lifetime.IsCancellationRequested)
+        {
+            // An abort closed the socket under the handshake: the SSL is still freed here, not by its finalizer.
+            failure = (ProxyError.Aborted, "aborted during the backend TLS handshake");
+        }
 
         side.Dispose();
         return (null, failure.Item1, failure.Item2);

@@ -165,6 +165,28 @@ public sealed class EngineFuzzTests : IDisposable
     }
 
     [Fact]
+    public async Task Relay_AbortDuringTheBackendHandshake_AbortedAndTheSslFreedWithoutTheFinalizer()
+    {
+        long before = LiveSslAfterCollection();
+        using var cert = TestCertificates.CreateRsa();
+        using var withKey = ServerCertificates.WithKey(cert);
+        await using var server = new SslStreamBackend(withKey, System.Security.Authentication.SslProtocols.Tls12, SslBackendMode.Silent);
+        var (test, relayEnd) = await Tls.BackendTlsTestKit.PairAsync();
+        using var _t = test;
+        var client = new OpenSslBackendClient(Tls.BackendTlsTestKit.Profile(), new OpenSslBackendSessions(TimeProvider.System));
+        using var relay = new TcpRelay(relayEnd, async ct => new BackendLink(await server.ConnectAsync(ct), client, null, TimeSpan.FromSeconds(30)), null, null);
+        var run = relay.RunAsync();
+        await Task.Delay(300);
+
+        // A drain deadline while the real server has not answered the ClientHello: the socket is closed under the handshake.
+        relay.Abort();
+        var summary = await run.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(ProxyError.Aborted, summary.Error);
+        AssertEverySslFreedWithoutTheFinalizer(before);
+    }
+
+    [Fact]
     public async Task Proxy_ThreeWavesOf500ConcurrentHandshakes_MemoryDoesNotGrowWaveOnWave()
     {
         byte[] hello;
