@@ -23,7 +23,7 @@ public interface IBackendFlowObserver
 /// What a dial produced: the connected socket and, for a re-encrypted or initiated flow, the TLS client policy to
 /// run over it (created per connection from the backend-server's profile) and who counts it.
 /// </summary>
-public sealed record BackendLink(Socket Socket, IBackendTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
+public sealed record BackendLink(Socket Socket, BackendTlsClient? Tls = null, IBackendFlowObserver? Flow = null,
     TimeSpan? HandshakeTimeout = null)
 {
     /// <summary>Closes the flow after this long without a byte in either direction (the ssl-server's idle timeout); zero: never.</summary>
@@ -34,9 +34,8 @@ public sealed record BackendLink(Socket Socket, IBackendTlsClient? Tls = null, I
 internal static class BackendTlsHandshake
 {
     public static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message)> RunAsync(Socket socket,
-        IBackendTlsClient tls, TimeSpan timeout, CancellationToken lifetime)
+        BackendTlsClient client, TimeSpan timeout, CancellationToken lifetime)
     {
-        var client = (OpenSslBackendClient)tls;
         OpenSsl.SslConnection connection;
         try
         {

@@ -130,25 +130,23 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         byte[] File(string name, string what) => files.TryGetValue(name, out var bytes)
             ? bytes
             : throw new InvalidOperationException($"ssl-server {server.Server.Number} of {server.ProxyList}: {what} file '{name}' is not in the certificate store");
-        var keyBytes = File(server.KeyFile, "key");
-        var certBytes = File(server.CertFile, "certificate");
-        var certFile = CertStoreFile.DecodeShared(certBytes);
-        var intermediates = IssuerIndex.Of(files).IntermediatesOf(certFile, DateTimeOffset.UtcNow);
-        chains.Add((certFile, ChainId(certFile, intermediates)));
-        var credential = Credential(CertStoreFile.DecodeShared(keyBytes), certFile, leases, intermediates);
-        var suites = SuiteIdsOf(server.Suites).ToList();
-        var names = certFile.SubjectAltNames.Concat(certFile.Subject is { } s ? [CommonName(s)] : []).Where(n => n.Length > 0).ToList();
-        ServerCredential? rsa = null;
-        if (server.Rsa is { } pair)
+        var names = new List<string>();
+
+        // One key and certificate of the ssl-server: its chain completed from the store, its credential, its names.
+        (ServerCredential Credential, CertStoreFile Certificate, IReadOnlyList<CertStoreFile> Intermediates) Load(string keyName, string certName)
         {
-            var rsaCert = CertStoreFile.DecodeShared(File(pair.CertFile, "certificate"));
-            var rsaIntermediates = IssuerIndex.Of(files).IntermediatesOf(rsaCert, DateTimeOffset.UtcNow);
-            chains.Add((rsaCert, ChainId(rsaCert, rsaIntermediates)));
-            rsa = Credential(CertStoreFile.DecodeShared(File(pair.KeyFile, "key")), rsaCert, leases, rsaIntermediates);
-            var rsaNames = rsaCert.SubjectAltNames.Concat(rsaCert.Subject is { } rs ? [CommonName(rs)] : []).Where(n => n.Length > 0).ToList();
-            names.AddRange(rsaNames.Where(n => !names.Contains(n)).Distinct());
+            var certificate = CertStoreFile.DecodeShared(File(certName, "certificate"));
+            var intermediates = IssuerIndex.Of(files).IntermediatesOf(certificate, DateTimeOffset.UtcNow);
+            chains.Add((certificate, ChainId(certificate, intermediates)));
+            var credential = Credential(CertStoreFile.DecodeShared(File(keyName, "key")), certificate, leases, intermediates);
+            names.AddRange(certificate.SubjectAltNames.Concat(certificate.Subject is { } s ? [CommonName(s)] : [])
+                .Where(n => n.Length > 0 && !names.Contains(n)).Distinct().ToList());
+            return (credential, certificate, intermediates);
         }
 
+        var (credential, certFile, intermediates) = Load(server.KeyFile, server.CertFile);
+        var rsa = server.Rsa is { } pair ? Load(pair.KeyFile, pair.CertFile).Credential : null;
+        var suites = SuiteIdsOf(server.Suites).ToList();
         var staple = StapleFor(certFile, intermediates, files, leases, server.Server.OcspUrl);
         var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server, rsa)
         {

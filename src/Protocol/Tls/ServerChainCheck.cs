@@ -14,16 +14,6 @@ public sealed record BackendHandshakeInfo(TlsVersion Version, int CipherSuite, b
     public string CipherSuiteName => TlsCipherSuites.GetName(CipherSuite);
 }
 
-/// <summary>The TLS client side of a back-end flow: what its handshake negotiated.</summary>
-public interface IBackendTlsClient
-{
-    /// <summary>Set once the handshake completed.</summary>
-    BackendHandshakeInfo? Handshake { get; }
-
-    /// <summary>Why the server's certificate was refused, when it was.</summary>
-    string? CertificateProblem { get; }
-}
-
 /// <summary>
 /// The check of a real server's chain (leaf first, DER) against a backend-server's <c>cacert</c>: the subject for the
 /// counters, and when a cacert is configured and the chain does not satisfy it, why and

@@ -45,10 +45,10 @@ public sealed class TlsEngine
     /// <paramref name="profile"/>; <paramref name="applicationProtocol"/>, the protocol the client agreed by ALPN, is
     /// offered to the real server (and required of it unless it is HTTP/1.x).
     /// </summary>
-    public IBackendTlsClient CreateClient(BackendTlsProfile profile, string? applicationProtocol = null)
+    public BackendTlsClient CreateClient(BackendTlsProfile profile, string? applicationProtocol = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        return new OpenSslBackendClient(profile, _backendSessions, applicationProtocol);
+        return new BackendTlsClient(profile, _backendSessions, applicationProtocol);
     }
 
     /// <summary>Back-end sessions kept for re-use (in memory, bounded, expiring per profile).</summary>

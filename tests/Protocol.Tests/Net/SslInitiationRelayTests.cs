@@ -31,7 +31,7 @@ public sealed class SslInitiationRelayTests
 {
     private static Func<CancellationToken, ValueTask<BackendLink>> Dial(LoopbackServer server, BackendTlsProfile profile,
         IBackendFlowObserver? flow, TimeSpan? handshakeTimeout = null) =>
-        async ct => new BackendLink(await server.ConnectAsync(ct), new OpenSslBackendClient(profile, new OpenSslBackendSessions(TimeProvider.System)), flow, handshakeTimeout);
+        async ct => new BackendLink(await server.ConnectAsync(ct), new BackendTlsClient(profile, new OpenSslBackendSessions(TimeProvider.System)), flow, handshakeTimeout);
 
     [Theory]
     [InlineData(SslProtocols.Tls12)]

@@ -173,7 +173,7 @@ public sealed class EngineFuzzTests : IDisposable
         await using var server = new SslStreamBackend(withKey, System.Security.Authentication.SslProtocols.Tls12, SslBackendMode.Silent);
         var (test, relayEnd) = await Tls.BackendTlsTestKit.PairAsync();
         using var _t = test;
-        var client = new OpenSslBackendClient(Tls.BackendTlsTestKit.Profile(), new OpenSslBackendSessions(TimeProvider.System));
+        var client = new BackendTlsClient(Tls.BackendTlsTestKit.Profile(), new OpenSslBackendSessions(TimeProvider.System));
         using var relay = new TcpRelay(relayEnd, async ct => new BackendLink(await server.ConnectAsync(ct), client, null, TimeSpan.FromSeconds(30)), null, null);
         var run = relay.RunAsync();
         await Task.Delay(300);

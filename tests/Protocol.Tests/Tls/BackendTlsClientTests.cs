@@ -15,7 +15,7 @@ namespace SslCluster.Protocol.Tests.Tls;
 /// </summary>
 public sealed class BackendTlsClientTests
 {
-    private static OpenSslBackendClient Client(BackendTlsProfile profile, OpenSslBackendSessions? sessions) =>
+    private static BackendTlsClient Client(BackendTlsProfile profile, OpenSslBackendSessions? sessions) =>
         new(profile, sessions ?? new OpenSslBackendSessions(TimeProvider.System));
 
     /// <summary>Back-end legs offer TLS 1.2 unless the backend-server says tls1.3: a TLS 1.3-only server needs that.</summary>
@@ -98,7 +98,7 @@ public sealed class BackendTlsClientTests
         using var server = serverSpeaksH2
             ? await OpenSslServer.StartAsync(cert, "-tls1_2", "-alpn", "h2")
             : await OpenSslServer.StartAsync(cert, "-tls1_2");
-        var client = new OpenSslBackendClient(Profile(), new OpenSslBackendSessions(TimeProvider.System), protocol);
+        var client = new BackendTlsClient(Profile(), new OpenSslBackendSessions(TimeProvider.System), protocol);
 
         var (side, error, message, socket) = await HandshakeAsync(server.EndPoint, client);
         using var _s = socket;

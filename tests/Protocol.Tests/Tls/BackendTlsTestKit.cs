@@ -26,7 +26,7 @@ internal static class BackendTlsTestKit
 
     /// <summary>Dials and runs the back-end handshake; the socket is disposed when the handshake failed.</summary>
     public static async Task<(IRelayFrontEnd? Side, ProxyError Error, string Message, Socket Socket)> HandshakeAsync(
-        IPEndPoint endPoint, IBackendTlsClient client, TimeSpan? timeout = null)
+        IPEndPoint endPoint, BackendTlsClient client, TimeSpan? timeout = null)
     {
         var socket = await ConnectAsync(endPoint);
         var (side, error, message) = await BackendTlsHandshake.RunAsync(socket, client, timeout ?? TimeSpan.FromSeconds(10),
@@ -111,7 +111,7 @@ internal static class BackendTlsTestKit
         return Text(answer);
     }
     /// <summary>One connection through the client to an <c>openssl s_server -www</c>: what was negotiated and the page.</summary>
-    public static async Task<(BackendHandshakeInfo Info, string Page)> PageAsync(IPEndPoint endPoint, IBackendTlsClient client)
+    public static async Task<(BackendHandshakeInfo Info, string Page)> PageAsync(IPEndPoint endPoint, BackendTlsClient client)
     {
         var (side, _, message, socket) = await HandshakeAsync(endPoint, client);
         using (socket)

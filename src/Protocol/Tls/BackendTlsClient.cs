@@ -4,18 +4,18 @@ using SslCluster.OpenSsl;
 namespace SslCluster.Protocol.Tls;
 
 /// <summary>
-/// The TLS client of one back-end connection on the OpenSSL engine: the backend-server's client context (built once
-/// per profile), SNI, the session offered again from <see cref="OpenSslBackendSessions"/>, and what the handshake
-/// negotiated. One per connection.
+/// The TLS client of one back-end connection (re-encryption, SSL initiation, encrypted keepalive): the
+/// backend-server's client context (built once per profile), SNI, the session offered again from
+/// <see cref="OpenSslBackendSessions"/>, and what the handshake negotiated. One per connection.
 /// </summary>
-internal sealed class OpenSslBackendClient : IBackendTlsClient
+public sealed class BackendTlsClient
 {
     private readonly BackendTlsProfile _profile;
     private readonly OpenSslBackendSessions _sessions;
 
     private readonly string? _applicationProtocol;
 
-    public OpenSslBackendClient(BackendTlsProfile profile, OpenSslBackendSessions sessions, string? applicationProtocol = null)
+    internal BackendTlsClient(BackendTlsProfile profile, OpenSslBackendSessions sessions, string? applicationProtocol = null)
     {
         _profile = profile;
         _sessions = sessions;
@@ -26,19 +26,21 @@ internal sealed class OpenSslBackendClient : IBackendTlsClient
     /// The protocol the real server must agree by ALPN for the flow to go on (the client's, when it is not HTTP/1.x:
     /// an HTTP/2 client's bytes mean nothing to an HTTP/1.1 server); null when any answer will do.
     /// </summary>
-    public string? RequiredProtocol => _applicationProtocol is null or "http/1.1" or "http/1.0" ? null : _applicationProtocol;
+    internal string? RequiredProtocol => _applicationProtocol is null or "http/1.1" or "http/1.0" ? null : _applicationProtocol;
 
+    /// <summary>Set once the handshake completed.</summary>
     public BackendHandshakeInfo? Handshake { get; private set; }
 
+    /// <summary>Why the server's certificate was refused, when it was.</summary>
     public string? CertificateProblem { get; private set; }
 
     /// <summary>The connection, its ClientHello queued; the caller drives it and then calls <see cref="Completed"/>.</summary>
-    public SslConnection Connect() =>
+    internal SslConnection Connect() =>
         SslClient.Connect(_profile.OpenSslContext(_sessions), _profile.ServerName, _profile.SessionTimeout > TimeSpan.Zero ? _sessions.Get(_profile.CacheKey) : null,
             _applicationProtocol);
 
     /// <summary>Records what the finished handshake negotiated (or, after a failure, why the certificate was refused).</summary>
-    public void Completed(SslConnection connection, bool succeeded)
+    internal void Completed(SslConnection connection, bool succeeded)
     {
         var check = connection.PeerVerdict is ServerChainCheck c ? c : default;
         if (!succeeded)
