@@ -132,7 +132,7 @@ public sealed class TlsProxyConnection : IDisposable
                     if (error != ProxyError.Aborted)
                     {
                         // Tell the client it is not a clean end, never with close_notify.
-                        await front.FailAsync(message);
+                        front.Fail();
                     }
                 }
                 else

@@ -96,14 +96,12 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     /// call to send an alert of our choosing after the handshake, so nothing more is sent, and never a close_notify: the
     /// peer sees the stream end unclean.
     /// </summary>
-    public ValueTask FailAsync(string message)
+    public void Fail()
     {
         lock (Gate)
         {
             _failed = true;
         }
-
-        return ValueTask.CompletedTask;
     }
 
     public async ValueTask WaitReadableAsync(CancellationToken cancellationToken)
@@ -374,7 +372,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     }
 
     /// <summary>Sends what the engine has queued (an alert after a failure), within a short time, ignoring errors.</summary>
-    public async ValueTask FlushQuietlyAsync(TimeSpan timeout)
+    private async ValueTask FlushQuietlyAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
