@@ -118,8 +118,12 @@ def cell(x):
 out = []
 w = out.append
 w("### Ours / HAProxy (each row from one run of the anchor script; median of the repeats)\n")
+mode_file = os.path.join(R, "node-mode.txt")
+reuse = open(mode_file).read().strip() == "HTTP_REUSE=1" if os.path.exists(mode_file) else False
 w("HAProxy http: `mode http`, parses HTTP and re-uses back-end connections; HAProxy tcp: `mode tcp`, layer 4 with one "
-  "back-end connection per client connection, as our node. "
+  "back-end connection per client connection. Our node: " +
+  ("`ssl-server N http-reuse` (reads HTTP and re-uses back-end connections, as HAProxy http). " if reuse
+   else "one back-end connection per client connection (layer 4, as HAProxy tcp). ") +
   "Cells: **median** (individual runs; protocol and suite the client negotiated; for handshake rows how many of the "
   "client's handshakes were resumptions; busy % of the server core 0 during the run). The ratio per busy core "
   "divides each value by its server-core busy fraction first (it matters where a run did not saturate core 0).\n")

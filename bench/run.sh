@@ -61,6 +61,10 @@ for c in curl openssl python3 taskset; do command -v "$c" >/dev/null || die "$c 
 WORK=${WORK:-/tmp/sslcluster-bench}
 RESULTS=${RESULTS:-$HERE/results/$(date +%Y%m%d-%H%M%S)}
 PASSES=${PASSES:-"main tls12 memory"}
+# HTTP_REUSE=1 (default): our ssl-servers read HTTP and re-use back-end connections (ssl-server N http-reuse), as
+# HAProxy http does; HTTP_REUSE=0: one back-end connection per client connection, bytes relayed as they come.
+HTTP_REUSE=${HTTP_REUSE:-1}
+case $HTTP_REUSE in 1) REUSE_ARG=--http-reuse ;; 0) REUSE_ARG="" ;; *) die "HTTP_REUSE must be 0 or 1" ;; esac
 # The systems of the main and tls12 passes (the anchor script's names; custom is our node).
 PROXIES="haproxy haproxy-tcp custom"
 BUILD=$WORK/build
@@ -73,7 +77,8 @@ BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13
 mkdir -p "$WORK" "$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 exec > >(tee -a "$RESULTS/bench.log") 2>&1
-log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes: $PASSES"
+log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes: $PASSES; HTTP_REUSE=$HTTP_REUSE"
+echo "HTTP_REUSE=$HTTP_REUSE" > "$RESULTS/node-mode.txt"
 
 ports_free() {
     local p busy=()
@@ -105,13 +110,13 @@ if [ ! -s "$WORK/certs/rsa2048.pem" ] || [ ! -s "$WORK/certs/ecp256.pem" ]; then
 fi
 
 node_args() { # start-node.sh arguments with the anchor's placeholders
-    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --admin-port %s --remoting-port %s" \
-        "$HERE/start-node.sh" "$BUILD" "$DATA" "$ADMIN" "$REMOTING"
+    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --admin-port %s --remoting-port %s %s" \
+        "$HERE/start-node.sh" "$BUILD" "$DATA" "$ADMIN" "$REMOTING" "$REUSE_ARG"
 }
 log "configuring the node's data folder $DATA (imports both certificates, applies the benchmark configuration)"
 rm -rf "$DATA"
 taskset -c 0 "$HERE/start-node.sh" --build "$BUILD" --data "$DATA" --certs "$WORK/certs" --p12 $OUR12 --p13 $OUR13 \
-    --backend $BACKEND_PORT --admin-port $ADMIN --remoting-port $REMOTING --prepare > "$RESULTS/prepare.log" 2>&1 \
+    --backend $BACKEND_PORT --admin-port $ADMIN --remoting-port $REMOTING $REUSE_ARG --prepare > "$RESULTS/prepare.log" 2>&1 \
     || { cat "$RESULTS/prepare.log"; die "could not configure the node"; }
 log "build and preparation took $(( $(date +%s) - T0 )) s"
 

@@ -6,10 +6,12 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--admin-port N] [--remoting-port N] [--prepare]
+#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
+#   --http-reuse    both ssl-servers read HTTP and keep back-end connections between clients (ssl-server N http-reuse),
+#                   as HAProxy in mode http does; without it each client connection gets its own back-end connection
 #   --prepare       configure the data folder, stop the node, exit 0 (bench/run.sh does this before the runs: the
 #                   anchor script waits only 5 s for the TLS port, which a node started on an empty folder, then
 #                   configured, does not always meet on a loaded 2-core machine; a configured folder brings its
@@ -20,7 +22,7 @@
 # (a cipher destination that is not a content rule is dialled directly).
 set -u
 
-BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" ADMIN=18490 REMOTING=18491 PREPARE=0
+BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" ADMIN=18490 REMOTING=18491 PREPARE=0 REUSE=""
 # The key files need an export password (CertStoreImporter); it protects only a later 'copy ssl ... export'.
 EXPORT_PASSWORD=bench-export-only
 
@@ -38,6 +40,7 @@ while [ $# -gt 0 ]; do
         --admin-port) ADMIN=$2; shift 2 ;;
         --remoting-port) REMOTING=$2; shift 2 ;;
         --prepare) PREPARE=1; shift ;;
+        --http-reuse) REUSE="  ssl-server 1 http-reuse"; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) die "unknown option '$1' (try --help)" ;;
     esac
@@ -63,6 +66,7 @@ ssl-proxy-list p12
   ssl-server 1 vip address 127.0.0.1
   ssl-server 1 port $P12
   ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.1 $BACKEND
+$REUSE
   active
 ssl-proxy-list p13
   ssl-server 1
@@ -72,6 +76,7 @@ ssl-proxy-list p13
   ssl-server 1 port $P13
   ssl-server 1 cipher tls13-aes-128-gcm-sha256 127.0.0.1 $BACKEND
   ssl-server 1 version tls1.3
+$REUSE
   active
 service m12
   type ssl-accel

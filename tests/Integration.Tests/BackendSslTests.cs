@@ -43,6 +43,9 @@ public sealed class BackendSslFixture : IAsyncLifetime
 
     public TlsHttpBackend StopB { get; private set; } = null!;
 
+    /// <summary>A real server only the http-reuse test uses, so that its handshakes count that test's connections.</summary>
+    public TlsHttpBackend Reuse177 { get; private set; } = null!;
+
     public OpenSslWwwServer Www { get; private set; } = null!;
 
     /// <summary>Accepts TCP (the kernel completes it from the backlog) and never says a word: a hung real server.</summary>
@@ -67,6 +70,7 @@ public sealed class BackendSslFixture : IAsyncLifetime
         AuthRequired = new TlsHttpBackend(A(172), _serverX509, "auth-172", new TlsHttpBackendOptions { RequireClientCertificate = true });
         StopA = new TlsHttpBackend(A(173), _serverX509, "stop-173");
         StopB = new TlsHttpBackend(A(174), _serverX509, "stop-174");
+        Reuse177 = new TlsHttpBackend(A(177), _serverX509, "reuse-177");
         Www = await OpenSslWwwServer.StartAsync(A(175), ServerCertificate);
         Silent.Start(16);
 
@@ -197,7 +201,7 @@ public sealed class BackendSslFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Node?.Dispose();
-        foreach (var s in new[] { Real170, Real171, AuthRequired, StopA, StopB })
+        foreach (var s in new[] { Real170, Real171, AuthRequired, StopA, StopB, Reuse177 })
         {
             if (s is not null) await s.DisposeAsync();
         }
@@ -409,6 +413,25 @@ public sealed class BackendSslTests(BackendSslFixture f) : IClassFixture<Backend
         Assert.EndsWith("\r\n\r\nmoved to http://www.example.com/next\n", redirect, StringComparison.Ordinal);
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", page, StringComparison.Ordinal);
         Assert.EndsWith("\r\n\r\nhello from real-170\n", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SslServerHttpReuse_SequentialCurlRequests_ShareOneReEncryptedConnectionToTheRealServer()
+    {
+        var vip = await f.AddReEncryptionAsync(220, ["http-reuse 30"], new BackendSslFixture.Backend(140, Ip(196), f.Reuse177.EndPoint, []));
+
+        for (var i = 0; i < 20; i++)
+        {
+            var (r, _) = await Get(vip, $"/page{i}");
+            Ok(r);
+            Assert.Contains("HTTP/1.1 200 OK", r.Stdout, StringComparison.Ordinal);
+            Assert.Contains("hello from reuse-177", r.Stdout, StringComparison.Ordinal);
+        }
+
+        // Twenty client connections, each with its own TLS handshake at the VIP; one TLS connection to the real server,
+        // still open and shown on its backend-server row while it waits for the next client.
+        Assert.Equal(1, f.Reuse177.Handshakes);
+        await WaitForRowsAsync(f.Node, BackendSslFixture.ModuleTitle, rows => Row(rows, Ip(196), 86) is { Tcp: 1, Active: 1, Handshaking: 0 });
     }
 
     [Fact]

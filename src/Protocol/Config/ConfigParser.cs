@@ -397,7 +397,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite", "alpn", "ocsp-url"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite", "alpn", "ocsp-url", "http-reuse"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "server-name", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -468,6 +468,15 @@ public static partial class ConfigParser
                 "urlrewrite" => server with { UrlRewrites = AddUrlRewrite(server, args, w) },
                 "alpn" => server with { Alpn = AlpnList(args, w, n) },
                 "ocsp-url" => server with { OcspUrl = Url(One(args, w, $"ssl-server {n} ocsp-url \"URL\""), httpsToo: false) },
+                "http-reuse" => server with
+                {
+                    HttpReuseSeconds = args.Length switch
+                    {
+                        0 => SslServer.DefaultHttpReuseSeconds,
+                        1 => Number(args[0], 1, 3600, "http-reuse idle time (seconds an idle back-end connection is kept)"),
+                        _ => throw new LineException(w[^1], $"write 'ssl-server {n} http-reuse [SECONDS]'"),
+                    },
+                },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
@@ -625,6 +634,7 @@ public static partial class ConfigParser
                     "version" => s with { MinimumVersion = fresh.MinimumVersion },
                     "alpn" => s with { Alpn = fresh.Alpn },
                     "ocsp-url" => s with { OcspUrl = null },
+                    "http-reuse" => s with { HttpReuseSeconds = 0 },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
                     "authentication" or "cacert" or "crl" or "failure" or "failure-url" => s with { ClientAuth = ClientAuthNo(s, option, w) },

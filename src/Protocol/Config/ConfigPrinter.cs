@@ -93,6 +93,8 @@ public static class ConfigPrinter
             if (s.MinimumVersion == TlsVersionFloor.Tls13) Line("  ", $"{p} version tls1.3");
             if (!s.Alpn.Equals(SslServer.DefaultAlpn)) Line("  ", $"{p} alpn {string.Join(' ', s.Alpn)}");
             if (s.OcspUrl is { } ocsp) Line("  ", $"{p} ocsp-url \"{ocsp}\"");
+            if (s.HttpReuseSeconds > 0)
+                Line("  ", $"{p} http-reuse{(s.HttpReuseSeconds != SslServer.DefaultHttpReuseSeconds ? " " + N(s.HttpReuseSeconds) : "")}");
             var auth = s.ClientAuth;
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
             foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");

@@ -120,6 +120,17 @@ public sealed record SslServer(int Number)
     /// </summary>
     public string? OcspUrl { get; init; }
 
+    /// <summary>
+    /// <c>ssl-server N http-reuse [SECONDS]</c> (beyond the reference, close to HAProxy's <c>http-reuse always</c>): the ssl-server reads
+    /// its clients' HTTP/1.x requests and keeps back-end connections open between clients, each idle at most this long
+    /// (keep it below the servers' own keep-alive timeout). 0, the default: one back-end connection per client
+    /// connection, bytes relayed as they come.
+    /// </summary>
+    public int HttpReuseSeconds { get; init; }
+
+    /// <summary>How long an idle back-end connection is kept when <c>http-reuse</c> names no time.</summary>
+    public const int DefaultHttpReuseSeconds = 4;
+
     /// <summary>The ALPN protocols of an ssl-server when it names none: HTTP/1.1, what the clear-text side speaks.</summary>
     public static readonly ValueList<string> DefaultAlpn = ValueList<string>.Empty.Add("http/1.1");
 

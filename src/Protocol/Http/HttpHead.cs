@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 
 namespace SslCluster.Protocol.Http;
@@ -6,6 +7,17 @@ namespace SslCluster.Protocol.Http;
 internal readonly record struct Framing(long ContentLength, bool HasTransferEncoding, bool Chunked, bool HasUpgrade)
 {
     public static Framing None { get; } = new(-1, false, false, false);
+
+    /// <summary>A Connection header lists <c>close</c>.</summary>
+    public bool ConnectionClose { get; init; }
+
+    /// <summary>
+    /// The head is as RFC 9112 writes it, with none of the leniency a recipient may show: every line ends in CRLF, no
+    /// control character but HTAB, header names made of token characters. A message that is not strict is relayed,
+    /// but a server may split it differently than we do, so the connection it came on or went over is not handed to
+    /// another client.
+    /// </summary>
+    public bool Strict { get; init; }
 }
 
 /// <summary>What a request was, as far as framing its response needs to know (RFC 9112 section 6.3).</summary>
@@ -84,9 +96,14 @@ internal static class HttpHead
     /// <c>METHOD target HTTP/1.x</c>: false for an HTTP/0.9 line (no version), another version or garbage.
     /// Methods are case-sensitive (RFC 9110 section 9.1), so "head" is not HEAD.
     /// </summary>
-    public static bool TryParseRequestLine(ReadOnlySpan<byte> head, out RequestKind kind, out int headersStart)
+    public static bool TryParseRequestLine(ReadOnlySpan<byte> head, out RequestKind kind, out int headersStart) =>
+        TryParseRequestLine(head, out kind, out headersStart, out _);
+
+    /// <summary>The same, also saying whether the request is HTTP/1.0 (whose connection closes unless it asks otherwise).</summary>
+    public static bool TryParseRequestLine(ReadOnlySpan<byte> head, out RequestKind kind, out int headersStart, out bool http10)
     {
         kind = RequestKind.Other;
+        http10 = false;
         var line = StartLine(head, out headersStart);
         var sp1 = line.IndexOf((byte)' ');
         var sp2 = line.LastIndexOf((byte)' ');
@@ -95,20 +112,60 @@ internal static class HttpHead
         if (method.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0) return false;
         if (method.SequenceEqual("HEAD"u8)) kind = RequestKind.Head;
         else if (method.SequenceEqual("CONNECT"u8)) kind = RequestKind.Connect;
+        http10 = line[^1] == '0';
         return true;
+    }
+
+    /// <summary>
+    /// Whether a request may be sent again after a connection closed under it with no answer: an idempotent method
+    /// (RFC 9110 section 9.2.2), so a server that did act on it acts the same way twice.
+    /// </summary>
+    public static bool IsIdempotentMethod(ReadOnlySpan<byte> head)
+    {
+        var sp = head.IndexOf((byte)' ');
+        if (sp <= 0) return false;
+        var method = head[..sp];
+        return method.SequenceEqual("GET"u8) || method.SequenceEqual("HEAD"u8) || method.SequenceEqual("OPTIONS"u8) ||
+               method.SequenceEqual("TRACE"u8) || method.SequenceEqual("PUT"u8) || method.SequenceEqual("DELETE"u8);
+    }
+
+    /// <summary>Control characters a strict head never holds (HTAB is allowed; CR and LF only as a line end).</summary>
+    internal static readonly SearchValues<byte> Controls =
+        SearchValues.Create([.. Enumerable.Range(0, 32).Where(b => b != '\t').Select(b => (byte)b), 0x7F]);
+
+    /// <summary>Bytes that are not token characters (RFC 9110 section 5.6.2 tchar), which a header name never holds.</summary>
+    internal static readonly SearchValues<byte> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>A request line of exactly three parts (a target with a space in it is read differently by different servers).</summary>
+    public static bool IsStrictRequestLine(ReadOnlySpan<byte> head, int headersStart) => head[..headersStart].Count((byte)' ') == 2;
+
+    /// <summary><c>HTTP/1.0</c> in a status line: the server closes after the response unless it says keep-alive.</summary>
+    public static bool IsHttp10Response(ReadOnlySpan<byte> head) => head.StartsWith("HTTP/1.0"u8);
+
+    /// <summary>Whether a comma-separated header value lists <paramref name="token"/> (case-insensitive), as Connection does.</summary>
+    public static bool HasToken(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token)) return true;
+        }
+        return false;
     }
 
     private static bool IsHttp1Version(ReadOnlySpan<byte> v) =>
         v.Length == 8 && v.StartsWith("HTTP/1."u8) && char.IsAsciiDigit((char)v[7]);
 
     /// <summary>
-    /// Reads Content-Length, Transfer-Encoding and Upgrade. False when the framing cannot be trusted: a malformed
+    /// Reads Content-Length, Transfer-Encoding, Upgrade and whether Connection lists close. False when the framing cannot be trusted: a malformed
     /// header line, an obsolete line folding, or Content-Length values that are not one number (RFC 9112 section 6.3).
     /// </summary>
     public static bool TryReadFraming(ReadOnlySpan<byte> head, int headersStart, out Framing framing)
     {
         framing = Framing.None;
         var reader = new HeaderReader(head, headersStart);
+        var startLine = head[..headersStart];
+        var strictStart = startLine.Length >= 2 && startLine[^2] == '\r' && !startLine[..^2].ContainsAny(Controls);
         while (reader.MoveNext())
         {
             var value = head[reader.ValueStart..reader.ValueEnd];
@@ -128,7 +185,12 @@ internal static class HttpHead
             {
                 framing = framing with { HasUpgrade = true };
             }
+            else if (Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) && HasToken(value, "close"u8))
+            {
+                framing = framing with { ConnectionClose = true };
+            }
         }
+        framing = framing with { Strict = strictStart && !reader.Lenient };
         return !reader.Malformed;
     }
 
@@ -166,7 +228,15 @@ internal ref struct HeaderReader(ReadOnlySpan<byte> head, int start)
 
     public int ValueEnd { get; private set; }
 
+    /// <summary>Where the current header line starts in the head, and where the next one starts (past its line end).</summary>
+    public int LineStart { get; private set; }
+
+    public int LineEnd { get; private set; }
+
     public bool Malformed { get; private set; }
+
+    /// <summary>A line read so far (the blank one included) ended without CR, held a control character, or named a header with other than token characters.</summary>
+    public bool Lenient { get; private set; }
 
     public bool MoveNext()
     {
@@ -175,6 +245,7 @@ internal ref struct HeaderReader(ReadOnlySpan<byte> head, int start)
         if (lf < 0) return false;
         var line = _head.Slice(_position, lf);
         if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
+        else Lenient = true;
         if (line.IsEmpty)
         {
             _position = _head.Length;
@@ -188,11 +259,14 @@ internal ref struct HeaderReader(ReadOnlySpan<byte> head, int start)
         }
         Name = line[..colon];
         var value = line[(colon + 1)..];
+        if (Name.ContainsAnyExcept(HttpHead.TokenChars) || value.ContainsAny(HttpHead.Controls)) Lenient = true;
         var lead = value.Length - value.TrimStart(" \t"u8).Length;
         ValueStart = _position + colon + 1 + lead;
         ValueEnd = _position + colon + 1 + value.TrimEnd(" \t"u8).Length;
         if (ValueEnd < ValueStart) ValueEnd = ValueStart;
+        LineStart = _position;
         _position += lf + 1;
+        LineEnd = _position;
         return true;
     }
 }

@@ -25,6 +25,13 @@ internal struct MessageBody
     private State _state;
     private long _remaining;
     private bool _sizeHasDigit;
+    private bool _lastWasCr;
+
+    /// <summary>
+    /// A chunk line ended in a bare LF (RFC 9112 section 7.1 wants CRLF). Accepted, but a server may read such a body
+    /// differently, so its connection is not one to hand to another client.
+    /// </summary>
+    public bool Lenient { get; private set; }
 
     public static MessageBody None => default;
 
@@ -59,7 +66,13 @@ internal struct MessageBody
                 {
                     // Extensions and trailer fields are passed, not read: skip to the end of the line.
                     var lf = input[i..].IndexOf((byte)'\n');
-                    if (lf < 0) return input.Length;
+                    if (lf < 0)
+                    {
+                        _lastWasCr = input[^1] == '\r';
+                        return input.Length;
+                    }
+                    if (!(lf > 0 ? input[i + lf - 1] == '\r' : _lastWasCr)) Lenient = true;
+                    _lastWasCr = false;
                     i += lf + 1;
                     if (_state == State.ChunkExtension) EndOfSizeLine();
                     else _state = State.TrailerLineStart;
@@ -95,7 +108,7 @@ internal struct MessageBody
                 {
                     case (byte)';' or (byte)' ' or (byte)'\t': _state = State.ChunkExtension; return true;
                     case (byte)'\r': _state = State.ChunkSizeLf; return true;
-                    case (byte)'\n': EndOfSizeLine(); return true;
+                    case (byte)'\n': Lenient = true; EndOfSizeLine(); return true;
                     default: return false;
                 }
             case State.ChunkSizeLf:
@@ -104,7 +117,11 @@ internal struct MessageBody
                 return true;
             case State.ChunkDataCr:
                 if (b == '\r') _state = State.ChunkDataLf;
-                else if (b == '\n') StartChunk();
+                else if (b == '\n')
+                {
+                    Lenient = true;
+                    StartChunk();
+                }
                 else return false;
                 return true;
             case State.ChunkDataLf:
@@ -118,6 +135,8 @@ internal struct MessageBody
                     (byte)'\n' => State.Done,
                     _ => State.TrailerLine,
                 };
+                if (b == '\n') Lenient = true;
+                _lastWasCr = false;
                 return true;
             case State.TrailerEndLf:
                 if (b != '\n') return false;

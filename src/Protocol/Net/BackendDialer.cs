@@ -112,6 +112,9 @@ internal sealed class BackendLeg(BackendLink link, IRelayFrontEnd side) : IDispo
 
     public BackendHandshakeInfo? Handshake { get; init; }
 
+    /// <summary>Waits in the http-reuse pool (true) or serves a client (false).</summary>
+    public void SetIdle(bool idle) => Link.Flow?.Idle(idle);
+
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

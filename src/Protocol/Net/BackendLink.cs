@@ -17,6 +17,14 @@ public interface IBackendFlowObserver
 
     /// <summary>The flow ended; <paramref name="handshakeDone"/> says whether the back-end handshake had completed.</summary>
     void Ended(bool handshakeDone);
+
+    /// <summary>
+    /// The connection waits idle in the http-reuse pool (<paramref name="idle"/> true) or serves a client again (false):
+    /// it counts as a connection of its server only while it serves one.
+    /// </summary>
+    void Idle(bool idle)
+    {
+    }
 }
 
 /// <summary>
@@ -28,6 +36,12 @@ public sealed record BackendLink(Socket Socket, BackendTlsClient? Tls = null, IB
 {
     /// <summary>Closes the flow after this long without a byte in either direction (the ssl-server's idle timeout); zero: never.</summary>
     public TimeSpan IdleTimeout { get; init; }
+
+    /// <summary>
+    /// Under http-reuse, the pool key of the server this connection reached (the dial may have gone to another server
+    /// than the one chosen first, when that one refused).
+    /// </summary>
+    public object? ReuseKey { get; init; }
 }
 
 /// <summary>The TLS handshake towards a real server, with a timeout and failures named by phase.</summary>

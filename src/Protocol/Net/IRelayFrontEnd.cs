@@ -22,6 +22,12 @@ internal interface IRelayFrontEnd
     /// <summary>True once the client has finished sending (EOF or close_notify).</summary>
     bool InputEnded { get; }
 
+    /// <summary>
+    /// Something was received that nobody has read yet (clear text or records held inside the TLS engine), or the
+    /// peer finished: an idle back-end connection in this state is not handed to another client.
+    /// </summary>
+    bool HasPendingInput { get; }
+
     long BytesReceived { get; }
 
     long BytesSent { get; }

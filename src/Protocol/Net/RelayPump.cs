@@ -19,6 +19,18 @@ internal sealed class RelayState
     public long Discarded;
     public bool BackendEnded;
 
+    /// <summary>
+    /// The exchange ended with the back-end connection left open between two messages (its transform owns it for
+    /// re-use): nothing was sent to end it, and the caller decides whether it serves another client.
+    /// </summary>
+    public bool BackendKept;
+
+    /// <summary>
+    /// Client bytes were being turned into back-end bytes or sent when the loop stopped: the back end may have had
+    /// part of a request, so its connection is not fit for another client.
+    /// </summary>
+    public bool ForwardInFlight;
+
     /// <summary>Keeps the first error only: later ones are consequences of it.</summary>
     public bool TrySetError(ProxyError error, string message)
     {
@@ -57,13 +69,22 @@ internal static class RelayPump
     /// Relays between the client and the back end, either of them plain or TLS. <paramref name="transform"/>, when
     /// given, sees the client's bytes and rewrites the back end's (URL rewrite).
     /// </summary>
+    /// <param name="started">
+    /// What happened before the loops (back-end connection re-use): the client's bytes already forwarded, and the
+    /// back end's first answer bytes, read but not yet given to the transform.
+    /// </param>
     public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
-        IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default)
+        IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default,
+        (long Forwarded, byte[] Answer, int AnswerCount)? started = null)
     {
         var state = new RelayState();
+        if (started is { } s) state.ClientToBackend = s.Forwarded;
         using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay);
-        var backendToClient = BackendToClientAsync(front, backend, transform, state, relay);
+        // Stops only the wait for the back end's next bytes: when the client ends an exchange that owes it nothing.
+        using var backendWait = CancellationTokenSource.CreateLinkedTokenSource(relay.Token);
+        var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay, backendWait);
+        var backendToClient = BackendToClientAsync(front, backend, transform, state, relay, backendWait.Token,
+            started is { AnswerCount: > 0 } first ? (first.Answer, first.AnswerCount) : null);
         using var watchdogStop = new CancellationTokenSource();
         var watchdog = idleTimeout > TimeSpan.Zero ? WatchIdleAsync(state, idleTimeout, relay, watchdogStop.Token) : Task.CompletedTask;
         try
@@ -134,9 +155,10 @@ internal static class RelayPump
     }
 
     private static async Task ClientToBackendAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
-        RelayState state, CancellationTokenSource relay)
+        RelayState state, CancellationTokenSource relay, CancellationTokenSource backendWait)
     {
         var token = relay.Token;
+        using var output = transform is null ? null : new RelayOutput();
         try
         {
             while (true)
@@ -152,18 +174,17 @@ internal static class RelayPump
                         break;
                     }
 
-                    if (read.Count > 0)
+                    if (output is not null)
                     {
-                        transform?.ObserveRequest(buffer.AsSpan(0, read.Count));
-                        if (await backend.WriteAsync(buffer, read.Count, token))
-                        {
-                            Interlocked.Add(ref state.ClientToBackend, read.Count);
-                        }
-                        else
-                        {
-                            // A TLS back end that already closed (TLS 1.2 close_notify) takes nothing more.
-                            Interlocked.Add(ref state.Discarded, read.Count);
-                        }
+                        Volatile.Write(ref state.ForwardInFlight, true);
+                        output.Begin(buffer);
+                        transform!.ProcessRequest(buffer.AsSpan(0, read.Count), output);
+                        await SendOutputAsync(backend, buffer, output, state, toClient: false, token);
+                        Volatile.Write(ref state.ForwardInFlight, false);
+                    }
+                    else if (read.Count > 0)
+                    {
+                        await SendAsync(backend, buffer, read.Count, state, toClient: false, token);
                     }
                 }
                 finally
@@ -172,10 +193,23 @@ internal static class RelayPump
                 }
             }
 
-            // The client has finished sending: pass the half-close on (close_notify first for a TLS back end).
-            await backend.CloseWriteAsync(token);
+            switch (transform?.EndRequests() ?? Http.RequestEnd.HalfClose)
+            {
+                case Http.RequestEnd.HalfClose:
+                    // The client has finished sending: pass the half-close on (close_notify first for a TLS back end).
+                    await backend.CloseWriteAsync(token);
+                    break;
+                case Http.RequestEnd.Finished:
+                    // Every request is answered: the back end owes nothing, so stop waiting for it and keep it open.
+                    await backendWait.CancelAsync();
+                    break;
+                default:
+                    // The answers still owed end the exchange (the response loop sees the last one go out).
+                    break;
+            }
         }
-        catch (RelayException e) when (e.Error is ProxyError.BackendReset or ProxyError.ClientReset && Volatile.Read(ref state.BackendEnded))
+        catch (RelayException e) when ((e.Error is ProxyError.BackendReset or ProxyError.ClientReset && Volatile.Read(ref state.BackendEnded)) ||
+                                       (e.Error is ProxyError.ClientReset && Volatile.Read(ref state.BackendKept)))
         {
             // The backend closed entirely after answering, and the client has had the whole answer and our close:
             // a backend reset now is about data with nowhere to go, a client reset (curl closing with unread bytes,
@@ -195,15 +229,48 @@ internal static class RelayPump
     }
 
     private static async Task BackendToClientAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
-        RelayState state, CancellationTokenSource relay)
+        RelayState state, CancellationTokenSource relay, CancellationToken backendWait, (byte[] Buffer, int Count)? first)
     {
         var token = relay.Token;
-        var output = transform is null ? null : new RelayOutput();
+        using var output = transform is null ? null : new RelayOutput();
         try
         {
-            while (true)
+            if (first is { } answer)
             {
-                await backend.WaitReadableAsync(token);
+                try
+                {
+                    if (output is null)
+                    {
+                        await SendAsync(front, answer.Buffer, answer.Count, state, toClient: true, token);
+                    }
+                    else
+                    {
+                        output.Begin(answer.Buffer);
+                        transform!.Process(answer.Buffer.AsSpan(0, answer.Count), output);
+                        await SendOutputAsync(front, answer.Buffer, output, state, toClient: true, token);
+                        if (transform.ExchangeOver) Volatile.Write(ref state.BackendKept, true);
+                    }
+                }
+                finally
+                {
+                    // Read before the loops started; an idle connection must not keep it.
+                    SocketIo.Return(answer.Buffer);
+                }
+            }
+
+            while (!Volatile.Read(ref state.BackendKept))
+            {
+                try
+                {
+                    await backend.WaitReadableAsync(backendWait);
+                }
+                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                {
+                    // The client ended an exchange that owed it nothing: the back-end connection stays as it is.
+                    Volatile.Write(ref state.BackendKept, true);
+                    break;
+                }
+
                 byte[] buffer = SocketIo.Rent();
                 try
                 {
@@ -216,12 +283,19 @@ internal static class RelayPump
 
                     if (output is not null)
                     {
+                        output.Begin(buffer);
                         transform!.Process(buffer.AsSpan(0, read.Count), output);
-                        await DeliverAsync(front, output, state, token);
+                        await SendOutputAsync(front, buffer, output, state, toClient: true, token);
+                        if (transform.ExchangeOver)
+                        {
+                            // The last answer owed went out: close the client's side, keep the back end's.
+                            Volatile.Write(ref state.BackendKept, true);
+                            break;
+                        }
                     }
                     else if (read.Count > 0)
                     {
-                        await DeliverAsync(front, buffer, read.Count, state, token);
+                        await SendAsync(front, buffer, read.Count, state, toClient: true, token);
                     }
                 }
                 finally
@@ -230,13 +304,17 @@ internal static class RelayPump
                 }
             }
 
-            if (output is not null)
+            if (!Volatile.Read(ref state.BackendKept))
             {
-                transform!.Complete(output);
-                await DeliverAsync(front, output, state, token);
+                if (output is not null)
+                {
+                    transform!.Complete(output);
+                    await SendOutputAsync(front, null, output, state, toClient: true, token);
+                }
+
+                Volatile.Write(ref state.BackendEnded, true);
             }
 
-            Volatile.Write(ref state.BackendEnded, true);
             await front.CloseWriteAsync(token);
         }
         catch (RelayException e) when (e.Error == ProxyError.ClientReset && front.InputEnded)
@@ -257,12 +335,17 @@ internal static class RelayPump
         }
     }
 
-    private static async ValueTask DeliverAsync(IRelayFrontEnd front, byte[] buffer, int count, RelayState state,
+    /// <summary>
+    /// Sends <paramref name="count"/> bytes to one side and counts them in its direction: to the client
+    /// (<paramref name="toClient"/>) or to the back end. A side that can take nothing more (we closed it, or TLS 1.2
+    /// close_notify) gets nothing, and the bytes count as discarded.
+    /// </summary>
+    private static async ValueTask SendAsync(IRelayFrontEnd to, byte[] buffer, int count, RelayState state, bool toClient,
         CancellationToken token)
     {
-        if (front.CanWrite && await front.WriteAsync(buffer, count, token))
+        if (to.CanWrite && await to.WriteAsync(buffer, count, token))
         {
-            Interlocked.Add(ref state.BackendToClient, count);
+            Interlocked.Add(ref toClient ? ref state.BackendToClient : ref state.ClientToBackend, count);
         }
         else
         {
@@ -270,18 +353,41 @@ internal static class RelayPump
         }
     }
 
-    /// <summary>Sends what a transform released, in chunks the client side takes at once.</summary>
-    private static async ValueTask DeliverAsync(IRelayFrontEnd front, RelayOutput output, RelayState state,
-        CancellationToken token)
+    /// <summary>
+    /// Sends what a transform released: from the read buffer itself when the output is exactly its start, from the
+    /// output's own buffer when it fits one write, else in chunks the side takes at once.
+    /// </summary>
+    private static async ValueTask SendOutputAsync(IRelayFrontEnd to, byte[]? read, RelayOutput output, RelayState state,
+        bool toClient, CancellationToken token)
     {
+        if (output.TakeDirect(out var direct))
+        {
+            if (direct > 0) await SendAsync(to, read!, direct, state, toClient, token);
+            return;
+        }
+
+        if (output.TryDetach(to.MaxWriteChunk, out var whole, out var length))
+        {
+            try
+            {
+                await SendAsync(to, whole, length, state, toClient, token);
+            }
+            finally
+            {
+                SocketIo.Return(whole);
+            }
+
+            return;
+        }
+
         while (output.Count > 0)
         {
-            int n = Math.Min(output.Count, front.MaxWriteChunk);
+            int n = Math.Min(output.Count, to.MaxWriteChunk);
             byte[] chunk = SocketIo.Rent();
             try
             {
                 output.Take(chunk, n);
-                await DeliverAsync(front, chunk, n, state, token);
+                await SendAsync(to, chunk, n, state, toClient, token);
             }
             finally
             {

@@ -21,6 +21,9 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         private set => Volatile.Write(ref _inputEnded, value);
     }
 
+    // Bytes waiting in the kernel are seen by the pool's poll of the socket.
+    public bool HasPendingInput => InputEnded;
+
     public long BytesReceived => Interlocked.Read(ref _received);
 
     public long BytesSent => Interlocked.Read(ref _sent);

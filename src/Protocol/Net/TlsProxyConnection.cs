@@ -21,6 +21,7 @@ public sealed class TlsProxyConnection : IDisposable
     private readonly TlsBindingSelector _selector;
     private readonly Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> _dialBackend;
     private readonly Func<HandshakeInfo, IRelayTransform?>? _transformFor;
+    private readonly Func<HandshakeInfo, BackendReuse?>? _reuseFor;
     private readonly ProxyConnectionOptions _options;
     private readonly IConnectionObserver? _observer;
     private readonly CancellationTokenSource _lifetime = new();
@@ -49,7 +50,21 @@ public sealed class TlsProxyConnection : IDisposable
     public TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
         Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
         IConnectionObserver? observer, Func<HandshakeInfo, IRelayTransform?>? transformFor = null)
+        : this(client, engine, selector, dialBackend, options, observer, transformFor, null)
     {
+    }
+
+    /// <summary>
+    /// The same, with back-end connections re-used (<c>ssl-server N http-reuse</c>) for the flows whose
+    /// <paramref name="reuseFor"/> gives a pool and whose transform is an <see cref="Http.HttpExchange"/> that owns
+    /// the back-end connection: the back end is chosen when the first request is whole, an idle connection is tried
+    /// first, and the connection goes back to the pool when the exchange ends between two messages.
+    /// </summary>
+    internal TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
+        Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
+        IConnectionObserver? observer, Func<HandshakeInfo, IRelayTransform?>? transformFor, Func<HandshakeInfo, BackendReuse?>? reuseFor)
+    {
+        _reuseFor = reuseFor;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(selector);
@@ -117,10 +132,21 @@ public sealed class TlsProxyConnection : IDisposable
                 ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake!));
 
                 dialled = true;
+                var transform = _transformFor?.Invoke(handshake!);
+                var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _reuseFor?.Invoke(handshake!) : null;
                 BackendLeg? leg;
-                (leg, error, message) = await BackendDialer.ConnectAsync(
-                    ct => _dialBackend(handshake!, ct), _options, _lifetime.Token);
-                Volatile.Write(ref _backend, leg);
+                (long, byte[], int)? started = null;
+                if (reuse is not null)
+                {
+                    (leg, error, message, started, dialled) = await AcquireAsync(front, handshake!, (Http.HttpExchange)transform!, reuse);
+                }
+                else
+                {
+                    (leg, error, message) = await BackendDialer.ConnectAsync(
+                        ct => _dialBackend(handshake!, ct), _options, _lifetime.Token);
+                    Volatile.Write(ref _backend, leg);
+                }
+
                 if (IsAborted)
                 {
                     // An abort that ran while we were connecting could not see the leg: close it here.
@@ -129,7 +155,8 @@ public sealed class TlsProxyConnection : IDisposable
 
                 if (leg is null)
                 {
-                    if (error != ProxyError.Aborted)
+                    (transform as IDisposable)?.Dispose();
+                    if (error is not (ProxyError.Aborted or ProxyError.None))
                     {
                         // Tell the client it is not a clean end, never with close_notify.
                         front.Fail();
@@ -139,10 +166,18 @@ public sealed class TlsProxyConnection : IDisposable
                 {
                     var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
                     ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                    var transform = _transformFor?.Invoke(handshake!);
                     try
                     {
-                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
+                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout, started);
+                        if (reuse is not null && relay is { BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } &&
+                            ((Http.HttpExchange)transform!).BackendReusable && leg.Link.ReuseKey is { } key &&
+                            Interlocked.Exchange(ref _backend, null) is { } kept)
+                        {
+                            // Taken from _backend first, then the abort flag read: an abort either sees no leg, or is seen here.
+                            if (IsAborted) kept.Dispose();
+                            // Between two messages with every request answered: the next client's request can use it.
+                            else reuse.Pool.Return(key, kept);
+                        }
                     }
                     finally
                     {
@@ -194,6 +229,163 @@ public sealed class TlsProxyConnection : IDisposable
             Stopwatch.GetElapsedTime(start, end));
         ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
         return summary;
+    }
+
+    /// <summary>
+    /// The back-end connection of an http-reuse flow: reads the client's first request (within the reuse's time), then
+    /// sends it over an idle connection to the chosen server when the request may be sent twice, and waits for the first
+    /// bytes of the answer there; a connection its server closed meanwhile is dropped and the next one tried. When none
+    /// is kept, or the request may not be replayed, the server is dialled. The request goes out either way; the answer
+    /// bytes already read are for the relay to pass on.
+    /// </summary>
+    private async Task<(BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled)> AcquireAsync(
+        TlsSocketSide front, HandshakeInfo handshake, Http.HttpExchange exchange, BackendReuse reuse)
+    {
+        using var pending = new RelayOutput();
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+            timeout.CancelAfter(reuse.FirstRequestTimeout);
+            while (!exchange.HasRequest)
+            {
+                // No buffer is held while the client is silent: an idle connection costs its TLS state only.
+                await front.WaitReadableAsync(timeout.Token);
+                byte[] buffer = SocketIo.Rent();
+                try
+                {
+                    var read = await front.ReadAsync(buffer, SocketIo.BufferSize, timeout.Token);
+                    if (read.End)
+                    {
+                        // The client left without asking anything: a clean end, and no server was bothered.
+                        await front.CloseWriteAsync(_lifetime.Token);
+                        return (null, ProxyError.None, "client closed before sending a request", null, false);
+                    }
+                    exchange.ProcessRequest(buffer.AsSpan(0, read.Count), pending);
+                }
+                finally
+                {
+                    SocketIo.Return(buffer);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
+        {
+            return (null, ProxyError.IdleTimeout, $"no request within {reuse.FirstRequestTimeout.TotalSeconds:0.###} s of the handshake", null, false);
+        }
+        catch (RelayException e)
+        {
+            return (null, e.Error, e.Message, null, false);
+        }
+
+        var count = pending.Count;
+        var request = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(count, 1));
+        pending.Take(request, count);
+        try
+        {
+            // The server is chosen now that there is a request for it (the balancer sees the load of this moment).
+            var choice = reuse.Choose();
+            if (choice is { } chosen && exchange.Replayable)
+            {
+                while (reuse.Pool.TryTake(chosen.Key) is { } idle)
+                {
+                    Volatile.Write(ref _backend, idle);
+                    if (await TryFirstAnswerAsync(idle, request, count) is { } answer)
+                    {
+                        return (idle, ProxyError.None, "", (count, answer.Buffer, answer.Count), true);
+                    }
+
+                    // Closed by its server as we sent (its keep-alive time ran out): the request is sent again elsewhere.
+                    Volatile.Write(ref _backend, null);
+                    idle.Dispose();
+                    if (IsAborted) return (null, ProxyError.Aborted, "aborted while sending the first request", null, true);
+                }
+            }
+
+            var dial = choice?.Dial ?? (ct => _dialBackend(handshake, ct));
+            var (leg, error, message) = await BackendDialer.ConnectAsync(dial, _options, _lifetime.Token);
+            Volatile.Write(ref _backend, leg);
+            if (leg is null)
+            {
+                return (null, error, message, null, true);
+            }
+
+            try
+            {
+                await WriteAllAsync(leg.Side, request, count, _lifetime.Token);
+            }
+            catch (RelayException e)
+            {
+                // The leg stays in _backend: the connection's end closes it.
+                return (null, e.Error, e.Message, null, true);
+            }
+
+            return (leg, ProxyError.None, "", (count, [], 0), true);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(request);
+        }
+    }
+
+    /// <summary>
+    /// Sends the request over an idle connection and reads the first bytes of its answer (the buffer is the caller's
+    /// to return), within the ssl-server's idle timeout when it has one; null when the connection ended or failed
+    /// before any byte came back.
+    /// </summary>
+    private async Task<(byte[] Buffer, int Count)?> TryFirstAnswerAsync(BackendLeg idle, byte[] request, int count)
+    {
+        byte[] buffer = SocketIo.Rent();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        if (idle.Link.IdleTimeout > TimeSpan.Zero) timeout.CancelAfter(idle.Link.IdleTimeout);
+        try
+        {
+            await WriteAllAsync(idle.Side, request, count, timeout.Token);
+            while (true)
+            {
+                await idle.Side.WaitReadableAsync(timeout.Token);
+                var read = await idle.Side.ReadAsync(buffer, SocketIo.BufferSize, timeout.Token);
+                if (read.End) break;
+                if (read.Count > 0) return (buffer, read.Count);
+            }
+        }
+        catch (Exception e) when (e is RelayException or SocketException or ObjectDisposedException ||
+                                  e is OperationCanceledException && !_lifetime.IsCancellationRequested)
+        {
+            // Reset, broken or closed under us while idle, or silent for the idle timeout: not an answer.
+        }
+        catch
+        {
+            SocketIo.Return(buffer);
+            throw;
+        }
+
+        SocketIo.Return(buffer);
+        return null;
+    }
+
+    /// <summary>Writes <paramref name="count"/> bytes in the chunks the side takes at once.</summary>
+    private static async ValueTask WriteAllAsync(IRelayFrontEnd side, byte[] data, int count, CancellationToken token)
+    {
+        if (count <= side.MaxWriteChunk)
+        {
+            if (count > 0) await side.WriteAsync(data, count, token);
+            return;
+        }
+
+        byte[] chunk = SocketIo.Rent();
+        try
+        {
+            for (var offset = 0; offset < count; offset += side.MaxWriteChunk)
+            {
+                var n = Math.Min(side.MaxWriteChunk, count - offset);
+                data.AsSpan(offset, n).CopyTo(chunk);
+                await side.WriteAsync(chunk, n, token);
+            }
+        }
+        finally
+        {
+            SocketIo.Return(chunk);
+        }
     }
 
     /// <summary>Ends the connection now (drain deadline, kill): both sockets are closed, no close_notify.</summary>

@@ -319,6 +319,17 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 
     public long BytesSent => Interlocked.Read(ref _sent);
 
+    public bool HasPendingInput
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _ssl.BufferedInput > 0 || _peerClosed || InputEnded;
+            }
+        }
+    }
+
     /// <summary>True once the peer has finished sending; written by the loop that reads this side, read by the other.</summary>
     public bool InputEnded
     {

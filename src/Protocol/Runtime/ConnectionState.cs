@@ -12,7 +12,10 @@ public enum ConnectionPhase
     /// <summary>In the TLS handshake with the client.</summary>
     Handshake,
 
-    /// <summary>Connecting to the destination (after the handshake, or at once for a clear-text relay).</summary>
+    /// <summary>
+    /// Connecting to the destination (after the handshake, or at once for a clear-text relay); under http-reuse, also
+    /// waiting for the client's first request, which decides the destination's connection.
+    /// </summary>
     Dialling,
 
     /// <summary>Bytes flow both ways.</summary>

@@ -301,14 +301,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// The protocol the client agreed by ALPN (a re-encrypted flow): offered to a TLS back end, and required of it
     /// unless it is HTTP/1.x; null for clear-text clients.
     /// </param>
+    /// <param name="first">The server to try first (chosen before, for http-reuse); the balancer's choice when null.</param>
     private async ValueTask<BackendLink> DialAsync(TargetBalancer balancer, int defaultPort, int attempts, string? module,
-        Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct, string? applicationProtocol = null)
+        Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct, string? applicationProtocol = null,
+        ServerTarget? first = null)
     {
         SocketException? last = null;
         var tried = new List<ServerTarget>(attempts);
         for (var i = 0; i < Math.Max(1, attempts); i++)
         {
-            var target = balancer.Next(tried);
+            var target = i == 0 && first is not null ? first : balancer.Next(tried);
             if (target is null) break;
             tried.Add(target);
             var endpoint = new IPEndPoint(Addresses.Map(target.Address), target.Port ?? defaultPort);
@@ -330,13 +332,14 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 socket.Dispose();
                 throw;
             }
-            if (target.Backend is not { } backend) return new BackendLink(socket, Flow: new BackendFlow(Gauges, target.Name, null));
+            if (target.Backend is not { } backend)
+                return new BackendLink(socket, Flow: new BackendFlow(Gauges, target.Name, null)) { ReuseKey = ReuseKey(target, defaultPort, applicationProtocol) };
             var rowModule = backend.InitiationModule ?? module;
             var row = rowModule is null ? null : Flows.For(rowModule, backend.RowVirtual, backend.RowPort);
             try
             {
                 return new BackendLink(socket, _engine.CreateClient(profileFor(backend), applicationProtocol), new BackendFlow(Gauges, target.Name, row),
-                    TimeSpan.FromSeconds(backend.Server.HandshakeTimeoutSeconds));
+                    TimeSpan.FromSeconds(backend.Server.HandshakeTimeoutSeconds)) { ReuseKey = ReuseKey(target, defaultPort, applicationProtocol) };
             }
             catch
             {
@@ -347,9 +350,19 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         throw last ?? new SocketException((int)SocketError.HostUnreachable);
     }
 
+    /// <summary>Idle http-reuse connections are kept by the server they reach and the protocol agreed with the client.</summary>
+    /// <remarks>
+    /// The address and port dialled (a target without a port takes the destination's), the backend-server's TLS plan
+    /// and the ALPN protocol: two ways to the same server with different TLS clients never share a connection.
+    /// </remarks>
+    private (IPEndPoint, string, string) ReuseKey(ServerTarget target, int defaultPort, string? applicationProtocol) =>
+        (new IPEndPoint(Addresses.Map(target.Address), target.Port ?? defaultPort), target.Backend?.CacheKey ?? "", applicationProtocol ?? "");
+
     /// <summary>Feeds a service's connection gauge and, for TLS legs, its backend-server row.</summary>
     private sealed class BackendFlow(ServiceGauges gauges, string service, FlowCounters? row) : IBackendFlowObserver
     {
+        private int _idle;
+
         public void Started()
         {
             gauges.Opened(service);
@@ -360,8 +373,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public void Ended(bool handshakeDone)
         {
-            gauges.Closed(service);
+            if (Interlocked.Exchange(ref _idle, 0) == 0) gauges.Closed(service);
             row?.Closed(handshakeDone, 0, 0);
+        }
+
+        /// <summary>An idle pooled connection is not load: least-connections and maxconns count the ones serving clients.</summary>
+        public void Idle(bool idle)
+        {
+            if (Interlocked.Exchange(ref _idle, idle ? 1 : 0) == (idle ? 1 : 0)) return;
+            if (idle) gauges.Closed(service);
+            else gauges.Opened(service);
         }
     }
 
@@ -410,7 +431,14 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public void Release()
         {
-            if (Interlocked.Decrement(ref _refs) == 0) Leases.ReleaseAll();
+            if (Interlocked.Decrement(ref _refs) != 0) return;
+            Leases.ReleaseAll();
+            Released();
+        }
+
+        /// <summary>The last connection of a retired runtime ended: what it kept for later goes.</summary>
+        protected virtual void Released()
+        {
         }
 
         public void Retire() => Release();
@@ -457,21 +485,57 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), RewriterFor);
+                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), TransformFor, info => ReuseFor(info, module.Name));
             await connection.RunAsync(cancellationToken);
         }
 
         private readonly ConcurrentDictionary<string, UrlRewriter> _rewriters = new(StringComparer.Ordinal);
+        private readonly ConcurrentDictionary<string, BackendPool> _pools = new(StringComparer.Ordinal);
 
-        /// <summary>A Location rewriter for the flow when its ssl-server has urlrewrite rules; null otherwise.</summary>
-        private IRelayTransform? RewriterFor(HandshakeInfo info)
+        /// <summary>
+        /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse for an HTTP/1.x
+        /// client); null otherwise.
+        /// </summary>
+        private IRelayTransform? TransformFor(HandshakeInfo info)
         {
             var server = (SslServerPlan)info.Tag!;
             var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
-            return rules.HasRules ? new HttpResponseRewriter(rules) : null;
+            var reuse = Reuses(server, info);
+            return rules.HasRules || reuse ? new HttpExchange(rules, reuse) : null;
         }
 
-        private ValueTask<BackendLink> Dial(HandshakeInfo info, string module, CancellationToken ct)
+        /// <summary>http-reuse applies to HTTP/1.x clients; a client that agreed h2 by ALPN has its flow passed through.</summary>
+        private static bool Reuses(SslServerPlan server, HandshakeInfo info) =>
+            server.Server.HttpReuseSeconds > 0 && info.ApplicationProtocol is null or "http/1.1" or "http/1.0";
+
+        /// <summary>
+        /// Where the flow's back-end connection comes from under http-reuse: the ssl-server's pool, and the server
+        /// chosen (by the balancer, when the first request is whole) with its idle connections.
+        /// </summary>
+        private BackendReuse? ReuseFor(HandshakeInfo info, string module)
+        {
+            var server = (SslServerPlan)info.Tag!;
+            if (!Reuses(server, info)) return null;
+            var pool = _pools.GetOrAdd(server.BindingKey, _ => new BackendPool(TimeSpan.FromSeconds(server.Server.HttpReuseSeconds)));
+            var idle = server.Server.IdleTimeoutSeconds;
+            return new BackendReuse(pool, TimeSpan.FromSeconds(idle > 0 ? idle : FirstRequestSeconds), () =>
+            {
+                var (balancer, port) = BalancerFor(info);
+                if (balancer.Next() is not { } target) return null;
+                return (owner.ReuseKey(target, port, info.ApplicationProtocol),
+                    ct => WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol, target), idle));
+            });
+        }
+
+        /// <summary>How long an http-reuse client may take to send its first request when its ssl-server sets no idle timeout.</summary>
+        private const int FirstRequestSeconds = 60;
+
+        protected override void Released()
+        {
+            foreach (var pool in _pools.Values) pool.Dispose();
+        }
+
+        private (TargetBalancer Balancer, int Port) BalancerFor(HandshakeInfo info)
         {
             var server = (SslServerPlan)info.Tag!;
             var destination = server.DestinationFor(info.CipherSuiteName);
@@ -480,7 +544,14 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 var (targets, balance) = WholePlan.Resolve(key.Item1, key.Item2);
                 return new TargetBalancer(targets, balance, owner.Health, owner.Gauges, owner.Passive);
             });
-            return WithIdleTimeout(owner.DialAsync(balancer, destination.DestinationPort, 3, module, _profiles.For, ct, info.ApplicationProtocol),
+            return (balancer, destination.DestinationPort);
+        }
+
+        private ValueTask<BackendLink> Dial(HandshakeInfo info, string module, CancellationToken ct)
+        {
+            var server = (SslServerPlan)info.Tag!;
+            var (balancer, port) = BalancerFor(info);
+            return WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol),
                 server.Server.IdleTimeoutSeconds);
         }
 

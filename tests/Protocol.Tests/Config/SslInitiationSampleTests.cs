@@ -79,6 +79,36 @@ public sealed class SslInitiationSampleTests
         Assert.Contains(why, string.Join("\n", result.Errors), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ssl-server 1 http-reuse", SslServer.DefaultHttpReuseSeconds, "ssl-server 1 http-reuse\n")]
+    [InlineData("ssl-server 1 http-reuse 30", 30, "ssl-server 1 http-reuse 30\n")]
+    public void Parse_SslServerHttpReuse_PrintedBackAndRemovedByNo(string line, int seconds, string printedLine)
+    {
+        var result = ConfigParser.Parse($"ssl-proxy-list spl\nssl-server 1\n{line}\n");
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(seconds, result.Config!.ProxyLists["spl"].SslServers[1].HttpReuseSeconds);
+        var printed = ConfigPrinter.Print(result.Config);
+        Assert.Contains("  " + printedLine, printed, StringComparison.Ordinal);
+        Assert.Equal(result.Config, ConfigParser.Parse(printed).Config);
+        Assert.Equal(0, ConfigParser.Parse(printed + "ssl-proxy-list spl\nno ssl-server 1 http-reuse\n").Config!.ProxyLists["spl"].SslServers[1].HttpReuseSeconds);
+        Assert.DoesNotContain("http-reuse", ConfigPrinter.Print(ConfigParser.Parse("ssl-proxy-list spl\nssl-server 1\n").Config!), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ssl-server 1 http-reuse 0", "http-reuse idle time")]
+    [InlineData("ssl-server 1 http-reuse 3601", "http-reuse idle time")]
+    [InlineData("ssl-server 1 http-reuse soon", "http-reuse idle time")]
+    [InlineData("ssl-server 1 http-reuse 5 6", "http-reuse [SECONDS]")]
+    [InlineData("ssl-server 1 http-resue", "did you mean 'http-reuse'")]
+    public void Parse_SslServerHttpReuseBad_RefusedSayingWhy(string line, string why)
+    {
+        var result = ConfigParser.Parse($"ssl-proxy-list spl\nssl-server 1\n{line}\n");
+
+        Assert.False(result.Succeeded);
+        Assert.Contains(why, string.Join("\n", result.Errors), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Parse_SslServerOcspUrl_PrintedBackRemovableAndOnlyPlainHttp()
     {

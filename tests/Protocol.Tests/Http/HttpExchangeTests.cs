@@ -7,7 +7,7 @@ using SslCluster.Protocol.Http;
 namespace SslCluster.Protocol.Tests.Http;
 
 /// <summary>The backend-to-client stream of a keep-alive connection: only response heads' Location values change.</summary>
-public sealed class HttpResponseRewriterTests
+public sealed class HttpExchangeTests
 {
     internal static readonly UrlRewriter Rules = new([new UrlRewriteRule(1, "*.example.com"), new UrlRewriteRule(2, "www.example.*")]);
 
@@ -21,10 +21,10 @@ public sealed class HttpResponseRewriterTests
     internal static string S(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 
     /// <summary>Observes the requests, then feeds each response read in turn; returns what reached the client.</summary>
-    private static (string Output, HttpResponseRewriter Rewriter) Run(string requests, params string[] reads)
+    private static (string Output, HttpExchange Rewriter) Run(string requests, params string[] reads)
     {
-        var rewriter = new HttpResponseRewriter(Rules);
-        rewriter.ObserveRequest(B(requests));
+        var rewriter = new HttpExchange(Rules);
+        rewriter.ProcessRequest(B(requests), new ArrayBufferWriter<byte>());
         var output = new ArrayBufferWriter<byte>();
         foreach (var read in reads) rewriter.Process(B(read), output);
         rewriter.Complete(output);
@@ -175,8 +175,8 @@ public sealed class HttpResponseRewriterTests
     [Fact]
     public void Process_PartialHead_HeldUntilCompleteThenReleasedUnchanged()
     {
-        var rewriter = new HttpResponseRewriter(Rules);
-        rewriter.ObserveRequest(B(Get));
+        var rewriter = new HttpExchange(Rules);
+        rewriter.ProcessRequest(B(Get), new ArrayBufferWriter<byte>());
         var output = new ArrayBufferWriter<byte>();
 
         rewriter.Process(B("HTTP/1.1 302 Found\r\nLocation: http://www.exa"), output);
@@ -188,8 +188,8 @@ public sealed class HttpResponseRewriterTests
     }
 
     [Theory]
-    [InlineData(HttpResponseRewriter.MaxHeadBytes + 1, true)]
-    [InlineData(HttpResponseRewriter.MaxHeadBytes, false)]
+    [InlineData(HttpExchange.MaxHeadBytes + 1, true)]
+    [InlineData(HttpExchange.MaxHeadBytes, false)]
     public void Process_HeadOverTheLimit_PassesThroughUnchangedForTheRestOfTheConnection(int headSize, bool over)
     {
         const string start = "HTTP/1.1 302 Found\r\nLocation: http://www.example.com/\r\nContent-Length: 0\r\nX-Pad: ";
@@ -212,8 +212,8 @@ public sealed class HttpResponseRewriterTests
     [InlineData("HTTX/1.1 302 Found\r\nLocation: http://www.example.com/\r\n\r\n")]
     public void Process_NotAnHttp1Response_PassedAtOnce(string response)
     {
-        var rewriter = new HttpResponseRewriter(Rules);
-        rewriter.ObserveRequest(B(Get));
+        var rewriter = new HttpExchange(Rules);
+        rewriter.ProcessRequest(B(Get), new ArrayBufferWriter<byte>());
         var output = new ArrayBufferWriter<byte>();
 
         rewriter.Process(B(response), output);
@@ -357,11 +357,11 @@ public sealed class HttpResponseRewriterTests
     [Fact]
     public void Process_NoRuleMatches_ByteForByteIdentical()
     {
-        var rewriter = new HttpResponseRewriter(new UrlRewriter([new UrlRewriteRule(1, "nothing.invalid")]));
+        var rewriter = new HttpExchange(new UrlRewriter([new UrlRewriteRule(1, "nothing.invalid")]));
         var body = string.Concat(Enumerable.Range(0, 256).Select(i => (char)i));
         var stream = $"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n{body}" + Redirect +
             "HTTP/1.1 301 M\r\nLocation: http://x.org/\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + body + "\r\n0\r\n\r\n";
-        rewriter.ObserveRequest(B(Get + Get + Get));
+        rewriter.ProcessRequest(B(Get + Get + Get), new ArrayBufferWriter<byte>());
         var output = new ArrayBufferWriter<byte>();
 
         rewriter.Process(B(stream), output);
@@ -376,7 +376,7 @@ public sealed class HttpResponseRewriterTests
     public async Task ObserveRequest_FromAnotherThread_RequestsAndResponsesStayInStep()
     {
         const int count = 2000;
-        using var rewriter = new HttpResponseRewriter(Rules);
+        using var rewriter = new HttpExchange(Rules);
         using var observed = new SemaphoreSlim(0);
         // The client keeps a few requests ahead of the responses (pipelining), not all 2000 of them.
         using var window = new SemaphoreSlim(8);
@@ -387,8 +387,8 @@ public sealed class HttpResponseRewriterTests
             {
                 await window.WaitAsync();
                 var request = B(i % 2 == 0 ? HeadRequest : Get);
-                rewriter.ObserveRequest(request.AsSpan(0, 5));
-                rewriter.ObserveRequest(request.AsSpan(5));
+                rewriter.ProcessRequest(request.AsSpan(0, 5), new ArrayBufferWriter<byte>());
+                rewriter.ProcessRequest(request.AsSpan(5), new ArrayBufferWriter<byte>());
                 observed.Release();
             }
         });

@@ -11,7 +11,7 @@ namespace SslCluster.Protocol.Tests.Http;
 /// For any keep-alive exchange of requests and responses, cut into reads anywhere on both sides, the client gets
 /// exactly the responses with their matching Location values rewritten, the same as when everything comes in one read.
 /// </summary>
-public sealed class HttpResponseRewriterPropertyTests
+public sealed class HttpExchangePropertyTests
 {
     private enum Framing
     {
@@ -110,8 +110,12 @@ public sealed class HttpResponseRewriterPropertyTests
 
     private static byte[] Run(UrlRewriter rules, byte[] requests, byte[] responses, int[] requestCuts, int[] responseCuts, out long rewrites)
     {
-        using var rewriter = new HttpResponseRewriter(rules);
-        foreach (var read in Cut(requests, requestCuts)) rewriter.ObserveRequest(read);
+        using var rewriter = new HttpExchange(rules);
+        var forwarded = new ArrayBufferWriter<byte>();
+        foreach (var read in Cut(requests, requestCuts)) rewriter.ProcessRequest(read, forwarded);
+        // Without http-reuse the requests reach the back end byte for byte, however they were cut.
+        rewrites = -1;
+        if (!forwarded.WrittenSpan.SequenceEqual(requests)) return [];
         var output = new ArrayBufferWriter<byte>();
         foreach (var read in Cut(responses, responseCuts)) rewriter.Process(read, output);
         rewriter.Complete(output);
@@ -124,11 +128,11 @@ public sealed class HttpResponseRewriterPropertyTests
     {
         Gen.Select(GenConversation, GenCuts, GenCuts).Sample((conversation, requestCuts, responseCuts) =>
         {
-            var requests = HttpResponseRewriterTests.B(string.Concat(conversation.Select(e => e.Request())));
-            var responses = HttpResponseRewriterTests.B(string.Concat(conversation.Select(e => e.Response(rewritten: false))));
-            var expected = HttpResponseRewriterTests.B(string.Concat(conversation.Select(e => e.Response(rewritten: true))));
+            var requests = HttpExchangeTests.B(string.Concat(conversation.Select(e => e.Request())));
+            var responses = HttpExchangeTests.B(string.Concat(conversation.Select(e => e.Response(rewritten: false))));
+            var expected = HttpExchangeTests.B(string.Concat(conversation.Select(e => e.Response(rewritten: true))));
 
-            var rules = HttpResponseRewriterTests.Rules;
+            var rules = HttpExchangeTests.Rules;
             var oneRead = Run(rules, requests, responses, [int.MaxValue], [int.MaxValue], out var rewrites);
             var cut = Run(rules, requests, responses, requestCuts, responseCuts, out var cutRewrites);
             var untouched = Run(NoMatch, requests, responses, requestCuts, responseCuts, out _);
@@ -136,6 +140,37 @@ public sealed class HttpResponseRewriterPropertyTests
             return oneRead.AsSpan().SequenceEqual(expected) && cut.AsSpan().SequenceEqual(oneRead) &&
                 rewrites == conversation.Count(e => e.Rewritten) && cutRewrites == rewrites &&
                 untouched.AsSpan().SequenceEqual(responses);
-        }, iter: 2000, print: t => HttpResponseRewriterTests.S(HttpResponseRewriterTests.B(string.Concat(t.Item1.Select(e => e.Request() + " => " + e.Response(false))))));
+        }, iter: 2000, print: t => HttpExchangeTests.S(HttpExchangeTests.B(string.Concat(t.Item1.Select(e => e.Request() + " => " + e.Response(false))))));
+    }
+
+    /// <summary>The final response's head of <paramref name="response"/> with <c>Connection: close</c> added at its end.</summary>
+    private static string WithClose(string response)
+    {
+        var final = response.StartsWith("HTTP/1.1 100 ", StringComparison.Ordinal) ? response.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4 : 0;
+        var headEnd = response.IndexOf("\r\n\r\n", final, StringComparison.Ordinal) + 2;
+        return response[..headEnd] + "Connection: close\r\n" + response[headEnd..];
+    }
+
+    [Fact]
+    public void ProcessRequest_HttpReuseRandomReadCuts_ClientsCloseAnsweredByUsAndTheConnectionKept()
+    {
+        Gen.Select(GenExchange.Array[1, 6], Gen.Bool, GenCuts, GenCuts).Sample((exchanges, close, requestCuts, responseCuts) =>
+        {
+            var requests = exchanges.Select(e => e.Request()).ToArray();
+            var sent = close ? [.. requests[..^1], requests[^1].Replace("Host: h\r\n", "Host: h\r\nConnection: close\r\n", StringComparison.Ordinal)] : requests;
+            var responses = exchanges.Select(e => e.Response(rewritten: false)).ToArray();
+            var expected = close ? [.. responses[..^1], WithClose(responses[^1])] : responses;
+
+            using var exchange = new HttpExchange(null, ownsBackendConnection: true);
+            var forwarded = new ArrayBufferWriter<byte>();
+            foreach (var read in Cut(HttpExchangeTests.B(string.Concat(sent)), requestCuts)) exchange.ProcessRequest(read, forwarded);
+            var answered = new ArrayBufferWriter<byte>();
+            foreach (var read in Cut(HttpExchangeTests.B(string.Concat(responses)), responseCuts)) exchange.Process(read, answered);
+            var end = close ? RequestEnd.AwaitResponses : exchange.EndRequests();
+
+            return HttpExchangeTests.S(forwarded.WrittenSpan) == string.Concat(requests) &&
+                HttpExchangeTests.S(answered.WrittenSpan) == string.Concat(expected) &&
+                exchange.ExchangeOver == close && (close || end == RequestEnd.Finished) && exchange.BackendReusable;
+        }, iter: 2000, print: t => string.Concat(t.Item1.Select(e => e.Request() + " => " + e.Response(false))) + " close=" + t.Item2);
     }
 }

@@ -1,0 +1,320 @@
+using System.Buffers;
+using System.Text;
+using SslCluster.Protocol.Net;
+
+namespace SslCluster.Protocol.Http;
+
+/// <summary>What the response side must know of one request: how to frame its answer, and whether the client closes after it.</summary>
+internal readonly record struct PendingRequest(RequestKind Kind, bool CloseAfter);
+
+/// <summary>How the client's end of sending leaves the back-end connection (see <see cref="RequestFramer.EndInput"/>).</summary>
+public enum RequestEnd
+{
+    /// <summary>The back end must see the client's half-close (a FIN, or close_notify): the connection is not kept.</summary>
+    HalfClose,
+
+    /// <summary>Every request is whole and some await their answers: keep relaying them, then end without closing the back end.</summary>
+    AwaitResponses,
+
+    /// <summary>Every request is whole and answered: the exchange is over and the back-end connection is idle.</summary>
+    Finished,
+}
+
+/// <summary>
+/// Frames the client-to-backend bytes of one connection into requests (heads, then Content-Length or chunked bodies)
+/// and queues, in order, what the response side must know of each: whether it was HEAD (no response body) or CONNECT
+/// (a tunnel), and whether the client asked to close after it.
+/// <para>
+/// Without <c>ownsBackendConnection</c> every byte is forwarded as it came (URL rewrite only watches). With it
+/// (<c>ssl-server N http-reuse</c>) the back-end connection outlives the client's: a client's <c>Connection: close</c> is
+/// taken out of the request, remembered, and honoured by closing the client after that response (RFC 9112 section
+/// 9.6); nothing the client sends after such a request is forwarded. An HTTP/1.0 request, a protocol switch, a
+/// tunnel or bytes that cannot be framed make the back-end connection single-use.
+/// </para>
+/// <para>
+/// <see cref="Process"/> and <see cref="EndInput"/> run on the client-to-backend thread, <see cref="Take"/>,
+/// <see cref="Peek"/> and <see cref="ResponseCompleted"/> on the backend-to-client thread: only the queue and the
+/// counts are shared, under a lock.
+/// </para>
+/// </summary>
+internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDisposable
+{
+    /// <summary>
+    /// Requests sent ahead of their responses (pipelining) that are remembered; a client that sends more stops the
+    /// framing rather than growing the queue without bound.
+    /// </summary>
+    internal const int MaxPending = 1024;
+
+    private readonly HeadBuffer _head = new();
+    private readonly Queue<PendingRequest> _pending = new();
+    private readonly Lock _gate = new();
+    private MessageBody _body = MessageBody.None;
+    private bool _stopped;
+
+    /// <summary>A request asked to close: once its body is forwarded, the client's bytes go nowhere.</summary>
+    private bool _closeRequested;
+
+    /// <summary>The request line of the head being gathered has been seen and is HTTP/1.x.</summary>
+    private bool _lineChecked;
+
+    // Shared with the response side, under _gate.
+    private int _unanswered;
+    private bool _inputEnded;
+    private bool _halfClosed;
+    private bool _singleUse;
+
+    /// <summary>Requests framed so far (client thread).</summary>
+    public int RequestsSeen { get; private set; }
+
+    /// <summary>True once framing stopped: every byte from here on passes as it is (client thread).</summary>
+    public bool Stopped => _stopped;
+
+    /// <summary>
+    /// Every request so far is whole, was framed, and may be sent again on another connection if the first one closes
+    /// with no answer (an idempotent method: RFC 9110 section 9.2.2) (client thread).
+    /// </summary>
+    public bool Replayable => !_stopped && _body.IsDone && _head.IsEmpty && _onlyIdempotent;
+
+    private bool _onlyIdempotent = true;
+
+    /// <summary>Client bytes not forwarded because they came after a request that asked to close.</summary>
+    public long Discarded { get; private set; }
+
+    /// <summary>True once a request that asked to close has been forwarded whole: nothing more goes to the back end.</summary>
+    public bool RequestsEnded => _closeRequested && _body.IsDone;
+
+    /// <summary>
+    /// After both loops: every request forwarded whole and answered, and nothing made the back-end connection unfit
+    /// for another client (an HTTP/1.0 request, a tunnel or protocol switch, bytes that cannot be framed).
+    /// </summary>
+    public bool Reusable
+    {
+        get
+        {
+            lock (_gate) return ownsBackendConnection && !_singleUse && _unanswered == 0 && !_stopped && _body.IsDone && _head.IsEmpty;
+        }
+    }
+
+    /// <summary>Forwards (to <paramref name="output"/>) what the back end is to receive of <paramref name="data"/>.</summary>
+    public void Process(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
+    {
+        while (!data.IsEmpty)
+        {
+            if (RequestsEnded)
+            {
+                Discarded += data.Length;
+                return;
+            }
+            if (_stopped)
+            {
+                output.Pass(data);
+                return;
+            }
+            if (!_body.IsDone)
+            {
+                var n = _body.Advance(data, out var malformed);
+                output.Pass(data[..n]);
+                data = data[n..];
+                if (malformed) Stop(output);
+                else if (_body.Lenient && ownsBackendConnection) MarkSingleUse();
+                continue;
+            }
+            if (_head.IsEmpty)
+            {
+                // RFC 9112 section 2.2: blank lines before a request line are ignored (and passed as they are).
+                var blank = HttpHead.LeadingBlankBytes(data);
+                output.Pass(data[..blank]);
+                data = data[blank..];
+                if (data.IsEmpty) return;
+            }
+            switch (_head.Read(ref data, out var head))
+            {
+                case HeadStatus.NeedMore:
+                    // An HTTP/0.9 request ("GET /path" and a line end) never brings a blank line: judge the request
+                    // line as soon as it is whole, so that its response is not waited for as a head.
+                    if (!_lineChecked && _head.Held.Contains((byte)'\n'))
+                    {
+                        if (!HttpHead.TryParseRequestLine(_head.Held, out _, out _)) Stop(output);
+                        _lineChecked = true;
+                    }
+                    return;
+                case HeadStatus.TooLarge:
+                    Stop(output);
+                    break;
+                default:
+                    OnHead(head, output);
+                    _head.Clear();
+                    _lineChecked = false;
+                    break;
+            }
+        }
+    }
+
+    private void OnHead(ReadOnlySpan<byte> head, IBufferWriter<byte> output)
+    {
+        if (!HttpHead.TryParseRequestLine(head, out var kind, out var headersStart, out var http10) ||
+            !HttpHead.TryReadFraming(head, headersStart, out var framing) ||
+            (framing.HasTransferEncoding && !framing.Chunked))
+        {
+            // A request whose transfer coding does not end in chunked cannot be framed (RFC 9112 section 6.3).
+            output.Pass(head);
+            Stop(null);
+            return;
+        }
+        var close = ownsBackendConnection && !http10 && framing.ConnectionClose;
+        if (close)
+        {
+            // The client's close is ours to honour: the back end must keep the connection for the next client.
+            WriteWithoutClose(head, headersStart, output);
+        }
+        else
+        {
+            output.Pass(head);
+        }
+        if (http10 || (framing.HasTransferEncoding && framing.ContentLength >= 0) || (ownsBackendConnection && (!framing.Strict || !HttpHead.IsStrictRequestLine(head, headersStart))))
+        {
+            // HTTP/1.0: its keep-alive is the exception, and the back end answers it as HTTP/1.0. Both Content-Length
+            // and Transfer-Encoding (RFC 9112 section 6.3), or a head with bare line feeds, control characters or
+            // odd header names: a server may frame it differently than we do and read what follows as another
+            // request (request smuggling), so no other client's request may follow on this connection.
+            lock (_gate) _singleUse = true;
+        }
+        if (!Enqueue(new PendingRequest(kind, close))) return;
+        RequestsSeen++;
+        _onlyIdempotent &= HttpHead.IsIdempotentMethod(head);
+        if (kind == RequestKind.Connect || framing.HasUpgrade)
+        {
+            // What follows may be a tunnel or another protocol, decided by a response not seen yet: stop here, so
+            // the response side frames the answer to this request and passes everything after it.
+            Stop(null);
+            return;
+        }
+        _body = framing.HasTransferEncoding ? MessageBody.Chunked
+            : framing.ContentLength > 0 ? MessageBody.OfLength(framing.ContentLength)
+            : MessageBody.None;
+        _closeRequested = close;
+    }
+
+    /// <summary>The head with the <c>close</c> token taken out of every Connection header (a line dropped when nothing else is listed).</summary>
+    private static void WriteWithoutClose(ReadOnlySpan<byte> head, int headersStart, IBufferWriter<byte> output)
+    {
+        var written = 0;
+        var reader = new HeaderReader(head, headersStart);
+        while (reader.MoveNext())
+        {
+            var value = head[reader.ValueStart..reader.ValueEnd];
+            if (!Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) || !HttpHead.HasToken(value, "close"u8)) continue;
+            output.Pass(head[written..reader.LineStart]);
+            written = reader.LineEnd;
+            var kept = 0;
+            foreach (var range in value.Split((byte)','))
+            {
+                var token = value[range].Trim(" \t"u8);
+                if (token.IsEmpty || Ascii.EqualsIgnoreCase(token, "close"u8)) continue;
+                output.Pass(kept++ == 0 ? head[reader.LineStart..reader.ValueStart] : ", "u8);
+                output.Pass(token);
+            }
+            if (kept > 0) output.Pass("\r\n"u8);
+        }
+        output.Pass(head[written..]);
+    }
+
+    private bool Enqueue(PendingRequest request)
+    {
+        lock (_gate)
+        {
+            // Room is kept for the marker that Stop adds.
+            if (_pending.Count < MaxPending - 1)
+            {
+                _pending.Enqueue(request);
+                _unanswered++;
+                return true;
+            }
+        }
+        Stop(null);
+        return false;
+    }
+
+    /// <summary>
+    /// Stops framing: the held bytes go out as they are (to <paramref name="output"/>; null when they were written
+    /// already), and the responses from the next one on cannot be framed.
+    /// </summary>
+    private void Stop(IBufferWriter<byte>? output)
+    {
+        _stopped = true;
+        output?.Pass(_head.Held);
+        _head.Clear();
+        lock (_gate)
+        {
+            _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
+            _singleUse = true;
+        }
+    }
+
+    /// <summary>
+    /// The client finished sending (EOF or close_notify). Says whether the back end must be told, or whether the
+    /// connection can end after the answers still owed (or now) with the back end left open.
+    /// </summary>
+    public RequestEnd EndInput()
+    {
+        lock (_gate)
+        {
+            _inputEnded = true;
+            if (!ownsBackendConnection || _singleUse || _stopped || !_body.IsDone || !_head.IsEmpty)
+            {
+                _halfClosed = true;
+                return RequestEnd.HalfClose;
+            }
+            return _unanswered == 0 ? RequestEnd.Finished : RequestEnd.AwaitResponses;
+        }
+    }
+
+    /// <summary>The request the next final response answers, without taking it; Other when none is known.</summary>
+    public RequestKind Peek()
+    {
+        lock (_gate) return _pending.TryPeek(out var request) ? request.Kind : RequestKind.Other;
+    }
+
+    /// <summary>
+    /// Takes the request a final response answers. A response with no request seen (a 408 sent on an idle
+    /// connection, say) is framed as the answer to an ordinary request, and the connection is not kept.
+    /// </summary>
+    public PendingRequest Take()
+    {
+        lock (_gate)
+        {
+            // The marker stays: every response after it is unframeable too.
+            if (!_pending.TryPeek(out var request))
+            {
+                _singleUse = true;
+                return new PendingRequest(RequestKind.Other, false);
+            }
+            if (request.Kind != RequestKind.Unframeable) _pending.Dequeue();
+            return request;
+        }
+    }
+
+    /// <summary>
+    /// A final response was relayed whole. True when it was the last answer the client is owed and the client will
+    /// send nothing more (it asked to close, or finished sending): the exchange is over.
+    /// </summary>
+    public bool ResponseCompleted(PendingRequest answered)
+    {
+        lock (_gate)
+        {
+            _unanswered--;
+            // A client that asked to close is closed even when the back end is not kept, and so is one that finished
+            // sending between two messages (its half-close was not passed on, so the back end will not end it). One
+            // whose half-close was passed on is ended by the back end's close.
+            return ownsBackendConnection && (answered.CloseAfter || (!_halfClosed && _inputEnded && _unanswered == 0));
+        }
+    }
+
+    /// <summary>Something on the response side makes the back-end connection single-use.</summary>
+    public void MarkSingleUse()
+    {
+        lock (_gate) _singleUse = true;
+    }
+
+    public void Dispose() => _head.Dispose();
+}

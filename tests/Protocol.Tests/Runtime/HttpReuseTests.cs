@@ -1,0 +1,314 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Runtime;
+using SslCluster.TestSupport;
+using Xunit;
+using static SslCluster.Protocol.Tests.Tls.BackendTlsTestKit;
+
+namespace SslCluster.Protocol.Tests.Runtime;
+
+/// <summary>
+/// <c>ssl-server N http-reuse</c> through the in-process data plane: real TLS clients (.NET SslStream) on loopback, a
+/// real keep-alive HTTP server behind, and the back-end connections counted at the server.
+/// </summary>
+public sealed class HttpReuseTests
+{
+    private const string Password = "s3cret pass";
+
+    private static string Config(int serverPort, string reuse) => $"""
+        ssl associate rsakey k kfile
+        ssl associate cert c cfile
+        ssl-proxy-list front
+          ssl-server 1
+          ssl-server 1 rsakey k
+          ssl-server 1 rsacert c
+          ssl-server 1 vip address 10.60.0.1
+          ssl-server 1 cipher ecdhe-rsa-with-aes-128-gcm-sha256 10.60.0.2 {serverPort}
+          ssl-server 1 cipher tls13-aes-128-gcm-sha256 10.60.0.2 {serverPort}
+          {reuse}
+          active
+        service ssl2
+          type ssl-accel
+          slot 2
+          add ssl-proxy-list front
+          active
+        owner o
+          content SSL-VIP
+            vip address 10.60.0.1
+            port 443
+            add service ssl2
+            active
+        """;
+
+    private sealed class Node : IDisposable
+    {
+        private readonly MasterKey _key = MasterKey.CreateRandom();
+
+        public Node(int serverPort, string reuse = "ssl-server 1 http-reuse")
+        {
+            var protector = new KeyProtector(_key);
+            var key = new KeyFactory(protector, TimeProvider.System).GenerateRsa("kfile", 2048, Password);
+            var cert = new CertificateFactory(protector, TimeProvider.System).CreateSelfSigned("cfile", key, key, Password, new SubjectName("vip.test"), 30);
+            var files = new Dictionary<string, byte[]> { ["kfile"] = key.Encode(), ["cfile"] = cert.Encode() };
+            var result = ConfigParser.Parse(Config(serverPort, reuse));
+            Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+            var plan = RuntimePlan.Build(1, result.Config!);
+            DataPlane = new DataPlane(_key, AddressMap.Parse("10.60.0.2=127.0.0.1"), TimeSpan.FromSeconds(5));
+            Listener = plan.Listeners.Single(l => l.Port == 443);
+            Runtime = DataPlane.Build(plan, Listener, files);
+        }
+
+        public DataPlane DataPlane { get; }
+
+        public ListenerPlan Listener { get; }
+
+        public IListenerRuntime Runtime { get; }
+
+        /// <summary>One client connection: the TLS handshake, then <paramref name="send"/> runs with the client's stream.</summary>
+        public async Task<T> ClientAsync<T>(Func<SslStream, Task<T>> send)
+        {
+            var (test, relayEnd) = await PairAsync();
+            using var _ = test;
+            var front = DataPlane.Flows.For("ssl2", "10.60.0.1", 443);
+            var run = Runtime.RunAsync(relayEnd, Listener.Modules.Single(), front, new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), CancellationToken.None);
+            T result;
+            await using (var ssl = new SslStream(new NetworkStream(test, ownsSocket: false)))
+            {
+                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+                {
+                    TargetHost = "vip.test",
+                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                }).WaitAsync(Bound);
+                result = await send(ssl).WaitAsync(Bound);
+            }
+            test.Shutdown(SocketShutdown.Send);
+            await run.WaitAsync(Bound);
+            return result;
+        }
+
+        public void Dispose()
+        {
+            Runtime.Retire();
+            DataPlane.Dispose();
+            _key.Dispose();
+        }
+    }
+
+    /// <summary>Sends the request, reads until the proxy closes (the answer to a request that asked to close).</summary>
+    private static async Task<string> OneRequestAsync(SslStream ssl, string request)
+    {
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes(request));
+        var all = new MemoryStream();
+        await ssl.CopyToAsync(all);
+        return Encoding.ASCII.GetString(all.ToArray());
+    }
+
+    private static string Get(string path, bool close = true, string extra = "") =>
+        $"GET {path} HTTP/1.1\r\nHost: vip.test\r\n{extra}{(close ? "Connection: close\r\n" : "")}\r\n";
+
+    /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
+    private static async Task<string> ReadResponseAsync(SslStream ssl)
+    {
+        var text = new StringBuilder();
+        var one = new byte[1];
+        while (!text.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await ssl.ReadAsync(one) == 0) throw new IOException("closed before the head ended: " + text);
+            text.Append((char)one[0]);
+        }
+        var length = int.Parse(text.ToString().Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.Ordinal))[15..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var body = new byte[length];
+        await ssl.ReadExactlyAsync(body);
+        return text + Encoding.ASCII.GetString(body);
+    }
+
+    [Fact]
+    public async Task HttpReuse_SequentialClientsAskingToClose_ShareOneBackendConnectionAndEachIsClosedAfterItsAnswer()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var answers = new List<string>();
+        for (var i = 0; i < 300; i++) answers.Add(await node.ClientAsync(ssl => OneRequestAsync(ssl, Get($"/{i}"))));
+
+        for (var i = 0; i < answers.Count; i++)
+        {
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", answers[i], StringComparison.Ordinal);
+            Assert.Contains("\r\nConnection: close\r\n\r\n", answers[i], StringComparison.Ordinal);
+            Assert.EndsWith($"connection 1 request {i + 1} /{i}\n", answers[i], StringComparison.Ordinal);
+        }
+        Assert.Equal(1, server.Connections);
+        // The client's close was ours to honour: the server never saw it.
+        Assert.All(server.Requests, head => Assert.DoesNotContain("Connection", head, StringComparison.OrdinalIgnoreCase));
+        // The idle connection is not load for least-connections and maxconns.
+        Assert.Equal(0, node.DataPlane.Gauges.Snapshot().Values.Sum(g => g.Current));
+    }
+
+    [Fact]
+    public async Task HttpReuse_ConcurrentClients_EveryAnswerWholeAndFewerServerConnectionsThanClients()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var clients = Enumerable.Range(0, 40).Select(c => Task.Run(async () =>
+        {
+            var ok = 0;
+            for (var i = 0; i < 25; i++)
+            {
+                var answer = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get($"/{c}/{i}")));
+                if (answer.StartsWith("HTTP/1.1 200 OK\r\n", StringComparison.Ordinal) && answer.EndsWith($" /{c}/{i}\n", StringComparison.Ordinal)) ok++;
+            }
+            return ok;
+        })).ToList();
+
+        Assert.Equal(1000, (await Task.WhenAll(clients)).Sum());
+        Assert.Equal(1000, server.Requests.Count);
+        Assert.InRange(server.Connections, 1, 40);
+    }
+
+    [Fact]
+    public async Task HttpReuse_KeepAliveClient_AllItsRequestsOnOneConnectionWhichTheNextClientReuses()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var first = await node.ClientAsync(async ssl =>
+        {
+            var pages = new List<string>();
+            for (var i = 0; i < 5; i++)
+            {
+                await ssl.WriteAsync(Encoding.ASCII.GetBytes(Get($"/k{i}", close: false)));
+                pages.Add(await ReadResponseAsync(ssl));
+            }
+            return pages;
+        });
+        var next = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/next")));
+
+        Assert.Equal(Enumerable.Range(0, 5).Select(i => $"connection 1 request {i + 1} /k{i}\n"), first.Select(p => p[(p.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]));
+        Assert.All(first, p => Assert.DoesNotContain("Connection: close", p, StringComparison.Ordinal));
+        Assert.EndsWith("connection 1 request 6 /next\n", next, StringComparison.Ordinal);
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ServerClosedTheIdleConnection_NextClientGetsAFreshOne()
+    {
+        await using var server = new KeepAliveHttpBackend { CloseIdleAfter = TimeSpan.FromMilliseconds(100) };
+        using var node = new Node(server.EndPoint.Port);
+
+        var one = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/one")));
+        await Task.Delay(500);
+        var two = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/two")));
+
+        Assert.EndsWith("connection 1 request 1 /one\n", one, StringComparison.Ordinal);
+        Assert.EndsWith("connection 2 request 1 /two\n", two, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ServerDropsTheRequestOnTheIdleConnection_GetIsSentAgainOnAFreshOne()
+    {
+        // The server closes as the second request on a connection arrives: the race with a keep-alive timeout.
+        await using var server = new KeepAliveHttpBackend { DropRequestNumber = 2 };
+        using var node = new Node(server.EndPoint.Port);
+
+        var one = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/one")));
+        var two = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/two")));
+
+        Assert.EndsWith("connection 1 request 1 /one\n", one, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", two, StringComparison.Ordinal);
+        Assert.EndsWith("connection 2 request 1 /two\n", two, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HttpReuse_Post_NeverSentOnAnIdleConnection()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/warm")));
+        var post = await node.ClientAsync(ssl => OneRequestAsync(ssl,
+            "POST /order HTTP/1.1\r\nHost: vip.test\r\nContent-Length: 5\r\nConnection: close\r\n\r\nitems"));
+
+        Assert.EndsWith("connection 2 request 1 /order\n", post, StringComparison.Ordinal);
+        Assert.Equal(2, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ServerAnswersWithConnectionClose_ItsConnectionIsNotKept()
+    {
+        await using var server = new KeepAliveHttpBackend { AlwaysClose = true };
+        using var node = new Node(server.EndPoint.Port);
+
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await node.ClientAsync(ssl => OneRequestAsync(ssl, Get($"/{i}", close: false)));
+            Assert.EndsWith($"connection {i + 1} request 1 /{i}\n", answer, StringComparison.Ordinal);
+        }
+        Assert.Equal(3, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ClientThatIsNotHttp_BytesPassUntouchedOnItsOwnConnection()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/warm")));
+        var echo = await node.ClientAsync(async ssl =>
+        {
+            await ssl.WriteAsync("HELO relay.test\r\nconnection: close\r\n\r\n"u8.ToArray());
+            var buffer = new byte[38];
+            await ssl.ReadExactlyAsync(buffer);
+            return Encoding.ASCII.GetString(buffer);
+        });
+
+        Assert.Equal("HELO relay.test\r\nconnection: close\r\n\r\n", echo);
+        Assert.Equal(2, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ClientLeavesWithoutARequest_NoServerConnection()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var read = await node.ClientAsync(async ssl =>
+        {
+            await ssl.ShutdownAsync();
+            return await ssl.ReadAsync(new byte[16]);
+        });
+
+        Assert.Equal(0, read);
+        Assert.Equal(0, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_RevisionRetired_ItsIdleConnectionsClosedOnceItsLastFlowEnded()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        var node = new Node(server.EndPoint.Port);
+
+        await node.ClientAsync(ssl => OneRequestAsync(ssl, Get("/one")));
+        Assert.Equal(0, server.ClosedByPeer);
+        node.Dispose();
+
+        for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
+        Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Fact]
+    public async Task WithoutHttpReuse_SequentialClients_OneServerConnectionEach()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, reuse: "");
+
+        for (var i = 0; i < 3; i++) await node.ClientAsync(ssl => OneRequestAsync(ssl, Get($"/{i}")));
+
+        Assert.Equal(3, server.Connections);
+        Assert.All(server.Requests, head => Assert.Contains("Connection: close", head, StringComparison.Ordinal));
+    }
+}
