@@ -6,7 +6,14 @@ using System.Text;
 namespace SslCluster.OpenSsl;
 
 /// <summary>A certificate chain (leaf first, DER) and the leaf's private key (PKCS#8 DER).</summary>
-public sealed record ServerCertificate(IReadOnlyList<byte[]> ChainDer, byte[] PrivateKeyPkcs8);
+public sealed record ServerCertificate(IReadOnlyList<byte[]> ChainDer, byte[] PrivateKeyPkcs8)
+{
+    /// <summary>
+    /// The OCSP response (DER) to staple when a handshake uses this certificate and the client asks (status_request),
+    /// read on every such handshake, so it must only return what it holds; null: nothing to staple now.
+    /// </summary>
+    public Func<byte[]?>? StatusResponse { get; init; }
+}
 
 /// <summary>What a server context of one ssl-server holds. Versions are 0x0303 (TLS 1.2) and 0x0304 (TLS 1.3).</summary>
 public sealed record ServerContextOptions
@@ -41,11 +48,6 @@ public sealed record ServerContextOptions
     /// </summary>
     public IReadOnlyList<string>? ApplicationProtocols { get; init; }
 
-    /// <summary>
-    /// The OCSP response (DER) to staple for the first certificate when a client asks (status_request), read on every
-    /// such handshake, so it must only return what it holds; null: nothing to staple now.
-    /// </summary>
-    public Func<byte[]?>? StatusResponse { get; init; }
 }
 
 /// <summary>What every connection of a listener shares before SNI picks an ssl-server.</summary>
@@ -108,11 +110,11 @@ public sealed unsafe class SslContext : IDisposable
     /// <summary>An ssl-server context's client authentication.</summary>
     internal ClientCertificateOptions? ClientCertificates { get; private init; }
 
-    /// <summary>An ssl-server context's OCSP response source, for its first certificate.</summary>
-    internal Func<byte[]?>? StatusResponse { get; private init; }
-
-    /// <summary>The first certificate's X509 (owned by the context), to tell whether a handshake chose it.</summary>
-    internal IntPtr StapledCertificate { get; private init; }
+    /// <summary>
+    /// An ssl-server context's OCSP response sources, each with its certificate's X509 (owned by the context, and shared
+    /// by SNI's copy of it), to staple the status of the certificate a handshake chose.
+    /// </summary>
+    internal (IntPtr Certificate, Func<byte[]?> Source)[] Staples { get; private init; } = [];
 
     /// <summary>
     /// A client asked for the certificate's status: the current OCSP response goes with the handshake when there is one
@@ -125,8 +127,14 @@ public sealed unsafe class SslContext : IDisposable
         const int NoAck = 3;
         try
         {
-            if (SslConnection.From(ssl)?.SelectedContext is not { StatusResponse: { } source } context ||
-                LibSsl.SSL_get_certificate(ssl) != context.StapledCertificate || source() is not { Length: > 0 } response)
+            if (SslConnection.From(ssl)?.SelectedContext is not { Staples.Length: > 0 } context)
+            {
+                return NoAck;
+            }
+
+            var chosen = LibSsl.SSL_get_certificate(ssl);
+            var staple = Array.Find(context.Staples, s => s.Certificate == chosen);
+            if (staple.Source?.Invoke() is not { Length: > 0 } response)
             {
                 return NoAck;
             }
@@ -229,18 +237,18 @@ public sealed unsafe class SslContext : IDisposable
         try
         {
             var ctx = handle.DangerousGetHandle();
-            IntPtr stapled = IntPtr.Zero;
+            var staples = new List<(IntPtr, Func<byte[]?>)>();
             foreach (var certificate in options.Certificates)
             {
                 UseCertificate(ctx, certificate);
-                if (stapled == IntPtr.Zero)
+                if (certificate.StatusResponse is { } source)
                 {
-                    // The first certificate's X509, which SNI's copy of the context shares: the staple is its status.
-                    stapled = LibSsl.SSL_CTX_get0_certificate(ctx);
+                    // The X509 just set is the context's current one until the next certificate is set.
+                    staples.Add((LibSsl.SSL_CTX_get0_certificate(ctx), source));
                 }
             }
 
-            if (options.StatusResponse is not null)
+            if (staples.Count > 0)
             {
                 LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextStatusReqCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)&OnStatusRequest);
             }
@@ -287,8 +295,7 @@ public sealed unsafe class SslContext : IDisposable
             {
                 ClientCertificates = options.ClientCertificates,
                 ApplicationProtocols = protocols,
-                StatusResponse = options.StatusResponse,
-                StapledCertificate = stapled,
+                Staples = [.. staples],
             };
         }
         catch

@@ -145,12 +145,15 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         }
 
         var (credential, certFile, intermediates) = Load(server.KeyFile, server.CertFile);
-        var rsa = server.Rsa is { } pair ? Load(pair.KeyFile, pair.CertFile).Credential : null;
+        var rsa = server.Rsa is { } pair ? Load(pair.KeyFile, pair.CertFile) : default;
         var suites = SuiteIdsOf(server.Suites).ToList();
+        // Each certificate's own status, from the responder configured or the one it names.
         var staple = StapleFor(certFile, intermediates, files, leases, server.Server.OcspUrl);
-        var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server, rsa)
+        var rsaStaple = rsa.Credential is null ? null : StapleFor(rsa.Certificate, rsa.Intermediates, files, leases, server.Server.OcspUrl);
+        var binding = new TlsFrontEndBinding(credential, server.BindingKey, suites, server, rsa.Credential)
         {
             StatusResponse = staple is null ? null : () => staple.Current,
+            SecondStatusResponse = rsaStaple is null ? null : () => rsaStaple.Current,
             SessionTimeout = TimeSpan.FromSeconds(server.Server.SessionCacheSeconds),
             ClientAuth = _clientAuth.For(server, files, leases),
             ApplicationProtocols = server.Server.Alpn,

@@ -74,10 +74,13 @@ public sealed class TlsFrontEndBinding
     public ClientAuthPolicy? ClientAuth { get; init; }
 
     /// <summary>
-    /// The OCSP response to staple for the (first) certificate when a client asks, read on each such handshake; null
-    /// staples nothing.
+    /// The OCSP response to staple for the first certificate when a client asks and the handshake uses it, read on each
+    /// such handshake; null staples nothing.
     /// </summary>
     public Func<byte[]?>? StatusResponse { get; init; }
+
+    /// <summary>The same for <see cref="SecondCredential"/> (the RSA certificate of an ssl-server that has both).</summary>
+    public Func<byte[]?>? SecondStatusResponse { get; init; }
 
     /// <summary>The ALPN protocols answered, in preference order (see <see cref="Config.SslServer.Alpn"/>); empty answers none.</summary>
     public IReadOnlyList<string> ApplicationProtocols { get; init; } = ["http/1.1"];
@@ -120,14 +123,17 @@ public sealed class TlsFrontEndBinding
                     Volatile.Write(ref _openSsl, OpenSsl.SslContext.CreateServer(new OpenSsl.ServerContextOptions
                     {
                         Certificates = SecondCredential is { } second
-                            ? [new OpenSsl.ServerCertificate(Credential.ChainDer, key), new OpenSsl.ServerCertificate(second.ChainDer, secondKey!)]
-                            : [new OpenSsl.ServerCertificate(Credential.ChainDer, key)],
+                            ?
+                            [
+                                new OpenSsl.ServerCertificate(Credential.ChainDer, key) { StatusResponse = StatusResponse },
+                                new OpenSsl.ServerCertificate(second.ChainDer, secondKey!) { StatusResponse = SecondStatusResponse },
+                            ]
+                            : [new OpenSsl.ServerCertificate(Credential.ChainDer, key) { StatusResponse = StatusResponse }],
                         CipherList = cipherList,
                         CipherSuites = cipherSuites,
                         SessionIdContext = BindingKey,
                         ClientCertificates = ClientAuth is { } policy ? ClientCertificatesOf(policy) : null,
                         ApplicationProtocols = ApplicationProtocols,
-                        StatusResponse = StatusResponse,
                     }, this));
                 }
                 finally

@@ -144,6 +144,73 @@ public sealed class ChainFromStoreTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("ECDHE-RSA-AES128-GCM-SHA256")]
+    [InlineData("ECDHE-ECDSA-AES128-GCM-SHA256")]
+    public async Task SClient_DualCertificateSslServer_StatusOfTheCertificateTheHandshakeUsesIsStapled(string cipher)
+    {
+        int ocspPort = FreePort();
+        var url = $"http://127.0.0.1:{ocspPort}/";
+        using var pki = new Pki(url);
+        using var ecKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var ecLeaf = Leaf(ecKey, pki.Intermediate, pki.IntermediateKey, url);
+        var intermediatePem = Path.Combine(_folder, "inter.pem");
+        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
+        var index = Path.Combine(_folder, "index.txt");
+        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
+        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
+        // Only the certificate the client is about to get is known to the responder: a staple for the other one would
+        // say "unknown" and is never kept, so a good status proves the right certificate's staple was sent.
+        var known = cipher.Contains("RSA", StringComparison.Ordinal) ? pki.Leaf : ecLeaf;
+        await System.IO.File.WriteAllTextAsync(index, $"V\t{known.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t\t{known.SerialNumber}\tunknown\t/CN=localhost\n");
+        using var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
+            ["ocsp", "-index", index, "-port", ocspPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            await WaitListeningAsync(ocspPort);
+            using var master = MasterKey.CreateRandom();
+            var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
+            foreach (var (name, bytes) in Import(master, ecKey, ecLeaf, pki.Intermediate, "ec")) files[name] = bytes;
+            await using var backend = new EchoBackend();
+            var config = ConfigParser.Parse(Config(backend.EndPoint.Port) + $"""
+
+                ssl associate ecdsakey ek ec-key
+                ssl associate cert ecc ec-cert
+                ssl-proxy-list front
+                  ssl-server 100 ecdsakey ek
+                  ssl-server 100 ecdsacert ecc
+                  ssl-server 100 cipher ecdhe-ecdsa-with-aes-128-gcm-sha256 10.50.0.2 {backend.EndPoint.Port}
+                """);
+            Assert.True(config.Succeeded, string.Join("\n", config.Errors));
+            var plan = RuntimePlan.Build(1, config.Config!);
+            var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            using var dataPlane = new DataPlane(master, AddressMap.Parse("10.50.0.2=127.0.0.1"), TimeSpan.FromSeconds(5), log: log.Enqueue);
+            var listener = plan.Listeners.Single(l => l.Port == 443);
+            var runtime = dataPlane.Build(plan, listener, files);
+
+            ProcessResult result = null!;
+            for (int attempt = 0; attempt < 40; attempt++)
+            {
+                var (port, serve) = ServeOnce(runtime, listener, dataPlane);
+                result = await OpenSslClient.SClientAsync(port, $"-status -servername localhost -tls1_2 -cipher {cipher}", "ping\n");
+                await serve.WaitAsync(TimeSpan.FromSeconds(20));
+                if (result.StandardOutput.Contains("Cert Status: good", StringComparison.Ordinal)) break;
+                await Task.Delay(250);
+            }
+
+            Assert.True(result.StandardOutput.Contains("Cert Status: good", StringComparison.Ordinal), string.Join("\n", log) + "\n" + result.StandardOutput);
+            Assert.Contains("Serial Number: " + known.SerialNumber.TrimStart('0'), result.StandardOutput, StringComparison.OrdinalIgnoreCase);
+        }
+        finally
+        {
+            responder.Kill();
+        }
+    }
+
     [Fact]
     public async Task SClient_ResponderAcceptsButNeverAnswers_HandshakesGoOnAtOnceWithoutAStaple()
     {
@@ -189,11 +256,12 @@ public sealed class ChainFromStoreTests : IDisposable
     }
 
     /// <summary>What an operator imports: the key, its certificate and the intermediate (or not), in one PEM.</summary>
-    private static Dictionary<string, byte[]> Import(MasterKey master, RSA leafKey, X509Certificate2 leaf, X509Certificate2? intermediate)
+    private static Dictionary<string, byte[]> Import(MasterKey master, AsymmetricAlgorithm leafKey, X509Certificate2 leaf, X509Certificate2? intermediate,
+        string name = "web")
     {
         var pem = leafKey.ExportPkcs8PrivateKeyPem() + "\n" + leaf.ExportCertificatePem() + (intermediate is null ? "" : "\n" + intermediate.ExportCertificatePem());
         return new CertStoreImporter(new KeyProtector(master), TimeProvider.System)
-            .Import(Encoding.ASCII.GetBytes(pem), "test", "web", PkiFileType.Pem, "s3cret pass").Files.ToDictionary(f => f.Name, f => f.Encode());
+            .Import(Encoding.ASCII.GetBytes(pem), "test", name, PkiFileType.Pem, "s3cret pass").Files.ToDictionary(f => f.Name, f => f.Encode());
     }
 
     /// <summary>A loopback port whose first connection the runtime serves as module ssl2 would; the serving task.</summary>
@@ -297,6 +365,9 @@ public sealed class ChainFromStoreTests : IDisposable
             Leaf = ChainFromStoreTests.Leaf(LeafKey, Intermediate, _intermediateKey, ocspUrl);
         }
 
+        /// <summary>The intermediate's key, to issue more leaves.</summary>
+        public ECDsa IntermediateKey => _intermediateKey;
+
         /// <summary>The intermediate's key in PEM, for <c>openssl ocsp -rkey</c>.</summary>
         public string IntermediateKeyPem => _intermediateKey.ExportPkcs8PrivateKeyPem();
 
@@ -337,9 +408,11 @@ public sealed class ChainFromStoreTests : IDisposable
         return signed.CopyWithPrivateKey(key);
     }
 
-    private static X509Certificate2 Leaf(RSA key, X509Certificate2 issuer, ECDsa issuerKey, string? ocspUrl = null)
+    private static X509Certificate2 Leaf(AsymmetricAlgorithm key, X509Certificate2 issuer, ECDsa issuerKey, string? ocspUrl = null)
     {
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var request = key is RSA rsa
+            ? new CertificateRequest("CN=localhost", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1)
+            : new CertificateRequest("CN=localhost", (ECDsa)key, HashAlgorithmName.SHA256);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName("localhost");
         request.CertificateExtensions.Add(san.Build());
