@@ -88,23 +88,10 @@ public sealed class ChainFromStoreTests : IDisposable
     {
         int ocspPort = FreePort();
         using var pki = new Pki(configuredUrl ? null : $"http://127.0.0.1:{ocspPort}/");
-        var intermediatePem = Path.Combine(_folder, "inter.pem");
-        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
-        var index = Path.Combine(_folder, "index.txt");
-        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
-        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
         var revoked = state == 'R' ? DateTime.UtcNow.AddHours(-1).ToString("yyMMddHHmmss'Z'", System.Globalization.CultureInfo.InvariantCulture) : "";
-        await System.IO.File.WriteAllTextAsync(index,
-            $"{state}\t{pki.Leaf.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t{revoked}\t{pki.Leaf.SerialNumber}\tunknown\t/CN=localhost\n");
-        using var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
-            ["ocsp", "-index", index, "-port", ocspPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        using var responder = await StartResponderAsync(pki, ocspPort, $"{state}\t{pki.Leaf.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t{revoked}\t{pki.Leaf.SerialNumber}\tunknown\t/CN=localhost\n");
         try
         {
-            await WaitListeningAsync(ocspPort);
             using var master = MasterKey.CreateRandom();
             var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
             await using var backend = new EchoBackend();
@@ -154,24 +141,12 @@ public sealed class ChainFromStoreTests : IDisposable
         using var pki = new Pki(url);
         using var ecKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var ecLeaf = Leaf(ecKey, pki.Intermediate, pki.IntermediateKey, url);
-        var intermediatePem = Path.Combine(_folder, "inter.pem");
-        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
-        var index = Path.Combine(_folder, "index.txt");
-        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
-        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
         // Only the certificate the client is about to get is known to the responder: a staple for the other one would
         // say "unknown" and is never kept, so a good status proves the right certificate's staple was sent.
         var known = cipher.Contains("RSA", StringComparison.Ordinal) ? pki.Leaf : ecLeaf;
-        await System.IO.File.WriteAllTextAsync(index, $"V\t{known.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t\t{known.SerialNumber}\tunknown\t/CN=localhost\n");
-        using var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
-            ["ocsp", "-index", index, "-port", ocspPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+        using var responder = await StartResponderAsync(pki, ocspPort, $"V\t{known.NotAfter.ToUniversalTime():yyMMddHHmmss}Z\t\t{known.SerialNumber}\tunknown\t/CN=localhost\n");
         try
         {
-            await WaitListeningAsync(ocspPort);
             using var master = MasterKey.CreateRandom();
             var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
             foreach (var (name, bytes) in Import(master, ecKey, ecLeaf, pki.Intermediate, "ec")) files[name] = bytes;
@@ -262,6 +237,37 @@ public sealed class ChainFromStoreTests : IDisposable
         var pem = leafKey.ExportPkcs8PrivateKeyPem() + "\n" + leaf.ExportCertificatePem() + (intermediate is null ? "" : "\n" + intermediate.ExportCertificatePem());
         return new CertStoreImporter(new KeyProtector(master), TimeProvider.System)
             .Import(Encoding.ASCII.GetBytes(pem), "test", name, PkiFileType.Pem, "s3cret pass").Files.ToDictionary(f => f.Name, f => f.Encode());
+    }
+
+    /// <summary>
+    /// <c>openssl ocsp</c> on <paramref name="port"/>, signing as the intermediate, answering from
+    /// <paramref name="indexLines"/> (its index.txt format); returned once it listens.
+    /// </summary>
+    private async Task<System.Diagnostics.Process> StartResponderAsync(Pki pki, int port, string indexLines)
+    {
+        var intermediatePem = Path.Combine(_folder, "inter.pem");
+        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
+        var index = Path.Combine(_folder, "index.txt");
+        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
+        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
+        await System.IO.File.WriteAllTextAsync(index, indexLines);
+        var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
+            ["ocsp", "-index", index, "-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            await WaitListeningAsync(port);
+            return responder;
+        }
+        catch
+        {
+            responder.Kill();
+            responder.Dispose();
+            throw;
+        }
     }
 
     /// <summary>A loopback port whose first connection the runtime serves as module ssl2 would; the serving task.</summary>
