@@ -15,6 +15,13 @@ namespace SslCluster.Protocol.Pki;
 public sealed class OcspStaple : IDisposable
 {
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// After the Nth failure in a row: 2 s, 4 s, 8 s... up to <see cref="RetryAfterFailure"/>, so that a responder that
+    /// was briefly unreachable (busy, restarting) is asked again soon, and one that stays down is not hammered.
+    /// </summary>
+    internal static TimeSpan FailureBackoff(int failures) =>
+        TimeSpan.FromTicks(Math.Min(RetryAfterFailure.Ticks, TimeSpan.FromSeconds(2).Ticks << Math.Min(Math.Max(failures - 1, 0), 20)));
     private static readonly TimeSpan RefreshWithoutNextUpdate = TimeSpan.FromHours(1);
     private static readonly TimeSpan FetchTimeout = TimeSpan.FromSeconds(10);
 
@@ -87,7 +94,11 @@ public sealed class OcspStaple : IDisposable
             content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
             timeout.CancelAfter(FetchTimeout);
-            using var response = await _http.PostAsync(Responder, content, timeout.Token);
+            // One request per connection: responders such as openssl ocsp speak HTTP/1.0 and close after each answer,
+            // and a pooled connection they closed would fail the next fetch.
+            using var request = new HttpRequestMessage(HttpMethod.Post, Responder) { Content = content };
+            request.Headers.ConnectionClose = true;
+            using var response = await _http.SendAsync(request, timeout.Token);
             var body = await response.Content.ReadAsByteArrayAsync(timeout.Token);
             if (!response.IsSuccessStatusCode)
             {
@@ -202,11 +213,14 @@ public sealed class OcspStaple : IDisposable
 
     private async Task RunAsync()
     {
+        var failures = 0;
         while (!_stop.IsCancellationRequested)
         {
-            var wait = await RefreshAsync() && Volatile.Read(ref _current) is { } current
+            var ok = await RefreshAsync();
+            failures = ok ? 0 : failures + 1;
+            var wait = ok && Volatile.Read(ref _current) is { } current
                 ? current.NextUpdate is { } next ? TimeSpan.FromTicks(Math.Max((next - _time.GetUtcNow()).Ticks / 2, RetryAfterFailure.Ticks)) : RefreshWithoutNextUpdate
-                : RetryAfterFailure;
+                : FailureBackoff(failures);
             try
             {
                 await Task.Delay(wait, _time, _stop.Token);

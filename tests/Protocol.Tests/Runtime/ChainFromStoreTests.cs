@@ -168,7 +168,9 @@ public sealed class ChainFromStoreTests : IDisposable
             var runtime = dataPlane.Build(plan, listener, files);
 
             ProcessResult result = null!;
-            for (int attempt = 0; attempt < 40; attempt++)
+            // Two fetches start at once (one per certificate) and the responder answers one connection at a time: a
+            // failed fetch is retried within seconds.
+            for (int attempt = 0; attempt < 80; attempt++)
             {
                 var (port, serve) = ServeOnce(runtime, listener, dataPlane);
                 result = await OpenSslClient.SClientAsync(port, $"-status -servername localhost -tls1_2 -cipher {cipher}", "ping\n");
