@@ -105,19 +105,8 @@ public sealed class ChainFromStoreTests : IDisposable
             var runtime = dataPlane.Build(plan, listener, files);
 
             // The first fetch runs in the background: poll (bounded) until the answer is in, or the failure is logged.
-            ProcessResult result = null!;
-            for (int attempt = 0; attempt < 40; attempt++)
-            {
-                var (port, serve) = ServeOnce(runtime, listener, dataPlane);
-                result = await OpenSslClient.SClientAsync(port, "-status -servername localhost", "ping\n");
-                await serve.WaitAsync(TimeSpan.FromSeconds(20));
-                if (result.StandardOutput.Contains("OCSP Response Status: successful", StringComparison.Ordinal) || (state == 'R' && !log.IsEmpty))
-                {
-                    break;
-                }
-
-                await Task.Delay(250);
-            }
+            var result = await PollStatusAsync(runtime, listener, dataPlane, "-status -servername localhost", 40,
+                output => output.Contains("OCSP Response Status: successful", StringComparison.Ordinal) || (state == 'R' && !log.IsEmpty));
 
             Assert.True(result.StandardOutput.Contains(expected, StringComparison.Ordinal), string.Join("\n", log) + "\n" + result.StandardOutput);
             if (state == 'R')
@@ -167,17 +156,10 @@ public sealed class ChainFromStoreTests : IDisposable
             var listener = plan.Listeners.Single(l => l.Port == 443);
             var runtime = dataPlane.Build(plan, listener, files);
 
-            ProcessResult result = null!;
             // Two fetches start at once (one per certificate) and the responder answers one connection at a time: a
             // failed fetch is retried within seconds.
-            for (int attempt = 0; attempt < 80; attempt++)
-            {
-                var (port, serve) = ServeOnce(runtime, listener, dataPlane);
-                result = await OpenSslClient.SClientAsync(port, $"-status -servername localhost -tls1_2 -cipher {cipher}", "ping\n");
-                await serve.WaitAsync(TimeSpan.FromSeconds(20));
-                if (result.StandardOutput.Contains("Cert Status: good", StringComparison.Ordinal)) break;
-                await Task.Delay(250);
-            }
+            var result = await PollStatusAsync(runtime, listener, dataPlane, $"-status -servername localhost -tls1_2 -cipher {cipher}", 80,
+                output => output.Contains("Cert Status: good", StringComparison.Ordinal));
 
             Assert.True(result.StandardOutput.Contains("Cert Status: good", StringComparison.Ordinal), string.Join("\n", log) + "\n" + result.StandardOutput);
             Assert.Contains("Serial Number: " + known.SerialNumber.TrimStart('0'), result.StandardOutput, StringComparison.OrdinalIgnoreCase);
@@ -270,6 +252,26 @@ public sealed class ChainFromStoreTests : IDisposable
             responder.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Connects <c>openssl s_client</c> with <paramref name="arguments"/> to a fresh served port, every 250 ms, at most
+    /// <paramref name="attempts"/> times, until its output satisfies <paramref name="done"/>; the last result.
+    /// </summary>
+    private static async Task<ProcessResult> PollStatusAsync(IListenerRuntime runtime, ListenerPlan listener, DataPlane dataPlane,
+        string arguments, int attempts, Func<string, bool> done)
+    {
+        ProcessResult result = null!;
+        for (int attempt = 0; attempt < attempts; attempt++)
+        {
+            var (port, serve) = ServeOnce(runtime, listener, dataPlane);
+            result = await OpenSslClient.SClientAsync(port, arguments, "ping\n");
+            await serve.WaitAsync(TimeSpan.FromSeconds(20));
+            if (done(result.StandardOutput)) break;
+            await Task.Delay(250);
+        }
+
+        return result;
     }
 
     /// <summary>A loopback port whose first connection the runtime serves as module ssl2 would; the serving task.</summary>
