@@ -212,6 +212,14 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     public static partial void SSL_set_bio(IntPtr ssl, IntPtr rbio, IntPtr wbio);
 
+    /// <summary>Replaces the read BIO; the SSL frees the one it had and owns this one.</summary>
+    [LibraryImport(Lib)]
+    public static partial void SSL_set0_rbio(IntPtr ssl, IntPtr rbio);
+
+    /// <summary>Replaces the write BIO; the SSL frees the one it had and owns this one.</summary>
+    [LibraryImport(Lib)]
+    public static partial void SSL_set0_wbio(IntPtr ssl, IntPtr wbio);
+
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial void SSL_set_accept_state(IntPtr ssl);
@@ -346,6 +354,12 @@ internal static unsafe partial class LibCrypto
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial nuint BIO_ctrl_pending(IntPtr bio);
+
+    /// <summary>BIO_get_mem_ptr: the BUF_MEM of a memory BIO (its "max" field is what it holds allocated).</summary>
+    public const int BioGetBufMemPtr = 115;
+
+    [LibraryImport(Lib)]
+    public static partial nint BIO_ctrl(IntPtr bio, int command, nint larg, IntPtr* parg);
 
     [LibraryImport(Lib)]
     public static partial IntPtr EVP_CIPHER_fetch(IntPtr libraryContext, byte* algorithm, byte* properties);

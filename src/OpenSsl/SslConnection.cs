@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -32,8 +33,17 @@ public sealed unsafe class SslConnection : IDisposable
     private const int AlertUnrecognizedName = 112;
 
     private readonly SafeSslHandle _ssl;
-    private readonly IntPtr _input;
-    private readonly IntPtr _output;
+    /// <summary>
+    /// A memory BIO keeps the largest size it ever held: once it has held more than this (a handshake flight, a bulk
+    /// transfer), <see cref="ReleaseIdleBuffers"/> replaces it when it is empty.
+    /// </summary>
+    private const int GrowthMark = 4096;
+
+    private IntPtr _input;
+    private IntPtr _output;
+
+    /// <summary>A BIO may hold more than <see cref="GrowthMark"/> of capacity; the handshake's flights make it so.</summary>
+    private bool _grown = true;
     private readonly Func<string?, SslContext?>? _select;
     private Exception? _callbackFailure;
     private bool _established;
@@ -271,9 +281,53 @@ public sealed unsafe class SslConnection : IDisposable
         return connection;
     }
 
+    /// <summary>
+    /// Gives back the memory of both BIOs when they are empty and may have grown since the last time (a memory BIO never
+    /// shrinks): an idle connection then holds OpenSSL's own state only, whatever it carried before. Costs nothing
+    /// while they only carried small records; when they grew, it replaces both (two BIO_new, two BIO_free), so call it
+    /// when the connection goes idle, not between the records of a transfer.
+    /// </summary>
+    public void ReleaseIdleBuffers()
+    {
+        if (!_grown || LibCrypto.BIO_ctrl_pending(_input) != 0 || LibCrypto.BIO_ctrl_pending(_output) != 0)
+        {
+            return;
+        }
+
+        var input = LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
+        var output = input == IntPtr.Zero ? IntPtr.Zero : LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
+        if (output == IntPtr.Zero)
+        {
+            // Out of memory: keep the BIOs it has, which work.
+            if (input != IntPtr.Zero) LibCrypto.BIO_free(input);
+            OpenSslErrors.Clear();
+            return;
+        }
+
+        // Each call frees the BIO it replaces; they are distinct (Create makes two), so neither frees the other's.
+        Debug.Assert(_input != _output, "one BIO for both directions would be freed while still the write BIO");
+        LibSsl.SSL_set0_rbio(Ssl, input);
+        LibSsl.SSL_set0_wbio(Ssl, output);
+        _input = input;
+        _output = output;
+        _grown = false;
+    }
+
+    /// <summary>Bytes the two memory BIOs hold allocated, whatever they carry now (what <see cref="ReleaseIdleBuffers"/> gives back).</summary>
+    internal long BufferCapacity => Capacity(_input) + Capacity(_output);
+
+    private static long Capacity(IntPtr bio)
+    {
+        IntPtr memory = IntPtr.Zero;
+        LibCrypto.BIO_ctrl(bio, LibCrypto.BioGetBufMemPtr, 0, &memory);
+        // BUF_MEM is { size_t length; char *data; size_t max; unsigned long flags; }.
+        return memory == IntPtr.Zero ? 0 : (long)((nuint*)memory)[2];
+    }
+
     /// <summary>Hands ciphertext from the peer to OpenSSL (a memory BIO takes everything).</summary>
     public void Feed(ReadOnlySpan<byte> ciphertext)
     {
+        if (ciphertext.Length > GrowthMark) _grown = true;
         fixed (byte* p = ciphertext)
         {
             int written = LibCrypto.BIO_write(_input, p, ciphertext.Length);
@@ -290,6 +344,7 @@ public sealed unsafe class SslConnection : IDisposable
         fixed (byte* p = destination)
         {
             int n = LibCrypto.BIO_read(_output, p, destination.Length);
+            if (n > GrowthMark) _grown = true;
             return n > 0 ? n : 0;
         }
     }
@@ -356,6 +411,9 @@ public sealed unsafe class SslConnection : IDisposable
     }
 
     public void Dispose() => _ssl.Dispose();
+
+    /// <summary>True once disposed: the SSL is freed and must not be called.</summary>
+    public bool IsDisposed => _ssl.IsClosed;
 
     private SslStatus Classify(int ret)
     {

@@ -30,6 +30,9 @@ public sealed class KeepAliveHttpBackend : LoopbackServer
     /// <summary>Answer with <c>Connection: close</c> (and close) every time.</summary>
     public bool AlwaysClose { get; init; }
 
+    /// <summary>Bytes of '.' put before the body's line (a large answer for a client that reads slowly).</summary>
+    public int BodyPadding { get; init; }
+
     protected override async Task HandleAsync(Socket socket, CancellationToken cancellationToken)
     {
         var connection = Interlocked.Increment(ref _connectionNumber);
@@ -80,7 +83,7 @@ public sealed class KeepAliveHttpBackend : LoopbackServer
             if (served == DropRequestNumber) return;
             Requests.Enqueue(head);
             var close = AlwaysClose || head.Contains("\r\nConnection: close", StringComparison.OrdinalIgnoreCase);
-            var body = Encoding.ASCII.GetBytes($"connection {connection} request {served} {head.Split(' ')[1]}\n");
+            var body = Encoding.ASCII.GetBytes(new string('.', BodyPadding) + $"connection {connection} request {served} {head.Split(' ')[1]}\n");
             var response = $"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {body.Length}\r\n" +
                 (close ? "Connection: close\r\n" : "") + "\r\n";
             await socket.SendAsync((byte[])[.. Encoding.ASCII.GetBytes(response), .. body], SocketFlags.None, cancellationToken);

@@ -74,10 +74,30 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     internal bool HasRequest => _requests.RequestsSeen > 0 || _requests.Stopped;
 
     /// <summary>
-    /// What was read is one whole request without a body that may be sent again: safe to try on an idle connection,
-    /// which its server may have closed just before (client thread).
+    /// What was read is one or more whole requests (pipelined) that may all be sent again, idempotent methods with their
+    /// whole bodies: safe to try on an idle connection, which its server may have closed just before (RFC 9112 section
+    /// 9.3.2 lets a client retry such requests when no answer came) (client thread).
     /// </summary>
-    internal bool Replayable => _requests.RequestsSeen == 1 && _requests.Replayable;
+    internal bool Replayable => _requests.RequestsSeen >= 1 && _requests.Replayable;
+
+    /// <summary>The client is between two messages, all it sent forwarded (client thread; see <see cref="RequestFramer.BetweenMessages"/>).</summary>
+    internal bool BetweenMessages => _requests.BetweenMessages;
+
+    /// <summary>Every request read so far has had its whole answer, and the back-end connection may serve another (any thread).</summary>
+    internal bool AnsweredAndReusable => _requests.AnsweredAndReusable;
+
+    /// <summary>
+    /// The relay was released between two messages and its back-end connection given back: the client's next requests go
+    /// over another one, so what made that one single-use and the request counts start again. The response side stands
+    /// between two messages already (a connection is given back only then); it is set so anyway. Call between relays only.
+    /// </summary>
+    internal void NextConnection()
+    {
+        _head.Clear();
+        _phase = Phase.Head;
+        _trailingBytes = false;
+        _requests.NextConnection();
+    }
 
     /// <inheritdoc />
     public RequestEnd EndRequests() => _requests.EndInput();
@@ -215,10 +235,12 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
             return;
         }
         if (HttpHead.IsHttp10Response(head) || framing.ConnectionClose ||
-            (framing.HasTransferEncoding && framing.ContentLength >= 0) || !framing.Strict)
+            (framing.HasTransferEncoding && framing.ContentLength >= 0) || !framing.Strict ||
+            (status is 401 or 407 && AsksForConnectionAuthentication(head, headersStart)))
         {
             // The back end closes this connection after the response, or frames its messages in a way another parser
-            // may read differently (both Content-Length and Transfer-Encoding, bare line feeds): it ends with this client.
+            // may read differently (both Content-Length and Transfer-Encoding, bare line feeds), or authenticates the
+            // connection rather than each request (NTLM, Negotiate): it ends with this client.
             _requests.MarkSingleUse();
         }
         // The CSS examines 300-series responses only (CSS SSL configuration guide, "URL rewrite").
@@ -257,6 +279,28 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
         {
             PassThrough();
         }
+    }
+
+    /// <summary>
+    /// A 401 or 407 that offers NTLM or Negotiate: those schemes authenticate the connection, not the request, so it must
+    /// serve this client alone (another client would inherit the login; this one would lose it on another connection).
+    /// </summary>
+    private static bool AsksForConnectionAuthentication(ReadOnlySpan<byte> head, int headersStart)
+    {
+        var reader = new HeaderReader(head, headersStart);
+        while (reader.MoveNext())
+        {
+            if (!Ascii.EqualsIgnoreCase(reader.Name, "www-authenticate"u8) && !Ascii.EqualsIgnoreCase(reader.Name, "proxy-authenticate"u8)) continue;
+            var value = head[reader.ValueStart..reader.ValueEnd];
+            foreach (var range in value.Split((byte)','))
+            {
+                var scheme = value[range].Trim(" \t"u8);
+                var end = scheme.IndexOfAny((byte)' ', (byte)'\t');
+                if (end >= 0) scheme = scheme[..end];
+                if (Ascii.EqualsIgnoreCase(scheme, "ntlm"u8) || Ascii.EqualsIgnoreCase(scheme, "negotiate"u8)) return true;
+            }
+        }
+        return false;
     }
 
     /// <summary>The final response to <see cref="_answering"/> went out whole; the next message is a head.</summary>

@@ -95,6 +95,34 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
         }
     }
 
+    /// <summary>
+    /// Every byte read so far was framed into whole requests and forwarded, framing goes on and no request asked to
+    /// close: the client is between two messages (client thread).
+    /// </summary>
+    public bool BetweenMessages => ownsBackendConnection && !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
+
+    /// <summary>No request read so far waits for its answer, and nothing made the back-end connection single-use (any thread).</summary>
+    public bool AnsweredAndReusable
+    {
+        get
+        {
+            lock (_gate) return _unanswered == 0 && !_singleUse;
+        }
+    }
+
+    /// <summary>
+    /// The client's next requests go over another back-end connection (the last one was released between two
+    /// messages): what made that one single-use, and the counts of requests, start again. Call between relays only.
+    /// </summary>
+    public void NextConnection()
+    {
+        System.Diagnostics.Debug.Assert(BetweenMessages && !_inputEnded && _unanswered == 0 && _pending.Count == 0 && !_lineChecked,
+            "the next connection starts between two messages with nothing owed");
+        RequestsSeen = 0;
+        _onlyIdempotent = true;
+        lock (_gate) _singleUse = false;
+    }
+
     /// <summary>Forwards (to <paramref name="output"/>) what the back end is to receive of <paramref name="data"/>.</summary>
     public void Process(ReadOnlySpan<byte> data, IBufferWriter<byte> output)
     {
@@ -302,7 +330,8 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
     {
         lock (_gate)
         {
-            _unanswered--;
+            // A response nothing asked for (Take made the connection single-use) owes no request its answer.
+            if (_unanswered > 0) _unanswered--;
             // A client that asked to close is closed even when the back end is not kept, and so is one that finished
             // sending between two messages (its half-close was not passed on, so the back end will not end it). One
             // whose half-close was passed on is ended by the back end's close.

@@ -5,13 +5,25 @@ namespace SslCluster.Protocol.Net;
 /// <summary>
 /// The idle back-end connections of one configuration revision (<c>ssl-server N http-reuse</c>), by key (a real server
 /// and what the connection agreed with it). A connection comes back here only between two messages with every request
-/// answered; it is handed out most-recent first, after a check that the server has not closed it meanwhile, and
+/// answered; it is handed out most-recent first, after a check that the server has not closed it meanwhile and sent
+/// nothing since (a zero-timeout poll: bytes nothing asked for must never reach the next client), and
 /// closed once idle longer than the ssl-server's http-reuse time (which should stay below the server's own keep-alive
 /// timeout), when its key holds <see cref="MaxIdlePerKey"/> already, or when the pool is disposed (the revision is
 /// retired).
 /// </summary>
-internal sealed class BackendPool : IDisposable
+internal sealed class BackendPool : IIdleReleases, IDisposable
 {
+    /// <summary>
+    /// A keep-alive client idle this long between two messages gives its back-end connection back (the next sweep
+    /// releases its relay): long enough that a busy client never pays for it, short enough that idle clients hold
+    /// back-end connections for a moment only.
+    /// </summary>
+    public static readonly TimeSpan IdleClientAfter = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How often idle clients and expired connections are looked for.</summary>
+    private static readonly TimeSpan SweepEvery = TimeSpan.FromMilliseconds(250);
+
+    private readonly HashSet<IdleRelease> _relays = [];
     /// <summary>The most idle connections kept for one key; a connection returned beyond it is closed.</summary>
     public const int MaxIdlePerKey = 256;
 
@@ -29,8 +41,7 @@ internal sealed class BackendPool : IDisposable
         if (idleTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(idleTimeout), idleTimeout, "must be positive");
         _idleTimeout = idleTimeout;
         _time = time ?? TimeProvider.System;
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.TicksPerSecond / 2, idleTimeout.Ticks / 2));
-        _sweep = _time.CreateTimer(_ => Sweep(), null, period, period);
+        _sweep = _time.CreateTimer(_ => Sweep(), null, SweepEvery, SweepEvery);
     }
 
     /// <summary>Connections handed out again so far.</summary>
@@ -80,6 +91,8 @@ internal sealed class BackendPool : IDisposable
     /// <summary>Keeps <paramref name="leg"/> for the next request to <paramref name="key"/>, or closes it (full, disposed).</summary>
     public void Return(object key, BackendLeg leg)
     {
+        // Idle from now on: the TLS engine's buffers grown by what it carried go back (the leg's loops have ended).
+        leg.Side.ReleaseIdleBuffers();
         leg.SetIdle(true);
         lock (_gate)
         {
@@ -113,12 +126,52 @@ internal sealed class BackendPool : IDisposable
         }
     }
 
-    /// <summary>Closes the connections idle for the whole http-reuse time (the oldest are at the bottom of each stack).</summary>
+    /// <summary>Keeps a relay in release mode while it runs, for the sweep to release once its client is idle.</summary>
+    public void Add(IdleRelease release)
+    {
+        lock (_gate) _relays.Add(release);
+    }
+
+    public void Remove(IdleRelease release)
+    {
+        lock (_gate) _relays.Remove(release);
+    }
+
+    /// <summary>
+    /// Releases the relays whose client is idle (their connections come back here), and closes the connections idle for
+    /// the whole http-reuse time (the oldest are at the bottom of each stack).
+    /// </summary>
     private void Sweep()
+    {
+        // A timer callback must not throw (that would end the process), nor run twice at once on a slow tick.
+        if (Interlocked.Exchange(ref _sweeping, 1) != 0) return;
+        try
+        {
+            IdleRelease[] relays;
+            lock (_gate) relays = _relays.Count == 0 ? [] : [.. _relays];
+            foreach (var relay in relays) relay.TryRelease(IdleClientAfter);
+            SweepExpired();
+        }
+#pragma warning disable CA1031 // The next tick tries again; a defect here must not end the node.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            System.Diagnostics.Trace.TraceError("back-end connection pool sweep failed: " + e);
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    private int _sweeping;
+
+    private void SweepExpired()
     {
         List<BackendLeg>? expired = null;
         lock (_gate)
         {
+            if (_idle.Count == 0) return;
             foreach (var (key, stack) in _idle.ToList())
             {
                 if (stack.Count == 0 || _time.GetElapsedTime(stack.Last().Since) < _idleTimeout) continue;
@@ -151,9 +204,13 @@ internal sealed class BackendPool : IDisposable
 /// ssl-server in this revision, and the choice of the real server with the dial to it when no idle connection is kept.
 /// </summary>
 /// <param name="FirstRequestTimeout">How long a client may take to send its first whole request head after the handshake.</param>
+/// <param name="KeepAliveTimeout">
+/// How long a keep-alive client may stay idle between two messages (holding no back-end connection) before it is closed
+/// cleanly; zero for no limit.
+/// </param>
 /// <param name="Choose">
 /// Picks the real server once the first request is whole: the pool key of its connections and the dial to it; null
 /// when no server can take the flow now (the ordinary dial then reports why).
 /// </param>
-internal sealed record BackendReuse(BackendPool Pool, TimeSpan FirstRequestTimeout,
+internal sealed record BackendReuse(BackendPool Pool, TimeSpan FirstRequestTimeout, TimeSpan KeepAliveTimeout,
     Func<(object Key, Func<CancellationToken, ValueTask<BackendLink>> Dial)?> Choose);

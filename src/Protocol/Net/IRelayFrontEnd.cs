@@ -35,6 +35,14 @@ internal interface IRelayFrontEnd
     /// <summary>Completes when <see cref="ReadAsync"/> has something to do; holds no buffer while waiting.</summary>
     ValueTask WaitReadableAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The side is idle (its loops wait, or have ended): gives back memory its engine keeps from what it carried. No
+    /// effect on a side without one.
+    /// </summary>
+    void ReleaseIdleBuffers()
+    {
+    }
+
     /// <summary>Reads at most <paramref name="maxCount"/> bytes of clear text. Count may be 0 without End (a record with no application data).</summary>
     ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken);
 

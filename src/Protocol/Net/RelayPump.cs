@@ -14,10 +14,13 @@ internal sealed class RelayState
     public long ClientToBackend;
     public long BackendToClient;
 
-    /// <summary>When a byte last arrived from either side (Stopwatch ticks), for the idle timeout.</summary>
+    /// <summary>When a byte last arrived from either side (Stopwatch ticks), for the idle timeout and the idle release.</summary>
     public long LastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
     public long Discarded;
     public bool BackendEnded;
+
+    /// <summary>The response loop waits for the back end's next bytes, everything it had sent (for the release).</summary>
+    public bool BackendParked;
 
     /// <summary>
     /// The exchange ended with the back-end connection left open between two messages (its transform owns it for
@@ -30,6 +33,24 @@ internal sealed class RelayState
     /// part of a request, so its connection is not fit for another client.
     /// </summary>
     public bool ForwardInFlight;
+
+    /// <summary>
+    /// The relay was stopped between two requests of a keep-alive client with every answer sent (release mode, see
+    /// <see cref="IdleRelease"/>): the client's connection goes on, and the back-end connection may serve another
+    /// request (the caller checks it once more).
+    /// </summary>
+    public bool Released;
+
+    /// <summary>Where the client-to-backend loop is, for the release (<see cref="IdleRelease"/>'s ClientActive, ClientParked, ClientReleased).</summary>
+    public int ClientPhase;
+
+    /// <summary>Adds the byte counts of one relay of the same client connection (one per back-end connection under http-reuse).</summary>
+    public void Add(RelayState run)
+    {
+        ClientToBackend += run.ClientToBackend;
+        BackendToClient += run.BackendToClient;
+        Discarded += run.Discarded;
+    }
 
     /// <summary>Keeps the first error only: later ones are consequences of it.</summary>
     public bool TrySetError(ProxyError error, string message)
@@ -62,6 +83,8 @@ internal sealed class RelayState
 /// <item>Any error: the first one is kept, both loops stop, the caller closes both sockets without close_notify (a
 /// truncated response must look truncated to the client).</item>
 /// </list>
+/// In release mode (a keep-alive client under <c>http-reuse</c>) the relay can also be stopped from outside, leaving both
+/// connections open, once the client is idle between two messages with every answer sent (<see cref="IdleRelease"/>).
 /// </summary>
 internal static class RelayPump
 {
@@ -73,20 +96,59 @@ internal static class RelayPump
     /// What happened before the loops (back-end connection re-use): the client's bytes already forwarded, and the
     /// back end's first answer bytes, read but not yet given to the transform.
     /// </param>
+    /// <param name="release">
+    /// Release mode: the transform is this exchange (it owns the back-end connection), and the relay ends with
+    /// <see cref="RelayState.Released"/> when a sweep finds its client idle between two messages.
+    /// </param>
+    /// <param name="releases">Where a relay in release mode is kept while it runs, for the sweep (the ssl-server's pool).</param>
     public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
         IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default,
-        (long Forwarded, byte[] Answer, int AnswerCount)? started = null)
+        (long Forwarded, byte[] Answer, int AnswerCount)? started = null, Http.HttpExchange? release = null,
+        IIdleReleases? releases = null)
     {
+        if (release is not null && (!ReferenceEquals(release, transform) || releases is null))
+        {
+            throw new ArgumentException("release mode needs the exchange as the transform, and the releases to be kept in", nameof(release));
+        }
+
         var state = new RelayState();
         if (started is { } s) state.ClientToBackend = s.Forwarded;
         using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Stops only the wait for the back end's next bytes: when the client ends an exchange that owes it nothing.
         using var backendWait = CancellationTokenSource.CreateLinkedTokenSource(relay.Token);
-        var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay, backendWait);
+        // Stops only the parked client loop's wait for bytes: the release.
+        using var clientWait = release is null ? null : CancellationTokenSource.CreateLinkedTokenSource(relay.Token);
+        var releasing = release is null ? null : new IdleRelease(release, state, clientWait!, backendWait);
+        if (releasing is not null) releases!.Add(releasing);
+        try
+        {
+            return await RunLoopsAsync(front, backend, closeLinger, transform, idleTimeout, started, state, relay, backendWait, releasing);
+        }
+        finally
+        {
+            if (releasing is not null)
+            {
+                releases!.Remove(releasing);
+                releasing.Finish();
+            }
+        }
+    }
+
+    private static async Task<RelayState> RunLoopsAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
+        IRelayTransform? transform, TimeSpan idleTimeout, (long Forwarded, byte[] Answer, int AnswerCount)? started,
+        RelayState state, CancellationTokenSource relay, CancellationTokenSource backendWait, IdleRelease? releasing)
+    {
+        var clientToBackend = ClientToBackendAsync(front, backend, transform, state, relay, backendWait, releasing);
         var backendToClient = BackendToClientAsync(front, backend, transform, state, relay, backendWait.Token,
             started is { AnswerCount: > 0 } first ? (first.Answer, first.AnswerCount) : null);
+        if (idleTimeout <= TimeSpan.Zero)
+        {
+            await RelayAsync(clientToBackend, backendToClient, front, closeLinger, state, relay);
+            return state;
+        }
+
         using var watchdogStop = new CancellationTokenSource();
-        var watchdog = idleTimeout > TimeSpan.Zero ? WatchIdleAsync(state, idleTimeout, relay, watchdogStop.Token) : Task.CompletedTask;
+        var watchdog = WatchIdleAsync(state, idleTimeout, relay, watchdogStop.Token);
         try
         {
             await RelayAsync(clientToBackend, backendToClient, front, closeLinger, state, relay);
@@ -154,8 +216,28 @@ internal static class RelayPump
         await other;
     }
 
+    /// <summary>
+    /// The client loop's wait for bytes in release mode: marked parked when every request read is whole and forwarded,
+    /// so that a sweep may release the relay meanwhile. True when it was released: nothing was read, and the loop ends.
+    /// </summary>
+    private static async ValueTask<bool> ParkAsync(IRelayFrontEnd front, RelayState state, IdleRelease releasing, CancellationToken token)
+    {
+        if (releasing.Exchange.BetweenMessages) Volatile.Write(ref state.ClientPhase, IdleRelease.ClientParked);
+        try
+        {
+            await front.WaitReadableAsync(releasing.ClientWait);
+        }
+        catch (OperationCanceledException) when (!token.IsCancellationRequested)
+        {
+            return true;
+        }
+
+        // Bytes came: unless the release won the race (then they wait for the next exchange), read them.
+        return Interlocked.CompareExchange(ref state.ClientPhase, IdleRelease.ClientActive, IdleRelease.ClientParked) == IdleRelease.ClientReleased;
+    }
+
     private static async Task ClientToBackendAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
-        RelayState state, CancellationTokenSource relay, CancellationTokenSource backendWait)
+        RelayState state, CancellationTokenSource relay, CancellationTokenSource backendWait, IdleRelease? releasing)
     {
         var token = relay.Token;
         using var output = transform is null ? null : new RelayOutput();
@@ -163,7 +245,8 @@ internal static class RelayPump
         {
             while (true)
             {
-                await front.WaitReadableAsync(token);
+                if (releasing is null) await front.WaitReadableAsync(token);
+                else if (await ParkAsync(front, state, releasing, token)) return;
                 byte[] buffer = SocketIo.Rent();
                 try
                 {
@@ -262,13 +345,19 @@ internal static class RelayPump
             {
                 try
                 {
+                    Volatile.Write(ref state.BackendParked, true);
                     await backend.WaitReadableAsync(backendWait);
                 }
                 catch (OperationCanceledException) when (!token.IsCancellationRequested)
                 {
-                    // The client ended an exchange that owed it nothing: the back-end connection stays as it is.
+                    // The client ended an exchange that owed it nothing, or the relay was released: the back-end
+                    // connection stays as it is.
                     Volatile.Write(ref state.BackendKept, true);
                     break;
+                }
+                finally
+                {
+                    Volatile.Write(ref state.BackendParked, false);
                 }
 
                 byte[] buffer = SocketIo.Rent();
@@ -313,6 +402,12 @@ internal static class RelayPump
                 }
 
                 Volatile.Write(ref state.BackendEnded, true);
+            }
+
+            if (Volatile.Read(ref state.Released))
+            {
+                // Released: the client goes on with its next request, over another relay.
+                return;
             }
 
             await front.CloseWriteAsync(token);

@@ -57,8 +57,8 @@ public sealed class TlsProxyConnection : IDisposable
     /// <summary>
     /// The same, with back-end connections re-used (<c>ssl-server N http-reuse</c>) for the flows whose
     /// <paramref name="reuseFor"/> gives a pool and whose transform is an <see cref="Http.HttpExchange"/> that owns
-    /// the back-end connection: the back end is chosen when the first request is whole, an idle connection is tried
-    /// first, and the connection goes back to the pool when the exchange ends between two messages.
+    /// the back-end connection: the back end is chosen when a request head is whole, an idle connection is tried
+    /// first, and the connection goes back to the pool when the exchange ends, or the client is idle, between two messages.
     /// </summary>
     internal TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
         Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
@@ -134,62 +134,22 @@ public sealed class TlsProxyConnection : IDisposable
                 dialled = true;
                 var transform = _transformFor?.Invoke(handshake!);
                 var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _reuseFor?.Invoke(handshake!) : null;
-                BackendLeg? leg;
-                (long, byte[], int)? started = null;
-                if (reuse is not null)
+                relay = new RelayState();
+                try
                 {
-                    (leg, error, message, started, dialled) = await AcquireAsync(front, handshake!, (Http.HttpExchange)transform!, reuse);
+                    if (reuse is not null)
+                    {
+                        (error, message, dialled) = await RelayReusingAsync(front, handshake!, (Http.HttpExchange)transform!, reuse, relay);
+                    }
+                    else
+                    {
+                        (error, message) = await RelayOnceAsync(front, handshake!, transform, relay);
+                    }
                 }
-                else
+                finally
                 {
-                    (leg, error, message) = await BackendDialer.ConnectAsync(
-                        ct => _dialBackend(handshake!, ct), _options, _lifetime.Token);
-                    Volatile.Write(ref _backend, leg);
-                }
-
-                if (IsAborted)
-                {
-                    // An abort that ran while we were connecting could not see the leg: close it here.
-                    leg?.Link.Socket.Dispose();
-                }
-
-                if (leg is null)
-                {
+                    // Both copy loops have ended: the transform's pooled buffers can go back.
                     (transform as IDisposable)?.Dispose();
-                    if (error is not (ProxyError.Aborted or ProxyError.None))
-                    {
-                        // Tell the client it is not a clean end, never with close_notify.
-                        front.Fail();
-                    }
-                }
-                else
-                {
-                    var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
-                    ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                    try
-                    {
-                        relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout, started);
-                        if (reuse is not null && relay is { BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } &&
-                            ((Http.HttpExchange)transform!).BackendReusable && leg.Link.ReuseKey is { } key &&
-                            Interlocked.Exchange(ref _backend, null) is { } kept)
-                        {
-                            // Taken from _backend first, then the abort flag read: an abort either sees no leg, or is seen here.
-                            if (IsAborted) kept.Dispose();
-                            // Between two messages with every request answered: the next client's request can use it.
-                            else reuse.Pool.Return(key, kept);
-                        }
-                    }
-                    finally
-                    {
-                        // Both copy loops have ended: the transform's pooled buffers can go back.
-                        (transform as IDisposable)?.Dispose();
-                    }
-                    (error, message) = (relay.Error, relay.Message);
-                    if (error.CutsTheAnswer())
-                    {
-                        // The back end's TLS stream failed mid-answer: the client must see it failed too, not a clean end.
-                        SocketIo.ResetOnClose(_client);
-                    }
                 }
             }
         }
@@ -231,55 +191,181 @@ public sealed class TlsProxyConnection : IDisposable
         return summary;
     }
 
+    /// <summary>The flow over one back-end connection, dialled now, for the whole client connection.</summary>
+    private async Task<(ProxyError Error, string Message)> RelayOnceAsync(TlsSocketSide front, HandshakeInfo handshake,
+        IRelayTransform? transform, RelayState totals)
+    {
+        var (leg, error, message) = await BackendDialer.ConnectAsync(ct => _dialBackend(handshake, ct), _options, _lifetime.Token);
+        Volatile.Write(ref _backend, leg);
+        if (IsAborted)
+        {
+            // An abort that ran while we were connecting could not see the leg: close it here.
+            leg?.Link.Socket.Dispose();
+        }
+
+        if (leg is null)
+        {
+            // Tell the client it is not a clean end, never with close_notify.
+            if (error is not (ProxyError.Aborted or ProxyError.None)) front.Fail();
+            return (error, message);
+        }
+
+        var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
+        ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+        var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
+        totals.Add(relay);
+        return Ended(relay);
+    }
+
+    /// <summary>How a relay that was not released ends the client connection.</summary>
+    private (ProxyError Error, string Message) Ended(RelayState relay)
+    {
+        if (relay.Error.CutsTheAnswer())
+        {
+            // The back end's TLS stream failed mid-answer: the client must see it failed too, not a clean end.
+            SocketIo.ResetOnClose(_client);
+        }
+
+        return (relay.Error, relay.Message);
+    }
+
     /// <summary>
-    /// The back-end connection of an http-reuse flow: reads the client's first request (within the reuse's time), then
-    /// sends it over an idle connection to the chosen server when the request may be sent twice, and waits for the first
-    /// bytes of the answer there; a connection its server closed meanwhile is dropped and the next one tried. When none
-    /// is kept, or the request may not be replayed, the server is dialled. The request goes out either way; the answer
-    /// bytes already read are for the relay to pass on.
+    /// An http-reuse flow: for each run of requests (one, or several sent back to back), a back-end connection taken from
+    /// the pool or dialled when a request head is whole, relayed over until the client ends or the pool's sweep finds it
+    /// idle between two messages with every answer sent (<see cref="IdleRelease"/>), then given back to the pool when it
+    /// may serve another request. An idle keep-alive client holds no back-end connection; a busy one keeps its own.
+    /// </summary>
+    private async Task<(ProxyError Error, string Message, bool Dialled)> RelayReusingAsync(TlsSocketSide front, HandshakeInfo handshake,
+        Http.HttpExchange exchange, BackendReuse reuse, RelayState totals)
+    {
+        for (var first = true; ; first = false)
+        {
+            var (leg, error, message, started, dialled) = await AcquireAsync(front, handshake, exchange, reuse, first);
+            if (IsAborted)
+            {
+                // An abort that ran while we were connecting could not see the leg: close it here.
+                leg?.Link.Socket.Dispose();
+            }
+
+            if (leg is null)
+            {
+                if (error == ProxyError.IdleTimeout && !first)
+                {
+                    // Between two messages, like a server closing an idle keep-alive connection: a clean end.
+                    await front.CloseWriteAsync(_lifetime.Token);
+                }
+                else if (error is not (ProxyError.Aborted or ProxyError.None))
+                {
+                    // Tell the client it is not a clean end, never with close_notify.
+                    front.Fail();
+                }
+
+                // A client that never asked anything cost no back-end connection.
+                return (error, message, !first || dialled);
+            }
+
+            var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
+            ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+
+            var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token,
+                leg.Link.IdleTimeout, started, release: exchange, releases: reuse.Pool);
+            totals.Add(relay);
+            var released = relay is { Released: true, BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && !IsAborted;
+            if (relay is { BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && exchange.BackendReusable &&
+                leg.Link.ReuseKey is { } key && Interlocked.Exchange(ref _backend, null) is { } kept)
+            {
+                // Taken from _backend first, then the abort flag read: an abort either sees no leg, or is seen here.
+                if (IsAborted) kept.Dispose();
+                // Between two messages with every request answered: the next request, this client's or another's, can use it.
+                else reuse.Pool.Return(key, kept);
+                if (!released) return (ProxyError.None, relay.Message, true);
+                exchange.NextConnection();
+                continue;
+            }
+
+            if (released)
+            {
+                // Released, but the connection turned out unfit for another request as the loops ended (bytes from the
+                // server that nothing asked for, arriving just then): relay on over it to the end, as without release.
+                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token, leg.Link.IdleTimeout);
+                totals.Add(relay);
+            }
+
+            var (endError, endMessage) = Ended(relay);
+            return (endError, endMessage, true);
+        }
+    }
+
+    /// <summary>
+    /// The back-end connection of an http-reuse flow for its next requests: reads until a request head is whole (the
+    /// first within the reuse's time of the handshake, a later one within the ssl-server's idle timeout, if any, of the
+    /// release: the whole head must come within it), then sends what was read over an idle connection to the chosen
+    /// server when it may be sent twice, and waits for the first bytes of the answer there; a connection its server
+    /// closed meanwhile is dropped and the next one tried. When none is kept, or the requests may not be replayed, the
+    /// server is dialled. The requests go out either way; the answer bytes already read are for the relay to pass on.
     /// </summary>
     private async Task<(BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled)> AcquireAsync(
-        TlsSocketSide front, HandshakeInfo handshake, Http.HttpExchange exchange, BackendReuse reuse)
+        TlsSocketSide front, HandshakeInfo handshake, Http.HttpExchange exchange, BackendReuse reuse, bool first)
     {
         using var pending = new RelayOutput();
+        // The request read in one go and passed unchanged stays in its read buffer (no copy); else it is in pending.
+        byte[]? request = null;
+        var count = 0;
+        // The first request must come within its time of the handshake; the next ones within the ssl-server's idle timeout.
+        var wait = first ? reuse.FirstRequestTimeout : reuse.KeepAliveTimeout;
+        using var timeout = wait > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token) : null;
+        timeout?.CancelAfter(wait);
+        var token = timeout?.Token ?? _lifetime.Token;
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-            timeout.CancelAfter(reuse.FirstRequestTimeout);
             while (!exchange.HasRequest)
             {
                 // No buffer is held while the client is silent: an idle connection costs its TLS state only.
-                await front.WaitReadableAsync(timeout.Token);
-                byte[] buffer = SocketIo.Rent();
+                await front.WaitReadableAsync(token);
+                byte[]? buffer = SocketIo.Rent();
                 try
                 {
-                    var read = await front.ReadAsync(buffer, SocketIo.BufferSize, timeout.Token);
+                    var read = await front.ReadAsync(buffer, SocketIo.BufferSize, token);
                     if (read.End)
                     {
-                        // The client left without asking anything: a clean end, and no server was bothered.
+                        // The client left without asking anything (more): a clean end, and no server was bothered.
                         await front.CloseWriteAsync(_lifetime.Token);
-                        return (null, ProxyError.None, "client closed before sending a request", null, false);
+                        return (null, ProxyError.None, first ? "client closed before sending a request" : "", null, false);
                     }
+
+                    pending.Begin(buffer);
                     exchange.ProcessRequest(buffer.AsSpan(0, read.Count), pending);
+                    if (pending.TakeDirect(out var direct) && direct > 0)
+                    {
+                        // Nothing was held from earlier reads: either this buffer is the request, or its start is kept.
+                        if (exchange.HasRequest) (request, count, buffer) = (buffer, direct, null);
+                        else System.Buffers.BuffersExtensions.Write(pending, buffer.AsSpan(0, direct));
+                    }
                 }
                 finally
                 {
-                    SocketIo.Return(buffer);
+                    if (buffer is not null) SocketIo.Return(buffer);
                 }
             }
         }
         catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
         {
-            return (null, ProxyError.IdleTimeout, $"no request within {reuse.FirstRequestTimeout.TotalSeconds:0.###} s of the handshake", null, false);
+            return (null, ProxyError.IdleTimeout, first
+                ? $"no request within {wait.TotalSeconds:0.###} s of the handshake"
+                : $"no next request within {wait.TotalSeconds:0.###} s (ssl-server idle timeout)", null, false);
         }
         catch (RelayException e)
         {
             return (null, e.Error, e.Message, null, false);
         }
 
-        var count = pending.Count;
-        var request = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(count, 1));
-        pending.Take(request, count);
+        if (request is null)
+        {
+            count = pending.Count;
+            request = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(count, 1));
+            pending.Take(request, count);
+        }
+
         try
         {
             // The server is chosen now that there is a request for it (the balancer sees the load of this moment).
@@ -297,7 +383,7 @@ public sealed class TlsProxyConnection : IDisposable
                     // Closed by its server as we sent (its keep-alive time ran out): the request is sent again elsewhere.
                     Volatile.Write(ref _backend, null);
                     idle.Dispose();
-                    if (IsAborted) return (null, ProxyError.Aborted, "aborted while sending the first request", null, true);
+                    if (IsAborted) return (null, ProxyError.Aborted, "aborted while sending a request", null, true);
                 }
             }
 
@@ -335,15 +421,16 @@ public sealed class TlsProxyConnection : IDisposable
     private async Task<(byte[] Buffer, int Count)?> TryFirstAnswerAsync(BackendLeg idle, byte[] request, int count)
     {
         byte[] buffer = SocketIo.Rent();
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
-        if (idle.Link.IdleTimeout > TimeSpan.Zero) timeout.CancelAfter(idle.Link.IdleTimeout);
+        using var timeout = idle.Link.IdleTimeout > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token) : null;
+        timeout?.CancelAfter(idle.Link.IdleTimeout);
+        var token = timeout?.Token ?? _lifetime.Token;
         try
         {
-            await WriteAllAsync(idle.Side, request, count, timeout.Token);
+            await WriteAllAsync(idle.Side, request, count, token);
             while (true)
             {
-                await idle.Side.WaitReadableAsync(timeout.Token);
-                var read = await idle.Side.ReadAsync(buffer, SocketIo.BufferSize, timeout.Token);
+                await idle.Side.WaitReadableAsync(token);
+                var read = await idle.Side.ReadAsync(buffer, SocketIo.BufferSize, token);
                 if (read.End) break;
                 if (read.Count > 0) return (buffer, read.Count);
             }

@@ -115,7 +115,15 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
             }
         }
 
-        await WaitSocketReadableAsync(cancellationToken);
+        var wait = WaitSocketReadableAsync(cancellationToken);
+        if (!wait.IsCompleted && Side == RelaySide.Client)
+        {
+            // The client has nothing for us now (an idle wait, not a pause inside a transfer, which finds bytes already
+            // there): the engine's buffers grown by the handshake or a large transfer go back.
+            ReleaseIdleBuffers();
+        }
+
+        await wait;
     }
 
     public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
@@ -230,6 +238,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
 
         await FinishCloseAsync(cancellationToken);
+    }
+
+    public void ReleaseIdleBuffers()
+    {
+        lock (Gate)
+        {
+            if (!_ssl.IsDisposed) _ssl.ReleaseIdleBuffers();
+        }
     }
 
     /// <summary>Frees the SSL: call once both copy loops have stopped.</summary>

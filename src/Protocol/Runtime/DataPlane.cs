@@ -521,7 +521,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             if (!Reuses(server, info)) return null;
             var pool = _pools.GetOrAdd(server.BindingKey, _ => new BackendPool(TimeSpan.FromSeconds(server.Server.HttpReuseSeconds)));
             var idle = server.Server.IdleTimeoutSeconds;
-            return new BackendReuse(pool, TimeSpan.FromSeconds(idle > 0 ? idle : FirstRequestSeconds), () =>
+            return new BackendReuse(pool, TimeSpan.FromSeconds(idle > 0 ? idle : FirstRequestSeconds), TimeSpan.FromSeconds(idle), () =>
             {
                 var (balancer, port) = BalancerFor(info);
                 if (balancer.Next() is not { } target) return null;

@@ -106,6 +106,9 @@ public sealed class HttpExchangeReuseTests
     [InlineData("HELO relay.test\r\n\r\n", "250 hello\r\n")]
     [InlineData("POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")]
     [InlineData("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"x\", Negotiate\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: negotiate abc=\r\nContent-Length: 0\r\n\r\n")]
     public void BackendReusable_ExchangeTheServerOrProtocolEndsWithTheClient_False(string request, string response)
     {
         using var exchange = new HttpExchange(null, ownsBackendConnection: true);
@@ -151,6 +154,19 @@ public sealed class HttpExchangeReuseTests
         Assert.Equal(response, Answer(exchange, response));
         Assert.Equal(RequestEnd.HalfClose, exchange.EndRequests());
         Assert.False(exchange.BackendReusable);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"NTLM\"\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n")]
+    public void BackendReusable_RequestAuthenticationOrNoChallenge_True(string response)
+    {
+        using var exchange = new HttpExchange(null, ownsBackendConnection: true);
+        Forward(exchange, "GET / HTTP/1.1\r\n\r\n");
+
+        Assert.Equal(response, Answer(exchange, response));
+        Assert.Equal(RequestEnd.Finished, exchange.EndRequests());
+        Assert.True(exchange.BackendReusable);
     }
 
     [Fact]
@@ -222,8 +238,10 @@ public sealed class HttpExchangeReuseTests
     [InlineData("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", false)]
     [InlineData("PATCH / HTTP/1.1\r\n\r\n", false)]
     [InlineData("PUT /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nx", false)]
-    [InlineData("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", false)]
-    public void Replayable_OneWholeIdempotentRequest_OnlyThen(string request, bool replayable)
+    [InlineData("GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", true)]
+    [InlineData("GET /1 HTTP/1.1\r\n\r\nPOST /2 HTTP/1.1\r\nContent-Length: 0\r\n\r\n", false)]
+    [InlineData("GET /1 HTTP/1.1\r\n\r\nGET /2 HT", false)]
+    public void Replayable_WholeIdempotentRequestsOnly_OnlyThen(string request, bool replayable)
     {
         using var exchange = new HttpExchange(null, ownsBackendConnection: true);
         Forward(exchange, request);

@@ -60,6 +60,21 @@ public sealed class BackendPoolTests : IDisposable
     }
 
     [Fact]
+    public async Task TryTake_ServerSentBytesRightAfterTheReturn_NeverHandedOut()
+    {
+        using var pool = new BackendPool(TimeSpan.FromSeconds(30));
+        var (leg, server, flow) = await ConnectedAsync();
+        pool.Return("k", leg);
+        // The rest of a body sent for a HEAD, a late 408: bytes nothing asked for, which no next client may read.
+        server.Send("HTTP/1.1 408 Request Timeout\r\n\r\n"u8);
+        await Task.Delay(50);
+
+        Assert.Null(pool.TryTake("k"));
+        Assert.Equal(1, pool.Stale);
+        Assert.Equal(1, flow.EndedCount);
+    }
+
+    [Fact]
     public async Task TryTake_IdleLongerThanTheReuseTime_ClosedNotHandedOut()
     {
         var time = new ManualTime();

@@ -2,6 +2,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Text;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Runtime;
 using SslCluster.TestSupport;
@@ -109,6 +110,13 @@ public sealed class HttpReuseTests
     private static string Get(string path, bool close = true, string extra = "") =>
         $"GET {path} HTTP/1.1\r\nHost: vip.test\r\n{extra}{(close ? "Connection: close\r\n" : "")}\r\n";
 
+    /// <summary>Sends a keep-alive GET for <paramref name="path"/> and reads its answer.</summary>
+    private static async Task<string> AskAsync(SslStream ssl, string path)
+    {
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes(Get(path, close: false)));
+        return await ReadResponseAsync(ssl);
+    }
+
     /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
     private static async Task<string> ReadResponseAsync(SslStream ssl)
     {
@@ -181,8 +189,7 @@ public sealed class HttpReuseTests
             var pages = new List<string>();
             for (var i = 0; i < 5; i++)
             {
-                await ssl.WriteAsync(Encoding.ASCII.GetBytes(Get($"/k{i}", close: false)));
-                pages.Add(await ReadResponseAsync(ssl));
+                pages.Add(await AskAsync(ssl, $"/k{i}"));
             }
             return pages;
         });
@@ -192,6 +199,184 @@ public sealed class HttpReuseTests
         Assert.All(first, p => Assert.DoesNotContain("Connection: close", p, StringComparison.Ordinal));
         Assert.EndsWith("connection 1 request 6 /next\n", next, StringComparison.Ordinal);
         Assert.Equal(1, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_KeepAliveClientIdleBetweenRequests_HoldsNoServerConnectionAndAnotherClientUsesIt()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var (a, heldWhileIdle, other, b) = await node.ClientAsync(async ssl =>
+        {
+            var a = await AskAsync(ssl, "/a");
+            // The answer went out whole and the client sends nothing: the server connection goes back to the pool.
+            var held = await BackendConnectionsAsync(node, until: 0);
+            var other = await node.ClientAsync(second => OneRequestAsync(second, Get("/other")));
+            // The next request comes in two writes with a pause between: it waits for its head, then takes a connection.
+            await ssl.WriteAsync(Encoding.ASCII.GetBytes("GET /b HTTP/1.1\r\nHo"));
+            await Task.Delay(100);
+            await ssl.WriteAsync(Encoding.ASCII.GetBytes("st: vip.test\r\n\r\n"));
+            return (a, held, other, await ReadResponseAsync(ssl));
+        });
+
+        Assert.EndsWith("connection 1 request 1 /a\n", a, StringComparison.Ordinal);
+        Assert.Equal(0, heldWhileIdle);
+        Assert.EndsWith("connection 1 request 2 /other\n", other, StringComparison.Ordinal);
+        Assert.EndsWith("connection 1 request 3 /b\n", b, StringComparison.Ordinal);
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_KeepAliveClientIdleLongerThanTheIdleTimeout_ClosedWithCloseNotify()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, reuse: "ssl-server 1 http-reuse\nssl-server 1 idle timeout 1");
+
+        var (answer, read, waited) = await node.ClientAsync(async ssl =>
+        {
+            var answer = await AskAsync(ssl, "/a");
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            // SslStream returns 0 for close_notify and throws for a connection cut without it.
+            var read = await ssl.ReadAsync(new byte[16]);
+            return (answer, read, clock.Elapsed);
+        });
+
+        Assert.EndsWith("connection 1 request 1 /a\n", answer, StringComparison.Ordinal);
+        Assert.Equal(0, read);
+        Assert.InRange(waited, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task HttpReuse_ManyKeepAliveClientsInterleavedAndPipelining_EveryAnswerToItsOwnRequest()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        const int Clients = 60, Rounds = 30;
+
+        var clients = Enumerable.Range(0, Clients).Select(c => Task.Run(() => node.ClientAsync(async ssl =>
+        {
+            var random = new Random(c);
+            var wrong = new List<string>();
+            for (var i = 0; i < Rounds; i++)
+            {
+                // Every third round sends two requests in one write (pipelining); the others one, after a short pause.
+                var paths = i % 3 == 0 ? new[] { $"/{c}/{i}a", $"/{c}/{i}b" } : [$"/{c}/{i}"];
+                if (paths.Length == 1) await Task.Delay(random.Next(3));
+                await ssl.WriteAsync(Encoding.ASCII.GetBytes(string.Concat(paths.Select(p => Get(p, close: false)))));
+                foreach (var path in paths)
+                {
+                    var answer = await ReadResponseAsync(ssl);
+                    if (!answer.StartsWith("HTTP/1.1 200 OK\r\n", StringComparison.Ordinal) || !answer.EndsWith($" {path}\n", StringComparison.Ordinal)) wrong.Add(answer);
+                }
+            }
+            return wrong;
+        }))).ToList();
+
+        var wrongAnswers = (await Task.WhenAll(clients)).SelectMany(w => w).ToList();
+        Assert.Empty(wrongAnswers);
+        Assert.Equal(Clients * (Rounds + Rounds / 3), server.Requests.Count);
+        Assert.InRange(server.Connections, 1, Clients);
+        Assert.Equal(0, await BackendConnectionsAsync(node, until: 0));
+    }
+
+    [Fact]
+    public async Task HttpReuse_ClientsPausingAroundTheIdleRelease_EveryAnswerToItsOwnRequest()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        const int Clients = 30, Rounds = 8;
+        var idle = BackendPool.IdleClientAfter;
+
+        // Pauses from 0.7x to 1.5x the idle time: next requests arrive before, during and after the sweeps release.
+        var clients = Enumerable.Range(0, Clients).Select(c => Task.Run(() => node.ClientAsync(async ssl =>
+        {
+            var random = new Random(c);
+            var wrong = new List<string>();
+            for (var i = 0; i < Rounds; i++)
+            {
+                await Task.Delay(idle * (0.7 + (random.NextDouble() * 0.8)));
+                var answer = await AskAsync(ssl, $"/{c}/{i}");
+                if (!answer.EndsWith($" /{c}/{i}\n", StringComparison.Ordinal)) wrong.Add(answer);
+            }
+            return wrong;
+        }))).ToList();
+
+        Assert.Empty((await Task.WhenAll(clients)).SelectMany(w => w));
+        Assert.Equal(Clients * Rounds, server.Requests.Count);
+        Assert.InRange(server.Connections, 1, Clients);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ServerClosesWhileTheClientIsIdle_ClientClosedCleanlyNotReleased()
+    {
+        await using var server = new KeepAliveHttpBackend { CloseIdleAfter = TimeSpan.FromMilliseconds(100) };
+        using var node = new Node(server.EndPoint.Port);
+
+        var (answer, read) = await node.ClientAsync(async ssl =>
+        {
+            var answer = await AskAsync(ssl, "/a");
+            // The server ends its connection 100 ms later, before the idle release (0.5 s) could: the client is closed
+            // with close_notify (a read of 0), as a server closing a keep-alive connection does.
+            return (answer, await ssl.ReadAsync(new byte[16]));
+        });
+
+        Assert.EndsWith("connection 1 request 1 /a\n", answer, StringComparison.Ordinal);
+        Assert.Equal(0, read);
+    }
+
+    [Fact]
+    public async Task HttpReuse_ClientReadsItsLargeAnswerLate_AnswerWholeAndItsNextRequestAnswered()
+    {
+        await using var server = new KeepAliveHttpBackend { BodyPadding = 4 << 20 };
+        using var node = new Node(server.EndPoint.Port);
+
+        var (first, second) = await node.ClientAsync(async ssl =>
+        {
+            await ssl.WriteAsync(Encoding.ASCII.GetBytes(Get("/big", close: false)));
+            // Nothing read for three idle times while the 4 MiB answer is on its way: whatever the socket buffers took,
+            // the answer arrives whole and the next request is answered.
+            await Task.Delay(BackendPool.IdleClientAfter * 3);
+            var first = await ReadResponseAsync(ssl);
+            return (first, await AskAsync(ssl, "/next"));
+        });
+
+        Assert.EndsWith("connection 1 request 1 /big\n", first, StringComparison.Ordinal);
+        Assert.EndsWith(" request 2 /next\n", second, StringComparison.Ordinal);
+        Assert.Equal(1, server.Connections);
+    }
+
+    [Fact]
+    public async Task HttpReuse_PostAfterTheIdleRelease_GetsAConnectionOfItsOwn()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+
+        var (held, post) = await node.ClientAsync(async ssl =>
+        {
+            await AskAsync(ssl, "/a");
+            var held = await BackendConnectionsAsync(node, until: 0);
+            await ssl.WriteAsync(Encoding.ASCII.GetBytes("POST /order HTTP/1.1\r\nHost: vip.test\r\nContent-Length: 5\r\n\r\nitems"));
+            return (held, await ReadResponseAsync(ssl));
+        });
+
+        Assert.Equal(0, held);
+        // A POST is never sent over an idle connection (its server may close it as it arrives): a new one is dialled.
+        Assert.EndsWith("connection 2 request 1 /order\n", post, StringComparison.Ordinal);
+        Assert.Equal(2, server.Connections);
+    }
+
+    /// <summary>Back-end connections the node counts as in use (idle ones in the pool are not), once it is <paramref name="until"/> or after 5 s.</summary>
+    private static async Task<long> BackendConnectionsAsync(Node node, long until)
+    {
+        long current = 0;
+        for (var i = 0; i < 200; i++)
+        {
+            current = node.DataPlane.Gauges.Snapshot().Values.Sum(g => g.Current);
+            if (current == until) break;
+            await Task.Delay(25);
+        }
+        return current;
     }
 
     [Fact]
