@@ -343,27 +343,37 @@ internal static class RelayPump
 
             while (!Volatile.Read(ref state.BackendKept))
             {
+                byte[]? buffer = null;
+                FrontEndRead read;
                 try
                 {
+                    // The read as well as the wait: a wait can end with nothing to read after all, and the read must
+                    // then stop like the wait when the client ends an exchange that owes it nothing.
                     Volatile.Write(ref state.BackendParked, true);
                     await backend.WaitReadableAsync(backendWait);
+                    buffer = SocketIo.Rent();
+                    read = await backend.ReadAsync(buffer, front.MaxWriteChunk, backendWait);
                 }
                 catch (OperationCanceledException) when (!token.IsCancellationRequested)
                 {
                     // The client ended an exchange that owed it nothing, or the relay was released: the back-end
                     // connection stays as it is.
+                    if (buffer is not null) SocketIo.Return(buffer);
                     Volatile.Write(ref state.BackendKept, true);
                     break;
+                }
+                catch
+                {
+                    if (buffer is not null) SocketIo.Return(buffer);
+                    throw;
                 }
                 finally
                 {
                     Volatile.Write(ref state.BackendParked, false);
                 }
 
-                byte[] buffer = SocketIo.Rent();
                 try
                 {
-                    var read = await backend.ReadAsync(buffer, front.MaxWriteChunk, token);
                     Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                     if (read.End)
                     {

@@ -338,6 +338,8 @@ public sealed class HttpReuseTests
             // the answer arrives whole and the next request is answered.
             await Task.Delay(BackendPool.IdleClientAfter * 3);
             var first = await ReadResponseAsync(ssl);
+            // The second answer is as large; the client then ends between two messages, and the relay must end too
+            // (a wait for the back end that ends with nothing to read left its read unstoppable before).
             return (first, await AskAsync(ssl, "/next"));
         });
 
