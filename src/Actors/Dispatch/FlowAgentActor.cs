@@ -95,7 +95,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
 /// The bytes move in the data-path task it starts and never pass through its mailbox; the actor learns that the task
 /// ended, then stops. Stopping the actor (its agent stopping, the node shutting down) aborts the connection.
 /// </summary>
-public sealed class ConnectionActor : ReceiveActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor, IWithTimers
 {
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -113,22 +113,20 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         public static Kill Instance { get; } = new();
     }
 
-    private sealed record Finished;
+    private sealed record Finished
+    {
+        public static Finished Instance { get; } = new();
+    }
 
     private readonly CancellationTokenSource _abort = new();
+    private readonly ConnectionState _state;
+    private readonly TimeProvider _time;
 
     public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits)
     {
-        Receive<Finished>(_ => Context.Stop(Self));
-        Receive<GetInfo>(_ => Sender.Tell(new Info(state.Owner, state.Revision, state.Client?.ToString(), state.Phase, time.GetUtcNow() - state.Started)));
-        Receive<Kill>(_ => Context.Stop(Self));
-        Receive<FlowAgentActor.DrainConnections>(d =>
-        {
-            var left = d.Deadline - time.GetUtcNow();
-            if (left <= TimeSpan.Zero) Context.Stop(Self);
-            else Timers.StartSingleTimer("drain", Kill.Instance, left);
-        });
+        _state = state;
+        _time = time;
         var self = Self;
         var token = _abort.Token;
         _ = Task.Run(async () =>
@@ -144,9 +142,32 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 socket.Dispose();
                 runtime.Release();
                 limits?.Ended(module?.Name);
-                self.Tell(new Finished());
+                self.Tell(Finished.Instance);
             }
         }, CancellationToken.None);
+    }
+
+    // An untyped actor: one is made per client connection, and a ReceiveActor builds its handler tables per instance.
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case Finished:
+            case Kill:
+                Context.Stop(Self);
+                break;
+            case GetInfo:
+                Sender.Tell(new Info(_state.Owner, _state.Revision, _state.Client?.ToString(), _state.Phase, _time.GetUtcNow() - _state.Started));
+                break;
+            case FlowAgentActor.DrainConnections d:
+                var left = d.Deadline - _time.GetUtcNow();
+                if (left <= TimeSpan.Zero) Context.Stop(Self);
+                else Timers.StartSingleTimer("drain", Kill.Instance, left);
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
