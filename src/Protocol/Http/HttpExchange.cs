@@ -87,17 +87,11 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     internal bool AnsweredAndReusable => _requests.AnsweredAndReusable;
 
     /// <summary>
-    /// The relay was released between two messages and its back-end connection given back: the client's next requests go
-    /// over another one, so what made that one single-use and the request counts start again. The response side stands
-    /// between two messages already (a connection is given back only then); it is set so anyway. Call between relays only.
+    /// The relay was released between two messages and its back-end connection given back (only when
+    /// <see cref="BackendReusable"/>, so the response side stands between two messages already): the client's next
+    /// requests go over another one, and the request counts start again. Call between relays only.
     /// </summary>
-    internal void NextConnection()
-    {
-        _head.Clear();
-        _phase = Phase.Head;
-        _trailingBytes = false;
-        _requests.NextConnection();
-    }
+    internal void NextConnection() => _requests.NextConnection();
 
     /// <inheritdoc />
     public RequestEnd EndRequests() => _requests.EndInput();

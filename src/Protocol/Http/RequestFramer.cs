@@ -112,15 +112,14 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
 
     /// <summary>
     /// The client's next requests go over another back-end connection (the last one was released between two
-    /// messages): what made that one single-use, and the counts of requests, start again. Call between relays only.
+    /// messages, and only when <see cref="Reusable"/>): the counts of requests start again. Call between relays only.
     /// </summary>
     public void NextConnection()
     {
-        System.Diagnostics.Debug.Assert(BetweenMessages && !_inputEnded && _unanswered == 0 && _pending.Count == 0 && !_lineChecked,
+        System.Diagnostics.Debug.Assert(BetweenMessages && !_inputEnded && !_singleUse && _unanswered == 0 && _pending.Count == 0 && !_lineChecked,
             "the next connection starts between two messages with nothing owed");
         RequestsSeen = 0;
         _onlyIdempotent = true;
-        lock (_gate) _singleUse = false;
     }
 
     /// <summary>Forwards (to <paramref name="output"/>) what the back end is to receive of <paramref name="data"/>.</summary>

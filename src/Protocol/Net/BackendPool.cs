@@ -23,16 +23,17 @@ internal sealed class BackendPool : IIdleReleases, IDisposable
     /// <summary>How often idle clients and expired connections are looked for.</summary>
     private static readonly TimeSpan SweepEvery = TimeSpan.FromMilliseconds(250);
 
-    private readonly HashSet<IdleRelease> _relays = [];
     /// <summary>The most idle connections kept for one key; a connection returned beyond it is closed.</summary>
     public const int MaxIdlePerKey = 256;
 
     private readonly Dictionary<object, Stack<(BackendLeg Leg, long Since)>> _idle = [];
+    private readonly HashSet<IdleRelease> _relays = [];
     private readonly Lock _gate = new();
     private readonly TimeSpan _idleTimeout;
     private readonly TimeProvider _time;
     private readonly ITimer _sweep;
     private bool _disposed;
+    private int _sweeping;
     private long _reused;
     private long _stale;
 
@@ -163,8 +164,6 @@ internal sealed class BackendPool : IIdleReleases, IDisposable
             Volatile.Write(ref _sweeping, 0);
         }
     }
-
-    private int _sweeping;
 
     private void SweepExpired()
     {

@@ -76,6 +76,17 @@ internal sealed class RelayOutput : IBufferWriter<byte>, IDisposable
         return direct;
     }
 
+    /// <summary>
+    /// Ends the call without sending: what passed unchanged is copied in (the read buffer is about to go back), so the
+    /// output holds the whole of it for a later <see cref="Take"/>.
+    /// </summary>
+    public void Keep()
+    {
+        if (_direct) Materialize();
+        _source = null;
+        _passed = 0;
+    }
+
     /// <summary>Bytes that go out unchanged: recorded when they continue the read buffer's start, copied otherwise.</summary>
     public void Pass(ReadOnlySpan<byte> bytes)
     {

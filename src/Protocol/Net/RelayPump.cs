@@ -322,16 +322,9 @@ internal static class RelayPump
             {
                 try
                 {
-                    if (output is null)
+                    if (await ForwardAnswerAsync(front, transform, output, answer.Buffer, answer.Count, state, token))
                     {
-                        await SendAsync(front, answer.Buffer, answer.Count, state, toClient: true, token);
-                    }
-                    else
-                    {
-                        output.Begin(answer.Buffer);
-                        transform!.Process(answer.Buffer.AsSpan(0, answer.Count), output);
-                        await SendOutputAsync(front, answer.Buffer, output, state, toClient: true, token);
-                        if (transform.ExchangeOver) Volatile.Write(ref state.BackendKept, true);
+                        Volatile.Write(ref state.BackendKept, true);
                     }
                 }
                 finally
@@ -380,21 +373,11 @@ internal static class RelayPump
                         break;
                     }
 
-                    if (output is not null)
+                    if (await ForwardAnswerAsync(front, transform, output, buffer, read.Count, state, token))
                     {
-                        output.Begin(buffer);
-                        transform!.Process(buffer.AsSpan(0, read.Count), output);
-                        await SendOutputAsync(front, buffer, output, state, toClient: true, token);
-                        if (transform.ExchangeOver)
-                        {
-                            // The last answer owed went out: close the client's side, keep the back end's.
-                            Volatile.Write(ref state.BackendKept, true);
-                            break;
-                        }
-                    }
-                    else if (read.Count > 0)
-                    {
-                        await SendAsync(front, buffer, read.Count, state, toClient: true, token);
+                        // The last answer owed went out: close the client's side, keep the back end's.
+                        Volatile.Write(ref state.BackendKept, true);
+                        break;
                     }
                 }
                 finally
@@ -438,6 +421,25 @@ internal static class RelayPump
         {
             // Stopped by the other loop, the linger or an abort.
         }
+    }
+
+    /// <summary>
+    /// Passes <paramref name="count"/> bytes the back end sent (read into <paramref name="buffer"/>) to the client, through
+    /// the transform when there is one. True when they ended the last answer owed (the exchange is over).
+    /// </summary>
+    private static async ValueTask<bool> ForwardAnswerAsync(IRelayFrontEnd front, IRelayTransform? transform, RelayOutput? output,
+        byte[] buffer, int count, RelayState state, CancellationToken token)
+    {
+        if (output is null)
+        {
+            if (count > 0) await SendAsync(front, buffer, count, state, toClient: true, token);
+            return false;
+        }
+
+        output.Begin(buffer);
+        transform!.Process(buffer.AsSpan(0, count), output);
+        await SendOutputAsync(front, buffer, output, state, toClient: true, token);
+        return transform.ExchangeOver;
     }
 
     /// <summary>

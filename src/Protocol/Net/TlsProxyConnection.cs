@@ -197,24 +197,29 @@ public sealed class TlsProxyConnection : IDisposable
     {
         var (leg, error, message) = await BackendDialer.ConnectAsync(ct => _dialBackend(handshake, ct), _options, _lifetime.Token);
         Volatile.Write(ref _backend, leg);
-        if (IsAborted)
-        {
-            // An abort that ran while we were connecting could not see the leg: close it here.
-            leg?.Link.Socket.Dispose();
-        }
-
-        if (leg is null)
+        if (!Taken(leg))
         {
             // Tell the client it is not a clean end, never with close_notify.
             if (error is not (ProxyError.Aborted or ProxyError.None)) front.Fail();
             return (error, message);
         }
 
-        var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
-        ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
         var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
         totals.Add(relay);
         return Ended(relay);
+    }
+
+    /// <summary>
+    /// A back-end connection was (or was not) taken: closed at once when an abort ran meanwhile (it could not see it),
+    /// and reported to the observer. False when there is none.
+    /// </summary>
+    private bool Taken([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] BackendLeg? leg)
+    {
+        if (IsAborted) leg?.Link.Socket.Dispose();
+        if (leg is null) return false;
+        var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
+        ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+        return true;
     }
 
     /// <summary>How a relay that was not released ends the client connection.</summary>
@@ -241,13 +246,7 @@ public sealed class TlsProxyConnection : IDisposable
         for (var first = true; ; first = false)
         {
             var (leg, error, message, started, dialled) = await AcquireAsync(front, handshake, exchange, reuse, first);
-            if (IsAborted)
-            {
-                // An abort that ran while we were connecting could not see the leg: close it here.
-                leg?.Link.Socket.Dispose();
-            }
-
-            if (leg is null)
+            if (!Taken(leg))
             {
                 if (error == ProxyError.IdleTimeout && !first)
                 {
@@ -263,9 +262,6 @@ public sealed class TlsProxyConnection : IDisposable
                 // A client that never asked anything cost no back-end connection.
                 return (error, message, !first || dialled);
             }
-
-            var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
-            ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
 
             var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token,
                 leg.Link.IdleTimeout, started, release: exchange, releases: reuse.Pool);
@@ -335,12 +331,9 @@ public sealed class TlsProxyConnection : IDisposable
 
                     pending.Begin(buffer);
                     exchange.ProcessRequest(buffer.AsSpan(0, read.Count), pending);
-                    if (pending.TakeDirect(out var direct) && direct > 0)
-                    {
-                        // Nothing was held from earlier reads: either this buffer is the request, or its start is kept.
-                        if (exchange.HasRequest) (request, count, buffer) = (buffer, direct, null);
-                        else System.Buffers.BuffersExtensions.Write(pending, buffer.AsSpan(0, direct));
-                    }
+                    if (!exchange.HasRequest) pending.Keep();
+                    // The whole request passed unchanged from this one read: it is sent from this buffer.
+                    else if (pending.TakeDirect(out var direct) && direct > 0) (request, count, buffer) = (buffer, direct, null);
                 }
                 finally
                 {
