@@ -269,6 +269,14 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     public static partial int SSL_set_ciphersuites(IntPtr ssl, byte* suites);
 
+    /// <summary>The cipher list a new SSL_CTX starts with (static, NUL-terminated).</summary>
+    [LibraryImport(Lib)]
+    public static partial byte* OSSL_default_cipher_list();
+
+    /// <summary>The TLS 1.3 suites a new SSL_CTX starts with (static, NUL-terminated).</summary>
+    [LibraryImport(Lib)]
+    public static partial byte* OSSL_default_ciphersuites();
+
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial IntPtr SSL_get_servername(IntPtr ssl, int type);

@@ -45,6 +45,9 @@ public sealed unsafe class SslConnection : IDisposable
     /// <summary>A BIO may hold more than <see cref="GrowthMark"/> of capacity; the handshake's flights make it so.</summary>
     private bool _grown = true;
     private readonly Func<string?, SslContext?>? _select;
+
+    // A server connection's listener front (Context is the variant of it the connection started on).
+    private SslContext? _front;
     private Exception? _callbackFailure;
     private bool _established;
 
@@ -172,7 +175,8 @@ public sealed unsafe class SslConnection : IDisposable
     {
         ArgumentNullException.ThrowIfNull(front);
         ArgumentNullException.ThrowIfNull(select);
-        var connection = Create(front, select);
+        var connection = Create(front.StartContext, select);
+        connection._front = front;
         LibSsl.SSL_set_accept_state(connection.Ssl);
         return connection;
     }
@@ -520,7 +524,8 @@ public sealed unsafe class SslConnection : IDisposable
             return LibSsl.ClientHelloError;
         }
 
-        bool switched = LibSsl.SSL_set_SSL_CTX(ssl, chosen.Handle) != IntPtr.Zero && chosen.ApplyTo(ssl);
+        var start = Context!;
+        bool switched = LibSsl.SSL_set_SSL_CTX(ssl, chosen.Handle) != IntPtr.Zero && chosen.ApplyTo(ssl, start);
         chosen.KeepAlive();
         if (!switched)
         {
@@ -530,6 +535,11 @@ public sealed unsafe class SslConnection : IDisposable
         }
 
         SelectedContext = chosen;
+        if (!start.HasSuitesOf(chosen))
+        {
+            _front!.PreferSuitesOf(chosen);
+        }
+
         return LibSsl.ClientHelloSuccess;
     }
 

@@ -89,6 +89,14 @@ public sealed unsafe class SslContext : IDisposable
     private readonly int _minVersion;
     private readonly int _maxVersion;
 
+    // A listener's front only: its options, its variants with ssl-servers' suites, and the one new connections start on.
+    private const int MaxVariants = 8;
+    private readonly Lock _variantsLock = new();
+    private FrontContextOptions? _frontOptions;
+    private SslContext[] _variants = [];
+    private SslContext? _preferred;
+    private int _variantPending;
+
     private SslContext(SafeSslContextHandle handle, byte[]? cipherList, byte[]? cipherSuites, object? tag, int minVersion = 0, int maxVersion = 0)
     {
         _minVersion = minVersion;
@@ -178,6 +186,14 @@ public sealed unsafe class SslContext : IDisposable
             throw new ArgumentException($"versions must be TLS 1.2 (0x0303) or TLS 1.3 (0x0304), min <= max; got {options.MinVersion:x4}-{options.MaxVersion:x4}");
         }
 
+        var front = CreateFront(options, null, null);
+        front._frontOptions = options;
+        return front;
+    }
+
+    /// <summary>A front context; with suites, a variant of a listener's front that starts connections on them.</summary>
+    private static SslContext CreateFront(FrontContextOptions options, byte[]? cipherList, byte[]? cipherSuites)
+    {
         var handle = NewContext(server: true);
         try
         {
@@ -185,6 +201,7 @@ public sealed unsafe class SslContext : IDisposable
             Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMinProtoVersion, options.MinVersion, IntPtr.Zero) == 1, "set the lowest TLS version");
             Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetMaxProtoVersion, options.MaxVersion, IntPtr.Zero) == 1, "set the highest TLS version");
             WithUtf8(options.Groups, p => Check(LibSsl.SSL_CTX_ctrl(ctx, LibSsl.Ctrl.SetGroupsList, 0, (IntPtr)p) == 1, $"set the groups '{options.Groups}'"));
+            SetSuites(ctx, cipherList, cipherSuites);
 
             // Sessions live in the caller's store and tickets under the caller's keys, never in OpenSSL's own cache
             // or under keys of this process: that is what makes them resume on every node.
@@ -205,12 +222,98 @@ public sealed unsafe class SslContext : IDisposable
             // only acknowledges the name.
             LibSsl.SSL_CTX_set_client_hello_cb(ctx, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnClientHello, IntPtr.Zero);
             LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextServernameCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int*, IntPtr, int>)&SslConnection.OnServerName);
-            return new SslContext(handle, null, null, null) { Sessions = options.Sessions };
+            return new SslContext(handle, cipherList, cipherSuites, null) { Sessions = options.Sessions };
         }
         catch
         {
             handle.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The context a new connection of this listener starts on: the front, or the variant of it with the suites of the
+    /// ssl-server its last ClientHello chose, so that SNI usually finds the suites in place (see <see cref="ApplyTo"/>).
+    /// </summary>
+    internal SslContext StartContext => Volatile.Read(ref _preferred) ?? this;
+
+    /// <summary>
+    /// A connection started on <paramref name="start"/> (this front or one of its variants) chose
+    /// <paramref name="chosen"/>, whose suites <paramref name="start"/> does not have: later connections start on a
+    /// variant that has them. The variant is built on the thread pool, off the handshake, at most
+    /// <see cref="MaxVariants"/> of them per front; past that, connections go on setting the suites themselves.
+    /// </summary>
+    internal void PreferSuitesOf(SslContext chosen)
+    {
+        if (_frontOptions is null)
+        {
+            return;
+        }
+
+        var variants = Volatile.Read(ref _variants);
+        foreach (var variant in variants)
+        {
+            if (variant.HasSuitesOf(chosen))
+            {
+                Volatile.Write(ref _preferred, variant);
+                return;
+            }
+        }
+
+        if (variants.Length >= MaxVariants || Interlocked.Exchange(ref _variantPending, 1) == 1)
+        {
+            return;
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            var (front, list, suites) = state;
+            try
+            {
+                var variant = CreateFront(front._frontOptions!, list, suites);
+                lock (front._variantsLock)
+                {
+                    front._variants = [.. front._variants, variant];
+                }
+
+                Volatile.Write(ref front._preferred, variant);
+            }
+#pragma warning disable CA1031 // A variant is only a shortcut: without it, connections set their suites themselves.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                OpenSslErrors.Clear();
+            }
+            finally
+            {
+                Volatile.Write(ref front._variantPending, 0);
+            }
+        }, (this, chosen._cipherList, chosen._cipherSuites), preferLocal: false);
+    }
+
+    /// <summary>Whether a connection started on this context already has <paramref name="other"/>'s suites.</summary>
+    internal bool HasSuitesOf(SslContext other) =>
+        SameBytes(_cipherList, other._cipherList) && SameBytes(_cipherSuites, other._cipherSuites);
+
+    private static bool SameBytes(byte[]? a, byte[]? b) =>
+        ReferenceEquals(a, b) || (a is not null && b is not null && a.AsSpan().SequenceEqual(b));
+
+    private static void SetSuites(IntPtr ctx, byte[]? cipherList, byte[]? cipherSuites)
+    {
+        if (cipherList is not null)
+        {
+            fixed (byte* p = cipherList)
+            {
+                Check(LibSsl.SSL_CTX_set_cipher_list(ctx, p) == 1, $"use the TLS 1.2 cipher list '{Encoding.UTF8.GetString(cipherList.AsSpan(0, cipherList.Length - 1))}'");
+            }
+        }
+
+        if (cipherSuites is not null)
+        {
+            fixed (byte* p = cipherSuites)
+            {
+                Check(LibSsl.SSL_CTX_set_ciphersuites(ctx, p) == 1, $"use the TLS 1.3 suites '{Encoding.UTF8.GetString(cipherSuites.AsSpan(0, cipherSuites.Length - 1))}'");
+            }
         }
     }
 
@@ -253,25 +356,9 @@ public sealed unsafe class SslContext : IDisposable
                 LibSsl.SSL_CTX_callback_ctrl(ctx, LibSsl.Ctrl.SetTlsextStatusReqCb, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, IntPtr, int>)&OnStatusRequest);
             }
 
-            byte[]? cipherList = null;
-            byte[]? cipherSuites = null;
-            if (options.CipherList is { } list)
-            {
-                cipherList = Utf8Z(list);
-                fixed (byte* p = cipherList)
-                {
-                    Check(LibSsl.SSL_CTX_set_cipher_list(ctx, p) == 1, $"use the TLS 1.2 cipher list '{list}'");
-                }
-            }
-
-            if (options.CipherSuites is { } suites)
-            {
-                cipherSuites = Utf8Z(suites);
-                fixed (byte* p = cipherSuites)
-                {
-                    Check(LibSsl.SSL_CTX_set_ciphersuites(ctx, p) == 1, $"use the TLS 1.3 suites '{suites}'");
-                }
-            }
+            byte[]? cipherList = options.CipherList is { } list ? Utf8Z(list) : null;
+            byte[]? cipherSuites = options.CipherSuites is { } suites ? Utf8Z(suites) : null;
+            SetSuites(ctx, cipherList, cipherSuites);
 
             Span<byte> sid = stackalloc byte[32];
             int sidLength = SessionIdContextBytes(options.SessionIdContext, sid);
@@ -341,8 +428,12 @@ public sealed unsafe class SslContext : IDisposable
         }
     }
 
-    /// <summary>Applies this context's versions and suites to a connection switched to it by SNI (SSL_set_SSL_CTX copies neither).</summary>
-    internal bool ApplyTo(IntPtr ssl)
+    /// <summary>
+    /// Applies this context's versions and suites to a connection switched to it by SNI (SSL_set_SSL_CTX copies
+    /// neither). The suites only when the context the connection started on has other ones: setting them parses the
+    /// cipher strings and rebuilds the connection's list, which was a tenth of the CPU of a resumed handshake.
+    /// </summary>
+    internal bool ApplyTo(IntPtr ssl, SslContext start)
     {
         if (_minVersion != 0 && LibSsl.SSL_ctrl(ssl, LibSsl.Ctrl.SetMinProtoVersion, _minVersion, IntPtr.Zero) != 1)
         {
@@ -359,36 +450,33 @@ public sealed unsafe class SslContext : IDisposable
             ClientCertificateCallbacks.Request(ssl, clientCertificates);
         }
 
-        if (_cipherList is { } list)
+        if (start.HasSuitesOf(this))
         {
-            fixed (byte* p = list)
-            {
-                if (LibSsl.SSL_set_cipher_list(ssl, p) != 1)
-                {
-                    return false;
-                }
-            }
+            return true;
         }
 
-        if (_cipherSuites is { } suites)
+        // What this context leaves unset is OpenSSL's default, which a variant the connection started on replaced.
+        fixed (byte* list = _cipherList, suites = _cipherSuites)
         {
-            fixed (byte* p = suites)
-            {
-                if (LibSsl.SSL_set_ciphersuites(ssl, p) != 1)
-                {
-                    return false;
-                }
-            }
+            byte* tls12 = list != null ? list : start._cipherList is null ? null : LibSsl.OSSL_default_cipher_list();
+            byte* tls13 = suites != null ? suites : start._cipherSuites is null ? null : LibSsl.OSSL_default_ciphersuites();
+            return (tls12 == null || LibSsl.SSL_set_cipher_list(ssl, tls12) == 1) &&
+                (tls13 == null || LibSsl.SSL_set_ciphersuites(ssl, tls13) == 1);
         }
-
-        return true;
     }
 
     /// <summary>Keeps the handle alive across a native call that uses <see cref="Handle"/>.</summary>
     internal void KeepAlive() => GC.KeepAlive(_handle);
 
     /// <summary>Releases our reference; connections using the context keep theirs.</summary>
-    public void Dispose() => _handle.Dispose();
+    public void Dispose()
+    {
+        _handle.Dispose();
+        foreach (var variant in Volatile.Read(ref _variants))
+        {
+            variant.Dispose();
+        }
+    }
 
     /// <summary>The bytes of a session-ID context: the text itself when it fits 32 bytes, else its SHA-256.</summary>
     internal static int SessionIdContextBytes(string text, Span<byte> destination)

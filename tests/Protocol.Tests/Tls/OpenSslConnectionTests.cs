@@ -95,6 +95,40 @@ public sealed class OpenSslConnectionTests : IDisposable
         Assert.Equal(0xC030, (await listener.Accepted).CipherSuite);
     }
 
+    [Fact]
+    public async Task Suites_ConnectionsStartOnTheLastChosenSslServersSuites_EachSslServerStillNegotiatesItsOwn()
+    {
+        using var front = SslContext.CreateFront(new FrontContextOptions());
+        using var aes = SslContext.CreateServer(Options(_rsa, "ECDHE-RSA-AES256-GCM-SHA384", "TLS_AES_256_GCM_SHA384"), "aes");
+        using var chacha = SslContext.CreateServer(Options(_rsa, "ECDHE-RSA-CHACHA20-POLY1305", "TLS_CHACHA20_POLY1305_SHA256"), "chacha");
+        using var defaults = SslContext.CreateServer(Options(_ecdsa), "defaults");
+        Func<string?, SslContext?> select = name => name switch
+        {
+            "aes.example" => aes,
+            "chacha.example" => chacha,
+            _ => defaults,
+        };
+
+        // Before any choice, connections start on the front itself (OpenSSL's defaults).
+        Assert.Same(front, front.StartContext);
+        Assert.Equal(0xC030, await SuiteAsync(front, select, "-servername aes.example -tls1_2"));
+        await StartsOnSuitesOfAsync(front, aes);
+
+        // Started on the aes variant: chacha's suites are set on the connection, and the next ones start on them.
+        Assert.Equal(0xCCA8, await SuiteAsync(front, select, "-servername chacha.example -tls1_2"));
+        Assert.Equal(0x1303, await SuiteAsync(front, select, "-servername chacha.example -tls1_3"));
+        await StartsOnSuitesOfAsync(front, chacha);
+
+        // Started on the chacha variant: a server with no suites of its own gets OpenSSL's defaults back.
+        Assert.Equal(0x1301, await SuiteAsync(front, select, "-servername defaults.example -tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256"));
+        Assert.Equal(0xC02B, await SuiteAsync(front, select, "-servername defaults.example -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256"));
+
+        // And a server does not inherit the suites of the variant the connection started on.
+        Assert.Equal(0xCCA8, await SuiteAsync(front, select, "-servername chacha.example -tls1_2"));
+        await StartsOnSuitesOfAsync(front, chacha);
+        Assert.Equal(-1, await SuiteAsync(front, select, "-servername aes.example -tls1_3 -ciphersuites TLS_CHACHA20_POLY1305_SHA256"));
+    }
+
     [Theory]
     [InlineData("ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa")]
     [InlineData("ECDHE-RSA-AES128-GCM-SHA256", "rsa")]
@@ -184,6 +218,27 @@ public sealed class OpenSslConnectionTests : IDisposable
         Assert.Equal("short", Encoding.UTF8.GetString(buffer[..5]));
         Assert.Equal(32, SslContext.SessionIdContextBytes(new string('k', 100), buffer));
         Assert.Equal(SHA256.HashData(Encoding.UTF8.GetBytes(new string('k', 100))), buffer.ToArray());
+    }
+
+    /// <summary>The suite one openssl s_client handshake negotiated with <paramref name="front"/>; -1 when it failed.</summary>
+    private static async Task<int> SuiteAsync(SslContext front, Func<string?, SslContext?> select, string clientArguments)
+    {
+        await using var listener = await EchoServer.StartAsync(front, select);
+        var result = await OpenSslClient.SClientAsync(listener.Port, clientArguments, "");
+        var connection = await listener.Accepted;
+        return result.StandardOutput.Contains("Cipher is (NONE)", StringComparison.Ordinal) ? -1 : connection.CipherSuite;
+    }
+
+    /// <summary>Waits (bounded) until new connections of <paramref name="front"/> start with <paramref name="server"/>'s suites.</summary>
+    private static async Task StartsOnSuitesOfAsync(SslContext front, SslContext server)
+    {
+        for (int i = 0; i < 200 && !front.StartContext.HasSuitesOf(server); i++)
+        {
+            await Task.Delay(25);
+        }
+
+        Assert.True(front.StartContext.HasSuitesOf(server));
+        Assert.NotSame(front, front.StartContext);
     }
 
     private static ServerContextOptions Options(TestCertificate certificate, string? cipherList = null, string? suites = null) => new()
