@@ -217,7 +217,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     /// <summary>Dispatches a client; false when it must wait for room (queue mode), true when it was handled (taken or refused).</summary>
     private bool TryDispatch(Socket socket, string? sessionId)
     {
-        socket.NoDelay = true;
+        // No socket options here: the connection (TlsProxyConnection, TcpRelay) sets TCP_NODELAY, one syscall each.
         var runtime = _runtime;
 
         // Taken here, in order with UseRuntime, so the runtime cannot be retired under a connection already accepted;
