@@ -28,8 +28,18 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     }
 
     private readonly Queue<(Socket Socket, string? SessionId, DateTime Since)> _waiting = new();
-    /// <summary>Use this runtime for new connections from now on (a new configuration revision).</summary>
-    public sealed record UseRuntime(IListenerRuntime Runtime);
+    /// <summary>Use this runtime, and these agents, for new connections from now on (a new configuration revision).</summary>
+    public sealed record UseRuntime(IListenerRuntime Runtime, ListenerAgents Agents);
+
+    /// <summary>
+    /// The agents of a runtime's modules (by module name) and, for a clear-text rule, of the rule: admitted connections
+    /// go to them directly, one mailbox less per connection than through the node runtime, which made them and keeps
+    /// them for the node's life. A connection whose agent is not here goes through the node runtime.
+    /// </summary>
+    public sealed record ListenerAgents(IReadOnlyDictionary<string, IActorRef> Modules, IActorRef? Rule)
+    {
+        public static ListenerAgents None { get; } = new(new Dictionary<string, IActorRef>(), null);
+    }
 
     public sealed record Bound(string Key);
 
@@ -50,14 +60,17 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private static readonly TimeSpan PeekTimeout = TimeSpan.FromSeconds(2);
 
     private IListenerRuntime _runtime;
+    private ListenerAgents _agents;
 
     // Read by the accept loop, written by the actor when a revision changes the rule's stickiness.
     private bool _peekSessionIds;
     private WeightedRoundRobin<ModulePlan> _modules;
     private Socket? _listener;
 
-    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, IActorRef router, NodeLimits limits)
+    public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
+        NodeLimits limits)
     {
+        _agents = agents;
         _limits = limits;
         _key = key;
         _endpoint = endpoint;
@@ -73,6 +86,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         {
             var old = _runtime;
             _runtime = u.Runtime;
+            _agents = u.Agents;
             old.Retire();
             _modules = Balancer(u.Runtime);
             Volatile.Write(ref _peekSessionIds, PeeksSessionIds(u.Runtime));
@@ -86,8 +100,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     }
 
     /// <param name="router">Where admitted connections go (the node runtime, which hands each to its module's or rule's agent).</param>
-    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, SslClusterSettings settings, IActorRef router, NodeLimits limits) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, settings, router, limits));
+    public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
+        NodeLimits limits) =>
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits));
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
@@ -232,7 +247,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             var relayAdmission = Admit(socket, runtime, null);
             if (relayAdmission != Admission.Admitted) return relayAdmission == Admission.Refused;
             // Clear-text rules have no module: the rule's agent (which outlives this dispatcher) runs the relay.
-            _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.RuleAgent(runtime.Plan), new FlowAgentActor.StartConnection(socket, runtime, null, _limits)));
+            var relay = new FlowAgentActor.StartConnection(socket, runtime, null, _limits);
+            if (_agents.Rule is { } ruleAgent) ruleAgent.Tell(relay);
+            else _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.RuleAgent(runtime.Plan), relay));
             return true;
         }
         var stickyKey = runtime.Sticky is null ? null : runtime.Plan.Sticky switch
@@ -255,7 +272,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         }
         var admission = Admit(socket, runtime, module);
         if (admission != Admission.Admitted) return admission == Admission.Refused;
-        _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.ModuleAgent(module.Name), new FlowAgentActor.StartConnection(socket, runtime, module, _limits)));
+        var start = new FlowAgentActor.StartConnection(socket, runtime, module, _limits);
+        if (_agents.Modules.TryGetValue(module.Name, out var agent)) agent.Tell(start);
+        else _router.Tell(new NodeRuntimeActor.Route(NodeRuntimeActor.ModuleAgent(module.Name), start));
         return true;
     }
 

@@ -127,24 +127,28 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         _state = state;
         _time = time;
-        var self = Self;
-        var token = _abort.Token;
-        _ = Task.Run(async () =>
+
+        // Started here rather than queued to the thread pool (one work item less per connection): it runs on this
+        // thread until its first wait, usually the client's next bytes, and the actor is not needed before then.
+        _ = RunAsync(socket, runtime, module, counters, state, limits, Self, _abort.Token);
+    }
+
+    private static async Task RunAsync(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
+        NodeLimits? limits, IActorRef self, CancellationToken token)
+    {
+        // The dispatcher took a reference on the runtime for this connection; the task releases it, so a runtime is
+        // never retired under a connection that is still moving bytes, even when the actor stops first.
+        try
         {
-            // The dispatcher took a reference on the runtime for this connection; the task releases it, so a
-            // runtime is never retired under a connection that is still moving bytes, even when the actor stops first.
-            try
-            {
-                await runtime.RunAsync(socket, module, counters, state, token);
-            }
-            finally
-            {
-                socket.Dispose();
-                runtime.Release();
-                limits?.Ended(module?.Name);
-                self.Tell(Finished.Instance);
-            }
-        }, CancellationToken.None);
+            await runtime.RunAsync(socket, module, counters, state, token);
+        }
+        finally
+        {
+            socket.Dispose();
+            runtime.Release();
+            limits?.Ended(module?.Name);
+            self.Tell(Finished.Instance, ActorRefs.NoSender);
+        }
     }
 
     // An untyped actor: one is made per client connection, and a ReceiveActor builds its handler tables per instance.

@@ -192,13 +192,13 @@ public sealed class NodeRuntimeActor : ReceiveActor
             {
                 // The dispatcher retires the old runtime itself once it switched, so no connection it accepted
                 // before the switch can find its runtime retired (a refused connection in a hitless change).
-                existing.Dispatcher.Tell(new DispatcherActor.UseRuntime(runtime));
+                existing.Dispatcher.Tell(new DispatcherActor.UseRuntime(runtime, AgentsOf(listener)));
                 _listeners[listener.Key] = (existing.Dispatcher, runtime);
             }
             else
             {
                 var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
-                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, _settings, Self, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, AgentsOf(listener), _settings, Self, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
                 _binding.Add(listener.Key);
                 if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
                 _listeners[listener.Key] = (dispatcher, runtime);
@@ -219,6 +219,11 @@ public sealed class NodeRuntimeActor : ReceiveActor
     }
 
     private IActorRef AgentFor(string key) => _agents.TryGetValue(key, out var a) ? a : EnsureAgent(key);
+
+    /// <summary>The agents a listener's dispatcher hands its connections to (made here if they are not yet).</summary>
+    private DispatcherActor.ListenerAgents AgentsOf(ListenerPlan listener) => new(
+        listener.Modules.Select(m => m.Name).Distinct(StringComparer.Ordinal).ToDictionary(n => n, n => AgentFor(ModuleAgent(n)), StringComparer.Ordinal),
+        listener.Kind == ListenerKind.TcpRelay ? AgentFor(RuleAgent(listener)) : null);
 
     /// <summary>
     /// The agent of a module or clear-text rule, made on first use and kept for the node's life: its connections
