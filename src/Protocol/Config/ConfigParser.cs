@@ -100,6 +100,20 @@ public static partial class ConfigParser
     {
         private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
         private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
+
+        /// <summary>
+        /// What the CSS accepts inside an interface, circuit or circuit-IP block (CSS Administration Guide, "Configuring
+        /// Interfaces and Circuits"); any other word is an error, as on the CSS, rather than a hardware line.
+        /// </summary>
+        private static readonly string[] HardwareBlockWords =
+        [
+            // interface mode
+            "interface", "circuit", "description", "phy", "max-idle", "bridge", "trunk", "vlan", "default-vlan", "flow-control",
+            "admin-shutdown", "isc-port-one", "isc-port-two", "gigabit",
+            // circuit and circuit-IP modes
+            "ip", "router-discovery", "redundancy", "redundancy-protocol", "broadcast", "redirects", "unreachables", "enable",
+            "disable", "rip", "ospf", "no",
+        ];
         private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "crl-record", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "max-conns", "add", "remove", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] KeepaliveWords = ["ip", "port", "type", "method", "uri", "hash", "frequency", "retryperiod", "maxfailure", "description", "active", "suspend", "no", "exit"];
@@ -235,11 +249,25 @@ public static partial class ConfigParser
             {
                 case Mode.Hardware:
                     // A hardware block lasts until a line that the global level knows and that is not hardware.
-                    if (GlobalWords.Contains(first) && !HardwareWords.Contains(first) && first is not ("ip" or "exit"))
+                    if (GlobalWords.Contains(first) && !HardwareWords.Contains(first) && first is not ("ip" or "exit" or "no"))
                     {
                         _mode = Mode.Global;
                         Dispatch(w);
                         return;
+                    }
+                    // "no ssl-proxy-list X" and the like end the block like their positive forms.
+                    if (first == "no" && w.Count > 1 && Accepts(Mode.Global, first, w))
+                    {
+                        _mode = Mode.Global;
+                        Dispatch(w);
+                        return;
+                    }
+                    if (!HardwareBlockWords.Contains(first))
+                    {
+                        var candidates = HardwareBlockWords.Concat(GlobalWords).Distinct();
+                        throw new LineException(w[0], $"unknown command in a hardware block{Suggest.DidYouMean(first, candidates)}" +
+                            " (a hardware block takes interface, circuit and circuit-IP commands, which are accepted and ignored;" +
+                            " any command of the global level ends it)");
                     }
                     NotApplicable(string.Join(' ', w));
                     return;

@@ -67,6 +67,9 @@ public sealed class ConfigErrorTests
     [InlineData("ssl-proxy-list spl\nbackend-server 5 type backend-sll", "5", "create it first")]
     [InlineData("ssl-proxy-list spl9\nbackend-server 5\nbackend-server 5 type backend-sll", "backend-sll", "did you mean 'backend-ssl'")]
     [InlineData("servce web", "servce", "did you mean 'service'")]
+    [InlineData("interface 1/1\n  bridge vlan 100\nservce web", "servce", "did you mean 'service'")]
+    [InlineData("circuit VLAN50\n  ip address 10.0.0.9 255.255.255.0\n  redundncy", "redundncy", "did you mean 'redundancy'")]
+    [InlineData("interface 1/1\n  frobnicate 1", "frobnicate", "unknown command in a hardware block")]
     [InlineData("service web\nweight 11", "11", "from 0 to 10")]
     [InlineData("service web\ntype ssl-acel", "ssl-acel", "did you mean 'ssl-accel'")]
     [InlineData("service web\nkeepalive type htp", "htp", "did you mean 'http'")]
@@ -159,6 +162,33 @@ public sealed class ConfigErrorTests
         Assert.True(step2.Succeeded, string.Join("\n", step2.Errors));
         Assert.Equal("spl2", step2.Config!.Services["mod"].ProxyList);
         Assert.Equal(1, step2.Config.Services["mod"].Weight);
+    }
+
+    [Fact]
+    public void Apply_HardwareBlock_KnownLinesIgnoredAndGlobalCommandsEndIt()
+    {
+        var result = ConfigParser.Apply(BaseConfig(), """
+            service extra
+              ip address 10.0.0.3
+            interface 1/1
+              description "uplink"
+              phy 100Mbps-FD
+              admin-shutdown
+            circuit VLAN50
+              ip address 10.0.0.9 255.255.255.0
+              redundancy
+            no service extra
+            interface 1/2
+              bridge vlan 50
+              exit
+            service web
+              weight 2
+            """);
+
+        Assert.True(result.Succeeded, string.Join("\n", result.Errors));
+        Assert.Equal(9, result.NotApplicable.Count());
+        Assert.False(result.Config!.Services.ContainsKey("extra"));
+        Assert.Equal(2, result.Config.Services["web"].Weight);
     }
 
     [Fact]
