@@ -45,12 +45,16 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
 
     /// <param name="rules">Location rewrite rules; null for none.</param>
     /// <param name="ownsBackendConnection">The back-end connection is kept for other clients (<c>http-reuse</c>).</param>
-    public HttpExchange(UrlRewriter? rules, bool ownsBackendConnection = false)
+    /// <param name="insertion">Header lines inserted into every request (the client's own of those names removed); null for none.</param>
+    public HttpExchange(UrlRewriter? rules, bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null)
     {
         _rules = rules is { HasRules: true } ? rules : null;
         OwnsBackendConnection = ownsBackendConnection;
-        _requests = new RequestFramer(ownsBackendConnection);
+        _requests = new RequestFramer(ownsBackendConnection, insertion);
     }
+
+    /// <summary>Under header insertion, the client sent bytes that could not be framed strictly, and they were not forwarded.</summary>
+    public bool RequestRefused => _requests.Refused;
 
     /// <summary>The back-end connection may outlive the client's (<c>http-reuse</c>).</summary>
     public bool OwnsBackendConnection { get; }

@@ -32,12 +32,18 @@ public enum RequestEnd
 /// tunnel or bytes that cannot be framed make the back-end connection single-use.
 /// </para>
 /// <para>
+/// With a <see cref="RequestHeaderInsertion"/> every request head gets its lines, after the client's own headers of
+/// those names were taken out. Bytes that cannot be framed strictly (a head too large or malformed, bare line feeds,
+/// a body that breaks its own framing) are then refused rather than passed: nothing more of the client's goes to the
+/// back end, since a server reading them could find a request whose headers we never saw (<see cref="Refused"/>).
+/// </para>
+/// <para>
 /// <see cref="Process"/> and <see cref="EndInput"/> run on the client-to-backend thread, <see cref="Take"/>,
 /// <see cref="Peek"/> and <see cref="ResponseCompleted"/> on the backend-to-client thread: only the queue and the
 /// counts are shared, under a lock.
 /// </para>
 /// </summary>
-internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDisposable
+internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null) : IDisposable
 {
     /// <summary>
     /// Requests sent ahead of their responses (pipelining) that are remembered; a client that sends more stops the
@@ -68,6 +74,12 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
 
     /// <summary>True once framing stopped: every byte from here on passes as it is (client thread).</summary>
     public bool Stopped => _stopped;
+
+    /// <summary>
+    /// With header insertion, the client sent bytes that could not be framed strictly: they and everything after them
+    /// are discarded (client thread).
+    /// </summary>
+    public bool Refused { get; private set; }
 
     /// <summary>
     /// Every request so far is whole, was framed, and may be sent again on another connection if the first one closes
@@ -140,6 +152,11 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
             if (!_body.IsDone)
             {
                 var n = _body.Advance(data, out var malformed);
+                if (malformed && insertion is not null)
+                {
+                    Refuse(data.Length);
+                    return;
+                }
                 output.Pass(data[..n]);
                 data = data[n..];
                 if (malformed) Stop(output);
@@ -161,11 +178,16 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
                     // line as soon as it is whole, so that its response is not waited for as a head.
                     if (!_lineChecked && _head.Held.Contains((byte)'\n'))
                     {
-                        if (!HttpHead.TryParseRequestLine(_head.Held, out _, out _)) Stop(output);
+                        if (!HttpHead.TryParseRequestLine(_head.Held, out _, out _)) StopOrRefuse(output, _head.Held.Length);
                         _lineChecked = true;
                     }
                     return;
                 case HeadStatus.TooLarge:
+                    if (insertion is not null)
+                    {
+                        Refuse(_head.Held.Length + data.Length);
+                        return;
+                    }
                     Stop(output);
                     break;
                 default:
@@ -181,18 +203,25 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
     {
         if (!HttpHead.TryParseRequestLine(head, out var kind, out var headersStart, out var http10) ||
             !HttpHead.TryReadFraming(head, headersStart, out var framing) ||
-            (framing.HasTransferEncoding && !framing.Chunked))
+            (framing.HasTransferEncoding && !framing.Chunked) ||
+            (insertion is not null && (!framing.Strict || !HttpHead.IsStrictRequestLine(head, headersStart) || (framing.HasTransferEncoding && framing.ContentLength >= 0))))
         {
-            // A request whose transfer coding does not end in chunked cannot be framed (RFC 9112 section 6.3).
+            // A request whose transfer coding does not end in chunked cannot be framed (RFC 9112 section 6.3). Under
+            // header insertion, neither can one a server might read with other headers than we did.
+            if (insertion is not null)
+            {
+                Refuse(head.Length);
+                return;
+            }
             output.Pass(head);
             Stop(null);
             return;
         }
         var close = ownsBackendConnection && !http10 && framing.ConnectionClose;
-        if (close)
+        if (close || insertion is not null)
         {
             // The client's close is ours to honour: the back end must keep the connection for the next client.
-            WriteWithoutClose(head, headersStart, output);
+            WriteHead(head, headersStart, close, output);
         }
         else
         {
@@ -222,15 +251,25 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
         _closeRequested = close;
     }
 
-    /// <summary>The head with the <c>close</c> token taken out of every Connection header (a line dropped when nothing else is listed).</summary>
-    private static void WriteWithoutClose(ReadOnlySpan<byte> head, int headersStart, IBufferWriter<byte> output)
+    /// <summary>
+    /// The head as the back end is to read it: with <paramref name="dropClose"/>, the <c>close</c> token taken out of
+    /// every Connection header (a line dropped when nothing else is listed); under header insertion, the client's
+    /// headers of the inserted names dropped and the inserted lines added after the last header.
+    /// </summary>
+    private void WriteHead(ReadOnlySpan<byte> head, int headersStart, bool dropClose, IBufferWriter<byte> output)
     {
         var written = 0;
         var reader = new HeaderReader(head, headersStart);
         while (reader.MoveNext())
         {
+            if (insertion?.Removes(reader.Name) == true)
+            {
+                output.Pass(head[written..reader.LineStart]);
+                written = reader.LineEnd;
+                continue;
+            }
             var value = head[reader.ValueStart..reader.ValueEnd];
-            if (!Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) || !HttpHead.HasToken(value, "close"u8)) continue;
+            if (!dropClose || !Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) || !HttpHead.HasToken(value, "close"u8)) continue;
             output.Pass(head[written..reader.LineStart]);
             written = reader.LineEnd;
             var kept = 0;
@@ -243,7 +282,16 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
             }
             if (kept > 0) output.Pass("\r\n"u8);
         }
-        output.Pass(head[written..]);
+        if (insertion is null)
+        {
+            output.Pass(head[written..]);
+            return;
+        }
+        // The blank line that ends the head (CRLF: a strict head was required) comes after the inserted lines.
+        var end = head.Length - 2;
+        output.Pass(head[written..end]);
+        output.Pass(insertion.Block);
+        output.Pass(head[end..]);
     }
 
     private bool Enqueue(PendingRequest request)
@@ -258,8 +306,35 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false) : IDispo
                 return true;
             }
         }
-        Stop(null);
+        StopOrRefuse(null, 0);
         return false;
+    }
+
+    /// <summary>Bytes that cannot be framed: passed from here on, or under header insertion refused (<see cref="Refuse"/>).</summary>
+    private void StopOrRefuse(IBufferWriter<byte>? output, int discarded)
+    {
+        if (insertion is null) Stop(output);
+        else Refuse(discarded);
+    }
+
+    /// <summary>
+    /// Under header insertion: the <paramref name="discarded"/> bytes at fault, and everything the client sends after
+    /// them, go nowhere; the back-end connection is not kept, and the client's connection ends once the answers owed
+    /// to its earlier requests were relayed (<see cref="RequestsEnded"/>).
+    /// </summary>
+    private void Refuse(int discarded)
+    {
+        Refused = true;
+        _stopped = true;
+        _closeRequested = true;
+        _body = MessageBody.None;
+        Discarded += discarded;
+        _head.Clear();
+        lock (_gate)
+        {
+            _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
+            _singleUse = true;
+        }
     }
 
     /// <summary>

@@ -14,13 +14,6 @@ public sealed class HttpExchangeReuseTests
     private const string Ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
     private const string OkClosed = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
 
-    private static string Forward(HttpExchange exchange, params string[] reads)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        foreach (var read in reads) exchange.ProcessRequest(B(read), output);
-        return S(output.WrittenSpan);
-    }
-
     private static string Answer(HttpExchange exchange, params string[] reads)
     {
         var output = new ArrayBufferWriter<byte>();

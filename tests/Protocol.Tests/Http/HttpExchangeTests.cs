@@ -20,6 +20,14 @@ public sealed class HttpExchangeTests
 
     internal static string S(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 
+    /// <summary>What the back end receives of the client's <paramref name="reads"/>, one call per read.</summary>
+    internal static string Forward(HttpExchange exchange, params string[] reads)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        foreach (var read in reads) exchange.ProcessRequest(B(read), output);
+        return S(output.WrittenSpan);
+    }
+
     /// <summary>Observes the requests, then feeds each response read in turn; returns what reached the client.</summary>
     private static (string Output, HttpExchange Rewriter) Run(string requests, params string[] reads)
     {

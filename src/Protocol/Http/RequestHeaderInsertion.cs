@@ -1,0 +1,89 @@
+using System.Text;
+
+namespace SslCluster.Protocol.Http;
+
+/// <summary>
+/// The header lines inserted into every request of one client connection (HTTP header insertion), and the names the
+/// client may not send: a request's own headers of any inserted name are taken out first, so that what the servers read
+/// under those names always comes from us. Built once per connection, after the handshake; immutable.
+/// </summary>
+public sealed class RequestHeaderInsertion
+{
+    private readonly byte[] _block;
+    private readonly byte[][] _names;
+
+    private RequestHeaderInsertion(byte[] block, byte[][] names)
+    {
+        _block = block;
+        _names = names;
+    }
+
+    /// <summary>The lines to insert, each <c>Name: value</c> and CRLF, in the order given.</summary>
+    internal ReadOnlySpan<byte> Block => _block;
+
+    /// <summary>How many header lines are inserted.</summary>
+    public int Count => _names.Length;
+
+    /// <summary>
+    /// The insertion of <paramref name="headers"/>; null when there are none. A name must be an HTTP token (RFC 9110
+    /// section 5.1); a value keeps its printable characters, and every control character in it (a line end above all:
+    /// a certificate's subject is chosen by whoever made the certificate) becomes a space, so no value can end its line
+    /// or start another header. Values are trimmed.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name that is not a token.</exception>
+    public static RequestHeaderInsertion? Create(IEnumerable<KeyValuePair<string, string>> headers)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        var block = new List<byte>();
+        var names = new List<byte[]>();
+        foreach (var (name, value) in headers)
+        {
+            var nameBytes = Encoding.ASCII.GetBytes(name);
+            if (nameBytes.Length == 0 || name.Any(c => c > 0x7e) || nameBytes.AsSpan().ContainsAnyExcept(HttpHead.TokenChars))
+            {
+                throw new ArgumentException($"'{name}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", nameof(headers));
+            }
+
+            if (!names.Any(n => Ascii.EqualsIgnoreCase(n, nameBytes)))
+            {
+                names.Add(nameBytes);
+            }
+
+            block.AddRange(nameBytes);
+            block.AddRange(": "u8.ToArray());
+            block.AddRange(Printable(value));
+            block.AddRange("\r\n"u8.ToArray());
+        }
+
+        return names.Count == 0 ? null : new RequestHeaderInsertion([.. block], [.. names]);
+    }
+
+    /// <summary>Whether a header the client sent under <paramref name="name"/> is taken out of its request.</summary>
+    internal bool Removes(ReadOnlySpan<byte> name)
+    {
+        foreach (var candidate in _names)
+        {
+            if (Ascii.EqualsIgnoreCase(candidate, name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The value as UTF-8 with every control character (C0, DEL) turned into a space, trimmed.</summary>
+    private static byte[] Printable(string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        for (int i = 0; i < bytes.Length; i++)
+        {
+            if (bytes[i] < 0x20 || bytes[i] == 0x7f)
+            {
+                bytes[i] = (byte)' ';
+            }
+        }
+
+        return bytes.AsSpan().Trim((byte)' ').ToArray();
+    }
+}

@@ -1,0 +1,170 @@
+using SslCluster.Protocol.Http;
+using Xunit;
+using static SslCluster.Protocol.Tests.Http.HttpExchangeTests;
+
+namespace SslCluster.Protocol.Tests.Http;
+
+/// <summary>
+/// HTTP header insertion in the request direction: every request of a connection gets the lines, the client's own
+/// headers of those names never reach the server, and bytes that cannot be framed strictly are refused, not passed.
+/// </summary>
+public sealed class HeaderInsertionTests
+{
+    private const string Block = "ClientCert-Subject-CN: alice\r\nSession-Id: 0A1B\r\n";
+
+    private static RequestHeaderInsertion Insertion() => RequestHeaderInsertion.Create(
+    [
+        new("ClientCert-Subject-CN", "alice"),
+        new("Session-Id", "0A1B"),
+    ])!;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ProcessRequest_KeepAlivePipelinedRequests_EachGetsTheLinesAfterItsOwnHeaders(bool reuse)
+    {
+        using var exchange = new HttpExchange(null, reuse, Insertion());
+        var get = "GET /a HTTP/1.1\r\nHost: h\r\n\r\n";
+        var post = "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+        var chunked = "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+
+        var forwarded = Forward(exchange, get + post + chunked);
+
+        Assert.Equal(
+            "GET /a HTTP/1.1\r\nHost: h\r\n" + Block + "\r\n" +
+            "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n" + Block + "\r\nhello" +
+            "PUT /c HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Block + "\r\n3\r\nabc\r\n0\r\n\r\n",
+            forwarded);
+        Assert.False(exchange.RequestRefused);
+    }
+
+    [Fact]
+    public void ProcessRequest_RequestInOneByteReads_SameBytesAsInOneRead()
+    {
+        using var whole = new HttpExchange(null, false, Insertion());
+        using var bytewise = new HttpExchange(null, false, Insertion());
+        var requests = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nclientcert-subject-cn: mallory\r\n\r\nabcGET /y HTTP/1.0\r\n\r\n";
+
+        var expected = Forward(whole, requests);
+        var forwarded = Forward(bytewise, [.. requests.Select(c => c.ToString())]);
+
+        Assert.Equal(expected, forwarded);
+        Assert.Equal("POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n" + Block + "\r\nabcGET /y HTTP/1.0\r\n" + Block + "\r\n", forwarded);
+    }
+
+    [Theory]
+    [InlineData("ClientCert-Subject-CN: mallory\r\n")]
+    [InlineData("clientcert-subject-cn:mallory\r\n")]
+    [InlineData("SESSION-ID: 00\r\nClientCert-Subject-CN: x\r\nSession-Id: 01\r\n")]
+    public void ProcessRequest_ClientSendsInsertedNames_TheirLinesTakenOut(string forged)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, $"GET / HTTP/1.1\r\nHost: h\r\n{forged}Accept: */*\r\n\r\n");
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n" + Block + "\r\n", forwarded);
+    }
+
+    [Fact]
+    public void ProcessRequest_ReuseAndConnectionClose_CloseTakenOutAndLinesInserted()
+    {
+        using var exchange = new HttpExchange(null, ownsBackendConnection: true, Insertion());
+
+        var forwarded = Forward(exchange, "GET / HTTP/1.1\r\nConnection: close\r\nSession-Id: forged\r\nHost: h\r\n\r\n");
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: h\r\n" + Block + "\r\n", forwarded);
+        Assert.True(exchange.RequestsEnded);
+    }
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\nHost: h\nClientCert-Subject-CN: mallory\n\n")] // bare line feeds
+    [InlineData("GET / HTTP/1.1\r\nHost: h\r\n X-Folded: ClientCert-Subject-CN: mallory\r\n\r\n")] // obsolete line folding
+    [InlineData("GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")]
+    [InlineData("GET  /  HTTP/1.1\r\nHost: h\r\n\r\n")]
+    public void ProcessRequest_HeadAServerMightReadOtherwise_RefusedAndNothingAfterItForwarded(string bad)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var good = "GET /ok HTTP/1.1\r\nHost: h\r\n\r\n";
+        var forged = "GET /after HTTP/1.1\r\nHost: h\r\nClientCert-Subject-CN: mallory\r\n\r\n";
+
+        var forwarded = Forward(exchange, good, bad, forged);
+
+        Assert.Equal("GET /ok HTTP/1.1\r\nHost: h\r\n" + Block + "\r\n", forwarded);
+        Assert.True(exchange.RequestRefused);
+        Assert.True(exchange.RequestsEnded);
+        Assert.Equal(bad.Length + forged.Length, exchange.DiscardedRequestBytes);
+    }
+
+    [Fact]
+    public void ProcessRequest_ChunkedBodyBreaksItsFraming_RestRefused()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+        var badChunk = "zz\r\nGET /smuggled HTTP/1.1\r\nClientCert-Subject-CN: mallory\r\n\r\n";
+
+        var forwarded = Forward(exchange, head, badChunk);
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Block + "\r\n", forwarded);
+        Assert.True(exchange.RequestRefused);
+        Assert.Equal(badChunk.Length, exchange.DiscardedRequestBytes);
+    }
+
+    [Fact]
+    public void ProcessRequest_HeadOverTheLimit_Refused()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var huge = "GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + new string('a', HttpExchange.MaxHeadBytes) + "\r\n\r\n";
+
+        var forwarded = Forward(exchange, huge);
+
+        Assert.Equal("", forwarded);
+        Assert.True(exchange.RequestRefused);
+        Assert.Equal(huge.Length, exchange.DiscardedRequestBytes);
+    }
+
+    [Fact]
+    public void ProcessRequest_WebSocketUpgrade_HeadGetsTheLinesAndTheTunnelPassesUntouched()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var upgrade = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+        var frames = "\x81\x05hello";
+
+        var forwarded = Forward(exchange, upgrade, frames);
+
+        Assert.Equal("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + Block + "\r\n" + frames, forwarded);
+        Assert.False(exchange.RequestRefused);
+    }
+
+    [Theory]
+    [InlineData("evil\r\nSession-Id: 00", "evil  Session-Id: 00")]
+    [InlineData("  padded\t", "padded")]
+    [InlineData("a\0b\x7f", "a b")]
+    public void Create_ValueWithControlCharacters_TheyBecomeSpacesAndNoLineIsAdded(string value, string expected)
+    {
+        var insertion = RequestHeaderInsertion.Create([new("ClientCert-Subject", value)])!;
+        using var exchange = new HttpExchange(null, false, insertion);
+
+        var forwarded = Forward(exchange, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+
+        Assert.Equal($"GET / HTTP/1.1\r\nHost: h\r\nClientCert-Subject: {expected}\r\n\r\n", forwarded);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("Bad Name")]
+    [InlineData("Name:")]
+    [InlineData("Näme")]
+    public void Create_NameThatIsNotAToken_Refused(string name)
+    {
+        var e = Assert.Throws<ArgumentException>(() => RequestHeaderInsertion.Create([new(name, "v")]));
+
+        Assert.Contains("is not an HTTP header name", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_NoHeaders_Null()
+    {
+        Assert.Null(RequestHeaderInsertion.Create([]));
+    }
+}
