@@ -425,7 +425,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite", "alpn", "ocsp-url", "http-reuse"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "urlrewrite", "alpn", "ocsp-url", "http-reuse", "http-header"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "server-name", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -506,6 +506,7 @@ public static partial class ConfigParser
                     },
                 },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
+                "http-header" => server with { HttpHeaders = HttpHeaderLine(server.HttpHeaders, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
             SetList(List with { SslServers = List.SslServers.SetItem(n, server) });
@@ -662,6 +663,7 @@ public static partial class ConfigParser
                     "version" => s with { MinimumVersion = fresh.MinimumVersion },
                     "alpn" => s with { Alpn = fresh.Alpn },
                     "ocsp-url" => s with { OcspUrl = null },
+                    "http-header" => s with { HttpHeaders = HttpHeaderNo(s.HttpHeaders, [.. w.Skip(4)], w, n) },
                     "http-reuse" => s with { HttpReuseSeconds = 0 },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),

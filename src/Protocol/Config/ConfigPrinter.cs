@@ -102,6 +102,9 @@ public static class ConfigPrinter
             if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
             if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
             foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
+            if (s.HttpHeaders.Session) Line("  ", $"{p} http-header session");
+            if (s.HttpHeaders.Prefix is { } prefix) Line("  ", $"{p} http-header prefix {Q(prefix)}");
+            foreach (var line in s.HttpHeaders.Static) Line("  ", $"{p} http-header static {Q(line)}");
         }
         foreach (var b in list.BackendServers.Values)
         {

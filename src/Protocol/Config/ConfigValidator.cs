@@ -137,6 +137,10 @@ public static class ConfigValidator
             error($"{who}: alpn '{notHttp1}' with 'failure redirect': the redirect is an HTTP/1.1 answer; remove '{notHttp1}' from 'ssl-server {s.Number} alpn' or choose another failure action");
         if (s.UrlRewrites.Count > 0 && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } other)
             error($"{who}: alpn '{other}' with urlrewrite rules: the rewrite reads HTTP/1.x responses; remove '{other}' from 'ssl-server {s.Number} alpn' or the urlrewrite rules");
+        if (s.HttpHeaders.Any && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } h2)
+            error($"{who}: alpn '{h2}' with http-header insertion: headers go into HTTP/1.x requests; remove '{h2}' from 'ssl-server {s.Number} alpn' or the http-header lines");
+        if (s.HttpHeaders.Prefix is not null && !s.HttpHeaders.Session)
+            warn($"{who}: 'http-header prefix' applies to inserted fields (session), not to static lines, and no fields are inserted");
         if (s.UrlRewrites.Count > UrlRewriteRule.MaxRules)
             error($"{who}: {s.UrlRewrites.Count} urlrewrite rules, but an ssl-server holds at most {UrlRewriteRule.MaxRules}; remove some with 'no ssl-server {s.Number} urlrewrite NUMBER'");
         var first = new Dictionary<(string Host, int ClearPort), int>();

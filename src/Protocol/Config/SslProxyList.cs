@@ -139,6 +139,47 @@ public sealed record SslServer(int Number)
     /// ALPN, in the ssl-server's order of preference; <c>h2</c> passes HTTP/2 through to a destination that speaks it.
     /// </summary>
     public ValueList<string> Alpn { get; init; } = DefaultAlpn;
+
+    /// <summary><c>ssl-server N http-header ...</c>: the header lines inserted into every request of the ssl-server's clients.</summary>
+    public HttpHeaderSettings HttpHeaders { get; init; } = HttpHeaderSettings.None;
+}
+
+/// <summary>
+/// HTTP header insertion of one ssl-server (the CSS's <c>ssl-server N http-header</c>): the SSL session fields, static
+/// lines, and a prefix put before the name of every inserted field (not of static lines). Every request of a client
+/// gets them; the client's own headers of those names are taken out first.
+/// </summary>
+public sealed record HttpHeaderSettings
+{
+    /// <summary>At most this many static lines per ssl-server.</summary>
+    public const int MaxStatic = 16;
+
+    /// <summary>The longest prefix, and the longest static line.</summary>
+    public const int MaxPrefixLength = 32;
+
+    public const int MaxStaticLength = 512;
+
+    public static HttpHeaderSettings None { get; } = new();
+
+    /// <summary><c>http-header session</c>: Session-Id, Session-Cipher-Name, -Key-Size, -Use-Size, Session-Step-Up and Session-Initial-Cipher-*.</summary>
+    public bool Session { get; init; }
+
+    /// <summary><c>http-header prefix "TEXT"</c>, put as it is before each inserted field's name; null for none.</summary>
+    public string? Prefix { get; init; }
+
+    /// <summary><c>http-header static "NAME:VALUE"</c> lines, in the order configured, one per name.</summary>
+    public ValueList<string> Static { get; init; } = ValueList<string>.Empty;
+
+    /// <summary>Whether anything is inserted.</summary>
+    public bool Any => Session || Static.Count > 0;
+
+    /// <summary>The name of a static line (before its first colon, trimmed).</summary>
+    public static string StaticName(string line)
+    {
+        ArgumentNullException.ThrowIfNull(line);
+        var colon = line.IndexOf(':', StringComparison.Ordinal);
+        return (colon < 0 ? line : line[..colon]).Trim();
+    }
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>

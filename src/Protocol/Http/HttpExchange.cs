@@ -56,6 +56,9 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// <summary>Under header insertion, the client sent bytes that could not be framed strictly, and they were not forwarded.</summary>
     public bool RequestRefused => _requests.Refused;
 
+    /// <inheritdoc />
+    bool SslCluster.Protocol.Net.IRelayTransform.RequestsRefused => _requests.Refused;
+
     /// <summary>The back-end connection may outlive the client's (<c>http-reuse</c>).</summary>
     public bool OwnsBackendConnection { get; }
 

@@ -21,8 +21,8 @@ public sealed class RequestHeaderInsertion
     /// <summary>The lines to insert, each <c>Name: value</c> and CRLF, in the order given.</summary>
     internal ReadOnlySpan<byte> Block => _block;
 
-    /// <summary>How many header lines are inserted.</summary>
-    public int Count => _names.Length;
+    /// <summary>How many names are taken out of the client's requests (the inserted ones and the reserved ones).</summary>
+    public int Names => _names.Length;
 
     /// <summary>
     /// The insertion of <paramref name="headers"/>; null when there are none. A name must be an HTTP token (RFC 9110
@@ -30,25 +30,23 @@ public sealed class RequestHeaderInsertion
     /// a certificate's subject is chosen by whoever made the certificate) becomes a space, so no value can end its line
     /// or start another header. Values are trimmed.
     /// </summary>
+    /// <param name="headers">The lines, in order.</param>
+    /// <param name="reserved">More names taken out of the client's requests although no line of ours has them now (a
+    /// field with no value on this connection: a client must not fill it in).</param>
     /// <exception cref="ArgumentException">A name that is not a token.</exception>
-    public static RequestHeaderInsertion? Create(IEnumerable<KeyValuePair<string, string>> headers)
+    public static RequestHeaderInsertion? Create(IEnumerable<KeyValuePair<string, string>> headers, IEnumerable<string>? reserved = null)
     {
         ArgumentNullException.ThrowIfNull(headers);
         var block = new List<byte>();
         var names = new List<byte[]>();
+        foreach (var name in reserved ?? [])
+        {
+            Reserve(names, name);
+        }
+
         foreach (var (name, value) in headers)
         {
-            var nameBytes = Encoding.ASCII.GetBytes(name);
-            if (nameBytes.Length == 0 || name.Any(c => c > 0x7e) || nameBytes.AsSpan().ContainsAnyExcept(HttpHead.TokenChars))
-            {
-                throw new ArgumentException($"'{name}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", nameof(headers));
-            }
-
-            if (!names.Any(n => Ascii.EqualsIgnoreCase(n, nameBytes)))
-            {
-                names.Add(nameBytes);
-            }
-
+            var nameBytes = Reserve(names, name);
             block.AddRange(nameBytes);
             block.AddRange(": "u8.ToArray());
             block.AddRange(Printable(value));
@@ -56,6 +54,23 @@ public sealed class RequestHeaderInsertion
         }
 
         return names.Count == 0 ? null : new RequestHeaderInsertion([.. block], [.. names]);
+    }
+
+    /// <summary>Adds a name to those taken out of the client's requests (once); its bytes.</summary>
+    private static byte[] Reserve(List<byte[]> names, string name)
+    {
+        var nameBytes = Encoding.ASCII.GetBytes(name);
+        if (nameBytes.Length == 0 || name.Any(c => c > 0x7e) || nameBytes.AsSpan().ContainsAnyExcept(HttpHead.TokenChars))
+        {
+            throw new ArgumentException($"'{name}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", nameof(name));
+        }
+
+        if (!names.Any(n => Ascii.EqualsIgnoreCase(n, nameBytes)))
+        {
+            names.Add(nameBytes);
+        }
+
+        return nameBytes;
     }
 
     /// <summary>Whether a header the client sent under <paramref name="name"/> is taken out of its request.</summary>

@@ -17,6 +17,12 @@ public interface IRelayTransform
     /// <summary>True once nothing more the client sends is to be forwarded (it asked to close).</summary>
     bool RequestsEnded { get; }
 
+    /// <summary>
+    /// True once the client sent bytes the transform refused to forward (header insertion and a request it cannot frame
+    /// strictly): the client's side is read no more, and the back end is told the client finished.
+    /// </summary>
+    bool RequestsRefused => false;
+
     /// <summary>The client finished sending: whether the back end must see it, or the exchange ends without that.</summary>
     Http.RequestEnd EndRequests();
 

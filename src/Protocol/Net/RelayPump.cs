@@ -264,6 +264,9 @@ internal static class RelayPump
                         transform!.ProcessRequest(buffer.AsSpan(0, read.Count), output);
                         await SendOutputAsync(backend, buffer, output, state, toClient: false, token);
                         Volatile.Write(ref state.ForwardInFlight, false);
+
+                        // A refused request ends what the client may send: the back end answers what came before, then closes.
+                        if (transform.RequestsRefused) break;
                     }
                     else if (read.Count > 0)
                     {

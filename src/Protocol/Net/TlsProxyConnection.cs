@@ -524,6 +524,7 @@ public sealed class TlsProxyConnection : IDisposable
                     ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
                 {
                     SessionId = ssl.Version == 0x0303 ? ssl.SessionIdHex : null,
+                    SessionIdentity = ssl.SessionIdHex,
                     ApplicationProtocol = ssl.ApplicationProtocol,
                 });
             }

@@ -496,20 +496,23 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         private readonly ConcurrentDictionary<string, BackendPool> _pools = new(StringComparer.Ordinal);
 
         /// <summary>
-        /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse for an HTTP/1.x
-        /// client); null otherwise.
+        /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
+        /// insertion for an HTTP/1.x client); null otherwise.
         /// </summary>
         private IRelayTransform? TransformFor(HandshakeInfo info)
         {
             var server = (SslServerPlan)info.Tag!;
             var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
             var reuse = Reuses(server, info);
-            return rules.HasRules || reuse ? new HttpExchange(rules, reuse) : null;
+            var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info) : null;
+            return rules.HasRules || reuse || insertion is not null ? new HttpExchange(rules, reuse, insertion) : null;
         }
+
+        private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null or "http/1.1" or "http/1.0";
 
         /// <summary>http-reuse applies to HTTP/1.x clients; a client that agreed h2 by ALPN has its flow passed through.</summary>
         private static bool Reuses(SslServerPlan server, HandshakeInfo info) =>
-            server.Server.HttpReuseSeconds > 0 && info.ApplicationProtocol is null or "http/1.1" or "http/1.0";
+            server.Server.HttpReuseSeconds > 0 && HttpOne(info);
 
         /// <summary>
         /// Where the flow's back-end connection comes from under http-reuse: the ssl-server's pool, and the server

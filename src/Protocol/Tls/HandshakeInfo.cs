@@ -24,6 +24,12 @@ public sealed record HandshakeInfo(
     /// <summary>The TLS 1.2 session ID (hex) the client can resume with; null under TLS 1.3 or without a session.</summary>
     public string? SessionId { get; init; }
 
+    /// <summary>
+    /// The session's ID (hex) under either version: under TLS 1.3 OpenSSL's identity of the session, which its tickets
+    /// carry and a resumption keeps; null when the connection has no session.
+    /// </summary>
+    public string? SessionIdentity { get; init; }
+
     /// <summary>The application protocol agreed by ALPN (for example "h2"), or null when the client offered none in common.</summary>
     public string? ApplicationProtocol { get; init; }
 }

@@ -87,6 +87,15 @@ public static class TlsCipherSuites
         return (tls12.Count == 0 ? null : string.Join(':', tls12), tls13.Count == 0 ? null : string.Join(':', tls13));
     }
 
+    /// <summary>The bits of a suite's symmetric key (128 for AES-128, 256 for AES-256 and ChaCha20); 0 when unknown.</summary>
+    public static int KeyBits(int suite)
+    {
+        var name = GetName(suite);
+        return name.Contains("AES_128", StringComparison.Ordinal) ? 128
+            : name.Contains("AES_256", StringComparison.Ordinal) || name.Contains("CHACHA20", StringComparison.Ordinal) ? 256
+            : 0;
+    }
+
     /// <summary>The IANA name of a suite (for example TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), or 0xNNNN.</summary>
     public static string GetName(int suite) =>
         Names.TryGetValue(suite, out var name) ? name : "0x" + suite.ToString("X4", CultureInfo.InvariantCulture);

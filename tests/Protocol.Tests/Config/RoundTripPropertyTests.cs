@@ -67,6 +67,18 @@ public sealed class RoundTripPropertyTests
         from clear in Gen.OneOf(Gen.Const(UrlRewriteRule.DefaultClearPort), GenPort)
         select new UrlRewriteRule(n, host, ssl, clear);
 
+    private static readonly Gen<HttpHeaderSettings> GenHttpHeaders =
+        from session in Gen.Bool
+        from prefix in Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&'*+.^`|~"], 1, HttpHeaderSettings.MaxPrefixLength].Null()
+        from names in GenName.Array[0, 4]
+        from values in Gen.String[Gen.Char[" abcdefghijklmnopqrstuvwxyz0123456789:;,/='-"], 0, 40].Array[4]
+        select new HttpHeaderSettings
+        {
+            Session = session,
+            Prefix = prefix,
+            Static = new ValueList<string>(names.DistinctBy(n => n.ToLowerInvariant()).Select((n, i) => n + ":" + values[i].Trim())),
+        };
+
     private static readonly Gen<SslServer> GenSslServer =
         from n in Gen.Int[1, 255]
         from rsa in GenName.Null()
@@ -80,6 +92,7 @@ public sealed class RoundTripPropertyTests
         from v in Gen.Enum<TlsVersionFloor>()
         from auth in GenClientAuth
         from rewrites in MapOf(GenUrlRewrite, r => r.Number, 4)
+        from headers in GenHttpHeaders
         select new SslServer(n)
         {
             RsaKey = rsa,
@@ -95,6 +108,7 @@ public sealed class RoundTripPropertyTests
             MinimumVersion = v,
             ClientAuth = auth,
             UrlRewrites = rewrites,
+            HttpHeaders = headers,
         };
 
     private static readonly Gen<BackendServer> GenBackend =

@@ -53,6 +53,49 @@ public sealed class HeaderInsertionTests
     }
 
     [Theory]
+    [InlineData("PROPFIND")]
+    [InlineData("MKCOL")]
+    [InlineData("PATCH")]
+    [InlineData("X-ANY-TOKEN")]
+    public void ProcessRequest_WebDavAndOtherTokenMethods_GetTheLines(string method)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, $"{method} /dav HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+
+        Assert.Equal($"{method} /dav HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n{Block}\r\nok", forwarded);
+    }
+
+    [Theory]
+    [InlineData(1535)]
+    [InlineData(1536)]
+    [InlineData(1537)]
+    public void ProcessRequest_PostWithAHeadOfAboutFifteenHundredBytes_LinesAndBodyForwarded(int headLength)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var start = "POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\nX-Pad: ";
+        var head = start + new string('p', headLength - start.Length - 4) + "\r\n\r\n";
+        Assert.Equal(headLength, head.Length);
+
+        var forwarded = Forward(exchange, head[..700], head[700..] + "bo", "dy");
+
+        Assert.Equal(head[..^2] + Block + "\r\nbody", forwarded);
+    }
+
+    [Fact]
+    public void ProcessRequest_ExpectContinue_HeadWithTheLinesThenTheBodyWhenItComes()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var head = "PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n";
+
+        var first = Forward(exchange, head);
+        var then = Forward(exchange, "hello");
+
+        Assert.Equal(head[..^2] + Block + "\r\n", first);
+        Assert.Equal("hello", then);
+    }
+
+    [Theory]
     [InlineData("ClientCert-Subject-CN: mallory\r\n")]
     [InlineData("clientcert-subject-cn:mallory\r\n")]
     [InlineData("SESSION-ID: 00\r\nClientCert-Subject-CN: x\r\nSession-Id: 01\r\n")]

@@ -44,7 +44,7 @@ public sealed class HttpReuseTests
             active
         """;
 
-    private sealed class Node : IDisposable
+    internal sealed class Node : IDisposable
     {
         private readonly MasterKey _key = MasterKey.CreateRandom();
 
@@ -118,7 +118,7 @@ public sealed class HttpReuseTests
     }
 
     /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
-    private static async Task<string> ReadResponseAsync(SslStream ssl)
+    internal static async Task<string> ReadResponseAsync(SslStream ssl)
     {
         var text = new StringBuilder();
         var one = new byte[1];

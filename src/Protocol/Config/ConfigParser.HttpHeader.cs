@@ -1,0 +1,91 @@
+using System.Buffers;
+
+namespace SslCluster.Protocol.Config;
+
+public static partial class ConfigParser
+{
+    private sealed partial class Session
+    {
+        // ------------------------------------------------------------------ HTTP header insertion
+
+        private static readonly string[] HttpHeaderWords = ["session", "prefix", "static"];
+
+        // RFC 9110 section 5.6.2: the characters of a token, which a header name is.
+        private static readonly SearchValues<char> TokenChars =
+            SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+        /// <summary><c>ssl-server N http-header session | prefix "TEXT" | static "NAME:VALUE"</c>.</summary>
+        private static HttpHeaderSettings HttpHeaderLine(HttpHeaderSettings headers, string[] args, IReadOnlyList<string> w, int n)
+        {
+            var usage = $"ssl-server {n} http-header session | prefix \"TEXT\" | static \"NAME:VALUE\"";
+            if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write '{usage}'");
+            var what = args[0].ToLowerInvariant();
+            switch (what)
+            {
+                case "session":
+                    if (args.Length != 1) throw new LineException(args[1], $"unexpected word; write 'ssl-server {n} http-header session'");
+                    return headers with { Session = true };
+                case "prefix":
+                    if (args.Length != 2) throw new LineException(w[^1], $"write 'ssl-server {n} http-header prefix \"TEXT\"' (for example \"SSL-\")");
+                    return headers with { Prefix = Prefix(args[1]) };
+                case "static":
+                    if (args.Length != 2) throw new LineException(w[^1], $"write 'ssl-server {n} http-header static \"NAME:VALUE\"', the line in quotes");
+                    var line = StaticLine(args[1]);
+                    var name = HttpHeaderSettings.StaticName(line);
+                    var index = headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+                    if (index >= 0) return headers with { Static = headers.Static.SetItem(index, line) };
+                    if (headers.Static.Count >= HttpHeaderSettings.MaxStatic)
+                        throw new LineException(args[1], $"ssl-server {n} already inserts {HttpHeaderSettings.MaxStatic} static lines, the most it can; remove one with 'no ssl-server {n} http-header static NAME'");
+                    return headers with { Static = headers.Static.Add(line) };
+                case "client-cert" or "server-cert":
+                    throw new LineException(args[0], $"'{args[0]}' fields are not inserted by this release; what can be: {string.Join(", ", HttpHeaderWords)}");
+                default:
+                    throw new LineException(args[0], $"'{args[0]}' is not an http-header option{Suggest.DidYouMean(what, HttpHeaderWords)} (options: {string.Join(", ", HttpHeaderWords)})");
+            }
+        }
+
+        /// <summary><c>no ssl-server N http-header [session | prefix | static NAME]</c>; without a word, nothing is inserted any more.</summary>
+        private static HttpHeaderSettings HttpHeaderNo(HttpHeaderSettings headers, string[] args, IReadOnlyList<string> w, int n)
+        {
+            if (args.Length == 0) return HttpHeaderSettings.None;
+            var what = args[0].ToLowerInvariant();
+            switch (what)
+            {
+                case "session" when args.Length == 1:
+                    return headers with { Session = false };
+                case "prefix" when args.Length == 1:
+                    return headers with { Prefix = null };
+                case "static" when args.Length == 2:
+                    var name = HttpHeaderSettings.StaticName(args[1]);
+                    var index = headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+                    if (index < 0)
+                    {
+                        var existing = headers.Static.Count == 0 ? "it inserts none" : "it inserts: " + string.Join(", ", headers.Static.Select(HttpHeaderSettings.StaticName));
+                        throw new LineException(args[1], $"ssl-server {n} inserts no static line named '{name}' ({existing})");
+                    }
+                    return headers with { Static = headers.Static.Remove(headers.Static[index]) };
+                default:
+                    throw new LineException(w[^1], $"write 'no ssl-server {n} http-header [session | prefix | static NAME]' (alone, it stops all insertion)");
+            }
+        }
+
+        private static string Prefix(string text)
+        {
+            if (text.Length is 0 or > HttpHeaderSettings.MaxPrefixLength || text.AsSpan().ContainsAnyExcept(TokenChars))
+                throw new LineException(text, $"a prefix is 1 to {HttpHeaderSettings.MaxPrefixLength} characters that may start a header name (letters, digits, '-' and !#$%&'*+.^_`|~), for example \"SSL-\"");
+            return text;
+        }
+
+        /// <summary>A static line: a header name (a token), a colon and a value of printable characters.</summary>
+        private static string StaticLine(string text)
+        {
+            var colon = text.IndexOf(':', StringComparison.Ordinal);
+            var name = colon < 0 ? "" : text[..colon].Trim();
+            if (colon < 0 || name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
+                throw new LineException(text, "a static line is \"NAME:VALUE\", NAME a header name (letters, digits, '-' and !#$%&'*+.^_`|~), for example \"X-Offload:css\"");
+            if (text.Length > HttpHeaderSettings.MaxStaticLength || text.Any(c => c < 0x20 || c == 0x7f || c == '"'))
+                throw new LineException(text, $"a static line is at most {HttpHeaderSettings.MaxStaticLength} characters, none of them a control character or a '\"' (the line is written in quotes)");
+            return name + ":" + text[(colon + 1)..].Trim();
+        }
+    }
+}

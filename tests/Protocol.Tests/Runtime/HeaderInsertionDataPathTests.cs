@@ -1,0 +1,86 @@
+using System.Net.Security;
+using System.Text;
+using SslCluster.TestSupport;
+using Xunit;
+using static SslCluster.Protocol.Tests.Runtime.HttpReuseTests;
+
+namespace SslCluster.Protocol.Tests.Runtime;
+
+/// <summary>
+/// <c>ssl-server N http-header</c> through the in-process data plane: a real TLS client (.NET SslStream) on loopback,
+/// a real keep-alive HTTP server behind that records every request head it receives.
+/// </summary>
+public sealed class HeaderInsertionDataPathTests
+{
+    private const string Insert = """
+        ssl-server 1 http-header session
+          ssl-server 1 http-header static "X-Offload:sslcluster"
+        """;
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HttpHeader_KeepAliveAndPipelinedRequests_EveryOneGetsTheSessionLinesAndNoForgedOnes(bool reuse)
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Insert + (reuse ? "\n  ssl-server 1 http-reuse" : ""));
+        const int Requests = 41;
+
+        var answers = await node.ClientAsync(async ssl =>
+        {
+            var pages = new List<string>();
+            // The first request forges every inserted name; then requests go two at a time in one write (pipelining).
+            await WriteAsync(ssl, "GET /0 HTTP/1.1\r\nHost: vip.test\r\nSession-Id: 0000\r\nsession-cipher-name: NULL\r\nX-Offload: forged\r\n\r\n");
+            pages.Add(await ReadResponseAsync(ssl));
+            for (var i = 1; i < Requests; i += 2)
+            {
+                await WriteAsync(ssl, $"GET /{i} HTTP/1.1\r\nHost: vip.test\r\n\r\nPOST /{i + 1} HTTP/1.1\r\nHost: vip.test\r\nContent-Length: 3\r\n\r\nabc");
+                pages.Add(await ReadResponseAsync(ssl));
+                pages.Add(await ReadResponseAsync(ssl));
+            }
+            return pages;
+        });
+
+        Assert.Equal(Requests, answers.Count);
+        Assert.All(answers, a => Assert.StartsWith("HTTP/1.1 200 OK\r\n", a, StringComparison.Ordinal));
+        var heads = server.Requests.ToList();
+        Assert.Equal(Requests, heads.Count);
+        Assert.All(heads, h =>
+        {
+            // TLS 1.3 and no ticket issued here (the in-process node has no ticket keys): the session has no ID, so no
+            // Session-Id line, and the client's forged one is gone too.
+            Assert.DoesNotContain("Session-Id", h, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal("TLS_AES_128_GCM_SHA256", Single(h, "Session-Cipher-Name"));
+            Assert.Equal("128", Single(h, "Session-Cipher-Key-Size"));
+            Assert.Equal("sslcluster", Single(h, "X-Offload"));
+            Assert.DoesNotContain("forged", h, StringComparison.Ordinal);
+            Assert.DoesNotContain("NULL", h, StringComparison.Ordinal);
+        });
+    }
+
+    [Fact]
+    public async Task HttpHeader_RequestWithBareLineFeeds_RefusedAndTheConnectionEndsWithoutForwardingIt()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Insert);
+
+        var answer = await node.ClientAsync(async ssl =>
+        {
+            await WriteAsync(ssl, "GET /ok HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+            var first = await ReadResponseAsync(ssl);
+            await WriteAsync(ssl, "GET /bad HTTP/1.1\nHost: vip.test\nSession-Id: 00\n\n");
+            var rest = new MemoryStream();
+            await ssl.CopyToAsync(rest);
+            return first + Encoding.ASCII.GetString(rest.ToArray());
+        });
+
+        Assert.EndsWith("request 1 /ok\n", answer, StringComparison.Ordinal);
+        Assert.Equal(["/ok"], server.Requests.Select(h => h.Split(' ')[1]));
+    }
+
+    private static Task WriteAsync(SslStream ssl, string text) => ssl.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
+
+    /// <summary>The value of the one header line named <paramref name="name"/> in a request head.</summary>
+    private static string Single(string head, string name) =>
+        Assert.Single(head.Split("\r\n"), l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))[(name.Length + 1)..].Trim();
+}
