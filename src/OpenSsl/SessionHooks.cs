@@ -377,6 +377,7 @@ internal static unsafe class SessionCallbacks
             }
 
             GC.KeepAlive(key);
+            connection.TicketOpened = true;
             return renew ? TicketRenew : TicketOk;
         }
 #pragma warning disable CA1031 // Nothing may escape into OpenSSL: no ticket, or a full handshake.

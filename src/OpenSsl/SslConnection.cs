@@ -99,6 +99,12 @@ public sealed unsafe class SslConnection : IDisposable
     /// <summary>A ticket was sealed for the client in this handshake.</summary>
     public bool TicketIssued { get; internal set; }
 
+    /// <summary>
+    /// The client offered a ticket that one of our keys opened. A TLS 1.2 resumption by ticket takes the session ID the
+    /// client put in its ClientHello (OpenSSL copies it into the session), so that ID is the client's choice.
+    /// </summary>
+    public bool TicketOpened { get; internal set; }
+
     /// <summary>A session callback failed (the session was then not cached or not resumed); null when none did.</summary>
     public string? SessionProblem { get; private set; }
 

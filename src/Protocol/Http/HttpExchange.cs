@@ -218,6 +218,7 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
             status == 101)
         {
             // Unparseable, or Switching Protocols: what follows is not HTTP/1.x.
+            if (status == 101) _requests.Switched();
             output.Pass(head);
             PassThrough();
             return;

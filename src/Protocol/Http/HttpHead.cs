@@ -18,6 +18,22 @@ internal readonly record struct Framing(long ContentLength, bool HasTransferEnco
     /// another client.
     /// </summary>
     public bool Strict { get; init; }
+
+    /// <summary>Transfer-Encoding lists exactly one coding, <c>chunked</c>, over all its headers.</summary>
+    public bool OnlyChunked { get; init; }
+
+    /// <summary>
+    /// One Upgrade header whose value is exactly <c>websocket</c> (RFC 6455 section 4.1), and a Connection header that
+    /// lists <c>upgrade</c>.
+    /// </summary>
+    public bool WebSocketUpgrade => UpgradeHeaders == 1 && UpgradeIsWebSocket && ConnectionUpgrade;
+
+    /// <summary>How many Upgrade headers; whether the last one is exactly <c>websocket</c>; whether Connection lists <c>upgrade</c>.</summary>
+    public int UpgradeHeaders { get; init; }
+
+    public bool UpgradeIsWebSocket { get; init; }
+
+    public bool ConnectionUpgrade { get; init; }
 }
 
 /// <summary>What a request was, as far as framing its response needs to know (RFC 9112 section 6.3).</summary>
@@ -163,6 +179,8 @@ internal static class HttpHead
     public static bool TryReadFraming(ReadOnlySpan<byte> head, int headersStart, out Framing framing)
     {
         framing = Framing.None;
+        var codingsSeen = 0;
+        var lastChunked = false;
         var reader = new HeaderReader(head, headersStart);
         var startLine = head[..headersStart];
         var strictStart = startLine.Length >= 2 && startLine[^2] == '\r' && !startLine[..^2].ContainsAny(Controls);
@@ -176,18 +194,28 @@ internal static class HttpHead
             }
             else if (Ascii.EqualsIgnoreCase(reader.Name, "transfer-encoding"u8))
             {
-                // The last coding decides: chunked must be the final one to frame the message (RFC 9112 section 6.3).
-                var last = value[(value.LastIndexOf((byte)',') + 1)..].Trim(" \t"u8);
-                if (last.IsEmpty) continue;
-                framing = framing with { HasTransferEncoding = true, Chunked = Ascii.EqualsIgnoreCase(last, "chunked"u8) };
+                // Any Transfer-Encoding header, even an empty one, means the message is not framed by Content-Length.
+                // The last coding listed decides: chunked must be the final one (RFC 9112 section 6.3). Empty list
+                // elements do not count (RFC 9110 section 5.6.1), as a server reading "chunked," ignores them too.
+                var codings = codingsSeen;
+                foreach (var range in value.Split((byte)','))
+                {
+                    var coding = value[range].Trim(" \t"u8);
+                    if (coding.IsEmpty) continue;
+                    codings++;
+                    lastChunked = Ascii.EqualsIgnoreCase(coding, "chunked"u8);
+                }
+                codingsSeen = codings;
+                framing = framing with { HasTransferEncoding = true, Chunked = lastChunked && codings > 0, OnlyChunked = lastChunked && codings == 1 };
             }
             else if (Ascii.EqualsIgnoreCase(reader.Name, "upgrade"u8))
             {
-                framing = framing with { HasUpgrade = true };
+                framing = framing with { HasUpgrade = true, UpgradeHeaders = framing.UpgradeHeaders + 1, UpgradeIsWebSocket = Ascii.EqualsIgnoreCase(value, "websocket"u8) };
             }
-            else if (Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) && HasToken(value, "close"u8))
+            else if (Ascii.EqualsIgnoreCase(reader.Name, "connection"u8))
             {
-                framing = framing with { ConnectionClose = true };
+                if (HasToken(value, "close"u8)) framing = framing with { ConnectionClose = true };
+                if (HasToken(value, "upgrade"u8)) framing = framing with { ConnectionUpgrade = true };
             }
         }
         framing = framing with { Strict = strictStart && !reader.Lenient };

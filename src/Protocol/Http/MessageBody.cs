@@ -33,6 +33,9 @@ internal struct MessageBody
     /// </summary>
     public bool Lenient { get; private set; }
 
+    /// <summary>The chunked body has a trailer section with at least one field (RFC 9112 section 7.1.2).</summary>
+    public bool HasTrailer { get; private set; }
+
     public static MessageBody None => default;
 
     public static MessageBody OfLength(long length) =>
@@ -136,6 +139,7 @@ internal struct MessageBody
                     _ => State.TrailerLine,
                 };
                 if (b == '\n') Lenient = true;
+                if (_state == State.TrailerLine) HasTrailer = true;
                 _lastWasCr = false;
                 return true;
             case State.TrailerEndLf:

@@ -63,6 +63,10 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// <summary>The request line of the head being gathered has been seen and is HTTP/1.x.</summary>
     private bool _lineChecked;
 
+    // Under insertion: a WebSocket upgrade was forwarded and waits for its answer; the server switched (response thread).
+    private bool _awaitingSwitch;
+    private bool _switched;
+
     // Shared with the response side, under _gate.
     private int _unanswered;
     private bool _inputEnded;
@@ -146,14 +150,23 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             }
             if (_stopped)
             {
+                // Under insertion a protocol switch passes bytes only once the server agreed (101); before, or after
+                // any other answer, what the client sends is not framed, so it is refused.
+                if (_awaitingSwitch && !Volatile.Read(ref _switched))
+                {
+                    Refuse(data.Length);
+                    return;
+                }
                 output.Pass(data);
                 return;
             }
             if (!_body.IsDone)
             {
                 var n = _body.Advance(data, out var malformed);
-                if (malformed && insertion is not null)
+                if ((malformed || _body.Lenient || _body.HasTrailer) && insertion is not null)
                 {
+                    // A bare line feed in the chunked coding: a server ending lines at CRLF only would read other chunks.
+                    // A trailer field: some servers merge trailers into the headers, where it could stand for ours.
                     Refuse(data.Length);
                     return;
                 }
@@ -204,7 +217,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         if (!HttpHead.TryParseRequestLine(head, out var kind, out var headersStart, out var http10) ||
             !HttpHead.TryReadFraming(head, headersStart, out var framing) ||
             (framing.HasTransferEncoding && !framing.Chunked) ||
-            (insertion is not null && (!framing.Strict || !HttpHead.IsStrictRequestLine(head, headersStart) || (framing.HasTransferEncoding && framing.ContentLength >= 0))))
+            (insertion is not null && !InsertableRequest(head, headersStart, kind, http10, framing)))
         {
             // A request whose transfer coding does not end in chunked cannot be framed (RFC 9112 section 6.3). Under
             // header insertion, neither can one a server might read with other headers than we did.
@@ -218,6 +231,12 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             return;
         }
         var close = ownsBackendConnection && !http10 && framing.ConnectionClose;
+        if (insertion is not null && !HasRoom())
+        {
+            // Nothing of a request that cannot be remembered goes out: its answer could not be framed.
+            Refuse(head.Length);
+            return;
+        }
         if (close || insertion is not null)
         {
             // The client's close is ours to honour: the back end must keep the connection for the next client.
@@ -238,6 +257,15 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         if (!Enqueue(new PendingRequest(kind, close))) return;
         RequestsSeen++;
         _onlyIdempotent &= HttpHead.IsIdempotentMethod(head);
+        if (insertion is not null && framing.WebSocketUpgrade)
+        {
+            // The answer decides: a 101 (Switched, from the response side) lets the WebSocket bytes pass; until then,
+            // and after any other answer, the client's bytes are refused.
+            _awaitingSwitch = true;
+            _stopped = true;
+            lock (_gate) _singleUse = true;
+            return;
+        }
         if (kind == RequestKind.Connect || framing.HasUpgrade)
         {
             // What follows may be a tunnel or another protocol, decided by a response not seen yet: stop here, so
@@ -269,14 +297,14 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
                 continue;
             }
             var value = head[reader.ValueStart..reader.ValueEnd];
-            if (!dropClose || !Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) || !HttpHead.HasToken(value, "close"u8)) continue;
+            if (!Ascii.EqualsIgnoreCase(reader.Name, "connection"u8) || !HasDroppedToken(value, dropClose)) continue;
             output.Pass(head[written..reader.LineStart]);
             written = reader.LineEnd;
             var kept = 0;
             foreach (var range in value.Split((byte)','))
             {
                 var token = value[range].Trim(" \t"u8);
-                if (token.IsEmpty || Ascii.EqualsIgnoreCase(token, "close"u8)) continue;
+                if (token.IsEmpty || Dropped(token, dropClose)) continue;
                 output.Pass(kept++ == 0 ? head[reader.LineStart..reader.ValueStart] : ", "u8);
                 output.Pass(token);
             }
@@ -294,6 +322,22 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         output.Pass(head[end..]);
     }
 
+    /// <summary>
+    /// A Connection token taken out: <c>close</c> when the client's close is ours to honour, and under insertion any
+    /// inserted name (a server or proxy behind would drop those headers as hop-by-hop).
+    /// </summary>
+    private bool Dropped(ReadOnlySpan<byte> token, bool dropClose) =>
+        (dropClose && Ascii.EqualsIgnoreCase(token, "close"u8)) || insertion?.Removes(token) == true;
+
+    private bool HasDroppedToken(ReadOnlySpan<byte> value, bool dropClose)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            if (Dropped(value[range].Trim(" \t"u8), dropClose)) return true;
+        }
+        return false;
+    }
+
     private bool Enqueue(PendingRequest request)
     {
         lock (_gate)
@@ -309,6 +353,24 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         StopOrRefuse(null, 0);
         return false;
     }
+
+    /// <summary>
+    /// Under header insertion, a request a server can only read as we did: a strict head and request line, chunked as
+    /// its only transfer coding and no Content-Length with it, no transfer coding in HTTP/1.0 (RFC 9112 section 6.1),
+    /// no CONNECT, and no Upgrade but to a WebSocket (an h2c switch would carry headers we never see).
+    /// </summary>
+    private static bool InsertableRequest(ReadOnlySpan<byte> head, int headersStart, RequestKind kind, bool http10, Framing framing) =>
+        framing.Strict && HttpHead.IsStrictRequestLine(head, headersStart) &&
+        (!framing.HasTransferEncoding || (framing.OnlyChunked && framing.ContentLength < 0 && !http10)) &&
+        kind != RequestKind.Connect && (!framing.HasUpgrade || framing.WebSocketUpgrade);
+
+    private bool HasRoom()
+    {
+        lock (_gate) return _pending.Count < MaxPending - 1;
+    }
+
+    /// <summary>The server answered a protocol switch with 101 (response thread): the bytes after it pass.</summary>
+    public void Switched() => Volatile.Write(ref _switched, true);
 
     /// <summary>Bytes that cannot be framed: passed from here on, or under header insertion refused (<see cref="Refuse"/>).</summary>
     private void StopOrRefuse(IBufferWriter<byte>? output, int discarded)

@@ -73,12 +73,16 @@ public sealed class RequestHeaderInsertion
         return nameBytes;
     }
 
-    /// <summary>Whether a header the client sent under <paramref name="name"/> is taken out of its request.</summary>
+    /// <summary>
+    /// Whether a header the client sent under <paramref name="name"/> is taken out of its request: an inserted name in
+    /// any case, and any spelling that differs from one only in characters other than letters and digits
+    /// (<c>Session_Id</c>, <c>Session.Id</c>), since CGI-style servers map all of them to one variable.
+    /// </summary>
     internal bool Removes(ReadOnlySpan<byte> name)
     {
         foreach (var candidate in _names)
         {
-            if (Ascii.EqualsIgnoreCase(candidate, name))
+            if (SameFolded(candidate, name))
             {
                 return true;
             }
@@ -86,6 +90,31 @@ public sealed class RequestHeaderInsertion
 
         return false;
     }
+
+    private static bool SameFolded(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        if (a.Length != b.Length)
+        {
+            return false;
+        }
+
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (Fold(a[i]) != Fold(b[i]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static byte Fold(byte c) => c switch
+    {
+        >= (byte)'a' and <= (byte)'z' => (byte)(c - 32),
+        >= (byte)'A' and <= (byte)'Z' or >= (byte)'0' and <= (byte)'9' => c,
+        _ => (byte)'_',
+    };
 
     /// <summary>The value as UTF-8 with every control character (C0, DEL) turned into a space, trimmed.</summary>
     private static byte[] Printable(string value)

@@ -236,6 +236,23 @@ internal static class RelayPump
         return Interlocked.CompareExchange(ref state.ClientPhase, IdleRelease.ClientActive, IdleRelease.ClientParked) == IdleRelease.ClientReleased;
     }
 
+    private static async Task DiscardClientBytesAsync(IRelayFrontEnd front, CancellationToken token)
+    {
+        byte[] buffer = SocketIo.Rent();
+        try
+        {
+            while (true)
+            {
+                await front.WaitReadableAsync(token);
+                if ((await front.ReadAsync(buffer, SocketIo.BufferSize, token)).End) return;
+            }
+        }
+        finally
+        {
+            SocketIo.Return(buffer);
+        }
+    }
+
     private static async Task ClientToBackendAsync(IRelayFrontEnd front, IRelayFrontEnd backend, IRelayTransform? transform,
         RelayState state, CancellationTokenSource relay, CancellationTokenSource backendWait, IdleRelease? releasing)
     {
@@ -243,7 +260,8 @@ internal static class RelayPump
         using var output = transform is null ? null : new RelayOutput();
         try
         {
-            while (true)
+            // A request refused before the relay started (read with the first one) ends the client's sending at once.
+            while (transform?.RequestsRefused != true)
             {
                 if (releasing is null) await front.WaitReadableAsync(token);
                 else if (await ParkAsync(front, state, releasing, token)) return;
@@ -264,9 +282,6 @@ internal static class RelayPump
                         transform!.ProcessRequest(buffer.AsSpan(0, read.Count), output);
                         await SendOutputAsync(backend, buffer, output, state, toClient: false, token);
                         Volatile.Write(ref state.ForwardInFlight, false);
-
-                        // A refused request ends what the client may send: the back end answers what came before, then closes.
-                        if (transform.RequestsRefused) break;
                     }
                     else if (read.Count > 0)
                     {
@@ -292,6 +307,14 @@ internal static class RelayPump
                 default:
                     // The answers still owed end the exchange (the response loop sees the last one go out).
                     break;
+            }
+
+            if (transform?.RequestsRefused == true)
+            {
+                // The back end answers what came before the refused bytes, then closes. Whatever the client sends
+                // meanwhile is read and dropped, so that unread bytes cannot turn our close into a reset that would
+                // destroy those answers on their way.
+                await DiscardClientBytesAsync(front, token);
             }
         }
         catch (RelayException e) when ((e.Error is ProxyError.BackendReset or ProxyError.ClientReset && Volatile.Read(ref state.BackendEnded)) ||

@@ -352,6 +352,14 @@ public sealed class TlsProxyConnection : IDisposable
             return (null, e.Error, e.Message, null, false);
         }
 
+        if (request is null && pending.Count == 0 && exchange.RequestRefused)
+        {
+            // Refused before anything of it could go out (header insertion and bytes it cannot frame strictly): no
+            // server is bothered, and the client, owed nothing, is closed.
+            await front.CloseWriteAsync(_lifetime.Token);
+            return (null, ProxyError.None, "client request refused: it cannot be framed strictly under header insertion", null, false);
+        }
+
         if (request is null)
         {
             count = pending.Count;
@@ -524,7 +532,8 @@ public sealed class TlsProxyConnection : IDisposable
                     ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
                 {
                     SessionId = ssl.Version == 0x0303 ? ssl.SessionIdHex : null,
-                    SessionIdentity = ssl.SessionIdHex,
+                    // Under TLS 1.2 a resumption by ticket carries the ID the client chose: it identifies nothing of ours.
+                    SessionIdentity = ssl.Version == 0x0303 && ssl.Resumed && ssl.TicketOpened ? null : ssl.SessionIdHex,
                     ApplicationProtocol = ssl.ApplicationProtocol,
                 });
             }

@@ -25,8 +25,9 @@ public sealed record HandshakeInfo(
     public string? SessionId { get; init; }
 
     /// <summary>
-    /// The session's ID (hex) under either version: under TLS 1.3 OpenSSL's identity of the session, which its tickets
-    /// carry and a resumption keeps; null when the connection has no session.
+    /// The session's ID (hex), one the server chose: under TLS 1.2 the session ID of a full handshake or of a
+    /// resumption by ID (null for a resumption by ticket, whose ID is the client's); under TLS 1.3 the ID OpenSSL gives
+    /// the session of the ticket this connection issued, new on every connection (null when none was issued).
     /// </summary>
     public string? SessionIdentity { get; init; }
 

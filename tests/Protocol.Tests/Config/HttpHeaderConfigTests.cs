@@ -76,6 +76,10 @@ public sealed class HttpHeaderConfigTests
     [InlineData("ssl-server 1 http-header client-cert", "client-cert", "not inserted by this release")]
     [InlineData("no ssl-server 1 http-header static X-None", "X-None", "no static line named 'X-None'")]
     [InlineData("ssl-server 1 http-header", "http-header", "incomplete command")]
+    [InlineData("ssl-server 1 http-header static \"Content-Length:0\"", "Content-Length:0", "frames the request")]
+    [InlineData("ssl-server 1 http-header static \"transfer-encoding:chunked\"", "transfer-encoding:chunked", "frames the request")]
+    [InlineData("ssl-server 1 http-header static \"Host:evil\"", "Host:evil", "belongs to the connection")]
+    [InlineData("ssl-server 1 http-header static \"X-A:caf\u00e9\"", "X-A:caf\u00e9", "printable ASCII")]
     public void Apply_BadHttpHeaderLine_NamesTheWordAndTheFix(string line, string word, string fragment)
     {
         var error = Error(line);

@@ -167,16 +167,125 @@ public sealed class HeaderInsertionTests
     }
 
     [Fact]
-    public void ProcessRequest_WebSocketUpgrade_HeadGetsTheLinesAndTheTunnelPassesUntouched()
+    public void ProcessRequest_WebSocketUpgradeAnswered101_HeadGetsTheLinesAndTheTunnelPassesUntouched()
     {
         using var exchange = new HttpExchange(null, false, Insertion());
         var upgrade = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
         var frames = "\x81\x05hello";
 
-        var forwarded = Forward(exchange, upgrade, frames);
+        var head = Forward(exchange, upgrade);
+        var answer = Answer(exchange, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+        var tunnel = Forward(exchange, frames);
 
-        Assert.Equal("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + Block + "\r\n" + frames, forwarded);
+        Assert.Equal("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" + Block + "\r\n", head);
+        Assert.StartsWith("HTTP/1.1 101 ", answer, StringComparison.Ordinal);
+        Assert.Equal(frames, tunnel);
         Assert.False(exchange.RequestRefused);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", true)]
+    [InlineData(null, false)]
+    public void ProcessRequest_WebSocketUpgradeNotAnswered101_LaterBytesRefused(string? answer, bool answered)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var upgrade = "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: WebSocket\r\n\r\n";
+        var forged = "GET /forged HTTP/1.1\r\nHost: h\r\nSession-Id: 00\r\n\r\n";
+
+        Forward(exchange, upgrade);
+        if (answered) Answer(exchange, answer!);
+        var after = Forward(exchange, forged);
+
+        Assert.Equal("", after);
+        Assert.True(exchange.RequestRefused);
+    }
+
+    [Theory]
+    [InlineData("GET /u HTTP/1.1\r\nHost: h\r\nUpgrade: foo\r\n\r\n")]
+    [InlineData("GET /u HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n")]
+    [InlineData("GET /u HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n")]
+    [InlineData("CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 77\r\nTransfer-Encoding: chunked,\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")]
+    [InlineData("POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    public void ProcessRequest_SwitchTunnelOrTransferCodingAServerMayReadOtherwise_Refused(string request)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var forged = "GET /forged HTTP/1.1\r\nHost: h\r\nSession-Id: 00\r\n\r\n";
+
+        var forwarded = Forward(exchange, request + forged);
+
+        Assert.Equal("", forwarded);
+        Assert.True(exchange.RequestRefused);
+    }
+
+    [Fact]
+    public void ProcessRequest_ChunkedWithATrailingEmptyListElement_FramedAsChunked()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\nGET /next HTTP/1.1\r\nSession-Id: 00\r\n\r\n");
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked,\r\n" + Block + "\r\n0\r\n\r\nGET /next HTTP/1.1\r\n" + Block + "\r\n", forwarded);
+    }
+
+    [Theory]
+    [InlineData("2;\nxx\r\n0\r\n\r\n")]
+    [InlineData("5\nhello\r\n0\r\n\r\n")]
+    [InlineData("5\r\nhello\n0\r\n\r\n")]
+    [InlineData("0\r\nSession-Id: 00\r\n\r\n")]
+    public void ProcessRequest_BareLineFeedOrTrailerInTheChunkedCoding_Refused(string body)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
+
+        var forwarded = Forward(exchange, head, body);
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Block + "\r\n", forwarded);
+        Assert.True(exchange.RequestRefused);
+    }
+
+    [Theory]
+    [InlineData("Session_Id: 00\r\n")]
+    [InlineData("session.id: 00\r\n")]
+    [InlineData("CLIENTCERT_SUBJECT_CN: mallory\r\n")]
+    [InlineData("ClientCert~Subject~CN: mallory\r\n")]
+    public void ProcessRequest_SpellingsCgiServersFoldTogether_TakenOut(string forged)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, $"GET / HTTP/1.1\r\nHost: h\r\n{forged}\r\n");
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: h\r\n" + Block + "\r\n", forwarded);
+    }
+
+    [Theory]
+    [InlineData("Connection: keep-alive, Session-Id\r\n", "Connection: keep-alive\r\n")]
+    [InlineData("Connection: session_id, CLIENTCERT-SUBJECT-CN\r\n", "")]
+    public void ProcessRequest_ConnectionListsInsertedNames_ThoseTokensTakenOut(string connection, string expected)
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, $"GET / HTTP/1.1\r\nHost: h\r\n{connection}\r\n");
+
+        Assert.Equal($"GET / HTTP/1.1\r\nHost: h\r\n{expected}" + Block + "\r\n", forwarded);
+    }
+
+    [Fact]
+    public void ProcessRequest_MoreRequestsAheadThanRemembered_TheOneTooManyIsNotWrittenAtAll()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var get = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
+        var last = "POST /last HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
+
+        var forwarded = Forward(exchange, string.Concat(Enumerable.Repeat(get, 1023)), last);
+
+        Assert.Equal(1023, forwarded.Split("GET / ").Length - 1);
+        Assert.DoesNotContain("/last", forwarded, StringComparison.Ordinal);
+        Assert.True(exchange.RequestRefused);
+        Assert.Equal(last.Length, exchange.DiscardedRequestBytes);
     }
 
     [Theory]

@@ -14,13 +14,6 @@ public sealed class HttpExchangeReuseTests
     private const string Ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
     private const string OkClosed = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi";
 
-    private static string Answer(HttpExchange exchange, params string[] reads)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        foreach (var read in reads) exchange.Process(B(read), output);
-        return S(output.WrittenSpan);
-    }
-
     [Theory]
     [InlineData("Connection: close\r\n", "")]
     [InlineData("connection: CLOSE\r\n", "")]

@@ -20,6 +20,14 @@ public sealed class HttpExchangeTests
 
     internal static string S(ReadOnlySpan<byte> b) => Encoding.Latin1.GetString(b);
 
+    /// <summary>What the client receives of the back end's <paramref name="reads"/>, one call per read.</summary>
+    internal static string Answer(HttpExchange exchange, params string[] reads)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        foreach (var read in reads) exchange.Process(B(read), output);
+        return S(output.WrittenSpan);
+    }
+
     /// <summary>What the back end receives of the client's <paramref name="reads"/>, one call per read.</summary>
     internal static string Forward(HttpExchange exchange, params string[] reads)
     {

@@ -221,6 +221,35 @@ public sealed class SessionResumptionTests : IDisposable
         Assert.Contains("hello from the backend", first.StandardOutput);
     }
 
+    [Fact]
+    public async Task SClient_Tls12TicketResumedWithASessionIdOfTheClientsChoosing_NoSessionIdentity()
+    {
+        var tickets = new SessionTicketKeys(TimeProvider.System);
+        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        var store = new LocalTlsSessionStore(TimeProvider.System);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), sessionStore: store, tickets: tickets);
+        await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -sess_out {_sessionFile} -ign_eof", Request);
+
+        // The saved session's ID (DER: OCTET STRING of 32 bytes after the version and cipher) becomes DEADBEEF1111...:
+        // a TLS 1.2 client offering a ticket sends whatever ID it likes, and OpenSSL copies it into the session.
+        var der = Convert.FromBase64String(string.Concat(File.ReadAllLines(_sessionFile).Where(l => !l.StartsWith("-----", StringComparison.Ordinal))));
+        var at = Enumerable.Range(0, der.Length - 38).First(i => der[i] == 0x04 && der[i + 1] == 0x02 && der[i + 4] == 0x04 && der[i + 5] == 0x20) + 6;
+        byte[] chosen = [0xDE, 0xAD, 0xBE, 0xEF, .. Enumerable.Repeat((byte)0x11, 28)];
+        chosen.CopyTo(der, at);
+        File.WriteAllText(_sessionFile, "-----BEGIN SSL SESSION PARAMETERS-----\n" + Convert.ToBase64String(der, Base64FormattingOptions.InsertLineBreaks) +
+            "\n-----END SSL SESSION PARAMETERS-----\n");
+        var resumed = await OpenSslClient.SClientAsync(harness.Port, $"-tls1_2 -sess_in {_sessionFile} -ign_eof", Request);
+
+        Assert.Contains("Reused, TLSv1.2", resumed.StandardOutput);
+        var summaries = (await harness.Observer.WaitForClosedAsync(2)).OrderBy(s => s.ConnectionId).ToList();
+        // A full handshake that issues a TLS 1.2 ticket has no session ID (OpenSSL sends an empty one then).
+        Assert.False(summaries[0].Handshake!.Resumed);
+        Assert.Null(summaries[0].Handshake!.SessionIdentity);
+        Assert.True(summaries[1].Handshake!.Resumed);
+        Assert.Equal("DEADBEEF" + string.Concat(Enumerable.Repeat("11", 28)), summaries[1].Handshake!.SessionId);
+        Assert.Null(summaries[1].Handshake!.SessionIdentity);
+    }
+
     public void Dispose()
     {
         File.Delete(_sessionFile);

@@ -78,6 +78,31 @@ public sealed class HeaderInsertionDataPathTests
         Assert.Equal(["/ok"], server.Requests.Select(h => h.Split(' ')[1]));
     }
 
+    [Theory]
+    [InlineData("GET /bad HTTP/1.1\nHost: vip.test\n\n")]
+    [InlineData("GET /ok HTTP/1.1\r\nHost: vip.test\r\n\r\nGET /bad HTTP/1.1\nHost: vip.test\n\n")]
+    public async Task HttpHeader_HttpReuseAndARefusedRequestInTheFirstRead_ClientClosedAfterWhatWasAnswered(string requests)
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Insert + "\n  ssl-server 1 http-reuse");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        var answer = await node.ClientAsync(async ssl =>
+        {
+            await WriteAsync(ssl, requests);
+            var all = new MemoryStream();
+            await ssl.CopyToAsync(all);
+            return Encoding.ASCII.GetString(all.ToArray());
+        });
+
+        var good = requests.StartsWith("GET /ok", StringComparison.Ordinal);
+        Assert.Equal(good ? ["/ok"] : [], server.Requests.Select(h => h.Split(' ')[1]));
+        if (good) Assert.EndsWith("request 1 /ok\n", answer, StringComparison.Ordinal);
+        else Assert.Equal("", answer);
+        Assert.InRange(started.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        Assert.Equal(0, node.DataPlane.Flows.For("ssl2", "10.60.0.1", 443).Ended(SslCluster.Protocol.Net.ProxyError.InternalError));
+    }
+
     private static Task WriteAsync(SslStream ssl, string text) => ssl.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
 
     /// <summary>The value of the one header line named <paramref name="name"/> in a request head.</summary>
