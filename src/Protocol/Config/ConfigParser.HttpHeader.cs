@@ -10,10 +10,6 @@ public static partial class ConfigParser
 
         private static readonly string[] HttpHeaderWords = ["session", "prefix", "static"];
 
-        // Headers that frame the message or belong to the connection: a static line of these would make the server
-        // read the request otherwise than the proxy framed it.
-        private static readonly string[] FramingNames =
-            ["content-length", "transfer-encoding", "connection", "upgrade", "host", "te", "trailer", "expect", "keep-alive", "proxy-connection"];
 
         // RFC 9110 section 5.6.2: the characters of a token, which a header name is.
         private static readonly SearchValues<char> TokenChars =
@@ -88,8 +84,8 @@ public static partial class ConfigParser
             var name = colon < 0 ? "" : text[..colon].Trim();
             if (colon < 0 || name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
                 throw new LineException(text, "a static line is \"NAME:VALUE\", NAME a header name (letters, digits, '-' and !#$%&'*+.^_`|~), for example \"X-Offload:css\"");
-            if (FramingNames.Contains(name.ToLowerInvariant()))
-                throw new LineException(text, $"'{name}' frames the request or belongs to the connection, so it cannot be a static line (also refused: {string.Join(", ", FramingNames)})");
+            if (HttpHeaderSettings.FramingNames.Contains(name.ToLowerInvariant()))
+                throw new LineException(text, $"'{name}' frames the request or belongs to the connection, so it cannot be a static line (also refused: {string.Join(", ", HttpHeaderSettings.FramingNames)})");
             if (text.Length > HttpHeaderSettings.MaxStaticLength || text.Any(c => c < 0x20 || c > 0x7e || c == '"'))
                 throw new LineException(text, $"a static line is at most {HttpHeaderSettings.MaxStaticLength} printable ASCII characters, none of them a '\"' (the line is written in quotes)");
             return name + ":" + text[(colon + 1)..].Trim();

@@ -159,6 +159,13 @@ public sealed record HttpHeaderSettings
 
     public const int MaxStaticLength = 512;
 
+    /// <summary>
+    /// Names a static line may not have (lower case): they frame the message or belong to the connection, so a line of
+    /// one would make the server read the request otherwise than the proxy framed it.
+    /// </summary>
+    public static IReadOnlyList<string> FramingNames { get; } =
+        ["content-length", "transfer-encoding", "connection", "upgrade", "host", "te", "trailer", "expect", "keep-alive", "proxy-connection"];
+
     public static HttpHeaderSettings None { get; } = new();
 
     /// <summary><c>http-header session</c>: Session-Id, Session-Cipher-Name, -Key-Size, -Use-Size, Session-Step-Up and Session-Initial-Cipher-*.</summary>

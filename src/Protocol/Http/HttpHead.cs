@@ -19,6 +19,9 @@ internal readonly record struct Framing(long ContentLength, bool HasTransferEnco
     /// </summary>
     public bool Strict { get; init; }
 
+    /// <summary>Content-Length came more than once (the same value: others are refused), which some servers read otherwise.</summary>
+    public bool ContentLengthRepeated { get; init; }
+
     /// <summary>Transfer-Encoding lists exactly one coding, <c>chunked</c>, over all its headers.</summary>
     public bool OnlyChunked { get; init; }
 
@@ -156,6 +159,19 @@ internal static class HttpHead
     /// <summary>A request line of exactly three parts (a target with a space in it is read differently by different servers).</summary>
     public static bool IsStrictRequestLine(ReadOnlySpan<byte> head, int headersStart) => head[..headersStart].Count((byte)' ') == 2;
 
+    /// <summary>
+    /// The request line is <c>token SP target SP version</c> with a method of token characters and a target of visible
+    /// characters only (no HTAB, which a server may also split on), as header insertion requires.
+    /// </summary>
+    public static bool IsPlainRequestLine(ReadOnlySpan<byte> head, int headersStart)
+    {
+        var line = StartLine(head, out _);
+        var sp1 = line.IndexOf((byte)' ');
+        var sp2 = line.LastIndexOf((byte)' ');
+        return sp1 > 0 && sp2 > sp1 + 1 && !line[..sp1].ContainsAnyExcept(TokenChars) &&
+            line[(sp1 + 1)..sp2].IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) < 0;
+    }
+
     /// <summary><c>HTTP/1.0</c> in a status line: the server closes after the response unless it says keep-alive.</summary>
     public static bool IsHttp10Response(ReadOnlySpan<byte> head) => head.StartsWith("HTTP/1.0"u8);
 
@@ -190,7 +206,7 @@ internal static class HttpHead
             if (Ascii.EqualsIgnoreCase(reader.Name, "content-length"u8))
             {
                 if (!TryParseContentLength(value, framing.ContentLength, out var length)) return false;
-                framing = framing with { ContentLength = length };
+                framing = framing with { ContentLength = length, ContentLengthRepeated = framing.ContentLength >= 0 || value.Contains((byte)',') };
             }
             else if (Ascii.EqualsIgnoreCase(reader.Name, "transfer-encoding"u8))
             {

@@ -25,6 +25,7 @@ internal struct MessageBody
     private State _state;
     private long _remaining;
     private bool _sizeHasDigit;
+    private int _sizeDigits;
     private bool _lastWasCr;
 
     /// <summary>
@@ -67,8 +68,13 @@ internal struct MessageBody
                 }
                 case State.ChunkExtension or State.TrailerLine:
                 {
-                    // Extensions and trailer fields are passed, not read: skip to the end of the line.
+                    // Extensions and trailer fields are passed, not read: skip to the end of the line. A control
+                    // character in them (a lone CR above all) is leniency: a server could end the line there.
                     var lf = input[i..].IndexOf((byte)'\n');
+                    if (_lastWasCr && lf != 0) Lenient = true;
+                    var line = lf < 0 ? input[i..] : input.Slice(i, lf);
+                    if (line.Length > 0 && line[^1] == '\r') line = line[..^1];
+                    if (line.ContainsAny(HttpHead.Controls)) Lenient = true;
                     if (lf < 0)
                     {
                         _lastWasCr = input[^1] == '\r';
@@ -104,12 +110,20 @@ internal struct MessageBody
                     if (_remaining > (long.MaxValue >> 4)) return false;
                     _remaining = (_remaining << 4) + d;
                     _sizeHasDigit = true;
+
+                    // More digits than a 64-bit size needs (leading zeros): servers that cap the digits read it otherwise.
+                    if (++_sizeDigits > 16) Lenient = true;
                     return true;
                 }
                 if (!_sizeHasDigit) return false;
                 switch (b)
                 {
-                    case (byte)';' or (byte)' ' or (byte)'\t': _state = State.ChunkExtension; return true;
+                    case (byte)';': _state = State.ChunkExtension; return true;
+                    case (byte)' ' or (byte)'\t':
+                        // Whitespace after the size (RFC 9112 allows none): accepted, as not every server reads it so.
+                        Lenient = true;
+                        _state = State.ChunkExtension;
+                        return true;
                     case (byte)'\r': _state = State.ChunkSizeLf; return true;
                     case (byte)'\n': Lenient = true; EndOfSizeLine(); return true;
                     default: return false;
@@ -156,6 +170,7 @@ internal struct MessageBody
         _state = State.ChunkSize;
         _remaining = 0;
         _sizeHasDigit = false;
+        _sizeDigits = 0;
     }
 
     private void EndOfSizeLine() => _state = _remaining == 0 ? State.TrailerLineStart : State.ChunkData;

@@ -178,9 +178,10 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             }
             if (_head.IsEmpty)
             {
-                // RFC 9112 section 2.2: blank lines before a request line are ignored (and passed as they are).
+                // RFC 9112 section 2.2: blank lines before a request line are ignored (and passed as they are; under
+                // insertion dropped, since a lone CR among them could be read as part of the line).
                 var blank = HttpHead.LeadingBlankBytes(data);
-                output.Pass(data[..blank]);
+                if (insertion is null) output.Pass(data[..blank]);
                 data = data[blank..];
                 if (data.IsEmpty) return;
             }
@@ -360,7 +361,8 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// no CONNECT, and no Upgrade but to a WebSocket (an h2c switch would carry headers we never see).
     /// </summary>
     private static bool InsertableRequest(ReadOnlySpan<byte> head, int headersStart, RequestKind kind, bool http10, Framing framing) =>
-        framing.Strict && HttpHead.IsStrictRequestLine(head, headersStart) &&
+        framing.Strict && HttpHead.IsStrictRequestLine(head, headersStart) && HttpHead.IsPlainRequestLine(head, headersStart) &&
+        !framing.ContentLengthRepeated &&
         (!framing.HasTransferEncoding || (framing.OnlyChunked && framing.ContentLength < 0 && !http10)) &&
         kind != RequestKind.Connect && (!framing.HasUpgrade || framing.WebSocketUpgrade);
 

@@ -210,7 +210,11 @@ public sealed class HeaderInsertionTests
     [InlineData("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n")]
     [InlineData("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")]
     [InlineData("POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")]
-    public void ProcessRequest_SwitchTunnelOrTransferCodingAServerMayReadOtherwise_Refused(string request)
+    [InlineData("GET /a\tHTTP/1.1 HTTP/1.1\r\nHost: h\r\n\r\n")]
+    [InlineData("G(E)T / HTTP/1.1\r\nHost: h\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0, 0\r\n\r\n")]
+    public void ProcessRequest_SwitchTunnelOrFramingAServerMayReadOtherwise_Refused(string request)
     {
         using var exchange = new HttpExchange(null, false, Insertion());
         var forged = "GET /forged HTTP/1.1\r\nHost: h\r\nSession-Id: 00\r\n\r\n";
@@ -219,6 +223,27 @@ public sealed class HeaderInsertionTests
 
         Assert.Equal("", forwarded);
         Assert.True(exchange.RequestRefused);
+    }
+
+    [Fact]
+    public void ProcessRequest_BlankBytesBeforeTheRequestLine_DroppedNotPassed()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, "\r\n\r\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: h\r\n" + Block + "\r\n", forwarded);
+    }
+
+    [Fact]
+    public void ProcessRequest_ChunkedWithAnExtension_FramedAsChunked()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var forwarded = Forward(exchange, "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5;name=\"v\"\r\nhello\r\n0\r\n\r\n");
+
+        Assert.Equal("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n" + Block + "\r\n5;name=\"v\"\r\nhello\r\n0\r\n\r\n", forwarded);
+        Assert.False(exchange.RequestRefused);
     }
 
     [Fact]
@@ -236,7 +261,10 @@ public sealed class HeaderInsertionTests
     [InlineData("5\nhello\r\n0\r\n\r\n")]
     [InlineData("5\r\nhello\n0\r\n\r\n")]
     [InlineData("0\r\nSession-Id: 00\r\n\r\n")]
-    public void ProcessRequest_BareLineFeedOrTrailerInTheChunkedCoding_Refused(string body)
+    [InlineData("0 \r\n\r\n")]
+    [InlineData("00000000000000000005\r\nhello\r\n0\r\n\r\n")]
+    [InlineData("5;a\rb\r\nhello\r\n0\r\n\r\n")]
+    public void ProcessRequest_LeniencyOrTrailerInTheChunkedCoding_Refused(string body)
     {
         using var exchange = new HttpExchange(null, false, Insertion());
         var head = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n";
