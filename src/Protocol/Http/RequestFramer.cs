@@ -67,6 +67,11 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     private bool _awaitingSwitch;
     private bool _switched;
 
+    // Under insertion: the body of the last request sent is not whole yet (under _gate); the server answered that
+    // request before its body was whole (response thread).
+    private bool _bodyPending;
+    private bool _answeredEarly;
+
     // Shared with the response side, under _gate.
     private int _unanswered;
     private bool _inputEnded;
@@ -162,6 +167,13 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             }
             if (!_body.IsDone)
             {
+                if (insertion is not null && Volatile.Read(ref _answeredEarly))
+                {
+                    // The server answered before the body was whole without reading it all (417 to Expect, say): a
+                    // server that keeps the connection would read the rest of the body as a request of the client's.
+                    Refuse(data.Length);
+                    return;
+                }
                 var n = _body.Advance(data, out var malformed);
                 if ((malformed || _body.Lenient || _body.HasTrailer) && insertion is not null)
                 {
@@ -174,6 +186,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
                 data = data[n..];
                 if (malformed) Stop(output);
                 else if (_body.Lenient && ownsBackendConnection) MarkSingleUse();
+                if (insertion is not null && _body.IsDone) lock (_gate) _bodyPending = false;
                 continue;
             }
             if (_head.IsEmpty)
@@ -277,6 +290,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _body = framing.HasTransferEncoding ? MessageBody.Chunked
             : framing.ContentLength > 0 ? MessageBody.OfLength(framing.ContentLength)
             : MessageBody.None;
+        if (insertion is not null && !_body.IsDone) lock (_gate) _bodyPending = true;
         _closeRequested = close;
     }
 
@@ -456,6 +470,9 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
                 return new PendingRequest(RequestKind.Other, false);
             }
             if (request.Kind != RequestKind.Unframeable) _pending.Dequeue();
+
+            // Under insertion: the answer is to the last request sent, whose body is still coming (see Process).
+            if (_bodyPending && _pending.Count == 0) Volatile.Write(ref _answeredEarly, true);
             return request;
         }
     }

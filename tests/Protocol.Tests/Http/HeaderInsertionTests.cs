@@ -226,6 +226,37 @@ public sealed class HeaderInsertionTests
     }
 
     [Fact]
+    public void ProcessRequest_ServerAnswersBeforeTheBodyIsWhole_RestOfTheBodyAndWhatFollowsRefused()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        var head = "PUT /big HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 60\r\n\r\n";
+        var smuggled = "GET /forged HTTP/1.1\r\nHost: h\r\nSession-Id: 00\r\n\r\n";
+
+        var first = Forward(exchange, head + "abc");
+        var answer = Answer(exchange, "HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n");
+        var rest = Forward(exchange, smuggled);
+
+        Assert.Equal(head[..^2] + Block + "\r\nabc", first);
+        Assert.StartsWith("HTTP/1.1 417 ", answer, StringComparison.Ordinal);
+        Assert.Equal("", rest);
+        Assert.True(exchange.RequestRefused);
+    }
+
+    [Fact]
+    public void ProcessRequest_AnswerAfterTheWholeBody_NextRequestsGoOn()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+
+        var first = Forward(exchange, "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc");
+        Answer(exchange, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        var second = Forward(exchange, "POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\ndef");
+
+        Assert.EndsWith("abc", first, StringComparison.Ordinal);
+        Assert.Equal("POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n" + Block + "\r\ndef", second);
+        Assert.False(exchange.RequestRefused);
+    }
+
+    [Fact]
     public void ProcessRequest_BlankBytesBeforeTheRequestLine_DroppedNotPassed()
     {
         using var exchange = new HttpExchange(null, false, Insertion());
