@@ -6,12 +6,14 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--prepare]
+#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--http-header] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
 #   --http-reuse    both ssl-servers read HTTP and keep back-end connections between clients (ssl-server N http-reuse),
 #                   as HAProxy in mode http does; without it each client connection gets its own back-end connection
+#   --http-header   both ssl-servers insert the SSL session fields and one static line into every request
+#                   (ssl-server N http-header session / static), to measure what header insertion costs
 #   --prepare       configure the data folder, stop the node, exit 0 (bench/run.sh does this before the runs: the
 #                   anchor script waits only 5 s for the TLS port, which a node started on an empty folder, then
 #                   configured, does not always meet on a loaded 2-core machine; a configured folder brings its
@@ -40,8 +42,12 @@ while [ $# -gt 0 ]; do
         --admin-port) ADMIN=$2; shift 2 ;;
         --remoting-port) REMOTING=$2; shift 2 ;;
         --prepare) PREPARE=1; shift ;;
-        --http-reuse) REUSE="  ssl-server 1 http-reuse"; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --http-reuse) REUSE="${REUSE:+$REUSE
+}  ssl-server 1 http-reuse"; shift ;;
+        --http-header) REUSE="${REUSE:+$REUSE
+}  ssl-server 1 http-header session
+  ssl-server 1 http-header static \"X-Offload:sslcluster\""; shift ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) die "unknown option '$1' (try --help)" ;;
     esac
 done
