@@ -357,7 +357,14 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     {
         ArgumentNullException.ThrowIfNull(output);
         if (!_head.IsEmpty) GiveUp(output);
+        else if (_requests.Refused && _phase == Phase.Head && _requests.Unanswered == 0) output.Pass(RefusalAnswer);
     }
+
+    /// <summary>
+    /// What a client whose request was refused (<see cref="RequestRefused"/>) gets once every request before it was
+    /// answered whole: a 400 and the end of the connection, as HAProxy answers a request it cannot parse.
+    /// </summary>
+    internal static ReadOnlySpan<byte> RefusalAnswer => "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8;
 
     /// <summary>Gives pooled buffers back; call once neither direction uses the rewriter any more.</summary>
     public void Dispose()

@@ -98,6 +98,15 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     private bool _onlyIdempotent = true;
 
+    /// <summary>Requests forwarded whose answers have not been relayed whole yet (any thread).</summary>
+    public int Unanswered
+    {
+        get
+        {
+            lock (_gate) return _unanswered;
+        }
+    }
+
     /// <summary>Client bytes not forwarded because they came after a request that asked to close.</summary>
     public long Discarded { get; private set; }
 

@@ -355,8 +355,18 @@ public sealed class TlsProxyConnection : IDisposable
         if (request is null && pending.Count == 0 && exchange.RequestRefused)
         {
             // Refused before anything of it could go out (header insertion and bytes it cannot frame strictly): no
-            // server is bothered, and the client, owed nothing, is closed.
-            await front.CloseWriteAsync(_lifetime.Token);
+            // server is bothered, and the client, owed nothing else, gets a 400 and is closed.
+            try
+            {
+                var answer = Http.HttpExchange.RefusalAnswer.ToArray();
+                await front.WriteAsync(answer, answer.Length, _lifetime.Token);
+                await front.CloseWriteAsync(_lifetime.Token);
+            }
+            catch (RelayException e)
+            {
+                return (null, e.Error, e.Message, null, false);
+            }
+
             return (null, ProxyError.None, "client request refused: it cannot be framed strictly under header insertion", null, false);
         }
 

@@ -140,6 +140,32 @@ public sealed class HeaderInsertionTests
     }
 
     [Fact]
+    public void Complete_RefusedAfterEveryEarlierRequestWasAnswered_A400ForTheClient()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        Forward(exchange, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\nHost: h\n\n");
+        var answered = Answer(exchange, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        exchange.Complete(output);
+
+        Assert.EndsWith("ok", answered, StringComparison.Ordinal);
+        Assert.Equal("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", S(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void Complete_RefusedButAnEarlierAnswerIsMissing_NoFabricatedAnswer()
+    {
+        using var exchange = new HttpExchange(null, false, Insertion());
+        Forward(exchange, "GET /ok HTTP/1.1\r\nHost: h\r\n\r\nGET /bad HTTP/1.1\nHost: h\n\n");
+
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        exchange.Complete(output);
+
+        Assert.Equal(0, output.WrittenCount);
+    }
+
+    [Fact]
     public void ProcessRequest_ChunkedBodyBreaksItsFraming_RestRefused()
     {
         using var exchange = new HttpExchange(null, false, Insertion());
