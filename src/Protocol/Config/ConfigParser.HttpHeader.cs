@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace SslCluster.Protocol.Config;
 
 public static partial class ConfigParser
@@ -10,10 +8,6 @@ public static partial class ConfigParser
 
         private static readonly string[] HttpHeaderWords = ["session", "prefix", "static"];
 
-
-        // RFC 9110 section 5.6.2: the characters of a token, which a header name is.
-        private static readonly SearchValues<char> TokenChars =
-            SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
         /// <summary><c>ssl-server N http-header session | prefix "TEXT" | static "NAME:VALUE"</c>.</summary>
         private static HttpHeaderSettings HttpHeaderLine(HttpHeaderSettings headers, string[] args, IReadOnlyList<string> w, int n)
@@ -33,7 +27,7 @@ public static partial class ConfigParser
                     if (args.Length != 2) throw new LineException(w[^1], $"write 'ssl-server {n} http-header static \"NAME:VALUE\"', the line in quotes");
                     var line = StaticLine(args[1]);
                     var name = HttpHeaderSettings.StaticName(line);
-                    var index = headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+                    var index = StaticIndex(headers, name);
                     if (index >= 0) return headers with { Static = headers.Static.SetItem(index, line) };
                     if (headers.Static.Count >= HttpHeaderSettings.MaxStatic)
                         throw new LineException(args[1], $"ssl-server {n} already inserts {HttpHeaderSettings.MaxStatic} static lines, the most it can; remove one with 'no ssl-server {n} http-header static NAME'");
@@ -58,7 +52,7 @@ public static partial class ConfigParser
                     return headers with { Prefix = null };
                 case "static" when args.Length == 2:
                     var name = HttpHeaderSettings.StaticName(args[1]);
-                    var index = headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+                    var index = StaticIndex(headers, name);
                     if (index < 0)
                     {
                         var existing = headers.Static.Count == 0 ? "it inserts none" : "it inserts: " + string.Join(", ", headers.Static.Select(HttpHeaderSettings.StaticName));
@@ -70,9 +64,13 @@ public static partial class ConfigParser
             }
         }
 
+        /// <summary>Where the static line named <paramref name="name"/> (any case) stands; -1 when there is none.</summary>
+        private static int StaticIndex(HttpHeaderSettings headers, string name) =>
+            headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+
         private static string Prefix(string text)
         {
-            if (text.Length is 0 or > HttpHeaderSettings.MaxPrefixLength || text.AsSpan().ContainsAnyExcept(TokenChars))
+            if (text.Length > HttpHeaderSettings.MaxPrefixLength || !Http.HttpHead.IsToken(text))
                 throw new LineException(text, $"a prefix is 1 to {HttpHeaderSettings.MaxPrefixLength} characters that may start a header name (letters, digits, '-' and !#$%&'*+.^_`|~), for example \"SSL-\"");
             return text;
         }
@@ -82,7 +80,7 @@ public static partial class ConfigParser
         {
             var colon = text.IndexOf(':', StringComparison.Ordinal);
             var name = colon < 0 ? "" : text[..colon].Trim();
-            if (colon < 0 || name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
+            if (colon < 0 || !Http.HttpHead.IsToken(name))
                 throw new LineException(text, "a static line is \"NAME:VALUE\", NAME a header name (letters, digits, '-' and !#$%&'*+.^_`|~), for example \"X-Offload:css\"");
             if (HttpHeaderSettings.FramingNames.Contains(name.ToLowerInvariant()))
                 throw new LineException(text, $"'{name}' frames the request or belongs to the connection, so it cannot be a static line (also refused: {string.Join(", ", HttpHeaderSettings.FramingNames)})");

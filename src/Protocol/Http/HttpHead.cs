@@ -153,8 +153,15 @@ internal static class HttpHead
         SearchValues.Create([.. Enumerable.Range(0, 32).Where(b => b != '\t').Select(b => (byte)b), 0x7F]);
 
     /// <summary>Bytes that are not token characters (RFC 9110 section 5.6.2 tchar), which a header name never holds.</summary>
-    internal static readonly SearchValues<byte> TokenChars =
-        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+    internal static readonly SearchValues<byte> TokenChars = SearchValues.Create(Encoding.ASCII.GetBytes(TokenCharacters));
+
+    private static readonly SearchValues<char> TokenText = SearchValues.Create(TokenCharacters);
+
+    // RFC 9110 section 5.6.2 tchar.
+    private const string TokenCharacters = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+    /// <summary>Whether <paramref name="text"/> is an HTTP token (a header name, a method): one or more tchar.</summary>
+    public static bool IsToken(ReadOnlySpan<char> text) => !text.IsEmpty && !text.ContainsAnyExcept(TokenText);
 
     /// <summary>A request line of exactly three parts (a target with a space in it is read differently by different servers).</summary>
     public static bool IsStrictRequestLine(ReadOnlySpan<byte> head, int headersStart) => head[..headersStart].Count((byte)' ') == 2;

@@ -367,7 +367,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         lock (_gate)
         {
             // Room is kept for the marker that Stop adds.
-            if (_pending.Count < MaxPending - 1)
+            if (HasRoomLocked)
             {
                 _pending.Enqueue(request);
                 _unanswered++;
@@ -391,8 +391,11 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     private bool HasRoom()
     {
-        lock (_gate) return _pending.Count < MaxPending - 1;
+        lock (_gate) return HasRoomLocked;
     }
+
+    // Room is kept for the marker that Stop or Refuse adds (under _gate).
+    private bool HasRoomLocked => _pending.Count < MaxPending - 1;
 
     /// <summary>The server answered a protocol switch with 101 (response thread): the bytes after it pass.</summary>
     public void Switched() => Volatile.Write(ref _switched, true);

@@ -60,7 +60,7 @@ public sealed class RequestHeaderInsertion
     private static byte[] Reserve(List<byte[]> names, string name)
     {
         var nameBytes = Encoding.ASCII.GetBytes(name);
-        if (nameBytes.Length == 0 || name.Any(c => c > 0x7e) || nameBytes.AsSpan().ContainsAnyExcept(HttpHead.TokenChars))
+        if (!HttpHead.IsToken(name))
         {
             throw new ArgumentException($"'{name}' is not an HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)", nameof(name));
         }
