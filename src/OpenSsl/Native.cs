@@ -394,6 +394,14 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Lib)]
     [SuppressGCTransition]
+    public static partial IntPtr X509_get0_pubkey(IntPtr x509);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial int EVP_PKEY_get_base_id(IntPtr pkey);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
     public static partial void X509_STORE_CTX_set_error(IntPtr store, int error);
 
     [LibraryImport(Lib)]

@@ -170,6 +170,21 @@ public sealed unsafe class SslConnection : IDisposable
     /// <summary>The handshake resumed a session.</summary>
     public bool Resumed => LibSsl.SSL_session_reused(Ssl) == 1;
 
+    /// <summary>
+    /// The certificate this side sent (or would send) has an EC key: which of an ssl-server's two certificates (RSA and
+    /// ECDSA) the handshake chose. False without a certificate.
+    /// </summary>
+    public bool LocalCertificateIsEc
+    {
+        get
+        {
+            const int EvpPkeyEc = 408; // NID_X9_62_id_ecPublicKey
+            var certificate = LibSsl.SSL_get_certificate(Ssl);
+            var key = certificate == IntPtr.Zero ? IntPtr.Zero : LibCrypto.X509_get0_pubkey(certificate);
+            return key != IntPtr.Zero && LibCrypto.EVP_PKEY_get_base_id(key) == EvpPkeyEc;
+        }
+    }
+
     private IntPtr Ssl => _ssl.DangerousGetHandle();
 
     /// <summary>

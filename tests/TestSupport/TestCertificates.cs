@@ -160,6 +160,9 @@ public sealed class TestCertificateAuthority : IDisposable
     /// <summary>The CA certificate, with its private key.</summary>
     public X509Certificate2 Certificate { get; }
 
+    /// <summary>The CA's private key in PKCS#8 PEM (for <c>openssl ocsp -rkey</c>).</summary>
+    public string KeyPem => _key.ExportPkcs8PrivateKeyPem();
+
     /// <summary>The CA certificate without its key, as a configuration would trust it.</summary>
     public X509Certificate2 PublicCertificate => X509CertificateLoader.LoadCertificate(Certificate.RawData);
 
@@ -181,7 +184,8 @@ public sealed class TestCertificateAuthority : IDisposable
     /// A client certificate (ECDSA P-256, EKU clientAuth) for <paramref name="commonName"/>, valid for two days from
     /// five minutes ago unless a period is given (in the past for an expired one).
     /// </summary>
-    public TestCertificate IssueClient(string commonName, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null)
+    /// <param name="ocspUrl">An OCSP responder named in the certificate's Authority Information Access, or none.</param>
+    public TestCertificate IssueClient(string commonName, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, string? ocspUrl = null)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=" + commonName, key, HashAlgorithmName.SHA256);
@@ -189,6 +193,7 @@ public sealed class TestCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.DigitalSignature, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ClientAuthentication], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
+        if (ocspUrl is not null) request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension([ocspUrl], null));
         var now = DateTimeOffset.UtcNow;
         var from = notBefore ?? now.AddMinutes(-5);
         var to = notAfter ?? now.AddDays(2);

@@ -32,13 +32,38 @@ public static partial class ConfigParser
                     var f => throw new LineException(args[0], "unknown failure action" + Suggest.DidYouMean(f, FailureWords) + " (actions: reject, ignore, redirect)"),
                 },
             },
+            "revocation-check" => auth with { Revocation = RevocationOrder(args, w, n) },
+            "client-ocsp-url" => auth with { OcspUrl = Url(One(args, w, $"ssl-server {n} client-ocsp-url \"URL\""), httpsToo: false) },
             _ => auth with { FailureUrl = Url(One(args, w, $"ssl-server {n} failure-url \"URL\""), httpsToo: true) },
         };
+
+        private static readonly string[] RevocationWords = ["ocsp", "crl", "none"];
+
+        /// <summary><c>revocation-check METHOD [METHOD [METHOD]]</c>: each method once, <c>none</c> last.</summary>
+        private static ValueList<RevocationMethod> RevocationOrder(string[] args, IReadOnlyList<string> w, int n)
+        {
+            if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write 'ssl-server {n} revocation-check ocsp|crl|none ...', for example 'revocation-check ocsp crl'");
+            var order = ValueList<RevocationMethod>.Empty;
+            foreach (var word in args)
+            {
+                var method = word.ToLowerInvariant() switch
+                {
+                    "ocsp" => RevocationMethod.Ocsp,
+                    "crl" => RevocationMethod.Crl,
+                    "none" => RevocationMethod.None,
+                    var other => throw new LineException(word, $"'{word}' is not a revocation method{Suggest.DidYouMean(other, RevocationWords)} (methods: ocsp, crl, none)"),
+                };
+                if (order.Contains(method)) throw new LineException(word, $"'{word}' is named twice; each method is tried once");
+                if (order.Contains(RevocationMethod.None)) throw new LineException(word, "'none' accepts the certificate, so nothing after it is ever tried; put 'none' last");
+                order = order.Add(method);
+            }
+            return order;
+        }
 
         private static ClientAuthSettings AddCaCert(ClientAuthSettings auth, string name) =>
             auth.CaCerts.Contains(name) ? auth : auth with { CaCerts = auth.CaCerts.Add(name) };
 
-        /// <summary><c>no ssl-server N authentication|cacert NAME|crl|failure|failure-url</c>: back to the default.</summary>
+        /// <summary><c>no ssl-server N authentication|cacert NAME|crl|failure|failure-url|revocation-check|client-ocsp-url</c>: back to the default.</summary>
         private static ClientAuthSettings ClientAuthNo(SslServer s, string option, IReadOnlyList<string> w)
         {
             var auth = s.ClientAuth;
@@ -56,6 +81,8 @@ public static partial class ConfigParser
                 "authentication" => auth with { Enabled = fresh.Enabled },
                 "crl" => auth with { Crl = null },
                 "failure" => auth with { Failure = fresh.Failure },
+                "revocation-check" => auth with { Revocation = fresh.Revocation },
+                "client-ocsp-url" => auth with { OcspUrl = null },
                 _ => auth with { FailureUrl = null },
             };
         }

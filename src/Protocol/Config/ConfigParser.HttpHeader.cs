@@ -6,13 +6,17 @@ public static partial class ConfigParser
     {
         // ------------------------------------------------------------------ HTTP header insertion
 
-        private static readonly string[] HttpHeaderWords = ["session", "prefix", "static"];
+        private static readonly string[] HttpHeaderWords = ["session", "client-cert", "server-cert", "xfcc", "rfc9440", "prefix", "static"];
 
+        private static readonly string[] ClientCertWords = ["basic", "pem"];
 
-        /// <summary><c>ssl-server N http-header session | prefix "TEXT" | static "NAME:VALUE"</c>.</summary>
+        /// <summary>
+        /// <c>ssl-server N http-header session | client-cert [basic | pem] | server-cert | xfcc | rfc9440 | prefix "TEXT" |
+        /// static "NAME:VALUE"</c>.
+        /// </summary>
         private static HttpHeaderSettings HttpHeaderLine(HttpHeaderSettings headers, string[] args, IReadOnlyList<string> w, int n)
         {
-            var usage = $"ssl-server {n} http-header session | prefix \"TEXT\" | static \"NAME:VALUE\"";
+            var usage = $"ssl-server {n} http-header session | client-cert [basic | pem] | server-cert | xfcc | rfc9440 | prefix \"TEXT\" | static \"NAME:VALUE\"";
             if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write '{usage}'");
             var what = args[0].ToLowerInvariant();
             switch (what)
@@ -32,8 +36,23 @@ public static partial class ConfigParser
                     if (headers.Static.Count >= HttpHeaderSettings.MaxStatic)
                         throw new LineException(args[1], $"ssl-server {n} already inserts {HttpHeaderSettings.MaxStatic} static lines, the most it can; remove one with 'no ssl-server {n} http-header static NAME'");
                     return headers with { Static = headers.Static.Add(line) };
-                case "client-cert" or "server-cert":
-                    throw new LineException(args[0], $"'{args[0]}' fields are not inserted by this release; what can be: {string.Join(", ", HttpHeaderWords)}");
+                case "client-cert":
+                    if (args.Length > 2) throw new LineException(args[2], $"unexpected word; write 'ssl-server {n} http-header client-cert [basic | pem]'");
+                    if (args.Length == 1) return headers with { ClientCert = ClientCertFields.All };
+                    return args[1].ToLowerInvariant() switch
+                    {
+                        "basic" => headers with { ClientCert = ClientCertFields.Basic },
+                        "pem" => headers with { ClientCert = ClientCertFields.Pem },
+                        var other => throw new LineException(args[1], $"'{args[1]}' is not a client-cert option{Suggest.DidYouMean(other, ClientCertWords)}; write 'client-cert' (25 fields), 'client-cert basic' (21) or 'client-cert pem' (the certificate)"),
+                    };
+                case "server-cert" or "xfcc" or "rfc9440":
+                    if (args.Length != 1) throw new LineException(args[1], $"unexpected word; write 'ssl-server {n} http-header {what}'");
+                    return what switch
+                    {
+                        "server-cert" => headers with { ServerCert = true },
+                        "xfcc" => headers with { Xfcc = true },
+                        _ => headers with { Rfc9440 = true },
+                    };
                 default:
                     throw new LineException(args[0], $"'{args[0]}' is not an http-header option{Suggest.DidYouMean(what, HttpHeaderWords)} (options: {string.Join(", ", HttpHeaderWords)})");
             }
@@ -48,6 +67,14 @@ public static partial class ConfigParser
             {
                 case "session" when args.Length == 1:
                     return headers with { Session = false };
+                case "client-cert" when args.Length == 1 || args.Length == 2 && ClientCertWords.Contains(args[1].ToLowerInvariant()):
+                    return headers with { ClientCert = ClientCertFields.None };
+                case "server-cert" when args.Length == 1:
+                    return headers with { ServerCert = false };
+                case "xfcc" when args.Length == 1:
+                    return headers with { Xfcc = false };
+                case "rfc9440" when args.Length == 1:
+                    return headers with { Rfc9440 = false };
                 case "prefix" when args.Length == 1:
                     return headers with { Prefix = null };
                 case "static" when args.Length == 2:
@@ -60,7 +87,7 @@ public static partial class ConfigParser
                     }
                     return headers with { Static = headers.Static.Remove(headers.Static[index]) };
                 default:
-                    throw new LineException(w[^1], $"write 'no ssl-server {n} http-header [session | prefix | static NAME]' (alone, it stops all insertion)");
+                    throw new LineException(w[^1], $"write 'no ssl-server {n} http-header [session | client-cert | server-cert | xfcc | rfc9440 | prefix | static NAME]' (alone, it stops all insertion)");
             }
         }
 

@@ -101,8 +101,15 @@ public static class ConfigPrinter
             if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
             if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
             if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
+            if (auth.Revocation.Count > 0) Line("  ", $"{p} revocation-check {string.Join(' ', auth.Revocation.Select(m => m.ToString().ToLowerInvariant()))}");
+            if (auth.OcspUrl is { } ocspUrl) Line("  ", $"{p} client-ocsp-url \"{ocspUrl}\"");
             foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
             if (s.HttpHeaders.Session) Line("  ", $"{p} http-header session");
+            if (s.HttpHeaders.ClientCert != ClientCertFields.None)
+                Line("  ", $"{p} http-header client-cert" + s.HttpHeaders.ClientCert switch { ClientCertFields.Basic => " basic", ClientCertFields.Pem => " pem", _ => "" });
+            if (s.HttpHeaders.ServerCert) Line("  ", $"{p} http-header server-cert");
+            if (s.HttpHeaders.Xfcc) Line("  ", $"{p} http-header xfcc");
+            if (s.HttpHeaders.Rfc9440) Line("  ", $"{p} http-header rfc9440");
             if (s.HttpHeaders.Prefix is { } prefix) Line("  ", $"{p} http-header prefix {Q(prefix)}");
             foreach (var line in s.HttpHeaders.Static) Line("  ", $"{p} http-header static {Q(line)}");
         }

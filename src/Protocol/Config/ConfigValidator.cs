@@ -107,6 +107,8 @@ public static class ConfigValidator
             CheckAssociation(config, who, "cacert", ca, AssociationKind.Cert, error);
         if (auth.Crl is { } crl && !list.CrlRecords.ContainsKey(crl))
             error($"{who}: crl '{crl}' is not a crl-record of this proxy list{Suggest.DidYouMean(crl, list.CrlRecords.Keys)}; add 'crl-record {crl} \"http://...\" CACERT' to ssl-proxy-list {list.Name} or write 'no ssl-server {s.Number} crl'");
+        if (auth.Revocation.Contains(RevocationMethod.Crl) && auth.Crl is null)
+            error($"{who}: 'revocation-check' names crl but the ssl-server has no CRL; add 'ssl-server {s.Number} crl NAME' (a crl-record) or take crl out of 'revocation-check'");
         // Like the key and VIP checks, these two are what activation needs, so an operator may type the lines in any order.
         if (!active) return;
         if (auth.Enabled && auth.CaCerts.Count == 0)
@@ -139,8 +141,12 @@ public static class ConfigValidator
             error($"{who}: alpn '{other}' with urlrewrite rules: the rewrite reads HTTP/1.x responses; remove '{other}' from 'ssl-server {s.Number} alpn' or the urlrewrite rules");
         if (s.HttpHeaders.Any && s.Alpn.FirstOrDefault(p => p is not ("http/1.1" or "http/1.0")) is { } h2)
             error($"{who}: alpn '{h2}' with http-header insertion: headers go into HTTP/1.x requests; remove '{h2}' from 'ssl-server {s.Number} alpn' or the http-header lines");
-        if (s.HttpHeaders.Prefix is not null && !s.HttpHeaders.Session)
-            warn($"{who}: 'http-header prefix' applies to inserted fields (session), not to static lines, and no fields are inserted");
+        if (s.HttpHeaders.Prefix is not null && !s.HttpHeaders.AnyPrefixed)
+            warn($"{who}: 'http-header prefix' applies to inserted fields (session, client-cert, server-cert), not to static lines nor to xfcc and rfc9440, and no such fields are inserted");
+        foreach (var line in s.HttpHeaders.Static.Where(l => Http.HttpHeaderFields.Inserts(s.HttpHeaders, HttpHeaderSettings.StaticName(l))))
+            error($"{who}: static line '{HttpHeaderSettings.StaticName(line)}' has the name of a field the ssl-server inserts (or takes out of requests); rename it or remove it with 'no ssl-server {s.Number} http-header static {HttpHeaderSettings.StaticName(line)}'");
+        if ((s.HttpHeaders.ClientCert != ClientCertFields.None || s.HttpHeaders.Xfcc || s.HttpHeaders.Rfc9440) && !s.ClientAuth.Enabled)
+            warn($"{who}: client certificate headers without 'ssl-server {s.Number} authentication enable': no certificate is asked for, so servers only learn there is none");
         if (s.UrlRewrites.Count > UrlRewriteRule.MaxRules)
             error($"{who}: {s.UrlRewrites.Count} urlrewrite rules, but an ssl-server holds at most {UrlRewriteRule.MaxRules}; remove some with 'no ssl-server {s.Number} urlrewrite NUMBER'");
         var first = new Dictionary<(string Host, int ClearPort), int>();

@@ -68,6 +68,36 @@ public sealed record ClientAuthSettings
 
     /// <summary>Where <see cref="ClientAuthFailureAction.Redirect"/> sends the client (absolute http or https URL).</summary>
     public string? FailureUrl { get; init; }
+
+    /// <summary>
+    /// <c>ssl-server N revocation-check ocsp|crl|none ...</c> (the SSLM's trustpoint command): how a client certificate's
+    /// revocation is checked, in order, the first method that answers deciding; <c>none</c> lets a certificate through
+    /// when no method before it answered. Empty: the CRL when one is configured, else none.
+    /// </summary>
+    public ValueList<RevocationMethod> Revocation { get; init; } = ValueList<RevocationMethod>.Empty;
+
+    /// <summary>
+    /// <c>ssl-server N client-ocsp-url "URL"</c>: the OCSP responder asked about client certificates; without it, the one
+    /// each certificate names (Authority Information Access).
+    /// </summary>
+    public string? OcspUrl { get; init; }
+
+    /// <summary>The revocation order that applies: <see cref="Revocation"/>, or its default.</summary>
+    public IReadOnlyList<RevocationMethod> EffectiveRevocation =>
+        Revocation.Count > 0 ? Revocation : Crl is null ? [RevocationMethod.None] : [RevocationMethod.Crl];
+}
+
+/// <summary>A way of checking a client certificate's revocation.</summary>
+public enum RevocationMethod
+{
+    /// <summary>Ask the OCSP responder (the configured one, or the certificate's).</summary>
+    Ocsp,
+
+    /// <summary>Look the certificate up in the ssl-server's CRL.</summary>
+    Crl,
+
+    /// <summary>Accept without a revocation check.</summary>
+    None,
 }
 
 /// <summary>One cipher line of an ssl-server: the suite to accept and where the clear text of such a flow goes.</summary>
@@ -145,9 +175,10 @@ public sealed record SslServer(int Number)
 }
 
 /// <summary>
-/// HTTP header insertion of one ssl-server (the CSS's <c>ssl-server N http-header</c>): the SSL session fields, static
-/// lines, and a prefix put before the name of every inserted field (not of static lines). Every request of a client
-/// gets them; the client's own headers of those names are taken out first.
+/// HTTP header insertion of one ssl-server (the CSS's <c>ssl-server N http-header</c>): the SSL session fields, the
+/// client's and the server's certificate fields, static lines, and a prefix put before the name of every inserted
+/// field (not of static lines, nor of the standard XFCC and RFC 9440 names). Every request of a client gets them; the
+/// client's own headers of those names are taken out first.
 /// </summary>
 public sealed record HttpHeaderSettings
 {
@@ -171,6 +202,24 @@ public sealed record HttpHeaderSettings
     /// <summary><c>http-header session</c>: Session-Id, Session-Cipher-Name, -Key-Size, -Use-Size, Session-Step-Up and Session-Initial-Cipher-*.</summary>
     public bool Session { get; init; }
 
+    /// <summary><c>http-header client-cert [basic | pem]</c>: the client certificate's fields, or none.</summary>
+    public ClientCertFields ClientCert { get; init; }
+
+    /// <summary><c>http-header server-cert</c>: the fields of the certificate the ssl-server sent.</summary>
+    public bool ServerCert { get; init; }
+
+    /// <summary>
+    /// <c>http-header xfcc</c> (beyond the reference): a verified client certificate as Envoy's
+    /// <c>X-Forwarded-Client-Cert</c> (hash, certificate, chain, subject, URI and DNS names).
+    /// </summary>
+    public bool Xfcc { get; init; }
+
+    /// <summary>
+    /// <c>http-header rfc9440</c> (beyond the reference): a verified client certificate as RFC 9440's <c>Client-Cert</c>
+    /// and <c>Client-Cert-Chain</c>.
+    /// </summary>
+    public bool Rfc9440 { get; init; }
+
     /// <summary><c>http-header prefix "TEXT"</c>, put as it is before each inserted field's name; null for none.</summary>
     public string? Prefix { get; init; }
 
@@ -178,7 +227,10 @@ public sealed record HttpHeaderSettings
     public ValueList<string> Static { get; init; } = ValueList<string>.Empty;
 
     /// <summary>Whether anything is inserted.</summary>
-    public bool Any => Session || Static.Count > 0;
+    public bool Any => Session || Static.Count > 0 || ClientCert != ClientCertFields.None || ServerCert || Xfcc || Rfc9440;
+
+    /// <summary>Whether fields the prefix applies to are inserted (session, client-cert, server-cert).</summary>
+    public bool AnyPrefixed => Session || ClientCert != ClientCertFields.None || ServerCert;
 
     /// <summary>The name of a static line (before its first colon, trimmed).</summary>
     public static string StaticName(string line)
@@ -187,6 +239,22 @@ public sealed record HttpHeaderSettings
         var colon = line.IndexOf(':', StringComparison.Ordinal);
         return (colon < 0 ? line : line[..colon]).Trim();
     }
+}
+
+/// <summary>Which client certificate fields <c>http-header client-cert</c> inserts.</summary>
+public enum ClientCertFields
+{
+    /// <summary>None.</summary>
+    None,
+
+    /// <summary><c>client-cert</c>: the 25 fields of the SSL Services Module 3.1 (the 21 of 2.1 and four X509v3 extensions).</summary>
+    All,
+
+    /// <summary><c>client-cert basic</c>: the 21 fields of the SSL Services Module 2.1.</summary>
+    Basic,
+
+    /// <summary><c>client-cert pem</c>: the validity, the error and the whole certificate in PEM.</summary>
+    Pem,
 }
 
 /// <summary>The lowest protocol version an ssl-server accepts. SSLv3, TLS 1.0 and 1.1 are not offered at all.</summary>

@@ -538,6 +538,20 @@ public sealed class TlsProxyConnection : IDisposable
                 var clientAuth = chosen.ClientAuth is not { } policy
                     ? ClientAuthOutcome.NotRequested
                     : ssl.ClientVerdict as ClientAuthOutcome ?? policy.Verify([]);
+                if (clientAuth.Result == ClientAuthResult.Pending)
+                {
+                    // OCSP had no answer cached: the handshake went on, and nothing is forwarded until the answer is in
+                    // (the question is bounded by the OCSP timeout, not by the handshake timeout: a slow responder is
+                    // then "no answer", decided by the revocation order, never a handshake timeout). A refusal now ends
+                    // the connection without an alert: OpenSSL sends none of our choosing after the handshake.
+                    clientAuth = await chosen.ClientAuth!.ResolveAsync(clientAuth, _lifetime.Token);
+                    if (clientAuth.Failed && chosen.ClientAuth.Failure == Config.ClientAuthFailureAction.Reject)
+                    {
+                        front.Fail();
+                        return (ProxyError.ClientCertificateRejected, $"client certificate refused ({clientAuth.Result}) after the handshake: {clientAuth.Reason}", null);
+                    }
+                }
+
                 return (ProxyError.None, "", new HandshakeInfo(ssl.Version == 0x0304 ? TlsVersion.Tls13 : TlsVersion.Tls12, ssl.CipherSuite,
                     ssl.ServerName, ssl.Resumed, chosen.BindingKey, chosen.Tag, clientAuth)
                 {
@@ -545,6 +559,7 @@ public sealed class TlsProxyConnection : IDisposable
                     // Under TLS 1.2 a resumption by ticket carries the ID the client chose: it identifies nothing of ours.
                     SessionIdentity = ssl.Version == 0x0303 && ssl.Resumed && ssl.TicketOpened ? null : ssl.SessionIdHex,
                     ApplicationProtocol = ssl.ApplicationProtocol,
+                    ServerCertificate = ServerCertificateOf(chosen, ssl),
                 });
             }
 
@@ -581,6 +596,36 @@ public sealed class TlsProxyConnection : IDisposable
         {
             return (ProxyError.Aborted, "aborted during the TLS handshake", null);
         }
+    }
+
+    /// <summary>
+    /// The leaf the handshake sent. Of an ssl-server with both key types: under TLS 1.2 the one the suite names (ECDSA
+    /// or RSA); under TLS 1.3 the one OpenSSL chose, known only in a full handshake (a resumption skips the choice, and
+    /// sends no certificate): null then.
+    /// </summary>
+    private static byte[]? ServerCertificateOf(TlsFrontEndBinding chosen, OpenSsl.SslConnection ssl)
+    {
+        var credential = chosen.Credential;
+        if (chosen.SecondCredential is { } second)
+        {
+            bool ec;
+            if (ssl.Version == 0x0303)
+            {
+                ec = TlsCipherSuites.GetName(ssl.CipherSuite).Contains("_ECDSA_", StringComparison.Ordinal);
+            }
+            else if (ssl.Resumed)
+            {
+                return null;
+            }
+            else
+            {
+                ec = ssl.LocalCertificateIsEc;
+            }
+
+            credential = (second.KeyType == ServerKeyType.Ecdsa) == ec ? second : chosen.Credential;
+        }
+
+        return credential.ChainDer.Count > 0 ? credential.ChainDer[0] : null;
     }
 
     private void CloseSockets()

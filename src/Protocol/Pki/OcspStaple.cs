@@ -1,5 +1,3 @@
-using System.Net.Http.Headers;
-using Org.BouncyCastle.Asn1.X509;
 using Org.BouncyCastle.Ocsp;
 using Org.BouncyCastle.X509;
 
@@ -41,9 +39,7 @@ public sealed class OcspStaple : IDisposable
         ArgumentNullException.ThrowIfNull(responder);
         _leaf = new X509CertificateParser().ReadCertificate(leafDer);
         _issuer = new X509CertificateParser().ReadCertificate(issuerDer);
-#pragma warning disable CS0618 // BouncyCastle 2.7's only public way from an issuer certificate to a CertID; marked for a later rework.
-        _id = new CertificateID(Org.BouncyCastle.Asn1.Oiw.OiwObjectIdentifiers.IdSha1.Id, _issuer, _leaf.SerialNumber);
-#pragma warning restore CS0618
+        _id = OcspExchange.IdFor(_issuer, _leaf.SerialNumber);
         Responder = responder;
         _http = http;
         _time = time;
@@ -57,27 +53,7 @@ public sealed class OcspStaple : IDisposable
     public byte[]? Current => Volatile.Read(ref _current) is { } c && (c.NextUpdate is not { } next || next > _time.GetUtcNow()) ? c.Der : null;
 
     /// <summary>The OCSP responder named by a certificate's Authority Information Access extension, or null.</summary>
-    public static Uri? ResponderOf(byte[] certificateDer)
-    {
-        var certificate = new X509CertificateParser().ReadCertificate(certificateDer);
-        var extension = certificate.GetExtensionValue(X509Extensions.AuthorityInfoAccess);
-        if (extension is null)
-        {
-            return null;
-        }
-
-        var access = AuthorityInformationAccess.GetInstance(Org.BouncyCastle.Asn1.Asn1Object.FromByteArray(extension.GetOctets()));
-        foreach (var description in access.GetAccessDescriptions())
-        {
-            if (description.AccessMethod.Equals(AccessDescription.IdADOcsp) && description.AccessLocation.TagNo == GeneralName.UniformResourceIdentifier &&
-                Uri.TryCreate(description.AccessLocation.Name.ToString(), UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https")
-            {
-                return uri;
-            }
-        }
-
-        return null;
-    }
+    public static Uri? ResponderOf(byte[] certificateDer) => OcspExchange.ResponderOf(new X509CertificateParser().ReadCertificate(certificateDer));
 
     /// <summary>Starts the background refreshes (the first one at once).</summary>
     public void Start() => _ = Task.Run(RunAsync);
@@ -88,32 +64,17 @@ public sealed class OcspStaple : IDisposable
         string why;
         try
         {
-            var generator = new OcspReqGenerator();
-            generator.AddRequest(_id);
-            using var content = new ByteArrayContent(generator.Generate().GetEncoded());
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/ocsp-request");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
             timeout.CancelAfter(FetchTimeout);
-            // One request per connection: responders such as openssl ocsp speak HTTP/1.0 and close after each answer,
-            // and a pooled connection they closed would fail the next fetch.
-            using var request = new HttpRequestMessage(HttpMethod.Post, Responder) { Content = content };
-            request.Headers.ConnectionClose = true;
-            using var response = await _http.SendAsync(request, timeout.Token);
-            var body = await response.Content.ReadAsByteArrayAsync(timeout.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                why = $"HTTP {(int)response.StatusCode}";
-            }
-            else if (Check(body) is { } problem)
-            {
-                why = problem;
-            }
-            else
+            var body = await OcspExchange.PostAsync(_http, Responder, _id, timeout.Token);
+            if (Check(body) is not { } problem)
             {
                 return true;
             }
+
+            why = problem;
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or OcspException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or ArgumentException or InvalidOperationException)
         {
             why = e is OperationCanceledException && !cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested
                 ? $"no answer within {FetchTimeout.TotalSeconds:0} s"
@@ -132,82 +93,18 @@ public sealed class OcspStaple : IDisposable
     /// <summary>Checks a DER OCSPResponse and makes it current; the reason when it cannot be stapled.</summary>
     internal string? Check(byte[] der)
     {
-        var response = new OcspResp(der);
-        if (response.Status != OcspRespStatus.Successful)
+        var answer = OcspExchange.Read(der, _id, _issuer, _time.GetUtcNow());
+        switch (answer.Status)
         {
-            return $"responder status {response.Status}";
-        }
-
-        if (response.GetResponseObject() is not BasicOcspResp basic)
-        {
-            return "not a basic OCSP response";
-        }
-
-        if (!SignedByIssuerOrDelegate(basic))
-        {
-            return "not signed by the issuer or a responder it authorised";
-        }
-
-        var single = basic.Responses.FirstOrDefault(r => r.GetCertID().Equals(_id));
-        if (single is null)
-        {
-            return "no answer for this certificate";
-        }
-
-        if (single.GetCertStatus() is not null)
-        {
-            return single.GetCertStatus() is RevokedStatus ? "the certificate is revoked" : "the certificate's status is unknown";
-        }
-
-        var now = _time.GetUtcNow();
-        var thisUpdate = new DateTimeOffset(DateTime.SpecifyKind(single.ThisUpdate, DateTimeKind.Utc));
-        DateTimeOffset? nextUpdate = single.NextUpdate is { } n ? new DateTimeOffset(DateTime.SpecifyKind(n, DateTimeKind.Utc)) : null;
-        if (thisUpdate > now + TimeSpan.FromMinutes(5) || nextUpdate <= now)
-        {
-            return $"out of date (thisUpdate {thisUpdate:u}, nextUpdate {nextUpdate?.ToString("u", System.Globalization.CultureInfo.InvariantCulture) ?? "none"})";
-        }
-
-        Volatile.Write(ref _current, new Response(der, nextUpdate));
-        return null;
-    }
-
-    private bool SignedByIssuerOrDelegate(BasicOcspResp basic)
-    {
-        if (Verifies(basic, _issuer))
-        {
-            return true;
-        }
-
-        // A delegated responder: a certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2).
-        foreach (var responder in basic.GetCerts() ?? [])
-        {
-            try
-            {
-                responder.Verify(_issuer.GetPublicKey());
-            }
-            catch (Exception e) when (e is Org.BouncyCastle.Security.GeneralSecurityException or Org.BouncyCastle.Security.Certificates.CertificateException or InvalidOperationException)
-            {
-                continue;
-            }
-
-            if (responder.GetExtendedKeyUsage()?.Contains(KeyPurposeID.id_kp_OCSPSigning) == true && Verifies(basic, responder))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static bool Verifies(BasicOcspResp basic, X509Certificate signer)
-    {
-        try
-        {
-            return basic.Verify(signer.GetPublicKey());
-        }
-        catch (Exception e) when (e is OcspException or InvalidOperationException or ArgumentException)
-        {
-            return false;
+            case OcspCertStatus.Good:
+                Volatile.Write(ref _current, new Response(der, answer.NextUpdate));
+                return null;
+            case OcspCertStatus.Revoked:
+                return "the certificate is revoked";
+            case OcspCertStatus.Unknown:
+                return "the certificate's status is unknown";
+            default:
+                return answer.Reason;
         }
     }
 

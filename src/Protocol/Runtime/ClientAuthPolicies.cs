@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
 
@@ -19,6 +20,9 @@ internal sealed class ClientAuthPolicies : IDisposable
     private readonly HttpClient _http;
     private readonly LeaseCache<(string Url, string Signer, int Hours), CrlMonitor> _crls = new();
 
+    // Few and small (one per responder setting), so kept for the node's life rather than leased.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, OcspResponderCache> _ocsp = new(StringComparer.Ordinal);
+
     public ClientAuthPolicies(TimeProvider time, Action<string> log)
     {
         _time = time;
@@ -35,8 +39,13 @@ internal sealed class ClientAuthPolicies : IDisposable
         var who = $"ssl-server {server.Server.Number} of {server.ProxyList}";
         var cas = plan.CaCertFiles.Select(f => Certificate(files, f, who, "cacert")).ToList();
         ICrlSource? crl = plan.Crl is { } c ? Monitor(c, Certificate(files, c.SignCertFile, who, $"crl-record {c.Name} signing certificate"), leases) : null;
-        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time);
+        var ocsp = plan.Revocation.Contains(RevocationMethod.Ocsp) ? Ocsp(plan.OcspUrl) : null;
+        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp);
     }
+
+    /// <summary>The OCSP answers of a responder setting (a URL, or each certificate's own), shared by every ssl-server using it.</summary>
+    private OcspResponderCache Ocsp(string? url) => _ocsp.GetOrAdd(url ?? "", key => new OcspResponderCache(
+        key.Length == 0 ? null : new Uri(key, UriKind.Absolute), _http, _time, _log));
 
     /// <summary>CRL monitors running now (each fetches its CRL periodically).</summary>
     public int Running => _crls.Count;
@@ -69,6 +78,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     public void Dispose()
     {
         _crls.Dispose();
+        foreach (var ocsp in _ocsp.Values) ocsp.Dispose();
         _http.Dispose();
     }
 }

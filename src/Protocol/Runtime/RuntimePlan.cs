@@ -81,8 +81,15 @@ public sealed record CrlPlan(string Name, string Url, string SignCertFile, int R
 /// <summary>Client authentication of an ssl-server: the store files of its CAs, the failure action, the CRL.</summary>
 public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFailureAction Failure, string? FailureUrl, CrlPlan? Crl)
 {
-    /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL).</summary>
-    public string ScopeKey => $"client-auth={string.Join(',', CaCertFiles)};{Failure};{Crl?.Url ?? "no-crl"}";
+    /// <summary>The revocation methods configured, in order; empty for the default (the CRL when there is one, else none).</summary>
+    public ValueList<RevocationMethod> Revocation { get; init; } = ValueList<RevocationMethod>.Empty;
+
+    /// <summary>The OCSP responder configured for client certificates, or null for each certificate's own.</summary>
+    public string? OcspUrl { get; init; }
+
+    /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL, the revocation order).</summary>
+    public string ScopeKey => $"client-auth={string.Join(',', CaCertFiles)};{Failure};{Crl?.Url ?? "no-crl"}" +
+        (Revocation.Count > 0 || OcspUrl is not null ? $";{string.Join(',', Revocation)};{OcspUrl ?? "aia"}" : "");
 
     /// <summary>The plan of an ssl-server whose authentication is enabled and whose names all resolve; null otherwise.</summary>
     internal static ClientAuthPlan? For(RunningConfig config, SslProxyList list, SslServer server)
@@ -99,7 +106,11 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
             var signer = record is null ? null : config.Associations.GetValueOrDefault(record.SignCert);
             crl = new CrlPlan(name, record?.Url ?? "", signer?.FileName ?? "", record?.RefreshHours ?? 0);
         }
-        return new ClientAuthPlan(new ValueList<string>(files), auth.Failure, auth.FailureUrl, crl);
+        return new ClientAuthPlan(new ValueList<string>(files), auth.Failure, auth.FailureUrl, crl)
+        {
+            Revocation = auth.Revocation,
+            OcspUrl = auth.OcspUrl,
+        };
     }
 }
 

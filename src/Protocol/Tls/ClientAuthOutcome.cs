@@ -23,8 +23,17 @@ public enum ClientAuthResult
     /// <summary>The CRL of the ssl-server lists the certificate.</summary>
     Revoked,
 
-    /// <summary>A CRL is configured but no valid copy of it has been fetched yet, so revocation cannot be checked.</summary>
+    /// <summary>
+    /// No revocation method answered (a CRL not fetched yet, an OCSP responder that failed) and the order does not end
+    /// with <c>none</c>.
+    /// </summary>
     RevocationUnavailable,
+
+    /// <summary>
+    /// The chain verified and the OCSP answer is being asked for: the handshake completes, and the connection waits for
+    /// <see cref="ClientAuthPolicy.ResolveAsync"/> before any byte of it is forwarded.
+    /// </summary>
+    Pending,
 }
 
 /// <summary>
@@ -42,8 +51,17 @@ public sealed record ClientAuthOutcome(ClientAuthResult Result, string? Subject,
     public static ClientAuthOutcome NotRequested { get; } =
         new(ClientAuthResult.NotRequested, null, null, null, "client authentication is not enabled");
 
-    /// <summary>True when a certificate was asked for and did not pass.</summary>
-    public bool Failed => Result is not (ClientAuthResult.Verified or ClientAuthResult.NotRequested);
+    /// <summary>True when a certificate was asked for and did not pass (a pending one has not failed yet).</summary>
+    public bool Failed => Result is not (ClientAuthResult.Verified or ClientAuthResult.NotRequested or ClientAuthResult.Pending);
+
+    /// <summary>The revocation method that decided (null when none did, or the chain failed first).</summary>
+    public Config.RevocationMethod? Revocation { get; init; }
+
+    /// <summary>For <see cref="ClientAuthResult.RevocationUnavailable"/>: the SSLM's error string of the last method that failed.</summary>
+    internal string? RevocationError { get; init; }
+
+    /// <summary>For <see cref="ClientAuthResult.Pending"/>: the issuer the OCSP question is about.</summary>
+    internal System.Security.Cryptography.X509Certificates.X509Certificate2? PendingIssuer { get; init; }
 
     /// <summary>
     /// Set when the ssl-server's failure action is redirect and <see cref="Failed"/>: the client's first HTTP request
@@ -65,4 +83,34 @@ public sealed record ClientAuthOutcome(ClientAuthResult Result, string? Subject,
 
     /// <summary>For <see cref="ClientAuthResult.Untrusted"/>: the chain reaches no configured CA (rather than being broken).</summary>
     internal bool UnknownCa { get; init; }
+
+    /// <summary>For <see cref="ClientAuthResult.Expired"/>: the certificate's validity has not begun yet (rather than ended).</summary>
+    internal bool NotYetValid { get; init; }
+
+    /// <summary>
+    /// The chain the decision was made on, leaf first (DER): the whole chain the client sent in a full handshake, the
+    /// leaf alone when a session resumed (that is all a session keeps). Empty when no certificate was sent or parsed.
+    /// What header insertion tells the servers about the client's certificate comes from here.
+    /// </summary>
+    public IReadOnlyList<byte[]> Chain { get; init; } = [];
+
+    /// <summary>The client's certificate (DER), or null when none was sent.</summary>
+    public byte[]? Leaf => Chain.Count > 0 ? Chain[0] : null;
+
+    /// <summary>
+    /// The SSL Services Module's <c>Error:</c> string for this outcome (release notes 3.1(4), the list given with
+    /// <c>allow-revoked-certs</c>): "none" when the certificate verified, else the failure in the module's words.
+    /// </summary>
+    public string ErrorText => Result switch
+    {
+        ClientAuthResult.Verified => "none",
+        ClientAuthResult.NotRequested or ClientAuthResult.Missing => "No Cert Data",
+        ClientAuthResult.Untrusted when UnknownCa => "Cert Not In CA Pool",
+        ClientAuthResult.Untrusted => "Invalid Cert",
+        ClientAuthResult.Expired when NotYetValid => "Cert Date Not Valid Yet",
+        ClientAuthResult.Expired => "Cert Date Expired",
+        ClientAuthResult.Revoked => "Cert Revoked",
+        ClientAuthResult.RevocationUnavailable => RevocationError ?? "CRL Get Failure",
+        _ => "Unknown",
+    };
 }

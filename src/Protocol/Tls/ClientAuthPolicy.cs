@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Org.BouncyCastle.Asn1.X509;
 using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Pki;
 
 namespace SslCluster.Protocol.Tls;
 
@@ -24,8 +25,12 @@ public sealed class ClientAuthPolicy
     /// <param name="failureUrl">Where <see cref="ClientAuthFailureAction.Redirect"/> sends it (absolute http/https URL).</param>
     /// <param name="crl">The revocation list to consult, or null.</param>
     /// <param name="time">Clock for validity periods; <see cref="TimeProvider.System"/> when null.</param>
+    /// <param name="revocation">The revocation methods in order (the first that answers decides); null: the CRL when
+    /// there is one, else none.</param>
+    /// <param name="ocsp">The OCSP answers, for <see cref="RevocationMethod.Ocsp"/>; without it that method never answers.</param>
     public ClientAuthPolicy(IEnumerable<X509Certificate2> trustedCas, ClientAuthFailureAction failure,
-        string? failureUrl = null, ICrlSource? crl = null, TimeProvider? time = null)
+        string? failureUrl = null, ICrlSource? crl = null, TimeProvider? time = null,
+        IReadOnlyList<RevocationMethod>? revocation = null, IOcspSource? ocsp = null)
     {
         ArgumentNullException.ThrowIfNull(trustedCas);
         _trusted = [.. trustedCas];
@@ -44,6 +49,9 @@ public sealed class ClientAuthPolicy
         Failure = failure;
         FailureUrl = failure == ClientAuthFailureAction.Redirect ? failureUrl : null;
         Crl = crl;
+        Ocsp = ocsp;
+        bool configured = revocation is { Count: > 0 };
+        Revocation = configured ? [.. revocation!] : crl is null ? [RevocationMethod.None] : [RevocationMethod.Crl];
         _time = time ?? TimeProvider.System;
         TrustedCas = [.. _trusted];
 
@@ -54,8 +62,16 @@ public sealed class ClientAuthPolicy
         // same CRL) resume only under it, never under a stricter one (CSCsk36744).
         var caSet = string.Join(",", TrustedCas.Select(c => c.GetCertHashString(HashAlgorithmName.SHA256)).Order(StringComparer.Ordinal));
         var fingerprint = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(caSet)))[..32];
-        ScopeKey = $"client-auth:{fingerprint}:{failure}:{crl?.Id ?? "no-crl"}";
+        // The default order adds nothing, so that sessions made before revocation orders existed still resume.
+        ScopeKey = $"client-auth:{fingerprint}:{failure}:{crl?.Id ?? "no-crl"}" +
+            (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "");
     }
+
+    /// <summary>The revocation methods, in the order they are tried.</summary>
+    public IReadOnlyList<RevocationMethod> Revocation { get; }
+
+    /// <summary>The OCSP answers consulted for <see cref="RevocationMethod.Ocsp"/>, or null.</summary>
+    public IOcspSource? Ocsp { get; }
 
     /// <summary>The trusted CAs, in the configured order.</summary>
     public IReadOnlyList<X509Certificate2> TrustedCas { get; }
@@ -112,10 +128,10 @@ public sealed class ClientAuthPolicy
         string issuer = leaf.Issuer;
         string serial = leaf.SerialNumber;
         ClientAuthOutcome Outcome(ClientAuthResult result, string reason, bool unknownCa = false) =>
-            new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa };
+            new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa, Chain = chain };
 
         var now = _time.GetUtcNow().UtcDateTime;
-        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku) is { } problem)
+        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku, out var issuerCertificate) is { } problem)
         {
             if (PeerChain.IsUnknownCa(problem.Statuses))
             {
@@ -124,7 +140,10 @@ public sealed class ClientAuthPolicy
 
             if (PeerChain.IsOutOfDate(leaf, now))
             {
-                return Outcome(ClientAuthResult.Expired, $"'{subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now");
+                return Outcome(ClientAuthResult.Expired, $"'{subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now") with
+                {
+                    NotYetValid = leaf.NotBefore.ToUniversalTime() > now,
+                };
             }
 
             // An expired CA certificate ends here too: it makes the chain untrusted, it never stops the module
@@ -132,12 +151,116 @@ public sealed class ClientAuthPolicy
             return Outcome(ClientAuthResult.Untrusted, $"the chain of '{subject}' is not valid: {problem.Why}");
         }
 
-        return Crl?.Check(leaf) switch
+        return Revoke(Outcome(ClientAuthResult.Verified, $"'{subject}' chains to a configured cacert"), leaf, issuerCertificate, pendingAllowed: true);
+    }
+
+    /// <summary>
+    /// The revocation methods in order on a chain that verified: the first that answers decides. An OCSP answer not
+    /// known yet makes the outcome <see cref="ClientAuthResult.Pending"/> (the handshake goes on; see
+    /// <see cref="ResolveAsync"/>) when <paramref name="pendingAllowed"/>, else that method did not answer.
+    /// </summary>
+    /// <param name="issuer">The leaf's issuer on the path checked; null when it could not be told (then OCSP cannot ask).</param>
+    /// <param name="asked">An OCSP answer just asked for, used when the cache no longer holds it.</param>
+    private ClientAuthOutcome Revoke(ClientAuthOutcome verified, X509Certificate2 leaf, X509Certificate2? issuer, bool pendingAllowed,
+        OcspAnswer? asked = null)
+    {
+        var subject = verified.Subject;
+        string? missing = null;
+        var error = "Unknown";
+        for (int i = 0; i < Revocation.Count; i++)
         {
-            CrlStatus.Revoked => Outcome(ClientAuthResult.Revoked, $"'{subject}' serial {serial} is listed in CRL {Crl.Id}"),
-            CrlStatus.Unavailable => Outcome(ClientAuthResult.RevocationUnavailable, $"CRL {Crl.Id} has not been fetched successfully yet, so the revocation of '{subject}' cannot be checked"),
-            _ => Outcome(ClientAuthResult.Verified, $"'{subject}' chains to a configured cacert"),
+            var method = Revocation[i];
+            switch (method)
+            {
+                case RevocationMethod.None:
+                    return verified with { Revocation = RevocationMethod.None };
+                case RevocationMethod.Crl when Crl is not null:
+                    switch (Crl.Check(leaf))
+                    {
+                        case CrlStatus.Revoked:
+                            return verified with { Result = ClientAuthResult.Revoked, Reason = $"'{subject}' serial {verified.SerialNumber} is listed in CRL {Crl.Id}", Revocation = method };
+                        case CrlStatus.Unavailable:
+                            missing = $"CRL {Crl.Id} has not been fetched successfully yet";
+                            error = "CRL Get Failure";
+                            continue;
+                        case CrlStatus.NotCovered when i < Revocation.Count - 1:
+                            // The CRL speaks only for its own issuer: the next method decides.
+                            missing = $"CRL {Crl.Id} does not cover the issuer";
+                            continue;
+                        default:
+                            return verified with { Reason = verified.Reason + $", not listed in CRL {Crl.Id}", Revocation = method };
+                    }
+
+                case RevocationMethod.Ocsp when Ocsp is not null:
+                    if (issuer is null || ReferenceEquals(leaf, issuer))
+                    {
+                        // No issuer to name in the question (a client presenting a configured CA itself, or a path that could not be told).
+                        missing = "no issuer certificate to ask OCSP about";
+                        error = "CA Request Failure";
+                        continue;
+                    }
+
+                    if ((Ocsp.Cached(leaf, issuer) ?? asked) is not { } answer)
+                    {
+                        if (pendingAllowed)
+                        {
+                            return verified with { Result = ClientAuthResult.Pending, Reason = $"waiting for the OCSP answer about '{subject}'", PendingIssuer = issuer };
+                        }
+
+                        missing = "no OCSP answer";
+                        error = "CA Request Failure";
+                        continue;
+                    }
+
+                    switch (answer.Status)
+                    {
+                        case OcspCertStatus.Good:
+                            return verified with { Reason = verified.Reason + ", good by OCSP", Revocation = method };
+                        case OcspCertStatus.Revoked:
+                            return verified with { Result = ClientAuthResult.Revoked, Reason = $"'{subject}' is {answer.Reason} by OCSP", Revocation = method };
+                        case OcspCertStatus.OutOfRange:
+                            missing = "OCSP: " + answer.Reason;
+                            error = "OCSP Response Date Out-of-Range";
+                            continue;
+                        default:
+                            missing = "OCSP: " + answer.Reason;
+                            error = "CA Request Failure";
+                            continue;
+                    }
+
+                default:
+                    // A method with nothing to ask (no CRL, no OCSP source, a trusted CA presented as itself): no answer.
+                    missing ??= $"no {method.ToString().ToUpperInvariant()} to ask";
+                    continue;
+            }
+        }
+
+        return verified with
+        {
+            Result = ClientAuthResult.RevocationUnavailable,
+            Reason = $"the revocation of '{subject}' cannot be checked ({missing}) and the revocation order ends without 'none'",
+            RevocationError = error,
         };
+    }
+
+    /// <summary>
+    /// Decides a <see cref="ClientAuthResult.Pending"/> outcome: waits for the OCSP answer (bounded by the source's own
+    /// timeout and <paramref name="cancellationToken"/>), then tries the revocation methods again, an OCSP answer still
+    /// missing counting as no answer. Any other outcome is returned as it is.
+    /// </summary>
+    public async Task<ClientAuthOutcome> ResolveAsync(ClientAuthOutcome outcome, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        if (outcome.Result != ClientAuthResult.Pending || outcome.PendingIssuer is not { } issuer || outcome.Leaf is not { } der)
+        {
+            return outcome;
+        }
+
+        var leaf = Parse(der);
+        var asked = Ocsp is null ? null : await Ocsp.AskAsync(leaf, issuer, cancellationToken);
+        var decided = Revoke(outcome with { Result = ClientAuthResult.Verified, Reason = $"'{outcome.Subject}' chains to a configured cacert", PendingIssuer = null },
+            leaf, issuer, pendingAllowed: false, asked);
+        return decided.Failed && Failure == ClientAuthFailureAction.Redirect ? decided with { RedirectUrl = FailureUrl } : decided;
     }
 
     private static X509Certificate2 Parse(byte[] der) => PeerChain.Parse(der);

@@ -31,6 +31,12 @@ public sealed record HandshakeInfo(
     /// </summary>
     public string? SessionIdentity { get; init; }
 
+    /// <summary>
+    /// The certificate we sent (DER, leaf only): of an ssl-server with an RSA and an ECDSA certificate, the one this
+    /// client was given. Null where not known.
+    /// </summary>
+    public byte[]? ServerCertificate { get; init; }
+
     /// <summary>The application protocol agreed by ALPN (for example "h2"), or null when the client offered none in common.</summary>
     public string? ApplicationProtocol { get; init; }
 }

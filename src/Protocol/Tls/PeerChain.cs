@@ -30,8 +30,17 @@ internal static class PeerChain
     /// readable reason.
     /// </summary>
     public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
-        X509Certificate2Collection trusted, DateTime nowUtc, string eku)
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku) => Problem(leaf, extra, trusted, nowUtc, eku, out _);
+
+    /// <summary>
+    /// As <see cref="Problem(X509Certificate2, X509Certificate2Collection, X509Certificate2Collection, DateTime, string)"/>,
+    /// and the leaf's issuer on the path built (one of <paramref name="trusted"/> or <paramref name="extra"/>): null when
+    /// the chain is not valid, the leaf itself when it is a trusted CA.
+    /// </summary>
+    public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku, out X509Certificate2? issuer)
     {
+        issuer = null;
         using var x509 = new X509Chain();
         var policy = x509.ChainPolicy;
         policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
@@ -46,6 +55,16 @@ internal static class PeerChain
         {
             if (valid)
             {
+                if (x509.ChainElements.Count < 2)
+                {
+                    issuer = leaf;
+                }
+                else
+                {
+                    var thumbprint = x509.ChainElements[1].Certificate.Thumbprint;
+                    issuer = trusted.FirstOrDefault(c => c.Thumbprint == thumbprint) ?? extra.FirstOrDefault(c => c.Thumbprint == thumbprint);
+                }
+
                 return null;
             }
 

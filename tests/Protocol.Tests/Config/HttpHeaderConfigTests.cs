@@ -73,7 +73,11 @@ public sealed class HttpHeaderConfigTests
     [InlineData("ssl-server 1 http-header static \"X-A\"", "X-A", "\"NAME:VALUE\"")]
     [InlineData("ssl-server 1 http-header static \"Bad Name:1\"", "Bad Name:1", "header name")]
     [InlineData("ssl-server 1 http-header prefix \"SSL \"", "SSL ", "1 to 32 characters")]
-    [InlineData("ssl-server 1 http-header client-cert", "client-cert", "not inserted by this release")]
+    [InlineData("ssl-server 1 http-header client-cert full", "full", "'client-cert basic' (21)")]
+    [InlineData("ssl-server 1 http-header client-cert bsic", "bsic", "did you mean 'basic'")]
+    [InlineData("ssl-server 1 http-header client-cert pem pem", "pem", "unexpected word")]
+    [InlineData("ssl-server 1 http-header server-cert all", "all", "unexpected word")]
+    [InlineData("ssl-server 1 http-header xfc", "xfc", "did you mean 'xfcc'")]
     [InlineData("no ssl-server 1 http-header static X-None", "X-None", "no static line named 'X-None'")]
     [InlineData("ssl-server 1 http-header", "http-header", "incomplete command")]
     [InlineData("ssl-server 1 http-header static \"Content-Length:0\"", "Content-Length:0", "frames the request")]
@@ -86,6 +90,59 @@ public sealed class HttpHeaderConfigTests
 
         Assert.Equal(word, error.Word);
         Assert.Contains(fragment, error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("client-cert", ClientCertFields.All)]
+    [InlineData("client-cert basic", ClientCertFields.Basic)]
+    [InlineData("CLIENT-CERT PEM", ClientCertFields.Pem)]
+    public void Apply_ClientCertForms_KeptPrintedAndTakenOutByTheirNoForm(string words, ClientCertFields expected)
+    {
+        var lines = $"""
+            ssl-server 1 http-header {words}
+            ssl-server 1 http-header server-cert
+            ssl-server 1 http-header xfcc
+            ssl-server 1 http-header rfc9440
+            """;
+        var server = Server(lines);
+
+        Assert.Equal(expected, server.HttpHeaders.ClientCert);
+        Assert.True(server.HttpHeaders.ServerCert && server.HttpHeaders.Xfcc && server.HttpHeaders.Rfc9440);
+        var printed = ConfigPrinter.Print(ConfigParser.Parse(Base + lines).Config!);
+        Assert.Contains("ssl-server 1 http-header " + words.ToLowerInvariant(), printed, StringComparison.Ordinal);
+        Assert.Equal(server, ConfigParser.Parse(printed).Config!.ProxyLists["spl"].SslServers[1]);
+        var none = Server(lines + """
+
+            no ssl-server 1 http-header client-cert
+            no ssl-server 1 http-header server-cert
+            no ssl-server 1 http-header xfcc
+            no ssl-server 1 http-header rfc9440
+            """);
+        Assert.Equal(HttpHeaderSettings.None, none.HttpHeaders);
+    }
+
+    [Theory]
+    [InlineData("ssl-server 1 http-header client-cert basic", "ClientCert-RSA-Modulus:00")]
+    [InlineData("ssl-server 1 http-header client-cert", "clientcert_valid:1")]
+    [InlineData("ssl-server 1 http-header session\nssl-server 1 http-header prefix \"SSL-\"", "SSL-Session-Id:1")]
+    [InlineData("ssl-server 1 http-header xfcc", "X-Forwarded-Client-Cert:Hash=00")]
+    [InlineData("ssl-server 1 http-header rfc9440", "Client-Cert-Chain:x")]
+    public void Validate_StaticLineWithTheNameOfAnInsertedField_Refused(string fields, string line)
+    {
+        var result = ConfigParser.Parse(Base + fields + $"\nssl-server 1 http-header static \"{line}\"");
+
+        Assert.False(result.Succeeded);
+        Assert.Contains(result.Errors, e => e.Message.Contains("has the name of a field the ssl-server inserts", StringComparison.Ordinal));
+        Assert.True(ConfigParser.Parse(Base + fields + "\nssl-server 1 http-header static \"X-Other:1\"").Succeeded);
+    }
+
+    [Fact]
+    public void Validate_ClientCertWithoutAuthentication_WarnsThatNoCertificateIsAskedFor()
+    {
+        var result = ConfigParser.Parse(Base + "ssl-server 1 http-header client-cert");
+
+        Assert.True(result.Succeeded);
+        Assert.Contains(result.Warnings, w => w.Message.Contains("without 'ssl-server 1 authentication enable'", StringComparison.Ordinal));
     }
 
     [Fact]

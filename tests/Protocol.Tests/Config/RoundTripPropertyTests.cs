@@ -40,7 +40,16 @@ public sealed class RoundTripPropertyTests
         from crl in GenName.Null()
         from failure in Gen.Enum<ClientAuthFailureAction>()
         from url in GenUrl.Null()
-        select new ClientAuthSettings { Enabled = enabled, CaCerts = new ValueList<string>(cas.Distinct()), Crl = crl, Failure = failure, FailureUrl = url };
+        from methods in Gen.Shuffle(new[] { RevocationMethod.Ocsp, RevocationMethod.Crl, RevocationMethod.None }, 0, 3)
+        from ocspPort in GenPort
+        from withOcspUrl in Gen.Bool
+        select new ClientAuthSettings
+        {
+            Enabled = enabled, CaCerts = new ValueList<string>(cas.Distinct()), Crl = crl, Failure = failure, FailureUrl = url,
+            // none accepts, so it can only be last.
+            Revocation = new ValueList<RevocationMethod>(methods.Where(m => m != RevocationMethod.None).Concat(methods.Contains(RevocationMethod.None) ? [RevocationMethod.None] : [])),
+            OcspUrl = withOcspUrl ? $"http://ocsp{ocspPort}.example.com:{ocspPort}/" : null,
+        };
 
     private static readonly Gen<CrlRecord> GenCrlRecord =
         from name in GenName
@@ -69,12 +78,18 @@ public sealed class RoundTripPropertyTests
 
     private static readonly Gen<HttpHeaderSettings> GenHttpHeaders =
         from session in Gen.Bool
+        from clientCert in Gen.Enum<ClientCertFields>()
+        from standard in Gen.Int[0, 7]
         from prefix in Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&'*+.^`|~"], 1, HttpHeaderSettings.MaxPrefixLength].Null()
         from names in GenName.Array[0, 4]
         from values in Gen.String[Gen.Char[" abcdefghijklmnopqrstuvwxyz0123456789:;,/='-"], 0, 40].Array[4]
         select new HttpHeaderSettings
         {
             Session = session,
+            ClientCert = clientCert,
+            ServerCert = (standard & 1) != 0,
+            Xfcc = (standard & 2) != 0,
+            Rfc9440 = (standard & 4) != 0,
             Prefix = prefix,
             Static = new ValueList<string>(names.DistinctBy(n => n.ToLowerInvariant()).Where(n => !HttpHeaderSettings.FramingNames.Contains(n.ToLowerInvariant()))
                 .Select((n, i) => n + ":" + values[i].Trim())),
@@ -254,6 +269,8 @@ public sealed class RoundTripPropertyTests
             baseline with { ClientAuth = baseline.ClientAuth with { Crl = "crl" } },
             baseline with { ClientAuth = baseline.ClientAuth with { Failure = ClientAuthFailureAction.Ignore } },
             baseline with { ClientAuth = baseline.ClientAuth with { FailureUrl = "http://x.example/" } },
+            baseline with { ClientAuth = baseline.ClientAuth with { Revocation = new ValueList<RevocationMethod>([RevocationMethod.Ocsp]) } },
+            baseline with { ClientAuth = baseline.ClientAuth with { OcspUrl = "http://ocsp.example/" } },
             baseline with { UrlRewrites = baseline.UrlRewrites.SetItem(1, new UrlRewriteRule(1, "www.example.com")) },
         ];
         Assert.All(changed, c => Assert.NotEqual(baseline, c));

@@ -52,7 +52,7 @@ public sealed class OpenSslInteropTests
     [InlineData("-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", "rsa.example")]
     [InlineData("-tls1_3", "ecdsa.example")]
     [InlineData("-tls1_3 -sigalgs rsa_pss_rsae_sha256:rsa_pss_rsae_sha384", "rsa.example")]
-    public async Task SClient_SslServerWithEcdsaAndRsaCertificates_EachClientGetsOneItCanVerify(string flags, string subject)
+    public async Task SClient_SslServerWithEcdsaAndRsaCertificates_EachClientGetsOneItCanVerifyAndTheHandshakeNamesIt(string flags, string subject)
     {
         using var ecdsa = TestCertificates.CreateEcdsa("ecdsa.example");
         using var rsa = TestCertificates.CreateRsa("rsa.example");
@@ -65,7 +65,46 @@ public sealed class OpenSslInteropTests
 
         Assert.Contains("subject=CN = " + subject, result.StandardOutput);
         Assert.Contains("hello from the backend", result.StandardOutput);
-        Assert.Equal(ProxyError.None, Assert.Single(await harness.Observer.WaitForClosedAsync(1)).Error);
+        var summary = Assert.Single(await harness.Observer.WaitForClosedAsync(1));
+        Assert.Equal(ProxyError.None, summary.Error);
+        // What server-cert header insertion reads: the certificate this client was sent.
+        Assert.Equal((subject == "rsa.example" ? rsa : ecdsa).Der, summary.Handshake!.ServerCertificate);
+    }
+
+    [Theory]
+    [InlineData("-tls1_2 -no_ticket -cipher ECDHE-ECDSA-AES128-GCM-SHA256", "ecdsa.example", true)]
+    [InlineData("-tls1_2 -no_ticket -cipher ECDHE-RSA-AES128-GCM-SHA256", "rsa.example", true)]
+    [InlineData("-tls1_3 -sigalgs rsa_pss_rsae_sha256", "rsa.example", false)]
+    public async Task SClient_DualCertificateSslServerResumed_TheCertificateKnownUnderTls12ByTheSuiteAndUnknownUnderTls13(
+        string flags, string subject, bool knownWhenResumed)
+    {
+        using var ecdsa = TestCertificates.CreateEcdsa("ecdsa.example");
+        using var rsa = TestCertificates.CreateRsa("rsa.example");
+        using var ecdsaCredential = ecdsa.CreateCredential();
+        using var rsaCredential = rsa.CreateCredential();
+        var both = new TlsFrontEndBinding(ecdsaCredential, "list/both", null, "both", rsaCredential);
+        var tickets = new SessionTicketKeys(TimeProvider.System);
+        tickets.Install([TicketKey.Create(DateTimeOffset.UtcNow, TimeSpan.FromHours(1))]);
+        await using var harness = ProxyHarness.Start(new HttpTestBackend(), selector: _ => both,
+            sessionStore: new LocalTlsSessionStore(TimeProvider.System), tickets: tickets);
+        var sessionFile = Path.Combine(Path.GetTempPath(), "sslcluster-dual-" + Guid.NewGuid());
+        try
+        {
+            await OpenSslClient.SClientAsync(harness.Port, $"{flags} -sess_out {sessionFile} -ign_eof", HttpRequest);
+            var resumed = await OpenSslClient.SClientAsync(harness.Port, $"{flags} -sess_in {sessionFile} -ign_eof", HttpRequest);
+
+            Assert.Contains("Reused, TLSv1.", resumed.StandardOutput);
+            var closed = (await harness.Observer.WaitForClosedAsync(2)).OrderBy(s => s.ConnectionId).ToList();
+            var sent = (subject == "rsa.example" ? rsa : ecdsa).Der;
+            Assert.Equal(sent, closed[0].Handshake!.ServerCertificate);
+            Assert.True(closed[1].Handshake!.Resumed);
+            // A TLS 1.3 resumption sends no certificate and OpenSSL makes no choice: better unknown than the wrong one.
+            Assert.Equal(knownWhenResumed ? sent : null, closed[1].Handshake!.ServerCertificate);
+        }
+        finally
+        {
+            File.Delete(sessionFile);
+        }
     }
 
     [Fact]

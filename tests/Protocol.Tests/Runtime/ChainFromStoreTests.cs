@@ -116,7 +116,7 @@ public sealed class ChainFromStoreTests : IDisposable
         }
         finally
         {
-            responder.Kill();
+            responder.Dispose();
         }
     }
 
@@ -169,7 +169,7 @@ public sealed class ChainFromStoreTests : IDisposable
         }
         finally
         {
-            responder.Kill();
+            responder.Dispose();
         }
     }
 
@@ -178,26 +178,13 @@ public sealed class ChainFromStoreTests : IDisposable
     {
         // A responder that takes the connection and says nothing (SSLM caveat CSCsl74182): the fetch is never on the
         // handshake path, so clients are served at once, without a staple.
-        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        silent.Listen(16);
-        var held = new List<Socket>();
-        var accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true) held.Add(await silent.AcceptAsync());
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-            }
-        });
+        using var silent = new SilentListener();
         using var pki = new Pki();
         using var master = MasterKey.CreateRandom();
         var files = Import(master, pki.LeafKey, pki.Leaf, pki.Intermediate);
         await using var backend = new EchoBackend();
         var config = ConfigParser.Parse(Config(backend.EndPoint.Port) +
-            $"\nssl-proxy-list front\n  ssl-server 100 ocsp-url \"http://127.0.0.1:{((IPEndPoint)silent.LocalEndPoint!).Port}/\"\n");
+            $"\nssl-proxy-list front\n  ssl-server 100 ocsp-url \"{silent.Url}\"\n");
         Assert.True(config.Succeeded, string.Join("\n", config.Errors));
         var plan = RuntimePlan.Build(1, config.Config!);
         using var dataPlane = new DataPlane(master, AddressMap.Parse("10.50.0.2=127.0.0.1"), TimeSpan.FromSeconds(5), log: _ => { });
@@ -212,9 +199,6 @@ public sealed class ChainFromStoreTests : IDisposable
         Assert.Contains("OCSP response: no response sent", result.StandardOutput);
         Assert.Contains("New, TLSv1", result.StandardOutput);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"the handshake took {watch.Elapsed}");
-        silent.Dispose();
-        await accepting;
-        held.ForEach(h => h.Dispose());
     }
 
     /// <summary>What an operator imports: the key, its certificate and the intermediate (or not), in one PEM.</summary>
@@ -230,32 +214,8 @@ public sealed class ChainFromStoreTests : IDisposable
     /// <c>openssl ocsp</c> on <paramref name="port"/>, signing as the intermediate, answering from
     /// <paramref name="indexLines"/> (its index.txt format); returned once it listens.
     /// </summary>
-    private async Task<System.Diagnostics.Process> StartResponderAsync(Pki pki, int port, string indexLines)
-    {
-        var intermediatePem = Path.Combine(_folder, "inter.pem");
-        var intermediateKeyPem = Path.Combine(_folder, "inter.key");
-        var index = Path.Combine(_folder, "index.txt");
-        await System.IO.File.WriteAllTextAsync(intermediatePem, pki.Intermediate.ExportCertificatePem());
-        await System.IO.File.WriteAllTextAsync(intermediateKeyPem, pki.IntermediateKeyPem);
-        await System.IO.File.WriteAllTextAsync(index, indexLines);
-        var responder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("openssl",
-            ["ocsp", "-index", index, "-port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-rsigner", intermediatePem, "-rkey", intermediateKeyPem, "-CA", intermediatePem, "-nmin", "10"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        try
-        {
-            await WaitListeningAsync(port);
-            return responder;
-        }
-        catch
-        {
-            responder.Kill();
-            responder.Dispose();
-            throw;
-        }
-    }
+    private Task<OpenSslOcspResponder> StartResponderAsync(Pki pki, int port, string indexLines) =>
+        OpenSslOcspResponder.StartAsync(_folder, pki.Intermediate, pki.IntermediateKeyPem, indexLines, port: port);
 
     /// <summary>
     /// Connects <c>openssl s_client</c> with <paramref name="arguments"/> to a fresh served port, every 250 ms, at most
@@ -295,33 +255,7 @@ public sealed class ChainFromStoreTests : IDisposable
         return (((IPEndPoint)accept.LocalEndPoint!).Port, serve);
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
-    /// <summary>
-    /// Waits until the port is in LISTEN state (/proc/net/tcp), without connecting: openssl ocsp serves one connection
-    /// at a time and would wait on a probe's.
-    /// </summary>
-    private static async Task WaitListeningAsync(int port)
-    {
-        var hexPort = ":" + port.ToString("X4", System.Globalization.CultureInfo.InvariantCulture) + " ";
-        for (int i = 0; i < 100; i++)
-        {
-            var lines = (await System.IO.File.ReadAllLinesAsync("/proc/net/tcp")).Concat(await System.IO.File.ReadAllLinesAsync("/proc/net/tcp6"));
-            if (lines.Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var local, _, "0A", ..] && local.EndsWith(hexPort.Trim(), StringComparison.Ordinal)))
-            {
-                return;
-            }
-
-            await Task.Delay(100);
-        }
-
-        throw new TimeoutException($"openssl ocsp did not listen on {port}");
-    }
+    private static int FreePort() => OpenSslOcspResponder.FreePort();
 
     [Fact]
     public void ChainsCurrent_IntermediateImportedAfterTheRuntimeWasBuilt_False()

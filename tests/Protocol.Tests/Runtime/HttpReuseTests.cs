@@ -19,7 +19,8 @@ public sealed class HttpReuseTests
 {
     private const string Password = "s3cret pass";
 
-    private static string Config(int serverPort, string reuse) => $"""
+    private static string Config(int serverPort, string reuse, string prelude = "") => $"""
+        {prelude}
         ssl associate rsakey k kfile
         ssl associate cert c cfile
         ssl-proxy-list front
@@ -48,19 +49,26 @@ public sealed class HttpReuseTests
     {
         private readonly MasterKey _key = MasterKey.CreateRandom();
 
-        public Node(int serverPort, string reuse = "ssl-server 1 http-reuse")
+        /// <summary>A node whose ssl-server 1 has <paramref name="reuse"/> lines, and <paramref name="prelude"/> lines before the proxy list.</summary>
+        /// <param name="files">Store files beyond the ssl-server's key (kfile) and certificate (cfile).</param>
+        public Node(int serverPort, string reuse = "ssl-server 1 http-reuse", string prelude = "", IReadOnlyDictionary<string, byte[]>? files = null)
         {
             var protector = new KeyProtector(_key);
             var key = new KeyFactory(protector, TimeProvider.System).GenerateRsa("kfile", 2048, Password);
             var cert = new CertificateFactory(protector, TimeProvider.System).CreateSelfSigned("cfile", key, key, Password, new SubjectName("vip.test"), 30);
-            var files = new Dictionary<string, byte[]> { ["kfile"] = key.Encode(), ["cfile"] = cert.Encode() };
-            var result = ConfigParser.Parse(Config(serverPort, reuse));
+            var store = new Dictionary<string, byte[]> { ["kfile"] = key.Encode(), ["cfile"] = cert.Encode() };
+            foreach (var (name, bytes) in files ?? new Dictionary<string, byte[]>()) store[name] = bytes;
+            ServerCertificate = CertStoreFile.DecodeShared(cert.Encode()).CertificateDer.ToArray();
+            var result = ConfigParser.Parse(Config(serverPort, reuse, prelude));
             Assert.True(result.Succeeded, string.Join("\n", result.Errors));
             var plan = RuntimePlan.Build(1, result.Config!);
             DataPlane = new DataPlane(_key, AddressMap.Parse("10.60.0.2=127.0.0.1"), TimeSpan.FromSeconds(5));
             Listener = plan.Listeners.Single(l => l.Port == 443);
-            Runtime = DataPlane.Build(plan, Listener, files);
+            Runtime = DataPlane.Build(plan, Listener, store);
         }
+
+        /// <summary>The ssl-server's certificate (DER).</summary>
+        public byte[] ServerCertificate { get; }
 
         public DataPlane DataPlane { get; }
 
@@ -88,6 +96,40 @@ public sealed class HttpReuseTests
             test.Shutdown(SocketShutdown.Send);
             await run.WaitAsync(Bound);
             return result;
+        }
+
+        /// <summary>
+        /// Listens on 127.0.0.1 and runs the first <paramref name="connections"/> accepted connections through the node
+        /// (for clients that dial, such as openssl s_client); the port, and the task that ends when they all ended.
+        /// </summary>
+        public (int Port, Task Served) Serve(int connections)
+        {
+            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            listener.Listen(connections);
+            var port = ((System.Net.IPEndPoint)listener.LocalEndPoint!).Port;
+            async Task RunAll()
+            {
+                using (listener)
+                {
+                    var runs = new List<Task>();
+                    for (int i = 0; i < connections; i++)
+                    {
+                        var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                        var id = i + 1;
+                        runs.Add(Task.Run(async () =>
+                        {
+                            using (accepted)
+                            {
+                                await Runtime.RunAsync(accepted, Listener.Modules.Single(), DataPlane.Flows.For("ssl2", "10.60.0.1", 443),
+                                    new ConnectionState(id, "m", null, DateTimeOffset.UtcNow), CancellationToken.None);
+                            }
+                        }));
+                    }
+                    await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(60));
+                }
+            }
+            return (port, RunAll());
         }
 
         public void Dispose()

@@ -1,0 +1,71 @@
+using SslCluster.TestSupport;
+using Xunit;
+
+namespace SslCluster.Integration.Tests;
+
+/// <summary>
+/// Issue 12 on three real node processes: client certificates checked by OCSP (the real <c>openssl ocsp</c>) and their
+/// fields inserted into the requests, the same whichever node the client reaches; a revoked certificate refused by
+/// every node; a client's forged identity headers never reach the server. Real clients: curl <c>--cert</c>.
+/// </summary>
+[Collection("nodes")]
+public sealed class ClientCertificateClusterTests : IDisposable
+{
+    private readonly TestCertificateAuthority _ca = TestCertificateAuthority.Create("Cluster Client CA");
+    private readonly string _folder = Directory.CreateTempSubdirectory("sslcluster-cc-cluster-").FullName;
+
+    public void Dispose()
+    {
+        _ca.Dispose();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task ThreeNodes_ClientCertHeadersAndOcsp_EveryNodeInsertsTheSameFieldsAndRefusesTheRevoked()
+    {
+        using var alice = _ca.IssueClient("alice");
+        using var mallory = _ca.IssueClient("mallory");
+        using var responder = await OpenSslOcspResponder.StartAsync(_folder, _ca.Certificate, _ca.KeyPem,
+            OpenSslOcspResponder.IndexLine(alice.ToX509()) + OpenSslOcspResponder.IndexLine(mallory.ToX509(), DateTimeOffset.UtcNow.AddHours(-1)));
+        await using var cluster = await LocalCluster.StartAsync(3);
+        var first = cluster.Running.First();
+        BackendTestKit.Ok(await first.CtlAsync("copy", "ssl", "file:" + _ca.CertificatePemPath, "import", "clientca", "pem", "pw-clientca"));
+
+        await cluster.ConfigureVipAsync($"""
+
+            ssl associate cert clientca clientca
+            ssl-proxy-list p
+              ssl-server 1 authentication enable
+              ssl-server 1 cacert clientca
+              ssl-server 1 revocation-check ocsp
+              ssl-server 1 client-ocsp-url "{responder.Url}"
+              ssl-server 1 http-header client-cert
+              ssl-server 1 http-header session
+              ssl-server 1 http-header xfcc
+            """);
+
+        var fingerprint = string.Join(':', System.Security.Cryptography.MD5.HashData(alice.Der).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
+        for (var i = 1; i <= 3; i++)
+        {
+            var page = await OpenSslClient.CurlAsync(
+                $"-k --cert {alice.CertificatePemPath} --key {alice.KeyPemPath} -H \"ClientCert-Subject-CN: admin\" -H \"X-Forwarded-Client-Cert: Hash=00\" {cluster.Vip(i)}");
+            Assert.True(page.ExitCode == 0 && page.StandardOutput.Contains("cluster backend", StringComparison.Ordinal), $"node {i}: {page.AllOutput}");
+            Assert.Contains("<td>ClientCert-Valid</td><td>1</td>", page.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("<td>ClientCert-Subject-CN</td><td>alice</td>", page.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains($"<td>ClientCert-Fingerprint</td><td>{fingerprint}</td>", page.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("<td>X-Forwarded-Client-Cert</td><td>Hash=", page.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("<td>Session-Cipher-Name</td>", page.StandardOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("admin", page.StandardOutput, StringComparison.Ordinal);
+            Assert.DoesNotContain("Hash=00", page.StandardOutput, StringComparison.Ordinal);
+
+            // Each node asks the responder itself the first time: the handshake completes, then the connection closes
+            // without a byte forwarded; the second time the node refuses in the handshake.
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                var refused = await OpenSslClient.CurlAsync($"-k --cert {mallory.CertificatePemPath} --key {mallory.KeyPemPath} {cluster.Vip(i)}");
+                Assert.True(refused.ExitCode != 0, $"node {i}, attempt {attempt}: {refused.AllOutput}");
+                Assert.DoesNotContain("cluster backend", refused.StandardOutput, StringComparison.Ordinal);
+            }
+        }
+    }
+}
