@@ -6,7 +6,8 @@ namespace SslCluster.Integration.Tests;
 /// <summary>
 /// Issue 12 on three real node processes: client certificates checked by OCSP (the real <c>openssl ocsp</c>) and their
 /// fields inserted into the requests, the same whichever node the client reaches; a revoked certificate refused by
-/// every node; a client's forged identity headers never reach the server. Real clients: curl <c>--cert</c>.
+/// every node; a client's forged identity headers never reach the server; the same written in the SSLM face. Real
+/// clients: curl <c>--cert</c>.
 /// </summary>
 [Collection("nodes")]
 public sealed class ClientCertificateClusterTests : IDisposable
@@ -44,6 +45,35 @@ public sealed class ClientCertificateClusterTests : IDisposable
               ssl-server 1 http-header xfcc
             """);
 
+        // The same client authentication and insertion written in the SSLM face, on a port of its own: a context, a
+        // trustpoint made of the store's key and certificate, a CA pool, a header policy and an in-service proxy service.
+        var sslmPort = NodeProcess.FreePort();
+        BackendTestKit.Ok(await first.CtlWithInputAsync($"""
+            crypto pki trustpoint web
+             rsakeypair k.key
+            crypto pki certificate chain web
+             certificate 01 nvram:c.pem
+            crypto pki trustpoint clients
+             revocation-check ocsp
+             ocsp url {responder.Url}
+            crypto pki certificate chain clients
+             certificate ca 01 clientca
+            ssl-proxy context Default
+             pool ca clientpool
+              ca trustpoint clients
+             policy http-header hp
+              client-cert
+              session
+             service sslm1
+              virtual ipaddr 127.0.0.1 protocol tcp port {sslmPort}
+              server ipaddr 127.0.0.9 protocol tcp port {cluster.BackendPort}
+              certificate rsa general-purpose trustpoint web
+              trusted-ca clientpool
+              policy http-header hp
+              inservice
+            """, "configure", "-"));
+        foreach (var n in cluster.Running) await n.WaitReadyAsync(TimeSpan.FromSeconds(30));
+
         var fingerprint = string.Join(':', System.Security.Cryptography.MD5.HashData(alice.Der).Select(b => b.ToString("X2", System.Globalization.CultureInfo.InvariantCulture)));
         for (var i = 1; i <= 3; i++)
         {
@@ -57,6 +87,13 @@ public sealed class ClientCertificateClusterTests : IDisposable
             Assert.Contains("<td>Session-Cipher-Name</td>", page.StandardOutput, StringComparison.Ordinal);
             Assert.DoesNotContain("admin", page.StandardOutput, StringComparison.Ordinal);
             Assert.DoesNotContain("Hash=00", page.StandardOutput, StringComparison.Ordinal);
+
+            var sslm = await OpenSslClient.CurlAsync($"-k --cert {alice.CertificatePemPath} --key {alice.KeyPemPath} https://127.0.0.{i}:{sslmPort}/");
+            Assert.True(sslm.ExitCode == 0 && sslm.StandardOutput.Contains("cluster backend", StringComparison.Ordinal), $"node {i}, SSLM service: {sslm.AllOutput}");
+            Assert.Contains("<td>ClientCert-Subject-CN</td><td>alice</td>", sslm.StandardOutput, StringComparison.Ordinal);
+            Assert.Contains("<td>Session-Cipher-Name</td>", sslm.StandardOutput, StringComparison.Ordinal);
+            var sslmRefused = await OpenSslClient.CurlAsync($"-k --cert {mallory.CertificatePemPath} --key {mallory.KeyPemPath} https://127.0.0.{i}:{sslmPort}/");
+            Assert.DoesNotContain("cluster backend", sslmRefused.StandardOutput, StringComparison.Ordinal);
 
             // Each node asks the responder itself the first time: the handshake completes, then the connection closes
             // without a byte forwarded; the second time the node refuses in the handshake.

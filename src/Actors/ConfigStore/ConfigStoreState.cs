@@ -61,6 +61,9 @@ public sealed record ConfigStoreState
         var user = Config.Associations.Values.FirstOrDefault(a => a.FileName == command.Name);
         if (user is not null)
             return (null, $"'{command.Name}' is associated as '{user.Name}'; remove the association first ('no ssl associate {ConfigWords.Kind(user.Kind)} {user.Name}')");
+        var trustpoint = Config.Trustpoints.Values.FirstOrDefault(t => t.RsaKeyPair == command.Name || t.Chain.Any(c => SslmLowering.StoreFile(c.File) == command.Name));
+        if (trustpoint is not null)
+            return (null, $"'{command.Name}' is the key or a certificate of crypto pki trustpoint {trustpoint.Name}; take it out of the trustpoint first");
         return (new FileRemoved(Revision + 1, command.Name, now), null);
     }
 

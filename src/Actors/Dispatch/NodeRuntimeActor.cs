@@ -136,7 +136,8 @@ public sealed class NodeRuntimeActor : ReceiveActor
         var previousPlan = _plan;
         var previousFiles = _files;
         _revision = published.Revision;
-        _config = published.Config;
+        // The SSLM face's proxy services run as modules of their own: the node sees them lowered (SslmLowering).
+        _config = Protocol.Config.SslmLowering.Lower(published.Config);
         _health.Tell(new Health.HealthMonitorActor.ApplyConfig(_config, published.Revision));
         var plan = RuntimePlan.Build(published.Revision, _config);
         var files = new ReplicaFileContents(published.Files);

@@ -6,7 +6,7 @@ public static partial class ConfigParser
     {
         // ------------------------------------------------------------------ client authentication
 
-        private static readonly string[] FailureWords = ["reject", "ignore", "redirect"];
+        private static readonly string[] FailureWords = ["reject", "ignore", "redirect", "ignore-revoked"];
 
         /// <summary><c>ssl-server N authentication|cacert|crl|failure|failure-url ...</c>.</summary>
         private static ClientAuthSettings ClientAuthLine(ClientAuthSettings auth, string option, string[] args, IReadOnlyList<string> w, int n) => option switch
@@ -24,15 +24,16 @@ public static partial class ConfigParser
             "crl" => auth with { Crl = Name(One(args, w, $"ssl-server {n} crl NAME"), "CRL record") },
             "failure" => auth with
             {
-                Failure = One(args, w, $"ssl-server {n} failure reject|ignore|redirect").ToLowerInvariant() switch
+                Failure = One(args, w, $"ssl-server {n} failure reject|ignore|redirect|ignore-revoked").ToLowerInvariant() switch
                 {
                     "reject" => ClientAuthFailureAction.Reject,
                     "ignore" => ClientAuthFailureAction.Ignore,
                     "redirect" => ClientAuthFailureAction.Redirect,
-                    var f => throw new LineException(args[0], "unknown failure action" + Suggest.DidYouMean(f, FailureWords) + " (actions: reject, ignore, redirect)"),
+                    "ignore-revoked" => ClientAuthFailureAction.IgnoreRevoked,
+                    var f => throw new LineException(args[0], "unknown failure action" + Suggest.DidYouMean(f, FailureWords) + " (actions: reject, ignore, redirect, ignore-revoked)"),
                 },
             },
-            "revocation-check" => auth with { Revocation = RevocationOrder(args, w, n) },
+            "revocation-check" => auth with { Revocation = RevocationOrder(args, w, $"ssl-server {n} revocation-check") },
             "client-ocsp-url" => auth with { OcspUrl = Url(One(args, w, $"ssl-server {n} client-ocsp-url \"URL\""), httpsToo: false) },
             _ => auth with { FailureUrl = Url(One(args, w, $"ssl-server {n} failure-url \"URL\""), httpsToo: true) },
         };
@@ -40,9 +41,9 @@ public static partial class ConfigParser
         private static readonly string[] RevocationWords = ["ocsp", "crl", "none"];
 
         /// <summary><c>revocation-check METHOD [METHOD [METHOD]]</c>: each method once, <c>none</c> last.</summary>
-        private static ValueList<RevocationMethod> RevocationOrder(string[] args, IReadOnlyList<string> w, int n)
+        private static ValueList<RevocationMethod> RevocationOrder(string[] args, IReadOnlyList<string> w, string command)
         {
-            if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write 'ssl-server {n} revocation-check ocsp|crl|none ...', for example 'revocation-check ocsp crl'");
+            if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write '{command} ocsp|crl|none ...', for example 'revocation-check ocsp crl'");
             var order = ValueList<RevocationMethod>.Empty;
             foreach (var word in args)
             {

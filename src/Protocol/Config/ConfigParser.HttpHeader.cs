@@ -92,8 +92,11 @@ public static partial class ConfigParser
         }
 
         /// <summary>Where the static line named <paramref name="name"/> (any case) stands; -1 when there is none.</summary>
-        private static int StaticIndex(HttpHeaderSettings headers, string name) =>
-            headers.Static.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
+        private static int StaticIndex(HttpHeaderSettings headers, string name) => LineIndex(headers.Static, name);
+
+        /// <summary>Where the "NAME:VALUE" line named <paramref name="name"/> (any case) stands in <paramref name="lines"/>; -1 when none.</summary>
+        private static int LineIndex(ValueList<string> lines, string name) =>
+            lines.ToList().FindIndex(l => HttpHeaderSettings.StaticName(l).Equals(name, StringComparison.OrdinalIgnoreCase));
 
         private static string Prefix(string text)
         {

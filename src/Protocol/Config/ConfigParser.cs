@@ -88,6 +88,27 @@ public static partial class ConfigParser
 
         /// <summary>Inside <c>interface</c> or <c>circuit</c>: hardware lines, reported as not applicable.</summary>
         Hardware,
+
+        /// <summary>Inside <c>ssl-proxy context NAME</c> (the SSLM face).</summary>
+        SslmContext,
+
+        /// <summary>Inside a context's <c>service NAME [client]</c>.</summary>
+        SslmService,
+
+        /// <summary>Inside a context's <c>policy http-header NAME</c>.</summary>
+        SslmHeaderPolicy,
+
+        /// <summary>Inside a context's <c>pool ca NAME</c>.</summary>
+        SslmPool,
+
+        /// <summary>Inside <c>crypto pki trustpoint NAME</c>.</summary>
+        Trustpoint,
+
+        /// <summary>Inside <c>crypto pki certificate chain NAME</c>.</summary>
+        CertificateChain,
+
+        /// <summary>Inside <c>crypto pki certificate map NAME SEQUENCE</c>.</summary>
+        CertificateMap,
     }
 
     /// <summary>A line could not be applied; carries the word at fault and the whole explanation.</summary>
@@ -98,7 +119,7 @@ public static partial class ConfigParser
 
     private sealed partial class Session(RunningConfig config, ConfigOptions options)
     {
-        private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
+        private static readonly string[] GlobalWords = ["ssl-proxy-list", "keepalive", "service", "owner", "ssl", "ssl-proxy", "crypto", "no", "interface", "circuit", "bridge", "phy", "ip", "exit", "end", "configure", "content"];
         private static readonly string[] HardwareWords = ["interface", "circuit", "bridge", "phy", "ip"];
 
         /// <summary>
@@ -113,6 +134,10 @@ public static partial class ConfigParser
             // circuit and circuit-IP modes
             "ip", "router-discovery", "redundancy", "redundancy-protocol", "broadcast", "redirects", "unreachables", "enable",
             "disable", "rip", "ospf", "no",
+            // the SSL Services Module's VLAN subinterfaces (interface SSL-Proxy0.N)
+            "encapsulation", "shutdown", "standby",
+            // the SSLM 2.1 'ssl-proxy vlan N' block
+            "ipaddr", "gateway", "route", "admin",
         ];
         private static readonly string[] ProxyListWords = ["ssl-server", "backend-server", "crl-record", "active", "suspend", "description", "no", "exit"];
         private static readonly string[] ServiceWords = ["type", "ip", "port", "protocol", "slot", "keepalive", "weight", "max-conns", "add", "remove", "active", "suspend", "description", "no", "exit"];
@@ -163,6 +188,7 @@ public static partial class ConfigParser
         private void Dispatch(IReadOnlyList<string> w)
         {
             var first = w[0].ToLowerInvariant();
+            if (first == "no" && w.Count == 1) throw new LineException(w[0], "incomplete command; write 'no' and what to remove");
             // Try the current mode, then each enclosing one: a global command leaves a service block, a content
             // line of another rule leaves the current content block, and so on.
             for (var mode = _mode; ; mode = Parent(mode))
@@ -192,12 +218,21 @@ public static partial class ConfigParser
             Mode.Content => $"in content {_object} of owner {_owner}",
             Mode.Hardware => "in a hardware block",
             Mode.Keepalive => $"in keepalive {_object}",
+            Mode.SslmContext => $"in ssl-proxy context {_context}",
+            Mode.SslmService => $"in service {_object} of context {_context}",
+            Mode.SslmHeaderPolicy => $"in policy http-header {_object} of context {_context}",
+            Mode.SslmPool => $"in pool ca {_object} of context {_context}",
+            Mode.Trustpoint => $"in crypto pki trustpoint {_object}",
+            Mode.CertificateChain => $"in crypto pki certificate chain {_object}",
+            Mode.CertificateMap => $"in crypto pki certificate map {_object} {_mapSequence}",
             _ => "at the global level",
         };
 
-        private static Mode Parent(Mode mode) => mode switch
+        private Mode Parent(Mode mode) => mode switch
         {
+            Mode.SslmService or Mode.SslmHeaderPolicy or Mode.SslmPool when _legacyBlock => Mode.Global,
             Mode.Content => Mode.Owner,
+            Mode.SslmService or Mode.SslmHeaderPolicy or Mode.SslmPool => Mode.SslmContext,
             _ => Mode.Global,
         };
 
@@ -209,6 +244,13 @@ public static partial class ConfigParser
             Mode.Content => ContentWords,
             Mode.Keepalive => KeepaliveWords,
             Mode.Hardware => GlobalWords,
+            Mode.SslmContext => ContextWords,
+            Mode.SslmService => SslmServiceWords,
+            Mode.SslmHeaderPolicy => HeaderPolicyWords,
+            Mode.SslmPool => PoolWords,
+            Mode.Trustpoint => TrustpointWords,
+            Mode.CertificateChain => ChainWords,
+            Mode.CertificateMap => CertificateMapWords,
             _ => GlobalWords,
         };
 
@@ -221,7 +263,14 @@ public static partial class ConfigParser
                 var second = w[1].ToLowerInvariant();
                 return mode switch
                 {
-                    Mode.Global => second is "ssl-proxy-list" or "keepalive" or "service" or "owner" or "ssl",
+                    Mode.Global => second is "ssl-proxy-list" or "keepalive" or "service" or "owner" or "ssl" or "ssl-proxy" or "crypto",
+                    Mode.SslmContext => second is "service" or "policy" or "pool" or "natpool" or "maxconns",
+                    Mode.SslmService => SslmServiceWords.Contains(second) && second is not ("no" or "exit"),
+                    Mode.SslmHeaderPolicy => HeaderPolicyWords.Contains(second) && second is not ("no" or "exit"),
+                    Mode.SslmPool => second == "ca",
+                    Mode.Trustpoint => TrustpointWords.Contains(second) && second is not ("no" or "exit" or "crl"),
+                    Mode.CertificateChain => second == "certificate",
+                    Mode.CertificateMap => second is "subject-name" or "issuer-name",
                     Mode.Owner => second == "content",
                     Mode.ProxyList => second is "ssl-server" or "backend-server" or "crl-record",
                     // "no keepalive NAME" removes a global keepalive; "no keepalive [OPTION]" is the service's.
@@ -248,6 +297,12 @@ public static partial class ConfigParser
             switch (mode)
             {
                 case Mode.Hardware:
+                    // The SSLM's 'ssl-proxy mac-address' is an interface command (release notes 3.1(4)).
+                    if (first == "ssl-proxy" && w.Count > 1 && w[1].Equals("mac-address", StringComparison.OrdinalIgnoreCase))
+                    {
+                        NotApplicable(string.Join(' ', w));
+                        return;
+                    }
                     // A hardware block lasts until a line that the global level knows and that is not hardware.
                     if (GlobalWords.Contains(first) && !HardwareWords.Contains(first) && first is not ("ip" or "exit" or "no"))
                     {
@@ -277,6 +332,13 @@ public static partial class ConfigParser
                 case Mode.Owner: RunOwner(first, w); return;
                 case Mode.Content: RunContent(first, w); return;
                 case Mode.Keepalive: RunKeepalive(first, w); return;
+                case Mode.SslmContext: RunContext(first, w); return;
+                case Mode.SslmService: RunSslmService(first, w); return;
+                case Mode.SslmHeaderPolicy: RunHeaderPolicy(first, w); return;
+                case Mode.SslmPool: RunPool(first, w); return;
+                case Mode.Trustpoint: RunTrustpoint(first, w); return;
+                case Mode.CertificateChain: RunChain(first, w); return;
+                case Mode.CertificateMap: RunCertificateMap(first, w); return;
             }
         }
 
@@ -321,6 +383,12 @@ public static partial class ConfigParser
                     throw new LineException(w[0], "a content rule belongs to an owner; write 'owner NAME' on the line before it");
                 case "ssl":
                     RunSsl(w);
+                    return;
+                case "ssl-proxy":
+                    RunSslProxy(w);
+                    return;
+                case "crypto":
+                    RunCrypto(w);
                     return;
                 case "no":
                     RunGlobalNo(w);
@@ -402,6 +470,16 @@ public static partial class ConfigParser
                 case "owner":
                     Arity(w, 3, 3, "no owner NAME");
                     Config = Config with { Owners = Config.Owners.Remove(Existing(Config.Owners, w[2], "owner")) };
+                    return;
+                case "ssl-proxy":
+                    if (w.Count == 4 && w[2].Equals("context", StringComparison.OrdinalIgnoreCase))
+                    {
+                        Config = Config with { Contexts = Config.Contexts.Remove(Existing(Config.Contexts, w[3], "context")) };
+                        return;
+                    }
+                    throw new LineException(w[^1], "write 'no ssl-proxy context NAME'");
+                case "crypto":
+                    RunCryptoNo(w);
                     return;
                 case "ssl":
                     if (w.Count != 5 || !w[2].Equals("associate", StringComparison.OrdinalIgnoreCase))

@@ -7,7 +7,7 @@ namespace SslCluster.Protocol.Config;
 /// Prints a model as <c>show running-config</c> does on a CSS: section banners, proxy lists before the services that
 /// name them, owners last, defaults omitted. The text parses back to an equal model.
 /// </summary>
-public static class ConfigPrinter
+public static partial class ConfigPrinter
 {
     public static string Print(RunningConfig config)
     {
@@ -37,6 +37,13 @@ public static class ConfigPrinter
             yield return ("!************************** SERVICE ***************************", config.Services.Values.Select(Object));
         if (config.Owners.Count > 0)
             yield return ("!*************************** OWNER ****************************", config.Owners.Values.Select(Object));
+
+        // The SSLM face last: after a context block a CSS 'service NAME' line would be read as a proxy service.
+        if (config.Trustpoints.Count > 0 || config.CertificateMaps.Count > 0)
+            yield return ("!************************** CRYPTO PKI ************************",
+                config.Trustpoints.Values.Select(Object).Concat(config.CertificateMaps.Values.Select(Object)));
+        if (config.Contexts.Count > 0)
+            yield return ("!*********************** SSL PROXY CONTEXT ********************", config.Contexts.Values.Select(Object));
     }
 
     private static string Q(string s) => ConfigTokenizer.Quote(s);
@@ -99,7 +106,8 @@ public static class ConfigPrinter
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
             foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");
             if (auth.Crl is { } crl) Line("  ", $"{p} crl {Q(crl)}");
-            if (auth.Failure != ClientAuthFailureAction.Reject) Line("  ", $"{p} failure {auth.Failure.ToString().ToLowerInvariant()}");
+            if (auth.Failure != ClientAuthFailureAction.Reject)
+                Line("  ", $"{p} failure {FailureWord(auth.Failure)}");
             if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
             if (auth.Revocation.Count > 0) Line("  ", $"{p} revocation-check {string.Join(' ', auth.Revocation.Select(m => m.ToString().ToLowerInvariant()))}");
             if (auth.OcspUrl is { } ocspUrl) Line("  ", $"{p} client-ocsp-url \"{ocspUrl}\"");
@@ -209,6 +217,15 @@ public static class ConfigPrinter
             text += $" clearport {r.ClearPort.ToString(CultureInfo.InvariantCulture)}";
         return text;
     }
+
+    /// <summary>The word of a failure action in <c>ssl-server N failure WORD</c>.</summary>
+    internal static string FailureWord(ClientAuthFailureAction failure) => failure switch
+    {
+        ClientAuthFailureAction.Ignore => "ignore",
+        ClientAuthFailureAction.Redirect => "redirect",
+        ClientAuthFailureAction.IgnoreRevoked => "ignore-revoked",
+        _ => "reject",
+    };
 
     internal static string TypeWord(ServiceType type) => type switch
     {

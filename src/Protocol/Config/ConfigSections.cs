@@ -20,6 +20,9 @@ public static class ConfigSections
     public const string ProxyList = "ssl-proxy-list";
     public const string Service = "service";
     public const string Owner = "owner";
+    public const string Context = "ssl-proxy-context";
+    public const string Trustpoint = "trustpoint";
+    public const string CertificateMap = "certificate-map";
 
     public static string Key(string kind, string name) => kind + "/" + name;
 
@@ -32,6 +35,9 @@ public static class ConfigSections
         foreach (var l in config.ProxyLists.Values) yield return new(Key(ProxyList, l.Name), ConfigPrinter.Object(l));
         foreach (var s in config.Services.Values) yield return new(Key(Service, s.Name), ConfigPrinter.Object(s));
         foreach (var o in config.Owners.Values) yield return new(Key(Owner, o.Name), ConfigPrinter.Object(o));
+        foreach (var t in config.Trustpoints.Values) yield return new(Key(Trustpoint, t.Name), ConfigPrinter.Object(t));
+        foreach (var m in config.CertificateMaps.Values) yield return new(Key(CertificateMap, m.Name), ConfigPrinter.Object(m));
+        foreach (var c in config.Contexts.Values) yield return new(Key(Context, c.Name), ConfigPrinter.Object(c));
     }
 
     /// <summary>
@@ -50,6 +56,9 @@ public static class ConfigSections
         Compare(before.ProxyLists, after.ProxyLists, ProxyList, ConfigPrinter.Object, changed, removed);
         Compare(before.Services, after.Services, Service, ConfigPrinter.Object, changed, removed);
         Compare(before.Owners, after.Owners, Owner, ConfigPrinter.Object, changed, removed);
+        Compare(before.Trustpoints, after.Trustpoints, Trustpoint, ConfigPrinter.Object, changed, removed);
+        Compare(before.CertificateMaps, after.CertificateMaps, CertificateMap, ConfigPrinter.Object, changed, removed);
+        Compare(before.Contexts, after.Contexts, Context, ConfigPrinter.Object, changed, removed);
         return (changed, removed);
     }
 
@@ -96,6 +105,9 @@ public static class ConfigSections
             ProxyList => config with { ProxyLists = fragment is null ? config.ProxyLists.Remove(name) : config.ProxyLists.SetItem(name, One(fragment.ProxyLists)) },
             Service => config with { Services = fragment is null ? config.Services.Remove(name) : config.Services.SetItem(name, One(fragment.Services)) },
             Owner => config with { Owners = fragment is null ? config.Owners.Remove(name) : config.Owners.SetItem(name, One(fragment.Owners)) },
+            Trustpoint => config with { Trustpoints = fragment is null ? config.Trustpoints.Remove(name) : config.Trustpoints.SetItem(name, One(fragment.Trustpoints)) },
+            CertificateMap => config with { CertificateMaps = fragment is null ? config.CertificateMaps.Remove(name) : config.CertificateMaps.SetItem(name, One(fragment.CertificateMaps)) },
+            Context => config with { Contexts = fragment is null ? config.Contexts.Remove(name) : config.Contexts.SetItem(name, One(fragment.Contexts)) },
             _ => throw new FormatException($"'{kind}' is not a kind of configuration section (section '{key}')"),
         };
     }

@@ -5,7 +5,7 @@ namespace SslCluster.Protocol.Config;
 /// and conflicts between objects. It works without short-circuiting, so every problem is reported at once; every
 /// message names the object and what to write to fix it.
 /// </summary>
-public static class ConfigValidator
+public static partial class ConfigValidator
 {
     public static IReadOnlyList<ConfigDiagnostic> Validate(RunningConfig config, ICertStoreView? store = null)
     {
@@ -19,6 +19,7 @@ public static class ConfigValidator
         foreach (var service in config.Services.Values) ValidateService(config, service, Error, Warn);
         foreach (var kal in config.Keepalives.Values) ValidateGlobalKeepalive(config, kal, Error);
         ValidateContentRules(config, Error, Warn);
+        ValidateSslm(config, store, Error, Warn);
         return found;
     }
 
@@ -72,7 +73,7 @@ public static class ConfigValidator
                 error($"{who}: an ECDSA key and its certificate go together; add 'ssl-server {s.Number} {(s.EcdsaKey is null ? "ecdsakey" : "ecdsacert")} NAME'");
             CheckPair(config, store, who, s.RsaKey, s.RsaCert, error);
             CheckPair(config, store, who, s.EcdsaKey, s.EcdsaCert, error);
-            ValidateClientAuth(config, list, s, who, active, error);
+            ValidateClientAuth(config, list, s, who, active, error, warn);
             ValidateUrlRewrites(who, s, error, warn);
             if (!active) continue;
             // What a CSS checks when a proxy list is activated: each ssl-server can terminate a flow.
@@ -100,13 +101,15 @@ public static class ConfigValidator
         }
     }
 
-    private static void ValidateClientAuth(RunningConfig config, SslProxyList list, SslServer s, string who, bool active, Action<string> error)
+    private static void ValidateClientAuth(RunningConfig config, SslProxyList list, SslServer s, string who, bool active, Action<string> error, Action<string> warn)
     {
         var auth = s.ClientAuth;
         foreach (var ca in auth.CaCerts)
             CheckAssociation(config, who, "cacert", ca, AssociationKind.Cert, error);
         if (auth.Crl is { } crl && !list.CrlRecords.ContainsKey(crl))
             error($"{who}: crl '{crl}' is not a crl-record of this proxy list{Suggest.DidYouMean(crl, list.CrlRecords.Keys)}; add 'crl-record {crl} \"http://...\" CACERT' to ssl-proxy-list {list.Name} or write 'no ssl-server {s.Number} crl'");
+        if (auth.Enabled && auth.Failure == ClientAuthFailureAction.IgnoreRevoked && auth.EffectiveRevocation.All(m => m == RevocationMethod.None))
+            warn($"{who}: 'failure ignore-revoked' lets revoked certificates through, but no revocation is checked, so it refuses as 'failure reject' does; add 'ssl-server {s.Number} crl NAME' or 'revocation-check ocsp'");
         if (auth.Revocation.Contains(RevocationMethod.Crl) && auth.Crl is null)
             error($"{who}: 'revocation-check' names crl but the ssl-server has no CRL; add 'ssl-server {s.Number} crl NAME' (a crl-record) or take crl out of 'revocation-check'");
         // Like the key and VIP checks, these two are what activation needs, so an operator may type the lines in any order.

@@ -19,6 +19,15 @@ public sealed record RunningConfig
 
     public ValueMap<string, Owner> Owners { get; init; } = ValueMap<string, Owner>.Empty;
 
+    /// <summary><c>ssl-proxy context NAME</c> blocks (the SSL Services Module face).</summary>
+    public ValueMap<string, SslmContext> Contexts { get; init; } = ValueMap<string, SslmContext>.Empty;
+
+    /// <summary><c>crypto pki trustpoint NAME</c> blocks, each with its certificate chain.</summary>
+    public ValueMap<string, PkiTrustpoint> Trustpoints { get; init; } = ValueMap<string, PkiTrustpoint>.Empty;
+
+    /// <summary><c>crypto pki certificate map NAME SEQUENCE</c> blocks, by name.</summary>
+    public ValueMap<string, PkiCertificateMap> CertificateMaps { get; init; } = ValueMap<string, PkiCertificateMap>.Empty;
+
     /// <summary>Every content rule with its owner, in print order.</summary>
     public IEnumerable<(Owner Owner, ContentRule Rule)> ContentRules =>
         Owners.Values.SelectMany(o => o.Contents.Values.Select(r => (o, r)));

@@ -65,7 +65,7 @@ public static class ShowPrinter
                     o.Append(CultureInfo.InvariantCulture, $"    cipher {c.Name} -> {c.DestinationAddress}:{N(c.DestinationPort)}  (negotiates {suites})\n");
                 }
                 o.Append(CultureInfo.InvariantCulture, $"    session-cache {N(s.SessionCacheSeconds)} s, handshake timeout {N(s.HandshakeTimeoutSeconds)} s, version {(s.MinimumVersion == TlsVersionFloor.Tls13 ? "tls1.3" : "tls1.2+")}");
-                o.Append(CultureInfo.InvariantCulture, $", client authentication {(s.ClientAuth.Enabled ? "enabled (" + s.ClientAuth.Failure.ToString().ToLowerInvariant() + ")" : "disabled")}");
+                o.Append(CultureInfo.InvariantCulture, $", client authentication {(s.ClientAuth.Enabled ? "enabled (" + ConfigPrinter.FailureWord(s.ClientAuth.Failure) + ")" : "disabled")}");
                 o.Append(CultureInfo.InvariantCulture, $", urlrewrite rules {N(s.UrlRewrites.Count)}\n");
             }
             foreach (var b in list.BackendServers.Values)

@@ -42,6 +42,12 @@ public enum ClientAuthFailureAction
 
     /// <summary>The handshake completes and the client's first HTTP request is answered with a redirect to the failure-url.</summary>
     Redirect,
+
+    /// <summary>
+    /// <c>failure ignore-revoked</c> (the SSLM's <c>allow-revoked-certs</c>): a certificate that is otherwise valid but
+    /// revoked goes on, its status in the inserted headers; every other failure is refused as under reject.
+    /// </summary>
+    IgnoreRevoked,
 }
 
 /// <summary>

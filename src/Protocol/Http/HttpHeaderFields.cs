@@ -104,6 +104,30 @@ public static class HttpHeaderFields
         return fields is not null && fields.Removes(System.Text.Encoding.ASCII.GetBytes(name));
     }
 
+    /// <summary>The SSL session fields, in insertion order.</summary>
+    public static IReadOnlyList<string> SessionNames { get; } =
+    [
+        "Session-Id", "Session-Cipher-Name", "Session-Cipher-Key-Size", "Session-Cipher-Use-Size", "Session-Step-Up",
+        "Session-Initial-Cipher-Name", "Session-Initial-Cipher-Key-Size", "Session-Initial-Cipher-Use-Size",
+    ];
+
+    /// <summary>The SSLM's client address fields (<c>client-ip-port</c>).</summary>
+    public static IReadOnlyList<string> ClientAddressNames { get; } = ["ClientIP", "ClientPort"];
+
+    /// <summary>Every name of a field the module inserts (an SSLM policy's <c>alias</c> may rename any of them).</summary>
+    public static IReadOnlyList<string> StandardNames { get; } =
+    [
+        .. SessionNames, "ClientCert-Valid", "ClientCert-Error", "ClientCert-PEM",
+        .. CertificateFields.Names.Select(n => "ClientCert-" + n), .. ClientAddressNames,
+    ];
+
+    /// <summary>Whether <paramref name="name"/> is one of <see cref="StandardNames"/> (any case).</summary>
+    public static bool IsStandardName(string name) => StandardNames.Contains(name, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The standard spelling of <paramref name="name"/>, or the name as given when it is none.</summary>
+    public static string CanonicalName(string name) =>
+        StandardNames.FirstOrDefault(n => n.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? name;
+
     /// <summary>Envoy's header (<c>forward_client_cert_details</c>), one element: this proxy is the first hop.</summary>
     public const string XfccName = "X-Forwarded-Client-Cert";
 

@@ -545,7 +545,7 @@ public sealed class TlsProxyConnection : IDisposable
                     // then "no answer", decided by the revocation order, never a handshake timeout). A refusal now ends
                     // the connection without an alert: OpenSSL sends none of our choosing after the handshake.
                     clientAuth = await chosen.ClientAuth!.ResolveAsync(clientAuth, _lifetime.Token);
-                    if (clientAuth.Failed && chosen.ClientAuth.Failure == Config.ClientAuthFailureAction.Reject)
+                    if (chosen.ClientAuth.Refuses(clientAuth))
                     {
                         front.Fail();
                         return (ProxyError.ClientCertificateRejected, $"client certificate refused ({clientAuth.Result}) after the handshake: {clientAuth.Reason}", null);

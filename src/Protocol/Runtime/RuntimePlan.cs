@@ -142,6 +142,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
     public static RuntimePlan Build(long revision, RunningConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
+        config = SslmLowering.Lower(config);
         var listeners = new List<ListenerPlan>();
         foreach (var (owner, rule) in config.ContentRules)
         {

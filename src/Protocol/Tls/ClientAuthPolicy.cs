@@ -67,6 +67,21 @@ public sealed class ClientAuthPolicy
             (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "");
     }
 
+    /// <summary>
+    /// Whether the failure action refuses <paramref name="outcome"/>: reject refuses every failure, ignore-revoked every
+    /// failure but a revocation, ignore and redirect none (they let the connection go on).
+    /// </summary>
+    public bool Refuses(ClientAuthOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        return outcome.Failed && Failure switch
+        {
+            ClientAuthFailureAction.Reject => true,
+            ClientAuthFailureAction.IgnoreRevoked => outcome.Result != ClientAuthResult.Revoked,
+            _ => false,
+        };
+    }
+
     /// <summary>The revocation methods, in the order they are tried.</summary>
     public IReadOnlyList<RevocationMethod> Revocation { get; }
 

@@ -157,11 +157,11 @@ public sealed class TlsFrontEndBinding
     private static OpenSsl.ClientCertificateOptions ClientCertificatesOf(ClientAuthPolicy policy) => new()
     {
         AuthorityNames = [.. policy.TrustedCas.Select(c => c.SubjectName.RawData)],
-        Require = policy.Failure == Config.ClientAuthFailureAction.Reject,
+        Require = policy.Failure is Config.ClientAuthFailureAction.Reject or Config.ClientAuthFailureAction.IgnoreRevoked,
         Verify = chain =>
         {
             var outcome = policy.Verify(chain);
-            bool refuse = outcome.Failed && policy.Failure == Config.ClientAuthFailureAction.Reject;
+            bool refuse = policy.Refuses(outcome);
             return new OpenSsl.CertificateVerdict(!refuse, outcome.AlertFor(tls13: true), outcome);
         },
     };

@@ -233,13 +233,95 @@ public sealed class RoundTripPropertyTests
         from file in GenName
         select new KeyAssociation(kind, name, file);
 
+    private static readonly Gen<SslmEndpoint> GenEndpoint =
+        from ip in GenIp
+        from port in GenPort
+        from secondary in Gen.Bool
+        select new SslmEndpoint(ip, port, secondary);
+
+    private static readonly Gen<SslmService> GenSslmService =
+        from name in GenName
+        from client in Gen.Bool
+        from v in GenEndpoint.Null()
+        from server in GenEndpoint.Null()
+        from tp in GenName.Null()
+        from ca in GenName.Null()
+        from verify in Gen.Enum<SslmVerify>().Nullable()
+        from policy in GenName.Null()
+        from nat in GenName.Null()
+        from flags in Gen.Int[0, 15]
+        select new SslmService(name)
+        {
+            Client = client, Virtual = v, Server = server is null ? null : server with { Secondary = false }, CertificateTrustpoint = tp,
+            TrustedCa = ca, Verify = verify, HeaderPolicy = policy, NatClient = nat, NatServer = (flags & 1) != 0,
+            LogAuthFailures = (flags & 2) != 0, CertTrim = (flags & 4) != 0, InService = (flags & 8) != 0,
+        };
+
+    private static readonly Gen<SslmHeaderPolicy> GenHeaderPolicy =
+        from name in GenName
+        from clientCert in Gen.Enum<ClientCertFields>()
+        from flags in Gen.Int[0, 31]
+        from custom in GenName.Array[0, 3]
+        from aliased in Gen.Int[0, SslCluster.Protocol.Http.HttpHeaderFields.StandardNames.Count - 1].Array[0, 3]
+        from alias in GenName
+        from prefix in Pick<string?>(null, "SSL-", "X-")
+        select new SslmHeaderPolicy(name)
+        {
+            ClientCert = clientCert, Session = (flags & 1) != 0, ClientIpPort = (flags & 2) != 0, SubjectName = (flags & 4) != 0,
+            AllowAuthFailures = (flags & 8) != 0, AllowRevokedCerts = (flags & 16) != 0,
+            Custom = new ValueList<string>(custom.DistinctBy(c => c.ToLowerInvariant()).Where(c => !HttpHeaderSettings.FramingNames.Contains(c.ToLowerInvariant())).Select(c => c + ":v")),
+            Aliases = aliased.Distinct().Aggregate(ValueMap<string, string>.Empty, (m, i) => m.SetItem(SslCluster.Protocol.Http.HttpHeaderFields.StandardNames[i], "X-Alias-" + i + alias.Replace(".", "", StringComparison.Ordinal))),
+            Prefix = prefix,
+        };
+
+    private static readonly Gen<SslmContext> GenContext =
+        from name in GenName
+        from max in Gen.Int[1, SslmContext.MaxConnsLimit].Nullable()
+        from services in MapOf(GenSslmService, x => x.Name, 3)
+        from policies in MapOf(GenHeaderPolicy, x => x.Name, 2)
+        from pools in MapOf(Gen.Select(GenName, GenName.Array[0, 3], GenName.Null(), (n, tps, map) =>
+            new SslmCaPool(n) { Entries = new ValueList<SslmPoolEntry>(tps.Distinct().Select(t => new SslmPoolEntry(t, map))) }), x => x.Name, 2)
+        from nats in MapOf(Gen.Select(GenName, GenIp, GenIp, (n, a, b) => new SslmNatPool(n, a, b, "255.255.255.0")), x => x.Name, 2)
+        select new SslmContext(name) { MaxConns = max, Services = services, HeaderPolicies = policies, Pools = pools, NatPools = nats };
+
+    private static readonly Gen<PkiTrustpoint> GenTrustpoint =
+        from name in GenName
+        from enrollment in Pick<string?>(null, "terminal", "terminal pem", "url http://ca.example.com/")
+        from key in GenName.Null()
+        from methods in Gen.Shuffle(new[] { RevocationMethod.Ocsp, RevocationMethod.Crl, RevocationMethod.None }, 0, 3)
+        from ocsp in Pick<string?>(null, "http://127.0.0.1:8081/")
+        from min in Gen.Int[0, 16]
+        from serials in Gen.Int[1, 0xFFFF].Array[0, 3]
+        from file in GenName
+        select new PkiTrustpoint(name)
+        {
+            Enrollment = enrollment, RsaKeyPair = key, OcspUrl = ocsp, MinChainLength = min,
+            Revocation = new ValueList<RevocationMethod>(methods.Where(m => m != RevocationMethod.None).Concat(methods.Contains(RevocationMethod.None) ? [RevocationMethod.None] : [])),
+            Chain = new ValueList<PkiChainCertificate>(serials.Distinct().Select((n, i) => new PkiChainCertificate(n.ToString("X2", System.Globalization.CultureInfo.InvariantCulture), i % 2 == 1, "nvram:" + file + "#" + i))),
+        };
+
+    private static readonly Gen<PkiCertificateMap> GenCertificateMap =
+        from name in GenName
+        from sequences in Gen.Int[1, 65535].Array[1, 3]
+        from field in Gen.Enum<CertificateMapField>()
+        from op in Gen.Enum<CertificateMapOperator>()
+        from value in Pick("engineering", "cn=root ca", "o=example")
+        select new PkiCertificateMap(name)
+        {
+            Sequences = sequences.Distinct().Aggregate(ValueMap<int, ValueList<CertificateMapRule>>.Empty,
+                (m, n) => m.SetItem(n, ValueList<CertificateMapRule>.Empty.Add(new CertificateMapRule(field, op, value)))),
+        };
+
     internal static readonly Gen<RunningConfig> GenConfig =
         from a in MapOf(GenAssociation, x => x.Name, 4)
         from p in MapOf(GenProxyList, x => x.Name, 3)
         from k in MapOf(GenGlobalKeepalive, x => x.Name, 3)
         from s in MapOf(GenService, x => x.Name, 4)
         from o in MapOf(GenOwner, x => x.Name, 2)
-        select new RunningConfig { Associations = a, ProxyLists = p, Keepalives = k, Services = s, Owners = o };
+        from c in MapOf(GenContext, x => x.Name, 2)
+        from t in MapOf(GenTrustpoint, x => x.Name, 2)
+        from m in MapOf(GenCertificateMap, x => x.Name, 2)
+        select new RunningConfig { Associations = a, ProxyLists = p, Keepalives = k, Services = s, Owners = o, Contexts = c, Trustpoints = t, CertificateMaps = m };
 
     [Fact]
     public void Print_AnyModel_ParsesBackToAnEqualModel()

@@ -51,7 +51,9 @@ public sealed class HttpReuseTests
 
         /// <summary>A node whose ssl-server 1 has <paramref name="reuse"/> lines, and <paramref name="prelude"/> lines before the proxy list.</summary>
         /// <param name="files">Store files beyond the ssl-server's key (kfile) and certificate (cfile).</param>
-        public Node(int serverPort, string reuse = "ssl-server 1 http-reuse", string prelude = "", IReadOnlyDictionary<string, byte[]>? files = null)
+        /// <param name="config">The whole configuration instead of the proxy list of ssl-server 1 (its key file is kfile, its certificate cfile).</param>
+        public Node(int serverPort, string reuse = "ssl-server 1 http-reuse", string prelude = "", IReadOnlyDictionary<string, byte[]>? files = null,
+            string? config = null)
         {
             var protector = new KeyProtector(_key);
             var key = new KeyFactory(protector, TimeProvider.System).GenerateRsa("kfile", 2048, Password);
@@ -59,7 +61,7 @@ public sealed class HttpReuseTests
             var store = new Dictionary<string, byte[]> { ["kfile"] = key.Encode(), ["cfile"] = cert.Encode() };
             foreach (var (name, bytes) in files ?? new Dictionary<string, byte[]>()) store[name] = bytes;
             ServerCertificate = CertStoreFile.DecodeShared(cert.Encode()).CertificateDer.ToArray();
-            var result = ConfigParser.Parse(Config(serverPort, reuse, prelude));
+            var result = ConfigParser.Parse(config ?? Config(serverPort, reuse, prelude));
             Assert.True(result.Succeeded, string.Join("\n", result.Errors));
             var plan = RuntimePlan.Build(1, result.Config!);
             DataPlane = new DataPlane(_key, AddressMap.Parse("10.60.0.2=127.0.0.1"), TimeSpan.FromSeconds(5));

@@ -46,6 +46,23 @@ public sealed class ClientAuthPolicyTests : IDisposable
         Assert.Null(outcome.RedirectUrl);
     }
 
+    [Theory]
+    [InlineData(ClientAuthResult.Revoked, ClientAuthFailureAction.IgnoreRevoked, false)]
+    [InlineData(ClientAuthResult.Missing, ClientAuthFailureAction.IgnoreRevoked, true)]
+    [InlineData(ClientAuthResult.RevocationUnavailable, ClientAuthFailureAction.IgnoreRevoked, true)]
+    [InlineData(ClientAuthResult.Untrusted, ClientAuthFailureAction.IgnoreRevoked, true)]
+    [InlineData(ClientAuthResult.Expired, ClientAuthFailureAction.IgnoreRevoked, true)]
+    [InlineData(ClientAuthResult.Verified, ClientAuthFailureAction.IgnoreRevoked, false)]
+    [InlineData(ClientAuthResult.Pending, ClientAuthFailureAction.Reject, false)]
+    [InlineData(ClientAuthResult.Revoked, ClientAuthFailureAction.Reject, true)]
+    [InlineData(ClientAuthResult.Untrusted, ClientAuthFailureAction.Ignore, false)]
+    public void Refuses_EachOutcomeUnderEachAction_OnlyWhatTheActionRefuses(ClientAuthResult result, ClientAuthFailureAction failure, bool refused)
+    {
+        var policy = new ClientAuthPolicy([_ca.PublicCertificate], failure);
+
+        Assert.Equal(refused, policy.Refuses(new ClientAuthOutcome(result, null, null, null, "test")));
+    }
+
     [Fact]
     public void Verify_NoCertificate_MissingWithVersionSpecificAlert()
     {
