@@ -39,24 +39,46 @@ public sealed class OpenSslOcspResponder : IDisposable
         await File.WriteAllTextAsync(signerPem, signer.ExportCertificatePem());
         await File.WriteAllTextAsync(keyPem, signerKeyPem);
         await File.WriteAllTextAsync(index, indexLines);
-        var chosen = port ?? FreePort();
-        string[] arguments = ["ocsp", "-index", index, "-port", chosen.ToString(CultureInfo.InvariantCulture), "-rsigner", signerPem, "-rkey", keyPem, "-CA", signerPem];
-        var process = Process.Start(new ProcessStartInfo("openssl", minutes > 0 ? [.. arguments, "-nmin", minutes.ToString(CultureInfo.InvariantCulture)] : arguments)
+        // A free port can be taken by another test between the probe and openssl's bind: then openssl exits, and the
+        // port's listener is someone else's. So the listener must be openssl's own socket, or another port is tried.
+        for (var attempt = 0; ; attempt++)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
+            var chosen = port ?? FreePort();
+            string[] arguments = ["ocsp", "-index", index, "-port", chosen.ToString(CultureInfo.InvariantCulture), "-rsigner", signerPem, "-rkey", keyPem, "-CA", signerPem];
+            var process = Process.Start(new ProcessStartInfo("openssl", minutes > 0 ? [.. arguments, "-nmin", minutes.ToString(CultureInfo.InvariantCulture)] : arguments)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            try
+            {
+                await WaitListeningAsync(chosen, process);
+                return new OpenSslOcspResponder(process, chosen);
+            }
+            catch (Exception) when (port is null && attempt < 4)
+            {
+                Stop(process);
+            }
+            catch
+            {
+                Stop(process);
+                throw;
+            }
+        }
+    }
+
+    private static void Stop(Process process)
+    {
         try
         {
-            await WaitListeningAsync(chosen);
-            return new OpenSslOcspResponder(process, chosen);
-        }
-        catch
-        {
             process.Kill();
-            process.Dispose();
-            throw;
         }
+        catch (InvalidOperationException)
+        {
+            // Already ended.
+        }
+
+        process.Dispose();
     }
 
     /// <summary>
@@ -84,15 +106,24 @@ public sealed class OpenSslOcspResponder : IDisposable
 
     /// <summary>
     /// Waits until the port is in LISTEN state (/proc/net/tcp), without connecting: openssl ocsp serves one connection
-    /// at a time and would wait on a probe's.
+    /// at a time and would wait on a probe's. With <paramref name="owner"/>, the listening socket must be one of its
+    /// descriptors (not another process's on the same port).
     /// </summary>
-    public static async Task WaitListeningAsync(int port)
+    public static async Task WaitListeningAsync(int port, Process? owner = null)
     {
         var hexPort = ":" + port.ToString("X4", CultureInfo.InvariantCulture);
         for (int i = 0; i < 100; i++)
         {
+            if (owner is { HasExited: true })
+            {
+                throw new InvalidOperationException($"openssl ocsp exited before it listened on {port}");
+            }
+
             var lines = (await File.ReadAllLinesAsync("/proc/net/tcp")).Concat(await File.ReadAllLinesAsync("/proc/net/tcp6"));
-            if (lines.Any(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, var local, _, "0A", ..] && local.EndsWith(hexPort, StringComparison.Ordinal)))
+            var inodes = lines.Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(f => f.Length > 9 && f[3] == "0A" && f[1].EndsWith(hexPort, StringComparison.Ordinal))
+                .Select(f => "socket:[" + f[9] + "]").ToHashSet(StringComparer.Ordinal);
+            if (inodes.Count > 0 && (owner is null || OwnsOneOf(owner, inodes)))
             {
                 return;
             }
@@ -103,17 +134,25 @@ public sealed class OpenSslOcspResponder : IDisposable
         throw new TimeoutException($"openssl ocsp did not listen on {port}");
     }
 
-    public void Dispose()
+    private static bool OwnsOneOf(Process process, HashSet<string> sockets)
     {
         try
         {
-            _process.Kill();
+            foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{process.Id}/fd"))
+            {
+                if (new FileInfo(fd).LinkTarget is { } target && sockets.Contains(target))
+                {
+                    return true;
+                }
+            }
         }
-        catch (InvalidOperationException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Already ended.
+            // The process ended meanwhile.
         }
 
-        _process.Dispose();
+        return false;
     }
+
+    public void Dispose() => Stop(_process);
 }

@@ -34,6 +34,7 @@ public static partial class ConfigParser
                 },
             },
             "revocation-check" => auth with { Revocation = RevocationOrder(args, w, $"ssl-server {n} revocation-check") },
+            "log-auth-failures" => args.Length == 0 ? auth with { LogFailures = true } : throw new LineException(args[0], $"unexpected word; write 'ssl-server {n} log-auth-failures'"),
             "client-ocsp-url" => auth with { OcspUrl = Url(One(args, w, $"ssl-server {n} client-ocsp-url \"URL\""), httpsToo: false) },
             _ => auth with { FailureUrl = Url(One(args, w, $"ssl-server {n} failure-url \"URL\""), httpsToo: true) },
         };
@@ -83,6 +84,7 @@ public static partial class ConfigParser
                 "crl" => auth with { Crl = null },
                 "failure" => auth with { Failure = fresh.Failure },
                 "revocation-check" => auth with { Revocation = fresh.Revocation },
+                "log-auth-failures" => auth with { LogFailures = false },
                 "client-ocsp-url" => auth with { OcspUrl = null },
                 _ => auth with { FailureUrl = null },
             };

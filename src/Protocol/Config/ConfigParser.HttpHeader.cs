@@ -6,7 +6,7 @@ public static partial class ConfigParser
     {
         // ------------------------------------------------------------------ HTTP header insertion
 
-        private static readonly string[] HttpHeaderWords = ["session", "client-cert", "server-cert", "xfcc", "rfc9440", "prefix", "static"];
+        private static readonly string[] HttpHeaderWords = ["session", "client-cert", "server-cert", "xfcc", "rfc9440", "client-ip-port", "alias", "prefix", "static"];
 
         private static readonly string[] ClientCertWords = ["basic", "pem"];
 
@@ -16,7 +16,7 @@ public static partial class ConfigParser
         /// </summary>
         private static HttpHeaderSettings HttpHeaderLine(HttpHeaderSettings headers, string[] args, IReadOnlyList<string> w, int n)
         {
-            var usage = $"ssl-server {n} http-header session | client-cert [basic | pem] | server-cert | xfcc | rfc9440 | prefix \"TEXT\" | static \"NAME:VALUE\"";
+            var usage = $"ssl-server {n} http-header session | client-cert [basic | pem] | server-cert | xfcc | rfc9440 | client-ip-port | alias STANDARD-NAME ALIAS | prefix \"TEXT\" | static \"NAME:VALUE\"";
             if (args.Length == 0) throw new LineException(w[^1], $"incomplete command; write '{usage}'");
             var what = args[0].ToLowerInvariant();
             switch (what)
@@ -45,14 +45,19 @@ public static partial class ConfigParser
                         "pem" => headers with { ClientCert = ClientCertFields.Pem },
                         var other => throw new LineException(args[1], $"'{args[1]}' is not a client-cert option{Suggest.DidYouMean(other, ClientCertWords)}; write 'client-cert' (25 fields), 'client-cert basic' (21) or 'client-cert pem' (the certificate)"),
                     };
-                case "server-cert" or "xfcc" or "rfc9440":
+                case "server-cert" or "xfcc" or "rfc9440" or "client-ip-port":
                     if (args.Length != 1) throw new LineException(args[1], $"unexpected word; write 'ssl-server {n} http-header {what}'");
                     return what switch
                     {
                         "server-cert" => headers with { ServerCert = true },
                         "xfcc" => headers with { Xfcc = true },
+                        "client-ip-port" => headers with { ClientIpPort = true },
                         _ => headers with { Rfc9440 = true },
                     };
+                case "alias":
+                    if (args.Length != 3) throw new LineException(w[^1], $"write 'ssl-server {n} http-header alias STANDARD-NAME ALIAS'");
+                    var (standard, alias) = AliasPair(args[1], args[2]);
+                    return headers with { Aliases = headers.Aliases.SetItem(standard, alias) };
                 default:
                     throw new LineException(args[0], $"'{args[0]}' is not an http-header option{Suggest.DidYouMean(what, HttpHeaderWords)} (options: {string.Join(", ", HttpHeaderWords)})");
             }
@@ -75,6 +80,12 @@ public static partial class ConfigParser
                     return headers with { Xfcc = false };
                 case "rfc9440" when args.Length == 1:
                     return headers with { Rfc9440 = false };
+                case "client-ip-port" when args.Length == 1:
+                    return headers with { ClientIpPort = false };
+                case "alias" when args.Length is 2 or 3:
+                    var standard = Http.HttpHeaderFields.CanonicalName(args[1]);
+                    if (!headers.Aliases.ContainsKey(standard)) throw new LineException(args[1], $"ssl-server {n} has no alias for '{args[1]}'");
+                    return headers with { Aliases = headers.Aliases.Remove(standard) };
                 case "prefix" when args.Length == 1:
                     return headers with { Prefix = null };
                 case "static" when args.Length == 2:
@@ -89,6 +100,21 @@ public static partial class ConfigParser
                 default:
                     throw new LineException(w[^1], $"write 'no ssl-server {n} http-header [session | client-cert | server-cert | xfcc | rfc9440 | prefix | static NAME]' (alone, it stops all insertion)");
             }
+        }
+
+        /// <summary>
+        /// <c>alias STANDARD-NAME ALIAS</c>: the standard spelling of a field the module inserts, and a header name that
+        /// neither frames the request nor belongs to the connection.
+        /// </summary>
+        private static (string Standard, string Alias) AliasPair(string standard, string alias)
+        {
+            if (!Http.HttpHeaderFields.IsStandardName(standard))
+                throw new LineException(standard, $"'{standard}' is not a field the module inserts (for example ClientCert-Subject-CN, Session-Id, ClientIP)");
+            if (!Http.HttpHead.IsToken(alias) || alias.Length > 64)
+                throw new LineException(alias, "an alias is a header name of 1 to 64 characters (letters, digits, '-' and !#$%&'*+.^_`|~)");
+            if (HttpHeaderSettings.FramingNames.Contains(alias.ToLowerInvariant()))
+                throw new LineException(alias, $"'{alias}' frames the request or belongs to the connection, so no field may be sent under it");
+            return (Http.HttpHeaderFields.CanonicalName(standard), alias);
         }
 
         /// <summary>Where the static line named <paramref name="name"/> (any case) stands; -1 when there is none.</summary>

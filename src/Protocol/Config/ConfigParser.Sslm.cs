@@ -343,14 +343,8 @@ public static partial class ConfigParser
                     return;
                 case "alias":
                     Arity(w, 3, 3, "alias STANDARD-NAME ALIAS");
-                    var standard = w[1];
-                    if (!Http.HttpHeaderFields.IsStandardName(standard))
-                        throw new LineException(w[1], $"'{standard}' is not a field the module inserts (for example ClientCert-Subject-CN, Session-Id, ClientIP)");
-                    if (!Http.HttpHead.IsToken(w[2]) || w[2].Length > 64)
-                        throw new LineException(w[2], "an alias is a header name of 1 to 64 characters (letters, digits, '-' and !#$%&'*+.^_`|~)");
-                    if (HttpHeaderSettings.FramingNames.Contains(w[2].ToLowerInvariant()))
-                        throw new LineException(w[2], $"'{w[2]}' frames the request or belongs to the connection, so no field may be sent under it");
-                    SetHeaderPolicy(p with { Aliases = p.Aliases.SetItem(Http.HttpHeaderFields.CanonicalName(standard), w[2]) });
+                    var (standard, alias) = AliasPair(w[1], w[2]);
+                    SetHeaderPolicy(p with { Aliases = p.Aliases.SetItem(standard, alias) });
                     return;
                 case "prefix":
                     Arity(w, 2, 2, "prefix \"TEXT\"");

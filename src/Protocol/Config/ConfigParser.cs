@@ -503,7 +503,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "revocation-check", "client-ocsp-url", "urlrewrite", "alpn", "ocsp-url", "http-reuse", "http-header"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "revocation-check", "client-ocsp-url", "log-auth-failures", "urlrewrite", "alpn", "ocsp-url", "http-reuse", "http-header"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "server-name", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -583,7 +583,7 @@ public static partial class ConfigParser
                         _ => throw new LineException(w[^1], $"write 'ssl-server {n} http-reuse [SECONDS]'"),
                     },
                 },
-                "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
+                "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" or "log-auth-failures" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 "http-header" => server with { HttpHeaders = HttpHeaderLine(server.HttpHeaders, args, w, n) },
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
@@ -745,7 +745,7 @@ public static partial class ConfigParser
                     "http-reuse" => s with { HttpReuseSeconds = 0 },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
-                    "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" => s with { ClientAuth = ClientAuthNo(s, option, w) },
+                    "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" or "log-auth-failures" => s with { ClientAuth = ClientAuthNo(s, option, w) },
                     "urlrewrite" when w.Count == 5 => s with { UrlRewrites = RemoveUrlRewrite(s, w[4]) },
                     "urlrewrite" => throw new LineException(w[^1], $"write 'no ssl-server {n} urlrewrite NUMBER' (the rule number alone)"),
                     _ => throw new LineException(w[3], $"'{w[3]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)}"),

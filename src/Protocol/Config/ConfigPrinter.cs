@@ -111,6 +111,7 @@ public static partial class ConfigPrinter
             if (auth.FailureUrl is { } url) Line("  ", $"{p} failure-url \"{url}\"");
             if (auth.Revocation.Count > 0) Line("  ", $"{p} revocation-check {string.Join(' ', auth.Revocation.Select(m => m.ToString().ToLowerInvariant()))}");
             if (auth.OcspUrl is { } ocspUrl) Line("  ", $"{p} client-ocsp-url \"{ocspUrl}\"");
+            if (auth.LogFailures) Line("  ", $"{p} log-auth-failures");
             foreach (var r in s.UrlRewrites.Values) Line("  ", $"{p} urlrewrite {UrlRewriteWords(r)}");
             if (s.HttpHeaders.Session) Line("  ", $"{p} http-header session");
             if (s.HttpHeaders.ClientCert != ClientCertFields.None)
@@ -118,6 +119,8 @@ public static partial class ConfigPrinter
             if (s.HttpHeaders.ServerCert) Line("  ", $"{p} http-header server-cert");
             if (s.HttpHeaders.Xfcc) Line("  ", $"{p} http-header xfcc");
             if (s.HttpHeaders.Rfc9440) Line("  ", $"{p} http-header rfc9440");
+            if (s.HttpHeaders.ClientIpPort) Line("  ", $"{p} http-header client-ip-port");
+            foreach (var (standard, alias) in s.HttpHeaders.Aliases) Line("  ", $"{p} http-header alias {standard} {alias}");
             if (s.HttpHeaders.Prefix is { } prefix) Line("  ", $"{p} http-header prefix {Q(prefix)}");
             foreach (var line in s.HttpHeaders.Static) Line("  ", $"{p} http-header static {Q(line)}");
         }

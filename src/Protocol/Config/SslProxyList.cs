@@ -76,6 +76,12 @@ public sealed record ClientAuthSettings
     public string? FailureUrl { get; init; }
 
     /// <summary>
+    /// <c>ssl-server N log-auth-failures</c> (the SSLM's service command): a client whose certificate failed and that the
+    /// failure action lets through is logged, at most 5 a second.
+    /// </summary>
+    public bool LogFailures { get; init; }
+
+    /// <summary>
     /// <c>ssl-server N revocation-check ocsp|crl|none ...</c> (the SSLM's trustpoint command): how a client certificate's
     /// revocation is checked, in order, the first method that answers deciding; <c>none</c> lets a certificate through
     /// when no method before it answered. Empty: the CRL when one is configured, else none.
@@ -211,6 +217,15 @@ public sealed record HttpHeaderSettings
     /// <summary><c>http-header client-cert [basic | pem]</c>: the client certificate's fields, or none.</summary>
     public ClientCertFields ClientCert { get; init; }
 
+    /// <summary><c>http-header client-ip-port</c> (the SSLM's): ClientIP and ClientPort, the client's address and port.</summary>
+    public bool ClientIpPort { get; init; }
+
+    /// <summary>
+    /// <c>http-header alias STANDARD-NAME ALIAS</c> (the SSLM 3.1's <c>alias</c>): a field sent under another name, keyed
+    /// by its standard name (<see cref="Http.HttpHeaderFields.StandardNames"/>); the prefix is not put before an alias.
+    /// </summary>
+    public ValueMap<string, string> Aliases { get; init; } = ValueMap<string, string>.Empty;
+
     /// <summary><c>http-header server-cert</c>: the fields of the certificate the ssl-server sent.</summary>
     public bool ServerCert { get; init; }
 
@@ -233,10 +248,10 @@ public sealed record HttpHeaderSettings
     public ValueList<string> Static { get; init; } = ValueList<string>.Empty;
 
     /// <summary>Whether anything is inserted.</summary>
-    public bool Any => Session || Static.Count > 0 || ClientCert != ClientCertFields.None || ServerCert || Xfcc || Rfc9440;
+    public bool Any => Session || Static.Count > 0 || ClientCert != ClientCertFields.None || ServerCert || Xfcc || Rfc9440 || ClientIpPort;
 
     /// <summary>Whether fields the prefix applies to are inserted (session, client-cert, server-cert).</summary>
-    public bool AnyPrefixed => Session || ClientCert != ClientCertFields.None || ServerCert;
+    public bool AnyPrefixed => Session || ClientCert != ClientCertFields.None || ServerCert || ClientIpPort;
 
     /// <summary>The name of a static line (before its first colon, trimmed).</summary>
     public static string StaticName(string line)

@@ -79,6 +79,7 @@ public static class SslmLowering
                     if (auth.Revocation.Count == 0) auth = auth with { Revocation = ValueList<RevocationMethod>.Empty.Add(RevocationMethod.None) };
                 }
 
+                auth = auth with { LogFailures = s.LogAuthFailures };
                 var sslServer = new SslServer(1)
                 {
                     RsaKey = key,
@@ -93,6 +94,8 @@ public static class SslmLowering
                         Session = policy.Session,
                         Prefix = policy.Prefix,
                         Static = policy.Custom,
+                        ClientIpPort = policy.ClientIpPort,
+                        Aliases = policy.Aliases,
                     },
                 };
                 lists = lists.SetItem(name, new SslProxyList(name) { State = AdminState.Active, SslServers = ValueMap<int, SslServer>.Empty.SetItem(1, sslServer) });

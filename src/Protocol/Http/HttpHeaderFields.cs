@@ -82,6 +82,24 @@ public static class HttpHeaderFields
             }
         }
 
+        if (settings.ClientIpPort)
+        {
+            var prefix = settings.Prefix ?? "";
+            reserved.Add(prefix + "ClientIP");
+            reserved.Add(prefix + "ClientPort");
+            if (info.Client is { } client)
+            {
+                var address = client.Address.IsIPv4MappedToIPv6 ? client.Address.MapToIPv4() : client.Address;
+                fields.Add(new(prefix + "ClientIP", address.ToString()));
+                fields.Add(new(prefix + "ClientPort", client.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            }
+        }
+
+        if (settings.Aliases.Count > 0)
+        {
+            Alias(settings, fields, reserved);
+        }
+
         foreach (var line in settings.Static)
         {
             var colon = line.IndexOf(':', StringComparison.Ordinal);
@@ -127,6 +145,34 @@ public static class HttpHeaderFields
     /// <summary>The standard spelling of <paramref name="name"/>, or the name as given when it is none.</summary>
     public static string CanonicalName(string name) =>
         StandardNames.FirstOrDefault(n => n.Equals(name, StringComparison.OrdinalIgnoreCase)) ?? name;
+
+    /// <summary>
+    /// Sends each aliased field under its alias instead of its standard name (with or without the prefix); both names
+    /// are taken out of the client's requests, so neither can be forged.
+    /// </summary>
+    private static void Alias(HttpHeaderSettings settings, List<KeyValuePair<string, string>> fields, List<string> reserved)
+    {
+        var prefix = settings.Prefix ?? "";
+        string? AliasOf(string name)
+        {
+            var standard = name.StartsWith(prefix, StringComparison.Ordinal) ? name[prefix.Length..] : name;
+            return settings.Aliases.TryGetValue(standard, out var alias) ? alias : null;
+        }
+
+        for (int i = 0; i < fields.Count; i++)
+        {
+            if (AliasOf(fields[i].Key) is { } alias)
+            {
+                reserved.Add(fields[i].Key);
+                fields[i] = new(alias, fields[i].Value);
+            }
+        }
+
+        foreach (var alias in settings.Aliases.Values)
+        {
+            reserved.Add(alias);
+        }
+    }
 
     /// <summary>Envoy's header (<c>forward_client_cert_details</c>), one element: this proxy is the first hop.</summary>
     public const string XfccName = "X-Forwarded-Client-Cert";

@@ -560,6 +560,8 @@ public sealed class TlsProxyConnection : IDisposable
                     SessionIdentity = ssl.Version == 0x0303 && ssl.Resumed && ssl.TicketOpened ? null : ssl.SessionIdHex,
                     ApplicationProtocol = ssl.ApplicationProtocol,
                     ServerCertificate = ServerCertificateOf(chosen, ssl),
+                    // Read once at accept by the observer's HandshakeStarted, so the socket answers from its cache.
+                    Client = SafeRemoteEndPoint(_client) as System.Net.IPEndPoint,
                 });
             }
 

@@ -58,7 +58,8 @@ public static class OcspExchange
 
     /// <summary>
     /// Posts the request for <paramref name="id"/> and returns the response body; throws
-    /// <see cref="HttpRequestException"/> for an HTTP error status, and what HttpClient throws otherwise.
+    /// <see cref="HttpRequestException"/> with the status for an HTTP error status, <see cref="InvalidDataException"/>
+    /// for a response over <see cref="MaxResponseBytes"/>, and what HttpClient throws otherwise.
     /// </summary>
     public static async Task<byte[]> PostAsync(HttpClient http, Uri responder, CertificateID id, CancellationToken cancellationToken)
     {
@@ -74,12 +75,12 @@ public static class OcspExchange
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
-            throw new HttpRequestException($"HTTP {(int)response.StatusCode}");
+            throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
         }
 
         if (response.Content.Headers.ContentLength > MaxResponseBytes)
         {
-            throw new HttpRequestException($"a response of {response.Content.Headers.ContentLength} bytes, over the {MaxResponseBytes} read");
+            throw new InvalidDataException($"a response of {response.Content.Headers.ContentLength} bytes, over the {MaxResponseBytes} read");
         }
 
         await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
@@ -90,7 +91,7 @@ public static class OcspExchange
         {
             if (body.Length + read > MaxResponseBytes)
             {
-                throw new HttpRequestException($"a response over the {MaxResponseBytes} bytes read");
+                throw new InvalidDataException($"a response over the {MaxResponseBytes} bytes read");
             }
 
             body.Write(buffer, 0, read);

@@ -98,7 +98,18 @@ public sealed class OcspResponderCache : IOcspSource, IDisposable
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                 timeout.CancelAfter(AskTimeout);
                 Interlocked.Increment(ref _asked);
-                var body = await OcspExchange.PostAsync(_http, responder, id, timeout.Token);
+                byte[] body;
+                try
+                {
+                    body = await OcspExchange.PostAsync(_http, responder, id, timeout.Token);
+                }
+                catch (HttpRequestException e) when (e.StatusCode is null && !timeout.IsCancellationRequested)
+                {
+                    // A connection that failed before any answer (reset, refused while the responder was between two
+                    // connections: openssl ocsp serves one at a time) is tried once more, inside the same time bound.
+                    body = await OcspExchange.PostAsync(_http, responder, id, timeout.Token);
+                }
+
                 answer = OcspExchange.Read(body, id, issuer, _time.GetUtcNow());
             }
         }

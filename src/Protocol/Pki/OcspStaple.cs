@@ -74,7 +74,7 @@ public sealed class OcspStaple : IDisposable
 
             why = problem;
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException or InvalidDataException or ArgumentException or InvalidOperationException)
         {
             why = e is OperationCanceledException && !cancellationToken.IsCancellationRequested && !_stop.IsCancellationRequested
                 ? $"no answer within {FetchTimeout.TotalSeconds:0} s"

@@ -13,6 +13,11 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
 {
     private readonly LogBudget _client = new(time, perSecond: 10, burst: 20);
     private readonly LogBudget _backend = new(time, perSecond: 20, burst: 50);
+    private readonly LogBudget _authFailures = new(time, perSecond: 5, burst: 10);
+
+    [LoggerMessage(EventId = 1005, EventName = "ClientAuthFailureAllowed", Level = LogLevel.Information,
+        Message = "client {Client} to {Vip}:{Port} ({Owner}) failed client authentication and was let through: {Result} ({Error}): {Reason}")]
+    private static partial void AuthFailureAllowed(ILogger logger, string client, string vip, int port, string owner, string result, string error, string reason);
 
     [LoggerMessage(EventId = 1001, EventName = "ClientSideFailure", Level = LogLevel.Information,
         Message = "connection from {Client} to {Vip}:{Port} ({Owner}) failed on the client side in {Phase}: {Outcome}: {Detail}")]
@@ -41,6 +46,21 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
         ProxyError.BackendHandshakeFailed or ProxyError.BackendHandshakeTimeout or ProxyError.BackendCertificateRejected => "backend handshake",
         _ => "relay",
     };
+
+    /// <summary>
+    /// Logs a client whose certificate failed and that the failure action let through (<c>log-auth-failures</c>, the
+    /// SSLM's): at most 5 a second, the rest counted in a 1004 line. A refused certificate is logged when its connection
+    /// ends (1001), whatever this setting.
+    /// </summary>
+    public void AuthFailureLetThrough(Tls.ClientAuthOutcome outcome, ListenerPlan listener, ConnectionState state)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(state);
+        if (!logger.IsEnabled(LogLevel.Information) || !_authFailures.TryTake(out var skipped)) return;
+        if (skipped > 0) Suppressed(logger, skipped, "client-authentication", _authFailures.PerSecond);
+        AuthFailureAllowed(logger, state.Client?.ToString() ?? "?", listener.Vip, listener.Port, state.Owner, outcome.Result.ToString(), outcome.ErrorText, outcome.Reason);
+    }
 
     /// <summary>Logs a connection that ended with a failure (normal ends and aborts by us are not failures).</summary>
     public void Ended(ConnectionSummary summary, ListenerPlan listener, ConnectionState state, bool tls)

@@ -578,6 +578,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             state.Enter(ConnectionPhase.Dialling);
             counters.HandshakeCompleted(handshake.Resumed);
+            if (handshake.ClientAuth is { Failed: true } auth && handshake.Tag is SslServerPlan { Server.ClientAuth.LogFailures: true })
+                log.AuthFailureLetThrough(auth, listener, state);
             if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
         }
 

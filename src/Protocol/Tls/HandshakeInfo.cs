@@ -31,6 +31,9 @@ public sealed record HandshakeInfo(
     /// </summary>
     public string? SessionIdentity { get; init; }
 
+    /// <summary>The client's address and port, as the connection was accepted; null where not known.</summary>
+    public System.Net.IPEndPoint? Client { get; init; }
+
     /// <summary>
     /// The certificate we sent (DER, leaf only): of an ssl-server with an RSA and an ECDSA certificate, the one this
     /// client was given. Null where not known.

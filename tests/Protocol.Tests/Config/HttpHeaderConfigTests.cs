@@ -137,6 +137,21 @@ public sealed class HttpHeaderConfigTests
     }
 
     [Fact]
+    public void Apply_ClientIpPortAndAlias_KeptPrintedAndTakenOut()
+    {
+        var lines = "ssl-server 1 http-header client-ip-port\nssl-server 1 http-header alias clientip X-Real-Client";
+        var server = Server(lines);
+
+        Assert.True(server.HttpHeaders.ClientIpPort);
+        Assert.Equal("X-Real-Client", server.HttpHeaders.Aliases["ClientIP"]);
+        var printed = ConfigPrinter.Print(ConfigParser.Parse(Base + lines).Config!);
+        Assert.Contains("ssl-server 1 http-header alias ClientIP X-Real-Client\n", printed, StringComparison.Ordinal);
+        Assert.Equal(server, ConfigParser.Parse(printed).Config!.ProxyLists["spl"].SslServers[1]);
+        Assert.Equal(HttpHeaderSettings.None, Server(lines + "\nno ssl-server 1 http-header alias ClientIP\nno ssl-server 1 http-header client-ip-port").HttpHeaders);
+        Assert.Contains("frames the request", Error("ssl-server 1 http-header alias ClientIP Host").Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_ClientCertWithoutAuthentication_WarnsThatNoCertificateIsAskedFor()
     {
         var result = ConfigParser.Parse(Base + "ssl-server 1 http-header client-cert");

@@ -43,12 +43,14 @@ public sealed class RoundTripPropertyTests
         from methods in Gen.Shuffle(new[] { RevocationMethod.Ocsp, RevocationMethod.Crl, RevocationMethod.None }, 0, 3)
         from ocspPort in GenPort
         from withOcspUrl in Gen.Bool
+        from logFailures in Gen.Bool
         select new ClientAuthSettings
         {
             Enabled = enabled, CaCerts = new ValueList<string>(cas.Distinct()), Crl = crl, Failure = failure, FailureUrl = url,
             // none accepts, so it can only be last.
             Revocation = new ValueList<RevocationMethod>(methods.Where(m => m != RevocationMethod.None).Concat(methods.Contains(RevocationMethod.None) ? [RevocationMethod.None] : [])),
             OcspUrl = withOcspUrl ? $"http://ocsp{ocspPort}.example.com:{ocspPort}/" : null,
+            LogFailures = logFailures,
         };
 
     private static readonly Gen<CrlRecord> GenCrlRecord =
@@ -79,7 +81,7 @@ public sealed class RoundTripPropertyTests
     private static readonly Gen<HttpHeaderSettings> GenHttpHeaders =
         from session in Gen.Bool
         from clientCert in Gen.Enum<ClientCertFields>()
-        from standard in Gen.Int[0, 7]
+        from standard in Gen.Int[0, 31]
         from prefix in Gen.String[Gen.Char["abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_!#$%&'*+.^`|~"], 1, HttpHeaderSettings.MaxPrefixLength].Null()
         from names in GenName.Array[0, 4]
         from values in Gen.String[Gen.Char[" abcdefghijklmnopqrstuvwxyz0123456789:;,/='-"], 0, 40].Array[4]
@@ -90,6 +92,8 @@ public sealed class RoundTripPropertyTests
             ServerCert = (standard & 1) != 0,
             Xfcc = (standard & 2) != 0,
             Rfc9440 = (standard & 4) != 0,
+            ClientIpPort = (standard & 8) != 0,
+            Aliases = (standard & 16) != 0 ? ValueMap<string, string>.Empty.SetItem("ClientIP", "X-Real-Client") : ValueMap<string, string>.Empty,
             Prefix = prefix,
             Static = new ValueList<string>(names.DistinctBy(n => n.ToLowerInvariant()).Where(n => !HttpHeaderSettings.FramingNames.Contains(n.ToLowerInvariant()))
                 .Select((n, i) => n + ":" + values[i].Trim())),

@@ -293,6 +293,30 @@ public sealed class CertificateHeaderFieldsTests : IDisposable
     }
 
     [Fact]
+    public void For_ClientIpPortAndAliasesUnderAPrefix_AliasReplacesTheWholeNameAndBothNamesAreTakenOut()
+    {
+        var settings = new HttpHeaderSettings
+        {
+            ClientIpPort = true,
+            ClientCert = ClientCertFields.Basic,
+            Prefix = "SSL-",
+            Aliases = ValueMap<string, string>.Empty.SetItem("ClientCert-Subject-CN", "X-User").SetItem("ClientPort", "X-Client-Port"),
+        };
+        var info = Info(Verified(Chain.Leaf)) with { Client = new IPEndPoint(IPAddress.Parse("::ffff:127.0.0.5"), 40123) };
+        using var exchange = new HttpExchange(null, false, HttpHeaderFields.For(settings, info));
+
+        var forwarded = HttpExchangeTests.Forward(exchange, "GET / HTTP/1.1\r\nX-User: admin\r\nSSL-ClientCert-Subject-CN: admin\r\nSSL-ClientIP: 10.0.0.1\r\n\r\n");
+
+        Assert.Contains("\r\nX-User: alice\r\n", forwarded, StringComparison.Ordinal);
+        Assert.Contains("\r\nSSL-ClientIP: 127.0.0.5\r\n", forwarded, StringComparison.Ordinal);
+        Assert.Contains("\r\nX-Client-Port: 40123\r\n", forwarded, StringComparison.Ordinal);
+        Assert.DoesNotContain("admin", forwarded, StringComparison.Ordinal);
+        Assert.DoesNotContain("10.0.0.1", forwarded, StringComparison.Ordinal);
+        Assert.DoesNotContain("SSL-ClientCert-Subject-CN", forwarded, StringComparison.Ordinal);
+        Assert.DoesNotContain("SSL-ClientPort", forwarded, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void For_Rfc9440_TheLeafAndTheRestOfTheChainAsByteSequences()
     {
         var lines = Lines(new HttpHeaderSettings { Rfc9440 = true }, Info(Verified(Chain.Leaf, Chain.Ca)));

@@ -121,6 +121,25 @@ public sealed class ConnectionLogTests
     }
 
     [Fact]
+    public void AuthFailureLetThrough_Flood_FiveASecondAfterABurstOfTenThenACount()
+    {
+        var capture = new Capture();
+        var time = new FakeTimeProvider();
+        var log = new ConnectionLog(capture, time);
+        var state = new ConnectionState(7, "ssl2", new IPEndPoint(IPAddress.Parse("127.0.0.5"), 40000), DateTimeOffset.UnixEpoch);
+        var outcome = new SslCluster.Protocol.Tls.ClientAuthOutcome(SslCluster.Protocol.Tls.ClientAuthResult.Revoked, "CN=m", "CN=ca", "01", "listed");
+
+        for (var i = 0; i < 100; i++) log.AuthFailureLetThrough(outcome, Listener, state);
+        time.Advance(TimeSpan.FromSeconds(1));
+        log.AuthFailureLetThrough(outcome, Listener, state);
+
+        var lines = capture.Lines.Where(l => l.Id.Id == 1005).ToList();
+        Assert.Equal(11, lines.Count); // a burst of 10, then one of the 5 refilled a second later
+        Assert.Equal("Cert Revoked", lines[0].Fields.Single(f => f.Key == "Error").Value);
+        Assert.Contains("90 client-authentication-side connection failure(s) were not logged", Assert.Single(capture.Lines, l => l.Id.Id == 1004).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Ended_NormalEndOrAbortByUs_NotLogged()
     {
         var capture = new Capture();

@@ -32,7 +32,8 @@ public sealed class SslmServiceDataPathTests
     public async Task ServerProxyService_InService_TerminatesWithTheTrustpointsCertificateAndInsertsThePolicysHeaders()
     {
         await using var server = new KeepAliveHttpBackend();
-        using var node = new Node(server.EndPoint.Port, config: Config(server.EndPoint.Port, "  session\n  custom \"X-Module:sslm\"\n  prefix \"SSL-\""));
+        using var node = new Node(server.EndPoint.Port, config: Config(server.EndPoint.Port,
+            "  session\n  custom \"X-Module:sslm\"\n  prefix \"SSL-\"\n  client-ip-port\n  alias Session-Cipher-Key-Size X-Key-Bits"));
 
         var answer = await node.ClientAsync(async ssl =>
         {
@@ -45,6 +46,9 @@ public sealed class SslmServiceDataPathTests
         var head = Assert.Single(server.Requests);
         Assert.Contains("\r\nSSL-Session-Cipher-Name: TLS_AES_", head, StringComparison.Ordinal);
         Assert.Contains("\r\nX-Module: sslm\r\n", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nSSL-ClientIP: 127.0.0.1\r\n", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nX-Key-Bits: 128\r\n", head, StringComparison.Ordinal);
+        Assert.DoesNotContain("SSL-Session-Cipher-Key-Size", head, StringComparison.Ordinal);
         Assert.DoesNotContain("forged", head, StringComparison.Ordinal);
         Assert.Equal("s1@Default", node.Listener.Modules.Single().Name);
     }

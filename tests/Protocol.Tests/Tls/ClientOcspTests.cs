@@ -203,9 +203,9 @@ public sealed class ClientOcspTests : IDisposable
         var fresh = await now.ResolveAsync(now.Verify([alice.Der]), CancellationToken.None);
         var old = await later.ResolveAsync(later.Verify([alice.Der]), CancellationToken.None);
 
-        Assert.Equal(ClientAuthResult.Verified, fresh.Result);
-        Assert.Equal(ClientAuthResult.RevocationUnavailable, old.Result);
-        Assert.Equal("OCSP Response Date Out-of-Range", old.ErrorText);
+        Assert.True(fresh.Result == ClientAuthResult.Verified, fresh.Reason);
+        Assert.True(old.Result == ClientAuthResult.RevocationUnavailable, old.Reason);
+        Assert.True(old.ErrorText == "OCSP Response Date Out-of-Range", old.Reason);
     }
 
     [Fact]
