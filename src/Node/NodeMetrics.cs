@@ -67,6 +67,23 @@ internal sealed class NodeMetrics(string node)
             }
         }
         foreach (var (module, vip, port, c) in modules) Outcomes("module", module, vip, port, c);
+
+        Family("sslcluster_client_auth_total",
+            "Client certificates decided on this node, by result and by the revocation method that decided (none_decided: the chain decided, or no method answered), per module.", "counter");
+        foreach (var (module, vip, port, c) in modules)
+        {
+            foreach (var result in FlowCounters.ClientAuthResults)
+            {
+                foreach (var method in new Protocol.Config.RevocationMethod?[] { null, Protocol.Config.RevocationMethod.Ocsp, Protocol.Config.RevocationMethod.Crl, Protocol.Config.RevocationMethod.None })
+                {
+                    var n = c.ClientAuthCount(result, method);
+                    if (n == 0) continue;
+                    Sample("sslcluster_client_auth_total",
+                        $"{L("module", module)},{L("virtual", vip)},{L("port", port.ToString(CultureInfo.InvariantCulture))},{L("result", result.ToString())},{L("revocation", method?.ToString().ToLowerInvariant() ?? "none_decided")}", n);
+                }
+            }
+        }
+
         var rules = flows.RuleRows();
         foreach (var (rule, vip, port, c) in rules) Outcomes("rule", rule, vip, port, c);
 

@@ -104,5 +104,20 @@ public sealed class ClientCertificateClusterTests : IDisposable
                 Assert.DoesNotContain("cluster backend", refused.StandardOutput, StringComparison.Ordinal);
             }
         }
+
+        // Each node's /metrics tells which revocation method decided its client certificates (a refusal is counted
+        // when its connection has ended, a moment after the client saw it).
+        using var http = new HttpClient();
+        static bool Has(string metrics, string result, int count) => metrics.Split('\n').Any(l =>
+            l.StartsWith("sslcluster_client_auth_total{", StringComparison.Ordinal) && l.Contains("module=\"m\"", StringComparison.Ordinal) &&
+            l.EndsWith($"result=\"{result}\",revocation=\"ocsp\"}} {count}", StringComparison.Ordinal));
+        var metrics = "";
+        for (var attempt = 0; attempt < 50 && !(Has(metrics, "Verified", 1) && Has(metrics, "Revoked", 2)); attempt++)
+        {
+            if (attempt > 0) await Task.Delay(100);
+            metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{first.AdminPort}/metrics"));
+        }
+        Assert.True(Has(metrics, "Verified", 1), metrics);
+        Assert.True(Has(metrics, "Revoked", 2), metrics);
     }
 }

@@ -27,4 +27,11 @@ public sealed record ConnectionSummary(
     long ClientBytesReceived,
     long ClientBytesSent,
     TimeSpan HandshakeDuration,
-    TimeSpan Duration);
+    TimeSpan Duration)
+{
+    /// <summary>
+    /// The client-authentication outcome of a connection whose certificate was refused (<see cref="ProxyError.ClientCertificateRejected"/>):
+    /// it has no <see cref="Handshake"/> to carry it. Null otherwise.
+    /// </summary>
+    public ClientAuthOutcome? RefusedClientAuth { get; init; }
+}

@@ -186,7 +186,7 @@ public sealed class TlsProxyConnection : IDisposable
             relay?.ClientToBackend ?? 0, relay?.BackendToClient ?? 0, relay?.Discarded ?? 0,
             front?.BytesReceived ?? 0, front?.BytesSent ?? 0,
             Stopwatch.GetElapsedTime(start, handshakeEnd == 0 ? end : handshakeEnd),
-            Stopwatch.GetElapsedTime(start, end));
+            Stopwatch.GetElapsedTime(start, end)) { RefusedClientAuth = _refusedClientAuth };
         ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
         return summary;
     }
@@ -515,6 +515,9 @@ public sealed class TlsProxyConnection : IDisposable
 
     private bool IsAborted => Volatile.Read(ref _aborted) != 0;
 
+    /// <summary>The outcome of a refused client certificate, for the summary (counters by result and revocation method).</summary>
+    private ClientAuthOutcome? _refusedClientAuth;
+
     /// <summary>The SNI choice: the selector's binding, its OpenSSL context (null refuses with unrecognized_name).</summary>
     private OpenSsl.SslContext? Select(string? serverName) => _selector(serverName)?.OpenSslContext();
 
@@ -548,6 +551,7 @@ public sealed class TlsProxyConnection : IDisposable
                     if (chosen.ClientAuth.Refuses(clientAuth))
                     {
                         front.Fail();
+                        _refusedClientAuth = clientAuth;
                         return (ProxyError.ClientCertificateRejected, $"client certificate refused ({clientAuth.Result}) after the handshake: {clientAuth.Reason}", null);
                     }
                 }
@@ -568,6 +572,7 @@ public sealed class TlsProxyConnection : IDisposable
             if (chosen?.ClientAuth is not null && (ssl.PeerRefused || ssl.PeerVerdict is null && ssl.Error?.Contains("peer did not return a certificate", StringComparison.Ordinal) == true))
             {
                 var refused = ssl.PeerVerdict as ClientAuthOutcome ?? chosen.ClientAuth.Verify([]);
+                _refusedClientAuth = refused;
                 return (ProxyError.ClientCertificateRejected, $"client certificate refused ({refused.Result}), sent fatal alert " +
                     $"{(ssl.AlertSent >= 0 ? TlsSocketSide.AlertName(ssl.AlertSent) : "(none)")}: {refused.Reason}", null);
             }

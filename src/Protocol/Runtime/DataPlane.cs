@@ -578,6 +578,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             state.Enter(ConnectionPhase.Dialling);
             counters.HandshakeCompleted(handshake.Resumed);
+            counters.ClientAuth(handshake.ClientAuth);
             if (handshake.ClientAuth is { Failed: true } auth && handshake.Tag is SslServerPlan { Server.ClientAuth.LogFailures: true })
                 log.AuthFailureLetThrough(auth, listener, state);
             if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
@@ -589,6 +590,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
             counters.Outcome(summary.Error);
+            counters.ClientAuth(summary.RefusedClientAuth);
             state.End(summary.Error);
             log.Ended(summary, listener, state, tls: true);
         }

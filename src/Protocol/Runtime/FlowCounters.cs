@@ -21,6 +21,30 @@ public sealed class FlowCounters
     private long _bytesToClients;
     private readonly long[] _outcomes = new long[Outcomes.Count];
 
+    /// <summary>Client-authentication outcomes by result and by the revocation method that decided (index 0: none did).</summary>
+    private readonly long[] _clientAuth = new long[ClientAuthResults.Count * RevocationSlots];
+
+    private const int RevocationSlots = 4;
+
+    /// <summary>Every client-authentication result, in enum order.</summary>
+    public static IReadOnlyList<Tls.ClientAuthResult> ClientAuthResults { get; } = Enum.GetValues<Tls.ClientAuthResult>();
+
+    /// <summary>
+    /// Counts a client-authentication decision (a connection let through, or refused): its result, and which
+    /// revocation method decided it (the SSLM could not tell OCSP from CRL, CSCei92116). Not-requested is not counted.
+    /// </summary>
+    public void ClientAuth(Tls.ClientAuthOutcome? outcome)
+    {
+        if (outcome is null || outcome.Result == Tls.ClientAuthResult.NotRequested) return;
+        Interlocked.Increment(ref _clientAuth[(int)outcome.Result * RevocationSlots + Slot(outcome.Revocation)]);
+    }
+
+    /// <summary>Client-authentication decisions with <paramref name="result"/> that <paramref name="method"/> decided (null: no method did).</summary>
+    public long ClientAuthCount(Tls.ClientAuthResult result, Config.RevocationMethod? method) =>
+        Interlocked.Read(ref _clientAuth[(int)result * RevocationSlots + Slot(method)]);
+
+    private static int Slot(Config.RevocationMethod? method) => method is { } m ? 1 + (int)m : 0;
+
     /// <summary>Every value a connection can end with, in enum order.</summary>
     public static IReadOnlyList<Net.ProxyError> Outcomes { get; } = Enum.GetValues<Net.ProxyError>();
 

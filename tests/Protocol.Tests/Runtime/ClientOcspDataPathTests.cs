@@ -56,6 +56,9 @@ public sealed class ClientOcspDataPathTests : IDisposable
         Assert.Single(server.Requests);
         var flows = node.DataPlane.Flows.For("ssl2", "10.60.0.1", 443);
         Assert.Equal(2, flows.Ended(ProxyError.ClientCertificateRejected));
+        // Which method decided is counted (the SSLM could not tell, CSCei92116): OCSP, for the one let through and both refused.
+        Assert.Equal(1, flows.ClientAuthCount(SslCluster.Protocol.Tls.ClientAuthResult.Verified, SslCluster.Protocol.Config.RevocationMethod.Ocsp));
+        Assert.Equal(2, flows.ClientAuthCount(SslCluster.Protocol.Tls.ClientAuthResult.Revoked, SslCluster.Protocol.Config.RevocationMethod.Ocsp));
     }
 
     [Fact]
