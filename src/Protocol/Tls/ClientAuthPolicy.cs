@@ -106,6 +106,13 @@ public sealed class ClientAuthPolicy
     internal IList<X509Name> AuthorityNames { get; }
 
     /// <summary>
+    /// Intermediate CA certificates from client chains that verified, by subject, shared by every policy (they are
+    /// public, and each policy still anchors a path only at its own CAs). Bounded: only a CA-issued intermediate of a
+    /// verified chain gets in.
+    /// </summary>
+    private static readonly BoundedLruCache<string, X509Certificate2> KnownIntermediates = new(256);
+
+    /// <summary>
     /// Decides on a client chain (leaf first, DER). Never throws for anything the client sent: a chain that does not
     /// parse is <see cref="ClientAuthResult.Untrusted"/>. The failure action is applied by the caller; the outcome
     /// carries the redirect URL when that action is redirect.
@@ -139,6 +146,19 @@ public sealed class ClientAuthPolicy
             return new ClientAuthOutcome(ClientAuthResult.Untrusted, null, null, null, "the client certificate does not parse: " + e.Message);
         }
 
+        // A session keeps only the leaf: when it comes back, the intermediates of verified chains seen before complete
+        // its path (they are only candidates; the path must still end at a configured CA).
+        if (chain.Count == 1)
+        {
+            var wanted = leaf.Issuer;
+            for (int depth = 0; depth < 4 && KnownIntermediates.TryGet(wanted, out var known); depth++)
+            {
+                extra.Add(known);
+                if (known.Issuer == known.Subject) break;
+                wanted = known.Issuer;
+            }
+        }
+
         string subject = leaf.Subject;
         string issuer = leaf.Issuer;
         string serial = leaf.SerialNumber;
@@ -164,6 +184,13 @@ public sealed class ClientAuthPolicy
             // An expired CA certificate ends here too: it makes the chain untrusted, it never stops the module
             // (CSCin70309 reset the SSLM when a configuration held an expired CA).
             return Outcome(ClientAuthResult.Untrusted, $"the chain of '{subject}' is not valid: {problem.Why}");
+        }
+
+        // The path verified: the leaf's issuer, when the client sent it (not a configured CA), is kept for the sessions
+        // that come back with the leaf alone. Only the path's own certificate: whatever else a client appended is not.
+        if (issuerCertificate is { } sent && !ReferenceEquals(sent, leaf) && extra.Contains(sent) && sent.Subject != sent.Issuer)
+        {
+            KnownIntermediates.Set(sent.Subject, sent);
         }
 
         return Revoke(Outcome(ClientAuthResult.Verified, $"'{subject}' chains to a configured cacert"), leaf, issuerCertificate, pendingAllowed: true);

@@ -108,6 +108,67 @@ public sealed class CertificateHeaderDataPathTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientCert_ChainThroughAnIntermediateResumed_StillVerifiedThoughTheSessionKeepsOnlyTheLeaf()
+    {
+        // The configured CA is the root; the client sends its certificate and the intermediate that issued it. A session
+        // keeps only the leaf, so its resumption needs the intermediate seen in the full handshake.
+        var folder = Directory.CreateTempSubdirectory("sslcluster-intermediate-").FullName;
+        try
+        {
+            var now = DateTimeOffset.UtcNow;
+            using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Header Root CA", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+            rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
+            using var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+            using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Header Issuing CA", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
+            interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
+            using var inter = interRequest.Create(root, now.AddDays(-1), now.AddDays(20), [0x21]);
+            using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
+            using var leafKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var leafRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=dora", leafKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            leafRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], false));
+            using var leaf = leafRequest.Create(interWithKey, now.AddHours(-1), now.AddDays(2), [0x31]);
+            var leafPem = Path.Combine(folder, "leaf.pem");
+            var keyPem = Path.Combine(folder, "leaf.key");
+            var chainPem = Path.Combine(folder, "chain.pem");
+            await File.WriteAllTextAsync(leafPem, leaf.ExportCertificatePem() + "\n");
+            await File.WriteAllTextAsync(keyPem, leafKey.ExportPkcs8PrivateKeyPem() + "\n");
+            await File.WriteAllTextAsync(chainPem, inter.ExportCertificatePem() + "\n");
+
+            await using var server = new KeepAliveHttpBackend();
+            using var node = new Node(server.EndPoint.Port, """
+                ssl-server 1 authentication enable
+                  ssl-server 1 cacert ca
+                  ssl-server 1 http-header client-cert basic
+                """, prelude: "ssl associate cert ca cafile", files: new Dictionary<string, byte[]>
+            {
+                ["cafile"] = CertStoreFile.FromCertificate("cafile", root.RawData, DateTimeOffset.UtcNow).Encode(),
+            });
+            var (port, served) = node.Serve(2);
+            var common = $"-tls1_2 -no_ticket -cert {leafPem} -key {keyPem} -cert_chain {chainPem}";
+
+            await TwoRequestsAsync(port, $"{common} -sess_out {_sessionFile}");
+            var resumed = await TwoRequestsAsync(port, $"{common} -sess_in {_sessionFile}");
+            await served;
+
+            Assert.Contains("Reused, TLSv1.2", resumed.StandardOutput, StringComparison.Ordinal);
+            Assert.All(server.Requests, h =>
+            {
+                Assert.Equal("1", Single(h, "ClientCert-Valid"));
+                Assert.Equal("dora", Single(h, "ClientCert-Subject-CN"));
+            });
+            Assert.Equal(4, server.Requests.Count);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ClientCert_CertificateOfAnUnknownCaUnderFailureIgnore_ValidZeroNotInCaPoolAndNoStandardForms()
     {
         await using var server = new KeepAliveHttpBackend();
