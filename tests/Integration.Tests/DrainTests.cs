@@ -74,12 +74,23 @@ public sealed class ClearTextDrainTests
         var plain = NodeProcess.FreePort();
         var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "relay backend" });
         await backend.StartAsync();
-        var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
-        await node.MakeKeyAsync("k", "c", "localhost");
-        var applied = await node.CtlWithInputAsync(WithClearRule(https, clear, plain), "configure", "-");
-        Assert.True(applied.ExitCode == 0, applied.ToString());
-        await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
-        return (node, backend, https, plain);
+        NodeProcess? node = null;
+        try
+        {
+            node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+            await node.MakeKeyAsync("k", "c", "localhost");
+            var applied = await node.CtlWithInputAsync(WithClearRule(https, clear, plain), "configure", "-");
+            Assert.True(applied.ExitCode == 0, applied.ToString());
+            await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+            return (node, backend, https, plain);
+        }
+        catch
+        {
+            // A node that never became ready (a probed port taken meanwhile) must not outlive the test.
+            node?.Dispose();
+            await backend.DisposeAsync();
+            throw;
+        }
     }
 
     [Fact]
