@@ -37,9 +37,6 @@ public static class SslmLowering
                 var name = s.Name + suffix;
                 var key = tp.Name + "@key";
                 var cert = tp.Name + "@cert";
-                associations = associations
-                    .SetItem(key, new KeyAssociation(AssociationKind.RsaKey, key, keyFile))
-                    .SetItem(cert, new KeyAssociation(AssociationKind.Cert, cert, StoreFile(leaf.File)));
                 var policy = s.HeaderPolicy is { } p ? context.HeaderPolicies.GetValueOrDefault(p) : null;
                 var auth = ClientAuthSettings.Default;
                 if (s.TrustedCa is { } poolName)
@@ -79,6 +76,10 @@ public static class SslmLowering
                     if (auth.Revocation.Count == 0) auth = auth with { Revocation = ValueList<RevocationMethod>.Empty.Add(RevocationMethod.None) };
                 }
 
+                // Only a service that is lowered names the store files: a skipped one (above) leaves none behind.
+                associations = associations
+                    .SetItem(key, new KeyAssociation(AssociationKind.RsaKey, key, keyFile))
+                    .SetItem(cert, new KeyAssociation(AssociationKind.Cert, cert, StoreFile(leaf.File)));
                 auth = auth with { LogFailures = s.LogAuthFailures };
                 var sslServer = new SslServer(1)
                 {

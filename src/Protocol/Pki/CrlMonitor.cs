@@ -234,28 +234,8 @@ public sealed class CrlMonitor : ICrlSource, IDisposable
             throw new CrlException($"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
         }
 
-        if (response.Content.Headers.ContentLength > MaxCrlBytes)
-        {
-            throw new CrlException($"the CRL is larger than {MaxCrlBytes} bytes");
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var body = new MemoryStream();
-        var chunk = new byte[64 * 1024];
-        int n;
-
         // Bounded by MaxCrlBytes whatever the server claims.
-        while ((n = await stream.ReadAsync(chunk, cancellationToken)) > 0)
-        {
-            if (body.Length + n > MaxCrlBytes)
-            {
-                throw new CrlException($"the CRL is larger than {MaxCrlBytes} bytes");
-            }
-
-            body.Write(chunk, 0, n);
-        }
-
-        return body.ToArray();
+        return await BoundedHttpBody.ReadAsync(response, MaxCrlBytes, _ => new CrlException($"the CRL is larger than {MaxCrlBytes} bytes"), cancellationToken);
     }
 
     /// <summary>Checks a downloaded CRL and puts it in use; the reason when it is refused.</summary>

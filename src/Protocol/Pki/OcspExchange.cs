@@ -78,26 +78,9 @@ public static class OcspExchange
             throw new HttpRequestException($"HTTP {(int)response.StatusCode}", null, response.StatusCode);
         }
 
-        if (response.Content.Headers.ContentLength > MaxResponseBytes)
-        {
-            throw new InvalidDataException($"a response of {response.Content.Headers.ContentLength} bytes, over the {MaxResponseBytes} read");
-        }
-
-        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
-        var body = new MemoryStream();
-        var buffer = new byte[8192];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
-        {
-            if (body.Length + read > MaxResponseBytes)
-            {
-                throw new InvalidDataException($"a response over the {MaxResponseBytes} bytes read");
-            }
-
-            body.Write(buffer, 0, read);
-        }
-
-        return body.ToArray();
+        return await BoundedHttpBody.ReadAsync(response, MaxResponseBytes, length => new InvalidDataException(length is { } declared
+            ? $"a response of {declared} bytes, over the {MaxResponseBytes} read"
+            : $"a response over the {MaxResponseBytes} bytes read"), cancellationToken);
     }
 
     /// <summary>Checks a DER OCSPResponse about <paramref name="id"/>; never throws for what the responder sent.</summary>
