@@ -144,6 +144,7 @@ public static class SslClusterHost
             keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time, backendServers), HealthMonitorActor.Name);
         var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, modules, nodeName, monitor), "node-runtime");
         var follower = system.ActorOf(ConfigFollowerActor.Props(store, runtime, settings, time), ConfigFollowerActor.Name);
+        system.ActorOf(Dispatch.NodeStatsActor.Props(dataPlane.Flows, runtime), Dispatch.NodeStatsActor.Name);
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout);
         return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower);

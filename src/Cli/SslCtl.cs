@@ -50,6 +50,10 @@ public static class SslCtl
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
           show connections               this node's open connections: module or rule, revision, phase, age, client
+          show ssl-proxy stats [tcp|ssl|hdr|pki|app-if]   SSLM statistics summed over the cluster
+          show ssl-proxy service [NAME]  SSLM proxy services: context, addresses, status; one with its counters
+          show ssl-proxy conn [service NAME] [client IP]  open connections of every node
+          clear ssl-proxy stats [tcp|ssl|hdr|pki] [service NAME]  counters back to zero on every node
           cluster show                   members of the cluster and the configuration revision each holds
           cluster shards                 which node hosts how many module and backend-server shards
           node drain                     this node stops accepting, hands its shards off, waits for its
@@ -208,8 +212,12 @@ public static class SslCtl
                 var shown = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.Show, new ShowRequest(w[1], w.Count == 3 ? w[2] : null));
                 await (shown.Found ? stdout : stderr).WriteAsync(shown.Text);
                 return shown.Found ? ExitCodes.Ok : ExitCodes.Refused;
+            case "show" or "clear" when w.Count >= 2 && w[1].Equals("ssl-proxy", StringComparison.OrdinalIgnoreCase):
+                var proxy = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.SslProxy, new SslProxyRequest(w[0].Equals("clear", StringComparison.OrdinalIgnoreCase), w.Skip(2).ToList()));
+                await (proxy.Found ? stdout : stderr).WriteAsync(proxy.Text);
+                return proxy.Found ? ExitCodes.Ok : ExitCodes.Refused;
             case "show":
-                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show connections', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]' or 'show ssl-proxy-list [NAME]'");
+                throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show connections', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]', 'show ssl-proxy-list [NAME]' or 'show ssl-proxy stats|service|conn'");
             case "ssl" or "copy":
                 var response = await SendAsync<SslCommandResponse>(http, HttpMethod.Post, AdminPaths.SslCommand, new SslCommandRequest(w));
                 await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());

@@ -196,6 +196,12 @@ internal static class AdminEndpoint
             return Results.Json(new ShowResponse(found, text), AdminJson.Options, statusCode: found ? 200 : 422);
         });
 
+        app.MapPost(AdminPaths.SslProxy, async (SslProxyRequest request) =>
+        {
+            var shown = await SslProxyCommands.RunAsync(h, request);
+            return Results.Json(shown, AdminJson.Options, statusCode: shown.Found ? 200 : 422);
+        });
+
         app.MapGet(AdminPaths.Health, () => h.System.WhenTerminated.IsCompleted ? Results.StatusCode(503) : Results.Text("ok\n"));
         app.MapGet(AdminPaths.Ready, async () =>
         {
@@ -256,7 +262,7 @@ internal static class AdminEndpoint
         var asks = modules.Modules.Select(async m =>
         {
             var flows = await h.ModuleRegion.Ask<ModuleProtocol.CurrentModuleFlows>(new ModuleProtocol.GetModuleFlows(m.Name), AskTimeout);
-            return new ModuleFlows(m.Name, m.Slot, flows.Rows);
+            return new ModuleFlows(m.Name, m.Slot, flows.Rows) { Nodes = flows.Nodes };
         });
         return await Task.WhenAll(asks);
     }

@@ -48,6 +48,7 @@ public sealed class ClientCertificateClusterTests : IDisposable
         // The same client authentication and insertion written in the SSLM face, on a port of its own: a context, a
         // trustpoint made of the store's key and certificate, a CA pool, a header policy and an in-service proxy service.
         var sslmPort = NodeProcess.FreePort();
+        var cappedPort = NodeProcess.FreePort();
         BackendTestKit.Ok(await first.CtlWithInputAsync($"""
             crypto pki trustpoint web
              rsakeypair k.key
@@ -70,6 +71,13 @@ public sealed class ClientCertificateClusterTests : IDisposable
               certificate rsa general-purpose trustpoint web
               trusted-ca clientpool
               policy http-header hp
+              inservice
+            ssl-proxy context capped
+             maxconns 3
+             service held
+              virtual ipaddr 127.0.0.1 protocol tcp port {cappedPort}
+              server ipaddr 127.0.0.9 protocol tcp port {cluster.BackendPort}
+              certificate rsa general-purpose trustpoint web
               inservice
             """, "configure", "-"));
         foreach (var n in cluster.Running) await n.WaitReadyAsync(TimeSpan.FromSeconds(30));
@@ -119,5 +127,98 @@ public sealed class ClientCertificateClusterTests : IDisposable
         }
         Assert.True(Has(metrics, "Verified", 1), metrics);
         Assert.True(Has(metrics, "Revoked", 2), metrics);
+
+        // The SSLM statistics of the proxy service, summed over the three nodes and asked of any one of them: six
+        // connections (alice and mallory on each node), alice's three requests with headers, and each client
+        // certificate decision under the OCSP check that made it.
+        var nodes = cluster.Running.ToList();
+        async Task<string> Until(NodeProcess node, string[] command, string pattern)
+        {
+            var text = "";
+            for (var attempt = 0; attempt < 50 && !System.Text.RegularExpressions.Regex.IsMatch(text, pattern); attempt++)
+            {
+                if (attempt > 0) await Task.Delay(200);
+                var r = await node.CtlAsync(command);
+                Assert.True(r.ExitCode == 0, r.ToString());
+                text = r.Stdout;
+            }
+            Assert.Matches(pattern, text);
+            return text;
+        }
+        var service = await Until(nodes[1], ["show", "ssl-proxy", "service", "sslm1"], @"requests with headers inserted\s+: 3\b");
+        Assert.Matches(@"conns accepted\s+: 6\b", service);
+        Assert.Matches(@"Verified \(none\)\s+3\s+0\s+0\s+0\s+3", service);
+        Assert.Matches(@"Revoked \(Cert Revoked\)\s+3\s+0\s+0\s+0\s+3", service);
+        Assert.Contains("Context name: Default", service, StringComparison.Ordinal);
+        await Until(first, ["show", "ssl-proxy", "stats", "pki"], @"Verified \(none\)\s+6\s+0\s+0\s+0\s+6");
+        Assert.Matches(@"sslm1\s+Default\s+server\s+127\.0\.0\.1:\d+\s+127\.0\.0\.9:\d+\s+up", (await first.CtlAsync("show", "ssl-proxy", "service")).Stdout);
+
+        // A connection held open on node 2 is listed by node 1; a clear on node 3 zeroes the totals of every node and
+        // keeps the open-connection gauge.
+        using (var held = new System.Net.Sockets.TcpClient())
+        {
+            await held.ConnectAsync(System.Net.IPAddress.Parse("127.0.0.2"), sslmPort);
+            var conn = await Until(first, ["show", "ssl-proxy", "conn", "service", "sslm1"], @"1 open connection\(s\) on 3 node\(s\)");
+            Assert.Contains("sslm1@Default", conn, StringComparison.Ordinal);
+            Assert.Matches(@"0 open connection\(s\)", (await first.CtlAsync("show", "ssl-proxy", "conn", "service", "sslm1", "client", "127.9.9.9")).Stdout);
+
+            var cleared = await nodes[2].CtlAsync("clear", "ssl-proxy", "stats");
+            Assert.True(cleared.ExitCode == 0 && cleared.Stdout.Contains("on 3 node(s)", StringComparison.Ordinal), cleared.ToString());
+            var after = await Until(first, ["show", "ssl-proxy", "service", "sslm1"], @"conns accepted\s+: 0\b");
+            Assert.Matches(@"conns open\s+: 1\b", after);
+            Assert.Matches(@"Verified \(none\)\s+0\s+0\s+0\s+0\s+0", after);
+        }
+
+        // Context capped allows 3 connections in the cluster: one per node of three. A second connection held on node
+        // 1 is closed at once (and counted), while node 2 still takes its own.
+        using (var onFirst = await HeldAsync(1))
+        using (var secondOnFirst = await HeldAsync(1))
+        using (var onSecond = await HeldAsync(2))
+        {
+            Assert.True(await ClosedByServerAsync(secondOnFirst), "a second connection of context capped on node 1 was admitted");
+            Assert.False(await ClosedByServerAsync(onFirst), "the first connection of context capped on node 1 was closed");
+            Assert.False(await ClosedByServerAsync(onSecond), "node 2's share of context capped was not admitted");
+        }
+        var limits = await http.GetStringAsync(new Uri($"http://127.0.0.1:{first.AdminPort}/metrics"));
+        Assert.Contains("sslcluster_limit_refusals_total{", limits, StringComparison.Ordinal);
+        Assert.Contains(limits.Split('\n'), l => l.Contains("limit=\"ContextConnections\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
+
+        // Null when the node reset the connection before the connect even completed here (a refusal, seen early).
+        async Task<System.Net.Sockets.TcpClient?> HeldAsync(int node)
+        {
+            var tcp = new System.Net.Sockets.TcpClient();
+            try
+            {
+                await tcp.ConnectAsync(System.Net.IPAddress.Parse($"127.0.0.{node}"), cappedPort);
+                return tcp;
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                tcp.Dispose();
+                return null;
+            }
+        }
+
+        // A refused connection is closed by the node at once; an admitted one waits for its handshake (10 s).
+        static async Task<bool> ClosedByServerAsync(System.Net.Sockets.TcpClient? tcp)
+        {
+            if (tcp is null) return true;
+            try
+            {
+                var read = await tcp.GetStream().ReadAsync(new byte[1]).AsTask().WaitAsync(TimeSpan.FromSeconds(1));
+                return read == 0;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+            catch (System.IO.IOException)
+            {
+                return true;
+            }
+        }
+
+        var appIf = await first.CtlAsync("clear", "ssl-proxy", "stats", "app-if");
+        Assert.True(appIf.ExitCode != 0 && appIf.Stderr.Contains("made of the tcp and ssl ones", StringComparison.Ordinal), appIf.ToString());
     }
 }

@@ -38,13 +38,19 @@ public sealed class RsaTestAuthority : IDisposable
     public static RsaTestAuthority Create(string name) => new(name);
 
     /// <summary>A server certificate for <paramref name="commonName"/>, valid for the given addresses too.</summary>
-    public TestCertificate IssueServer(string commonName, params IPAddress[] addresses)
+    public TestCertificate IssueServer(string commonName, params IPAddress[] addresses) => Server(commonName, null, addresses);
+
+    /// <summary>A server certificate valid only from <paramref name="notBefore"/> to <paramref name="notAfter"/> (an expired one when both are past).</summary>
+    public TestCertificate IssueServer(string commonName, DateTimeOffset notBefore, DateTimeOffset notAfter, params IPAddress[] addresses) =>
+        Server(commonName, (notBefore, notAfter), addresses);
+
+    private TestCertificate Server(string commonName, (DateTimeOffset, DateTimeOffset)? validity, IPAddress[] addresses)
     {
         ArgumentNullException.ThrowIfNull(addresses);
         var san = new SubjectAlternativeNameBuilder();
         san.AddDnsName(commonName);
         foreach (var a in addresses) san.AddIpAddress(a);
-        return Issue("CN=" + commonName, ServerAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, san);
+        return Issue("CN=" + commonName, ServerAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, san, null, validity);
     }
 
     /// <summary>A cluster node's remoting certificate: both server and client authentication (mutual TLS), as PKCS#12.</summary>
@@ -61,7 +67,8 @@ public sealed class RsaTestAuthority : IDisposable
     public TestCertificate IssueClient(string subject) =>
         Issue(subject, ClientAuthentication, X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, null);
 
-    private TestCertificate Issue(string subject, Oid usage, X509KeyUsageFlags keyUsage, SubjectAlternativeNameBuilder? san, Oid? secondUsage = null)
+    private TestCertificate Issue(string subject, Oid usage, X509KeyUsageFlags keyUsage, SubjectAlternativeNameBuilder? san, Oid? secondUsage = null,
+        (DateTimeOffset From, DateTimeOffset To)? validity = null)
     {
         var key = RSA.Create(2048);
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -73,7 +80,8 @@ public sealed class RsaTestAuthority : IDisposable
         var now = DateTimeOffset.UtcNow;
         byte[] serial = BitConverter.GetBytes(Interlocked.Increment(ref _nextSerial));
         Array.Reverse(serial);
-        using var certificate = request.Create(Certificate, now.AddMinutes(-5), now.AddDays(2), serial);
+        var (from, to) = validity ?? (now.AddMinutes(-5), now.AddDays(2));
+        using var certificate = request.Create(Certificate, from < Certificate.NotBefore ? Certificate.NotBefore : from, to, serial);
         return new TestCertificate(certificate.RawData, key, NewFolder("sslcluster-issued-"));
     }
 

@@ -293,7 +293,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     {
         var source = SourceOf(socket);
         var tls = runtime.Plan.Kind == ListenerKind.TlsTermination;
-        var refused = _limits.TryAdmit(module?.Name, module?.MaxConnections ?? 0, tls, source, count: false);
+        var refused = _limits.TryAdmit(module?.Name, module?.MaxConnections ?? 0, tls, source, count: false, runtime.Plan.Context, runtime.Plan.ContextMaxConnections);
         if (refused == LimitRefusal.None) return Admission.Admitted;
         runtime.Release();
         if (_limits.Queues(refused)) return Admission.Wait;

@@ -53,7 +53,10 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         Receive<StartConnection>(s =>
         {
             var plan = s.Runtime.Plan;
-            var counters = isModule ? flows.For(name, plan.Vip, plan.Port) : flows.ForRule(name, plan.Vip, plan.Port);
+            // An SSLM client service's relay counts under its module, so the module's statistics hold its connections.
+            var counters = isModule ? flows.For(name, plan.Vip, plan.Port)
+                : plan.RelayModule is { } relayModule ? flows.For(relayModule, plan.Vip, plan.Port)
+                : flows.ForRule(name, plan.Vip, plan.Port);
             var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow());
             var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time, s.Limits));
             if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
@@ -146,7 +149,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         {
             socket.Dispose();
             runtime.Release();
-            limits?.Ended(module?.Name);
+            limits?.Ended(module?.Name, runtime.Plan.Context);
             self.Tell(Finished.Instance, ActorRefs.NoSender);
         }
     }

@@ -83,6 +83,16 @@ public sealed class NodeRuntimeActor : ReceiveActor
         _nodeName = nodeName;
 
         Receive<ApplyRevision>(a => OnRevision(a.Update));
+        // A context's maxconns is divided among the serving nodes: re-divided whenever one joins or leaves.
+        Receive<Akka.Cluster.ClusterEvent.IMemberEvent>(e =>
+        {
+            // Built from the events themselves: the cluster's state object may lag behind the event being handled.
+            if (e is Akka.Cluster.ClusterEvent.MemberUp) _up.Add(e.Member.Address);
+            else if (e is Akka.Cluster.ClusterEvent.MemberLeft or Akka.Cluster.ClusterEvent.MemberExited or Akka.Cluster.ClusterEvent.MemberRemoved or Akka.Cluster.ClusterEvent.MemberDowned)
+                _up.Remove(e.Member.Address);
+            else return;
+            UpdateMembership();
+        });
         // The agents are this actor's children and its dictionary is touched on its own thread only.
         Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
@@ -125,6 +135,22 @@ public sealed class NodeRuntimeActor : ReceiveActor
             foreach (var agent in _agents.Values) agent.Tell(d);
             Sender.Tell(Akka.Done.Instance);
         });
+    }
+
+    protected override void PreStart() =>
+        Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents, typeof(Akka.Cluster.ClusterEvent.IMemberEvent));
+
+    protected override void PostStop() => Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+
+    /// <summary>The members Up, from the member events, in address order.</summary>
+    private readonly SortedSet<Akka.Actor.Address> _up = new(Comparer<Akka.Actor.Address>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString())));
+
+    /// <summary>This node's place among the members Up (their count when it is not Up), for the context limits' shares.</summary>
+    private void UpdateMembership()
+    {
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+        var rank = _up.TakeWhile(a => !a.Equals(self)).Count();
+        _dataPlane.Limits.SetMembership(rank, _up.Count);
     }
 
     public static Props Props(IDataPlane dataPlane, SslClusterSettings settings, IActorRef moduleRegion, string nodeName, IActorRef health) =>

@@ -23,7 +23,7 @@ public sealed record SslModuleState(ImmutableDictionary<string, (DateTimeOffset 
     {
         var live = Reports.Where(r => now - r.Value.At <= Stale).ToList();
         var rows = live.SelectMany(r => r.Value.Rows)
-            .GroupBy(r => (r.Virtual, r.Port))
+            .GroupBy(r => (r.Virtual, r.Port, r.ServerLeg))
             .Select(g => g.Aggregate((a, b) => a.Plus(b)))
             .ToList();
         return new CurrentModuleFlows(module, rows, live.Select(r => r.Key).Order(StringComparer.Ordinal).ToList());

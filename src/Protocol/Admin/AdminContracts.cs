@@ -22,6 +22,7 @@ public static class AdminPaths
     public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
     public const string Connections = "/v1/connections";
+    public const string SslProxy = "/v1/ssl-proxy";
     public const string Health = "/healthz";
     public const string Ready = "/readyz";
     public const string Metrics = "/metrics";
@@ -40,6 +41,12 @@ public sealed record FlowsResponse(IReadOnlyList<ModuleFlows> Modules);
 
 /// <summary><c>show service|keepalive|content|ssl-proxy-list [NAME]</c>: the object kind and an optional name.</summary>
 public sealed record ShowRequest(string What, string? Name);
+
+/// <summary>
+/// The SSLM statistics palette: <c>show ssl-proxy stats|service|conn ...</c>, or with <paramref name="Clear"/>
+/// <c>clear ssl-proxy stats ...</c>; <paramref name="Args"/> are the words after <c>ssl-proxy</c>.
+/// </summary>
+public sealed record SslProxyRequest(bool Clear, IReadOnlyList<string> Args);
 
 /// <summary>The text the node printed; Found is false when a named object does not exist.</summary>
 public sealed record ShowResponse(bool Found, string Text);

@@ -2,11 +2,6 @@ namespace SslCluster.Protocol.Config;
 
 public static partial class ConfigValidator
 {
-    /// <summary>
-    /// The SSLM face: every name a context object uses resolves (in its own context, or among the trustpoints and
-    /// certificate maps), an in-service proxy service has what it needs to carry traffic, and no two listeners (proxy
-    /// services or CSS content rules) claim one address and port.
-    /// </summary>
     /// <summary>Why a name cannot be a store file's (the store's naming rules), or null.</summary>
     private static string? StoreNameProblem(string name)
     {
@@ -21,6 +16,11 @@ public static partial class ConfigValidator
         }
     }
 
+    /// <summary>
+    /// The SSLM face: every name a context object uses resolves (in its own context, or among the trustpoints and
+    /// certificate maps), an in-service proxy service has what it needs to carry traffic, and no two listeners (proxy
+    /// services or CSS content rules) claim one address and port.
+    /// </summary>
     private static void ValidateSslm(RunningConfig config, ICertStoreView? store, Action<string> error, Action<string> warn)
     {
         var claimed = new Dictionary<(string Address, int Port), string>();
@@ -63,6 +63,15 @@ public static partial class ConfigValidator
                     error($"{where}, pool ca {pool.Name}: its trustpoints check revocation differently, and a service applies one revocation order to all its clients in this release; give them the same 'revocation-check' and 'ocsp url'");
                 foreach (var t in pool.Entries.Select(e => config.Trustpoints.GetValueOrDefault(e.Trustpoint)).OfType<PkiTrustpoint>().Where(t => t.Revocation.Count == 0))
                     warn($"{where}, pool ca {pool.Name}: trustpoint {t.Name} has no 'revocation-check', so certificates it issued are not checked for revocation; write 'revocation-check ocsp' (or 'none' to say so)");
+                // A CA certificate under an entry with a map and under one without (or another map) would be authorized
+                // two ways; the runtime would apply the map to both, so the operator is told now.
+                var mapsByCa = pool.Entries
+                    .SelectMany(e => (config.Trustpoints.GetValueOrDefault(e.Trustpoint)?.Chain ?? ValueList<PkiChainCertificate>.Empty)
+                        .Where(c => c.Ca).Select(c => (File: SslmLowering.StoreFile(c.File), Map: e.MatchMap ?? "")))
+                    .GroupBy(x => x.File, StringComparer.Ordinal)
+                    .Where(g => g.Select(x => x.Map).Distinct().Count() > 1);
+                foreach (var g in mapsByCa)
+                    error($"{where}, pool ca {pool.Name}: CA certificate '{g.Key}' is in trustpoints with different 'match map' settings ({string.Join(", ", g.Select(x => x.Map.Length == 0 ? "no map" : "map " + x.Map).Distinct())}); give each CA certificate one setting");
                 foreach (var entry in pool.Entries)
                 {
                     if (!config.Trustpoints.ContainsKey(entry.Trustpoint))
@@ -87,9 +96,9 @@ public static partial class ConfigValidator
                     error($"{who}: trustpoint '{tp}' does not exist{Suggest.DidYouMean(tp, config.Trustpoints.Keys)}; add 'crypto pki trustpoint {tp}'");
                 if (s.TrustedCa is { } ca && !context.Pools.ContainsKey(ca))
                     error($"{who}: CA pool '{ca}' does not exist in context {context.Name}{Suggest.DidYouMean(ca, context.Pools.Keys)}; add 'pool ca {ca}'");
-                else if (s.TrustedCa is { } named && s.InService && !s.Client &&
+                else if (s.TrustedCa is { } named && s.InService &&
                     !context.Pools[named].Entries.Any(e => config.Trustpoints.TryGetValue(e.Trustpoint, out var t) && t.Chain.Any(c => c.Ca)))
-                    error($"{who}: CA pool '{named}' holds no CA certificate, so no client could pass; add 'certificate ca SERIAL FILE' to the chain of one of its trustpoints");
+                    error($"{who}: CA pool '{named}' holds no CA certificate, so no {(s.Client ? "server" : "client")} could pass; add 'certificate ca SERIAL FILE' to the chain of one of its trustpoints");
                 // A warning, not an error: the release notes' own upgrade sample names a pool it does not show, and a node's
                 // connections to servers come from its own address whatever the pool.
                 if (s.NatClient is { } nat && !context.NatPools.ContainsKey(nat))
@@ -99,15 +108,16 @@ public static partial class ConfigValidator
                     error($"{who}: http-header policy '{name}' does not exist in context {context.Name}{Suggest.DidYouMean(name, context.HeaderPolicies.Keys)}; add 'policy http-header {name}'");
                 if (s.Client && policy is { ClientCert: not ClientCertFields.None })
                     error($"{who}: a client proxy service has no client certificate to insert (CSCin67360); remove client-cert from policy {policy.Name} or attach another policy");
+                else if (s.Client && policy is not null && s.InService)
+                    error($"{who}: this release relays a client proxy service's clear text as it is and inserts no headers; remove 'policy http-header {policy.Name}' or write 'no inservice'");
                 if (s.Client && s.TrustedCa is null && s.Verify is not null)
                     warn($"{who}: 'authenticate verify' checks the server against 'trusted-ca', and the service names none");
                 if (s.TrustedCa is { } pool && context.Pools.TryGetValue(pool, out var caPool) && caPool.Entries.Any(e => e.MatchMap is not null))
                 {
                     if (!s.CertTrim)
                         error($"{who}: pool {pool} matches certificate maps, which needs 'cert-trim' on the service (release notes 3.1(3)); add 'cert-trim'");
-                    // Refused rather than served without them: a map is an authorization the operator relies on.
-                    if (s.InService && !s.Client)
-                        error($"{who}: pool {pool} matches certificate maps, which this release does not apply yet; remove 'match map' from the pool or write 'no inservice'");
+                    if (s.Client)
+                        error($"{who}: pool {pool} matches certificate maps, which authorize client certificates; a client service checks its server, so give it a pool without 'match map'");
                 }
                 if (!s.Client && s.TrustedCa is null && policy is { ClientCert: not ClientCertFields.None })
                     warn($"{who}: policy {policy.Name} inserts client certificate fields but the service names no 'trusted-ca', so no certificate is asked for");
@@ -118,8 +128,8 @@ public static partial class ConfigValidator
                     error($"{who}: an in-service proxy service needs 'server ipaddr IP protocol tcp port N'; add it or write 'no inservice'");
                 if (!s.Client && s.CertificateTrustpoint is null)
                     error($"{who}: an in-service server proxy service needs its certificate: add 'certificate rsa general-purpose trustpoint NAME' or write 'no inservice'");
-                if (!s.Client && s.CertificateTrustpoint is { } own && config.Trustpoints.TryGetValue(own, out var ownTp) && (ownTp.RsaKeyPair is null || !ownTp.Chain.Any(c => !c.Ca)))
-                    error($"{who}: trustpoint {own} needs 'rsakeypair FILE' and a 'certificate SERIAL FILE' line in its chain before the service can be in service");
+                if (s.CertificateTrustpoint is { } own && config.Trustpoints.TryGetValue(own, out var ownTp) && (ownTp.RsaKeyPair is null || !ownTp.Chain.Any(c => !c.Ca)))
+                    error($"{who}: trustpoint {own} needs 'rsakeypair FILE' and a 'certificate SERIAL FILE' line in its chain before the service can be in service{(s.Client ? " (a client service presents it to its server)" : "")}");
                 if (s.Virtual is { } v && !claimed.TryAdd((v.Address, v.Port), who))
                     error($"{who}: virtual {v.Address} port {v.Port} is already served by {claimed[(v.Address, v.Port)]}; give one of them another address or port");
             }

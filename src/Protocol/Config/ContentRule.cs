@@ -33,6 +33,12 @@ public sealed record ContentRule(string Name)
 {
     public string? VipAddress { get; init; }
 
+    /// <summary>
+    /// The SSLM context of a rule <see cref="SslmLowering"/> made for a proxy service (never written in the CSS face):
+    /// its connections count against the context's <c>maxconns</c>.
+    /// </summary>
+    public string? Context { get; init; }
+
     public ContentProtocol Protocol { get; init; } = ContentProtocol.Any;
 
     public int? Port { get; init; }

@@ -94,6 +94,13 @@ public sealed record ClientAuthSettings
     /// </summary>
     public string? OcspUrl { get; init; }
 
+    /// <summary>
+    /// The certificate maps a client must match, by the CA certificate (association name) its chain reaches: an SSLM
+    /// pool's <c>ca trustpoint T match map M</c>, lowered (the CSS face has none). A CA without a map authorizes every
+    /// certificate it verifies.
+    /// </summary>
+    public ValueMap<string, PkiCertificateMap> Authorizations { get; init; } = ValueMap<string, PkiCertificateMap>.Empty;
+
     /// <summary>The revocation order that applies: <see cref="Revocation"/>, or its default.</summary>
     public IReadOnlyList<RevocationMethod> EffectiveRevocation =>
         Revocation.Count > 0 ? Revocation : Crl is null ? [RevocationMethod.None] : [RevocationMethod.Crl];
@@ -322,6 +329,18 @@ public sealed record BackendServer(int Number)
     public string? RsaCert { get; init; }
 
     public string? CaCert { get; init; }
+
+    /// <summary>
+    /// More CAs the server's chain may end at besides <see cref="CaCert"/>: the CA certificates of an SSLM client proxy
+    /// service's <c>trusted-ca</c> pool, lowered (the CSS face names one cacert).
+    /// </summary>
+    public ValueList<string> PoolCaCerts { get; init; } = ValueList<string>.Empty;
+
+    /// <summary>
+    /// <c>authenticate verify signature-only</c> of an SSLM client proxy service, lowered: the server's chain must be
+    /// signed by a trusted CA, and neither its dates nor the server's name are checked.
+    /// </summary>
+    public bool SignatureOnly { get; init; }
 
     /// <summary>How long our session with the real server is reused (the reference's "session key re-use"); 0 = never.</summary>
     public int SessionCacheSeconds { get; init; } = SslServer.DefaultSessionCacheSeconds;

@@ -174,4 +174,39 @@ public sealed record CertificateMapRule(CertificateMapField Field, CertificateMa
 public sealed record PkiCertificateMap(string Name)
 {
     public ValueMap<int, ValueList<CertificateMapRule>> Sequences { get; init; } = ValueMap<int, ValueList<CertificateMapRule>>.Empty;
+
+    /// <summary>
+    /// Whether a certificate with this subject and issuer (distinguished names in any usual spelling) holds every rule
+    /// of at least one sequence. Names are compared as IOS does, ignoring case, and here also ignoring the spaces around
+    /// <c>=</c> and <c>,</c> (so <c>cn = alice, o = x</c> and <c>CN=alice,O=x</c> are one name). A map without sequences
+    /// matches nothing.
+    /// </summary>
+    public bool Matches(string subject, string issuer)
+    {
+        ArgumentNullException.ThrowIfNull(subject);
+        ArgumentNullException.ThrowIfNull(issuer);
+        var (s, i) = (Normalize(subject), Normalize(issuer));
+        return Sequences.Values.Any(rules => rules.All(r =>
+        {
+            var name = r.Field == CertificateMapField.SubjectName ? s : i;
+            var value = Normalize(r.Value);
+            return r.Operator switch
+            {
+                CertificateMapOperator.Equal => name == value,
+                CertificateMapOperator.NotEqual => name != value,
+                CertificateMapOperator.Contains => name.Contains(value, StringComparison.Ordinal),
+                _ => !name.Contains(value, StringComparison.Ordinal),
+            };
+        }));
+    }
+
+    /// <summary>
+    /// The rules as a short hex digest, the same in every process (a session is bound to it on every node, so it cannot
+    /// resume under other rules).
+    /// </summary>
+    public string Digest => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+        string.Join(';', Sequences.OrderBy(s => s.Key).Select(s => s.Key + ":" + string.Join(',', s.Value.Select(r => $"{r.Field} {r.Operator} {Normalize(r.Value)}")))))))[..16];
+
+    private static string Normalize(string name) =>
+        System.Text.RegularExpressions.Regex.Replace(name.Trim(), @"\s*([=,])\s*", "$1").ToLowerInvariant();
 }

@@ -316,6 +316,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         {
             if (insertion?.Removes(reader.Name) == true)
             {
+                insertion.Counters?.RemovedLine();
                 output.Pass(head[written..reader.LineStart]);
                 written = reader.LineEnd;
                 continue;
@@ -343,6 +344,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         var end = head.Length - 2;
         output.Pass(head[written..end]);
         output.Pass(insertion.Block);
+        insertion.Counters?.Inserted();
         output.Pass(head[end..]);
     }
 
@@ -414,6 +416,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     private void Refuse(int discarded)
     {
+        if (!Refused) insertion?.Counters?.RefusedRequest();
         Refused = true;
         _stopped = true;
         _closeRequested = true;

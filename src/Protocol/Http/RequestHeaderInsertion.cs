@@ -18,6 +18,12 @@ public sealed class RequestHeaderInsertion
         _names = names;
     }
 
+    /// <summary>Where the requests this insertion served are counted (<c>show ssl-proxy stats hdr</c>); null counts nothing.</summary>
+    public HeaderInsertionCounters? Counters { get; private init; }
+
+    /// <summary>The same insertion, counted by <paramref name="counters"/> (the row of the connection's module).</summary>
+    public RequestHeaderInsertion CountedBy(HeaderInsertionCounters counters) => new(_block, _names) { Counters = counters };
+
     /// <summary>The lines to insert, each <c>Name: value</c> and CRLF, in the order given.</summary>
     internal ReadOnlySpan<byte> Block => _block;
 
@@ -129,5 +135,36 @@ public sealed class RequestHeaderInsertion
         }
 
         return bytes.AsSpan().Trim((byte)' ').ToArray();
+    }
+}
+
+/// <summary>
+/// What header insertion did on one module's row: requests that got the lines, header lines a client sent under a
+/// name of ours (taken out), and requests refused because they could not be framed strictly. Thread-safe.
+/// </summary>
+public sealed class HeaderInsertionCounters
+{
+    private long _requests;
+    private long _removed;
+    private long _refused;
+
+    public long Requests => Interlocked.Read(ref _requests);
+
+    public long Removed => Interlocked.Read(ref _removed);
+
+    public long Refused => Interlocked.Read(ref _refused);
+
+    internal void Inserted() => Interlocked.Increment(ref _requests);
+
+    internal void RemovedLine() => Interlocked.Increment(ref _removed);
+
+    internal void RefusedRequest() => Interlocked.Increment(ref _refused);
+
+    /// <summary>Sets every count back to zero (<c>clear ssl-proxy stats</c>).</summary>
+    public void Clear()
+    {
+        Interlocked.Exchange(ref _requests, 0);
+        Interlocked.Exchange(ref _removed, 0);
+        Interlocked.Exchange(ref _refused, 0);
     }
 }

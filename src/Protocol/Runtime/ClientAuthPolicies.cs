@@ -40,7 +40,11 @@ internal sealed class ClientAuthPolicies : IDisposable
         var cas = plan.CaCertFiles.Select(f => Certificate(files, f, who, "cacert")).ToList();
         ICrlSource? crl = plan.Crl is { } c ? Monitor(c, Certificate(files, c.SignCertFile, who, $"crl-record {c.Name} signing certificate"), leases) : null;
         var ocsp = plan.Revocation.Contains(RevocationMethod.Ocsp) ? Ocsp(plan.OcspUrl) : null;
-        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp);
+        // One CA certificate may sit in two store files: either file's map authorizes.
+        var maps = plan.Authorizations
+            .GroupBy(a => Certificate(files, a.Key, who, "cacert").GetCertHashString(HashAlgorithmName.SHA256), StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<PkiCertificateMap>)[.. g.Select(a => a.Value)], StringComparer.OrdinalIgnoreCase);
+        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp, maps);
     }
 
     /// <summary>The OCSP answers of a responder setting (a URL, or each certificate's own), shared by every ssl-server using it.</summary>

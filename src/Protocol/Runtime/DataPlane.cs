@@ -227,7 +227,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         ServerCredential? client = plan.KeyFile is { } k && plan.CertFile is { } c
             ? Credential(CertStoreFile.DecodeShared(File(k, "rsakey")), CertStoreFile.DecodeShared(File(c, "rsacert")), leases)
             : null;
-        var cas = plan.CaFile is { } ca ? new[] { ClientAuthPolicies.Certificate(files, ca, who, "cacert") } : null;
+        var cas = plan.CaFiles.Count > 0 ? plan.CaFiles.Select(ca => ClientAuthPolicies.Certificate(files, ca, who, "cacert")).ToArray() : null;
         var suites = SuiteIdsOf(plan.Suites);
         return new BackendTlsProfile(plan.CacheKey, suites,
             plan.Server.MinimumVersion == Config.TlsVersionFloor.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12,
@@ -236,6 +236,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             // The name the certificate must carry: the configured DNS name, else the address really dialled (a
             // client verifies the server it connects to; --address-map moves it in tests and local runs).
             ExpectedName = plan.Server.ServerName ?? DialledAddress(plan.Server),
+            SignatureOnly = plan.Server.SignatureOnly,
         };
     }
 
@@ -305,9 +306,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// unless it is HTTP/1.x; null for clear-text clients.
     /// </param>
     /// <param name="first">The server to try first (chosen before, for http-reuse); the balancer's choice when null.</param>
+    /// <param name="relayRow">The counters of the clear-text relay dialling (SSL initiation), or null.</param>
     private async ValueTask<BackendLink> DialAsync(TargetBalancer balancer, int defaultPort, int attempts, string? module,
         Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct, string? applicationProtocol = null,
-        ServerTarget? first = null)
+        ServerTarget? first = null, FlowCounters? relayRow = null)
     {
         SocketException? last = null;
         var tried = new List<ServerTarget>(attempts);
@@ -339,9 +341,13 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 return new BackendLink(socket, Flow: new BackendFlow(Gauges, target.Name, null)) { ReuseKey = ReuseKey(target, defaultPort, applicationProtocol) };
             var rowModule = backend.InitiationModule ?? module;
             var row = rowModule is null ? null : Flows.For(rowModule, backend.RowVirtual, backend.RowPort);
+            // An SSLM client service's relay counts into its module's row: its TLS leg then adds only the handshake.
+            var sharesRelay = row is not null && ReferenceEquals(row, relayRow);
+            if (row is not null && sharesRelay) row.Initiation = true;
+            else if (row is not null) row.ServerLeg = true;
             try
             {
-                return new BackendLink(socket, _engine.CreateClient(profileFor(backend), applicationProtocol), new BackendFlow(Gauges, target.Name, row),
+                return new BackendLink(socket, _engine.CreateClient(profileFor(backend), applicationProtocol), new BackendFlow(Gauges, target.Name, row, sharesRelay),
                     TimeSpan.FromSeconds(backend.Server.HandshakeTimeoutSeconds)) { ReuseKey = ReuseKey(target, defaultPort, applicationProtocol) };
             }
             catch
@@ -361,15 +367,20 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     private (IPEndPoint, string, string) ReuseKey(ServerTarget target, int defaultPort, string? applicationProtocol) =>
         (new IPEndPoint(Addresses.Map(target.Address), target.Port ?? defaultPort), target.Backend?.CacheKey ?? "", applicationProtocol ?? "");
 
-    /// <summary>Feeds a service's connection gauge and, for TLS legs, its backend-server row.</summary>
-    private sealed class BackendFlow(ServiceGauges gauges, string service, FlowCounters? row) : IBackendFlowObserver
+    /// <summary>
+    /// Feeds a service's connection gauge and, for TLS legs, its backend-server row; when the row is the relay's own
+    /// (<paramref name="sharesRelay"/>: an SSLM client service), only the handshake's gauges and totals, since the relay
+    /// counts the connection, its bytes and how it ended.
+    /// </summary>
+    private sealed class BackendFlow(ServiceGauges gauges, string service, FlowCounters? row, bool sharesRelay = false) : IBackendFlowObserver
     {
         private int _idle;
 
         public void Started()
         {
             gauges.Opened(service);
-            row?.Accept();
+            if (sharesRelay) row!.TlsLegStarted();
+            else row?.Accept();
         }
 
         public void HandshakeCompleted(BackendHandshakeInfo handshake) => row?.HandshakeCompleted(handshake.Resumed);
@@ -377,7 +388,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         public void Ended(bool handshakeDone)
         {
             if (Interlocked.Exchange(ref _idle, 0) == 0) gauges.Closed(service);
-            row?.Closed(handshakeDone, 0, 0);
+            if (sharesRelay) row!.TlsLegEnded(handshakeDone);
+            else row?.Closed(handshakeDone, 0, 0);
         }
 
         /// <summary>An idle pooled connection is not load: least-connections and maxconns count the ones serving clients.</summary>
@@ -457,7 +469,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             counters.AcceptRelay();
             state.Enter(ConnectionPhase.Dialling);
-            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct), owner._baseOptions,
+            using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct, relayRow: counters), owner._baseOptions,
                 new RelayObserver(counters, state, owner.Log, Plan));
             await relay.RunAsync(cancellationToken);
         }
@@ -488,7 +500,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), TransformFor, info => ReuseFor(info, module.Name));
+                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), info => TransformFor(info, counters), info => ReuseFor(info, module.Name));
             await connection.RunAsync(cancellationToken);
         }
 
@@ -499,12 +511,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
         /// insertion for an HTTP/1.x client); null otherwise.
         /// </summary>
-        private IRelayTransform? TransformFor(HandshakeInfo info)
+        private IRelayTransform? TransformFor(HandshakeInfo info, FlowCounters counters)
         {
             var server = (SslServerPlan)info.Tag!;
             var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
             var reuse = Reuses(server, info);
-            var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info) : null;
+            var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
             return rules.HasRules || reuse || insertion is not null ? new HttpExchange(rules, reuse, insertion) : null;
         }
 

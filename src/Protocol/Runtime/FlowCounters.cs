@@ -87,6 +87,47 @@ public sealed class FlowCounters
 
     public long BytesToClients => Interlocked.Read(ref _bytesToClients);
 
+    /// <summary>
+    /// True for the row of TLS legs towards real servers (re-encryption, SSL initiation): its connections are not
+    /// clients' (<c>show ssl-proxy stats</c> counts them apart).
+    /// </summary>
+    public bool ServerLeg
+    {
+        get => Volatile.Read(ref _serverLeg);
+        set => Volatile.Write(ref _serverLeg, value);
+    }
+
+    private bool _serverLeg;
+
+    /// <summary>
+    /// True for the row of an SSLM client service: clear-text clients' connections whose handshakes are the TLS legs
+    /// towards the server (SSL initiation).
+    /// </summary>
+    public bool Initiation
+    {
+        get => Volatile.Read(ref _initiation);
+        set => Volatile.Write(ref _initiation, value);
+    }
+
+    private bool _initiation;
+
+    /// <summary>The TLS leg of a relayed connection counted on this (relay) row starts its handshake.</summary>
+    public void TlsLegStarted() => Interlocked.Increment(ref _handshaking);
+
+    /// <summary>The TLS leg of a relayed connection counted on this row ended (the relay counts the connection itself).</summary>
+    public void TlsLegEnded(bool handshakeDone)
+    {
+        if (handshakeDone)
+        {
+            Interlocked.Decrement(ref _active);
+        }
+        else
+        {
+            Interlocked.Decrement(ref _handshaking);
+            Interlocked.Increment(ref _handshakesFailed);
+        }
+    }
+
     public void Accept()
     {
         Interlocked.Increment(ref _accepted);
@@ -119,8 +160,98 @@ public sealed class FlowCounters
         Interlocked.Add(ref _bytesToClients, bytesToClient);
     }
 
+    /// <summary>What header insertion did on this row.</summary>
+    public Http.HeaderInsertionCounters Headers { get; } = new();
+
+    /// <summary>
+    /// <c>clear ssl-proxy stats</c>: every total back to zero. The gauges (open, active, in handshake) are running
+    /// counts of what is open now and stay, as the reference keeps its running counters (CSCeh70549).
+    /// </summary>
+    /// <param name="category">One of <see cref="SslProxyStats.ClearCategories"/> (its totals only), or null for all.</param>
+    public void Clear(string? category = null)
+    {
+        if (category is null or "tcp")
+        {
+            Interlocked.Exchange(ref _accepted, 0);
+            Interlocked.Exchange(ref _bytesFromClients, 0);
+            Interlocked.Exchange(ref _bytesToClients, 0);
+        }
+
+        if (category is null or "ssl")
+        {
+            Interlocked.Exchange(ref _handshakesDone, 0);
+            Interlocked.Exchange(ref _handshakesFailed, 0);
+            Interlocked.Exchange(ref _resumed, 0);
+        }
+
+        for (var i = 0; i < _outcomes.Length; i++)
+        {
+            var tcp = StatNames.IsTcp((Net.ProxyError)i);
+            if (category is null || (category == "tcp" && tcp) || (category == "ssl" && !tcp))
+                Interlocked.Exchange(ref _outcomes[i], 0);
+        }
+
+        if (category is null or "pki")
+        {
+            for (var i = 0; i < _clientAuth.Length; i++) Interlocked.Exchange(ref _clientAuth[i], 0);
+        }
+
+        if (category is null or "hdr") Headers.Clear();
+    }
+
     public FlowRow Snapshot(string vip, int port) =>
-        new(vip, port, TcpProxyFlows, ActiveSslFlows, InHandshake, Accepted, HandshakesCompleted, HandshakesFailed, Resumed, BytesFromClients, BytesToClients);
+        new(vip, port, TcpProxyFlows, ActiveSslFlows, InHandshake, Accepted, HandshakesCompleted, HandshakesFailed, Resumed, BytesFromClients, BytesToClients)
+        {
+            Totals = NamedTotals(),
+            ServerLeg = ServerLeg,
+            Initiation = Initiation,
+        };
+
+    /// <summary>
+    /// The totals beside the row's columns, by name (only those above zero, to keep reports small): <c>ended.OUTCOME</c>
+    /// per way a connection ended, <c>auth.RESULT.METHOD</c> per client-authentication decision and the revocation
+    /// method that made it (<c>none</c> for <c>revocation-check none</c>, <c>none_decided</c> when no method did),
+    /// <c>hdr.requests|removed|refused</c> for header insertion.
+    /// </summary>
+    private SortedDictionary<string, long>? NamedTotals()
+    {
+        SortedDictionary<string, long>? totals = null;
+        void Add(string name, long value)
+        {
+            if (value > 0) (totals ??= new SortedDictionary<string, long>(StringComparer.Ordinal))[name] = value;
+        }
+
+        foreach (var outcome in Outcomes) Add(StatNames.Ended(outcome), Ended(outcome));
+        foreach (var result in ClientAuthResults)
+        {
+            Add(StatNames.Auth(result, null), ClientAuthCount(result, null));
+            foreach (var method in Enum.GetValues<Config.RevocationMethod>()) Add(StatNames.Auth(result, method), ClientAuthCount(result, method));
+        }
+
+        Add(StatNames.HeaderRequests, Headers.Requests);
+        Add(StatNames.HeaderRemoved, Headers.Removed);
+        Add(StatNames.HeaderRefused, Headers.Refused);
+        return totals;
+    }
+}
+
+/// <summary>The names of the totals a <see cref="FlowRow"/> carries beside its columns.</summary>
+public static class StatNames
+{
+    public const string HeaderRequests = "hdr.requests";
+    public const string HeaderRemoved = "hdr.removed";
+    public const string HeaderRefused = "hdr.refused";
+
+    public static string Ended(Net.ProxyError outcome) => "ended." + outcome;
+
+    /// <summary>Whether an outcome is a TCP statistic (the others are SSL ones): a normal close, resets, timeouts, connects.</summary>
+    public static bool IsTcp(Net.ProxyError outcome) => outcome is Net.ProxyError.None or Net.ProxyError.ClientReset or Net.ProxyError.IdleTimeout
+        or Net.ProxyError.Aborted or Net.ProxyError.BackendConnectFailed or Net.ProxyError.BackendConnectTimeout or Net.ProxyError.BackendReset
+        or Net.ProxyError.InternalError;
+
+    /// <summary>The total of one client-authentication result under the revocation method that decided it (null: none did, named <c>none_decided</c> as in /metrics).</summary>
+    public static string Auth(Tls.ClientAuthResult result, Config.RevocationMethod? method) =>
+        $"auth.{result}.{(method is { } m ? m.ToString().ToLowerInvariant() : "none_decided")}";
 }
 
 /// <summary>One row of <c>show ssl flows</c>, with the totals kept beside the reference's three gauges.</summary>
@@ -129,12 +260,33 @@ public sealed record FlowRow(
     long Accepted = 0, long HandshakesCompleted = 0, long HandshakesFailed = 0, long Resumed = 0,
     long BytesFromClients = 0, long BytesToClients = 0)
 {
+    /// <summary>True for a row of TLS legs towards real servers (see <see cref="FlowCounters.ServerLeg"/>).</summary>
+    public bool ServerLeg { get; init; }
+
+    /// <summary>True for the row of an SSLM client service (see <see cref="FlowCounters.Initiation"/>).</summary>
+    public bool Initiation { get; init; }
+
+    /// <summary>The named totals of <see cref="StatNames"/> above zero; null when there are none.</summary>
+    public IReadOnlyDictionary<string, long>? Totals { get; init; }
+
+    /// <summary>A named total (zero when absent).</summary>
+    public long Total(string name) => Totals is { } t && t.TryGetValue(name, out var v) ? v : 0;
+
     /// <summary>Adds another node's row for the same VIP and port.</summary>
     public FlowRow Plus(FlowRow other)
     {
         ArgumentNullException.ThrowIfNull(other);
+        SortedDictionary<string, long>? totals = null;
+        if (Totals is not null || other.Totals is not null)
+        {
+            totals = new SortedDictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (name, value) in (Totals ?? Empty).Concat(other.Totals ?? Empty))
+                totals[name] = totals.GetValueOrDefault(name) + value;
+        }
+
         return this with
         {
+            Totals = totals,
             TcpProxyFlows = TcpProxyFlows + other.TcpProxyFlows,
             ActiveSslFlows = ActiveSslFlows + other.ActiveSslFlows,
             InHandshake = InHandshake + other.InHandshake,
@@ -146,10 +298,16 @@ public sealed record FlowRow(
             BytesToClients = BytesToClients + other.BytesToClients,
         };
     }
+
+    private static readonly IReadOnlyDictionary<string, long> Empty = new Dictionary<string, long>();
 }
 
 /// <summary>The flows of one module (a service of type ssl-accel), summed over every node.</summary>
-public sealed record ModuleFlows(string Module, int? Slot, IReadOnlyList<FlowRow> Rows);
+public sealed record ModuleFlows(string Module, int? Slot, IReadOnlyList<FlowRow> Rows)
+{
+    /// <summary>The nodes whose reports the rows sum.</summary>
+    public IReadOnlyList<string> Nodes { get; init; } = [];
+}
 
 /// <summary>Prints <c>show ssl flows</c> the way the reference's CSS does.</summary>
 public static class FlowTable
@@ -200,6 +358,29 @@ public sealed class FlowRegistry
 
     /// <summary>The counters of a clear-text content rule (<c>owner/rule</c>) on its VIP and port.</summary>
     public FlowCounters ForRule(string rule, string vip, int port) => _relays.GetOrAdd((rule, vip, port), _ => new FlowCounters());
+
+    /// <summary><c>clear ssl-proxy stats</c> on this node: the totals of every row (of <paramref name="module"/> only, when named) back to zero.</summary>
+    /// <param name="category">One of <see cref="SslProxyStats.ClearCategories"/>, or null for all.</param>
+    /// <returns>How many rows were cleared.</returns>
+    public int Clear(string? module = null, string? category = null)
+    {
+        var cleared = 0;
+        foreach (var (key, counters) in _rows)
+        {
+            if (module is not null && key.Module != module) continue;
+            counters.Clear(category);
+            cleared++;
+        }
+
+        if (module is not null) return cleared;
+        foreach (var counters in _relays.Values)
+        {
+            counters.Clear(category);
+            cleared++;
+        }
+
+        return cleared;
+    }
 
     public IReadOnlyList<FlowRow> RowsOf(string module) =>
         _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)).ToList();

@@ -14,6 +14,9 @@ public enum LimitRefusal
     /// <summary>The module holds its <c>max-conns</c> connections on this node.</summary>
     ModuleConnections,
 
+    /// <summary>The SSLM context holds this node's share of its <c>maxconns</c>.</summary>
+    ContextConnections,
+
     /// <summary>The node started <c>max-handshake-rate</c> TLS handshakes in the last second.</summary>
     HandshakeRate,
 
@@ -47,6 +50,11 @@ public sealed class NodeLimits
 
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<string, StrongBoxCount> _modules = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, StrongBoxCount> _contexts = new(StringComparer.Ordinal);
+    // One object, so a reader never sees a new member count with an old rank.
+    private Membership _membership = new(0, 1);
+
+    private sealed record Membership(int Rank, int Members);
     private readonly ConcurrentDictionary<IPAddress, Bucket> _sources = new();
     private readonly Bucket _rate;
     private readonly long[] _refused = new long[Enum.GetValues<LimitRefusal>().Length];
@@ -67,6 +75,28 @@ public sealed class NodeLimits
 
     public long Refused(LimitRefusal why) => Interlocked.Read(ref _refused[(int)why]);
 
+    /// <summary>Connections of SSLM context <paramref name="context"/> open on this node now.</summary>
+    public int OpenOfContext(string context) => _contexts.TryGetValue(context, out var c) ? Volatile.Read(ref c.Value) : 0;
+
+    /// <summary>
+    /// The serving nodes of the cluster and this node's place among them (0-based, in address order; at or beyond
+    /// <paramref name="members"/> when this node is not serving): a context's <c>maxconns</c> is divided by them.
+    /// </summary>
+    public void SetMembership(int rank, int members)
+    {
+        Volatile.Write(ref _membership, new Membership(rank, Math.Max(1, members)));
+    }
+
+    /// <summary>
+    /// This node's share of a cluster-wide limit: the limit divided by the serving nodes, the remainder going one each
+    /// to the first nodes in address order, so the shares add up to the limit exactly.
+    /// </summary>
+    public int ShareOf(int clusterMax)
+    {
+        var (rank, members) = Volatile.Read(ref _membership);
+        return clusterMax / members + (rank >= 0 && rank < clusterMax % members ? 1 : 0);
+    }
+
     /// <summary>Connections of <paramref name="module"/> open on this node now.</summary>
     public int OpenOf(string module) => _modules.TryGetValue(module, out var c) ? Volatile.Read(ref c.Value) : 0;
 
@@ -80,9 +110,11 @@ public sealed class NodeLimits
     /// As <see cref="TryAdmit(string?, int, bool, IPAddress?)"/>; with <paramref name="count"/> false a refusal is not counted (a queued
     /// connection that asks again).
     /// </summary>
-    public LimitRefusal TryAdmit(string? module, int moduleMax, bool tls, IPAddress? source, bool count)
+    /// <param name="context">The SSLM context of the listener, or null.</param>
+    /// <param name="contextMax">The context's <c>maxconns</c> for the whole cluster (0: none); this node admits its <see cref="ShareOf"/>.</param>
+    public LimitRefusal TryAdmit(string? module, int moduleMax, bool tls, IPAddress? source, bool count, string? context = null, int contextMax = 0)
     {
-        var refusal = Admit(module, moduleMax, tls, source);
+        var refusal = Admit(module, moduleMax, tls, source, context, contextMax);
         if (refusal != LimitRefusal.None && count) Interlocked.Increment(ref _refused[(int)refusal]);
         return refusal;
     }
@@ -111,7 +143,7 @@ public sealed class NodeLimits
     /// <summary>Counts a refusal decided outside (a queue that is full, a wait that timed out).</summary>
     public void Refused(LimitRefusal why, int times) => Interlocked.Add(ref _refused[(int)why], times);
 
-    private LimitRefusal Admit(string? module, int moduleMax, bool tls, IPAddress? source)
+    private LimitRefusal Admit(string? module, int moduleMax, bool tls, IPAddress? source, string? context, int contextMax)
     {
         if (Settings.MaxConnections > 0 && Interlocked.Increment(ref _open) > Settings.MaxConnections)
         {
@@ -130,18 +162,28 @@ public sealed class NodeLimits
                 return LimitRefusal.ModuleConnections;
             }
         }
-        var why = tls ? TakeHandshake(source) : LimitRefusal.None;
+        StrongBoxCount? contextCount = null;
+        var why = LimitRefusal.None;
+        if (context is not null)
+        {
+            contextCount = _contexts.GetOrAdd(context, _ => new StrongBoxCount());
+            if (Interlocked.Increment(ref contextCount.Value) > ShareOf(contextMax) && contextMax > 0) why = LimitRefusal.ContextConnections;
+        }
+
+        if (why == LimitRefusal.None && tls) why = TakeHandshake(source);
         if (why == LimitRefusal.None) return LimitRefusal.None;
+        if (contextCount is not null) Interlocked.Decrement(ref contextCount.Value);
         if (moduleCount is not null) Interlocked.Decrement(ref moduleCount.Value);
         Interlocked.Decrement(ref _open);
         return why;
     }
 
     /// <summary>An admitted connection ended.</summary>
-    public void Ended(string? module)
+    public void Ended(string? module, string? context = null)
     {
         Interlocked.Decrement(ref _open);
         if (module is not null && _modules.TryGetValue(module, out var c)) Interlocked.Decrement(ref c.Value);
+        if (context is not null && _contexts.TryGetValue(context, out var x)) Interlocked.Decrement(ref x.Value);
     }
 
     /// <summary>

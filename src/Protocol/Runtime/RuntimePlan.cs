@@ -26,10 +26,10 @@ public sealed record ServerTarget(string Name, string Address, int? Port, int We
 
 /// <summary>
 /// A backend-server as the data path uses it: the TLS client settings towards one real server, with the store files
-/// of its client certificate and CA, and the row (<c>ip address</c>, <c>port</c>: the clear-text pick-up point)
+/// of its client certificate and CAs (its cacert, then an SSLM pool's), and the row (<c>ip address</c>, <c>port</c>: the clear-text pick-up point)
 /// under which <c>show ssl flows</c> counts its flows.
 /// </summary>
-public sealed record BackendServerPlan(string ProxyList, BackendServer Server, string? KeyFile, string? CertFile, string? CaFile,
+public sealed record BackendServerPlan(string ProxyList, BackendServer Server, string? KeyFile, string? CertFile, ValueList<string> CaFiles,
     string RowVirtual, int RowPort, string? InitiationModule = null)
 {
     /// <summary>
@@ -87,9 +87,13 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
     /// <summary>The OCSP responder configured for client certificates, or null for each certificate's own.</summary>
     public string? OcspUrl { get; init; }
 
-    /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL, the revocation order).</summary>
+    /// <summary>The certificate maps a client must match, by the store file of the CA its chain reaches (SSLM <c>match map</c>).</summary>
+    public ValueMap<string, PkiCertificateMap> Authorizations { get; init; } = ValueMap<string, PkiCertificateMap>.Empty;
+
+    /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL, the revocation order, the maps).</summary>
     public string ScopeKey => $"client-auth={string.Join(',', CaCertFiles)};{Failure};{Crl?.Url ?? "no-crl"}" +
-        (Revocation.Count > 0 || OcspUrl is not null ? $";{string.Join(',', Revocation)};{OcspUrl ?? "aia"}" : "");
+        (Revocation.Count > 0 || OcspUrl is not null ? $";{string.Join(',', Revocation)};{OcspUrl ?? "aia"}" : "") +
+        (Authorizations.Count > 0 ? ";maps=" + string.Join(',', Authorizations.Select(a => $"{a.Key}:{a.Value.Name}:{a.Value.Digest}")) : "");
 
     /// <summary>The plan of an ssl-server whose authentication is enabled and whose names all resolve; null otherwise.</summary>
     internal static ClientAuthPlan? For(RunningConfig config, SslProxyList list, SslServer server)
@@ -106,10 +110,17 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
             var signer = record is null ? null : config.Associations.GetValueOrDefault(record.SignCert);
             crl = new CrlPlan(name, record?.Url ?? "", signer?.FileName ?? "", record?.RefreshHours ?? 0);
         }
+        var maps = ValueMap<string, PkiCertificateMap>.Empty;
+        foreach (var (ca, map) in auth.Authorizations)
+        {
+            if (config.Associations.GetValueOrDefault(ca)?.FileName is { } file) maps = maps.SetItem(file, map);
+        }
+
         return new ClientAuthPlan(new ValueList<string>(files), auth.Failure, auth.FailureUrl, crl)
         {
             Revocation = auth.Revocation,
             OcspUrl = auth.OcspUrl,
+            Authorizations = maps,
         };
     }
 }
@@ -130,7 +141,19 @@ public sealed record ListenerPlan(string Owner, string Rule, string Vip, int Por
     /// <summary>How a client is kept on the module it used before (modules only).</summary>
     public Stickiness Sticky { get; init; } = Stickiness.None;
 
+    /// <summary>The SSLM context whose <c>maxconns</c> the listener's connections count against, or null.</summary>
+    public string? Context { get; init; }
+
+    /// <summary>The context's <c>maxconns</c> for the whole cluster (0: none written); each node admits its share.</summary>
+    public int ContextMaxConnections { get; init; }
+
     public string Key => $"{Vip}:{Port}";
+
+    /// <summary>
+    /// The module an SSLM client service's relay counts under (its connections, bytes and outcomes, with its TLS leg's
+    /// handshakes on the same row); null for every other listener.
+    /// </summary>
+    public string? RelayModule => Context is not null && Kind == ListenerKind.TcpRelay && Servers is [{ Backend.InitiationModule: { } module }] ? module : null;
 }
 
 /// <summary>
@@ -155,18 +178,21 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                     .Select(s => new ModulePlan(s.Name, s.Weight, s.Slot, SslServersFor(config, s.ProxyList!, rule.VipAddress, rule.Port.Value)) { MaxConnections = s.MaxConnections })
                     .ToList();
                 listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TlsTermination, modules, [])
-                    { Balance = rule.Balance, Sticky = rule.Sticky });
+                    { Balance = rule.Balance, Sticky = rule.Sticky, Context = rule.Context, ContextMaxConnections = ContextMax(config, rule) });
             }
             else
             {
                 var targets = services.Where(s => s.State == AdminState.Active && s.IpAddress is not null)
                     .Select(s => TargetFor(config, s, rule.Port.Value)).OfType<ServerTarget>().ToList();
                 listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TcpRelay, [], targets)
-                    { Balance = rule.Balance, Sticky = rule.Sticky });
+                    { Balance = rule.Balance, Sticky = rule.Sticky, Context = rule.Context, ContextMaxConnections = ContextMax(config, rule) });
             }
         }
         return new RuntimePlan(revision, listeners);
     }
+
+    private static int ContextMax(RunningConfig config, ContentRule rule) =>
+        rule.Context is { } c && config.Contexts.TryGetValue(c, out var context) ? context.MaxConns ?? 0 : 0;
 
     /// <summary>
     /// The target of a clear-text rule's service. A plain service is dialled as configured. A service of type
@@ -192,7 +218,8 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                 if ((b.Port ?? pickUp) != pickUp) continue;
                 string? File(string? name) => name is not null && config.Associations.TryGetValue(name, out var a) ? a.FileName : null;
                 var module = service.Type == ServiceType.SslInit ? InitiationModule(config, service, list.Name) : null;
-                var plan = new BackendServerPlan(list.Name, b, File(b.RsaKey), File(b.RsaCert), File(b.CaCert), b.IpAddress!, pickUp, module);
+                var cas = new ValueList<string>(b.PoolCaCerts.Prepend(b.CaCert).Select(File).OfType<string>().Distinct());
+                var plan = new BackendServerPlan(list.Name, b, File(b.RsaKey), File(b.RsaCert), cas, b.IpAddress!, pickUp, module);
                 return new ServerTarget(service.Name, b.ServerIp ?? b.IpAddress!, b.ServerPort ?? BackendServerPlan.DefaultServerPort, service.Weight, plan)
                     { MaxConnections = service.MaxConnections };
             }
@@ -248,7 +275,8 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         ArgumentNullException.ThrowIfNull(other);
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(digestB);
-        if (a.Owner != b.Owner || a.Rule != b.Rule || a.Vip != b.Vip || a.Port != b.Port || a.Kind != b.Kind || a.Balance != b.Balance || a.Sticky != b.Sticky)
+        if (a.Owner != b.Owner || a.Rule != b.Rule || a.Vip != b.Vip || a.Port != b.Port || a.Kind != b.Kind || a.Balance != b.Balance || a.Sticky != b.Sticky
+            || a.Context != b.Context || a.ContextMaxConnections != b.ContextMaxConnections)
             return false;
         if (a.Modules.Count != b.Modules.Count || !a.Servers.SequenceEqual(b.Servers)) return false;
         for (var i = 0; i < a.Modules.Count; i++)
@@ -299,7 +327,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         if (target.Backend is not { } b) yield break;
         if (b.KeyFile is { } k) yield return k;
         if (b.CertFile is { } c) yield return c;
-        if (b.CaFile is { } ca) yield return ca;
+        foreach (var ca in b.CaFiles) yield return ca;
     }
 
     /// <summary>

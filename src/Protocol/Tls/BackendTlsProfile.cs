@@ -52,6 +52,12 @@ public sealed class BackendTlsProfile
     /// </summary>
     public string? ExpectedName { get; init; }
 
+    /// <summary>
+    /// The SSLM's <c>authenticate verify signature-only</c>: the chain must end at a trusted CA, and neither its dates
+    /// nor <see cref="ExpectedName"/> are checked.
+    /// </summary>
+    public bool SignatureOnly { get; init; }
+
     /// <summary>The suites offered, in preference order (TLS 1.3 suites first, always present).</summary>
     public IReadOnlyList<int> CipherSuites => Suites;
 

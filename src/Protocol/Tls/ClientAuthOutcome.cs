@@ -30,6 +30,12 @@ public enum ClientAuthResult
     RevocationUnavailable,
 
     /// <summary>
+    /// The chain verified, but the certificate does not match the certificate map that its CA's pool entry names (the
+    /// SSLM's <c>ca trustpoint T match map M</c>): "Cert Not Authorized".
+    /// </summary>
+    NotAuthorized,
+
+    /// <summary>
     /// The chain verified and the OCSP answer is being asked for: the handshake completes, and the connection waits for
     /// <see cref="ClientAuthPolicy.ResolveAsync"/> before any byte of it is forwarded.
     /// </summary>
@@ -78,6 +84,7 @@ public sealed record ClientAuthOutcome(ClientAuthResult Result, string? Subject,
         ClientAuthResult.Untrusted => AlertDescription.bad_certificate,
         ClientAuthResult.Expired => AlertDescription.certificate_expired,
         ClientAuthResult.Revoked => AlertDescription.certificate_revoked,
+        ClientAuthResult.NotAuthorized => AlertDescription.access_denied,
         _ => AlertDescription.certificate_unknown,
     };
 
@@ -110,6 +117,7 @@ public sealed record ClientAuthOutcome(ClientAuthResult Result, string? Subject,
         ClientAuthResult.Expired when NotYetValid => "Cert Date Not Valid Yet",
         ClientAuthResult.Expired => "Cert Date Expired",
         ClientAuthResult.Revoked => "Cert Revoked",
+        ClientAuthResult.NotAuthorized => "Cert Not Authorized",
         ClientAuthResult.RevocationUnavailable => RevocationError ?? "CRL Get Failure",
         _ => "Unknown",
     };

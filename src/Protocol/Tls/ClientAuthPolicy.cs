@@ -28,9 +28,13 @@ public sealed class ClientAuthPolicy
     /// <param name="revocation">The revocation methods in order (the first that answers decides); null: the CRL when
     /// there is one, else none.</param>
     /// <param name="ocsp">The OCSP answers, for <see cref="RevocationMethod.Ocsp"/>; without it that method never answers.</param>
+    /// <param name="authorizations">Certificate maps by the SHA-256 hash (hex) of a CA certificate: a verified
+    /// certificate whose path goes through such a CA (its issuer, an intermediate or the root) must match one of that
+    /// CA's maps (SSLM <c>match map</c>), else it is <see cref="ClientAuthResult.NotAuthorized"/>.</param>
     public ClientAuthPolicy(IEnumerable<X509Certificate2> trustedCas, ClientAuthFailureAction failure,
         string? failureUrl = null, ICrlSource? crl = null, TimeProvider? time = null,
-        IReadOnlyList<RevocationMethod>? revocation = null, IOcspSource? ocsp = null)
+        IReadOnlyList<RevocationMethod>? revocation = null, IOcspSource? ocsp = null,
+        IReadOnlyDictionary<string, IReadOnlyList<PkiCertificateMap>>? authorizations = null)
     {
         ArgumentNullException.ThrowIfNull(trustedCas);
         _trusted = [.. trustedCas];
@@ -63,9 +67,13 @@ public sealed class ClientAuthPolicy
         var caSet = string.Join(",", TrustedCas.Select(c => c.GetCertHashString(HashAlgorithmName.SHA256)).Order(StringComparer.Ordinal));
         var fingerprint = Convert.ToHexString(SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(caSet)))[..32];
         // The default order adds nothing, so that sessions made before revocation orders existed still resume.
+        _authorizations = authorizations is { Count: > 0 } ? new Dictionary<string, IReadOnlyList<PkiCertificateMap>>(authorizations, StringComparer.OrdinalIgnoreCase) : null;
         ScopeKey = $"client-auth:{fingerprint}:{failure}:{crl?.Id ?? "no-crl"}" +
-            (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "");
+            (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "") +
+            (_authorizations is null ? "" : ":maps=" + string.Join(',', _authorizations.OrderBy(a => a.Key, StringComparer.OrdinalIgnoreCase).Select(a => $"{a.Key[..16]}:{string.Join('|', a.Value.Select(m => m.Name + ":" + m.Digest).Order(StringComparer.Ordinal))}")));
     }
+
+    private readonly Dictionary<string, IReadOnlyList<PkiCertificateMap>>? _authorizations;
 
     /// <summary>
     /// Whether the failure action refuses <paramref name="outcome"/>: reject refuses every failure, ignore-revoked every
@@ -166,7 +174,7 @@ public sealed class ClientAuthPolicy
             new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa, Chain = chain };
 
         var now = _time.GetUtcNow().UtcDateTime;
-        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku, out var issuerCertificate) is { } problem)
+        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku, out var issuerCertificate, out var path) is { } problem)
         {
             if (PeerChain.IsUnknownCa(problem.Statuses))
             {
@@ -191,6 +199,18 @@ public sealed class ClientAuthPolicy
         if (issuerCertificate is { } sent && !ReferenceEquals(sent, leaf) && extra.Contains(sent) && sent.Subject != sent.Issuer)
         {
             KnownIntermediates.Set(sent.Subject, sent);
+        }
+
+        // A pool entry of a CA on the path may name certificate maps: a certificate none of them matches is refused as
+        // not authorized, whatever its revocation state. Every CA of the path is looked at, the leaf's issuer as much
+        // as the root (a map on a subordinate CA's trustpoint is not bypassed by the root's entry).
+        if (_authorizations is not null)
+        {
+            foreach (var ca in path)
+            {
+                if (_authorizations.TryGetValue(ca, out var maps) && !maps.Any(m => m.Matches(subject, issuer)))
+                    return Outcome(ClientAuthResult.NotAuthorized, $"'{subject}' issued by '{issuer}' does not match certificate map {string.Join(" or ", maps.Select(m => m.Name))}");
+            }
         }
 
         return Revoke(Outcome(ClientAuthResult.Verified, $"'{subject}' chains to a configured cacert"), leaf, issuerCertificate, pendingAllowed: true);

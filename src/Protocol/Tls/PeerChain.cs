@@ -30,17 +30,19 @@ internal static class PeerChain
     /// readable reason.
     /// </summary>
     public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
-        X509Certificate2Collection trusted, DateTime nowUtc, string eku) => Problem(leaf, extra, trusted, nowUtc, eku, out _);
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku) => Problem(leaf, extra, trusted, nowUtc, eku, out _, out _);
 
     /// <summary>
     /// As <see cref="Problem(X509Certificate2, X509Certificate2Collection, X509Certificate2Collection, DateTime, string)"/>,
     /// and the leaf's issuer on the path built (one of <paramref name="trusted"/> or <paramref name="extra"/>): null when
-    /// the chain is not valid, the leaf itself when it is a trusted CA.
+    /// the chain is not valid, the leaf itself when it is a trusted CA; and the SHA-256 hashes (hex) of every CA
+    /// certificate on the path built, the leaf's issuer first and the root last (empty when the chain is not valid).
     /// </summary>
     public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
-        X509Certificate2Collection trusted, DateTime nowUtc, string eku, out X509Certificate2? issuer)
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku, out X509Certificate2? issuer, out IReadOnlyList<string> path)
     {
         issuer = null;
+        path = [];
         using var x509 = new X509Chain();
         var policy = x509.ChainPolicy;
         policy.TrustMode = X509ChainTrustMode.CustomRootTrust;
@@ -64,6 +66,8 @@ internal static class PeerChain
                     var thumbprint = x509.ChainElements[1].Certificate.Thumbprint;
                     issuer = trusted.FirstOrDefault(c => c.Thumbprint == thumbprint) ?? extra.FirstOrDefault(c => c.Thumbprint == thumbprint);
                 }
+
+                path = [.. x509.ChainElements.Skip(1).Select(e => e.Certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256))];
 
                 return null;
             }

@@ -50,7 +50,14 @@ public readonly record struct ServerChainCheck(string? Subject, string? Problem,
             return new(leaf.Subject, null, 0);
         }
 
-        if (PeerChain.Problem(leaf, extra, trusted, now, PeerChain.ServerAuthenticationEku) is not { } problem)
+        var problem = PeerChain.Problem(leaf, extra, trusted, now, PeerChain.ServerAuthenticationEku);
+        if (profile.SignatureOnly)
+        {
+            // Signatures only: a chain whose one fault is its dates passes, and the name is not the question.
+            const X509ChainStatusFlags Dates = X509ChainStatusFlags.NotTimeValid | X509ChainStatusFlags.NotTimeNested;
+            if (problem is null || (problem.Value.Statuses & ~Dates) == X509ChainStatusFlags.NoError) return new(leaf.Subject, null, 0);
+        }
+        else if (problem is null)
         {
             // RFC 6125: the subjectAltName entries decide, never the common name; a wildcard covers one label.
             return profile.ExpectedName is not { } name || leaf.MatchesHostname(name, allowWildcards: true, allowCommonName: false)
@@ -58,13 +65,14 @@ public readonly record struct ServerChainCheck(string? Subject, string? Problem,
                 : new(leaf.Subject, $"the server's certificate '{leaf.Subject}' is not for '{name}' (its subjectAltName names {SubjectAltNames(leaf)})", AlertDescription.bad_certificate);
         }
 
-        bool unknownCa = PeerChain.IsUnknownCa(problem.Statuses);
+        var (statuses, reason) = problem!.Value;
+        bool unknownCa = PeerChain.IsUnknownCa(statuses);
         bool expired = PeerChain.IsOutOfDate(leaf, now);
         var why = unknownCa
             ? $"the server's certificate '{leaf.Subject}' issued by '{leaf.Issuer}' does not chain to the backend-server's cacert"
             : expired
                 ? $"the server's certificate '{leaf.Subject}' is valid from {leaf.NotBefore.ToUniversalTime():u} to {leaf.NotAfter.ToUniversalTime():u}, not now"
-                : $"the server's certificate '{leaf.Subject}' is not valid: {problem.Why}";
+                : $"the server's certificate '{leaf.Subject}' is not valid: {reason}";
         return new(leaf.Subject, why, unknownCa ? AlertDescription.unknown_ca : expired ? AlertDescription.certificate_expired : AlertDescription.bad_certificate);
     }
 

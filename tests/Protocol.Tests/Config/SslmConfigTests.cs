@@ -304,10 +304,13 @@ public sealed class SslmConfigTests
     [InlineData("ssl-proxy context c\n service s\n  inservice", "needs 'virtual ipaddr")]
     [InlineData("ssl-proxy context c\n policy http-header p\n  client-cert\n service s client\n  policy http-header p", "CSCin67360")]
     [InlineData("ssl-proxy context c\n policy http-header p\n  subject-name", "'subject-name' needs a client-cert option")]
+    [InlineData("ssl-proxy context c\n policy http-header p\n  session\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  policy http-header p\n  inservice", "inserts no headers")]
+    [InlineData("crypto pki trustpoint t\nssl-proxy context c\n pool ca p\n  ca trustpoint t\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  trusted-ca p\n  inservice", "so no server could pass")]
+    [InlineData("crypto pki trustpoint t\nssl-proxy context c\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  certificate rsa general-purpose trustpoint t\n  inservice", "a client service presents it to its server")]
     [InlineData("crypto pki trustpoint t\ncrypto pki certificate map m 1\n subject-name co x\nssl-proxy context c\n pool ca p\n  ca trustpoint t match map m\n service s\n  trusted-ca p", "needs 'cert-trim'")]
     [InlineData("crypto pki trustpoint t\n revocation-check crl", "'revocation-check crl' is not supported")]
     [InlineData("crypto pki trustpoint a\n revocation-check ocsp\ncrypto pki trustpoint b\n revocation-check none\nssl-proxy context c\n pool ca p\n  ca trustpoint a\n  ca trustpoint b", "check revocation differently")]
-    [InlineData("crypto pki trustpoint t\n rsakeypair k\ncrypto pki certificate chain t\n certificate 01 f\n certificate ca 02 ca\ncrypto pki certificate map m 1\n subject-name co x\nssl-proxy context c\n pool ca p\n  ca trustpoint t match map m\n service s\n  virtual ipaddr 127.0.0.40 protocol tcp port 443\n  server ipaddr 127.0.0.41 protocol tcp port 80\n  certificate rsa general-purpose trustpoint t\n  trusted-ca p\n  cert-trim\n  inservice", "does not apply yet")]
+    [InlineData("crypto pki trustpoint t\n rsakeypair k\ncrypto pki certificate chain t\n certificate 01 f\n certificate ca 02 ca\ncrypto pki certificate map m 1\n subject-name co x\nssl-proxy context c\n pool ca p\n  ca trustpoint t match map m\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  trusted-ca p\n  cert-trim\n  inservice", "a client service checks its server")]
     public void Validate_SslmReferenceOrRequirementBroken_RefusedWithTheFix(string text, string fragment)
     {
         var result = ConfigParser.Parse(text);
@@ -334,5 +337,88 @@ public sealed class SslmConfigTests
             """);
 
         Assert.Contains(result.Errors, e => e.Message.Contains("is already served by content c of owner o", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Lower_ClientProxyService_BecomesAnInitiationBackendWithThePoolsCasAndTheTrustpointsCertificate()
+    {
+        var config = Parsed("""
+            crypto pki trustpoint id
+             rsakeypair idkey
+            crypto pki certificate chain id
+             certificate 01 nvram:idcert
+            crypto pki trustpoint ca1
+             revocation-check none
+            crypto pki certificate chain ca1
+             certificate ca 01 nvram:root1
+             certificate ca 02 nvram:root2
+            ssl-proxy context lab
+             pool ca servers
+              ca trustpoint ca1
+             service s2 client
+              virtual ipaddr 127.0.0.40 protocol tcp port 80
+              server ipaddr 127.0.0.41 protocol tcp port 443
+              certificate rsa general-purpose trustpoint id
+              trusted-ca servers
+              authenticate verify signature-only
+              inservice
+            """);
+
+        var plan = SslCluster.Protocol.Runtime.RuntimePlan.Build(1, config);
+
+        var listener = Assert.Single(plan.Listeners);
+        Assert.Equal((SslCluster.Protocol.Runtime.ListenerKind.TcpRelay, "127.0.0.40", 80), (listener.Kind, listener.Vip, listener.Port));
+        var target = Assert.Single(listener.Servers);
+        Assert.Equal(("127.0.0.41", (int?)443), (target.Address, target.Port));
+        var backend = target.Backend!;
+        Assert.Equal(BackendServerType.Initiation, backend.Server.Type);
+        Assert.Equal(["root1", "root2"], backend.CaFiles);
+        Assert.Equal(("idkey", "idcert"), (backend.KeyFile, backend.CertFile));
+        Assert.True(backend.Server.SignatureOnly);
+        Assert.Equal("s2@lab", backend.InitiationModule);
+        Assert.Equal(("lab", 0), (listener.Context, listener.ContextMaxConnections));
+        Assert.Equal(SslmLowering.Lower(config), SslmLowering.Lower(SslmLowering.Lower(config)));
+    }
+
+    [Fact]
+    public void Lower_ClientProxyServiceWithoutPool_ServerNotVerifiedAndNoClientCertificate()
+    {
+        var config = Parsed("""
+            ssl-proxy context Default
+             maxconns 3000
+             service s2 client
+              virtual ipaddr 127.0.0.40 protocol tcp port 80
+              server ipaddr 127.0.0.41 protocol tcp port 443
+              authenticate verify all
+              inservice
+            """);
+
+        var listener = Assert.Single(SslCluster.Protocol.Runtime.RuntimePlan.Build(1, config).Listeners);
+        var backend = Assert.Single(listener.Servers).Backend!;
+
+        Assert.Equal(("Default", 3000), (listener.Context, listener.ContextMaxConnections));
+        Assert.Empty(backend.CaFiles);
+        Assert.Null(backend.KeyFile);
+        Assert.False(backend.Server.SignatureOnly);
+    }
+
+    [Theory]
+    [InlineData("CN=alice, O=Tests", "CN=Pool CA, O=Tests", true)]
+    [InlineData("cn = alice,o = tests", "CN=Pool CA,O=Tests", true)]
+    [InlineData("CN=bob, O=Tests", "CN=Pool CA, O=Tests", false)]
+    [InlineData("CN=alice, O=Tests", "CN=Other CA, O=Tests", false)]
+    public void CertificateMap_Matches_EveryRuleOfOneSequenceIgnoringCaseAndSpaces(string subject, string issuer, bool matches)
+    {
+        var map = Parsed("""
+            crypto pki certificate map m 10
+             subject-name co ALICE
+             issuer-name eq cn=pool ca, o=tests
+            crypto pki certificate map m 20
+             subject-name eq cn=carol
+            """).CertificateMaps["m"];
+
+        Assert.Equal(matches, map.Matches(subject, issuer));
+        Assert.True(map.Matches("CN=carol", "CN=anyone"));
+        Assert.Equal(map.Digest, Parsed("crypto pki certificate map m 10\n subject-name co alice\n issuer-name eq CN=Pool CA,O=Tests\ncrypto pki certificate map m 20\n subject-name eq cn=carol").CertificateMaps["m"].Digest);
     }
 }

@@ -34,7 +34,7 @@ public sealed class BackendTargetPlanTests
         var plan = svc1.Backend!;
         Assert.Equal(("spl", 10, "192.191.134.170", 86), (plan.ProxyList, plan.Server.Number, plan.RowVirtual, plan.RowPort));
         Assert.Null(plan.InitiationModule);
-        Assert.Null(plan.CaFile);
+        Assert.Empty(plan.CaFiles);
         Assert.Null(plan.KeyFile);
         Assert.Equal(20, svc2.Backend!.Server.Number);
         // The RC4 cipher line is replaced by modern suites: a client never offers RC4.
@@ -79,7 +79,7 @@ public sealed class BackendTargetPlanTests
         var target = Assert.Single(Rule(config, "172.18.87.101", 9999).Servers);
 
         Assert.Equal(("10.10.20.111", (int?)443), (target.Address, target.Port));
-        Assert.Equal(("clientkey", "clientcert.cer", (string?)null), (target.Backend!.KeyFile, target.Backend.CertFile, target.Backend.CaFile));
+        Assert.Equal(("clientkey", "clientcert.cer", 0), (target.Backend!.KeyFile, target.Backend.CertFile, target.Backend.CaFiles.Count));
         Assert.Equal(("10.10.20.111", 85), (target.Backend.RowVirtual, target.Backend.RowPort));
     }
 
@@ -214,7 +214,7 @@ public sealed class BackendTargetPlanTests
         // wrongtype wants an initiation backend-server at 10.1.1.1:81 (none); suspendedlist's only one is in a suspended list.
         Assert.Equal(["own", "any"], servers.Select(s => s.Name));
         var own = servers[0];
-        Assert.Equal(("10.2.2.2", (int?)443, "beta", "ca.pem"), (own.Address, own.Port, own.Backend!.ProxyList, own.Backend.CaFile));
+        Assert.Equal(("10.2.2.2", (int?)443, "beta", "ca.pem"), (own.Address, own.Port, own.Backend!.ProxyList, own.Backend.CaFiles.Single()));
         Assert.Equal((TlsVersionFloor.Tls13, 4), (own.Backend.Server.MinimumVersion, own.Backend.Server.HandshakeTimeoutSeconds));
         var any = servers[1];
         Assert.Equal(("10.2.2.1", (int?)8443, "alpha"), (any.Address, any.Port, any.Backend!.ProxyList));

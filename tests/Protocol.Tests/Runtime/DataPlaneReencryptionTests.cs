@@ -145,7 +145,7 @@ public sealed class DataPlaneReencryptionTests
             // While the connection is open: one TCP flow, one active SSL flow on the backend-server row of ssl2.
             FlowRow? Row() => fixture.DataPlane.Flows.RowsOf("ssl2").SingleOrDefault(r => r.Virtual == "10.50.0.3" && r.Port == 86);
             Assert.True(await EventuallyAsync(() => Row() is { ActiveSslFlows: 1 }), $"row: {Row()}");
-            Assert.Equal(new FlowRow("10.50.0.3", 86, 1, 1, 0, 1, 1, 0, 0), Row());
+            Assert.Equal(new FlowRow("10.50.0.3", 86, 1, 1, 0, 1, 1, 0, 0) { ServerLeg = true }, Row());
             Assert.Equal(1, fixture.DataPlane.Gauges.Current("bessl"));
             Assert.Equal((1L, 1L, 0L), (front.TcpProxyFlows, front.ActiveSslFlows, front.InHandshake));
 

@@ -41,6 +41,41 @@ public sealed class NodeLimitsTests
         Assert.Equal(2, limits.Open);
     }
 
+    [Theory]
+    [InlineData(10, 3, new[] { 4, 3, 3 })]
+    [InlineData(2, 3, new[] { 1, 1, 0 })]
+    [InlineData(65536, 1, new[] { 65536 })]
+    public void ShareOf_ClusterLimit_DividedAmongTheServingNodesAddingUpExactly(int max, int members, int[] shares)
+    {
+        var limits = new NodeLimits(new LimitSettings(), _time);
+
+        var got = Enumerable.Range(0, members).Select(rank =>
+        {
+            limits.SetMembership(rank, members);
+            return limits.ShareOf(max);
+        }).ToArray();
+
+        Assert.Equal(shares, got);
+        Assert.Equal(max, got.Sum());
+        limits.SetMembership(members, members);
+        Assert.Equal(max / members, limits.ShareOf(max));
+    }
+
+    [Fact]
+    public void TryAdmit_ContextAtItsShare_RefusedAndCountedUntilOneEnds()
+    {
+        var limits = new NodeLimits(new LimitSettings(), _time);
+        limits.SetMembership(1, 3);
+
+        Assert.Equal(LimitRefusal.None, limits.TryAdmit("a", 0, tls: false, A, count: true, "ctx", 3));
+        Assert.Equal(LimitRefusal.ContextConnections, limits.TryAdmit("b", 0, tls: false, A, count: true, "ctx", 3));
+        Assert.Equal(LimitRefusal.None, limits.TryAdmit("b", 0, tls: false, A, count: true, "other", 3));
+
+        Assert.Equal((1, 2, 1L), (limits.OpenOfContext("ctx"), limits.Open, limits.Refused(LimitRefusal.ContextConnections)));
+        limits.Ended("a", "ctx");
+        Assert.Equal(LimitRefusal.None, limits.TryAdmit("b", 0, tls: false, A, count: true, "ctx", 3));
+    }
+
     [Fact]
     public void TryAdmit_HandshakeRatePerSource_OneAddressLimitedTheOtherNot_RefillsInASecond()
     {

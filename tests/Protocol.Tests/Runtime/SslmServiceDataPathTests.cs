@@ -110,6 +110,45 @@ public sealed class SslmServiceDataPathTests
         }
     }
 
+    [Theory]
+    [InlineData("alice", "1", "none")]
+    [InlineData("bob", "0", "Cert Not Authorized")]
+    public async Task ServerProxyService_PoolMatchMap_OnlyACertificateTheMapMatchesIsAuthorized(string client, string valid, string error)
+    {
+        using var ca = TestCertificateAuthority.Create("SSLM Map CA");
+        using var certificate = ca.IssueClient(client);
+        await using var server = new KeepAliveHttpBackend();
+        var text = Config(server.EndPoint.Port, "  client-cert basic\n  allow-auth-failures") + """
+
+            crypto pki trustpoint clientca
+             revocation-check none
+            crypto pki certificate chain clientca
+             certificate ca 01 cafile
+            crypto pki certificate map only-alice 10
+             subject-name eq cn=alice
+            ssl-proxy context Default
+             pool ca clients
+              ca trustpoint clientca match map only-alice
+             service s1
+              trusted-ca clients
+              cert-trim
+            """;
+        using var node = new Node(server.EndPoint.Port, config: text, files: new Dictionary<string, byte[]>
+        {
+            ["cafile"] = SslCluster.Protocol.Pki.CertStoreFile.FromCertificate("cafile", ca.Certificate.RawData, DateTimeOffset.UtcNow).Encode(),
+        });
+        var (port, served) = node.Serve(1);
+
+        await OpenSslClient.SClientAsync(port, $"-tls1_3 -cert {certificate.CertificatePemPath} -key {certificate.KeyPemPath} -ign_eof",
+            "GET /p HTTP/1.1\r\nHost: vip.test\r\nConnection: close\r\n\r\n");
+        await served;
+
+        var head = Assert.Single(server.Requests);
+        Assert.Contains($"\r\nClientCert-Valid: {valid}\r\n", head, StringComparison.Ordinal);
+        Assert.Contains($"\r\nClientCert-Error: {error}\r\n", head, StringComparison.Ordinal);
+        Assert.Contains($"\r\nClientCert-Subject-CN: {client}\r\n", head, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void ServerProxyService_NotInService_NoListener()
     {

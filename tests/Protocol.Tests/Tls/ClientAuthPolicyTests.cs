@@ -255,4 +255,46 @@ public sealed class ClientAuthPolicyTests : IDisposable
         return new CrlMonitor("crl1", new Uri(http.Url()), signer.PublicCertificate, TimeSpan.Zero, client, TimeProvider.System,
             line => log?.Add(line));
     }
+
+    [Fact]
+    public void Verify_MapOnTheIssuingIntermediate_AppliedThoughTheChainEndsAtTheRoot()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Map Root CA", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
+        using var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Map Issuing CA", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
+        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
+        using var inter = interRequest.Create(root, now.AddDays(-1), now.AddDays(20), [0x41]);
+        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
+        byte[] Leaf(string name, byte serial)
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=" + name, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], false));
+            using var leaf = request.Create(interWithKey, now.AddHours(-1), now.AddDays(2), [serial]);
+            return leaf.RawData;
+        }
+
+        var map = ConfigParser.Parse("crypto pki certificate map only-dora 10\n subject-name eq cn=dora").Config!.CertificateMaps["only-dora"];
+        var interHash = inter.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var policy = new ClientAuthPolicy([root], ClientAuthFailureAction.Reject,
+            authorizations: new Dictionary<string, IReadOnlyList<PkiCertificateMap>> { [interHash] = [map] });
+
+        var dora = policy.Verify([Leaf("dora", 0x51), inter.RawData]);
+        var eve = policy.Verify([Leaf("eve", 0x52), inter.RawData]);
+
+        Assert.Equal(ClientAuthResult.Verified, dora.Result);
+        Assert.Equal(ClientAuthResult.NotAuthorized, eve.Result);
+        Assert.Equal("Cert Not Authorized", eve.ErrorText);
+        Assert.True(policy.Refuses(eve));
+        Assert.Equal(ClientAuthResult.Verified, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject).Verify([Leaf("eve", 0x53), inter.RawData]).Result);
+        Assert.NotEqual(new ClientAuthPolicy([root], ClientAuthFailureAction.Reject).ScopeKey, policy.ScopeKey);
+        Assert.Equal(policy.ScopeKey, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject,
+            authorizations: new Dictionary<string, IReadOnlyList<PkiCertificateMap>> { [interHash] = [map] }).ScopeKey);
+    }
 }

@@ -1,0 +1,156 @@
+using System.Globalization;
+using System.Text;
+using SslCluster.Actors;
+using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Dispatch;
+using SslCluster.Protocol.Admin;
+using SslCluster.Protocol.Config;
+using SslCluster.Protocol.Runtime;
+
+namespace SslCluster.Node;
+
+/// <summary>
+/// The SSLM statistics palette on any node, over the whole cluster: <c>show ssl-proxy stats [CATEGORY]</c> and
+/// <c>show ssl-proxy service [NAME]</c> from the module entities (every node's reports summed), <c>show ssl-proxy
+/// conn [service NAME] [client IP]</c> from every node's connection actors, and <c>clear ssl-proxy stats [CATEGORY]
+/// [service NAME]</c> on every node.
+/// </summary>
+internal static class SslProxyCommands
+{
+    private static readonly TimeSpan NodeTimeout = TimeSpan.FromSeconds(5);
+
+    private const string ShowUsage = "show ssl-proxy stats [tcp|ssl|hdr|pki|app-if] | service [NAME] | conn [service NAME] [client IP]";
+
+    private const string ClearUsage = "clear ssl-proxy stats [tcp|ssl|hdr|pki] [service NAME]";
+
+    public static async Task<ShowResponse> RunAsync(SslClusterHandles h, SslProxyRequest request)
+    {
+        var args = request.Args;
+        try
+        {
+            if (request.Clear) return await ClearAsync(h, args);
+            return args.Count == 0
+                ? Refused($"write {ShowUsage}")
+                : args[0].ToLowerInvariant() switch
+                {
+                    "stats" when args.Count <= 2 => await StatsAsync(h, args.Count == 2 ? args[1].ToLowerInvariant() : null),
+                    "service" when args.Count <= 2 => Found(SslProxyStats.Service((await CopyAsync(h)).Config, await AdminEndpoint.FlowsAsync(h), args.Count == 2 ? args[1] : null)),
+                    "conn" => await ConnectionsAsync(h, args.Skip(1).ToList()),
+                    _ => Refused($"unknown: show ssl-proxy {string.Join(' ', args)}; write {ShowUsage}"),
+                };
+        }
+        catch (ArgumentException e)
+        {
+            return Refused(e.Message);
+        }
+    }
+
+    private static async Task<ShowResponse> StatsAsync(SslClusterHandles h, string? category)
+    {
+        var modules = await AdminEndpoint.FlowsAsync(h);
+        var nodes = modules.SelectMany(m => m.Nodes).Distinct().Order(StringComparer.Ordinal).ToList();
+        return Found(SslProxyStats.Stats(modules, category, nodes));
+    }
+
+    /// <summary><c>conn [service NAME] [client IP]</c>: the open connections of every node, oldest first.</summary>
+    private static async Task<ShowResponse> ConnectionsAsync(SslClusterHandles h, List<string> filters)
+    {
+        HashSet<string>? owners = null;
+        string? client = null;
+        for (var i = 0; i < filters.Count; i += 2)
+        {
+            if (i + 1 >= filters.Count) return Refused($"'{filters[i]}' needs a value; write {ShowUsage}");
+            switch (filters[i].ToLowerInvariant())
+            {
+                case "service":
+                    var config = (await CopyAsync(h)).Config;
+                    if (Modules(config, filters[i + 1]) is not { Count: > 0 } found)
+                        return Refused($"%% no SSL proxy service '{filters[i + 1]}'");
+                    owners = found;
+                    break;
+                case "client":
+                    client = filters[i + 1];
+                    break;
+                default:
+                    return Refused($"unknown filter '{filters[i]}'; write {ShowUsage}");
+            }
+        }
+
+        var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeConnections>(
+            h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows), NodeTimeout);
+        var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
+            // A relayed connection (an SSLM client service) is owned by OWNER/RULE, its rule named as its module.
+            .Where(x => owners is null || owners.Contains(x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
+            .Where(x => client is null || x.Row.Client is { } c && (c == client || c.StartsWith(client + ":", StringComparison.Ordinal) || c.StartsWith("[" + client + "]:", StringComparison.Ordinal)))
+            .OrderByDescending(x => x.Row.AgeSeconds).ToList();
+        var o = new StringBuilder();
+        o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (each node lists its {ConnectionsResponse.MaxRows} oldest)" : "")}\n");
+        foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer\n");
+        if (rows.Count > 0)
+        {
+            var table = new List<string[]> { new[] { "Node", "Service", "Client", "Phase", "Age (s)", "Revision" } };
+            table.AddRange(rows.Select(x => new[]
+            {
+                x.Node, x.Row.Owner, x.Row.Client ?? "-", x.Row.Phase, x.Row.AgeSeconds.ToString("0.0", CultureInfo.InvariantCulture),
+                x.Row.Revision.ToString(CultureInfo.InvariantCulture),
+            }));
+            var widths = Enumerable.Range(0, 6).Select(i => table.Max(r => r[i].Length)).ToArray();
+            foreach (var r in table) o.Append(string.Join("  ", r.Select((cell, i) => cell.PadRight(widths[i]))).TrimEnd()).Append('\n');
+        }
+
+        return Found(o.ToString());
+    }
+
+    private static async Task<ShowResponse> ClearAsync(SslClusterHandles h, IReadOnlyList<string> args)
+    {
+        if (args.Count == 0 || !args[0].Equals("stats", StringComparison.OrdinalIgnoreCase)) return Refused($"write {ClearUsage}");
+        string? category = null;
+        string? module = null;
+        for (var i = 1; i < args.Count; i++)
+        {
+            var word = args[i].ToLowerInvariant();
+            if (SslProxyStats.ClearCategories.Contains(word) && category is null)
+            {
+                category = word;
+            }
+            else if (word == "service" && i + 1 < args.Count && module is null)
+            {
+                var found = Modules((await CopyAsync(h)).Config, args[++i]);
+                if (found.Count == 0) return Refused($"%% no SSL proxy service '{args[i]}'");
+                if (found.Count > 1) return Refused($"%% service '{args[i]}' is in several contexts; name one as {args[i]}@CONTEXT");
+                module = found.Single();
+            }
+            else
+            {
+                return Refused(word == "app-if"
+                    ? "app-if counters are made of the tcp and ssl ones: clear those"
+                    : $"unknown: clear ssl-proxy {string.Join(' ', args)}; write {ClearUsage}");
+            }
+        }
+
+        var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeStatsCleared>(
+            h.System, new NodeStatsProtocol.ClearNodeStats(module, category), NodeTimeout);
+        var o = new StringBuilder();
+        o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{(module is null ? "" : " of " + module)} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");
+        foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer: its counters were not cleared\n");
+        return silent.Count == 0 ? Found(o.ToString()) : new ShowResponse(false, o.ToString());
+    }
+
+    /// <summary>The module names of the SSLM services called <paramref name="name"/> (<c>NAME</c> in any context, or <c>NAME@CONTEXT</c>).</summary>
+    private static HashSet<string> Modules(RunningConfig config, string name)
+    {
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        var (wanted, context) = at > 0 ? (name[..at], name[(at + 1)..]) : (name, null);
+        return config.Contexts.Values
+            .Where(c => (context is null || c.Name == context) && c.Services.ContainsKey(wanted))
+            .Select(c => wanted + SslmLowering.Suffix(c.Name))
+            .ToHashSet(StringComparer.Ordinal);
+    }
+
+    private static Task<ConfigFollowerActor.CurrentCopy> CopyAsync(SslClusterHandles h) =>
+        ConfigReads.AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", NodeTimeout);
+
+    private static ShowResponse Found(string text) => new(true, text);
+
+    private static ShowResponse Refused(string text) => new(false, text.StartsWith("%%", StringComparison.Ordinal) ? text + "\n" : "%% " + text + "\n");
+}
