@@ -252,8 +252,14 @@ public static class SslCtl
         using var request = new HttpRequestMessage(method, path);
         if (body is not null) request.Content = JsonContent.Create(body, body.GetType(), options: AdminJson.Options);
         using var response = await http.SendAsync(request);
-        if (response.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        if (response.StatusCode is HttpStatusCode.Unauthorized)
             throw new AuthException("the node refused the admin token (HTTP 401); use the token in the node's data folder");
+        if (response.StatusCode is HttpStatusCode.Forbidden)
+        {
+            // The token is known but may not do this: the node says what it may do.
+            var denied = await response.Content.ReadFromJsonAsync<ErrorResponse>(AdminJson.Options);
+            throw new NodeErrorException($"not allowed: {denied?.Error ?? "this token may not run this command (HTTP 403)"}");
+        }
         if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.UnprocessableEntity)
         {
             var error = await response.Content.ReadAsStringAsync();

@@ -31,8 +31,10 @@ internal static class AdminEndpoint
     /// <summary>A configuration of thousands of objects is validated whole: allow it time.</summary>
     private static readonly TimeSpan ConfigureTimeout = TimeSpan.FromSeconds(60);
 
-    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, DataPlane dataPlane)
+    /// <param name="tokens">More tokens, with their roles and contexts (the tokens file); the node's token is admin of everything.</param>
+    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, DataPlane dataPlane, AdminTokens? tokens = null)
     {
+        tokens ??= AdminTokens.None;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(h.Settings.AdminHost), h.Settings.AdminPort));
@@ -66,19 +68,34 @@ internal static class AdminEndpoint
             if (context.Request.Path.StartsWithSegments("/v1", StringComparison.Ordinal))
             {
                 var given = Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString());
-                // Constant-time comparison: the token must not leak through response timing.
-                if (!CryptographicOperations.FixedTimeEquals(given, expected))
+                // Constant-time comparisons: a token must not leak through response timing.
+                var principal = CryptographicOperations.FixedTimeEquals(given, expected) ? AdminPrincipal.Node : tokens.Find(given);
+                if (principal is null)
                 {
                     context.Response.StatusCode = StatusCodes.Status401Unauthorized;
                     await context.Response.WriteAsJsonAsync(new ErrorResponse("missing or wrong admin token"), AdminJson.Options);
                     return;
                 }
+                if (principal.Refusal(context.Request.Method, context.Request.Path.Value ?? "") is { } refusal)
+                {
+                    context.Response.StatusCode = StatusCodes.Status403Forbidden;
+                    await context.Response.WriteAsJsonAsync(new ErrorResponse(refusal), AdminJson.Options);
+                    return;
+                }
+                context.Items[PrincipalKey] = principal;
             }
             await next(context);
         });
 
-        app.MapPost(AdminPaths.Configure, async (ConfigureRequest request) =>
+        app.MapPost(AdminPaths.Configure, async (ConfigureRequest request, HttpContext http) =>
         {
+            if (Principal(http).Context is not null)
+            {
+                var (current, _) = await ConfigReads.CurrentAsync(h);
+                if (Principal(http).ConfigureRefusal(current.Config, request.Text) is { } refusal)
+                    return Results.Json(new ErrorResponse(refusal), AdminJson.Options, statusCode: 403);
+            }
+
             // A store that cannot answer a few bytes now (its node just failed and it has not started elsewhere yet) is
             // not sent the change: the answer says so at once, and that nothing changed, instead of a long wait that ends
             // in "may or may not have been committed".
@@ -104,13 +121,19 @@ internal static class AdminEndpoint
                 _ => Results.Problem("unexpected reply from the configuration store"),
             };
         });
-        app.MapGet(AdminPaths.RunningConfig, async () =>
+        app.MapGet(AdminPaths.RunningConfig, async Task<IResult> (HttpContext http) =>
         {
             var (copy, note) = await ConfigReads.CurrentAsync(h);
-            var text = ConfigPrinter.Print(copy.Config);
+            // A context's token sees its context alone.
+            var text = Principal(http).Context is not { } scope ? ConfigPrinter.Print(copy.Config)
+                : copy.Config.Contexts.TryGetValue(scope, out var own) ? ConfigPrinter.Object(own)
+                : $"! ssl-proxy context {scope} is not configured\n";
             return Results.Json(new RunningConfigResponse(copy.Revision, note is null ? text : $"! {note}\n{text}"), AdminJson.Options);
         });
-        app.MapGet(AdminPaths.SslFlows, async () => Results.Json(new FlowsResponse(await FlowsAsync(h)), AdminJson.Options));
+        // Task<IResult> written out: a lambda of HttpContext alone returning a plain Task would be taken for a
+        // RequestDelegate, and its result dropped.
+        app.MapGet(AdminPaths.SslFlows, async Task<IResult> (HttpContext http) =>
+            Results.Json(new FlowsResponse([.. (await FlowsAsync(h)).Where(m => Principal(http).Sees(m.Module))]), AdminJson.Options));
         app.MapGet(AdminPaths.Files, async () =>
         {
             var (copy, _) = await ConfigReads.CurrentAsync(h);
@@ -196,9 +219,11 @@ internal static class AdminEndpoint
             return Results.Json(new ShowResponse(found, text), AdminJson.Options, statusCode: found ? 200 : 422);
         });
 
-        app.MapPost(AdminPaths.SslProxy, async (SslProxyRequest request) =>
+        app.MapPost(AdminPaths.SslProxy, async (SslProxyRequest request, HttpContext http) =>
         {
-            var shown = await SslProxyCommands.RunAsync(h, request);
+            if (request.Clear && Principal(http).Role == AdminRole.ReadOnly)
+                return Results.Json(new ErrorResponse($"{Principal(http).Name} is read-only: it may not clear counters"), AdminJson.Options, statusCode: 403);
+            var shown = await SslProxyCommands.RunAsync(h, request, Principal(http));
             return Results.Json(shown, AdminJson.Options, statusCode: shown.Found ? 200 : 422);
         });
 
@@ -254,6 +279,12 @@ internal static class AdminEndpoint
         if (r is null || r.Problems.Count == 0) return diagnostics;
         return [.. diagnostics, .. r.Problems.Select(p => new Protocol.Config.ConfigDiagnostic(Protocol.Config.DiagnosticSeverity.Warning, 0, null, "on this node: " + p))];
     }
+
+    private const string PrincipalKey = "sslcluster.principal";
+
+    /// <summary>Who the request is (set by the authentication step; every /v1 request has one).</summary>
+    private static AdminPrincipal Principal(HttpContext http) =>
+        http.Items[PrincipalKey] as AdminPrincipal ?? throw new InvalidOperationException("a /v1 request reached its handler without an authenticated principal");
 
     /// <summary>Every module of the configuration with its counters summed over the cluster.</summary>
     public static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h)

@@ -55,6 +55,7 @@ internal static class NodeHost
         config = JournalSettings(dataDir, config).WithFallback(config);
         using var masterKey = LoadMasterKey(dataDir);
         var token = settings.AdminToken.Length > 0 ? settings.AdminToken : await LoadOrCreateTokenAsync(Path.Combine(dataDir, AdminPaths.TokenFileName));
+        var tokens = await LoadTokensAsync(settings.AdminTokensFile, dataDir);
 
         var health = new ServiceHealthTable();
         var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(masterKey, TimeProvider.System, settings.SessionCacheSize),
@@ -80,7 +81,7 @@ internal static class NodeHost
         NodeLog.Node = Akka.Cluster.Cluster.Get(handles.System).SelfAddress.ToString();
 
         DemoHttpServer? demoBackend = null;
-        await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane);
+        await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane, tokens);
         try
         {
             await admin.StartAsync();
@@ -138,6 +139,29 @@ internal static class NodeHost
             return string.IsNullOrEmpty(fromEnv) ? MasterKey.LoadOrCreate(Path.Combine(dataDir, "master.key")) : MasterKey.FromBase64(fromEnv);
         }
         catch (PkiException e)
+        {
+            throw new NodeStartupException(e.Message);
+        }
+    }
+
+    /// <summary>The tokens file: the one configured, else DATA-DIR/admin-tokens when it exists; none otherwise.</summary>
+    private static async Task<AdminTokens> LoadTokensAsync(string configured, string dataDir)
+    {
+        var path = configured.Length > 0 ? Path.GetFullPath(configured) : Path.Combine(dataDir, AdminTokens.FileName);
+        if (!File.Exists(path))
+        {
+            if (configured.Length > 0) throw new NodeStartupException($"node.admin.tokens-file: '{path}' does not exist");
+            return AdminTokens.None;
+        }
+
+        // Tokens are secrets: a file others can read is refused rather than trusted.
+        if ((File.GetUnixFileMode(path) & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
+            throw new NodeStartupException($"admin tokens file '{path}' can be read or written by other users; make it private (chmod 600 {path})");
+        try
+        {
+            return AdminTokens.Parse(await File.ReadAllTextAsync(path), path);
+        }
+        catch (FormatException e)
         {
             throw new NodeStartupException(e.Message);
         }

@@ -23,19 +23,20 @@ internal static class SslProxyCommands
 
     private const string ClearUsage = "clear ssl-proxy stats [tcp|ssl|hdr|pki] [service NAME]";
 
-    public static async Task<ShowResponse> RunAsync(SslClusterHandles h, SslProxyRequest request)
+    /// <param name="principal">Who asks: a context's token sees, and clears, that context's services only.</param>
+    public static async Task<ShowResponse> RunAsync(SslClusterHandles h, SslProxyRequest request, AdminPrincipal principal)
     {
         var args = request.Args;
         try
         {
-            if (request.Clear) return await ClearAsync(h, args);
+            if (request.Clear) return await ClearAsync(h, args, principal);
             return args.Count == 0
                 ? Refused($"write {ShowUsage}")
                 : args[0].ToLowerInvariant() switch
                 {
-                    "stats" when args.Count <= 2 => await StatsAsync(h, args.Count == 2 ? args[1].ToLowerInvariant() : null),
-                    "service" when args.Count <= 2 => Found(SslProxyStats.Service((await CopyAsync(h)).Config, await AdminEndpoint.FlowsAsync(h), args.Count == 2 ? args[1] : null)),
-                    "conn" => await ConnectionsAsync(h, args.Skip(1).ToList()),
+                    "stats" when args.Count <= 2 => await StatsAsync(h, args.Count == 2 ? args[1].ToLowerInvariant() : null, principal),
+                    "service" when args.Count <= 2 => Found(SslProxyStats.Service(Visible(await ConfigAsync(h), principal), await FlowsAsync(h, principal), args.Count == 2 ? args[1] : null)),
+                    "conn" => await ConnectionsAsync(h, args.Skip(1).ToList(), principal),
                     _ => Refused($"unknown: show ssl-proxy {string.Join(' ', args)}; write {ShowUsage}"),
                 };
         }
@@ -45,15 +46,26 @@ internal static class SslProxyCommands
         }
     }
 
-    private static async Task<ShowResponse> StatsAsync(SslClusterHandles h, string? category)
+    /// <summary>The modules the principal sees, with their counters summed over the cluster.</summary>
+    private static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, AdminPrincipal principal) =>
+        [.. (await AdminEndpoint.FlowsAsync(h)).Where(m => principal.Sees(m.Module))];
+
+    /// <summary>The configuration with only the contexts the principal sees.</summary>
+    private static RunningConfig Visible(RunningConfig config, AdminPrincipal principal) =>
+        principal.Context is not { } scope ? config
+            : config with { Contexts = config.Contexts.TryGetValue(scope, out var own) ? ValueMap<string, SslmContext>.Empty.SetItem(scope, own) : ValueMap<string, SslmContext>.Empty };
+
+    private static async Task<RunningConfig> ConfigAsync(SslClusterHandles h) => (await CopyAsync(h)).Config;
+
+    private static async Task<ShowResponse> StatsAsync(SslClusterHandles h, string? category, AdminPrincipal principal)
     {
-        var modules = await AdminEndpoint.FlowsAsync(h);
+        var modules = await FlowsAsync(h, principal);
         var nodes = modules.SelectMany(m => m.Nodes).Distinct().Order(StringComparer.Ordinal).ToList();
         return Found(SslProxyStats.Stats(modules, category, nodes));
     }
 
     /// <summary><c>conn [service NAME] [client IP]</c>: the open connections of every node, oldest first.</summary>
-    private static async Task<ShowResponse> ConnectionsAsync(SslClusterHandles h, List<string> filters)
+    private static async Task<ShowResponse> ConnectionsAsync(SslClusterHandles h, List<string> filters, AdminPrincipal principal)
     {
         HashSet<string>? owners = null;
         string? client = null;
@@ -63,7 +75,7 @@ internal static class SslProxyCommands
             switch (filters[i].ToLowerInvariant())
             {
                 case "service":
-                    var config = (await CopyAsync(h)).Config;
+                    var config = Visible(await ConfigAsync(h), principal);
                     if (Modules(config, filters[i + 1]) is not { Count: > 0 } found)
                         return Refused($"%% no SSL proxy service '{filters[i + 1]}'");
                     owners = found;
@@ -81,6 +93,7 @@ internal static class SslProxyCommands
         var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
             // A relayed connection (an SSLM client service) is owned by OWNER/RULE, its rule named as its module.
             .Where(x => owners is null || owners.Contains(x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
+            .Where(x => principal.Sees(x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
             .Where(x => client is null || x.Row.Client is { } c && (c == client || c.StartsWith(client + ":", StringComparison.Ordinal) || c.StartsWith("[" + client + "]:", StringComparison.Ordinal)))
             .OrderByDescending(x => x.Row.AgeSeconds).ToList();
         var o = new StringBuilder();
@@ -101,7 +114,7 @@ internal static class SslProxyCommands
         return Found(o.ToString());
     }
 
-    private static async Task<ShowResponse> ClearAsync(SslClusterHandles h, IReadOnlyList<string> args)
+    private static async Task<ShowResponse> ClearAsync(SslClusterHandles h, IReadOnlyList<string> args, AdminPrincipal principal)
     {
         if (args.Count == 0 || !args[0].Equals("stats", StringComparison.OrdinalIgnoreCase)) return Refused($"write {ClearUsage}");
         string? category = null;
@@ -115,7 +128,7 @@ internal static class SslProxyCommands
             }
             else if (word == "service" && i + 1 < args.Count && module is null)
             {
-                var found = Modules((await CopyAsync(h)).Config, args[++i]);
+                var found = Modules(Visible(await ConfigAsync(h), principal), args[++i]);
                 if (found.Count == 0) return Refused($"%% no SSL proxy service '{args[i]}'");
                 if (found.Count > 1) return Refused($"%% service '{args[i]}' is in several contexts; name one as {args[i]}@CONTEXT");
                 module = found.Single();
@@ -129,9 +142,10 @@ internal static class SslProxyCommands
         }
 
         var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeStatsCleared>(
-            h.System, new NodeStatsProtocol.ClearNodeStats(module, category), NodeTimeout);
+            h.System, new NodeStatsProtocol.ClearNodeStats(module, category, module is null ? principal.Context : null), NodeTimeout);
         var o = new StringBuilder();
-        o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{(module is null ? "" : " of " + module)} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");
+        var of = module is not null ? " of " + module : principal.Context is { } scope ? $" of context {scope}" : "";
+        o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{of} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");
         foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer: its counters were not cleared\n");
         return silent.Count == 0 ? Found(o.ToString()) : new ShowResponse(false, o.ToString());
     }

@@ -16,6 +16,11 @@ public sealed class SslmClientServiceFixture : IAsyncLifetime
 {
     public const string Vip = "127.191.150.1";
 
+    /// <summary>An admin token limited to context lab, and a read-only token of everything (the node's tokens file).</summary>
+    public const string LabToken = "lab-admin-0123456789abcdef0123456789abcdef";
+
+    public const string ReadOnlyToken = "read-only-0123456789abcdef0123456789abcdef";
+
     public RsaTestAuthority Ca { get; } = RsaTestAuthority.Create("SSLM Server CA");
 
     public RsaTestAuthority OtherCa { get; } = RsaTestAuthority.Create("Stranger Server CA");
@@ -53,7 +58,12 @@ public sealed class SslmClientServiceFixture : IAsyncLifetime
         Stranger = new TlsHttpBackend(A(11), Own(stranger.ToX509WithKey()), "stranger-11");
         Expired = new TlsHttpBackend(A(12), Own(expired.ToX509WithKey()), "expired-12");
 
-        Node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+        var dataDir = NodeProcess.NewDataDir();
+        Directory.CreateDirectory(dataDir);
+        var tokens = Path.Combine(dataDir, "admin-tokens");
+        await File.WriteAllTextAsync(tokens, $"# role  scope  token\nadmin context lab {LabToken}\nread-only {ReadOnlyToken}\n");
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tokens, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        Node = await NodeProcess.StartAsync(dataDir);
         await Task.WhenAll(ImportAsync(Node, client.WriteKeyAndCertificatePem(), "initiator"), ImportAsync(Node, Ca.CertificatePemPath, "serverca"));
         await ConfigureAsync(Node, $"""
             crypto pki trustpoint initiator
@@ -183,5 +193,54 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
         Assert.Contains("Service type: client (SSL initiation)", service, StringComparison.Ordinal);
         Assert.Contains("1 open connection(s) on 1 node(s)", conn, StringComparison.Ordinal);
         Assert.Contains("to-real@Default", conn, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ContextToken_ShowsAndConfiguresItsContextOnly()
+    {
+        string[] lab = ["--token", SslmClientServiceFixture.LabToken];
+
+        var config = await f.Node.CtlAsync([.. lab, "show", "running-config"]);
+        var services = await f.Node.CtlAsync([.. lab, "show", "ssl-proxy", "service"]);
+        var flows = await f.Node.CtlAsync([.. lab, "show", "ssl", "flows"]);
+        var inside = await f.Node.CtlWithInputAsync("ssl-proxy context lab\n maxconns 500\n", [.. lab, "configure", "-"]);
+        var otherContext = await f.Node.CtlWithInputAsync("ssl-proxy context Default\n maxconns 10\n", [.. lab, "configure", "-"]);
+        var trustpoint = await f.Node.CtlWithInputAsync("crypto pki trustpoint lab-own\n revocation-check none\n", [.. lab, "configure", "-"]);
+        var cluster = await f.Node.CtlAsync([.. lab, "cluster", "show"]);
+
+        Ok(config);
+        Assert.StartsWith("ssl-proxy context lab", config.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("to-real", config.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("crypto pki", config.Stdout, StringComparison.Ordinal);
+        Assert.Contains("expired-all", services.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("to-real", services.Stdout, StringComparison.Ordinal);
+        Assert.Contains("expired-all@lab", flows.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("to-real@Default", flows.Stdout, StringComparison.Ordinal);
+        Ok(inside);
+        Assert.Contains(" maxconns 500", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
+        Assert.True(otherContext.ExitCode != 0 && otherContext.Stderr.Contains("may change ssl-proxy context lab only, and this text changes ssl-proxy-context/Default", StringComparison.Ordinal), otherContext.ToString());
+        Assert.True(trustpoint.ExitCode != 0 && trustpoint.Stderr.Contains("trustpoint/lab-own", StringComparison.Ordinal), trustpoint.ToString());
+        Assert.DoesNotContain("lab-own", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
+        Assert.True(cluster.ExitCode != 0 && cluster.Stderr.Contains("is limited to ssl-proxy context lab", StringComparison.Ordinal), cluster.ToString());
+    }
+
+    [Fact]
+    public async Task ReadOnlyToken_ShowsEverythingAndChangesNothing()
+    {
+        string[] ro = ["--token", SslmClientServiceFixture.ReadOnlyToken];
+
+        var config = await f.Node.CtlAsync([.. ro, "show", "running-config"]);
+        var stats = await f.Node.CtlAsync([.. ro, "show", "ssl-proxy", "stats", "tcp"]);
+        var change = await f.Node.CtlWithInputAsync("ssl-proxy context Default\n maxconns 10\n", [.. ro, "configure", "-"]);
+        var clear = await f.Node.CtlAsync([.. ro, "clear", "ssl-proxy", "stats"]);
+        var wrong = await f.Node.CtlAsync("--token", "not-a-token-of-this-node-0123456789abcdef", "show", "running-config");
+
+        Ok(config);
+        Assert.Contains("to-real", config.Stdout, StringComparison.Ordinal);
+        Ok(stats);
+        Assert.True(change.ExitCode != 0 && change.Stderr.Contains("is read-only", StringComparison.Ordinal), change.ToString());
+        Assert.True(clear.ExitCode != 0 && clear.Stderr.Contains("is read-only", StringComparison.Ordinal), clear.ToString());
+        Assert.True(wrong.ExitCode != 0 && wrong.Stderr.Contains("refused the admin token", StringComparison.Ordinal), wrong.ToString());
+        Assert.DoesNotContain("maxconns 10", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
     }
 }

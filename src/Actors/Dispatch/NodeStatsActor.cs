@@ -15,8 +15,11 @@ public static class NodeStatsProtocol
 
     public sealed record NodeConnections(string Node, int Total, IReadOnlyList<ConnectionRow> Rows) : IClusterMessage;
 
-    /// <summary><c>clear ssl-proxy stats</c> on this node: the totals of every module (or one) of one category (or all).</summary>
-    public sealed record ClearNodeStats(string? Module, string? Category) : IClusterMessage;
+    /// <summary>
+    /// <c>clear ssl-proxy stats</c> on this node: the totals of every module (or one, or those of one SSLM context) of
+    /// one category (or all).
+    /// </summary>
+    public sealed record ClearNodeStats(string? Module, string? Category, string? Context = null) : IClusterMessage;
 
     public sealed record NodeStatsCleared(string Node, int Rows) : IClusterMessage;
 }
@@ -45,7 +48,7 @@ public sealed class NodeStatsActor : ReceiveActor
                         .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1)))]),
                 failure: e => new Status.Failure(e));
         });
-        Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category))));
+        Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
     }
 
     public static Props Props(FlowRegistry flows, IActorRef runtime) => Akka.Actor.Props.Create(() => new NodeStatsActor(flows, runtime));

@@ -21,6 +21,9 @@ public sealed record SslClusterSettings
 
     public required string AdminToken { get; init; }
 
+    /// <summary><c>node.admin.tokens-file</c>: more tokens with roles and contexts; empty: DATA-DIR/admin-tokens when it exists.</summary>
+    public string AdminTokensFile { get; init; } = "";
+
     public required bool DemoEnabled { get; init; }
 
     public required string DemoVip { get; init; }
@@ -144,6 +147,7 @@ public sealed record SslClusterSettings
             RemotingTlsCa = c.GetString("node.remoting-tls.ca", ""),
             AdminPort = c.GetInt("node.admin.port"),
             AdminToken = c.GetString("node.admin.token"),
+            AdminTokensFile = c.GetString("node.admin.tokens-file", ""),
             DemoEnabled = c.GetBoolean("node.demo.enabled"),
             DemoVip = c.GetString("node.demo.vip"),
             DemoHttpsPort = c.GetInt("node.demo.https-port"),

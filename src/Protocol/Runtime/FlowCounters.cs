@@ -362,17 +362,19 @@ public sealed class FlowRegistry
     /// <summary><c>clear ssl-proxy stats</c> on this node: the totals of every row (of <paramref name="module"/> only, when named) back to zero.</summary>
     /// <param name="category">One of <see cref="SslProxyStats.ClearCategories"/>, or null for all.</param>
     /// <returns>How many rows were cleared.</returns>
-    public int Clear(string? module = null, string? category = null)
+    /// <param name="context">With no module: only the modules of this SSLM context (named <c>NAME@CONTEXT</c>).</param>
+    public int Clear(string? module = null, string? category = null, string? context = null)
     {
         var cleared = 0;
         foreach (var (key, counters) in _rows)
         {
             if (module is not null && key.Module != module) continue;
+            if (context is not null && !key.Module.EndsWith(Config.SslmLowering.Suffix(context), StringComparison.Ordinal)) continue;
             counters.Clear(category);
             cleared++;
         }
 
-        if (module is not null) return cleared;
+        if (module is not null || context is not null) return cleared;
         foreach (var counters in _relays.Values)
         {
             counters.Clear(category);
