@@ -133,6 +133,75 @@ public sealed class ConfigStoreStateTests
         Assert.Contains("no ssl associate rsakey k", reason, StringComparison.Ordinal);
     }
 
+    /// <summary>A root, an intermediate it issued and a leaf the intermediate issued, as certificate store files.</summary>
+    private static (StoredFile Root, StoredFile Intermediate, StoredFile Leaf) Chain()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Chain Root", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
+        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Chain Issuing", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
+        using var inter = interRequest.Create(root, now.AddDays(-1), now.AddDays(20), [0x61]);
+        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
+        using var leafKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var leaf = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=www.chain.test", leafKey, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .Create(interWithKey, now.AddHours(-1), now.AddDays(2), [0x62]);
+        StoredFile Cert(string name, byte[] der) => new(name, StoredFileKind.Certificate, SslCluster.Protocol.Pki.CertStoreFile.FromCertificate(name, der, now).Encode());
+        return (Cert("root.pem", root.RawData), Cert("inter.pem", inter.RawData), Cert("leaf.pem", leaf.RawData));
+    }
+
+    private const string ChainService = """
+        crypto pki trustpoint web
+         rsakeypair k.key
+        crypto pki certificate chain web
+         certificate 01 leaf.pem
+        ssl-proxy context Default
+         service s
+          virtual ipaddr 127.0.0.40 protocol tcp port 443
+          server ipaddr 127.0.0.41 protocol tcp port 80
+          certificate rsa general-purpose trustpoint web
+          inservice
+        """;
+
+    [Fact]
+    public void Decide_SslmServiceChainShortOfARoot_RefusedUnlessMinChainLengthAllowsIt()
+    {
+        var (_, inter, leaf) = Chain();
+        var state = new[] { File("k.key", StoredFileKind.RsaKey), inter, leaf }
+            .Aggregate(ConfigStoreState.Empty, (s, f) => s.Apply(new FileAdded(s.Revision + 1, f, Now)));
+
+        var (refused, why) = state.Decide(new ApplyConfig(ChainService, "t"), AlwaysMatch, Now);
+        var (accepted, _) = state.Decide(new ApplyConfig(ChainService + "\ncrypto pki trustpoint web\n min-chain-length 2", "t"), AlwaysMatch, Now);
+        var (tooShort, shortWhy) = state.Decide(new ApplyConfig(ChainService + "\ncrypto pki trustpoint web\n min-chain-length 3", "t"), AlwaysMatch, Now);
+
+        Assert.Null(refused);
+        Assert.Contains(why, d => d.Message.Contains("is 2 certificate(s) in the store and does not reach a self-signed root CA", StringComparison.Ordinal));
+        Assert.NotNull(accepted);
+        Assert.Null(tooShort);
+        Assert.Contains(shortWhy, d => d.Message.Contains("shorter than its min-chain-length 3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Decide_RemoveTheRootOfAnSslmServicesChain_RefusedWhileItCompletesTheChain()
+    {
+        var (root, inter, leaf) = Chain();
+        var state = new[] { File("k.key", StoredFileKind.RsaKey), root, inter, leaf }
+            .Aggregate(ConfigStoreState.Empty, (s, f) => s.Apply(new FileAdded(s.Revision + 1, f, Now)));
+        var (commit, diagnostics) = state.Decide(new ApplyConfig(ChainService, "t"), AlwaysMatch, Now);
+        Assert.True(commit is not null, string.Join("\n", diagnostics));
+        state = state.Apply(commit);
+
+        var (removed, reason) = state.Decide(new RemoveFile("root.pem"), Now);
+        var (other, _) = state.Apply(new FileAdded(state.Revision + 1, File("spare.pem", StoredFileKind.Certificate), Now)).Decide(new RemoveFile("spare.pem"), Now);
+
+        Assert.Null(removed);
+        Assert.Contains("'root.pem' completes a certificate chain in use", reason, StringComparison.Ordinal);
+        Assert.NotNull(other);
+    }
+
     [Fact]
     public void Apply_SnapshotRoundTrip_RestoresTheSameState()
     {

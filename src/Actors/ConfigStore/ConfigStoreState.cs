@@ -64,6 +64,16 @@ public sealed record ConfigStoreState
         var trustpoint = Config.Trustpoints.Values.FirstOrDefault(t => t.RsaKeyPair == command.Name || t.Chain.Any(c => SslmLowering.StoreFile(c.File) == command.Name));
         if (trustpoint is not null)
             return (null, $"'{command.Name}' is the key or a certificate of crypto pki trustpoint {trustpoint.Name}; take it out of the trustpoint first");
+        // A CA certificate that completes an in-service SSLM service's chain (min-chain-length) stays while it does.
+        if (Files[command.Name].Kind == StoredFileKind.Certificate && Config.Contexts.Count > 0)
+        {
+            var broken = ConfigValidator.Validate(Config, new StoreView(Files.Remove(command.Name), (_, _) => null))
+                .Where(d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("does not reach a self-signed root", StringComparison.Ordinal))
+                .Except(ConfigValidator.Validate(Config, new StoreView(Files, (_, _) => null)))
+                .FirstOrDefault();
+            if (broken is not null)
+                return (null, $"'{command.Name}' completes a certificate chain in use: without it, {broken.Message}");
+        }
         return (new FileRemoved(Revision + 1, command.Name, now), null);
     }
 
@@ -119,5 +129,21 @@ public sealed record ConfigStoreState
         public StoredFileKind? KindOf(string fileName) => files.TryGetValue(fileName, out var f) ? f.Kind : null;
 
         public string? MismatchReason(string keyFile, string certFile) => check(files[keyFile], files[certFile]);
+
+        private IReadOnlyDictionary<string, byte[]>? _certificates;
+
+        public (int Certificates, bool ReachesRoot)? ChainOf(string certFile)
+        {
+            if (!files.TryGetValue(certFile, out var file) || file.Kind != StoredFileKind.Certificate) return null;
+            _certificates ??= files.Where(f => f.Value.Kind == StoredFileKind.Certificate).ToDictionary(f => f.Key, f => f.Value.Payload, StringComparer.Ordinal);
+            try
+            {
+                return Protocol.Pki.IssuerIndex.Of(_certificates).ChainOf(Protocol.Pki.CertStoreFile.DecodeShared(file.Payload), DateTimeOffset.UtcNow);
+            }
+            catch (Protocol.Pki.PkiException)
+            {
+                return null;
+            }
+        }
     }
 }

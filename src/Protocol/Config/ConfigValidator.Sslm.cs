@@ -128,6 +128,15 @@ public static partial class ConfigValidator
                     error($"{who}: an in-service proxy service needs 'server ipaddr IP protocol tcp port N'; add it or write 'no inservice'");
                 if (!s.Client && s.CertificateTrustpoint is null)
                     error($"{who}: an in-service server proxy service needs its certificate: add 'certificate rsa general-purpose trustpoint NAME' or write 'no inservice'");
+                // min-chain-length (3.1(3), CSCsl42088): a server service's certificate must chain in the store to a
+                // self-signed root, or be at least that many certificates long.
+                if (!s.Client && s.CertificateTrustpoint is { } chained && config.Trustpoints.TryGetValue(chained, out var chainTp) &&
+                    chainTp.Chain.FirstOrDefault(c => !c.Ca) is { } leafLine && store?.ChainOf(SslmLowering.StoreFile(leafLine.File)) is { } chain &&
+                    !chain.ReachesRoot && (chainTp.MinChainLength == 0 || chain.Certificates < chainTp.MinChainLength))
+                    error($"{who}: the chain of trustpoint {chained}'s certificate is {chain.Certificates} certificate(s) in the store and does not reach a self-signed root CA" +
+                        (chainTp.MinChainLength == 0
+                            ? $"; import the CA certificates that issued it, or accept a partial chain with 'min-chain-length {chain.Certificates}' under 'crypto pki trustpoint {chained}' (release notes 3.1(3))"
+                            : $", shorter than its min-chain-length {chainTp.MinChainLength}; import the CA certificates that issued it or lower min-chain-length"));
                 if (s.CertificateTrustpoint is { } own && config.Trustpoints.TryGetValue(own, out var ownTp) && (ownTp.RsaKeyPair is null || !ownTp.Chain.Any(c => !c.Ca)))
                     error($"{who}: trustpoint {own} needs 'rsakeypair FILE' and a 'certificate SERIAL FILE' line in its chain before the service can be in service{(s.Client ? " (a client service presents it to its server)" : "")}");
                 if (s.Virtual is { } v && !claimed.TryAdd((v.Address, v.Port), who))

@@ -14,4 +14,10 @@ public interface ICertStoreView
 
     /// <summary>Null when the key's public half is the certificate's; otherwise why not.</summary>
     string? MismatchReason(string keyFile, string certFile);
+
+    /// <summary>
+    /// The chain the store builds for certificate file <paramref name="certFile"/>: its length and whether it ends at a
+    /// self-signed root; null when the view cannot tell (the check is then not made).
+    /// </summary>
+    (int Certificates, bool ReachesRoot)? ChainOf(string certFile) => null;
 }

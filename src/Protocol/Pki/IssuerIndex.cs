@@ -111,6 +111,22 @@ public sealed class IssuerIndex
         return null;
     }
 
+    /// <summary>
+    /// The chain of <paramref name="leaf"/> as the store can build it: how many certificates (the leaf, its
+    /// intermediates, and the root when the store holds it), and whether it ends at a self-signed root (the SSLM's
+    /// <c>min-chain-length</c> check).
+    /// </summary>
+    public (int Certificates, bool ReachesRoot) ChainOf(CertStoreFile leaf, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(leaf);
+        if (leaf.Subject == leaf.Issuer) return (1, true);
+        var intermediates = IntermediatesOf(leaf, now);
+        var top = intermediates.Count > 0 ? intermediates[^1] : leaf;
+        return IssuerOf(top, now, intermediates) is { } root && root.Subject == root.Issuer
+            ? (intermediates.Count + 2, true)
+            : (intermediates.Count + 1, false);
+    }
+
     private static X509Certificate Parse(CertStoreFile file) => new X509CertificateParser().ReadCertificate(file.CertificateDer.ToArray());
 
     private static bool SignedBy(X509Certificate certificate, X509Certificate issuer)
