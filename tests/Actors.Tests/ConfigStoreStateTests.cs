@@ -133,6 +133,29 @@ public sealed class ConfigStoreStateTests
         Assert.Contains("no ssl associate rsakey k", reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("ssl-proxy context lab\n maxconns 30\n service s\n  virtual ipaddr 127.0.0.5 protocol tcp port 443", null)]
+    [InlineData("ssl-proxy context Default\n maxconns 5", "ssl-proxy-context/Default")]
+    [InlineData("crypto pki trustpoint t", "trustpoint/t")]
+    [InlineData("service web\n ip address 127.0.0.9", "service/web")]
+    [InlineData("ssl-proxy context lab2", "ssl-proxy-context/lab2")]
+    [InlineData("no ssl-proxy context Default", "ssl-proxy-context/Default")]
+    public void Decide_ContextScopedText_ItsContextCommittedAnythingElseRefusedNamingTheSections(string text, string? outside)
+    {
+        var (first, _) = ConfigStoreState.Empty.Decide(new ApplyConfig("ssl-proxy context lab\n maxconns 10\nssl-proxy context Default\n maxconns 20", "t"), AlwaysMatch, Now);
+        var state = ConfigStoreState.Empty.Apply(first!);
+
+        var (e, diagnostics) = state.Decide(new ApplyConfig(text, "t", Context: "lab"), AlwaysMatch, Now);
+
+        if (outside is null)
+        {
+            Assert.NotNull(e);
+            return;
+        }
+        Assert.Null(e);
+        Assert.Contains(diagnostics, d => d.Message.Contains("may change that context only", StringComparison.Ordinal) && d.Message.Contains(outside, StringComparison.Ordinal));
+    }
+
     /// <summary>A root, an intermediate it issued and a leaf the intermediate issued, as certificate store files.</summary>
     private static (StoredFile Root, StoredFile Intermediate, StoredFile Leaf) Chain()
     {
@@ -182,6 +205,22 @@ public sealed class ConfigStoreStateTests
         Assert.NotNull(accepted);
         Assert.Null(tooShort);
         Assert.Contains(shortWhy, d => d.Message.Contains("shorter than its min-chain-length 3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Decide_ChainBrokenBeforeTheRule_AnUnrelatedChangeCommitsWithAWarning()
+    {
+        var (_, inter, leaf) = Chain();
+        var state = new[] { File("k.key", StoredFileKind.RsaKey), inter, leaf }
+            .Aggregate(ConfigStoreState.Empty, (s, f) => s.Apply(new FileAdded(s.Revision + 1, f, Now)));
+        // Committed as a journal of an earlier release would hold it: without the chain check.
+        var parsed = ConfigParser.Parse(ChainService).Config!;
+        state = state.Apply(new ConfigChanged(state.Revision + 1, [.. ConfigSections.Split(parsed).Select(kv => new SectionText(kv.Key, kv.Value))], [], ChainService, "t", Now));
+
+        var (e, diagnostics) = state.Decide(new ApplyConfig("service web\n ip address 127.0.0.9", "t"), AlwaysMatch, Now);
+
+        Assert.NotNull(e);
+        Assert.Contains(diagnostics, d => d.Severity == DiagnosticSeverity.Warning && d.Message.Contains("does not reach a self-signed root", StringComparison.Ordinal));
     }
 
     [Fact]

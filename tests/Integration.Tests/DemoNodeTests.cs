@@ -198,6 +198,12 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
         var config = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/v1/running-config"));
         var health = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/healthz"));
+        // Routing ignores case and a trailing slash: no spelling of a path reaches a handler without the token.
+        var spelled = new List<HttpStatusCode>();
+        foreach (var path in new[] { "/V1/running-config", "/v1/Running-Config/", "/V1/FILES", "/v1/cluster/", "/nothing-here" })
+            spelled.Add((await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}{path}"))).StatusCode);
+        var drain = await http.PostAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/V1/node/drain"), null);
+        var openSpelled = await http.GetAsync(new Uri($"http://127.0.0.1:{demo.Node.AdminPort}/HEALTHZ"));
         // The module's row appears once it has served a flow and its agent has reported (every second): poll, bounded.
         Assert.Equal(0, (await Curl(Url())).ExitCode);
         var metrics = "";
@@ -209,6 +215,9 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
         Assert.Equal(HttpStatusCode.Unauthorized, config.StatusCode);
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.All(spelled, status => Assert.Equal(HttpStatusCode.Unauthorized, status));
+        Assert.Equal(HttpStatusCode.Unauthorized, drain.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, openSpelled.StatusCode);
         Assert.Matches(@"\nsslcluster_tcp_proxy_flows\{node=""127\.0\.0\.1:\d+"",module=""demo-ssl""", metrics);
         Assert.Matches(@"\nsslcluster_tls_sessions_held\{node=""[^""]+""\} \d+\n", metrics);
         Assert.Matches(@"\nsslcluster_tls_ticket_keys\{node=""[^""]+""\} [1-9]\n", metrics);

@@ -218,7 +218,7 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
         Assert.DoesNotContain("to-real@Default", flows.Stdout, StringComparison.Ordinal);
         Ok(inside);
         Assert.Contains(" maxconns 500", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
-        Assert.True(otherContext.ExitCode != 0 && otherContext.Stderr.Contains("may change ssl-proxy context lab only, and this text changes ssl-proxy-context/Default", StringComparison.Ordinal), otherContext.ToString());
+        Assert.True(otherContext.ExitCode != 0 && otherContext.Stderr.Contains("may change that context only, and this text changes ssl-proxy-context/Default", StringComparison.Ordinal), otherContext.ToString());
         Assert.True(trustpoint.ExitCode != 0 && trustpoint.Stderr.Contains("trustpoint/lab-own", StringComparison.Ordinal), trustpoint.ToString());
         Assert.DoesNotContain("lab-own", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
         Assert.True(cluster.ExitCode != 0 && cluster.Stderr.Contains("is limited to ssl-proxy context lab", StringComparison.Ordinal), cluster.ToString());
@@ -234,6 +234,11 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
         var change = await f.Node.CtlWithInputAsync("ssl-proxy context Default\n maxconns 10\n", [.. ro, "configure", "-"]);
         var clear = await f.Node.CtlAsync([.. ro, "clear", "ssl-proxy", "stats"]);
         var wrong = await f.Node.CtlAsync("--token", "not-a-token-of-this-node-0123456789abcdef", "show", "running-config");
+        // The role is checked against the route that matched, whatever the path's case.
+        using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", SslmClientServiceFixture.ReadOnlyToken);
+        var spelled = await http.PostAsync(new Uri($"http://127.0.0.1:{f.Node.AdminPort}/V1/Configure/"),
+            System.Net.Http.Json.JsonContent.Create(new SslCluster.Protocol.Admin.ConfigureRequest("ssl-proxy context Default\n maxconns 10\n")));
 
         Ok(config);
         Assert.Contains("to-real", config.Stdout, StringComparison.Ordinal);
@@ -241,6 +246,7 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
         Assert.True(change.ExitCode != 0 && change.Stderr.Contains("is read-only", StringComparison.Ordinal), change.ToString());
         Assert.True(clear.ExitCode != 0 && clear.Stderr.Contains("is read-only", StringComparison.Ordinal), clear.ToString());
         Assert.True(wrong.ExitCode != 0 && wrong.Stderr.Contains("refused the admin token", StringComparison.Ordinal), wrong.ToString());
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, spelled.StatusCode);
         Assert.DoesNotContain("maxconns 10", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
     }
 }

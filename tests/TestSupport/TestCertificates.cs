@@ -185,7 +185,9 @@ public sealed class TestCertificateAuthority : IDisposable
     /// five minutes ago unless a period is given (in the past for an expired one).
     /// </summary>
     /// <param name="ocspUrl">An OCSP responder named in the certificate's Authority Information Access, or none.</param>
-    public TestCertificate IssueClient(string commonName, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, string? ocspUrl = null)
+    /// <param name="crlUrl">A CRL named in the certificate's CRL Distribution Points, or none.</param>
+    public TestCertificate IssueClient(string commonName, DateTimeOffset? notBefore = null, DateTimeOffset? notAfter = null, string? ocspUrl = null,
+        string? crlUrl = null)
     {
         var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new CertificateRequest("CN=" + commonName, key, HashAlgorithmName.SHA256);
@@ -194,6 +196,7 @@ public sealed class TestCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([ClientAuthentication], false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false));
         if (ocspUrl is not null) request.CertificateExtensions.Add(new X509AuthorityInformationAccessExtension([ocspUrl], null));
+        if (crlUrl is not null) request.CertificateExtensions.Add(CertificateRevocationListBuilder.BuildCrlDistributionPointExtension([crlUrl]));
         var now = DateTimeOffset.UtcNow;
         var from = notBefore ?? now.AddMinutes(-5);
         var to = notAfter ?? now.AddDays(2);

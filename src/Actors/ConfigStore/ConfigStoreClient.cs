@@ -11,12 +11,12 @@ public static class ConfigStoreClient
     /// than one message goes first as parts, each acknowledged before the next (so they arrive in order), then the
     /// last part with the command.
     /// </summary>
-    public static async Task<object> ApplyAsync(IActorRef store, string text, string source, bool strictCiphers, TimeSpan timeout)
+    public static async Task<object> ApplyAsync(IActorRef store, string text, string source, bool strictCiphers, TimeSpan timeout, string? context = null)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length <= MaxTextPerMessage)
-            return await store.Ask<object>(new ApplyConfig(text, source, strictCiphers), timeout);
+            return await store.Ask<object>(new ApplyConfig(text, source, strictCiphers, Context: context), timeout);
         var id = Guid.NewGuid();
         var index = 0;
         var at = 0;
@@ -29,6 +29,6 @@ public static class ConfigStoreClient
             at += length;
             index++;
         }
-        return await store.Ask<object>(new ApplyConfig(text[at..], source, strictCiphers, id), timeout);
+        return await store.Ask<object>(new ApplyConfig(text[at..], source, strictCiphers, id, context), timeout);
     }
 }

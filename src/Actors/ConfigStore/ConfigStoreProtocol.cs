@@ -39,8 +39,10 @@ public static class ConfigStoreProtocol
     /// <summary>
     /// Apply configuration text on top of the running configuration; validated whole, all or nothing. Longer text is
     /// sent first as <see cref="ConfigTextPart"/>s of the same <paramref name="UploadId"/>; <paramref name="Text"/> is the last part.
+    /// With <paramref name="Context"/> (an admin token limited to one SSLM context), the change is refused whole unless
+    /// it changes that context's section alone, decided by the store against the configuration it holds.
     /// </summary>
-    public sealed record ApplyConfig(string Text, string Source, bool StrictCiphers = false, Guid? UploadId = null) : IClusterMessage;
+    public sealed record ApplyConfig(string Text, string Source, bool StrictCiphers = false, Guid? UploadId = null, string? Context = null) : IClusterMessage;
 
     /// <summary>A part of the text of a coming <see cref="ApplyConfig"/>, acknowledged before the next is sent.</summary>
     public sealed record ConfigTextPart(Guid UploadId, int Index, string Text) : IClusterMessage;

@@ -31,10 +31,31 @@ public sealed record ConfigStoreState
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(text);
-        var result = ConfigParser.Apply(Config, text, new ConfigOptions { StrictCiphers = command.StrictCiphers }, new StoreView(Files, check));
+        var view = new StoreView(Files, check);
+        var result = ConfigParser.Apply(Config, text, new ConfigOptions { StrictCiphers = command.StrictCiphers }, view);
         if (!result.Succeeded) return (null, result.Diagnostics);
+        var diagnostics = result.Diagnostics;
+        if (result.Config!.Contexts.Count > 0)
+        {
+            // A chain this change breaks refuses it; one broken before stays a warning, never blocking the change.
+            var after = ConfigValidator.ChainProblems(result.Config, view);
+            var before = after.Count == 0 ? after : ConfigValidator.ChainProblems(Config, view);
+            var broken = after.Where(p => !before.ContainsKey(p.Key)).Select(p => new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, p.Value)).ToList();
+            if (broken.Count > 0) return (null, [.. diagnostics, .. broken]);
+            diagnostics = [.. diagnostics, .. after.Values.Select(m => new ConfigDiagnostic(DiagnosticSeverity.Warning, 0, null, m))];
+        }
+
         var (changed, removed) = ConfigSections.Diff(Config, result.Config!);
-        return (new ConfigChanged(Revision + 1, [.. changed.Select(c => new SectionText(c.Key, c.Value))], removed, text, command.Source, now), result.Diagnostics);
+        if (command.Context is { } scope)
+        {
+            // Decided here, against the configuration the store holds, not a node's copy that may lag behind it.
+            var own = ConfigSections.Key(ConfigSections.Context, scope);
+            var outside = changed.Select(c => c.Key).Concat(removed).Where(k => k != own).Distinct().Order(StringComparer.Ordinal).ToList();
+            if (outside.Count > 0)
+                return (null, [new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null,
+                    $"a token of ssl-proxy context {scope} may change that context only, and this text changes {string.Join(", ", outside.Take(5))}{(outside.Count > 5 ? $" and {outside.Count - 5} more" : "")}; nothing was changed")]);
+        }
+        return (new ConfigChanged(Revision + 1, [.. changed.Select(c => new SectionText(c.Key, c.Value))], removed, text, command.Source, now), diagnostics);
     }
 
     /// <summary>Decides an <see cref="ApplyConfig"/> whose text came whole in the command.</summary>
@@ -67,12 +88,10 @@ public sealed record ConfigStoreState
         // A CA certificate that completes an in-service SSLM service's chain (min-chain-length) stays while it does.
         if (Files[command.Name].Kind == StoredFileKind.Certificate && Config.Contexts.Count > 0)
         {
-            var broken = ConfigValidator.Validate(Config, new StoreView(Files.Remove(command.Name), (_, _) => null))
-                .Where(d => d.Severity == DiagnosticSeverity.Error && d.Message.Contains("does not reach a self-signed root", StringComparison.Ordinal))
-                .Except(ConfigValidator.Validate(Config, new StoreView(Files, (_, _) => null)))
-                .FirstOrDefault();
-            if (broken is not null)
-                return (null, $"'{command.Name}' completes a certificate chain in use: without it, {broken.Message}");
+            var without = ConfigValidator.ChainProblems(Config, new StoreView(Files.Remove(command.Name), (_, _) => null));
+            var present = without.Count == 0 ? without : ConfigValidator.ChainProblems(Config, new StoreView(Files, (_, _) => null));
+            if (without.FirstOrDefault(p => !present.ContainsKey(p.Key)) is { Value: { } broken })
+                return (null, $"'{command.Name}' completes a certificate chain in use: without it, {broken}");
         }
         return (new FileRemoved(Revision + 1, command.Name, now), null);
     }

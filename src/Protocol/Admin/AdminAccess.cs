@@ -37,26 +37,6 @@ public sealed record AdminPrincipal(string Name, AdminRole Role, string? Context
         return null;
     }
 
-    /// <summary>
-    /// Why this principal may not apply <paramref name="text"/> to <paramref name="current"/>, or null: a token of one
-    /// context may change that context's section and nothing else (not a trustpoint, not another context, no CSS
-    /// object). A text that does not parse is not refused here: the configuration store reports its errors.
-    /// </summary>
-    public string? ConfigureRefusal(Config.RunningConfig current, string text)
-    {
-        ArgumentNullException.ThrowIfNull(current);
-        ArgumentNullException.ThrowIfNull(text);
-        if (Context is not { } context) return null;
-        var result = Config.ConfigParser.Apply(current, text);
-        if (result.Config is not { } after) return null;
-        var (changed, removed) = Config.ConfigSections.Diff(current, after);
-        var own = Config.ConfigSections.Key(Config.ConfigSections.Context, context);
-        var outside = changed.Select(c => c.Key).Concat(removed).Where(k => k != own).Distinct().Order(StringComparer.Ordinal).ToList();
-        return outside.Count == 0
-            ? null
-            : $"{Name} may change ssl-proxy context {context} only, and this text changes {string.Join(", ", outside.Take(5))}{(outside.Count > 5 ? $" and {outside.Count - 5} more" : "")}; nothing was changed";
-    }
-
     /// <summary>Whether this principal sees module <paramref name="module"/> (a context token: only its context's, named <c>NAME@CONTEXT</c>).</summary>
     public bool Sees(string module)
     {
@@ -105,7 +85,8 @@ public sealed class AdminTokens
             {
                 "admin" => AdminRole.Admin,
                 "read-only" => AdminRole.ReadOnly,
-                _ => throw new FormatException($"{Where()}: '{w[0]}' is not a role; write 'admin' or 'read-only', then '[context NAME]', then the token"),
+                // The word is not repeated: on a line whose role was forgotten, it is the token.
+                _ => throw new FormatException($"{Where()}: the first word is not a role; write 'admin' or 'read-only', then '[context NAME]', then the token"),
             };
             string? context = null;
             var at = 1;

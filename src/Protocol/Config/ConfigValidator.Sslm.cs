@@ -17,6 +17,39 @@ public static partial class ConfigValidator
     }
 
     /// <summary>
+    /// The <c>min-chain-length</c> check (release notes 3.1(3)) of every in-service server proxy service, by
+    /// <c>CONTEXT/SERVICE</c>: its trustpoint's certificate must chain, through the certificate store, to a self-signed
+    /// root, or be at least min-chain-length certificates long. The configuration store applies it to what a change
+    /// newly breaks (a new or changed service, a certificate taken out of the store), so a chain broken before never
+    /// blocks an unrelated change.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> ChainProblems(RunningConfig config, ICertStoreView store)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(store);
+        var problems = new Dictionary<string, string>(StringComparer.Ordinal);
+        var chains = new Dictionary<string, (int Certificates, bool ReachesRoot)?>(StringComparer.Ordinal);
+        foreach (var context in config.Contexts.Values)
+        {
+            foreach (var s in context.Services.Values)
+            {
+                if (!s.InService || s.Client || s.CertificateTrustpoint is not { } name || !config.Trustpoints.TryGetValue(name, out var tp) ||
+                    tp.Chain.FirstOrDefault(c => !c.Ca) is not { } leaf) continue;
+                var file = SslmLowering.StoreFile(leaf.File);
+                if (!chains.TryGetValue(file, out var chain)) chains[file] = chain = store.ChainOf(file);
+                if (chain is not { } c || c.ReachesRoot || (tp.MinChainLength > 0 && c.Certificates >= tp.MinChainLength)) continue;
+                problems[$"{context.Name}/{s.Name}"] =
+                    $"ssl-proxy context {context.Name}, service {s.Name}: the chain of trustpoint {name}'s certificate is {c.Certificates} certificate(s) in the store and does not reach a self-signed root CA" +
+                    (tp.MinChainLength == 0
+                        ? $"; import the CA certificates that issued it, or accept a partial chain with 'min-chain-length {c.Certificates}' under 'crypto pki trustpoint {name}' (release notes 3.1(3))"
+                        : $", shorter than its min-chain-length {tp.MinChainLength}; import the CA certificates that issued it or lower min-chain-length");
+            }
+        }
+
+        return problems;
+    }
+
+    /// <summary>
     /// The SSLM face: every name a context object uses resolves (in its own context, or among the trustpoints and
     /// certificate maps), an in-service proxy service has what it needs to carry traffic, and no two listeners (proxy
     /// services or CSS content rules) claim one address and port.
@@ -48,8 +81,6 @@ public static partial class ConfigValidator
                 store.MismatchReason(pairKey, SslmLowering.StoreFile(own.File)) is { } mismatch)
                 error($"crypto pki trustpoint {t.Name}: rsakeypair '{pairKey}' does not belong to certificate {own.Serial} ({mismatch}); name the certificate issued for this key");
 
-            if (t.Revocation.Contains(RevocationMethod.Crl))
-                error($"crypto pki trustpoint {t.Name}: 'revocation-check crl' is not supported by this release (a CRL is a crl-record of the CSS face); write 'revocation-check ocsp' or 'none'");
         }
 
         foreach (var context in config.Contexts.Values)
@@ -128,15 +159,6 @@ public static partial class ConfigValidator
                     error($"{who}: an in-service proxy service needs 'server ipaddr IP protocol tcp port N'; add it or write 'no inservice'");
                 if (!s.Client && s.CertificateTrustpoint is null)
                     error($"{who}: an in-service server proxy service needs its certificate: add 'certificate rsa general-purpose trustpoint NAME' or write 'no inservice'");
-                // min-chain-length (3.1(3), CSCsl42088): a server service's certificate must chain in the store to a
-                // self-signed root, or be at least that many certificates long.
-                if (!s.Client && s.CertificateTrustpoint is { } chained && config.Trustpoints.TryGetValue(chained, out var chainTp) &&
-                    chainTp.Chain.FirstOrDefault(c => !c.Ca) is { } leafLine && store?.ChainOf(SslmLowering.StoreFile(leafLine.File)) is { } chain &&
-                    !chain.ReachesRoot && (chainTp.MinChainLength == 0 || chain.Certificates < chainTp.MinChainLength))
-                    error($"{who}: the chain of trustpoint {chained}'s certificate is {chain.Certificates} certificate(s) in the store and does not reach a self-signed root CA" +
-                        (chainTp.MinChainLength == 0
-                            ? $"; import the CA certificates that issued it, or accept a partial chain with 'min-chain-length {chain.Certificates}' under 'crypto pki trustpoint {chained}' (release notes 3.1(3))"
-                            : $", shorter than its min-chain-length {chainTp.MinChainLength}; import the CA certificates that issued it or lower min-chain-length"));
                 if (s.CertificateTrustpoint is { } own && config.Trustpoints.TryGetValue(own, out var ownTp) && (ownTp.RsaKeyPair is null || !ownTp.Chain.Any(c => !c.Ca)))
                     error($"{who}: trustpoint {own} needs 'rsakeypair FILE' and a 'certificate SERIAL FILE' line in its chain before the service can be in service{(s.Client ? " (a client service presents it to its server)" : "")}");
                 if (s.Virtual is { } v && !claimed.TryAdd((v.Address, v.Port), who))

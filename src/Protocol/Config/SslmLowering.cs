@@ -83,7 +83,7 @@ public static class SslmLowering
                         { AllowRevokedCerts: true } => ClientAuthFailureAction.IgnoreRevoked,
                         _ => ClientAuthFailureAction.Reject,
                     },
-                    Revocation = first?.Revocation.Where(m => m != RevocationMethod.Crl).ToValueList() ?? ValueList<RevocationMethod>.Empty,
+                    Revocation = first?.Revocation ?? ValueList<RevocationMethod>.Empty,
                     OcspUrl = first?.OcspUrl,
                     Authorizations = maps,
                 };
@@ -236,5 +236,4 @@ public static class SslmLowering
         return colon > 0 && file[..colon] is "nvram" or "disk0" or "bootflash" ? file[(colon + 1)..] : file;
     }
 
-    private static ValueList<T> ToValueList<T>(this IEnumerable<T> items) => new(items);
 }

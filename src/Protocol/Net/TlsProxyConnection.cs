@@ -543,8 +543,9 @@ public sealed class TlsProxyConnection : IDisposable
                     : ssl.ClientVerdict as ClientAuthOutcome ?? policy.Verify([]);
                 if (clientAuth.Result == ClientAuthResult.Pending)
                 {
-                    // OCSP had no answer cached: the handshake went on, and nothing is forwarded until the answer is in
-                    // (the question is bounded by the OCSP timeout, not by the handshake timeout: a slow responder is
+                    // OCSP (or a distribution point's CRL) had no answer cached: the handshake went on, and nothing is
+                    // forwarded until the answer is in (the question is bounded by its source's timeout, not by the
+                    // handshake timeout: a slow responder is
                     // then "no answer", decided by the revocation order, never a handshake timeout). A refusal now ends
                     // the connection without an alert: OpenSSL sends none of our choosing after the handshake.
                     clientAuth = await chosen.ClientAuth!.ResolveAsync(clientAuth, _lifetime.Token);

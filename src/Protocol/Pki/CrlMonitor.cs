@@ -21,9 +21,6 @@ public sealed class CrlMonitor : ICrlSource, IDisposable
     /// <summary>Largest CRL accepted; a larger answer is refused rather than buffered.</summary>
     public const int MaxCrlBytes = 16 * 1024 * 1024;
 
-    /// <summary>Clock difference tolerated on the CRL's thisUpdate.</summary>
-    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(5);
-
     private readonly Uri _url;
     private readonly string _name;
     private readonly X509Certificate2 _signer;
@@ -241,63 +238,19 @@ public sealed class CrlMonitor : ICrlSource, IDisposable
     /// <summary>Checks a downloaded CRL and puts it in use; the reason when it is refused.</summary>
     private string? Accept(byte[] body)
     {
-        X509Crl? crl;
-        try
-        {
-            crl = new X509CrlParser().ReadCrl(body);
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or
-            Org.BouncyCastle.Security.Certificates.CrlException or Org.BouncyCastle.Asn1.Asn1Exception)
-        {
-            return "not a CRL: " + e.Message;
-        }
-
-        if (crl is null)
-        {
-            return "the answer holds no CRL";
-        }
-
-        if (!crl.IssuerDN.Equivalent(_signerName))
-        {
-            return $"the CRL is issued by '{crl.IssuerDN}', not by the signing certificate '{_signerName}'";
-        }
-
-        try
-        {
-            crl.Verify(_signerKey);
-        }
-        catch (Exception e) when (e is Org.BouncyCastle.Security.Certificates.CrlException or
-            Org.BouncyCastle.Security.InvalidKeyException or Org.BouncyCastle.Security.SignatureException or
-            Org.BouncyCastle.Security.Certificates.CertificateException)
-        {
-            return $"its signature does not verify with '{_signer.Subject}'";
-        }
-
-        var now = _time.GetUtcNow();
-        var thisUpdate = new DateTimeOffset(DateTime.SpecifyKind(crl.ThisUpdate, DateTimeKind.Utc));
-        DateTimeOffset? nextUpdate = crl.NextUpdate is { } next ? new DateTimeOffset(DateTime.SpecifyKind(next, DateTimeKind.Utc)) : null;
-        if (thisUpdate > now + ClockSkew)
-        {
-            return $"its thisUpdate {thisUpdate:u} is in the future";
-        }
-
+        var (list, problem) = CrlList.Read(body, _signerName, _signerKey, _signer.Subject, _time.GetUtcNow());
+        if (list is null) return problem;
         var current = Volatile.Read(ref _current);
-        if (current is not null && thisUpdate < current.ThisUpdate)
+        if (current is not null && list.ThisUpdate < current.ThisUpdate)
         {
             // An older list than the one in use would bring revoked certificates back to life.
-            return $"it is older ({thisUpdate:u}) than the CRL in use ({current.ThisUpdate:u})";
+            return $"it is older ({list.ThisUpdate:u}) than the CRL in use ({current.ThisUpdate:u})";
         }
 
-        var serials = new HashSet<BigInteger>();
-        foreach (var entry in crl.GetRevokedCertificates() ?? new HashSet<X509CrlEntry>())
-        {
-            serials.Add(entry.SerialNumber);
-        }
-
-        Volatile.Write(ref _current, new Snapshot(crl.IssuerDN, crl.IssuerDN.GetEncoded(), serials, thisUpdate, nextUpdate));
-        var stale = nextUpdate < now ? $"; note: its nextUpdate {nextUpdate:u} has passed, the CA has not published a newer one" : "";
+        Volatile.Write(ref _current, new Snapshot(list.Issuer, list.Issuer.GetEncoded(), list.Serials, list.ThisUpdate, list.NextUpdate));
+        var stale = list.NextUpdate < _time.GetUtcNow() ? $"; note: its nextUpdate {list.NextUpdate:u} has passed, the CA has not published a newer one" : "";
         _log(string.Create(CultureInfo.InvariantCulture,
-            $"CRL {_name}: fetched from {_url}, {serials.Count} revoked, thisUpdate {thisUpdate:u}{(nextUpdate is { } n ? $", nextUpdate {n:u}" : "")}{stale}"));
+            $"CRL {_name}: fetched from {_url}, {list.Serials.Count} revoked, thisUpdate {list.ThisUpdate:u}{(list.NextUpdate is { } n ? $", nextUpdate {n:u}" : "")}{stale}"));
         return null;
     }
 

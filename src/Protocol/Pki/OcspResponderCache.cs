@@ -72,9 +72,10 @@ public sealed class OcspResponderCache : IOcspSource, IDisposable
         var key = Key(leaf, issuer);
         var leafDer = leaf.RawData;
         var issuerDer = issuer.RawData;
-        Lazy<Task<OcspAnswer>>? question = null;
-        question = _asking.GetOrAdd(key, _ => new Lazy<Task<OcspAnswer>>(() => AskOnceAsync(key, leafDer, issuerDer, question!)));
-        return question.Value.WaitAsync(cancellationToken);
+        // The question knows its own entry before anyone can run it, so its end always removes that entry.
+        Lazy<Task<OcspAnswer>>? candidate = null;
+        candidate = new Lazy<Task<OcspAnswer>>(() => AskOnceAsync(key, leafDer, issuerDer, candidate!));
+        return _asking.GetOrAdd(key, candidate).Value.WaitAsync(cancellationToken);
     }
 
     private async Task<OcspAnswer> AskOnceAsync(string key, byte[] leafDer, byte[] issuerDer, Lazy<Task<OcspAnswer>> self)

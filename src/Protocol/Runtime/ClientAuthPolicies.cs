@@ -30,7 +30,11 @@ internal sealed class ClientAuthPolicies : IDisposable
 
         // Only what the crl-record names is contacted: no redirect to elsewhere, no proxy from the environment.
         _http = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, UseProxy = false }) { Timeout = FetchTimeout };
+        _cdp = new CdpCrlCache(_http, time, log);
     }
+
+    // One per node: a distribution point's list serves every ssl-server whose clients name it.
+    private readonly CdpCrlCache _cdp;
 
     /// <summary>The policy of <paramref name="server"/>, or null when it does not authenticate clients.</summary>
     public ClientAuthPolicy? For(SslServerPlan server, IReadOnlyDictionary<string, byte[]> files, RuntimeLeases leases)
@@ -44,7 +48,9 @@ internal sealed class ClientAuthPolicies : IDisposable
         var maps = plan.Authorizations
             .GroupBy(a => Certificate(files, a.Key, who, "cacert").GetCertHashString(HashAlgorithmName.SHA256), StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<PkiCertificateMap>)[.. g.Select(a => a.Value)], StringComparer.OrdinalIgnoreCase);
-        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp, maps);
+        // A CRL without a crl-record (an SSLM trustpoint's revocation-check crl): each certificate's distribution point.
+        var cdp = plan.Revocation.Contains(RevocationMethod.Crl) && crl is null ? _cdp : null;
+        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp, maps, cdp);
     }
 
     /// <summary>The OCSP answers of a responder setting (a URL, or each certificate's own), shared by every ssl-server using it.</summary>
@@ -83,6 +89,7 @@ internal sealed class ClientAuthPolicies : IDisposable
     {
         _crls.Dispose();
         foreach (var ocsp in _ocsp.Values) ocsp.Dispose();
+        _cdp.Dispose();
         _http.Dispose();
     }
 }

@@ -66,8 +66,11 @@ public sealed record ClientAuthOutcome(ClientAuthResult Result, string? Subject,
     /// <summary>For <see cref="ClientAuthResult.RevocationUnavailable"/>: the SSLM's error string of the last method that failed.</summary>
     internal string? RevocationError { get; init; }
 
-    /// <summary>For <see cref="ClientAuthResult.Pending"/>: the issuer the OCSP question is about.</summary>
+    /// <summary>For <see cref="ClientAuthResult.Pending"/>: the issuer the question is about.</summary>
     internal System.Security.Cryptography.X509Certificates.X509Certificate2? PendingIssuer { get; init; }
+
+    /// <summary>For <see cref="ClientAuthResult.Pending"/>: the revocation method waited for (OCSP, or a distribution point's CRL).</summary>
+    internal Config.RevocationMethod? PendingMethod { get; init; }
 
     /// <summary>
     /// Set when the ssl-server's failure action is redirect and <see cref="Failed"/>: the client's first HTTP request

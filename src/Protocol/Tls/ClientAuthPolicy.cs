@@ -34,7 +34,7 @@ public sealed class ClientAuthPolicy
     public ClientAuthPolicy(IEnumerable<X509Certificate2> trustedCas, ClientAuthFailureAction failure,
         string? failureUrl = null, ICrlSource? crl = null, TimeProvider? time = null,
         IReadOnlyList<RevocationMethod>? revocation = null, IOcspSource? ocsp = null,
-        IReadOnlyDictionary<string, IReadOnlyList<PkiCertificateMap>>? authorizations = null)
+        IReadOnlyDictionary<string, IReadOnlyList<PkiCertificateMap>>? authorizations = null, CdpCrlCache? cdp = null)
     {
         ArgumentNullException.ThrowIfNull(trustedCas);
         _trusted = [.. trustedCas];
@@ -54,6 +54,7 @@ public sealed class ClientAuthPolicy
         FailureUrl = failure == ClientAuthFailureAction.Redirect ? failureUrl : null;
         Crl = crl;
         Ocsp = ocsp;
+        Cdp = crl is null ? cdp : null;
         bool configured = revocation is { Count: > 0 };
         Revocation = configured ? [.. revocation!] : crl is null ? [RevocationMethod.None] : [RevocationMethod.Crl];
         _time = time ?? TimeProvider.System;
@@ -70,6 +71,7 @@ public sealed class ClientAuthPolicy
         _authorizations = authorizations is { Count: > 0 } ? new Dictionary<string, IReadOnlyList<PkiCertificateMap>>(authorizations, StringComparer.OrdinalIgnoreCase) : null;
         ScopeKey = $"client-auth:{fingerprint}:{failure}:{crl?.Id ?? "no-crl"}" +
             (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "") +
+            (Cdp is not null ? ":" + CdpCrlCache.Id : "") +
             (_authorizations is null ? "" : ":maps=" + string.Join(',', _authorizations.OrderBy(a => a.Key, StringComparer.OrdinalIgnoreCase).Select(a => $"{a.Key[..16]}:{string.Join('|', a.Value.Select(m => m.Name + ":" + m.Digest).Order(StringComparer.Ordinal))}")));
     }
 
@@ -95,6 +97,12 @@ public sealed class ClientAuthPolicy
 
     /// <summary>The OCSP answers consulted for <see cref="RevocationMethod.Ocsp"/>, or null.</summary>
     public IOcspSource? Ocsp { get; }
+
+    /// <summary>
+    /// The CRLs of the certificates' own distribution points, consulted for <see cref="RevocationMethod.Crl"/> when no
+    /// crl-record is configured (a trustpoint's <c>revocation-check crl</c>), or null.
+    /// </summary>
+    public CdpCrlCache? Cdp { get; }
 
     /// <summary>The trusted CAs, in the configured order.</summary>
     public IReadOnlyList<X509Certificate2> TrustedCas { get; }
@@ -253,6 +261,28 @@ public sealed class ClientAuthPolicy
                             return verified with { Reason = verified.Reason + $", not listed in CRL {Crl.Id}", Revocation = method };
                     }
 
+                case RevocationMethod.Crl when Cdp is not null:
+                    if (issuer is null || ReferenceEquals(leaf, issuer))
+                    {
+                        missing = "no issuer certificate to check a CRL against";
+                        error = "CRL Get Failure";
+                        continue;
+                    }
+
+                    switch (Cdp.Cached(leaf, issuer))
+                    {
+                        case null when pendingAllowed:
+                            return verified with { Result = ClientAuthResult.Pending, Reason = $"waiting for the CRL of '{subject}''s distribution point", PendingIssuer = issuer, PendingMethod = method };
+                        case CrlStatus.Revoked:
+                            return verified with { Result = ClientAuthResult.Revoked, Reason = $"'{subject}' serial {verified.SerialNumber} is listed in the CRL of its distribution point", Revocation = method };
+                        case CrlStatus.Good:
+                            return verified with { Reason = verified.Reason + ", not listed in the CRL of its distribution point", Revocation = method };
+                        default:
+                            missing = "the certificate names no CRL distribution point, or its CRL could not be fetched";
+                            error = "CRL Get Failure";
+                            continue;
+                    }
+
                 case RevocationMethod.Ocsp when Ocsp is not null:
                     if (issuer is null || ReferenceEquals(leaf, issuer))
                     {
@@ -266,7 +296,7 @@ public sealed class ClientAuthPolicy
                     {
                         if (pendingAllowed)
                         {
-                            return verified with { Result = ClientAuthResult.Pending, Reason = $"waiting for the OCSP answer about '{subject}'", PendingIssuer = issuer };
+                            return verified with { Result = ClientAuthResult.Pending, Reason = $"waiting for the OCSP answer about '{subject}'", PendingIssuer = issuer, PendingMethod = method };
                         }
 
                         missing = "no OCSP answer";
@@ -306,9 +336,10 @@ public sealed class ClientAuthPolicy
     }
 
     /// <summary>
-    /// Decides a <see cref="ClientAuthResult.Pending"/> outcome: waits for the OCSP answer (bounded by the source's own
-    /// timeout and <paramref name="cancellationToken"/>), then tries the revocation methods again, an OCSP answer still
-    /// missing counting as no answer. Any other outcome is returned as it is.
+    /// Decides a <see cref="ClientAuthResult.Pending"/> outcome: waits for the answer of the method waited for (an OCSP
+    /// answer, or a distribution point's CRL, each bounded by its source's own timeout and
+    /// <paramref name="cancellationToken"/>), then tries the revocation methods again in order, an answer still missing
+    /// counting as none. Any other outcome is returned as it is.
     /// </summary>
     public async Task<ClientAuthOutcome> ResolveAsync(ClientAuthOutcome outcome, CancellationToken cancellationToken)
     {
@@ -319,9 +350,19 @@ public sealed class ClientAuthPolicy
         }
 
         var leaf = Parse(der);
-        var asked = Ocsp is null ? null : await Ocsp.AskAsync(leaf, issuer, cancellationToken);
-        var decided = Revoke(outcome with { Result = ClientAuthResult.Verified, Reason = $"'{outcome.Subject}' chains to a configured cacert", PendingIssuer = null },
-            leaf, issuer, pendingAllowed: false, asked);
+        var verified = outcome with { Result = ClientAuthResult.Verified, Reason = $"'{outcome.Subject}' chains to a configured cacert", PendingIssuer = null, PendingMethod = null };
+        // In the revocation order: the method waited for is asked (each bounded by its own source), then the order is
+        // tried again, and a later method may be waited for in turn; the first that answers decides.
+        OcspAnswer? asked = null;
+        var decided = outcome;
+        for (var round = 0; round < Revocation.Count && decided.Result == ClientAuthResult.Pending; round++)
+        {
+            if (decided.PendingMethod == RevocationMethod.Crl && Cdp is not null) await Cdp.FetchAsync(leaf, issuer, cancellationToken);
+            else if (decided.PendingMethod == RevocationMethod.Ocsp && Ocsp is not null) asked = await Ocsp.AskAsync(leaf, issuer, cancellationToken);
+            decided = Revoke(verified, leaf, issuer, pendingAllowed: round < Revocation.Count - 1, asked);
+        }
+
+        if (decided.Result == ClientAuthResult.Pending) decided = Revoke(verified, leaf, issuer, pendingAllowed: false, asked);
         return decided.Failed && Failure == ClientAuthFailureAction.Redirect ? decided with { RedirectUrl = FailureUrl } : decided;
     }
 

@@ -28,6 +28,40 @@ public sealed class SslmServiceDataPathTests
           inservice
         """;
 
+    /// <summary>
+    /// One TLS 1.3 connection of <paramref name="certificate"/> (openssl s_client) to service s1 with header policy
+    /// <paramref name="policyLines"/> and CA pool <c>clients</c> of trustpoint <c>clientca</c> (<paramref name="ca"/>,
+    /// with <paramref name="trustpointLines"/>), its pool entry ending in <paramref name="poolEntry"/> and
+    /// <paramref name="more"/> lines before the context; one request sent. What s_client printed.
+    /// </summary>
+    private static async Task<ProcessResult> PoolClientAsync(KeepAliveHttpBackend server, TestCertificateAuthority ca, TestCertificate certificate,
+        string policyLines, string trustpointLines, string poolEntry = "", string more = "")
+    {
+        var text = Config(server.EndPoint.Port, policyLines) + $"""
+
+            crypto pki trustpoint clientca
+            {trustpointLines}
+            crypto pki certificate chain clientca
+             certificate ca 01 cafile
+            {more}
+            ssl-proxy context Default
+             pool ca clients
+              ca trustpoint clientca{poolEntry}
+             service s1
+              trusted-ca clients
+              cert-trim
+            """;
+        using var node = new Node(server.EndPoint.Port, config: text, files: new Dictionary<string, byte[]>
+        {
+            ["cafile"] = SslCluster.Protocol.Pki.CertStoreFile.FromCertificate("cafile", ca.Certificate.RawData, DateTimeOffset.UtcNow).Encode(),
+        });
+        var (port, served) = node.Serve(1);
+        var result = await OpenSslClient.SClientAsync(port, $"-tls1_3 -cert {certificate.CertificatePemPath} -key {certificate.KeyPemPath} -ign_eof",
+            "GET /p HTTP/1.1\r\nHost: vip.test\r\nConnection: close\r\n\r\n");
+        await served;
+        return result;
+    }
+
     [Fact]
     public async Task ServerProxyService_InService_TerminatesWithTheTrustpointsCertificateAndInsertsThePolicysHeaders()
     {
@@ -70,29 +104,9 @@ public sealed class SslmServiceDataPathTests
             using var responder = await OpenSslOcspResponder.StartAsync(folder, ca.Certificate, ca.KeyPem,
                 OpenSslOcspResponder.IndexLine(mallory.ToX509(), DateTimeOffset.UtcNow.AddHours(-1)));
             await using var server = new KeepAliveHttpBackend();
-            var text = Config(server.EndPoint.Port, $"  client-cert basic\n  {allow}") + $"""
-
-                crypto pki trustpoint clientca
-                 revocation-check ocsp
-                 ocsp url {responder.Url}
-                crypto pki certificate chain clientca
-                 certificate ca 01 cafile
-                ssl-proxy context Default
-                 pool ca clients
-                  ca trustpoint clientca
-                 service s1
-                  trusted-ca clients
-                """;
-            using var node = new Node(server.EndPoint.Port, config: text, files: new Dictionary<string, byte[]>
-            {
-                ["cafile"] = SslCluster.Protocol.Pki.CertStoreFile.FromCertificate("cafile", ca.Certificate.RawData, DateTimeOffset.UtcNow).Encode(),
-            });
-            var (port, served) = node.Serve(1);
             var certificate = client == "mallory" ? mallory : stranger;
 
-            var result = await OpenSslClient.SClientAsync(port, $"-tls1_3 -cert {certificate.CertificatePemPath} -key {certificate.KeyPemPath} -ign_eof",
-                "GET /p HTTP/1.1\r\nHost: vip.test\r\nConnection: close\r\n\r\n");
-            await served;
+            var result = await PoolClientAsync(server, ca, certificate, $"  client-cert basic\n  {allow}", $" revocation-check ocsp\n ocsp url {responder.Url}");
 
             if (!forwarded)
             {
@@ -118,35 +132,34 @@ public sealed class SslmServiceDataPathTests
         using var ca = TestCertificateAuthority.Create("SSLM Map CA");
         using var certificate = ca.IssueClient(client);
         await using var server = new KeepAliveHttpBackend();
-        var text = Config(server.EndPoint.Port, "  client-cert basic\n  allow-auth-failures") + """
 
-            crypto pki trustpoint clientca
-             revocation-check none
-            crypto pki certificate chain clientca
-             certificate ca 01 cafile
-            crypto pki certificate map only-alice 10
-             subject-name eq cn=alice
-            ssl-proxy context Default
-             pool ca clients
-              ca trustpoint clientca match map only-alice
-             service s1
-              trusted-ca clients
-              cert-trim
-            """;
-        using var node = new Node(server.EndPoint.Port, config: text, files: new Dictionary<string, byte[]>
-        {
-            ["cafile"] = SslCluster.Protocol.Pki.CertStoreFile.FromCertificate("cafile", ca.Certificate.RawData, DateTimeOffset.UtcNow).Encode(),
-        });
-        var (port, served) = node.Serve(1);
-
-        await OpenSslClient.SClientAsync(port, $"-tls1_3 -cert {certificate.CertificatePemPath} -key {certificate.KeyPemPath} -ign_eof",
-            "GET /p HTTP/1.1\r\nHost: vip.test\r\nConnection: close\r\n\r\n");
-        await served;
+        await PoolClientAsync(server, ca, certificate, "  client-cert basic\n  allow-auth-failures", " revocation-check none", " match map only-alice",
+            "crypto pki certificate map only-alice 10\n subject-name eq cn=alice");
 
         var head = Assert.Single(server.Requests);
         Assert.Contains($"\r\nClientCert-Valid: {valid}\r\n", head, StringComparison.Ordinal);
         Assert.Contains($"\r\nClientCert-Error: {error}\r\n", head, StringComparison.Ordinal);
         Assert.Contains($"\r\nClientCert-Subject-CN: {client}\r\n", head, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("alice", "1", "none")]
+    [InlineData("mallory", "0", "Cert Revoked")]
+    public async Task ServerProxyService_TrustpointRevocationCheckCrl_TheCertificatesDistributionPointDecides(string client, string valid, string error)
+    {
+        using var ca = TestCertificateAuthority.Create("SSLM CDP CA");
+        await using var crl = new StaticHttpServer();
+        using var alice = ca.IssueClient("alice", crlUrl: crl.Url());
+        using var mallory = ca.IssueClient("mallory", crlUrl: crl.Url());
+        crl.Body = ca.CreateCrl([mallory]);
+        await using var server = new KeepAliveHttpBackend();
+
+        await PoolClientAsync(server, ca, client == "alice" ? alice : mallory, "  client-cert basic\n  allow-revoked-certs", " revocation-check crl");
+
+        var head = Assert.Single(server.Requests);
+        Assert.Contains($"\r\nClientCert-Valid: {valid}\r\n", head, StringComparison.Ordinal);
+        Assert.Contains($"\r\nClientCert-Error: {error}\r\n", head, StringComparison.Ordinal);
+        Assert.Equal(1, crl.Requests);
     }
 
     [Fact]
