@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using SslCluster.TestSupport;
 using Xunit;
 
 namespace SslCluster.Integration.Tests;
@@ -38,12 +39,7 @@ public static class BackendTestKit
             .FirstOrDefault(l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))?[(name.Length + 1)..].Trim();
 
     /// <summary>A port free on <paramref name="address"/> (a 127.x address of a mapped reference sample).</summary>
-    public static int FreePort(string address)
-    {
-        using var l = new TcpListener(IPAddress.Parse(address), 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    public static int FreePort(string address) => Ports.Free(address);
 
     /// <summary>The reference's form of a loopback address under <c>private-to-loopback</c>: 127.a.b.c as 192.a.b.c.</summary>
     public static string Configured(IPAddress loopback, string firstOctet = "192") =>

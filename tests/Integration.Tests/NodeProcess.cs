@@ -50,12 +50,7 @@ public sealed class NodeProcess : IDisposable
 
     public static string CliDll => Path.Combine(RepoPaths.Root, "src", "Cli", "bin", Configuration, "net10.0", "sslctl.dll");
 
-    public static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Ports.Free();
 
     public static string NewDataDir() => Directory.CreateTempSubdirectory("sslnode-test-").FullName;
 

@@ -46,6 +46,8 @@ public sealed class SslmClientServiceFixture : IAsyncLifetime
 
     public int ExpiredSignaturePort { get; } = FreePort(Vip);
 
+    public int HeadersPort { get; } = FreePort(Vip);
+
     public async Task InitializeAsync()
     {
         static IPAddress A(int last) => IPAddress.Parse("127.191.150." + last.ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -75,8 +77,18 @@ public sealed class SslmClientServiceFixture : IAsyncLifetime
             crypto pki certificate chain server-ca
              certificate ca 01 nvram:serverca
             ssl-proxy context Default
+             policy http-header hp-client
+              custom "X-Via:sslm-client"
+              client-ip-port
              pool ca servers
               ca trustpoint server-ca
+             service with-headers client
+              virtual ipaddr {Vip} protocol tcp port {HeadersPort}
+              server ipaddr 127.191.150.10 protocol tcp port {Real.Port}
+              certificate rsa general-purpose trustpoint initiator
+              trusted-ca servers
+              policy http-header hp-client
+              inservice
              service to-real client
               virtual ipaddr {Vip} protocol tcp port {RealPort}
               server ipaddr 127.191.150.10 protocol tcp port {Real.Port}
@@ -182,6 +194,7 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
             service = (await f.Node.CtlAsync("show", "ssl-proxy", "service", "to-real")).Stdout;
             conn = (await f.Node.CtlAsync("show", "ssl-proxy", "conn", "service", "to-real@Default")).Stdout;
             if (System.Text.RegularExpressions.Regex.IsMatch(service, @"server handshakes completed\s+: [1-9]") &&
+                System.Text.RegularExpressions.Regex.IsMatch(service, @"conns closed normally\s+: [1-9]") &&
                 System.Text.RegularExpressions.Regex.IsMatch(service, @"conns open\s+: 1\b") && conn.Contains("1 open connection", StringComparison.Ordinal)) break;
         }
 
@@ -248,5 +261,19 @@ public sealed class SslmClientServiceTests(SslmClientServiceFixture f) : IClassF
         Assert.True(wrong.ExitCode != 0 && wrong.Stderr.Contains("refused the admin token", StringComparison.Ordinal), wrong.ToString());
         Assert.Equal(System.Net.HttpStatusCode.Forbidden, spelled.StatusCode);
         Assert.DoesNotContain("maxconns 10", (await f.Node.CtlAsync("show", "running-config")).Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ClientServiceWithHeaderPolicy_EveryRequestGetsTheLinesAndAClientCannotForgeThem()
+    {
+        var (r, _) = await TimedCurl("-H", "ClientIP: 6.6.6.6", "-H", "X-Via: forged", $"http://{SslmClientServiceFixture.Vip}:{f.HeadersPort}/");
+
+        Ok(r);
+        var head = f.Real.LastRequestHead!;
+        Assert.Contains("\r\nX-Via: sslm-client", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nClientIP: 127.", head, StringComparison.Ordinal);
+        Assert.Contains("\r\nClientPort: ", head, StringComparison.Ordinal);
+        Assert.DoesNotContain("6.6.6.6", head, StringComparison.Ordinal);
+        Assert.DoesNotContain("forged", head, StringComparison.Ordinal);
     }
 }

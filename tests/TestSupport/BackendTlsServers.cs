@@ -336,10 +336,5 @@ public sealed class OpenSslServer : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    private static int FreePort() => Ports.Free();
 }

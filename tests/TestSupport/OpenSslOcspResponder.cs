@@ -97,12 +97,7 @@ public sealed class OpenSslOcspResponder : IDisposable
     }
 
     /// <summary>A loopback port free now.</summary>
-    public static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    public static int FreePort() => Ports.Free();
 
     /// <summary>
     /// Waits until the port is in LISTEN state (/proc/net/tcp), without connecting: openssl ocsp serves one connection

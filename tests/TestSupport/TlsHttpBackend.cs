@@ -83,6 +83,11 @@ public sealed class TlsHttpBackend : IAsyncDisposable
     /// <summary>Subject of the last client certificate received, or null when none came yet.</summary>
     public string? LastClientCertificateSubject => Volatile.Read(ref _lastClientSubject);
 
+    /// <summary>The head (request line and headers) of the last request received, or null.</summary>
+    public string? LastRequestHead => Volatile.Read(ref _lastHead);
+
+    private string? _lastHead;
+
     /// <summary>Stops listening and closes every open connection: new connections are refused.</summary>
     public async Task StopAsync()
     {
@@ -187,6 +192,7 @@ public sealed class TlsHttpBackend : IAsyncDisposable
             }
 
             var head = pending.ToString(0, end);
+            Volatile.Write(ref _lastHead, head);
             pending.Remove(0, end + 4);
             var lines = head.Split("\r\n");
             var target = lines[0].Split(' ') is { Length: >= 2 } parts ? parts[1] : "/";

@@ -139,8 +139,8 @@ public static partial class ConfigValidator
                     error($"{who}: http-header policy '{name}' does not exist in context {context.Name}{Suggest.DidYouMean(name, context.HeaderPolicies.Keys)}; add 'policy http-header {name}'");
                 if (s.Client && policy is { ClientCert: not ClientCertFields.None })
                     error($"{who}: a client proxy service has no client certificate to insert (CSCin67360); remove client-cert from policy {policy.Name} or attach another policy");
-                else if (s.Client && policy is not null && s.InService)
-                    error($"{who}: this release relays a client proxy service's clear text as it is and inserts no headers; remove 'policy http-header {policy.Name}' or write 'no inservice'");
+                else if (s.Client && policy is { Session: true })
+                    error($"{who}: a client proxy service's clients have no SSL session to insert (the TLS session is the service's own, with its server); remove 'session' from policy {policy.Name} or attach another policy");
                 if (s.Client && s.TrustedCa is null && s.Verify is not null)
                     warn($"{who}: 'authenticate verify' checks the server against 'trusted-ca', and the service names none");
                 if (s.TrustedCa is { } pool && context.Pools.TryGetValue(pool, out var caPool) && caPool.Entries.Any(e => e.MatchMap is not null))

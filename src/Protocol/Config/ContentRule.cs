@@ -39,6 +39,12 @@ public sealed record ContentRule(string Name)
     /// </summary>
     public string? Context { get; init; }
 
+    /// <summary>
+    /// The header policy of an SSLM client proxy service, lowered (never written in the CSS face): its lines go into
+    /// every request of the clear text relayed to the server.
+    /// </summary>
+    public HttpHeaderSettings? RelayHeaders { get; init; }
+
     public ContentProtocol Protocol { get; init; } = ContentProtocol.Any;
 
     public int? Port { get; init; }

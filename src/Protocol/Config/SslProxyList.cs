@@ -101,6 +101,12 @@ public sealed record ClientAuthSettings
     /// </summary>
     public ValueMap<string, PkiCertificateMap> Authorizations { get; init; } = ValueMap<string, PkiCertificateMap>.Empty;
 
+    /// <summary>
+    /// The SSLM service's <c>cert-trim</c>, lowered: a client's path may end at a trusted subordinate CA (a pool
+    /// trustpoint holding an intermediate), its root neither configured nor sent.
+    /// </summary>
+    public bool CertTrim { get; init; }
+
     /// <summary>The revocation order that applies: <see cref="Revocation"/>, or its default.</summary>
     public IReadOnlyList<RevocationMethod> EffectiveRevocation =>
         Revocation.Count > 0 ? Revocation : Crl is null ? [RevocationMethod.None] : [RevocationMethod.Crl];

@@ -86,6 +86,7 @@ public static class SslmLowering
                     Revocation = first?.Revocation ?? ValueList<RevocationMethod>.Empty,
                     OcspUrl = first?.OcspUrl,
                     Authorizations = maps,
+                    CertTrim = s.CertTrim,
                 };
                 if (auth.Revocation.Count == 0) auth = auth with { Revocation = ValueList<RevocationMethod>.Empty.Add(RevocationMethod.None) };
             }
@@ -124,9 +125,10 @@ public static class SslmLowering
         /// </summary>
         public ContentRule? Client(SslmContext context, SslmService s, string name, SslmEndpoint vip, SslmEndpoint server)
         {
-            // A header policy on a client service is refused by the validator: clear text picked up for initiation
-            // is relayed as it is.
-            if (s.HeaderPolicy is not null) return null;
+            // The SSLM inserts a client service's non-certificate headers (release notes 3.1, CSCin67360); the
+            // validator refuses client-cert and session there.
+            var policy = s.HeaderPolicy is { } p ? context.HeaderPolicies.GetValueOrDefault(p) : null;
+            if (s.HeaderPolicy is not null && (policy is null || policy.ClientCert != ClientCertFields.None || policy.Session)) return null;
             (string KeyFile, PkiTrustpoint Trustpoint, PkiChainCertificate Leaf)? identity = null;
             if (s.CertificateTrustpoint is not null)
             {
@@ -161,7 +163,16 @@ public static class SslmLowering
             Services = Services
                 .SetItem(name, new Service(name) { Type = ServiceType.SslAccel, ProxyList = name, State = AdminState.Active })
                 .SetItem(init, new Service(init) { Type = ServiceType.SslInit, IpAddress = vip.Address, Port = vip.Port, ProxyList = name, State = AdminState.Active });
-            return Rule(name, vip, init);
+            return Rule(name, vip, init) with
+            {
+                RelayHeaders = policy is null ? null : new HttpHeaderSettings
+                {
+                    Static = policy.Custom,
+                    ClientIpPort = policy.ClientIpPort,
+                    Prefix = policy.Prefix,
+                    Aliases = policy.Aliases,
+                },
+            };
         }
 
         /// <summary>The trustpoint's key file and own certificate line, or null when the service names none usable.</summary>

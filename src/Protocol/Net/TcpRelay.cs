@@ -18,6 +18,7 @@ public sealed class TcpRelay : IDisposable
     private int _started;
     private int _aborted;
     private BackendLeg? _backend;
+    private readonly IRelayTransform? _transform;
 
     /// <summary>Creates the relay; the client socket and the dialled backend socket are owned by it.</summary>
     public TcpRelay(Socket client, Func<CancellationToken, ValueTask<Socket>> dialBackend,
@@ -27,9 +28,11 @@ public sealed class TcpRelay : IDisposable
     }
 
     /// <summary>Creates a relay whose dial may ask for TLS towards the real server (SSL initiation).</summary>
+    /// <param name="transform">What the relay does to the clear text (header insertion), or null to pass it as it is.</param>
     public TcpRelay(Socket client, Func<CancellationToken, ValueTask<BackendLink>> dialBackend,
-        ProxyConnectionOptions? options, IConnectionObserver? observer)
+        ProxyConnectionOptions? options, IConnectionObserver? observer, IRelayTransform? transform = null)
     {
+        _transform = transform;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(dialBackend);
         _options = options ?? new ProxyConnectionOptions();
@@ -79,7 +82,7 @@ public sealed class TcpRelay : IDisposable
             {
                 var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(leg.Link.Socket);
                 ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, null, _lifetime.Token);
+                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transform, _lifetime.Token);
                 (error, message) = (relay.Error, relay.Message);
                 if (error.CutsTheAnswer())
                 {

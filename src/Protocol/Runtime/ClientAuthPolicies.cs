@@ -50,7 +50,7 @@ internal sealed class ClientAuthPolicies : IDisposable
             .ToDictionary(g => g.Key, g => (IReadOnlyList<PkiCertificateMap>)[.. g.Select(a => a.Value)], StringComparer.OrdinalIgnoreCase);
         // A CRL without a crl-record (an SSLM trustpoint's revocation-check crl): each certificate's distribution point.
         var cdp = plan.Revocation.Contains(RevocationMethod.Crl) && crl is null ? _cdp : null;
-        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp, maps, cdp);
+        return new ClientAuthPolicy(cas, plan.Failure, plan.FailureUrl, crl, _time, plan.Revocation.Count > 0 ? plan.Revocation : null, ocsp, maps, cdp, plan.CertTrim);
     }
 
     /// <summary>The OCSP answers of a responder setting (a URL, or each certificate's own), shared by every ssl-server using it.</summary>

@@ -470,8 +470,19 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.AcceptRelay();
             state.Enter(ConnectionPhase.Dialling);
             using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct, relayRow: counters), owner._baseOptions,
-                new RelayObserver(counters, state, owner.Log, Plan));
+                new RelayObserver(counters, state, owner.Log, Plan), Insertion(client, counters));
             await relay.RunAsync(cancellationToken);
+        }
+
+        /// <summary>
+        /// The header insertion of an SSLM client service's clear text (custom lines, ClientIP and ClientPort, prefix,
+        /// aliases; a clear-text client has no session or certificate to tell), or null.
+        /// </summary>
+        private HttpExchange? Insertion(Socket client, FlowCounters counters)
+        {
+            if (Plan.RelayHeaders is not { } headers) return null;
+            var info = new HandshakeInfo(TlsVersion.Tls12, 0, null, false, Plan.Key, null) { Client = TlsProxyConnection.SafeRemoteEndPoint(client) as IPEndPoint };
+            return HttpHeaderFields.For(headers, info)?.CountedBy(counters.Headers) is { } insertion ? new HttpExchange(null, false, insertion) : null;
         }
     }
 
@@ -600,8 +611,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public void Closed(long connectionId, ConnectionSummary summary)
         {
-            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
+            // The outcome first: a report taken in between never shows a connection gone without how it ended.
             counters.Outcome(summary.Error);
+            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
             counters.ClientAuth(summary.RefusedClientAuth);
             state.End(summary.Error);
             log.Ended(summary, listener, state, tls: true);
@@ -623,8 +635,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         public void Closed(long connectionId, ConnectionSummary summary)
         {
-            counters.ClosedRelay(summary.ClientBytesReceived, summary.ClientBytesSent);
             counters.Outcome(summary.Error);
+            counters.ClosedRelay(summary.ClientBytesReceived, summary.ClientBytesSent);
             state.End(summary.Error);
             log.Ended(summary, listener, state, tls: false);
         }

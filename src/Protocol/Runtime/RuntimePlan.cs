@@ -90,9 +90,13 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
     /// <summary>The certificate maps a client must match, by the store file of the CA its chain reaches (SSLM <c>match map</c>).</summary>
     public ValueMap<string, PkiCertificateMap> Authorizations { get; init; } = ValueMap<string, PkiCertificateMap>.Empty;
 
+    /// <summary>The SSLM's <c>cert-trim</c>: a path may end at a trusted subordinate CA.</summary>
+    public bool CertTrim { get; init; }
+
     /// <summary>What of the policy the configuration can name (the CA files, the action, the CRL, the revocation order, the maps).</summary>
     public string ScopeKey => $"client-auth={string.Join(',', CaCertFiles)};{Failure};{Crl?.Url ?? "no-crl"}" +
         (Revocation.Count > 0 || OcspUrl is not null ? $";{string.Join(',', Revocation)};{OcspUrl ?? "aia"}" : "") +
+        (CertTrim ? ";trim" : "") +
         (Authorizations.Count > 0 ? ";maps=" + string.Join(',', Authorizations.Select(a => $"{a.Key}:{a.Value.Name}:{a.Value.Digest}")) : "");
 
     /// <summary>The plan of an ssl-server whose authentication is enabled and whose names all resolve; null otherwise.</summary>
@@ -121,6 +125,7 @@ public sealed record ClientAuthPlan(ValueList<string> CaCertFiles, ClientAuthFai
             Revocation = auth.Revocation,
             OcspUrl = auth.OcspUrl,
             Authorizations = maps,
+            CertTrim = auth.CertTrim,
         };
     }
 }
@@ -146,6 +151,9 @@ public sealed record ListenerPlan(string Owner, string Rule, string Vip, int Por
 
     /// <summary>The context's <c>maxconns</c> for the whole cluster (0: none written); each node admits its share.</summary>
     public int ContextMaxConnections { get; init; }
+
+    /// <summary>What an SSLM client service inserts into each request of the clear text it relays; null for none.</summary>
+    public HttpHeaderSettings? RelayHeaders { get; init; }
 
     public string Key => $"{Vip}:{Port}";
 
@@ -185,7 +193,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
                 var targets = services.Where(s => s.State == AdminState.Active && s.IpAddress is not null)
                     .Select(s => TargetFor(config, s, rule.Port.Value)).OfType<ServerTarget>().ToList();
                 listeners.Add(new ListenerPlan(owner.Name, rule.Name, rule.VipAddress, rule.Port.Value, ListenerKind.TcpRelay, [], targets)
-                    { Balance = rule.Balance, Sticky = rule.Sticky, Context = rule.Context, ContextMaxConnections = ContextMax(config, rule) });
+                    { Balance = rule.Balance, Sticky = rule.Sticky, Context = rule.Context, ContextMaxConnections = ContextMax(config, rule), RelayHeaders = rule.RelayHeaders });
             }
         }
         return new RuntimePlan(revision, listeners);
@@ -276,7 +284,7 @@ public sealed record RuntimePlan(long Revision, IReadOnlyList<ListenerPlan> List
         ArgumentNullException.ThrowIfNull(b);
         ArgumentNullException.ThrowIfNull(digestB);
         if (a.Owner != b.Owner || a.Rule != b.Rule || a.Vip != b.Vip || a.Port != b.Port || a.Kind != b.Kind || a.Balance != b.Balance || a.Sticky != b.Sticky
-            || a.Context != b.Context || a.ContextMaxConnections != b.ContextMaxConnections)
+            || a.Context != b.Context || a.ContextMaxConnections != b.ContextMaxConnections || a.RelayHeaders != b.RelayHeaders)
             return false;
         if (a.Modules.Count != b.Modules.Count || !a.Servers.SequenceEqual(b.Servers)) return false;
         for (var i = 0; i < a.Modules.Count; i++)

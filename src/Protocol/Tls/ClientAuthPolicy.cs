@@ -34,8 +34,9 @@ public sealed class ClientAuthPolicy
     public ClientAuthPolicy(IEnumerable<X509Certificate2> trustedCas, ClientAuthFailureAction failure,
         string? failureUrl = null, ICrlSource? crl = null, TimeProvider? time = null,
         IReadOnlyList<RevocationMethod>? revocation = null, IOcspSource? ocsp = null,
-        IReadOnlyDictionary<string, IReadOnlyList<PkiCertificateMap>>? authorizations = null, CdpCrlCache? cdp = null)
+        IReadOnlyDictionary<string, IReadOnlyList<PkiCertificateMap>>? authorizations = null, CdpCrlCache? cdp = null, bool certTrim = false)
     {
+        _certTrim = certTrim;
         ArgumentNullException.ThrowIfNull(trustedCas);
         _trusted = [.. trustedCas];
         if (_trusted.Count == 0)
@@ -72,10 +73,14 @@ public sealed class ClientAuthPolicy
         ScopeKey = $"client-auth:{fingerprint}:{failure}:{crl?.Id ?? "no-crl"}" +
             (configured || ocsp is not null ? $":{string.Join(',', Revocation)}:{ocsp?.Id ?? "no-ocsp"}" : "") +
             (Cdp is not null ? ":" + CdpCrlCache.Id : "") +
+            (certTrim ? ":trim" : "") +
             (_authorizations is null ? "" : ":maps=" + string.Join(',', _authorizations.OrderBy(a => a.Key, StringComparer.OrdinalIgnoreCase).Select(a => $"{a.Key[..16]}:{string.Join('|', a.Value.Select(m => m.Name + ":" + m.Digest).Order(StringComparer.Ordinal))}")));
     }
 
     private readonly Dictionary<string, IReadOnlyList<PkiCertificateMap>>? _authorizations;
+
+    /// <summary>The SSLM's <c>cert-trim</c>: a path may end at a trusted subordinate CA (see <see cref="PeerChain"/>).</summary>
+    private readonly bool _certTrim;
 
     /// <summary>
     /// Whether the failure action refuses <paramref name="outcome"/>: reject refuses every failure, ignore-revoked every
@@ -182,9 +187,10 @@ public sealed class ClientAuthPolicy
             new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa, Chain = chain };
 
         var now = _time.GetUtcNow().UtcDateTime;
-        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku, out var issuerCertificate, out var path) is { } problem)
+        if (PeerChain.Problem(leaf, extra, _trusted, now, PeerChain.ClientAuthenticationEku, out var issuerCertificate, out var path, _certTrim) is { } problem)
         {
-            if (PeerChain.IsUnknownCa(problem.Statuses))
+            // Under cert-trim a path to a subordinate CA is missing its root by design: the leaf's dates speak first.
+            if (PeerChain.IsUnknownCa(problem.Statuses) && !(_certTrim && PeerChain.IsOutOfDate(leaf, now)))
             {
                 return Outcome(ClientAuthResult.Untrusted, $"'{subject}' issued by '{issuer}' does not chain to a configured cacert", unknownCa: true);
             }

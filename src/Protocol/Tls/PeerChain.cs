@@ -37,9 +37,13 @@ internal static class PeerChain
     /// and the leaf's issuer on the path built (one of <paramref name="trusted"/> or <paramref name="extra"/>): null when
     /// the chain is not valid, the leaf itself when it is a trusted CA; and the SHA-256 hashes (hex) of every CA
     /// certificate on the path built, the leaf's issuer first and the root last (empty when the chain is not valid).
+    /// With <paramref name="trim"/> (the SSLM's <c>cert-trim</c>), a path is valid when it reaches any trusted
+    /// certificate, a subordinate CA included, everything up to it being valid: the path ends there, whatever lies
+    /// above it (.NET anchors a custom trust only at a self-signed root).
     /// </summary>
     public static (X509ChainStatusFlags Statuses, string Why)? Problem(X509Certificate2 leaf, X509Certificate2Collection extra,
-        X509Certificate2Collection trusted, DateTime nowUtc, string eku, out X509Certificate2? issuer, out IReadOnlyList<string> path)
+        X509Certificate2Collection trusted, DateTime nowUtc, string eku, out X509Certificate2? issuer, out IReadOnlyList<string> path,
+        bool trim = false)
     {
         issuer = null;
         path = [];
@@ -55,9 +59,16 @@ internal static class PeerChain
         bool valid = x509.Build(leaf);
         try
         {
+            var end = x509.ChainElements.Count;
+            if (!valid && trim && TrimmedEnd(x509, trusted) is { } trimmed)
+            {
+                valid = true;
+                end = trimmed;
+            }
+
             if (valid)
             {
-                if (x509.ChainElements.Count < 2)
+                if (end < 2)
                 {
                     issuer = leaf;
                 }
@@ -67,7 +78,7 @@ internal static class PeerChain
                     issuer = trusted.FirstOrDefault(c => c.Thumbprint == thumbprint) ?? extra.FirstOrDefault(c => c.Thumbprint == thumbprint);
                 }
 
-                path = [.. x509.ChainElements.Skip(1).Select(e => e.Certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256))];
+                path = [.. x509.ChainElements.Take(end).Skip(1).Select(e => e.Certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256))];
 
                 return null;
             }
@@ -85,6 +96,31 @@ internal static class PeerChain
             }
         }
     }
+
+    /// <summary>
+    /// The length of the shortest valid path to a trusted certificate in a chain that failed only for want of a trusted
+    /// root: the first element (above the leaf) that is trusted, when neither it nor any element below it has a fault
+    /// but that one, and the chain's faults all lie there or above; null otherwise.
+    /// </summary>
+    private static int? TrimmedEnd(X509Chain chain, X509Certificate2Collection trusted)
+    {
+        const X509ChainStatusFlags Anchor = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain;
+        var elements = chain.ChainElements;
+        var thumbprints = trusted.Select(c => c.Thumbprint).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        for (var k = 1; k < elements.Count; k++)
+        {
+            if (!thumbprints.Contains(elements[k].Certificate.Thumbprint)) continue;
+            var below = Enumerable.Range(0, k + 1).Select(i => Flags(elements[i].ChainElementStatus)).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
+            var above = Enumerable.Range(k + 1, elements.Count - k - 1).Select(i => Flags(elements[i].ChainElementStatus)).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
+            var whole = Flags(chain.ChainStatus);
+            return (below & ~Anchor) == 0 && (whole & ~(Anchor | above)) == 0 ? k + 1 : null;
+        }
+
+        return null;
+    }
+
+    private static X509ChainStatusFlags Flags(X509ChainStatus[] statuses) =>
+        statuses.Select(s => s.Status).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
 
     /// <summary>True when the chain failed because no configured CA issued it (rather than dates or usage).</summary>
     public static bool IsUnknownCa(X509ChainStatusFlags statuses) =>

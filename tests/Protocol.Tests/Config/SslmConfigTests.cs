@@ -304,7 +304,7 @@ public sealed class SslmConfigTests
     [InlineData("ssl-proxy context c\n service s\n  inservice", "needs 'virtual ipaddr")]
     [InlineData("ssl-proxy context c\n policy http-header p\n  client-cert\n service s client\n  policy http-header p", "CSCin67360")]
     [InlineData("ssl-proxy context c\n policy http-header p\n  subject-name", "'subject-name' needs a client-cert option")]
-    [InlineData("ssl-proxy context c\n policy http-header p\n  session\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  policy http-header p\n  inservice", "inserts no headers")]
+    [InlineData("ssl-proxy context c\n policy http-header p\n  session\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  policy http-header p\n  inservice", "have no SSL session to insert")]
     [InlineData("crypto pki trustpoint t\nssl-proxy context c\n pool ca p\n  ca trustpoint t\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  trusted-ca p\n  inservice", "so no server could pass")]
     [InlineData("crypto pki trustpoint t\nssl-proxy context c\n service s client\n  virtual ipaddr 127.0.0.40 protocol tcp port 80\n  server ipaddr 127.0.0.41 protocol tcp port 443\n  certificate rsa general-purpose trustpoint t\n  inservice", "a client service presents it to its server")]
     [InlineData("crypto pki trustpoint t\ncrypto pki certificate map m 1\n subject-name co x\nssl-proxy context c\n pool ca p\n  ca trustpoint t match map m\n service s\n  trusted-ca p", "needs 'cert-trim'")]

@@ -26,12 +26,7 @@ public sealed class KeepaliveProbeTests
     private static Task<ProbeOutcome> Probe(KeepaliveTarget target, KeepaliveEnvironment? env = null, string? module = null) =>
         KeepaliveProbes.Create(target, env ?? Env).ProbeAsync(new ProbeAttempt(module), new CancellationTokenSource(TimeSpan.FromSeconds(10)).Token);
 
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreePort() => SslCluster.TestSupport.Ports.Free();
 
     [Fact]
     public async Task Tcp_ListeningServer_IsAliveAndStoppedServerIsRefused()

@@ -113,12 +113,7 @@ public sealed class BackendFailureTests
         Assert.Equal(ProxyError.None, summary.Error);
     }
 
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
+    private static int FreePort() => SslCluster.TestSupport.Ports.Free();
 
     /// <summary>
     /// A socket pair on 127.0.0.1 for driving one TlsProxyConnection directly: the harness's listener is not used,

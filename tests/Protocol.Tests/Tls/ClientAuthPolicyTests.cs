@@ -297,4 +297,41 @@ public sealed class ClientAuthPolicyTests : IDisposable
         Assert.Equal(policy.ScopeKey, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject,
             authorizations: new Dictionary<string, IReadOnlyList<PkiCertificateMap>> { [interHash] = [map] }).ScopeKey);
     }
+
+    [Fact]
+    public void Verify_CertTrimAndOnlyTheSubordinateCaTrusted_TheIntermediateEndsThePathAndAnythingElseStillFails()
+    {
+        var now = DateTimeOffset.UtcNow;
+        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Trim Root CA", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var root = rootRequest.CreateSelfSigned(now.AddDays(-10), now.AddDays(30));
+        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Trim Issuing CA", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
+        using var inter = interRequest.Create(root, now.AddDays(-5), now.AddDays(20), [0x71]);
+        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
+        byte[] Leaf(string name, DateTimeOffset from, DateTimeOffset to, byte serial)
+        {
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=" + name, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], false));
+            using var leaf = request.Create(interWithKey, from, to, [serial]);
+            return leaf.RawData;
+        }
+
+        using var subordinate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(inter.RawData);
+        var trimmed = new ClientAuthPolicy([subordinate], ClientAuthFailureAction.Reject, certTrim: true);
+        var whole = new ClientAuthPolicy([subordinate], ClientAuthFailureAction.Reject);
+        var dora = Leaf("dora", now.AddHours(-1), now.AddDays(2), 0x72);
+        var late = Leaf("late", now.AddDays(-3), now.AddDays(-1), 0x73);
+        var stranger = Client(_otherCa, "stranger");
+
+        Assert.Equal(ClientAuthResult.Verified, trimmed.Verify([dora]).Result);
+        Assert.Equal(ClientAuthResult.Verified, trimmed.Verify([dora, inter.RawData]).Result);
+        Assert.Equal(ClientAuthResult.Untrusted, whole.Verify([dora, inter.RawData]).Result);
+        Assert.Equal(ClientAuthResult.Expired, trimmed.Verify([late]).Result);
+        Assert.Equal(ClientAuthResult.Untrusted, trimmed.Verify([stranger.Der]).Result);
+        Assert.NotEqual(whole.ScopeKey, trimmed.ScopeKey);
+    }
 }
