@@ -159,21 +159,10 @@ public sealed class ConfigStoreStateTests
     /// <summary>A root, an intermediate it issued and a leaf the intermediate issued, as certificate store files.</summary>
     private static (StoredFile Root, StoredFile Intermediate, StoredFile Leaf) Chain()
     {
+        using var chain = new SslCluster.TestSupport.TestChain("Chain");
         var now = DateTimeOffset.UtcNow;
-        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Chain Root", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-        using var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
-        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Chain Issuing", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
-        using var inter = interRequest.Create(root, now.AddDays(-1), now.AddDays(20), [0x61]);
-        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
-        using var leafKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        using var leaf = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=www.chain.test", leafKey, System.Security.Cryptography.HashAlgorithmName.SHA256)
-            .Create(interWithKey, now.AddHours(-1), now.AddDays(2), [0x62]);
         StoredFile Cert(string name, byte[] der) => new(name, StoredFileKind.Certificate, SslCluster.Protocol.Pki.CertStoreFile.FromCertificate(name, der, now).Encode());
-        return (Cert("root.pem", root.RawData), Cert("inter.pem", inter.RawData), Cert("leaf.pem", leaf.RawData));
+        return (Cert("root.pem", chain.Root.RawData), Cert("inter.pem", chain.Intermediate.RawData), Cert("leaf.pem", chain.Leaf("www.chain.test")));
     }
 
     private const string ChainService = """

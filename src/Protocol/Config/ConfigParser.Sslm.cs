@@ -11,7 +11,7 @@ public static partial class ConfigParser
         private static readonly string[] SslmServiceWords =
             ["virtual", "server", "certificate", "trusted-ca", "authenticate", "policy", "nat", "log-auth-failures", "cert-trim", "inservice", "no", "exit"];
         private static readonly string[] HeaderPolicyWords =
-            ["client-cert", "session", "client-ip-port", "custom", "alias", "prefix", "subject-name", "allow-auth-failures", "allow-revoked-certs", "no", "exit"];
+            ["client-cert", "session", "client-ip-port", "custom", "alias", "prefix", "subject-name", "allow-auth-failures", "allow-revoked-certs", "send-proxy-v2", "no", "exit"];
         private static readonly string[] PoolWords = ["ca", "no", "exit"];
         private static readonly string[] TrustpointWords = ["enrollment", "rsakeypair", "revocation-check", "ocsp", "min-chain-length", "crl", "no", "exit"];
         private static readonly string[] ChainWords = ["certificate", "no", "exit"];
@@ -316,11 +316,12 @@ public static partial class ConfigParser
                         },
                     });
                     return;
-                case "session" or "client-ip-port" or "subject-name" or "allow-auth-failures" or "allow-revoked-certs":
+                case "session" or "client-ip-port" or "subject-name" or "allow-auth-failures" or "allow-revoked-certs" or "send-proxy-v2":
                     Arity(w, 1, 1, first);
                     SetHeaderPolicy(first switch
                     {
                         "session" => p with { Session = true },
+                        "send-proxy-v2" => p with { SendProxyV2 = true },
                         "client-ip-port" => p with { ClientIpPort = true },
                         "subject-name" => p with { SubjectName = true },
                         "allow-auth-failures" => p with { AllowAuthFailures = true },
@@ -367,6 +368,7 @@ public static partial class ConfigParser
                 case "subject-name": return p with { SubjectName = false };
                 case "allow-auth-failures": return p with { AllowAuthFailures = false };
                 case "allow-revoked-certs": return p with { AllowRevokedCerts = false };
+                case "send-proxy-v2": return p with { SendProxyV2 = false };
                 case "prefix": return p with { Prefix = null };
                 case "custom":
                     Arity(w, 3, 3, "no custom NAME");

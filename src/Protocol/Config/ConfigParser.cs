@@ -503,7 +503,7 @@ public static partial class ConfigParser
         private void SetList(SslProxyList list) =>
             Config = Config with { ProxyLists = Config.ProxyLists.SetItem(list.Name, list) };
 
-        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "revocation-check", "client-ocsp-url", "log-auth-failures", "urlrewrite", "alpn", "ocsp-url", "http-reuse", "http-header"];
+        private static readonly string[] SslServerOptions = ["rsakey", "rsacert", "ecdsakey", "ecdsacert", "vip", "port", "cipher", "session-cache", "handshake", "idle", "version", "authentication", "cacert", "crl", "failure", "failure-url", "revocation-check", "client-ocsp-url", "log-auth-failures", "urlrewrite", "alpn", "ocsp-url", "http-reuse", "http-header", "send-proxy-v2"];
         private static readonly string[] BackendOptions = ["type", "ip", "port", "server-ip", "server-port", "server-name", "cipher", "rsakey", "rsacert", "cacert", "session-cache", "version", "handshake"];
 
         private void RunProxyList(string first, IReadOnlyList<string> w)
@@ -585,6 +585,8 @@ public static partial class ConfigParser
                 },
                 "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" or "log-auth-failures" => server with { ClientAuth = ClientAuthLine(server.ClientAuth, option, args, w, n) },
                 "http-header" => server with { HttpHeaders = HttpHeaderLine(server.HttpHeaders, args, w, n) },
+                "send-proxy-v2" when args.Length == 0 => server with { SendProxyV2 = true },
+                "send-proxy-v2" => throw new LineException(args[0], $"write 'ssl-server {n} send-proxy-v2' (it takes no value)"),
                 _ => throw new LineException(w[2], $"'{w[2]}' is not an ssl-server option{Suggest.DidYouMean(option, SslServerOptions)} (options: {string.Join(", ", SslServerOptions)})"),
             };
             SetList(List with { SslServers = List.SslServers.SetItem(n, server) });
@@ -743,6 +745,7 @@ public static partial class ConfigParser
                     "ocsp-url" => s with { OcspUrl = null },
                     "http-header" => s with { HttpHeaders = HttpHeaderNo(s.HttpHeaders, [.. w.Skip(4)], w, n) },
                     "http-reuse" => s with { HttpReuseSeconds = 0 },
+                    "send-proxy-v2" => s with { SendProxyV2 = false },
                     "cipher" when w.Count == 5 => s with { Ciphers = RemoveCipher(s, w[4]) },
                     "cipher" => throw new LineException(w[3], $"write 'no ssl-server {n} cipher NAME'"),
                     "authentication" or "cacert" or "crl" or "failure" or "failure-url" or "revocation-check" or "client-ocsp-url" or "log-auth-failures" => s with { ClientAuth = ClientAuthNo(s, option, w) },

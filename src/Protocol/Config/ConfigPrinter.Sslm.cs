@@ -34,6 +34,7 @@ public static partial class ConfigPrinter
             if (p.SubjectName) Line("    ", "subject-name");
             if (p.AllowAuthFailures) Line("    ", "allow-auth-failures");
             if (p.AllowRevokedCerts) Line("    ", "allow-revoked-certs");
+            if (p.SendProxyV2) Line("    ", "send-proxy-v2");
         }
         foreach (var s in context.Services.Values)
         {

@@ -102,6 +102,7 @@ public static partial class ConfigPrinter
             if (s.OcspUrl is { } ocsp) Line("  ", $"{p} ocsp-url \"{ocsp}\"");
             if (s.HttpReuseSeconds > 0)
                 Line("  ", $"{p} http-reuse{(s.HttpReuseSeconds != SslServer.DefaultHttpReuseSeconds ? " " + N(s.HttpReuseSeconds) : "")}");
+            if (s.SendProxyV2) Line("  ", $"{p} send-proxy-v2");
             var auth = s.ClientAuth;
             if (auth.Enabled) Line("  ", $"{p} authentication enable");
             foreach (var ca in auth.CaCerts) Line("  ", $"{p} cacert {Q(ca)}");

@@ -139,6 +139,8 @@ public static partial class ConfigValidator
                     error($"{who}: http-header policy '{name}' does not exist in context {context.Name}{Suggest.DidYouMean(name, context.HeaderPolicies.Keys)}; add 'policy http-header {name}'");
                 if (s.Client && policy is { ClientCert: not ClientCertFields.None })
                     error($"{who}: a client proxy service has no client certificate to insert (CSCin67360); remove client-cert from policy {policy.Name} or attach another policy");
+                else if (s.Client && policy is { SendProxyV2: true })
+                    error($"{who}: send-proxy-v2 tells a server about a TLS client, and a client proxy service's clients speak clear text; remove 'send-proxy-v2' from policy {policy.Name} or attach another policy");
                 else if (s.Client && policy is { Session: true })
                     error($"{who}: a client proxy service's clients have no SSL session to insert (the TLS session is the service's own, with its server); remove 'session' from policy {policy.Name} or attach another policy");
                 if (s.Client && s.TrustedCa is null && s.Verify is not null)

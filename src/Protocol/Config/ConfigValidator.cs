@@ -75,6 +75,9 @@ public static partial class ConfigValidator
             CheckPair(config, store, who, s.EcdsaKey, s.EcdsaCert, error);
             ValidateClientAuth(config, list, s, who, active, error, warn);
             ValidateUrlRewrites(who, s, error, warn);
+            // A PROXY header introduces one client's connection; a pooled back-end connection serves many clients.
+            if (s.SendProxyV2 && s.HttpReuseSeconds > 0)
+                error($"{who}: send-proxy-v2 names one client per back-end connection, and http-reuse shares back-end connections between clients; remove one of them ('no ssl-server {s.Number} http-reuse' or 'no ssl-server {s.Number} send-proxy-v2')");
             if (!active) continue;
             // What a CSS checks when a proxy list is activated: each ssl-server can terminate a flow.
             if (s.RsaKey is null && s.EcdsaKey is null)

@@ -183,6 +183,14 @@ public sealed record SslServer(int Number)
     /// </summary>
     public int HttpReuseSeconds { get; init; }
 
+    /// <summary>
+    /// <c>ssl-server N send-proxy-v2</c> (beyond the reference; HAProxy's <c>send-proxy-v2-ssl-cn</c>): every
+    /// connection to the clear-text server starts with a PROXY protocol v2 header naming the client and the VIP, with
+    /// the TLS facts as TLVs (SNI, ALPN, version, cipher, the client certificate's common name and whether it
+    /// verified), for back ends that do not read HTTP.
+    /// </summary>
+    public bool SendProxyV2 { get; init; }
+
     /// <summary>How long an idle back-end connection is kept when <c>http-reuse</c> names no time.</summary>
     public const int DefaultHttpReuseSeconds = 4;
 

@@ -107,6 +107,12 @@ public sealed record SslmHeaderPolicy(string Name)
 
     /// <summary><c>allow-revoked-certs</c>: a client whose certificate is revoked (only that failure) goes on.</summary>
     public bool AllowRevokedCerts { get; init; }
+
+    /// <summary>
+    /// <c>send-proxy-v2</c> (beyond the SSLM): each connection to the server starts with a PROXY protocol v2 header and
+    /// its TLS TLVs (the CSS face's <c>ssl-server N send-proxy-v2</c>).
+    /// </summary>
+    public bool SendProxyV2 { get; init; }
 }
 
 /// <summary>One <c>ca trustpoint T [match map M]</c> of a CA pool.</summary>

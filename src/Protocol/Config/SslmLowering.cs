@@ -102,6 +102,7 @@ public static class SslmLowering
                 Port = vip.Port,
                 Ciphers = ValueList<CipherEntry>.Empty.Add(new CipherEntry("all-cipher-suites", server.Address, server.Port)),
                 ClientAuth = auth,
+                SendProxyV2 = policy?.SendProxyV2 ?? false,
                 HttpHeaders = policy is null ? HttpHeaderSettings.None : new HttpHeaderSettings
                 {
                     ClientCert = policy.ClientCert,

@@ -10,6 +10,18 @@ namespace SslCluster.Protocol.Pki;
 /// <param name="CommonName">CN: normally the server's host name.</param>
 public sealed record SubjectName(string CommonName)
 {
+    /// <summary>The first CN of a subject in RFC 2253 form (<c>CN=a, O=b</c>), or null when it has none.</summary>
+    public static string? CommonNameOf(string? subject)
+    {
+        if (subject is null) return null;
+        foreach (var part in subject.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (part.StartsWith("CN=", StringComparison.OrdinalIgnoreCase)) return part[3..];
+        }
+
+        return null;
+    }
+
     /// <summary>O.</summary>
     public string? Organization { get; init; }
 

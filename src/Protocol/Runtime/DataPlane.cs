@@ -139,7 +139,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var intermediates = IssuerIndex.Of(files).IntermediatesOf(certificate, DateTimeOffset.UtcNow);
             chains.Add((certificate, ChainId(certificate, intermediates)));
             var credential = Credential(CertStoreFile.DecodeShared(File(keyName, "key")), certificate, leases, intermediates);
-            names.AddRange(certificate.SubjectAltNames.Concat(certificate.Subject is { } s ? [CommonName(s)] : [])
+            names.AddRange(certificate.SubjectAltNames.Concat(certificate.Subject is { } s ? [SubjectName.CommonNameOf(s) ?? string.Empty] : [])
                 .Where(n => n.Length > 0 && !names.Contains(n)).Distinct().ToList());
             return (credential, certificate, intermediates);
         }
@@ -240,15 +240,6 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         };
     }
 
-    private static string CommonName(string subject)
-    {
-        foreach (var part in subject.Split(',', StringSplitOptions.TrimEntries))
-        {
-            if (part.StartsWith("CN=", StringComparison.OrdinalIgnoreCase)) return part[3..];
-        }
-        return string.Empty;
-    }
-
     /// <summary>
     /// Several ssl-servers may share a VIP and port: the client's SNI picks the one whose certificate names the host
     /// (exact, then wildcard); without SNI, or without a match, the lowest-numbered ssl-server answers.
@@ -307,9 +298,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// </param>
     /// <param name="first">The server to try first (chosen before, for http-reuse); the balancer's choice when null.</param>
     /// <param name="relayRow">The counters of the clear-text relay dialling (SSL initiation), or null.</param>
+    /// <param name="preamble">Bytes the server gets first, before any of the client's (a PROXY protocol header), or null.</param>
     private async ValueTask<BackendLink> DialAsync(TargetBalancer balancer, int defaultPort, int attempts, string? module,
         Func<BackendServerPlan, BackendTlsProfile> profileFor, CancellationToken ct, string? applicationProtocol = null,
-        ServerTarget? first = null, FlowCounters? relayRow = null)
+        ServerTarget? first = null, FlowCounters? relayRow = null, byte[]? preamble = null)
     {
         SocketException? last = null;
         var tried = new List<ServerTarget>(attempts);
@@ -323,6 +315,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             try
             {
                 await socket.ConnectAsync(endpoint, ct);
+                if (preamble is { Length: > 0 }) await socket.SendAsync(preamble, SocketFlags.None, ct);
                 Passive.Succeeded(target.Name);
             }
             catch (SocketException e)
@@ -580,7 +573,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
             var server = (SslServerPlan)info.Tag!;
             var (balancer, port) = BalancerFor(info);
-            return WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol),
+            var preamble = server.Server.SendProxyV2 ? ProxyProtocolV2.Header(info.Client, new IPEndPoint(owner.Addresses.Map(Plan.Vip), Plan.Port), info) : null;
+            return WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol, preamble: preamble),
                 server.Server.IdleTimeoutSeconds);
         }
 

@@ -259,40 +259,22 @@ public sealed class ClientAuthPolicyTests : IDisposable
     [Fact]
     public void Verify_MapOnTheIssuingIntermediate_AppliedThoughTheChainEndsAtTheRoot()
     {
-        var now = DateTimeOffset.UtcNow;
-        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Map Root CA", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
-        using var root = rootRequest.CreateSelfSigned(now.AddDays(-1), now.AddDays(30));
-        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Map Issuing CA", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
-        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509KeyUsageExtension(System.Security.Cryptography.X509Certificates.X509KeyUsageFlags.KeyCertSign, true));
-        using var inter = interRequest.Create(root, now.AddDays(-1), now.AddDays(20), [0x41]);
-        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
-        byte[] Leaf(string name, byte serial)
-        {
-            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=" + name, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
-            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], false));
-            using var leaf = request.Create(interWithKey, now.AddHours(-1), now.AddDays(2), [serial]);
-            return leaf.RawData;
-        }
+        using var chain = new TestChain("Map");
+        var (root, inter) = (chain.Root, chain.Intermediate);
 
         var map = ConfigParser.Parse("crypto pki certificate map only-dora 10\n subject-name eq cn=dora").Config!.CertificateMaps["only-dora"];
         var interHash = inter.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
         var policy = new ClientAuthPolicy([root], ClientAuthFailureAction.Reject,
             authorizations: new Dictionary<string, IReadOnlyList<PkiCertificateMap>> { [interHash] = [map] });
 
-        var dora = policy.Verify([Leaf("dora", 0x51), inter.RawData]);
-        var eve = policy.Verify([Leaf("eve", 0x52), inter.RawData]);
+        var dora = policy.Verify([chain.Leaf("dora"), inter.RawData]);
+        var eve = policy.Verify([chain.Leaf("eve"), inter.RawData]);
 
         Assert.Equal(ClientAuthResult.Verified, dora.Result);
         Assert.Equal(ClientAuthResult.NotAuthorized, eve.Result);
         Assert.Equal("Cert Not Authorized", eve.ErrorText);
         Assert.True(policy.Refuses(eve));
-        Assert.Equal(ClientAuthResult.Verified, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject).Verify([Leaf("eve", 0x53), inter.RawData]).Result);
+        Assert.Equal(ClientAuthResult.Verified, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject).Verify([chain.Leaf("eve"), inter.RawData]).Result);
         Assert.NotEqual(new ClientAuthPolicy([root], ClientAuthFailureAction.Reject).ScopeKey, policy.ScopeKey);
         Assert.Equal(policy.ScopeKey, new ClientAuthPolicy([root], ClientAuthFailureAction.Reject,
             authorizations: new Dictionary<string, IReadOnlyList<PkiCertificateMap>> { [interHash] = [map] }).ScopeKey);
@@ -301,30 +283,15 @@ public sealed class ClientAuthPolicyTests : IDisposable
     [Fact]
     public void Verify_CertTrimAndOnlyTheSubordinateCaTrusted_TheIntermediateEndsThePathAndAnythingElseStillFails()
     {
+        using var chain = new TestChain("Trim");
+        var inter = chain.Intermediate;
         var now = DateTimeOffset.UtcNow;
-        using var rootKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var rootRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Trim Root CA", rootKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        rootRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-        using var root = rootRequest.CreateSelfSigned(now.AddDays(-10), now.AddDays(30));
-        using var interKey = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-        var interRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=Trim Issuing CA", interKey, System.Security.Cryptography.HashAlgorithmName.SHA256);
-        interRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, true, 0, true));
-        using var inter = interRequest.Create(root, now.AddDays(-5), now.AddDays(20), [0x71]);
-        using var interWithKey = System.Security.Cryptography.X509Certificates.ECDsaCertificateExtensions.CopyWithPrivateKey(inter, interKey);
-        byte[] Leaf(string name, DateTimeOffset from, DateTimeOffset to, byte serial)
-        {
-            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
-            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=" + name, key, System.Security.Cryptography.HashAlgorithmName.SHA256);
-            request.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509EnhancedKeyUsageExtension([new System.Security.Cryptography.Oid("1.3.6.1.5.5.7.3.2")], false));
-            using var leaf = request.Create(interWithKey, from, to, [serial]);
-            return leaf.RawData;
-        }
 
         using var subordinate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(inter.RawData);
         var trimmed = new ClientAuthPolicy([subordinate], ClientAuthFailureAction.Reject, certTrim: true);
         var whole = new ClientAuthPolicy([subordinate], ClientAuthFailureAction.Reject);
-        var dora = Leaf("dora", now.AddHours(-1), now.AddDays(2), 0x72);
-        var late = Leaf("late", now.AddDays(-3), now.AddDays(-1), 0x73);
+        var dora = chain.Leaf("dora", now.AddHours(-1), now.AddDays(2));
+        var late = chain.Leaf("late", now.AddDays(-3), now.AddDays(-1));
         var stranger = Client(_otherCa, "stranger");
 
         Assert.Equal(ClientAuthResult.Verified, trimmed.Verify([dora]).Result);
