@@ -53,6 +53,9 @@ internal sealed class NodeMetrics(string node)
         ModuleFamily("sslcluster_sessions_resumed_total", "Handshakes on this node that resumed a session.", "counter", c => c.Resumed);
         ModuleFamily("sslcluster_client_bytes_received_total", "Application bytes received from clients by this node.", "counter", c => c.BytesFromClients);
         ModuleFamily("sslcluster_client_bytes_sent_total", "Application bytes sent to clients by this node.", "counter", c => c.BytesToClients);
+        ModuleFamily("sslcluster_header_insertion_requests_total", "Requests that got the inserted header lines on this node.", "counter", c => c.Headers.Requests);
+        ModuleFamily("sslcluster_header_lines_removed_total", "Header lines a client sent under an inserted name, taken out on this node.", "counter", c => c.Headers.Removed);
+        ModuleFamily("sslcluster_header_requests_refused_total", "Requests refused under header insertion because they could not be framed strictly, on this node.", "counter", c => c.Headers.Refused);
 
         Family("sslcluster_connections_ended_total",
             "Connections that ended on this node, by outcome (None: a normal end; otherwise the failure and the side it blames), per module or clear-text rule.", "counter");

@@ -127,6 +127,9 @@ public sealed class ClientCertificateClusterTests : IDisposable
         }
         Assert.True(Has(metrics, "Verified", 1), metrics);
         Assert.True(Has(metrics, "Revoked", 2), metrics);
+        // This node's own header figures: alice's one request through the SSLM service.
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("sslcluster_header_insertion_requests_total{", StringComparison.Ordinal) &&
+            l.Contains("module=\"sslm1@Default\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
 
         // The SSLM statistics of the proxy service, summed over the three nodes and asked of any one of them: six
         // connections (alice and mallory on each node), alice's three requests with headers, and each client

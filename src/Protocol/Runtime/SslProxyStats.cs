@@ -179,7 +179,8 @@ public static class SslProxyStats
         // no method answered.
         var methods = new RevocationMethod?[] { RevocationMethod.Ocsp, RevocationMethod.Crl, RevocationMethod.None, null };
         var rows = new List<string[]> { new[] { "  Result", "OCSP", "CRL", "none", "before", "Total" } };
-        foreach (var result in FlowCounters.ClientAuthResults.Where(x => x != ClientAuthResult.NotRequested))
+        // Pending is a wait, not a decision: a connection is counted once its answer decided it.
+        foreach (var result in FlowCounters.ClientAuthResults.Where(x => x is not (ClientAuthResult.NotRequested or ClientAuthResult.Pending)))
         {
             var counts = methods.Select(m => r.Total(StatNames.Auth(result, m))).ToList();
             rows.Add([$"  {result} ({Words(result)})", .. counts.Select(N), N(counts.Sum())]);
@@ -220,12 +221,14 @@ public static class SslProxyStats
         }
     }
 
+    /// <summary>Columns of numbers aligned right, of words left; the first row is the heading.</summary>
     private static string Table(List<string[]> rows)
     {
         var widths = Enumerable.Range(0, rows[0].Length).Select(i => rows.Max(r => r[i].Length)).ToArray();
+        var numeric = Enumerable.Range(0, rows[0].Length).Select(i => rows.Count > 1 && rows.Skip(1).All(r => long.TryParse(r[i], CultureInfo.InvariantCulture, out _))).ToArray();
         var o = new StringBuilder();
         foreach (var r in rows)
-            o.Append(string.Join("  ", r.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))).TrimEnd()).Append('\n');
+            o.Append(string.Join("  ", r.Select((cell, i) => numeric[i] ? cell.PadLeft(widths[i]) : cell.PadRight(widths[i]))).TrimEnd()).Append('\n');
         return o.ToString();
     }
 
