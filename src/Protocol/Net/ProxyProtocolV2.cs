@@ -57,14 +57,15 @@ public static class ProxyProtocolV2
 
         var auth = info.ClientAuth;
         var presented = auth?.Leaf is not null;
-        var ssl = new List<byte> { (byte)(ClientSsl | (presented ? (info.Resumed ? ClientCertSession : ClientCertConnection) : 0)) };
+        // CERT_SESS: a certificate was given at least once over the session; CERT_CONN: on this very connection.
+        var ssl = new List<byte> { (byte)(ClientSsl | (presented ? ClientCertSession | (info.Resumed ? 0 : ClientCertConnection) : 0)) };
         // verify: zero when the client presented a certificate and it verified, non-zero otherwise.
         var verify = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(verify, presented && auth!.Result == ClientAuthResult.Verified ? 0u : 1u);
         ssl.AddRange(verify);
         Tlv(ssl, SubtypeSslVersion, Encoding.ASCII.GetBytes(info.Version == TlsVersion.Tls13 ? "TLSv1.3" : "TLSv1.2"));
         Tlv(ssl, SubtypeSslCipher, Encoding.ASCII.GetBytes(info.CipherSuiteName));
-        if (presented && auth!.Result == ClientAuthResult.Verified && Pki.SubjectName.CommonNameOf(auth.Subject) is { Length: > 0 } cn)
+        if (presented && auth!.Result == ClientAuthResult.Verified && CommonName(auth.Leaf!) is { Length: > 0 } cn)
             Tlv(ssl, SubtypeSslCn, Encoding.UTF8.GetBytes(cn));
         Tlv(body, TypeSsl, [.. ssl]);
 
@@ -75,6 +76,28 @@ public static class ProxyProtocolV2
         BinaryPrimitives.WriteUInt16BigEndian(header.AsSpan(14), checked((ushort)body.Count));
         body.CopyTo(header, 16);
         return header;
+    }
+
+    /// <summary>
+    /// The certificate's first CN attribute, read by its OID from the name's structure (never by splitting a printed
+    /// subject, where another attribute's value could carry ", CN=..."); null when it has none.
+    /// </summary>
+    private static string? CommonName(byte[] der)
+    {
+        try
+        {
+            using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(der);
+            foreach (var rdn in certificate.SubjectName.EnumerateRelativeDistinguishedNames())
+            {
+                if (!rdn.HasMultipleElements && rdn.GetSingleElementType().Value == "2.5.4.3") return rdn.GetSingleElementValue();
+            }
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // A certificate that does not parse here has no CN to tell; the header goes without it.
+        }
+
+        return null;
     }
 
     private static IPEndPoint Unmapped(IPEndPoint endpoint) =>

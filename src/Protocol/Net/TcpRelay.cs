@@ -106,6 +106,8 @@ public sealed class TcpRelay : IDisposable
         {
             _client.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
+            // The transform's pooled buffers go back when the relay is over.
+            (_transform as IDisposable)?.Dispose();
         }
 
         if (IsAborted && error == ProxyError.None)

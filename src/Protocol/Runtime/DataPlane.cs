@@ -528,7 +528,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         /// <summary>http-reuse applies to HTTP/1.x clients; a client that agreed h2 by ALPN has its flow passed through.</summary>
         private static bool Reuses(SslServerPlan server, HandshakeInfo info) =>
-            server.Server.HttpReuseSeconds > 0 && HttpOne(info);
+            server.Server.HttpReuseSeconds > 0 && !server.Server.SendProxyV2 && HttpOne(info);
 
         /// <summary>
         /// Where the flow's back-end connection comes from under http-reuse: the ssl-server's pool, and the server

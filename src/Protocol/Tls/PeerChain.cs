@@ -60,7 +60,7 @@ internal static class PeerChain
         try
         {
             var end = x509.ChainElements.Count;
-            if (!valid && trim && TrimmedEnd(x509, trusted) is { } trimmed)
+            if (!valid && trim && TrimmedEnd(x509, trusted, nowUtc) is { } trimmed)
             {
                 valid = true;
                 end = trimmed;
@@ -102,7 +102,11 @@ internal static class PeerChain
     /// root: the first element (above the leaf) that is trusted, when neither it nor any element below it has a fault
     /// but that one, and the chain's faults all lie there or above; null otherwise.
     /// </summary>
-    private static int? TrimmedEnd(X509Chain chain, X509Certificate2Collection trusted)
+    /// <remarks>
+    /// OpenSSL does not check the dates of the last certificate of a chain that stops short of a root, nor demand
+    /// basicConstraints of it: both are checked here, for every certificate up to the trusted one.
+    /// </remarks>
+    private static int? TrimmedEnd(X509Chain chain, X509Certificate2Collection trusted, DateTime nowUtc)
     {
         const X509ChainStatusFlags Anchor = X509ChainStatusFlags.UntrustedRoot | X509ChainStatusFlags.PartialChain;
         var elements = chain.ChainElements;
@@ -113,7 +117,11 @@ internal static class PeerChain
             var below = Enumerable.Range(0, k + 1).Select(i => Flags(elements[i].ChainElementStatus)).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
             var above = Enumerable.Range(k + 1, elements.Count - k - 1).Select(i => Flags(elements[i].ChainElementStatus)).Aggregate(X509ChainStatusFlags.NoError, (a, b) => a | b);
             var whole = Flags(chain.ChainStatus);
-            return (below & ~Anchor) == 0 && (whole & ~(Anchor | above)) == 0 ? k + 1 : null;
+            var anchor = elements[k].Certificate;
+            var datesHold = Enumerable.Range(0, k + 1).All(i => !IsOutOfDate(elements[i].Certificate, nowUtc));
+            var isCa = anchor.Extensions.OfType<X509BasicConstraintsExtension>().FirstOrDefault() is { CertificateAuthority: true } constraints &&
+                (!constraints.HasPathLengthConstraint || constraints.PathLengthConstraint >= k - 1);
+            return (below & ~Anchor) == 0 && (whole & ~(Anchor | above)) == 0 && datesHold && isCa ? k + 1 : null;
         }
 
         return null;

@@ -32,8 +32,11 @@ public sealed class ProxyProtocolDataPathTests
     [Fact]
     public void Header_Ipv4ClientWithVerifiedCertificate_AddressesAndTlsTlvsAsTheSpecificationLaysThemOut()
     {
+        using var ca = SslCluster.TestSupport.TestCertificateAuthority.Create("PROXY CA");
+        // An organisation whose value reads like a CN: the CN TLV comes from the name's structure, not its printed form.
+        using var alice = ca.IssueClient("alice, O=\"x, CN=admin\"");
         var info = new HandshakeInfo(TlsVersion.Tls13, 0x1301, "vip.test", false, "b", null,
-            new ClientAuthOutcome(ClientAuthResult.Verified, "CN=alice, O=Tests", "CN=CA", "01", "ok") { Chain = [[1, 2, 3]] })
+            new ClientAuthOutcome(ClientAuthResult.Verified, alice.ToX509().Subject, "CN=CA", "01", "ok") { Chain = [alice.Der] })
         {
             ApplicationProtocol = "http/1.1",
         };
@@ -48,7 +51,7 @@ public sealed class ProxyProtocolDataPathTests
         Assert.Equal("vip.test", Encoding.ASCII.GetString(tlvs[ProxyProtocolV2.TypeAuthority]));
         Assert.Equal("http/1.1", Encoding.ASCII.GetString(tlvs[ProxyProtocolV2.TypeAlpn]));
         var ssl = tlvs[ProxyProtocolV2.TypeSsl];
-        Assert.Equal(ProxyProtocolV2.ClientSsl | ProxyProtocolV2.ClientCertConnection, ssl[0]);
+        Assert.Equal(ProxyProtocolV2.ClientSsl | ProxyProtocolV2.ClientCertConnection | ProxyProtocolV2.ClientCertSession, ssl[0]);
         Assert.Equal(0u, BinaryPrimitives.ReadUInt32BigEndian(ssl.AsSpan(1)));
         var sub = Tlvs(ssl.AsSpan(5));
         Assert.Equal("TLSv1.3", Encoding.ASCII.GetString(sub[ProxyProtocolV2.SubtypeSslVersion]));
