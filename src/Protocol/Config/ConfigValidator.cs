@@ -113,8 +113,6 @@ public static partial class ConfigValidator
             error($"{who}: crl '{crl}' is not a crl-record of this proxy list{Suggest.DidYouMean(crl, list.CrlRecords.Keys)}; add 'crl-record {crl} \"http://...\" CACERT' to ssl-proxy-list {list.Name} or write 'no ssl-server {s.Number} crl'");
         if (auth.Enabled && auth.Failure == ClientAuthFailureAction.IgnoreRevoked && auth.EffectiveRevocation.All(m => m == RevocationMethod.None))
             warn($"{who}: 'failure ignore-revoked' lets revoked certificates through, but no revocation is checked, so it refuses as 'failure reject' does; add 'ssl-server {s.Number} crl NAME' or 'revocation-check ocsp'");
-        if (auth.Revocation.Contains(RevocationMethod.Crl) && auth.Crl is null)
-            error($"{who}: 'revocation-check' names crl but the ssl-server has no CRL; add 'ssl-server {s.Number} crl NAME' (a crl-record) or take crl out of 'revocation-check'");
         // Like the key and VIP checks, these two are what activation needs, so an operator may type the lines in any order.
         if (!active) return;
         if (auth.Enabled && auth.CaCerts.Count == 0)

@@ -61,11 +61,13 @@ public sealed class RevocationConfigTests
     }
 
     [Fact]
-    public void Validate_CrlInTheOrderWithoutACrl_RefusedWithTheFix()
+    public void Build_CrlInTheOrderWithoutACrlRecord_TheCertificatesDistributionPointIsAsked()
     {
         var result = ConfigParser.Parse(Base + "ssl-server 1 revocation-check ocsp crl");
 
-        Assert.False(result.Succeeded);
-        Assert.Contains(result.Errors, e => e.Message.Contains("names crl but the ssl-server has no CRL", StringComparison.Ordinal));
+        Assert.True(result.Succeeded, string.Join("\n", result.Diagnostics));
+        var server = result.Config!.ProxyLists.Values.SelectMany(l => l.SslServers.Values).Single();
+        Assert.Equal([RevocationMethod.Ocsp, RevocationMethod.Crl], server.ClientAuth.Revocation);
+        Assert.Null(server.ClientAuth.Crl);
     }
 }
