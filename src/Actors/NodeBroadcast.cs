@@ -10,12 +10,16 @@ internal static class NodeBroadcast
     public static ActorSelection On(IActorContext context, Address address, string actorName) =>
         context.ActorSelection(new RootActorPath(address) / "user" / actorName);
 
-    /// <summary>Sends to the actor of that name on every node that serves (members Up or Leaving), this one included.</summary>
+    /// <summary>The addresses of the nodes that serve (members Up or Leaving), this one included.</summary>
+    public static IEnumerable<Address> Serving(ActorSystem system) =>
+        Cluster.Get(system).State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).Select(m => m.Address);
+
+    /// <summary>Sends to the actor of that name on every node that serves, this one included.</summary>
     public static void ToEveryNode(IActorContext context, string actorName, object message)
     {
-        foreach (var member in Cluster.Get(context.System).State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving))
+        foreach (var address in Serving(context.System))
         {
-            On(context, member.Address, actorName).Tell(message, context.Self);
+            On(context, address, actorName).Tell(message, context.Self);
         }
     }
 }

@@ -184,9 +184,7 @@ internal static class AdminEndpoint
         app.MapGet(AdminPaths.Connections, async () =>
         {
             var list = await ConfigReads.AskAsync<FlowAgentActor.ConnectionList>(h.NodeRuntime, FlowAgentActor.ListConnections.Instance, "the node's connection actors", AskTimeout);
-            var rows = list.Connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows)
-                .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))).ToList();
-            return Results.Json(new ConnectionsResponse(list.Connections.Count, rows), AdminJson.Options);
+            return Results.Json(new ConnectionsResponse(list.Connections.Count, NodeStatsProtocol.Rows(list.Connections)), AdminJson.Options);
         });
         app.MapGet(AdminPaths.Sessions, () => Results.Json(SessionCache(h), AdminJson.Options));
         app.MapGet(AdminPaths.Shards, async () =>

@@ -92,12 +92,12 @@ internal static class SslProxyCommands
             h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows), NodeTimeout);
         var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
             // A relayed connection (an SSLM client service) is owned by OWNER/RULE, its rule named as its module.
-            .Where(x => owners is null || owners.Contains(x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
-            .Where(x => principal.Sees(x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
+            .Select(x => (x.Node, x.Row, Module: x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
+            .Where(x => (owners is null || owners.Contains(x.Module)) && principal.Sees(x.Module))
             .Where(x => client is null || x.Row.Client is { } c && (c == client || c.StartsWith(client + ":", StringComparison.Ordinal) || c.StartsWith("[" + client + "]:", StringComparison.Ordinal)))
             .OrderByDescending(x => x.Row.AgeSeconds).ToList();
         var o = new StringBuilder();
-        o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (each node lists its {ConnectionsResponse.MaxRows} oldest)" : "")}\n");
+        o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (of {answers.Sum(a => a.Total)}: each node lists its oldest, at most {ConnectionsResponse.MaxRows})" : "")}\n");
         foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer\n");
         if (rows.Count > 0)
         {
@@ -151,15 +151,8 @@ internal static class SslProxyCommands
     }
 
     /// <summary>The module names of the SSLM services called <paramref name="name"/> (<c>NAME</c> in any context, or <c>NAME@CONTEXT</c>).</summary>
-    private static HashSet<string> Modules(RunningConfig config, string name)
-    {
-        var at = name.IndexOf('@', StringComparison.Ordinal);
-        var (wanted, context) = at > 0 ? (name[..at], name[(at + 1)..]) : (name, null);
-        return config.Contexts.Values
-            .Where(c => (context is null || c.Name == context) && c.Services.ContainsKey(wanted))
-            .Select(c => wanted + SslmLowering.Suffix(c.Name))
-            .ToHashSet(StringComparer.Ordinal);
-    }
+    private static HashSet<string> Modules(RunningConfig config, string name) =>
+        SslmLowering.ServicesNamed(config, name).Select(x => SslmLowering.ModuleOf(x.Context.Name, x.Service.Name)).ToHashSet(StringComparer.Ordinal);
 
     private static Task<ConfigFollowerActor.CurrentCopy> CopyAsync(SslClusterHandles h) =>
         ConfigReads.AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", NodeTimeout);

@@ -122,4 +122,19 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
 
         Assert.True(size < Limit, $"{size:N0} bytes");
     }
+
+    [Fact]
+    public void Bounded_TenThousandConnectionsWithLongNames_OneNodesAnswerFarBelowTheFrame()
+    {
+        var owner = "sslm@" + new string('c', 200) + "/" + new string('s', 200) + "@" + new string('c', 200);
+        var connections = Enumerable.Range(0, 10_000)
+            .Select(i => new SslCluster.Actors.Dispatch.ConnectionActor.Info(owner, i, $"[2001:db8::{i:x}]:{40000 + (i % 20000)}", SslCluster.Protocol.Runtime.ConnectionPhase.Relaying, TimeSpan.FromSeconds(i)));
+
+        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes);
+        var size = Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.tcp://sslcluster@127.0.0.1:1", 10_000, rows));
+
+        Assert.True(size < Limit, $"{size:N0} bytes for {rows.Count} rows");
+        Assert.True(rows.Count > 20, $"{rows.Count} rows");
+        Assert.Equal(9_999, rows[0].Revision);
+    }
 }

@@ -39,9 +39,8 @@ public sealed record ConfigStoreState
         {
             // A chain this change breaks refuses it; one broken before stays a warning, never blocking the change.
             var after = ConfigValidator.ChainProblems(result.Config, view);
-            var before = after.Count == 0 ? after : ConfigValidator.ChainProblems(Config, view);
-            var broken = after.Where(p => !before.ContainsKey(p.Key)).Select(p => new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, p.Value)).ToList();
-            if (broken.Count > 0) return (null, [.. diagnostics, .. broken]);
+            var broken = NewlyBroken(after, () => ConfigValidator.ChainProblems(Config, view));
+            if (broken.Count > 0) return (null, [.. diagnostics, .. broken.Select(m => new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, m))]);
             diagnostics = [.. diagnostics, .. after.Values.Select(m => new ConfigDiagnostic(DiagnosticSeverity.Warning, 0, null, m))];
         }
 
@@ -89,11 +88,21 @@ public sealed record ConfigStoreState
         if (Files[command.Name].Kind == StoredFileKind.Certificate && Config.Contexts.Count > 0)
         {
             var without = ConfigValidator.ChainProblems(Config, new StoreView(Files.Remove(command.Name), (_, _) => null));
-            var present = without.Count == 0 ? without : ConfigValidator.ChainProblems(Config, new StoreView(Files, (_, _) => null));
-            if (without.FirstOrDefault(p => !present.ContainsKey(p.Key)) is { Value: { } broken })
+            if (NewlyBroken(without, () => ConfigValidator.ChainProblems(Config, new StoreView(Files, (_, _) => null))) is [var broken, ..])
                 return (null, $"'{command.Name}' completes a certificate chain in use: without it, {broken}");
         }
         return (new FileRemoved(Revision + 1, command.Name, now), null);
+    }
+
+    /// <summary>
+    /// The min-chain-length problems in <paramref name="after"/> that the state before did not have (asked for only
+    /// when there are any): what a change newly breaks.
+    /// </summary>
+    private static IReadOnlyList<string> NewlyBroken(IReadOnlyDictionary<string, string> after, Func<IReadOnlyDictionary<string, string>> before)
+    {
+        if (after.Count == 0) return [];
+        var was = before();
+        return [.. after.Where(p => !was.ContainsKey(p.Key)).Select(p => p.Value)];
     }
 
     public ConfigStoreState Apply(object @event) => @event switch

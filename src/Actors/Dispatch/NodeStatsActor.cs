@@ -1,6 +1,5 @@
 using Akka.Actor;
 using Cluster = Akka.Cluster.Cluster;
-using MemberStatus = Akka.Cluster.MemberStatus;
 using SslCluster.Actors.Serialization;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Runtime;
@@ -14,6 +13,29 @@ public static class NodeStatsProtocol
     public sealed record GetNodeConnections(int Max) : IClusterMessage;
 
     public sealed record NodeConnections(string Node, int Total, IReadOnlyList<ConnectionRow> Rows) : IClusterMessage;
+
+    /// <summary>What the rows of one <see cref="NodeConnections"/> may weigh: far below Akka's frame (128 KB) whatever the names.</summary>
+    public const int RowBytes = 60_000;
+
+    /// <summary>
+    /// The oldest connections as rows, at most <see cref="ConnectionsResponse.MaxRows"/>, and no more than
+    /// <paramref name="maxBytes"/> of owner, client and phase text with their numbers (about what they weigh as JSON).
+    /// </summary>
+    public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections, int maxBytes = int.MaxValue)
+    {
+        ArgumentNullException.ThrowIfNull(connections);
+        var rows = new List<ConnectionRow>();
+        var bytes = 0;
+        foreach (var c in connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows))
+        {
+            var row = new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1));
+            bytes += 2 * (row.Owner.Length + (row.Client?.Length ?? 0) + row.Phase.Length) + 80;
+            if (bytes > maxBytes) break;
+            rows.Add(row);
+        }
+
+        return rows;
+    }
 
     /// <summary>
     /// <c>clear ssl-proxy stats</c> on this node: the totals of every module (or one, or those of one SSLM context) of
@@ -44,8 +66,7 @@ public sealed class NodeStatsActor : ReceiveActor
             // Shorter than the asking node's wait, so that a slow answer here still arrives as an answer there.
             runtime.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(3)).PipeTo(sender,
                 success: list => new NodeStatsProtocol.NodeConnections(node, list.Connections.Count,
-                    [.. list.Connections.OrderByDescending(c => c.Age).Take(max)
-                        .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1)))]),
+                    [.. NodeStatsProtocol.Rows(list.Connections, NodeStatsProtocol.RowBytes).Take(max)]),
                 failure: e => new Status.Failure(e));
         });
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
@@ -60,7 +81,7 @@ public sealed class NodeStatsActor : ReceiveActor
     public static async Task<(IReadOnlyList<T> Answers, IReadOnlyList<string> Silent)> AskEveryNodeAsync<T>(ActorSystem system, object message, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(system);
-        var members = Cluster.Get(system).State.Members.Where(m => m.Status is MemberStatus.Up or MemberStatus.Leaving).Select(m => m.Address).ToList();
+        var members = NodeBroadcast.Serving(system).ToList();
         var asks = members.Select(async address =>
         {
             try

@@ -41,7 +41,7 @@ public sealed record AdminPrincipal(string Name, AdminRole Role, string? Context
     public bool Sees(string module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        return Context is not { } context || module.EndsWith(Config.SslmLowering.Suffix(context), StringComparison.Ordinal);
+        return Context is not { } context || Config.SslmLowering.InContext(module, context);
     }
 }
 

@@ -20,6 +20,29 @@ public static class SslmLowering
     /// <summary>What the lowered objects' names end with: the context, after a character no configured name holds.</summary>
     public static string Suffix(string context) => "@" + context;
 
+    /// <summary>The module (and lowered proxy list, service and rule) of service <paramref name="service"/> of a context.</summary>
+    public static string ModuleOf(string context, string service) => service + Suffix(context);
+
+    /// <summary>Whether <paramref name="module"/> is the module of a service of <paramref name="context"/>.</summary>
+    public static bool InContext(string module, string context) => module.EndsWith(Suffix(context), StringComparison.Ordinal);
+
+    /// <summary>
+    /// The services called <paramref name="name"/>: <c>NAME</c> in any context, or <c>NAME@CONTEXT</c> in that one
+    /// (how an operator names a service whose name several contexts use).
+    /// </summary>
+    public static IReadOnlyList<(SslmContext Context, SslmService Service)> ServicesNamed(RunningConfig config, string name)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(name);
+        var at = name.IndexOf('@', StringComparison.Ordinal);
+        var (wanted, context) = at > 0 ? (name[..at], name[(at + 1)..]) : (name, null);
+        return [.. config.Contexts.Values
+            .Where(c => context is null || c.Name == context)
+            .Select(c => (Context: c, Service: c.Services.GetValueOrDefault(wanted)))
+            .Where(x => x.Service is not null)
+            .Select(x => (x.Context, x.Service!))];
+    }
+
     /// <summary>The name of the ssl-init service a client proxy service lowers to (its module has the service's name).</summary>
     public static string InitiationService(string lowered) => lowered + "/init";
 
@@ -31,12 +54,11 @@ public static class SslmLowering
         var lowered = new Lowered(config);
         foreach (var context in config.Contexts.Values)
         {
-            var suffix = Suffix(context.Name);
-            var owner = lowered.Owners.GetValueOrDefault("sslm" + suffix) ?? new Owner("sslm" + suffix);
+            var owner = lowered.Owners.GetValueOrDefault("sslm" + Suffix(context.Name)) ?? new Owner("sslm" + Suffix(context.Name));
             foreach (var s in context.Services.Values)
             {
                 if (!s.InService || s.Virtual is not { } vip || s.Server is not { } server) continue;
-                var name = s.Name + suffix;
+                var name = ModuleOf(context.Name, s.Name);
                 var rule = s.Client ? lowered.Client(context, s, name, vip, server) : lowered.Server(context, s, name, vip, server);
                 if (rule is not null) owner = owner with { Contents = owner.Contents.SetItem(name, rule with { Context = context.Name }) };
             }

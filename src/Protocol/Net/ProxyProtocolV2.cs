@@ -65,7 +65,7 @@ public static class ProxyProtocolV2
         ssl.AddRange(verify);
         Tlv(ssl, SubtypeSslVersion, Encoding.ASCII.GetBytes(info.Version == TlsVersion.Tls13 ? "TLSv1.3" : "TLSv1.2"));
         Tlv(ssl, SubtypeSslCipher, Encoding.ASCII.GetBytes(info.CipherSuiteName));
-        if (presented && auth!.Result == ClientAuthResult.Verified && CommonName(auth.Leaf!) is { Length: > 0 } cn)
+        if (presented && auth!.Result == ClientAuthResult.Verified && Http.CertificateFields.Of(auth.Leaf!)?[SubjectCn] is { Length: > 0 } cn)
             Tlv(ssl, SubtypeSslCn, Encoding.UTF8.GetBytes(cn));
         Tlv(body, TypeSsl, [.. ssl]);
 
@@ -79,26 +79,10 @@ public static class ProxyProtocolV2
     }
 
     /// <summary>
-    /// The certificate's first CN attribute, read by its OID from the name's structure (never by splitting a printed
-    /// subject, where another attribute's value could carry ", CN=..."); null when it has none.
+    /// Where the certificate fields hold the subject's CN: read from the name's structure, never by splitting a printed
+    /// subject (where another attribute's value could carry ", CN=..."), and parsed once per verified certificate.
     /// </summary>
-    private static string? CommonName(byte[] der)
-    {
-        try
-        {
-            using var certificate = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(der);
-            foreach (var rdn in certificate.SubjectName.EnumerateRelativeDistinguishedNames())
-            {
-                if (!rdn.HasMultipleElements && rdn.GetSingleElementType().Value == "2.5.4.3") return rdn.GetSingleElementValue();
-            }
-        }
-        catch (System.Security.Cryptography.CryptographicException)
-        {
-            // A certificate that does not parse here has no CN to tell; the header goes without it.
-        }
-
-        return null;
-    }
+    private static readonly int SubjectCn = Http.CertificateFields.Names.ToList().IndexOf("Subject-CN");
 
     private static IPEndPoint Unmapped(IPEndPoint endpoint) =>
         endpoint.Address.IsIPv4MappedToIPv6 ? new IPEndPoint(endpoint.Address.MapToIPv4(), endpoint.Port) : endpoint;

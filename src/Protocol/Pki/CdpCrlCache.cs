@@ -62,7 +62,12 @@ public sealed class CdpCrlCache : IDisposable
     {
         ArgumentNullException.ThrowIfNull(leaf);
         ArgumentNullException.ThrowIfNull(issuer);
-        if (PointOf(leaf) is not { } url) return CrlStatus.Unavailable;
+        return PointOf(leaf) is { } url ? Known(url, leaf, issuer) : CrlStatus.Unavailable;
+    }
+
+    /// <summary>What the list of <paramref name="url"/> known now says about <paramref name="leaf"/>; null when it must be fetched.</summary>
+    private CrlStatus? Known(Uri url, X509Certificate2 leaf, X509Certificate2 issuer)
+    {
         if (!_lists.TryGet(Key(url, issuer), out var known) || known.Until <= _time.GetUtcNow()) return null;
         if (known.List is not { } list) return CrlStatus.Unavailable;
         return list.Serials.Contains(new BigInteger(leaf.SerialNumberBytes.ToArray())) ? CrlStatus.Revoked : CrlStatus.Good;
@@ -73,7 +78,8 @@ public sealed class CdpCrlCache : IDisposable
     {
         ArgumentNullException.ThrowIfNull(leaf);
         ArgumentNullException.ThrowIfNull(issuer);
-        if (Cached(leaf, issuer) is not null || PointOf(leaf) is not { } url) return Task.CompletedTask;
+        // The distribution point is read once: a certificate that names none has nothing to fetch.
+        if (PointOf(leaf) is not { } url || Known(url, leaf, issuer) is not null) return Task.CompletedTask;
         var key = Key(url, issuer);
         var issuerDer = issuer.RawData;
         // The fetch knows its own entry before anyone can run it, so its end always removes that entry.

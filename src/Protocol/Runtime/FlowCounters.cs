@@ -369,7 +369,7 @@ public sealed class FlowRegistry
         foreach (var (key, counters) in _rows)
         {
             if (module is not null && key.Module != module) continue;
-            if (context is not null && !key.Module.EndsWith(Config.SslmLowering.Suffix(context), StringComparison.Ordinal)) continue;
+            if (context is not null && !Config.SslmLowering.InContext(key.Module, context)) continue;
             counters.Clear(category);
             cleared++;
         }

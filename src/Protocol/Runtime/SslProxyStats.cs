@@ -67,9 +67,8 @@ public static class SslProxyStats
             return Table(rows);
         }
 
-        var at = name.IndexOf('@', StringComparison.Ordinal);
-        var (wanted, context) = at > 0 ? (name[..at], name[(at + 1)..]) : (name, null);
-        var found = services.Where(x => x.Service.Name == wanted && (context is null || x.Context.Name == context)).ToList();
+        var found = SslmLowering.ServicesNamed(config, name);
+        var wanted = name.IndexOf('@', StringComparison.Ordinal) is > 0 and var at ? name[..at] : name;
         if (found.Count == 0)
             return $"%% no SSL proxy service '{name}'{Suggest.DidYouMean(wanted, services.Select(x => x.Service.Name))}\n";
         if (found.Count > 1)
@@ -101,12 +100,12 @@ public static class SslProxyStats
 
     /// <summary>The module rows of a service: its lowered module, named as <see cref="SslmLowering"/> names it.</summary>
     private static IReadOnlyList<FlowRow> Rows(Dictionary<string, ModuleFlows> byModule, SslmService s, SslmContext context) =>
-        byModule.TryGetValue(s.Name + SslmLowering.Suffix(context.Name), out var m) ? m.Rows : [];
+        byModule.TryGetValue(SslmLowering.ModuleOf(context.Name, s.Name), out var m) ? m.Rows : [];
 
     /// <summary>Up when the service is in service and runs (lowered to a module); why not otherwise.</summary>
     private static string Status(SslmService s, SslmContext context, RunningConfig lowered) =>
         !s.InService ? "down (no inservice)"
-        : lowered.Services.ContainsKey(s.Name + SslmLowering.Suffix(context.Name)) ? "up"
+        : lowered.Services.ContainsKey(SslmLowering.ModuleOf(context.Name, s.Name)) ? "up"
         : "down (not served: see the configuration's warnings)";
 
     private static string Endpoint(SslmEndpoint? e) => e is null ? "-" : $"{e.Address}:{N(e.Port)}";
