@@ -6,8 +6,9 @@
 #   ./run.sh                      the demo node (data in ./data; state survives restarts)
 #   ./run.sh --data-dir DIR       another data folder
 #   ./run.sh -- [sslnode options] pass options through (see: ./run.sh -- --help)
-#   ./run.sh --nodes 3            a local cluster: nodes on 127.0.0.1..N, a private PostgreSQL journal, the demo VIP
-#                                 served by every node on its own address; Ctrl-C stops all of it
+#   ./run.sh --nodes 3            a local cluster: nodes on 127.0.0.1..N formed by Akka Cluster Bootstrap, a private
+#                                 PostgreSQL journal, the demo VIP served by every node on its own address; Ctrl-C
+#                                 stops all of it
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -22,7 +23,7 @@ while [ $# -gt 0 ]; do
       case "$NODES" in [1-9]) ;; *) echo "run.sh: --nodes takes a number from 1 to 9, not '$NODES'" >&2; exit 2 ;; esac
       shift 2 ;;
     --) shift; PASS=("$@"); break ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,25 +72,51 @@ stop() {
   # Ctrl-C reaches the whole process group; a second signal must not cut the clean-up short.
   trap '' INT TERM
   echo "run.sh: stopping the cluster..." >&2
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  touch "$CLUSTER/stopping"
+  for i in $(seq 1 "$NODES"); do [ -f "$CLUSTER/n$i.pid" ] && kill -TERM "$(cat "$CLUSTER/n$i.pid")" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -f "$CLUSTER/stopping" "$CLUSTER"/n*.pid
   ./scripts/test-postgres.sh stop
   echo "run.sh: stopped" >&2
 }
 trap stop EXIT
 trap 'exit 0' INT TERM
+# Cluster Bootstrap forms the cluster: every node lists the management endpoints (127.0.0.i:8558) of all of them, and
+# the cluster forms once they all answer, so the nodes start together. The oldest node creates the demo configuration.
+points=$(for i in $(seq 1 "$NODES"); do printf '127.0.0.%s:8558,' "$i"; done)
+# Each node is supervised, as Kubernetes would: one that exits after a drain (sslctl node drain, cluster leave, cluster
+# rolling-restart) is started again at its address with its data folder, until run.sh stops.
+rm -f "$CLUSTER/stopping"
+supervise() {
+  local i=$1
+  while :; do
+    dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
+      --contact-points "${points%,}" --management-port 8558 --admin-port $((9440 + i)) --journal-postgres "$PG" \
+      --remoting-tls "$TLSDIR/node.p12,$TLSDIR/ca.pem" \
+      --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" >> "$CLUSTER/n$i.log" 2>&1 &
+    echo $! > "$CLUSTER/n$i.pid"
+    local status=0
+    wait $! || status=$?
+    [ -f "$CLUSTER/stopping" ] && return 0
+    # A node that failed (not a drain) is left stopped: starting it again in a loop would hide the reason.
+    [ "$status" = 0 ] || { echo "run.sh: node $i exited with status $status; see $CLUSTER/n$i.log" >&2; return 1; }
+    echo "run.sh: node $i left after a drain; starting it again" >&2
+    sleep 1
+  done
+}
 for i in $(seq 1 "$NODES"); do
-  dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
-    --seed akka.ssl.tcp://sslcluster@127.0.0.1:4100 --admin-port $((9440 + i)) --journal-postgres "$PG" \
-    --remoting-tls "$TLSDIR/node.p12,$TLSDIR/ca.pem" \
-    --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" > "$CLUSTER/n$i.log" 2>&1 &
+  : > "$CLUSTER/n$i.log"
+  supervise "$i" &
   pids+=($!)
-  # The first node creates the demo configuration; the others start once it is there.
-  for _ in $(seq 1 120); do
-    curl -sk -o /dev/null "https://127.0.0.$i:8443/" && break
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "run.sh: node $i stopped; see $CLUSTER/n$i.log" >&2; exit 1; }
+done
+for i in $(seq 1 "$NODES"); do
+  served=no
+  for _ in $(seq 1 240); do
+    curl -sk -o /dev/null "https://127.0.0.$i:8443/" && { served=yes; break; }
+    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "run.sh: node $i stopped; see $CLUSTER/n$i.log" >&2; exit 1; }
     sleep 0.5
   done
+  [ "$served" = yes ] || { echo "run.sh: node $i does not serve the demo VIP after 120 s; see $CLUSTER/n$i.log" >&2; exit 1; }
 done
 echo
 echo "Local cluster of $NODES nodes is up (mutual TLS between nodes; journal: PostgreSQL on 127.0.0.1:55450; logs: $CLUSTER/n*.log)."
@@ -101,8 +128,10 @@ echo "  TLS session from node 1 resumed on node 2:"
 echo "    openssl s_client -connect 127.0.0.1:8443 -tls1_2 -sess_out /tmp/s.pem </dev/null | grep -E 'New|Reused'"
 echo "    openssl s_client -connect 127.0.0.2:8443 -tls1_2 -sess_in /tmp/s.pem </dev/null | grep -E 'New|Reused'"
 if [ "$NODES" -ge 2 ]; then
-  echo "  drain node $NODES (it stops accepting, hands its shards off, waits for its connections, leaves):"
+  echo "  drain node $NODES (it stops accepting, hands its shards off, waits for its connections, leaves; run.sh starts it again):"
   echo "    ./sslctl --endpoint http://127.0.0.1:$((9440 + NODES)) --data-dir $CLUSTER/n$NODES node drain"
+  echo "  restart every node in turn, with zero failed requests:"
+  echo "    ./sslctl --endpoint http://127.0.0.1:9441 --data-dir $CLUSTER/n1 cluster rolling-restart"
 fi
 echo "Ctrl-C stops every node and the database."
 wait "${pids[0]}"

@@ -33,7 +33,8 @@ public sealed record SslClusterHandles(
     IActorRef Health,
     IActorRef BackendServerRegion,
     TlsSessionCluster? Sessions,
-    IActorRef ConfigFollower);
+    IActorRef ConfigFollower,
+    FormationMethod Formation = FormationMethod.Seeds);
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -46,6 +47,9 @@ public static class SslClusterHost
     /// <summary>The coordinated-shutdown phase that waits for the open connections (see reference.conf).</summary>
     public const string PhaseDrainConnections = "drain-connections";
 
+    /// <summary>The phase after it: the node's counters go to another member before it leaves (see reference.conf).</summary>
+    public const string PhaseHandOverCounters = "hand-over-counters";
+
     /// <summary>
     /// A drain (SIGTERM, Ctrl-C or sslctl node drain) in coordinated shutdown's order: service-unbind stops every
     /// listener at once; then sharding hands this node's shards to the other nodes (cluster-sharding-shutdown-region),
@@ -53,7 +57,7 @@ public static class SslClusterHost
     /// connections, up to the drain timeout; only then does the node leave the cluster. Connections still open at
     /// the deadline are closed when the actor system stops.
     /// </summary>
-    private static void AddDrain(ActorSystem system, IActorRef runtime, TimeSpan drainTimeout)
+    private static void AddDrain(ActorSystem system, IActorRef runtime, TimeSpan drainTimeout, FlowRegistry flows)
     {
         var shutdown = CoordinatedShutdown.Get(system);
         shutdown.AddTask(CoordinatedShutdown.PhaseServiceUnbind, "stop-accepting", async () =>
@@ -75,6 +79,11 @@ public static class SslClusterHost
                 if (open == 0) break;
                 await Task.Delay(200);
             }
+            return Akka.Done.Instance;
+        });
+        shutdown.AddTask(PhaseHandOverCounters, "hand-over-counters", async () =>
+        {
+            await Dispatch.NodeStatsActor.HandOverAsync(system, flows, TimeSpan.FromSeconds(3));
             return Akka.Done.Instance;
         });
     }
@@ -110,12 +119,15 @@ public static class SslClusterHost
         ArgumentNullException.ThrowIfNull(config);
         var full = config.WithFallback(SslClusterSettings.Reference);
         var settings = SslClusterSettings.Create(full);
+        var (formation, formationConfig) = ClusterFormation.Resolve(full);
+        full = formationConfig.WithFallback(full);
         var tls = RemotingTls.Create(settings);
         var system = tls is { } t
             ? ActorSystem.Create("sslcluster", BootstrapSetup.Create().WithConfig(t.Config.WithFallback(full)).And(t.Setup))
             : ActorSystem.Create("sslcluster", full);
         var cluster = Cluster.Get(system);
-        if (full.GetStringList("akka.cluster.seed-nodes").Count == 0)
+        // Under cluster bootstrap the node joins once its contact points agree (the node's ManagementEndpoint starts it).
+        if (formation == FormationMethod.Seeds && full.GetStringList("akka.cluster.seed-nodes").Count == 0)
         {
             // A single node (or the first of a configured cluster without seeds) forms a cluster of itself.
             cluster.Join(cluster.SelfAddress);
@@ -142,11 +154,11 @@ public static class SslClusterHost
         var backendServers = sharding.Start(BackendServerEntity.TypeName, id => BackendServerEntity.Props(id, time), shardingSettings, extractor);
         var monitor = system.ActorOf(HealthMonitorActor.Props(health ?? new ServiceHealthTable(),
             keepalives ?? new KeepaliveEnvironment { AddressMap = dataPlane.Addresses }, time, backendServers), HealthMonitorActor.Name);
-        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, modules, nodeName, monitor), "node-runtime");
+        var runtime = system.ActorOf(NodeRuntimeActor.Props(dataPlane, settings, modules, nodeName, monitor), NodeRuntimeActor.Name);
         var follower = system.ActorOf(ConfigFollowerActor.Props(store, runtime, settings, time), ConfigFollowerActor.Name);
         system.ActorOf(Dispatch.NodeStatsActor.Props(dataPlane.Flows, runtime), Dispatch.NodeStatsActor.Name);
         if (sessions is not null) StartSessionCache(system, settings, sessions);
-        AddDrain(system, runtime, settings.DrainTimeout);
-        return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower);
+        AddDrain(system, runtime, settings.DrainTimeout, dataPlane.Flows);
+        return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower, formation);
     }
 }

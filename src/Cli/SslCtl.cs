@@ -56,9 +56,14 @@ public static class SslCtl
           clear ssl-proxy stats [tcp|ssl|hdr|pki] [service NAME]  counters back to zero on every node
           cluster show                   members of the cluster and the configuration revision each holds
           cluster shards                 which node hosts how many module and backend-server shards
-          node drain                     this node stops accepting, hands its shards off, waits for its
-                                         connections (sslcluster.proxy.drain-timeout), leaves and exits
-          cluster leave                  the same as node drain (Petabridge.Cmd's name for it)
+          node drain [--wait]            this node stops accepting, hands its shards off, waits for its
+                                         connections (sslcluster.proxy.drain-timeout), leaves and exits;
+                                         --wait returns once it has stopped (Kubernetes' preStop hook)
+          cluster leave [ADDRESS]        drain the member at ADDRESS (as cluster show prints it), through this
+                                         node; without ADDRESS, this node (Petabridge.Cmd's name for node drain)
+          cluster rolling-restart        drain every member in turn, youngest first and this node last, each
+                                         once its predecessor is back (its supervisor starts it again) and holds
+                                         the cluster's configuration
 
         The endpoint defaults to $SSLCTL_ENDPOINT or http://127.0.0.1:9440; the token to $SSLCTL_TOKEN, else the
         file admin.token in --data-dir (default ./data).
@@ -233,15 +238,43 @@ public static class SslCtl
                 foreach (var r in shards.Regions)
                     await stdout.WriteLineAsync($"{r.TypeName,-16} {r.Address,-40} {r.Shards,6} {r.Entities,8}");
                 return ExitCodes.Ok;
-            case "cluster" when command == "cluster leave":
-            case "node" when command == "node drain":
+            case "cluster" when command == "cluster rolling-restart":
+                return await new RollingRestart(stdout, TimeProvider.System).RunAsync(
+                    () => SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null),
+                    r => SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, r));
+            case "cluster" when w.Count == 3 && w[1].Equals("leave", StringComparison.OrdinalIgnoreCase) && w[2] != "--wait":
+                var left = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, new ClusterDrainRequest(w[2]));
+                await stdout.WriteLineAsync(left.AlreadyDraining ? $"{left.Node} is already draining"
+                    : $"{left.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {left.DrainTimeoutSeconds}s for its {left.OpenConnections} open connection(s), then leaves the cluster and exits");
+                return ExitCodes.Ok;
+            case "cluster" when command is "cluster leave" or "cluster leave --wait":
+            case "node" when command is "node drain" or "node drain --wait":
                 var drain = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.Drain, null);
                 await stdout.WriteLineAsync(drain.AlreadyDraining
                     ? $"{drain.Node} is already draining"
                     : $"{drain.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {drain.DrainTimeoutSeconds}s for its {drain.OpenConnections} open connection(s), then leaves the cluster and exits");
-                return ExitCodes.Ok;
+                if (!command.EndsWith(" --wait", StringComparison.Ordinal)) return ExitCodes.Ok;
+                // --wait (Kubernetes' preStop): until the node has stopped answering, that is, it has left and exited.
+                var limit = TimeSpan.FromSeconds(drain.DrainTimeoutSeconds + 90);
+                var watch = System.Diagnostics.Stopwatch.StartNew();
+                while (watch.Elapsed < limit)
+                {
+                    try
+                    {
+                        using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                        using var alive = await http.GetAsync(new Uri(AdminPaths.Health, UriKind.Relative), probe.Token);
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    {
+                        await stdout.WriteLineAsync($"{drain.Node} has left the cluster and stopped ({watch.Elapsed.TotalSeconds:0} s)");
+                        return ExitCodes.Ok;
+                    }
+                    await Task.Delay(500);
+                }
+                await stderr.WriteLineAsync($"sslctl: {drain.Node} still answers {limit.TotalSeconds:0} s after the drain began");
+                return ExitCodes.Refused;
             case "cluster" or "node":
-                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster shards', 'cluster leave' or 'node drain'");
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster shards', 'cluster leave [ADDRESS]', 'cluster rolling-restart' or 'node drain'");
             default:
                 throw new UsageException($"unknown command '{string.Join(' ', w)}'");
         }
@@ -284,8 +317,6 @@ public static class SslCtl
 
     private sealed class UsageException(string message) : Exception(message);
 
-    private sealed class NodeErrorException(string message) : Exception(message);
-
     private sealed class AuthException(string message) : Exception(message);
 
     /// <summary>A member's configuration revision, and how far and how long it is behind the store when it is.</summary>
@@ -297,3 +328,6 @@ public static class SslCtl
         return FormattableString.Invariant($"revision {r}");
     }
 }
+
+/// <summary>The node refused a command or could not carry it out; its reason is printed and the exit code is 1.</summary>
+internal sealed class NodeErrorException(string message) : Exception(message);

@@ -148,6 +148,7 @@ internal static class AdminEndpoint
         {
             var cluster = Cluster.Get(h.System);
             var state = cluster.State;
+            var byAge = state.Members.Where(m => m.Status == MemberStatus.Up).OrderBy(m => m, Member.AgeOrdering).Select(m => m.UniqueAddress).ToList();
             // Each member's revision from its own copy, asked at once; a member that does not answer shows none.
             var asks = state.Members.Select(async m =>
             {
@@ -165,21 +166,31 @@ internal static class AdminEndpoint
                     Revision = r?.Revision,
                     StoreRevision = r?.StoreRevision,
                     BehindSeconds = r is null ? null : r.BehindMilliseconds / 1000.0,
+                    Uid = m.UniqueAddress.Uid,
+                    Age = byAge.IndexOf(m.UniqueAddress),
                 };
             });
             var members = await Task.WhenAll(asks);
             return Results.Json(new ClusterResponse(members, state.Leader?.ToString()), AdminJson.Options);
         });
 
-        app.MapPost(AdminPaths.Drain, async () =>
+        // A drain of this node, or of any member through this node: the member's own node runtime runs it.
+        app.MapPost(AdminPaths.Drain, async () => await DrainAsync(h.NodeRuntime));
+        app.MapPost(AdminPaths.ClusterDrain, async Task<IResult> (ClusterDrainRequest request) =>
         {
-            var shutdown = CoordinatedShutdown.Get(h.System);
-            var already = shutdown.ShutdownReason is not null;
-            var open = await h.NodeRuntime.Ask<int>(NodeRuntimeActor.GetOpenConnections.Instance, AskTimeout);
-            // Not awaited: the answer goes out now, the drain runs its phases and the process exits when they end.
-            _ = shutdown.Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
-            return Results.Json(new DrainResponse(Cluster.Get(h.System).SelfAddress.ToString(), already, open,
-                (int)h.Settings.DrainTimeout.TotalSeconds), AdminJson.Options, statusCode: 202);
+            var cluster = Cluster.Get(h.System);
+            var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == request.Node);
+            if (member is null)
+                return Results.Json(new ErrorResponse($"no member {request.Node}; 'cluster show' lists the members"), AdminJson.Options, statusCode: 404);
+            if (member.Address == cluster.SelfAddress) return await DrainAsync(h.NodeRuntime);
+            try
+            {
+                return await DrainAsync(await h.System.ActorSelection(new RootActorPath(member.Address) / "user" / NodeRuntimeActor.Name).ResolveOne(AskTimeout));
+            }
+            catch (ActorNotFoundException)
+            {
+                return Results.Json(new ErrorResponse($"member {request.Node} did not answer (it may be leaving already)"), AdminJson.Options, statusCode: 503);
+            }
         });
         app.MapGet(AdminPaths.Connections, async () =>
         {
@@ -225,6 +236,24 @@ internal static class AdminEndpoint
             return Results.Json(shown, AdminJson.Options, statusCode: shown.Found ? 200 : 422);
         });
 
+        MapOpenEndpoints(app, h, dataPlane);
+        return app;
+    }
+
+    /// <summary>Asks <paramref name="runtime"/> (this node's or another member's) to drain; the answer comes at once.</summary>
+    private static async Task<IResult> DrainAsync(IActorRef runtime)
+    {
+        var started = await runtime.Ask<NodeControlProtocol.DrainStarted>(NodeControlProtocol.Drain.Instance, AskTimeout);
+        return Results.Json(new DrainResponse(started.Node, started.AlreadyDraining, started.OpenConnections, started.DrainTimeoutSeconds), AdminJson.Options, statusCode: 202);
+    }
+
+    /// <summary>
+    /// The endpoints open to anyone who reaches the port: /healthz (the process runs), /readyz (this node serves the
+    /// configuration in force) and /metrics (Prometheus). Served here and on the management endpoint, where Kubernetes'
+    /// probes and a scraper reach them on the pod's address.
+    /// </summary>
+    internal static void MapOpenEndpoints(WebApplication app, SslClusterHandles h, DataPlane dataPlane)
+    {
         app.MapGet(AdminPaths.Health, () => h.System.WhenTerminated.IsCompleted ? Results.StatusCode(503) : Results.Text("ok\n"));
         app.MapGet(AdminPaths.Ready, async () =>
         {
@@ -258,7 +287,6 @@ internal static class AdminEndpoint
                 .Single("sslcluster_gc_committed_bytes", "Memory the garbage collector holds from the system.", "gauge", gc.TotalCommittedBytes);
             return Results.Text(metrics.ToString(), "text/plain; version=0.0.4");
         });
-        return app;
     }
 
     /// <summary>

@@ -30,12 +30,25 @@ internal static class Demo
         });
         await backend.StartAsync();
 
-        // At start the store may still be recovering: wait for it (and for this node's copy) longer than a query would.
-        var revision = await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, TimeSpan.FromSeconds(30));
-        var current = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(new ConfigFollowerActor.WaitForRevision(revision.Revision, TimeSpan.FromSeconds(30)), TimeSpan.FromSeconds(35));
+        // Under cluster bootstrap the node joins only once its peers answer (pods may start minutes apart): wait for that
+        // first, as long as bootstrap itself would, then for the store (it may still be recovering) and this node's copy.
+        await WaitUntilUpAsync(h.System);
+        ConfigFollowerActor.CurrentCopy current;
+        try
+        {
+            var revision = await h.ConfigStore.Ask<ConfigStoreProtocol.RevisionAvailable>(ConfigStoreProtocol.GetRevision.Instance, TimeSpan.FromSeconds(30));
+            current = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(new ConfigFollowerActor.WaitForRevision(revision.Revision, TimeSpan.FromSeconds(30)), TimeSpan.FromSeconds(35));
+        }
+        catch (AskTimeoutException)
+        {
+            throw new NodeStartupException("demo: the configuration store did not answer within 30 s of this node joining the cluster");
+        }
         if (!current.Config.ProxyLists.ContainsKey("demo"))
         {
-            await CreateAsync(h, ssl, s);
+            // Nodes of a cluster start together (Cluster Bootstrap): the oldest member creates the demo, the others
+            // wait for it to reach them, so that no two nodes generate the key or apply the configuration at once.
+            if (IsOldest(h.System)) await CreateAsync(h, ssl, s);
+            else await WaitForDemoAsync(h);
         }
 
         var dataDir = Path.GetFullPath(s.DataDir);
@@ -60,6 +73,34 @@ internal static class Demo
 
             """);
         return backend;
+    }
+
+    private static async Task WaitUntilUpAsync(ActorSystem system)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.RegisterOnMemberUp(() => up.TrySetResult());
+        var limit = system.Settings.Config.GetTimeSpan("sslcluster.node.bootstrap.join-timeout", TimeSpan.FromSeconds(60)) + TimeSpan.FromMinutes(5);
+        if (await Task.WhenAny(up.Task, Task.Delay(limit)) != up.Task)
+            throw new NodeStartupException($"demo: this node did not join a cluster within {limit.TotalSeconds:0} s (cluster bootstrap waits for every required contact point)");
+    }
+
+    /// <summary>Whether this node is the oldest member up (it hosts the singletons); once this node is up it is among them.</summary>
+    private static bool IsOldest(ActorSystem system)
+    {
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        var oldest = cluster.State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
+        return oldest is not null && oldest.Address == cluster.SelfAddress;
+    }
+
+    private static async Task WaitForDemoAsync(SslClusterHandles h)
+    {
+        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120); DateTime.UtcNow < deadline; await Task.Delay(500))
+        {
+            var copy = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(ConfigFollowerActor.GetCopy.Instance, TimeSpan.FromSeconds(10));
+            if (copy.Config.ProxyLists.ContainsKey("demo")) return;
+        }
+        throw new NodeStartupException("demo: the oldest node of the cluster did not create the demo configuration within 120 s; see its log");
     }
 
     private static async Task CreateAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s)

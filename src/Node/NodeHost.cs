@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Configuration;
@@ -23,6 +22,9 @@ internal sealed class NodeStartupException(string message) : Exception(message);
 /// </summary>
 internal static class NodeHost
 {
+    /// <summary>The environment variable that gives the admin token when the configuration does not.</summary>
+    public const string AdminTokenVariable = "SSLCLUSTER_ADMIN_TOKEN";
+
     public static async Task<int> RunAsync(Config overrides)
     {
         var config = overrides.WithFallback(SslClusterSettings.Reference);
@@ -32,6 +34,7 @@ internal static class NodeHost
         {
             settings = SslClusterSettings.Create(config);
             addresses = AddressMap.Parse(settings.AddressMap);
+            ClusterFormation.Resolve(config);
         }
         catch (Exception e) when (e is ConfigurationException or FormatException)
         {
@@ -41,20 +44,24 @@ internal static class NodeHost
         NodeLog.Configure(config.GetString("sslcluster.node.log.format", "text"), config.GetString("sslcluster.node.log.akka-level", "WARNING"));
         // Every log event of the actor system goes through the node's writer (text for a person, or JSON lines).
         config = ConfigurationFactory.ParseString("akka.loggers = [\"SslCluster.Node.NodeLogger, sslnode\"]").WithFallback(config);
+        var dataDir = Path.GetFullPath(settings.DataDir);
         try
         {
-            config = await SeedDns.ApplyAsync(config, Dns.GetHostAddressesAsync, TimeSpan.FromSeconds(1), line => NodeLog.Info("sslnode: " + line));
+            Directory.CreateDirectory(dataDir);
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
         {
-            throw new NodeStartupException($"bad setting: {e.Message}");
+            throw new NodeStartupException($"cannot create the data folder '{dataDir}' (--data-dir): {e.Message}");
         }
-
-        var dataDir = Path.GetFullPath(settings.DataDir);
-        Directory.CreateDirectory(dataDir);
         config = JournalSettings(dataDir, config).WithFallback(config);
         using var masterKey = LoadMasterKey(dataDir);
-        var token = settings.AdminToken.Length > 0 ? settings.AdminToken : await LoadOrCreateTokenAsync(Path.Combine(dataDir, AdminPaths.TokenFileName));
+        // The admin token: configured, else from the environment (a Kubernetes Secret), else the data folder's file.
+        var tokenSource = settings.AdminToken.Length > 0 ? "sslcluster.node.admin.token"
+            : Environment.GetEnvironmentVariable(AdminTokenVariable) is { Length: > 0 } ? AdminTokenVariable
+            : Path.Combine(dataDir, AdminPaths.TokenFileName);
+        var token = settings.AdminToken.Length > 0 ? settings.AdminToken
+            : Environment.GetEnvironmentVariable(AdminTokenVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment.Trim()
+            : await LoadOrCreateTokenAsync(tokenSource);
         var tokens = await LoadTokensAsync(settings.AdminTokensFile, dataDir);
 
         var health = new ServiceHealthTable();
@@ -80,6 +87,7 @@ internal static class NodeHost
         var ssl = new SslCommands(handles, masterKey, TimeProvider.System);
         NodeLog.Node = Akka.Cluster.Cluster.Get(handles.System).SelfAddress.ToString();
 
+        await using var management = handles.Formation == FormationMethod.Seeds ? null : await StartManagementAsync(handles, dataPlane);
         DemoHttpServer? demoBackend = null;
         await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane, tokens);
         try
@@ -103,12 +111,25 @@ internal static class NodeHost
             e.Cancel = true;
             _ = CoordinatedShutdown.Get(handles.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         };
-        NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {Path.Combine(dataDir, AdminPaths.TokenFileName)}); data in {dataDir}");
+        NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {tokenSource}); data in {dataDir}");
         await handles.System.WhenTerminated;
         await admin.StopAsync();
         if (demoBackend is not null) await demoBackend.DisposeAsync();
         NodeLog.Info("sslnode: stopped");
         return 0;
+    }
+
+    private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartManagementAsync(SslClusterHandles handles, DataPlane dataPlane)
+    {
+        try
+        {
+            return await ManagementEndpoint.StartAsync(handles, dataPlane);
+        }
+        catch (NodeStartupException)
+        {
+            await handles.System.Terminate();
+            throw;
+        }
     }
 
     /// <summary>The SQLite journal in the data folder, in WAL mode so that a kill -9 never corrupts it.</summary>

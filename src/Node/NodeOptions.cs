@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Akka.Configuration;
+using SslCluster.Actors.Settings;
 
 namespace SslCluster.Node;
 
@@ -20,8 +21,12 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
           --remoting-port N      Akka remoting port (default 4053; 0 picks a free one)
           --hostname HOST        Akka remoting host name (default 127.0.0.1)
           --seed ADDRESS         a seed node, e.g. akka.tcp://sslcluster@127.0.0.1:4053 (repeatable)
-          --seed-dns NAME:PORT   seed nodes from every address NAME resolves to (e.g. a Kubernetes headless
-                                 service), with the nodes' remoting PORT; ignored when --seed is given
+          --contact-points LIST  form the cluster with Akka Cluster Bootstrap over these management endpoints,
+                                 HOST:PORT,HOST:PORT,... (every node's, this node's own among them; same list on
+                                 every node); instead of --seed
+          --discovery kubernetes form the cluster with Akka Cluster Bootstrap over the pods the Kubernetes API lists
+                                 (see k8s/ and docs/kubernetes.md)
+          --management-port N    the management endpoint's port for bootstrap (default 8558), on --hostname
           --remoting-tls P12,CA  mutual TLS between nodes: this node's PKCS#12 (password in
                                  SSLCLUSTER_REMOTING_TLS_PASSWORD) and the cluster CA (PEM) peers must chain to
           --journal-postgres CONN the configuration journal in PostgreSQL (an Npgsql connection string), for clusters;
@@ -80,18 +85,29 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
                 case "--remoting-port": Set("akka.remote.dot-netty.tcp.port", Port(Value(), "--remoting-port", allowZero: true)); break;
                 case "--hostname": Set("akka.remote.dot-netty.tcp.hostname", Value()); break;
                 case "--seed": seeds.Add(Value()); break;
-                case "--seed-dns":
-                    var target = Value();
-                    try
+                case "--contact-points":
+                    var points = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (points.Length == 0) throw new ArgumentException("--contact-points takes HOST:PORT,HOST:PORT,... (every node's management endpoint)");
+                    foreach (var point in points)
                     {
-                        SeedDns.ParseTarget(target);
+                        try
+                        {
+                            ClusterFormation.ParseContactPoint(point);
+                        }
+                        catch (ConfigurationException e)
+                        {
+                            throw new ArgumentException("--contact-points: " + e.Message);
+                        }
                     }
-                    catch (FormatException e)
-                    {
-                        throw new ArgumentException("--" + e.Message);
-                    }
-                    Set("sslcluster.node.seed-dns", target);
+                    overrides.Append("sslcluster.node.bootstrap.discovery = config\n");
+                    overrides.Append("sslcluster.node.bootstrap.contact-points = [").Append(string.Join(", ", points.Select(Quote))).Append("]\n");
                     break;
+                case "--discovery":
+                    var method = Value();
+                    if (method is not ("kubernetes" or "config")) throw new ArgumentException($"--discovery takes kubernetes or config, not '{method}'");
+                    Set("sslcluster.node.bootstrap.discovery", method);
+                    break;
+                case "--management-port": Set("sslcluster.node.bootstrap.management-port", Port(Value(), "--management-port")); break;
                 case "--crypto":
                     // Kept so that scripts written for the engine switch still start a node: openssl is the only engine.
                     var engine = Value();

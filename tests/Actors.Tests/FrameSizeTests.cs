@@ -137,4 +137,20 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
         Assert.True(rows.Count > 20, $"{rows.Count} rows");
         Assert.Equal(9_999, rows[0].Revision);
     }
+
+    [Fact]
+    public void InheritFlows_ThreeThousandModuleRowsWithEveryTotal_TravelInPartsBelowTheFrame()
+    {
+        var totals = Enum.GetValues<SslCluster.Protocol.Net.ProxyError>().ToDictionary(SslCluster.Protocol.Runtime.StatNames.Ended, _ => long.MaxValue / 3);
+        var rows = Enumerable.Range(0, 3000).Select(i => new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow(
+            $"{new string('m', 60)}{i}@{new string('c', 40)}",
+            new SslCluster.Protocol.Runtime.FlowRow($"10.{i / 256 % 256}.{i % 256}.1", 443, 0, 0, 0, long.MaxValue / 3, 5, 6, 7, 8, 9) { Totals = totals })).ToList();
+
+        var parts = SslCluster.Actors.Dispatch.NodeStatsProtocol.Parts(rows).ToList();
+
+        Assert.Equal(rows, parts.SelectMany(p => p));
+        var largest = parts.Max(p => Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.ssl.tcp://sslcluster@10.200.200.200:4100", p)));
+        output.WriteLine($"{rows.Count} rows in {parts.Count} parts, the largest {largest} bytes");
+        Assert.True(largest < Limit, $"a part weighs {largest} bytes");
+    }
 }

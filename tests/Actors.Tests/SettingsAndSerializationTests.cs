@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Akka.TestKit.Xunit2;
 using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Modules;
 using SslCluster.Actors.Serialization;
 using SslCluster.Actors.Health;
@@ -58,6 +59,8 @@ public sealed class SerializationTests : TestKit
     public static TheoryData<object> Messages() =>
     [
         new ConfigStoreProtocol.ApplyConfig("service a", "test", true),
+        NodeControlProtocol.Drain.Instance,
+        new NodeControlProtocol.DrainStarted("akka.tcp://sslcluster@127.0.0.2:4100", false, 12, 30),
         new ConfigStoreProtocol.ConfigApplied(3, [new ConfigDiagnostic(DiagnosticSeverity.Warning, 2, "rc4", "why")]),
         new ConfigStoreProtocol.ConfigRejected([new ConfigDiagnostic(DiagnosticSeverity.Error, 0, null, "bad")]),
         new ConfigStoreProtocol.ConfigTextPart(Guid.Parse("6f1c1d3e-0000-4000-8000-000000000001"), 2, "service a"),
@@ -81,6 +84,10 @@ public sealed class SerializationTests : TestKit
             [new SslCluster.Protocol.Admin.ConnectionRow("s1@Default", 4, "127.0.0.1:5000", "Relaying", 1.5)]),
         new SslCluster.Actors.Dispatch.NodeStatsProtocol.ClearNodeStats("s1@Default", "ssl"),
         new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeStatsCleared("akka.tcp://sslcluster@127.0.0.1:1", 2),
+        new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow("m", new FlowRow("10.0.0.1", 443, 0, 0, 0, Accepted: 7) { Totals = new Dictionary<string, long> { ["ended.None"] = 7 } }),
+        new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.tcp://sslcluster@127.0.0.2:1",
+            [new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow("m", new FlowRow("10.0.0.1", 443, 0, 0, 0, Accepted: 7) { ServerLeg = true })]),
+        new SslCluster.Actors.Dispatch.NodeStatsProtocol.FlowsInherited("akka.tcp://sslcluster@127.0.0.1:1", 1),
         new ConfigStoreActor.Snapshot(9, "text", [new StoredFile("c", StoredFileKind.Certificate, [1, 2])]),
         ConfigStoreProtocol.GetRevision.Instance,
         new ConfigStoreActor.StoreSnapshot(9, 2, [new ConfigStoreActor.SnapshotSection("service/a", "service a\n\n", 3)],

@@ -9,8 +9,8 @@ namespace SslCluster.Integration.Tests;
 
 /// <summary>
 /// Real sslnode processes forming one cluster on this machine, as ./run.sh --nodes N does: node i on 127.0.0.i
-/// (remoting over mutual TLS with certificates of a test CA, one seed: node 1), one PostgreSQL database, one master
-/// key; each node serves the configured VIP 127.0.0.1 on its own address. The real server behind the VIP sits on
+/// (remoting over mutual TLS with certificates of a test CA; formed by Akka Cluster Bootstrap over the contact points
+/// of nodes 1..N, the nodes started together), one PostgreSQL database, one master key; each node serves the configured VIP 127.0.0.1 on its own address. The real server behind the VIP sits on
 /// 127.0.0.9, which no node maps, so every node reaches the same one.
 /// </summary>
 public sealed class LocalCluster : IAsyncDisposable
@@ -19,10 +19,17 @@ public sealed class LocalCluster : IAsyncDisposable
 
     private readonly DemoHttpServer _backend;
 
-    private LocalCluster(DemoHttpServer backend)
+    private LocalCluster(DemoHttpServer backend, int size)
     {
         _backend = backend;
+        Size = size;
     }
+
+    /// <summary>The nodes started together, whose contact points every node lists.</summary>
+    public int Size { get; }
+
+    /// <summary>The management endpoint's port, the same on every node's address.</summary>
+    public int ManagementPort { get; } = NodeProcess.FreePort();
 
     public string Database { get; } = TestPostgres.NewDatabase();
 
@@ -41,8 +48,6 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>The port of the real server on 127.0.0.9.</summary>
     public int BackendPort => _backend.LocalEndPoint!.Port;
 
-    public string Seed => $"akka.ssl.tcp://sslcluster@127.0.0.1:{RemotingPort}";
-
     /// <summary>Node i (1-based) at index i - 1; null once stopped by the test.</summary>
     public List<NodeProcess?> Nodes { get; } = [];
 
@@ -52,10 +57,12 @@ public sealed class LocalCluster : IAsyncDisposable
     {
         var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.9"), 0), Name = "cluster backend" });
         await backend.StartAsync();
-        var cluster = new LocalCluster(backend);
+        var cluster = new LocalCluster(backend, nodes);
         try
         {
-            for (var i = 1; i <= nodes; i++) await cluster.StartNodeAsync(i);
+            // Together, as a deployment starts them: bootstrap forms the cluster once every contact point answers.
+            for (var i = 1; i <= nodes; i++) cluster.LaunchNode(i);
+            foreach (var node in cluster.Nodes) await node!.WaitReadyAsync(TimeSpan.FromSeconds(90));
             await cluster.WaitForMembersAsync(cluster.Nodes[0]!, nodes, TimeSpan.FromSeconds(60));
         }
         catch
@@ -69,16 +76,39 @@ public sealed class LocalCluster : IAsyncDisposable
     /// <summary>Starts node i on 127.0.0.i with a fresh data folder (the journal is in PostgreSQL) and waits until it is ready.</summary>
     public async Task<NodeProcess> StartNodeAsync(int i, params string[] extraArgs)
     {
-        var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), Environment,
+        var node = LaunchNode(i, extraArgs);
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        return node;
+    }
+
+    /// <summary>Starts node i on 127.0.0.i without waiting for it.</summary>
+    public NodeProcess LaunchNode(int i, params string[] extraArgs)
+    {
+        var node = NodeProcess.Launch(NodeProcess.NewDataDir(), Environment,
             [.. NodeArguments(i, Ca.IssueNodePkcs12($"node{i}", Password)), .. extraArgs]);
         while (Nodes.Count < i) Nodes.Add(null);
         Nodes[i - 1] = node;
         return node;
     }
 
+    /// <summary>Starts node i again where it ran before: its data folder (its admin token) and its admin port.</summary>
+    public NodeProcess RelaunchNode(int i)
+    {
+        var before = Nodes[i - 1] ?? throw new InvalidOperationException($"node {i} never ran");
+        var node = NodeProcess.Launch(before.DataDir, Environment, before.AdminPort, NodeArguments(i, Ca.IssueNodePkcs12($"node{i}", Password)));
+        before.Dispose();
+        Nodes[i - 1] = node;
+        return node;
+    }
+
+    /// <summary>The contact points node i lists: those of the nodes started together, and its own.</summary>
+    public string ContactPoints(int i) =>
+        string.Join(",", Enumerable.Range(1, Size).Append(i).Distinct().Select(n => $"127.0.0.{n}:{ManagementPort}"));
+
     public string[] NodeArguments(int i, string pkcs12) =>
     [
-        "--hostname", $"127.0.0.{i}", "--remoting-port", RemotingPort.ToString(CultureInfo.InvariantCulture), "--seed", Seed,
+        "--hostname", $"127.0.0.{i}", "--remoting-port", RemotingPort.ToString(CultureInfo.InvariantCulture),
+        "--contact-points", ContactPoints(i), "--management-port", ManagementPort.ToString(CultureInfo.InvariantCulture),
         "--journal-postgres", Database, "--address-map", $"127.0.0.1=127.0.0.{i}",
         "--remoting-tls", $"{pkcs12},{Ca.CertificatePemPath}",
     ];

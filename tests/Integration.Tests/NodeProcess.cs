@@ -67,9 +67,12 @@ public sealed class NodeProcess : IDisposable
     }
 
     /// <summary>Starts a node without waiting for it to be ready (one that is expected never to be).</summary>
-    public static NodeProcess Launch(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs)
+    public static NodeProcess Launch(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs) =>
+        Launch(dataDir, environment, FreePort(), extraArgs);
+
+    /// <summary>Starts a node with its admin endpoint on <paramref name="admin"/> (a node started again where it was).</summary>
+    public static NodeProcess Launch(string dataDir, IReadOnlyDictionary<string, string> environment, int admin, params string[] extraArgs)
     {
-        var admin = FreePort();
         var remoting = FreePort();
         var psi = new ProcessStartInfo("dotnet")
         {

@@ -4,7 +4,7 @@ using Xunit;
 namespace SslCluster.Integration.Tests;
 
 /// <summary>
-/// Issue 5: three node processes on 127.0.0.1-3 form one cluster from a seed node over mutual TLS (certificates of
+/// Issue 5: three node processes on 127.0.0.1-3 form one cluster (Akka Cluster Bootstrap, issue 13) over mutual TLS (certificates of
 /// the cluster's CA), share the PostgreSQL journal and the master key, and behave as one chassis: a configuration
 /// applied through one node is served by every node on its own address, and show ssl flows on any node sums the
 /// flows of all of them. A fourth process whose certificate is not the cluster CA's cannot join.
@@ -66,24 +66,70 @@ public sealed class ThreeNodeClusterTests
     }
 
     [Fact]
-    public async Task SeedDns_LocalhostResolvesToNodeOne_SecondNodeJoinsIt()
+    public async Task Bootstrap_TwoOfThreeContactPointsUp_NoClusterUntilTheThirdThenOneClusterThatARestartedNodeRejoins()
     {
-        // "localhost" resolves to 127.0.0.1 (and ::1, dropped: the nodes speak IPv4): node 1 is the only seed and
-        // forms the cluster; node 2, on 127.0.0.2, joins it. Both derive the same seed from DNS.
-        var port = NodeProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using var first = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--hostname", "127.0.0.1", "--remoting-port", port, "--seed-dns", $"localhost:{port}");
-        using var second = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--hostname", "127.0.0.2", "--remoting-port", port, "--seed-dns", $"localhost:{port}");
+        // Plain remoting and a SQLite journal per node: this is about membership alone. Node i serves its management
+        // endpoint on 127.0.0.i; every node lists all three.
+        var remoting = NodeProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var management = NodeProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var points = string.Join(",", Enumerable.Range(1, 3).Select(i => $"127.0.0.{i}:{management}"));
+        var dirs = Enumerable.Range(0, 3).Select(_ => NodeProcess.NewDataDir()).ToArray();
+        var env = new Dictionary<string, string>();
+        string[] Args(int i) => ["--hostname", $"127.0.0.{i}", "--remoting-port", remoting, "--contact-points", points, "--management-port", management];
+        var nodes = new NodeProcess?[3];
+        try
+        {
+            nodes[0] = NodeProcess.Launch(dirs[0], env, Args(1));
+            nodes[1] = NodeProcess.Launch(dirs[1], env, Args(2));
 
+            // Two of the three required contact points answer: neither node may form a cluster of its own, however long.
+            await Task.Delay(TimeSpan.FromSeconds(10));
+            for (var i = 0; i < 2; i++)
+            {
+                Assert.False(nodes[i]!.HasExited, nodes[i]!.Output);
+                Assert.Equal(0, LocalCluster.UpMembers((await nodes[i]!.CtlAsync("cluster", "show")).Stdout));
+            }
+
+            nodes[2] = NodeProcess.Launch(dirs[2], env, Args(3));
+            foreach (var n in nodes) await n!.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            var shows = new List<string>();
+            foreach (var n in nodes) shows.Add(await UpMembersWhenAsync(n!, 3));
+            // One cluster: every node sees the same three members and the same leader, the lowest contact point's node.
+            Assert.All(shows, show => Assert.Matches($@"akka\.tcp://sslcluster@127\.0\.0\.1:{remoting}\s+Up", show));
+            Assert.Single(shows.Select(Leader).Distinct());
+            Assert.Contains("cluster bootstrap: contact point http://127.0.0.1:", nodes[0]!.Output, StringComparison.Ordinal);
+
+            // The node that formed the cluster is restarted: it finds the cluster its peers report and joins it rather
+            // than forming a second one.
+            nodes[0]!.Kill();
+            nodes[0]!.Dispose();
+            nodes[0] = NodeProcess.Launch(dirs[0], env, Args(1));
+            await nodes[0]!.WaitReadyAsync(TimeSpan.FromSeconds(60));
+            var rejoined = await UpMembersWhenAsync(nodes[0]!, 3);
+            Assert.Matches($@"127\.0\.0\.2:{remoting}\s+Up", rejoined);
+            Assert.Equal(3, LocalCluster.UpMembers(await UpMembersWhenAsync(nodes[1]!, 3)));
+        }
+        finally
+        {
+            foreach (var n in nodes) n?.Dispose();
+        }
+
+        static string Leader(string show) => show.Split('\n').Single(l => l.Contains("leader", StringComparison.Ordinal)).Split(' ')[0];
+    }
+
+    /// <summary>The node's <c>cluster show</c> once it lists <paramref name="count"/> members up (or after 60 s).</summary>
+    private static async Task<string> UpMembersWhenAsync(NodeProcess node, int count)
+    {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        ProcessResult members;
+        ProcessResult r;
         do
         {
+            r = await node.CtlAsync("cluster", "show");
+            if (LocalCluster.UpMembers(r.Stdout) == count && !r.Stdout.Contains("Joining", StringComparison.Ordinal)) return r.Stdout;
             await Task.Delay(500);
-            members = await second.CtlAsync("cluster", "show");
         }
-        while (LocalCluster.UpMembers(members.Stdout) < 2 && DateTime.UtcNow < deadline);
-        Assert.True(LocalCluster.UpMembers(members.Stdout) == 2, members.ToString());
-        Assert.Contains($"seed nodes from DNS name localhost: akka.tcp://sslcluster@127.0.0.1:{port}", second.Output, StringComparison.Ordinal);
+        while (DateTime.UtcNow < deadline);
+        return r.Stdout;
     }
 
     /// <summary>Module <paramref name="module"/>'s accepted flows summed over the nodes, as <paramref name="node"/> reports them.</summary>

@@ -98,10 +98,13 @@ public sealed class ClusterOverlayTests
     {
         var environment = new Dictionary<string, string> { [NodeOptions.JournalVariable] = "Host=pg;Port=5432;Username=u;Password=secret;Database=d" };
 
-        var config = NodeOptions.Parse(["--config", ClusterConf, "--hostname", "10.1.0.7", "--seed-dns", "sslcluster.sslcluster.svc.cluster.local:4100"],
+        var config = NodeOptions.Parse(["--config", ClusterConf, "--hostname", "10.1.0.7", "--discovery", "kubernetes", "--set", "sslcluster.node.bootstrap.required-contact-points=3"],
             name => environment.GetValueOrDefault(name)).Config.WithFallback(SslClusterSettings.Reference);
 
-        Assert.Equal("sslcluster.sslcluster.svc.cluster.local:4100", config.GetString("sslcluster.node.seed-dns"));
+        var (method, formation) = ClusterFormation.Resolve(config);
+        Assert.Equal(FormationMethod.Kubernetes, method);
+        Assert.Equal(3, formation.GetInt("akka.management.cluster.bootstrap.contact-point-discovery.required-contact-point-nr"));
+        Assert.Equal("10.1.0.7", formation.GetString("akka.management.http.hostname"));
         Assert.Equal("Host=pg;Port=5432;Username=u;Password=secret;Database=d", config.GetString("akka.persistence.journal.sql.connection-string"));
         Assert.Equal("Host=pg;Port=5432;Username=u;Password=secret;Database=d", config.GetString("akka.persistence.snapshot-store.sql.connection-string"));
         Assert.Equal("PostgreSQL.15", config.GetString("akka.persistence.snapshot-store.sql.provider-name"));
@@ -125,5 +128,30 @@ public sealed class ClusterOverlayTests
 
         Assert.Contains(NodeOptions.JournalVariable + " takes an Npgsql connection string", e.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", e.Message, StringComparison.Ordinal);
+    }
+}
+
+public sealed class BootstrapOptionsTests
+{
+    [Fact]
+    public void Parse_ContactPoints_ConfigDiscoveryOverTheList()
+    {
+        var config = NodeOptions.Parse(["--hostname", "127.0.0.1", "--contact-points", "127.0.0.1:8558, 127.0.0.2:8558", "--management-port", "8558"]).Config;
+
+        Assert.Equal("config", config.GetString("sslcluster.node.bootstrap.discovery"));
+        Assert.Equal(["127.0.0.1:8558", "127.0.0.2:8558"], config.GetStringList("sslcluster.node.bootstrap.contact-points"));
+        Assert.Equal(FormationMethod.Config, ClusterFormation.Resolve(config).Method);
+    }
+
+    [Theory]
+    [InlineData("--contact-points", "127.0.0.1", "HOST:PORT")]
+    [InlineData("--contact-points", ",", "HOST:PORT,HOST:PORT")]
+    [InlineData("--discovery", "dns", "kubernetes or config")]
+    [InlineData("--management-port", "70000", "from 1 to 65535")]
+    public void Parse_BadBootstrapOption_SaysWhatItTakes(string option, string value, string expected)
+    {
+        var e = Assert.Throws<ArgumentException>(() => NodeOptions.Parse([option, value]));
+
+        Assert.Contains(expected, e.Message, StringComparison.Ordinal);
     }
 }

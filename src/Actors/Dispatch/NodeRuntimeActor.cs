@@ -18,6 +18,9 @@ namespace SslCluster.Actors.Dispatch;
 /// </summary>
 public sealed class NodeRuntimeActor : ReceiveActor
 {
+    /// <summary>Its name under /user, where other nodes find it (<see cref="NodeControlProtocol"/>).</summary>
+    public const string Name = "node-runtime";
+
     /// <summary>An admitted connection for the agent of <paramref name="Agent"/> (a module or clear-text rule); from a dispatcher.</summary>
     public sealed record Route(string Agent, FlowAgentActor.StartConnection Connection);
 
@@ -122,6 +125,21 @@ public sealed class NodeRuntimeActor : ReceiveActor
             var sender = Sender;
             var asks = _agents.Values.Select(a => a.Ask<int>(FlowAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
             Task.WhenAll(asks).PipeTo(sender, success: counts => counts.Sum(), failure: _ => -1);
+        });
+        Receive<NodeControlProtocol.Drain>(drain =>
+        {
+            var sender = Sender;
+            var shutdown = CoordinatedShutdown.Get(Context.System);
+            var already = shutdown.ShutdownReason is not null;
+            var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress.ToString();
+            var timeout = (int)_settings.DrainTimeout.TotalSeconds;
+            // Counted before the drain starts: the figure the operator sees is what the node had to wait for.
+            var asks = _agents.Values.Select(a => a.Ask<int>(FlowAgentActor.CountConnections.Instance, TimeSpan.FromSeconds(5))).ToList();
+            Task.WhenAll(asks).ContinueWith(t =>
+            {
+                _ = shutdown.Run(CoordinatedShutdown.ClusterLeavingReason.Instance);
+                return new NodeControlProtocol.DrainStarted(self, already, t.IsCompletedSuccessfully ? t.Result.Sum() : -1, timeout);
+            }, TaskScheduler.Default).PipeTo(sender);
         });
         Receive<FlowAgentActor.ListConnections>(_ =>
         {

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Event;
 using Cluster = Akka.Cluster.Cluster;
 using SslCluster.Actors.Serialization;
 using SslCluster.Protocol.Admin;
@@ -44,6 +45,22 @@ public static class NodeStatsProtocol
     public sealed record ClearNodeStats(string? Module, string? Category, string? Context = null) : IClusterMessage;
 
     public sealed record NodeStatsCleared(string Node, int Rows) : IClusterMessage;
+
+    /// <summary>One module row's totals a leaving node hands over.</summary>
+    public sealed record InheritedFlow(string Module, FlowRow Row) : IClusterMessage;
+
+    /// <summary>
+    /// From a node that drained and is about to leave: its module totals, for the receiver to keep and report with its
+    /// own, so that the cluster's figures survive drains and rolling restarts. Sent in parts of at most
+    /// <see cref="RowBytes"/> (<see cref="Parts"/>).
+    /// </summary>
+    public sealed record InheritFlows(string From, IReadOnlyList<InheritedFlow> Rows) : IClusterMessage;
+
+    public sealed record FlowsInherited(string Node, int Rows) : IClusterMessage;
+
+    /// <summary>The rows in parts whose JSON weighs at most <paramref name="maxBytes"/> each.</summary>
+    public static IEnumerable<IReadOnlyList<InheritedFlow>> Parts(IEnumerable<InheritedFlow> rows, int maxBytes = RowBytes) =>
+        FrameParts.Split(rows, row => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(row).Length, maxBytes);
 }
 
 /// <summary>
@@ -70,9 +87,44 @@ public sealed class NodeStatsActor : ReceiveActor
                 failure: e => new Status.Failure(e));
         });
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
+        Receive<NodeStatsProtocol.InheritFlows>(inherit =>
+        {
+            foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
+            Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
+        });
     }
 
     public static Props Props(FlowRegistry flows, IActorRef runtime) => Akka.Actor.Props.Create(() => new NodeStatsActor(flows, runtime));
+
+    /// <summary>
+    /// The drain's last step before the node leaves: its module totals go to the oldest other member up, which keeps
+    /// them. Alone, or when that member does not answer, they are lost with the node (and the log says so).
+    /// </summary>
+    public static async Task HandOverAsync(ActorSystem system, FlowRegistry flows, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(flows);
+        var cluster = Cluster.Get(system);
+        var heir = cluster.State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.Address != cluster.SelfAddress)
+            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
+        var rows = flows.HandOver().Select(r => new NodeStatsProtocol.InheritedFlow(r.Module, r.Row)).ToList();
+        if (heir is null || rows.Count == 0) return;
+        var target = system.ActorSelection(new RootActorPath(heir.Address) / "user" / Name);
+        var sent = 0;
+        try
+        {
+            foreach (var part in NodeStatsProtocol.Parts(rows))
+            {
+                await target.Ask<NodeStatsProtocol.FlowsInherited>(new NodeStatsProtocol.InheritFlows(cluster.SelfAddress.ToString(), part), timeout);
+                sent += part.Count;
+            }
+            system.Log.Info("drain: handed the totals of {0} module row(s) to {1}", sent, heir.Address);
+        }
+        catch (Exception e) when (e is AskTimeoutException or ActorNotFoundException)
+        {
+            system.Log.Warning("drain: {0} of {1} module row(s) handed to {2} before it stopped answering; the rest of this node's totals leave with it", sent, rows.Count, heir.Address);
+        }
+    }
 
     /// <summary>
     /// Asks the node-stats actor of every serving member (Up or Leaving), this node's included; the answers that came

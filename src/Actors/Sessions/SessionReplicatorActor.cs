@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
+using SslCluster.Actors.Serialization;
 using SslCluster.Protocol.Pki;
 using SslCluster.Protocol.Tls;
 using static SslCluster.Actors.Sessions.SessionProtocol;
@@ -139,24 +140,8 @@ public sealed class SessionReplicatorActor : ReceiveActor, IWithTimers
         Akka.Actor.Props.Create(() => new SessionReplicatorActor(store, tickets, ticketSeal, ticketOwner, capacity, share));
 
     /// <summary>Splits sessions into messages of at most <see cref="MaxBatchBytes"/> of sealed bytes (at least one each).</summary>
-    internal static IEnumerable<IReadOnlyList<SessionReplica>> Batches(IReadOnlyList<SessionReplica> sessions)
-    {
-        var batch = new List<SessionReplica>();
-        int bytes = 0;
-        foreach (var replica in sessions)
-        {
-            int size = replica.Sealed.Length + replica.Id.Length + replica.BindingKey.Length + 64;
-            if (batch.Count > 0 && bytes + size > MaxBatchBytes)
-            {
-                yield return batch;
-                batch = [];
-                bytes = 0;
-            }
-            batch.Add(replica);
-            bytes += size;
-        }
-        if (batch.Count > 0) yield return batch;
-    }
+    internal static IEnumerable<IReadOnlyList<SessionReplica>> Batches(IReadOnlyList<SessionReplica> sessions) =>
+        FrameParts.Split(sessions, replica => replica.Sealed.Length + replica.Id.Length + replica.BindingKey.Length + 64, MaxBatchBytes);
 
     protected override void PreStart()
     {

@@ -19,6 +19,7 @@ public static class AdminPaths
     public const string Cluster = "/v1/cluster";
     public const string Show = "/v1/show";
     public const string Drain = "/v1/node/drain";
+    public const string ClusterDrain = "/v1/cluster/drain";
     public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
     public const string Connections = "/v1/connections";
@@ -74,7 +75,16 @@ public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyL
 
     /// <summary>How long the member has been behind the store's revision (0 when it is not).</summary>
     public double? BehindSeconds { get; init; }
+
+    /// <summary>The member's incarnation: a node started again at the same address has a new one.</summary>
+    public long Uid { get; init; }
+
+    /// <summary>The member's place by age among those up, 0 for the oldest (which hosts the singletons); -1 when not up.</summary>
+    public int Age { get; init; } = -1;
 }
+
+/// <summary>Drain the member at <paramref name="Node"/> (its address as <c>cluster show</c> prints it), through any node.</summary>
+public sealed record ClusterDrainRequest(string Node);
 
 public sealed record ClusterResponse(IReadOnlyList<ClusterMemberInfo> Members, string? Leader);
 

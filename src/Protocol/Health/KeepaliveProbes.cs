@@ -289,6 +289,10 @@ internal sealed class ExecutableScriptProbe(string? folder, string script, strin
             WorkingDirectory = folder,
         };
         foreach (var a in (args ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries)) start.ArgumentList.Add(a);
+        // A script gets the node's environment but its secrets: the master key, the journal's connection string, the
+        // remoting password and the admin tokens all travel in SSLCLUSTER_* and SSLCTL_* variables.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("SSLCLUSTER_", StringComparison.Ordinal) || k.StartsWith("SSLCTL_", StringComparison.Ordinal)).ToList())
+            start.Environment.Remove(name);
         using var process = new Process { StartInfo = start };
         try
         {

@@ -244,6 +244,20 @@ public static class StatNames
 
     public static string Ended(Net.ProxyError outcome) => "ended." + outcome;
 
+    private static readonly Dictionary<string, bool> EndedIsTcp =
+        Enum.GetValues<Net.ProxyError>().ToDictionary(Ended, IsTcp, StringComparer.Ordinal);
+
+    /// <summary>Whether <c>clear ssl-proxy stats CATEGORY</c> (null: all) zeroes the named total <paramref name="name"/>.</summary>
+    public static bool ClearedBy(string name, string? category) => category switch
+    {
+        null => true,
+        "tcp" => EndedIsTcp.TryGetValue(name, out var tcp) && tcp,
+        "ssl" => EndedIsTcp.TryGetValue(name, out var tcp) && !tcp,
+        "pki" => name.StartsWith("auth.", StringComparison.Ordinal),
+        "hdr" => name.StartsWith("hdr.", StringComparison.Ordinal),
+        _ => false,
+    };
+
     /// <summary>Whether an outcome is a TCP statistic (the others are SSL ones): a normal close, resets, timeouts, connects.</summary>
     public static bool IsTcp(Net.ProxyError outcome) => outcome is Net.ProxyError.None or Net.ProxyError.ClientReset or Net.ProxyError.IdleTimeout
         or Net.ProxyError.Aborted or Net.ProxyError.BackendConnectFailed or Net.ProxyError.BackendConnectTimeout or Net.ProxyError.BackendReset
@@ -296,6 +310,30 @@ public sealed record FlowRow(
             Resumed = Resumed + other.Resumed,
             BytesFromClients = BytesFromClients + other.BytesFromClients,
             BytesToClients = BytesToClients + other.BytesToClients,
+        };
+    }
+
+    /// <summary>The row's totals alone: what a node that left hands over (its open connections are gone).</summary>
+    public FlowRow Retired() => this with { TcpProxyFlows = 0, ActiveSslFlows = 0, InHandshake = 0 };
+
+    /// <summary>
+    /// The row with the totals of <paramref name="category"/> (one of <see cref="SslProxyStats.ClearCategories"/>, or
+    /// null for all) back to zero, as <see cref="FlowCounters.Clear"/> does to live counters.
+    /// </summary>
+    public FlowRow Cleared(string? category)
+    {
+        var tcp = category is null or "tcp";
+        var ssl = category is null or "ssl";
+        var kept = Totals?.Where(t => !StatNames.ClearedBy(t.Key, category)).ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
+        return this with
+        {
+            Accepted = tcp ? 0 : Accepted,
+            BytesFromClients = tcp ? 0 : BytesFromClients,
+            BytesToClients = tcp ? 0 : BytesToClients,
+            HandshakesCompleted = ssl ? 0 : HandshakesCompleted,
+            HandshakesFailed = ssl ? 0 : HandshakesFailed,
+            Resumed = ssl ? 0 : Resumed,
+            Totals = kept is { Count: > 0 } ? kept : null,
         };
     }
 
@@ -354,6 +392,33 @@ public sealed class FlowRegistry
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Rule, string Vip, int Port), FlowCounters> _relays = new();
 
+    /// <summary>Totals that nodes which left handed to this one (<see cref="Inherit"/>), by module row.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Module, string Vip, int Port, bool ServerLeg, bool Initiation), FlowRow> _inherited = new();
+
+    /// <summary>
+    /// Keeps the totals of a module row that a node leaving the cluster handed over, so that the cluster's figures
+    /// (<c>show ssl flows</c>, <c>show ssl-proxy</c>) survive a drain or a rolling restart. They are reported with this
+    /// node's own rows and cleared with them, but stay out of this node's metrics, which are its own.
+    /// </summary>
+    public void Inherit(string module, FlowRow row)
+    {
+        ArgumentNullException.ThrowIfNull(row);
+        var retired = row.Retired();
+        _inherited.AddOrUpdate((module, row.Virtual, row.Port, row.ServerLeg, row.Initiation), retired, (_, held) => held.Plus(retired));
+    }
+
+    private volatile bool _handedOver;
+
+    /// <summary>
+    /// What this node hands over when it leaves, once its connections have ended: every module row's totals, its own
+    /// and those it inherited. From then on it reports no rows, so that the cluster does not count them twice.
+    /// </summary>
+    public IReadOnlyList<(string Module, FlowRow Row)> HandOver()
+    {
+        _handedOver = true;
+        return [.. _rows.Select(r => (r.Key.Module, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())), .. _inherited.Select(r => (r.Key.Module, r.Value))];
+    }
+
     public FlowCounters For(string module, string vip, int port) => _rows.GetOrAdd((module, vip, port), _ => new FlowCounters());
 
     /// <summary>The counters of a clear-text content rule (<c>owner/rule</c>) on its VIP and port.</summary>
@@ -374,6 +439,13 @@ public sealed class FlowRegistry
             cleared++;
         }
 
+        foreach (var (key, row) in _inherited)
+        {
+            if (module is not null && key.Module != module) continue;
+            if (context is not null && !Config.SslmLowering.InContext(key.Module, context)) continue;
+            _inherited[key] = row.Cleared(category);
+        }
+
         if (module is not null || context is not null) return cleared;
         foreach (var counters in _relays.Values)
         {
@@ -384,8 +456,10 @@ public sealed class FlowRegistry
         return cleared;
     }
 
-    public IReadOnlyList<FlowRow> RowsOf(string module) =>
-        _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)).ToList();
+    /// <summary>The rows this node reports for <paramref name="module"/>: its own, then those it inherited.</summary>
+    public IReadOnlyList<FlowRow> RowsOf(string module) => _handedOver ? [] :
+        [.. _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
+            .. _inherited.Where(r => r.Key.Module == module).Select(r => r.Value)];
 
     /// <summary>Every module row on this node, with its live counters (for this node's metrics).</summary>
     public IReadOnlyList<(string Module, string Vip, int Port, FlowCounters Counters)> ModuleRows() =>

@@ -1,0 +1,90 @@
+using SslCluster.Protocol.Net;
+using SslCluster.Protocol.Runtime;
+using Xunit;
+
+namespace SslCluster.Protocol.Tests.Runtime;
+
+/// <summary>
+/// Issue 13: a node that drains hands its module totals to another member, which reports them with its own, so the
+/// cluster's figures survive drains and rolling restarts.
+/// </summary>
+public sealed class FlowHandOverTests
+{
+    private static FlowRegistry Busy(string module, int connections)
+    {
+        var flows = new FlowRegistry();
+        var row = flows.For(module, "10.0.0.1", 443);
+        for (var i = 0; i < connections; i++)
+        {
+            row.Accept();
+            row.HandshakeCompleted(resumed: i % 2 == 0);
+            row.Closed(handshakeDone: true, 100, 200);
+            row.Outcome(i % 3 == 0 ? ProxyError.ClientReset : ProxyError.None);
+        }
+        row.Accept(); // one still open
+        return flows;
+    }
+
+    [Fact]
+    public void HandOver_ThenInherit_HeirReportsBothTotalsAndTheLeaverReportsNothing()
+    {
+        var leaver = Busy("m", 10);
+        var heir = Busy("m", 4);
+
+        foreach (var (module, row) in leaver.HandOver()) heir.Inherit(module, row);
+
+        Assert.Empty(leaver.RowsOf("m"));
+        var rows = heir.RowsOf("m");
+        Assert.Equal(2, rows.Count);
+        var sum = rows.Aggregate((a, b) => a.Plus(b));
+        Assert.Equal(16, sum.Accepted);
+        Assert.Equal(14, sum.HandshakesCompleted);
+        Assert.Equal(7, sum.Resumed);
+        Assert.Equal(4 + 2, sum.Total(StatNames.Ended(ProxyError.ClientReset)));
+        // The leaver's open connection is not the heir's: only the heir's own gauge stays.
+        Assert.Equal(1, sum.TcpProxyFlows);
+        // The heir's own metrics are its own.
+        Assert.Equal(5, heir.ModuleRows().Single().Counters.Accepted);
+    }
+
+    [Fact]
+    public void Inherit_TwoLeaversOfOneRow_AddsThemInOneRow()
+    {
+        var heir = new FlowRegistry();
+        foreach (var leaver in new[] { Busy("m", 3), Busy("m", 5) })
+            foreach (var (module, row) in leaver.HandOver()) heir.Inherit(module, row);
+
+        var inherited = Assert.Single(heir.RowsOf("m"));
+        Assert.Equal(10, inherited.Accepted);
+        Assert.Equal(0, inherited.TcpProxyFlows);
+    }
+
+    [Theory]
+    [InlineData("tcp", 0, 8, 2)]
+    [InlineData("ssl", 9, 0, 3)]
+    [InlineData(null, 0, 0, 0)]
+    public void Clear_Category_ClearsInheritedTotalsLikeLiveOnes(string? category, long accepted, long handshakes, long resets)
+    {
+        var heir = new FlowRegistry();
+        foreach (var (module, row) in Busy("m", 8).HandOver()) heir.Inherit(module, row);
+
+        heir.Clear(category: category);
+
+        var inherited = Assert.Single(heir.RowsOf("m"));
+        Assert.Equal(accepted, inherited.Accepted);
+        Assert.Equal(handshakes, inherited.HandshakesCompleted);
+        // ClientReset is a tcp outcome: cleared by tcp and by all, kept by ssl.
+        Assert.Equal(category == "ssl" ? resets : 0, inherited.Total(StatNames.Ended(ProxyError.ClientReset)));
+    }
+
+    [Fact]
+    public void Clear_OtherModule_LeavesInheritedTotalsOfThisOne()
+    {
+        var heir = new FlowRegistry();
+        foreach (var (module, row) in Busy("m", 2).HandOver()) heir.Inherit(module, row);
+
+        heir.Clear(module: "other");
+
+        Assert.Equal(3, Assert.Single(heir.RowsOf("m")).Accepted);
+    }
+}
