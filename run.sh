@@ -73,8 +73,13 @@ stop() {
   trap '' INT TERM
   echo "run.sh: stopping the cluster..." >&2
   touch "$CLUSTER/stopping"
+  # Each node drains (SIGTERM); the database stops only once every node process is gone. A supervisor that was about
+  # to start a node again sees the stopping file first, or stops the node it just started.
   for i in $(seq 1 "$NODES"); do [ -f "$CLUSTER/n$i.pid" ] && kill -TERM "$(cat "$CLUSTER/n$i.pid")" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for i in $(seq 1 "$NODES"); do
+    if [ -f "$CLUSTER/n$i.pid" ]; then while kill -0 "$(cat "$CLUSTER/n$i.pid")" 2>/dev/null; do sleep 0.2; done; fi
+  done
   rm -f "$CLUSTER/stopping" "$CLUSTER"/n*.pid
   ./scripts/test-postgres.sh stop
   echo "run.sh: stopped" >&2
@@ -86,15 +91,19 @@ trap 'exit 0' INT TERM
 points=$(for i in $(seq 1 "$NODES"); do printf '127.0.0.%s:8558,' "$i"; done)
 # Each node is supervised, as Kubernetes would: one that exits after a drain (sslctl node drain, cluster leave, cluster
 # rolling-restart) is started again at its address with its data folder, until run.sh stops.
-rm -f "$CLUSTER/stopping"
+rm -f "$CLUSTER/stopping" "$CLUSTER"/n*.pid
 supervise() {
   local i=$1
+  # Ctrl-C reaches this subshell too: it must outlive it, so that run.sh's stop can wait for its node to drain.
+  trap '' INT
   while :; do
+    [ -f "$CLUSTER/stopping" ] && return 0
     dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
       --contact-points "${points%,}" --management-port 8558 --admin-port $((9440 + i)) --journal-postgres "$PG" \
       --remoting-tls "$TLSDIR/node.p12,$TLSDIR/ca.pem" \
       --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" >> "$CLUSTER/n$i.log" 2>&1 &
     echo $! > "$CLUSTER/n$i.pid"
+    [ -f "$CLUSTER/stopping" ] && kill -TERM $! 2>/dev/null
     local status=0
     wait $! || status=$?
     [ -f "$CLUSTER/stopping" ] && return 0

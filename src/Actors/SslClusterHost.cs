@@ -83,7 +83,8 @@ public static class SslClusterHost
         });
         shutdown.AddTask(PhaseHandOverCounters, "hand-over-counters", async () =>
         {
-            await Dispatch.NodeStatsActor.HandOverAsync(system, flows, TimeSpan.FromSeconds(3));
+            // Within the phase's 10 s (reference.conf), with room for the log line.
+            await Dispatch.NodeStatsActor.HandOverAsync(system, flows, TimeSpan.FromSeconds(8));
             return Akka.Done.Instance;
         });
     }
@@ -120,7 +121,10 @@ public static class SslClusterHost
         var full = config.WithFallback(SslClusterSettings.Reference);
         var settings = SslClusterSettings.Create(full);
         var (formation, formationConfig) = ClusterFormation.Resolve(full);
-        full = formationConfig.WithFallback(full);
+        // The drain phase lasts as long as the drain may, and a little more, whatever drain-timeout is set to.
+        var drainPhase = (int)Math.Ceiling((settings.DrainTimeout + TimeSpan.FromSeconds(5)).TotalSeconds);
+        full = ConfigurationFactory.ParseString($"akka.coordinated-shutdown.phases.{PhaseDrainConnections}.timeout = {drainPhase}s")
+            .WithFallback(formationConfig).WithFallback(full);
         var tls = RemotingTls.Create(settings);
         var system = tls is { } t
             ? ActorSystem.Create("sslcluster", BootstrapSetup.Create().WithConfig(t.Config.WithFallback(full)).And(t.Setup))

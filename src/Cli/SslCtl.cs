@@ -29,8 +29,11 @@ public static class ExitCodes
 /// </summary>
 public static class SslCtl
 {
+    private static readonly System.Text.Json.JsonSerializerOptions Indented = new(AdminJson.Options) { WriteIndented = true };
+
     private const string Usage = """
-        usage: sslctl [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] COMMAND
+        usage: sslctl [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] [-o text|json]
+                      [--watch SECONDS [--times N]] COMMAND
 
         commands:
           configure FILE|-               apply configuration text (validated whole; nothing changes on error)
@@ -55,18 +58,25 @@ public static class SslCtl
           show ssl-proxy conn [service NAME] [client IP]  open connections of every node
           clear ssl-proxy stats [tcp|ssl|hdr|pki] [service NAME]  counters back to zero on every node
           cluster show                   members of the cluster and the configuration revision each holds
+          cluster leader                 the cluster's leader
+          cluster tail [--for SECONDS]   the members, then every change as it happens (until Ctrl-C)
           cluster shards                 which node hosts how many module and backend-server shards
+          cluster-sharding regions       the sharded entity types (Petabridge.Cmd's palette)
+          cluster-sharding region-stats  the same as cluster shards
           node drain [--wait]            this node stops accepting, hands its shards off, waits for its
                                          connections (sslcluster.proxy.drain-timeout), leaves and exits;
                                          --wait returns once it has stopped (Kubernetes' preStop hook)
           cluster leave [ADDRESS]        drain the member at ADDRESS (as cluster show prints it), through this
                                          node; without ADDRESS, this node (Petabridge.Cmd's name for node drain)
-          cluster rolling-restart        drain every member in turn, youngest first and this node last, each
-                                         once its predecessor is back (its supervisor starts it again) and holds
-                                         the cluster's configuration
+          cluster down ADDRESS           mark a member down (one that crashed or hangs; a live one stops)
+          cluster rolling-restart        drain every member in turn, youngest first and the oldest last, each
+                                         once its predecessor is back (its supervisor starts it again), holds
+                                         the cluster's configuration and serves it
 
         The endpoint defaults to $SSLCTL_ENDPOINT or http://127.0.0.1:9440; the token to $SSLCTL_TOKEN, else the
         file admin.token in --data-dir (default ./data).
+        -o json prints a read command's answer as the node gave it (JSON), for scripts. --watch SECONDS repeats a read
+        command, drawn in place (for example: sslctl --watch 2 show ssl flows); --times N stops after N refreshes.
         exit codes: 0 done, 1 refused by the node, 2 usage error, 3 node unreachable or token refused
         """;
 
@@ -81,6 +91,9 @@ public static class SslCtl
         string? tokenFile = null;
         var dataDir = "data";
         var strict = false;
+        var json = false;
+        TimeSpan? watch = null;
+        int? times = null;
         var words = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -98,6 +111,25 @@ public static class SslCtl
                     case "--token-file": tokenFile = Value(); break;
                     case "--data-dir": dataDir = Value(); break;
                     case "--strict-ciphers": strict = true; break;
+                    case "--watch":
+                        var every = Value();
+                        watch = int.TryParse(every, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 1 and <= 3600
+                            ? TimeSpan.FromSeconds(seconds) : throw new UsageException($"--watch takes the seconds between refreshes, 1 to 3600, not '{every}'");
+                        break;
+                    case "--times":
+                        var count = Value();
+                        times = int.TryParse(count, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n >= 1
+                            ? n : throw new UsageException($"--times takes how many refreshes to show, 1 or more, not '{count}'");
+                        break;
+                    case "-o" or "--output":
+                        var format = Value();
+                        json = format switch
+                        {
+                            "json" => true,
+                            "text" => false,
+                            _ => throw new UsageException($"{args[i - 1]} takes json or text, not '{format}'"),
+                        };
+                        break;
                     case "-h" or "--help" or "help":
                         await stdout.WriteLineAsync(Usage);
                         return ExitCodes.Ok;
@@ -113,6 +145,11 @@ public static class SslCtl
         if (words.Count == 0)
         {
             await stderr.WriteLineAsync(Usage);
+            return ExitCodes.Usage;
+        }
+        if ((watch is not null || times is not null) && !IsRead(words))
+        {
+            await stderr.WriteLineAsync($"sslctl: --watch and --times repeat a read command (show ..., cluster show, cluster shards, cluster-sharding ...), not '{string.Join(' ', words)}'\n\n{Usage}");
             return ExitCodes.Usage;
         }
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
@@ -134,9 +171,40 @@ public static class SslCtl
         // Longer than the node's own deadline for a configure (60 s), so that its answer, whatever it is, arrives.
         using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(90) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        // Ctrl-C ends a live view (--watch, cluster tail) cleanly.
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
         try
         {
-            return await DispatchAsync(http, words, strict, stdin, stdout, stderr);
+            if (watch is null && times is null) return await DispatchAsync(http, words, strict, json, stdin, stdout, stderr, cancel.Token);
+            // A live view: the command again every interval, drawn in place on a terminal (frames follow each other
+            // when the output goes to a file or a pipe), until Ctrl-C or --times.
+            var interval = watch ?? TimeSpan.FromSeconds(2);
+            var terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            for (var frame = 0; times is null || frame < times; frame++)
+            {
+                if (frame > 0)
+                {
+                    try
+                    {
+                        await Task.Delay(interval, cancel.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
+                }
+                if (terminal) await stdout.WriteAsync("\u001b[H\u001b[2J");
+                if (!json) await stdout.WriteLineAsync($"{string.Join(' ', words)}: every {interval.TotalSeconds:0} s, Ctrl-C stops ({DateTime.Now:HH:mm:ss})");
+                var code = await DispatchAsync(http, words, strict, json, stdin, stdout, stderr, cancel.Token);
+                if (code != ExitCodes.Ok) return code;
+            }
+            return ExitCodes.Ok;
         }
         catch (UsageException e)
         {
@@ -163,10 +231,78 @@ public static class SslCtl
             await stderr.WriteLineAsync($"sslctl: {e.Message}");
             return ExitCodes.Unreachable;
         }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+        }
     }
 
-    private static async Task<int> DispatchAsync(HttpClient http, List<string> w, bool strict, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    /// <summary>
+    /// <c>cluster tail</c>: the members as they are, then every change as it is seen (a poll a second: a member that
+    /// joins, moves to another status, comes back as a new incarnation, or is removed), until Ctrl-C or the time given.
+    /// </summary>
+    private static async Task<int> TailAsync(Func<Task<ClusterResponse>> getCluster, TextWriter stdout, TimeSpan? limit, CancellationToken cancel)
     {
+        var seen = new Dictionary<string, (long Uid, string Status)>(StringComparer.Ordinal);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        while (!cancel.IsCancellationRequested && (limit is null || watch.Elapsed < limit))
+        {
+            ClusterResponse now;
+            try
+            {
+                now = await getCluster();
+            }
+            catch (HttpRequestException e)
+            {
+                await stdout.WriteLineAsync($"{DateTime.Now:HH:mm:ss} the endpoint does not answer ({e.Message}); trying again");
+                await Delay();
+                continue;
+            }
+            foreach (var m in now.Members)
+            {
+                if (seen.TryGetValue(m.Address, out var was) && was.Uid == m.Uid && was.Status == m.Status) continue;
+                var what = !seen.TryGetValue(m.Address, out was) ? m.Status : was.Uid != m.Uid ? $"{m.Status} (a new incarnation)" : $"{was.Status} -> {m.Status}";
+                await stdout.WriteLineAsync($"{DateTime.Now:HH:mm:ss} {m.Address} {what}{(m.Address == now.Leader ? " (leader)" : "")}");
+                seen[m.Address] = (m.Uid, m.Status);
+            }
+            foreach (var gone in seen.Keys.Where(a => now.Members.All(m => m.Address != a)).ToList())
+            {
+                await stdout.WriteLineAsync($"{DateTime.Now:HH:mm:ss} {gone} Removed");
+                seen.Remove(gone);
+            }
+            await Delay();
+        }
+        return ExitCodes.Ok;
+
+        async Task Delay()
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1), cancel);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Whether the command only reads (so that --watch may repeat it).</summary>
+    private static bool IsRead(List<string> w)
+    {
+        var command = string.Join(' ', w.Take(2)).ToLowerInvariant();
+        return w[0].Equals("show", StringComparison.OrdinalIgnoreCase) || w[0].Equals("cluster-sharding", StringComparison.OrdinalIgnoreCase)
+            || command is "cluster show" or "cluster leader" or "cluster shards";
+    }
+
+    private static async Task<int> DispatchAsync(HttpClient http, List<string> w, bool strict, bool json, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    {
+        // A read command prints its table, or with -o json the node's answer as it came, for scripts.
+        async Task<int> Print<T>(T answer, Func<T, string> text, bool ok = true)
+        {
+            await (ok ? stdout : stderr).WriteAsync(json ? System.Text.Json.JsonSerializer.Serialize(answer, Indented) + "\n" : text(answer));
+            return ok ? ExitCodes.Ok : ExitCodes.Refused;
+        }
+
         var command = string.Join(' ', w.Take(3)).ToLowerInvariant();
         switch (w[0].ToLowerInvariant())
         {
@@ -193,34 +329,23 @@ public static class SslCtl
                 await stdout.WriteLineAsync($"configuration applied: revision {result.Revision}");
                 return ExitCodes.Ok;
             case "show" when command == "show running-config":
-                var rc = await SendAsync<RunningConfigResponse>(http, HttpMethod.Get, AdminPaths.RunningConfig, null);
-                await stdout.WriteAsync(rc.Text);
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<RunningConfigResponse>(http, HttpMethod.Get, AdminPaths.RunningConfig, null), rc => rc.Text);
             case "show" when command == "show ssl flows":
-                var flows = await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null);
-                await stdout.WriteAsync(FlowTable.Print(flows.Modules));
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null), flows => FlowTable.Print(flows.Modules));
             case "show" when command == "show ssl files":
-                var files = await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null);
-                if (files.Files.Count == 0) await stdout.WriteLineAsync("The certificate store is empty.");
-                foreach (var f in files.Files) await stdout.WriteLineAsync($"{f.Name,-24} {f.Kind,-12} {f.Summary}");
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null), files => files.Files.Count == 0
+                    ? "The certificate store is empty.\n"
+                    : string.Concat(files.Files.Select(f => $"{f.Name,-24} {f.Kind,-12} {f.Summary}\n")));
             case "show" when command == "show connections":
-                var connections = await SendAsync<ConnectionsResponse>(http, HttpMethod.Get, AdminPaths.Connections, null);
-                await stdout.WriteAsync(connections.Print());
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<ConnectionsResponse>(http, HttpMethod.Get, AdminPaths.Connections, null), connections => connections.Print());
             case "show" when command == "show ssl sessions":
-                var sessions = await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null);
-                await stdout.WriteAsync(SessionTable.Print(sessions));
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null), SessionTable.Print);
             case "show" when w.Count is 2 or 3 && w[1] is "service" or "keepalive" or "content" or "ssl-proxy-list":
                 var shown = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.Show, new ShowRequest(w[1], w.Count == 3 ? w[2] : null));
-                await (shown.Found ? stdout : stderr).WriteAsync(shown.Text);
-                return shown.Found ? ExitCodes.Ok : ExitCodes.Refused;
+                return await Print(shown, r => r.Text, shown.Found);
             case "show" or "clear" when w.Count >= 2 && w[1].Equals("ssl-proxy", StringComparison.OrdinalIgnoreCase):
                 var proxy = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.SslProxy, new SslProxyRequest(w[0].Equals("clear", StringComparison.OrdinalIgnoreCase), w.Skip(2).ToList()));
-                await (proxy.Found ? stdout : stderr).WriteAsync(proxy.Text);
-                return proxy.Found ? ExitCodes.Ok : ExitCodes.Refused;
+                return await Print(proxy, r => r.Text, proxy.Found);
             case "show":
                 throw new UsageException($"unknown show command '{string.Join(' ', w)}'; try 'show running-config', 'show ssl flows', 'show ssl files', 'show ssl sessions', 'show connections', 'show service [NAME]', 'show keepalive [NAME]', 'show content [NAME]', 'show ssl-proxy-list [NAME]' or 'show ssl-proxy stats|service|conn'");
             case "ssl" or "copy":
@@ -228,16 +353,29 @@ public static class SslCtl
                 await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());
                 return response.Succeeded ? ExitCodes.Ok : ExitCodes.Refused;
             case "cluster" when command == "cluster show":
-                var cluster = await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null);
-                foreach (var m in cluster.Members)
-                    await stdout.WriteLineAsync($"{m.Address,-40} {m.Status,-10} {RevisionText(m),-40} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd());
-                return ExitCodes.Ok;
+                return await Print(await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null), cluster => string.Concat(cluster.Members.Select(m =>
+                    $"{m.Address,-40} {m.Status,-10} {RevisionText(m),-40} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd() + "\n")));
+            case "cluster" when command == "cluster leader":
+                var led = await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null);
+                return await Print(new ClusterLeader(led.Leader), l => (l.Leader ?? "no leader (the cluster has not converged)") + "\n", led.Leader is not null);
             case "cluster" when command == "cluster shards":
-                var shards = await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null);
-                await stdout.WriteLineAsync($"{"entity type",-16} {"node",-40} {"shards",6} {"entities",8}");
-                foreach (var r in shards.Regions)
-                    await stdout.WriteLineAsync($"{r.TypeName,-16} {r.Address,-40} {r.Shards,6} {r.Entities,8}");
+            case "cluster-sharding" when command == "cluster-sharding region-stats":
+                return await Print(await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null), shards =>
+                    $"{"entity type",-16} {"node",-40} {"shards",6} {"entities",8}\n" +
+                    string.Concat(shards.Regions.Select(r => $"{r.TypeName,-16} {r.Address,-40} {r.Shards,6} {r.Entities,8}\n")));
+            case "cluster-sharding" when command == "cluster-sharding regions":
+                var regions = await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null);
+                return await Print(new ShardingRegions([.. regions.Regions.Select(r => r.TypeName).Distinct(StringComparer.Ordinal)]),
+                    r => string.Concat(r.TypeNames.Select(n => n + "\n")));
+            case "cluster" when w.Count == 3 && w[1].Equals("down", StringComparison.OrdinalIgnoreCase):
+                var downed = await SendAsync<ClusterDownResponse>(http, HttpMethod.Post, AdminPaths.ClusterDown, new ClusterDrainRequest(w[2]));
+                await stdout.WriteLineAsync($"{downed.Node} is marked down: the leader removes it, and its shards and singletons start on the other members");
                 return ExitCodes.Ok;
+            case "cluster" when w.Count >= 2 && w[1].Equals("tail", StringComparison.OrdinalIgnoreCase):
+                TimeSpan? tailFor = w.Count == 4 && w[2] == "--for" && int.TryParse(w[3], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var forSeconds) && forSeconds >= 1
+                    ? TimeSpan.FromSeconds(forSeconds)
+                    : w.Count == 2 ? null : throw new UsageException("write 'cluster tail' (until Ctrl-C) or 'cluster tail --for SECONDS'");
+                return await TailAsync(() => SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null), stdout, tailFor, cancel);
             case "cluster" when command == "cluster rolling-restart":
                 return await new RollingRestart(stdout, TimeProvider.System).RunAsync(
                     () => SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null),
@@ -264,17 +402,23 @@ public static class SslCtl
                         using var probe = new CancellationTokenSource(TimeSpan.FromSeconds(5));
                         using var alive = await http.GetAsync(new Uri(AdminPaths.Health, UriKind.Relative), probe.Token);
                     }
-                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                    catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ConnectionError)
                     {
+                        // Refused: the endpoint is gone with the node. A slow answer (a timeout) is not taken for that.
                         await stdout.WriteLineAsync($"{drain.Node} has left the cluster and stopped ({watch.Elapsed.TotalSeconds:0} s)");
                         return ExitCodes.Ok;
+                    }
+                    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+                    {
                     }
                     await Task.Delay(500);
                 }
                 await stderr.WriteLineAsync($"sslctl: {drain.Node} still answers {limit.TotalSeconds:0} s after the drain began");
                 return ExitCodes.Refused;
+            case "cluster-sharding":
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster-sharding regions' or 'cluster-sharding region-stats'");
             case "cluster" or "node":
-                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster shards', 'cluster leave [ADDRESS]', 'cluster rolling-restart' or 'node drain'");
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster leader', 'cluster shards', 'cluster leave [ADDRESS]', 'cluster down ADDRESS', 'cluster rolling-restart' or 'node drain'");
             default:
                 throw new UsageException($"unknown command '{string.Join(' ', w)}'");
         }
@@ -296,8 +440,8 @@ public static class SslCtl
         if (!response.IsSuccessStatusCode && response.StatusCode != HttpStatusCode.UnprocessableEntity)
         {
             var error = await response.Content.ReadAsStringAsync();
-            // The node's own explanation (a store that is moving, an actor that timed out) is printed as it is.
-            if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout)
+            // The node's own explanation (a store that is moving, an actor that timed out, no such member) is printed as it is.
+            if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout or HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
             {
                 ErrorResponse? why = null;
                 try
@@ -331,3 +475,9 @@ public static class SslCtl
 
 /// <summary>The node refused a command or could not carry it out; its reason is printed and the exit code is 1.</summary>
 internal sealed class NodeErrorException(string message) : Exception(message);
+
+/// <summary>The answer of <c>cluster leader</c>.</summary>
+internal sealed record ClusterLeader(string? Leader);
+
+/// <summary>The answer of <c>cluster-sharding regions</c>.</summary>
+internal sealed record ShardingRegions(IReadOnlyList<string> TypeNames);

@@ -153,10 +153,15 @@ internal static class AdminEndpoint
             var asks = state.Members.Select(async m =>
             {
                 ConfigStoreProtocol.NodeRevision? r = null;
+                NodeControlProtocol.Serving? serving = null;
                 try
                 {
-                    r = await h.System.ActorSelection(new RootActorPath(m.Address) / "user" / ConfigFollowerActor.Name)
+                    var revision = h.System.ActorSelection(new RootActorPath(m.Address) / "user" / ConfigFollowerActor.Name)
                         .Ask<ConfigStoreProtocol.NodeRevision>(ConfigStoreProtocol.GetNodeRevision.Instance, TimeSpan.FromSeconds(2));
+                    var ready = h.System.ActorSelection(new RootActorPath(m.Address) / "user" / NodeRuntimeActor.Name)
+                        .Ask<NodeControlProtocol.Serving>(NodeControlProtocol.GetServing.Instance, TimeSpan.FromSeconds(2));
+                    r = await revision;
+                    serving = await ready;
                 }
                 catch (AskTimeoutException)
                 {
@@ -168,6 +173,7 @@ internal static class AdminEndpoint
                     BehindSeconds = r is null ? null : r.BehindMilliseconds / 1000.0,
                     Uid = m.UniqueAddress.Uid,
                     Age = byAge.IndexOf(m.UniqueAddress),
+                    Serving = serving?.Ready,
                 };
             });
             var members = await Task.WhenAll(asks);
@@ -176,6 +182,17 @@ internal static class AdminEndpoint
 
         // A drain of this node, or of any member through this node: the member's own node runtime runs it.
         app.MapPost(AdminPaths.Drain, async () => await DrainAsync(h.NodeRuntime));
+        // Petabridge.Cmd's cluster down: for a member that crashed or hangs, when the split-brain resolver cannot decide
+        // (a partition without a majority). Marks it down at once; a live node that is downed stops.
+        app.MapPost(AdminPaths.ClusterDown, (ClusterDrainRequest request) =>
+        {
+            var cluster = Cluster.Get(h.System);
+            var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == request.Node);
+            if (member is null)
+                return Results.Json(new ErrorResponse($"no member {request.Node}; 'cluster show' lists the members"), AdminJson.Options, statusCode: 404);
+            cluster.Down(member.Address);
+            return Results.Json(new ClusterDownResponse(request.Node), AdminJson.Options);
+        });
         app.MapPost(AdminPaths.ClusterDrain, async Task<IResult> (ClusterDrainRequest request) =>
         {
             var cluster = Cluster.Get(h.System);

@@ -149,7 +149,7 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
         var parts = SslCluster.Actors.Dispatch.NodeStatsProtocol.Parts(rows).ToList();
 
         Assert.Equal(rows, parts.SelectMany(p => p));
-        var largest = parts.Max(p => Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.ssl.tcp://sslcluster@10.200.200.200:4100", p)));
+        var largest = parts.Max(p => Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.ssl.tcp://sslcluster@10.200.200.200:4100", long.MaxValue, p)));
         output.WriteLine($"{rows.Count} rows in {parts.Count} parts, the largest {largest} bytes");
         Assert.True(largest < Limit, $"a part weighs {largest} bytes");
     }

@@ -44,4 +44,24 @@ public sealed class SslModuleStateTests
 
         Assert.Equal(2, Assert.Single(state.Current("m", T0.AddSeconds(2)).Rows).TcpProxyFlows);
     }
+
+    [Fact]
+    public void Apply_ReporterInheritedARetiredNode_DropsThatIncarnationsLastReportOnly()
+    {
+        // Node b (incarnation 7) handed its totals to a; a's report now carries them and names b as retired.
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 0, 0, 0, Accepted: 40)], 7), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 0, 0, 0, Accepted: 10), new FlowRow("v", 1, 0, 0, 0, Accepted: 40)], 3,
+                [new Protocol.Runtime.RetiredNode("b", 7)]), T0.AddSeconds(1));
+
+        Assert.Equal(50, Assert.Single(state.Current("m", T0.AddSeconds(1)).Rows).Accepted);
+
+        // b starts again at the same address (incarnation 8): its reports count, though a still names the old b.
+        state = state
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 0, 0, 0, Accepted: 2)], 8), T0.AddSeconds(2))
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 0, 0, 0, Accepted: 10), new FlowRow("v", 1, 0, 0, 0, Accepted: 40)], 3,
+                [new Protocol.Runtime.RetiredNode("b", 7)]), T0.AddSeconds(3));
+
+        Assert.Equal(52, Assert.Single(state.Current("m", T0.AddSeconds(3)).Rows).Accepted);
+    }
 }

@@ -68,6 +68,39 @@ public sealed class SslCtlTests
         Assert.Contains("cannot reach the node", err, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("-o", "yaml")]
+    [InlineData("--output", "xml")]
+    public async Task Run_UnknownOutputFormat_ExitsTwoNamingTheChoices(string option, string format)
+    {
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", option, format, "cluster", "show");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains($"{option} takes json or text, not '{format}'", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--watch", "0", "show ssl flows", "--watch takes the seconds between refreshes")]
+    [InlineData("--times", "-1", "show ssl flows", "--times takes how many refreshes")]
+    [InlineData("--watch", "2", "configure x.cfg", "--watch and --times repeat a read command")]
+    [InlineData("--watch", "2", "node drain", "--watch and --times repeat a read command")]
+    public async Task Run_BadLiveView_ExitsTwoSayingWhy(string option, string value, string command, string expected)
+    {
+        var (code, _, err) = await Run(["--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", option, value, .. command.Split(' ')]);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(expected, err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_UnknownClusterShardingCommand_ExitsTwoNamingThePalette()
+    {
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "cluster-sharding", "shard-stats");
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("'cluster-sharding regions' or 'cluster-sharding region-stats'", err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Run_UnknownCommand_ExitsTwoWithoutContactingANode()
     {

@@ -70,8 +70,18 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
                 foreach (var node in cluster.Nodes.ToList())
                 {
                     if (node is null || node.HasExited) continue;
-                    var r = await node.CtlWithInputAsync($"service m\n  weight {2 + n % 5}\n", "configure", "-");
-                    if (r.ExitCode != 0) continue;
+                    // A short limit per try: a node that is draining must not hold the writer for the CLI's own timeout.
+                    try
+                    {
+                        var r = await Run.ProcessAsync("dotnet", [NodeProcess.CliDll, "--endpoint", $"http://127.0.0.1:{node.AdminPort}", "--data-dir", node.DataDir, "configure", "-"],
+                            $"service m\n  weight {2 + n % 5}\n", TimeSpan.FromSeconds(5));
+                        if (r.ExitCode != 0) continue;
+                    }
+                    catch (TimeoutException)
+                    {
+                        // The process was killed at the limit: try the next node.
+                        continue;
+                    }
                     changes++;
                     var gap = clock.Elapsed - last;
                     if (gap > longestPause) longestPause = gap;
@@ -82,13 +92,22 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
             }
         });
 
-        var rolled = await Run.ProcessAsync("dotnet", [NodeProcess.CliDll, "--endpoint", endpoint, "--data-dir", dataDir, "cluster", "rolling-restart"], null, TimeSpan.FromMinutes(8));
-        var rollTime = clock.Elapsed;
-        await load.WaitForMoreAsync(150, TimeSpan.FromSeconds(30));
-        await stop.CancelAsync();
-        await supervisor;
-        await writer;
-        await load.DisposeAsync();
+        ProcessResult rolled;
+        TimeSpan rollTime;
+        try
+        {
+            rolled = await Run.ProcessAsync("dotnet", [NodeProcess.CliDll, "--endpoint", endpoint, "--data-dir", dataDir, "cluster", "rolling-restart"], null, TimeSpan.FromMinutes(8));
+            rollTime = clock.Elapsed;
+            await load.WaitForMoreAsync(150, TimeSpan.FromSeconds(30));
+        }
+        finally
+        {
+            // Whatever happened, nothing starts nodes again once the test is over.
+            await stop.CancelAsync();
+            await supervisor;
+            await writer;
+            await load.DisposeAsync();
+        }
         output.WriteLine(rolled.Stdout);
 
         Assert.True(rolled.ExitCode == 0, rolled.ToString());
@@ -116,6 +135,8 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         var expected = acceptedBefore + load.Succeeded + 6;
         var acceptedAfter = await SettledAcceptedAsync(cluster.Nodes[0]!, expected);
         Assert.True(acceptedAfter >= expected, $"module m counts {acceptedAfter} accepted connections after the rolling restart, fewer than the {expected} it accepted");
+        // And once: no member's totals are counted both by the member that inherited them and in its own last report.
+        Assert.True(acceptedAfter <= expected + 20, $"module m counts {acceptedAfter} accepted connections after the rolling restart, more than the {expected} it accepted");
         Assert.True(longestPause < TimeSpan.FromSeconds(10), $"configuration changes paused for {longestPause.TotalSeconds:F1} s during the rolling restart");
         output.WriteLine($"rolling restart of 3 nodes under load: {rollTime.TotalSeconds:F0} s; {load.Succeeded} requests, 0 failed, {load.Retried} connection(s) retried on another node, " +
             $"slowest request {load.Slowest.TotalMilliseconds:F0} ms; {changes} configuration changes, the longest time without one {longestPause.TotalSeconds:F1} s; " +

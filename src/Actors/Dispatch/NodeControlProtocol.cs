@@ -18,6 +18,14 @@ public static class NodeControlProtocol
         public static Drain Instance { get; } = new();
     }
 
+    /// <summary>Query: does the receiving node serve, every listener of its revision bound? Answered with <see cref="Serving"/>.</summary>
+    public sealed record GetServing : IClusterMessage
+    {
+        public static GetServing Instance { get; } = new();
+    }
+
+    public sealed record Serving(long Revision, bool Ready) : IClusterMessage;
+
     /// <summary>The drain runs (or already ran); <paramref name="OpenConnections"/> is -1 when the count did not arrive in time.</summary>
     public sealed record DrainStarted(string Node, bool AlreadyDraining, int OpenConnections, int DrainTimeoutSeconds) : IClusterMessage;
 }

@@ -99,6 +99,8 @@ public sealed class NodeRuntimeActor : ReceiveActor
         // The agents are this actor's children and its dictionary is touched on its own thread only.
         Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
+        Receive<NodeControlProtocol.GetServing>(_ => Sender.Tell(new NodeControlProtocol.Serving(_revision,
+            _accepting && _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0)));
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
             _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0,

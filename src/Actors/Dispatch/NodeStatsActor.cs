@@ -54,7 +54,7 @@ public static class NodeStatsProtocol
     /// own, so that the cluster's figures survive drains and rolling restarts. Sent in parts of at most
     /// <see cref="RowBytes"/> (<see cref="Parts"/>).
     /// </summary>
-    public sealed record InheritFlows(string From, IReadOnlyList<InheritedFlow> Rows) : IClusterMessage;
+    public sealed record InheritFlows(string From, long FromUid, IReadOnlyList<InheritedFlow> Rows) : IClusterMessage;
 
     public sealed record FlowsInherited(string Node, int Rows) : IClusterMessage;
 
@@ -89,7 +89,15 @@ public sealed class NodeStatsActor : ReceiveActor
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
         Receive<NodeStatsProtocol.InheritFlows>(inherit =>
         {
+            // A node that is leaving itself may have handed its own totals on already: it takes none, and the leaver
+            // asks the next member.
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
+            {
+                Sender.Tell(new Status.Failure(new InvalidOperationException($"{node} is leaving too")));
+                return;
+            }
             foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
+            flows.RecordRetired(inherit.From, inherit.FromUid);
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
         });
     }
@@ -97,33 +105,48 @@ public sealed class NodeStatsActor : ReceiveActor
     public static Props Props(FlowRegistry flows, IActorRef runtime) => Akka.Actor.Props.Create(() => new NodeStatsActor(flows, runtime));
 
     /// <summary>
-    /// The drain's last step before the node leaves: its module totals go to the oldest other member up, which keeps
-    /// them. Alone, or when that member does not answer, they are lost with the node (and the log says so).
+    /// The drain's last step before the node leaves: its module totals go to the oldest other member up that takes
+    /// them (one that is leaving too refuses, and the next is asked), within <paramref name="within"/>. Alone, or when
+    /// no member takes them in time, they leave with the node, and the log says how many went where.
     /// </summary>
-    public static async Task HandOverAsync(ActorSystem system, FlowRegistry flows, TimeSpan timeout)
+    public static async Task HandOverAsync(ActorSystem system, FlowRegistry flows, TimeSpan within)
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(flows);
+        var deadline = DateTimeOffset.UtcNow + within;
         var cluster = Cluster.Get(system);
-        var heir = cluster.State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.Address != cluster.SelfAddress)
-            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
-        var rows = flows.HandOver().Select(r => new NodeStatsProtocol.InheritedFlow(r.Module, r.Row)).ToList();
-        if (heir is null || rows.Count == 0) return;
-        var target = system.ActorSelection(new RootActorPath(heir.Address) / "user" / Name);
-        var sent = 0;
-        try
+        var self = cluster.SelfUniqueAddress;
+        var heirs = cluster.State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.Address != self.Address)
+            .OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).Select(m => m.Address).ToList();
+        // Rows that counted nothing are not worth a message.
+        var rows = flows.HandOver().Where(r => r.Row.Accepted > 0 || r.Row.HandshakesFailed > 0 || r.Row.Totals is { Count: > 0 })
+            .Select(r => new NodeStatsProtocol.InheritedFlow(r.Module, r.Row)).ToList();
+        if (rows.Count == 0) return;
+        var parts = NodeStatsProtocol.Parts(rows).ToList();
+        foreach (var heir in heirs)
         {
-            foreach (var part in NodeStatsProtocol.Parts(rows))
+            var target = system.ActorSelection(new RootActorPath(heir) / "user" / Name);
+            var sent = 0;
+            try
             {
-                await target.Ask<NodeStatsProtocol.FlowsInherited>(new NodeStatsProtocol.InheritFlows(cluster.SelfAddress.ToString(), part), timeout);
-                sent += part.Count;
+                foreach (var part in parts)
+                {
+                    var left = deadline - DateTimeOffset.UtcNow;
+                    if (left <= TimeSpan.Zero) throw new TimeoutException("the hand-over's time ran out");
+                    await target.Ask<NodeStatsProtocol.FlowsInherited>(new NodeStatsProtocol.InheritFlows(self.Address.ToString(), self.Uid, part), left);
+                    sent += part.Count;
+                }
+                system.Log.Info("drain: handed the totals of {0} module row(s) to {1}", sent, heir);
+                return;
             }
-            system.Log.Info("drain: handed the totals of {0} module row(s) to {1}", sent, heir.Address);
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                system.Log.Warning("drain: {0} of {1} module row(s) handed to {2} before it failed ({3})", sent, rows.Count, heir, e.Message);
+                // Rows a member took stay with it; a refusal comes before any (that member is leaving): ask the next.
+                if (sent > 0 || DateTimeOffset.UtcNow >= deadline) return;
+            }
         }
-        catch (Exception e) when (e is AskTimeoutException or ActorNotFoundException)
-        {
-            system.Log.Warning("drain: {0} of {1} module row(s) handed to {2} before it stopped answering; the rest of this node's totals leave with it", sent, rows.Count, heir.Address);
-        }
+        system.Log.Warning("drain: this node's module totals leave with it (no other member took them)");
     }
 
     /// <summary>

@@ -13,7 +13,11 @@ public static class ModuleProtocol
     }
 
     /// <summary>A node's current counters for a module, sent every report interval by its agent on that node.</summary>
-    public sealed record ReportFlows(string Module, string Node, IReadOnlyList<FlowRow> Rows) : IModuleMessage;
+    /// <summary>
+    /// A node's rows for one module. <paramref name="Uid"/> is the node's incarnation; <paramref name="Retired"/> names
+    /// the members whose totals the node inherited, whose own last reports the module then drops.
+    /// </summary>
+    public sealed record ReportFlows(string Module, string Node, IReadOnlyList<FlowRow> Rows, long Uid = 0, IReadOnlyList<RetiredNode>? Retired = null) : IModuleMessage;
 
     public sealed record GetModuleFlows(string Module) : IModuleMessage;
 

@@ -10,14 +10,27 @@ namespace SslCluster.Actors.Modules;
 /// The pure state of a module entity: the last counters each node reported, and their sum. A node that stops
 /// reporting (it left, or died) drops out after <see cref="Stale"/> so that its flows are not counted forever.
 /// </summary>
-public sealed record SslModuleState(ImmutableDictionary<string, (DateTimeOffset At, IReadOnlyList<FlowRow> Rows)> Reports)
+public sealed record SslModuleState(ImmutableDictionary<string, (DateTimeOffset At, long Uid, IReadOnlyList<FlowRow> Rows)> Reports)
 {
-    public static SslModuleState Empty { get; } = new(ImmutableDictionary<string, (DateTimeOffset, IReadOnlyList<FlowRow>)>.Empty);
+    public static SslModuleState Empty { get; } = new(ImmutableDictionary<string, (DateTimeOffset, long, IReadOnlyList<FlowRow>)>.Empty);
 
     public static TimeSpan Stale { get; } = TimeSpan.FromSeconds(10);
 
-    public SslModuleState Apply(ReportFlows report, DateTimeOffset now) =>
-        new(Reports.SetItem(report.Node, (now, report.Rows)));
+    /// <summary>
+    /// Keeps the report; drops the last report of every member the reporter names as retired (same address and
+    /// incarnation: a node started again at that address reports under a new one and stays), because the reporter now
+    /// counts that member's totals.
+    /// </summary>
+    public SslModuleState Apply(ReportFlows report, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var reports = Reports.SetItem(report.Node, (now, report.Uid, report.Rows));
+        foreach (var retired in report.Retired ?? [])
+        {
+            if (reports.TryGetValue(retired.Node, out var held) && held.Uid == retired.Uid) reports = reports.Remove(retired.Node);
+        }
+        return new(reports);
+    }
 
     public CurrentModuleFlows Current(string module, DateTimeOffset now)
     {

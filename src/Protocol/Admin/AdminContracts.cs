@@ -20,6 +20,7 @@ public static class AdminPaths
     public const string Show = "/v1/show";
     public const string Drain = "/v1/node/drain";
     public const string ClusterDrain = "/v1/cluster/drain";
+    public const string ClusterDown = "/v1/cluster/down";
     public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
     public const string Connections = "/v1/connections";
@@ -81,10 +82,16 @@ public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyL
 
     /// <summary>The member's place by age among those up, 0 for the oldest (which hosts the singletons); -1 when not up.</summary>
     public int Age { get; init; } = -1;
+
+    /// <summary>Whether the member accepts connections with every listener of its revision bound; null when it did not answer.</summary>
+    public bool? Serving { get; init; }
 }
 
 /// <summary>Drain the member at <paramref name="Node"/> (its address as <c>cluster show</c> prints it), through any node.</summary>
 public sealed record ClusterDrainRequest(string Node);
+
+/// <summary>The member marked down (<c>cluster down ADDRESS</c>): the leader removes it; its shards and singletons start elsewhere.</summary>
+public sealed record ClusterDownResponse(string Node);
 
 public sealed record ClusterResponse(IReadOnlyList<ClusterMemberInfo> Members, string? Leader);
 

@@ -409,6 +409,23 @@ public sealed class FlowRegistry
 
     private volatile bool _handedOver;
 
+    /// <summary>The last members whose totals this node inherited, as (address, incarnation); see <see cref="Retired"/>.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<RetiredNode> _retired = new();
+
+    /// <summary>
+    /// Records that the member <paramref name="node"/> (incarnation <paramref name="uid"/>) handed its totals to this
+    /// node. This node's reports name it from then on, so that the modules drop the last report that member made and
+    /// count its totals once, here. Only the last 16 are kept: a member that handed over never reports again.
+    /// </summary>
+    public void RecordRetired(string node, long uid)
+    {
+        _retired.Enqueue(new RetiredNode(node, uid));
+        while (_retired.Count > 16) _retired.TryDequeue(out _);
+    }
+
+    /// <summary>The members whose totals this node holds (at most the last 16).</summary>
+    public IReadOnlyList<RetiredNode> Retired => [.. _retired];
+
     /// <summary>
     /// What this node hands over when it leaves, once its connections have ended: every module row's totals, its own
     /// and those it inherited. From then on it reports no rows, so that the cluster does not count them twice.
@@ -469,6 +486,9 @@ public sealed class FlowRegistry
     public IReadOnlyList<(string Rule, string Vip, int Port, FlowCounters Counters)> RuleRows() =>
         [.. _relays.Select(r => (r.Key.Rule, r.Key.Vip, r.Key.Port, r.Value)).OrderBy(r => r.Rule, StringComparer.Ordinal).ThenBy(r => r.Vip, StringComparer.Ordinal).ThenBy(r => r.Port)];
 }
+
+/// <summary>A member that left and handed its totals on: its address and its incarnation.</summary>
+public sealed record RetiredNode(string Node, long Uid);
 
 /// <summary>Open and total connections per service on this node: least-connections balancing and <c>show service</c>.</summary>
 public sealed class ServiceGauges

@@ -87,4 +87,16 @@ public sealed class FlowHandOverTests
 
         Assert.Equal(3, Assert.Single(heir.RowsOf("m")).Accepted);
     }
+
+    [Fact]
+    public void RecordRetired_ManyLeavers_NamesTheLastSixteen()
+    {
+        var heir = new FlowRegistry();
+
+        for (var i = 0; i < 20; i++) heir.RecordRetired($"node-{i}", i);
+
+        Assert.Equal(16, heir.Retired.Count);
+        Assert.Equal(new RetiredNode("node-19", 19), heir.Retired[^1]);
+        Assert.DoesNotContain(new RetiredNode("node-3", 3), heir.Retired);
+    }
 }
