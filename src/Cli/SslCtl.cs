@@ -33,7 +33,8 @@ public static class SslCtl
 
     private const string Usage = """
         usage: sslctl [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] [-o text|json]
-                      [--watch SECONDS [--times N]] COMMAND
+                      [--watch SECONDS [--times N]] [COMMAND]
+        Without a COMMAND, on a terminal: a shell that runs one command a line (tab completion, history).
 
         commands:
           configure FILE|-               apply configuration text (validated whole; nothing changes on error)
@@ -80,7 +81,11 @@ public static class SslCtl
         exit codes: 0 done, 1 refused by the node, 2 usage error, 3 node unreachable or token refused
         """;
 
-    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    public static Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr) =>
+        RunAsync(args, stdin, stdout, stderr, inShell: false);
+
+    /// <param name="inShell">A line of the shell: a usage error says what is wrong without the whole usage text.</param>
+    private static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, bool inShell)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdin);
@@ -138,18 +143,20 @@ public static class SslCtl
             }
             catch (UsageException e)
             {
-                await stderr.WriteLineAsync($"sslctl: {e.Message}\n\n{Usage}");
+                await stderr.WriteLineAsync($"sslctl: {e.Message}{UsageTail(inShell)}");
                 return ExitCodes.Usage;
             }
         }
-        if (words.Count == 0)
+        // No command on a terminal: the interactive shell. Without a terminal (a script, a pipe) it stays a usage error.
+        var interactive = words.Count == 0 && ReferenceEquals(stdin, Console.In) && !Console.IsInputRedirected && !Console.IsOutputRedirected;
+        if (words.Count == 0 && !interactive)
         {
             await stderr.WriteLineAsync(Usage);
             return ExitCodes.Usage;
         }
-        if ((watch is not null || times is not null) && !IsRead(words))
+        if (!interactive && (watch is not null || times is not null) && !IsRead(words))
         {
-            await stderr.WriteLineAsync($"sslctl: --watch and --times repeat a read command (show ..., cluster show, cluster shards, cluster-sharding ...), not '{string.Join(' ', words)}'\n\n{Usage}");
+            await stderr.WriteLineAsync($"sslctl: --watch and --times repeat a read command (show ..., cluster show, cluster shards, cluster-sharding ...), not '{string.Join(' ', words)}'{UsageTail(inShell)}");
             return ExitCodes.Usage;
         }
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
@@ -166,6 +173,17 @@ public static class SslCtl
                 return ExitCodes.Usage;
             }
             token = (await File.ReadAllTextAsync(path)).Trim();
+        }
+
+        if (interactive)
+        {
+            var resolved = token;
+            using var members = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+            members.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", resolved);
+            return await Shell.RunAsync(
+                line => RunAsync(["--endpoint", endpoint, "--token", resolved, .. (json ? new[] { "-o", "json" } : []), .. line], stdin, stdout, stderr, inShell: true),
+                async () => [.. (await SendAsync<ClusterResponse>(members, HttpMethod.Get, AdminPaths.Cluster, null)).Members.Select(m => m.Address)],
+                endpoint);
         }
 
         // Longer than the node's own deadline for a configure (60 s), so that its answer, whatever it is, arrives.
@@ -208,7 +226,7 @@ public static class SslCtl
         }
         catch (UsageException e)
         {
-            await stderr.WriteLineAsync($"sslctl: {e.Message}\n\n{Usage}");
+            await stderr.WriteLineAsync($"sslctl: {e.Message}{UsageTail(inShell)}");
             return ExitCodes.Usage;
         }
         catch (NodeErrorException e)
@@ -285,6 +303,8 @@ public static class SslCtl
             }
         }
     }
+
+    private static string UsageTail(bool inShell) => inShell ? " ('help' lists the commands)" : $"\n\n{Usage}";
 
     /// <summary>Whether the command only reads (so that --watch may repeat it).</summary>
     private static bool IsRead(List<string> w)

@@ -51,6 +51,62 @@ public sealed class CliOutputTests
         Assert.Matches(@"^\d\d:\d\d:\d\d akka\.tcp://sslcluster@127\.0\.0\.1:\d+ Up \(leader\)$", line);
     }
 
+    /// <summary>Drives sslctl through a pseudo-terminal (python's pty), typing keys and waiting between them.</summary>
+    private const string PtyDriver = """
+        import os, pty, sys, time, select
+        cli, endpoint, token = sys.argv[1], sys.argv[2], sys.argv[3]
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ["TERM"] = "xterm"
+            os.execvp("dotnet", ["dotnet", cli, "--endpoint", endpoint, "--token", token])
+        out = b""
+        def read_for(seconds):
+            global out
+            end = time.time() + seconds
+            while time.time() < end:
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        out += os.read(fd, 65536)
+                    except OSError:
+                        return
+        read_for(5)
+        for keys, wait in [(b"cluster sho\t", 1), (b"\r", 4), (b"cluster-sharding region-s\t", 1), (b"\r", 4), (b"\x1b[A", 1), (b"\r", 4), (b"cluster sh\t", 1), (b"\x15", 0), (b"exit\r", 3)]:
+            os.write(fd, keys)
+            read_for(wait)
+        for _ in range(100):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, 9)
+            _, status = os.waitpid(pid, 0)
+        sys.stdout.write(out.decode("utf-8", "replace").replace("\r", ""))
+        sys.stdout.write("\nEXIT %d\n" % os.WEXITSTATUS(status))
+        """;
+
+    [Fact]
+    public async Task Shell_OnATerminal_CompletesRecallsAndRunsCommands()
+    {
+        using var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+        var driver = Path.Combine(node.DataDir, "pty_driver.py");
+        await File.WriteAllTextAsync(driver, PtyDriver);
+        var token = (await File.ReadAllTextAsync(Path.Combine(node.DataDir, "admin.token"))).Trim();
+
+        var r = await Run.ProcessAsync("python3", [driver, NodeProcess.CliDll, $"http://127.0.0.1:{node.AdminPort}", token], null, TimeSpan.FromSeconds(90));
+        var screen = System.Text.RegularExpressions.Regex.Replace(r.Stdout, "\u001b\\[[0-9;?]*[A-Za-z=]|\u001b[=>]", "");
+
+        Assert.Contains("sslctl shell on http://127.0.0.1:", screen, StringComparison.Ordinal);
+        // "cluster sho" and a tab became "cluster show ", which ran.
+        Assert.Matches(@"akka\.tcp://sslcluster@127\.0\.0\.1:\d+\s+Up\s+revision", screen);
+        // "region-s" completed to region-stats; the up arrow recalled it and it ran again.
+        Assert.Equal(2, System.Text.RegularExpressions.Regex.Matches(screen, @"ssl-module\s+akka").Count);
+        // An ambiguous word lists its choices.
+        Assert.Contains("show  shards", screen, StringComparison.Ordinal);
+        Assert.EndsWith("EXIT 0\n", screen, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ClusterDown_UnknownMemberRefused_ThisNodeDownedStops()
     {
