@@ -304,6 +304,10 @@ public static class SslCtl
         }
     }
 
+    private static string Draining(DrainResponse drain) => drain.AlreadyDraining
+        ? $"{drain.Node} is already draining"
+        : $"{drain.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {drain.DrainTimeoutSeconds}s for its {drain.OpenConnections} open connection(s), then leaves the cluster and exits";
+
     private static string UsageTail(bool inShell) => inShell ? " ('help' lists the commands)" : $"\n\n{Usage}";
 
     /// <summary>Whether the command only reads (so that --watch may repeat it).</summary>
@@ -402,15 +406,12 @@ public static class SslCtl
                     r => SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, r));
             case "cluster" when w.Count == 3 && w[1].Equals("leave", StringComparison.OrdinalIgnoreCase) && w[2] != "--wait":
                 var left = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, new ClusterDrainRequest(w[2]));
-                await stdout.WriteLineAsync(left.AlreadyDraining ? $"{left.Node} is already draining"
-                    : $"{left.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {left.DrainTimeoutSeconds}s for its {left.OpenConnections} open connection(s), then leaves the cluster and exits");
+                await stdout.WriteLineAsync(Draining(left));
                 return ExitCodes.Ok;
             case "cluster" when command is "cluster leave" or "cluster leave --wait":
             case "node" when command is "node drain" or "node drain --wait":
                 var drain = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.Drain, null);
-                await stdout.WriteLineAsync(drain.AlreadyDraining
-                    ? $"{drain.Node} is already draining"
-                    : $"{drain.Node} is draining: it stopped accepting, hands its shards to the other nodes, waits up to {drain.DrainTimeoutSeconds}s for its {drain.OpenConnections} open connection(s), then leaves the cluster and exits");
+                await stdout.WriteLineAsync(Draining(drain));
                 if (!command.EndsWith(" --wait", StringComparison.Ordinal)) return ExitCodes.Ok;
                 // --wait (Kubernetes' preStop): until the node has stopped answering, that is, it has left and exited.
                 var limit = TimeSpan.FromSeconds(drain.DrainTimeoutSeconds + 90);

@@ -186,20 +186,14 @@ internal static class AdminEndpoint
         // (a partition without a majority). Marks it down at once; a live node that is downed stops.
         app.MapPost(AdminPaths.ClusterDown, (ClusterDrainRequest request) =>
         {
-            var cluster = Cluster.Get(h.System);
-            var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == request.Node);
-            if (member is null)
-                return Results.Json(new ErrorResponse($"no member {request.Node}; 'cluster show' lists the members"), AdminJson.Options, statusCode: 404);
-            cluster.Down(member.Address);
+            if (MemberAt(h, request.Node) is not { } member) return NoMember(request.Node);
+            Cluster.Get(h.System).Down(member.Address);
             return Results.Json(new ClusterDownResponse(request.Node), AdminJson.Options);
         });
         app.MapPost(AdminPaths.ClusterDrain, async Task<IResult> (ClusterDrainRequest request) =>
         {
-            var cluster = Cluster.Get(h.System);
-            var member = cluster.State.Members.FirstOrDefault(m => m.Address.ToString() == request.Node);
-            if (member is null)
-                return Results.Json(new ErrorResponse($"no member {request.Node}; 'cluster show' lists the members"), AdminJson.Options, statusCode: 404);
-            if (member.Address == cluster.SelfAddress) return await DrainAsync(h.NodeRuntime);
+            if (MemberAt(h, request.Node) is not { } member) return NoMember(request.Node);
+            if (member.Address == Cluster.Get(h.System).SelfAddress) return await DrainAsync(h.NodeRuntime);
             try
             {
                 return await DrainAsync(await h.System.ActorSelection(new RootActorPath(member.Address) / "user" / NodeRuntimeActor.Name).ResolveOne(AskTimeout));
@@ -256,6 +250,13 @@ internal static class AdminEndpoint
         MapOpenEndpoints(app, h, dataPlane);
         return app;
     }
+
+    /// <summary>The member whose address <c>cluster show</c> prints as <paramref name="address"/>, or null.</summary>
+    private static Member? MemberAt(SslClusterHandles h, string address) =>
+        Cluster.Get(h.System).State.Members.FirstOrDefault(m => m.Address.ToString() == address);
+
+    private static IResult NoMember(string address) =>
+        Results.Json(new ErrorResponse($"no member {address}; 'cluster show' lists the members"), AdminJson.Options, statusCode: 404);
 
     /// <summary>Asks <paramref name="runtime"/> (this node's or another member's) to drain; the answer comes at once.</summary>
     private static async Task<IResult> DrainAsync(IActorRef runtime)

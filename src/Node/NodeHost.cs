@@ -56,12 +56,11 @@ internal static class NodeHost
         config = JournalSettings(dataDir, config).WithFallback(config);
         using var masterKey = LoadMasterKey(dataDir);
         // The admin token: configured, else from the environment (a Kubernetes Secret), else the data folder's file.
-        var tokenSource = settings.AdminToken.Length > 0 ? "sslcluster.node.admin.token"
-            : Environment.GetEnvironmentVariable(AdminTokenVariable) is { Length: > 0 } ? AdminTokenVariable
-            : Path.Combine(dataDir, AdminPaths.TokenFileName);
-        var token = settings.AdminToken.Length > 0 ? settings.AdminToken
-            : Environment.GetEnvironmentVariable(AdminTokenVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment.Trim()
-            : await LoadOrCreateTokenAsync(tokenSource);
+        var fromEnvironment = Environment.GetEnvironmentVariable(AdminTokenVariable);
+        var tokenFile = Path.Combine(dataDir, AdminPaths.TokenFileName);
+        var (token, tokenSource) = settings.AdminToken.Length > 0 ? (settings.AdminToken, "sslcluster.node.admin.token")
+            : fromEnvironment is { Length: > 0 } ? (fromEnvironment.Trim(), AdminTokenVariable)
+            : (await LoadOrCreateTokenAsync(tokenFile), tokenFile);
         var tokens = await LoadTokensAsync(settings.AdminTokensFile, dataDir);
 
         var health = new ServiceHealthTable();
