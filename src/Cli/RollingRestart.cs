@@ -21,7 +21,7 @@ internal sealed class RollingRestart(TextWriter stdout, TimeProvider time)
 
     /// <param name="getCluster">GET /v1/cluster through the endpoint.</param>
     /// <param name="drain">POST /v1/cluster/drain through the endpoint.</param>
-    public async Task<int> RunAsync(Func<Task<ClusterResponse>> getCluster, Func<ClusterDrainRequest, Task<DrainResponse>> drain)
+    public async Task<int> RunAsync(Func<Task<ClusterResponse>> getCluster, Func<ClusterMemberRequest, Task<DrainResponse>> drain)
     {
         var start = Healthy(await getCluster(), null);
         var order = start.Members.OrderByDescending(m => m.Age).ToList();
@@ -36,7 +36,7 @@ internal sealed class RollingRestart(TextWriter stdout, TimeProvider time)
                 member = now.Members.FirstOrDefault(m => m.Address == member.Address) ?? member;
             }
             var watch = Stopwatch.StartNew();
-            var started = await drain(new ClusterDrainRequest(member.Address));
+            var started = await drain(new ClusterMemberRequest(member.Address));
             await stdout.WriteLineAsync($"[{i + 1}/{order.Count}] {member.Address}: draining ({started.OpenConnections} open connection(s), up to {started.DrainTimeoutSeconds} s)");
             var limit = TimeSpan.FromSeconds(started.DrainTimeoutSeconds) + PerMember;
             var deadline = time.GetUtcNow() + limit;

@@ -1,4 +1,5 @@
 using System.Text;
+using SslCluster.Protocol.Admin;
 
 namespace SslCluster.Cli;
 
@@ -9,32 +10,12 @@ namespace SslCluster.Cli;
 /// </summary>
 internal static class Shell
 {
-    /// <summary>The words that may follow each prefix of a command (Petabridge.Cmd's palettes and ours).</summary>
-    private static readonly Dictionary<string, string[]> Next = new(StringComparer.OrdinalIgnoreCase)
-    {
-        [""] = ["cluster", "cluster-sharding", "show", "clear", "configure", "ssl", "copy", "node", "help", "exit"],
-        ["cluster"] = ["show", "leader", "tail", "shards", "leave", "down", "rolling-restart"],
-        ["cluster-sharding"] = ["regions", "region-stats"],
-        ["node"] = ["drain"],
-        ["show"] = ["running-config", "ssl", "connections", "service", "keepalive", "content", "ssl-proxy-list", "ssl-proxy"],
-        ["show ssl"] = ["flows", "files", "sessions"],
-        ["show ssl-proxy"] = ["stats", "service", "conn"],
-        ["clear"] = ["ssl-proxy"],
-        ["clear ssl-proxy"] = ["stats"],
-        ["ssl"] = ["genrsa", "genecdsa", "gencsr", "gencert"],
-    };
-
-    /// <summary>The completions of the line's last (partial) word; <paramref name="members"/> after cluster leave/down.</summary>
-    internal static IReadOnlyList<string> Complete(string line, IReadOnlyList<string> members)
+    /// <summary>The completions of the line's last (partial) word, from the command words and the node's names.</summary>
+    internal static IReadOnlyList<string> Complete(string line, NamesResponse names)
     {
         var words = Split(line);
         var partial = line.Length == 0 || char.IsWhiteSpace(line[^1]) ? "" : words[^1];
-        var before = partial.Length == 0 ? words : words.Take(words.Count - 1).ToList();
-        var key = string.Join(' ', before);
-        IEnumerable<string> choices = Next.TryGetValue(key, out var next) ? next
-            : key.Equals("cluster leave", StringComparison.OrdinalIgnoreCase) || key.Equals("cluster down", StringComparison.OrdinalIgnoreCase) ? members
-            : [];
-        return [.. choices.Where(c => c.StartsWith(partial, StringComparison.OrdinalIgnoreCase))];
+        return Completion.Complete(partial.Length == 0 ? words : words.Take(words.Count - 1).ToList(), partial, names);
     }
 
     /// <summary>A line's words: spaces separate them, double quotes keep a word's spaces (a password, a subject).</summary>
@@ -68,12 +49,12 @@ internal static class Shell
     }
 
     /// <param name="run">Runs one command's words against the node, as <c>sslctl WORDS</c> would.</param>
-    /// <param name="members">The members' addresses, for completion (asked again after every command).</param>
-    public static async Task<int> RunAsync(Func<string[], Task<int>> run, Func<Task<IReadOnlyList<string>>> members, string endpoint)
+    /// <param name="names">The names to complete (members, services, rules...), asked again after every command.</param>
+    public static async Task<int> RunAsync(Func<string[], Task<int>> run, Func<Task<NamesResponse>> names, string endpoint)
     {
         Console.WriteLine($"sslctl shell on {endpoint}: one command a line (tab completes, arrows recall); 'help' lists them, 'exit' leaves.");
         var history = new List<string>();
-        var known = await SafeAsync(members);
+        var known = await SafeAsync(names);
         while (true)
         {
             var line = ReadLine("sslctl> ", history, text => Complete(text, known));
@@ -83,20 +64,21 @@ internal static class Shell
             if (history.Count == 0 || history[^1] != line) history.Add(line);
             if (words[0] is "exit" or "quit") break;
             await run([.. words]);
-            known = await SafeAsync(members);
+            known = await SafeAsync(names);
         }
         return ExitCodes.Ok;
     }
 
-    private static async Task<IReadOnlyList<string>> SafeAsync(Func<Task<IReadOnlyList<string>>> members)
+    /// <summary>The names, or none when the node does not answer (or is older and has no names): words still complete.</summary>
+    internal static async Task<NamesResponse> SafeAsync(Func<Task<NamesResponse>> names)
     {
         try
         {
-            return await members();
+            return await names();
         }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or NodeErrorException or IOException)
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or NodeErrorException or IOException or System.Text.Json.JsonException)
         {
-            return [];
+            return NamesResponse.None;
         }
     }
 

@@ -32,9 +32,10 @@ public static class SslCtl
     private static readonly System.Text.Json.JsonSerializerOptions Indented = new(AdminJson.Options) { WriteIndented = true };
 
     private const string Usage = """
-        usage: sslctl [--endpoint URL] [--token TOKEN | --token-file FILE | --data-dir DIR] [-o text|json]
+        usage: sslctl [--endpoint URL] [--ca FILE] [--token TOKEN | --token-file FILE | --data-dir DIR] [-o text|json]
                       [--watch SECONDS [--times N]] [COMMAND]
         Without a COMMAND, on a terminal: a shell that runs one command a line (tab completion, history).
+        sslctl completion bash prints bash completion (source <(sslctl completion bash)).
 
         commands:
           configure FILE|-               apply configuration text (validated whole; nothing changes on error)
@@ -53,7 +54,9 @@ public static class SslCtl
           ssl gencert certkey KEY signkey KEY FILE "PASSWORD" [cn=NAME] [days=N] [san=DNS,...]
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
-          show connections               this node's open connections: module or rule, revision, phase, age, client
+          show connections [module NAME] [client IP] [node ADDRESS]
+                                         open connections of every node, oldest first: node, client, VIP, module,
+                                         phase, bytes from and to the client, age, back end (live: --watch 2)
           show ssl-proxy stats [tcp|ssl|hdr|pki|app-if]   SSLM statistics summed over the cluster
           show ssl-proxy service [NAME]  SSLM proxy services: context, addresses, status; one with its counters
           show ssl-proxy conn [service NAME] [client IP]  open connections of every node
@@ -64,6 +67,8 @@ public static class SslCtl
           cluster shards                 which node hosts how many module and backend-server shards
           cluster-sharding regions       the sharded entity types (Petabridge.Cmd's palette)
           cluster-sharding region-stats  the same as cluster shards
+          cluster-sharding shard-stats TYPE   every shard of TYPE (ssl-module, backend-server): node and entities
+          cluster join ADDRESS           a node whose formation is still waiting joins the cluster of that member
           node drain [--wait]            this node stops accepting, hands its shards off, waits for its
                                          connections (sslcluster.proxy.drain-timeout), leaves and exits;
                                          --wait returns once it has stopped (Kubernetes' preStop hook)
@@ -75,7 +80,8 @@ public static class SslCtl
                                          the cluster's configuration and serves it
 
         The endpoint defaults to $SSLCTL_ENDPOINT or http://127.0.0.1:9440; the token to $SSLCTL_TOKEN, else the
-        file admin.token in --data-dir (default ./data).
+        file admin.token in --data-dir (default ./data). An https endpoint (sslcluster.node.admin.tls) is checked
+        against the system's CAs, or only against the PEM CA certificates of --ca FILE (or $SSLCTL_CA).
         -o json prints a read command's answer as the node gave it (JSON), for scripts. --watch SECONDS repeats a read
         command, drawn in place (for example: sslctl --watch 2 show ssl flows); --times N stops after N refreshes.
         exit codes: 0 done, 1 refused by the node, 2 usage error, 3 node unreachable or token refused
@@ -91,7 +97,15 @@ public static class SslCtl
         ArgumentNullException.ThrowIfNull(stdin);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        if (args is ["completion", "bash"])
+        {
+            await stdout.WriteLineAsync(Completion.BashScript);
+            return ExitCodes.Ok;
+        }
+        if (args is ["__complete", var completeLine, var wordBreaks])
+            return await CompleteAsync(completeLine, wordBreaks, stdout);
         var endpoint = Environment.GetEnvironmentVariable("SSLCTL_ENDPOINT") ?? "http://127.0.0.1:9440";
+        string? caOption = null;
         var token = Environment.GetEnvironmentVariable("SSLCTL_TOKEN");
         string? tokenFile = null;
         var dataDir = "data";
@@ -112,6 +126,7 @@ public static class SslCtl
                 switch (args[i])
                 {
                     case "--endpoint": endpoint = Value(); break;
+                    case "--ca": caOption = Value(); break;
                     case "--token": token = Value(); break;
                     case "--token-file": tokenFile = Value(); break;
                     case "--data-dir": dataDir = Value(); break;
@@ -147,6 +162,8 @@ public static class SslCtl
                 return ExitCodes.Usage;
             }
         }
+        // --ca, given outright, must suit the endpoint (an http one is refused); $SSLCTL_CA applies to an https endpoint only.
+        var ca = caOption ?? CaFromEnvironment(endpoint);
         // No command on a terminal: the interactive shell. Without a terminal (a script, a pipe) it stays a usage error.
         var interactive = words.Count == 0 && ReferenceEquals(stdin, Console.In) && !Console.IsInputRedirected && !Console.IsOutputRedirected;
         if (words.Count == 0 && !interactive)
@@ -159,36 +176,32 @@ public static class SslCtl
             await stderr.WriteLineAsync($"sslctl: --watch and --times repeat a read command (show ..., cluster show, cluster shards, cluster-sharding ...), not '{string.Join(' ', words)}'{UsageTail(inShell)}");
             return ExitCodes.Usage;
         }
-        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+        Uri baseUri;
+        HttpClient http;
+        try
         {
-            await stderr.WriteLineAsync($"sslctl: --endpoint '{endpoint}' is not an http(s) URL such as http://127.0.0.1:9440");
+            (baseUri, token) = await NodeAsync(endpoint, token, tokenFile, dataDir);
+            // Longer than the node's own deadline for a configure (60 s), so that its answer, whatever it is, arrives; the
+            // shell asks for the names to complete with a short one, so that a slow node never holds the prompt.
+            http = Client(baseUri, ca, token, interactive ? TimeSpan.FromSeconds(5) : TimeSpan.FromSeconds(90));
+        }
+        catch (UsageException e)
+        {
+            await stderr.WriteLineAsync($"sslctl: {e.Message}");
             return ExitCodes.Usage;
         }
-        if (token is null)
-        {
-            var path = tokenFile ?? Path.Combine(dataDir, AdminPaths.TokenFileName);
-            if (!File.Exists(path))
-            {
-                await stderr.WriteLineAsync($"sslctl: no admin token: '{path}' does not exist; pass --token, --token-file or --data-dir of the node");
-                return ExitCodes.Usage;
-            }
-            token = (await File.ReadAllTextAsync(path)).Trim();
-        }
+        using var _ = http;
 
         if (interactive)
         {
             var resolved = token;
-            using var members = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
-            members.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", resolved);
             return await Shell.RunAsync(
-                line => RunAsync(["--endpoint", endpoint, "--token", resolved, .. (json ? new[] { "-o", "json" } : []), .. line], stdin, stdout, stderr, inShell: true),
-                async () => [.. (await SendAsync<ClusterResponse>(members, HttpMethod.Get, AdminPaths.Cluster, null)).Members.Select(m => m.Address)],
+                line => RunAsync(["--endpoint", endpoint, "--token", resolved, .. (ca is null ? Array.Empty<string>() : ["--ca", ca]), .. (json ? new[] { "-o", "json" } : []), .. line],
+                    stdin, stdout, stderr, inShell: true),
+                () => SendAsync<NamesResponse>(http, HttpMethod.Get, AdminPaths.Names, null),
                 endpoint);
         }
 
-        // Longer than the node's own deadline for a configure (60 s), so that its answer, whatever it is, arrives.
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(90) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         // Ctrl-C ends a live view (--watch, cluster tail) cleanly.
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) =>
@@ -199,11 +212,12 @@ public static class SslCtl
         Console.CancelKeyPress += onCancel;
         try
         {
-            if (watch is null && times is null) return await DispatchAsync(http, words, strict, json, stdin, stdout, stderr, cancel.Token);
+            // Tables are drawn for a person on a terminal, plain for a pipe or a file.
+            var terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
+            if (watch is null && times is null) return await DispatchAsync(http, words, strict, json, terminal, stdin, stdout, stderr, cancel.Token);
             // A live view: the command again every interval, drawn in place on a terminal (frames follow each other
             // when the output goes to a file or a pipe), until Ctrl-C or --times.
             var interval = watch ?? TimeSpan.FromSeconds(2);
-            var terminal = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected;
             for (var frame = 0; times is null || frame < times; frame++)
             {
                 if (frame > 0)
@@ -219,7 +233,7 @@ public static class SslCtl
                 }
                 if (terminal) await stdout.WriteAsync("\u001b[H\u001b[2J");
                 if (!json) await stdout.WriteLineAsync($"{string.Join(' ', words)}: every {interval.TotalSeconds:0} s, Ctrl-C stops ({DateTime.Now:HH:mm:ss})");
-                var code = await DispatchAsync(http, words, strict, json, stdin, stdout, stderr, cancel.Token);
+                var code = await DispatchAsync(http, words, strict, json, terminal, stdin, stdout, stderr, cancel.Token);
                 if (code != ExitCodes.Ok) return code;
             }
             return ExitCodes.Ok;
@@ -253,6 +267,68 @@ public static class SslCtl
         {
             Console.CancelKeyPress -= onCancel;
         }
+    }
+
+    /// <summary>$SSLCTL_CA when <paramref name="endpoint"/> is https: set for a remote node, it does not stand in the way of a local http one.</summary>
+    private static string? CaFromEnvironment(string endpoint) =>
+        Environment.GetEnvironmentVariable("SSLCTL_CA") is { Length: > 0 } ca && endpoint.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? ca : null;
+
+    /// <summary>The node's endpoint and the token to give it: from the options, the environment, or the data folder's token file.</summary>
+    /// <exception cref="UsageException">The endpoint is not an http(s) URL, or no token can be found.</exception>
+    private static async Task<(Uri BaseUri, string Token)> NodeAsync(string endpoint, string? token, string? tokenFile, string dataDir)
+    {
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var baseUri) || baseUri.Scheme is not ("http" or "https"))
+            throw new UsageException($"--endpoint '{endpoint}' is not an http(s) URL such as http://127.0.0.1:9440");
+        if (token is not null) return (baseUri, token);
+        var path = tokenFile ?? Path.Combine(dataDir, AdminPaths.TokenFileName);
+        if (!File.Exists(path)) throw new UsageException($"no admin token: '{path}' does not exist; pass --token, --token-file or --data-dir of the node");
+        return (baseUri, (await File.ReadAllTextAsync(path)).Trim());
+    }
+
+    /// <exception cref="UsageException">The CA file cannot be used (missing, no certificate, an http endpoint).</exception>
+    private static HttpClient Client(Uri baseUri, string? ca, string token, TimeSpan timeout)
+    {
+        HttpClient http;
+        try
+        {
+            http = AdminHttp.Create(baseUri, ca, timeout);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        return http;
+    }
+
+    /// <summary>
+    /// <c>sslctl __complete LINE WORDBREAKS</c>, for bash: the candidates for the word at the end of LINE, one a line.
+    /// Names come from the node the line's options (or the environment) name, within two seconds; without an answer,
+    /// the command words still complete. Never fails: bash shows nothing rather than an error.
+    /// </summary>
+    private static async Task<int> CompleteAsync(string line, string wordBreaks, TextWriter stdout)
+    {
+        var words = Shell.Split(line);
+        string? Option(string name, string? fallback)
+        {
+            var at = words.FindLastIndex(w => w == name);
+            return at >= 0 && at + 1 < words.Count - (line.EndsWith(' ') ? 0 : 1) ? words[at + 1] : fallback;
+        }
+
+        var names = NamesResponse.None;
+        try
+        {
+            var (baseUri, token) = await NodeAsync(Option("--endpoint", Environment.GetEnvironmentVariable("SSLCTL_ENDPOINT")) ?? "http://127.0.0.1:9440",
+                Option("--token", Environment.GetEnvironmentVariable("SSLCTL_TOKEN")), Option("--token-file", null), Option("--data-dir", null) ?? "data");
+            using var http = Client(baseUri, Option("--ca", CaFromEnvironment(baseUri.ToString())), token, TimeSpan.FromSeconds(2));
+            names = await Shell.SafeAsync(() => SendAsync<NamesResponse>(http, HttpMethod.Get, AdminPaths.Names, null));
+        }
+        catch (Exception e) when (e is UsageException or AuthException or IOException or UnauthorizedAccessException)
+        {
+        }
+
+        foreach (var candidate in Completion.CompleteLine(line, wordBreaks, names)) await stdout.WriteLineAsync(candidate);
+        return ExitCodes.Ok;
     }
 
     /// <summary>
@@ -318,7 +394,7 @@ public static class SslCtl
             || command is "cluster show" or "cluster leader" or "cluster shards";
     }
 
-    private static async Task<int> DispatchAsync(HttpClient http, List<string> w, bool strict, bool json, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
+    private static async Task<int> DispatchAsync(HttpClient http, List<string> w, bool strict, bool json, bool terminal, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancel)
     {
         // A read command prints its table, or with -o json the node's answer as it came, for scripts.
         async Task<int> Print<T>(T answer, Func<T, string> text, bool ok = true)
@@ -355,15 +431,13 @@ public static class SslCtl
             case "show" when command == "show running-config":
                 return await Print(await SendAsync<RunningConfigResponse>(http, HttpMethod.Get, AdminPaths.RunningConfig, null), rc => rc.Text);
             case "show" when command == "show ssl flows":
-                return await Print(await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null), flows => FlowTable.Print(flows.Modules));
+                return await Print(await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null), flows => Views.Flows(flows.Modules, terminal));
             case "show" when command == "show ssl files":
-                return await Print(await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null), files => files.Files.Count == 0
-                    ? "The certificate store is empty.\n"
-                    : string.Concat(files.Files.Select(f => $"{f.Name,-24} {f.Kind,-12} {f.Summary}\n")));
-            case "show" when command == "show connections":
-                return await Print(await SendAsync<ConnectionsResponse>(http, HttpMethod.Get, AdminPaths.Connections, null), connections => connections.Print());
+                return await Print(await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null), files => Views.Files(files, terminal));
+            case "show" when w.Count >= 2 && w[1].Equals("connections", StringComparison.OrdinalIgnoreCase):
+                return await Print(await SendAsync<ConnectionsResponse>(http, HttpMethod.Get, ConnectionsQuery(w.Skip(2).ToList()), null), c => Views.Connections(c, terminal));
             case "show" when command == "show ssl sessions":
-                return await Print(await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null), SessionTable.Print);
+                return await Print(await SendAsync<SessionCacheResponse>(http, HttpMethod.Get, AdminPaths.Sessions, null), s => Views.Sessions(s, terminal));
             case "show" when w.Count is 2 or 3 && w[1] is "service" or "keepalive" or "content" or "ssl-proxy-list":
                 var shown = await SendAsync<ShowResponse>(http, HttpMethod.Post, AdminPaths.Show, new ShowRequest(w[1], w.Count == 3 ? w[2] : null));
                 return await Print(shown, r => r.Text, shown.Found);
@@ -377,22 +451,26 @@ public static class SslCtl
                 await (response.Succeeded ? stdout : stderr).WriteLineAsync(response.Output.TrimEnd());
                 return response.Succeeded ? ExitCodes.Ok : ExitCodes.Refused;
             case "cluster" when command == "cluster show":
-                return await Print(await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null), cluster => string.Concat(cluster.Members.Select(m =>
-                    $"{m.Address,-40} {m.Status,-10} {RevisionText(m),-40} {(m.Address == cluster.Leader ? "leader " : "")}{(m.IsSelf ? "(this node)" : "")}".TrimEnd() + "\n")));
+                return await Print(await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null), cluster => Views.Members(cluster, terminal));
             case "cluster" when command == "cluster leader":
                 var led = await SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null);
                 return await Print(new ClusterLeader(led.Leader), l => (l.Leader ?? "no leader (the cluster has not converged)") + "\n", led.Leader is not null);
             case "cluster" when command == "cluster shards":
             case "cluster-sharding" when command == "cluster-sharding region-stats":
-                return await Print(await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null), shards =>
-                    $"{"entity type",-16} {"node",-40} {"shards",6} {"entities",8}\n" +
-                    string.Concat(shards.Regions.Select(r => $"{r.TypeName,-16} {r.Address,-40} {r.Shards,6} {r.Entities,8}\n")));
+                return await Print(await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null), shards => Views.Regions(shards, terminal));
+            case "cluster-sharding" when w.Count == 3 && w[1].Equals("shard-stats", StringComparison.OrdinalIgnoreCase):
+                return await Print(await SendAsync<ShardStatsResponse>(http, HttpMethod.Get, $"{AdminPaths.ShardStats}?type={Uri.EscapeDataString(w[2])}", null),
+                    stats => Views.ShardStats(stats, terminal));
             case "cluster-sharding" when command == "cluster-sharding regions":
                 var regions = await SendAsync<ShardsResponse>(http, HttpMethod.Get, AdminPaths.Shards, null);
                 return await Print(new ShardingRegions([.. regions.Regions.Select(r => r.TypeName).Distinct(StringComparer.Ordinal)]),
                     r => string.Concat(r.TypeNames.Select(n => n + "\n")));
+            case "cluster" when w.Count == 3 && w[1].Equals("join", StringComparison.OrdinalIgnoreCase):
+                var joining = await SendAsync<ClusterJoinResponse>(http, HttpMethod.Post, AdminPaths.ClusterJoin, new ClusterMemberRequest(w[2]));
+                await stdout.WriteLineAsync($"{joining.Self} is joining the cluster of {joining.Node}: 'cluster tail' shows it come up");
+                return ExitCodes.Ok;
             case "cluster" when w.Count == 3 && w[1].Equals("down", StringComparison.OrdinalIgnoreCase):
-                var downed = await SendAsync<ClusterDownResponse>(http, HttpMethod.Post, AdminPaths.ClusterDown, new ClusterDrainRequest(w[2]));
+                var downed = await SendAsync<ClusterDownResponse>(http, HttpMethod.Post, AdminPaths.ClusterDown, new ClusterMemberRequest(w[2]));
                 await stdout.WriteLineAsync($"{downed.Node} is marked down: the leader removes it, and its shards and singletons start on the other members");
                 return ExitCodes.Ok;
             case "cluster" when w.Count >= 2 && w[1].Equals("tail", StringComparison.OrdinalIgnoreCase):
@@ -405,7 +483,7 @@ public static class SslCtl
                     () => SendAsync<ClusterResponse>(http, HttpMethod.Get, AdminPaths.Cluster, null),
                     r => SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, r));
             case "cluster" when w.Count == 3 && w[1].Equals("leave", StringComparison.OrdinalIgnoreCase) && w[2] != "--wait":
-                var left = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, new ClusterDrainRequest(w[2]));
+                var left = await SendAsync<DrainResponse>(http, HttpMethod.Post, AdminPaths.ClusterDrain, new ClusterMemberRequest(w[2]));
                 await stdout.WriteLineAsync(Draining(left));
                 return ExitCodes.Ok;
             case "cluster" when command is "cluster leave" or "cluster leave --wait":
@@ -437,12 +515,28 @@ public static class SslCtl
                 await stderr.WriteLineAsync($"sslctl: {drain.Node} still answers {limit.TotalSeconds:0} s after the drain began");
                 return ExitCodes.Refused;
             case "cluster-sharding":
-                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster-sharding regions' or 'cluster-sharding region-stats'");
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster-sharding regions', 'cluster-sharding region-stats' or 'cluster-sharding shard-stats TYPE'");
             case "cluster" or "node":
-                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster leader', 'cluster shards', 'cluster leave [ADDRESS]', 'cluster down ADDRESS', 'cluster rolling-restart' or 'node drain'");
+                throw new UsageException($"unknown command '{string.Join(' ', w)}'; try 'cluster show', 'cluster leader', 'cluster tail', 'cluster shards', 'cluster join ADDRESS', 'cluster leave [ADDRESS]', 'cluster down ADDRESS', 'cluster rolling-restart' or 'node drain'");
             default:
                 throw new UsageException($"unknown command '{string.Join(' ', w)}'");
         }
+    }
+
+    /// <summary>The query of <c>show connections [module NAME] [client IP] [node ADDRESS]</c>.</summary>
+    private static string ConnectionsQuery(List<string> filters)
+    {
+        var query = new List<string>();
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < filters.Count; i += 2)
+        {
+            var name = filters[i].ToLowerInvariant();
+            if (name is not ("module" or "client" or "node") || i + 1 >= filters.Count || !seen.Add(name))
+                throw new UsageException($"write 'show connections [module NAME] [client IP] [node ADDRESS]', each filter once{(i + 1 >= filters.Count && name is "module" or "client" or "node" ? $" ('{filters[i]}' needs a value)" : "")}");
+            query.Add($"{name}={Uri.EscapeDataString(filters[i + 1])}");
+        }
+
+        return query.Count == 0 ? AdminPaths.Connections : $"{AdminPaths.Connections}?{string.Join('&', query)}";
     }
 
     private static async Task<T> SendAsync<T>(HttpClient http, HttpMethod method, string path, object? body)
@@ -462,7 +556,7 @@ public static class SslCtl
         {
             var error = await response.Content.ReadAsStringAsync();
             // The node's own explanation (a store that is moving, an actor that timed out, no such member) is printed as it is.
-            if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout or HttpStatusCode.NotFound or HttpStatusCode.BadRequest)
+            if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.GatewayTimeout or HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.Conflict)
             {
                 ErrorResponse? why = null;
                 try

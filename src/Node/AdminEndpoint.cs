@@ -14,6 +14,7 @@ using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Health;
 using SslCluster.Actors.Modules;
+using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Health;
@@ -32,13 +33,16 @@ internal static class AdminEndpoint
     /// <summary>A configuration of thousands of objects is validated whole: allow it time.</summary>
     private static readonly TimeSpan ConfigureTimeout = TimeSpan.FromSeconds(60);
 
+    /// <param name="tls">The certificate when <paramref name="listen"/> is HTTPS; the endpoint then serves nothing in clear text.</param>
     /// <param name="tokens">More tokens, with their roles and contexts (the tokens file); the node's token is admin of everything.</param>
-    public static WebApplication Build(SslClusterHandles h, string token, SslCommands ssl, DataPlane dataPlane, AdminTokens? tokens = null)
+    public static WebApplication Build(SslClusterHandles h, AdminListen listen, AdminTls? tls, string token, SslCommands ssl, DataPlane dataPlane, AdminTokens? tokens = null)
     {
+        ArgumentNullException.ThrowIfNull(listen);
+        if (listen.Tls != (tls is not null)) throw new ArgumentException($"{AdminListen.CertificateKey} is set but no certificate was loaded, or the reverse");
         tokens ??= AdminTokens.None;
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Parse(h.Settings.AdminHost), h.Settings.AdminPort));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(listen.Address, listen.Port, o => tls?.Serve(o)));
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             foreach (var c in AdminJson.Options.Converters) o.SerializerOptions.Converters.Add(c);
@@ -184,13 +188,13 @@ internal static class AdminEndpoint
         app.MapPost(AdminPaths.Drain, async () => await DrainAsync(h.NodeRuntime));
         // Petabridge.Cmd's cluster down: for a member that crashed or hangs, when the split-brain resolver cannot decide
         // (a partition without a majority). Marks it down at once; a live node that is downed stops.
-        app.MapPost(AdminPaths.ClusterDown, (ClusterDrainRequest request) =>
+        app.MapPost(AdminPaths.ClusterDown, (ClusterMemberRequest request) =>
         {
             if (MemberAt(h, request.Node) is not { } member) return NoMember(request.Node);
             Cluster.Get(h.System).Down(member.Address);
             return Results.Json(new ClusterDownResponse(request.Node), AdminJson.Options);
         });
-        app.MapPost(AdminPaths.ClusterDrain, async Task<IResult> (ClusterDrainRequest request) =>
+        app.MapPost(AdminPaths.ClusterDrain, async Task<IResult> (ClusterMemberRequest request) =>
         {
             if (MemberAt(h, request.Node) is not { } member) return NoMember(request.Node);
             if (member.Address == Cluster.Get(h.System).SelfAddress) return await DrainAsync(h.NodeRuntime);
@@ -203,22 +207,78 @@ internal static class AdminEndpoint
                 return Results.Json(new ErrorResponse($"member {request.Node} did not answer (it may be leaving already)"), AdminJson.Options, statusCode: 503);
             }
         });
-        app.MapGet(AdminPaths.Connections, async () =>
+        // Every node's open connections (or one member's), each node's oldest that match; a context token sees its own modules' only.
+        app.MapGet(AdminPaths.Connections, async Task<IResult> (HttpContext http, string? module, string? client, string? node) =>
         {
-            var list = await ConfigReads.AskAsync<FlowAgentActor.ConnectionList>(h.NodeRuntime, FlowAgentActor.ListConnections.Instance, "the node's connection actors", AskTimeout);
-            return Results.Json(new ConnectionsResponse(list.Connections.Count, NodeStatsProtocol.Rows(list.Connections)), AdminJson.Options);
+            Member? member = null;
+            if (node is not null && (member = MemberAt(h, node)) is null) return NoMember(node);
+            var filter = new ConnectionsRequest(module, client, node, Principal(http).Context);
+            var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeConnections>(
+                h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows, filter), TimeSpan.FromSeconds(5), member?.Address);
+            // Filtered here too: a member of an older version (a rolling upgrade) ignores the filter and sends every row.
+            return Results.Json(new ConnectionsResponse(
+                [.. answers.OrderBy(a => a.Node, StringComparer.Ordinal)
+                    .Select(a => a.Rows.All(r => filter.Matches(r.Owner, r.Client)) ? new NodeConnectionRows(a.Node, a.Total, a.Rows)
+                        : new NodeConnectionRows(a.Node, a.Rows.Count(r => filter.Matches(r.Owner, r.Client)), [.. a.Rows.Where(r => filter.Matches(r.Owner, r.Client))]))],
+                silent), AdminJson.Options);
+        });
+        app.MapGet(AdminPaths.Names, async Task<IResult> (HttpContext http) =>
+        {
+            var (copy, _) = await ConfigReads.CurrentAsync(h);
+            var c = copy.Config;
+            var members = Cluster.Get(h.System).State.Members.Select(m => m.Address.ToString()).ToList();
+            var types = ShardRegions(h).Select(r => r.TypeName).ToList();
+            static List<string> Sorted(IEnumerable<string> names) => [.. names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];
+            var contexts = Principal(http).Context is { } scope ? c.Contexts.Where(x => x.Key == scope).ToList() : c.Contexts.ToList();
+            var sslm = contexts.SelectMany(x => x.Value.Services.Select(s => (Context: x.Key, Service: s.Key))).ToList();
+            var names = Principal(http).Context is not null
+                // A context's token sees neither the cluster's members nor its shards (it may not run cluster show).
+                ? new NamesResponse([], [], [], [], [], [], Sorted(sslm.Select(s => s.Service)))
+                : new NamesResponse(members, types, Sorted(c.Services.Select(s => s.Key)), Sorted(c.ContentRules.Select(r => r.Rule.Name)),
+                    Sorted(c.ProxyLists.Select(p => p.Key)), Sorted(c.Keepalives.Select(k => k.Key)), Sorted(sslm.Select(s => s.Service)));
+            names = names with { SslProxyModules = Sorted(sslm.Select(s => SslmLowering.ModuleOf(s.Context, s.Service))) };
+            return Results.Json(names, AdminJson.Options);
         });
         app.MapGet(AdminPaths.Sessions, () => Results.Json(SessionCache(h), AdminJson.Options));
         app.MapGet(AdminPaths.Shards, async () =>
         {
             var regions = new List<ShardRegionInfo>();
-            foreach (var (typeName, region) in new[] { (SslModuleEntity.TypeName, h.ModuleRegion), (BackendServerEntity.TypeName, h.BackendServerRegion) })
+            foreach (var (typeName, region) in ShardRegions(h))
             {
-                var stats = await region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(
-                    new Akka.Cluster.Sharding.GetClusterShardingStats(TimeSpan.FromSeconds(5)), AskTimeout);
+                var stats = await ShardingStatsAsync(region);
                 regions.AddRange(stats.Regions.Select(r => new ShardRegionInfo(typeName, r.Key.ToString(), r.Value.Stats.Count, r.Value.Stats.Values.Sum())));
             }
             return Results.Json(new ShardsResponse([.. regions.OrderBy(r => r.TypeName, StringComparer.Ordinal).ThenBy(r => r.Address, StringComparer.Ordinal)]), AdminJson.Options);
+        });
+        app.MapGet(AdminPaths.ShardStats, async Task<IResult> (string? type) =>
+        {
+            var known = ShardRegions(h).ToList();
+            if (known.FirstOrDefault(r => r.TypeName == type) is not { Region: not null } found)
+                return Results.Json(new ErrorResponse($"{(type is null ? "name an entity type" : $"no entity type '{type}'")}: {string.Join(" or ", known.Select(r => r.TypeName))}"), AdminJson.Options, statusCode: 400);
+            var stats = await ShardingStatsAsync(found.Region);
+            return Results.Json(new ShardStatsResponse(found.TypeName,
+                [.. stats.Regions.SelectMany(r => r.Value.Stats.Select(s => new ShardInfo(s.Key, r.Key.ToString(), s.Value)))],
+                [.. stats.Regions.SelectMany(r => r.Value.Failed.Select(shard => $"shard {shard} on {r.Key}"))]), AdminJson.Options);
+        });
+        // Petabridge.Cmd's cluster join: a node that is not a member yet (its formation is still waiting: unreachable
+        // seeds, too few contact points) joins the cluster of the member named. A member never moves to another cluster.
+        app.MapPost(AdminPaths.ClusterJoin, (ClusterMemberRequest request) =>
+        {
+            var cluster = Cluster.Get(h.System);
+            var self = cluster.SelfAddress;
+            IResult Refused(string why) => Results.Json(new ErrorResponse(why), AdminJson.Options, statusCode: 400);
+            if (!Akka.Actor.Address.TryParse(request.Node, out var target) || target.Host is null || target.Port is null)
+                return Refused($"'{request.Node}' is not a member address such as {self.Protocol}://{self.System}@HOST:PORT (as 'cluster show' prints it)");
+            // Akka would only log a warning and not join: said here instead.
+            if (target.Protocol != self.Protocol || target.System != self.System)
+                return Refused($"'{request.Node}' is not an address of this cluster's kind: its members are {self.Protocol}://{self.System}@HOST:PORT");
+            if (cluster.State.Members.Any(m => m.UniqueAddress == cluster.SelfUniqueAddress))
+                return Results.Json(new ErrorResponse($"{cluster.SelfAddress} is already a member ({cluster.SelfMember.Status}) of a cluster of {cluster.State.Members.Count}; a member does not move to another cluster: drain it ('cluster leave') and start it with the other cluster's contact points"), AdminJson.Options, statusCode: 409);
+            // Joining itself would make this node a cluster of its own beside the real one.
+            if (target == self)
+                return Refused($"'{request.Node}' is this node: name a member of the cluster to join");
+            cluster.Join(target);
+            return Results.Json(new ClusterJoinResponse(cluster.SelfAddress.ToString(), target.ToString()), AdminJson.Options);
         });
 
         app.MapPost(AdminPaths.Show, async (ShowRequest request) =>
@@ -250,6 +310,13 @@ internal static class AdminEndpoint
         MapOpenEndpoints(app, h, dataPlane);
         return app;
     }
+
+    /// <summary>The sharded entity types, by the names <c>cluster-sharding regions</c> prints.</summary>
+    private static IEnumerable<(string TypeName, IActorRef Region)> ShardRegions(SslClusterHandles h) =>
+        [(SslModuleEntity.TypeName, h.ModuleRegion), (BackendServerEntity.TypeName, h.BackendServerRegion)];
+
+    private static Task<Akka.Cluster.Sharding.ClusterShardingStats> ShardingStatsAsync(IActorRef region) =>
+        region.Ask<Akka.Cluster.Sharding.ClusterShardingStats>(new Akka.Cluster.Sharding.GetClusterShardingStats(TimeSpan.FromSeconds(5)), AskTimeout);
 
     /// <summary>The member whose address <c>cluster show</c> prints as <paramref name="address"/>, or null.</summary>
     private static Member? MemberAt(SslClusterHandles h, string address) =>

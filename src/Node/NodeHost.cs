@@ -30,16 +30,20 @@ internal static class NodeHost
         var config = overrides.WithFallback(SslClusterSettings.Reference);
         SslClusterSettings settings;
         AddressMap addresses;
+        AdminListen listen;
         try
         {
             settings = SslClusterSettings.Create(config);
             addresses = AddressMap.Parse(settings.AddressMap);
             ClusterFormation.Resolve(config);
+            listen = AdminListen.Resolve(settings.AdminHost, settings.AdminPort, settings.AdminTlsCertificate);
         }
         catch (Exception e) when (e is ConfigurationException or FormatException)
         {
             throw new NodeStartupException($"bad setting: {e.Message}");
         }
+        // Before anything starts: a certificate that cannot serve stops the node here, never an HTTP endpoint instead.
+        using var adminTls = listen.Tls ? AdminTls.Load(listen.Certificate, Environment.GetEnvironmentVariable(AdminTls.PasswordVariable) ?? "", DateTimeOffset.UtcNow) : null;
 
         NodeLog.Configure(config.GetString("sslcluster.node.log.format", "text"), config.GetString("sslcluster.node.log.akka-level", "WARNING"));
         // Every log event of the actor system goes through the node's writer (text for a person, or JSON lines).
@@ -88,7 +92,7 @@ internal static class NodeHost
 
         await using var management = handles.Formation == FormationMethod.Seeds ? null : await StartManagementAsync(handles, dataPlane);
         DemoHttpServer? demoBackend = null;
-        await using var admin = AdminEndpoint.Build(handles, token, ssl, dataPlane, tokens);
+        await using var admin = AdminEndpoint.Build(handles, listen, adminTls, token, ssl, dataPlane, tokens);
         try
         {
             await admin.StartAsync();
@@ -96,7 +100,7 @@ internal static class NodeHost
         catch (IOException e)
         {
             await handles.System.Terminate();
-            throw new NodeStartupException($"cannot open the admin endpoint on {settings.AdminHost}:{settings.AdminPort}: {e.Message}");
+            throw new NodeStartupException($"cannot open the admin endpoint on {listen.Url}: {e.Message}");
         }
 
         if (settings.DemoEnabled)
@@ -110,7 +114,7 @@ internal static class NodeHost
             e.Cancel = true;
             _ = CoordinatedShutdown.Get(handles.System).Run(CoordinatedShutdown.ClrExitReason.Instance);
         };
-        NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint http://{settings.AdminHost}:{settings.AdminPort} (token in {tokenSource}); data in {dataDir}");
+        NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint {listen.Url} (token in {tokenSource}); data in {dataDir}");
         await handles.System.WhenTerminated;
         await admin.StopAsync();
         if (demoBackend is not null) await demoBackend.DisposeAsync();

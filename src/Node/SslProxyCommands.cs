@@ -88,13 +88,14 @@ internal static class SslProxyCommands
             }
         }
 
+        var filter = new ConnectionsRequest(Client: client, Context: principal.Context);
         var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeConnections>(
-            h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows), NodeTimeout);
+            h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows, filter), NodeTimeout);
         var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
-            // A relayed connection (an SSLM client service) is owned by OWNER/RULE, its rule named as its module.
-            .Select(x => (x.Node, x.Row, Module: x.Row.Owner[(x.Row.Owner.LastIndexOf('/') + 1)..]))
+            // Filtered here too: a member of an older version (a rolling upgrade) ignores the filter and sends every row.
+            .Where(x => filter.Matches(x.Row.Owner, x.Row.Client))
+            .Select(x => (x.Node, x.Row, Module: ConnectionsRequest.ModuleOf(x.Row.Owner)))
             .Where(x => (owners is null || owners.Contains(x.Module)) && principal.Sees(x.Module))
-            .Where(x => client is null || x.Row.Client is { } c && (c == client || c.StartsWith(client + ":", StringComparison.Ordinal) || c.StartsWith("[" + client + "]:", StringComparison.Ordinal)))
             .OrderByDescending(x => x.Row.AgeSeconds).ToList();
         var o = new StringBuilder();
         o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (of {answers.Sum(a => a.Total)}: each node lists its oldest, at most {ConnectionsResponse.MaxRows})" : "")}\n");

@@ -128,7 +128,13 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
     {
         var owner = "sslm@" + new string('c', 200) + "/" + new string('s', 200) + "@" + new string('c', 200);
         var connections = Enumerable.Range(0, 10_000)
-            .Select(i => new SslCluster.Actors.Dispatch.ConnectionActor.Info(owner, i, $"[2001:db8::{i:x}]:{40000 + (i % 20000)}", SslCluster.Protocol.Runtime.ConnectionPhase.Relaying, TimeSpan.FromSeconds(i)));
+            .Select(i => new SslCluster.Actors.Dispatch.ConnectionActor.Info(owner, i, $"[2001:db8::{i:x}]:{40000 + (i % 20000)}", SslCluster.Protocol.Runtime.ConnectionPhase.Relaying, TimeSpan.FromSeconds(i))
+            {
+                Vip = "[2001:db8:ffff:ffff:ffff:ffff:ffff:1]:443",
+                Backend = $"[2001:db8:eeee:eeee:eeee:eeee:eeee:{i:x}]:8443",
+                BytesFromClient = long.MaxValue,
+                BytesToClient = long.MaxValue,
+            });
 
         var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes);
         var size = Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.tcp://sslcluster@127.0.0.1:1", 10_000, rows));
@@ -136,6 +142,25 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
         Assert.True(size < Limit, $"{size:N0} bytes for {rows.Count} rows");
         Assert.True(rows.Count > 20, $"{rows.Count} rows");
         Assert.Equal(9_999, rows[0].Revision);
+    }
+
+    [Fact]
+    public void Bounded_UsualNames_SomeHundredsOfRowsAndNoMore()
+    {
+        var connections = Enumerable.Range(0, 10_000)
+            .Select(i => new SslCluster.Actors.Dispatch.ConnectionActor.Info("ssl2", 12, $"127.0.0.{i % 250}:{40000 + (i % 20000)}", SslCluster.Protocol.Runtime.ConnectionPhase.Relaying, TimeSpan.FromSeconds(i))
+            {
+                Vip = "127.0.0.1:443",
+                Backend = "127.0.0.20:80",
+                BytesFromClient = 123_456,
+                BytesToClient = 12_345_678,
+            });
+
+        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes);
+        var size = Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.ssl.tcp://sslcluster@127.0.0.1:4100", 10_000, rows));
+
+        Assert.InRange(size, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes - 1_000, Limit);
+        Assert.InRange(rows.Count, 200, 1_000);
     }
 
     [Fact]

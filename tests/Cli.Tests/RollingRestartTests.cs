@@ -47,7 +47,7 @@ public sealed class RollingRestartTests
             return Task.FromResult(new ClusterResponse([.. _members.Values], A));
         }
 
-        public Task<DrainResponse> DrainAsync(ClusterDrainRequest request)
+        public Task<DrainResponse> DrainAsync(ClusterMemberRequest request)
         {
             Drained.Add(request.Node);
             _members.Remove(request.Node);

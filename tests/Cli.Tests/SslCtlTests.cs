@@ -95,10 +95,22 @@ public sealed class SslCtlTests
     [Fact]
     public async Task Run_UnknownClusterShardingCommand_ExitsTwoNamingThePalette()
     {
-        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "cluster-sharding", "shard-stats");
+        var (code, _, err) = await Run("--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "cluster-sharding", "shard-count");
 
         Assert.Equal(ExitCodes.Usage, code);
-        Assert.Contains("'cluster-sharding regions' or 'cluster-sharding region-stats'", err, StringComparison.Ordinal);
+        Assert.Contains("'cluster-sharding regions', 'cluster-sharding region-stats' or 'cluster-sharding shard-stats TYPE'", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("module")]
+    [InlineData("module", "a", "module", "b")]
+    [InlineData("vip", "127.0.0.1")]
+    public async Task Run_BadConnectionsFilter_ExitsTwoWithTheGrammar(params string[] filter)
+    {
+        var (code, _, err) = await Run(["--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "show", "connections", .. filter]);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("show connections [module NAME] [client IP] [node ADDRESS]", err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -124,12 +124,13 @@ public sealed class ClearTextDrainTests
         var removed = await node.CtlWithInputAsync("owner o\n  no content plain\n", "configure", "-");
         Assert.True(removed.ExitCode == 0, removed.ToString());
         // Its connection actor still runs it, on the revision it started with, under the rule that is gone.
-        var open = await node.CtlAsync("show", "connections");
-        var row = open.Stdout.Split('\n').Single(l => l.StartsWith("o/plain", StringComparison.Ordinal));
-        Assert.Contains("Relaying", row, StringComparison.Ordinal);
+        var open = await node.CtlAsync("-o", "json", "show", "connections");
+        using var json = System.Text.Json.JsonDocument.Parse(open.Stdout);
+        var row = json.RootElement.GetProperty("nodes")[0].GetProperty("rows").EnumerateArray().Single(r => r.GetProperty("owner").GetString() == "o/plain");
+        Assert.Equal("Relaying", row.GetProperty("phase").GetString());
         var applied = long.Parse(removed.Stdout.Split('\n').First(l => l.Contains("revision", StringComparison.Ordinal)).Split(' ').Last(), System.Globalization.CultureInfo.InvariantCulture);
-        var started = long.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.True(started < applied, row);
+        var started = row.GetProperty("revision").GetInt64();
+        Assert.True(started < applied, open.Stdout);
         var late = await Run.ProcessAsync("curl", ["-sS", "--max-time", "5", $"http://127.0.0.1:{plain}/"], null, TimeSpan.FromSeconds(10));
 
         Assert.NotEqual(0, late.ExitCode);

@@ -57,7 +57,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
             var counters = isModule ? flows.For(name, plan.Vip, plan.Port)
                 : plan.RelayModule is { } relayModule ? flows.For(relayModule, plan.Vip, plan.Port)
                 : flows.ForRule(name, plan.Vip, plan.Port);
-            var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow());
+            var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow(), plan.Key);
             var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time, s.Limits));
             if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
         });
@@ -110,7 +110,16 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     }
 
     /// <summary>What a connection is doing now.</summary>
-    public sealed record Info(string Owner, long Revision, string? Client, ConnectionPhase Phase, TimeSpan Age);
+    public sealed record Info(string Owner, long Revision, string? Client, ConnectionPhase Phase, TimeSpan Age)
+    {
+        public string? Vip { get; init; }
+
+        public string? Backend { get; init; }
+
+        public long BytesFromClient { get; init; }
+
+        public long BytesToClient { get; init; }
+    }
 
     /// <summary>Close the connection now.</summary>
     public sealed record Kill
@@ -166,7 +175,13 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 Context.Stop(Self);
                 break;
             case GetInfo:
-                Sender.Tell(new Info(_state.Owner, _state.Revision, _state.Client?.ToString(), _state.Phase, _time.GetUtcNow() - _state.Started));
+                Sender.Tell(new Info(_state.Owner, _state.Revision, _state.Client?.ToString(), _state.Phase, _time.GetUtcNow() - _state.Started)
+                {
+                    Vip = _state.Vip,
+                    Backend = _state.Backend?.ToString(),
+                    BytesFromClient = _state.BytesFromClient,
+                    BytesToClient = _state.BytesToClient,
+                });
                 break;
             case FlowAgentActor.DrainConnections d:
                 var left = d.Deadline - _time.GetUtcNow();

@@ -10,8 +10,8 @@ namespace SslCluster.Actors.Dispatch;
 /// <summary>Messages of every node's <see cref="NodeStatsActor"/>: asked by the admin endpoint of any node.</summary>
 public static class NodeStatsProtocol
 {
-    /// <summary>This node's open connections, the <paramref name="Max"/> oldest.</summary>
-    public sealed record GetNodeConnections(int Max) : IClusterMessage;
+    /// <summary>This node's open connections that match <paramref name="Filter"/> (all without one), the <paramref name="Max"/> oldest.</summary>
+    public sealed record GetNodeConnections(int Max, ConnectionsRequest? Filter = null) : IClusterMessage;
 
     public sealed record NodeConnections(string Node, int Total, IReadOnlyList<ConnectionRow> Rows) : IClusterMessage;
 
@@ -20,7 +20,7 @@ public static class NodeStatsProtocol
 
     /// <summary>
     /// The oldest connections as rows, at most <see cref="ConnectionsResponse.MaxRows"/>, and no more than
-    /// <paramref name="maxBytes"/> of owner, client and phase text with their numbers (about what they weigh as JSON).
+    /// <paramref name="maxBytes"/> as the wire's JSON weighs them (a few hundred rows of usual names in one message).
     /// </summary>
     public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections, int maxBytes = int.MaxValue)
     {
@@ -29,8 +29,14 @@ public static class NodeStatsProtocol
         var bytes = 0;
         foreach (var c in connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows))
         {
-            var row = new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1));
-            bytes += 2 * (row.Owner.Length + (row.Client?.Length ?? 0) + row.Phase.Length) + 80;
+            var row = new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))
+            {
+                Vip = c.Vip,
+                Backend = c.Backend,
+                BytesFromClient = c.BytesFromClient,
+                BytesToClient = c.BytesToClient,
+            };
+            bytes += System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(row).Length + 1;
             if (bytes > maxBytes) break;
             rows.Add(row);
         }
@@ -82,8 +88,12 @@ public sealed class NodeStatsActor : ReceiveActor
             var max = Math.Clamp(get.Max, 0, ConnectionsResponse.MaxRows);
             // Shorter than the asking node's wait, so that a slow answer here still arrives as an answer there.
             runtime.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(3)).PipeTo(sender,
-                success: list => new NodeStatsProtocol.NodeConnections(node, list.Connections.Count,
-                    [.. NodeStatsProtocol.Rows(list.Connections, NodeStatsProtocol.RowBytes).Take(max)]),
+                success: list =>
+                {
+                    // Filtered before the oldest are cut: a context's own connections are listed however many others are older.
+                    var matching = get.Filter is { } filter ? list.Connections.Where(c => filter.Matches(c.Owner, c.Client)).ToList() : list.Connections;
+                    return new NodeStatsProtocol.NodeConnections(node, matching.Count, [.. NodeStatsProtocol.Rows(matching, NodeStatsProtocol.RowBytes).Take(max)]);
+                },
                 failure: e => new Status.Failure(e));
         });
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
@@ -153,10 +163,11 @@ public sealed class NodeStatsActor : ReceiveActor
     /// Asks the node-stats actor of every serving member (Up or Leaving), this node's included; the answers that came
     /// within <paramref name="timeout"/>, and the members that gave none.
     /// </summary>
-    public static async Task<(IReadOnlyList<T> Answers, IReadOnlyList<string> Silent)> AskEveryNodeAsync<T>(ActorSystem system, object message, TimeSpan timeout)
+    public static async Task<(IReadOnlyList<T> Answers, IReadOnlyList<string> Silent)> AskEveryNodeAsync<T>(ActorSystem system, object message, TimeSpan timeout,
+        Address? only = null)
     {
         ArgumentNullException.ThrowIfNull(system);
-        var members = NodeBroadcast.Serving(system).ToList();
+        var members = NodeBroadcast.Serving(system).Where(a => only is null || a == only).ToList();
         var asks = members.Select(async address =>
         {
             try

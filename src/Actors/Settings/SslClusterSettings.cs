@@ -24,6 +24,9 @@ public sealed record SslClusterSettings
     /// <summary><c>node.admin.tokens-file</c>: more tokens with roles and contexts; empty: DATA-DIR/admin-tokens when it exists.</summary>
     public string AdminTokensFile { get; init; } = "";
 
+    /// <summary><c>node.admin.tls.certificate</c>: PKCS#12 file of the admin endpoint's HTTPS certificate; empty: plain HTTP on loopback.</summary>
+    public string AdminTlsCertificate { get; init; } = "";
+
     public required bool DemoEnabled { get; init; }
 
     public required string DemoVip { get; init; }
@@ -148,6 +151,7 @@ public sealed record SslClusterSettings
             AdminPort = c.GetInt("node.admin.port"),
             AdminToken = c.GetString("node.admin.token"),
             AdminTokensFile = c.GetString("node.admin.tokens-file", ""),
+            AdminTlsCertificate = c.GetString("node.admin.tls.certificate", ""),
             DemoEnabled = c.GetBoolean("node.demo.enabled"),
             DemoVip = c.GetString("node.demo.vip"),
             DemoHttpsPort = c.GetInt("node.demo.https-port"),

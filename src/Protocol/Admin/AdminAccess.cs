@@ -32,8 +32,8 @@ public sealed record AdminPrincipal(string Name, AdminRole Role, string? Context
         var reads = method == "GET" || path is AdminPaths.Show or AdminPaths.SslProxy;
         if (Role == AdminRole.ReadOnly && !reads)
             return $"{Name} is read-only: it may run show commands, not change the cluster";
-        if (Context is { } context && path is not (AdminPaths.Configure or AdminPaths.RunningConfig or AdminPaths.SslFlows or AdminPaths.SslProxy))
-            return $"{Name} is limited to ssl-proxy context {context}: it may run show running-config, show ssl flows, show ssl-proxy and (when admin) configure that context";
+        if (Context is { } context && path is not (AdminPaths.Configure or AdminPaths.RunningConfig or AdminPaths.SslFlows or AdminPaths.SslProxy or AdminPaths.Connections or AdminPaths.Names))
+            return $"{Name} is limited to ssl-proxy context {context}: it may run show running-config, show ssl flows, show ssl-proxy, show connections and (when admin) configure that context";
         return null;
     }
 

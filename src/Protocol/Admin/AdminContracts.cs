@@ -23,6 +23,9 @@ public static class AdminPaths
     public const string ClusterDown = "/v1/cluster/down";
     public const string Sessions = "/v1/ssl/sessions";
     public const string Shards = "/v1/cluster/shards";
+    public const string ShardStats = "/v1/cluster/shard-stats";
+    public const string ClusterJoin = "/v1/cluster/join";
+    public const string Names = "/v1/names";
     public const string Connections = "/v1/connections";
     public const string SslProxy = "/v1/ssl-proxy";
     public const string Health = "/healthz";
@@ -87,8 +90,14 @@ public sealed record ClusterMemberInfo(string Address, string Status, IReadOnlyL
     public bool? Serving { get; init; }
 }
 
-/// <summary>Drain the member at <paramref name="Node"/> (its address as <c>cluster show</c> prints it), through any node.</summary>
-public sealed record ClusterDrainRequest(string Node);
+/// <summary>
+/// A member or cluster named by its address as <c>cluster show</c> prints it (<c>akka.tcp://sslcluster@HOST:PORT</c>): the
+/// member to drain or to mark down, or the cluster this node is to join.
+/// </summary>
+public sealed record ClusterMemberRequest(string Node);
+
+/// <summary><c>cluster join ADDRESS</c> accepted: this node joins the cluster of the member at <paramref name="Node"/>.</summary>
+public sealed record ClusterJoinResponse(string Self, string Node);
 
 /// <summary>The member marked down (<c>cluster down ADDRESS</c>): the leader removes it; its shards and singletons start elsewhere.</summary>
 public sealed record ClusterDownResponse(string Node);
@@ -103,6 +112,15 @@ public sealed record ShardRegionInfo(string TypeName, string Address, int Shards
 
 public sealed record ShardsResponse(IReadOnlyList<ShardRegionInfo> Regions);
 
+/// <summary>One shard of a sharded entity type: the node that hosts it and how many entities it runs.</summary>
+public sealed record ShardInfo(string ShardId, string Address, int Entities);
+
+/// <summary>
+/// <c>cluster-sharding shard-stats TYPE</c>: every shard of one entity type, and the shards that did not answer in time
+/// (<c>shard ID on NODE</c>).
+/// </summary>
+public sealed record ShardStatsResponse(string TypeName, IReadOnlyList<ShardInfo> Shards, IReadOnlyList<string> Silent);
+
 /// <summary>One ticket key as an operator sees it: its public name and times, never its secret.</summary>
 public sealed record TicketKeyInfo(string Name, DateTimeOffset CreatedAt, DateTimeOffset EncryptUntil, DateTimeOffset AcceptUntil, bool Current);
 
@@ -116,27 +134,77 @@ public sealed record SessionCacheResponse(
 
 public sealed record ErrorResponse(string Error);
 
-/// <summary>One open connection on a node: its module or clear-text rule, revision, client, phase and age.</summary>
-public sealed record ConnectionRow(string Owner, long Revision, string? Client, string Phase, double AgeSeconds);
+/// <summary>
+/// The names an operator types after a command, for completion (the shell's tab, bash completion): the members, the
+/// sharded entity types, and the configuration's objects as this token sees them (a context token: its context's only).
+/// </summary>
+public sealed record NamesResponse(
+    IReadOnlyList<string> Members,
+    IReadOnlyList<string> EntityTypes,
+    IReadOnlyList<string> Services,
+    IReadOnlyList<string> ContentRules,
+    IReadOnlyList<string> ProxyLists,
+    IReadOnlyList<string> Keepalives,
+    IReadOnlyList<string> SslProxyServices)
+{
+    public static NamesResponse None { get; } = new([], [], [], [], [], [], []);
 
-/// <summary>The open connections of a node (the first <c>Rows.Count</c> of <paramref name="Total"/>, oldest first).</summary>
-public sealed record ConnectionsResponse(int Total, IReadOnlyList<ConnectionRow> Rows)
+    /// <summary>The modules the SSLM proxy services run as (<c>SERVICE@CONTEXT</c>), as <c>show connections module</c> takes them.</summary>
+    public IReadOnlyList<string> SslProxyModules { get; init; } = [];
+}
+
+/// <summary>
+/// One open connection on a node: its module or clear-text rule, revision, client, phase and age; the listener it came
+/// in on, the back end it relays to, and the bytes that crossed the client side each way (TLS records included).
+/// </summary>
+public sealed record ConnectionRow(string Owner, long Revision, string? Client, string Phase, double AgeSeconds)
+{
+    public string? Vip { get; init; }
+
+    public string? Backend { get; init; }
+
+    public long BytesFromClient { get; init; }
+
+    public long BytesToClient { get; init; }
+}
+
+/// <summary>The open connections of one node: the first <c>Rows.Count</c> of <paramref name="Total"/> that match, oldest first.</summary>
+public sealed record NodeConnectionRows(string Node, int Total, IReadOnlyList<ConnectionRow> Rows);
+
+/// <summary>
+/// <c>show connections</c>: which connections to list, every filter optional. <paramref name="Module"/> matches the
+/// module or the rule (the part after OWNER/), <paramref name="Client"/> the client's address with or without its port,
+/// <paramref name="Node"/> a member's address as <c>cluster show</c> prints it; <paramref name="Context"/>, set by the
+/// node for a token of one SSLM context, the modules of that context alone.
+/// </summary>
+public sealed record ConnectionsRequest(string? Module = null, string? Client = null, string? Node = null, string? Context = null)
+{
+    /// <summary>Whether a connection of <paramref name="owner"/> from <paramref name="client"/> is one to list.</summary>
+    public bool Matches(string owner, string? client)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        if (Context is { } context && !Config.SslmLowering.InContext(ModuleOf(owner), context)) return false;
+        if (Module is { } module && ModuleOf(owner) != module && owner != module) return false;
+        return Client is not { } wanted || client is { } c
+            && (c == wanted || c.StartsWith(wanted + ":", StringComparison.Ordinal) || c.StartsWith("[" + wanted + "]:", StringComparison.Ordinal));
+    }
+
+    /// <summary>A relayed connection (a clear-text rule, an SSLM client service) is owned by OWNER/RULE: its rule names it.</summary>
+    public static string ModuleOf(string owner)
+    {
+        ArgumentNullException.ThrowIfNull(owner);
+        return owner[(owner.LastIndexOf('/') + 1)..];
+    }
+}
+
+/// <summary>
+/// The open connections of every node that answered (each lists its oldest that match: at most <see cref="MaxRows"/>, and
+/// no more than one cluster message holds, a few hundred of usual names), and the members that did not answer in time.
+/// </summary>
+public sealed record ConnectionsResponse(IReadOnlyList<NodeConnectionRows> Nodes, IReadOnlyList<string> Silent)
 {
     /// <summary>Rows a node sends at most.</summary>
     public const int MaxRows = 1_000;
-
-    /// <summary>The table <c>show connections</c> prints.</summary>
-    public string Print()
-    {
-        var o = new System.Text.StringBuilder();
-        if (Total == 0) return "No open connections on this node.\n";
-        o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{"Module or rule",-28} {"Revision",8} {"Phase",-10} {"Age",8}  Client\n");
-        foreach (var r in Rows)
-            o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{r.Owner,-28} {r.Revision,8} {r.Phase,-10} {r.AgeSeconds,7:0.0}s  {r.Client}\n");
-        if (Rows.Count < Total) o.Append(System.Globalization.CultureInfo.InvariantCulture, $"... and {Total - Rows.Count} more\n");
-        o.Append(System.Globalization.CultureInfo.InvariantCulture, $"{Total} open connection(s)\n");
-        return o.ToString();
-    }
 }
 
 /// <summary>JSON settings both sides use; enums travel as their names so the wire is readable.</summary>

@@ -21,6 +21,14 @@ public interface IConnectionObserver
     /// <summary>The backend accepted; data is relayed from now on.</summary>
     void BackendConnected(long connectionId, EndPoint? backend);
 
+    /// <summary>
+    /// The client side is open: its byte counts (TLS records included) can be read live from here on, from any thread,
+    /// for as long as anyone holds them. Called once, before anything is read from the client; the default ignores it.
+    /// </summary>
+    void ClientSideOpened(long connectionId, IByteCounts client)
+    {
+    }
+
     /// <summary>The connection is closed and every resource released.</summary>
     void Closed(long connectionId, ConnectionSummary summary);
 }

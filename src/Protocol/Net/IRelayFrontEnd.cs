@@ -11,7 +11,7 @@ internal readonly record struct FrontEndRead(int Count, bool End)
 /// a re-encrypted or initiated flow). Lets one pair of copy loops
 /// (<see cref="RelayPump"/>) serve both. Errors come out as <see cref="RelayException"/> already classified.
 /// </summary>
-internal interface IRelayFrontEnd
+internal interface IRelayFrontEnd : IByteCounts
 {
     /// <summary>Largest chunk <see cref="WriteAsync"/> takes at once (one TLS record for TLS).</summary>
     int MaxWriteChunk { get; }
@@ -27,10 +27,6 @@ internal interface IRelayFrontEnd
     /// peer finished: an idle back-end connection in this state is not handed to another client.
     /// </summary>
     bool HasPendingInput { get; }
-
-    long BytesReceived { get; }
-
-    long BytesSent { get; }
 
     /// <summary>Completes when <see cref="ReadAsync"/> has something to do; holds no buffer while waiting.</summary>
     ValueTask WaitReadableAsync(CancellationToken cancellationToken);
@@ -71,4 +67,12 @@ internal static class RelaySides
 
     public static ProxyError ProtocolError(this RelaySide side) =>
         side == RelaySide.Client ? ProxyError.ClientProtocolError : ProxyError.BackendProtocolError;
+}
+
+/// <summary>Bytes one side of a connection received and sent so far, readable from any thread while it runs.</summary>
+public interface IByteCounts
+{
+    long BytesReceived { get; }
+
+    long BytesSent { get; }
 }

@@ -65,6 +65,7 @@ public sealed class TcpRelay : IDisposable
         string message;
         RelayState? relay = null;
         var front = new TcpFrontEnd(_client);
+        ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, front));
         using var registration = cancellationToken.Register(Abort);
         try
         {

@@ -117,6 +117,8 @@ public sealed class TlsProxyConnection : IDisposable
         {
             _client.NoDelay = true;
             front = new TlsSocketSide(_client, OpenSsl.SslConnection.CreateServer(_engine.Front, Select), _engine.Options.RequireClientCloseNotify);
+            var counts = front;
+            ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, counts));
             (error, message, var handshake) = await HandshakeAsync(front);
             handshakeEnd = Stopwatch.GetTimestamp();
             if (error == ProxyError.None && handshake!.ClientAuth?.RedirectUrl is { } failureUrl)

@@ -26,13 +26,16 @@ public enum ConnectionPhase
 }
 
 /// <summary>
-/// The live state of one connection, written by its data path (phase, outcome) and read by the connection's actor,
-/// which owns it: where the connection is, which revision and module or rule it runs under, since when. Lock-free.
+/// The live state of one connection, written by its data path (phase, outcome, back end, byte counts) and read by the
+/// connection's actor, which owns it: where the connection is, which revision and module or rule it runs under, since
+/// when, to which back end, and how many bytes have crossed the client side. Lock-free.
 /// </summary>
-public sealed class ConnectionState(long revision, string owner, EndPoint? client, DateTimeOffset started)
+public sealed class ConnectionState(long revision, string owner, EndPoint? client, DateTimeOffset started, string? vip = null)
 {
     private int _phase;
     private int _outcome = -1;
+    private EndPoint? _backend;
+    private IByteCounts? _clientSide;
 
     public long Revision { get; } = revision;
 
@@ -42,6 +45,25 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
     public EndPoint? Client { get; } = client;
 
     public DateTimeOffset Started { get; } = started;
+
+    /// <summary>The listener the client connected to, ADDRESS:PORT as configured.</summary>
+    public string? Vip { get; } = vip;
+
+    /// <summary>The back end the connection relays to now (under http-reuse, the one of its latest request); null before.</summary>
+    public EndPoint? Backend
+    {
+        get => Volatile.Read(ref _backend);
+        set => Volatile.Write(ref _backend, value);
+    }
+
+    /// <summary>Bytes read from the client so far (TLS records included).</summary>
+    public long BytesFromClient => Volatile.Read(ref _clientSide)?.BytesReceived ?? 0;
+
+    /// <summary>Bytes written to the client so far (TLS records included).</summary>
+    public long BytesToClient => Volatile.Read(ref _clientSide)?.BytesSent ?? 0;
+
+    /// <summary>The client side's counters, read live from now on.</summary>
+    public void Track(IByteCounts clientSide) => Volatile.Write(ref _clientSide, clientSide);
 
     public ConnectionPhase Phase => (ConnectionPhase)Volatile.Read(ref _phase);
 

@@ -601,7 +601,13 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
         }
 
-        public void BackendConnected(long connectionId, EndPoint? backend) => state.Enter(ConnectionPhase.Relaying);
+        public void BackendConnected(long connectionId, EndPoint? backend)
+        {
+            state.Backend = backend;
+            state.Enter(ConnectionPhase.Relaying);
+        }
+
+        public void ClientSideOpened(long connectionId, IByteCounts client) => state.Track(client);
 
         public void Closed(long connectionId, ConnectionSummary summary)
         {
@@ -625,7 +631,13 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
         }
 
-        public void BackendConnected(long connectionId, EndPoint? backend) => state.Enter(ConnectionPhase.Relaying);
+        public void BackendConnected(long connectionId, EndPoint? backend)
+        {
+            state.Backend = backend;
+            state.Enter(ConnectionPhase.Relaying);
+        }
+
+        public void ClientSideOpened(long connectionId, IByteCounts client) => state.Track(client);
 
         public void Closed(long connectionId, ConnectionSummary summary)
         {

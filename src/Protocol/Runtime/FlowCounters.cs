@@ -347,40 +347,6 @@ public sealed record ModuleFlows(string Module, int? Slot, IReadOnlyList<FlowRow
     public IReadOnlyList<string> Nodes { get; init; } = [];
 }
 
-/// <summary>Prints <c>show ssl flows</c> the way the reference's CSS does.</summary>
-public static class FlowTable
-{
-    public static string Print(IEnumerable<ModuleFlows> modules)
-    {
-        ArgumentNullException.ThrowIfNull(modules);
-        var o = new StringBuilder();
-        var any = false;
-        foreach (var m in modules.OrderBy(m => m.Slot ?? int.MaxValue).ThenBy(m => m.Module, StringComparer.Ordinal))
-        {
-            any = true;
-            var title = m.Slot is { } slot
-                ? $"SSL Acceleration Flows for slot {slot.ToString(CultureInfo.InvariantCulture)} (module {m.Module})"
-                : $"SSL Acceleration Flows for module {m.Module}";
-            o.Append(title).Append("\n\n");
-            var rows = new List<string[]> { new[] { "Virtual", "Port", "TCP Proxy Flows", "Active SSL Flows", "SSL Flows in Handshake" } };
-            rows.AddRange(m.Rows.OrderBy(r => r.Virtual, StringComparer.Ordinal).ThenBy(r => r.Port).Select(r => new[]
-            {
-                r.Virtual, N(r.Port), N(r.TcpProxyFlows), N(r.ActiveSslFlows), N(r.InHandshake),
-            }));
-            var widths = Enumerable.Range(0, 5).Select(i => rows.Max(r => r[i].Length)).ToArray();
-            foreach (var r in rows)
-            {
-                o.Append(string.Join("  ", r.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i])))).Append('\n');
-            }
-            o.Append('\n');
-        }
-        if (!any) o.Append("No SSL modules are configured.\n");
-        return o.ToString();
-    }
-
-    private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
-}
-
 /// <summary>
 /// Every module's counters on this node, one <see cref="FlowCounters"/> per (module, virtual address, port) row:
 /// the front-end VIP rows and the backend-server rows (<c>ip address</c>, <c>port</c>) of re-encrypted and

@@ -207,21 +207,6 @@ public sealed class FlowCountersTests
         Assert.Equal((0L, 0L, 0L), (c.TcpProxyFlows, c.ActiveSslFlows, c.InHandshake));
         Assert.Equal((2L, 1L, 1L, 1L, 100L, 2000L), (c.Accepted, c.HandshakesCompleted, c.HandshakesFailed, c.Resumed, c.BytesFromClients, c.BytesToClients));
     }
-
-    [Fact]
-    public void Print_Modules_LooksLikeTheReferenceTable()
-    {
-        var text = FlowTable.Print([
-            new ModuleFlows("ssl3", 3, [new FlowRow("172.18.87.100", 443, 10, 1, 0)]),
-            new ModuleFlows("ssl2", 2, [new FlowRow("172.18.87.100", 443, 11, 0, 0), new FlowRow("10.10.20.111", 85, 2, 2, 0)]),
-        ]);
-
-        var lines = text.Split('\n');
-        Assert.Equal("SSL Acceleration Flows for slot 2 (module ssl2)", lines[0]);
-        Assert.Equal("Virtual        Port  TCP Proxy Flows  Active SSL Flows  SSL Flows in Handshake", lines[2]);
-        Assert.Equal("10.10.20.111     85                2                 2                       0", lines[3]);
-        Assert.Contains("SSL Acceleration Flows for slot 3 (module ssl3)", text, StringComparison.Ordinal);
-    }
 }
 
 /// <summary>A node keeps a listener's runtime across revisions exactly when nothing it uses changed.</summary>
