@@ -75,7 +75,7 @@ public sealed class K8sManifestTests
         var objects = Build(Path.Combine(K8s, "base"));
 
         Assert.Equal(
-            ["ConfigMap", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "StatefulSet"],
+            ["ConfigMap", "NetworkPolicy", "PodDisruptionBudget", "Role", "RoleBinding", "Service", "Service", "ServiceAccount", "StatefulSet"],
             objects.Select(o => ((IKubernetesObject)o).Kind).Order(StringComparer.Ordinal));
         Assert.All(objects, o => Assert.Equal("sslcluster", ((IKubernetesObject<V1ObjectMeta>)o).Metadata.Labels["app.kubernetes.io/part-of"]));
     }
@@ -204,6 +204,29 @@ public sealed class K8sManifestTests
         Assert.Equal(https.ToString(System.Globalization.CultureInfo.InvariantCulture), services["sslcluster-vip"].Spec.Ports.Single().TargetPort.Value);
         Assert.Equal(https, SslClusterSettings.Reference.GetInt("sslcluster.node.demo.https-port"));
         Assert.Equal("sslcluster-demo", Node(objects).Metadata.NamespaceProperty);
+    }
+
+    [SkippableFact]
+    public void Demo_NetworkPolicy_VipOpenClusterPortsToTheNodesAlone()
+    {
+        NeedKubectl();
+        var objects = Demo.Value;
+        var policy = objects.OfType<V1NetworkPolicy>().Single();
+        var pod = Node(objects).Spec.Template;
+        var ports = Container(objects).Ports.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+
+        // It selects the nodes, and every port it names is one of theirs.
+        Assert.All(policy.Spec.PodSelector.MatchLabels, l => Assert.Equal(l.Value, pod.Metadata.Labels[l.Key]));
+        Assert.Equal(["Ingress"], policy.Spec.PolicyTypes);
+        Assert.All(policy.Spec.Ingress.SelectMany(r => r.Ports), p => Assert.Contains(p.Port.Value, ports));
+        // The VIP from anywhere; remoting only from the nodes; the management port never from anywhere.
+        var open = policy.Spec.Ingress.Where(r => r.FromProperty is null || r.FromProperty.Count == 0).SelectMany(r => r.Ports).Select(p => p.Port.Value).ToList();
+        Assert.Equal(["https"], open);
+        var remoting = policy.Spec.Ingress.Where(r => r.Ports.Any(p => p.Port.Value == "remoting")).ToList();
+        var peers = Assert.Single(Assert.Single(remoting).FromProperty);
+        Assert.All(peers.PodSelector.MatchLabels, l => Assert.Equal(l.Value, pod.Metadata.Labels[l.Key]));
+        Assert.Null(peers.NamespaceSelector);
+        Assert.All(policy.Spec.Ingress.Where(r => r.Ports.Any(p => p.Port.Value == "management")), r => Assert.NotEmpty(r.FromProperty));
     }
 
     private static (int ExitCode, string Output) Shell(string file, params string[] args)
