@@ -139,12 +139,12 @@ internal static class Completion
     /// <c>sslctl __complete</c>, which answers one candidate a line (asking the node for names, briefly).
     /// </summary>
     public const string BashScript = """
-        # bash completion for sslctl: source <(sslctl completion bash), or save it as
+        # bash completion for sslctl (installed, or ./sslctl at the repository's root): source <(sslctl completion bash), or save it as
         # /etc/bash_completion.d/sslctl (or ~/.local/share/bash-completion/completions/sslctl).
         _sslctl() {
             # One candidate a line, taken as it is: no globbing of [::1], no splitting at spaces.
             mapfile -t COMPREPLY < <(command "${COMP_WORDS[0]}" __complete "${COMP_LINE:0:COMP_POINT}" "$COMP_WORDBREAKS" 2>/dev/null)
         }
-        complete -o default -F _sslctl sslctl
+        complete -o default -F _sslctl sslctl ./sslctl
         """;
 }

@@ -61,7 +61,7 @@ public sealed class CompletionTests
         var code = await SslCtl.RunAsync(["completion", "bash"], new StringReader(""), stdout, new StringWriter());
 
         Assert.Equal(ExitCodes.Ok, code);
-        Assert.Contains("complete -o default -F _sslctl sslctl", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("complete -o default -F _sslctl sslctl ./sslctl\n", stdout.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
