@@ -57,7 +57,7 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
             var counters = isModule ? flows.For(name, plan.Vip, plan.Port)
                 : plan.RelayModule is { } relayModule ? flows.For(relayModule, plan.Vip, plan.Port)
                 : flows.ForRule(name, plan.Vip, plan.Port);
-            var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow(), plan.Key);
+            var state = new ConnectionState(s.Runtime.Revision, name, Protocol.Net.TlsProxyConnection.SafeRemoteEndPoint(s.Socket), time.GetUtcNow(), plan);
             var connection = Context.ActorOf(ConnectionActor.Props(s.Socket, s.Runtime, s.Module, counters, state, time, s.Limits));
             if (_drainDeadline is { } deadline) connection.Tell(new DrainConnections(deadline));
         });

@@ -30,7 +30,7 @@ public enum ConnectionPhase
 /// connection's actor, which owns it: where the connection is, which revision and module or rule it runs under, since
 /// when, to which back end, and how many bytes have crossed the client side. Lock-free.
 /// </summary>
-public sealed class ConnectionState(long revision, string owner, EndPoint? client, DateTimeOffset started, string? vip = null)
+public sealed class ConnectionState(long revision, string owner, EndPoint? client, DateTimeOffset started, ListenerPlan? listener = null)
 {
     private int _phase;
     private int _outcome = -1;
@@ -46,8 +46,11 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
 
     public DateTimeOffset Started { get; } = started;
 
-    /// <summary>The listener the client connected to, ADDRESS:PORT as configured.</summary>
-    public string? Vip { get; } = vip;
+    /// <summary>
+    /// The listener the client connected to, ADDRESS:PORT as configured: formatted when asked (a show command), not at
+    /// every accept.
+    /// </summary>
+    public string? Vip => listener?.Key;
 
     /// <summary>The back end the connection relays to now (under http-reuse, the one of its latest request); null before.</summary>
     public EndPoint? Backend
