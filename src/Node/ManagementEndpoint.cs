@@ -67,7 +67,10 @@ internal static class ManagementEndpoint
             await app.DisposeAsync();
             throw new NodeStartupException($"cluster bootstrap could not start ({config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method")} discovery): {e.GetBaseException().Message}");
         }
-        NodeLog.Info($"sslnode: cluster bootstrap: contact point {self}, discovery {config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method")}, " +
+        var method = config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method");
+        // Which pods Kubernetes discovery asks for, so that a node waiting for contact points says what it waits for.
+        var pods = method == "kubernetes-api" ? $" (pods labelled {config.GetString("akka.discovery.kubernetes-api.pod-label-selector")}, port 'management')" : "";
+        NodeLog.Info($"sslnode: cluster bootstrap: contact point {self}, discovery {method}{pods}, " +
             $"{config.GetInt("akka.management.cluster.bootstrap.contact-point-discovery.required-contact-point-nr")} contact point(s) required to form a cluster");
         return app;
     }

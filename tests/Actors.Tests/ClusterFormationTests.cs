@@ -52,6 +52,26 @@ public sealed class ClusterFormationTests
     }
 
     [Fact]
+    public void Resolve_KubernetesWithTheOperatorsPluginKeys_TheirValuesWinOverThePluginsDefaults()
+    {
+        var config = Parse("""
+            akka.remote.dot-netty.tcp.hostname = "10.4.0.12"
+            sslcluster.node.bootstrap { discovery = kubernetes, required-contact-points = 3 }
+            akka.discovery.kubernetes-api { api-token-path = "/run/token", pod-namespace = "edge", container-name = "sslnode", pod-label-selector = "app=other" }
+            """);
+
+        var (_, overlay) = ClusterFormation.Resolve(config);
+        var effective = overlay.WithFallback(config);
+
+        Assert.Equal("/run/token", effective.GetString("akka.discovery.kubernetes-api.api-token-path"));
+        Assert.Equal("edge", effective.GetString("akka.discovery.kubernetes-api.pod-namespace"));
+        Assert.Equal("sslnode", effective.GetString("akka.discovery.kubernetes-api.container-name"));
+        Assert.Equal("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", effective.GetString("akka.discovery.kubernetes-api.api-ca-path"));
+        // bootstrap.pod-label-selector is the one the node documents; the plugin's own key does not override it.
+        Assert.Equal("app.kubernetes.io/name=sslcluster", effective.GetString("akka.discovery.kubernetes-api.pod-label-selector"));
+    }
+
+    [Fact]
     public async Task Resolve_Kubernetes_TheDiscoveryPluginLoadsFromTheOverlayAlone()
     {
         var (_, overlay) = ClusterFormation.Resolve(Parse("""

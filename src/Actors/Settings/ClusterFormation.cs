@@ -27,6 +27,8 @@ public static class ClusterFormation
     /// <summary>The name every contact point is looked up by (config discovery's service, Kubernetes' effective name).</summary>
     public const string ServiceName = "sslcluster";
 
+    private const string KubernetesApiPath = "akka.discovery.kubernetes-api";
+
     /// <summary>The method and the settings it needs, layered over <paramref name="config"/> by the caller; throws a
     /// <see cref="ConfigurationException"/> naming the key when the bootstrap block is inconsistent.</summary>
     public static (FormationMethod Method, Config Overlay) Resolve(Config config)
@@ -99,7 +101,18 @@ public static class ClusterFormation
             text.Append(d).Append("required-contact-point-nr = ").Append(required.ToString(CultureInfo.InvariantCulture)).Append('\n');
             // The container port named "management" (k8s/statefulset.yaml) is the contact point's port.
             text.Append(d).Append("port-name = management\n");
-            text.Append("akka.discovery.kubernetes-api.pod-label-selector = ").Append(Quote(selector)).Append('\n');
+            // The caller layers this overlay over the node's configuration, and the plugin's defaults come with it
+            // below: the operator's own akka.discovery.kubernetes-api keys (a token path, all-namespaces, a container
+            // name) are written into the overlay so that they win over those defaults.
+            if (config.HasPath(KubernetesApiPath))
+            {
+                foreach (var (key, value) in config.GetConfig(KubernetesApiPath).AsEnumerable())
+                {
+                    if (key == "pod-label-selector" || !value.IsString()) continue;
+                    text.Append(KubernetesApiPath).Append('.').Append(key).Append(" = ").Append(Quote(value.GetString())).Append('\n');
+                }
+            }
+            text.Append(KubernetesApiPath).Append(".pod-label-selector = ").Append(Quote(selector)).Append('\n');
         }
         var overlay = ConfigurationFactory.ParseString(text.ToString());
         // The Kubernetes plugin's own settings (its class, the API's address variables) come with it, not by themselves.
