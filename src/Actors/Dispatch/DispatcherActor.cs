@@ -102,7 +102,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     /// <param name="router">Where admitted connections go (the node runtime, which hands each to its module's or rule's agent).</param>
     public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
         NodeLimits limits) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits));
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits)).WithDispatcher(FlowAgentActor.InlineDispatcher);
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
@@ -143,10 +143,14 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
                     {
                         // The session ID sits in the ClientHello: peek it off the accept loop, then dispatch.
                         _ = StickyTable.PeekSessionIdAsync(socket, PeekTimeout)
-                            .ContinueWith(t => self.Tell(new Accepted(socket, t.Result)), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                            .ContinueWith(t =>
+                            {
+                                using (InlineExecutor.Inline()) self.Tell(new Accepted(socket, t.Result));
+                            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
                         continue;
                     }
-                    self.Tell(new Accepted(socket));
+                    // The connection's way to its actor runs here, on the socket engine's thread (InlineExecutor).
+                    using (InlineExecutor.Inline()) self.Tell(new Accepted(socket));
                 }
                 self.Tell(new AcceptLoopEnded(null));
             }

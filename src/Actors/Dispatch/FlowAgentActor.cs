@@ -87,11 +87,14 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         if (_reports) Timers.StartPeriodicTimer("report", Report.Instance, TimeSpan.Zero, _reportInterval);
     }
 
+    /// <summary>The dispatcher of a connection's actors (reference.conf): their mailboxes run on the calling thread.</summary>
+    public const string InlineDispatcher = "sslcluster.connection-dispatcher";
+
     public static Props ForModule(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time));
+        Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineDispatcher);
 
     public static Props ForRule(string rule, FlowRegistry flows, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time));
+        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time)).WithDispatcher(InlineDispatcher);
 }
 
 /// <summary>
@@ -132,6 +135,9 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         public static Finished Instance { get; } = new();
     }
 
+    /// <summary>More than one core for this process (its affinity and CPU quota count): data paths start on the pool.</summary>
+    private static readonly bool SpreadStarts = Environment.ProcessorCount > 1;
+
     private readonly CancellationTokenSource _abort = new();
     private readonly ConnectionState _state;
     private readonly TimeProvider _time;
@@ -142,9 +148,14 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         _state = state;
         _time = time;
 
-        // Started here rather than queued to the thread pool (one work item less per connection): it runs on this
-        // thread until its first wait, usually the client's next bytes, and the actor is not needed before then.
-        _ = RunAsync(socket, runtime, module, counters, state, limits, Self, _abort.Token);
+        // This constructor runs on the listener's socket-engine thread (InlineExecutor). With more than one core the
+        // data path is queued: the client's first flight, a signature on a full handshake, would otherwise hold that
+        // listener's accepts, and from the pool it goes on, at its first wait, on its own socket's engine thread (one
+        // per core). With one core there is nowhere to spread it: it starts here, without a thread-pool hop.
+        var self = Self;
+        var token = _abort.Token;
+        if (SpreadStarts) ThreadPool.UnsafeQueueUserWorkItem(_ => _ = RunAsync(socket, runtime, module, counters, state, limits, self, token), null);
+        else _ = RunAsync(socket, runtime, module, counters, state, limits, self, token);
     }
 
     private static async Task RunAsync(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
@@ -161,7 +172,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             socket.Dispose();
             runtime.Release();
             limits?.Ended(module?.Name, runtime.Plan.Context);
-            self.Tell(Finished.Instance, ActorRefs.NoSender);
+            // The actor stops, and its agent learns it, on this thread rather than as two thread-pool items.
+            using (InlineExecutor.Inline()) self.Tell(Finished.Instance, ActorRefs.NoSender);
         }
     }
 
@@ -196,7 +208,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits)));
+        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits))).WithDispatcher(FlowAgentActor.InlineDispatcher);
 
     /// <summary>
     /// Creates the actor by a plain delegate: one is made per client connection, and the expression form of
