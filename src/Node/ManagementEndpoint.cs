@@ -55,6 +55,7 @@ internal static class ManagementEndpoint
             throw new NodeStartupException($"cannot open the management endpoint for cluster bootstrap on {host}:{port}: {e.Message}");
         }
 
+        var method = config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method");
         var self = new Uri($"http://{(address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString())}:{port}");
         try
         {
@@ -65,9 +66,8 @@ internal static class ManagementEndpoint
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             await app.DisposeAsync();
-            throw new NodeStartupException($"cluster bootstrap could not start ({config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method")} discovery): {e.GetBaseException().Message}");
+            throw new NodeStartupException($"cluster bootstrap could not start ({method} discovery): {e.GetBaseException().Message}");
         }
-        var method = config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method");
         // Which pods Kubernetes discovery asks for, so that a node waiting for contact points says what it waits for.
         var pods = method == "kubernetes-api" ? $" (pods labelled {config.GetString("akka.discovery.kubernetes-api.pod-label-selector")}, port 'management')" : "";
         NodeLog.Info($"sslnode: cluster bootstrap: contact point {self}, discovery {method}{pods}, " +

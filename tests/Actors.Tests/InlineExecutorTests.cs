@@ -41,7 +41,7 @@ public sealed class InlineExecutorTests() : TestKit(ConfigurationFactory.ParseSt
                     break;
                 case Spawn s:
                     var done = _done;
-                    Context.ActorOf(Props.Create(() => new Recorder(null, done, s.Seen)).WithDispatcher(FlowAgentActor.InlineDispatcher));
+                    Context.ActorOf(Props.Create(() => new Recorder(null, done, s.Seen)).WithDispatcher(InlineExecutor.Dispatcher));
                     break;
                 default:
                     _done.Tell(message);
@@ -56,7 +56,7 @@ public sealed class InlineExecutorTests() : TestKit(ConfigurationFactory.ParseSt
         for (var i = 0; i < length; i++)
         {
             var previous = next;
-            next = Sys.ActorOf(Props.Create(() => new Recorder(previous, TestActor, null)).WithDispatcher(FlowAgentActor.InlineDispatcher));
+            next = Sys.ActorOf(Props.Create(() => new Recorder(previous, TestActor, null)).WithDispatcher(InlineExecutor.Dispatcher));
         }
         var last = next!;
         last.Tell("ready");

@@ -75,24 +75,19 @@ public sealed class KubernetesDiscoveryTests
             foreach (var node in nodes)
             {
                 await WaitForOutputAsync(node, "Forbidden to communicate with Kubernetes API server; check RBAC settings");
-                Assert.Equal(0, await UpMembersAsync(node));
+                Assert.Empty(await UpMembersAsync(node));
             }
 
             // Allowed, but the third replica is still Pending: two contact points of the three required, no cluster.
             api.Forbid = false;
             await WaitForRequestsAsync(api, 200, 9, nodes);
             await Task.Delay(TimeSpan.FromSeconds(4)); // longer than the stable margin
-            foreach (var node in nodes) Assert.Equal(0, await UpMembersAsync(node));
+            foreach (var node in nodes) Assert.Empty(await UpMembersAsync(node));
 
             // The third pod runs: the three replicas form one cluster, the lowest address first.
             api.Pods = [.. api.Pods.Select(p => p.Name == "sslcluster-2" && p.Namespace == Namespace ? Pod(3, "Running") : p)];
-            var local = await LocalClusterView.WaitForMembersAsync(nodes, 3, TimeSpan.FromSeconds(90));
-            foreach (var node in nodes)
-            {
-                using var shown = JsonDocument.Parse(local[node]);
-                var members = shown.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("address").GetString()!).Order(StringComparer.Ordinal).ToList();
+            foreach (var members in await WaitForMembersAsync(nodes, 3, TimeSpan.FromSeconds(90)))
                 Assert.Equal([.. Enumerable.Range(1, 3).Select(i => $"akka.ssl.tcp://sslcluster@127.0.0.{i}:{remoting}")], members);
-            }
             var started = $"cluster bootstrap: contact point http://127.0.0.1:{management}/, discovery kubernetes-api (pods labelled {Selector}, port 'management'), 3 contact point(s) required";
             Assert.True(nodes[0].Output.Contains(started, StringComparison.Ordinal), nodes[0].Output);
 
@@ -112,13 +107,8 @@ public sealed class KubernetesDiscoveryTests
             api.Pods = [.. api.Pods.Select(p => p.Name == "sslcluster-0" && p.Namespace == Namespace ? p with { PodIp = "127.0.0.4" } : p)];
             nodes[0].Dispose();
             nodes[0] = Launch(4);
-            var replaced = await LocalClusterView.WaitForMembersAsync(nodes, 3, TimeSpan.FromSeconds(90));
-            foreach (var node in nodes)
-            {
-                using var shown = JsonDocument.Parse(replaced[node]);
-                var members = shown.RootElement.GetProperty("members").EnumerateArray().Select(m => m.GetProperty("address").GetString()!).Order(StringComparer.Ordinal).ToList();
+            foreach (var members in await WaitForMembersAsync(nodes, 3, TimeSpan.FromSeconds(90)))
                 Assert.Equal([.. new[] { 2, 3, 4 }.Select(i => $"akka.ssl.tcp://sslcluster@127.0.0.{i}:{remoting}")], members);
-            }
         }
         finally
         {
@@ -151,8 +141,9 @@ public sealed class KubernetesDiscoveryTests
         }
     }
 
-    /// <summary>Members Up as the node sees them; 0 while it is in no cluster (its admin endpoint answers meanwhile).</summary>
-    private static async Task<int> UpMembersAsync(NodeProcess node)
+    /// <summary>The members Up as the node sees them, in address order; none while it is in no cluster (its admin
+    /// endpoint answers meanwhile).</summary>
+    private static async Task<List<string>> UpMembersAsync(NodeProcess node)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
@@ -161,39 +152,29 @@ public sealed class KubernetesDiscoveryTests
             if (r.ExitCode == 0)
             {
                 using var doc = JsonDocument.Parse(r.Stdout);
-                return doc.RootElement.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up");
+                return [.. doc.RootElement.GetProperty("members").EnumerateArray()
+                    .Where(m => m.GetProperty("status").GetString() == "Up").Select(m => m.GetProperty("address").GetString()!).Order(StringComparer.Ordinal)];
             }
             if (DateTime.UtcNow > deadline) throw new TimeoutException(r.ToString());
             await Task.Delay(300);
         }
     }
 
-    private static class LocalClusterView
+    /// <summary>Waits until every node sees <paramref name="count"/> members Up; returns what each node sees.</summary>
+    private static async Task<List<List<string>>> WaitForMembersAsync(List<NodeProcess> nodes, int count, TimeSpan timeout)
     {
-        /// <summary>Waits until every node sees <paramref name="count"/> members Up; returns each node's JSON view.</summary>
-        public static async Task<Dictionary<NodeProcess, string>> WaitForMembersAsync(List<NodeProcess> nodes, int count, TimeSpan timeout)
+        var deadline = DateTime.UtcNow + timeout;
+        var views = new List<List<string>>();
+        foreach (var node in nodes)
         {
-            var deadline = DateTime.UtcNow + timeout;
-            var views = new Dictionary<NodeProcess, string>();
-            foreach (var node in nodes)
+            List<string> up;
+            while ((up = await UpMembersAsync(node)).Count != count)
             {
-                while (true)
-                {
-                    var r = await node.CtlAsync("-o", "json", "cluster", "show");
-                    if (r.ExitCode == 0)
-                    {
-                        using var doc = JsonDocument.Parse(r.Stdout);
-                        if (doc.RootElement.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "Up") == count)
-                        {
-                            views[node] = r.Stdout;
-                            break;
-                        }
-                    }
-                    if (DateTime.UtcNow > deadline) throw new TimeoutException($"never {count} members up:\n{r}\n{string.Join("\n----\n", nodes.Select(n => n.Output))}");
-                    await Task.Delay(500);
-                }
+                if (DateTime.UtcNow > deadline) throw new TimeoutException($"never {count} members up:\n{string.Join("\n----\n", nodes.Select(n => n.Output))}");
+                await Task.Delay(500);
             }
-            return views;
+            views.Add(up);
         }
+        return views;
     }
 }

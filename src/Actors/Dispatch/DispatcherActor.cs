@@ -102,7 +102,7 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     /// <param name="router">Where admitted connections go (the node runtime, which hands each to its module's or rule's agent).</param>
     public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
         NodeLimits limits) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits)).WithDispatcher(FlowAgentActor.InlineDispatcher);
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits)).WithDispatcher(InlineExecutor.Dispatcher);
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;

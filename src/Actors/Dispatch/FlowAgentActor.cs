@@ -87,14 +87,11 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         if (_reports) Timers.StartPeriodicTimer("report", Report.Instance, TimeSpan.Zero, _reportInterval);
     }
 
-    /// <summary>The dispatcher of a connection's actors (reference.conf): their mailboxes run on the calling thread.</summary>
-    public const string InlineDispatcher = "sslcluster.connection-dispatcher";
-
     public static Props ForModule(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineDispatcher);
+        Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
 
     public static Props ForRule(string rule, FlowRegistry flows, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time)).WithDispatcher(InlineDispatcher);
+        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
 }
 
 /// <summary>
@@ -208,7 +205,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits))).WithDispatcher(FlowAgentActor.InlineDispatcher);
+        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits))).WithDispatcher(InlineExecutor.Dispatcher);
 
     /// <summary>
     /// Creates the actor by a plain delegate: one is made per client connection, and the expression form of

@@ -15,6 +15,9 @@ namespace SslCluster.Actors.Dispatch;
 /// </summary>
 public sealed class InlineExecutor(string id, EventStream? events = null) : ExecutorService(id)
 {
+    /// <summary>The dispatcher (reference.conf) of the listener dispatchers, flow agents and connection actors.</summary>
+    public const string Dispatcher = "sslcluster.connection-dispatcher";
+
     /// <summary>How many mailboxes may run nested on one thread's stack before the next is queued.</summary>
     public const int MaxDepth = 3;
 
