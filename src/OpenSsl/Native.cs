@@ -340,6 +340,10 @@ internal static unsafe partial class LibCrypto
     public static partial nuint ERR_get_error();
 
     [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial nuint ERR_peek_error();
+
+    [LibraryImport(Lib)]
     public static partial void ERR_error_string_n(nuint error, byte* buffer, nuint length);
 
     [LibraryImport(Lib)]

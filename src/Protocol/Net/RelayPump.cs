@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace SslCluster.Protocol.Net;
 
@@ -73,7 +74,8 @@ internal sealed class RelayState
 ///   client <--(front end)-- BackendToClient <-- backend socket
 /// </code>
 /// Back-pressure: each loop awaits its send before its next receive, and holds at most one pooled 16 KiB buffer
-/// at a time (none while waiting for data: zero-byte reads). Half-close per side:
+/// at a time (none while waiting for data: zero-byte reads; only a side whose last read filled its buffer, a transfer in
+/// full flow, reads at once and may wait holding one). Half-close per side:
 /// <list type="number">
 /// <item>Client finished (EOF or close_notify): FIN to the backend; the backend keeps answering until it closes,
 /// then we close towards the client. If the client can no longer be written to (TLS 1.2 close_notify, which
@@ -220,6 +222,7 @@ internal static class RelayPump
     /// The client loop's wait for bytes in release mode: marked parked when every request read is whole and forwarded,
     /// so that a sweep may release the relay meanwhile. True when it was released: nothing was read, and the loop ends.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<bool> ParkAsync(IRelayFrontEnd front, RelayState state, IdleRelease releasing, CancellationToken token)
     {
         if (releasing.Exchange.BetweenMessages) Volatile.Write(ref state.ClientPhase, IdleRelease.ClientParked);
@@ -453,6 +456,7 @@ internal static class RelayPump
     /// Passes <paramref name="count"/> bytes the back end sent (read into <paramref name="buffer"/>) to the client, through
     /// the transform when there is one. True when they ended the last answer owed (the exchange is over).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<bool> ForwardAnswerAsync(IRelayFrontEnd front, IRelayTransform? transform, RelayOutput? output,
         byte[] buffer, int count, RelayState state, CancellationToken token)
     {
@@ -473,10 +477,12 @@ internal static class RelayPump
     /// (<paramref name="toClient"/>) or to the back end. A side that can take nothing more (we closed it, or TLS 1.2
     /// close_notify) gets nothing, and the bytes count as discarded.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask SendAsync(IRelayFrontEnd to, byte[] buffer, int count, RelayState state, bool toClient,
         CancellationToken token)
     {
-        if (to.CanWrite && await to.WriteAsync(buffer, count, token))
+        // WriteAsync itself says false when the side can take nothing more (CanWrite), without a second look under its lock.
+        if (await to.WriteAsync(buffer, count, token))
         {
             Interlocked.Add(ref toClient ? ref state.BackendToClient : ref state.ClientToBackend, count);
         }
@@ -490,6 +496,7 @@ internal static class RelayPump
     /// Sends what a transform released: from the read buffer itself when the output is exactly its start, from the
     /// output's own buffer when it fits one write, else in chunks the side takes at once.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask SendOutputAsync(IRelayFrontEnd to, byte[]? read, RelayOutput output, RelayState state,
         bool toClient, CancellationToken token)
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace SslCluster.Protocol.Net;
 
@@ -18,9 +19,21 @@ internal static class SocketIo
         socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
 
     /// <summary>Sends everything (a stream socket may accept less than asked).</summary>
-    public static async ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data,
+    public static ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        // Almost every send is taken whole at once (loopback, a socket buffer with room): then no state machine runs.
+        var send = socket.SendAsync(data, SocketFlags.None, cancellationToken);
+        if (!send.IsCompletedSuccessfully) return SendRestAsync(socket, data, send, cancellationToken);
+        int sent = send.Result;
+        return sent == data.Length ? ValueTask.CompletedTask : SendRestAsync(socket, data, new ValueTask<int>(sent), cancellationToken);
+    }
+
+    /// <summary>Goes on from a first send still running or taken in part (<paramref name="first"/> counts it).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendRestAsync(Socket socket, ReadOnlyMemory<byte> data, ValueTask<int> first,
         CancellationToken cancellationToken)
     {
+        data = data[await first..];
         while (!data.IsEmpty)
         {
             int sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken);

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using SslCluster.OpenSsl;
 
 namespace SslCluster.Protocol.Net;
@@ -24,6 +25,16 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     private bool _failed;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private bool _inputEnded;
+    // The last wait for the socket ended readable and nothing has been received since: the bytes (or the EOF) are still
+    // there, so the next receive needs no zero-byte wait of its own (one recvfrom less per request). Only this side's
+    // reading loop waits and receives, one step after the other. The socket engine can end a zero-byte wait on a stale
+    // readiness event with nothing to read; the receive then waits for the bytes holding its buffer (rare, and bounded to
+    // one buffer per connection).
+    private bool _socketReadable;
+    // The last receive filled its buffer: more ciphertext is most likely waiting (a transfer in full flow), so the next
+    // receive goes straight to the socket, without a zero-byte wait first (see TcpFrontEnd). The relay's wait skips the
+    // socket for it on a back end only: a client's wait is where an idle keep-alive client is released.
+    private bool _lastReceiveFull;
     private long _received;
     private long _sent;
 
@@ -116,6 +127,11 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
             }
         }
 
+        if (_lastReceiveFull && Side == RelaySide.Backend)
+        {
+            return ValueTask.CompletedTask;
+        }
+
         var wait = WaitSocketReadableAsync(cancellationToken);
         if (!wait.IsCompleted && Side == RelaySide.Client)
         {
@@ -127,6 +143,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         return wait;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken)
     {
         while (true)
@@ -134,6 +151,13 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
             if (InputEnded)
             {
                 return FrontEndRead.Ended;
+            }
+
+            // The last wait found the engine holding nothing and the socket readable: an SSL_read now could only ask
+            // for input, so the ciphertext is fed first.
+            if (_socketReadable && !await ReceiveOrEofAsync(cancellationToken))
+            {
+                return End();
             }
 
             SslStatus status;
@@ -202,6 +226,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> WriteAsync(byte[] buffer, int count, CancellationToken cancellationToken)
     {
         lock (Gate)
@@ -267,14 +292,20 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     /// <summary>The alert's name as TLS calls it (for example "handshake_failure").</summary>
     internal static string AlertName(int alert) => Org.BouncyCastle.Tls.AlertDescription.GetText((short)alert);
 
-    /// <summary>Receives ciphertext and feeds it; false at EOF. Waits without a buffer, then reads into a pooled one.</summary>
+    /// <summary>
+    /// Receives ciphertext and feeds it; false at EOF. Waits without a buffer, then reads into a pooled one; right after a
+    /// wait that found the socket readable, or a receive that filled its buffer, it reads at once.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveAsync(CancellationToken cancellationToken)
     {
-        await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+        if (!_socketReadable && !_lastReceiveFull) await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+        _socketReadable = false;
         byte[] buffer = SocketIo.Rent();
         try
         {
             int n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None, cancellationToken);
+            _lastReceiveFull = n == SocketIo.BufferSize;
             if (n == 0)
             {
                 return false;
@@ -295,6 +326,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     }
 
     /// <summary>Like <see cref="ReceiveAsync"/> in the relay: socket errors classified, a missing close_notify checked at EOF.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveOrEofAsync(CancellationToken cancellationToken)
     {
         bool more;
@@ -357,6 +389,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     private void CountReceived(int count) => Interlocked.Add(ref _received, count);
 
     /// <summary>Takes the engine's output into a pooled buffer and sends it, in the engine's order.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         lock (Gate)
@@ -414,6 +447,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     }
 
     /// <summary><see cref="FlushAsync"/> with a socket failure classified as this side's reset.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FlushOrThrowAsync(CancellationToken cancellationToken)
     {
         try
@@ -427,11 +461,13 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     }
 
     /// <summary>Waits for the socket to be readable, holding no buffer; a socket failure is this side's reset.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
     {
         try
         {
             await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+            _socketReadable = true;
         }
         catch (SocketException e)
         {
