@@ -13,48 +13,22 @@
 # Output: one line per run (rows: TLS 1.3 ECDSA port 18484, RSA port 18483 with the default client), then the mean per
 # revision; written to bench/results/ab-<date-time>.txt.
 set -u
-HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-WORK=${WORK:-/tmp/sslcluster-bench}
+AB_NAME=ab
+# shellcheck source=bench/ab-common.sh
+. "$(dirname "$0")/ab-common.sh"
 ROUNDS=${ROUNDS:-2} N=${N:-8000} CONC=${CONC:-50}
-log() { printf '[ab %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bench/ab.sh REV_A [REV_B] (see the head of this script)"
-for f in certs/rsa2048.pem certs/ecp256.pem conf/backend-18080.conf run/noresume_shim.so; do
-    [ -s "$WORK/$f" ] || die "$WORK/$f is missing: run bench/run.sh once (PASSES=main is enough), or set WORK"
-done
-for c in h2load nginx taskset git dotnet; do command -v "$c" >/dev/null || die "$c is needed"; done
-[ "$(nproc)" -ge 2 ] || die "needs 2 cores (node on core 0, h2load and the backend on core 1)"
-for p in 18080 18483 18484 18490 18491; do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is in use"
-done
-
-AB=$WORK/ab
-mkdir -p "$AB" "$HERE/results"
+ab_check h2load -- 18080 18483 18484 18490 18491
 OUTFILE=$HERE/results/ab-$(date +%Y%m%d-%H%M%S).txt
 BACKEND=""
-# The worktrees of the revisions built here are removed at the end, whatever happens (their builds stay in $AB).
-cleanup() { local w; for w in "$AB"/src-*; do [ -d "$w" ] && git -C "$ROOT" worktree remove --force "$w" 2>/dev/null; done; return 0; }
-trap cleanup EXIT
+trap ab_cleanup EXIT
 
 # build REV -> prints the folder holding build/ and data/ for it
 build() {
-    local rev=$1 dir src sha
-    if [ "$rev" = worktree ]; then sha=worktree; src=$ROOT
-    else
-        sha=$(git -C "$ROOT" rev-parse --short "$rev^{commit}") || die "no such revision: $rev"
-        src=$AB/src-$sha
-        [ -d "$src" ] || git -C "$ROOT" worktree add --detach "$src" "$sha" >/dev/null 2>&1 || die "git worktree add $src failed"
-    fi
-    dir=$AB/$sha
-    mkdir -p "$dir"
-    log "building $rev ($sha) into $dir/build"
-    { dotnet build "$src/src/Node/SslCluster.Node.csproj" -c Release -o "$dir/build/node" -nologo -v q &&
-      dotnet build "$src/src/Cli/SslCluster.Cli.csproj" -c Release -o "$dir/build/cli" -nologo -v q; } > "$dir/build.log" 2>&1 \
-        || die "build of $rev failed (see $dir/build.log)"
-    taskset -c 0 "$HERE/start-node.sh" --build "$dir/build" --data "$dir/data" --certs "$WORK/certs" --p12 18483 --p13 18484 \
-        --backend 18080 --prepare > "$dir/prepare.log" 2>&1 || die "could not configure $rev's data folder (see $dir/prepare.log)"
+    local dir
+    dir=$(ab_build "$1") || exit 1
+    ab_prepare "$dir" "$dir/data" --p12 18483 --p13 18484
     echo "$dir"
 }
 
@@ -66,7 +40,7 @@ NAMES=("$1" "${2:-worktree}")
 
 taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
 BACKEND=$!
-trap 'cleanup; [ -n "$BACKEND" ] && kill -TERM "$BACKEND" 2>/dev/null; pkill -f "conf/backend-18080.conf" 2>/dev/null' EXIT
+trap 'ab_cleanup; [ -n "$BACKEND" ] && kill -TERM "$BACKEND" 2>/dev/null; pkill -f "conf/backend-18080.conf" 2>/dev/null' EXIT
 
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 # rate PID N URL -> "conn/s cpu_ms_per_conn ok failed"

@@ -213,7 +213,7 @@ internal static class AdminEndpoint
             Member? member = null;
             if (node is not null && (member = MemberAt(h, node)) is null) return NoMember(node);
             var filter = new ConnectionsRequest(module, client, node, Principal(http).Context);
-            var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeConnections>(
+            var (answers, silent) = await NodeConnectionsQuery.AskConnectionsAsync(
                 h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows, filter), TimeSpan.FromSeconds(5), member?.Address);
             // Filtered here too: a member of an older version (a rolling upgrade) ignores the filter and sends every row.
             return Results.Json(new ConnectionsResponse(

@@ -89,7 +89,7 @@ internal static class SslProxyCommands
         }
 
         var filter = new ConnectionsRequest(Client: client, Context: principal.Context);
-        var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeConnections>(
+        var (answers, silent) = await NodeConnectionsQuery.AskConnectionsAsync(
             h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows, filter), NodeTimeout);
         var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
             // Filtered here too: a member of an older version (a rolling upgrade) ignores the filter and sends every row.

@@ -124,7 +124,7 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
     }
 
     [Fact]
-    public void Bounded_TenThousandConnectionsWithLongNames_OneNodesAnswerFarBelowTheFrame()
+    public void Answer_TenThousandConnectionsWithLongNames_TheOldestThousandInPartsEachFarBelowTheFrame()
     {
         var owner = "sslm@" + new string('c', 200) + "/" + new string('s', 200) + "@" + new string('c', 200);
         var connections = Enumerable.Range(0, 10_000)
@@ -136,16 +136,21 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
                 BytesToClient = long.MaxValue,
             });
 
-        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes);
-        var size = Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.tcp://sslcluster@127.0.0.1:1", 10_000, rows));
+        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections);
+        var parts = SslCluster.Actors.Dispatch.NodeStatsProtocol.Answer("akka.tcp://sslcluster@127.0.0.1:1", 10_000, rows);
 
-        Assert.True(size < Limit, $"{size:N0} bytes for {rows.Count} rows");
-        Assert.True(rows.Count > 20, $"{rows.Count} rows");
+        Assert.Equal(1_000, rows.Count);
         Assert.Equal(9_999, rows[0].Revision);
+        Assert.Equal(rows, parts.SelectMany(p => p.Rows));
+        Assert.All(parts, p => Assert.Equal((10_000, parts.Count), (p.Total, p.Parts)));
+        Assert.Equal(Enumerable.Range(1, parts.Count), parts.Select(p => p.Part));
+        var largest = parts.Max(p => Size(p));
+        output.WriteLine($"{rows.Count} rows in {parts.Count} parts, the largest {largest:N0} bytes");
+        Assert.True(largest < Limit, $"a part weighs {largest:N0} bytes");
     }
 
     [Fact]
-    public void Bounded_UsualNames_SomeHundredsOfRowsAndNoMore()
+    public void Answer_UsualNames_AThousandRowsInAFewPartsOfUpToRowBytes()
     {
         var connections = Enumerable.Range(0, 10_000)
             .Select(i => new SslCluster.Actors.Dispatch.ConnectionActor.Info("ssl2", 12, $"127.0.0.{i % 250}:{40000 + (i % 20000)}", SslCluster.Protocol.Runtime.ConnectionPhase.Relaying, TimeSpan.FromSeconds(i))
@@ -156,11 +161,22 @@ public sealed class FrameSizeTests(ITestOutputHelper output) : TestKit(InMemory)
                 BytesToClient = 12_345_678,
             });
 
-        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes);
-        var size = Size(new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.ssl.tcp://sslcluster@127.0.0.1:4100", 10_000, rows));
+        var rows = SslCluster.Actors.Dispatch.NodeStatsProtocol.Rows(connections);
+        var parts = SslCluster.Actors.Dispatch.NodeStatsProtocol.Answer("akka.ssl.tcp://sslcluster@127.0.0.1:4100", 10_000, rows);
 
-        Assert.InRange(size, SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes - 1_000, Limit);
-        Assert.InRange(rows.Count, 200, 1_000);
+        Assert.Equal(rows, parts.SelectMany(p => p.Rows));
+        Assert.InRange(parts.Count, 2, 6);
+        Assert.InRange(Size(parts[0]), SslCluster.Actors.Dispatch.NodeStatsProtocol.RowBytes - 1_000, Limit);
+    }
+
+    [Fact]
+    public void Answer_NoConnection_OneEmptyMessage()
+    {
+        var parts = SslCluster.Actors.Dispatch.NodeStatsProtocol.Answer("akka.tcp://sslcluster@127.0.0.1:1", 0, []);
+
+        var only = Assert.Single(parts);
+        Assert.Empty(only.Rows);
+        Assert.Equal((1, 1), (only.Part, only.Parts));
     }
 
     [Fact]

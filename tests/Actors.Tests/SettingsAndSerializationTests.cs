@@ -175,6 +175,25 @@ public sealed class SerializationTests : TestKit
     }
 
     [Fact]
+    public void ClusterMessageSerializer_NodeConnectionsWithoutPartNumbers_ReadAsOnePartOfOne()
+    {
+        // What a member of an older version sends: one message, no part numbers.
+        var message = new SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections("akka.tcp://sslcluster@127.0.0.1:1", 3,
+            [new SslCluster.Protocol.Admin.ConnectionRow("ssl2", 7, "127.0.0.1:40000", "Relaying", 1.5)], 2, 5);
+        var serializer = (ClusterMessageSerializer)Sys.Serialization.FindSerializerForType(message.GetType());
+        var json = System.Text.Json.Nodes.JsonNode.Parse(serializer.ToBinary(message))!.AsObject();
+        var removed = json.Select(p => p.Key).Where(k => k.Equals("Part", StringComparison.OrdinalIgnoreCase) || k.Equals("Parts", StringComparison.OrdinalIgnoreCase)).ToList();
+        foreach (var key in removed) json.Remove(key);
+
+        var back = (SslCluster.Actors.Dispatch.NodeStatsProtocol.NodeConnections)serializer.FromBinary(
+            System.Text.Encoding.UTF8.GetBytes(json.ToJsonString()), serializer.Manifest(message));
+
+        Assert.Equal(2, removed.Count);
+        Assert.Equal((1, 1, 3), (back.Part, back.Parts, back.Total));
+        Assert.Equal("ssl2", Assert.Single(back.Rows).Owner);
+    }
+
+    [Fact]
     public void ClusterMessageSerializer_UnknownManifest_ThrowsSerializationException()
     {
         var serializer = (ClusterMessageSerializer)Sys.Serialization.FindSerializerForType(typeof(ConfigStoreProtocol.Subscribe));

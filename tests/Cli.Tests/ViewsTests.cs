@@ -101,7 +101,7 @@ public sealed class ViewsTests
 
         var lines = Views.Connections(answer, terminal: false).Split('\n');
 
-        Assert.Equal("4 open connection(s) on 2 node(s), the oldest 2 shown (a node lists what one cluster message holds: filter by module, client or node for the rest)", lines[0]);
+        Assert.Equal("4 open connection(s) on 2 node(s), the oldest 2 shown (each node lists its oldest 1,000: filter by module, client or node for the rest)", lines[0]);
         Assert.Equal("%% akka.tcp://sslcluster@127.0.0.1:4103 did not answer in time", lines[1]);
         Assert.Matches(@"^Node\s+Client\s+VIP\s+Module or rule\s+Phase\s+From client\s+To client\s+Age\s+Back end\s+Revision$", lines[2]);
         // The node as the node filter takes it.

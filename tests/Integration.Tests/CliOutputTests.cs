@@ -204,6 +204,57 @@ public sealed class CliOutputTests
     }
 
     [Fact]
+    public async Task ShowConnections_ThousandsOfConnectionsOnOneNode_ItsOldestThousandReachEveryNodeInParts()
+    {
+        // Each connection dials the back end at its handshake and sends nothing: the back end must not drop them meanwhile.
+        await using var cluster = await LocalCluster.StartAsync(3, backendIdleTimeout: TimeSpan.FromMinutes(10));
+        await cluster.ConfigureVipAsync();
+        // 1,500 open TLS connections on node 2, more rows than one cluster message carries (a few hundred).
+        const int Open = 1_500;
+        var streams = new System.Collections.Concurrent.ConcurrentBag<System.Net.Security.SslStream>();
+        try
+        {
+            using var gate = new SemaphoreSlim(50);
+            await Task.WhenAll(Enumerable.Range(0, Open).Select(async _ =>
+            {
+                await gate.WaitAsync();
+                try
+                {
+                    var client = new System.Net.Sockets.TcpClient();
+                    await client.ConnectAsync(System.Net.IPAddress.Parse("127.0.0.2"), cluster.HttpsPort);
+                    var tls = new System.Net.Security.SslStream(client.GetStream(), false, (_, _, _, _) => true);
+                    streams.Add(tls);
+                    await tls.AuthenticateAsClientAsync("localhost").WaitAsync(TimeSpan.FromSeconds(30));
+                }
+                finally
+                {
+                    gate.Release();
+                }
+            }));
+
+            var node2 = $"akka.ssl.tcp://sslcluster@127.0.0.2:{cluster.RemotingPort}";
+            // Node 1 and node 3 over the network; node 2 asking itself.
+            foreach (var (asker, args) in new[] { (0, new[] { "-o", "json", "show", "connections" }), (2, ["-o", "json", "show", "connections", "node", node2]), (1, ["-o", "json", "show", "connections"]) })
+            {
+                using var answer = JsonDocument.Parse(Ok(await cluster.Nodes[asker]!.CtlAsync(args)));
+                Assert.Empty(answer.RootElement.GetProperty("silent").EnumerateArray());
+                var second = answer.RootElement.GetProperty("nodes").EnumerateArray().Single(n => n.GetProperty("node").GetString() == node2);
+                Assert.Equal(Open, second.GetProperty("total").GetInt32());
+                var ages = second.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("ageSeconds").GetDouble()).ToList();
+                Assert.Equal(1_000, ages.Count);
+                Assert.Equal(ages.OrderByDescending(a => a), ages);
+            }
+
+            var text = Ok(await cluster.Nodes[0]!.CtlAsync("show", "connections"));
+            Assert.StartsWith($"{Open} open connection(s) on 3 node(s), the oldest 1000 shown (each node lists its oldest 1,000: filter by module, client or node for the rest)\n", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var s in streams) await s.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task BashCompletion_RealBash_CompletesCommandsAndTheNodesNames()
     {
         using var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());

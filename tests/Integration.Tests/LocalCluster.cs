@@ -53,9 +53,15 @@ public sealed class LocalCluster : IAsyncDisposable
 
     public IEnumerable<NodeProcess> Running => Nodes.OfType<NodeProcess>().Where(n => !n.HasExited);
 
-    public static async Task<LocalCluster> StartAsync(int nodes)
+    /// <param name="backendIdleTimeout">How long the back end keeps a connection that sends no request (30 s by default).</param>
+    public static async Task<LocalCluster> StartAsync(int nodes, TimeSpan? backendIdleTimeout = null)
     {
-        var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.9"), 0), Name = "cluster backend" });
+        var backend = new DemoHttpServer(new DemoHttpServerOptions
+        {
+            EndPoint = new IPEndPoint(IPAddress.Parse("127.0.0.9"), 0),
+            Name = "cluster backend",
+            IdleTimeout = backendIdleTimeout ?? TimeSpan.FromSeconds(30),
+        });
         await backend.StartAsync();
         var cluster = new LocalCluster(backend, nodes);
         try

@@ -13,35 +13,37 @@ public static class NodeStatsProtocol
     /// <summary>This node's open connections that match <paramref name="Filter"/> (all without one), the <paramref name="Max"/> oldest.</summary>
     public sealed record GetNodeConnections(int Max, ConnectionsRequest? Filter = null) : IClusterMessage;
 
-    public sealed record NodeConnections(string Node, int Total, IReadOnlyList<ConnectionRow> Rows) : IClusterMessage;
+    /// <summary>
+    /// One node's answer to <see cref="GetNodeConnections"/>, in <paramref name="Parts"/> messages sent in order, each with
+    /// rows weighing at most <see cref="RowBytes"/> (<see cref="Answer"/>); <paramref name="Total"/> counts every match.
+    /// A member of an older version sends one message without the part numbers (then 1 of 1).
+    /// </summary>
+    public sealed record NodeConnections(string Node, int Total, IReadOnlyList<ConnectionRow> Rows, int Part = 1, int Parts = 1) : IClusterMessage;
 
     /// <summary>What the rows of one <see cref="NodeConnections"/> may weigh: far below Akka's frame (128 KB) whatever the names.</summary>
     public const int RowBytes = 60_000;
 
-    /// <summary>
-    /// The oldest connections as rows, at most <see cref="ConnectionsResponse.MaxRows"/>, and no more than
-    /// <paramref name="maxBytes"/> as the wire's JSON weighs them (a few hundred rows of usual names in one message).
-    /// </summary>
-    public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections, int maxBytes = int.MaxValue)
+    /// <summary>The oldest connections as rows, at most <see cref="ConnectionsResponse.MaxRows"/>.</summary>
+    public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections)
     {
         ArgumentNullException.ThrowIfNull(connections);
-        var rows = new List<ConnectionRow>();
-        var bytes = 0;
-        foreach (var c in connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows))
-        {
-            var row = new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))
+        return [.. connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows)
+            .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))
             {
                 Vip = c.Vip,
                 Backend = c.Backend,
                 BytesFromClient = c.BytesFromClient,
                 BytesToClient = c.BytesToClient,
-            };
-            bytes += System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(row).Length + 1;
-            if (bytes > maxBytes) break;
-            rows.Add(row);
-        }
+            })];
+    }
 
-        return rows;
+    /// <summary>One node's rows as the messages that carry them: parts whose rows' JSON weighs at most <paramref name="maxBytes"/>.</summary>
+    public static IReadOnlyList<NodeConnections> Answer(string node, int total, IReadOnlyList<ConnectionRow> rows, int maxBytes = RowBytes)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var parts = FrameParts.Split(rows, row => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(row).Length + 1, maxBytes).ToList();
+        if (parts.Count == 0) return [new NodeConnections(node, total, [])];
+        return [.. parts.Select((part, i) => new NodeConnections(node, total, part, i + 1, parts.Count))];
     }
 
     /// <summary>
@@ -87,14 +89,25 @@ public sealed class NodeStatsActor : ReceiveActor
             var sender = Sender;
             var max = Math.Clamp(get.Max, 0, ConnectionsResponse.MaxRows);
             // Shorter than the asking node's wait, so that a slow answer here still arrives as an answer there.
-            runtime.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(3)).PipeTo(sender,
-                success: list =>
+            var log = Context.GetLogger();
+            runtime.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(3)).ContinueWith(t =>
+            {
+                try
                 {
                     // Filtered before the oldest are cut: a context's own connections are listed however many others are older.
+                    var list = t.GetAwaiter().GetResult();
                     var matching = get.Filter is { } filter ? list.Connections.Where(c => filter.Matches(c.Owner, c.Client)).ToList() : list.Connections;
-                    return new NodeStatsProtocol.NodeConnections(node, matching.Count, [.. NodeStatsProtocol.Rows(matching, NodeStatsProtocol.RowBytes).Take(max)]);
-                },
-                failure: e => new Status.Failure(e));
+                    // In order: messages from one sender to one receiver arrive in the order sent.
+                    foreach (var part in NodeStatsProtocol.Answer(node, matching.Count, [.. NodeStatsProtocol.Rows(matching).Take(max)])) sender.Tell(part);
+                }
+#pragma warning disable CA1031 // Whatever failed, the asker gets a failure now rather than silence until its deadline.
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    log.Warning("show connections: this node's list failed: {0}", e.Message);
+                    sender.Tell(new Status.Failure(e));
+                }
+            }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         });
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
         Receive<NodeStatsProtocol.InheritFlows>(inherit =>
@@ -184,4 +197,87 @@ public sealed class NodeStatsActor : ReceiveActor
         var results = await Task.WhenAll(asks);
         return ([.. results.Where(r => r.Answer is not null).Select(r => r.Answer!)], [.. results.Where(r => r.Answer is null).Select(r => r.address.ToString())]);
     }
+}
+
+
+/// <summary><c>show connections</c> across the cluster: every node's answer, which may come in parts.</summary>
+public static class NodeConnectionsQuery
+{
+    /// <summary>
+    /// <see cref="NodeStatsProtocol.GetNodeConnections"/> to every serving node (or <paramref name="only"/> one): each node's
+    /// answer put together from its parts by a collector of its own. A node that fails, or whose parts do not all come
+    /// within <paramref name="timeout"/>, is named silent rather than listed in part.
+    /// </summary>
+    public static async Task<(IReadOnlyList<NodeStatsProtocol.NodeConnections> Answers, IReadOnlyList<string> Silent)> AskConnectionsAsync(
+        ActorSystem system, NodeStatsProtocol.GetNodeConnections request, TimeSpan timeout, Address? only = null)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        var members = NodeBroadcast.Serving(system).Where(a => only is null || a == only).ToList();
+        var asks = members.Select(async address =>
+        {
+            try
+            {
+                var done = new TaskCompletionSource<NodeStatsProtocol.NodeConnections?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                var collector = system.ActorOf(ConnectionPartsCollector.Props(done, timeout));
+                system.ActorSelection(new RootActorPath(address) / "user" / NodeStatsActor.Name).Tell(request, collector);
+                return (address, Answer: await done.Task);
+            }
+            catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+            {
+                // The actor system is shutting down: this node is named silent like one that did not answer.
+                return (address, Answer: default(NodeStatsProtocol.NodeConnections));
+            }
+        }).ToList();
+        var results = await Task.WhenAll(asks);
+        return ([.. results.Where(r => r.Answer is not null).Select(r => r.Answer!)], [.. results.Where(r => r.Answer is null).Select(r => r.address.ToString())]);
+    }
+}
+
+/// <summary>
+/// Collects one node's <see cref="NodeStatsProtocol.NodeConnections"/> parts (they arrive in order) into one answer, then
+/// stops; a failure, a part out of sequence, or the deadline with parts missing completes it with none.
+/// </summary>
+internal sealed class ConnectionPartsCollector : ReceiveActor, IWithTimers
+{
+    private sealed record Deadline
+    {
+        public static Deadline Instance { get; } = new();
+    }
+
+    private readonly TaskCompletionSource<NodeStatsProtocol.NodeConnections?> _done;
+    private readonly TimeSpan _timeout;
+
+    public ConnectionPartsCollector(TaskCompletionSource<NodeStatsProtocol.NodeConnections?> done, TimeSpan timeout)
+    {
+        _done = done;
+        _timeout = timeout;
+        var rows = new List<ConnectionRow>();
+        var received = 0;
+        Receive<NodeStatsProtocol.NodeConnections>(part =>
+        {
+            // A part missing (a message remoting dropped) makes the node silent, never a list cut short under its total.
+            // An older member's single message counts as 1 of 1.
+            if (part.Part > 0 && part.Part != ++received)
+            {
+                Context.Stop(Self);
+                return;
+            }
+
+            rows.AddRange(part.Rows);
+            if (part.Part < part.Parts) return;
+            _done.TrySetResult(part with { Rows = rows, Part = 1, Parts = 1 });
+            Context.Stop(Self);
+        });
+        Receive<Status.Failure>(_ => Context.Stop(Self));
+        Receive<Deadline>(_ => Context.Stop(Self));
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart() => Timers.StartSingleTimer(Deadline.Instance, Deadline.Instance, _timeout);
+
+    protected override void PostStop() => _done.TrySetResult(null);
+
+    public static Props Props(TaskCompletionSource<NodeStatsProtocol.NodeConnections?> done, TimeSpan timeout) =>
+        Akka.Actor.Props.Create(() => new ConnectionPartsCollector(done, timeout));
 }

@@ -198,8 +198,8 @@ public sealed record ConnectionsRequest(string? Module = null, string? Client = 
 }
 
 /// <summary>
-/// The open connections of every node that answered (each lists its oldest that match: at most <see cref="MaxRows"/>, and
-/// no more than one cluster message holds, a few hundred of usual names), and the members that did not answer in time.
+/// The open connections of every node that answered (each lists its oldest that match, at most <see cref="MaxRows"/>), and
+/// the members that did not answer in time.
 /// </summary>
 public sealed record ConnectionsResponse(IReadOnlyList<NodeConnectionRows> Nodes, IReadOnlyList<string> Silent)
 {

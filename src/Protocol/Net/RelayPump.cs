@@ -75,7 +75,7 @@ internal sealed class RelayState
 /// </code>
 /// Back-pressure: each loop awaits its send before its next receive, and holds at most one pooled 16 KiB buffer
 /// at a time (none while waiting for data: zero-byte reads; only a side whose last read filled its buffer, a transfer in
-/// full flow, reads at once and may wait holding one). Half-close per side:
+/// full flow, reads at once and may wait holding it, and a TLS side's receive buffer with it). Half-close per side:
 /// <list type="number">
 /// <item>Client finished (EOF or close_notify): FIN to the backend; the backend keeps answering until it closes,
 /// then we close towards the client. If the client can no longer be written to (TLS 1.2 close_notify, which

@@ -11,7 +11,8 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
     // A back end's last read filled all it asked for: more is most likely waiting (a response in full flow), so the next
     // read goes straight to the socket instead of a zero-byte wait first, one recvfrom per read instead of two (HAProxy
     // stops reading on a short read the same way). Not for a client: its waits are where an idle keep-alive client is
-    // released, and must hold no buffer. Written and read by this side's one reading loop.
+    // released, and must hold no buffer. Written and read by whichever loop reads this side, one after the other (a
+    // pooled back end passes from one relay to the next).
     private bool _lastReadFull;
     private long _received;
     private long _sent;

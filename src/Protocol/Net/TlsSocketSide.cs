@@ -28,12 +28,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     // The last wait for the socket ended readable and nothing has been received since: the bytes (or the EOF) are still
     // there, so the next receive needs no zero-byte wait of its own (one recvfrom less per request). Only this side's
     // reading loop waits and receives, one step after the other. The socket engine can end a zero-byte wait on a stale
-    // readiness event with nothing to read; the receive then waits for the bytes holding its buffer (rare, and bounded to
-    // one buffer per connection).
+    // readiness event with nothing to read; the receive then waits for the bytes holding its buffer and the caller's (two
+    // pooled buffers, until the peer's next bytes; rare). A client in that state is not released while idle, as it was
+    // not before either: its loop is already reading.
     private bool _socketReadable;
     // The last receive filled its buffer: more ciphertext is most likely waiting (a transfer in full flow), so the next
     // receive goes straight to the socket, without a zero-byte wait first (see TcpFrontEnd). The relay's wait skips the
-    // socket for it on a back end only: a client's wait is where an idle keep-alive client is released.
+    // socket for it on a back end only: a client's wait is where an idle keep-alive client is released. Kept with the
+    // connection: a pooled back end passes from one relay to the next, one after the other.
     private bool _lastReceiveFull;
     private long _received;
     private long _sent;
@@ -129,6 +131,8 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 
         if (_lastReceiveFull && Side == RelaySide.Backend)
         {
+            // Nothing is buffered in the engine (checked above): the read goes straight to the socket, as after a wait.
+            _socketReadable = true;
             return ValueTask.CompletedTask;
         }
 
