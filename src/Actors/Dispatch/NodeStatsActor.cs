@@ -180,25 +180,21 @@ public sealed class NodeStatsActor : ReceiveActor
         Address? only = null)
     {
         ArgumentNullException.ThrowIfNull(system);
-        var members = NodeBroadcast.Serving(system).Where(a => only is null || a == only).ToList();
-        var asks = members.Select(async address =>
+        return await NodeConnectionsQuery.EachServingNodeAsync(system, only, async address =>
         {
             try
             {
-                return (address, Answer: (T?)await system.ActorSelection(new RootActorPath(address) / "user" / Name).Ask<T>(message, timeout));
+                return (T?)await system.ActorSelection(new RootActorPath(address) / "user" / Name).Ask<T>(message, timeout);
             }
             catch (Exception)
             {
                 // Whatever went wrong with one node (no answer, a failure, no such actor during a rolling upgrade), the
                 // others still answer and this one is named as silent.
-                return (address, Answer: default(T));
+                return default;
             }
-        }).ToList();
-        var results = await Task.WhenAll(asks);
-        return ([.. results.Where(r => r.Answer is not null).Select(r => r.Answer!)], [.. results.Where(r => r.Answer is null).Select(r => r.address.ToString())]);
+        });
     }
 }
-
 
 /// <summary><c>show connections</c> across the cluster: every node's answer, which may come in parts.</summary>
 public static class NodeConnectionsQuery
@@ -212,24 +208,33 @@ public static class NodeConnectionsQuery
         ActorSystem system, NodeStatsProtocol.GetNodeConnections request, TimeSpan timeout, Address? only = null)
     {
         ArgumentNullException.ThrowIfNull(system);
-        var members = NodeBroadcast.Serving(system).Where(a => only is null || a == only).ToList();
-        var asks = members.Select(async address =>
+        return await EachServingNodeAsync(system, only, async address =>
         {
             try
             {
                 var done = new TaskCompletionSource<NodeStatsProtocol.NodeConnections?>(TaskCreationOptions.RunContinuationsAsynchronously);
                 var collector = system.ActorOf(ConnectionPartsCollector.Props(done, timeout));
                 system.ActorSelection(new RootActorPath(address) / "user" / NodeStatsActor.Name).Tell(request, collector);
-                return (address, Answer: await done.Task);
+                return await done.Task;
             }
             catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
             {
                 // The actor system is shutting down: this node is named silent like one that did not answer.
-                return (address, Answer: default(NodeStatsProtocol.NodeConnections));
+                return null;
             }
-        }).ToList();
-        var results = await Task.WhenAll(asks);
-        return ([.. results.Where(r => r.Answer is not null).Select(r => r.Answer!)], [.. results.Where(r => r.Answer is null).Select(r => r.address.ToString())]);
+        });
+    }
+
+    /// <summary>
+    /// Asks every serving member (Up or Leaving), or <paramref name="only"/> that one, at once: the answers that came, and
+    /// the members whose <paramref name="ask"/> gave none.
+    /// </summary>
+    internal static async Task<(IReadOnlyList<T> Answers, IReadOnlyList<string> Silent)> EachServingNodeAsync<T>(ActorSystem system,
+        Address? only, Func<Address, Task<T?>> ask)
+    {
+        var members = NodeBroadcast.Serving(system).Where(a => only is null || a == only).ToList();
+        var results = await Task.WhenAll(members.Select(async address => (Address: address, Answer: await ask(address))));
+        return ([.. results.Where(r => r.Answer is not null).Select(r => r.Answer!)], [.. results.Where(r => r.Answer is null).Select(r => r.Address.ToString())]);
     }
 }
 
