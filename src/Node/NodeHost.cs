@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Configuration;
@@ -24,6 +25,9 @@ internal static class NodeHost
 {
     /// <summary>The environment variable that gives the admin token when the configuration does not.</summary>
     public const string AdminTokenVariable = "SSLCLUSTER_ADMIN_TOKEN";
+
+    /// <summary>The longest the data-path warm-up may delay the start (it takes about half a second on two cores).</summary>
+    private static readonly TimeSpan WarmUpLimit = TimeSpan.FromSeconds(10);
 
     public static async Task<int> RunAsync(Config overrides)
     {
@@ -66,6 +70,22 @@ internal static class NodeHost
             : fromEnvironment is { Length: > 0 } ? (fromEnvironment.Trim(), AdminTokenVariable)
             : (await LoadOrCreateTokenAsync(tokenFile), tokenFile);
         var tokens = await LoadTokensAsync(settings.AdminTokensFile, dataDir);
+
+        if (settings.WarmUpConnections > 0)
+        {
+            // Before any listener opens, so that the node's first clients meet compiled code (DataPathWarmUp).
+            // A failure here is the warm-up's own (its key, its loopback ports): logged, and the node starts regardless.
+            try
+            {
+                var warm = await DataPathWarmUp.RunAsync(settings.WarmUpConnections, WarmUpLimit);
+                NodeLog.Info(warm.Failed == 0 && !warm.Stopped ? $"sslnode: data path warmed up: {warm}"
+                    : $"sslnode: data path warm-up did not complete (the node starts all the same): {warm}");
+            }
+            catch (Exception e) when (e is IOException or SocketException or InvalidOperationException or PkiException)
+            {
+                NodeLog.Info($"sslnode: data path warm-up failed (the node starts all the same): {e.Message}");
+            }
+        }
 
         var health = new ServiceHealthTable();
         var sessions = new TlsSessionCluster(new ReplicatedTlsSessionStore(masterKey, TimeProvider.System, settings.SessionCacheSize),

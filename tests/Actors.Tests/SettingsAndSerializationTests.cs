@@ -31,6 +31,7 @@ public sealed class SettingsTests
         Assert.False(s.DemoEnabled);
         Assert.Equal((8443, 8081, 8080), (s.DemoHttpsPort, s.DemoHttpPort, s.DemoBackendPort));
         Assert.Equal(16384, s.BufferSize);
+        Assert.Equal(400, s.WarmUpConnections);
         Assert.Equal(TimeSpan.FromSeconds(5), s.BackendConnectTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), s.DrainTimeout);
         Assert.Equal(1024, s.Backlog);
@@ -40,6 +41,7 @@ public sealed class SettingsTests
 
     [Theory]
     [InlineData("sslcluster.proxy.buffer-size = 10", "buffer-size must be from 1024")]
+    [InlineData("sslcluster.proxy.warm-up-connections = -1", "warm-up-connections must be from 0 (no warm-up) to 100000, not -1")]
     [InlineData("sslcluster.tls.ticket-key-rotation = 1m", "ticket-key-rotation must be from 15m to 1d")]
     [InlineData("sslcluster.tls.session-cache-size = 0", "session-cache-size must be from 1")]
     public void Create_BadValue_SaysWhichKeyAndWhatIsAllowed(string hocon, string fragment)

@@ -23,7 +23,8 @@ public sealed class DemoNodeFixture : IAsyncLifetime
         Node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), "--demo",
             "--set", $"sslcluster.node.demo.https-port={HttpsPort}",
             "--set", $"sslcluster.node.demo.http-port={HttpPort}",
-            "--set", $"sslcluster.node.demo.backend-port={BackendPort}");
+            "--set", $"sslcluster.node.demo.backend-port={BackendPort}",
+            "--set", $"{NodeProcess.WarmUpSetting}=400");
         // Ready means the listeners of the current revision are bound; the demo configuration is revision 3.
         for (var i = 0; i < 100 && !Node.Output.Contains("Demo is up", StringComparison.Ordinal); i++) await Task.Delay(100);
         await Node.WaitReadyAsync(TimeSpan.FromSeconds(30));
@@ -46,6 +47,18 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
     private Task<ProcessResult> SClient(params string[] args) =>
         Run.ProcessAsync("openssl", ["s_client", "-connect", $"127.0.0.1:{demo.HttpsPort}", "-servername", "localhost", .. args], "", TimeSpan.FromSeconds(30));
+
+    [Fact]
+    public void Start_WarmUpOfFourHundredConnections_RunsThemAllBeforeTheNodeServes()
+    {
+        var output = demo.Node.Output;
+        var warmed = output.IndexOf("sslnode: data path warmed up: 400 connections, 1,000 requests in ", StringComparison.Ordinal);
+        var serving = output.IndexOf("Demo is up", StringComparison.Ordinal);
+
+        Assert.True(warmed >= 0, "no warm-up line in:\n" + output);
+        Assert.True(serving > warmed, "the node served before its warm-up ended:\n" + output);
+        Assert.DoesNotContain("warm-up did not complete", output, StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Curl_DemoVip_ReachesTheBundledBackendOverTls()

@@ -66,6 +66,9 @@ public sealed class NodeProcess : IDisposable
         return node;
     }
 
+    /// <summary>The setting of the data-path warm-up, off in the nodes of this suite unless a test names it.</summary>
+    public const string WarmUpSetting = "sslcluster.proxy.warm-up-connections";
+
     /// <summary>Starts a node without waiting for it to be ready (one that is expected never to be).</summary>
     public static NodeProcess Launch(string dataDir, IReadOnlyDictionary<string, string> environment, params string[] extraArgs) =>
         Launch(dataDir, environment, FreePort(), extraArgs);
@@ -82,6 +85,13 @@ public sealed class NodeProcess : IDisposable
         };
         foreach (var a in new[] { NodeDll, "--data-dir", dataDir, "--admin-port", admin.ToString(System.Globalization.CultureInfo.InvariantCulture), "--remoting-port", remoting.ToString(System.Globalization.CultureInfo.InvariantCulture) }.Concat(extraArgs))
             psi.ArgumentList.Add(a);
+        // The data-path warm-up costs each start about a second of CPU, and this suite starts a few hundred nodes on two
+        // cores: it runs where a test asks for it (DemoNodeTests, the node ./run.sh starts) and in its own tests.
+        if (!extraArgs.Any(a => a.StartsWith(WarmUpSetting, StringComparison.Ordinal)))
+        {
+            psi.ArgumentList.Add("--set");
+            psi.ArgumentList.Add(WarmUpSetting + "=0");
+        }
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         return new NodeProcess(Process.Start(psi)!, dataDir, admin);
     }

@@ -40,6 +40,9 @@ public sealed record SslClusterSettings
 
     public required int BufferSize { get; init; }
 
+    /// <summary>Connections of the data-path warm-up before the listeners open (<c>proxy.warm-up-connections</c>); 0: none.</summary>
+    public int WarmUpConnections { get; init; }
+
     public required TimeSpan BackendConnectTimeout { get; init; }
 
     public required TimeSpan DrainTimeout { get; init; }
@@ -91,6 +94,9 @@ public sealed record SslClusterSettings
         ArgumentNullException.ThrowIfNull(config);
         var c = config.WithFallback(Reference).GetConfig("sslcluster");
         var buffer = c.GetInt("proxy.buffer-size");
+        var warmUp = c.GetInt("proxy.warm-up-connections");
+        if (warmUp is < 0 or > 100_000)
+            throw new ConfigurationException($"sslcluster.proxy.warm-up-connections must be from 0 (no warm-up) to 100000, not {warmUp}");
         if (buffer is < 1024 or > 1 << 20)
             throw new ConfigurationException($"sslcluster.proxy.buffer-size must be from 1024 to 1048576 bytes, not {buffer}");
         var sessionCacheSize = c.GetInt("tls.session-cache-size");
@@ -158,6 +164,7 @@ public sealed record SslClusterSettings
             DemoHttpPort = c.GetInt("node.demo.http-port"),
             DemoBackendPort = c.GetInt("node.demo.backend-port"),
             BufferSize = buffer,
+            WarmUpConnections = warmUp,
             BackendConnectTimeout = c.GetTimeSpan("proxy.backend-connect-timeout"),
             DrainTimeout = c.GetTimeSpan("proxy.drain-timeout"),
             Backlog = c.GetInt("proxy.backlog"),

@@ -38,11 +38,29 @@ public sealed partial class DataPlane : ITlsProbeConnector
             ExpectedName = name ?? endpoint.Address.ToString(),
         };
 
+        try
+        {
+            return await ConnectTlsAsync(endpoint, profile, ProbeHandshakeTimeout, ct);
+        }
+        finally
+        {
+            // The client key is loaded into the connection's own context: the probe's credential can go now.
+            client?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A TCP connection to <paramref name="endpoint"/> and the TLS handshake of <paramref name="profile"/> on this
+    /// plane's OpenSSL client, as a re-encrypted flow makes it: the decrypted stream, or an
+    /// <see cref="AuthenticationException"/> naming the failed phase.
+    /// </summary>
+    internal async Task<Stream> ConnectTlsAsync(IPEndPoint endpoint, BackendTlsProfile profile, TimeSpan handshakeTimeout, CancellationToken ct)
+    {
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             await socket.ConnectAsync(endpoint, ct);
-            var (side, error, message) = await BackendTlsHandshake.RunAsync(socket, _engine.CreateClient(profile), ProbeHandshakeTimeout, ct);
+            var (side, error, message) = await BackendTlsHandshake.RunAsync(socket, _engine.CreateClient(profile), handshakeTimeout, ct);
             if (side is null)
             {
                 ct.ThrowIfCancellationRequested();
@@ -55,11 +73,6 @@ public sealed partial class DataPlane : ITlsProbeConnector
         {
             socket.Dispose();
             throw;
-        }
-        finally
-        {
-            // The client key is loaded into the connection's own context: the probe's credential can go now.
-            client?.Dispose();
         }
     }
 }
