@@ -205,7 +205,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits))).WithDispatcher(InlineExecutor.Dispatcher);
+        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits)))
+            .WithDispatcher(InlineExecutor.Dispatcher).WithMailbox(CompactMailbox.Path);
 
     /// <summary>
     /// Creates the actor by a plain delegate: one is made per client connection, and the expression form of

@@ -16,14 +16,18 @@ namespace SslCluster.Protocol.Runtime;
 /// <param name="Requests">Requests answered over them.</param>
 /// <param name="Failed">Connections that failed (none in a healthy node; a failure never stops the node).</param>
 /// <param name="Elapsed">Wall time, from the throwaway key to the last close.</param>
-/// <param name="FirstFailure">What the first failed connection met, or null.</param>
+/// <param name="FirstFailure">What the first failed connection met, or a served connection still open at the end; null when neither.</param>
 /// <param name="Stopped">Its time limit, or the caller's cancellation, ended it before every connection had run.</param>
 public sealed record WarmUpReport(int Connections, int Requests, int Failed, TimeSpan Elapsed, string? FirstFailure, bool Stopped = false)
 {
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture, $"{Connections:N0} connections, {Requests:N0} requests in {Elapsed.TotalSeconds:0.00} s") +
         (Stopped ? " (stopped before the end)" : "") +
-        (Failed == 0 ? "" : string.Create(CultureInfo.InvariantCulture, $"; {Failed:N0} failed, the first: {FirstFailure}"));
+        (Failed > 0 ? string.Create(CultureInfo.InvariantCulture, $"; {Failed:N0} failed, the first: {FirstFailure}")
+            : FirstFailure is null ? "" : "; " + FirstFailure);
+
+    /// <summary>Every connection ran and ended, none failed, nothing was left open.</summary>
+    public bool Complete => Failed == 0 && !Stopped && FirstFailure is null;
 }
 
 /// <summary>
@@ -54,6 +58,9 @@ public static class DataPathWarmUp
 
     private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long the served connections get to end once the clients have closed, after the limit too.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// Runs <paramref name="connections"/> client connections (half on each listener), stopping early when
     /// <paramref name="limit"/> has passed or <paramref name="cancellationToken"/> is cancelled. Never throws for a
@@ -83,7 +90,7 @@ public static class DataPathWarmUp
     private static async Task RunConnectionsAsync(int connections, Tally tally, CancellationToken ct)
     {
         using var master = MasterKey.CreateRandom();
-        var protector = new KeyProtector(master);
+        using var protector = new KeyProtector(master);
         var password = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var key = new KeyFactory(protector, TimeProvider.System).GenerateEcdsaP256("warm-up-key", password);
         var cert = new CertificateFactory(protector, TimeProvider.System)
@@ -118,10 +125,11 @@ public static class DataPathWarmUp
                 var counters = plane.Flows.For(listener.Modules[0].Name, listener.Vip, listener.Port);
                 listeners.Add((socket, runtime, ServeAsync(socket, runtime, listener, counters)));
                 var at = (IPEndPoint)socket.LocalEndPoint!;
-                // The TLS 1.2 client keeps its sessions, so most of its connections resume with a ticket.
-                var profile = listener.Port == Tls12Port
-                    ? new BackendTlsProfile("warm-up/tls12", null, TlsVersion.Tls12, null, null, TimeSpan.FromMinutes(5), ServerName)
-                    : new BackendTlsProfile("warm-up/tls13", null, TlsVersion.Tls13, null, null, TimeSpan.FromMinutes(5), ServerName);
+                // Every other connection offers no session (a full handshake); the others keep their sessions, so on
+                // TLS 1.2 they resume with a ticket and on TLS 1.3 with a PSK.
+                var (version, tag) = listener.Port == Tls12Port ? (TlsVersion.Tls12, "tls12") : (TlsVersion.Tls13, "tls13");
+                var resuming = new BackendTlsProfile($"warm-up/{tag}", null, version, null, null, TimeSpan.FromMinutes(5), ServerName);
+                var full = new BackendTlsProfile($"warm-up/{tag}/full", null, version, null, null, TimeSpan.Zero, ServerName);
                 var count = Math.Min(share, connections - (listeners.Count - 1) * share);
                 var next = -1;
                 for (var lane = 0; lane < Concurrency; lane++)
@@ -134,7 +142,7 @@ public static class DataPathWarmUp
                         {
                             try
                             {
-                                tally.Done(await ClientAsync(plane, at, profile, n, buffer, ct));
+                                tally.Done(await ClientAsync(plane, at, n % 2 == 0 ? full : resuming, n, buffer, ct));
                             }
                             catch (Exception e)
                             {
@@ -150,21 +158,14 @@ public static class DataPathWarmUp
         }
         finally
         {
+            // Also when setting up a listener threw: no lane may outlive the plane it uses.
+            await Task.WhenAll(lanes).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             foreach (var (socket, _, _) in listeners) socket.Dispose();
-            foreach (var (_, runtime, served) in listeners)
-            {
-                // Every client closed its connection, so each served connection has ended or is about to.
-                try
-                {
-                    await served.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
-                }
-                catch (TimeoutException)
-                {
-                    tally.Failed("a served connection did not end within 5 s of its client's close");
-                }
-
-                runtime.Retire();
-            }
+            // Every client has closed its connection, so each served connection has ended or is about to.
+            var served = Task.WhenAll(listeners.Select(l => l.Served));
+            if (await Task.WhenAny(served, Task.Delay(CloseWait, CancellationToken.None)) != served)
+                tally.Lingered($"a served connection was still open {CloseWait.TotalSeconds:0} s after its client's close");
+            foreach (var (_, runtime, _) in listeners) runtime.Retire();
         }
     }
 
@@ -311,6 +312,7 @@ public static class DataPathWarmUp
         private int _connections;
         private int _requests;
         private int _failed;
+        private int _lingering;
         private string? _first;
 
         public int Connections => Volatile.Read(ref _connections);
@@ -332,5 +334,14 @@ public static class DataPathWarmUp
             Interlocked.Increment(ref _failed);
             Interlocked.CompareExchange(ref _first, why, null);
         }
+
+        /// <summary>Not a failed client connection (those are counted), but a failure of the warm-up all the same.</summary>
+        public void Lingered(string why)
+        {
+            Interlocked.Increment(ref _lingering);
+            Interlocked.CompareExchange(ref _first, why, null);
+        }
+
+        public int LingeringCount => Volatile.Read(ref _lingering);
     }
 }
