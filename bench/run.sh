@@ -109,8 +109,11 @@ if [ ! -s "$WORK/certs/rsa2048.pem" ] || [ ! -s "$WORK/certs/ecp256.pem" ]; then
       cat rsa2048.crt rsa2048.key > rsa2048.pem && cat ecp256.crt ecp256.key > ecp256.pem ) || die "certificate generation failed"
 fi
 
+# The node's data-path warm-up is off here: the anchor script waits about 5 s for the TLS port after starting the
+# node, which the node meets in 4.4-4.9 s on its one core without the warm-up and misses with it (1.2-2.3 s more).
+# docs/benchmarks.md, "A node warm before its first client", measures what the warm-up gives.
 node_args() { # start-node.sh arguments with the anchor's placeholders
-    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --admin-port %s --remoting-port %s %s" \
+    printf "%q --build %q --data %q --certs @WORK@/certs --p12 @P12@ --p13 @P13@ --backend @BACKEND_PORT@ --admin-port %s --remoting-port %s --warm-up 0 %s" \
         "$HERE/start-node.sh" "$BUILD" "$DATA" "$ADMIN" "$REMOTING" "$REUSE_ARG"
 }
 log "configuring the node's data folder $DATA (imports both certificates, applies the benchmark configuration)"
