@@ -153,13 +153,12 @@ public static class DataPathWarmUp
                     }, CancellationToken.None));
                 }
             }
-
-            await Task.WhenAll(lanes);
         }
         finally
         {
-            // Also when setting up a listener threw: no lane may outlive the plane it uses.
-            await Task.WhenAll(lanes).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+            // Here, so that no lane outlives the plane it uses, also when setting up a listener threw. A lane never
+            // throws: it reports each connection's failure into the tally.
+            await Task.WhenAll(lanes);
             foreach (var (socket, _, _) in listeners) socket.Dispose();
             // Every client has closed its connection, so each served connection has ended or is about to.
             var served = Task.WhenAll(listeners.Select(l => l.Served));
