@@ -216,10 +216,6 @@ internal static unsafe partial class LibSsl
     [LibraryImport(Lib)]
     public static partial void SSL_set0_rbio(IntPtr ssl, IntPtr rbio);
 
-    /// <summary>Replaces the write BIO; the SSL frees the one it had and owns this one.</summary>
-    [LibraryImport(Lib)]
-    public static partial void SSL_set0_wbio(IntPtr ssl, IntPtr wbio);
-
     [LibraryImport(Lib)]
     [SuppressGCTransition]
     public static partial void SSL_set_accept_state(IntPtr ssl);
@@ -361,11 +357,37 @@ internal static unsafe partial class LibCrypto
 
     [LibraryImport(Lib)]
     [SuppressGCTransition]
-    public static partial int BIO_read(IntPtr bio, byte* data, int length);
+    public static partial nuint BIO_ctrl_pending(IntPtr bio);
+
+    /// <summary>BIO_TYPE_SOURCE_SINK: a BIO at the end of a chain (ours, <see cref="OutputBio"/>).</summary>
+    public const int BioTypeSourceSink = 0x0400;
+
+    public const int BioCtrlFlush = 11;
+    public const int BioCtrlWPending = 13;
+
+    [LibraryImport(Lib)]
+    public static partial int BIO_get_new_index();
+
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial IntPtr BIO_meth_new(int type, string name);
+
+    [LibraryImport(Lib)]
+    public static partial int BIO_meth_set_write_ex(IntPtr method, IntPtr write);
+
+    [LibraryImport(Lib)]
+    public static partial int BIO_meth_set_ctrl(IntPtr method, IntPtr control);
 
     [LibraryImport(Lib)]
     [SuppressGCTransition]
-    public static partial nuint BIO_ctrl_pending(IntPtr bio);
+    public static partial void BIO_set_data(IntPtr bio, IntPtr data);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial IntPtr BIO_get_data(IntPtr bio);
+
+    [LibraryImport(Lib)]
+    [SuppressGCTransition]
+    public static partial void BIO_set_init(IntPtr bio, int init);
 
     /// <summary>BIO_get_mem_ptr: the BUF_MEM of a memory BIO (its "max" field is what it holds allocated).</summary>
     public const int BioGetBufMemPtr = 115;

@@ -37,7 +37,7 @@ internal sealed class SafeSslContextHandle : SafeHandle
 }
 
 /// <summary>
-/// An <c>SSL</c> and, through <c>SSL_set_bio</c>, its two memory BIOs (SSL_free frees them), plus the GC handle its
+/// An <c>SSL</c> and, through <c>SSL_set_bio</c>, its two BIOs (SSL_free frees them), plus the GC handle its
 /// ex-data holds so that callbacks find their connection. Released once, after every call on the connection ended.
 /// </summary>
 internal sealed class SafeSslHandle : SafeHandle
@@ -64,14 +64,20 @@ internal sealed class SafeSslHandle : SafeHandle
         return h;
     }
 
-    /// <summary>Points the SSL's ex-data at <paramref name="owner"/> (a weak handle: the owner's own calls keep it alive).</summary>
-    public void Attach(object owner)
+    /// <summary>
+    /// Points the SSL's ex-data at <paramref name="owner"/> (a weak handle: the owner's own calls keep it alive) and
+    /// returns the handle's IntPtr, for the callbacks of objects the SSL frees before the handle is (its write BIO).
+    /// </summary>
+    public IntPtr Attach(object owner)
     {
         _self = GCHandle.Alloc(owner, GCHandleType.Weak);
-        if (LibSsl.SSL_set_ex_data(handle, OpenSslLibrary.SslIndex, GCHandle.ToIntPtr(_self)) != 1)
+        var pointer = GCHandle.ToIntPtr(_self);
+        if (LibSsl.SSL_set_ex_data(handle, OpenSslLibrary.SslIndex, pointer) != 1)
         {
             throw new OpenSslException("SSL_set_ex_data failed: " + OpenSslErrors.Drain());
         }
+
+        return pointer;
     }
 
     protected override bool ReleaseHandle()

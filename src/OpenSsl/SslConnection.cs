@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -21,8 +21,9 @@ public enum SslStatus
 }
 
 /// <summary>
-/// One TLS connection in OpenSSL over two memory BIOs: ciphertext from the peer goes in through <see cref="Feed"/>,
-/// ciphertext for the peer comes out through <see cref="TakeOutput"/>; the caller owns the socket. Not thread-safe:
+/// One TLS connection in OpenSSL: ciphertext from the peer goes in through <see cref="Feed"/> (a memory BIO), ciphertext
+/// for the peer comes out through <see cref="TakeOutput"/> or, without a copy, <see cref="TakeOutputBuffer"/> (our own
+/// write BIO, <see cref="OutputBio"/>, appends it to a pooled buffer); the caller owns the socket. Not thread-safe:
 /// the caller serializes every call (both copy directions of a relay share one connection). Callbacks run inside
 /// <see cref="Handshake"/> (and, on a client, <see cref="Read"/>) on the calling thread; they never take the caller's
 /// lock. Dispose once no call can still be running.
@@ -34,16 +35,24 @@ public sealed unsafe class SslConnection : IDisposable
 
     private readonly SafeSslHandle _ssl;
     /// <summary>
-    /// A memory BIO keeps the largest size it ever held: once it has held more than this (a handshake flight, a bulk
-    /// transfer), <see cref="ReleaseIdleBuffers"/> replaces it when it is empty.
+    /// A memory BIO keeps the largest size it ever held: once the input BIO has held more than this (a handshake flight,
+    /// a bulk transfer), <see cref="ReleaseIdleBuffers"/> replaces it when it is empty.
     /// </summary>
     private const int GrowthMark = 4096;
 
-    private IntPtr _input;
-    private IntPtr _output;
+    /// <summary>The output buffer's first size: one full record (16 KiB of plaintext less the relay's margin) fits.</summary>
+    private const int OutputBufferSize = 16 * 1024;
 
-    /// <summary>A BIO may hold more than <see cref="GrowthMark"/> of capacity; the handshake's flights make it so.</summary>
+    private IntPtr _input;
+
+    /// <summary>The input BIO may hold more than <see cref="GrowthMark"/> of capacity; the handshake's flights make it so.</summary>
     private bool _grown = true;
+
+    // Ciphertext for the peer at [_outputStart, _outputEnd) of a buffer rented from ArrayPool<byte>.Shared, appended by the
+    // write BIO (OutputBio) as OpenSSL seals records; none held while nothing waits.
+    private byte[]? _output;
+    private int _outputStart;
+    private int _outputEnd;
     private readonly Func<string?, SslContext?>? _select;
 
     // A server connection's listener front (Context is the variant of it the connection started on).
@@ -51,12 +60,11 @@ public sealed unsafe class SslConnection : IDisposable
     private Exception? _callbackFailure;
     private bool _established;
 
-    private SslConnection(SafeSslHandle ssl, IntPtr input, IntPtr output, Func<string?, SslContext?>? select, ITlsSessionHooks? hooks)
+    private SslConnection(SafeSslHandle ssl, IntPtr input, Func<string?, SslContext?>? select, ITlsSessionHooks? hooks)
     {
         Hooks = hooks;
         _ssl = ssl;
         _input = input;
-        _output = output;
         _select = select;
     }
 
@@ -119,7 +127,7 @@ public sealed unsafe class SslConnection : IDisposable
     public int AlertReceived { get; private set; } = -1;
 
     /// <summary>Ciphertext waiting to be sent to the peer.</summary>
-    public int PendingOutput => (int)LibCrypto.BIO_ctrl_pending(_output);
+    public int PendingOutput => _outputEnd - _outputStart;
 
     /// <summary>Decrypted application bytes buffered inside OpenSSL, readable without more input.</summary>
     public int PendingInput => LibSsl.SSL_pending(Ssl);
@@ -275,71 +283,71 @@ public sealed unsafe class SslConnection : IDisposable
 
         var handle = SafeSslHandle.Take(ssl);
         var input = LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
-        var output = input == IntPtr.Zero ? IntPtr.Zero : LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
-        if (output == IntPtr.Zero)
+        if (input == IntPtr.Zero)
         {
-            if (input != IntPtr.Zero)
-            {
-                LibCrypto.BIO_free(input);
-            }
-
             handle.Dispose();
             throw new OpenSslException("BIO_new failed: " + OpenSslErrors.Drain());
         }
 
-        // From here the SSL owns both BIOs: SSL_free releases them.
-        LibSsl.SSL_set_bio(ssl, input, output);
-
         // On the SSL itself: after SNI the SSL's context is the ssl-server's, whose own callback would be used instead.
         LibSsl.SSL_set_info_callback(ssl, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, int, void>)&OnInfo);
-        var connection = new SslConnection(handle, input, output, select, context.Sessions) { Context = context };
+        var connection = new SslConnection(handle, input, select, context.Sessions) { Context = context };
+        IntPtr output;
         try
         {
-            handle.Attach(connection);
+            output = OutputBio.New(handle.Attach(connection));
         }
         catch
         {
+            LibCrypto.BIO_free(input);
             handle.Dispose();
             throw;
         }
 
+        if (output == IntPtr.Zero)
+        {
+            LibCrypto.BIO_free(input);
+            handle.Dispose();
+            throw new OpenSslException("BIO_new failed: " + OpenSslErrors.Drain());
+        }
+
+        // From here the SSL owns both BIOs: SSL_free releases them (the write BIO before the GC handle it points at).
+        LibSsl.SSL_set_bio(ssl, input, output);
         return connection;
     }
 
     /// <summary>
-    /// Gives back the memory of both BIOs when they are empty and may have grown since the last time (a memory BIO never
-    /// shrinks): an idle connection then holds OpenSSL's own state only, whatever it carried before. Costs nothing
-    /// while they only carried small records; when they grew, it replaces both (two BIO_new, two BIO_free), so call it
-    /// when the connection goes idle, not between the records of a transfer.
+    /// Gives back the memory of the input BIO when it is empty and may have grown since the last time (a memory BIO
+    /// never shrinks): an idle connection then holds OpenSSL's own state only, whatever it carried before. The output
+    /// holds no buffer once it is taken. Costs nothing while the input carried small records only; when it grew, it is
+    /// replaced (a BIO_new and a BIO_free), so call it when the connection goes idle, not between the records of a transfer.
     /// </summary>
     public void ReleaseIdleBuffers()
     {
-        if (!_grown || LibCrypto.BIO_ctrl_pending(_input) != 0 || LibCrypto.BIO_ctrl_pending(_output) != 0)
+        if (!_grown || LibCrypto.BIO_ctrl_pending(_input) != 0)
         {
             return;
         }
 
         var input = LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
-        var output = input == IntPtr.Zero ? IntPtr.Zero : LibCrypto.BIO_new(LibCrypto.BIO_s_mem());
-        if (output == IntPtr.Zero)
+        if (input == IntPtr.Zero)
         {
-            // Out of memory: keep the BIOs it has, which work.
-            if (input != IntPtr.Zero) LibCrypto.BIO_free(input);
+            // Out of memory: keep the BIO it has, which works.
             OpenSslErrors.Clear();
             return;
         }
 
-        // Each call frees the BIO it replaces; they are distinct (Create makes two), so neither frees the other's.
-        Debug.Assert(_input != _output, "one BIO for both directions would be freed while still the write BIO");
+        // Frees the BIO it replaces, which is not the write BIO (a BIO of another kind).
         LibSsl.SSL_set0_rbio(Ssl, input);
-        LibSsl.SSL_set0_wbio(Ssl, output);
         _input = input;
-        _output = output;
         _grown = false;
     }
 
-    /// <summary>Bytes the two memory BIOs hold allocated, whatever they carry now (what <see cref="ReleaseIdleBuffers"/> gives back).</summary>
-    internal long BufferCapacity => Capacity(_input) + Capacity(_output);
+    /// <summary>
+    /// Bytes held allocated for the two directions, whatever they carry now: the input BIO's capacity (what
+    /// <see cref="ReleaseIdleBuffers"/> gives back) and the output buffer's, if one is held.
+    /// </summary>
+    internal long BufferCapacity => Capacity(_input) + (_output?.Length ?? 0);
 
     private static long Capacity(IntPtr bio)
     {
@@ -347,6 +355,39 @@ public sealed unsafe class SslConnection : IDisposable
         LibCrypto.BIO_ctrl(bio, LibCrypto.BioGetBufMemPtr, 0, &memory);
         // BUF_MEM is { size_t length; char *data; size_t max; unsigned long flags; }.
         return memory == IntPtr.Zero ? 0 : (long)((nuint*)memory)[2];
+    }
+
+    /// <summary>
+    /// Appends sealed bytes for the peer (the write BIO, inside an SSL call): into the free end of the buffer, else
+    /// after moving what waits to its start, else into a buffer twice as large.
+    /// </summary>
+    internal void AppendOutput(ReadOnlySpan<byte> data)
+    {
+        if (_output is null)
+        {
+            _output = ArrayPool<byte>.Shared.Rent(Math.Max(OutputBufferSize, data.Length));
+            (_outputStart, _outputEnd) = (0, 0);
+        }
+        else if (_output.Length - _outputEnd < data.Length)
+        {
+            int waiting = _outputEnd - _outputStart;
+            if (_output.Length - waiting >= data.Length)
+            {
+                _output.AsSpan(_outputStart, waiting).CopyTo(_output);
+            }
+            else
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(2 * _output.Length, waiting + data.Length));
+                _output.AsSpan(_outputStart, waiting).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_output);
+                _output = larger;
+            }
+
+            (_outputStart, _outputEnd) = (0, waiting);
+        }
+
+        data.CopyTo(_output.AsSpan(_outputEnd));
+        _outputEnd += data.Length;
     }
 
     /// <summary>Hands ciphertext from the peer to OpenSSL (a memory BIO takes everything).</summary>
@@ -363,14 +404,49 @@ public sealed unsafe class SslConnection : IDisposable
         }
     }
 
-    /// <summary>Moves up to <paramref name="destination"/>'s length of ciphertext for the peer out; returns the count.</summary>
+    /// <summary>Copies up to <paramref name="destination"/>'s length of ciphertext for the peer out; returns the count.</summary>
     public int TakeOutput(Span<byte> destination)
     {
-        fixed (byte* p = destination)
+        int n = Math.Min(destination.Length, PendingOutput);
+        if (n == 0)
         {
-            int n = LibCrypto.BIO_read(_output, p, destination.Length);
-            if (n > GrowthMark) _grown = true;
-            return n > 0 ? n : 0;
+            return 0;
+        }
+
+        _output.AsSpan(_outputStart, n).CopyTo(destination);
+        _outputStart += n;
+        if (_outputStart == _outputEnd)
+        {
+            ReturnOutput();
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// Hands over all the ciphertext waiting for the peer with the buffer that holds it, at
+    /// [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>): no copy. The buffer is the
+    /// caller's from now on, to give back to <see cref="ArrayPool{T}.Shared"/> once sent. Null when nothing waits.
+    /// </summary>
+    public byte[]? TakeOutputBuffer(out int start, out int count)
+    {
+        var buffer = _output;
+        (start, count) = (_outputStart, _outputEnd - _outputStart);
+        if (buffer is null || count == 0)
+        {
+            return null;
+        }
+
+        (_output, _outputStart, _outputEnd) = (null, 0, 0);
+        return buffer;
+    }
+
+    private void ReturnOutput()
+    {
+        if (_output is { } buffer)
+        {
+            (_output, _outputStart, _outputEnd) = (null, 0, 0);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -405,7 +481,7 @@ public sealed unsafe class SslConnection : IDisposable
         return Classify(0);
     }
 
-    /// <summary>Seals application data into records (all of it: the memory BIO grows); take the output after.</summary>
+    /// <summary>Seals application data into records (all of it: the output buffer grows); take the output after.</summary>
     public SslStatus Write(ReadOnlySpan<byte> data)
     {
         OpenSslErrors.Clear();
@@ -435,7 +511,12 @@ public sealed unsafe class SslConnection : IDisposable
         OpenSslErrors.Clear();
     }
 
-    public void Dispose() => _ssl.Dispose();
+    /// <summary>Frees the SSL and gives back the output buffer, if one is held; call once no call can still be running.</summary>
+    public void Dispose()
+    {
+        _ssl.Dispose();
+        ReturnOutput();
+    }
 
     /// <summary>True once disposed: the SSL is freed and must not be called.</summary>
     public bool IsDisposed => _ssl.IsClosed;
@@ -447,7 +528,7 @@ public sealed unsafe class SslConnection : IDisposable
         {
             case LibSsl.ErrorWantRead:
             case LibSsl.ErrorWantWrite:
-                // Memory BIOs never refuse a write; WANT_WRITE cannot really happen, and output is always taken.
+                // Neither BIO ever refuses a write; WANT_WRITE cannot really happen, and output is always taken.
                 OpenSslErrors.Clear();
                 return SslStatus.WantInput;
             case LibSsl.ErrorZeroReturn:

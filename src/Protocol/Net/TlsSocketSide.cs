@@ -6,7 +6,7 @@ namespace SslCluster.Protocol.Net;
 
 /// <summary>
 /// One TLS side of a flow (the client, or the real server of a re-encrypted or initiated flow): its socket and an
-/// <see cref="SslConnection"/> over memory BIOs (ciphertext fed in from the socket, taken out and sent), as clear text
+/// <see cref="SslConnection"/> (ciphertext fed in from the socket; what it seals taken out with its pooled buffer and sent), as clear text
 /// for the relay. Every call on the SSL holds <see cref="Gate"/> (short and synchronous, never across an await; the two
 /// copy loops share the SSL); every take-then-send holds one async send lock, so that records leave in the order
 /// OpenSSL sealed them. Waiting for input holds no buffer; socket errors are classified by side.
@@ -291,8 +291,6 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 
     private int PendingOutputLocked() => _ssl.PendingOutput;
 
-    private int TakeOutputLocked(byte[] buffer) => _ssl.TakeOutput(buffer.AsSpan(0, SocketIo.BufferSize));
-
     /// <summary>The alert's name as TLS calls it (for example "handshake_failure").</summary>
     internal static string AlertName(int alert) => Org.BouncyCastle.Tls.AlertDescription.GetText((short)alert);
 
@@ -392,7 +390,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 
     private void CountReceived(int count) => Interlocked.Add(ref _received, count);
 
-    /// <summary>Takes the engine's output into a pooled buffer and sends it, in the engine's order.</summary>
+    /// <summary>Takes the engine's output with its pooled buffer (no copy) and sends it, in the engine's order.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
@@ -405,34 +403,38 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
 
         await _sendLock.WaitAsync(cancellationToken);
-        byte[]? buffer = null;
         try
         {
             while (true)
             {
-                int n;
+                byte[]? buffer;
+                int start, n;
                 lock (Gate)
                 {
-                    if (PendingOutputLocked() == 0)
-                    {
-                        break;
-                    }
-
-                    buffer ??= SocketIo.Rent();
-                    n = TakeOutputLocked(buffer);
+                    buffer = _ssl.TakeOutputBuffer(out start, out n);
                 }
 
-                await SocketIo.SendAllAsync(Socket, buffer.AsMemory(0, n), cancellationToken);
+                if (buffer is null)
+                {
+                    break;
+                }
+
+                try
+                {
+                    await SocketIo.SendAllAsync(Socket, buffer.AsMemory(start, n), cancellationToken);
+                }
+                finally
+                {
+                    // Rented from the shared pool by the engine, as SocketIo's buffers are.
+                    SocketIo.Return(buffer);
+                }
+
                 Interlocked.Add(ref _sent, n);
             }
         }
         finally
         {
             _sendLock.Release();
-            if (buffer is not null)
-            {
-                SocketIo.Return(buffer);
-            }
         }
     }
 

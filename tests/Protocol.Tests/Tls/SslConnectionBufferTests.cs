@@ -6,8 +6,10 @@ using Xunit;
 namespace SslCluster.Protocol.Tests.Tls;
 
 /// <summary>
-/// The memory BIOs of one OpenSSL connection never shrink by themselves: <see cref="SslConnection.ReleaseIdleBuffers"/>
-/// gives their memory back when they are empty, so that an idle connection holds OpenSSL's own state only.
+/// The buffers of one OpenSSL connection: the input memory BIO never shrinks by itself, and
+/// <see cref="SslConnection.ReleaseIdleBuffers"/> gives its memory back when it is empty; the output (our write BIO) holds a
+/// pooled buffer only while something waits to be taken, and hands it over without a copy. An idle connection holds
+/// OpenSSL's own state only.
 /// </summary>
 public sealed class SslConnectionBufferTests : IDisposable
 {
@@ -62,6 +64,65 @@ public sealed class SslConnectionBufferTests : IDisposable
         Assert.Equal(pending, server.PendingOutput);
         Move(server, client, buffer);
         Assert.Equal(answer, ReadAll(client, answer.Length, buffer));
+    }
+
+    [Fact]
+    public void TakeOutputBuffer_AWriteOfSeveralRecordsBeyondOneBuffer_HandsThemAllOverInOrderAndHoldsNothingAfter()
+    {
+        using var pair = new Pair(_ecdsa);
+        var (client, server, buffer) = (pair.Client, pair.Server, new byte[128 * 1024]);
+        Assert.Null(server.TakeOutputBuffer(out _, out var none));
+        Assert.Equal(0, none);
+
+        // 100 KiB sealed in one call: seven records, more than the first 16 KiB buffer holds, so it grows.
+        var answer = new byte[100 * 1024];
+        Random.Shared.NextBytes(answer);
+        Assert.Equal(SslStatus.Ok, server.Write(answer));
+        int pending = server.PendingOutput;
+        Assert.True(pending > answer.Length, $"records add their overhead: {pending}");
+
+        var taken = server.TakeOutputBuffer(out var start, out var count);
+        Assert.NotNull(taken);
+        Assert.Equal(pending, count);
+        Assert.Equal(0, server.PendingOutput);
+        Assert.Equal(0, server.TakeOutput(buffer));
+        client.Feed(taken.AsSpan(start, count));
+        System.Buffers.ArrayPool<byte>.Shared.Return(taken);
+        Assert.Equal(answer, ReadAll(client, answer.Length, buffer));
+
+        // Nothing waits, so no output buffer is held; what is left is the input BIO's capacity only.
+        server.ReleaseIdleBuffers();
+        Assert.Equal(0, server.BufferCapacity);
+    }
+
+    [Fact]
+    public void TakeOutput_PartsTakenBetweenWrites_EveryByteLeavesOnceInTheOrderSealed()
+    {
+        using var pair = new Pair(_ecdsa);
+        var (client, server, buffer) = (pair.Client, pair.Server, new byte[128 * 1024]);
+        var first = new byte[12_000];
+        var second = new byte[15_000];
+        var third = new byte[40_000];
+        Random.Shared.NextBytes(first);
+        Random.Shared.NextBytes(second);
+        Random.Shared.NextBytes(third);
+        var wire = new List<byte>();
+
+        // Part of the first record taken, then a second appended behind what waits (moved to the buffer's start), then a
+        // third that makes it grow; the rest taken with the buffer itself.
+        Assert.Equal(SslStatus.Ok, server.Write(first));
+        int n = server.TakeOutput(buffer.AsSpan(0, 5_000));
+        Assert.Equal(5_000, n);
+        wire.AddRange(buffer.AsSpan(0, n).ToArray());
+        Assert.Equal(SslStatus.Ok, server.Write(second));
+        Assert.Equal(SslStatus.Ok, server.Write(third));
+        var rest = server.TakeOutputBuffer(out var start, out var count);
+        Assert.NotNull(rest);
+        wire.AddRange(rest.AsSpan(start, count).ToArray());
+        System.Buffers.ArrayPool<byte>.Shared.Return(rest);
+
+        client.Feed(wire.ToArray());
+        Assert.Equal([.. first, .. second, .. third], ReadAll(client, first.Length + second.Length + third.Length, buffer));
     }
 
     /// <summary>A client and a server connection with the handshake done in memory, everything sent taken.</summary>

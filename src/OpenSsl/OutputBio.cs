@@ -1,0 +1,97 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace SslCluster.OpenSsl;
+
+/// <summary>
+/// The write BIO of every <see cref="SslConnection"/>: a BIO method of our own whose write appends the records OpenSSL
+/// seals straight into the connection's pooled output buffer, which the caller then sends as it is. A memory BIO would
+/// copy each record into its own growing buffer first, to be copied out again into the caller's (two copies of every
+/// byte sent, and a buffer that keeps its largest size); this one copies once and holds nothing once its output is
+/// taken. It never refuses a write (the buffer grows), as a memory BIO never does. The BIO's data is the connection's
+/// weak GC handle (the one its SSL's ex-data holds): the SSL frees the BIO before the handle is freed.
+/// </summary>
+internal static unsafe class OutputBio
+{
+    private static readonly Lazy<IntPtr> Method = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>A new write BIO for <paramref name="owner"/> (a GC handle's IntPtr); zero when OpenSSL has no memory.</summary>
+    public static IntPtr New(IntPtr owner)
+    {
+        var bio = LibCrypto.BIO_new(Method.Value);
+        if (bio != IntPtr.Zero)
+        {
+            LibCrypto.BIO_set_data(bio, owner);
+            // A BIO without a create callback starts uninitialised, and OpenSSL refuses to write to it.
+            LibCrypto.BIO_set_init(bio, 1);
+        }
+
+        return bio;
+    }
+
+    /// <summary>Made once per process and never freed: every connection's write BIO points at it.</summary>
+    private static IntPtr Create()
+    {
+        int index = LibCrypto.BIO_get_new_index();
+        var method = index < 0 ? IntPtr.Zero : LibCrypto.BIO_meth_new(index | LibCrypto.BioTypeSourceSink, "sslcluster output");
+        if (method == IntPtr.Zero ||
+            LibCrypto.BIO_meth_set_write_ex(method, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, byte*, nuint, nuint*, int>)&OnWrite) != 1 ||
+            LibCrypto.BIO_meth_set_ctrl(method, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, nint, IntPtr, nint>)&OnControl) != 1)
+        {
+            throw new OpenSslException("making the output BIO method failed: " + OpenSslErrors.Drain());
+        }
+
+        return method;
+    }
+
+    private static SslConnection? Owner(IntPtr bio)
+    {
+        var data = LibCrypto.BIO_get_data(bio);
+        return data == IntPtr.Zero ? null : GCHandle.FromIntPtr(data).Target as SslConnection;
+    }
+
+    /// <summary>A sealed record (or part of one) for the peer: appended whole, or the write fails (no retry).</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static int OnWrite(IntPtr bio, byte* data, nuint length, nuint* written)
+    {
+        *written = 0;
+        try
+        {
+            if (Owner(bio) is not { } connection)
+            {
+                return 0;
+            }
+
+            connection.AppendOutput(new ReadOnlySpan<byte>(data, checked((int)length)));
+            *written = length;
+            return 1;
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL: the write fails, and with it the SSL call.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>A flush is done at once (the caller sends); the bytes waiting are the connection's output.</summary>
+    [UnmanagedCallersOnly(CallConvs = [typeof(CallConvCdecl)])]
+    private static nint OnControl(IntPtr bio, int command, nint argument, IntPtr pointer)
+    {
+        try
+        {
+            return command switch
+            {
+                LibCrypto.BioCtrlFlush => 1,
+                LibCrypto.BioCtrlWPending => Owner(bio)?.PendingOutput ?? 0,
+                _ => 0,
+            };
+        }
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL; an unknown control is answered "not supported".
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            return 0;
+        }
+    }
+}
