@@ -372,6 +372,9 @@ internal static unsafe partial class LibCrypto
     public static partial IntPtr BIO_meth_new(int type, string name);
 
     [LibraryImport(Lib)]
+    public static partial void BIO_meth_free(IntPtr method);
+
+    [LibraryImport(Lib)]
     public static partial int BIO_meth_set_write_ex(IntPtr method, IntPtr write);
 
     [LibraryImport(Lib)]

@@ -13,7 +13,8 @@ namespace SslCluster.OpenSsl;
 /// </summary>
 internal static unsafe class OutputBio
 {
-    private static readonly Lazy<IntPtr> Method = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
+    // PublicationOnly: a failure is not cached for the life of the process (the next connection tries again).
+    private static readonly Lazy<IntPtr> Method = new(Create, LazyThreadSafetyMode.PublicationOnly);
 
     /// <summary>A new write BIO for <paramref name="owner"/> (a GC handle's IntPtr); zero when OpenSSL has no memory.</summary>
     public static IntPtr New(IntPtr owner)
@@ -38,7 +39,9 @@ internal static unsafe class OutputBio
             LibCrypto.BIO_meth_set_write_ex(method, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, byte*, nuint, nuint*, int>)&OnWrite) != 1 ||
             LibCrypto.BIO_meth_set_ctrl(method, (IntPtr)(delegate* unmanaged[Cdecl]<IntPtr, int, nint, IntPtr, nint>)&OnControl) != 1)
         {
-            throw new OpenSslException("making the output BIO method failed: " + OpenSslErrors.Drain());
+            var error = OpenSslErrors.Drain();
+            if (method != IntPtr.Zero) LibCrypto.BIO_meth_free(method);
+            throw new OpenSslException("making the output BIO method failed: " + error);
         }
 
         return method;
@@ -55,10 +58,13 @@ internal static unsafe class OutputBio
     private static int OnWrite(IntPtr bio, byte* data, nuint length, nuint* written)
     {
         *written = 0;
+        SslConnection? connection = null;
         try
         {
-            if (Owner(bio) is not { } connection)
+            connection = Owner(bio);
+            if (connection is null)
             {
+                // Collected: only SSL_free can still run on it, and it writes nothing.
                 return 0;
             }
 
@@ -66,10 +72,12 @@ internal static unsafe class OutputBio
             *written = length;
             return 1;
         }
-#pragma warning disable CA1031 // Nothing may escape into OpenSSL: the write fails, and with it the SSL call.
-        catch (Exception)
+#pragma warning disable CA1031 // Nothing may escape into OpenSSL: the write fails, and the connection says why.
+        catch (Exception e)
 #pragma warning restore CA1031
         {
+            // Part of the record may have gone to the sink already: the stream cannot go on either way.
+            connection?.NoteOutputFailure(e);
             return 0;
         }
     }

@@ -21,6 +21,17 @@ public enum SslStatus
 }
 
 /// <summary>
+/// Takes sealed bytes for the peer as OpenSSL makes them (the socket, when it accepts them at once), so that they need
+/// no buffer. Called inside the connection's SSL calls, on their thread and under the caller's serialization; it must not
+/// throw, block, or call the connection.
+/// </summary>
+public interface IOutputSink
+{
+    /// <summary>Takes what it can of <paramref name="data"/> now; returns the count taken (0 to all of it).</summary>
+    int TryTake(ReadOnlySpan<byte> data);
+}
+
+/// <summary>
 /// One TLS connection in OpenSSL: ciphertext from the peer goes in through <see cref="Feed"/> (a memory BIO), ciphertext
 /// for the peer comes out through <see cref="TakeOutput"/> or, without a copy, <see cref="TakeOutputBuffer"/> (our own
 /// write BIO, <see cref="OutputBio"/>, appends it to a pooled buffer); the caller owns the socket. Not thread-safe:
@@ -58,6 +69,9 @@ public sealed unsafe class SslConnection : IDisposable
     // A server connection's listener front (Context is the variant of it the connection started on).
     private SslContext? _front;
     private Exception? _callbackFailure;
+    // The write BIO could not take a record (no memory for the buffer, the connection gone): the stream is broken, and
+    // OpenSSL may not say so (3.2 and later count a write that returned 0 without a retry flag as done).
+    private Exception? _outputFailure;
     private bool _established;
 
     private SslConnection(SafeSslHandle ssl, IntPtr input, Func<string?, SslContext?>? select, ITlsSessionHooks? hooks)
@@ -128,6 +142,12 @@ public sealed unsafe class SslConnection : IDisposable
 
     /// <summary>Ciphertext waiting to be sent to the peer.</summary>
     public int PendingOutput => _outputEnd - _outputStart;
+
+    /// <summary>
+    /// Where sealed bytes go first when nothing waits before them (<see cref="IOutputSink"/>); what it does not take
+    /// waits in the output buffer. Null: everything waits there for <see cref="TakeOutput"/>.
+    /// </summary>
+    public IOutputSink? OutputSink { get; set; }
 
     /// <summary>Decrypted application bytes buffered inside OpenSSL, readable without more input.</summary>
     public int PendingInput => LibSsl.SSL_pending(Ssl);
@@ -358,11 +378,24 @@ public sealed unsafe class SslConnection : IDisposable
     }
 
     /// <summary>
-    /// Appends sealed bytes for the peer (the write BIO, inside an SSL call): into the free end of the buffer, else
-    /// after moving what waits to its start, else into a buffer twice as large.
+    /// Appends sealed bytes for the peer (the write BIO, inside an SSL call): to the sink when nothing waits, and what it
+    /// does not take into the free end of the buffer, else after moving what waits to its start, else into a buffer
+    /// twice as large.
     /// </summary>
     internal void AppendOutput(ReadOnlySpan<byte> data)
     {
+        if (_outputEnd == _outputStart && OutputSink is { } sink)
+        {
+            // Nothing waits before these bytes: they may leave at once, in order.
+            int taken = sink.TryTake(data);
+            if (taken >= data.Length)
+            {
+                return;
+            }
+
+            data = data[Math.Max(taken, 0)..];
+        }
+
         if (_output is null)
         {
             _output = ArrayPool<byte>.Shared.Rent(Math.Max(OutputBufferSize, data.Length));
@@ -455,6 +488,11 @@ public sealed unsafe class SslConnection : IDisposable
     {
         OpenSslErrors.Clear();
         int r = LibSsl.SSL_do_handshake(Ssl);
+        if (_outputFailure is not null)
+        {
+            return OutputFailed();
+        }
+
         if (r == 1)
         {
             _established = true;
@@ -468,32 +506,39 @@ public sealed unsafe class SslConnection : IDisposable
     public SslStatus Read(Span<byte> destination, out int read)
     {
         OpenSslErrors.Clear();
+        int r;
+        nuint n;
         fixed (byte* p = destination)
         {
-            if (LibSsl.SSL_read_ex(Ssl, p, (nuint)destination.Length, out var n) == 1)
-            {
-                read = (int)n;
-                return SslStatus.Ok;
-            }
+            r = LibSsl.SSL_read_ex(Ssl, p, (nuint)destination.Length, out n);
         }
 
-        read = 0;
-        return Classify(0);
+        // A read can write (a TLS 1.3 key update's answer, an alert): its output may have failed too.
+        read = r == 1 && _outputFailure is null ? (int)n : 0;
+        return _outputFailure is not null ? OutputFailed() : r == 1 ? SslStatus.Ok : Classify(0);
     }
 
     /// <summary>Seals application data into records (all of it: the output buffer grows); take the output after.</summary>
     public SslStatus Write(ReadOnlySpan<byte> data)
     {
         OpenSslErrors.Clear();
+        int r;
         fixed (byte* p = data)
         {
-            if (LibSsl.SSL_write_ex(Ssl, p, (nuint)data.Length, out _) == 1)
-            {
-                return SslStatus.Ok;
-            }
+            r = LibSsl.SSL_write_ex(Ssl, p, (nuint)data.Length, out _);
         }
 
-        return Classify(0);
+        return _outputFailure is not null ? OutputFailed() : r == 1 ? SslStatus.Ok : Classify(0);
+    }
+
+    /// <summary>Notes that the write BIO could not take a record: every call fails from now on.</summary>
+    internal void NoteOutputFailure(Exception e) => _outputFailure ??= e;
+
+    private SslStatus OutputFailed()
+    {
+        OpenSslErrors.Clear();
+        Error = "the TLS output could not be buffered: " + _outputFailure!.Message;
+        return SslStatus.Failed;
     }
 
     /// <summary>Queues our close_notify (once); take the output after.</summary>
@@ -509,6 +554,8 @@ public sealed unsafe class SslConnection : IDisposable
 
         // A close_notify needs no answer here: the relay decides when to stop reading.
         OpenSslErrors.Clear();
+        // The write BIO finds this connection through a weak handle while SSL_shutdown runs.
+        GC.KeepAlive(this);
     }
 
     /// <summary>Frees the SSL and gives back the output buffer, if one is held; call once no call can still be running.</summary>

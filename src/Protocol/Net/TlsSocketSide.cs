@@ -13,7 +13,7 @@ namespace SslCluster.Protocol.Net;
 /// Half-close: under TLS 1.3 the peer's close_notify only ends its input (RFC 8446 6.1) and we may still send; under
 /// TLS 1.2 it is answered at once with ours and nothing more is sent (RFC 5246 7.2.1).
 /// </summary>
-internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
+internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 {
     // One clear-text chunk per write: one record (16 KiB of plaintext at most) fits a pooled buffer with its overhead.
     private const int ChunkSize = SocketIo.BufferSize - 256;
@@ -39,6 +39,12 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
     private bool _lastReceiveFull;
     private long _received;
     private long _sent;
+    // A flush holds output taken from the engine and is sending it: sealed bytes wait behind it, never go to the socket
+    // directly (TryTake). Written under Gate only.
+    private bool _flushing;
+    // The first failure of a send made in TryTake (a reset, a broken pipe): no send is tried after it, and the next flush
+    // reports it, since the socket may not report it twice (a reset clears the socket's pending error).
+    private SocketError? _sendError;
 
     private Socket Socket { get; }
 
@@ -52,6 +58,17 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         Side = side;
         _ssl = ssl;
         _requireCloseNotify = requireCloseNotify;
+        // Records go to the socket as OpenSSL seals them when it takes them at once (TryTake); a synchronous send on a
+        // non-blocking socket never waits. The socket's async calls are the same either way.
+        try
+        {
+            socket.Blocking = false;
+            ssl.OutputSink = this;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            // Closed by an abort already: without the sink every record waits for a flush, which reports the socket's end.
+        }
     }
 
     /// <summary>The OpenSSL connection, for what the handshake negotiated and why it failed.</summary>
@@ -390,6 +407,37 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
 
     private void CountReceived(int count) => Interlocked.Add(ref _received, count);
 
+    /// <summary>
+    /// The engine's sink, called under <see cref="Gate"/> inside an SSL call: the sealed bytes are sent at once when no
+    /// flush is sending (they would pass it) and the socket takes them without waiting; what it does not take (all of
+    /// it after a failure, which the next flush then meets and reports) waits in the engine's output buffer.
+    /// </summary>
+    int IOutputSink.TryTake(ReadOnlySpan<byte> data)
+    {
+        // A flush may have taken its buffer and not yet handed it to the socket: a record sent now would pass it.
+        if (_flushing || _sendError is not null)
+        {
+            return 0;
+        }
+
+        try
+        {
+            int sent = Socket.Send(data, SocketFlags.None, out var error);
+            if (error != SocketError.Success)
+            {
+                if (error != SocketError.WouldBlock) _sendError = error;
+                return 0;
+            }
+
+            Interlocked.Add(ref _sent, sent);
+            return sent;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Takes the engine's output with its pooled buffer (no copy) and sends it, in the engine's order.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask FlushAsync(CancellationToken cancellationToken)
@@ -409,14 +457,24 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
             {
                 byte[]? buffer;
                 int start, n;
+                SocketError? failed;
                 lock (Gate)
                 {
                     buffer = _ssl.TakeOutputBuffer(out start, out n);
+                    _flushing = buffer is not null;
+                    failed = _sendError;
                 }
 
                 if (buffer is null)
                 {
                     break;
+                }
+
+                if (failed is { } error)
+                {
+                    // A send in TryTake failed: this is how the socket ended, whatever a send now would say.
+                    SocketIo.Return(buffer);
+                    throw new SocketException((int)error);
                 }
 
                 try
@@ -434,6 +492,11 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IDisposable
         }
         finally
         {
+            lock (Gate)
+            {
+                _flushing = false;
+            }
+
             _sendLock.Release();
         }
     }

@@ -125,6 +125,55 @@ public sealed class SslConnectionBufferTests : IDisposable
         Assert.Equal([.. first, .. second, .. third], ReadAll(client, first.Length + second.Length + third.Length, buffer));
     }
 
+    [Fact]
+    public void OutputSink_TakesPartThenNothing_TheRestWaitsAndNothingPassesWhatWaits()
+    {
+        using var pair = new Pair(_ecdsa);
+        var (client, server, buffer) = (pair.Client, pair.Server, new byte[256 * 1024]);
+        var sink = new PartSink { Budget = 7_000 };
+        server.OutputSink = sink;
+        var first = new byte[30_000];
+        var second = new byte[20_000];
+        Random.Shared.NextBytes(first);
+        Random.Shared.NextBytes(second);
+
+        // The sink takes 7,000 bytes of the first record; the rest of it and every later record wait in the buffer,
+        // even once the sink would take more: they must not pass what waits.
+        Assert.Equal(SslStatus.Ok, server.Write(first));
+        Assert.Equal(7_000, sink.Taken.Count);
+        sink.Budget = int.MaxValue;
+        Assert.Equal(SslStatus.Ok, server.Write(second));
+        Assert.Equal(7_000, sink.Taken.Count);
+        Assert.True(server.PendingOutput > first.Length + second.Length - 7_000);
+
+        // Once what waits is taken, the next record goes to the sink whole, and nothing is left waiting.
+        int n = server.TakeOutput(buffer);
+        var third = new byte[5_000];
+        Random.Shared.NextBytes(third);
+        Assert.Equal(SslStatus.Ok, server.Write(third));
+        Assert.Equal(0, server.PendingOutput);
+
+        var wire = sink.Taken.Take(7_000).Concat(buffer.AsSpan(0, n).ToArray()).Concat(sink.Taken.Skip(7_000)).ToArray();
+        client.Feed(wire);
+        Assert.Equal([.. first, .. second, .. third], ReadAll(client, first.Length + second.Length + third.Length, buffer));
+    }
+
+    /// <summary>A sink that takes up to its budget, like a socket whose send buffer fills.</summary>
+    private sealed class PartSink : IOutputSink
+    {
+        public List<byte> Taken { get; } = [];
+
+        public int Budget { get; set; }
+
+        public int TryTake(ReadOnlySpan<byte> data)
+        {
+            int n = Math.Min(Budget, data.Length);
+            Taken.AddRange(data[..n].ToArray());
+            Budget -= n;
+            return n;
+        }
+    }
+
     /// <summary>A client and a server connection with the handshake done in memory, everything sent taken.</summary>
     private sealed class Pair : IDisposable
     {
