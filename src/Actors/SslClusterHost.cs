@@ -34,7 +34,11 @@ public sealed record SslClusterHandles(
     IActorRef BackendServerRegion,
     TlsSessionCluster? Sessions,
     IActorRef ConfigFollower,
-    FormationMethod Formation = FormationMethod.Seeds);
+    FormationMethod Formation = FormationMethod.Seeds)
+{
+    /// <summary>Ends when the node's journal plugin has started (true) or failed to (false): see <see cref="ConfigStore.JournalWarmUpActor"/>.</summary>
+    public Task<bool> JournalReady { get; init; } = Task.FromResult(true);
+}
 
 /// <summary>
 /// Starts a node's actor system: cluster membership, the configuration store singleton, the sharded module and
@@ -137,7 +141,8 @@ public static class SslClusterHost
             cluster.Join(cluster.SelfAddress);
         }
 
-        system.ActorOf(JournalWarmUpActor.Props(), "journal-warm-up");
+        var journalReady = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        system.ActorOf(JournalWarmUpActor.Props(journalReady), "journal-warm-up");
         // A store that stops after a refused write (another writer won that sequence number) starts again and recovers.
         var storeProps = Akka.Pattern.BackoffSupervisor.Props(Akka.Pattern.Backoff.OnStop(ConfigStoreActor.Props(check, time), "store",
             TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(5), 0.2, -1));
@@ -163,6 +168,9 @@ public static class SslClusterHost
         system.ActorOf(Dispatch.NodeStatsActor.Props(dataPlane.Flows, runtime), Dispatch.NodeStatsActor.Name);
         if (sessions is not null) StartSessionCache(system, settings, sessions);
         AddDrain(system, runtime, settings.DrainTimeout, dataPlane.Flows);
-        return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower, formation);
+        return new SslClusterHandles(system, settings, store, modules, runtime, monitor, backendServers, sessions, follower, formation)
+        {
+            JournalReady = journalReady.Task,
+        };
     }
 }

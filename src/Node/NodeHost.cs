@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Configuration;
 using Microsoft.Data.Sqlite;
 using SslCluster.Actors;
+using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Demo;
@@ -27,6 +28,9 @@ internal static class NodeHost
 
     /// <summary>When the data-path warm-up stops whatever it has done (it takes about a second on two cores).</summary>
     private static readonly TimeSpan WarmUpLimit = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a node waits for another's schema lock, and holds its own at most (<see cref="JournalSchemaGate"/>).</summary>
+    private static readonly TimeSpan SchemaGateWait = TimeSpan.FromSeconds(60);
 
     public static async Task<int> RunAsync(Config overrides)
     {
@@ -106,8 +110,20 @@ internal static class NodeHost
             TlsConnector = dataPlane,
             ScriptsFolder = Path.Combine(dataDir, "scripts"),
         };
-        var handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
-            TimeProvider.System, health, keepalives, sessions);
+        var schemaGate = await EnterSchemaGateAsync(config);
+        SslClusterHandles handles;
+        try
+        {
+            handles = SslClusterHost.Start(config, dataPlane, (key, cert) => DataPlane.CheckKeyAndCertificate(key.Payload, cert.Payload),
+                TimeProvider.System, health, keepalives, sessions);
+        }
+        catch
+        {
+            if (schemaGate is not null) await schemaGate.DisposeAsync();
+            throw;
+        }
+
+        var schemaGateGone = schemaGate is null ? Task.CompletedTask : LeaveSchemaGateAsync(schemaGate, handles.JournalReady);
         var ssl = new SslCommands(handles, masterKey, TimeProvider.System);
         NodeLog.Node = Akka.Cluster.Cluster.Get(handles.System).SelfAddress.ToString();
 
@@ -137,10 +153,63 @@ internal static class NodeHost
         };
         NodeLog.Info($"sslnode: node {NodeLog.Node}; admin endpoint {listen.Url} (token in {tokenSource}); data in {dataDir}");
         await handles.System.WhenTerminated;
+        await schemaGateGone;
         await admin.StopAsync();
         if (demoBackend is not null) await demoBackend.DisposeAsync();
         NodeLog.Info("sslnode: stopped");
         return 0;
+    }
+
+    /// <summary>
+    /// On PostgreSQL, one node at a time creates the journal's tables (<see cref="JournalSchemaGate"/>); null when this
+    /// node holds no lock. A database it cannot reach is logged: the node starts, and its journal retries as without the gate.
+    /// </summary>
+    private static async Task<JournalSchemaGate?> EnterSchemaGateAsync(Config config)
+    {
+        if (!JournalSchemaGate.AppliesTo(config)) return null;
+        try
+        {
+            var gate = await JournalSchemaGate.EnterAsync(config, SchemaGateWait);
+            switch (gate.Outcome)
+            {
+                case GateOutcome.Creating:
+                    NodeLog.Info($"sslnode: the journal's tables are missing: this node creates them, holding the schema lock (waited {gate.Waited.TotalSeconds:0.0} s)");
+                    break;
+                case GateOutcome.MadeByAnother:
+                    NodeLog.Info($"sslnode: the journal's tables were created by another node while this one waited {gate.Waited.TotalSeconds:0.0} s for the schema lock");
+                    break;
+                case GateOutcome.WaitedTooLong:
+                    NodeLog.Info($"sslnode: another node held the journal's schema lock for more than {SchemaGateWait.TotalSeconds:0} s: starting without it");
+                    break;
+            }
+
+            return gate.Holds ? gate : null;
+        }
+#pragma warning disable CA1031 // The gate only orders the first start on a new database: whatever fails, the node starts without it.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            NodeLog.Info($"sslnode: could not check the journal's tables in PostgreSQL ({e.GetType().Name}: {e.Message}): starting without the schema lock");
+            return null;
+        }
+    }
+
+    /// <summary>Gives the schema lock back once the node's journal plugin has started (or failed to, or after the wait).</summary>
+    private static async Task LeaveSchemaGateAsync(JournalSchemaGate gate, Task<bool> journalReady)
+    {
+        await using (gate)
+        {
+            try
+            {
+                var started = await journalReady.WaitAsync(SchemaGateWait);
+                NodeLog.Info(started ? "sslnode: the journal's tables are ready: schema lock released"
+                    : "sslnode: the journal did not start: schema lock released (another node may create the tables)");
+            }
+            catch (TimeoutException)
+            {
+                NodeLog.Info($"sslnode: the journal did not start within {SchemaGateWait.TotalSeconds:0} s: schema lock released");
+            }
+        }
     }
 
     private static async Task<Microsoft.AspNetCore.Builder.WebApplication> StartManagementAsync(SslClusterHandles handles, DataPlane dataPlane)
