@@ -45,6 +45,10 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // The first failure of a send made in TryTake (a reset, a broken pipe): no send is tried after it, and the next flush
     // reports it, since the socket may not report it twice (a reset clears the socket's pending error).
     private SocketError? _sendError;
+    // An SSL_write of the relay's data is running (under Gate): only its records go to the socket at once. What the
+    // handshake, a ticket, an alert or a close makes waits for the flush that follows, so that a flight of several
+    // messages leaves in one send (each send is a TCP segment, and on loopback the peer's receive runs in our call).
+    private bool _writingData;
 
     private Socket Socket { get; }
 
@@ -257,7 +261,10 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 return false;
             }
 
-            if (_ssl.Write(buffer.AsSpan(0, count)) != SslStatus.Ok)
+            _writingData = true;
+            var status = _ssl.Write(buffer.AsSpan(0, count));
+            _writingData = false;
+            if (status != SslStatus.Ok)
             {
                 _failed = true;
                 throw new RelayException(Side.ProtocolError(), $"{Side.Name()} write refused: {_ssl.Error}");
@@ -408,14 +415,15 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     private void CountReceived(int count) => Interlocked.Add(ref _received, count);
 
     /// <summary>
-    /// The engine's sink, called under <see cref="Gate"/> inside an SSL call: the sealed bytes are sent at once when no
-    /// flush is sending (they would pass it) and the socket takes them without waiting; what it does not take (all of
+    /// The engine's sink, called under <see cref="Gate"/> inside an SSL call: the records of the relay's data
+    /// (<see cref="WriteAsync"/>) are sent at once when no flush is sending (they would pass it) and the socket takes
+    /// them without waiting; what it does not take (all of
     /// it after a failure, which the next flush then meets and reports) waits in the engine's output buffer.
     /// </summary>
     int IOutputSink.TryTake(ReadOnlySpan<byte> data)
     {
         // A flush may have taken its buffer and not yet handed it to the socket: a record sent now would pass it.
-        if (_flushing || _sendError is not null)
+        if (!_writingData || _flushing || _sendError is not null)
         {
             return 0;
         }
@@ -479,7 +487,10 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
                 try
                 {
-                    await SocketIo.SendAllAsync(Socket, buffer.AsMemory(start, n), cancellationToken);
+                    // Most flushes (a handshake's flight, an answer) fit the socket's send buffer: sent here, without the
+                    // socket engine's async send (whose event-args object a socket then keeps for its life).
+                    int now = SendNow(buffer.AsSpan(start, n));
+                    if (now < n) await SocketIo.SendAllAsync(Socket, buffer.AsMemory(start + now, n - now), cancellationToken);
                 }
                 finally
                 {
@@ -499,6 +510,18 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
             _sendLock.Release();
         }
+    }
+
+    /// <summary>A send that never waits: the bytes the socket took now (0 when its buffer is full); a failure throws.</summary>
+    private int SendNow(ReadOnlySpan<byte> data)
+    {
+        int sent = Socket.Send(data, SocketFlags.None, out var error);
+        return error switch
+        {
+            SocketError.Success => sent,
+            SocketError.WouldBlock => 0,
+            _ => throw new SocketException((int)error),
+        };
     }
 
     /// <summary>Sends what the engine has queued (an alert after a failure), within a short time, ignoring errors.</summary>
