@@ -13,13 +13,28 @@ namespace SslCluster.OpenSsl;
 /// </summary>
 internal static unsafe class OutputBio
 {
-    // PublicationOnly: a failure is not cached for the life of the process (the next connection tries again).
-    private static readonly Lazy<IntPtr> Method = new(Create, LazyThreadSafetyMode.PublicationOnly);
+    private static readonly Lock MethodGate = new();
+    private static IntPtr _method;
+
+    /// <summary>Made once (a failure is not kept: the next connection tries again), and never freed.</summary>
+    private static IntPtr Method
+    {
+        get
+        {
+            var method = Volatile.Read(ref _method);
+            if (method != IntPtr.Zero) return method;
+            lock (MethodGate)
+            {
+                if (_method == IntPtr.Zero) Volatile.Write(ref _method, Create());
+                return _method;
+            }
+        }
+    }
 
     /// <summary>A new write BIO for <paramref name="owner"/> (a GC handle's IntPtr); zero when OpenSSL has no memory.</summary>
     public static IntPtr New(IntPtr owner)
     {
-        var bio = LibCrypto.BIO_new(Method.Value);
+        var bio = LibCrypto.BIO_new(Method);
         if (bio != IntPtr.Zero)
         {
             LibCrypto.BIO_set_data(bio, owner);

@@ -159,11 +159,18 @@ public sealed class JournalSchemaGate : IAsyncDisposable
         }
 #pragma warning disable CA1031 // A broken session cannot hold the lock: closing it (unpooled) releases it all the same.
         catch (Exception)
-#pragma warning restore CA1031
         {
         }
 
-        await connection.DisposeAsync();
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // Closing an unpooled connection ends its session, which releases the lock, whatever this reports.
+        }
+#pragma warning restore CA1031
     }
 
     /// <summary>Every table exists, under its exact name (the plugin quotes its identifiers) and schema.</summary>

@@ -49,6 +49,8 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // handshake, a ticket, an alert or a close makes waits for the flush that follows, so that a flight of several
     // messages leaves in one send (each send is a TCP segment, and on loopback the peer's receive runs in our call).
     private bool _writingData;
+    // The socket was made non-blocking (the constructor): only then may a send be tried without waiting.
+    private readonly bool _nonBlocking;
 
     private Socket Socket { get; }
 
@@ -67,6 +69,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         try
         {
             socket.Blocking = false;
+            _nonBlocking = true;
             ssl.OutputSink = this;
         }
         catch (Exception e) when (e is ObjectDisposedException or SocketException)
@@ -261,9 +264,17 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 return false;
             }
 
+            SslStatus status;
             _writingData = true;
-            var status = _ssl.Write(buffer.AsSpan(0, count));
-            _writingData = false;
+            try
+            {
+                status = _ssl.Write(buffer.AsSpan(0, count));
+            }
+            finally
+            {
+                _writingData = false;
+            }
+
             if (status != SslStatus.Ok)
             {
                 _failed = true;
@@ -452,7 +463,8 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     {
         lock (Gate)
         {
-            if (PendingOutputLocked() == 0)
+            // Nothing waits and no other flush is still sending what it took: this one has nothing to wait for.
+            if (PendingOutputLocked() == 0 && !_flushing)
             {
                 return;
             }
@@ -489,16 +501,27 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 {
                     // Most flushes (a handshake's flight, an answer) fit the socket's send buffer: sent here, without the
                     // socket engine's async send (whose event-args object a socket then keeps for its life).
-                    int now = SendNow(buffer.AsSpan(start, n));
+                    int now = _nonBlocking ? SendNow(buffer.AsSpan(start, n)) : 0;
+                    Interlocked.Add(ref _sent, now);
                     if (now < n) await SocketIo.SendAllAsync(Socket, buffer.AsMemory(start + now, n - now), cancellationToken);
+                    Interlocked.Add(ref _sent, n - now);
+                }
+                catch
+                {
+                    // What this flush took is lost, perhaps in part sent: the stream cannot go on, and nothing may be sent
+                    // after the gap (a pooled back end would carry a broken stream to its next client).
+                    lock (Gate)
+                    {
+                        _sendError ??= SocketError.OperationAborted;
+                    }
+
+                    throw;
                 }
                 finally
                 {
                     // Rented from the shared pool by the engine, as SocketIo's buffers are.
                     SocketIo.Return(buffer);
                 }
-
-                Interlocked.Add(ref _sent, n);
             }
         }
         finally
