@@ -166,7 +166,6 @@ internal static class NodeHost
     /// </summary>
     private static async Task<JournalSchemaGate?> EnterSchemaGateAsync(Config config)
     {
-        if (!JournalSchemaGate.AppliesTo(config)) return null;
         try
         {
             var gate = await JournalSchemaGate.EnterAsync(config, SchemaGateWait);

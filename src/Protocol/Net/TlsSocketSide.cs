@@ -441,15 +441,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
         try
         {
-            int sent = Socket.Send(data, SocketFlags.None, out var error);
-            if (error != SocketError.Success)
-            {
-                if (error != SocketError.WouldBlock) _sendError = error;
-                return 0;
-            }
-
+            int sent = SendNow(data);
             Interlocked.Add(ref _sent, sent);
             return sent;
+        }
+        catch (SocketException e)
+        {
+            _sendError = e.SocketErrorCode;
+            return 0;
         }
         catch (ObjectDisposedException)
         {
