@@ -13,14 +13,18 @@ using SslCluster.Protocol.Admin;
 //   phase "load"  : make and import the key+certificate pairs, configure the ssl-servers, then measure
 //                   configure -> in force on every node for one more ssl-server, memory per node, and the handshake
 //                   rate of a VIP choosing among 255 ssl-servers by SNI against a VIP of one.
+//   phase "roll"  : `sslctl cluster rolling-restart` (scale.sh supervises the nodes and starts each again after its
+//                   drain) under a client load over every configured ssl-server name, retried on another node when a
+//                   connection fails: how long it took, requests served and failed, then every node serving again.
 //   phase "join"  : a node started empty at a given time: how long until it holds the store's revision and is ready.
 // Every figure goes to standard output as "figure<TAB>value<TAB>unit" lines (scale.sh makes the report from them).
 var options = Options.Parse(args);
 return options.Phase switch
 {
     "load" => await Load.RunAsync(options),
+    "roll" => await Roll.RunAsync(options),
     "join" => await Join.RunAsync(options),
-    _ => Fail($"unknown phase '{options.Phase}' (load or join)"),
+    _ => Fail($"unknown phase '{options.Phase}' (load, roll or join)"),
 };
 
 static int Fail(string message)
@@ -46,9 +50,9 @@ internal sealed record Node(int Index, int AdminPort, string DataDir, int Pid)
         .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
 }
 
-internal sealed record Options(string Phase, string Work, int Pairs, int Servers, IReadOnlyList<Node> Nodes, long StartedAtMs)
+internal sealed record Options(string Phase, string Work, int Pairs, int Servers, IReadOnlyList<Node> Nodes, long StartedAtMs, string Sslctl)
 {
-    /// <summary>--phase load|join --work DIR --pairs N --servers N --node INDEX:ADMINPORT:DATADIR:PID ... [--started-at EPOCHMS]</summary>
+    /// <summary>--phase load|roll|join --work DIR --pairs N --servers N --node INDEX:ADMINPORT:DATADIR:PID ... [--started-at EPOCHMS] [--sslctl DLL]</summary>
     public static Options Parse(string[] args)
     {
         string Value(string name, string fallback) => Array.IndexOf(args, name) is var i and >= 0 ? args[i + 1] : fallback;
@@ -60,7 +64,8 @@ internal sealed record Options(string Phase, string Work, int Pairs, int Servers
             nodes.Add(new Node(int.Parse(p[0], CultureInfo.InvariantCulture), int.Parse(p[1], CultureInfo.InvariantCulture), p[2], int.Parse(p[3], CultureInfo.InvariantCulture)));
         }
         return new Options(Value("--phase", "load"), Value("--work", "/tmp/sslcluster-scale"), int.Parse(Value("--pairs", "10000"), CultureInfo.InvariantCulture),
-            int.Parse(Value("--servers", "2000"), CultureInfo.InvariantCulture), nodes, long.Parse(Value("--started-at", "0"), CultureInfo.InvariantCulture));
+            int.Parse(Value("--servers", "2000"), CultureInfo.InvariantCulture), nodes, long.Parse(Value("--started-at", "0"), CultureInfo.InvariantCulture),
+            Value("--sslctl", ""));
     }
 }
 
@@ -123,6 +128,9 @@ internal static class Load
     public const int FirstListPort = 22000;
     public const int PerList = 16;
     public const int SniServers = 255;
+
+    /// <summary>The VIP port serving site <paramref name="site"/> in <see cref="Configuration"/> (sites below the configured count).</summary>
+    public static int PortOf(int site) => site < SniServers ? SniVipPort : site == SniServers ? OneVipPort : FirstListPort + (site - SniServers - 1) / PerList;
 
     public static async Task<int> RunAsync(Options o)
     {
@@ -188,7 +196,7 @@ internal static class Load
             var extra = $"ssl associate rsakey k{site} site{site}-key\nssl associate cert c{site} site{site}-cert\n" +
                 $"ssl-proxy-list l{lastList}\n  ssl-server {number}\n  ssl-server {number} rsakey k{site}\n  ssl-server {number} rsacert c{site}\n" +
                 $"  ssl-server {number} vip address 127.0.0.1\n  ssl-server {number} port {FirstListPort + lastList}\n" +
-                $"  ssl-server {number} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 80\n";
+                $"  ssl-server {number} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 {Roll.BackendPort}\n";
             clock.Restart();
             await ConfigureAsync(http, extra);
             commits.Add(clock.Elapsed.TotalSeconds);
@@ -240,7 +248,7 @@ internal static class Load
         // Associations for the sites the later single changes add (files already imported).
         void Server(int n, int site, int port) => s.Append(CultureInfo.InvariantCulture,
             $"  ssl-server {n}\n  ssl-server {n} rsakey k{site}\n  ssl-server {n} rsacert c{site}\n  ssl-server {n} vip address 127.0.0.1\n  ssl-server {n} port {port}\n" +
-            $"  ssl-server {n} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 80\n");
+            $"  ssl-server {n} cipher ecdhe-rsa-with-aes-128-gcm-sha256 127.0.0.9 {Roll.BackendPort}\n");
         void Module(string list, int port) => s.Append(CultureInfo.InvariantCulture,
             $"service m-{list}\n  type ssl-accel\n  keepalive type none\n  add ssl-proxy-list {list}\n  active\nowner scale\n  content r-{list}\n    vip address 127.0.0.1\n    port {port}\n    add service m-{list}\n    active\n");
         s.Append("ssl-proxy-list sni\n");
@@ -295,6 +303,251 @@ internal static class Load
                 if (DateTime.UtcNow > deadline) throw new TimeoutException($"node {node.Index} never held revision {revision}: {body}");
                 await Task.Delay(50);
             }
+        }
+    }
+}
+
+internal static class Roll
+{
+    /// <summary>The back end every ssl-server forwards to: 127.0.0.9:BackendPort, served by this phase while it runs.</summary>
+    public const int BackendPort = 18099;
+
+    private const int Workers = 8;
+    private const int Attempts = 3;
+
+    public static async Task<int> RunAsync(Options o)
+    {
+        if (o.Sslctl.Length == 0 || !File.Exists(o.Sslctl)) return Fail($"--sslctl must name sslctl.dll (got '{o.Sslctl}')");
+        using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(20));
+        using var backend = new TcpListener(IPAddress.Parse("127.0.0.9"), BackendPort);
+        backend.Start(512);
+        var serving = ServeAsync(backend, stop.Token);
+
+        using var store = o.Nodes[0].Http();
+        var before = await RunningConfigAsync(store);
+        var load = new Clients(o, stop.Token);
+        var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(() => load.WorkAsync(w))).ToArray();
+        await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        var okBefore = load.Ok;
+
+        var clock = Stopwatch.StartNew();
+        var sslctl = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { o.Sslctl, "--endpoint", $"http://127.0.0.1:{o.Nodes[0].AdminPort}", "--data-dir", o.Nodes[0].DataDir, "cluster", "rolling-restart" })
+        {
+            sslctl.ArgumentList.Add(a);
+        }
+        using var rolling = Process.Start(sslctl)!;
+        var output = rolling.StandardOutput.ReadToEndAsync(stop.Token);
+        var errors = rolling.StandardError.ReadToEndAsync(stop.Token);
+        await rolling.WaitForExitAsync(stop.Token);
+        var rollSeconds = clock.Elapsed.TotalSeconds;
+        foreach (var line in (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries)) Figures.Note("sslctl: " + line);
+        foreach (var line in (await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries)) Figures.Note("sslctl (stderr): " + line);
+        await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        await stop.CancelAsync();
+        await Task.WhenAll(workers);
+        await serving;
+
+        Figures.Report("rolling_restart_exit_code", rolling.ExitCode, "");
+        Figures.Report("rolling_restart_seconds", rollSeconds, "s");
+        Figures.Report("rolling_restart_requests_during", load.Ok - okBefore, "requests");
+        Figures.Report("rolling_restart_requests_ok", load.Ok, "requests");
+        Figures.Report("rolling_restart_requests_failed", load.Failures.Count, "requests");
+        Figures.Report("rolling_restart_connections_retried_refused", load.RetriedRefused, "connections");
+        Figures.Report("rolling_restart_connections_retried_other", load.RetriedOther, "connections");
+        Figures.Report("rolling_restart_slowest_request_ms", load.SlowestMs, "ms");
+        Figures.Report("rolling_restart_distinct_sites_served", load.Sites.Count, "ssl-servers");
+        foreach (var failure in load.Failures.Take(10)) Figures.Note("failed: " + failure);
+        foreach (var retry in load.OtherRetries.Take(10)) Figures.Note("retried (not refused): " + retry);
+
+        // Afterwards: the same configuration, every node at the store's revision, and every node serving every 7th site.
+        var show = await store.GetFromJsonAsync<ClusterResponse>(AdminPaths.Cluster, AdminJson.Options);
+        var revision = show!.Members.Where(m => m.Revision is not null).Max(m => m.StoreRevision ?? m.Revision!.Value);
+        await Load.InForceEverywhereAsync(o, revision);
+        var after = await RunningConfigAsync(store);
+        Figures.Report("rolling_restart_configuration_unchanged", before == after ? 1 : 0, "");
+        var wrong = 0;
+        var checkedSites = 0;
+        foreach (var node in o.Nodes)
+        {
+            for (var site = node.Index; site < o.Servers; site += 7)
+            {
+                checkedSites++;
+                if (await Tls.SubjectAsync(node.Address, Load.PortOf(site), $"site{site}.scale.test") != $"CN=site{site}.scale.test") wrong++;
+            }
+        }
+        Figures.Report("after_roll_sites_checked", checkedSites, "handshakes");
+        Figures.Report("after_roll_sites_wrong", wrong, "handshakes");
+        return rolling.ExitCode == 0 && load.Failures.IsEmpty && wrong == 0 && before == after ? 0 : 1;
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("ScaleBench: " + message);
+        return 2;
+    }
+
+    private static async Task<string> RunningConfigAsync(HttpClient http) =>
+        (await http.GetFromJsonAsync<RunningConfigResponse>(AdminPaths.RunningConfig, AdminJson.Options))!.Text;
+
+    /// <summary>The back end: each connection gets one 200 answer to its request and is closed.</summary>
+    private static async Task ServeAsync(TcpListener listener, CancellationToken stop)
+    {
+        var answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"u8.ToArray();
+        var open = new List<Task>();
+        try
+        {
+            while (true)
+            {
+                var client = await listener.AcceptSocketAsync(stop);
+                open.Add(Task.Run(async () =>
+                {
+                    using var socket = client;
+                    var buffer = new byte[4096];
+                    var held = 0;
+                    try
+                    {
+                        while (held < buffer.Length)
+                        {
+                            var n = await socket.ReceiveAsync(buffer.AsMemory(held), SocketFlags.None, stop);
+                            if (n == 0) return;
+                            held += n;
+                            if (buffer.AsSpan(0, held).IndexOf("\r\n\r\n"u8) >= 0) break;
+                        }
+                        await socket.SendAsync(answer, SocketFlags.None, stop);
+                        socket.Shutdown(SocketShutdown.Send);
+                    }
+                    catch (Exception e) when (e is SocketException or OperationCanceledException)
+                    {
+                        // The relay went away: nothing to answer.
+                    }
+                }, CancellationToken.None));
+                open.RemoveAll(t => t.IsCompleted);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The phase is over.
+        }
+        await Task.WhenAll(open);
+    }
+
+    /// <summary>
+    /// Clients that each open a TLS connection to one configured site (SNI and VIP port as configured), check the
+    /// certificate served for it, send one request and read the answer to its end; a node is picked round the three,
+    /// and a connection that fails is tried again on the next node, up to three times (a client that retries a
+    /// refused connection elsewhere). A request fails when every attempt did.
+    /// </summary>
+    private sealed class Clients(Options o, CancellationToken stop)
+    {
+        private long _ok;
+        private long _next;
+        private long _retriedRefused;
+        private long _retriedOther;
+        private long _slowestTicks;
+
+        public long Ok => Interlocked.Read(ref _ok);
+
+        public long RetriedRefused => Interlocked.Read(ref _retriedRefused);
+
+        public long RetriedOther => Interlocked.Read(ref _retriedOther);
+
+        public double SlowestMs => TimeSpan.FromTicks(Interlocked.Read(ref _slowestTicks)).TotalMilliseconds;
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> Failures { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentQueue<string> OtherRetries { get; } = new();
+
+        public System.Collections.Concurrent.ConcurrentDictionary<int, bool> Sites { get; } = new();
+
+        public async Task WorkAsync(int worker)
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var n = Interlocked.Increment(ref _next);
+                var site = (int)(n * 7919 % o.Servers);
+                var started = Stopwatch.GetTimestamp();
+                string? failure = null;
+                for (var attempt = 0; attempt < Attempts; attempt++)
+                {
+                    var node = o.Nodes[(int)((n + attempt) % o.Nodes.Count)];
+                    failure = await OneAsync(node.Address, site);
+                    if (failure is null) break;
+                    if (stop.IsCancellationRequested) return;
+                    if (attempt + 1 < Attempts)
+                    {
+                        if (failure.EndsWith("refused", StringComparison.Ordinal)) Interlocked.Increment(ref _retriedRefused);
+                        else
+                        {
+                            Interlocked.Increment(ref _retriedOther);
+                            OtherRetries.Enqueue($"node {node.Index}, site{site}: {failure}");
+                        }
+                    }
+                }
+                if (failure is not null)
+                {
+                    Failures.Enqueue($"site{site}: {failure}");
+                    continue;
+                }
+                Interlocked.Increment(ref _ok);
+                Sites.TryAdd(site, true);
+                var took = Stopwatch.GetElapsedTime(started).Ticks;
+                long seen;
+                while (took > (seen = Interlocked.Read(ref _slowestTicks)) && Interlocked.CompareExchange(ref _slowestTicks, took, seen) != seen)
+                {
+                }
+            }
+        }
+
+        /// <summary>One request on a new connection: null when it succeeded, else why not ("... refused" when the connect was).</summary>
+        private async Task<string?> OneAsync(IPAddress address, int site)
+        {
+            using var tcp = new TcpClient();
+            try
+            {
+                await tcp.ConnectAsync(address, Load.PortOf(site), stop);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                return "connection refused";
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                return "connect: " + e.Message;
+            }
+            try
+            {
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                limit.CancelAfter(TimeSpan.FromSeconds(15));
+                string subject = "";
+                await using var tls = new SslStream(tcp.GetStream(), false, (_, c, _, _) =>
+                {
+                    subject = c is null ? "" : X509CertificateLoader.LoadCertificate(c.GetRawCertData()).Subject;
+                    return true;
+                });
+                var name = $"site{site}.scale.test";
+                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = name }, limit.Token);
+                if (subject != $"CN={name}") return $"served '{subject}' for {name}";
+                await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"), limit.Token);
+                using var answer = new MemoryStream();
+                await tls.CopyToAsync(answer, limit.Token);
+                var text = Encoding.ASCII.GetString(answer.ToArray());
+                return text.StartsWith("HTTP/1.1 200 ", StringComparison.Ordinal) && text.EndsWith("ok", StringComparison.Ordinal)
+                    ? null
+                    : $"answer '{text[..Math.Min(text.Length, 80)]}'";
+            }
+            catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
+            {
+                return e.GetType().Name + ": " + e.GetBaseException().Message;
+            }
+        }
+
+        public async Task WaitForMoreAsync(long count, TimeSpan timeout)
+        {
+            var target = Ok + count;
+            var deadline = DateTime.UtcNow + timeout;
+            while (Ok < target && DateTime.UtcNow < deadline && !stop.IsCancellationRequested) await Task.Delay(50, CancellationToken.None);
+            if (Ok < target) throw new TimeoutException($"only {Ok} requests succeeded, wanted {target}; failures: {string.Join(" | ", Failures.Take(5))}");
         }
     }
 }
