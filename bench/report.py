@@ -121,13 +121,14 @@ w("### Ours / HAProxy (each row from one run of the anchor script; median of the
 mode_file = os.path.join(R, "node-mode.txt")
 mode = dict(line.split("=", 1) for line in open(mode_file).read().split()) if os.path.exists(mode_file) else {}
 reuse = mode.get("HTTP_REUSE") == "1"
-warm_up = mode.get("WARM_UP")  # older folders do not say: their node ran without the warm-up
+warm_up = mode.get("WARM_UP")  # older folders do not say
 w("HAProxy http: `mode http`, parses HTTP and re-uses back-end connections; HAProxy tcp: `mode tcp`, layer 4 with one "
   "back-end connection per client connection. Our node: " +
   ("`ssl-server N http-reuse` (reads HTTP and re-uses back-end connections, as HAProxy http). " if reuse
    else "one back-end connection per client connection (layer 4, as HAProxy tcp). ") +
   (f"It ran its data-path warm-up of {warm_up} connections before it listened. " if warm_up and warm_up != "0"
-   else "It ran without its data-path warm-up, so the first row of each pass met a node that still compiled. ") +
+   else "It ran without its data-path warm-up, so the first row of each pass met a node that still compiled. "
+   if warm_up == "0" else "") +
   "Cells: **median** (individual runs; protocol and suite the client negotiated; for handshake rows how many of the "
   "client's handshakes were resumptions; busy % of the server core 0 during the run). The ratio per busy core "
   "divides each value by its server-core busy fraction first (it matters where a run did not saturate core 0).\n")

@@ -9,7 +9,7 @@
 #     load over all the ssl-server names, retried on another node when a connection fails: time, requests, failures;
 #   - a fourth node started empty: time until it holds the store's revision and is ready.
 #
-#   bench/scale.sh                          PAIRS=10000 SERVERS=2000; about 20-30 minutes on 2 cores (the pairs are
+#   bench/scale.sh                          PAIRS=10000 SERVERS=2000; about 30 minutes on 2 cores (the pairs are
 #                                           made once and kept in WORK; importing them is most of the time)
 #   PAIRS=2000 SERVERS=1000 bench/scale.sh  a smaller run
 # Output: bench/results/scale-<date-time>/figures.tsv and report.md; node logs in WORK/n*.log.
@@ -51,7 +51,16 @@ pids=() sups=()
 stop() {
   trap '' INT TERM
   touch "$WORK/stop"
-  for sup in "${sups[@]}"; do pkill -TERM -P "$sup" 2>/dev/null || true; done
+  # A supervisor may have started its node again just before the stop file appeared: ask until every loop has
+  # ended, and kill what is still running after 60 s (a node's drain gives up after 35 s).
+  local sup n
+  for n in $(seq 1 120); do
+    for sup in "${sups[@]}"; do pkill -TERM -P "$sup" 2>/dev/null || true; done
+    sleep 0.5
+    for sup in "${sups[@]}"; do kill -0 "$sup" 2>/dev/null && continue 2; done
+    break
+  done
+  for sup in "${sups[@]}"; do pkill -KILL -P "$sup" 2>/dev/null || true; kill -KILL "$sup" 2>/dev/null || true; done
   for sup in "${sups[@]}"; do wait "$sup" 2>/dev/null || true; done
   "$ROOT/scripts/test-postgres.sh" stop >/dev/null 2>&1 || true
 }
@@ -81,7 +90,7 @@ wait_node() {
   local i=$1 pid
   for _ in $(seq 1 240); do
     if curl -sf -o /dev/null "http://127.0.0.1:$((18500 + i))/readyz"; then
-      pid=$(pgrep -P "${sups[$((i - 1))]}" -f sslnode.dll | head -n 1)
+      pid=$(pgrep -o -P "${sups[$((i - 1))]}" -f sslnode.dll || true)
       [ -n "$pid" ] && { pids[$((i - 1))]=$pid; return 0; }
     fi
     kill -0 "${sups[$((i - 1))]}" 2>/dev/null || { log "node $i stopped; see $WORK/n$i.log"; exit 1; }

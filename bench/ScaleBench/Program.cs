@@ -327,7 +327,17 @@ internal static class Roll
         var before = await RunningConfigAsync(store);
         var load = new Clients(o, stop.Token);
         var workers = Enumerable.Range(0, Workers).Select(w => Task.Run(() => load.WorkAsync(w))).ToArray();
-        await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        try
+        {
+            await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException e)
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(workers);
+            await serving;
+            return Fail("the load does not run before the restart: " + e.Message);
+        }
         var okBefore = load.Ok;
 
         var clock = Stopwatch.StartNew();
@@ -337,28 +347,56 @@ internal static class Roll
             sslctl.ArgumentList.Add(a);
         }
         using var rolling = Process.Start(sslctl)!;
-        var output = rolling.StandardOutput.ReadToEndAsync(stop.Token);
-        var errors = rolling.StandardError.ReadToEndAsync(stop.Token);
-        await rolling.WaitForExitAsync(stop.Token);
+        var output = rolling.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var errors = rolling.StandardError.ReadToEndAsync(CancellationToken.None);
+        var finished = true;
+        try
+        {
+            await rolling.WaitForExitAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The phase's limit: no more drains once the figures are reported.
+            finished = false;
+            rolling.Kill(entireProcessTree: true);
+            await rolling.WaitForExitAsync(CancellationToken.None);
+            Figures.Note("the rolling restart did not finish within the phase's 20 minutes; sslctl was stopped");
+        }
         var rollSeconds = clock.Elapsed.TotalSeconds;
+        var okDuring = load.Ok - okBefore;
+        var sitesDuring = load.Sites.Count;
         foreach (var line in (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries)) Figures.Note("sslctl: " + line);
         foreach (var line in (await errors).Split('\n', StringSplitOptions.RemoveEmptyEntries)) Figures.Note("sslctl (stderr): " + line);
-        await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        var settled = true;
+        try
+        {
+            // The load goes on until every node serves again: 200 more requests after the restart.
+            if (finished) await load.WaitForMoreAsync(200, TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException e)
+        {
+            settled = false;
+            Figures.Note(e.Message);
+        }
         await stop.CancelAsync();
         await Task.WhenAll(workers);
         await serving;
 
-        Figures.Report("rolling_restart_exit_code", rolling.ExitCode, "");
+        // Every node was replaced: the processes that ran before the restart are gone.
+        var replaced = o.Nodes.Count(n => !Directory.Exists($"/proc/{n.Pid}"));
+        Figures.Report("rolling_restart_exit_code", finished ? rolling.ExitCode : -1, "");
         Figures.Report("rolling_restart_seconds", rollSeconds, "s");
-        Figures.Report("rolling_restart_requests_during", load.Ok - okBefore, "requests");
+        Figures.Report("rolling_restart_nodes_replaced", replaced, "nodes");
+        Figures.Report("rolling_restart_requests_during", okDuring, "requests");
         Figures.Report("rolling_restart_requests_ok", load.Ok, "requests");
         Figures.Report("rolling_restart_requests_failed", load.Failures.Count, "requests");
         Figures.Report("rolling_restart_connections_retried_refused", load.RetriedRefused, "connections");
         Figures.Report("rolling_restart_connections_retried_other", load.RetriedOther, "connections");
         Figures.Report("rolling_restart_slowest_request_ms", load.SlowestMs, "ms");
-        Figures.Report("rolling_restart_distinct_sites_served", load.Sites.Count, "ssl-servers");
+        Figures.Report("rolling_restart_distinct_sites_served_during", sitesDuring, "ssl-servers");
         foreach (var failure in load.Failures.Take(10)) Figures.Note("failed: " + failure);
         foreach (var retry in load.OtherRetries.Take(10)) Figures.Note("retried (not refused): " + retry);
+        if (!finished || !settled) return 1;
 
         // Afterwards: the same configuration, every node at the store's revision, and every node serving every 7th site.
         var show = await store.GetFromJsonAsync<ClusterResponse>(AdminPaths.Cluster, AdminJson.Options);
@@ -378,7 +416,7 @@ internal static class Roll
         }
         Figures.Report("after_roll_sites_checked", checkedSites, "handshakes");
         Figures.Report("after_roll_sites_wrong", wrong, "handshakes");
-        return rolling.ExitCode == 0 && load.Failures.IsEmpty && wrong == 0 && before == after ? 0 : 1;
+        return rolling.ExitCode == 0 && replaced == o.Nodes.Count && load.Failures.IsEmpty && wrong == 0 && before == after ? 0 : 1;
     }
 
     private static int Fail(string message)
