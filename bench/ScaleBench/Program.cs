@@ -134,6 +134,12 @@ internal static class Load
 
     public static async Task<int> RunAsync(Options o)
     {
+        // Step 4 adds five ssl-servers, from the pairs after the first SERVERS; the SNI VIP and the one-name VIP take 256.
+        if (o.Pairs < o.Servers + 5 || o.Servers < SniServers + 2)
+        {
+            Console.Error.WriteLine($"ScaleBench: PAIRS ({o.Pairs}) must be at least SERVERS + 5 and SERVERS ({o.Servers}) at least {SniServers + 2}");
+            return 2;
+        }
         var node1 = o.Nodes[0];
         using var http = node1.Http();
 
