@@ -86,20 +86,36 @@ internal static class Tls
         {
             using var tcp = new TcpClient();
             await tcp.ConnectAsync(address, port);
-            X509Certificate? seen = null;
-            await using var tls = new SslStream(tcp.GetStream(), false, (_, c, _, _) =>
-            {
-                seen = c is null ? null : X509CertificateLoader.LoadCertificate(c.GetRawCertData());
-                return true;
-            });
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = sni }, cts.Token);
-            return seen?.Subject ?? "";
+            var (tls, subject) = await HandshakeAsync(tcp, sni, cts.Token);
+            await tls.DisposeAsync();
+            return subject;
         }
         catch (Exception e) when (e is IOException or SocketException or System.Security.Authentication.AuthenticationException or OperationCanceledException)
         {
             return "";
         }
+    }
+
+    /// <summary>A TLS handshake on <paramref name="tcp"/> offering <paramref name="sni"/>, any certificate accepted: the stream, and the subject served ("" when none).</summary>
+    public static async Task<(SslStream Tls, string Subject)> HandshakeAsync(TcpClient tcp, string sni, CancellationToken cancellationToken)
+    {
+        var subject = "";
+        var tls = new SslStream(tcp.GetStream(), false, (_, c, _, _) =>
+        {
+            subject = c is null ? "" : X509CertificateLoader.LoadCertificate(c.GetRawCertData()).Subject;
+            return true;
+        });
+        try
+        {
+            await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = sni }, cancellationToken);
+        }
+        catch
+        {
+            await tls.DisposeAsync();
+            throw;
+        }
+        return (tls, subject);
     }
 
     /// <summary>Full handshakes a second against <paramref name="port"/>, <paramref name="clients"/> at once, for <paramref name="duration"/>; each picks its SNI.</summary>
@@ -563,14 +579,9 @@ internal static class Roll
             {
                 using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 limit.CancelAfter(TimeSpan.FromSeconds(15));
-                string subject = "";
-                await using var tls = new SslStream(tcp.GetStream(), false, (_, c, _, _) =>
-                {
-                    subject = c is null ? "" : X509CertificateLoader.LoadCertificate(c.GetRawCertData()).Subject;
-                    return true;
-                });
                 var name = $"site{site}.scale.test";
-                await tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions { TargetHost = name }, limit.Token);
+                var (tls, subject) = await Tls.HandshakeAsync(tcp, name, limit.Token);
+                await using var _ = tls;
                 if (subject != $"CN={name}") return $"served '{subject}' for {name}";
                 await tls.WriteAsync(Encoding.ASCII.GetBytes($"GET / HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n"), limit.Token);
                 using var answer = new MemoryStream();
