@@ -64,7 +64,9 @@ public sealed unsafe class SslConnection : IDisposable
     private byte[]? _output;
     private int _outputStart;
     private int _outputEnd;
-    private readonly Func<string?, SslContext?>? _select;
+    // Dropped once the handshake is done (no renegotiation): the caller's delegate, and what it holds, are not kept for
+    // the connection's life.
+    private Func<string?, SslContext?>? _select;
 
     // A server connection's listener front (Context is the variant of it the connection started on).
     private SslContext? _front;
@@ -496,6 +498,7 @@ public sealed unsafe class SslConnection : IDisposable
         if (r == 1)
         {
             _established = true;
+            _select = null;
             return SslStatus.Ok;
         }
 

@@ -100,10 +100,8 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
 /// The bytes move in the data-path task it starts and never pass through its mailbox; the actor learns that the task
 /// ended, then stops. Stopping the actor (its agent stopping, the node shutting down) aborts the connection.
 /// </summary>
-public sealed class ConnectionActor : UntypedActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor
 {
-    public ITimerScheduler Timers { get; set; } = null!;
-
     public sealed record GetInfo
     {
         public static GetInfo Instance { get; } = new();
@@ -135,9 +133,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     /// <summary>More than one core for this process (its affinity and CPU quota count): data paths start on the pool.</summary>
     private static readonly bool SpreadStarts = Environment.ProcessorCount > 1;
 
-    private readonly CancellationTokenSource _abort = new();
     private readonly ConnectionState _state;
     private readonly TimeProvider _time;
+    // The drain's deadline, when one was set (a later drain replaces it); the system's scheduler rather than the actor's
+    // timers, so that a connection actor keeps no timer table.
+    private ICancelable? _drain;
 
     public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits)
@@ -150,19 +150,19 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // listener's accepts, and from the pool it goes on, at its first wait, on its own socket's engine thread (one
         // per core). With one core there is nowhere to spread it: it starts here, without a thread-pool hop.
         var self = Self;
-        var token = _abort.Token;
-        if (SpreadStarts) ThreadPool.UnsafeQueueUserWorkItem(_ => _ = RunAsync(socket, runtime, module, counters, state, limits, self, token), null);
-        else _ = RunAsync(socket, runtime, module, counters, state, limits, self, token);
+        if (SpreadStarts) ThreadPool.UnsafeQueueUserWorkItem(_ => _ = RunAsync(socket, runtime, module, counters, state, limits, self), null);
+        else _ = RunAsync(socket, runtime, module, counters, state, limits, self);
     }
 
     private static async Task RunAsync(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
-        NodeLimits? limits, IActorRef self, CancellationToken token)
+        NodeLimits? limits, IActorRef self)
     {
         // The dispatcher took a reference on the runtime for this connection; the task releases it, so a runtime is
         // never retired under a connection that is still moving bytes, even when the actor stops first.
         try
         {
-            await runtime.RunAsync(socket, module, counters, state, token);
+            // Aborted through its state (ConnectionState.Attach), not a token: no cancellation source per connection.
+            await runtime.RunAsync(socket, module, counters, state, CancellationToken.None);
         }
         finally
         {
@@ -195,7 +195,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case FlowAgentActor.DrainConnections d:
                 var left = d.Deadline - _time.GetUtcNow();
                 if (left <= TimeSpan.Zero) Context.Stop(Self);
-                else Timers.StartSingleTimer("drain", Kill.Instance, left);
+                else
+                {
+                    _drain?.Cancel();
+                    _drain = Context.System.Scheduler.ScheduleTellOnceCancelable(left, Self, Kill.Instance, Self);
+                }
                 break;
             default:
                 Unhandled(message);
@@ -205,24 +209,29 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(() => new ConnectionActor(socket, runtime, module, counters, state, time, limits)))
+        Akka.Actor.Props.CreateBy(new Producer(socket, runtime, module, counters, state, time, limits))
             .WithDispatcher(InlineExecutor.Dispatcher).WithMailbox(CompactMailbox.Path);
 
     /// <summary>
-    /// Creates the actor by a plain delegate: one is made per client connection, and the expression form of
-    /// <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time.
+    /// Creates the actor from its arguments, held here: one is made per client connection, and the expression form of
+    /// <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time, while a delegate
+    /// would cost a closure and a delegate more per connection.
     /// </summary>
-    private sealed class Producer(Func<ConnectionActor> create) : IIndirectActorProducer
+    private sealed class Producer(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
+        TimeProvider time, NodeLimits? limits) : IIndirectActorProducer
     {
         public Type ActorType => typeof(ConnectionActor);
 
-        public ActorBase Produce() => create();
+        public ActorBase Produce() => new ConnectionActor(socket, runtime, module, counters, state, time, limits);
 
         public void Release(ActorBase actor)
         {
         }
     }
 
-    // The token source is left to the GC rather than disposed here, because the data-path task may still observe it.
-    protected override void PostStop() => _abort.Cancel();
+    protected override void PostStop()
+    {
+        _drain?.Cancel();
+        _state.Abort();
+    }
 }

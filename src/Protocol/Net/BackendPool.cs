@@ -199,17 +199,13 @@ internal sealed class BackendPool : IIdleReleases, IDisposable
 }
 
 /// <summary>
-/// Where the back-end connection of one client flow with http-reuse comes from and goes back to: the pool of its
-/// ssl-server in this revision, and the choice of the real server with the dial to it when no idle connection is kept.
+/// Where the back-end connections of the flows of one ssl-server with http-reuse come from and go back to: the pool of
+/// the ssl-server in this revision, and how long its clients may wait. One per ssl-server and revision, shared by its
+/// flows; the choice of the real server is the flow's (<see cref="IFlowRoutes.ChooseBackend"/>).
 /// </summary>
 /// <param name="FirstRequestTimeout">How long a client may take to send its first whole request head after the handshake.</param>
 /// <param name="KeepAliveTimeout">
 /// How long a keep-alive client may stay idle between two messages (holding no back-end connection) before it is closed
 /// cleanly; zero for no limit.
 /// </param>
-/// <param name="Choose">
-/// Picks the real server once the first request is whole: the pool key of its connections and the dial to it; null
-/// when no server can take the flow now (the ordinary dial then reports why).
-/// </param>
-internal sealed record BackendReuse(BackendPool Pool, TimeSpan FirstRequestTimeout, TimeSpan KeepAliveTimeout,
-    Func<(object Key, Func<CancellationToken, ValueTask<BackendLink>> Dial)?> Choose);
+internal sealed record BackendReuse(BackendPool Pool, TimeSpan FirstRequestTimeout, TimeSpan KeepAliveTimeout);

@@ -118,8 +118,11 @@ internal static class RelayPump
         using var relay = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         // Stops only the wait for the back end's next bytes: when the client ends an exchange that owes it nothing.
         using var backendWait = CancellationTokenSource.CreateLinkedTokenSource(relay.Token);
-        // Stops only the parked client loop's wait for bytes: the release.
-        using var clientWait = release is null ? null : CancellationTokenSource.CreateLinkedTokenSource(relay.Token);
+        // Stops only the parked client loop's wait for bytes: the release. Cancelled with the relay by a registration on
+        // it rather than linked to it: a cancelled socket wait stays in the socket's queue, with its registration, until
+        // the client's next bytes come, and a linked source would keep the relay's source with it while the client idles.
+        using var clientWait = release is null ? null : new CancellationTokenSource();
+        using var clientWaitLink = clientWait is null ? default : relay.Token.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), clientWait);
         var releasing = release is null ? null : new IdleRelease(release, state, clientWait!, backendWait);
         if (releasing is not null) releases!.Add(releasing);
         try

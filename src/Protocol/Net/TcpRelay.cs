@@ -8,7 +8,7 @@ namespace SslCluster.Protocol.Net;
 /// and half-close rules as <see cref="TlsProxyConnection"/> (see <see cref="RelayPump"/>). The observer gets
 /// <see cref="IConnectionObserver.BackendConnected"/> and <see cref="IConnectionObserver.Closed"/> only.
 /// </summary>
-public sealed class TcpRelay : IDisposable
+public sealed class TcpRelay : IDisposable, IAbortable
 {
     private readonly Socket _client;
     private readonly Func<CancellationToken, ValueTask<BackendLink>> _dialBackend;

@@ -14,14 +14,12 @@ namespace SslCluster.Protocol.Net;
 /// options it was created with until it ends, whatever the configuration does meanwhile. See
 /// <see cref="RelayPump"/> for the copy loops and half-close rules, <see cref="ProxyError"/> for the outcomes.
 /// </summary>
-public sealed class TlsProxyConnection : IDisposable
+public sealed class TlsProxyConnection : IDisposable, IAbortable
 {
     private readonly Socket _client;
     private readonly TlsEngine _engine;
     private readonly TlsBindingSelector _selector;
-    private readonly Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> _dialBackend;
-    private readonly Func<HandshakeInfo, IRelayTransform?>? _transformFor;
-    private readonly Func<HandshakeInfo, BackendReuse?>? _reuseFor;
+    private readonly IFlowRoutes _routes;
     private readonly ProxyConnectionOptions _options;
     private readonly IConnectionObserver? _observer;
     private readonly CancellationTokenSource _lifetime = new();
@@ -50,33 +48,32 @@ public sealed class TlsProxyConnection : IDisposable
     public TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
         Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
         IConnectionObserver? observer, Func<HandshakeInfo, IRelayTransform?>? transformFor = null)
-        : this(client, engine, selector, dialBackend, options, observer, transformFor, null)
+        : this(client, engine, selector, new DelegateRoutes(dialBackend ?? throw new ArgumentNullException(nameof(dialBackend)), transformFor),
+            options, observer)
     {
     }
 
     /// <summary>
-    /// The same, with back-end connections re-used (<c>ssl-server N http-reuse</c>) for the flows whose
-    /// <paramref name="reuseFor"/> gives a pool and whose transform is an <see cref="Http.HttpExchange"/> that owns
-    /// the back-end connection: the back end is chosen when a request head is whole, an idle connection is tried
-    /// first, and the connection goes back to the pool when the exchange ends, or the client is idle, between two messages.
+    /// The same, with the flow's routes in one object (the data plane's, which may also re-use back-end connections:
+    /// <c>ssl-server N http-reuse</c>). Under re-use, for the flows whose <see cref="IFlowRoutes.ReuseFor"/> gives a pool
+    /// and whose transform is an <see cref="Http.HttpExchange"/> that owns the back-end connection, the back end is chosen
+    /// when a request head is whole, an idle connection is tried first, and the connection goes back to the pool when the
+    /// exchange ends, or the client is idle, between two messages.
     /// </summary>
-    internal TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector,
-        Func<HandshakeInfo, CancellationToken, ValueTask<BackendLink>> dialBackend, ProxyConnectionOptions? options,
-        IConnectionObserver? observer, Func<HandshakeInfo, IRelayTransform?>? transformFor, Func<HandshakeInfo, BackendReuse?>? reuseFor)
+    internal TlsProxyConnection(Socket client, TlsEngine engine, TlsBindingSelector selector, IFlowRoutes routes,
+        ProxyConnectionOptions? options, IConnectionObserver? observer)
     {
-        _reuseFor = reuseFor;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(selector);
-        ArgumentNullException.ThrowIfNull(dialBackend);
+        ArgumentNullException.ThrowIfNull(routes);
         _options = options ?? new ProxyConnectionOptions();
         _options.Validate();
         _client = client;
         _engine = engine;
         _selector = selector;
-        _dialBackend = dialBackend;
+        _routes = routes;
         _observer = observer;
-        _transformFor = transformFor;
         Id = ConnectionIds.Next();
     }
 
@@ -134,8 +131,8 @@ public sealed class TlsProxyConnection : IDisposable
                 ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake!));
 
                 dialled = true;
-                var transform = _transformFor?.Invoke(handshake!);
-                var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _reuseFor?.Invoke(handshake!) : null;
+                var transform = _routes.TransformFor(handshake!);
+                var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
                 relay = new RelayState();
                 try
                 {
@@ -197,7 +194,7 @@ public sealed class TlsProxyConnection : IDisposable
     private async Task<(ProxyError Error, string Message)> RelayOnceAsync(TlsSocketSide front, HandshakeInfo handshake,
         IRelayTransform? transform, RelayState totals)
     {
-        var (leg, error, message) = await BackendDialer.ConnectAsync(ct => _dialBackend(handshake, ct), _options, _lifetime.Token);
+        var (leg, error, message) = await BackendDialer.ConnectAsync(ct => _routes.DialAsync(handshake, ct), _options, _lifetime.Token);
         Volatile.Write(ref _backend, leg);
         if (!Taken(leg))
         {
@@ -247,7 +244,40 @@ public sealed class TlsProxyConnection : IDisposable
     {
         for (var first = true; ; first = false)
         {
-            var (leg, error, message, started, dialled) = await AcquireAsync(front, handshake, exchange, reuse, first);
+            // The first request must come within its time of the handshake; the next ones within the ssl-server's idle timeout.
+            var wait = first ? reuse.FirstRequestTimeout : reuse.KeepAliveTimeout;
+            var timeout = wait > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token) : null;
+            (BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled) acquired = (null, ProxyError.None, "", null, false);
+            try
+            {
+                timeout?.CancelAfter(wait);
+                var token = timeout?.Token ?? _lifetime.Token;
+                var silent = true;
+                try
+                {
+                    // The client's silence is waited out here, holding no buffer, before AcquireAsync's larger state
+                    // exists: an idle keep-alive client keeps only this method pending.
+                    await front.WaitReadableAsync(token);
+                    silent = false;
+                }
+                catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
+                {
+                    acquired = (null, ProxyError.IdleTimeout, NoRequest(first, wait), null, false);
+                }
+                catch (RelayException e)
+                {
+                    acquired = (null, e.Error, e.Message, null, false);
+                }
+
+                if (!silent) acquired = await AcquireAsync(front, handshake, exchange, reuse, first, wait, token);
+            }
+            finally
+            {
+                // The requests went out over a back-end connection (or never came): the relay's own timeouts take over.
+                timeout?.Dispose();
+            }
+
+            var (leg, error, message, started, dialled) = acquired;
             if (!Taken(leg))
             {
                 if (error == ProxyError.IdleTimeout && !first)
@@ -294,6 +324,10 @@ public sealed class TlsProxyConnection : IDisposable
         }
     }
 
+    private static string NoRequest(bool first, TimeSpan wait) => first
+        ? $"no request within {wait.TotalSeconds:0.###} s of the handshake"
+        : $"no next request within {wait.TotalSeconds:0.###} s (ssl-server idle timeout)";
+
     /// <summary>
     /// The back-end connection of an http-reuse flow for its next requests: reads until a request head is whole (the
     /// first within the reuse's time of the handshake, a later one within the ssl-server's idle timeout, if any, of the
@@ -303,23 +337,20 @@ public sealed class TlsProxyConnection : IDisposable
     /// server is dialled. The requests go out either way; the answer bytes already read are for the relay to pass on.
     /// </summary>
     private async Task<(BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled)> AcquireAsync(
-        TlsSocketSide front, HandshakeInfo handshake, Http.HttpExchange exchange, BackendReuse reuse, bool first)
+        TlsSocketSide front, HandshakeInfo handshake, Http.HttpExchange exchange, BackendReuse reuse, bool first, TimeSpan wait,
+        CancellationToken token)
     {
         using var pending = new RelayOutput();
         // The request read in one go and passed unchanged stays in its read buffer (no copy); else it is in pending.
         byte[]? request = null;
         var count = 0;
-        // The first request must come within its time of the handshake; the next ones within the ssl-server's idle timeout.
-        var wait = first ? reuse.FirstRequestTimeout : reuse.KeepAliveTimeout;
-        using var timeout = wait > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token) : null;
-        timeout?.CancelAfter(wait);
-        var token = timeout?.Token ?? _lifetime.Token;
         try
         {
-            while (!exchange.HasRequest)
+            // The caller waited for the first bytes (RelayReusingAsync); the rest of a head split over reads is waited for here.
+            for (var readable = true; !exchange.HasRequest; readable = false)
             {
                 // No buffer is held while the client is silent: an idle connection costs its TLS state only.
-                await front.WaitReadableAsync(token);
+                if (!readable) await front.WaitReadableAsync(token);
                 byte[]? buffer = SocketIo.Rent();
                 try
                 {
@@ -345,9 +376,7 @@ public sealed class TlsProxyConnection : IDisposable
         }
         catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
         {
-            return (null, ProxyError.IdleTimeout, first
-                ? $"no request within {wait.TotalSeconds:0.###} s of the handshake"
-                : $"no next request within {wait.TotalSeconds:0.###} s (ssl-server idle timeout)", null, false);
+            return (null, ProxyError.IdleTimeout, NoRequest(first, wait), null, false);
         }
         catch (RelayException e)
         {
@@ -382,7 +411,7 @@ public sealed class TlsProxyConnection : IDisposable
         try
         {
             // The server is chosen now that there is a request for it (the balancer sees the load of this moment).
-            var choice = reuse.Choose();
+            var choice = _routes.ChooseBackend(handshake);
             if (choice is { } chosen && exchange.Replayable)
             {
                 while (reuse.Pool.TryTake(chosen.Key) is { } idle)
@@ -400,7 +429,7 @@ public sealed class TlsProxyConnection : IDisposable
                 }
             }
 
-            var dial = choice?.Dial ?? (ct => _dialBackend(handshake, ct));
+            var dial = choice?.Dial ?? (ct => _routes.DialAsync(handshake, ct));
             var (leg, error, message) = await BackendDialer.ConnectAsync(dial, _options, _lifetime.Token);
             Volatile.Write(ref _backend, leg);
             if (leg is null)

@@ -36,6 +36,9 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
     private int _outcome = -1;
     private EndPoint? _backend;
     private IByteCounts? _clientSide;
+    // The data path to end on Abort: null until the runtime attaches it, AbortRequested once an abort came.
+    private object? _connection;
+    private static readonly object AbortRequested = new();
 
     public long Revision { get; } = revision;
 
@@ -83,6 +86,26 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
             if ((int)phase <= current) return;
         }
         while (Interlocked.CompareExchange(ref _phase, (int)phase, current) != current);
+    }
+
+    /// <summary>
+    /// The runtime hands over the connection it runs, so that <see cref="Abort"/> reaches it: an abort that came first
+    /// ends it at once. One object per connection, in place of a cancellation source and its registration.
+    /// </summary>
+    public void Attach(IAbortable connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (Interlocked.CompareExchange(ref _connection, connection, null) == AbortRequested) connection.Abort();
+    }
+
+    /// <summary>Ends the connection's data path now (its actor stopped: a kill, a drain's deadline, the node stopping).</summary>
+    public void Abort() => (Interlocked.Exchange(ref _connection, AbortRequested) as IAbortable)?.Abort();
+
+    /// <summary>A back-end connection is in place: the connection relays to <paramref name="backend"/> from now on.</summary>
+    public void RelayingTo(EndPoint? backend)
+    {
+        Backend = backend;
+        Enter(ConnectionPhase.Relaying);
     }
 
     public void End(ProxyError outcome)

@@ -464,6 +464,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             state.Enter(ConnectionPhase.Dialling);
             using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct, relayRow: counters), owner._baseOptions,
                 new RelayObserver(counters, state, owner.Log, Plan), Insertion(client, counters));
+            state.Attach(relay);
             await relay.RunAsync(cancellationToken);
         }
 
@@ -493,23 +494,36 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         private readonly ConcurrentDictionary<(string, int), TargetBalancer> _destinations = new();
         private readonly Profiles _profiles = new(owner, files, leases);
 
-        public override async Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken)
+        private ConnectionLog Log => owner.Log;
+
+        // Not async: the connection's own run is the task, so that an idle connection keeps no frame of this method.
+        public override Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken)
         {
             ArgumentNullException.ThrowIfNull(module);
             var selector = selectors[module.Name];
             var timeout = module.SslServers.Count > 0 ? module.SslServers[0].Server.HandshakeTimeoutSeconds : Config.SslServer.DefaultHandshakeTimeoutSeconds;
-            var options = owner._baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(timeout) };
+            var options = _options.GetOrAdd(timeout, static (seconds, baseOptions) => baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) },
+                owner._baseOptions);
             counters.Accept();
             var engine = owner.EngineFor(module);
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
-            using var connection = new TlsProxyConnection(client, engine, selector, (info, ct) => Dial(info, module.Name, ct), options,
-                new CountingObserver(counters, state, owner.Log, Plan, learn, module.Name), info => TransformFor(info, counters), info => ReuseFor(info, module.Name));
-            await connection.RunAsync(cancellationToken);
+            var flow = new TlsFlow(this, module, counters, state, learn);
+            // Nothing to dispose once the run has ended: its sockets are closed, and its cancellation source has no timer.
+#pragma warning disable CA2000
+            var connection = new TlsProxyConnection(client, engine, selector, flow, options, flow);
+#pragma warning restore CA2000
+            state.Attach(connection);
+            return connection.RunAsync(cancellationToken);
         }
 
+        /// <summary>The connection options by handshake timeout (seconds): one object for all the connections of a module.</summary>
+        private readonly ConcurrentDictionary<int, ProxyConnectionOptions> _options = new();
+
         private readonly ConcurrentDictionary<string, UrlRewriter> _rewriters = new(StringComparer.Ordinal);
-        private readonly ConcurrentDictionary<string, BackendPool> _pools = new(StringComparer.Ordinal);
+        // Lazy: two first connections of an ssl-server racing in GetOrAdd must not build two pools (a pool's sweep timer
+        // would keep the one thrown away alive).
+        private readonly ConcurrentDictionary<string, Lazy<BackendReuse>> _reuses = new(StringComparer.Ordinal);
 
         /// <summary>
         /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
@@ -530,23 +544,28 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         private static bool Reuses(SslServerPlan server, HandshakeInfo info) =>
             server.Server.HttpReuseSeconds > 0 && !server.Server.SendProxyV2 && HttpOne(info);
 
-        /// <summary>
-        /// Where the flow's back-end connection comes from under http-reuse: the ssl-server's pool, and the server
-        /// chosen (by the balancer, when the first request is whole) with its idle connections.
-        /// </summary>
-        private BackendReuse? ReuseFor(HandshakeInfo info, string module)
+        /// <summary>Where the flow's back-end connections come from under http-reuse: the ssl-server's pool, one per revision.</summary>
+        private BackendReuse? ReuseFor(HandshakeInfo info)
         {
             var server = (SslServerPlan)info.Tag!;
             if (!Reuses(server, info)) return null;
-            var pool = _pools.GetOrAdd(server.BindingKey, _ => new BackendPool(TimeSpan.FromSeconds(server.Server.HttpReuseSeconds)));
-            var idle = server.Server.IdleTimeoutSeconds;
-            return new BackendReuse(pool, TimeSpan.FromSeconds(idle > 0 ? idle : FirstRequestSeconds), TimeSpan.FromSeconds(idle), () =>
+            return _reuses.GetOrAdd(server.BindingKey, static (_, server) => new Lazy<BackendReuse>(() =>
             {
-                var (balancer, port) = BalancerFor(info);
-                if (balancer.Next() is not { } target) return null;
-                return (owner.ReuseKey(target, port, info.ApplicationProtocol),
-                    ct => WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol, target), idle));
-            });
+                var idle = server.Server.IdleTimeoutSeconds;
+                return new BackendReuse(new BackendPool(TimeSpan.FromSeconds(server.Server.HttpReuseSeconds)),
+                    TimeSpan.FromSeconds(idle > 0 ? idle : FirstRequestSeconds), TimeSpan.FromSeconds(idle));
+            }), server).Value;
+        }
+
+        /// <summary>The real server for a whole request under http-reuse (by the balancer, at this moment), with its pool key and dial.</summary>
+        private (object Key, Func<CancellationToken, ValueTask<BackendLink>> Dial)? ChooseBackend(HandshakeInfo info, string module)
+        {
+            var server = (SslServerPlan)info.Tag!;
+            var idle = server.Server.IdleTimeoutSeconds;
+            var (balancer, port) = BalancerFor(info);
+            if (balancer.Next() is not { } target) return null;
+            return (owner.ReuseKey(target, port, info.ApplicationProtocol),
+                ct => WithIdleTimeout(owner.DialAsync(balancer, port, 3, module, _profiles.For, ct, info.ApplicationProtocol, target), idle));
         }
 
         /// <summary>How long an http-reuse client may take to send its first request when its ssl-server sets no idle timeout.</summary>
@@ -554,7 +573,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         protected override void Released()
         {
-            foreach (var pool in _pools.Values) pool.Dispose();
+            foreach (var reuse in _reuses.Values) if (reuse.IsValueCreated) reuse.Value.Pool.Dispose();
         }
 
         private (TargetBalancer Balancer, int Port) BalancerFor(HandshakeInfo info)
@@ -583,40 +602,50 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var link = await dial;
             return seconds > 0 ? link with { IdleTimeout = TimeSpan.FromSeconds(seconds) } : link;
         }
-    }
 
-    /// <summary>Feeds the reference's three gauges, the outcome counters and the connection's state from its lifecycle.</summary>
-    private sealed class CountingObserver(FlowCounters counters, ConnectionState state, ConnectionLog log, ListenerPlan listener,
-        StickyTable? sessions = null, string? module = null) : IConnectionObserver
-    {
-        public void HandshakeStarted(long connectionId, EndPoint? client) => state.Enter(ConnectionPhase.Handshake);
-
-        public void HandshakeCompleted(long connectionId, HandshakeInfo handshake)
+        /// <summary>
+        /// One TLS flow of a module on this listener: its routes (dial, transform, back-end re-use) and the observer
+        /// that feeds the reference's three gauges, the outcome counters and the connection's state from its lifecycle,
+        /// in one object per connection.
+        /// </summary>
+        private sealed class TlsFlow(TlsRuntime runtime, ModulePlan module, FlowCounters counters, ConnectionState state, StickyTable? sessions)
+            : IFlowRoutes, IConnectionObserver
         {
-            state.Enter(ConnectionPhase.Dialling);
-            counters.HandshakeCompleted(handshake.Resumed);
-            counters.ClientAuth(handshake.ClientAuth);
-            if (handshake.ClientAuth is { Failed: true } auth && handshake.Tag is SslServerPlan { Server.ClientAuth.LogFailures: true })
-                log.AuthFailureLetThrough(auth, listener, state);
-            if (sessions is not null && module is not null && handshake.SessionId is { } id) sessions.Set(id, module);
-        }
+            public ValueTask<BackendLink> DialAsync(HandshakeInfo handshake, CancellationToken cancellationToken) =>
+                runtime.Dial(handshake, module.Name, cancellationToken);
 
-        public void BackendConnected(long connectionId, EndPoint? backend)
-        {
-            state.Backend = backend;
-            state.Enter(ConnectionPhase.Relaying);
-        }
+            public IRelayTransform? TransformFor(HandshakeInfo handshake) => runtime.TransformFor(handshake, counters);
 
-        public void ClientSideOpened(long connectionId, IByteCounts client) => state.Track(client);
+            public BackendReuse? ReuseFor(HandshakeInfo handshake) => runtime.ReuseFor(handshake);
 
-        public void Closed(long connectionId, ConnectionSummary summary)
-        {
-            // The outcome first: a report taken in between never shows a connection gone without how it ended.
-            counters.Outcome(summary.Error);
-            counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
-            counters.ClientAuth(summary.RefusedClientAuth);
-            state.End(summary.Error);
-            log.Ended(summary, listener, state, tls: true);
+            public (object Key, Func<CancellationToken, ValueTask<BackendLink>> Dial)? ChooseBackend(HandshakeInfo handshake) =>
+                runtime.ChooseBackend(handshake, module.Name);
+
+            public void HandshakeStarted(long connectionId, EndPoint? client) => state.Enter(ConnectionPhase.Handshake);
+
+            public void HandshakeCompleted(long connectionId, HandshakeInfo handshake)
+            {
+                state.Enter(ConnectionPhase.Dialling);
+                counters.HandshakeCompleted(handshake.Resumed);
+                counters.ClientAuth(handshake.ClientAuth);
+                if (handshake.ClientAuth is { Failed: true } auth && handshake.Tag is SslServerPlan { Server.ClientAuth.LogFailures: true })
+                    runtime.Log.AuthFailureLetThrough(auth, runtime.Plan, state);
+                if (sessions is not null && handshake.SessionId is { } id) sessions.Set(id, module.Name);
+            }
+
+            public void BackendConnected(long connectionId, EndPoint? backend) => state.RelayingTo(backend);
+
+            public void ClientSideOpened(long connectionId, IByteCounts client) => state.Track(client);
+
+            public void Closed(long connectionId, ConnectionSummary summary)
+            {
+                // The outcome first: a report taken in between never shows a connection gone without how it ended.
+                counters.Outcome(summary.Error);
+                counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
+                counters.ClientAuth(summary.RefusedClientAuth);
+                state.End(summary.Error);
+                runtime.Log.Ended(summary, runtime.Plan, state, tls: true);
+            }
         }
     }
 
@@ -631,11 +660,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         {
         }
 
-        public void BackendConnected(long connectionId, EndPoint? backend)
-        {
-            state.Backend = backend;
-            state.Enter(ConnectionPhase.Relaying);
-        }
+        public void BackendConnected(long connectionId, EndPoint? backend) => state.RelayingTo(backend);
 
         public void ClientSideOpened(long connectionId, IByteCounts client) => state.Track(client);
 

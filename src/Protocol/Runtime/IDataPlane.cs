@@ -18,7 +18,10 @@ public interface IListenerRuntime
 
     /// <summary>
     /// Runs one accepted client connection to its end, for <paramref name="module"/> (null for a clear-text relay),
-    /// counting into <paramref name="counters"/> and keeping <paramref name="state"/> (phase, outcome) current.
+    /// counting into <paramref name="counters"/> and keeping <paramref name="state"/> (phase, outcome) current. The
+    /// connection is attached to <paramref name="state"/> (<see cref="ConnectionState.Attach"/>) before it runs, so that
+    /// <see cref="ConnectionState.Abort"/> ends it: the connection actor aborts that way, with no token;
+    /// <paramref name="cancellationToken"/> aborts it too (the warm-up, tests).
     /// </summary>
     Task RunAsync(Socket client, ModulePlan? module, FlowCounters counters, ConnectionState state, CancellationToken cancellationToken);
 
