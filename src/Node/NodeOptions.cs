@@ -14,7 +14,7 @@ public sealed record NodeOptions(Config Config, bool ShowHelp)
     public const string Usage = """
         usage: sslnode [options]
           --config FILE          a HOCON file (repeatable; later files win); see hocon/ for overlays
-          --data-dir DIR         journal, master key and admin token (default ./data)
+          --data-dir DIR         journal, master key, admin token and the configuration's local copy (default ./data)
           --demo                 demo mode: self-signed certificate, demo VIP, bundled HTTP backend
           --admin-port N         admin endpoint port on 127.0.0.1 (default 9440)
           --address-map MAP      map configured addresses, e.g. private-to-loopback or 10.0.0.1=127.0.0.2

@@ -20,6 +20,8 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         ConfigTransferTimeout = TimeSpan.FromSeconds(1),
         ConfigMaxLag = TimeSpan.FromSeconds(1),
         ConfigRevisionPoll = TimeSpan.FromSeconds(30),
+        // These tests answer every content the follower asks for: nothing is held on disk (see the local-copy test).
+        ConfigLocalCopy = false,
     };
 
     private static StoreManifest Manifest(long revision, params string[] services) =>
@@ -94,5 +96,79 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         Assert.Equal(["b", "c"], update.Config.Services.Keys);
         var waited = await follower.Ask<ConfigFollowerActor.CurrentCopy>(new ConfigFollowerActor.WaitForRevision(2, TimeSpan.FromSeconds(1)));
         Assert.Equal(2, waited.Revision);
+    }
+
+    [Fact]
+    public void Follower_StartedAgainOnItsDataFolder_TakesContentsFromItsLocalCopy()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "follower-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var settings = Settings with { DataDir = dataDir, ConfigLocalCopy = true };
+            // 1,500 certificates and 100 services: more contents than a few pages carry.
+            var manifest = StoreManifest.Empty.Commit(3,
+                Enumerable.Range(0, 1_500).Select(i => (StoreManifest.FileKey($"cert{i}"), Encoding.UTF8.GetBytes($"certificate {i}\n" + new string('x', 1_500)), (StoredFileKind?)StoredFileKind.Certificate))
+                    .Concat(Enumerable.Range(0, 100).Select(i => ($"service/s{i}", Encoding.UTF8.GetBytes($"service s{i}\n\n"), (StoredFileKind?)null))), []);
+
+            // First start: everything comes from the store, and is kept in <data-dir>/replica.
+            var (store, runtime, follower) = Start(settings);
+            var contents = Serve(store, manifest);
+            Assert.Equal(1_600, contents);
+            Assert.Equal(1_500, runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update.Files.Count);
+            Assert.Equal(1_600, Directory.GetFiles(Path.Combine(dataDir, "replica")).Length);
+            Sys.Stop(follower);
+
+            // Started again on the same folder: the keys and digests come from the store, no content does.
+            (store, runtime, _) = Start(settings);
+            Assert.Equal(0, Serve(store, manifest));
+            var update = runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update;
+            Assert.Equal(3, update.Revision);
+            Assert.Equal(1_500, update.Files.Count);
+            Assert.Equal(100, update.Config.Services.Count);
+        }
+        finally
+        {
+            if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    private (Akka.TestKit.TestProbe Store, Akka.TestKit.TestProbe Runtime, IActorRef Follower) Start(SslClusterSettings settings)
+    {
+        var store = CreateTestProbe();
+        var runtime = CreateTestProbe();
+        var follower = Sys.ActorOf(ConfigFollowerActor.Props(store.Ref, runtime.Ref, settings, TimeProvider.System));
+        store.ExpectMsg<Subscribe>();
+        store.IgnoreMessages(m => m is Subscribe);
+        follower.Tell(new RevisionAvailable(3), store.Ref);
+        return (store, runtime, follower);
+    }
+
+    /// <summary>
+    /// Answers a whole transfer of <paramref name="manifest"/> until the follower asks nothing more for a second: the
+    /// number of contents it asked for.
+    /// </summary>
+    private static int Serve(Akka.TestKit.TestProbe store, StoreManifest manifest)
+    {
+        var asked = new HashSet<string>(StringComparer.Ordinal);
+        ChangeSet? changes = null;
+        while (store.ReceiveOne(TimeSpan.FromSeconds(1)) is { } q)
+        {
+            switch (q)
+            {
+                case GetChanges c:
+                    changes ??= manifest.ChangesSince(c.Since);
+                    store.Reply(new Changes(c.Transfer, manifest.Page(changes, c.From)));
+                    break;
+                case GetContents g:
+                    asked.UnionWith(g.Requests.Select(r => r.Digest));
+                    var (chunks, missing) = manifest.Read(g.Requests);
+                    store.Reply(new Contents(g.Transfer, chunks, missing));
+                    break;
+                default:
+                    throw new InvalidOperationException($"unexpected {q.GetType().Name}");
+            }
+        }
+
+        return asked.Count;
     }
 }

@@ -53,7 +53,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private readonly SslClusterSettings _settings;
     private readonly TimeProvider _time;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly ConfigReplica _replica = new();
+    private readonly ConfigReplica _replica;
     private readonly List<(IActorRef Asker, long Revision, DateTimeOffset Deadline)> _waiting = [];
     private IActorRef? _store;
     private long _storeRevision = -1;
@@ -61,6 +61,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private DateTimeOffset? _behindSince;
     private DateTimeOffset _lastLagLog = DateTimeOffset.MinValue;
     private int _attempt;
+    private int _contentsFromDisk;
     private DateTimeOffset _started;
 
     public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
@@ -69,6 +70,10 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         _runtime = runtime;
         _settings = settings;
         _time = time;
+        var log = _log;
+        _replica = new ConfigReplica(settings.ConfigLocalCopy
+            ? new ReplicaContentCache(Path.Combine(settings.DataDir, "replica"), message => log.Warning("ConfigFollower: {0}", message))
+            : null);
 
         Receive<RevisionAvailable>(OnRevision);
         // Answers to an abandoned transfer (a timeout started another) are dropped: their pages would not fit.
@@ -226,6 +231,12 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
             _replica.Abandon();
             Timers.StartSingleTimer("retry", Retry.Instance, TimeSpan.FromSeconds(5));
             return;
+        }
+        if (_replica.ContentsFromDisk > _contentsFromDisk)
+        {
+            _log.Info("ConfigFollower: revision {0} taken in with {1} content(s) read from this node's local copy rather than fetched",
+                _replica.Revision, _replica.ContentsFromDisk - _contentsFromDisk);
+            _contentsFromDisk = _replica.ContentsFromDisk;
         }
         _runtime.Tell(new Dispatch.NodeRuntimeActor.ApplyRevision(update));
         if (_replica.Revision >= _storeRevision && (_storeFingerprint == 0 || _storeFingerprint == _replica.Fingerprint))

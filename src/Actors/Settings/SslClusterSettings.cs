@@ -86,6 +86,12 @@ public sealed record SslClusterSettings
     /// <summary>How long a node may run behind the store's revision before it reports itself not ready.</summary>
     public TimeSpan ConfigMaxLag { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Whether a node keeps the contents of its configuration copy in <c>&lt;data-dir&gt;/replica</c>, so that a start
+    /// fetches only what it does not hold (<see cref="Protocol.Distribution.ReplicaContentCache"/>).
+    /// </summary>
+    public bool ConfigLocalCopy { get; init; } = true;
+
     /// <summary>The defaults alone, as embedded beside this code.</summary>
     public static Config Reference { get; } = LoadReference();
 
@@ -145,6 +151,7 @@ public sealed record SslClusterSettings
             ConfigTransferTimeout = transferTimeout,
             ConfigRevisionPoll = poll,
             ConfigMaxLag = maxLag,
+            ConfigLocalCopy = c.GetBoolean("config.local-copy"),
             SessionCacheSize = sessionCacheSize,
             SessionTickets = c.GetBoolean("tls.session-tickets"),
             ShareSessionsWithoutRemotingTls = c.GetBoolean("tls.share-sessions-without-remoting-tls"),

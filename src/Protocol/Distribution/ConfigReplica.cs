@@ -39,6 +39,21 @@ public sealed class ConfigReplica
     private readonly Dictionary<string, byte[]> _contents = new(StringComparer.Ordinal);
     private Transfer? _transfer;
     private long _transfers;
+    private readonly ReplicaContentCache? _cache;
+
+    /// <summary>A copy held in memory only: every content it lacks comes from the store.</summary>
+    public ConfigReplica()
+    {
+    }
+
+    /// <summary>
+    /// A copy whose contents are also kept on disk (<paramref name="cache"/>): a content the copy lacks is read from there
+    /// when it is held intact, and asked of the store only when it is not.
+    /// </summary>
+    public ConfigReplica(ReplicaContentCache? cache) => _cache = cache;
+
+    /// <summary>Contents taken from the local copy on disk rather than the store, since the start.</summary>
+    public int ContentsFromDisk => _cache?.Hits ?? 0;
 
     /// <summary>The id of the transfer under way: answers to requests of an earlier transfer must be dropped.</summary>
     public long TransferId => _transfer?.Id ?? 0;
@@ -109,7 +124,19 @@ public sealed class ConfigReplica
         }
         t.NextFrom = -1;
         foreach (var e in t.Changed.Values)
-            if (!_contents.ContainsKey(e.Digest) && !t.Received.ContainsKey(e.Digest)) t.Needed.Add(e.Digest);
+        {
+            if (_contents.ContainsKey(e.Digest) || t.Received.ContainsKey(e.Digest)) continue;
+            // Read from the local copy on disk, checked against its digest there; asked of the store otherwise.
+            if (_cache?.TryRead(e.Digest) is { } held)
+            {
+                t.Received[e.Digest] = held;
+                t.FromDisk.Add(e.Digest);
+            }
+            else
+            {
+                t.Needed.Add(e.Digest);
+            }
+        }
         return NextBlobs(t);
     }
 
@@ -198,10 +225,15 @@ public sealed class ConfigReplica
         }
         Fingerprint = fingerprint;
         _entries = entries.ToImmutable();
-        foreach (var (digest, content) in t.Received) _contents[digest] = content;
-        // Contents no entry names any more are dropped.
+        foreach (var (digest, content) in t.Received)
+        {
+            _contents[digest] = content;
+            if (!t.FromDisk.Contains(digest)) _cache?.Write(digest, content);
+        }
+        // Contents no entry names any more are dropped, here and on disk.
         var used = _entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal);
         foreach (var digest in _contents.Keys.Where(d => !used.Contains(d)).ToList()) _contents.Remove(digest);
+        _cache?.Keep(used);
         Revision = target;
         Config = config;
         Files = files.ToImmutable();
@@ -247,6 +279,9 @@ public sealed class ConfigReplica
         public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, byte[]> Received { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The contents of <see cref="Received"/> read from the local copy on disk (not written there again).</summary>
+        public HashSet<string> FromDisk { get; } = new(StringComparer.Ordinal);
 
         public SortedSet<string> Needed { get; } = new(StringComparer.Ordinal);
 

@@ -1,0 +1,145 @@
+using SslCluster.Protocol.Config;
+
+namespace SslCluster.Protocol.Distribution;
+
+/// <summary>
+/// The contents of a node's configuration copy kept on disk by digest (<c>&lt;data-dir&gt;/replica/&lt;digest&gt;</c>), so
+/// that a node started again fetches from the store only the entries' keys and digests and the contents it does not
+/// hold already, not every certificate and key of the store. A content is named by its digest and checked against it
+/// when read: a damaged or foreign file is dropped and fetched again, never used. The files hold what the store holds
+/// (private keys only as the store keeps them, encrypted), with the node user's access only (directory 0700, files 0600).
+/// Nothing here throws: a cache that cannot be read or written costs a full transfer, never the configuration, and its
+/// failures go to <c>warn</c> (the first of each kind). Not thread-safe: the configuration follower owns it.
+/// </summary>
+public sealed class ReplicaContentCache
+{
+    private const int DigestLength = 64;
+    private const string TempSuffix = ".tmp";
+
+    private readonly string _directory;
+    private readonly Action<string> _warn;
+    private readonly HashSet<string> _onDisk = new(StringComparer.Ordinal);
+    private bool _writeFailed;
+    private bool _readFailed;
+
+    /// <summary>Opens (and creates) the folder and lists the contents it holds; leftovers of an interrupted write are removed.</summary>
+    public ReplicaContentCache(string directory, Action<string> warn)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(warn);
+        _directory = directory;
+        _warn = warn;
+        try
+        {
+            if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+            else Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            foreach (var path in Directory.EnumerateFiles(directory))
+            {
+                var name = Path.GetFileName(path);
+                if (IsDigest(name)) _onDisk.Add(name);
+                else if (name.EndsWith(TempSuffix, StringComparison.Ordinal)) File.Delete(path);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Disabled = true;
+            warn($"the local copy of the configuration's contents in {directory} cannot be used ({e.Message}): every start fetches them all from the store");
+        }
+    }
+
+    /// <summary>The folder could not be opened: nothing is read or written.</summary>
+    public bool Disabled { get; }
+
+    /// <summary>Contents held on disk.</summary>
+    public int Count => _onDisk.Count;
+
+    /// <summary>Contents read from disk (found and matching their digest) since the start, for the log and tests.</summary>
+    public int Hits { get; private set; }
+
+    /// <summary>The content of <paramref name="digest"/> when the folder holds it intact; null otherwise.</summary>
+    public byte[]? TryRead(string digest)
+    {
+        if (Disabled || !_onDisk.Contains(digest)) return null;
+        var path = Path.Combine(_directory, digest);
+        try
+        {
+            var content = File.ReadAllBytes(path);
+            if (ConfigSections.Digest(content) == digest)
+            {
+                Hits++;
+                return content;
+            }
+
+            _warn($"the local copy of content {digest[..12]}... in {_directory} is damaged: dropped, and fetched from the store");
+            File.Delete(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!_readFailed) _warn($"the local copy of the configuration's contents in {_directory} cannot be read ({e.Message}): fetching from the store");
+            _readFailed = true;
+        }
+
+        _onDisk.Remove(digest);
+        return null;
+    }
+
+    /// <summary>Keeps <paramref name="content"/> under <paramref name="digest"/> (already checked by the caller) unless held.</summary>
+    public void Write(string digest, byte[] content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (Disabled || _onDisk.Contains(digest) || !IsDigest(digest)) return;
+        var path = Path.Combine(_directory, digest);
+        var temp = path + TempSuffix;
+        try
+        {
+            // Written aside, then renamed: a file under a digest's name is whole (a crash leaves a .tmp, removed at start).
+            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            using (var file = new FileStream(temp, options))
+            {
+                file.Write(content);
+            }
+
+            File.Move(temp, path, overwrite: true);
+            _onDisk.Add(digest);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!_writeFailed) _warn($"the local copy of the configuration's contents in {_directory} cannot be written ({e.Message}): the next start fetches what is missing from the store");
+            _writeFailed = true;
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception d) when (d is IOException or UnauthorizedAccessException)
+            {
+                // Removed at the next start.
+            }
+        }
+    }
+
+    /// <summary>Removes the contents no entry of the copy names any more (<paramref name="used"/> holds the digests still named).</summary>
+    public void Keep(IReadOnlySet<string> used)
+    {
+        ArgumentNullException.ThrowIfNull(used);
+        if (Disabled) return;
+        foreach (var digest in _onDisk.Where(d => !used.Contains(d)).ToList())
+        {
+            try
+            {
+                File.Delete(Path.Combine(_directory, digest));
+                _onDisk.Remove(digest);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                if (!_writeFailed) _warn($"the local copy of the configuration's contents in {_directory} cannot be pruned ({e.Message})");
+                _writeFailed = true;
+                return;
+            }
+        }
+    }
+
+    /// <summary>A file name that is a digest: 64 lower-case hexadecimal digits (nothing else in the folder is read).</summary>
+    private static bool IsDigest(string name) =>
+        name.Length == DigestLength && name.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+}
