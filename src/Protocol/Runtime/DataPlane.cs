@@ -176,10 +176,10 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         // The chain sent is part of what a credential is: the same pair with other intermediates is another one.
         var id = (keyFile.Sha256Fingerprint, ChainId(certFile, intermediates ?? []));
         if (leases is not null && _credentials.TryLease(id, leases) is { } held) return held;
-        // Loaded outside any lock (key unsealing and parsing take milliseconds); a concurrent load of the same pair
-        // keeps the first and drops the second.
-        var (chain, key) = TlsKeyMaterial.Load(_protector, keyFile, certFile, intermediates);
-        var fresh = ServerCredential.Create(chain, key);
+        // Loaded outside any lock; a concurrent load of the same pair keeps the first and drops the second. The key stays
+        // sealed until OpenSSL loads it (the ssl-server's context, built on its first handshake).
+        var (chain, openKey) = TlsKeyMaterial.LoadSealed(_protector, keyFile, certFile, intermediates);
+        var fresh = ServerCredential.CreateSealed(chain, keyFile.PublicKeyInfo.Span, openKey);
         if (leases is null) return fresh;
         var kept = _credentials.LeaseOrAdd(id, fresh, leases);
         if (!ReferenceEquals(kept, fresh)) fresh.Dispose();

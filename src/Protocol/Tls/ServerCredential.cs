@@ -11,13 +11,16 @@ namespace SslCluster.Protocol.Tls;
 /// </summary>
 public sealed class ServerCredential : IDisposable
 {
-    private readonly AsymmetricAlgorithm _key;
+    // One of the two: a platform key object, or the way to open the key as PKCS#8 (kept sealed until the engine loads it).
+    private readonly AsymmetricAlgorithm? _key;
+    private readonly Func<byte[]>? _openPkcs8;
     private int _disposed;
 
-    private ServerCredential(AsymmetricAlgorithm key, ServerKeyType keyType, X509Certificate2 leaf, IReadOnlyList<byte[]> chainDer)
+    private ServerCredential(AsymmetricAlgorithm? key, Func<byte[]>? openPkcs8, ServerKeyType keyType, X509Certificate2 leaf, IReadOnlyList<byte[]> chainDer)
     {
         ChainDer = chainDer;
         _key = key;
+        _openPkcs8 = openPkcs8;
         KeyType = keyType;
         Subject = leaf.Subject;
         NotAfter = leaf.NotAfter.ToUniversalTime();
@@ -82,12 +85,7 @@ public sealed class ServerCredential : IDisposable
                     }
                 }
 
-                if (ecdsa.KeySize is not (256 or 384 or 521))
-                {
-                    throw new ArgumentException(
-                        $"ECDSA key of {ecdsa.KeySize} bits: only P-256, P-384 and P-521 are supported.",
-                        nameof(privateKey));
-                }
+                CheckCurve(ecdsa, nameof(privateKey));
 
                 keyType = ServerKeyType.Ecdsa;
                 break;
@@ -98,18 +96,75 @@ public sealed class ServerCredential : IDisposable
                     nameof(privateKey));
         }
 
-        return new ServerCredential(privateKey, keyType, leaf, [.. chainDer]);
+        return new ServerCredential(privateKey, null, keyType, leaf, [.. chainDer]);
+    }
+
+    /// <summary>
+    /// Builds a credential whose private key stays sealed until the engine loads it: <paramref name="openPkcs8"/> gives
+    /// the key as PKCS#8 (the caller zeroes it), <paramref name="keyPublicKeyInfo"/> is the key's SubjectPublicKeyInfo,
+    /// which must be the leaf certificate's. The key type and the ECDSA curve come from the certificate; OpenSSL checks
+    /// the private key against the certificate again when it loads it.
+    /// </summary>
+    public static ServerCredential CreateSealed(IReadOnlyList<byte[]> chainDer, ReadOnlySpan<byte> keyPublicKeyInfo, Func<byte[]> openPkcs8)
+    {
+        ArgumentNullException.ThrowIfNull(chainDer);
+        ArgumentNullException.ThrowIfNull(openPkcs8);
+        if (chainDer.Count == 0)
+        {
+            throw new ArgumentException("The certificate chain is empty: give at least the ssl-server's certificate.",
+                nameof(chainDer));
+        }
+
+        using var leaf = X509CertificateLoader.LoadCertificate(chainDer[0]);
+        if (!leaf.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(keyPublicKeyInfo))
+        {
+            throw KeyMismatch(leaf, "has a different public key than the private key given");
+        }
+
+        ServerKeyType keyType;
+        switch (leaf.PublicKey.Oid.Value)
+        {
+            case RsaOid:
+                keyType = ServerKeyType.Rsa;
+                break;
+            case EcOid:
+                using (var ecdsa = leaf.GetECDsaPublicKey()!)
+                {
+                    CheckCurve(ecdsa, nameof(keyPublicKeyInfo));
+                }
+
+                keyType = ServerKeyType.Ecdsa;
+                break;
+            default:
+                throw new ArgumentException(
+                    $"The certificate '{leaf.Subject}' has a {leaf.PublicKey.Oid.FriendlyName ?? leaf.PublicKey.Oid.Value} key, which is not supported: use RSA or ECDSA.",
+                    nameof(chainDer));
+        }
+
+        return new ServerCredential(null, openPkcs8, keyType, leaf, [.. chainDer]);
+    }
+
+    private const string RsaOid = "1.2.840.113549.1.1.1";
+    private const string EcOid = "1.2.840.10045.2.1";
+
+    private static void CheckCurve(ECDsa ecdsa, string parameter)
+    {
+        if (ecdsa.KeySize is not (256 or 384 or 521))
+        {
+            throw new ArgumentException($"ECDSA key of {ecdsa.KeySize} bits: only P-256, P-384 and P-521 are supported.", parameter);
+        }
     }
 
     /// <summary>The private key as PKCS#8 DER, for an engine that loads it itself; the caller zeroes it after use.</summary>
     internal byte[] ExportPrivateKeyPkcs8()
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (_openPkcs8 is not null) return _openPkcs8();
         return _key switch
         {
             RSA rsa => rsa.ExportPkcs8PrivateKey(),
             ECDsa ecdsa => ecdsa.ExportPkcs8PrivateKey(),
-            _ => throw new InvalidOperationException("unsupported key type " + _key.GetType().Name),
+            _ => throw new InvalidOperationException("unsupported key type " + _key?.GetType().Name),
         };
     }
 
@@ -118,7 +173,7 @@ public sealed class ServerCredential : IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
-            _key.Dispose();
+            _key?.Dispose();
         }
     }
 

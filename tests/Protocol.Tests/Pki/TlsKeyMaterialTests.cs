@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using SslCluster.Protocol.Pki;
+using SslCluster.Protocol.Tls;
 using Xunit;
 
 namespace SslCluster.Protocol.Tests.Pki;
@@ -89,5 +90,71 @@ public sealed class TlsKeyMaterialTests(PkiFixture pki, OpenSslFiles files) : IC
         var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.Load(other, pki.RsaKey, pki.RsaCertificate));
 
         Assert.Equal(PkiErrorCode.MasterKeyMismatch, error.Code);
+    }
+
+    [Fact]
+    public void LoadSealed_RsaPair_CredentialOpensTheKeyOnlyWhenTheEngineAsks()
+    {
+        var opened = 0;
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.RsaKey, pki.RsaCertificate);
+        using var credential = ServerCredential.CreateSealed(chain, pki.RsaKey.PublicKeyInfo.Span, () =>
+        {
+            opened++;
+            return open();
+        });
+
+        Assert.Equal(0, opened);
+        Assert.Equal(ServerKeyType.Rsa, credential.KeyType);
+        Assert.Equal(pki.RsaCertificate.CertificateDer.ToArray(), Assert.Single(credential.ChainDer));
+        var pkcs8 = credential.ExportPrivateKeyPkcs8();
+        Assert.Equal(1, opened);
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(pkcs8, out _);
+        Assert.Equal(pki.RsaKey.PublicKeyInfo.ToArray(), key.ExportSubjectPublicKeyInfo());
+    }
+
+    [Fact]
+    public void LoadSealed_EcPair_CredentialIsEcdsa()
+    {
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.EcKey, pki.EcCertificate);
+        using var credential = ServerCredential.CreateSealed(chain, pki.EcKey.PublicKeyInfo.Span, open);
+
+        Assert.Equal(ServerKeyType.Ecdsa, credential.KeyType);
+        using var key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(credential.ExportPrivateKeyPkcs8(), out _);
+        Assert.Equal(pki.EcKey.PublicKeyInfo.ToArray(), key.ExportSubjectPublicKeyInfo());
+    }
+
+    [Fact]
+    public void LoadSealed_KeySealedUnderAnotherMasterKey_ThrowsAtOnceNotAtTheFirstHandshake()
+    {
+        using var otherMaster = MasterKey.CreateRandom();
+        using var other = new KeyProtector(otherMaster);
+
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.LoadSealed(other, pki.RsaKey, pki.RsaCertificate));
+
+        Assert.Equal(PkiErrorCode.MasterKeyMismatch, error.Code);
+    }
+
+    [Fact]
+    public void CreateSealed_PublicKeyOfAnotherCertificate_ThrowsNamingTheCertificate()
+    {
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.RsaKey, pki.RsaCertificate);
+
+        var error = Assert.Throws<ArgumentException>(() => ServerCredential.CreateSealed(chain, pki.EcKey.PublicKeyInfo.Span, open));
+
+        Assert.Contains(pki.RsaCertificate.Subject!, error.Message, StringComparison.Ordinal);
+        Assert.Contains("has a different public key than the private key given", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CreateSealed_CredentialDisposed_KeyCannotBeOpened()
+    {
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.RsaKey, pki.RsaCertificate);
+        var credential = ServerCredential.CreateSealed(chain, pki.RsaKey.PublicKeyInfo.Span, open);
+
+        credential.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => credential.ExportPrivateKeyPkcs8());
     }
 }
