@@ -41,16 +41,11 @@ public sealed class ConfigReplica
     private long _transfers;
     private readonly ReplicaContentCache? _cache;
 
-    /// <summary>A copy held in memory only: every content it lacks comes from the store.</summary>
-    public ConfigReplica()
-    {
-    }
-
     /// <summary>
-    /// A copy whose contents are also kept on disk (<paramref name="cache"/>): a content the copy lacks is read from there
-    /// when it is held intact, and asked of the store only when it is not.
+    /// A copy held in memory, and on disk too when <paramref name="cache"/> is given: a content the copy lacks is then read
+    /// from there when it is held intact, and asked of the store only when it is not.
     /// </summary>
-    public ConfigReplica(ReplicaContentCache? cache) => _cache = cache;
+    public ConfigReplica(ReplicaContentCache? cache = null) => _cache = cache;
 
     /// <summary>Contents taken from the local copy on disk rather than the store, since the start.</summary>
     public int ContentsFromDisk => _cache?.Hits ?? 0;
@@ -127,15 +122,8 @@ public sealed class ConfigReplica
         {
             if (_contents.ContainsKey(e.Digest) || t.Received.ContainsKey(e.Digest)) continue;
             // Read from the local copy on disk, checked against its digest there; asked of the store otherwise.
-            if (_cache?.TryRead(e.Digest) is { } held)
-            {
-                t.Received[e.Digest] = held;
-                t.FromDisk.Add(e.Digest);
-            }
-            else
-            {
-                t.Needed.Add(e.Digest);
-            }
+            if (_cache?.TryRead(e.Digest) is { } held) t.Received[e.Digest] = held;
+            else t.Needed.Add(e.Digest);
         }
         return NextBlobs(t);
     }
@@ -228,7 +216,8 @@ public sealed class ConfigReplica
         foreach (var (digest, content) in t.Received)
         {
             _contents[digest] = content;
-            if (!t.FromDisk.Contains(digest)) _cache?.Write(digest, content);
+            // A content read from the disk is held there already: Write skips it.
+            _cache?.Write(digest, content);
         }
         // Contents no entry names any more are dropped, here and on disk.
         var used = _entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal);
@@ -279,9 +268,6 @@ public sealed class ConfigReplica
         public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, byte[]> Received { get; } = new(StringComparer.Ordinal);
-
-        /// <summary>The contents of <see cref="Received"/> read from the local copy on disk (not written there again).</summary>
-        public HashSet<string> FromDisk { get; } = new(StringComparer.Ordinal);
 
         public SortedSet<string> Needed { get; } = new(StringComparer.Ordinal);
 

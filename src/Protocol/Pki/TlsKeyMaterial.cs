@@ -3,44 +3,21 @@ using System.Security.Cryptography;
 namespace SslCluster.Protocol.Pki;
 
 /// <summary>
-/// What the TLS engine needs for one ssl-server: the certificate chain as DER (leaf first) and the private key as a
-/// platform <see cref="RSA"/> or <see cref="ECDsa"/> object. Built once per configuration revision, not per
-/// handshake. Disposing it disposes the key.
+/// What the TLS engine needs for one ssl-server, checked once per configuration revision, not per handshake: the
+/// certificate chain as DER (leaf first) and the key, left sealed until the engine loads it; and the key/certificate
+/// match that <c>ssl associate</c>, ssl-server activation and export check without opening the secret.
 /// </summary>
-public sealed class TlsKeyMaterial : IDisposable
+public static class TlsKeyMaterial
 {
-    private TlsKeyMaterial(IReadOnlyList<byte[]> chainDer, AsymmetricAlgorithm privateKey)
-    {
-        ChainDer = chainDer;
-        PrivateKey = privateKey;
-    }
-
-    /// <summary>The certificate chain, leaf first, then its issuers nearest first; each array is a private copy.</summary>
-    public IReadOnlyList<byte[]> ChainDer { get; }
-
-    /// <summary>The leaf's private key: an <see cref="RSA"/> or an <see cref="ECDsa"/>.</summary>
-    public AsymmetricAlgorithm PrivateKey { get; }
-
     /// <summary>
-    /// Opens <paramref name="keyFile"/> and pairs it with <paramref name="certificateFile"/> and optional
-    /// intermediates, checking that the key matches the certificate and that each certificate was issued by the
-    /// next one by name (signatures are the client's business; the order is ours, and a wrong order breaks
-    /// clients that do not reorder).
-    /// </summary>
-    public static TlsKeyMaterial Load(KeyProtector protector, CertStoreFile keyFile, CertStoreFile certificateFile, IReadOnlyList<CertStoreFile>? intermediates = null)
-    {
-        ArgumentNullException.ThrowIfNull(protector);
-        var chain = CheckedChain(keyFile, certificateFile, intermediates);
-        var key = protector.OpenPrivateKey(keyFile);
-        return new TlsKeyMaterial(chain, key);
-    }
-
-    /// <summary>
-    /// The same checks with the key left sealed, for a TLS engine that loads the key itself: the chain as DER, and a
-    /// way to open the key as PKCS#8 (the caller zeroes what it returns) when the engine needs it. The key is unsealed
-    /// once here, to fail now on a wrong master key or altered bytes, and the clear bytes are wiped at once: no
-    /// platform key object is made, which costs more than the engine's own load (an RSA-2048 import into .NET is
-    /// about 1.7 ms, most of a listener's build per ssl-server), and no clear key stays in memory until it is used.
+    /// Pairs <paramref name="keyFile"/> with <paramref name="certificateFile"/> and optional intermediates, checking that
+    /// the key matches the certificate and that each certificate was issued by the next one by name (signatures are the
+    /// client's business; the order is ours, and a wrong order breaks clients that do not reorder), with the key left
+    /// sealed, for a TLS engine that loads the key itself: the chain as DER, and a way to open the key as PKCS#8 (the
+    /// caller zeroes what it returns) when the engine needs it. The key is unsealed once here, to fail now on a wrong
+    /// master key or altered bytes, and the clear bytes are wiped at once: no platform key object is made, which costs
+    /// more than the engine's own load (an RSA-2048 import into .NET is about 1.7 ms, most of a listener's build per
+    /// ssl-server), and no clear key stays in memory until it is used.
     /// </summary>
     public static (IReadOnlyList<byte[]> ChainDer, Func<byte[]> OpenPkcs8) LoadSealed(KeyProtector protector, CertStoreFile keyFile,
         CertStoreFile certificateFile, IReadOnlyList<CertStoreFile>? intermediates = null)
@@ -96,16 +73,6 @@ public sealed class TlsKeyMaterial : IDisposable
                 reason);
         }
     }
-
-    /// <summary>The TLS engine wants the pair; a tuple is handier at call sites.</summary>
-    public void Deconstruct(out IReadOnlyList<byte[]> chainDer, out AsymmetricAlgorithm privateKey)
-    {
-        chainDer = ChainDer;
-        privateKey = PrivateKey;
-    }
-
-    /// <summary>Disposes the private key object.</summary>
-    public void Dispose() => PrivateKey.Dispose();
 
     public static string? MismatchReason(CertStoreFile keyFile, CertStoreFile certificateFile)
     {

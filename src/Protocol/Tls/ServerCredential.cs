@@ -48,15 +48,8 @@ public sealed class ServerCredential : IDisposable
     /// </summary>
     public static ServerCredential Create(IReadOnlyList<byte[]> chainDer, AsymmetricAlgorithm privateKey)
     {
-        ArgumentNullException.ThrowIfNull(chainDer);
         ArgumentNullException.ThrowIfNull(privateKey);
-        if (chainDer.Count == 0)
-        {
-            throw new ArgumentException("The certificate chain is empty: give at least the ssl-server's certificate.",
-                nameof(chainDer));
-        }
-
-        using var leaf = X509CertificateLoader.LoadCertificate(chainDer[0]);
+        using var leaf = LeafOf(chainDer);
         ServerKeyType keyType;
         switch (privateKey)
         {
@@ -107,15 +100,8 @@ public sealed class ServerCredential : IDisposable
     /// </summary>
     public static ServerCredential CreateSealed(IReadOnlyList<byte[]> chainDer, ReadOnlySpan<byte> keyPublicKeyInfo, Func<byte[]> openPkcs8)
     {
-        ArgumentNullException.ThrowIfNull(chainDer);
         ArgumentNullException.ThrowIfNull(openPkcs8);
-        if (chainDer.Count == 0)
-        {
-            throw new ArgumentException("The certificate chain is empty: give at least the ssl-server's certificate.",
-                nameof(chainDer));
-        }
-
-        using var leaf = X509CertificateLoader.LoadCertificate(chainDer[0]);
+        using var leaf = LeafOf(chainDer);
         if (!leaf.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(keyPublicKeyInfo))
         {
             throw KeyMismatch(leaf, "has a different public key than the private key given");
@@ -142,6 +128,19 @@ public sealed class ServerCredential : IDisposable
         }
 
         return new ServerCredential(null, openPkcs8, keyType, leaf, [.. chainDer]);
+    }
+
+    /// <summary>The chain's first certificate; an empty chain is refused.</summary>
+    private static X509Certificate2 LeafOf(IReadOnlyList<byte[]> chainDer)
+    {
+        ArgumentNullException.ThrowIfNull(chainDer);
+        if (chainDer.Count == 0)
+        {
+            throw new ArgumentException("The certificate chain is empty: give at least the ssl-server's certificate.",
+                nameof(chainDer));
+        }
+
+        return X509CertificateLoader.LoadCertificate(chainDer[0]);
     }
 
     private const string RsaOid = "1.2.840.113549.1.1.1";

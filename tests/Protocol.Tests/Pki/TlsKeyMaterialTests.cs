@@ -11,44 +11,46 @@ public sealed class TlsKeyMaterialTests(PkiFixture pki, OpenSslFiles files) : IC
     private static readonly byte[] Data = "handshake transcript"u8.ToArray();
 
     [Fact]
-    public void Load_RsaPair_ChainIsTheCertificateAndTheKeySignsForItsPublicKey()
+    public void LoadSealed_RsaPair_ChainIsTheCertificateAndTheKeySignsForItsPublicKey()
     {
-        var (chain, privateKey) = TlsKeyMaterial.Load(pki.Protector, pki.RsaKey, pki.RsaCertificate);
-        using var key = privateKey;
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.RsaKey, pki.RsaCertificate);
+        using var key = RSA.Create();
+        key.ImportPkcs8PrivateKey(open(), out _);
 
         var leafDer = Assert.Single(chain);
         Assert.Equal(pki.RsaCertificate.CertificateDer.ToArray(), leafDer);
         using var certificate = X509CertificateLoader.LoadCertificate(leafDer);
-        var signature = ((RSA)key).SignData(Data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
+        var signature = key.SignData(Data, HashAlgorithmName.SHA256, RSASignaturePadding.Pss);
         Assert.True(certificate.GetRSAPublicKey()!.VerifyData(Data, signature, HashAlgorithmName.SHA256, RSASignaturePadding.Pss));
     }
 
     [Fact]
-    public void Load_EcPair_PrivateKeyIsEcdsa()
+    public void LoadSealed_EcPair_PrivateKeyIsEcdsa()
     {
-        using var material = TlsKeyMaterial.Load(pki.Protector, pki.EcKey, pki.EcCertificate);
+        var (chain, open) = TlsKeyMaterial.LoadSealed(pki.Protector, pki.EcKey, pki.EcCertificate);
 
-        var key = Assert.IsAssignableFrom<ECDsa>(material.PrivateKey);
-        using var certificate = X509CertificateLoader.LoadCertificate(material.ChainDer[0]);
+        using var key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(open(), out _);
+        using var certificate = X509CertificateLoader.LoadCertificate(chain[0]);
         Assert.True(certificate.GetECDsaPublicKey()!.VerifyData(Data, key.SignData(Data, HashAlgorithmName.SHA256), HashAlgorithmName.SHA256));
     }
 
     [Fact]
-    public void Load_ImportedBundleWithIntermediate_ChainLeafThenIssuer()
+    public void LoadSealed_ImportedBundleWithIntermediate_ChainLeafThenIssuer()
     {
         var imported = pki.Importer.ImportFile(files.Path("bundle.p12"), "b", PkiFileType.Pkcs12, OpenSslFiles.Password).Files;
 
-        using var material = TlsKeyMaterial.Load(pki.Protector, imported[0], imported[1], [imported[2]]);
+        var (chain, _) = TlsKeyMaterial.LoadSealed(pki.Protector, imported[0], imported[1], [imported[2]]);
 
-        Assert.Equal(2, material.ChainDer.Count);
-        Assert.Equal(imported[1].CertificateDer.ToArray(), material.ChainDer[0]);
-        Assert.Equal(imported[2].CertificateDer.ToArray(), material.ChainDer[1]);
+        Assert.Equal(2, chain.Count);
+        Assert.Equal(imported[1].CertificateDer.ToArray(), chain[0]);
+        Assert.Equal(imported[2].CertificateDer.ToArray(), chain[1]);
     }
 
     [Fact]
-    public void Load_IntermediateThatIsNotTheIssuer_ThrowsExplainingTheOrder()
+    public void LoadSealed_IntermediateThatIsNotTheIssuer_ThrowsExplainingTheOrder()
     {
-        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.Load(pki.Protector, pki.RsaKey, pki.RsaCertificate, [pki.EcCertificate]));
+        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.LoadSealed(pki.Protector, pki.RsaKey, pki.RsaCertificate, [pki.EcCertificate]));
 
         Assert.Equal(PkiErrorCode.InvalidArgument, error.Code);
         Assert.Contains("list the chain leaf first, each certificate followed by its issuer", error.Message, StringComparison.Ordinal);
@@ -79,17 +81,6 @@ public sealed class TlsKeyMaterialTests(PkiFixture pki, OpenSslFiles files) : IC
 
         Assert.Equal(PkiErrorCode.WrongFileKind, error.Code);
         Assert.Equal("'rsa-cert' is a certificate file, not a key file", error.Message);
-    }
-
-    [Fact]
-    public void Load_KeySealedUnderAnotherMasterKey_ThrowsMasterKeyMismatch()
-    {
-        using var otherMaster = MasterKey.CreateRandom();
-        using var other = new KeyProtector(otherMaster);
-
-        var error = Assert.Throws<PkiException>(() => TlsKeyMaterial.Load(other, pki.RsaKey, pki.RsaCertificate));
-
-        Assert.Equal(PkiErrorCode.MasterKeyMismatch, error.Code);
     }
 
     [Fact]
