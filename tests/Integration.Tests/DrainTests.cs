@@ -8,18 +8,41 @@ namespace SslCluster.Integration.Tests;
 [Collection("nodes")]
 public sealed class DrainTests
 {
-    [Fact]
-    public async Task Sigterm_DownloadInProgress_FinishesWhileNewConnectionsAreRefusedThenNodeExits()
+    /// <summary>
+    /// A node configured by <paramref name="configure"/> (from the TLS VIP's port and the demo back end's), ready;
+    /// <paramref name="nodeArgs"/> go to the node.
+    /// </summary>
+    internal static async Task<(NodeProcess Node, DemoHttpServer Backend, int Https)> StartAsync(Func<int, int, string> configure, params string[] nodeArgs)
     {
         var https = NodeProcess.FreePort();
         var clear = NodeProcess.FreePort();
-        await using var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "drain backend" });
+        var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "drain backend" });
         await backend.StartAsync();
-        using var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
-        await node.MakeKeyAsync("k", "c", "localhost");
-        var applied = await node.CtlWithInputAsync(NodeProcess.OneVip(https, clear), "configure", "-");
-        Assert.True(applied.ExitCode == 0, applied.ToString());
-        await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+        NodeProcess? node = null;
+        try
+        {
+            node = await NodeProcess.StartAsync(NodeProcess.NewDataDir(), nodeArgs);
+            await node.MakeKeyAsync("k", "c", "localhost");
+            var applied = await node.CtlWithInputAsync(configure(https, clear), "configure", "-");
+            Assert.True(applied.ExitCode == 0, applied.ToString());
+            await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+            return (node, backend, https);
+        }
+        catch
+        {
+            // A node that never became ready (a probed port taken meanwhile) must not outlive the test.
+            node?.Dispose();
+            await backend.DisposeAsync();
+            throw;
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_DownloadInProgress_FinishesWhileNewConnectionsAreRefusedThenNodeExits()
+    {
+        var (node, backend, https) = await StartAsync((https, clear) => NodeProcess.OneVip(https, clear));
+        using var _ = node;
+        await using var __ = backend;
 
         // 16 MB at 4 MB/s: about 4 s on the wire, so the SIGTERM lands in the middle of it.
         const long size = 16_000_000;
@@ -33,6 +56,32 @@ public sealed class DrainTests
         Assert.NotEqual(0, late.ExitCode);
         var finished = await download;
         Assert.True(finished.ExitCode == 0 && finished.Stdout.Trim() == size.ToString(System.Globalization.CultureInfo.InvariantCulture), finished.ToString());
+        Assert.Equal(0, await exit);
+    }
+
+    [Fact]
+    public async Task Sigterm_DownloadStillRunningAtTheDrainTimeout_IsClosedThenNodeExits()
+    {
+        // The drain gives open connections 1 s; the drain phase itself would wait 6 s (drain-timeout + 5 s).
+        var (node, backend, https) = await StartAsync((https, clear) => NodeProcess.OneVip(https, clear), "--set", "sslcluster.proxy.drain-timeout=1s");
+        using var _ = node;
+        await using var __ = backend;
+
+        // 200 MB at 8 MB/s: about 25 s on the wire, far longer than the drain allows.
+        const long size = 200_000_000;
+        var download = Run.ProcessAsync("curl", ["-sSk", "--limit-rate", "8M", "--max-time", "40", "-o", "/dev/null", "-w", "%{size_download}",
+            $"https://127.0.0.1:{https}/bytes/{size}"], null, TimeSpan.FromSeconds(50));
+        await Task.Delay(1000);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+
+        // The drain closes it at its deadline and the node goes on to exit: curl sees a cut transfer a second or two after
+        // the SIGTERM, not the 25 s the transfer needs nor the drain phase's own 6 s.
+        var cut = await download;
+        var after = clock.Elapsed;
+        Assert.NotEqual(0, cut.ExitCode);
+        Assert.True(long.Parse(cut.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture) < size, cut.ToString());
+        Assert.True(after < TimeSpan.FromSeconds(4.5), $"the download ended {after.TotalSeconds:F1} s after the SIGTERM");
         Assert.Equal(0, await exit);
     }
 }
@@ -69,28 +118,9 @@ public sealed class ClearTextDrainTests
 
     private static async Task<(NodeProcess Node, DemoHttpServer Backend, int Https, int Plain)> StartAsync()
     {
-        var https = NodeProcess.FreePort();
-        var clear = NodeProcess.FreePort();
         var plain = NodeProcess.FreePort();
-        var backend = new DemoHttpServer(new DemoHttpServerOptions { EndPoint = new IPEndPoint(IPAddress.Loopback, clear), Name = "relay backend" });
-        await backend.StartAsync();
-        NodeProcess? node = null;
-        try
-        {
-            node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
-            await node.MakeKeyAsync("k", "c", "localhost");
-            var applied = await node.CtlWithInputAsync(WithClearRule(https, clear, plain), "configure", "-");
-            Assert.True(applied.ExitCode == 0, applied.ToString());
-            await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
-            return (node, backend, https, plain);
-        }
-        catch
-        {
-            // A node that never became ready (a probed port taken meanwhile) must not outlive the test.
-            node?.Dispose();
-            await backend.DisposeAsync();
-            throw;
-        }
+        var (node, backend, https) = await DrainTests.StartAsync((https, clear) => WithClearRule(https, clear, plain));
+        return (node, backend, https, plain);
     }
 
     [Fact]

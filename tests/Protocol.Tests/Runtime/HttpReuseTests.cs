@@ -83,21 +83,31 @@ public sealed class HttpReuseTests
         {
             var (test, relayEnd) = await PairAsync();
             using var _ = test;
-            var front = DataPlane.Flows.For("ssl2", "10.60.0.1", 443);
-            var run = Runtime.RunAsync(relayEnd, Listener.Modules.Single(), front, new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), CancellationToken.None);
+            var run = RunAsync(relayEnd, new ConnectionState(1, "m", null, DateTimeOffset.UtcNow));
             T result;
-            await using (var ssl = new SslStream(new NetworkStream(test, ownsSocket: false)))
+            await using (var ssl = await HandshakeAsync(test))
             {
-                await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
-                {
-                    TargetHost = "vip.test",
-                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
-                }).WaitAsync(Bound);
                 result = await send(ssl).WaitAsync(Bound);
             }
             test.Shutdown(SocketShutdown.Send);
             await run.WaitAsync(Bound);
             return result;
+        }
+
+        /// <summary>Runs the node's side of one connection (no token: aborted through <paramref name="state"/>, as its actor does).</summary>
+        public Task RunAsync(Socket relayEnd, ConnectionState state) =>
+            Runtime.RunAsync(relayEnd, Listener.Modules.Single(), DataPlane.Flows.For("ssl2", "10.60.0.1", 443), state, CancellationToken.None);
+
+        /// <summary>The client's TLS handshake over <paramref name="test"/> (the pair's client end).</summary>
+        public static async Task<SslStream> HandshakeAsync(Socket test)
+        {
+            var ssl = new SslStream(new NetworkStream(test, ownsSocket: false));
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "vip.test",
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            }).WaitAsync(Bound);
+            return ssl;
         }
 
         /// <summary>
@@ -176,6 +186,44 @@ public sealed class HttpReuseTests
         var body = new byte[length];
         await ssl.ReadExactlyAsync(body);
         return text + Encoding.ASCII.GetString(body);
+    }
+
+    [Fact]
+    public async Task RunAsync_StateAbortedWhileTheClientIsIdleBetweenRequests_ClosesTheClientAndEndsAborted()
+    {
+        // What a connection actor does when it stops (a drain's deadline, its agent stopping): no token, the shared state.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var (test, relayEnd) = await PairAsync();
+        using var _ = test;
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        var run = node.RunAsync(relayEnd, state);
+        await using var ssl = await Node.HandshakeAsync(test);
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", await AskAsync(ssl, "/first").WaitAsync(Bound), StringComparison.Ordinal);
+
+        state.Abort();
+
+        await run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.Aborted, state.Outcome);
+        // The client's connection is gone: a read ends (closed or reset), it never waits.
+        var read = await Record.ExceptionAsync(async () => Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound)));
+        Assert.True(read is null or IOException, read?.ToString());
+    }
+
+    [Fact]
+    public async Task RunAsync_StateAbortedBeforeTheRunStarts_EndsAbortedWithoutAHandshake()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var (test, relayEnd) = await PairAsync();
+        using var _ = test;
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        state.Abort();
+
+        await node.RunAsync(relayEnd, state).WaitAsync(Bound);
+
+        Assert.Equal(ProxyError.Aborted, state.Outcome);
+        Assert.Equal(0, server.Connections);
     }
 
     [Fact]
