@@ -18,6 +18,51 @@ internal static class SocketIo
     public static ValueTask<int> WaitReadableAsync(Socket socket, CancellationToken cancellationToken) =>
         socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
 
+    /// <summary>
+    /// Makes the socket non-blocking, so that <see cref="ReceiveNow"/> and <see cref="SendNow"/> may be tried on it (its
+    /// async calls are the same either way); false when an abort has closed it already.
+    /// </summary>
+    public static bool TryMakeNonBlocking(Socket socket)
+    {
+        try
+        {
+            socket.Blocking = false;
+            return true;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// What a non-blocking socket holds now, without the socket engine's async receive (one recvfrom, no queue, no
+    /// event-args): the count read, 0 at EOF, or -1 when nothing is there yet (a readiness that went stale, or a guess
+    /// that more was waiting). A failure throws.
+    /// </summary>
+    public static int ReceiveNow(Socket socket, Span<byte> buffer)
+    {
+        int n = socket.Receive(buffer, SocketFlags.None, out var error);
+        return error switch
+        {
+            SocketError.Success => n,
+            SocketError.WouldBlock => -1,
+            _ => throw new SocketException((int)error),
+        };
+    }
+
+    /// <summary>A send that never waits, on a non-blocking socket: the bytes the socket took now (0 when its buffer is full); a failure throws.</summary>
+    public static int SendNow(Socket socket, ReadOnlySpan<byte> data)
+    {
+        int sent = socket.Send(data, SocketFlags.None, out var error);
+        return error switch
+        {
+            SocketError.Success => sent,
+            SocketError.WouldBlock => 0,
+            _ => throw new SocketException((int)error),
+        };
+    }
+
     /// <summary>Sends everything (a stream socket may accept less than asked).</summary>
     public static ValueTask SendAllAsync(Socket socket, ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {

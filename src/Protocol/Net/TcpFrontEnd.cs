@@ -6,6 +6,9 @@ namespace SslCluster.Protocol.Net;
 /// <summary>A clear-text socket as one side of a relay: the client, or a plain back end.</summary>
 internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Client) : IRelayFrontEnd
 {
+    // Every read follows a wait that found the socket readable (or a read that filled its buffer): it is tried at once,
+    // without the socket engine's async receive, which only takes over when nothing was there after all.
+    private readonly bool _nonBlocking = SocketIo.TryMakeNonBlocking(socket);
     private bool _closedWrite;
     private bool _inputEnded;
     // A back end's last read filled all it asked for: more is most likely waiting (a response in full flow), so the next
@@ -58,7 +61,8 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         int asked = Math.Min(maxCount, SocketIo.BufferSize);
         try
         {
-            n = await socket.ReceiveAsync(buffer.AsMemory(0, asked), SocketFlags.None, cancellationToken);
+            n = _nonBlocking ? SocketIo.ReceiveNow(socket, buffer.AsSpan(0, asked)) : -1;
+            if (n < 0) n = await socket.ReceiveAsync(buffer.AsMemory(0, asked), SocketFlags.None, cancellationToken);
         }
         catch (SocketException e)
         {

@@ -64,18 +64,11 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         Side = side;
         _ssl = ssl;
         _requireCloseNotify = requireCloseNotify;
-        // Records go to the socket as OpenSSL seals them when it takes them at once (TryTake); a synchronous send on a
-        // non-blocking socket never waits. The socket's async calls are the same either way.
-        try
-        {
-            socket.Blocking = false;
-            _nonBlocking = true;
-            ssl.OutputSink = this;
-        }
-        catch (Exception e) when (e is ObjectDisposedException or SocketException)
-        {
-            // Closed by an abort already: without the sink every record waits for a flush, which reports the socket's end.
-        }
+        // Records go to the socket as OpenSSL seals them when it takes them at once (TryTake), and a socket found readable
+        // is read at once (ReceiveAsync); neither ever waits on a non-blocking socket. Closed by an abort already: every
+        // record then waits for a flush and every receive goes through the socket engine, which report the socket's end.
+        _nonBlocking = SocketIo.TryMakeNonBlocking(socket);
+        if (_nonBlocking) ssl.OutputSink = this;
     }
 
     /// <summary>The OpenSSL connection, for what the handshake negotiated and why it failed.</summary>
@@ -341,7 +334,10 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         byte[] buffer = SocketIo.Rent();
         try
         {
-            int n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None, cancellationToken);
+            // The socket was found readable (or the last receive filled its buffer): what is there is read now, without
+            // the socket engine's async receive. Nothing after all: the engine's receive waits for it.
+            int n = _nonBlocking ? SocketIo.ReceiveNow(Socket, buffer.AsSpan(0, SocketIo.BufferSize)) : -1;
+            if (n < 0) n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None, cancellationToken);
             _lastReceiveFull = n == SocketIo.BufferSize;
             if (n == 0)
             {
@@ -441,7 +437,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
         try
         {
-            int sent = SendNow(data);
+            int sent = SocketIo.SendNow(Socket, data);
             Interlocked.Add(ref _sent, sent);
             return sent;
         }
@@ -500,7 +496,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 {
                     // Most flushes (a handshake's flight, an answer) fit the socket's send buffer: sent here, without the
                     // socket engine's async send (whose event-args object a socket then keeps for its life).
-                    int now = _nonBlocking ? SendNow(buffer.AsSpan(start, n)) : 0;
+                    int now = _nonBlocking ? SocketIo.SendNow(Socket, buffer.AsSpan(start, n)) : 0;
                     Interlocked.Add(ref _sent, now);
                     if (now < n) await SocketIo.SendAllAsync(Socket, buffer.AsMemory(start + now, n - now), cancellationToken);
                     Interlocked.Add(ref _sent, n - now);
@@ -532,18 +528,6 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
             _sendLock.Release();
         }
-    }
-
-    /// <summary>A send that never waits: the bytes the socket took now (0 when its buffer is full); a failure throws.</summary>
-    private int SendNow(ReadOnlySpan<byte> data)
-    {
-        int sent = Socket.Send(data, SocketFlags.None, out var error);
-        return error switch
-        {
-            SocketError.Success => sent,
-            SocketError.WouldBlock => 0,
-            _ => throw new SocketException((int)error),
-        };
     }
 
     /// <summary>Sends what the engine has queued (an alert after a failure), within a short time, ignoring errors.</summary>

@@ -157,6 +157,45 @@ public sealed class FrontEndReadTests : IDisposable
         Assert.Equal(next, buffer.AsSpan(0, read.Count).ToArray());
     }
 
+    [Fact]
+    public async Task ReceiveNow_NothingThenBytesThenFin_ReturnsMinusOneThenTheBytesThenZeroWithoutWaiting()
+    {
+        var (ours, peer) = await ConnectedAsync();
+        Assert.True(SocketIo.TryMakeNonBlocking(ours));
+        var buffer = new byte[SocketIo.BufferSize];
+
+        Assert.Equal(-1, SocketIo.ReceiveNow(ours, buffer));
+
+        var sent = Pattern(1000);
+        await SendAndSettleAsync(peer, ours, sent);
+        Assert.Equal(sent.Length, SocketIo.ReceiveNow(ours, buffer));
+        Assert.Equal(sent, buffer.AsSpan(0, sent.Length).ToArray());
+
+        peer.Shutdown(SocketShutdown.Send);
+        await WaitUntilAsync(() => ours.Poll(0, SelectMode.SelectRead));
+        Assert.Equal(0, SocketIo.ReceiveNow(ours, buffer));
+    }
+
+    [Fact]
+    public async Task ReceiveNow_PeerReset_ThrowsTheReset()
+    {
+        var (ours, peer) = await ConnectedAsync();
+        Assert.True(SocketIo.TryMakeNonBlocking(ours));
+        peer.LingerState = new LingerOption(true, 0);
+        peer.Close();
+        await WaitUntilAsync(() => ours.Poll(0, SelectMode.SelectRead));
+
+        var e = Assert.Throws<SocketException>(() => SocketIo.ReceiveNow(ours, new byte[64]));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline) await Task.Delay(5);
+        Assert.True(condition());
+    }
+
     public void Dispose()
     {
         foreach (var s in _sockets) s.Dispose();
