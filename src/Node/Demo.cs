@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Akka.Actor;
 using SslCluster.Actors;
 using SslCluster.Actors.ConfigStore;
+using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Config;
@@ -51,6 +52,10 @@ internal static class Demo
             else await WaitForDemoAsync(h);
         }
 
+        // "Up" means serving: this node's copy holds the demo, and its listeners open a little after that.
+        var copy = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(ConfigFollowerActor.GetCopy.Instance, TimeSpan.FromSeconds(10));
+        await WaitServingAsync(h, copy.Revision);
+
         var dataDir = Path.GetFullPath(s.DataDir);
         if (NodeLog.Json)
         {
@@ -91,6 +96,24 @@ internal static class Demo
         var cluster = Akka.Cluster.Cluster.Get(system);
         var oldest = cluster.State.Members.Where(m => m.Status == Akka.Cluster.MemberStatus.Up).OrderBy(m => m, Akka.Cluster.Member.AgeOrdering).FirstOrDefault();
         return oldest is not null && oldest.Address == cluster.SelfAddress;
+    }
+
+    /// <summary>Waits until the listeners of <paramref name="revision"/> (or a later one) are all open.</summary>
+    private static async Task WaitServingAsync(SslClusterHandles h, long revision)
+    {
+        for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120); DateTime.UtcNow < deadline; await Task.Delay(200))
+        {
+            var readiness = await h.NodeRuntime.Ask<NodeRuntimeActor.Readiness>(NodeRuntimeActor.GetReadiness.Instance, TimeSpan.FromSeconds(10));
+            if (readiness.Revision < revision) continue;
+            if (readiness.Ready) return;
+            if (readiness.Problems.Count > 0)
+            {
+                // A listener that could not bind (its port taken) is not tried again: the demo cannot serve.
+                throw new NodeStartupException("demo: this node cannot serve the demo: " + string.Join("; ", readiness.Problems));
+            }
+        }
+
+        throw new NodeStartupException("demo: this node's listeners were not open within 120 s of taking in the demo configuration; see its log");
     }
 
     private static async Task WaitForDemoAsync(SslClusterHandles h)

@@ -438,3 +438,30 @@ public sealed class DemoNodeTests(DemoNodeFixture demo) : IClassFixture<DemoNode
 
 [CollectionDefinition("nodes", DisableParallelization = true)]
 public sealed class NodesCollection;
+
+/// <summary>A demo whose VIP port is taken cannot serve: the node says so and exits, rather than announce a demo that is not up.</summary>
+[Collection("nodes")]
+public sealed class DemoPortTakenTests
+{
+    [Fact]
+    public async Task Start_DemoHttpsPortTaken_ExitsWithTheListenerItCouldNotOpen()
+    {
+        using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        holder.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        holder.Listen(1);
+        var taken = ((IPEndPoint)holder.LocalEndPoint!).Port;
+
+        using var node = NodeProcess.Launch(NodeProcess.NewDataDir(), new Dictionary<string, string>(), "--demo",
+            "--set", $"sslcluster.node.demo.https-port={taken}",
+            "--set", $"sslcluster.node.demo.http-port={NodeProcess.FreePort()}",
+            "--set", $"sslcluster.node.demo.backend-port={NodeProcess.FreePort()}");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (!node.HasExited && DateTime.UtcNow < deadline) await Task.Delay(100);
+
+        Assert.True(node.HasExited, "the node still runs:\n" + node.Output);
+        Assert.Equal(1, node.ExitCode);
+        Assert.Contains("demo: this node cannot serve the demo", node.Output, StringComparison.Ordinal);
+        Assert.Contains($"cannot listen on 127.0.0.1:{taken}", node.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Demo is up", node.Output, StringComparison.Ordinal);
+    }
+}
