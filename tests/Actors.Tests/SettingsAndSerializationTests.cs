@@ -92,6 +92,8 @@ public sealed class SerializationTests : TestKit
         new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow("m", new FlowRow("10.0.0.1", 443, 0, 0, 0, Accepted: 7) { Totals = new Dictionary<string, long> { ["ended.None"] = 7 } }),
         new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.tcp://sslcluster@127.0.0.2:1", -4_000_000_000L,
             [new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow("m", new FlowRow("10.0.0.1", 443, 0, 0, 0, Accepted: 7) { ServerLeg = true })]),
+        new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritFlows("akka.tcp://sslcluster@127.0.0.2:1", 7,
+            [new SslCluster.Actors.Dispatch.NodeStatsProtocol.InheritedFlow("m", new FlowRow("10.0.0.1", 443, 0, 0, 0, Accepted: 7))], "m"),
         new SslCluster.Actors.Dispatch.NodeStatsProtocol.FlowsInherited("akka.tcp://sslcluster@127.0.0.1:1", 1),
         new ConfigStoreActor.Snapshot(9, "text", [new StoredFile("c", StoredFileKind.Certificate, [1, 2])]),
         ConfigStoreProtocol.GetRevision.Instance,

@@ -64,4 +64,62 @@ public sealed class SslModuleStateTests
 
         Assert.Equal(52, Assert.Single(state.Current("m", T0.AddSeconds(3)).Rows).Accepted);
     }
+
+    [Fact]
+    public void Current_NodeStoppedReporting_KeepsItsTotalsButNotItsOpenFlows()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 5, 5, 0, Accepted: 40, BytesToClients: 900)], 7), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 1, 1, 0, Accepted: 3)], 2), T0 + SslModuleState.Stale);
+
+        var current = state.Current("m", T0 + SslModuleState.Stale + TimeSpan.FromSeconds(1));
+
+        Assert.Equal(["b"], current.Nodes);
+        var row = Assert.Single(current.Rows);
+        Assert.Equal((1L, 1L), (row.TcpProxyFlows, row.ActiveSslFlows));
+        Assert.Equal((43L, 900L), (row.Accepted, row.BytesToClients));
+    }
+
+    [Fact]
+    public void Orphans_StaleAndNoLongerAMember_OfferedAgainOnlyAfterStale()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "dead", [new FlowRow("v", 1, 2, 2, 0, Accepted: 40)], 7), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "paused", [new FlowRow("v", 1, 0, 0, 0, Accepted: 5)], 8), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "new", [new FlowRow("v", 1, 0, 0, 0, Accepted: 1)], 9), T0);
+        bool IsMember(string node, long uid) => node is "paused" or "new";
+
+        // Within Stale nobody is an orphan, member or not (a report may be on its way).
+        Assert.Empty(state.Orphans(T0 + SslModuleState.Stale, IsMember));
+
+        var later = T0 + SslModuleState.Stale + TimeSpan.FromSeconds(1);
+        state = state.Apply(new ModuleProtocol.ReportFlows("m", "new", [new FlowRow("v", 1, 0, 0, 0, Accepted: 2)], 9), later);
+        var orphan = Assert.Single(state.Orphans(later, IsMember));
+        Assert.Equal(("dead", 7L), orphan.Key);
+        Assert.Equal(40, Assert.Single(orphan.Report.Rows).Accepted);
+
+        state = state.Offered(orphan.Key, later);
+        Assert.Empty(state.Orphans(later + SslModuleState.Stale, IsMember));
+        Assert.Single(state.Orphans(later + SslModuleState.Stale + TimeSpan.FromSeconds(1), IsMember));
+    }
+
+    [Fact]
+    public void Apply_NodeDiedAndStartedAgain_BothIncarnationsCountedUntilAnHeirTakesTheOld()
+    {
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 0, 0, 0, Accepted: 40)], 7), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 0, 0, 0, Accepted: 10)], 3), T0)
+            // b died and came back at the same address: a new incarnation, starting from zero.
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 1, 0, 0, 0, Accepted: 2)], 8), T0.AddSeconds(20));
+        Assert.Equal(52, Assert.Single(state.Current("m", T0.AddSeconds(20)).Rows).Accepted);
+
+        // a took the old incarnation's totals for m: it reports them with its own and names it retired for m.
+        state = state.Apply(new ModuleProtocol.ReportFlows("m", "a", [new FlowRow("v", 1, 0, 0, 0, Accepted: 10), new FlowRow("v", 1, 0, 0, 0, Accepted: 40)], 3,
+            [new RetiredNode("b", 7)]), T0.AddSeconds(21));
+
+        var current = state.Current("m", T0.AddSeconds(21));
+        Assert.Equal(52, Assert.Single(current.Rows).Accepted);
+        Assert.Equal(["a", "b"], current.Nodes);
+        Assert.DoesNotContain(state.Orphans(T0.AddSeconds(60), (_, _) => false), o => o.Key == ("b", 7L));
+    }
 }

@@ -123,6 +123,58 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task KillNine_NodeThatServedFlows_ItsModuleTotalsStayInTheClustersFigures()
+    {
+        await using var cluster = await LocalCluster.StartAsync(3);
+        await cluster.ConfigureVipAsync();
+        var survivor = cluster.Nodes[0]!;
+        await CurlOkAsync(cluster.Vip(1));
+        // The node that dies must not be the one holding module m's entity (the entity keeps the last reports).
+        var host = await EntityHostAsync(survivor);
+        var victim = host == 3 ? 2 : 3;
+        for (var i = 0; i < 40; i++) await CurlOkAsync(cluster.Vip(victim));
+        await UntilAsync(async () => await ThreeNodeClusterTests.AcceptedFlowsAsync(survivor, "m") >= 41, TimeSpan.FromSeconds(30));
+        var before = await ThreeNodeClusterTests.AcceptedFlowsAsync(survivor, "m");
+
+        cluster.Nodes[victim - 1]!.Kill();
+        var clock = Stopwatch.StartNew();
+        await cluster.WaitForMembersAsync(survivor, 2, TimeSpan.FromSeconds(90));
+        var removedAfter = clock.Elapsed;
+        // Past the 10 s after which a node's report no longer counts as live, and past its totals' adoption by a
+        // survivor: the figure never drops.
+        var lowest = long.MaxValue;
+        while (clock.Elapsed < removedAfter + TimeSpan.FromSeconds(20))
+        {
+            lowest = Math.Min(lowest, await ThreeNodeClusterTests.AcceptedFlowsAsync(survivor, "m"));
+            await Task.Delay(500);
+        }
+
+        var after = await ThreeNodeClusterTests.AcceptedFlowsAsync(survivor, "m");
+        var heirs = cluster.Running.Where(n => n.Output.Contains("now counts the totals of module m", StringComparison.Ordinal)).ToList();
+        output.WriteLine($"entity on node {host}, node {victim} killed after {before - 1} of the {before} accepted flows went through it; removed after {removedAfter.TotalSeconds:F1} s; " +
+            $"accepted flows lowest {lowest}, at the end {after}; heirs {heirs.Count}");
+        Assert.Equal(before, lowest);
+        Assert.Equal(before, after);
+        Assert.Single(heirs);
+    }
+
+    private static async Task CurlOkAsync(Uri url)
+    {
+        var r = await Run.ProcessAsync("curl", ["-sSk", "--max-time", "10", url.ToString()], null, TimeSpan.FromSeconds(20));
+        Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
+    /// <summary>The index of the node (1-3, its address 127.0.0.N) that holds module m's entity: the one ssl-module shard with an entity.</summary>
+    private static async Task<int> EntityHostAsync(NodeProcess node)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(await node.AdminGetAsync(SslCluster.Protocol.Admin.AdminPaths.ShardStats + "?type=ssl-module"));
+        var shard = doc.RootElement.GetProperty("shards").EnumerateArray().Single(s => s.GetProperty("entities").GetInt32() > 0);
+        var address = shard.GetProperty("address").GetString()!;
+        var host = address[(address.IndexOf('@', StringComparison.Ordinal) + 1)..address.LastIndexOf(':')];
+        return int.Parse(host.Split('.')[3], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task ShardRebalanceAndProxyListReassignment_UnderLoad_NoFailedRequest()
     {
         await using var cluster = await LocalCluster.StartAsync(2);

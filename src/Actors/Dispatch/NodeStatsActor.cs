@@ -62,7 +62,12 @@ public static class NodeStatsProtocol
     /// own, so that the cluster's figures survive drains and rolling restarts. Sent in parts of at most
     /// <see cref="RowBytes"/> (<see cref="Parts"/>).
     /// </summary>
-    public sealed record InheritFlows(string From, long FromUid, IReadOnlyList<InheritedFlow> Rows) : IClusterMessage;
+    /// <remarks>
+    /// With <paramref name="Module"/>, the rows are one module's, from the last report of a member that died (no hand-over):
+    /// that module's entity sends them to a node that reports, so that they outlive the member; the node is then named
+    /// retired in that module's reports only.
+    /// </remarks>
+    public sealed record InheritFlows(string From, long FromUid, IReadOnlyList<InheritedFlow> Rows, string? Module = null) : IClusterMessage;
 
     public sealed record FlowsInherited(string Node, int Rows) : IClusterMessage;
 
@@ -120,7 +125,12 @@ public sealed class NodeStatsActor : ReceiveActor
                 return;
             }
             foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
-            flows.RecordRetired(inherit.From, inherit.FromUid);
+            flows.RecordRetired(inherit.From, inherit.FromUid, inherit.Module);
+            if (inherit.Module is { } module)
+            {
+                Context.GetLogger().Info("flows: this node now counts the totals of module {0} ({1} row(s)) that {2} (incarnation {3}) reported last; it left without handing them over",
+                    module, inherit.Rows.Count, inherit.From, inherit.FromUid);
+            }
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
         });
     }

@@ -378,19 +378,29 @@ public sealed class FlowRegistry
     /// <summary>The last members whose totals this node inherited, as (address, incarnation); see <see cref="Retired"/>.</summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<RetiredNode> _retired = new();
 
+    /// <summary>Members gone without a hand-over whose totals of one module this node took (the module entity asked), by module.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, System.Collections.Concurrent.ConcurrentQueue<RetiredNode>> _adopted = new(StringComparer.Ordinal);
+
     /// <summary>
     /// Records that the member <paramref name="node"/> (incarnation <paramref name="uid"/>) handed its totals to this
-    /// node. This node's reports name it from then on, so that the modules drop the last report that member made and
-    /// count its totals once, here. Only the last 16 are kept: a member that handed over never reports again.
+    /// node: all of them (a drain's hand-over), or those of <paramref name="module"/> only (a member that died, whose
+    /// last report that module's entity gave here). This node's reports name it from then on, so that the modules drop
+    /// the last report that member made and count its totals once, here. Only the last 16 are kept (per module for the
+    /// second kind): a member that handed over never reports again.
     /// </summary>
-    public void RecordRetired(string node, long uid)
+    public void RecordRetired(string node, long uid, string? module = null)
     {
-        _retired.Enqueue(new RetiredNode(node, uid));
-        while (_retired.Count > 16) _retired.TryDequeue(out _);
+        var queue = module is null ? _retired : _adopted.GetOrAdd(module, _ => new());
+        queue.Enqueue(new RetiredNode(node, uid));
+        while (queue.Count > 16) queue.TryDequeue(out _);
     }
 
     /// <summary>The members whose totals this node holds (at most the last 16).</summary>
     public IReadOnlyList<RetiredNode> Retired => [.. _retired];
+
+    /// <summary>The members whose totals of <paramref name="module"/> this node holds: <see cref="Retired"/> and those it took for that module alone.</summary>
+    public IReadOnlyList<RetiredNode> RetiredFor(string module) =>
+        _adopted.TryGetValue(module, out var adopted) && !adopted.IsEmpty ? [.. _retired, .. adopted] : Retired;
 
     /// <summary>
     /// What this node hands over when it leaves, once its connections have ended: every module row's totals, its own

@@ -99,4 +99,18 @@ public sealed class FlowHandOverTests
         Assert.Equal(new RetiredNode("node-19", 19), heir.Retired[^1]);
         Assert.DoesNotContain(new RetiredNode("node-3", 3), heir.Retired);
     }
+
+    [Fact]
+    public void RecordRetired_ForOneModule_NamedInThatModulesReportsOnly()
+    {
+        var heir = Busy("m", 1);
+        heir.RecordRetired("akka.tcp://sslcluster@127.0.0.9:1", 7, "m");
+        heir.RecordRetired("akka.tcp://sslcluster@127.0.0.8:1", 3);
+
+        // A member that died gave m's totals here (the module's entity asked): only m's reports name it, so that n's
+        // entity keeps that member's last n report until someone takes it too.
+        Assert.Equal([new RetiredNode("akka.tcp://sslcluster@127.0.0.8:1", 3), new RetiredNode("akka.tcp://sslcluster@127.0.0.9:1", 7)], heir.RetiredFor("m"));
+        Assert.Equal([new RetiredNode("akka.tcp://sslcluster@127.0.0.8:1", 3)], heir.RetiredFor("n"));
+        Assert.Equal([new RetiredNode("akka.tcp://sslcluster@127.0.0.8:1", 3)], heir.Retired);
+    }
 }
