@@ -81,26 +81,35 @@ public sealed class SslModuleStateTests
     }
 
     [Fact]
-    public void Orphans_StaleAndNoLongerAMember_OfferedAgainOnlyAfterStale()
+    public void Orphans_StaleAndDowned_OfferedAgainOnlyAfterStaleOrARefusalAndNeverOnceTaken()
     {
         var state = SslModuleState.Empty
             .Apply(new ModuleProtocol.ReportFlows("m", "dead", [new FlowRow("v", 1, 2, 2, 0, Accepted: 40)], 7), T0)
             .Apply(new ModuleProtocol.ReportFlows("m", "paused", [new FlowRow("v", 1, 0, 0, 0, Accepted: 5)], 8), T0)
-            .Apply(new ModuleProtocol.ReportFlows("m", "new", [new FlowRow("v", 1, 0, 0, 0, Accepted: 1)], 9), T0);
-        bool IsMember(string node, long uid) => node is "paused" or "new";
+            .Apply(new ModuleProtocol.ReportFlows("m", "left", [new FlowRow("v", 1, 0, 0, 0, Accepted: 1)], 9), T0);
+        // "left" drained and left (it hands its totals over itself); "paused" is still a member; only "dead" was downed.
+        bool IsDowned(string node, long uid) => node == "dead";
 
-        // Within Stale nobody is an orphan, member or not (a report may be on its way).
-        Assert.Empty(state.Orphans(T0 + SslModuleState.Stale, IsMember));
+        // Within Stale nobody is an orphan (a report may be on its way).
+        Assert.Empty(state.Orphans(T0 + SslModuleState.Stale, IsDowned));
 
         var later = T0 + SslModuleState.Stale + TimeSpan.FromSeconds(1);
-        state = state.Apply(new ModuleProtocol.ReportFlows("m", "new", [new FlowRow("v", 1, 0, 0, 0, Accepted: 2)], 9), later);
-        var orphan = Assert.Single(state.Orphans(later, IsMember));
+        var orphan = Assert.Single(state.Orphans(later, IsDowned));
         Assert.Equal(("dead", 7L), orphan.Key);
         Assert.Equal(40, Assert.Single(orphan.Report.Rows).Accepted);
 
         state = state.Offered(orphan.Key, later);
-        Assert.Empty(state.Orphans(later + SslModuleState.Stale, IsMember));
-        Assert.Single(state.Orphans(later + SslModuleState.Stale + TimeSpan.FromSeconds(1), IsMember));
+        Assert.Empty(state.Orphans(later + SslModuleState.Stale, IsDowned));
+        Assert.Single(state.Orphans(later + SslModuleState.Stale + TimeSpan.FromSeconds(1), IsDowned));
+
+        // Refused: offered again at once, to the next reporter.
+        Assert.Single(state.Refused(orphan.Key).Orphans(later, IsDowned));
+
+        // Taken: never offered again (the taker's next report names it retired), and a late refusal changes nothing.
+        var taken = state.Taken(orphan.Key);
+        Assert.Empty(taken.Orphans(later + TimeSpan.FromMinutes(10), IsDowned));
+        Assert.Empty(taken.Refused(orphan.Key).Orphans(later + TimeSpan.FromMinutes(10), IsDowned));
+        Assert.Equal(46, Assert.Single(taken.Current("m", later).Rows).Accepted);
     }
 
     [Fact]
@@ -120,6 +129,6 @@ public sealed class SslModuleStateTests
         var current = state.Current("m", T0.AddSeconds(21));
         Assert.Equal(52, Assert.Single(current.Rows).Accepted);
         Assert.Equal(["a", "b"], current.Nodes);
-        Assert.DoesNotContain(state.Orphans(T0.AddSeconds(60), (_, _) => false), o => o.Key == ("b", 7L));
+        Assert.Equal([("a", 3L), ("b", 8L)], state.Reports.Keys.Order());
     }
 }

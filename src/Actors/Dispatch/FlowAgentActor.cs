@@ -79,7 +79,11 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         // The rows include the backend-server rows that re-encrypted and initiated flows count under this module.
         // The incarnation tells this node's reports from those of an earlier run at the same address (0 outside a cluster).
         var uid = ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider ? Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress.Uid : 0;
-        Receive<Report>(_ => moduleRegion!.Tell(new ModuleProtocol.ReportFlows(name, node, flows.RowsOf(name).ToList(), uid, flows.RetiredFor(name) is { Count: > 0 } r ? r : null)));
+        Receive<Report>(_ =>
+        {
+            var (rows, retired) = flows.ReportOf(name);
+            moduleRegion!.Tell(new ModuleProtocol.ReportFlows(name, node, [.. rows], uid, retired.Count > 0 ? retired : null));
+        });
     }
 
     protected override void PreStart()

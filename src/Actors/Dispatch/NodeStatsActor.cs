@@ -62,12 +62,20 @@ public static class NodeStatsProtocol
     /// own, so that the cluster's figures survive drains and rolling restarts. Sent in parts of at most
     /// <see cref="RowBytes"/> (<see cref="Parts"/>).
     /// </summary>
-    /// <remarks>
-    /// With <paramref name="Module"/>, the rows are one module's, from the last report of a member that died (no hand-over):
-    /// that module's entity sends them to a node that reports, so that they outlive the member; the node is then named
-    /// retired in that module's reports only.
-    /// </remarks>
-    public sealed record InheritFlows(string From, long FromUid, IReadOnlyList<InheritedFlow> Rows, string? Module = null) : IClusterMessage;
+    public sealed record InheritFlows(string From, long FromUid, IReadOnlyList<InheritedFlow> Rows) : IClusterMessage;
+
+    /// <summary>
+    /// From a module's entity: that module's totals from the last report of a member that died (it was downed, so it
+    /// handed nothing over), for the receiver to keep and report with its own, so that they outlive the member and the
+    /// entity. Sent in parts; with the <paramref name="Last"/> one the receiver names the member retired in that
+    /// module's reports only. Answered with <see cref="FlowsInherited"/>, or refused by a node that is leaving itself.
+    /// A message of its own, so that a node of a version without it refuses it instead of taking it for a hand-over.
+    /// </summary>
+    public sealed record AdoptFlows(string From, long FromUid, string Module, IReadOnlyList<FlowRow> Rows, bool Last) : IClusterMessage;
+
+    /// <summary>One module's rows in parts whose JSON weighs at most <paramref name="maxBytes"/> each.</summary>
+    public static IEnumerable<IReadOnlyList<FlowRow>> Parts(IEnumerable<FlowRow> rows, int maxBytes = RowBytes) =>
+        FrameParts.Split(rows, row => System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(row).Length, maxBytes);
 
     public sealed record FlowsInherited(string Node, int Rows) : IClusterMessage;
 
@@ -125,13 +133,32 @@ public sealed class NodeStatsActor : ReceiveActor
                 return;
             }
             foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
-            flows.RecordRetired(inherit.From, inherit.FromUid, inherit.Module);
-            if (inherit.Module is { } module)
-            {
-                Context.GetLogger().Info("flows: this node now counts the totals of module {0} ({1} row(s)) that {2} (incarnation {3}) reported last; it left without handing them over",
-                    module, inherit.Rows.Count, inherit.From, inherit.FromUid);
-            }
+            flows.RecordRetired(inherit.From, inherit.FromUid);
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
+        });
+        Receive<NodeStatsProtocol.AdoptFlows>(adopt =>
+        {
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
+            {
+                Sender.Tell(new Status.Failure(new InvalidOperationException($"{node} is leaving")));
+                return;
+            }
+
+            // That member handed its totals to this node before it was downed: they are counted here already.
+            if (flows.Retired.Contains(new RetiredNode(adopt.From, adopt.FromUid)))
+            {
+                Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, 0));
+                return;
+            }
+
+            flows.Adopt(adopt.Module, adopt.Rows, adopt.From, adopt.FromUid, adopt.Last);
+            if (adopt.Last)
+            {
+                Context.GetLogger().Info("flows: this node now counts the totals of module {0} that {1} (incarnation {2}) reported last; it was downed without handing them over",
+                    adopt.Module, adopt.From, adopt.FromUid);
+            }
+
+            Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, adopt.Rows.Count));
         });
     }
 

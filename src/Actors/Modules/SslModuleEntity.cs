@@ -6,15 +6,18 @@ using static SslCluster.Actors.Modules.ModuleProtocol;
 
 namespace SslCluster.Actors.Modules;
 
-/// <summary>One node incarnation's last report to a module: when it came, its rows, and when its rows were last offered to a live node.</summary>
+/// <summary>
+/// One node incarnation's last report to a module: when it came, its rows, and when its totals were last offered to a
+/// live node (<see cref="DateTimeOffset.MaxValue"/> once one took them).
+/// </summary>
 public sealed record NodeReport(DateTimeOffset At, IReadOnlyList<FlowRow> Rows, DateTimeOffset? OfferedAt = null);
 
 /// <summary>
 /// The pure state of a module entity: the last counters each node incarnation reported, and their sum. A node that
 /// stops reporting (it paused, left or died) is no longer counted as serving after <see cref="Stale"/>, and its open
-/// flows drop out of the sum; its totals stay, since they counted real traffic. Once that incarnation is no longer a
-/// member (<see cref="Orphans"/>), its totals are given to a node that reports, which counts them from then on and
-/// names it retired (as a drain's hand-over does), so that they outlive it.
+/// flows drop out of the sum; its totals stay, since they counted real traffic. A drained node hands its totals to
+/// another member itself; one that was downed (it died) cannot, so its totals are given to a node that reports
+/// (<see cref="Orphans"/>), which counts them from then on and names it retired, so that they outlive it.
 /// </summary>
 public sealed record SslModuleState(ImmutableDictionary<(string Node, long Uid), NodeReport> Reports)
 {
@@ -35,7 +38,7 @@ public sealed record SslModuleState(ImmutableDictionary<(string Node, long Uid),
         return new(reports);
     }
 
-    private bool Live(NodeReport report, DateTimeOffset now) => now - report.At <= Stale;
+    private static bool Live(NodeReport report, DateTimeOffset now) => now - report.At <= Stale;
 
     public CurrentModuleFlows Current(string module, DateTimeOffset now)
     {
@@ -48,20 +51,29 @@ public sealed record SslModuleState(ImmutableDictionary<(string Node, long Uid),
     }
 
     /// <summary>
-    /// The last reports of incarnations that stopped reporting and are no longer members (<paramref name="isMember"/>
-    /// false: died and removed, or started again under a new incarnation), not offered to a live node within
-    /// <see cref="Stale"/>: their totals are to be given to one.
+    /// The last reports of incarnations that stopped reporting and were downed (<paramref name="downed"/>: they died,
+    /// so they handed nothing over), neither taken by a live node nor offered to one within <see cref="Stale"/>:
+    /// their totals are to be given to one.
     /// </summary>
-    public IReadOnlyList<((string Node, long Uid) Key, NodeReport Report)> Orphans(DateTimeOffset now, Func<string, long, bool> isMember)
+    public IReadOnlyList<((string Node, long Uid) Key, NodeReport Report)> Orphans(DateTimeOffset now, Func<string, long, bool> downed)
     {
-        ArgumentNullException.ThrowIfNull(isMember);
-        return [.. Reports.Where(r => !Live(r.Value, now) && (r.Value.OfferedAt is not { } offered || now - offered > Stale) && !isMember(r.Key.Node, r.Key.Uid))
+        ArgumentNullException.ThrowIfNull(downed);
+        return [.. Reports.Where(r => !Live(r.Value, now) && (r.Value.OfferedAt is not { } offered || (offered != DateTimeOffset.MaxValue && now - offered > Stale))
+                && downed(r.Key.Node, r.Key.Uid))
             .Select(r => (r.Key, r.Value))];
     }
 
     /// <summary>Notes that <paramref name="key"/>'s totals were offered to a live node at <paramref name="now"/>.</summary>
-    public SslModuleState Offered((string Node, long Uid) key, DateTimeOffset now) =>
-        Reports.TryGetValue(key, out var report) ? new(Reports.SetItem(key, report with { OfferedAt = now })) : this;
+    public SslModuleState Offered((string Node, long Uid) key, DateTimeOffset now) => With(key, now);
+
+    /// <summary>A live node took <paramref name="key"/>'s totals: they are not offered again (its next report names the member retired).</summary>
+    public SslModuleState Taken((string Node, long Uid) key) => With(key, DateTimeOffset.MaxValue);
+
+    /// <summary>The node offered <paramref name="key"/>'s totals refused them (or did not answer): they go to the next node that reports.</summary>
+    public SslModuleState Refused((string Node, long Uid) key) => With(key, null);
+
+    private SslModuleState With((string Node, long Uid) key, DateTimeOffset? offeredAt) =>
+        Reports.TryGetValue(key, out var report) && report.OfferedAt != DateTimeOffset.MaxValue ? new(Reports.SetItem(key, report with { OfferedAt = offeredAt })) : this;
 }
 
 /// <summary>
@@ -76,43 +88,84 @@ public sealed class SslModuleEntity : ReceiveActor
 {
     public const string TypeName = "ssl-module";
 
+    /// <summary>An offer of one incarnation's totals ended: taken by the node asked, or not.</summary>
+    private sealed record OfferEnded((string Node, long Uid) Key, bool Taken);
+
+    private static readonly TimeSpan OfferTimeout = TimeSpan.FromSeconds(10);
+
     private SslModuleState _state = SslModuleState.Empty;
 
-    /// <param name="isMember">Whether a node incarnation is still a member; the cluster's state when null.</param>
-    public SslModuleEntity(string module, TimeProvider time, Func<string, long, bool>? isMember = null)
+    /// <summary>Incarnations this entity saw downed (from the cluster's member events).</summary>
+    private readonly HashSet<(string Node, long Uid)> _downed = [];
+
+    private readonly bool _inCluster;
+
+    /// <param name="downed">Whether a node incarnation was downed; the cluster's member events when null.</param>
+    public SslModuleEntity(string module, TimeProvider time, Func<string, long, bool>? downed = null)
     {
-        var member = isMember ?? ClusterMembership(Context.System);
+        _inCluster = downed is null && ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider;
+        var isDowned = downed ?? ((node, uid) => _downed.Contains((node, uid)));
         Receive<ReportFlows>(r =>
         {
             var now = time.GetUtcNow();
             _state = _state.Apply(r, now);
-            foreach (var (key, report) in _state.Orphans(now, member))
+            foreach (var (key, report) in _state.Orphans(now, isDowned))
             {
-                // The reporter's node takes them (its node-stats actor refuses while it is leaving itself: then they are
-                // offered again, to whichever node reports after Stale).
-                var heir = Context.ActorSelection(Sender.Path.Root / "user" / Dispatch.NodeStatsActor.Name);
-                var rows = report.Rows.Select(row => new Dispatch.NodeStatsProtocol.InheritedFlow(module, row.Retired())).ToList();
-                foreach (var part in Dispatch.NodeStatsProtocol.Parts(rows)) heir.Tell(new Dispatch.NodeStatsProtocol.InheritFlows(key.Node, key.Uid, part, module));
+                Offer(module, key, report.Rows, Sender);
                 _state = _state.Offered(key, now);
             }
         });
+        Receive<OfferEnded>(e => _state = e.Taken ? _state.Taken(e.Key) : _state.Refused(e.Key));
         Receive<GetModuleFlows>(_ => Sender.Tell(_state.Current(module, time.GetUtcNow())));
-        // The heir's answers: taken (its next report names the member retired), or refused (offered again later).
-        Receive<Dispatch.NodeStatsProtocol.FlowsInherited>(_ => { });
-        Receive<Status.Failure>(_ => { });
+        Receive<Akka.Cluster.ClusterEvent.MemberDowned>(e => _downed.Add((e.Member.Address.ToString(), e.Member.UniqueAddress.Uid)));
+        Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(e =>
+        {
+            if (e.PreviousStatus == Akka.Cluster.MemberStatus.Down) _downed.Add((e.Member.Address.ToString(), e.Member.UniqueAddress.Uid));
+        });
+        Receive<Akka.Cluster.ClusterEvent.IMemberEvent>(_ => { });
     }
 
-    /// <summary>Members by address and incarnation, from the cluster's state; outside a cluster every reporter counts as one.</summary>
-    private static Func<string, long, bool> ClusterMembership(ActorSystem system)
+    /// <summary>
+    /// Gives one incarnation's totals to the node of <paramref name="reporter"/> (its node-stats actor), part by part;
+    /// the outcome comes back as <see cref="OfferEnded"/>. A node leaving itself refuses, and so does one of a version
+    /// that does not know the message (it cannot read it): then the next reporter is asked.
+    /// </summary>
+    private void Offer(string module, (string Node, long Uid) key, IReadOnlyList<FlowRow> rows, IActorRef reporter)
     {
-        if (((ExtendedActorSystem)system).Provider is not Akka.Cluster.IClusterActorRefProvider) return (_, _) => true;
-        var cluster = Akka.Cluster.Cluster.Get(system);
-        return (node, uid) => cluster.State.Members.Any(m => m.UniqueAddress.Uid == uid && m.Status is not (Akka.Cluster.MemberStatus.Down or Akka.Cluster.MemberStatus.Removed)
-            && m.Address.ToString() == node);
+        var heir = Context.ActorSelection(reporter.Path.Root / "user" / Dispatch.NodeStatsActor.Name);
+        var parts = Dispatch.NodeStatsProtocol.Parts(rows.Select(row => row.Retired())).ToList();
+        if (parts.Count == 0) parts.Add([]);
+        async Task<bool> SendAsync()
+        {
+            for (var i = 0; i < parts.Count; i++)
+            {
+                await heir.Ask<Dispatch.NodeStatsProtocol.FlowsInherited>(
+                    new Dispatch.NodeStatsProtocol.AdoptFlows(key.Node, key.Uid, module, parts[i], i == parts.Count - 1), OfferTimeout);
+            }
+
+            return true;
+        }
+
+        SendAsync().ContinueWith(t => new OfferEnded(key, t.IsCompletedSuccessfully), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).PipeTo(Self);
     }
 
-    public static Props Props(string module, TimeProvider time, Func<string, long, bool>? isMember = null) =>
-        Akka.Actor.Props.Create(() => new SslModuleEntity(module, time, isMember));
+    protected override void PreStart()
+    {
+        if (_inCluster)
+        {
+            Akka.Cluster.Cluster.Get(Context.System).Subscribe(Self, Akka.Cluster.ClusterEvent.SubscriptionInitialStateMode.InitialStateAsEvents,
+                typeof(Akka.Cluster.ClusterEvent.MemberDowned), typeof(Akka.Cluster.ClusterEvent.MemberRemoved));
+        }
+    }
+
+    protected override void PostStop()
+    {
+        if (_inCluster) Akka.Cluster.Cluster.Get(Context.System).Unsubscribe(Self);
+    }
+
+    public static Props Props(string module, TimeProvider time, Func<string, long, bool>? downed = null) =>
+        Akka.Actor.Props.Create(() => new SslModuleEntity(module, time, downed));
 }
 
 /// <summary>Entity ids are the module names and keepalive targets; shards by a stable hash of them.</summary>

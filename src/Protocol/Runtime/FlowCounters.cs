@@ -402,6 +402,33 @@ public sealed class FlowRegistry
     public IReadOnlyList<RetiredNode> RetiredFor(string module) =>
         _adopted.TryGetValue(module, out var adopted) && !adopted.IsEmpty ? [.. _retired, .. adopted] : Retired;
 
+    // Taken by an adoption and by a module's report, so that a report never has a dead member's rows without naming it,
+    // nor names it without its rows. The data path never takes it.
+    private readonly Lock _adoption = new();
+
+    /// <summary>
+    /// Takes one module's totals of a member that died (the module's entity sends them: <paramref name="rows"/>, in
+    /// parts); with the <paramref name="last"/> part the member is named retired in that module's reports.
+    /// </summary>
+    public void Adopt(string module, IEnumerable<FlowRow> rows, string node, long uid, bool last)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        lock (_adoption)
+        {
+            foreach (var row in rows) Inherit(module, row);
+            if (last) RecordRetired(node, uid, module);
+        }
+    }
+
+    /// <summary>What this node reports for <paramref name="module"/>: its rows and the members it holds the totals of, read together.</summary>
+    public (IReadOnlyList<FlowRow> Rows, IReadOnlyList<RetiredNode> Retired) ReportOf(string module)
+    {
+        lock (_adoption)
+        {
+            return (RowsOf(module), RetiredFor(module));
+        }
+    }
+
     /// <summary>
     /// What this node hands over when it leaves, once its connections have ended: every module row's totals, its own
     /// and those it inherited. From then on it reports no rows, so that the cluster does not count them twice.

@@ -113,4 +113,24 @@ public sealed class FlowHandOverTests
         Assert.Equal([new RetiredNode("akka.tcp://sslcluster@127.0.0.8:1", 3)], heir.RetiredFor("n"));
         Assert.Equal([new RetiredNode("akka.tcp://sslcluster@127.0.0.8:1", 3)], heir.Retired);
     }
+
+    [Fact]
+    public void Adopt_InParts_NamesTheMemberWithTheLastPartAndReportsItsRowsWithIt()
+    {
+        var heir = Busy("m", 2);
+        const string Dead = "akka.tcp://sslcluster@127.0.0.9:1";
+
+        heir.Adopt("m", [new FlowRow("10.0.0.1", 443, 3, 3, 0, Accepted: 40)], Dead, 7, last: false);
+        var (rows, retired) = heir.ReportOf("m");
+        Assert.Empty(retired);
+        Assert.Equal(43, rows.Aggregate((a, b) => a.Plus(b)).Accepted);
+
+        heir.Adopt("m", [new FlowRow("10.0.0.2", 443, 0, 0, 0, Accepted: 5)], Dead, 7, last: true);
+        (rows, retired) = heir.ReportOf("m");
+        Assert.Equal([new RetiredNode(Dead, 7)], retired);
+        var sum = rows.Aggregate((a, b) => a.Plus(b));
+        // The dead member's open flows are not taken: only this node's one open connection is.
+        Assert.Equal((48L, 1L), (sum.Accepted, sum.TcpProxyFlows));
+        Assert.Empty(heir.ReportOf("n").Retired);
+    }
 }
