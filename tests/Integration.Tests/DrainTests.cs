@@ -37,6 +37,11 @@ public sealed class DrainTests
         }
     }
 
+    /// <summary>curl downloading <paramref name="size"/> bytes through the VIP at <paramref name="rate"/>; it prints the bytes it got.</summary>
+    private static Task<ProcessResult> DownloadAsync(int https, long size, string rate, int maxSeconds) =>
+        Run.ProcessAsync("curl", ["-sSk", "--limit-rate", rate, "--max-time", maxSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "-o", "/dev/null", "-w", "%{size_download}", $"https://127.0.0.1:{https}/bytes/{size}"], null, TimeSpan.FromSeconds(maxSeconds + 10));
+
     [Fact]
     public async Task Sigterm_DownloadInProgress_FinishesWhileNewConnectionsAreRefusedThenNodeExits()
     {
@@ -46,8 +51,7 @@ public sealed class DrainTests
 
         // 16 MB at 4 MB/s: about 4 s on the wire, so the SIGTERM lands in the middle of it.
         const long size = 16_000_000;
-        var download = Run.ProcessAsync("curl", ["-sSk", "--limit-rate", "4M", "--max-time", "30", "-o", "/dev/null", "-w", "%{size_download}",
-            $"https://127.0.0.1:{https}/bytes/{size}"], null, TimeSpan.FromSeconds(40));
+        var download = DownloadAsync(https, size, "4M", 30);
         await Task.Delay(1000);
         var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
         await Task.Delay(1000);
@@ -69,8 +73,7 @@ public sealed class DrainTests
 
         // 200 MB at 8 MB/s: about 25 s on the wire, far longer than the drain allows.
         const long size = 200_000_000;
-        var download = Run.ProcessAsync("curl", ["-sSk", "--limit-rate", "8M", "--max-time", "40", "-o", "/dev/null", "-w", "%{size_download}",
-            $"https://127.0.0.1:{https}/bytes/{size}"], null, TimeSpan.FromSeconds(50));
+        var download = DownloadAsync(https, size, "8M", 40);
         await Task.Delay(1000);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));

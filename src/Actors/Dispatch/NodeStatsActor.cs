@@ -123,26 +123,25 @@ public sealed class NodeStatsActor : ReceiveActor
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         });
         Receive<NodeStatsProtocol.ClearNodeStats>(clear => Sender.Tell(new NodeStatsProtocol.NodeStatsCleared(node, flows.Clear(clear.Module, clear.Category, clear.Context))));
+        // A node that is leaving itself may have handed its own totals on already: it takes none, and whoever offered
+        // them asks the next member.
+        bool RefusedWhileLeaving(string why)
+        {
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) return false;
+            Sender.Tell(new Status.Failure(new InvalidOperationException($"{node} {why}")));
+            return true;
+        }
+
         Receive<NodeStatsProtocol.InheritFlows>(inherit =>
         {
-            // A node that is leaving itself may have handed its own totals on already: it takes none, and the leaver
-            // asks the next member.
-            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
-            {
-                Sender.Tell(new Status.Failure(new InvalidOperationException($"{node} is leaving too")));
-                return;
-            }
+            if (RefusedWhileLeaving("is leaving too")) return;
             foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
             flows.RecordRetired(inherit.From, inherit.FromUid);
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
         });
         Receive<NodeStatsProtocol.AdoptFlows>(adopt =>
         {
-            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is not null)
-            {
-                Sender.Tell(new Status.Failure(new InvalidOperationException($"{node} is leaving")));
-                return;
-            }
+            if (RefusedWhileLeaving("is leaving")) return;
 
             // That member handed its totals to this node before it was downed: they are counted here already.
             if (flows.Retired.Contains(new RetiredNode(adopt.From, adopt.FromUid)))

@@ -51,6 +51,17 @@ internal static class SocketIo
         };
     }
 
+    /// <summary>
+    /// Receives into <paramref name="buffer"/> right after a wait found the socket readable (or a read filled its
+    /// buffer): what is there is read at once with <see cref="ReceiveNow"/> when the socket is non-blocking, and only
+    /// when nothing was there after all does the socket engine's async receive wait for it. 0 at EOF.
+    /// </summary>
+    public static ValueTask<int> ReceiveAsync(Socket socket, bool nonBlocking, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int n = nonBlocking ? ReceiveNow(socket, buffer.Span) : -1;
+        return n >= 0 ? new ValueTask<int>(n) : socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+    }
+
     /// <summary>A send that never waits, on a non-blocking socket: the bytes the socket took now (0 when its buffer is full); a failure throws.</summary>
     public static int SendNow(Socket socket, ReadOnlySpan<byte> data)
     {

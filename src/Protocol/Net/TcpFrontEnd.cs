@@ -61,8 +61,7 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         int asked = Math.Min(maxCount, SocketIo.BufferSize);
         try
         {
-            n = _nonBlocking ? SocketIo.ReceiveNow(socket, buffer.AsSpan(0, asked)) : -1;
-            if (n < 0) n = await socket.ReceiveAsync(buffer.AsMemory(0, asked), SocketFlags.None, cancellationToken);
+            n = await SocketIo.ReceiveAsync(socket, _nonBlocking, buffer.AsMemory(0, asked), cancellationToken);
         }
         catch (SocketException e)
         {

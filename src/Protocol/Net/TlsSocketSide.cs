@@ -334,10 +334,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         byte[] buffer = SocketIo.Rent();
         try
         {
-            // The socket was found readable (or the last receive filled its buffer): what is there is read now, without
-            // the socket engine's async receive. Nothing after all: the engine's receive waits for it.
-            int n = _nonBlocking ? SocketIo.ReceiveNow(Socket, buffer.AsSpan(0, SocketIo.BufferSize)) : -1;
-            if (n < 0) n = await Socket.ReceiveAsync(buffer.AsMemory(0, SocketIo.BufferSize), SocketFlags.None, cancellationToken);
+            int n = await SocketIo.ReceiveAsync(Socket, _nonBlocking, buffer.AsMemory(0, SocketIo.BufferSize), cancellationToken);
             _lastReceiveFull = n == SocketIo.BufferSize;
             if (n == 0)
             {
