@@ -153,41 +153,25 @@ public sealed record CertStoreFile
         }
     }
 
-    /// <summary>A certificate file from DER bytes; the metadata is read from the certificate.</summary>
+    /// <summary>
+    /// A certificate file from DER bytes; the metadata is read from the certificate (in managed code, see
+    /// <see cref="CertificateMetadata"/>: a restarted node decodes every certificate of its store).
+    /// </summary>
     public static CertStoreFile FromCertificate(string name, ReadOnlySpan<byte> der, DateTimeOffset createdAt)
     {
         ValidateName(name);
         var bytes = der.ToArray();
-        X509Certificate2 certificate;
-        try
+        var fields = CertificateMetadata.Parse(bytes, $"certificate '{name}'");
+        var key = KeyDescription.FromSubjectPublicKeyInfo(fields.SubjectPublicKeyInfo, $"certificate '{name}'");
+        return new CertStoreFile(name, CertStoreFileKind.Certificate, createdAt, [], fields.SubjectPublicKeyInfo, bytes, key, null)
         {
-            certificate = X509CertificateLoader.LoadCertificate(bytes);
-        }
-        catch (CryptographicException ex)
-        {
-            throw new PkiException(PkiErrorCode.Corrupt, $"certificate '{name}' is not a valid X.509 certificate", ex);
-        }
-
-        using (certificate)
-        {
-            // The loader also takes PEM and BER; the store keeps exactly the DER it was given, so insist on it.
-            if (!certificate.RawData.AsSpan().SequenceEqual(bytes))
-            {
-                throw new PkiException(PkiErrorCode.Corrupt, $"certificate '{name}' is not in DER encoding");
-            }
-
-            var spki = certificate.PublicKey.ExportSubjectPublicKeyInfo();
-            var key = KeyDescription.FromSubjectPublicKeyInfo(spki, $"certificate '{name}'");
-            return new CertStoreFile(name, CertStoreFileKind.Certificate, createdAt, [], spki, bytes, key, null)
-            {
-                Subject = certificate.Subject,
-                Issuer = certificate.Issuer,
-                SerialNumber = certificate.SerialNumber,
-                NotBefore = new DateTimeOffset(certificate.NotBefore.ToUniversalTime()),
-                NotAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime()),
-                SubjectAltNames = ReadSubjectAltNames(certificate),
-            };
-        }
+            Subject = fields.Subject,
+            Issuer = fields.Issuer,
+            SerialNumber = fields.SerialNumber,
+            NotBefore = fields.NotBefore,
+            NotAfter = fields.NotAfter,
+            SubjectAltNames = fields.SubjectAltNames,
+        };
     }
 
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<byte[], CertStoreFile> Decoded = new();
@@ -339,20 +323,6 @@ public sealed record CertStoreFile
 
     internal static string FormatFingerprint(ReadOnlySpan<byte> hash) => string.Join(':', Convert.ToHexString(hash).Chunk(2).Select(pair => new string(pair)));
 
-    private static IReadOnlyList<string> ReadSubjectAltNames(X509Certificate2 certificate)
-    {
-        var names = new List<string>();
-        foreach (var extension in certificate.Extensions)
-        {
-            if (extension is X509SubjectAlternativeNameExtension san)
-            {
-                names.AddRange(san.EnumerateDnsNames());
-                names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
-            }
-        }
-
-        return names.AsReadOnly();
-    }
 
     // Stored codes are fixed here, apart from the public enum, so reordering the enum never changes stored data.
     private enum StoredKind

@@ -1,5 +1,4 @@
 using System.Formats.Asn1;
-using System.Security.Cryptography;
 
 namespace SslCluster.Protocol.Pki;
 
@@ -37,21 +36,45 @@ internal sealed record KeyDescription(KeyAlgorithm Algorithm, int Bits, string? 
 
         if (oid == Oids.Rsa)
         {
-            using var rsa = RSA.Create();
-            try
-            {
-                rsa.ImportSubjectPublicKeyInfo(spki, out _);
-            }
-            catch (CryptographicException ex)
-            {
-                throw new PkiException(PkiErrorCode.Corrupt, $"{what}: the RSA public key is malformed", ex);
-            }
-
-            return new KeyDescription(KeyAlgorithm.Rsa, rsa.KeySize, null);
+            return new KeyDescription(KeyAlgorithm.Rsa, RsaModulusBits(spki, what), null);
         }
 
         var curve = Oids.SupportedCurveName(curveOid) ?? throw UnsupportedCurve(curveOid, what);
         return new KeyDescription(KeyAlgorithm.Ec, curve switch { "P-256" => 256, "P-384" => 384, _ => 521 }, curve);
+    }
+
+    /// <summary>
+    /// The modulus size of an RSA SubjectPublicKeyInfo, read in managed code: importing the key into the platform to
+    /// ask its size goes through OpenSSL 3's decoders (about 0.1 ms), and a restarted node reads every key of its store.
+    /// </summary>
+    private static int RsaModulusBits(ReadOnlySpan<byte> spki, string what)
+    {
+        try
+        {
+            var info = new AsnReader(spki.ToArray(), AsnEncodingRules.DER).ReadSequence();
+            info.ReadSequence();
+            var key = info.ReadBitString(out var unused);
+            info.ThrowIfNotEmpty();
+            var outer = new AsnReader(key, AsnEncodingRules.DER);
+            var rsa = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            var modulus = rsa.ReadIntegerBytes().Span;
+            var exponent = rsa.ReadIntegerBytes().Span;
+            rsa.ThrowIfNotEmpty();
+            // DER integers are minimal: a positive one starts with a zero byte only when its next byte's top bit is set.
+            if (unused != 0 || modulus[0] >= 0x80 || exponent[0] >= 0x80 || (modulus.Length == 1 && modulus[0] == 0) || (exponent.Length == 1 && exponent[0] <= 1) ||
+                (exponent[^1] & 1) == 0 || (modulus[^1] & 1) == 0)
+            {
+                throw new PkiException(PkiErrorCode.Corrupt, $"{what}: the RSA public key is malformed (a modulus and an odd public exponent above 1 are required)");
+            }
+
+            if (modulus[0] == 0) modulus = modulus[1..];
+            return (modulus.Length * 8) - System.Numerics.BitOperations.LeadingZeroCount((uint)modulus[0]) + 24;
+        }
+        catch (AsnContentException ex)
+        {
+            throw new PkiException(PkiErrorCode.Corrupt, $"{what}: the RSA public key is malformed", ex);
+        }
     }
 
     /// <summary>The error for an EC key on a curve outside P-256/P-384/P-521.</summary>

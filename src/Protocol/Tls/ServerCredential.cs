@@ -16,15 +16,15 @@ public sealed class ServerCredential : IDisposable
     private readonly Func<byte[]>? _openPkcs8;
     private int _disposed;
 
-    private ServerCredential(AsymmetricAlgorithm? key, Func<byte[]>? openPkcs8, ServerKeyType keyType, X509Certificate2 leaf, IReadOnlyList<byte[]> chainDer)
+    private ServerCredential(AsymmetricAlgorithm? key, Func<byte[]>? openPkcs8, ServerKeyType keyType, string subject, DateTime notAfterUtc, IReadOnlyList<byte[]> chainDer)
     {
         ChainDer = chainDer;
         _key = key;
         _openPkcs8 = openPkcs8;
         KeyType = keyType;
-        Subject = leaf.Subject;
-        NotAfter = leaf.NotAfter.ToUniversalTime();
-        Thumbprint = leaf.GetCertHashString(HashAlgorithmName.SHA256);
+        Subject = subject;
+        NotAfter = notAfterUtc;
+        Thumbprint = Convert.ToHexString(SHA256.HashData(chainDer[0]));
     }
 
     /// <summary>RSA or ECDSA: decides which TLS 1.2 suites the ssl-server can offer.</summary>
@@ -54,13 +54,13 @@ public sealed class ServerCredential : IDisposable
         switch (privateKey)
         {
             case RSA rsa:
-                using (var certKey = leaf.GetRSAPublicKey() ?? throw KeyMismatch(leaf, "is not an RSA certificate"))
+                using (var certKey = leaf.GetRSAPublicKey() ?? throw KeyMismatch(leaf.Subject, "is not an RSA certificate"))
                 {
                     var a = certKey.ExportParameters(false);
                     var b = rsa.ExportParameters(false);
                     if (!a.Modulus.AsSpan().SequenceEqual(b.Modulus) || !a.Exponent.AsSpan().SequenceEqual(b.Exponent))
                     {
-                        throw KeyMismatch(leaf, "has a different RSA public key than the private key given");
+                        throw KeyMismatch(leaf.Subject, "has a different RSA public key than the private key given");
                     }
                 }
 
@@ -68,13 +68,13 @@ public sealed class ServerCredential : IDisposable
                 break;
 
             case ECDsa ecdsa:
-                using (var certKey = leaf.GetECDsaPublicKey() ?? throw KeyMismatch(leaf, "is not an ECDSA certificate"))
+                using (var certKey = leaf.GetECDsaPublicKey() ?? throw KeyMismatch(leaf.Subject, "is not an ECDSA certificate"))
                 {
                     var a = certKey.ExportParameters(false);
                     var b = ecdsa.ExportParameters(false);
                     if (!a.Q.X.AsSpan().SequenceEqual(b.Q.X) || !a.Q.Y.AsSpan().SequenceEqual(b.Q.Y))
                     {
-                        throw KeyMismatch(leaf, "has a different ECDSA public key than the private key given");
+                        throw KeyMismatch(leaf.Subject, "has a different ECDSA public key than the private key given");
                     }
                 }
 
@@ -89,7 +89,7 @@ public sealed class ServerCredential : IDisposable
                     nameof(privateKey));
         }
 
-        return new ServerCredential(privateKey, null, keyType, leaf, [.. chainDer]);
+        return new ServerCredential(privateKey, null, keyType, leaf.Subject, leaf.NotAfter.ToUniversalTime(), [.. chainDer]);
     }
 
     /// <summary>
@@ -101,37 +101,39 @@ public sealed class ServerCredential : IDisposable
     public static ServerCredential CreateSealed(IReadOnlyList<byte[]> chainDer, ReadOnlySpan<byte> keyPublicKeyInfo, Func<byte[]> openPkcs8)
     {
         ArgumentNullException.ThrowIfNull(openPkcs8);
-        using var leaf = LeafOf(chainDer);
-        if (!leaf.PublicKey.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(keyPublicKeyInfo))
+        CheckNotEmpty(chainDer);
+        // Read in managed code: a restarted node makes a credential per key and certificate of its configuration, and
+        // loading the certificate into the platform costs OpenSSL 3's decoders for the certificate and its key.
+        Pki.CertificateMetadata leaf;
+        Pki.KeyDescription key;
+        try
         {
-            throw KeyMismatch(leaf, "has a different public key than the private key given");
+            leaf = Pki.CertificateMetadata.Parse(chainDer[0], "the ssl-server's certificate");
+            key = Pki.KeyDescription.FromSubjectPublicKeyInfo(leaf.SubjectPublicKeyInfo, $"the certificate '{leaf.Subject}'");
+        }
+        catch (Pki.PkiException ex)
+        {
+            throw new ArgumentException(ex.Message, nameof(chainDer), ex);
         }
 
-        ServerKeyType keyType;
-        switch (leaf.PublicKey.Oid.Value)
+        if (!leaf.SubjectPublicKeyInfo.AsSpan().SequenceEqual(keyPublicKeyInfo))
         {
-            case RsaOid:
-                keyType = ServerKeyType.Rsa;
-                break;
-            case EcOid:
-                using (var ecdsa = leaf.GetECDsaPublicKey()!)
-                {
-                    CheckCurve(ecdsa, nameof(keyPublicKeyInfo));
-                }
-
-                keyType = ServerKeyType.Ecdsa;
-                break;
-            default:
-                throw new ArgumentException(
-                    $"The certificate '{leaf.Subject}' has a {leaf.PublicKey.Oid.FriendlyName ?? leaf.PublicKey.Oid.Value} key, which is not supported: use RSA or ECDSA.",
-                    nameof(chainDer));
+            throw KeyMismatch(leaf.Subject, "has a different public key than the private key given");
         }
 
-        return new ServerCredential(null, openPkcs8, keyType, leaf, [.. chainDer]);
+        // KeyDescription admits only RSA and the curves P-256, P-384 and P-521.
+        var keyType = key.Algorithm == Pki.KeyAlgorithm.Rsa ? ServerKeyType.Rsa : ServerKeyType.Ecdsa;
+        return new ServerCredential(null, openPkcs8, keyType, leaf.Subject, leaf.NotAfter.UtcDateTime, [.. chainDer]);
     }
 
     /// <summary>The chain's first certificate; an empty chain is refused.</summary>
     private static X509Certificate2 LeafOf(IReadOnlyList<byte[]> chainDer)
+    {
+        CheckNotEmpty(chainDer);
+        return X509CertificateLoader.LoadCertificate(chainDer[0]);
+    }
+
+    private static void CheckNotEmpty(IReadOnlyList<byte[]> chainDer)
     {
         ArgumentNullException.ThrowIfNull(chainDer);
         if (chainDer.Count == 0)
@@ -139,12 +141,7 @@ public sealed class ServerCredential : IDisposable
             throw new ArgumentException("The certificate chain is empty: give at least the ssl-server's certificate.",
                 nameof(chainDer));
         }
-
-        return X509CertificateLoader.LoadCertificate(chainDer[0]);
     }
-
-    private const string RsaOid = "1.2.840.113549.1.1.1";
-    private const string EcOid = "1.2.840.10045.2.1";
 
     private static void CheckCurve(ECDsa ecdsa, string parameter)
     {
@@ -176,7 +173,7 @@ public sealed class ServerCredential : IDisposable
         }
     }
 
-    private static ArgumentException KeyMismatch(X509Certificate2 leaf, string what) =>
-        new($"The certificate '{leaf.Subject}' {what}: give the private key that belongs to the first certificate " +
+    private static ArgumentException KeyMismatch(string subject, string what) =>
+        new($"The certificate '{subject}' {what}: give the private key that belongs to the first certificate " +
             "of the chain.");
 }

@@ -1,0 +1,96 @@
+using System.Formats.Asn1;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+
+namespace SslCluster.Protocol.Pki;
+
+/// <summary>
+/// What the store and the data plane read from a certificate: names, serial, validity, public key and alternative
+/// names, parsed from the DER in managed code. Loading an <see cref="X509Certificate2"/> for this goes through
+/// OpenSSL 3's decoder framework (a decoder context per certificate and per public key), which cost about 0.3 ms per
+/// certificate and was a third of a restarted node's configuration intake at 2,000 ssl-servers. Certificates given
+/// by a user are still loaded by the platform when they are imported (<see cref="CertStoreImporter"/>), which
+/// checks them in full; this reads ones the store already holds or that the node made itself. The strings are the
+/// platform's (<see cref="X500DistinguishedName.Name"/>, the serial's hex, the subjectAltName extension's own
+/// enumeration), so both readings agree (<c>CertificateMetadataTests</c> compares them).
+/// </summary>
+internal sealed record CertificateMetadata(
+    string Subject,
+    string Issuer,
+    string SerialNumber,
+    DateTimeOffset NotBefore,
+    DateTimeOffset NotAfter,
+    byte[] SubjectPublicKeyInfo,
+    IReadOnlyList<string> SubjectAltNames)
+{
+    private const string SubjectAltNameOid = "2.5.29.17";
+
+    private static readonly Asn1Tag VersionTag = new(TagClass.ContextSpecific, 0, isConstructed: true);
+    private static readonly Asn1Tag IssuerUniqueIdTag = new(TagClass.ContextSpecific, 1);
+    private static readonly Asn1Tag SubjectUniqueIdTag = new(TagClass.ContextSpecific, 2);
+    private static readonly Asn1Tag ExtensionsTag = new(TagClass.ContextSpecific, 3, isConstructed: true);
+
+    /// <summary>Reads a DER certificate; a malformed one fails with <see cref="PkiErrorCode.Corrupt"/> naming <paramref name="what"/>.</summary>
+    public static CertificateMetadata Parse(ReadOnlyMemory<byte> der, string what)
+    {
+        try
+        {
+            var outer = new AsnReader(der, AsnEncodingRules.DER);
+            var certificate = outer.ReadSequence();
+            outer.ThrowIfNotEmpty();
+            var tbs = certificate.ReadSequence();
+            certificate.ReadSequence(); // signatureAlgorithm
+            certificate.ReadBitString(out _);
+            certificate.ThrowIfNotEmpty();
+
+            if (tbs.PeekTag().HasSameClassAndValue(VersionTag))
+            {
+                tbs.ReadSequence(VersionTag);
+            }
+
+            var serial = tbs.ReadIntegerBytes();
+            tbs.ReadSequence(); // signature
+            var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
+            var validity = tbs.ReadSequence();
+            var notBefore = ReadTime(validity);
+            var notAfter = ReadTime(validity);
+            validity.ThrowIfNotEmpty();
+            var subject = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
+            var spki = tbs.ReadEncodedValue().ToArray();
+            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(IssuerUniqueIdTag)) tbs.ReadBitString(out _, IssuerUniqueIdTag);
+            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(SubjectUniqueIdTag)) tbs.ReadBitString(out _, SubjectUniqueIdTag);
+            var names = new List<string>();
+            if (tbs.HasData)
+            {
+                var extensions = tbs.ReadSequence(ExtensionsTag).ReadSequence();
+                while (extensions.HasData)
+                {
+                    var extension = extensions.ReadSequence();
+                    var oid = extension.ReadObjectIdentifier();
+                    var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
+                    var value = extension.ReadOctetString();
+                    extension.ThrowIfNotEmpty();
+                    if (oid == SubjectAltNameOid)
+                    {
+                        var san = new X509SubjectAlternativeNameExtension(value, critical);
+                        names.AddRange(san.EnumerateDnsNames());
+                        names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
+                    }
+                }
+            }
+
+            tbs.ThrowIfNotEmpty();
+            return new CertificateMetadata(subject.Name, issuer.Name, Convert.ToHexString(serial.Span), notBefore, notAfter, spki, names.AsReadOnly());
+        }
+        catch (Exception ex) when (ex is AsnContentException or CryptographicException)
+        {
+            throw new PkiException(PkiErrorCode.Corrupt, $"{what} is not a valid X.509 certificate", ex);
+        }
+    }
+
+    /// <summary>A validity time: UTCTime (years 1950-2049, RFC 5280) or GeneralizedTime.</summary>
+    private static DateTimeOffset ReadTime(AsnReader validity) =>
+        validity.PeekTag().HasSameClassAndValue(Asn1Tag.UtcTime)
+            ? validity.ReadUtcTime(twoDigitYearMax: 2049).ToUniversalTime()
+            : validity.ReadGeneralizedTime().ToUniversalTime();
+}
