@@ -112,15 +112,19 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
 
             // First start: everything comes from the store, and is kept in <data-dir>/replica.
             var (store, runtime, follower) = Start(settings);
-            var contents = Serve(store, manifest);
+            var (contents, pages) = Serve(store, manifest);
             Assert.Equal(1_600, contents);
+            Assert.True(pages.Count > 1);
             Assert.Equal(1_500, runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update.Files.Count);
-            Assert.Equal(1_600, Directory.GetFiles(Path.Combine(dataDir, "replica")).Length);
+            Assert.Equal(1_601, Directory.GetFiles(Path.Combine(dataDir, "replica")).Length); // the contents and their index
             Sys.Stop(follower);
 
-            // Started again on the same folder: the keys and digests come from the store, no content does.
+            // Started again on the same folder: it asks only what changed after the revision it held (nothing), and no
+            // content: one page.
             (store, runtime, _) = Start(settings);
-            Assert.Equal(0, Serve(store, manifest));
+            (contents, pages) = Serve(store, manifest);
+            Assert.Equal(0, contents);
+            Assert.Equal([3L], pages);
             var update = runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update;
             Assert.Equal(3, update.Revision);
             Assert.Equal(1_500, update.Files.Count);
@@ -132,32 +136,66 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
         }
     }
 
-    private (Akka.TestKit.TestProbe Store, Akka.TestKit.TestProbe Runtime, IActorRef Follower) Start(SslClusterSettings settings)
+    [Fact]
+    public void Follower_StartedAgainOnACopyOfAnotherStore_RefusesItAndFetchesEverything()
+    {
+        var dataDir = Path.Combine(Path.GetTempPath(), "follower-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var settings = Settings with { DataDir = dataDir, ConfigLocalCopy = true };
+            StoreManifest Store(string prefix) => StoreManifest.Empty.Commit(3,
+                Enumerable.Range(0, 300).Select(i => ($"service/{prefix}{i}", Encoding.UTF8.GetBytes($"service {prefix}{i}\n\n"), (StoredFileKind?)null)), []);
+            var (store, runtime, follower) = Start(settings);
+            Serve(store, Store("a"));
+            runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>();
+            Sys.Stop(follower);
+
+            // The journal was started again: another store, at the same revision number.
+            var other = Store("b");
+            (store, runtime, _) = Start(settings, other.Fingerprint);
+            var (_, pages) = Serve(store, other);
+
+            // Asked since 3 (its copy), which gives nothing to lay on it and not the store's fingerprint: then everything.
+            Assert.Equal([3L, -1L], pages.Distinct());
+            var update = runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update;
+            runtime.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+            Assert.Equal(300, update.Config.Services.Count);
+            Assert.All(update.Config.Services.Keys, name => Assert.StartsWith("b", name, StringComparison.Ordinal));
+        }
+        finally
+        {
+            if (Directory.Exists(dataDir)) Directory.Delete(dataDir, recursive: true);
+        }
+    }
+
+    private (Akka.TestKit.TestProbe Store, Akka.TestKit.TestProbe Runtime, IActorRef Follower) Start(SslClusterSettings settings, ulong fingerprint = 0)
     {
         var store = CreateTestProbe();
         var runtime = CreateTestProbe();
         var follower = Sys.ActorOf(ConfigFollowerActor.Props(store.Ref, runtime.Ref, settings, TimeProvider.System));
         store.ExpectMsg<Subscribe>();
         store.IgnoreMessages(m => m is Subscribe);
-        follower.Tell(new RevisionAvailable(3), store.Ref);
+        follower.Tell(new RevisionAvailable(3, fingerprint), store.Ref);
         return (store, runtime, follower);
     }
 
     /// <summary>
     /// Answers a whole transfer of <paramref name="manifest"/> until the follower asks nothing more for a second: the
-    /// number of contents it asked for.
+    /// number of contents it asked for, and the revision each page asked for was since.
     /// </summary>
-    private static int Serve(Akka.TestKit.TestProbe store, StoreManifest manifest)
+    private static (int Contents, List<long> PagesSince) Serve(Akka.TestKit.TestProbe store, StoreManifest manifest)
     {
         var asked = new HashSet<string>(StringComparer.Ordinal);
-        ChangeSet? changes = null;
+        var pages = new List<long>();
+        var changes = new Dictionary<long, ChangeSet>();
         while (store.ReceiveOne(TimeSpan.FromSeconds(1)) is { } q)
         {
             switch (q)
             {
                 case GetChanges c:
-                    changes ??= manifest.ChangesSince(c.Since);
-                    store.Reply(new Changes(c.Transfer, manifest.Page(changes, c.From)));
+                    pages.Add(c.Since);
+                    var set = changes.TryGetValue(c.Since, out var held) ? held : changes[c.Since] = manifest.ChangesSince(c.Since);
+                    store.Reply(new Changes(c.Transfer, manifest.Page(set, c.From)));
                     break;
                 case GetContents g:
                     asked.UnionWith(g.Requests.Select(r => r.Digest));
@@ -169,6 +207,6 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
             }
         }
 
-        return asked.Count;
+        return (asked.Count, pages);
     }
 }

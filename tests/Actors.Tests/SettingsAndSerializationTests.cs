@@ -75,7 +75,7 @@ public sealed class SerializationTests : TestKit
         new ConfigStoreProtocol.FileRemoved(7, "k", DateTimeOffset.UnixEpoch),
         new ConfigStoreProtocol.RevisionAvailable(8, 0xfeedfacecafebeef),
         new ConfigStoreProtocol.GetChanges(4, 3, 8, 120),
-        new ConfigStoreProtocol.Changes(4, new ChangesPage(3, 8, false, [new ChangedEntry("file/c", "ab", 1, StoredFileKind.Certificate, [1]), new ChangedEntry("service/a", "cd", 9, null, null)], ["owner/o"], 2) { From = 1 }),
+        new ConfigStoreProtocol.Changes(4, new ChangesPage(3, 8, false, [new ChangedEntry("file/c", "ab", 1, StoredFileKind.Certificate, [1]), new ChangedEntry("service/a", "cd", 9, null, null)], ["owner/o"], 2) { From = 1, Fingerprint = 0xfeedfacecafebeef }),
         new ConfigStoreProtocol.ChangesUnavailable(4, 8, 9),
         new ConfigStoreProtocol.GetContents(4, 8, [new BlobRequest("ab", 100)]),
         new ConfigStoreProtocol.Contents(4, [new BlobChunk("ab", 0, 3, [1, 2, 3])], ["cd"]),

@@ -63,6 +63,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private int _attempt;
     private int _contentsFromDisk;
     private DateTimeOffset _started;
+    private long? _restoredFrom;
 
     public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
     {
@@ -74,6 +75,13 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         _replica = new ConfigReplica(settings.ConfigLocalCopy
             ? new ReplicaContentCache(Path.Combine(settings.DataDir, "replica"), message => log.Warning("ConfigFollower: {0}", message))
             : null);
+        // The copy this node held when it stopped is the base of its first transfer; nothing of it is in force or
+        // readable until the store has answered and the changes since are taken in.
+        if (_replica.Restore() is > 0 and var restored)
+        {
+            _restoredFrom = _replica.RestoredRevision;
+            _log.Info("ConfigFollower: this node's local copy holds revision {0} ({1} entries): only what changed since is asked of the store", _restoredFrom, restored);
+        }
 
         Receive<RevisionAvailable>(OnRevision);
         // Answers to an abandoned transfer (a timeout started another) are dropped: their pages would not fit.
@@ -232,12 +240,21 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
             Timers.StartSingleTimer("retry", Retry.Instance, TimeSpan.FromSeconds(5));
             return;
         }
+        catch (InvalidDataException e)
+        {
+            _log.Warning("ConfigFollower: {0}: this node's copy came from another store (another journal?); fetching everything again", e.Message);
+            _replica.Abandon();
+            Send(_replica.BeginReset());
+            return;
+        }
         if (_replica.ContentsFromDisk > _contentsFromDisk)
         {
-            _log.Info("ConfigFollower: revision {0} taken in with {1} content(s) read from this node's local copy rather than fetched",
-                _replica.Revision, _replica.ContentsFromDisk - _contentsFromDisk);
+            _log.Info("ConfigFollower: revision {0} taken in with {1} content(s) read from this node's local copy rather than fetched{2}",
+                _replica.Revision, _replica.ContentsFromDisk - _contentsFromDisk,
+                _restoredFrom is { } restored ? $" (only what changed after revision {restored}, which it held, was asked of the store)" : string.Empty);
             _contentsFromDisk = _replica.ContentsFromDisk;
         }
+        _restoredFrom = null;
         _runtime.Tell(new Dispatch.NodeRuntimeActor.ApplyRevision(update));
         if (_replica.Revision >= _storeRevision && (_storeFingerprint == 0 || _storeFingerprint == _replica.Fingerprint))
         {

@@ -37,6 +37,16 @@ public sealed class ConfigReplica
 
     private ImmutableSortedDictionary<string, ChangedEntry> _entries = ImmutableSortedDictionary.Create<string, ChangedEntry>(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> _contents = new(StringComparer.Ordinal);
+    private long _revision = -1;
+    private ulong _fingerprint;
+    private RunningConfig _config = RunningConfig.Empty;
+    private ImmutableSortedDictionary<string, ReplicaFile> _files = ImmutableSortedDictionary.Create<string, ReplicaFile>(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The copy was read back from the disk (<see cref="Restore"/>) and no transfer has confirmed it with the store yet:
+    /// it is only the base the next transfer asks changes against, and the copy reads as empty until then.
+    /// </summary>
+    private bool _unconfirmed;
     private Transfer? _transfer;
     private long _transfers;
     private readonly ReplicaContentCache? _cache;
@@ -54,14 +64,62 @@ public sealed class ConfigReplica
     public long TransferId => _transfer?.Id ?? 0;
 
     /// <summary>The fingerprint of the entries held (see <see cref="StoreManifest.Fingerprint"/>).</summary>
-    public ulong Fingerprint { get; private set; }
+    public ulong Fingerprint => _unconfirmed ? 0 : _fingerprint;
 
     /// <summary>The revision held; -1 before the first transfer (revision 0 is the store's empty configuration).</summary>
-    public long Revision { get; private set; } = -1;
+    public long Revision => _unconfirmed ? -1 : _revision;
 
-    public RunningConfig Config { get; private set; } = RunningConfig.Empty;
+    public RunningConfig Config => _unconfirmed ? RunningConfig.Empty : _config;
 
-    public ImmutableSortedDictionary<string, ReplicaFile> Files { get; private set; } = ImmutableSortedDictionary.Create<string, ReplicaFile>(StringComparer.Ordinal);
+    public ImmutableSortedDictionary<string, ReplicaFile> Files => _unconfirmed ? ImmutableSortedDictionary.Create<string, ReplicaFile>(StringComparer.Ordinal) : _files;
+
+    /// <summary>The revision read back from the disk at the start and not yet confirmed by the store; null otherwise.</summary>
+    public long? RestoredRevision => _unconfirmed ? _revision : null;
+
+    /// <summary>
+    /// Reads back the copy the disk holds (the index of the revision last taken in, and every content it names, each
+    /// checked against its digest), as the base of the next transfer: the store is then asked only for what changed
+    /// after that revision. Nothing is in force or readable from it until a transfer confirms it. Returns the entries
+    /// read back; 0 when there is no usable copy (no index, a content missing or damaged, a section that does not
+    /// parse, a fingerprint that does not match its entries), and then the first transfer fetches everything.
+    /// </summary>
+    public int Restore()
+    {
+        if (_cache?.ReadIndex() is not { } index || _revision >= 0 || _transfer is not null) return 0;
+        var entries = ImmutableSortedDictionary.CreateBuilder<string, ChangedEntry>(StringComparer.Ordinal);
+        var contents = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        var files = ImmutableSortedDictionary.CreateBuilder<string, ReplicaFile>(StringComparer.Ordinal);
+        var config = RunningConfig.Empty;
+        ulong fingerprint = 0;
+        try
+        {
+            foreach (var e in index.Entries)
+            {
+                if (entries.ContainsKey(e.Key)) return 0;
+                if (!contents.TryGetValue(e.Digest, out var content))
+                {
+                    if (_cache.TryRead(e.Digest) is not { } held) return 0;
+                    contents[e.Digest] = content = held;
+                }
+                Place(e, content, ref config, files);
+                entries[e.Key] = e with { Content = null };
+                fingerprint ^= StoreManifest.EntryHash(e.Key, e.Digest);
+            }
+        }
+        catch (FormatException)
+        {
+            return 0;
+        }
+        if (fingerprint != index.Fingerprint) return 0;
+        _entries = entries.ToImmutable();
+        foreach (var (digest, content) in contents) _contents[digest] = content;
+        _revision = index.Revision;
+        _fingerprint = fingerprint;
+        _config = config;
+        _files = files.ToImmutable();
+        _unconfirmed = true;
+        return _entries.Count;
+    }
 
     /// <summary>The entries held (sections and files), for tests and figures.</summary>
     public int EntryCount => _entries.Count;
@@ -73,8 +131,8 @@ public sealed class ConfigReplica
     public (int Pages, int Chunks, int MissingContents) Progress =>
         _transfer is { } t ? (t.Pages, t.Chunks, t.Needed.Count) : (0, 0, 0);
 
-    /// <summary>Starts (or starts again) a transfer from the revision held: the first request to send.</summary>
-    public ReplicaRequest Begin() => Begin(Revision);
+    /// <summary>Starts (or starts again) a transfer from the revision held (or read back from the disk): the first request to send.</summary>
+    public ReplicaRequest Begin() => Begin(_revision);
 
     /// <summary>Starts a transfer of everything (a reset), whatever the revision held: the store is not the one this copy came from.</summary>
     public ReplicaRequest BeginReset() => Begin(-1);
@@ -100,6 +158,7 @@ public sealed class ConfigReplica
             throw new InvalidDataException($"a page of revision {page.Revision} arrived for a transfer of revision {target}");
         t.Target = page.Revision;
         t.Reset = page.Reset;
+        t.Fingerprint = page.Fingerprint;
         t.Pages++;
         foreach (var e in page.Changed)
         {
@@ -170,6 +229,10 @@ public sealed class ConfigReplica
 
     /// <summary>Applies the finished transfer: the new revision, model and files.</summary>
     /// <exception cref="FormatException">A section does not parse (a store of another version, or damage).</exception>
+    /// <exception cref="InvalidDataException">
+    /// The changes, laid on the copy held, do not give the store's fingerprint: the copy came from another store (or a
+    /// journal started again); nothing changes, and the caller fetches everything (<see cref="BeginReset"/>).
+    /// </exception>
     public ReplicaUpdate Complete()
     {
         var t = _transfer ?? throw new InvalidOperationException("no transfer to complete");
@@ -179,8 +242,8 @@ public sealed class ConfigReplica
         var changed = t.Changed.Values.Where(e => !_entries.TryGetValue(e.Key, out var old) || old.Digest != e.Digest || old.FileKind != e.FileKind).ToList();
 
         // Build everything first: a section that fails to parse leaves the replica on its old revision.
-        var config = Config;
-        var files = Files.ToBuilder();
+        var config = _config;
+        var files = _files.ToBuilder();
         var entries = _entries.ToBuilder();
         foreach (var key in removed)
         {
@@ -190,28 +253,23 @@ public sealed class ConfigReplica
         }
         foreach (var e in changed)
         {
-            var content = t.Received.TryGetValue(e.Digest, out var r) ? r : _contents[e.Digest];
-            if (e.Key.StartsWith(StoreManifest.FilePrefix, StringComparison.Ordinal))
-            {
-                if (e.FileKind is not { } kind) throw new FormatException($"entry '{e.Key}' is a file without a kind");
-                var name = e.Key[StoreManifest.FilePrefix.Length..];
-                files[name] = new ReplicaFile(name, kind, e.Digest, content);
-            }
-            else
-            {
-                config = ConfigSections.With(config, e.Key, Encoding.UTF8.GetString(content));
-            }
+            Place(e, t.Received.TryGetValue(e.Digest, out var r) ? r : _contents[e.Digest], ref config, files);
             entries[e.Key] = e;
         }
 
-        var fingerprint = Fingerprint;
+        var fingerprint = _fingerprint;
         foreach (var key in removed) fingerprint ^= StoreManifest.EntryHash(key, _entries[key].Digest);
         foreach (var e in changed)
         {
             if (_entries.TryGetValue(e.Key, out var old)) fingerprint ^= StoreManifest.EntryHash(e.Key, old.Digest);
             fingerprint ^= StoreManifest.EntryHash(e.Key, e.Digest);
         }
-        Fingerprint = fingerprint;
+        // A reset lists the store's every entry, so its fingerprint can only differ if the two sides hash differently
+        // (another version): nothing better can be fetched, and the copy is the store's.
+        if (!t.Reset && t.Fingerprint != 0 && fingerprint != t.Fingerprint)
+            throw new InvalidDataException($"the changes after revision {t.Since} do not give the store's revision {target} on this node's copy " +
+                $"(fingerprint {fingerprint:x16}, the store's {t.Fingerprint:x16})");
+        _fingerprint = fingerprint;
         _entries = entries.ToImmutable();
         foreach (var (digest, content) in t.Received)
         {
@@ -223,11 +281,29 @@ public sealed class ConfigReplica
         var used = _entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal);
         foreach (var digest in _contents.Keys.Where(d => !used.Contains(d)).ToList()) _contents.Remove(digest);
         _cache?.Keep(used);
-        Revision = target;
-        Config = config;
-        Files = files.ToImmutable();
+        _revision = target;
+        _config = config;
+        _files = files.ToImmutable();
+        _unconfirmed = false;
         _transfer = null;
-        return new ReplicaUpdate(target, config, Files, changed.Select(e => e.Key).ToList(), removed);
+        _cache?.WriteIndex(new ReplicaIndex(ReplicaIndex.CurrentFormat, target, fingerprint, [.. _entries.Values]));
+        return new ReplicaUpdate(target, config, _files, changed.Select(e => e.Key).ToList(), removed);
+    }
+
+    /// <summary>Puts one entry's content in the model (a section) or among the store files.</summary>
+    /// <exception cref="FormatException">A section does not parse, or a file has no kind.</exception>
+    private static void Place(ChangedEntry e, byte[] content, ref RunningConfig config, ImmutableSortedDictionary<string, ReplicaFile>.Builder files)
+    {
+        if (e.Key.StartsWith(StoreManifest.FilePrefix, StringComparison.Ordinal))
+        {
+            if (e.FileKind is not { } kind) throw new FormatException($"entry '{e.Key}' is a file without a kind");
+            var name = e.Key[StoreManifest.FilePrefix.Length..];
+            files[name] = new ReplicaFile(name, kind, e.Digest, content);
+        }
+        else
+        {
+            config = ConfigSections.With(config, e.Key, Encoding.UTF8.GetString(content));
+        }
     }
 
     private static ReplicaRequest NextBlobs(Transfer t)
@@ -258,6 +334,8 @@ public sealed class ConfigReplica
         public long? Target { get; set; }
 
         public bool Reset { get; set; }
+
+        public ulong Fingerprint { get; set; }
 
         public int Pages { get; set; }
 

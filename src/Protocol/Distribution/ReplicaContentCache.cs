@@ -1,11 +1,12 @@
+using System.Text.Json;
 using SslCluster.Protocol.Config;
 
 namespace SslCluster.Protocol.Distribution;
 
 /// <summary>
-/// The contents of a node's configuration copy kept on disk by digest (<c>&lt;data-dir&gt;/replica/&lt;digest&gt;</c>), so
-/// that a node started again fetches from the store only the entries' keys and digests and the contents it does not
-/// hold already, not every certificate and key of the store. A content is named by its digest and checked against it
+/// The contents of a node's configuration copy kept on disk by digest (<c>&lt;data-dir&gt;/replica/&lt;digest&gt;</c>), and
+/// the index of the revision last taken in (<c>index</c>), so that a node started again asks the store only for what
+/// changed after that revision and the contents it does not hold already, not every certificate and key of the store. A content is named by its digest and checked against it
 /// when read: a damaged or foreign file is dropped and fetched again, never used. The files hold what the store holds
 /// (private keys only as the store keeps them, encrypted), with the node user's access only (directory 0700, files 0600).
 /// Nothing here throws: a cache that cannot be read or written costs a full transfer, never the configuration, and its
@@ -15,6 +16,8 @@ public sealed class ReplicaContentCache
 {
     private const int DigestLength = 64;
     private const string TempSuffix = ".tmp";
+    private const string IndexName = "index";
+    private static readonly JsonSerializerOptions IndexJson = new() { WriteIndented = false };
 
     private readonly string _directory;
     private readonly Action<string> _warn;
@@ -88,11 +91,48 @@ public sealed class ReplicaContentCache
     {
         ArgumentNullException.ThrowIfNull(content);
         if (Disabled || _onDisk.Contains(digest) || !IsDigest(digest)) return;
-        var path = Path.Combine(_directory, digest);
+        if (WriteAside(digest, content)) _onDisk.Add(digest);
+    }
+
+    /// <summary>
+    /// Keeps the index of the copy (its revision, fingerprint and every entry's key and digest) beside the contents, so
+    /// that a node started again asks the store only for what changed after that revision.
+    /// </summary>
+    public void WriteIndex(ReplicaIndex index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        if (Disabled) return;
+        WriteAside(IndexName, JsonSerializer.SerializeToUtf8Bytes(index, IndexJson));
+    }
+
+    /// <summary>The index written last; null when there is none or it cannot be read (then everything is fetched).</summary>
+    public ReplicaIndex? ReadIndex()
+    {
+        if (Disabled) return null;
+        var path = Path.Combine(_directory, IndexName);
+        try
+        {
+            if (!File.Exists(path)) return null;
+            var index = JsonSerializer.Deserialize<ReplicaIndex>(File.ReadAllBytes(path), IndexJson);
+            if (index is { Format: ReplicaIndex.CurrentFormat, Entries: not null } && index.Entries.All(e => e is { Key: not null } && IsDigest(e.Digest ?? string.Empty))) return index;
+            _warn($"the index of the local copy in {path} is of another format or damaged: ignored, everything is fetched from the store");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            _warn($"the index of the local copy in {path} cannot be read ({e.Message}): ignored, everything is fetched from the store");
+        }
+
+        return null;
+    }
+
+    /// <summary>Writes <paramref name="content"/> as <paramref name="name"/> in the folder: aside, then renamed, so a file is whole or absent.</summary>
+    private bool WriteAside(string name, byte[] content)
+    {
+        var path = Path.Combine(_directory, name);
         var temp = path + TempSuffix;
         try
         {
-            // Written aside, then renamed: a file under a digest's name is whole (a crash leaves a .tmp, removed at start).
+            // A crash leaves a .tmp, removed at start.
             var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
             if (!OperatingSystem.IsWindows()) options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
             using (var file = new FileStream(temp, options))
@@ -101,7 +141,7 @@ public sealed class ReplicaContentCache
             }
 
             File.Move(temp, path, overwrite: true);
-            _onDisk.Add(digest);
+            return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -115,6 +155,8 @@ public sealed class ReplicaContentCache
             {
                 // Removed at the next start.
             }
+
+            return false;
         }
     }
 
@@ -142,4 +184,14 @@ public sealed class ReplicaContentCache
     /// <summary>A file name that is a digest: 64 lower-case hexadecimal digits (nothing else in the folder is read).</summary>
     private static bool IsDigest(string name) =>
         name.Length == DigestLength && name.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+}
+
+/// <summary>
+/// What a node's local copy held when it last took in a revision: the revision, its fingerprint and every entry (key,
+/// digest, length, kind; contents are the folder's digest-named files).
+/// </summary>
+public sealed record ReplicaIndex(int Format, long Revision, ulong Fingerprint, IReadOnlyList<ChangedEntry> Entries)
+{
+    /// <summary>The format this build writes and reads; an index of another is ignored.</summary>
+    public const int CurrentFormat = 1;
 }

@@ -22,6 +22,13 @@ public sealed record ChangesPage(long Since, long Revision, bool Reset, IReadOnl
 {
     /// <summary>The key index this page starts at (a receiver checks it is the page it asked for).</summary>
     public int From { get; init; }
+
+    /// <summary>
+    /// The fingerprint of every entry of <paramref name="Revision"/> (<see cref="StoreManifest.Fingerprint"/>): a receiver
+    /// that applied the changes to its copy checks it got the store's revision, not changes laid on another store's copy.
+    /// Zero from a store that does not send it.
+    /// </summary>
+    public ulong Fingerprint { get; init; }
 }
 
 /// <summary>A piece of one blob's content: <paramref name="Offset"/> into the <paramref name="Total"/> bytes of <paramref name="Digest"/>.</summary>
@@ -216,7 +223,11 @@ public sealed class StoreManifest
             }
             changed.Add(new ChangedEntry(key, entry.Digest, entry.Length, entry.FileKind, content));
         }
-        return new ChangesPage(changes.Since, Revision, changes.Reset, changed, removed, i < changes.Keys.Length ? i : null) { From = Math.Max(0, from) };
+        return new ChangesPage(changes.Since, Revision, changes.Reset, changed, removed, i < changes.Keys.Length ? i : null)
+        {
+            From = Math.Max(0, from),
+            Fingerprint = Fingerprint,
+        };
     }
 
     /// <summary>

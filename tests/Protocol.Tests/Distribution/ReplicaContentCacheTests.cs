@@ -33,9 +33,11 @@ public sealed class ReplicaContentCacheTests : IDisposable
             .Concat(Enumerable.Range(0, 200).Select(i => Section($"service/s{i}", $"service s{i}\n  weight {1 + i % 9}\n\n"))), []);
 
     /// <summary>Runs a transfer in memory: the update, and every digest asked of the store.</summary>
-    private static (ReplicaUpdate Update, List<string> Fetched, int Pages) Transfer(ConfigReplica replica, StoreManifest m)
+    private static (ReplicaUpdate Update, List<string> Fetched, int Pages) Transfer(ConfigReplica replica, StoreManifest m) =>
+        Transfer(replica, m, replica.Begin());
+
+    private static (ReplicaUpdate Update, List<string> Fetched, int Pages) Transfer(ConfigReplica replica, StoreManifest m, ReplicaRequest request)
     {
-        var request = replica.Begin();
         var fetched = new List<string>();
         var pages = 0;
         ChangeSet? changes = null;
@@ -119,7 +121,7 @@ public sealed class ReplicaContentCacheTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_dir, replaced)));
         Assert.True(File.Exists(Path.Combine(_dir, replica.Files["cert8"].Digest)));
         Assert.True(File.Exists(Path.Combine(_dir, replica.Files["cert100"].Digest)));
-        Assert.Equal(300, Directory.GetFiles(_dir).Length);
+        Assert.Equal(300, Directory.GetFiles(_dir).Count(f => Path.GetFileName(f) != "index"));
     }
 
     [Fact]
@@ -174,5 +176,105 @@ public sealed class ReplicaContentCacheTests : IDisposable
         {
             File.Delete(_dir);
         }
+    }
+
+    [Fact]
+    public void Restore_NodeStartedAgainAtTheStoresRevision_OnePageNoContentAndNothingReadableBefore()
+    {
+        var store = Store(3_000);
+        Transfer(new ConfigReplica(Cache()), store);
+
+        var replica = new ConfigReplica(Cache());
+        Assert.Equal(3_200, replica.Restore());
+
+        // Read back but not confirmed: nothing of it is readable (or in force) until the store has answered.
+        Assert.Equal(-1, replica.Revision);
+        Assert.Equal(1, replica.RestoredRevision);
+        Assert.Empty(replica.Files);
+        Assert.Empty(replica.Config.Services);
+        var (update, fetched, pages) = Transfer(replica, store);
+
+        Assert.Equal(1, pages);
+        Assert.Empty(fetched);
+        Assert.Equal(1, update.Revision);
+        Assert.Empty(update.ChangedKeys);
+        Assert.Equal(3_000, update.Files.Count);
+        Assert.Equal(200, update.Config.Services.Count);
+        Assert.Equal(store.Fingerprint, replica.Fingerprint);
+        Assert.Null(replica.RestoredRevision);
+        Assert.Empty(_warnings);
+    }
+
+    [Fact]
+    public void Restore_StoreMovedOnWhileTheNodeWasDown_OnlyTheChangesSinceAreAsked()
+    {
+        var store = Store(2_000);
+        Transfer(new ConfigReplica(Cache()), store);
+        var next = store.Commit(2, [UniqueFile("cert5", 2_048, 20_005), UniqueFile("cert2000", 40_000, 22_000), Section("service/s3", "service s3\n  weight 7\n\n")],
+            [StoreManifest.FileKey("cert9")]);
+
+        var replica = new ConfigReplica(Cache());
+        Assert.Equal(2_200, replica.Restore());
+        var (update, fetched, pages) = Transfer(replica, next);
+
+        Assert.Equal(1, pages);
+        // The small changes travel inline with the page; the large file is the one content asked for.
+        Assert.Equal([next.Entries[StoreManifest.FileKey("cert2000")].Digest], fetched);
+        Assert.Equal(2, update.Revision);
+        Assert.Equal(3, update.ChangedKeys.Count);
+        Assert.Equal([StoreManifest.FileKey("cert9")], update.RemovedKeys);
+        Assert.False(update.Files.ContainsKey("cert9"));
+        Assert.Equal(2_000, update.Files.Count);
+        Assert.Equal(next.Fingerprint, replica.Fingerprint);
+    }
+
+    [Fact]
+    public void Restore_CopyOfAnotherStore_ChangesAreRefusedAndEverythingIsFetchedAgain()
+    {
+        // This node's folder holds revision 2 of store A; the cluster's journal is store B, at revision 3.
+        var a = Store(300).Commit(2, [Section("service/a", "service a\n\n")], []);
+        Transfer(new ConfigReplica(Cache()), a);
+        var b = StoreManifest.Empty.Commit(1, [Section("service/b1", "service b1\n\n")], [])
+            .Commit(2, [UniqueFile("b-cert", 2_048, 99)], [])
+            .Commit(3, [Section("service/b3", "service b3\n\n")], []);
+
+        var replica = new ConfigReplica(Cache());
+        Assert.Equal(501, replica.Restore());
+        var error = Assert.Throws<InvalidDataException>(() => Transfer(replica, b));
+
+        Assert.Contains("do not give the store's revision 3", error.Message, StringComparison.Ordinal);
+        Assert.Equal(-1, replica.Revision);
+        Assert.Empty(replica.Files);
+        replica.Abandon();
+        var (update, _, _) = Transfer(replica, b, replica.BeginReset());
+        Assert.Equal(3, update.Revision);
+        Assert.Equal(["b-cert"], update.Files.Keys);
+        Assert.Equal(["b1", "b3"], update.Config.Services.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(b.Fingerprint, replica.Fingerprint);
+    }
+
+    [Fact]
+    public void Restore_DamagedIndexOrAMissingContent_NothingRestoredAndTheTransferFetchesWhatIsMissing()
+    {
+        var store = Store(200);
+        Transfer(new ConfigReplica(Cache()), store);
+        var index = Path.Combine(_dir, "index");
+        var saved = File.ReadAllBytes(index);
+        File.WriteAllText(index, "{\"Format\":1,\"Revision\":");
+
+        Assert.Equal(0, new ConfigReplica(Cache()).Restore());
+        Assert.Contains(_warnings, w => w.Contains("index of the local copy", StringComparison.Ordinal));
+
+        File.WriteAllBytes(index, saved);
+        var gone = store.Entries[StoreManifest.FileKey("cert3")].Digest;
+        File.Delete(Path.Combine(_dir, gone));
+        var replica = new ConfigReplica(Cache());
+        Assert.Equal(0, replica.Restore());
+        var (update, fetched, pages) = Transfer(replica, store);
+
+        Assert.Equal([gone], fetched);
+        Assert.True(pages > 1);
+        Assert.Equal(store.Fingerprint, replica.Fingerprint);
+        Assert.Equal(200, update.Files.Count);
     }
 }
