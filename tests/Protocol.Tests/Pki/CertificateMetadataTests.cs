@@ -52,6 +52,48 @@ public sealed class CertificateMetadataTests
     }
 
     [Fact]
+    public void Parse_RandomlyDamagedCertificates_EitherReadOrCorruptNeverAnotherError()
+    {
+        // A journal's bytes damaged on disk, or a hostile file: every damaged copy is read or refused as Corrupt.
+        var random = new Random(20261206);
+        var originals = new[] { Make("rsa2048"), Make("p384"), Make("names"), Make("after-2049") };
+        var refused = 0;
+        for (var i = 0; i < 4_000; i++)
+        {
+            var der = (byte[])originals[i % originals.Length].Clone();
+            switch (i % 4)
+            {
+                case 0:
+                    der[random.Next(der.Length)] ^= (byte)(1 << random.Next(8));
+                    break;
+                case 1:
+                    der = der[..random.Next(der.Length)];
+                    break;
+                case 2:
+                    for (var k = 0; k < 8; k++) der[random.Next(der.Length)] = (byte)random.Next(256);
+                    break;
+                default:
+                    // A length byte or tag near the start, where the structure is described.
+                    der[random.Next(Math.Min(40, der.Length))] = (byte)random.Next(256);
+                    break;
+            }
+
+            try
+            {
+                var read = CertificateMetadata.Parse(der, "certificate 'x'");
+                Assert.NotNull(read.Subject);
+                KeyDescription.FromSubjectPublicKeyInfo(read.SubjectPublicKeyInfo, "certificate 'x'");
+            }
+            catch (PkiException e) when (e.Code is PkiErrorCode.Corrupt or PkiErrorCode.Unsupported)
+            {
+                refused++;
+            }
+        }
+
+        Assert.InRange(refused, 1_000, 4_000);
+    }
+
+    [Fact]
     public void FromSubjectPublicKeyInfo_RsaKeyWithEvenExponent_CorruptRatherThanASize()
     {
         using var rsa = RSA.Create(2048);
