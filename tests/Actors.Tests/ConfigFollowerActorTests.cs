@@ -116,8 +116,12 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
             Assert.Equal(1_600, contents);
             Assert.True(pages.Count > 1);
             Assert.Equal(1_500, runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>().Update.Files.Count);
-            Assert.Equal(1_601, Directory.GetFiles(Path.Combine(dataDir, "replica")).Length); // the contents and their index
+            Assert.Equal(1_600, Directory.GetFiles(Path.Combine(dataDir, "replica")).Count(f => Path.GetFileName(f) != "index"));
+            // Stopped: the index of its copy is written as it stops.
+            Watch(follower);
             Sys.Stop(follower);
+            ExpectTerminated(follower);
+            Assert.True(File.Exists(Path.Combine(dataDir, "replica", "index")));
 
             // Started again on the same folder: it asks only what changed after the revision it held (nothing), and no
             // content: one page.
@@ -148,7 +152,9 @@ public sealed class ConfigFollowerActorTests() : TestKit(ConfigurationFactory.Pa
             var (store, runtime, follower) = Start(settings);
             Serve(store, Store("a"));
             runtime.ExpectMsg<NodeRuntimeActor.ApplyRevision>();
+            Watch(follower);
             Sys.Stop(follower);
+            ExpectTerminated(follower);
 
             // The journal was started again: another store, at the same revision number.
             var other = Store("b");

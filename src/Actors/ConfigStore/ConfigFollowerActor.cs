@@ -64,6 +64,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private int _contentsFromDisk;
     private DateTimeOffset _started;
     private long? _restoredFrom;
+    private long _ticks;
 
     public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
     {
@@ -77,10 +78,18 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
             : null);
         // The copy this node held when it stopped is the base of its first transfer; nothing of it is in force or
         // readable until the store has answered and the changes since are taken in.
-        if (_replica.Restore() is > 0 and var restored)
+        try
         {
-            _restoredFrom = _replica.RestoredRevision;
-            _log.Info("ConfigFollower: this node's local copy holds revision {0} ({1} entries): only what changed since is asked of the store", _restoredFrom, restored);
+            if (_replica.Restore() is > 0 and var restored)
+            {
+                _restoredFrom = _replica.RestoredRevision;
+                _log.Info("ConfigFollower: this node's local copy holds revision {0} ({1} entries): only what changed since is asked of the store", _restoredFrom, restored);
+            }
+        }
+        catch (Exception e)
+        {
+            // Reading the copy back is a saving, never a condition of starting: the replica is left empty.
+            _log.Warning("ConfigFollower: this node's local copy cannot be read back ({0}: {1}): everything is asked of the store", e.GetType().Name, e.Message);
         }
 
         Receive<RevisionAvailable>(OnRevision);
@@ -142,6 +151,9 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer("poll", Poll.Instance, _settings.ConfigRevisionPoll, _settings.ConfigRevisionPoll);
         Timers.StartPeriodicTimer("tick", Tick.Instance, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
+
+    /// <summary>The index of the local copy is written at the ticks and when the follower stops (a drain, a shutdown).</summary>
+    protected override void PostStop() => _replica.SaveIndex();
 
     private CurrentCopy Copy() => new(_replica.Revision, _storeRevision, _behindSince, _replica.Config, _replica.Files, _storeRevision >= 0);
 
@@ -284,6 +296,8 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private void OnTick()
     {
         AnswerWaiting();
+        // Every 5 s at most: the index names every entry, and an import of thousands of files is as many revisions.
+        if (++_ticks % 5 == 0) _replica.SaveIndex();
         var now = _time.GetUtcNow();
         if (_storeRevision < 0 && now - _started > TimeSpan.FromSeconds(30) && now - _lastLagLog >= TimeSpan.FromSeconds(30))
         {

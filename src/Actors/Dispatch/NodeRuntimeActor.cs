@@ -226,7 +226,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
             {
                 runtime = _dataPlane.Build(plan, listener, files);
             }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Security.Cryptography.CryptographicException)
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException or FormatException or System.Security.Cryptography.CryptographicException or Protocol.Pki.PkiException)
             {
                 // The store validated the configuration; a runtime that still cannot be built (a file unreadable
                 // under this node's master key, say) is this node's problem: report it, keep the old one.

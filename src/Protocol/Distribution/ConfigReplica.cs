@@ -47,6 +47,9 @@ public sealed class ConfigReplica
     /// it is only the base the next transfer asks changes against, and the copy reads as empty until then.
     /// </summary>
     private bool _unconfirmed;
+
+    /// <summary>A revision was taken in since the index on disk was last written (<see cref="SaveIndex"/>).</summary>
+    private bool _indexDirty;
     private Transfer? _transfer;
     private long _transfers;
     private readonly ReplicaContentCache? _cache;
@@ -101,6 +104,9 @@ public sealed class ConfigReplica
                     if (_cache.TryRead(e.Digest) is not { } held) return 0;
                     contents[e.Digest] = content = held;
                 }
+                var isFile = e.Key.StartsWith(StoreManifest.FilePrefix, StringComparison.Ordinal);
+                if (content.Length != e.Length || (isFile ? e.Key.Length == StoreManifest.FilePrefix.Length || e.FileKind is not { } kind || !Enum.IsDefined(kind) : e.FileKind is not null))
+                    return 0;
                 Place(e, content, ref config, files);
                 entries[e.Key] = e with { Content = null };
                 fingerprint ^= StoreManifest.EntryHash(e.Key, e.Digest);
@@ -267,8 +273,17 @@ public sealed class ConfigReplica
         // A reset lists the store's every entry, so its fingerprint can only differ if the two sides hash differently
         // (another version): nothing better can be fetched, and the copy is the store's.
         if (!t.Reset && t.Fingerprint != 0 && fingerprint != t.Fingerprint)
+        {
+            DropRestored();
             throw new InvalidDataException($"the changes after revision {t.Since} do not give the store's revision {target} on this node's copy " +
                 $"(fingerprint {fingerprint:x16}, the store's {t.Fingerprint:x16})");
+        }
+        // A copy read back from the disk is only taken as a base when the store can say it got its revision.
+        if (!t.Reset && t.Fingerprint == 0 && _unconfirmed)
+        {
+            DropRestored();
+            throw new InvalidDataException($"the store does not say the fingerprint of revision {target} (an older version), so the copy this node read back cannot be checked");
+        }
         _fingerprint = fingerprint;
         _entries = entries.ToImmutable();
         foreach (var (digest, content) in t.Received)
@@ -277,17 +292,42 @@ public sealed class ConfigReplica
             // A content read from the disk is held there already: Write skips it.
             _cache?.Write(digest, content);
         }
-        // Contents no entry names any more are dropped, here and on disk.
+        // Contents no entry names any more are dropped here, and on disk once the index names them no more (SaveIndex).
         var used = _entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal);
         foreach (var digest in _contents.Keys.Where(d => !used.Contains(d)).ToList()) _contents.Remove(digest);
-        _cache?.Keep(used);
         _revision = target;
         _config = config;
         _files = files.ToImmutable();
         _unconfirmed = false;
+        _indexDirty = true;
         _transfer = null;
-        _cache?.WriteIndex(new ReplicaIndex(ReplicaIndex.CurrentFormat, target, fingerprint, [.. _entries.Values]));
         return new ReplicaUpdate(target, config, _files, changed.Select(e => e.Key).ToList(), removed);
+    }
+
+    /// <summary>
+    /// Writes the index of the revision held to the disk, then removes the contents it does not name. The owner calls it
+    /// every few seconds and when it stops, not at every revision: an import of thousands of files is thousands of
+    /// revisions, and the index names every entry. An index some revisions old is a good base still (the next start
+    /// asks for what changed since), and its contents stay on disk until a newer index is written.
+    /// </summary>
+    public void SaveIndex()
+    {
+        if (_cache is null || !_indexDirty || _unconfirmed || _revision < 0) return;
+        _indexDirty = false;
+        if (!_cache.WriteIndex(new ReplicaIndex(ReplicaIndex.CurrentFormat, _revision, _fingerprint, [.. _entries.Values]))) return;
+        _cache.Keep(_entries.Values.Select(e => e.Digest).ToHashSet(StringComparer.Ordinal));
+    }
+
+    /// <summary>Forgets a copy read back from the disk that the store's answer showed to be another store's.</summary>
+    private void DropRestored()
+    {
+        if (!_unconfirmed) return;
+        _entries = ImmutableSortedDictionary.Create<string, ChangedEntry>(StringComparer.Ordinal);
+        _revision = -1;
+        _fingerprint = 0;
+        _config = RunningConfig.Empty;
+        _files = ImmutableSortedDictionary.Create<string, ReplicaFile>(StringComparer.Ordinal);
+        _unconfirmed = false;
     }
 
     /// <summary>Puts one entry's content in the model (a section) or among the store files.</summary>

@@ -98,11 +98,11 @@ public sealed class ReplicaContentCache
     /// Keeps the index of the copy (its revision, fingerprint and every entry's key and digest) beside the contents, so
     /// that a node started again asks the store only for what changed after that revision.
     /// </summary>
-    public void WriteIndex(ReplicaIndex index)
+    /// <returns>True when the index is on disk (flushed to it); false when the folder is disabled or the write failed.</returns>
+    public bool WriteIndex(ReplicaIndex index)
     {
         ArgumentNullException.ThrowIfNull(index);
-        if (Disabled) return;
-        WriteAside(IndexName, JsonSerializer.SerializeToUtf8Bytes(index, IndexJson));
+        return !Disabled && WriteAside(IndexName, JsonSerializer.SerializeToUtf8Bytes(index, IndexJson), flush: true);
     }
 
     /// <summary>The index written last; null when there is none or it cannot be read (then everything is fetched).</summary>
@@ -126,7 +126,7 @@ public sealed class ReplicaContentCache
     }
 
     /// <summary>Writes <paramref name="content"/> as <paramref name="name"/> in the folder: aside, then renamed, so a file is whole or absent.</summary>
-    private bool WriteAside(string name, byte[] content)
+    private bool WriteAside(string name, byte[] content, bool flush = false)
     {
         var path = Path.Combine(_directory, name);
         var temp = path + TempSuffix;
@@ -138,6 +138,8 @@ public sealed class ReplicaContentCache
             using (var file = new FileStream(temp, options))
             {
                 file.Write(content);
+                // The index is renamed over the last one: on disk first, so that a power cut leaves one whole index.
+                if (flush) file.Flush(flushToDisk: true);
             }
 
             File.Move(temp, path, overwrite: true);

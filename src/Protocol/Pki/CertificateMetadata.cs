@@ -12,7 +12,10 @@ namespace SslCluster.Protocol.Pki;
 /// by a user are still loaded by the platform when they are imported (<see cref="CertStoreImporter"/>), which
 /// checks them in full; this reads ones the store already holds or that the node made itself. The strings are the
 /// platform's (<see cref="X500DistinguishedName.Name"/>, the serial's hex, the subjectAltName extension's own
-/// enumeration), so both readings agree (<c>CertificateMetadataTests</c> compares them).
+/// enumeration), so both readings agree (<c>CertificateMetadataTests</c> compares them). The managed reading takes DER
+/// only; a certificate that OpenSSL reads but that is not strict DER inside (a BOOLEAN TRUE written 0x01, a length in
+/// long form: some CA software does this, and such certificates were imported before) is read by the platform instead,
+/// as before, so nothing the store ever took in stops being read.
 /// </summary>
 internal sealed record CertificateMetadata(
     string Subject,
@@ -35,57 +38,113 @@ internal sealed record CertificateMetadata(
     {
         try
         {
-            var outer = new AsnReader(der, AsnEncodingRules.DER);
-            var certificate = outer.ReadSequence();
-            outer.ThrowIfNotEmpty();
-            var tbs = certificate.ReadSequence();
-            certificate.ReadSequence(); // signatureAlgorithm
-            certificate.ReadBitString(out _);
-            certificate.ThrowIfNotEmpty();
-
-            if (tbs.PeekTag().HasSameClassAndValue(VersionTag))
-            {
-                tbs.ReadSequence(VersionTag);
-            }
-
-            var serial = tbs.ReadIntegerBytes();
-            tbs.ReadSequence(); // signature
-            var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
-            var validity = tbs.ReadSequence();
-            var notBefore = ReadTime(validity);
-            var notAfter = ReadTime(validity);
-            validity.ThrowIfNotEmpty();
-            var subject = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
-            var spki = tbs.ReadEncodedValue().ToArray();
-            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(IssuerUniqueIdTag)) tbs.ReadBitString(out _, IssuerUniqueIdTag);
-            if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(SubjectUniqueIdTag)) tbs.ReadBitString(out _, SubjectUniqueIdTag);
-            var names = new List<string>();
-            if (tbs.HasData)
-            {
-                var extensions = tbs.ReadSequence(ExtensionsTag).ReadSequence();
-                while (extensions.HasData)
-                {
-                    var extension = extensions.ReadSequence();
-                    var oid = extension.ReadObjectIdentifier();
-                    var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
-                    var value = extension.ReadOctetString();
-                    extension.ThrowIfNotEmpty();
-                    if (oid == SubjectAltNameOid)
-                    {
-                        var san = new X509SubjectAlternativeNameExtension(value, critical);
-                        names.AddRange(san.EnumerateDnsNames());
-                        names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
-                    }
-                }
-            }
-
-            tbs.ThrowIfNotEmpty();
-            return new CertificateMetadata(subject.Name, issuer.Name, Convert.ToHexString(serial.Span), notBefore, notAfter, spki, names.AsReadOnly());
+            return ParseDer(der);
         }
         catch (Exception ex) when (ex is AsnContentException or CryptographicException)
         {
-            throw new PkiException(PkiErrorCode.Corrupt, $"{what} is not a valid X.509 certificate", ex);
+            return ParseWithPlatform(der, what, ex);
         }
+    }
+
+    private static CertificateMetadata ParseDer(ReadOnlyMemory<byte> der)
+    {
+        var outer = new AsnReader(der, AsnEncodingRules.DER);
+        var certificate = outer.ReadSequence();
+        outer.ThrowIfNotEmpty();
+        var tbs = certificate.ReadSequence();
+        certificate.ReadSequence(); // signatureAlgorithm
+        certificate.ReadBitString(out _);
+        certificate.ThrowIfNotEmpty();
+
+        if (tbs.PeekTag().HasSameClassAndValue(VersionTag))
+        {
+            var version = tbs.ReadSequence(VersionTag);
+            // v1, v2 or v3 (0, 1, 2).
+            if (!version.TryReadInt32(out var number) || number is < 0 or > 2) throw new AsnContentException($"certificate version {number + 1} is not one of 1, 2, 3");
+            version.ThrowIfNotEmpty();
+        }
+
+        var serial = tbs.ReadIntegerBytes();
+        tbs.ReadSequence(); // signature
+        var issuer = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
+        var validity = tbs.ReadSequence();
+        var notBefore = ReadTime(validity);
+        var notAfter = ReadTime(validity);
+        validity.ThrowIfNotEmpty();
+        var subject = new X500DistinguishedName(tbs.ReadEncodedValue().Span);
+        var spki = tbs.ReadEncodedValue().ToArray();
+        if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(IssuerUniqueIdTag)) tbs.ReadBitString(out _, IssuerUniqueIdTag);
+        if (tbs.HasData && tbs.PeekTag().HasSameClassAndValue(SubjectUniqueIdTag)) tbs.ReadBitString(out _, SubjectUniqueIdTag);
+        var names = new List<string>();
+        if (tbs.HasData)
+        {
+            var wrapper = tbs.ReadSequence(ExtensionsTag);
+            var extensions = wrapper.ReadSequence();
+            wrapper.ThrowIfNotEmpty();
+            while (extensions.HasData)
+            {
+                var extension = extensions.ReadSequence();
+                var oid = extension.ReadObjectIdentifier();
+                var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
+                var value = extension.ReadOctetString();
+                extension.ThrowIfNotEmpty();
+                if (oid == SubjectAltNameOid)
+                {
+                    var san = new X509SubjectAlternativeNameExtension(value, critical);
+                    names.AddRange(san.EnumerateDnsNames());
+                    names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
+                }
+            }
+        }
+
+        tbs.ThrowIfNotEmpty();
+        return new CertificateMetadata(subject.Name, issuer.Name, Convert.ToHexString(serial.Span), notBefore, notAfter, spki, names.AsReadOnly());
+    }
+
+    /// <summary>The platform's reading (OpenSSL), for a certificate the managed DER reading refused: the store's reading before.</summary>
+    private static CertificateMetadata ParseWithPlatform(ReadOnlyMemory<byte> der, string what, Exception managed)
+    {
+        X509Certificate2 certificate;
+        try
+        {
+            certificate = X509CertificateLoader.LoadCertificate(der.Span);
+        }
+        catch (CryptographicException)
+        {
+            throw new PkiException(PkiErrorCode.Corrupt, $"{what} is not a valid X.509 certificate ({managed.Message})", managed);
+        }
+
+        using (certificate)
+        {
+            // The loader also takes PEM and BER; the store keeps exactly the DER it was given, so insist on it.
+            if (!certificate.RawData.AsSpan().SequenceEqual(der.Span))
+            {
+                throw new PkiException(PkiErrorCode.Corrupt, $"{what} is not in DER encoding");
+            }
+
+            try
+            {
+                return FromPlatform(certificate);
+            }
+            catch (CryptographicException ex)
+            {
+                throw new PkiException(PkiErrorCode.Corrupt, $"{what} is not a valid X.509 certificate ({ex.Message})", ex);
+            }
+        }
+    }
+
+    private static CertificateMetadata FromPlatform(X509Certificate2 certificate)
+    {
+        var names = new List<string>();
+        foreach (var san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
+        {
+            names.AddRange(san.EnumerateDnsNames());
+            names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
+        }
+
+        return new CertificateMetadata(certificate.Subject, certificate.Issuer, certificate.SerialNumber,
+            new DateTimeOffset(certificate.NotBefore.ToUniversalTime()), new DateTimeOffset(certificate.NotAfter.ToUniversalTime()),
+            certificate.PublicKey.ExportSubjectPublicKeyInfo(), names.AsReadOnly());
     }
 
     /// <summary>A validity time: UTCTime (years 1950-2049, RFC 5280) or GeneralizedTime.</summary>

@@ -116,6 +116,9 @@ public sealed class ReplicaContentCacheTests : IDisposable
         var replaced = replica.Files["cert8"].Digest;
         var next = store.Commit(2, [UniqueFile("cert8", 2_048, 10_008), UniqueFile("cert100", 2_048, 10_100)], [StoreManifest.FileKey("cert7")]);
         Transfer(replica, next);
+        // Removed once an index that does not name them is on disk.
+        Assert.True(File.Exists(Path.Combine(_dir, gone)));
+        replica.SaveIndex();
 
         Assert.False(File.Exists(Path.Combine(_dir, gone)));
         Assert.False(File.Exists(Path.Combine(_dir, replaced)));
@@ -178,11 +181,19 @@ public sealed class ReplicaContentCacheTests : IDisposable
         }
     }
 
+    /// <summary>A node's first life: it takes <paramref name="store"/> in and writes its index (as it does every few seconds and when it stops).</summary>
+    private void Saved(StoreManifest store)
+    {
+        var replica = new ConfigReplica(Cache());
+        Transfer(replica, store);
+        replica.SaveIndex();
+    }
+
     [Fact]
     public void Restore_NodeStartedAgainAtTheStoresRevision_OnePageNoContentAndNothingReadableBefore()
     {
         var store = Store(3_000);
-        Transfer(new ConfigReplica(Cache()), store);
+        Saved(store);
 
         var replica = new ConfigReplica(Cache());
         Assert.Equal(3_200, replica.Restore());
@@ -209,7 +220,7 @@ public sealed class ReplicaContentCacheTests : IDisposable
     public void Restore_StoreMovedOnWhileTheNodeWasDown_OnlyTheChangesSinceAreAsked()
     {
         var store = Store(2_000);
-        Transfer(new ConfigReplica(Cache()), store);
+        Saved(store);
         var next = store.Commit(2, [UniqueFile("cert5", 2_048, 20_005), UniqueFile("cert2000", 40_000, 22_000), Section("service/s3", "service s3\n  weight 7\n\n")],
             [StoreManifest.FileKey("cert9")]);
 
@@ -233,7 +244,7 @@ public sealed class ReplicaContentCacheTests : IDisposable
     {
         // This node's folder holds revision 2 of store A; the cluster's journal is store B, at revision 3.
         var a = Store(300).Commit(2, [Section("service/a", "service a\n\n")], []);
-        Transfer(new ConfigReplica(Cache()), a);
+        Saved(a);
         var b = StoreManifest.Empty.Commit(1, [Section("service/b1", "service b1\n\n")], [])
             .Commit(2, [UniqueFile("b-cert", 2_048, 99)], [])
             .Commit(3, [Section("service/b3", "service b3\n\n")], []);
@@ -245,6 +256,11 @@ public sealed class ReplicaContentCacheTests : IDisposable
         Assert.Contains("do not give the store's revision 3", error.Message, StringComparison.Ordinal);
         Assert.Equal(-1, replica.Revision);
         Assert.Empty(replica.Files);
+        Assert.Null(replica.RestoredRevision);
+        replica.Abandon();
+        // The copy read back is forgotten: starting again (after a timeout, say) fetches everything, not since 2.
+        var again = Assert.IsType<PageRequest>(replica.Begin());
+        Assert.Equal(-1, again.Since);
         replica.Abandon();
         var (update, _, _) = Transfer(replica, b, replica.BeginReset());
         Assert.Equal(3, update.Revision);
@@ -257,7 +273,7 @@ public sealed class ReplicaContentCacheTests : IDisposable
     public void Restore_DamagedIndexOrAMissingContent_NothingRestoredAndTheTransferFetchesWhatIsMissing()
     {
         var store = Store(200);
-        Transfer(new ConfigReplica(Cache()), store);
+        Saved(store);
         var index = Path.Combine(_dir, "index");
         var saved = File.ReadAllBytes(index);
         File.WriteAllText(index, "{\"Format\":1,\"Revision\":");
@@ -276,5 +292,39 @@ public sealed class ReplicaContentCacheTests : IDisposable
         Assert.True(pages > 1);
         Assert.Equal(store.Fingerprint, replica.Fingerprint);
         Assert.Equal(200, update.Files.Count);
+    }
+
+    [Fact]
+    public void Restore_StoreOfAnOlderVersionWithoutFingerprints_CopyNotTakenOnTrustEverythingFetched()
+    {
+        var store = Store(100);
+        Saved(store);
+        var replica = new ConfigReplica(Cache());
+        Assert.Equal(300, replica.Restore());
+
+        // An older store's pages carry no fingerprint: the copy read back cannot be checked, so it is not used.
+        var request = Assert.IsType<PageRequest>(replica.Begin());
+        var page = store.Page(store.ChangesSince(request.Since), request.From) with { Fingerprint = 0 };
+        Assert.IsType<TransferComplete>(replica.Accept(page));
+        Assert.Throws<InvalidDataException>(replica.Complete);
+        replica.Abandon();
+
+        var (update, fetched, _) = Transfer(replica, store);
+        Assert.Empty(fetched);
+        Assert.Equal(100, update.Files.Count);
+        Assert.Equal(store.Fingerprint, replica.Fingerprint);
+    }
+
+    [Fact]
+    public void Restore_IndexNamingAWrongLengthOrKind_NothingRestored()
+    {
+        var store = Store(50);
+        Saved(store);
+        var index = Path.Combine(_dir, "index");
+        var text = File.ReadAllText(index);
+        var firstLength = System.Text.RegularExpressions.Regex.Match(text, "\"Length\":(\\d+)");
+        File.WriteAllText(index, text.Remove(firstLength.Groups[1].Index, firstLength.Groups[1].Length).Insert(firstLength.Groups[1].Index, "7"));
+
+        Assert.Equal(0, new ConfigReplica(Cache()).Restore());
     }
 }

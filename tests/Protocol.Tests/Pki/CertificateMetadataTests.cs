@@ -39,6 +39,20 @@ public sealed class CertificateMetadataTests
     }
 
     [Fact]
+    public void Parse_CertificateNotStrictDerInside_ReadByThePlatformAsBefore()
+    {
+        // basicConstraints critical, its BOOLEAN TRUE written 0x01 rather than DER's 0xFF: OpenSSL reads it (some CA
+        // software writes it), the managed DER reading does not, and the store read such certificates before.
+        var der = Make("rsa2048");
+        byte[] pattern = [0x06, 0x03, 0x55, 0x1D, 0x13, 0x01, 0x01, 0xFF];
+        var at = der.AsSpan().IndexOf(pattern);
+        Assert.True(at > 0);
+        der[at + 7] = 0x01;
+
+        AssertSameAsPlatform(der);
+    }
+
+    [Fact]
     public void Parse_TruncatedOrTrailingBytes_CorruptNamingTheFile()
     {
         var der = Make("p256");
@@ -47,7 +61,7 @@ public sealed class CertificateMetadataTests
         {
             var error = Assert.Throws<PkiException>(() => CertificateMetadata.Parse(bad, "certificate 'www'"));
             Assert.Equal(PkiErrorCode.Corrupt, error.Code);
-            Assert.StartsWith("certificate 'www' is not a valid X.509 certificate", error.Message, StringComparison.Ordinal);
+            Assert.Matches("^certificate 'www' is not (a valid X.509 certificate|in DER encoding)", error.Message);
         }
     }
 
