@@ -63,7 +63,6 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private int _attempt;
     private int _contentsFromDisk;
     private DateTimeOffset _started;
-    private long? _restoredFrom;
     private long _ticks;
 
     public ConfigFollowerActor(IActorRef storeProxy, IActorRef runtime, SslClusterSettings settings, TimeProvider time)
@@ -81,10 +80,7 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         try
         {
             if (_replica.Restore() is > 0 and var restored)
-            {
-                _restoredFrom = _replica.RestoredRevision;
-                _log.Info("ConfigFollower: this node's local copy holds revision {0} ({1} entries): only what changed since is asked of the store", _restoredFrom, restored);
-            }
+                _log.Info("ConfigFollower: this node's local copy holds revision {0} ({1} entries): only what changed since is asked of the store", _replica.RestoredRevision, restored);
         }
         catch (Exception e)
         {
@@ -240,6 +236,8 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
     private void Complete()
     {
         ReplicaUpdate update;
+        // The revision read back from the disk this transfer was asked against, if any (Complete confirms it).
+        var restoredFrom = _replica.RestoredRevision;
         try
         {
             update = _replica.Complete();
@@ -263,10 +261,9 @@ public sealed class ConfigFollowerActor : ReceiveActor, IWithTimers
         {
             _log.Info("ConfigFollower: revision {0} taken in with {1} content(s) read from this node's local copy rather than fetched{2}",
                 _replica.Revision, _replica.ContentsFromDisk - _contentsFromDisk,
-                _restoredFrom is { } restored ? $" (only what changed after revision {restored}, which it held, was asked of the store)" : string.Empty);
+                restoredFrom is { } restored ? $" (only what changed after revision {restored}, which it held, was asked of the store)" : string.Empty);
             _contentsFromDisk = _replica.ContentsFromDisk;
         }
-        _restoredFrom = null;
         _runtime.Tell(new Dispatch.NodeRuntimeActor.ApplyRevision(update));
         if (_replica.Revision >= _storeRevision && (_storeFingerprint == 0 || _storeFingerprint == _replica.Fingerprint))
         {

@@ -6,8 +6,9 @@ namespace SslCluster.Protocol.Distribution;
 /// <summary>
 /// The contents of a node's configuration copy kept on disk by digest (<c>&lt;data-dir&gt;/replica/&lt;digest&gt;</c>), and
 /// the index of the revision last taken in (<c>index</c>), so that a node started again asks the store only for what
-/// changed after that revision and the contents it does not hold already, not every certificate and key of the store. A content is named by its digest and checked against it
-/// when read: a damaged or foreign file is dropped and fetched again, never used. The files hold what the store holds
+/// changed after that revision and the contents it does not hold already, not every certificate and key of the store.
+/// A content is named by its digest and checked against it when read: a damaged or foreign file is dropped and fetched
+/// again, never used. The files hold what the store holds
 /// (private keys only as the store keeps them, encrypted), with the node user's access only (directory 0700, files 0600).
 /// Nothing here throws: a cache that cannot be read or written costs a full transfer, never the configuration, and its
 /// failures go to <c>warn</c> (the first of each kind). Not thread-safe: the configuration follower owns it.

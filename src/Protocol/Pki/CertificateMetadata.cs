@@ -88,12 +88,7 @@ internal sealed record CertificateMetadata(
                 var critical = extension.PeekTag().HasSameClassAndValue(Asn1Tag.Boolean) && extension.ReadBoolean();
                 var value = extension.ReadOctetString();
                 extension.ThrowIfNotEmpty();
-                if (oid == SubjectAltNameOid)
-                {
-                    var san = new X509SubjectAlternativeNameExtension(value, critical);
-                    names.AddRange(san.EnumerateDnsNames());
-                    names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
-                }
+                if (oid == SubjectAltNameOid) names.AddRange(NamesOf(new X509SubjectAlternativeNameExtension(value, critical)));
             }
         }
 
@@ -135,17 +130,15 @@ internal sealed record CertificateMetadata(
 
     private static CertificateMetadata FromPlatform(X509Certificate2 certificate)
     {
-        var names = new List<string>();
-        foreach (var san in certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>())
-        {
-            names.AddRange(san.EnumerateDnsNames());
-            names.AddRange(san.EnumerateIPAddresses().Select(address => address.ToString()));
-        }
-
+        var names = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(NamesOf).ToList();
         return new CertificateMetadata(certificate.Subject, certificate.Issuer, certificate.SerialNumber,
             new DateTimeOffset(certificate.NotBefore.ToUniversalTime()), new DateTimeOffset(certificate.NotAfter.ToUniversalTime()),
             certificate.PublicKey.ExportSubjectPublicKeyInfo(), names.AsReadOnly());
     }
+
+    /// <summary>A subjectAltName extension's DNS names, then its IP addresses as text.</summary>
+    internal static IEnumerable<string> NamesOf(X509SubjectAlternativeNameExtension san) =>
+        san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(address => address.ToString()));
 
     /// <summary>A validity time: UTCTime (years 1950-2049, RFC 5280) or GeneralizedTime.</summary>
     private static DateTimeOffset ReadTime(AsnReader validity) =>

@@ -79,7 +79,7 @@ public readonly record struct ServerChainCheck(string? Subject, string? Problem,
     private static string SubjectAltNames(X509Certificate2 leaf)
     {
         var san = leaf.Extensions.OfType<X509SubjectAlternativeNameExtension>().FirstOrDefault();
-        var names = san is null ? [] : san.EnumerateDnsNames().Concat(san.EnumerateIPAddresses().Select(ip => ip.ToString())).ToList();
+        var names = san is null ? [] : Pki.CertificateMetadata.NamesOf(san).ToList();
         return names.Count == 0 ? "nothing" : string.Join(", ", names);
     }
 }
