@@ -120,6 +120,13 @@ public sealed class RollingRestartTests(ITestOutputHelper output)
         Assert.True(load.Failures.IsEmpty, $"{load.Failures.Count} failed requests of {load.Succeeded + load.Failures.Count}: {string.Join(" | ", load.Failures.Take(10))}");
 
         foreach (var node in cluster.Nodes) await node!.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        // Each new node started from the copy its data folder held (its index, written as it stopped), asking the store
+        // only for what changed since; none found it to be another store's.
+        foreach (var node in cluster.Nodes)
+        {
+            Assert.Contains("this node's local copy holds revision", node!.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("came from another store", node.Output, StringComparison.Ordinal);
+        }
         var after = (await cluster.Nodes[0]!.CtlAsync("show", "running-config")).Stdout;
         Assert.Equal(Normalize(before), Normalize(after));
         for (var i = 1; i <= 3; i++)
