@@ -5,7 +5,9 @@ namespace SslCluster.Integration.Tests;
 
 /// <summary>
 /// A bounded HTTPS client load for the hitless procedures: a few workers, each sending one request per new TLS
-/// connection (<c>Connection: close</c>), so new flows follow configuration changes the way new users would.
+/// connection (<c>Connection: close</c>), so new flows follow configuration changes the way new users would; or, with
+/// <c>keepAlive</c>, as browsers and API clients do: requests over pooled keep-alive connections (one pool per node
+/// address), a new connection only when the pool has none left open.
 /// Stops by itself after <c>maxDuration</c> or <c>maxRequests</c>, whichever comes first; counts every failure
 /// with its reason, and which real server answered. Given several node URLs, requests go round the nodes (as a DNS
 /// name or an L4 balancer in front of a cluster would spread them), and a request whose connection fails is tried
@@ -24,28 +26,49 @@ public sealed class ClientLoad : IAsyncDisposable
     private long _retried;
     private long _next;
     private long _slowestTicks;
+    private long _connections;
+    private readonly bool _keepAlive;
 
     public ClientLoad(Uri url, int workers, TimeSpan maxDuration, int maxRequests)
         : this([url], workers, maxDuration, maxRequests, attempts: 1)
     {
     }
 
-    public ClientLoad(IReadOnlyList<Uri> urls, int workers, TimeSpan maxDuration, int maxRequests, int attempts)
+    public ClientLoad(IReadOnlyList<Uri> urls, int workers, TimeSpan maxDuration, int maxRequests, int attempts, bool keepAlive = false)
     {
         _urls = urls;
         _attempts = attempts;
+        _keepAlive = keepAlive;
         _stop = new CancellationTokenSource(maxDuration);
         var handler = new SocketsHttpHandler
         {
-            PooledConnectionLifetime = TimeSpan.Zero,
+            PooledConnectionLifetime = keepAlive ? Timeout.InfiniteTimeSpan : TimeSpan.Zero,
             SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
             ConnectTimeout = TimeSpan.FromSeconds(10),
+            ConnectCallback = async (context, token) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(context.DnsEndPoint, token);
+                    Interlocked.Increment(ref _connections);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
         };
         _http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(15) };
         _workers = Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(maxRequests))).ToArray();
     }
 
     public long Succeeded => Interlocked.Read(ref _ok);
+
+    /// <summary>TCP connections the load opened (fewer than its requests when it keeps them alive).</summary>
+    public long Connections => Interlocked.Read(ref _connections);
 
     /// <summary>Connections that failed and were tried again on another node (the request may still have succeeded).</summary>
     public long Retried => Interlocked.Read(ref _retried);
@@ -92,13 +115,13 @@ public sealed class ClientLoad : IAsyncDisposable
         }
     }
 
-    /// <summary>One request on a new connection: null when it succeeded, else why not.</summary>
+    /// <summary>One request (on a new connection, or a pooled one under keep-alive): null when it succeeded, else why not.</summary>
     private async Task<string?> OneRequestAsync(Uri url)
     {
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11 };
-            request.Headers.ConnectionClose = true;
+            request.Headers.ConnectionClose = !_keepAlive;
             using var response = await _http.SendAsync(request, _stop.Token);
             var body = await response.Content.ReadAsStringAsync(_stop.Token);
             if (response.StatusCode != HttpStatusCode.OK) return $"{url.Authority}: HTTP {(int)response.StatusCode}";

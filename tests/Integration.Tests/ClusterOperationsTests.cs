@@ -62,6 +62,40 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task NodeDrain_KeepAliveClientsUnderHttpReuse_NoFailedRequestAndTheDrainEndsLongBeforeItsTimeout()
+    {
+        await using var cluster = await LocalCluster.StartAsync(3);
+        await cluster.ConfigureVipAsync(httpReuse: true);
+        // Pooled keep-alive connections, as browsers and API clients keep them: busy ones and idle ones.
+        await using var load = new ClientLoad([.. new[] { 1, 2, 3 }.Select(cluster.Vip)], workers: 6, TimeSpan.FromSeconds(150), maxRequests: 50_000,
+            attempts: 3, keepAlive: true);
+        await load.WaitForMoreAsync(600, TimeSpan.FromSeconds(30));
+
+        var drained = cluster.Nodes[1]!;
+        var clock = Stopwatch.StartNew();
+        var r = await drained.CtlAsync("node", "drain");
+        Ok(r);
+        var waits = Regex.Match(r.Stdout, @"waits up to (\d+)s for its ([1-9]\d*) open connection");
+        Assert.True(waits.Success, r.Stdout);
+        var exited = await WaitForExitAsync(drained, TimeSpan.FromSeconds(90));
+        var drainTime = clock.Elapsed;
+        await load.WaitForMoreAsync(300, TimeSpan.FromSeconds(30));
+        await load.DisposeAsync();
+
+        NoFailures(load);
+        Assert.Equal(0, exited);
+        // Each keep-alive client was closed between two requests, or after an answer saying so: none held the node until
+        // the drain's deadline, which is where its connections would otherwise have been cut, requests under way with them.
+        var timeout = TimeSpan.FromSeconds(int.Parse(waits.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.True(drainTime < timeout, $"the drain took {drainTime.TotalSeconds:F1} s, its timeout is {timeout.TotalSeconds} s");
+        // Keep-alive it was: many requests per connection.
+        Assert.True(load.Succeeded > 5 * load.Connections, $"{load.Succeeded} requests over {load.Connections} connections");
+        output.WriteLine($"drain with keep-alive clients under http-reuse: {waits.Groups[2].Value} open connection(s) at the command, node 2 exited after " +
+            $"{drainTime.TotalSeconds:F1} s (drain timeout {timeout.TotalSeconds} s); {load.Succeeded} requests over {load.Connections} connections, 0 failed, " +
+            $"{load.Retried} retried on another node; slowest request {load.Slowest.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
     public async Task KillNine_UnderLoad_OthersServeModulesRehomeConfigurationKept()
     {
         await using var cluster = await LocalCluster.StartAsync(3);

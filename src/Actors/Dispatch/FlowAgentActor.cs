@@ -197,6 +197,9 @@ public sealed class ConnectionActor : UntypedActor
                 });
                 break;
             case FlowAgentActor.DrainConnections d:
+                // An HTTP keep-alive client is closed between two requests, or after the answer to its next one
+                // (Connection: close), so that it goes to another node losing nothing; the deadline closes the rest.
+                _state.GoAway();
                 var left = d.Deadline - _time.GetUtcNow();
                 if (left <= TimeSpan.Zero) Context.Stop(Self);
                 else

@@ -93,6 +93,9 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// <summary>Every request read so far has had its whole answer, and the back-end connection may serve another (any thread).</summary>
     internal bool AnsweredAndReusable => _requests.AnsweredAndReusable;
 
+    /// <summary>The node drains and every request read so far was answered (any thread; see <see cref="RequestFramer.GoingAwayAndAnswered"/>).</summary>
+    internal bool GoingAwayAndAnswered => _requests.GoingAwayAndAnswered;
+
     /// <summary>
     /// The relay was released between two messages and its back-end connection given back (only when
     /// <see cref="BackendReusable"/>, so the response side stands between two messages already): the client's next
@@ -102,6 +105,12 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
 
     /// <inheritdoc />
     public RequestEnd EndRequests() => _requests.EndInput();
+
+    /// <summary>
+    /// The node is draining (any thread): the next request the client sends is its last, answered with
+    /// <c>Connection: close</c>, and the exchange is over once that answer went out (see <see cref="RequestFramer.GoAway"/>).
+    /// </summary>
+    public void GoAway() => _requests.GoAway();
 
     /// <inheritdoc />
     public bool ExchangeOver => _exchangeOver;

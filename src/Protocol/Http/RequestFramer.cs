@@ -60,6 +60,9 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// <summary>A request asked to close: once its body is forwarded, the client's bytes go nowhere.</summary>
     private bool _closeRequested;
 
+    /// <summary>The node is draining (<see cref="GoAway"/>, any thread): the next request read is the client's last.</summary>
+    private volatile bool _goingAway;
+
     /// <summary>The request line of the head being gathered has been seen and is HTTP/1.x.</summary>
     private bool _lineChecked;
 
@@ -137,6 +140,19 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         get
         {
             lock (_gate) return _unanswered == 0 && !_singleUse;
+        }
+    }
+
+    /// <summary>
+    /// The node drains (<see cref="GoAway"/>) and no request read so far waits for its answer, whether or not the
+    /// back-end connection may serve another client: the client may be closed between two messages (any thread).
+    /// </summary>
+    public bool GoingAwayAndAnswered
+    {
+        get
+        {
+            if (!_goingAway) return false;
+            lock (_gate) return _unanswered == 0;
         }
     }
 
@@ -253,17 +269,21 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             Stop(null);
             return;
         }
-        var close = ownsBackendConnection && !http10 && framing.ConnectionClose;
+        var clientClose = ownsBackendConnection && !http10 && framing.ConnectionClose;
+        // Draining: this request is the client's last, answered with Connection: close (RFC 9112 section 9.6), as if
+        // the client had asked, whether or not the back-end connection is ours to keep. Not a CONNECT: its answer opens
+        // a tunnel, which ends with the drain's deadline.
+        var close = clientClose || (_goingAway && kind != RequestKind.Connect);
         if (insertion is not null && !HasRoom())
         {
             // Nothing of a request that cannot be remembered goes out: its answer could not be framed.
             Refuse(head.Length);
             return;
         }
-        if (close || insertion is not null)
+        if (clientClose || insertion is not null)
         {
             // The client's close is ours to honour: the back end must keep the connection for the next client.
-            WriteHead(head, headersStart, close, output);
+            WriteHead(head, headersStart, clientClose, output);
         }
         else
         {
@@ -502,12 +522,20 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         {
             // A response nothing asked for (Take made the connection single-use) owes no request its answer.
             if (_unanswered > 0) _unanswered--;
-            // A client that asked to close is closed even when the back end is not kept, and so is one that finished
-            // sending between two messages (its half-close was not passed on, so the back end will not end it). One
-            // whose half-close was passed on is ended by the back end's close.
-            return ownsBackendConnection && (answered.CloseAfter || (!_halfClosed && _inputEnded && _unanswered == 0));
+            // A client that asked to close (or the last request of a drain, with or without http-reuse) is closed even
+            // when the back end is not kept, and so is one that finished sending between two messages (its half-close
+            // was not passed on, so the back end will not end it). One whose half-close was passed on is ended by the
+            // back end's close.
+            return answered.CloseAfter || (ownsBackendConnection && !_halfClosed && _inputEnded && _unanswered == 0);
         }
     }
+
+    /// <summary>
+    /// The node is draining (any thread): the next request head read is the client's last. Its answer carries
+    /// <c>Connection: close</c>, the client is closed after it, and nothing it sends after that request is forwarded,
+    /// as when a client asks to close. A request already forwarded is answered as it is; the one after it is the last.
+    /// </summary>
+    public void GoAway() => _goingAway = true;
 
     /// <summary>Something on the response side makes the back-end connection single-use.</summary>
     public void MarkSingleUse()

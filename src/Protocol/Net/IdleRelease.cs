@@ -50,8 +50,8 @@ internal sealed class IdleRelease
     /// <summary>
     /// Releases the relay when both loops wait, each with nothing in hand: the client loop parked between two messages,
     /// the response loop for the back end's next bytes with everything it had sent (the back end not ended); every
-    /// answer went out over a connection fit for another request, and no byte moved either way for
-    /// <paramref name="idleFor"/>. True when it did.
+    /// answer went out over a connection fit for another request (or over any connection, when the node drains), and no
+    /// byte moved either way for <paramref name="idleFor"/>. True when it did.
     /// </summary>
     public bool TryRelease(TimeSpan idleFor)
     {
@@ -62,7 +62,8 @@ internal sealed class IdleRelease
                 !Volatile.Read(ref _state.BackendParked) ||
                 Volatile.Read(ref _state.BackendEnded) ||
                 Stopwatch.GetElapsedTime(Volatile.Read(ref _state.LastActivity)) < idleFor ||
-                !Exchange.AnsweredAndReusable ||
+                // A drain releases a client whose back-end connection is its own too, to close both.
+                !(Exchange.AnsweredAndReusable || Exchange.GoingAwayAndAnswered) ||
                 Interlocked.CompareExchange(ref _state.ClientPhase, ClientReleased, ClientParked) != ClientParked)
             {
                 return false;

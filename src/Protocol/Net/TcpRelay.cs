@@ -149,6 +149,13 @@ public sealed class TcpRelay : IDisposable, IAbortable
         Volatile.Read(ref _backend)?.Link.Socket.Dispose();
     }
 
+    /// <summary>
+    /// With header insertion (an SSLM client service), the next request head read is the client's last: its answer
+    /// carries <c>Connection: close</c>, and the relay ends after it. A relay that passes its bytes as they are has no
+    /// point where the client would lose nothing: it ends when either side closes, or at the drain's deadline.
+    /// </summary>
+    public void GoAway() => (_transform as Http.HttpExchange)?.GoAway();
+
     /// <summary>Same as <see cref="Abort"/>.</summary>
     public void Dispose()
     {

@@ -26,6 +26,11 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     private int _started;
     private int _aborted;
     private BackendLeg? _backend;
+    // A drain (GoAway): the HTTP exchange to end at its next answer, and the wait for a keep-alive client's next request
+    // to end now (published while it runs; GoAway takes it and cancels it).
+    private int _goingAway;
+    private Http.HttpExchange? _exchange;
+    private CancellationTokenSource? _idleWait;
 
     /// <summary>Creates the connection; nothing happens until <see cref="RunAsync"/>.</summary>
     /// <param name="client">The accepted client socket; the connection owns and closes it.</param>
@@ -132,13 +137,20 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
                 dialled = true;
                 var transform = _routes.TransformFor(handshake!);
+                if (transform is Http.HttpExchange http)
+                {
+                    // Published before the drain flag is read, as GoAway sets that flag before it reads this: one sees the other.
+                    Interlocked.Exchange(ref _exchange, http);
+                    if (GoingAway) http.GoAway();
+                }
+
                 var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
                 relay = new RelayState();
                 try
                 {
                     if (reuse is not null)
                     {
-                        (error, message, dialled) = await RelayReusingAsync(front, handshake!, (Http.HttpExchange)transform!, reuse, relay);
+                        (error, message, dialled) = await RelayReusingAsync(front, handshake!, (Http.HttpExchange)transform!, reuse, relay, handshakeEnd);
                     }
                     else
                     {
@@ -240,33 +252,71 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     /// may serve another request. An idle keep-alive client holds no back-end connection; a busy one keeps its own.
     /// </summary>
     private async Task<(ProxyError Error, string Message, bool Dialled)> RelayReusingAsync(TlsSocketSide front, HandshakeInfo handshake,
-        Http.HttpExchange exchange, BackendReuse reuse, RelayState totals)
+        Http.HttpExchange exchange, BackendReuse reuse, RelayState totals, long handshakeEnd)
     {
         for (var first = true; ; first = false)
         {
             // The first request must come within its time of the handshake; the next ones within the ssl-server's idle timeout.
             var wait = first ? reuse.FirstRequestTimeout : reuse.KeepAliveTimeout;
-            var timeout = wait > TimeSpan.Zero ? CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token) : null;
+            // The wait's source is published for a drain: GoAway takes it and cancels it, so that a client waiting for a
+            // request is closed rather than holding the drain to its deadline.
+            var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+            var ownsTimeout = true;
+            var drained = false;
             (BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled) acquired = (null, ProxyError.None, "", null, false);
             try
             {
-                timeout?.CancelAfter(wait);
-                var token = timeout?.Token ?? _lifetime.Token;
+                if (wait > TimeSpan.Zero) timeout.CancelAfter(wait);
+                var token = timeout.Token;
+                Interlocked.Exchange(ref _idleWait, timeout);
                 var silent = true;
                 try
                 {
                     // The client's silence is waited out here, holding no buffer, before AcquireAsync's larger state
-                    // exists: an idle keep-alive client keeps only this method pending.
-                    await front.WaitReadableAsync(token);
-                    silent = false;
+                    // exists: an idle keep-alive client keeps only this method pending. A drain that came first ends
+                    // it before it starts (the flag is read after the source was published).
+                    if (!GoingAway)
+                    {
+                        await front.WaitReadableAsync(token);
+                        silent = false;
+                    }
                 }
                 catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
                 {
-                    acquired = (null, ProxyError.IdleTimeout, NoRequest(first, wait), null, false);
+                    if (!GoingAway) acquired = (null, ProxyError.IdleTimeout, NoRequest(first, wait), null, false);
                 }
                 catch (RelayException e)
                 {
                     acquired = (null, e.Error, e.Message, null, false);
+                }
+                finally
+                {
+                    // Taken back before it can be disposed, so GoAway never cancels a disposed source. When a drain took
+                    // it (and cancels it), it is not ours to dispose (its link to the lifetime ends with the connection),
+                    // nor to read a request with: the drain's deadline bounds the rest.
+                    if (Interlocked.CompareExchange(ref _idleWait, null, timeout) != timeout)
+                    {
+                        ownsTimeout = false;
+                        token = _lifetime.Token;
+                    }
+                }
+
+                if (silent && acquired.Error == ProxyError.None)
+                {
+                    // The node drains (nothing else leaves the wait silent without an error). A client that just
+                    // connected is given until GoAwayFirstRequestGrace after its handshake to send its first request,
+                    // which it is about to; one between two requests has been idle half a second already (its relay
+                    // was released). A request that is here is answered (the exchange gives it Connection: close);
+                    // else the connection closes now, cleanly, as a server closes an idle keep-alive connection, and
+                    // the client's next request goes to another node.
+                    if (first) await WaitBrieflyAsync(front, GoAwayFirstRequestGrace - Stopwatch.GetElapsedTime(handshakeEnd));
+                    if (front.InputWaiting) silent = false;
+                    else
+                    {
+                        drained = true;
+                        acquired = (null, ProxyError.None, first ? "closed before its first request: the node is draining" : "closed between two requests: the node is draining",
+                            null, false);
+                    }
                 }
 
                 if (!silent) acquired = await AcquireAsync(front, handshake, exchange, reuse, first, wait, token);
@@ -274,13 +324,13 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             finally
             {
                 // The requests went out over a back-end connection (or never came): the relay's own timeouts take over.
-                timeout?.Dispose();
+                if (ownsTimeout) timeout.Dispose();
             }
 
             var (leg, error, message, started, dialled) = acquired;
             if (!Taken(leg))
             {
-                if (error == ProxyError.IdleTimeout && !first)
+                if ((error == ProxyError.IdleTimeout && !first) || drained)
                 {
                     // Between two messages, like a server closing an idle keep-alive connection: a clean end.
                     await front.CloseWriteAsync(_lifetime.Token);
@@ -311,6 +361,17 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                 continue;
             }
 
+            if (released && GoingAway && !front.InputWaiting)
+            {
+                // Released by a drain with every answer sent, over a back-end connection that is the client's own
+                // (HTTP/1.0 keep-alive, NTLM) or turned out unfit as the loops ended: both are closed, the client
+                // cleanly, as an idle keep-alive connection. A request that came meanwhile is relayed below (the
+                // exchange answers it with Connection: close).
+                Interlocked.Exchange(ref _backend, null)?.Dispose();
+                await front.CloseWriteAsync(_lifetime.Token);
+                return (ProxyError.None, "closed between two requests: the node is draining", true);
+            }
+
             if (released)
             {
                 // Released, but the connection turned out unfit for another request as the loops ended (bytes from the
@@ -321,6 +382,29 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
             var (endError, endMessage) = Ended(relay);
             return (endError, endMessage, true);
+        }
+    }
+
+    /// <summary>
+    /// How long after its handshake a client is given to send its first request when the node drains: a client sends it
+    /// within a round trip of the handshake; one silent for longer (a browser's preconnect) is closed.
+    /// </summary>
+    internal static readonly TimeSpan GoAwayFirstRequestGrace = TimeSpan.FromSeconds(1);
+
+    /// <summary>Waits up to <paramref name="within"/> for the client's bytes; returns early when they come or the connection ends.</summary>
+    private async ValueTask WaitBrieflyAsync(TlsSocketSide front, TimeSpan within)
+    {
+        if (within <= TimeSpan.Zero || front.InputWaiting) return;
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
+        grace.CancelAfter(within);
+        try
+        {
+            await front.WaitReadableAsync(grace.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or RelayException && !_lifetime.IsCancellationRequested)
+        {
+            // Nothing came in time, or the socket failed: the caller looks at what is there (a failed socket reads as
+            // readable, and the read reports it).
         }
     }
 
@@ -516,6 +600,23 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             SocketIo.Return(chunk);
         }
     }
+
+    /// <summary>
+    /// The node is draining. On an ssl-server that reads HTTP, the next request head read is the client's last: its
+    /// answer carries <c>Connection: close</c> and the client is closed after it (a request already read is answered as
+    /// it is). Under http-reuse a client waiting for a request is closed now (close_notify, then FIN), unless one is
+    /// already there, and one that has not sent its first request is given <see cref="GoAwayFirstRequestGrace"/> after
+    /// its handshake. Everything else ends by itself or at the drain's deadline.
+    /// </summary>
+    public void GoAway()
+    {
+        if (Interlocked.Exchange(ref _goingAway, 1) != 0) return;
+        Volatile.Read(ref _exchange)?.GoAway();
+        // Taken, never disposed under us: the wait disposes its source only when it takes it back itself.
+        Interlocked.Exchange(ref _idleWait, null)?.Cancel();
+    }
+
+    private bool GoingAway => Volatile.Read(ref _goingAway) != 0;
 
     /// <summary>Ends the connection now (drain deadline, kill): both sockets are closed, no close_notify.</summary>
     public void Abort()

@@ -409,6 +409,26 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// Something is there to read without waiting: bytes or a close inside the engine (<see cref="HasPendingInput"/>), or
+    /// bytes in the socket. A socket that fails to say counts as readable, so that the read reports how it failed.
+    /// </summary>
+    public bool InputWaiting
+    {
+        get
+        {
+            if (HasPendingInput) return true;
+            try
+            {
+                return Socket.Available > 0;
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                return true;
+            }
+        }
+    }
+
     /// <summary>True once the peer has finished sending; written by the loop that reads this side, read by the other.</summary>
     public bool InputEnded
     {

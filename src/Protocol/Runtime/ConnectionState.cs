@@ -39,6 +39,7 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
     // The data path to end on Abort: null until the runtime attaches it, AbortRequested once an abort came.
     private object? _connection;
     private static readonly object AbortRequested = new();
+    private int _goingAway;
 
     public long Revision { get; } = revision;
 
@@ -96,10 +97,20 @@ public sealed class ConnectionState(long revision, string owner, EndPoint? clien
     {
         ArgumentNullException.ThrowIfNull(connection);
         if (Interlocked.CompareExchange(ref _connection, connection, null) == AbortRequested) connection.Abort();
+        // A drain that began before the connection was attached reaches it now (GoAway is read after the attach, and
+        // GoAway reads the connection after its flag: one of the two sees the other).
+        else if (Volatile.Read(ref _goingAway) != 0) connection.GoAway();
     }
 
     /// <summary>Ends the connection's data path now (its actor stopped: a kill, a drain's deadline, the node stopping).</summary>
     public void Abort() => (Interlocked.Exchange(ref _connection, AbortRequested) as IAbortable)?.Abort();
+
+    /// <summary>The node is draining: the data path ends the connection at its next clean point (<see cref="IAbortable.GoAway"/>).</summary>
+    public void GoAway()
+    {
+        Interlocked.Exchange(ref _goingAway, 1);
+        (Volatile.Read(ref _connection) as IAbortable)?.GoAway();
+    }
 
     /// <summary>A back-end connection is in place: the connection relays to <paramref name="backend"/> from now on.</summary>
     public void RelayingTo(EndPoint? backend)

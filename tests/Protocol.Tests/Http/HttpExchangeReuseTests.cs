@@ -235,4 +235,69 @@ public sealed class HttpExchangeReuseTests
         Assert.True(exchange.HasRequest);
         Assert.Equal(replayable, exchange.Replayable);
     }
+
+    [Fact]
+    public void GoAway_RequestAlreadyForwarded_ItsAnswerUnchangedAndTheNextRequestIsTheLast()
+    {
+        using var exchange = new HttpExchange(null, ownsBackendConnection: true);
+        Forward(exchange, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
+
+        exchange.GoAway();
+        var first = Answer(exchange, Ok);
+        var forwarded = Forward(exchange, "GET /2 HTTP/1.1\r\nHost: a\r\n\r\n", "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n");
+        var second = Answer(exchange, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nKeep-Alive: timeout=5\r\n\r\nhi");
+
+        Assert.Equal(Ok, first);
+        // The request goes as the client sent it (no Connection header of ours); the one after it goes nowhere.
+        Assert.Equal("GET /2 HTTP/1.1\r\nHost: a\r\n\r\n", forwarded);
+        Assert.Equal(OkClosed, second);
+        Assert.True(exchange.ExchangeOver);
+        Assert.True(exchange.BackendReusable);
+        Assert.Equal("GET /3 HTTP/1.1\r\nHost: a\r\n\r\n".Length, exchange.DiscardedRequestBytes);
+    }
+
+    [Fact]
+    public void GoAway_BetweenTwoMessages_NotThereAnyMoreSoTheIdleClientCanBeClosed()
+    {
+        using var exchange = new HttpExchange(null, ownsBackendConnection: true);
+        Forward(exchange, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        Answer(exchange, Ok);
+
+        exchange.GoAway();
+
+        // Nothing is owed and nothing asked to close yet: the client is still between two messages (the relay may be
+        // released and the idle client closed), and the back-end connection may serve another client.
+        Assert.True(exchange.BetweenMessages);
+        Assert.True(exchange.AnsweredAndReusable);
+        Assert.False(exchange.ExchangeOver);
+    }
+
+    [Fact]
+    public void GoAway_WithoutReuse_LastAnswerClosedAndTheExchangeOverForBothSides()
+    {
+        using var exchange = new HttpExchange(Rules);
+        exchange.GoAway();
+
+        var forwarded = Forward(exchange, "GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        var answered = Answer(exchange, Ok);
+
+        Assert.Equal("GET / HTTP/1.1\r\nHost: a\r\n\r\n", forwarded);
+        Assert.Equal(OkClosed, answered);
+        Assert.True(exchange.ExchangeOver);
+        Assert.False(exchange.BackendReusable);
+    }
+
+    [Fact]
+    public void GoAway_ConnectRequest_TunnelAnswerLeftAsItCame()
+    {
+        using var exchange = new HttpExchange(null, ownsBackendConnection: true);
+        exchange.GoAway();
+
+        Forward(exchange, "CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n");
+        var answered = Answer(exchange, "HTTP/1.1 200 Connection Established\r\n\r\n", "tunnel bytes");
+
+        Assert.Equal("HTTP/1.1 200 Connection Established\r\n\r\ntunnel bytes", answered);
+        Assert.True(exchange.IsPassThrough);
+        Assert.False(exchange.ExchangeOver);
+    }
 }

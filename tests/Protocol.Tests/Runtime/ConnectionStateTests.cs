@@ -4,14 +4,17 @@ using Xunit;
 
 namespace SslCluster.Protocol.Tests.Runtime;
 
-/// <summary>A connection's actor ends its data path through the state they share, whichever of the two comes first.</summary>
+/// <summary>A connection's actor ends (or drains) its data path through the state they share, whichever of the two comes first.</summary>
 public sealed class ConnectionStateTests
 {
     private sealed class Connection : IAbortable
     {
         public int Aborts;
+        public int GoAways;
 
         public void Abort() => Interlocked.Increment(ref Aborts);
+
+        public void GoAway() => Interlocked.Increment(ref GoAways);
     }
 
     private static ConnectionState State() => new(1, "m", null, DateTimeOffset.UtcNow);
@@ -68,6 +71,39 @@ public sealed class ConnectionStateTests
             state.Attach(connection);
             await abort;
             Assert.Equal(1, connection.Aborts);
+        }
+    }
+
+    [Fact]
+    public void GoAway_BeforeAttach_ReachesTheConnectionWhenItAttaches()
+    {
+        var state = State();
+        var connection = new Connection();
+        state.GoAway();
+
+        state.Attach(connection);
+
+        Assert.Equal((1, 0), (connection.GoAways, connection.Aborts));
+    }
+
+    [Fact]
+    public async Task GoAwayAndAttach_Racing_TheConnectionAlwaysToldAtLeastOnce()
+    {
+        for (var i = 0; i < 2_000; i++)
+        {
+            var state = State();
+            var connection = new Connection();
+            using var start = new Barrier(2);
+            var drain = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                state.GoAway();
+            });
+            start.SignalAndWait();
+            state.Attach(connection);
+            await drain;
+            Assert.InRange(connection.GoAways, 1, 2);
+            Assert.Equal(0, connection.Aborts);
         }
     }
 }

@@ -59,6 +59,33 @@ public sealed class HeaderInsertionDataPathTests
     }
 
     [Fact]
+    public async Task GoAway_HeaderInsertionWithoutReuse_NextAnswerSaysCloseAndBothConnectionsEnd()
+    {
+        // A drain on an ssl-server that reads HTTP for its insertion only: its back-end connection is the client's own.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Insert);
+        var state = new SslCluster.Protocol.Runtime.ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        await WriteAsync(open.Ssl, "GET /a HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        var first = await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+
+        state.GoAway();
+        await WriteAsync(open.Ssl, "GET /b HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        var second = await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+
+        // close_notify (SslStream reads 0), then the node's side ends: the server sees its connection closed.
+        Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound));
+        await open.Run.WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+        Assert.DoesNotContain("Connection: close", first, StringComparison.Ordinal);
+        Assert.Contains("\r\nConnection: close\r\n\r\n", second, StringComparison.Ordinal);
+        Assert.EndsWith("connection 1 request 2 /b\n", second, StringComparison.Ordinal);
+        Assert.Equal(SslCluster.Protocol.Net.ProxyError.None, state.Outcome);
+        Assert.All(server.Requests, h => Assert.Equal("sslcluster", Single(h, "X-Offload")));
+        for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
+        Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Fact]
     public async Task HttpHeader_RequestWithBareLineFeeds_RefusedAndTheConnectionEndsWithoutForwardingIt()
     {
         await using var server = new KeepAliveHttpBackend();

@@ -94,6 +94,25 @@ public sealed class HttpReuseTests
             return result;
         }
 
+        /// <summary>
+        /// One client connection run through the node under <paramref name="state"/>, as its actor runs it: the client's
+        /// socket, the node's run, and the client's TLS stream once the handshake is done.
+        /// </summary>
+        public async Task<Open> OpenAsync(ConnectionState state)
+        {
+            var (test, relayEnd) = await PairAsync();
+            var run = RunAsync(relayEnd, state);
+            try
+            {
+                return new Open(test, run, await HandshakeAsync(test));
+            }
+            catch
+            {
+                test.Dispose();
+                throw;
+            }
+        }
+
         /// <summary>Runs the node's side of one connection (no token: aborted through <paramref name="state"/>, as its actor does).</summary>
         public Task RunAsync(Socket relayEnd, ConnectionState state) =>
             Runtime.RunAsync(relayEnd, Listener.Modules.Single(), DataPlane.Flows.For("ssl2", "10.60.0.1", 443), state, CancellationToken.None);
@@ -152,6 +171,16 @@ public sealed class HttpReuseTests
         }
     }
 
+    /// <summary>A client connection of <see cref="Node.OpenAsync"/>: its socket, the node's run of it, its TLS stream.</summary>
+    internal sealed record Open(Socket Test, Task Run, SslStream Ssl) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Ssl.DisposeAsync();
+            Test.Dispose();
+        }
+    }
+
     /// <summary>Sends the request, reads until the proxy closes (the answer to a request that asked to close).</summary>
     private static async Task<string> OneRequestAsync(SslStream ssl, string request)
     {
@@ -194,11 +223,9 @@ public sealed class HttpReuseTests
         // What a connection actor does when it stops (a drain's deadline, its agent stopping): no token, the shared state.
         await using var server = new KeepAliveHttpBackend();
         using var node = new Node(server.EndPoint.Port);
-        var (test, relayEnd) = await PairAsync();
-        using var _ = test;
         var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
-        var run = node.RunAsync(relayEnd, state);
-        await using var ssl = await Node.HandshakeAsync(test);
+        await using var open = await node.OpenAsync(state);
+        var (run, ssl) = (open.Run, open.Ssl);
         Assert.StartsWith("HTTP/1.1 200 OK\r\n", await AskAsync(ssl, "/first").WaitAsync(Bound), StringComparison.Ordinal);
 
         state.Abort();
@@ -208,6 +235,175 @@ public sealed class HttpReuseTests
         // The client's connection is gone: a read ends (closed or reset), it never waits.
         var read = await Record.ExceptionAsync(async () => Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound)));
         Assert.True(read is null or IOException, read?.ToString());
+    }
+
+    [Fact]
+    public async Task GoAway_KeepAliveClientIdleBetweenRequests_ClosedWithCloseNotifyAndEndsClean()
+    {
+        // What a drain does to every connection (the connection actor's DrainConnections): the idle client is closed now.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        var (run, ssl) = (open.Run, open.Ssl);
+        var answer = await AskAsync(ssl, "/a").WaitAsync(Bound);
+        // Released: the relay gave its back-end connection back and the client waits between two requests.
+        Assert.Equal(0, await BackendConnectionsAsync(node, until: 0));
+
+        state.GoAway();
+
+        // SslStream returns 0 for close_notify and throws for a connection cut without it.
+        Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await run.WaitAsync(Bound);
+        Assert.EndsWith("connection 1 request 1 /a\n", answer, StringComparison.Ordinal);
+        Assert.Equal(ProxyError.None, state.Outcome);
+        // The back-end connection stays in the pool for the node's other clients until it closes.
+        Assert.Equal(0, server.ClosedByPeer);
+    }
+
+    [Fact]
+    public async Task GoAway_KeepAliveClientSendingItsNextRequest_ThatAnswerSaysCloseThenClosed()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        var (run, ssl) = (open.Run, open.Ssl);
+        var first = await AskAsync(ssl, "/a").WaitAsync(Bound);
+
+        // The next request is under way (half its head sent, so the client is not between two messages whatever the
+        // machine's pauses) when the drain begins: that request is the last.
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes("GET /b HTTP/1.1\r\nHo"));
+        await Task.Delay(50);
+        state.GoAway();
+        await ssl.WriteAsync(Encoding.ASCII.GetBytes("st: vip.test\r\n\r\n"));
+        var second = await ReadResponseAsync(ssl).WaitAsync(Bound);
+
+        Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await run.WaitAsync(Bound);
+        Assert.DoesNotContain("Connection: close", first, StringComparison.Ordinal);
+        Assert.Contains("\r\nConnection: close\r\n\r\n", second, StringComparison.Ordinal);
+        Assert.EndsWith("connection 1 request 2 /b\n", second, StringComparison.Ordinal);
+        Assert.Equal(ProxyError.None, state.Outcome);
+        // Our close, not the server's: the request went to it unchanged, and the next client re-uses its connection.
+        Assert.All(server.Requests, head => Assert.DoesNotContain("Connection", head, StringComparison.OrdinalIgnoreCase));
+        Assert.EndsWith("connection 1 request 3 /next\n", await node.ClientAsync(next => OneRequestAsync(next, Get("/next"))), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GoAway_BeforeTheFirstRequest_ThatRequestIsAnsweredWithCloseNotCut()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        // A drain that began before the data path attached itself to the state reaches it when it does.
+        state.GoAway();
+        await using var open = await node.OpenAsync(state);
+        var (run, ssl) = (open.Run, open.Ssl);
+
+        // Sent right after the handshake, as a client does: within the grace a drain gives a first request.
+        var answer = await AskAsync(ssl, "/a").WaitAsync(Bound);
+
+        Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await run.WaitAsync(Bound);
+        Assert.Contains("\r\nConnection: close\r\n\r\n", answer, StringComparison.Ordinal);
+        Assert.Equal(ProxyError.None, state.Outcome);
+    }
+
+    [Fact]
+    public async Task GoAway_IdleHttp10KeepAliveClientWithAServerConnectionOfItsOwn_BothClosedOnceIdle()
+    {
+        // An HTTP/1.0 request makes the server connection the client's own: it is never given back while the client idles.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        await open.Ssl.WriteAsync(Encoding.ASCII.GetBytes("GET /a HTTP/1.0\r\nHost: vip.test\r\nConnection: keep-alive\r\n\r\n"));
+        var answer = await ReadResponseAsync(open.Ssl).WaitAsync(Bound);
+        // Idle past the release time, it still holds its server connection.
+        await Task.Delay(800);
+        Assert.Equal(1, node.DataPlane.Gauges.Snapshot().Values.Sum(g => g.Current));
+
+        state.GoAway();
+
+        Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await open.Run.WaitAsync(Bound);
+        Assert.EndsWith("connection 1 request 1 /a\n", answer, StringComparison.Ordinal);
+        Assert.Equal(ProxyError.None, state.Outcome);
+        for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
+        Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Fact]
+    public async Task GoAway_ClientSilentSinceItsHandshake_ClosedWithCloseNotifyAfterTheGraceWithoutAServerConnection()
+    {
+        // A browser's preconnect: the handshake, then nothing.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        state.GoAway();
+
+        Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await open.Run.WaitAsync(Bound);
+        // Not before the grace a first request is given (1 s from the handshake), and long before the 60 s it may take.
+        Assert.InRange(clock.Elapsed, TimeSpan.FromSeconds(0.5), TimeSpan.FromSeconds(10));
+        Assert.Equal(ProxyError.None, state.Outcome);
+        Assert.Equal(0, server.Connections);
+    }
+
+    [Fact]
+    public async Task GoAway_ManyBusyKeepAliveClients_EveryRequestAnsweredWholeAndEachClientClosedAfterAnAnswerSayingSo()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        const int Clients = 60;
+        var states = Enumerable.Range(0, Clients).Select(i => new ConnectionState(i, "m", null, DateTimeOffset.UtcNow)).ToArray();
+        var clients = Enumerable.Range(0, Clients).Select(c => Task.Run(async () =>
+        {
+            await using var open = await node.OpenAsync(states[c]);
+            var (run, ssl) = (open.Run, open.Ssl);
+            var answered = 0;
+            // Requests back to back, as a busy client sends them, until an answer says the connection closes (bounded).
+            for (var i = 0; i < 2_000; i++)
+            {
+                string answer;
+                try
+                {
+                    answer = await AskAsync(ssl, $"/{c}/{i}").WaitAsync(Bound);
+                }
+                catch (IOException)
+                {
+                    // A client the machine kept from sending for half a second was idle, and closed as such: with
+                    // close_notify, or a reset when its request crossed the close. That request never reached the
+                    // server (the counts below): the client knows it had no answer, as on any keep-alive connection
+                    // its server closed, and sends it again elsewhere.
+                    await run.WaitAsync(Bound);
+                    return (answered, Told: false);
+                }
+                Assert.EndsWith($" /{c}/{i}\n", answer, StringComparison.Ordinal);
+                answered++;
+                if (answer.Contains("\r\nConnection: close\r\n", StringComparison.Ordinal))
+                {
+                    Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+                    await run.WaitAsync(Bound);
+                    return (answered, Told: true);
+                }
+            }
+            throw new InvalidOperationException($"client {c} answered {answered} times was never closed");
+        })).ToList();
+
+        // Drain once every client is under way.
+        while (server.Requests.Count < Clients * 20) await Task.Delay(10);
+        foreach (var state in states) state.GoAway();
+        var results = await Task.WhenAll(clients).WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Busy clients are told by an answer; at most a few that the loaded machine held back were closed while idle.
+        Assert.InRange(results.Count(r => r.Told), Clients * 3 / 4, Clients);
+        Assert.All(states, s => Assert.Equal(ProxyError.None, s.Outcome));
+        Assert.Equal(results.Sum(r => r.answered), server.Requests.Count);
     }
 
     [Fact]
