@@ -194,6 +194,17 @@ for proto, d in mem.items():
     h, t, o = d.get(HA, MISSING), d.get(HT, MISSING), d.get(OURS, MISSING)
     w(f"| {proto} | {mcell(h)} | {mcell(t)} | {mcell(o)} | {mratio(o, h)} | {mratio(o, t)} |")
 
+dp = os.path.join(R, "drain.tsv")
+if os.path.exists(dp):
+    w("\n### A graceful stop with idle keep-alive clients (drain_conns.py: one request each, then idle; HAProxy SIGUSR1, "
+      "ours SIGTERM; TLS 1.3 port)\n")
+    w("| server | what its idle clients saw |")
+    w("|---|---|")
+    for line in open(dp):
+        f = line.rstrip("\n").split("\t")
+        if len(f) >= 3:
+            w(f"| {({HA: 'HAProxy http', HT: 'HAProxy tcp'}).get(f[0], OURS_TITLE)} | {f[2]} |")
+
 w("\n### Server CPU during the runs (% of one core used by the server's process tree; same runs as the first table)\n")
 w("| figure | HAProxy http procs % | HAProxy tcp procs % | sslcluster procs % |")
 w("|---|---|---|---|")

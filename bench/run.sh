@@ -19,6 +19,9 @@
 #             the rows of the TLS 1.3-only port fail in this pass (that port refuses TLS 1.2) and are not used
 #   memory    resident memory per 1,000 idle TLS connections (anchor idle_conns.py), both ports, fresh process per
 #             row: haproxy, haproxy-tcp (when a main or tls12 pass has written $WORK/conf/haproxy-tcp.cfg) and our node
+#   drain     (only when named) DRAIN_N (3,000) idle keep-alive TLS clients per server, then its graceful stop
+#             (HAProxy SIGUSR1, ours SIGTERM): how many were closed cleanly, cut or left open, and when the server
+#             exited (bench/drain_conns.py); same needs as memory
 # Durations: DUR / HS_SECONDS / REPEAT of the anchor script, per pass (MAIN_*, TLS12_*), defaults below.
 # Output: bench/results/<date-time>/<pass>/ (the anchor script's results.tsv, summary.md, raw/), memory.tsv,
 # report.md (the tables of docs/benchmarks.md, ratios ours / HAProxy http and ours / HAProxy tcp). WORK (default
@@ -73,6 +76,9 @@ BUILD=$WORK/build
 DATA=$WORK/sslnode-data
 NOTLS13=$HERE/client-no-tls13.cnf
 IDLE_N=${IDLE_N:-1000}
+# pass drain (not in the default PASSES): idle keep-alive clients per server before its graceful stop; the servers'
+# maxconn (HAProxy 8,000; a back end's 4,000 in mode tcp) and this machine's open-file limit bound it
+DRAIN_N=${DRAIN_N:-3000}
 # the anchor script's fixed ports: backend 18080 (18081 direct), haproxy 18443/18444 (18446 plain),
 # haproxy-tcp 18433/18434, custom 18483/18484
 BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
@@ -195,6 +201,36 @@ memory_pass() {
     ports_free || { sleep 5; ports_free || die "processes of pass memory are still listening"; }
 }
 
+# ---------------------------------------------------------------- a graceful stop with idle keep-alive clients
+drain_one() { # system signal port cmd... : fresh server process, DRAIN_N idle keep-alive clients, then the signal
+    local sys=$1 sig=$2 port=$3 pid line; shift 3
+    taskset -c 0 "$@" > "$WORK/logs/drain-$sys.out" 2>&1 &
+    pid=$!
+    wait_port "$port" || { log "$sys did not listen on $port"; stop "$pid"; printf '%s\t%s\tFAIL\n' "$sys" "$port" >> "$RESULTS/drain.tsv"; return; }
+    sleep 1
+    line=$(taskset -c 1 timeout 300 python3 "$HERE/drain_conns.py" "$pid" 127.0.0.1 "$port" "$DRAIN_N" "$sig" "${DRAIN_WATCH:-45}" 2>&1 | tail -1)
+    log "drain $sys: $line"
+    printf '%s\t%s\t%s\n' "$sys" "$port" "$line" >> "$RESULTS/drain.tsv"
+    stop "$pid"
+}
+drain_pass() {
+    local t=$(date +%s) be
+    [ -s "$WORK/conf/haproxy.cfg" ] && [ -s "$WORK/conf/backend-$BACKEND_PORT.conf" ] \
+        || { log "drain: $WORK/conf has no haproxy/backend configuration (run pass main first); skipped"; return; }
+    log "== pass drain: $DRAIN_N idle keep-alive TLS clients per server, then its graceful stop (bench/drain_conns.py)"
+    : > "$RESULTS/drain.tsv"
+    taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/drain-backend.out" 2>&1 &
+    be=$!
+    wait_port $BACKEND_PORT || { stop "$be"; log "drain: backend did not start; skipped"; return; }
+    # HAProxy's graceful stop is SIGUSR1 (soft-stop); ours is SIGTERM (the drain). The TLS 1.3 ECDSA port of each.
+    drain_one haproxy USR1 $HA13 haproxy -f "$WORK/conf/haproxy.cfg" -db
+    [ -s "$WORK/conf/haproxy-tcp.cfg" ] && drain_one haproxy-tcp USR1 $HT13 haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db
+    drain_one sslcluster TERM $OUR13 bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")"
+    stop "$be"
+    log "pass drain: $(( $(date +%s) - t )) s"
+    ports_free || { sleep 5; ports_free || die "processes of pass drain are still listening"; }
+}
+
 mkdir -p "$WORK/logs"
 INSTALL_DONE=0
 for pass in $PASSES; do
@@ -204,7 +240,8 @@ for pass in $PASSES; do
         tls12)    anchor_pass tls12 "$PROXIES" sslcluster "$NOTLS13" \
                       "${TLS12_DUR:-8}" "${TLS12_HS_SECONDS:-4}" "${TLS12_REPEAT:-3}" SKIP_SPEED=1 ;;
         memory)   memory_pass ;;
-        *) die "unknown pass '$pass' (main tls12 memory)" ;;
+        drain)    drain_pass ;;
+        *) die "unknown pass '$pass' (main tls12 memory drain)" ;;
     esac
 done
 

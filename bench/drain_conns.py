@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""How a server's graceful stop treats idle HTTP keep-alive clients, at scale.
+
+usage: drain_conns.py PID HOST PORT N STOP_SIGNAL [SECONDS]
+
+Opens N TLS connections to HOST:PORT (each: handshake, one keep-alive request, its whole answer, then idle), sends
+STOP_SIGNAL (TERM, USR1, ...) to PID, and waits up to SECONDS (default 60) for every connection to end. Prints one line
+of figures: how many connections ended cleanly (TLS close_notify, then EOF), how many were cut (reset, EOF without
+close_notify), how many were still open at the limit, when the last one ended, and when PID exited (or "running").
+Bounded: N connections, at most 120 s to open them and SECONDS to watch them; closes everything it opened. A
+benchmark helper, not a test: nothing passes or fails."""
+import os, selectors, signal, socket, ssl, sys, time
+
+pid, host, port, n, sig = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+limit = float(sys.argv[6]) if len(sys.argv) > 6 else 60.0
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+REQUEST = f"GET /100b HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+
+def read_answer(s):
+    """Reads one answer with a Content-Length body; False when the server ended the connection instead."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            return False
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    while len(body) < length:
+        chunk = s.recv(4096)
+        if not chunk:
+            return False
+        body += chunk
+    return True
+
+
+socks = []
+t0 = time.time()
+failed_open = 0
+try:
+    while len(socks) + failed_open < n and time.time() - t0 < 120:
+        try:
+            s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="localhost")
+            s.sendall(REQUEST)
+            if read_answer(s):
+                socks.append(s)
+            else:
+                failed_open += 1
+                s.close()
+        except OSError:
+            failed_open += 1
+    opened = time.time() - t0
+    time.sleep(1.0)
+
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+    clean = cut = 0
+    last_end = None
+    exited_at = None
+    stop = time.time()
+    os.kill(pid, getattr(signal, "SIG" + sig))
+    while clean + cut < len(socks) and time.time() - stop < limit:
+        for key, _ in sel.select(timeout=0.2):
+            s = key.fileobj
+            try:
+                data = s.recv(4096)
+                if data:
+                    continue  # an unasked-for answer: keep reading
+                clean += 1  # close_notify (Python returns b"" for it)
+            except ssl.SSLWantReadError:
+                continue
+            except (ssl.SSLError, OSError):
+                cut += 1  # reset, or EOF without close_notify
+            sel.unregister(s)
+            last_end = time.time() - stop
+        if exited_at is None:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                exited_at = time.time() - stop
+    while exited_at is None and time.time() - stop < limit:
+        try:
+            os.kill(pid, 0)
+            time.sleep(0.1)
+        except OSError:
+            exited_at = time.time() - stop
+finally:
+    for s in socks:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+still = len(socks) - clean - cut
+print(f"{len(socks)} idle keep-alive connections (opened in {opened:.1f} s, {failed_open} failed to open), SIG{sig}: "
+      f"{clean} closed cleanly, {cut} cut, {still} still open after {limit:.0f} s; "
+      f"last closed {('%.2f s' % last_end) if last_end is not None else '-'} after the signal; "
+      f"server exited {('%.2f s' % exited_at) if exited_at is not None else 'not yet'} after it")
