@@ -47,7 +47,9 @@ failed_open = 0
 try:
     while len(socks) + failed_open < n and time.time() - t0 < 120:
         try:
-            s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="localhost")
+            # suppress_ragged_eofs=False: an EOF without close_notify raises (a cut), close_notify reads as b"".
+            s = ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname="localhost",
+                                suppress_ragged_eofs=False)
             s.sendall(REQUEST)
             if read_answer(s):
                 socks.append(s)

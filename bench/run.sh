@@ -225,7 +225,8 @@ drain_pass() {
     # HAProxy's graceful stop is SIGUSR1 (soft-stop); ours is SIGTERM (the drain). The TLS 1.3 ECDSA port of each.
     drain_one haproxy USR1 $HA13 haproxy -f "$WORK/conf/haproxy.cfg" -db
     [ -s "$WORK/conf/haproxy-tcp.cfg" ] && drain_one haproxy-tcp USR1 $HT13 haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db
-    drain_one sslcluster TERM $OUR13 bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")"
+    # The wrapper gives the node its whole drain before it would kill it (STOP_WAIT), so that the figures are the node's.
+    drain_one sslcluster TERM $OUR13 env STOP_WAIT=60 bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")"
     stop "$be"
     log "pass drain: $(( $(date +%s) - t )) s"
     ports_free || { sleep 5; ports_free || die "processes of pass drain are still listening"; }

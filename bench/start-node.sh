@@ -125,11 +125,15 @@ dotnet "$NODE_DLL" --data-dir "$DATA" --admin-port "$ADMIN" --remoting-port "$RE
 NODE_PID=$!
 echo "$NODE_PID" > "$DATA/node.pid"
 
-stop_node() { # TERM, then KILL after 3.5 s: the anchor script kills this wrapper 5 s after its own TERM
+# How long the node may take to stop after TERM before it is killed: 3.5 s by default, because the anchor script kills
+# this wrapper 5 s after its own TERM; bench/run.sh's drain pass gives it the whole drain (STOP_WAIT=60).
+STOP_WAIT=${STOP_WAIT:-3.5}
+[[ $STOP_WAIT =~ ^[0-9]+(\.[0-9])?$ ]] || die "STOP_WAIT must be seconds, at most one decimal (got '$STOP_WAIT')"
+stop_node() { # TERM, then KILL after STOP_WAIT
     local i
     kill -TERM "$NODE_PID" 2>/dev/null || return 0
-    for i in $(seq 1 35); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$NODE_PID" 2>/dev/null && { log "node did not stop in 3.5 s: SIGKILL"; kill -KILL "$NODE_PID" 2>/dev/null; }
+    for i in $(seq 1 "$(awk "BEGIN { print int($STOP_WAIT * 10) }")"); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$NODE_PID" 2>/dev/null && { log "node did not stop in $STOP_WAIT s: SIGKILL"; kill -KILL "$NODE_PID" 2>/dev/null; }
     wait "$NODE_PID" 2>/dev/null
 }
 trap 'log "signal: stopping the node"; stop_node; exit 143' TERM INT
