@@ -401,10 +401,14 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         {
             await front.WaitReadableAsync(grace.Token);
         }
-        catch (Exception e) when (e is OperationCanceledException or RelayException && !_lifetime.IsCancellationRequested)
+        catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
         {
-            // Nothing came in time, or the socket failed: the caller looks at what is there (a failed socket reads as
-            // readable, and the read reports it).
+            // Nothing came in time: the caller closes the connection.
+        }
+        catch (RelayException)
+        {
+            // The socket failed: the caller looks at what is there (a failed socket reads as readable, and the read
+            // reports how it failed), as after the wait for a request.
         }
     }
 
@@ -605,8 +609,9 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     /// The node is draining. On an ssl-server that reads HTTP, the next request head read is the client's last: its
     /// answer carries <c>Connection: close</c> and the client is closed after it (a request already read is answered as
     /// it is). Under http-reuse a client waiting for a request is closed now (close_notify, then FIN), unless one is
-    /// already there, and one that has not sent its first request is given <see cref="GoAwayFirstRequestGrace"/> after
-    /// its handshake. Everything else ends by itself or at the drain's deadline.
+    /// already there; one that has not sent its first request is given <see cref="GoAwayFirstRequestGrace"/> after its
+    /// handshake, and one whose back-end connection is its own is closed with it once idle long enough to be released
+    /// (<see cref="IdleRelease"/>). Everything else ends by itself or at the drain's deadline.
     /// </summary>
     public void GoAway()
     {
