@@ -90,11 +90,11 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// <summary>The client is between two messages, all it sent forwarded (client thread; see <see cref="RequestFramer.BetweenMessages"/>).</summary>
     internal bool BetweenMessages => _requests.BetweenMessages;
 
-    /// <summary>Every request read so far has had its whole answer, and the back-end connection may serve another (any thread).</summary>
-    internal bool AnsweredAndReusable => _requests.AnsweredAndReusable;
-
-    /// <summary>The node drains and every request read so far was answered (any thread; see <see cref="RequestFramer.GoingAwayAndAnswered"/>).</summary>
-    internal bool GoingAwayAndAnswered => _requests.GoingAwayAndAnswered;
+    /// <summary>
+    /// Every request read so far has had its whole answer, and the back-end connection may serve another, or the node
+    /// drains (any thread; see <see cref="RequestFramer.Releasable"/>).
+    /// </summary>
+    internal bool Releasable => _requests.Releasable;
 
     /// <summary>
     /// The relay was released between two messages and its back-end connection given back (only when

@@ -134,25 +134,15 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     public bool BetweenMessages => ownsBackendConnection && !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
 
-    /// <summary>No request read so far waits for its answer, and nothing made the back-end connection single-use (any thread).</summary>
-    public bool AnsweredAndReusable
-    {
-        get
-        {
-            lock (_gate) return _unanswered == 0 && !_singleUse;
-        }
-    }
-
     /// <summary>
-    /// The node drains (<see cref="GoAway"/>) and no request read so far waits for its answer, whether or not the
-    /// back-end connection may serve another client: the client may be closed between two messages (any thread).
+    /// No request read so far waits for its answer, and nothing made the back-end connection single-use, or the node
+    /// drains (<see cref="GoAway"/>), when a single-use one is released too, to be closed with its client (any thread).
     /// </summary>
-    public bool GoingAwayAndAnswered
+    public bool Releasable
     {
         get
         {
-            if (!_goingAway) return false;
-            lock (_gate) return _unanswered == 0;
+            lock (_gate) return _unanswered == 0 && (!_singleUse || _goingAway);
         }
     }
 

@@ -63,7 +63,7 @@ internal sealed class IdleRelease
                 Volatile.Read(ref _state.BackendEnded) ||
                 Stopwatch.GetElapsedTime(Volatile.Read(ref _state.LastActivity)) < idleFor ||
                 // A drain releases a client whose back-end connection is its own too, to close both.
-                !(Exchange.AnsweredAndReusable || Exchange.GoingAwayAndAnswered) ||
+                !Exchange.Releasable ||
                 Interlocked.CompareExchange(ref _state.ClientPhase, ClientReleased, ClientParked) != ClientParked)
             {
                 return false;

@@ -268,7 +268,8 @@ public sealed class HttpExchangeReuseTests
         // Nothing is owed and nothing asked to close yet: the client is still between two messages (the relay may be
         // released and the idle client closed), and the back-end connection may serve another client.
         Assert.True(exchange.BetweenMessages);
-        Assert.True(exchange.AnsweredAndReusable);
+        Assert.True(exchange.Releasable);
+        Assert.True(exchange.BackendReusable);
         Assert.False(exchange.ExchangeOver);
     }
 
