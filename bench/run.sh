@@ -156,80 +156,85 @@ anchor_pass() { # name proxies custom_name client_cnf dur hs_seconds repeat [ext
     ports_free || { sleep 5; ports_free || die "processes of pass $name are still listening"; }
 }
 
-# ---------------------------------------------------------------- memory per idle connection
+# ---------------------------------------------------------------- passes that start each server themselves
 wait_port() { local i; for i in $(seq 1 150); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 stop() { # pid: TERM, then KILL after 6 s
     local i; kill -TERM "$1" 2>/dev/null || return 0
     for i in $(seq 1 60); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$1" 2>/dev/null; wait "$1" 2>/dev/null; return 0
 }
-idle_one() { # system proto port cnf cmd... : fresh server process per measurement
-    local sys=$1 proto=$2 port=$3 cnf=$4 pid line; shift 4
-    taskset -c 0 "$@" > "$WORK/logs/memory-$sys.out" 2>&1 &
+# The passes that start each server themselves (memory, drain) share these: the checks and the backend, one fresh
+# server process per measurement, and the result lines in $RESULTS/<pass>.tsv.
+BE=""
+server_pass_begin() { # pass: false (and logged) when it cannot run here; else its tsv emptied and the nginx backend up
+    local pass=$1
+    [ -s "$WORK/conf/haproxy.cfg" ] && [ -s "$WORK/conf/backend-$BACKEND_PORT.conf" ] \
+        || { log "$pass: $WORK/conf has no haproxy/backend configuration (run pass main first); skipped"; return 1; }
+    command -v haproxy >/dev/null && command -v nginx >/dev/null || { log "$pass: haproxy/nginx missing; skipped"; return 1; }
+    : > "$RESULTS/$pass.tsv"
+    taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/$pass-backend.out" 2>&1 &
+    BE=$!
+    wait_port $BACKEND_PORT || { stop "$BE"; log "$pass: backend did not start; skipped"; return 1; }
+}
+server_pass_end() { # pass start-time
+    stop "$BE"
+    log "pass $1: $(( $(date +%s) - $2 )) s"
+    ports_free || { sleep 5; ports_free || die "processes of pass $1 are still listening"; }
+}
+measure_one() { # pass system port fields measure arg -- cmd... : the server "cmd..." on core 0, measured once it listens by
+                # "measure arg PID PORT" (core 1); one line "fields<TAB>result" in $RESULTS/<pass>.tsv
+    local pass=$1 sys=$2 port=$3 fields=$4 measure=$5 arg=$6 pid line tab=$'\t'; shift 7
+    taskset -c 0 "$@" > "$WORK/logs/$pass-$sys.out" 2>&1 &
     pid=$!
-    wait_port "$port" || { log "$sys did not listen on $port"; stop "$pid"; printf '%s\t%s\t%s\tFAIL\n' "$sys" "$proto" "$port" >> "$RESULTS/memory.tsv"; return; }
+    wait_port "$port" || { log "$sys did not listen on $port"; stop "$pid"; printf '%s\tFAIL\n' "$fields" >> "$RESULTS/$pass.tsv"; return; }
     sleep 1
-    line=$(env ${cnf:+OPENSSL_CONF=$cnf} taskset -c 1 timeout 120 python3 "$ANCHORS/idle_conns.py" "$pid" 127.0.0.1 "$port" "$IDLE_N" 2>&1 | tail -1)
-    log "memory $sys $proto: $line"
-    printf '%s\t%s\t%s\t%s\n' "$sys" "$proto" "$port" "$line" >> "$RESULTS/memory.tsv"
+    line=$("$measure" "$arg" "$pid" "$port" 2>&1 | tail -1)
+    log "$pass ${fields//$tab/ }: $line"
+    printf '%s\t%s\n' "$fields" "$line" >> "$RESULTS/$pass.tsv"
     stop "$pid"
 }
+ours_cmd() { # our node as the anchor script starts it, its placeholders filled in
+    node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g"
+}
+
+# ---------------------------------------------------------------- memory per idle connection
+idle_conns() { # client-cnf pid port
+    env ${1:+OPENSSL_CONF=$1} taskset -c 1 timeout 120 python3 "$ANCHORS/idle_conns.py" "$2" 127.0.0.1 "$3" "$IDLE_N"
+}
 memory_pass() {
-    local t=$(date +%s) be
-    [ -s "$WORK/conf/haproxy.cfg" ] && [ -s "$WORK/conf/backend-$BACKEND_PORT.conf" ] \
-        || { log "memory: $WORK/conf has no haproxy/backend configuration (run pass main first); skipped"; return; }
-    command -v haproxy >/dev/null && command -v nginx >/dev/null || { log "memory: haproxy/nginx missing; skipped"; return; }
+    local t=$(date +%s) tls13="TLS1.3 AES128-GCM (ECDSA P-256)" tls12="TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)"
+    server_pass_begin memory || return 0
     log "== pass memory: $IDLE_N idle TLS connections per server and port (anchor idle_conns.py)"
-    : > "$RESULTS/memory.tsv"
-    taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/memory-backend.out" 2>&1 &
-    be=$!
-    wait_port $BACKEND_PORT || { stop "$be"; log "memory: backend did not start; skipped"; return; }
     local ha=(haproxy -f "$WORK/conf/haproxy.cfg" -db)
-    local ours=(bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")")
+    local ours=(bash -c "exec $(ours_cmd)")
     # haproxy-tcp: the anchor script writes its configuration when a pass runs it (absent in older work folders)
     local ht=()
     if [ -s "$WORK/conf/haproxy-tcp.cfg" ]; then ht=(haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db)
     else log "memory: $WORK/conf/haproxy-tcp.cfg is missing (run pass main or tls12 first); haproxy-tcp not measured"; fi
-    idle_one haproxy "TLS1.3 AES128-GCM (ECDSA P-256)" $HA13 "" "${ha[@]}"
-    [ ${#ht[@]} -gt 0 ] && idle_one haproxy-tcp "TLS1.3 AES128-GCM (ECDSA P-256)" $HT13 "" "${ht[@]}"
-    idle_one sslcluster "TLS1.3 AES128-GCM (ECDSA P-256)" $OUR13 "" "${ours[@]}"
-    idle_one haproxy "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HA12 "$NOTLS13" "${ha[@]}"
-    [ ${#ht[@]} -gt 0 ] && idle_one haproxy-tcp "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $HT12 "$NOTLS13" "${ht[@]}"
-    idle_one sslcluster "TLS1.2 ECDHE-RSA-AES128-GCM (RSA-2048)" $OUR12 "$NOTLS13" "${ours[@]}"
-    stop "$be"
-    log "pass memory: $(( $(date +%s) - t )) s"
-    ports_free || { sleep 5; ports_free || die "processes of pass memory are still listening"; }
+    measure_one memory haproxy $HA13 "haproxy"$'\t'"$tls13"$'\t'"$HA13" idle_conns "" -- "${ha[@]}"
+    [ ${#ht[@]} -gt 0 ] && measure_one memory haproxy-tcp $HT13 "haproxy-tcp"$'\t'"$tls13"$'\t'"$HT13" idle_conns "" -- "${ht[@]}"
+    measure_one memory sslcluster $OUR13 "sslcluster"$'\t'"$tls13"$'\t'"$OUR13" idle_conns "" -- "${ours[@]}"
+    measure_one memory haproxy $HA12 "haproxy"$'\t'"$tls12"$'\t'"$HA12" idle_conns "$NOTLS13" -- "${ha[@]}"
+    [ ${#ht[@]} -gt 0 ] && measure_one memory haproxy-tcp $HT12 "haproxy-tcp"$'\t'"$tls12"$'\t'"$HT12" idle_conns "$NOTLS13" -- "${ht[@]}"
+    measure_one memory sslcluster $OUR12 "sslcluster"$'\t'"$tls12"$'\t'"$OUR12" idle_conns "$NOTLS13" -- "${ours[@]}"
+    server_pass_end memory "$t"
 }
 
 # ---------------------------------------------------------------- a graceful stop with idle keep-alive clients
-drain_one() { # system signal port cmd... : fresh server process, DRAIN_N idle keep-alive clients, then the signal
-    local sys=$1 sig=$2 port=$3 pid line; shift 3
-    taskset -c 0 "$@" > "$WORK/logs/drain-$sys.out" 2>&1 &
-    pid=$!
-    wait_port "$port" || { log "$sys did not listen on $port"; stop "$pid"; printf '%s\t%s\tFAIL\n' "$sys" "$port" >> "$RESULTS/drain.tsv"; return; }
-    sleep 1
-    line=$(taskset -c 1 timeout 300 python3 "$HERE/drain_conns.py" "$pid" 127.0.0.1 "$port" "$DRAIN_N" "$sig" "${DRAIN_WATCH:-45}" 2>&1 | tail -1)
-    log "drain $sys: $line"
-    printf '%s\t%s\t%s\n' "$sys" "$port" "$line" >> "$RESULTS/drain.tsv"
-    stop "$pid"
+drain_conns() { # signal pid port
+    taskset -c 1 timeout 300 python3 "$HERE/drain_conns.py" "$2" 127.0.0.1 "$3" "$DRAIN_N" "$1" "${DRAIN_WATCH:-45}"
 }
 drain_pass() {
-    local t=$(date +%s) be
-    [ -s "$WORK/conf/haproxy.cfg" ] && [ -s "$WORK/conf/backend-$BACKEND_PORT.conf" ] \
-        || { log "drain: $WORK/conf has no haproxy/backend configuration (run pass main first); skipped"; return; }
+    local t=$(date +%s)
+    server_pass_begin drain || return 0
     log "== pass drain: $DRAIN_N idle keep-alive TLS clients per server, then its graceful stop (bench/drain_conns.py)"
-    : > "$RESULTS/drain.tsv"
-    taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/drain-backend.out" 2>&1 &
-    be=$!
-    wait_port $BACKEND_PORT || { stop "$be"; log "drain: backend did not start; skipped"; return; }
     # HAProxy's graceful stop is SIGUSR1 (soft-stop); ours is SIGTERM (the drain). The TLS 1.3 ECDSA port of each.
-    drain_one haproxy USR1 $HA13 haproxy -f "$WORK/conf/haproxy.cfg" -db
-    [ -s "$WORK/conf/haproxy-tcp.cfg" ] && drain_one haproxy-tcp USR1 $HT13 haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db
+    measure_one drain haproxy $HA13 "haproxy"$'\t'"$HA13" drain_conns USR1 -- haproxy -f "$WORK/conf/haproxy.cfg" -db
+    [ -s "$WORK/conf/haproxy-tcp.cfg" ] && measure_one drain haproxy-tcp $HT13 "haproxy-tcp"$'\t'"$HT13" drain_conns USR1 -- \
+        haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db
     # The wrapper gives the node its whole drain before it would kill it (STOP_WAIT), so that the figures are the node's.
-    drain_one sslcluster TERM $OUR13 env STOP_WAIT=60 bash -c "exec $(node_args | sed -e "s#@WORK@#$WORK#g" -e "s#@P12@#$OUR12#g" -e "s#@P13@#$OUR13#g" -e "s#@BACKEND_PORT@#$BACKEND_PORT#g")"
-    stop "$be"
-    log "pass drain: $(( $(date +%s) - t )) s"
-    ports_free || { sleep 5; ports_free || die "processes of pass drain are still listening"; }
+    measure_one drain sslcluster $OUR13 "sslcluster"$'\t'"$OUR13" drain_conns TERM -- env STOP_WAIT=60 bash -c "exec $(ours_cmd)"
+    server_pass_end drain "$t"
 }
 
 mkdir -p "$WORK/logs"
