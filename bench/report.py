@@ -126,6 +126,8 @@ w("HAProxy http: `mode http`, parses HTTP and re-uses back-end connections; HAPr
   "back-end connection per client connection. Our node: " +
   ("`ssl-server N http-reuse` (reads HTTP and re-uses back-end connections, as HAProxy http). " if reuse
    else "one back-end connection per client connection (layer 4, as HAProxy tcp). ") +
+  ("It inserts headers into every request (`ssl-server N http-header`), so it reads HTTP. "
+   if mode.get("HTTP_HEADER") == "1" else "") +
   (f"It ran its data-path warm-up of {warm_up} connections before it listened. " if warm_up and warm_up != "0"
    else "It ran without its data-path warm-up, so the first row of each pass met a node that still compiled. "
    if warm_up == "0" else "") +

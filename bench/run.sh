@@ -68,6 +68,10 @@ PASSES=${PASSES:-"main tls12 memory"}
 # HAProxy http does; HTTP_REUSE=0: one back-end connection per client connection, bytes relayed as they come.
 HTTP_REUSE=${HTTP_REUSE:-1}
 case $HTTP_REUSE in 1) REUSE_ARG=--http-reuse ;; 0) REUSE_ARG="" ;; *) die "HTTP_REUSE must be 0 or 1" ;; esac
+# HTTP_HEADER=1: our ssl-servers also insert headers (ssl-server N http-header: the session's lines and a static one),
+# so they read HTTP even with HTTP_REUSE=0 (the drain pass's HTTP flows without back-end connection re-use).
+HTTP_HEADER=${HTTP_HEADER:-0}
+case $HTTP_HEADER in 1) REUSE_ARG="$REUSE_ARG --http-header" ;; 0) ;; *) die "HTTP_HEADER must be 0 or 1" ;; esac
 WARM_UP=${WARM_UP:-400}
 [[ $WARM_UP =~ ^[0-9]+$ ]] || die "WARM_UP must be a number of connections (0 turns the warm-up off)"
 # The systems of the main and tls12 passes (the anchor script's names; custom is our node).
@@ -85,8 +89,8 @@ BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13
 mkdir -p "$WORK" "$RESULTS"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 exec > >(tee -a "$RESULTS/bench.log") 2>&1
-log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes: $PASSES; HTTP_REUSE=$HTTP_REUSE; WARM_UP=$WARM_UP"
-printf 'HTTP_REUSE=%s\nWARM_UP=%s\n' "$HTTP_REUSE" "$WARM_UP" > "$RESULTS/node-mode.txt"
+log "anchor script: $ANCHORS/run.sh; work folder $WORK; results $RESULTS; passes: $PASSES; HTTP_REUSE=$HTTP_REUSE; HTTP_HEADER=$HTTP_HEADER; WARM_UP=$WARM_UP"
+printf 'HTTP_REUSE=%s\nHTTP_HEADER=%s\nWARM_UP=%s\n' "$HTTP_REUSE" "$HTTP_HEADER" "$WARM_UP" > "$RESULTS/node-mode.txt"
 
 ports_free() {
     local p busy=()

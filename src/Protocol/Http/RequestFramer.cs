@@ -132,7 +132,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// Every byte read so far was framed into whole requests and forwarded, framing goes on and no request asked to
     /// close: the client is between two messages (client thread).
     /// </summary>
-    public bool BetweenMessages => ownsBackendConnection && !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
+    public bool BetweenMessages => !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
 
     /// <summary>
     /// No request read so far waits for its answer, and nothing made the back-end connection single-use, or the node

@@ -28,6 +28,12 @@ internal interface IRelayFrontEnd : IByteCounts
     /// </summary>
     bool HasPendingInput { get; }
 
+    /// <summary>
+    /// Something is there to read without waiting: <see cref="HasPendingInput"/>, or bytes in the socket. A socket that
+    /// fails to say counts as readable, so that the read reports how it failed.
+    /// </summary>
+    bool InputWaiting { get; }
+
     /// <summary>Completes when <see cref="ReadAsync"/> has something to do; holds no buffer while waiting.</summary>
     ValueTask WaitReadableAsync(CancellationToken cancellationToken);
 
@@ -39,7 +45,11 @@ internal interface IRelayFrontEnd : IByteCounts
     {
     }
 
-    /// <summary>Reads at most <paramref name="maxCount"/> bytes of clear text. Count may be 0 without End (a record with no application data).</summary>
+    /// <summary>
+    /// Reads at most <paramref name="maxCount"/> bytes of clear text, after <see cref="WaitReadableAsync"/>. Count may be 0
+    /// without End: a record with no application data, or nothing there after all (the wait's readiness was stale); the
+    /// caller then waits again.
+    /// </summary>
     ValueTask<FrontEndRead> ReadAsync(byte[] buffer, int maxCount, CancellationToken cancellationToken);
 
     /// <summary>Delivers clear text to the client; false when it can no longer be delivered (see CanWrite).</summary>

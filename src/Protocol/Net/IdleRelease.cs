@@ -11,9 +11,10 @@ internal interface IIdleReleases
 }
 
 /// <summary>
-/// One relay in release mode (a keep-alive client under <c>http-reuse</c>): lets a periodic sweep stop it, leaving both
-/// connections open, once its client has been idle between two messages for a while with every answer sent. The relay
-/// then ends with <see cref="RelayState.Released"/>, the back-end connection goes back to the pool, and the client
+/// One relay in release mode (a keep-alive client under <c>http-reuse</c>, or any HTTP flow once the node drains, see
+/// <see cref="DrainRelease"/>): lets a periodic sweep stop it, leaving both connections open, once its client has been
+/// idle between two messages for a while with every answer sent. The relay then ends with
+/// <see cref="RelayState.Released"/>; under http-reuse the back-end connection goes back to the pool, and the client
 /// waits for its next request holding no back-end connection. A busy client is never stopped: it pays nothing per
 /// request for this but a time stamp.
 /// </summary>

@@ -85,8 +85,9 @@ internal sealed class RelayState
 /// <item>Any error: the first one is kept, both loops stop, the caller closes both sockets without close_notify (a
 /// truncated response must look truncated to the client).</item>
 /// </list>
-/// In release mode (a keep-alive client under <c>http-reuse</c>) the relay can also be stopped from outside, leaving both
-/// connections open, once the client is idle between two messages with every answer sent (<see cref="IdleRelease"/>).
+/// In release mode (a keep-alive client under <c>http-reuse</c>; an HTTP flow without it, for a drain) the relay can also
+/// be stopped from outside, leaving both connections open, once the client is idle between two messages with every
+/// answer sent (<see cref="IdleRelease"/>).
 /// </summary>
 internal static class RelayPump
 {
@@ -99,10 +100,10 @@ internal static class RelayPump
     /// back end's first answer bytes, read but not yet given to the transform.
     /// </param>
     /// <param name="release">
-    /// Release mode: the transform is this exchange (it owns the back-end connection), and the relay ends with
-    /// <see cref="RelayState.Released"/> when a sweep finds its client idle between two messages.
+    /// Release mode: the transform is this exchange, and the relay ends with <see cref="RelayState.Released"/> when a
+    /// sweep finds its client idle between two messages.
     /// </param>
-    /// <param name="releases">Where a relay in release mode is kept while it runs, for the sweep (the ssl-server's pool).</param>
+    /// <param name="releases">Where a relay in release mode is kept while it runs, for the sweep (the ssl-server's pool, or the flow's <see cref="DrainRelease"/>).</param>
     public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
         IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default,
         (long Forwarded, byte[] Answer, int AnswerCount)? started = null, Http.HttpExchange? release = null,
@@ -275,7 +276,9 @@ internal static class RelayPump
                 try
                 {
                     var read = await front.ReadAsync(buffer, backend.MaxWriteChunk, token);
-                    Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
+                    // A read that found nothing (a stale wake, a record without data) is no activity: it must not put
+                    // off the idle timeout or the release.
+                    if (read.Count > 0 || read.End) Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                     if (read.End)
                     {
                         break;
@@ -399,7 +402,7 @@ internal static class RelayPump
 
                 try
                 {
-                    Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
+                    if (read.Count > 0 || read.End) Volatile.Write(ref state.LastActivity, System.Diagnostics.Stopwatch.GetTimestamp());
                     if (read.End)
                     {
                         break;
@@ -431,7 +434,7 @@ internal static class RelayPump
 
             if (Volatile.Read(ref state.Released))
             {
-                // Released: the client goes on with its next request, over another relay.
+                // Released: the caller decides (the client's next request over another relay, or a drain's close).
                 return;
             }
 

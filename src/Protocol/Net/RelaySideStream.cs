@@ -34,6 +34,8 @@ internal sealed class RelaySideStream(IRelayFrontEnd side, Socket socket) : Stre
         {
             while (true)
             {
+                // Every read follows a wait (IRelayFrontEnd): a read may find nothing after all, and then waits again.
+                await side.WaitReadableAsync(cancellationToken);
                 var read = await side.ReadAsync(chunk, buffer.Length, cancellationToken);
                 if (read.End)
                 {

@@ -19,6 +19,40 @@ internal static class SocketIo
         socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
 
     /// <summary>
+    /// Bytes wait in the socket's receive queue. A socket that fails to say (reset, closed) counts as having some, so that
+    /// the read that follows reports how it failed.
+    /// </summary>
+    public static bool HasBytes(Socket socket)
+    {
+        try
+        {
+            return socket.Available > 0;
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A non-blocking socket has nothing to read and has not reached its end: a readiness reported for it was stale
+    /// (one peek, no byte taken). A socket that fails or is closed has something to say: false.
+    /// </summary>
+    public static bool NothingYet(Socket socket)
+    {
+        Span<byte> one = stackalloc byte[1];
+        try
+        {
+            socket.Receive(one, SocketFlags.Peek, out var error);
+            return error == SocketError.WouldBlock;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Makes the socket non-blocking, so that <see cref="ReceiveNow"/> and <see cref="SendNow"/> may be tried on it (its
     /// async calls are the same either way); false when an abort has closed it already.
     /// </summary>

@@ -7,7 +7,8 @@ namespace SslCluster.Protocol.Net;
 internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Client) : IRelayFrontEnd
 {
     // Every read follows a wait that found the socket readable (or a read that filled its buffer): it is tried at once,
-    // without the socket engine's async receive, which only takes over when nothing was there after all.
+    // without the socket engine's async receive; when nothing was there after all, the read says so and the caller
+    // waits again.
     private readonly bool _nonBlocking = SocketIo.TryMakeNonBlocking(socket);
     private bool _closedWrite;
     private bool _inputEnded;
@@ -33,6 +34,8 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
 
     // Bytes waiting in the kernel are seen by the pool's poll of the socket.
     public bool HasPendingInput => InputEnded;
+
+    public bool InputWaiting => InputEnded || SocketIo.HasBytes(socket);
 
     public long BytesReceived => Interlocked.Read(ref _received);
 
@@ -61,7 +64,22 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         int asked = Math.Min(maxCount, SocketIo.BufferSize);
         try
         {
-            n = await SocketIo.ReceiveAsync(socket, _nonBlocking, buffer.AsMemory(0, asked), cancellationToken);
+            if (_nonBlocking)
+            {
+                // A read follows a wait (or a full read). Nothing there means the wait's readiness was stale (an edge the
+                // socket engine saw for bytes an earlier receive took) or the guess wrong: the caller waits again, so
+                // that a client idle between two messages is back in its wait, where a release or a drain finds it.
+                n = SocketIo.ReceiveNow(socket, buffer.AsSpan(0, asked));
+                if (n < 0)
+                {
+                    _lastReadFull = false;
+                    return new FrontEndRead(0, false);
+                }
+            }
+            else
+            {
+                n = await SocketIo.ReceiveAsync(socket, _nonBlocking, buffer.AsMemory(0, asked), cancellationToken);
+            }
         }
         catch (SocketException e)
         {

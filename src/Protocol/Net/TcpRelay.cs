@@ -19,6 +19,8 @@ public sealed class TcpRelay : IDisposable, IAbortable
     private int _aborted;
     private BackendLeg? _backend;
     private readonly IRelayTransform? _transform;
+    // With header insertion: what a drain ends between two messages (see DrainRelease).
+    private readonly DrainRelease? _drain;
 
     /// <summary>Creates the relay; the client socket and the dialled backend socket are owned by it.</summary>
     public TcpRelay(Socket client, Func<CancellationToken, ValueTask<Socket>> dialBackend,
@@ -33,6 +35,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         ProxyConnectionOptions? options, IConnectionObserver? observer, IRelayTransform? transform = null)
     {
         _transform = transform;
+        _drain = transform is Http.HttpExchange http ? new DrainRelease(http) : null;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(dialBackend);
         _options = options ?? new ProxyConnectionOptions();
@@ -83,9 +86,17 @@ public sealed class TcpRelay : IDisposable, IAbortable
             {
                 var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(leg.Link.Socket);
                 ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
-                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transform, _lifetime.Token);
+                relay = _drain is null
+                    ? await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transform, _lifetime.Token)
+                    : await _drain.RelayAsync(front, leg.Side, _options.CloseLinger, _lifetime.Token);
                 (error, message) = (relay.Error, relay.Message);
-                if (error.CutsTheAnswer())
+                if (relay.Released)
+                {
+                    // A drain ended it between two messages: the client gets a FIN, the back-end connection is closed.
+                    await front.CloseWriteAsync(_lifetime.Token);
+                    message = _drain!.ClosedMessage;
+                }
+                else if (error.CutsTheAnswer())
                 {
                     SocketIo.ResetOnClose(_client);
                 }
@@ -151,10 +162,11 @@ public sealed class TcpRelay : IDisposable, IAbortable
 
     /// <summary>
     /// With header insertion (an SSLM client service), the next request head read is the client's last: its answer
-    /// carries <c>Connection: close</c>, and the relay ends after it. A relay that passes its bytes as they are has no
-    /// point where the client would lose nothing: it ends when either side closes, or at the drain's deadline.
+    /// carries <c>Connection: close</c>, and the relay ends after it; a client idle between two messages with every
+    /// answer sent is closed now (<see cref="DrainRelease"/>). A relay that passes its bytes as they are has no point
+    /// where the client would lose nothing: it ends when either side closes, or at the drain's deadline.
     /// </summary>
-    public void GoAway() => (_transform as Http.HttpExchange)?.GoAway();
+    public void GoAway() => _drain?.GoAway();
 
     /// <summary>Same as <see cref="Abort"/>.</summary>
     public void Dispose()

@@ -26,10 +26,11 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     private int _started;
     private int _aborted;
     private BackendLeg? _backend;
-    // A drain (GoAway): the HTTP exchange to end at its next answer, and the wait for a keep-alive client's next request
-    // to end now (published while it runs; GoAway takes it and cancels it).
+    // A drain (GoAway): the HTTP exchange to end at its next answer or, idle between two messages, now (its drain
+    // release), and the wait for a keep-alive client's next request to end now (published while it runs; GoAway takes
+    // it and cancels it).
     private int _goingAway;
-    private Http.HttpExchange? _exchange;
+    private DrainRelease? _drain;
     private CancellationTokenSource? _idleWait;
 
     /// <summary>Creates the connection; nothing happens until <see cref="RunAsync"/>.</summary>
@@ -137,11 +138,12 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
                 dialled = true;
                 var transform = _routes.TransformFor(handshake!);
-                if (transform is Http.HttpExchange http)
+                var drain = transform is Http.HttpExchange http ? new DrainRelease(http) : null;
+                if (drain is not null)
                 {
                     // Published before the drain flag is read, as GoAway sets that flag before it reads this: one sees the other.
-                    Interlocked.Exchange(ref _exchange, http);
-                    if (GoingAway) http.GoAway();
+                    Interlocked.Exchange(ref _drain, drain);
+                    if (GoingAway) drain.GoAway();
                 }
 
                 var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
@@ -154,7 +156,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     }
                     else
                     {
-                        (error, message) = await RelayOnceAsync(front, handshake!, transform, relay);
+                        (error, message) = await RelayOnceAsync(front, handshake!, transform, drain, relay);
                     }
                 }
                 finally
@@ -204,7 +206,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
     /// <summary>The flow over one back-end connection, dialled now, for the whole client connection.</summary>
     private async Task<(ProxyError Error, string Message)> RelayOnceAsync(TlsSocketSide front, HandshakeInfo handshake,
-        IRelayTransform? transform, RelayState totals)
+        IRelayTransform? transform, DrainRelease? drain, RelayState totals)
     {
         var (leg, error, message) = await BackendDialer.ConnectAsync(ct => _routes.DialAsync(handshake, ct), _options, _lifetime.Token);
         Volatile.Write(ref _backend, leg);
@@ -215,8 +217,17 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             return (error, message);
         }
 
-        var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout);
+        var relay = drain is null
+            ? await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, transform, _lifetime.Token, leg.Link.IdleTimeout)
+            : await drain.RelayAsync(front, leg.Side, _options.CloseLinger, _lifetime.Token, leg.Link.IdleTimeout);
         totals.Add(relay);
+        if (relay.Released)
+        {
+            // A drain ended it between two messages: the client is closed cleanly, the back-end connection with it.
+            await front.CloseWriteAsync(_lifetime.Token);
+            return (ProxyError.None, drain!.ClosedMessage);
+        }
+
         return Ended(relay);
     }
 
@@ -277,7 +288,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     // it before it starts (the flag is read after the source was published).
                     if (!GoingAway)
                     {
-                        await front.WaitReadableAsync(token);
+                        // Bytes, not a stale wake: a wake here leaves the wait a drain can end.
+                        await front.WaitInputAsync(token);
                         silent = false;
                     }
                 }
@@ -314,7 +326,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     else
                     {
                         drained = true;
-                        acquired = (null, ProxyError.None, first ? "closed before its first request: the node is draining" : "closed between two requests: the node is draining",
+                        acquired = (null, ProxyError.None, first ? DrainRelease.ClosedBeforeFirstRequest : DrainRelease.ClosedBetweenRequests,
                             null, false);
                     }
                 }
@@ -369,7 +381,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                 // exchange answers it with Connection: close).
                 Interlocked.Exchange(ref _backend, null)?.Dispose();
                 await front.CloseWriteAsync(_lifetime.Token);
-                return (ProxyError.None, "closed between two requests: the node is draining", true);
+                return (ProxyError.None, DrainRelease.ClosedBetweenRequests, true);
             }
 
             if (released)
@@ -399,7 +411,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         grace.CancelAfter(within);
         try
         {
-            await front.WaitReadableAsync(grace.Token);
+            await front.WaitInputAsync(grace.Token);
         }
         catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
         {
@@ -611,12 +623,14 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     /// it is). Under http-reuse a client waiting for a request is closed now (close_notify, then FIN), unless one is
     /// already there; one that has not sent its first request is given <see cref="GoAwayFirstRequestGrace"/> after its
     /// handshake, and one whose back-end connection is its own is closed with it once idle long enough to be released
-    /// (<see cref="IdleRelease"/>). Everything else ends by itself or at the drain's deadline.
+    /// (<see cref="IdleRelease"/>). Without http-reuse, a client idle between two messages with every answer sent is
+    /// closed the same way, with its back-end connection (<see cref="DrainRelease"/>). Layer-4 relays and tunnels end by
+    /// themselves or at the drain's deadline.
     /// </summary>
     public void GoAway()
     {
         if (Interlocked.Exchange(ref _goingAway, 1) != 0) return;
-        Volatile.Read(ref _exchange)?.GoAway();
+        Volatile.Read(ref _drain)?.GoAway();
         // Taken, never disposed under us: the wait disposes its source only when it takes it back itself.
         Interlocked.Exchange(ref _idleWait, null)?.Cancel();
     }

@@ -28,9 +28,8 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // The last wait for the socket ended readable and nothing has been received since: the bytes (or the EOF) are still
     // there, so the next receive needs no zero-byte wait of its own (one recvfrom less per request). Only this side's
     // reading loop waits and receives, one step after the other. The socket engine can end a zero-byte wait on a stale
-    // readiness event with nothing to read; the receive then waits for the bytes holding its buffer and the caller's (two
-    // pooled buffers, until the peer's next bytes; rare). A client in that state is not released while idle, as it was
-    // not before either: its loop is already reading.
+    // readiness event with nothing to read (an edge for bytes a receive took already: common when a request came in two
+    // segments); the read then finds nothing and says so, and the caller waits again (WaitInputAsync does that itself).
     private bool _socketReadable;
     // The last receive filled its buffer: more ciphertext is most likely waiting (a transfer in full flow), so the next
     // receive goes straight to the socket, without a zero-byte wait first (see TcpFrontEnd). The relay's wait skips the
@@ -114,7 +113,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 return status;
             }
 
-            if (!await ReceiveAsync(cancellationToken))
+            if (await ReceiveAsync(cancellationToken, staleIsNothing: false) == 0)
             {
                 return null;
             }
@@ -175,10 +174,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
             }
 
             // The last wait found the engine holding nothing and the socket readable: an SSL_read now could only ask
-            // for input, so the ciphertext is fed first.
-            if (_socketReadable && !await ReceiveOrEofAsync(cancellationToken))
+            // for input, so the ciphertext is fed first. That readiness can be stale (an edge the socket engine saw for
+            // bytes a receive had taken already): then nothing is read, and the caller waits again, so that a client
+            // idle between two messages is back in its wait, where a release or a drain finds it, not in a receive.
+            if (_socketReadable)
             {
-                return End();
+                var received = await ReceiveOrEofAsync(cancellationToken, staleIsNothing: true);
+                if (received == 0) return End();
+                if (received < 0) return new FrontEndRead(0, false);
             }
 
             SslStatus status;
@@ -240,7 +243,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
             // WantInput: what reading queued goes out first (a TLS 1.3 KeyUpdate answer, a warning alert), so a peer
             // that keeps asking cannot grow our output buffer while we wait for it; then more ciphertext, read again.
             await FlushOrThrowAsync(cancellationToken);
-            if (!await ReceiveOrEofAsync(cancellationToken))
+            if (await ReceiveOrEofAsync(cancellationToken, staleIsNothing: false) == 0)
             {
                 return End();
             }
@@ -323,22 +326,37 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     internal static string AlertName(int alert) => Org.BouncyCastle.Tls.AlertDescription.GetText((short)alert);
 
     /// <summary>
-    /// Receives ciphertext and feeds it; false at EOF. Waits without a buffer, then reads into a pooled one; right after a
-    /// wait that found the socket readable, or a receive that filled its buffer, it reads at once.
+    /// Receives ciphertext and feeds it: 1 when it did, 0 at EOF. Waits without a buffer, then reads into a pooled one;
+    /// right after a wait that found the socket readable, or a receive that filled its buffer, it reads at once. With
+    /// <paramref name="staleIsNothing"/>, -1 when nothing was there after all (a non-blocking socket), instead of waiting.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReceiveAsync(CancellationToken cancellationToken)
+    private async ValueTask<int> ReceiveAsync(CancellationToken cancellationToken, bool staleIsNothing)
     {
         if (!_socketReadable && !_lastReceiveFull) await SocketIo.WaitReadableAsync(Socket, cancellationToken);
         _socketReadable = false;
         byte[] buffer = SocketIo.Rent();
         try
         {
-            int n = await SocketIo.ReceiveAsync(Socket, _nonBlocking, buffer.AsMemory(0, SocketIo.BufferSize), cancellationToken);
+            int n;
+            if (staleIsNothing && _nonBlocking)
+            {
+                n = SocketIo.ReceiveNow(Socket, buffer.AsSpan(0, SocketIo.BufferSize));
+                if (n < 0)
+                {
+                    _lastReceiveFull = false;
+                    return -1;
+                }
+            }
+            else
+            {
+                n = await SocketIo.ReceiveAsync(Socket, _nonBlocking, buffer.AsMemory(0, SocketIo.BufferSize), cancellationToken);
+            }
+
             _lastReceiveFull = n == SocketIo.BufferSize;
             if (n == 0)
             {
-                return false;
+                return 0;
             }
 
             CountReceived(n);
@@ -347,7 +365,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
                 _ssl.Feed(buffer.AsSpan(0, n));
             }
 
-            return true;
+            return 1;
         }
         finally
         {
@@ -355,14 +373,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
     }
 
-    /// <summary>Like <see cref="ReceiveAsync"/> in the relay: socket errors classified, a missing close_notify checked at EOF.</summary>
+    /// <summary>Like <see cref="ReceiveAsync"/> in the relay: socket errors classified, a missing close_notify checked at EOF (0).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReceiveOrEofAsync(CancellationToken cancellationToken)
+    private async ValueTask<int> ReceiveOrEofAsync(CancellationToken cancellationToken, bool staleIsNothing)
     {
-        bool more;
+        int more;
         try
         {
-            more = await ReceiveAsync(cancellationToken);
+            more = await ReceiveAsync(cancellationToken, staleIsNothing);
         }
         catch (SocketException e)
         {
@@ -371,7 +389,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
         // Under TLS 1.2 a server we sent close_notify to may discard what it had left and close (RFC 5246 7.2.1):
         // nothing can be cut short then.
-        if (!more && !_peerClosed && Side == RelaySide.Backend && !(Volatile.Read(ref _closedWrite) && _ssl.Version != 0x0304))
+        if (more == 0 && !_peerClosed && Side == RelaySide.Backend && !(Volatile.Read(ref _closedWrite) && _ssl.Version != 0x0304))
         {
             // A TLS server ends what it sends with close_notify (RFC 8446 6.1); a bare FIN may have cut a response
             // short, and a clean end towards the client would hide that.
@@ -379,7 +397,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
             throw new RelayException(ProxyError.BackendTruncated, "backend closed the connection without TLS close_notify: what it sent may be truncated");
         }
 
-        if (!more && _requireCloseNotify && !Volatile.Read(ref _closedWrite) && !_peerClosed)
+        if (more == 0 && _requireCloseNotify && !Volatile.Read(ref _closedWrite) && !_peerClosed)
         {
             InputEnded = true;
             throw new RelayException(ProxyError.ClientTruncated, "client closed the connection without TLS close_notify");
@@ -409,23 +427,20 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
     }
 
+    /// <summary>Bytes or a close inside the engine (<see cref="HasPendingInput"/>), or bytes in the socket.</summary>
+    public bool InputWaiting => HasPendingInput || SocketIo.HasBytes(Socket);
+
     /// <summary>
-    /// Something is there to read without waiting: bytes or a close inside the engine (<see cref="HasPendingInput"/>), or
-    /// bytes in the socket. A socket that fails to say counts as readable, so that the read reports how it failed.
+    /// Waits as <see cref="WaitReadableAsync"/> does, but ends only for something there: input inside the engine, bytes,
+    /// the peer's end, or a failure. A wake on a stale readiness waits again. For the waits whose wake decides more than
+    /// a read does: a keep-alive client's wait for its next request, where a drain closes it when nothing came.
     /// </summary>
-    public bool InputWaiting
+    public async ValueTask WaitInputAsync(CancellationToken cancellationToken)
     {
-        get
+        while (true)
         {
-            if (HasPendingInput) return true;
-            try
-            {
-                return Socket.Available > 0;
-            }
-            catch (Exception e) when (e is SocketException or ObjectDisposedException)
-            {
-                return true;
-            }
+            await WaitReadableAsync(cancellationToken);
+            if (HasPendingInput || !_nonBlocking || !SocketIo.NothingYet(Socket)) return;
         }
     }
 

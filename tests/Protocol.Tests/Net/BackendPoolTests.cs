@@ -189,6 +189,8 @@ public sealed class BackendPoolTests : IDisposable
 
         public bool HasPendingInput => true;
 
+        public bool InputWaiting => true;
+
         public long BytesReceived => 0;
 
         public long BytesSent => 0;

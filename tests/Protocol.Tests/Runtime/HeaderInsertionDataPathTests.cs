@@ -69,8 +69,12 @@ public sealed class HeaderInsertionDataPathTests
         await WriteAsync(open.Ssl, "GET /a HTTP/1.1\r\nHost: vip.test\r\n\r\n");
         var first = await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
 
+        // The next request is under way (half its head sent, so the client is not between two messages whatever the
+        // machine's pauses, and is not closed as idle) when the drain begins: that request is the last.
+        await WriteAsync(open.Ssl, "GET /b HTTP/1.1\r\nHo");
+        await Task.Delay(50);
         state.GoAway();
-        await WriteAsync(open.Ssl, "GET /b HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        await WriteAsync(open.Ssl, "st: vip.test\r\n\r\n");
         var second = await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
 
         // close_notify (SslStream reads 0), then the node's side ends: the server sees its connection closed.
@@ -83,6 +87,71 @@ public sealed class HeaderInsertionDataPathTests
         Assert.All(server.Requests, h => Assert.Equal("sslcluster", Single(h, "X-Offload")));
         for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
         Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Theory]
+    [InlineData(Insert)]
+    [InlineData("ssl-server 1 urlrewrite 1 vip.test")]
+    public async Task GoAway_IdleKeepAliveClientsWithoutReuse_ClosedWithCloseNotifyAndTheirServerConnectionsWithThem(string lines)
+    {
+        // A drain on an ssl-server that reads HTTP without http-reuse: before, these clients held the drain to its
+        // deadline and were cut there. Now each one idle between two requests is closed as an idle keep-alive connection.
+        const int Clients = 100;
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, lines);
+        var states = new List<SslCluster.Protocol.Runtime.ConnectionState>();
+        var opens = new List<Open>();
+        try
+        {
+            for (var i = 0; i < Clients; i++)
+            {
+                var state = new SslCluster.Protocol.Runtime.ConnectionState(i + 1, "m", null, DateTimeOffset.UtcNow);
+                var open = await node.OpenAsync(state);
+                states.Add(state);
+                opens.Add(open);
+                await WriteAsync(open.Ssl, $"GET /{i} HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+                Assert.StartsWith("HTTP/1.1 200 OK\r\n", await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound), StringComparison.Ordinal);
+            }
+
+            foreach (var state in states) state.GoAway();
+
+            // close_notify: SslStream reads 0 (a connection cut without it throws).
+            foreach (var open in opens)
+            {
+                Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound));
+                await open.Run.WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+            }
+
+            Assert.All(states, s => Assert.Equal(SslCluster.Protocol.Net.ProxyError.None, s.Outcome));
+            for (var i = 0; i < 200 && server.ClosedByPeer < Clients; i++) await Task.Delay(25);
+            Assert.Equal(Clients, server.ClosedByPeer);
+            Assert.Equal(Clients, server.Requests.Count);
+        }
+        finally
+        {
+            foreach (var open in opens) await open.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task GoAway_RequestAnsweredJustBeforeWithoutReuse_ClientClosedOnlyOnceIdleAfterThatAnswer()
+    {
+        // The release waits for the client to be idle for a moment after its last answer, as under http-reuse (a
+        // client that has just had an answer may be sending its next request), then closes it cleanly.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Insert);
+        var state = new SslCluster.Protocol.Runtime.ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state);
+        await WriteAsync(open.Ssl, "GET /a HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await ReadResponseAsync(open.Ssl).WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+
+        state.GoAway();
+        Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound));
+
+        Assert.True(started.Elapsed >= SslCluster.Protocol.Net.BackendPool.IdleClientAfter, started.Elapsed.ToString());
+        await open.Run.WaitAsync(SslCluster.Protocol.Tests.Tls.BackendTlsTestKit.Bound);
+        Assert.Equal(SslCluster.Protocol.Net.ProxyError.None, state.Outcome);
     }
 
     [Fact]

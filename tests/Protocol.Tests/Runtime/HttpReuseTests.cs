@@ -569,6 +569,37 @@ public sealed class HttpReuseTests
     }
 
     [Fact]
+    public async Task HttpReuse_ManyIdleKeepAliveClients_EveryOneGivesItsServerConnectionBack()
+    {
+        // Each client's request goes in two writes, as clients often send a head: a wait of the relay can then wake for
+        // bytes a receive took already, and must go back to waiting where the release finds it, not into a receive that
+        // holds the back-end connection until the client speaks again.
+        const int Clients = 100;
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port);
+        var opens = new List<Open>();
+        try
+        {
+            for (var i = 0; i < Clients; i++)
+            {
+                var open = await node.OpenAsync(new ConnectionState(i + 1, "m", null, DateTimeOffset.UtcNow));
+                opens.Add(open);
+                await open.Ssl.WriteAsync(Encoding.ASCII.GetBytes($"GET /{i} HTTP/1.1\r\n"));
+                await open.Ssl.WriteAsync(Encoding.ASCII.GetBytes("Host: vip.test\r\n\r\n"));
+                Assert.EndsWith($" /{i}\n", await ReadResponseAsync(open.Ssl).WaitAsync(Bound), StringComparison.Ordinal);
+            }
+
+            Assert.Equal(0, await BackendConnectionsAsync(node, until: 0));
+            // And each idle client can still ask again.
+            Assert.EndsWith(" /again\n", await AskAsync(opens[0].Ssl, "/again").WaitAsync(Bound), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var open in opens) await open.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task HttpReuse_ClientsPausingAroundTheIdleRelease_EveryAnswerToItsOwnRequest()
     {
         await using var server = new KeepAliveHttpBackend();

@@ -1,0 +1,134 @@
+namespace SslCluster.Protocol.Net;
+
+/// <summary>
+/// The drain of an HTTP flow whose back-end connection is its own (header insertion or URL rewrite without
+/// <c>http-reuse</c>, or an SSLM client service with header insertion). <see cref="GoAway"/> makes the next request
+/// the client's last (<see cref="Http.HttpExchange.GoAway"/>: its answer says <c>Connection: close</c>), and ends now a
+/// client that waits between two messages with every answer sent, as a server closes an idle keep-alive connection:
+/// the relay runs in release mode (<see cref="IdleRelease"/>), and from the drain on it is looked at every
+/// <see cref="SweepEvery"/> until it is released or ends. A released relay with nothing from the client waiting is
+/// over (the caller closes the client cleanly and the back-end connection with it); one whose client sent its next
+/// request meanwhile relays on over the same back-end connection, and that request is the last. Without this, such a
+/// client held the drain to its deadline and was cut there.
+/// </summary>
+internal sealed class DrainRelease : IIdleReleases
+{
+    /// <summary>How often a relay is looked at once the node drains, until it is released or ends.</summary>
+    internal static readonly TimeSpan SweepEvery = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How a connection a drain closed between two requests ends, in its summary.</summary>
+    internal const string ClosedBetweenRequests = "closed between two requests: the node is draining";
+
+    /// <summary>How a connection a drain closed before its client sent anything ends, in its summary.</summary>
+    internal const string ClosedBeforeFirstRequest = "closed before its first request: the node is draining";
+
+    private readonly Lock _gate = new();
+    private readonly TimeProvider _time;
+    private IdleRelease? _relay;
+    private bool _goingAway;
+
+    public DrainRelease(Http.HttpExchange exchange, TimeProvider? time = null)
+    {
+        Exchange = exchange ?? throw new ArgumentNullException(nameof(exchange));
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <summary>The flow's exchange, the relay's transform.</summary>
+    public Http.HttpExchange Exchange { get; }
+
+    /// <summary>
+    /// Relays between the client and the back end until either ends, or a drain ends the relay between two messages.
+    /// <see cref="RelayState.Released"/> in the result means the latter, with nothing from the client waiting: the caller
+    /// closes the client's side (close_notify, FIN) and the back-end connection. The byte counts cover both runs when
+    /// the relay went on after a release.
+    /// </summary>
+    public async Task<RelayState> RelayAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
+        CancellationToken cancellationToken, TimeSpan idleTimeout = default)
+    {
+        var totals = new RelayState();
+        while (true)
+        {
+            var relay = await RelayPump.RunAsync(front, backend, closeLinger, Exchange, cancellationToken, idleTimeout,
+                release: Exchange, releases: this);
+            if (!relay.Released || !front.InputWaiting)
+            {
+                relay.Add(totals);
+                return relay;
+            }
+
+            // The client's bytes came as the relay was released: they go over the same back-end connection (a request is
+            // answered with Connection: close), in release mode again, so that a client whose bytes were no request
+            // (a TLS record without data) is still closed once idle.
+            totals.Add(relay);
+        }
+    }
+
+    /// <summary>How a connection a drain closed ends, in its summary (after <see cref="RelayAsync"/>).</summary>
+    public string ClosedMessage => Exchange.HasRequest ? ClosedBetweenRequests : ClosedBeforeFirstRequest;
+
+    /// <summary>
+    /// The node drains (any thread, once; later calls do nothing): the exchange's next request is the last, and the relay
+    /// is released as soon as its client is idle between two messages with every answer sent.
+    /// </summary>
+    public void GoAway()
+    {
+        // First, so that no sweep (started here or by Add) finds the exchange not yet going away; idempotent.
+        Exchange.GoAway();
+        IdleRelease? relay;
+        lock (_gate)
+        {
+            if (_goingAway) return;
+            _goingAway = true;
+            relay = _relay;
+        }
+
+        if (relay is not null) _ = SweepAsync(relay);
+    }
+
+    void IIdleReleases.Add(IdleRelease release)
+    {
+        bool goingAway;
+        lock (_gate)
+        {
+            _relay = release;
+            goingAway = _goingAway;
+        }
+
+        if (goingAway) _ = SweepAsync(release);
+    }
+
+    void IIdleReleases.Remove(IdleRelease release)
+    {
+        lock (_gate)
+        {
+            if (ReferenceEquals(_relay, release)) _relay = null;
+        }
+    }
+
+    /// <summary>
+    /// Tries the release until it happens or the relay ends (an idle client is released at the first look, one that just
+    /// had an answer once idle for <see cref="BackendPool.IdleClientAfter"/>, as under http-reuse).
+    /// </summary>
+    private async Task SweepAsync(IdleRelease relay)
+    {
+        try
+        {
+            while (true)
+            {
+                lock (_gate)
+                {
+                    if (!ReferenceEquals(_relay, relay)) return;
+                }
+
+                if (relay.TryRelease(BackendPool.IdleClientAfter)) return;
+                await Task.Delay(SweepEvery, _time);
+            }
+        }
+#pragma warning disable CA1031 // A fire-and-forget loop must not end the process; the drain's deadline still ends the flow.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            System.Diagnostics.Trace.TraceError("drain release failed: " + e);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using SslCluster.Protocol.Http;
+using SslCluster.Protocol.Net;
+using SslCluster.TestSupport;
+using Xunit;
+
+namespace SslCluster.Protocol.Tests.Net;
+
+/// <summary>
+/// A drain of a clear-text relay with header insertion (an SSLM client service): a real keep-alive HTTP client socket
+/// on loopback, a real keep-alive HTTP server behind that records the request heads it receives.
+/// </summary>
+public sealed class ClearTextDrainTests
+{
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
+
+    private static HttpExchange Exchange() =>
+        new(null, false, RequestHeaderInsertion.Create([new("X-Offload", "sslcluster")]));
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task GoAway_ClearTextClientIdleBetweenRequests_GetsAFinAndItsServerConnectionIsClosed(int goAways)
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var relayed = await Relayed.StartAsync(server);
+        var first = await relayed.AskAsync("/a");
+
+        for (var i = 0; i < goAways; i++) relayed.Relay.GoAway();
+
+        Assert.Equal(0, await ReceiveAsync(relayed.Client, new byte[16]));
+        var summary = await relayed.Run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(DrainRelease.ClosedBetweenRequests, summary.Message);
+        Assert.EndsWith("connection 1 request 1 /a\n", first, StringComparison.Ordinal);
+        Assert.Contains("\r\nX-Offload: sslcluster\r\n", Assert.Single(server.Requests), StringComparison.Ordinal);
+        for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
+        Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Fact]
+    public async Task GoAway_ClearTextClientInTheMiddleOfItsNextRequest_ThatAnswerSaysCloseThenTheClientGetsAFin()
+    {
+        await using var server = new KeepAliveHttpBackend();
+        using var relayed = await Relayed.StartAsync(server);
+        await relayed.AskAsync("/a");
+
+        // Half a head sent: the client is not between two messages, whatever the machine's pauses.
+        await SendAsync(relayed.Client, "GET /b HTTP/1.1\r\nHo");
+        await Task.Delay(50);
+        relayed.Relay.GoAway();
+        await SendAsync(relayed.Client, "st: vip.test\r\n\r\n");
+        var second = await ReadResponseAsync(relayed.Client);
+
+        Assert.Equal(0, await ReceiveAsync(relayed.Client, new byte[16]));
+        Assert.Equal(ProxyError.None, (await relayed.Run.WaitAsync(Bound)).Error);
+        Assert.Contains("\r\nConnection: close\r\n\r\n", second, StringComparison.Ordinal);
+        Assert.EndsWith("connection 1 request 2 /b\n", second, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GoAway_BeforeTheRelayStartsAndTheClientSendsNothing_ClosedOnceIdleWithoutARequestReachingTheServer()
+    {
+        // The drain reaches the relay before its loops run (its release is registered after the drain began).
+        await using var server = new KeepAliveHttpBackend();
+        using var relayed = await Relayed.StartAsync(server, goAwayFirst: true);
+
+        Assert.Equal(0, await ReceiveAsync(relayed.Client, new byte[16]));
+        var summary = await relayed.Run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(DrainRelease.ClosedBeforeFirstRequest, summary.Message);
+        Assert.Empty(server.Requests);
+    }
+
+    /// <summary>A clear-text client on loopback, the relay (header insertion) of its connection to the server, and the relay's run.</summary>
+    private sealed record Relayed(Socket Client, TcpRelay Relay, Task<ConnectionSummary> Run) : IDisposable
+    {
+        public static async Task<Relayed> StartAsync(KeepAliveHttpBackend server, bool goAwayFirst = false)
+        {
+            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(1);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!);
+            var accepted = await listener.AcceptAsync();
+            var relay = new TcpRelay(accepted, async ct => new BackendLink(await server.ConnectAsync(ct)), null, null, Exchange());
+            if (goAwayFirst) relay.GoAway();
+            return new Relayed(client, relay, relay.RunAsync());
+        }
+
+        /// <summary>Sends a keep-alive GET for <paramref name="path"/> and reads its answer.</summary>
+        public async Task<string> AskAsync(string path)
+        {
+            await SendAsync(Client, $"GET {path} HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+            return await ReadResponseAsync(Client);
+        }
+
+        public void Dispose()
+        {
+            Relay.Dispose();
+            Client.Dispose();
+        }
+    }
+
+    private static Task<int> ReceiveAsync(Socket socket, Memory<byte> buffer) =>
+        socket.ReceiveAsync(buffer, SocketFlags.None, CancellationToken.None).AsTask().WaitAsync(Bound);
+
+    private static Task SendAsync(Socket socket, string text) => socket.SendAsync(Encoding.ASCII.GetBytes(text));
+
+    /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
+    private static async Task<string> ReadResponseAsync(Socket socket)
+    {
+        var text = new StringBuilder();
+        var one = new byte[1];
+        while (!text.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+        {
+            if (await ReceiveAsync(socket, one) == 0) throw new IOException("closed before the head ended: " + text);
+            text.Append((char)one[0]);
+        }
+        var length = int.Parse(text.ToString().Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.Ordinal))[15..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+        var body = new byte[length];
+        for (var read = 0; read < length;)
+        {
+            var n = await ReceiveAsync(socket, body.AsMemory(read));
+            if (n == 0) throw new IOException("closed in the body");
+            read += n;
+        }
+        return text + Encoding.ASCII.GetString(body);
+    }
+}
