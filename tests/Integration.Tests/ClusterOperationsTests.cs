@@ -61,15 +61,20 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
             $"{load.Succeeded} requests, 0 failed, {load.Retried} connection(s) retried on another node; slowest request {load.Slowest.TotalMilliseconds:F0} ms");
     }
 
-    [Fact]
-    public async Task NodeDrain_KeepAliveClientsUnderHttpReuse_NoFailedRequestAndTheDrainEndsLongBeforeItsTimeout()
+    [Theory]
+    [InlineData("ssl-server 1 http-reuse")]
+    // Header insertion without http-reuse: each client keeps a back-end connection of its own.
+    [InlineData("ssl-server 1 http-header session")]
+    public async Task NodeDrain_KeepAliveClientsOfAnSslServerThatReadsHttp_NoFailedRequestAndTheDrainEndsLongBeforeItsTimeout(string sslServerLine)
     {
         await using var cluster = await LocalCluster.StartAsync(3);
-        await cluster.ConfigureVipAsync(httpReuse: true);
+        await cluster.ConfigureVipAsync(sslServerLine: sslServerLine);
         // Pooled keep-alive connections, as browsers and API clients keep them: busy ones and idle ones.
         await using var load = new ClientLoad([.. new[] { 1, 2, 3 }.Select(cluster.Vip)], workers: 6, TimeSpan.FromSeconds(150), maxRequests: 50_000,
             attempts: 3, keepAlive: true);
         await load.WaitForMoreAsync(600, TimeSpan.FromSeconds(30));
+        // And idle ones: keep-alive clients of node 2 that had their answer and wait (a browser's open tabs).
+        var idle = await IdleKeepAliveClientsAsync(cluster.Vip(2), 20);
 
         var drained = cluster.Nodes[1]!;
         var clock = Stopwatch.StartNew();
@@ -77,6 +82,12 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
         Ok(r);
         var waits = Regex.Match(r.Stdout, @"waits up to (\d+)s for its ([1-9]\d*) open connection");
         Assert.True(waits.Success, r.Stdout);
+        // Each idle client is closed cleanly: close_notify (SslStream reads 0; a connection cut without it throws).
+        var idleEnds = await Task.WhenAll(idle.Select(async c =>
+        {
+            var read = await Record.ExceptionAsync(async () => Assert.Equal(0, await c.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(90))));
+            return (Closed: clock.Elapsed, Error: read);
+        }));
         var exited = await WaitForExitAsync(drained, TimeSpan.FromSeconds(90));
         var drainTime = clock.Elapsed;
         await load.WaitForMoreAsync(300, TimeSpan.FromSeconds(30));
@@ -84,15 +95,53 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
 
         NoFailures(load);
         Assert.Equal(0, exited);
+        Assert.All(idleEnds, e => Assert.Null(e.Error));
+        foreach (var c in idle) await c.DisposeAsync();
         // Each keep-alive client was closed between two requests, or after an answer saying so: none held the node until
         // the drain's deadline, which is where its connections would otherwise have been cut, requests under way with them.
         var timeout = TimeSpan.FromSeconds(int.Parse(waits.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
         Assert.True(drainTime < timeout, $"the drain took {drainTime.TotalSeconds:F1} s, its timeout is {timeout.TotalSeconds} s");
         // Keep-alive it was: many requests per connection.
         Assert.True(load.Succeeded > 5 * load.Connections, $"{load.Succeeded} requests over {load.Connections} connections");
-        output.WriteLine($"drain with keep-alive clients under http-reuse: {waits.Groups[2].Value} open connection(s) at the command, node 2 exited after " +
+        output.WriteLine($"drain with keep-alive clients, {sslServerLine}: {waits.Groups[2].Value} open connection(s) at the command, " +
+            $"{idle.Count} idle ones closed cleanly within {idleEnds.Max(e => e.Closed).TotalSeconds:F1} s, node 2 exited after " +
             $"{drainTime.TotalSeconds:F1} s (drain timeout {timeout.TotalSeconds} s); {load.Succeeded} requests over {load.Connections} connections, 0 failed, " +
             $"{load.Retried} retried on another node; slowest request {load.Slowest.TotalMilliseconds:F0} ms");
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> TLS keep-alive connections to <paramref name="vip"/>, each with one request answered (the
+    /// answer read whole), then left idle.
+    /// </summary>
+    private static async Task<List<System.Net.Security.SslStream>> IdleKeepAliveClientsAsync(Uri vip, int count)
+    {
+        var clients = new List<System.Net.Security.SslStream>();
+        for (var i = 0; i < count; i++)
+        {
+            var tcp = new System.Net.Sockets.TcpClient();
+            await tcp.ConnectAsync(vip.Host, vip.Port);
+            var ssl = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+            await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+            {
+                TargetHost = "localhost",
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            });
+            await ssl.WriteAsync(System.Text.Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+            var head = new System.Text.StringBuilder();
+            var one = new byte[1];
+            while (!head.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
+            {
+                Assert.Equal(1, await ssl.ReadAsync(one));
+                head.Append((char)one[0]);
+            }
+            Assert.StartsWith("HTTP/1.1 200", head.ToString(), StringComparison.Ordinal);
+            var length = Regex.Match(head.ToString(), @"\r\nContent-Length: (\d+)\r\n", RegexOptions.IgnoreCase);
+            Assert.True(length.Success, head.ToString());
+            await ssl.ReadExactlyAsync(new byte[int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)]);
+            clients.Add(ssl);
+        }
+
+        return clients;
     }
 
     [Fact]

@@ -123,13 +123,15 @@ public sealed class LocalCluster : IAsyncDisposable
     /// Module m, proxy list p, the VIP on port <see cref="HttpsPort"/>, configured through node 1 and ready on every node;
     /// with <paramref name="httpReuse"/>, its ssl-server reads HTTP and re-uses back-end connections.
     /// </summary>
-    public async Task ConfigureVipAsync(string extra = "", bool httpReuse = false)
+    /// <param name="sslServerLine">One more line for ssl-server 1 (for example <c>ssl-server 1 http-header session</c>).</param>
+    public async Task ConfigureVipAsync(string extra = "", bool httpReuse = false, string? sslServerLine = null)
     {
         var node = Running.First();
         await node.MakeKeyAsync("k", "c", "localhost");
         var clear = _backend.LocalEndPoint!.Port;
         var text = NodeProcess.OneVip(HttpsPort, clear).Replace($"127.0.0.1 {clear}", $"127.0.0.9 {clear}", StringComparison.Ordinal) + extra;
-        if (httpReuse) text = text.Replace("  ssl-server 1 port", "  ssl-server 1 http-reuse\n  ssl-server 1 port", StringComparison.Ordinal);
+        if (httpReuse) sslServerLine = "ssl-server 1 http-reuse";
+        if (sslServerLine is not null) text = text.Replace("  ssl-server 1 port", $"  {sslServerLine}\n  ssl-server 1 port", StringComparison.Ordinal);
         var r = await node.CtlWithInputAsync(text, "configure", "-");
         Assert.True(r.ExitCode == 0, r.ToString());
         foreach (var n in Running) await n.WaitReadyAsync(TimeSpan.FromSeconds(30));
