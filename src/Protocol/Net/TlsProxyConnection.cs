@@ -30,6 +30,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     // release), and the wait for a keep-alive client's next request to end now (published while it runs; GoAway takes
     // it and cancels it).
     private int _goingAway;
+    private Http.HttpExchange? _exchange;
     private DrainRelease? _drain;
     private CancellationTokenSource? _idleWait;
 
@@ -138,15 +139,22 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
                 dialled = true;
                 var transform = _routes.TransformFor(handshake!);
-                var drain = transform is Http.HttpExchange http ? new DrainRelease(http) : null;
-                if (drain is not null)
+                var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
+                // Under http-reuse the relay's wait is the drain's; without it, the flow's own DrainRelease (none is made
+                // for a flow that does not need it: an idle connection keeps it).
+                var drain = transform is Http.HttpExchange http && reuse is null ? new DrainRelease(http) : null;
+                if (transform is Http.HttpExchange exchange)
                 {
-                    // Published before the drain flag is read, as GoAway sets that flag before it reads this: one sees the other.
+                    // Published before the drain flag is read, as GoAway sets that flag before it reads these: one sees the other.
                     Interlocked.Exchange(ref _drain, drain);
-                    if (GoingAway) drain.GoAway();
+                    Interlocked.Exchange(ref _exchange, exchange);
+                    if (GoingAway)
+                    {
+                        if (drain is not null) drain.GoAway();
+                        else exchange.GoAway();
+                    }
                 }
 
-                var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
                 relay = new RelayState();
                 try
                 {
@@ -289,7 +297,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     if (!GoingAway)
                     {
                         // Bytes, not a stale wake: a wake here leaves the wait a drain can end.
-                        await front.WaitInputAsync(token);
+                        do await front.WaitReadableAsync(token);
+                        while (front.ReadinessStale);
                         silent = false;
                     }
                 }
@@ -411,7 +420,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         grace.CancelAfter(within);
         try
         {
-            await front.WaitInputAsync(grace.Token);
+            do await front.WaitReadableAsync(grace.Token);
+            while (front.ReadinessStale);
         }
         catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
         {
@@ -630,7 +640,9 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     public void GoAway()
     {
         if (Interlocked.Exchange(ref _goingAway, 1) != 0) return;
-        Volatile.Read(ref _drain)?.GoAway();
+        // The flow's DrainRelease tells its exchange; an http-reuse flow has none.
+        if (Volatile.Read(ref _drain) is { } drain) drain.GoAway();
+        else Volatile.Read(ref _exchange)?.GoAway();
         // Taken, never disposed under us: the wait disposes its source only when it takes it back itself.
         Interlocked.Exchange(ref _idleWait, null)?.Cancel();
     }

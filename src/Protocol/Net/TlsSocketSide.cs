@@ -29,7 +29,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // there, so the next receive needs no zero-byte wait of its own (one recvfrom less per request). Only this side's
     // reading loop waits and receives, one step after the other. The socket engine can end a zero-byte wait on a stale
     // readiness event with nothing to read (an edge for bytes a receive took already: common when a request came in two
-    // segments); the read then finds nothing and says so, and the caller waits again (WaitInputAsync does that itself).
+    // segments); the read then finds nothing and says so, and the caller waits again (or asks ReadinessStale first).
     private bool _socketReadable;
     // The last receive filled its buffer: more ciphertext is most likely waiting (a transfer in full flow), so the next
     // receive goes straight to the socket, without a zero-byte wait first (see TcpFrontEnd). The relay's wait skips the
@@ -431,18 +431,12 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     public bool InputWaiting => HasPendingInput || SocketIo.HasBytes(Socket);
 
     /// <summary>
-    /// Waits as <see cref="WaitReadableAsync"/> does, but ends only for something there: input inside the engine, bytes,
-    /// the peer's end, or a failure. A wake on a stale readiness waits again. For the waits whose wake decides more than
-    /// a read does: a keep-alive client's wait for its next request, where a drain closes it when nothing came.
+    /// After <see cref="WaitReadableAsync"/> ended: nothing is there after all (no input inside the engine, no byte, no
+    /// end or failure of the socket; one peek), so the wait's readiness was stale and the caller waits again. For the
+    /// waits whose wake decides more than a read does: a keep-alive client's wait for its next request, where a drain
+    /// closes it when nothing came. Asked in the caller's loop, so that an idle client holds no frame more for it.
     /// </summary>
-    public async ValueTask WaitInputAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            await WaitReadableAsync(cancellationToken);
-            if (HasPendingInput || !_nonBlocking || !SocketIo.NothingYet(Socket)) return;
-        }
-    }
+    public bool ReadinessStale => _nonBlocking && !HasPendingInput && SocketIo.NothingYet(Socket);
 
     /// <summary>True once the peer has finished sending; written by the loop that reads this side, read by the other.</summary>
     public bool InputEnded
