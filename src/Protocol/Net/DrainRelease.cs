@@ -38,9 +38,9 @@ internal sealed class DrainRelease : IIdleReleases
 
     /// <summary>
     /// Relays between the client and the back end until either ends, or a drain ends the relay between two messages.
-    /// <see cref="RelayState.Released"/> in the result means the latter, with nothing from the client waiting: the caller
-    /// closes the client's side (close_notify, FIN) and the back-end connection. The byte counts cover both runs when
-    /// the relay went on after a release.
+    /// <see cref="RelayState.Released"/> in the result means the latter, with nothing from the client waiting: the
+    /// client's side is closed here (close_notify then FIN, or FIN), and the caller closes the back-end connection. The
+    /// byte counts cover every run when the relay went on after a release.
     /// </summary>
     public async Task<RelayState> RelayAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
         CancellationToken cancellationToken, TimeSpan idleTimeout = default)
@@ -52,6 +52,8 @@ internal sealed class DrainRelease : IIdleReleases
                 release: Exchange, releases: this);
             if (!relay.Released || !front.InputWaiting)
             {
+                // Between two messages, like a server closing an idle keep-alive connection: a clean end.
+                if (relay.Released) await front.CloseWriteAsync(cancellationToken);
                 relay.Add(totals);
                 return relay;
             }

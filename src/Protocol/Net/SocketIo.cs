@@ -96,6 +96,15 @@ internal static class SocketIo
         return n >= 0 ? new ValueTask<int>(n) : socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
     }
 
+    /// <summary>
+    /// Receives into <paramref name="buffer"/> right after a wait found the socket readable (or a read filled its
+    /// buffer), as <see cref="ReceiveAsync"/> does, but never waits on a non-blocking socket: -1 when nothing was there
+    /// after all (the wait's readiness was stale, or the guess wrong), so that the caller waits again where it waits.
+    /// 0 at EOF.
+    /// </summary>
+    public static ValueTask<int> ReceiveOrNothingAsync(Socket socket, bool nonBlocking, Memory<byte> buffer, CancellationToken cancellationToken) =>
+        nonBlocking ? new ValueTask<int>(ReceiveNow(socket, buffer.Span)) : socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+
     /// <summary>A send that never waits, on a non-blocking socket: the bytes the socket took now (0 when its buffer is full); a failure throws.</summary>
     public static int SendNow(Socket socket, ReadOnlySpan<byte> data)
     {

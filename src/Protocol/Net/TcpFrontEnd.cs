@@ -64,21 +64,14 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         int asked = Math.Min(maxCount, SocketIo.BufferSize);
         try
         {
-            if (_nonBlocking)
+            // A read follows a wait (or a full read). Nothing there means the wait's readiness was stale (an edge the
+            // socket engine saw for bytes an earlier receive took) or the guess wrong: the caller waits again, so that a
+            // client idle between two messages is back in its wait, where a release or a drain finds it.
+            n = await SocketIo.ReceiveOrNothingAsync(socket, _nonBlocking, buffer.AsMemory(0, asked), cancellationToken);
+            if (n < 0)
             {
-                // A read follows a wait (or a full read). Nothing there means the wait's readiness was stale (an edge the
-                // socket engine saw for bytes an earlier receive took) or the guess wrong: the caller waits again, so
-                // that a client idle between two messages is back in its wait, where a release or a drain finds it.
-                n = SocketIo.ReceiveNow(socket, buffer.AsSpan(0, asked));
-                if (n < 0)
-                {
-                    _lastReadFull = false;
-                    return new FrontEndRead(0, false);
-                }
-            }
-            else
-            {
-                n = await SocketIo.ReceiveAsync(socket, _nonBlocking, buffer.AsMemory(0, asked), cancellationToken);
+                _lastReadFull = false;
+                return new FrontEndRead(0, false);
             }
         }
         catch (SocketException e)

@@ -92,8 +92,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
                 (error, message) = (relay.Error, relay.Message);
                 if (relay.Released)
                 {
-                    // A drain ended it between two messages: the client gets a FIN, the back-end connection is closed.
-                    await front.CloseWriteAsync(_lifetime.Token);
+                    // A drain ended it between two messages: the client had its FIN, the back-end connection is closed below.
                     message = _drain!.ClosedMessage;
                 }
                 else if (error.CutsTheAnswer())

@@ -148,11 +148,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     // Published before the drain flag is read, as GoAway sets that flag before it reads these: one sees the other.
                     Interlocked.Exchange(ref _drain, drain);
                     Interlocked.Exchange(ref _exchange, exchange);
-                    if (GoingAway)
-                    {
-                        if (drain is not null) drain.GoAway();
-                        else exchange.GoAway();
-                    }
+                    if (GoingAway) TellGoAway();
                 }
 
                 relay = new RelayState();
@@ -231,8 +227,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         totals.Add(relay);
         if (relay.Released)
         {
-            // A drain ended it between two messages: the client is closed cleanly, the back-end connection with it.
-            await front.CloseWriteAsync(_lifetime.Token);
+            // A drain ended it between two messages: the client was closed cleanly, the back-end connection goes with it.
             return (ProxyError.None, drain!.ClosedMessage);
         }
 
@@ -640,11 +635,16 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     public void GoAway()
     {
         if (Interlocked.Exchange(ref _goingAway, 1) != 0) return;
-        // The flow's DrainRelease tells its exchange; an http-reuse flow has none.
-        if (Volatile.Read(ref _drain) is { } drain) drain.GoAway();
-        else Volatile.Read(ref _exchange)?.GoAway();
+        TellGoAway();
         // Taken, never disposed under us: the wait disposes its source only when it takes it back itself.
         Interlocked.Exchange(ref _idleWait, null)?.Cancel();
+    }
+
+    /// <summary>Tells the flow's HTTP exchange, if any, that the node drains: through its DrainRelease (an http-reuse flow has none). Idempotent.</summary>
+    private void TellGoAway()
+    {
+        if (Volatile.Read(ref _drain) is { } drain) drain.GoAway();
+        else Volatile.Read(ref _exchange)?.GoAway();
     }
 
     private bool GoingAway => Volatile.Read(ref _goingAway) != 0;

@@ -338,19 +338,14 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         byte[] buffer = SocketIo.Rent();
         try
         {
-            int n;
-            if (staleIsNothing && _nonBlocking)
+            var into = buffer.AsMemory(0, SocketIo.BufferSize);
+            int n = await (staleIsNothing
+                ? SocketIo.ReceiveOrNothingAsync(Socket, _nonBlocking, into, cancellationToken)
+                : SocketIo.ReceiveAsync(Socket, _nonBlocking, into, cancellationToken));
+            if (n < 0)
             {
-                n = SocketIo.ReceiveNow(Socket, buffer.AsSpan(0, SocketIo.BufferSize));
-                if (n < 0)
-                {
-                    _lastReceiveFull = false;
-                    return -1;
-                }
-            }
-            else
-            {
-                n = await SocketIo.ReceiveAsync(Socket, _nonBlocking, buffer.AsMemory(0, SocketIo.BufferSize), cancellationToken);
+                _lastReceiveFull = false;
+                return -1;
             }
 
             _lastReceiveFull = n == SocketIo.BufferSize;
