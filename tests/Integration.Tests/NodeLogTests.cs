@@ -26,9 +26,15 @@ public sealed class NodeLogTests
         Assert.True(applied.ExitCode == 0, applied.ToString());
         await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
 
-        // Four clients whose handshake succeeds but whose destination refuses; then one that sends no TLS at all.
+        // Four clients whose handshake succeeds but whose destination refuses; then a port check, and one that sends no TLS at all.
         for (var i = 0; i < 4; i++)
             Assert.NotEqual(0, (await Run.ProcessAsync("curl", ["-sSk", "--max-time", "10", $"https://127.0.0.1:{https}/"], null, TimeSpan.FromSeconds(15))).ExitCode);
+        // A port check (connect, close without a byte), as a load balancer in front sends: no line, its own outcome.
+        using (var check = new TcpClient())
+        {
+            await check.ConnectAsync("127.0.0.1", https);
+        }
+
         using (var garbage = new TcpClient())
         {
             await garbage.ConnectAsync("127.0.0.1", https);
@@ -63,6 +69,7 @@ public sealed class NodeLogTests
         var metrics = await http.GetStringAsync(new Uri($"http://127.0.0.1:{node.AdminPort}/metrics"));
         Assert.Matches(@"sslcluster_connections_ended_total\{node=""[^""]+"",module=""m"",virtual=""127\.0\.0\.1"",port=""\d+"",outcome=""BackendConnectFailed"",side=""backend""\} 4\n", metrics);
         Assert.Matches(@"outcome=""ClientHandshakeFailed"",side=""client""\} 1\n", metrics);
+        Assert.Matches(@"outcome=""ClientClosedEmpty"",side=""none""\} 1\n", metrics);
         // Three refused connects in a row set the server aside (the fourth client found no other and tried it anyway).
         Assert.Matches($@"sslcluster_backend_avoided\{{node=""[^""]+"",service=""127\.0\.0\.1:{dead}""\}} 1\n", metrics);
     }

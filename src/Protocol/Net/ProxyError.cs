@@ -74,6 +74,13 @@ public enum ProxyError
     /// connection is reset, never ended cleanly.
     /// </summary>
     BackendTruncated,
+
+    /// <summary>
+    /// The client closed its connection (FIN or reset) before sending a single byte: a port check of a load balancer
+    /// or monitor in front, or a preconnect its browser dropped. Not a failure (HAProxy's "null connection"): neither
+    /// logged nor counted as a failed handshake; counted as "conns closed empty".
+    /// </summary>
+    ClientClosedEmpty,
 }
 
 /// <summary>Helpers for <see cref="ProxyError"/>.</summary>
@@ -125,6 +132,7 @@ public static class ProxyErrorExtensions
         ProxyError.Aborted => "connection aborted by the proxy",
         ProxyError.InternalError => "internal error in the proxy",
         ProxyError.IdleTimeout => "closed after the idle timeout",
+        ProxyError.ClientClosedEmpty => "client closed before sending anything (a port check)",
         _ => error.ToString(),
     };
 }

@@ -694,7 +694,9 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             var ssl = front.Connection;
             if (status is null)
             {
-                return (ProxyError.ClientHandshakeFailed, $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes", null);
+                return front.BytesReceived == 0
+                    ? (ProxyError.ClientClosedEmpty, EmptyMessage, null)
+                    : (ProxyError.ClientHandshakeFailed, $"client closed the connection during the TLS handshake after {front.BytesReceived} bytes", null);
             }
 
             var chosen = ssl.SelectedContext?.Tag as TlsFrontEndBinding;
@@ -761,13 +763,18 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         }
         catch (SocketException e)
         {
-            return (ProxyError.ClientReset, "client connection failed during the handshake: " + SocketIo.Describe(e), null);
+            return front.BytesReceived == 0
+                ? (ProxyError.ClientClosedEmpty, EmptyMessage + " (reset: " + SocketIo.Describe(e) + ")", null)
+                : (ProxyError.ClientReset, "client connection failed during the handshake: " + SocketIo.Describe(e), null);
         }
         catch (ObjectDisposedException) when (IsAborted)
         {
             return (ProxyError.Aborted, "aborted during the TLS handshake", null);
         }
     }
+
+    /// <summary>A client that closed before its first byte: a port check (HAProxy's "null connection"), not a failed handshake.</summary>
+    private const string EmptyMessage = "client closed the connection before sending anything (a port check)";
 
     /// <summary>
     /// The leaf the handshake sent. Of an ssl-server with both key types: under TLS 1.2 the one the suite names (ECDSA

@@ -39,7 +39,7 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
     public static string PhaseOf(ProxyError outcome, bool handshakeDone) => outcome switch
     {
         ProxyError.ClientHandshakeTimeout or ProxyError.ClientHandshakeFailed or ProxyError.ClientServerNameRejected
-            or ProxyError.ClientCertificateRejected => "client handshake",
+            or ProxyError.ClientCertificateRejected or ProxyError.ClientClosedEmpty => "client handshake",
         ProxyError.ClientAlertReceived or ProxyError.ClientProtocolError or ProxyError.ClientReset or ProxyError.ClientTruncated =>
             handshakeDone ? "relay" : "client handshake",
         ProxyError.BackendConnectFailed or ProxyError.BackendConnectTimeout => "backend connect",
@@ -68,8 +68,10 @@ public sealed partial class ConnectionLog(ILogger logger, TimeProvider time)
         ArgumentNullException.ThrowIfNull(summary);
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(state);
-        // Normal ends, our own aborts (drain, kill) and idle timeouts are not failures: the metrics count them.
-        if (summary.Error is ProxyError.None or ProxyError.Aborted or ProxyError.IdleTimeout || !logger.IsEnabled(LogLevel.Information)) return;
+        // Normal ends, our own aborts (drain, kill), idle timeouts and clients that sent nothing (port checks) are not
+        // failures: the metrics count them.
+        if (summary.Error is ProxyError.None or ProxyError.Aborted or ProxyError.IdleTimeout or ProxyError.ClientClosedEmpty
+            || !logger.IsEnabled(LogLevel.Information)) return;
         var client = state.Client?.ToString() ?? "?";
         var phase = tls ? PhaseOf(summary.Error, summary.Handshake is not null) : PhaseOf(summary.Error, handshakeDone: true);
         var side = summary.Error.Side();

@@ -641,7 +641,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             {
                 // The outcome first: a report taken in between never shows a connection gone without how it ended.
                 counters.Outcome(summary.Error);
-                counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent);
+                counters.Closed(summary.Handshake is not null, summary.ClientBytesReceived, summary.ClientBytesSent, empty: summary.Error == ProxyError.ClientClosedEmpty);
                 counters.ClientAuth(summary.RefusedClientAuth);
                 state.End(summary.Error);
                 runtime.Log.Ended(summary, runtime.Plan, state, tls: true);

@@ -143,8 +143,12 @@ public sealed class FlowCounters
         if (resumed) Interlocked.Increment(ref _resumed);
     }
 
-    /// <summary>A connection ended; <paramref name="handshakeDone"/> says which gauge it leaves.</summary>
-    public void Closed(bool handshakeDone, long bytesFromClient, long bytesToClient)
+    /// <summary>
+    /// A connection ended; <paramref name="handshakeDone"/> says which gauge it leaves. One that ends without its
+    /// handshake is a failed handshake, unless the client never sent a byte (<paramref name="empty"/>, a port check):
+    /// that one attempted nothing.
+    /// </summary>
+    public void Closed(bool handshakeDone, long bytesFromClient, long bytesToClient, bool empty = false)
     {
         if (handshakeDone)
         {
@@ -153,7 +157,7 @@ public sealed class FlowCounters
         else
         {
             Interlocked.Decrement(ref _handshaking);
-            Interlocked.Increment(ref _handshakesFailed);
+            if (!empty) Interlocked.Increment(ref _handshakesFailed);
         }
         Interlocked.Decrement(ref _open);
         Interlocked.Add(ref _bytesFromClients, bytesFromClient);
@@ -261,7 +265,7 @@ public static class StatNames
     /// <summary>Whether an outcome is a TCP statistic (the others are SSL ones): a normal close, resets, timeouts, connects.</summary>
     public static bool IsTcp(Net.ProxyError outcome) => outcome is Net.ProxyError.None or Net.ProxyError.ClientReset or Net.ProxyError.IdleTimeout
         or Net.ProxyError.Aborted or Net.ProxyError.BackendConnectFailed or Net.ProxyError.BackendConnectTimeout or Net.ProxyError.BackendReset
-        or Net.ProxyError.InternalError;
+        or Net.ProxyError.InternalError or Net.ProxyError.ClientClosedEmpty;
 
     /// <summary>The total of one client-authentication result under the revocation method that decided it (null: none did, named <c>none_decided</c> as in /metrics).</summary>
     public static string Auth(Tls.ClientAuthResult result, Config.RevocationMethod? method) =>

@@ -135,6 +135,7 @@ public static class SslProxyStats
         Pairs(o,
             ("conns accepted", legs.Clients.Accepted), ("conns open", legs.Clients.TcpProxyFlows),
             ("conns closed normally", r.Total(StatNames.Ended(ProxyError.None))), ("conns reset by clients", r.Total(StatNames.Ended(ProxyError.ClientReset))),
+            ("conns closed empty", r.Total(StatNames.Ended(ProxyError.ClientClosedEmpty))),
             ("conns idle timed out", r.Total(StatNames.Ended(ProxyError.IdleTimeout))), ("conns aborted", r.Total(StatNames.Ended(ProxyError.Aborted))),
             ("server connect failures", r.Total(StatNames.Ended(ProxyError.BackendConnectFailed))), ("server connect timeouts", r.Total(StatNames.Ended(ProxyError.BackendConnectTimeout))),
             ("server resets", r.Total(StatNames.Ended(ProxyError.BackendReset))), ("internal errors", r.Total(StatNames.Ended(ProxyError.InternalError))),

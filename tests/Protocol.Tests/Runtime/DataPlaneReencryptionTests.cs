@@ -62,7 +62,7 @@ public sealed class DataPlaneReencryptionTests
 
     private sealed class Fixture : IDisposable
     {
-        public Fixture(int serverPort, bool cacert, TestCertificateAuthority ca)
+        public Fixture(int serverPort, bool cacert, TestCertificateAuthority ca, Microsoft.Extensions.Logging.ILogger? connections = null)
         {
             MasterKey = MasterKey.CreateRandom();
             var protector = new KeyProtector(MasterKey);
@@ -77,7 +77,10 @@ public sealed class DataPlaneReencryptionTests
             var result = ConfigParser.Parse(Config(serverPort, cacert));
             Assert.True(result.Succeeded, string.Join("\n", result.Errors));
             Plan = RuntimePlan.Build(1, result.Config!);
-            DataPlane = new DataPlane(MasterKey, AddressMap.Parse("10.50.0.4=127.0.0.1"), TimeSpan.FromSeconds(5));
+            DataPlane = new DataPlane(MasterKey, AddressMap.Parse("10.50.0.4=127.0.0.1"), TimeSpan.FromSeconds(5))
+            {
+                Log = new ConnectionLog(connections ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System),
+            };
             Listener = Plan.Listeners.Single(l => l.Port == 443);
             Runtime = DataPlane.Build(Plan, Listener, Files);
         }
@@ -193,5 +196,63 @@ public sealed class DataPlaneReencryptionTests
         Assert.Equal((0L, 0L, 0L), (row.TcpProxyFlows, row.ActiveSslFlows, row.InHandshake));
         Assert.Equal((1L, 0L, 1L), (row.Accepted, row.HandshakesCompleted, row.HandshakesFailed));
         Assert.Equal(0, fixture.DataPlane.Gauges.Current("bessl"));
+    }
+
+    /// <summary>Connection log lines, as the node's logger gets them.</summary>
+    private sealed class LogLines : Microsoft.Extensions.Logging.ILogger
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<(int Id, string Message)> Lines { get; } = new();
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) => Lines.Enqueue((eventId.Id, formatter(state, exception)));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunAsync_ClientClosesBeforeItsFirstByte_CountedAsEmptyNeitherFailedNorLogged(bool reset)
+    {
+        // A load balancer's or monitor's port check: connect, then close (FIN) or abort (RST) without a byte. Forty of
+        // them, as a few checkers over some minutes send, then one client that sends a byte of garbage and closes.
+        using var ca = TestCertificateAuthority.Create();
+        var log = new LogLines();
+        using var fixture = new Fixture(1, cacert: false, ca, log);
+        var module = fixture.Listener.Modules.Single();
+        var front = fixture.DataPlane.Flows.For("ssl2", "10.50.0.1", 443);
+        for (var i = 0; i < 40; i++)
+        {
+            var (test, relayEnd) = await PairAsync();
+            var run = fixture.Runtime.RunAsync(relayEnd, module, front, new ConnectionState(i, "ssl2", null, DateTimeOffset.UtcNow), CancellationToken.None);
+            if (reset) test.LingerState = new System.Net.Sockets.LingerOption(true, 0);
+            test.Dispose();
+            await run.WaitAsync(Bound);
+        }
+
+        Assert.Equal(40, front.Ended(SslCluster.Protocol.Net.ProxyError.ClientClosedEmpty));
+        Assert.Equal((0L, 0L, 0L), (front.HandshakesCompleted, front.HandshakesFailed, front.InHandshake));
+        Assert.Equal(0L, front.TcpProxyFlows);
+        Assert.Empty(log.Lines);
+        Assert.Equal(0, fixture.DataPlane.Gauges.Current("bessl")); // no back end was dialled
+
+        var (garbage, garbageEnd) = await PairAsync();
+        var last = fixture.Runtime.RunAsync(garbageEnd, module, front, new ConnectionState(41, "ssl2", null, DateTimeOffset.UtcNow), CancellationToken.None);
+        using (garbage)
+        {
+            await garbage.SendAsync(new byte[] { 0x16 }, System.Net.Sockets.SocketFlags.None);
+            garbage.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            await ReadToEndAsync(garbage);
+        }
+
+        await last.WaitAsync(Bound);
+        Assert.Equal(1L, front.HandshakesFailed);
+        Assert.Equal(1, front.Ended(SslCluster.Protocol.Net.ProxyError.ClientHandshakeFailed));
+        var line = Assert.Single(log.Lines);
+        Assert.Equal(1001, line.Id);
+        Assert.Contains("after 1 bytes", line.Message, StringComparison.Ordinal);
     }
 }
