@@ -64,6 +64,50 @@ public sealed class DrainTests
     }
 
     [Fact]
+    public async Task Sigterm_IdleKeepAliveClientsThatAgreedHttp11_ClosedCleanlyAndTheNodeExitsLongBeforeItsDrainTimeout()
+    {
+        // The default configuration (nothing that reads HTTP): clients that agree http/1.1 by ALPN, as browsers and
+        // curl do, one answered request each, then idle, as open tabs are. Before, they held the drain to its 30 s
+        // deadline and were cut there.
+        var (node, backend, https) = await StartAsync((https, clear) => NodeProcess.OneVip(https, clear));
+        using var _ = node;
+        await using var __ = backend;
+        var clients = new List<System.Net.Security.SslStream>();
+        try
+        {
+            for (var i = 0; i < 30; i++)
+            {
+                var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, https);
+                var ssl = new System.Net.Security.SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+                clients.Add(ssl);
+                await ssl.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+                {
+                    TargetHost = "localhost",
+                    RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                    ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http11],
+                });
+                Assert.Equal(System.Net.Security.SslApplicationProtocol.Http11, ssl.NegotiatedApplicationProtocol);
+                await ssl.WriteAsync("GET /bytes/100 HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
+                await SslCluster.TestSupport.HttpAnswer.ReadAsync(ssl);
+            }
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+            // close_notify: SslStream reads 0 (a connection cut without it throws).
+            foreach (var ssl in clients) Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+            var closed = clock.Elapsed;
+            Assert.Equal(0, await exit);
+            Assert.True(closed < TimeSpan.FromSeconds(5), $"the idle clients were closed after {closed.TotalSeconds:F1} s");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+        }
+        finally
+        {
+            foreach (var ssl in clients) await ssl.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Sigterm_DownloadStillRunningAtTheDrainTimeout_IsClosedThenNodeExits()
     {
         // The drain gives open connections 1 s; the drain phase itself would wait 6 s (drain-timeout + 5 s).

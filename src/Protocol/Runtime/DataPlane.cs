@@ -494,6 +494,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         private readonly ConcurrentDictionary<(string, int), TargetBalancer> _destinations = new();
         private readonly Profiles _profiles = new(owner, files, leases);
 
+        // Decided once per module for this revision, not per connection (it walks every ssl-server's suites).
+        private readonly Dictionary<string, TlsEngine> _engines = listener.Modules.ToDictionary(m => m.Name, owner.EngineFor, StringComparer.Ordinal);
+
         private ConnectionLog Log => owner.Log;
 
         // Not async: the connection's own run is the task, so that an idle connection keeps no frame of this method.
@@ -505,7 +508,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var options = _options.GetOrAdd(timeout, static (seconds, baseOptions) => baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) },
                 owner._baseOptions);
             counters.Accept();
-            var engine = owner.EngineFor(module);
+            var engine = _engines.TryGetValue(module.Name, out var decided) ? decided : owner.EngineFor(module);
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             var flow = new TlsFlow(this, module, counters, state, learn);
@@ -527,18 +530,27 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         /// <summary>
         /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
-        /// insertion for an HTTP/1.x client); null otherwise.
+        /// insertion for an HTTP/1.x client), or when the client agreed HTTP/1.x by ALPN; null otherwise (a layer-4 flow).
         /// </summary>
+        /// <remarks>
+        /// A client that agreed <c>http/1.1</c> by ALPN speaks HTTP/1.1, so its flow is framed even when nothing is
+        /// inserted or rewritten: the bytes pass unchanged (bytes that turn out not to be HTTP/1.x pass untouched, as
+        /// under header insertion), and a drain can then close the client between two messages instead of cutting it at
+        /// its deadline (docs/cluster.md, "Drain"). A client without ALPN may speak anything: its flow stays layer 4.
+        /// </remarks>
         private IRelayTransform? TransformFor(HandshakeInfo info, FlowCounters counters)
         {
             var server = (SslServerPlan)info.Tag!;
             var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
             var reuse = Reuses(server, info);
             var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
-            return rules.HasRules || reuse || insertion is not null ? new HttpExchange(rules, reuse, insertion) : null;
+            return rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info) ? new HttpExchange(rules, reuse, insertion) : null;
         }
 
-        private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null or "http/1.1" or "http/1.0";
+        private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null || AgreedHttpOne(info);
+
+        /// <summary>The client named HTTP/1.x by ALPN (not only "did not name another protocol").</summary>
+        private static bool AgreedHttpOne(HandshakeInfo info) => info.ApplicationProtocol is "http/1.1" or "http/1.0";
 
         /// <summary>http-reuse applies to HTTP/1.x clients; a client that agreed h2 by ALPN has its flow passed through.</summary>
         private static bool Reuses(SslServerPlan server, HandshakeInfo info) =>

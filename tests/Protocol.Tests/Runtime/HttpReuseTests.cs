@@ -98,13 +98,14 @@ public sealed class HttpReuseTests
         /// One client connection run through the node under <paramref name="state"/>, as its actor runs it: the client's
         /// socket, the node's run, and the client's TLS stream once the handshake is done.
         /// </summary>
-        public async Task<Open> OpenAsync(ConnectionState state)
+        /// <param name="alpn">The protocol the client offers by ALPN; null offers none.</param>
+        public async Task<Open> OpenAsync(ConnectionState state, string? alpn = null)
         {
             var (test, relayEnd) = await PairAsync();
             var run = RunAsync(relayEnd, state);
             try
             {
-                return new Open(test, run, await HandshakeAsync(test));
+                return new Open(test, run, await HandshakeAsync(test, alpn));
             }
             catch
             {
@@ -118,13 +119,14 @@ public sealed class HttpReuseTests
             Runtime.RunAsync(relayEnd, Listener.Modules.Single(), DataPlane.Flows.For("ssl2", "10.60.0.1", 443), state, CancellationToken.None);
 
         /// <summary>The client's TLS handshake over <paramref name="test"/> (the pair's client end).</summary>
-        public static async Task<SslStream> HandshakeAsync(Socket test)
+        public static async Task<SslStream> HandshakeAsync(Socket test, string? alpn = null)
         {
             var ssl = new SslStream(new NetworkStream(test, ownsSocket: false));
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = "vip.test",
                 RemoteCertificateValidationCallback = (_, _, _, _) => true,
+                ApplicationProtocols = alpn is null ? null : [new SslApplicationProtocol(alpn)],
             }).WaitAsync(Bound);
             return ssl;
         }
@@ -201,21 +203,7 @@ public sealed class HttpReuseTests
     }
 
     /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
-    internal static async Task<string> ReadResponseAsync(SslStream ssl)
-    {
-        var text = new StringBuilder();
-        var one = new byte[1];
-        while (!text.ToString().EndsWith("\r\n\r\n", StringComparison.Ordinal))
-        {
-            if (await ssl.ReadAsync(one) == 0) throw new IOException("closed before the head ended: " + text);
-            text.Append((char)one[0]);
-        }
-        var length = int.Parse(text.ToString().Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.Ordinal))[15..].Trim(),
-            System.Globalization.CultureInfo.InvariantCulture);
-        var body = new byte[length];
-        await ssl.ReadExactlyAsync(body);
-        return text + Encoding.ASCII.GetString(body);
-    }
+    internal static Task<string> ReadResponseAsync(SslStream ssl) => HttpAnswer.ReadAsync(ssl);
 
     [Fact]
     public async Task RunAsync_StateAbortedWhileTheClientIsIdleBetweenRequests_ClosesTheClientAndEndsAborted()
