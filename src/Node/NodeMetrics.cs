@@ -49,7 +49,7 @@ internal sealed class NodeMetrics(string node)
         ModuleFamily("sslcluster_ssl_flows_in_handshake", "Connections of a module in the TLS handshake on this node now.", "gauge", c => c.InHandshake);
         ModuleFamily("sslcluster_connections_accepted_total", "Connections of a module accepted by this node.", "counter", c => c.Accepted);
         ModuleFamily("sslcluster_handshakes_completed_total", "TLS handshakes completed on this node.", "counter", c => c.HandshakesCompleted);
-        ModuleFamily("sslcluster_handshakes_failed_total", "Connections that ended before completing a handshake on this node.", "counter", c => c.HandshakesFailed);
+        ModuleFamily("sslcluster_handshakes_failed_total", "Connections that ended before completing a handshake on this node (a client that sent nothing, a port check, is not one).", "counter", c => c.HandshakesFailed);
         ModuleFamily("sslcluster_sessions_resumed_total", "Handshakes on this node that resumed a session.", "counter", c => c.Resumed);
         ModuleFamily("sslcluster_client_bytes_received_total", "Application bytes received from clients by this node.", "counter", c => c.BytesFromClients);
         ModuleFamily("sslcluster_client_bytes_sent_total", "Application bytes sent to clients by this node.", "counter", c => c.BytesToClients);

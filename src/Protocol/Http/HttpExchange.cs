@@ -5,7 +5,8 @@ using SslCluster.Protocol.Net;
 namespace SslCluster.Protocol.Http;
 
 /// <summary>
-/// One TLS-terminated HTTP/1.x flow as the relay's transform, for ssl-servers that read HTTP: with
+/// One TLS-terminated HTTP/1.x flow as the relay's transform, for ssl-servers that read HTTP and for clients that agreed
+/// <c>http/1.1</c> by ALPN (framed only, so that a drain can close them between two messages): with
 /// <c>ssl-server N urlrewrite</c>, the Location header of 300-series responses is rewritten by the ssl-server's
 /// <see cref="UrlRewriter"/>; with <c>ssl-server N http-reuse</c>, the back-end connection outlives the client's (see
 /// <see cref="RequestFramer"/>): a client's <c>Connection: close</c> is answered by us, with <c>Connection: close</c> in
@@ -105,6 +106,9 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
 
     /// <inheritdoc />
     public RequestEnd EndRequests() => _requests.EndInput();
+
+    /// <inheritdoc />
+    public void CompleteRequests(IBufferWriter<byte> output) => _requests.Complete(output);
 
     /// <summary>
     /// The node is draining (any thread): the next request the client sends is its last, answered with

@@ -87,6 +87,22 @@ internal static class HttpHead
         return n < 0 ? data.Length : n;
     }
 
+    /// <summary>The longest method <see cref="CannotStartRequestLine"/> waits for (the registered ones are at most 17 bytes).</summary>
+    internal const int MaxMethodBytes = 32;
+
+    /// <summary>
+    /// Whether the first bytes of a message, before its line end has come, can no longer begin a request line: a method of
+    /// visible characters (as <see cref="TryParseRequestLine(ReadOnlySpan{byte}, out RequestKind, out int)"/> takes them)
+    /// then a space. So bytes that are not HTTP/1.x are known as such at once, not held until a line feed that may never
+    /// come.
+    /// </summary>
+    public static bool CannotStartRequestLine(ReadOnlySpan<byte> held)
+    {
+        var end = held.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E);
+        if (end < 0) return held.Length > MaxMethodBytes;
+        return end == 0 || end > MaxMethodBytes || held[end] != ' ';
+    }
+
     /// <summary>The first line of a head without its line end, and where the header lines start.</summary>
     private static ReadOnlySpan<byte> StartLine(ReadOnlySpan<byte> head, out int headersStart)
     {

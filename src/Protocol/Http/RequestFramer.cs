@@ -217,11 +217,17 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             {
                 case HeadStatus.NeedMore:
                     // An HTTP/0.9 request ("GET /path" and a line end) never brings a blank line: judge the request
-                    // line as soon as it is whole, so that its response is not waited for as a head.
-                    if (!_lineChecked && _head.Held.Contains((byte)'\n'))
+                    // line as soon as it is whole, so that its response is not waited for as a head. Bytes that cannot
+                    // begin a request line are judged at once: a client that speaks something else may send a short
+                    // message with no line feed and wait for its answer.
+                    if (!_lineChecked)
                     {
-                        if (!HttpHead.TryParseRequestLine(_head.Held, out _, out _)) StopOrRefuse(output, _head.Held.Length);
-                        _lineChecked = true;
+                        var wholeLine = _head.Held.Contains((byte)'\n');
+                        if (wholeLine || HttpHead.CannotStartRequestLine(_head.Held))
+                        {
+                            if (!wholeLine || !HttpHead.TryParseRequestLine(_head.Held, out _, out _)) StopOrRefuse(output, _head.Held.Length);
+                            _lineChecked = true;
+                        }
                     }
                     return;
                 case HeadStatus.TooLarge:
@@ -454,6 +460,17 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
             _singleUse = true;
         }
+    }
+
+    /// <summary>
+    /// The client finished sending (client thread, before <see cref="EndInput"/>): an unfinished head it left is passed
+    /// on as it is, as a relay at layer 4 would, since the server judges it; under header insertion it goes nowhere
+    /// (nothing is inserted into it), and after a request that asked to close nothing more is forwarded.
+    /// </summary>
+    public void Complete(IBufferWriter<byte> output)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (insertion is null && !_stopped && !_head.IsEmpty && !RequestsEnded) Stop(output);
     }
 
     /// <summary>

@@ -77,7 +77,7 @@ public enum ProxyError
 
     /// <summary>
     /// The client closed its connection (FIN or reset) before sending a single byte: a port check of a load balancer
-    /// or monitor in front, or a preconnect its browser dropped. Not a failure (HAProxy's "null connection"): neither
+    /// or monitor in front. Not a failure (HAProxy's "null connection"): neither
     /// logged nor counted as a failed handshake; counted as "conns closed empty".
     /// </summary>
     ClientClosedEmpty,

@@ -303,6 +303,13 @@ internal static class RelayPump
                 }
             }
 
+            if (output is not null && transform?.RequestsRefused != true)
+            {
+                // What the client left of a message it did not finish goes on before its end, as at layer 4.
+                transform!.CompleteRequests(output);
+                if (output.Count > 0) await SendOutputAsync(backend, null, output, state, toClient: false, token);
+            }
+
             switch (transform?.EndRequests() ?? Http.RequestEnd.HalfClose)
             {
                 case Http.RequestEnd.HalfClose:

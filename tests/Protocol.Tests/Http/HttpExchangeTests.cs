@@ -48,6 +48,54 @@ public sealed class HttpExchangeTests
         return (S(output.WrittenSpan), rewriter);
     }
 
+    [Theory]
+    [InlineData("\u0001\u0002PING")] // a byte no method holds, first
+    [InlineData("HELLO\tthere")] // a method-like word, then not a space
+    [InlineData("ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGH")] // no space within the longest method we wait for
+    public void ProcessRequest_BytesThatCannotBeginARequestLineAndNoLineEnd_PassedAtOnce(string read)
+    {
+        // A client that speaks something else may send a short message with no line feed and wait for its answer.
+        using var exchange = new HttpExchange(null);
+        Assert.Equal(read, Forward(exchange, read));
+        Assert.Equal("more", Forward(exchange, "more"));
+    }
+
+    [Fact]
+    public void CompleteRequests_ClientEndedInTheMiddleOfAHead_WhatItSentIsPassedOnAsAtLayer4()
+    {
+        using var exchange = new HttpExchange(null);
+        Assert.Equal("", Forward(exchange, "GET /x HTTP/1.1\r\nHost: a\r\n"));
+
+        var output = new ArrayBufferWriter<byte>();
+        exchange.CompleteRequests(output);
+
+        Assert.Equal("GET /x HTTP/1.1\r\nHost: a\r\n", S(output.WrittenSpan));
+    }
+
+    [Fact]
+    public void CompleteRequests_UnderHeaderInsertion_AnUnfinishedHeadGoesNowhere()
+    {
+        // Nothing is inserted into a head that never ended, so it is not passed on without the inserted lines.
+        using var exchange = new HttpExchange(null, insertion: RequestHeaderInsertion.Create([new("X-Offload", "yes")]));
+        Assert.Equal("", Forward(exchange, "GET /x HTTP/1.1\r\nHost: a\r\n"));
+
+        var output = new ArrayBufferWriter<byte>();
+        exchange.CompleteRequests(output);
+
+        Assert.Equal(0, output.WrittenCount);
+    }
+
+    [Theory]
+    [InlineData("G", "ET / HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("PROPPATCH", " /x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET /path?q", "=1 HTTP/1.1\r\nHost: a\r\n\r\n")]
+    public void ProcessRequest_TheStartOfARequestLine_HeldUntilTheHeadIsWhole(string first, string rest)
+    {
+        using var exchange = new HttpExchange(null);
+        Assert.Equal("", Forward(exchange, first));
+        Assert.Equal(first + rest, Forward(exchange, rest));
+    }
+
     [Fact]
     public void Process_RedirectToMatchingHost_RewritesLocation()
     {

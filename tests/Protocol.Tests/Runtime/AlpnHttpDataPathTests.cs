@@ -44,22 +44,43 @@ public sealed class AlpnHttpDataPathTests
         Assert.Equal("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 28\r\n\r\nconnection 1 request 2 /two\n", two);
     }
 
-    [Fact]
-    public async Task RunAsync_ClientAgreedHttp11ButSpeaksSomethingElse_ItsBytesPassUntouchedBothWays()
+    [Theory]
+    [InlineData("HELLO not http\r\n", 20_000)] // a line that is not a request line, then binary bytes
+    [InlineData("\u0000\u0001PING", 6)] // a short message with no line end, whose sender waits for its answer
+    public async Task RunAsync_ClientAgreedHttp11ButSpeaksSomethingElse_ItsBytesPassUntouchedAndAtOnce(string start, int length)
     {
-        // A client that named http/1.1 and then sent no HTTP: the flow falls back to relaying bytes as they are.
-        await using var server = new KeepAliveHttpBackend(); // a first line that is not a request line: an echo
+        // A client that named http/1.1 and then sent no HTTP: the flow falls back to relaying bytes as they are, and
+        // framing never holds them for a line feed that may not come.
+        await using var server = new EchoBackend();
         using var node = new Node(server.EndPoint.Port, Plain);
         await using var open = await node.OpenAsync(new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), Http11);
-        var bytes = new byte[20_000];
-        Encoding.ASCII.GetBytes("HELLO not http\r\n").CopyTo(bytes, 0);
-        for (var i = 16; i < bytes.Length; i++) bytes[i] = (byte)(i * 7);
+        var bytes = new byte[length];
+        Encoding.Latin1.GetBytes(start).CopyTo(bytes, 0);
+        for (var i = start.Length; i < bytes.Length; i++) bytes[i] = (byte)(i * 7);
 
         await open.Ssl.WriteAsync(bytes).AsTask().WaitAsync(Bound);
         var echo = new byte[bytes.Length];
         await open.Ssl.ReadExactlyAsync(echo).AsTask().WaitAsync(Bound);
 
         Assert.Equal(bytes, echo);
+    }
+
+    [Fact]
+    public async Task RunAsync_ClientAgreedHttp11AndEndsInTheMiddleOfAHead_TheServerGetsWhatItSentThenTheEnd()
+    {
+        // As at layer 4: the bytes of an unfinished request and the client's end both reach the server, which judges them.
+        await using var server = new EchoBackend(); // echoes until the end, then ends too
+        using var node = new Node(server.EndPoint.Port, Plain);
+        await using var open = await node.OpenAsync(new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), Http11);
+        const string Partial = "GET /unfinished HTTP/1.1\r\nHost: vip.test\r\n";
+
+        await WriteAsync(open.Ssl, Partial);
+        await open.Ssl.ShutdownAsync().WaitAsync(Bound); // close_notify: the client has finished sending
+        var echo = new MemoryStream();
+        await open.Ssl.CopyToAsync(echo).WaitAsync(Bound);
+
+        Assert.Equal(Partial, Encoding.Latin1.GetString(echo.ToArray()));
+        Assert.True(await server.WaitForEofsAsync(1, Bound));
     }
 
     [Fact]
