@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """How a server's graceful stop treats idle HTTP keep-alive clients, at scale.
 
-usage: drain_conns.py PID HOST PORT N STOP_SIGNAL [SECONDS]
+usage: drain_conns.py PID HOST PORT N STOP_SIGNAL [SECONDS]      (DRAIN_ALPN=1: the clients offer http/1.1 by ALPN)
 
 Opens N TLS connections to HOST:PORT (each: handshake, one keep-alive request, its whole answer, then idle), sends
 STOP_SIGNAL (TERM, USR1, ...) to PID, and waits up to SECONDS (default 60) for every connection to end. Prints one line
@@ -16,6 +16,9 @@ limit = float(sys.argv[6]) if len(sys.argv) > 6 else 60.0
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
+if os.environ.get("DRAIN_ALPN"):
+    # Offer http/1.1 by ALPN, as browsers and curl do (our node then frames the flow even without http-reuse).
+    ctx.set_alpn_protocols(["http/1.1"])
 REQUEST = f"GET /100b HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
 
 

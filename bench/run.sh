@@ -83,6 +83,8 @@ IDLE_N=${IDLE_N:-1000}
 # pass drain (not in the default PASSES): idle keep-alive clients per server before its graceful stop; the servers'
 # maxconn (HAProxy 8,000; a back end's 4,000 in mode tcp) and this machine's open-file limit bound it
 DRAIN_N=${DRAIN_N:-3000}
+# DRAIN_ALPN=1: the drain pass's clients offer http/1.1 by ALPN, as browsers and curl do (bench/drain_conns.py)
+export DRAIN_ALPN=${DRAIN_ALPN:-}
 # the anchor script's fixed ports: backend 18080 (18081 direct), haproxy 18443/18444 (18446 plain),
 # haproxy-tcp 18433/18434, custom 18483/18484
 BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
