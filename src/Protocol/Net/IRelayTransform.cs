@@ -28,9 +28,7 @@ public interface IRelayTransform
     /// of a message it did not finish, where the transform forwards what it cannot frame (a relay at layer 4 would have
     /// forwarded those bytes too).
     /// </summary>
-    void CompleteRequests(IBufferWriter<byte> output)
-    {
-    }
+    void CompleteRequests(IBufferWriter<byte> output);
 
     /// <summary>The client finished sending: whether the back end must see it, or the exchange ends without that.</summary>
     Http.RequestEnd EndRequests();

@@ -508,7 +508,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var options = _options.GetOrAdd(timeout, static (seconds, baseOptions) => baseOptions with { HandshakeTimeout = TimeSpan.FromSeconds(seconds) },
                 owner._baseOptions);
             counters.Accept();
-            var engine = _engines.TryGetValue(module.Name, out var decided) ? decided : owner.EngineFor(module);
+            var engine = _engines[module.Name];
             // Session-ID stickiness learns the session a module made, so the client's resumption comes back to it.
             var learn = Plan.Sticky == Config.Stickiness.SslSessionId ? Sticky : null;
             var flow = new TlsFlow(this, module, counters, state, learn);

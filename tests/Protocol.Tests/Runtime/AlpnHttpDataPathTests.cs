@@ -21,8 +21,6 @@ public sealed class AlpnHttpDataPathTests
 
     private const string Http11 = "http/1.1";
 
-    private static async Task WriteAsync(SslStream ssl, string text) => await ssl.WriteAsync(Encoding.Latin1.GetBytes(text)).AsTask().WaitAsync(Bound);
-
     [Fact]
     public async Task RunAsync_ClientAgreedHttp11_RequestsReachTheServerByteForByteAndAnswersComeBackWhole()
     {

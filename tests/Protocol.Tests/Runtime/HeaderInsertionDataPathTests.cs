@@ -201,8 +201,6 @@ public sealed class HeaderInsertionDataPathTests
         Assert.Equal(0, node.DataPlane.Flows.For("ssl2", "10.60.0.1", 443).Ended(SslCluster.Protocol.Net.ProxyError.InternalError));
     }
 
-    private static Task WriteAsync(SslStream ssl, string text) => ssl.WriteAsync(Encoding.ASCII.GetBytes(text)).AsTask();
-
     /// <summary>The value of the one header line named <paramref name="name"/> in a request head.</summary>
     private static string Single(string head, string name) =>
         Assert.Single(head.Split("\r\n"), l => l.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))[(name.Length + 1)..].Trim();

@@ -202,6 +202,9 @@ public sealed class HttpReuseTests
         return await ReadResponseAsync(ssl);
     }
 
+    /// <summary>Writes <paramref name="text"/> (Latin-1) to the client's TLS stream, bounded in time.</summary>
+    internal static Task WriteAsync(SslStream ssl, string text) => ssl.WriteAsync(Encoding.Latin1.GetBytes(text)).AsTask().WaitAsync(Bound);
+
     /// <summary>Reads one response with a Content-Length body off a keep-alive connection.</summary>
     internal static Task<string> ReadResponseAsync(SslStream ssl) => HttpAnswer.ReadAsync(ssl);
 
