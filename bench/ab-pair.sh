@@ -8,6 +8,9 @@
 #   URL=1m.bin CONC=8 bench/ab-pair.sh 76f0867  # bulk instead of 100-byte keep-alive requests
 #   SLICES=30 SECS=2 (defaults): pairs of wrk runs of SECS seconds each, the order alternating
 #
+# HTTP_REUSE=0: no ssl-server http-reuse, one back-end connection per client (wrk offers no ALPN, so its flows are those
+# of a client that named no protocol).
+#
 # Both nodes run as bench/run.sh runs ours (ssl-server http-reuse, TLS 1.3 ECDSA port): A on 18484, B on 18584. An A/A run
 # (the same revision twice) shows the noise: 0.98 on 2026-12-06. Needs a WORK prepared by one bench/run.sh. Output:
 # one line per pair, then the medians; written to bench/results/ab-pair-<date-time>.txt.
@@ -16,6 +19,8 @@ AB_NAME=ab-pair
 # shellcheck source=bench/ab-common.sh
 . "$(dirname "$0")/ab-common.sh"
 URL=${URL:-100b} CONC=${CONC:-50} SLICES=${SLICES:-30} SECS=${SECS:-2}
+HTTP_REUSE=${HTTP_REUSE:-1}
+case $HTTP_REUSE in 1) REUSE_ARG=--http-reuse ;; 0) REUSE_ARG="" ;; *) die "HTTP_REUSE must be 0 or 1" ;; esac
 
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bench/ab-pair.sh REV_A [REV_B] (see the head of this script)"
 ab_check wrk python3 -- 18080 18483 18484 18490 18491 18583 18584 18590 18591
@@ -35,14 +40,14 @@ trap stop_all EXIT
 DA=$(ab_build "$1") || exit 1
 DB=$(ab_build "${2:-worktree}") || exit 1
 # Each node its own data folder and ports (a revision given twice shares the build, not the data).
-ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 --http-reuse
-ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 --http-reuse
+ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 $REUSE_ARG
+ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 $REUSE_ARG
 
 taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
 PIDS+=($!)
 start() { # dir data p12 p13 admin remoting
     taskset -c 0 "$HERE/start-node.sh" --build "$1/build" --data "$2" --certs "$WORK/certs" --p12 "$3" --p13 "$4" \
-        --backend 18080 --admin-port "$5" --remoting-port "$6" --http-reuse > "$2.node.log" 2>&1 &
+        --backend 18080 --admin-port "$5" --remoting-port "$6" $REUSE_ARG > "$2.node.log" 2>&1 &
     PIDS+=($!)
 }
 start "$DA" "$DA/pair-a" 18483 18484 18490 18491
@@ -65,7 +70,7 @@ log "warming both nodes up"
 for k in 1 2; do slice "$PA" 18484 > /dev/null; slice "$PB" 18584 > /dev/null; done
 log "$SLICES pairs of ${SECS} s slices, $URL, $CONC connections"
 {
-    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS"
+    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE"
     echo "# pair requests_A ticks_A requests_B ticks_B"
     for i in $(seq 1 "$SLICES"); do
         if [ $((i % 2)) = 1 ]; then a=$(slice "$PA" 18484); b=$(slice "$PB" 18584)

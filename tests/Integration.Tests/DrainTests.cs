@@ -108,6 +108,52 @@ public sealed class DrainTests
     }
 
     [Fact]
+    public async Task Sigterm_IdleHttpClientConnectionsThatOfferNoAlpn_ClosedAndTheNodeExitsLongBeforeItsDrainTimeout()
+    {
+        // .NET's HttpClient offers no ALPN for HTTP/1.1 requests (as wrk and many API clients): its flows are known as
+        // HTTP by their first request line, so a drain closes them between two requests too. Before, they held the
+        // drain to its 30 s deadline.
+        var (node, backend, https) = await StartAsync((https, clear) => NodeProcess.OneVip(https, clear));
+        using var _ = node;
+        await using var __ = backend;
+        const int Clients = 30;
+        var connections = 0;
+        var clients = new List<HttpClient>();
+        try
+        {
+            for (var i = 0; i < Clients; i++)
+            {
+                var handler = new SocketsHttpHandler
+                {
+                    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+                    SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+                    ConnectCallback = async (context, ct) =>
+                    {
+                        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                        await socket.ConnectAsync(context.DnsEndPoint, ct);
+                        Interlocked.Increment(ref connections);
+                        return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                    },
+                };
+                var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
+                clients.Add(client);
+                var answer = await client.GetStringAsync(new Uri($"https://localhost:{https}/bytes/100"));
+                Assert.Equal(100, answer.Length);
+            }
+            Assert.Equal(Clients, connections);
+
+            // The node exits once its last flow ended, or at its 30 s drain timeout when some were still open.
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(40)));
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task Sigterm_DownloadStillRunningAtTheDrainTimeout_IsClosedThenNodeExits()
     {
         // The drain gives open connections 1 s; the drain phase itself would wait 6 s (drain-timeout + 5 s).

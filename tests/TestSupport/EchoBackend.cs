@@ -5,18 +5,21 @@ namespace SslCluster.TestSupport;
 /// <summary>
 /// Echoes every byte back until the peer half-closes, then half-closes too (so a proxy's half-close can be seen
 /// end to end) and records that it saw EOF. With <see cref="EchoBackend.Source"/> it instead sends a fixed number
-/// of bytes as soon as a connection arrives and then closes.
+/// of bytes as soon as a connection arrives and then closes; with <see cref="EchoBackend.WithBanner"/> it speaks first, as
+/// an SMTP, IMAP or POP3 server does, then echoes.
 /// </summary>
 public sealed class EchoBackend : LoopbackServer
 {
     private readonly long _sourceBytes;
     private readonly bool _replyAfterEof;
+    private readonly byte[] _banner;
     private int _eofs;
 
-    private EchoBackend(long sourceBytes, bool replyAfterEof = false)
+    private EchoBackend(long sourceBytes, bool replyAfterEof = false, byte[]? banner = null)
     {
         _sourceBytes = sourceBytes;
         _replyAfterEof = replyAfterEof;
+        _banner = banner ?? [];
     }
 
     /// <summary>An echo server.</summary>
@@ -30,6 +33,9 @@ public sealed class EchoBackend : LoopbackServer
     /// answer that can only arrive through a proxy that honours half-close.
     /// </summary>
     public static EchoBackend ReplyAfterEof() => new(-1, replyAfterEof: true);
+
+    /// <summary>An echo server that first sends <paramref name="banner"/> on every connection, before reading anything.</summary>
+    public static EchoBackend WithBanner(byte[] banner) => new(-1, banner: banner);
 
     /// <summary>A server that sends <paramref name="bytes"/> bytes (a repeating pattern) then closes.</summary>
     public static EchoBackend Source(long bytes) => new(bytes);
@@ -97,6 +103,7 @@ public sealed class EchoBackend : LoopbackServer
             return;
         }
 
+        if (_banner.Length > 0) await socket.SendAsync(_banner, SocketFlags.None, cancellationToken);
         while (true)
         {
             int n = await socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);

@@ -5,8 +5,9 @@ using SslCluster.Protocol.Net;
 namespace SslCluster.Protocol.Http;
 
 /// <summary>
-/// One TLS-terminated HTTP/1.x flow as the relay's transform, for ssl-servers that read HTTP and for clients that agreed
-/// <c>http/1.1</c> by ALPN (framed only, so that a drain can close them between two messages): with
+/// One TLS-terminated HTTP/1.x flow as the relay's transform, for ssl-servers that read HTTP, and for clients that agreed
+/// <c>http/1.1</c> by ALPN or whose first bytes are an HTTP/1.x request line (framed only, so that a drain can close them
+/// between two messages; see <see cref="RequestFramer"/> for the judging of a client that named no protocol): with
 /// <c>ssl-server N urlrewrite</c>, the Location header of 300-series responses is rewritten by the ssl-server's
 /// <see cref="UrlRewriter"/>; with <c>ssl-server N http-reuse</c>, the back-end connection outlives the client's (see
 /// <see cref="RequestFramer"/>): a client's <c>Connection: close</c> is answered by us, with <c>Connection: close</c> in
@@ -47,11 +48,19 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// <param name="rules">Location rewrite rules; null for none.</param>
     /// <param name="ownsBackendConnection">The back-end connection is kept for other clients (<c>http-reuse</c>).</param>
     /// <param name="insertion">Header lines inserted into every request (the client's own of those names removed); null for none.</param>
-    public HttpExchange(UrlRewriter? rules, bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null)
+    /// <param name="sniff">
+    /// The flow may not be HTTP (its client named no protocol by ALPN): framed only when the client's first bytes begin with
+    /// a whole request line, passed as it is otherwise. Only for a passive exchange (no rules, re-use or insertion).
+    /// </param>
+    public HttpExchange(UrlRewriter? rules, bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null, bool sniff = false)
     {
+        if (sniff && (rules is { HasRules: true } || ownsBackendConnection || insertion is not null))
+        {
+            throw new ArgumentException("Only a passive exchange judges whether its flow is HTTP.", nameof(sniff));
+        }
         _rules = rules is { HasRules: true } ? rules : null;
         OwnsBackendConnection = ownsBackendConnection;
-        _requests = new RequestFramer(ownsBackendConnection, insertion);
+        _requests = new RequestFramer(ownsBackendConnection, insertion, sniff);
     }
 
     /// <summary>Under header insertion, the client sent bytes that could not be framed strictly, and they were not forwarded.</summary>

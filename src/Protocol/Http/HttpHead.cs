@@ -103,6 +103,27 @@ internal static class HttpHead
         return end == 0 || end > MaxMethodBytes || held[end] != ' ';
     }
 
+    /// <summary>
+    /// Whether <paramref name="data"/>, the first bytes a client sent, begin with a whole request line of the plain form
+    /// (<c>METHOD SP target SP HTTP/1.x</c> and its line end, the method in capitals as every registered one is): how a
+    /// flow whose client named no protocol by ALPN is known to speak HTTP/1.x. Stricter than what a flow known to be
+    /// HTTP accepts, and judged on these bytes alone, so that a client of another protocol is never held waiting for a
+    /// line end (XMPP, say, opens with a word, a space and no line feed).
+    /// </summary>
+    public static bool BeginsWithRequestLine(ReadOnlySpan<byte> data)
+    {
+        var lf = data.IndexOf((byte)'\n');
+        if (lf < 0) return false;
+        var line = data[..(lf + 1)];
+        if (!TryParseRequestLine(line, out _, out var headersStart) || !IsStrictRequestLine(line, headersStart) ||
+            !IsPlainRequestLine(line, headersStart))
+        {
+            return false;
+        }
+        var method = line[..line.IndexOf((byte)' ')];
+        return char.IsAsciiLetterUpper((char)method[0]) && !method.ContainsAnyInRange((byte)'a', (byte)'z');
+    }
+
     /// <summary>The first line of a head without its line end, and where the header lines start.</summary>
     private static ReadOnlySpan<byte> StartLine(ReadOnlySpan<byte> head, out int headersStart)
     {

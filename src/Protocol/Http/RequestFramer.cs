@@ -38,12 +38,19 @@ public enum RequestEnd
 /// back end, since a server reading them could find a request whose headers we never saw (<see cref="Refused"/>).
 /// </para>
 /// <para>
+/// With <c>sniff</c> (a client that named no protocol by ALPN, on an ssl-server that reads no HTTP) the flow may not be
+/// HTTP at all: it is framed only when the client's first bytes begin with a whole plain request line
+/// (<see cref="HttpHead.BeginsWithRequestLine"/>), and passed as it is from the start otherwise, or when its server
+/// spoke first (SMTP, IMAP, POP3 over TLS). Until the client's first bytes are judged it is not between two messages,
+/// so a drain never closes it for being idle.
+/// </para>
+/// <para>
 /// <see cref="Process"/> and <see cref="EndInput"/> run on the client-to-backend thread, <see cref="Take"/>,
 /// <see cref="Peek"/> and <see cref="ResponseCompleted"/> on the backend-to-client thread: only the queue and the
 /// counts are shared, under a lock.
 /// </para>
 /// </summary>
-internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null) : IDisposable
+internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null, bool sniff = false) : IDisposable
 {
     /// <summary>
     /// Requests sent ahead of their responses (pipelining) that are remembered; a client that sends more stops the
@@ -56,6 +63,15 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     private readonly Lock _gate = new();
     private MessageBody _body = MessageBody.None;
     private bool _stopped;
+
+    /// <summary>Sniffing, and the client's first bytes not judged yet (client thread).</summary>
+    private bool _sniffing = sniff;
+
+    /// <summary>
+    /// Whether the flow is HTTP has been judged: by the client's first bytes, or as not HTTP because its server spoke
+    /// first (under _gate; from the start when not sniffing).
+    /// </summary>
+    private bool _judged = !sniff;
 
     /// <summary>A request asked to close: once its body is forwarded, the client's bytes go nowhere.</summary>
     private bool _closeRequested;
@@ -132,7 +148,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// Every byte read so far was framed into whole requests and forwarded, framing goes on and no request asked to
     /// close: the client is between two messages (client thread).
     /// </summary>
-    public bool BetweenMessages => !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
+    public bool BetweenMessages => !_sniffing && !_stopped && !_closeRequested && _body.IsDone && _head.IsEmpty;
 
     /// <summary>
     /// No request read so far waits for its answer, and nothing made the back-end connection single-use, or the node
@@ -163,6 +179,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         while (!data.IsEmpty)
         {
+            if (_sniffing && !IsHttp(data)) Stop(output);
             if (RequestsEnded)
             {
                 Discarded += data.Length;
@@ -491,10 +508,38 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         }
     }
 
-    /// <summary>The request the next final response answers, without taking it; Other when none is known.</summary>
+    /// <summary>
+    /// Sniffing: judges the client's first bytes (client thread, once). False when they do not begin with a plain request
+    /// line, or when the server spoke first.
+    /// </summary>
+    private bool IsHttp(ReadOnlySpan<byte> first)
+    {
+        _sniffing = false;
+        lock (_gate)
+        {
+            if (_judged) return false;
+            _judged = true;
+        }
+        return HttpHead.BeginsWithRequestLine(first);
+    }
+
+    /// <summary>
+    /// The request the next final response answers, without taking it; Other when none is known (response thread, on
+    /// the server's first bytes of a message). Sniffing, a server that speaks before the client's first bytes were
+    /// judged makes the flow not HTTP: Unframeable, as are all the responses after it.
+    /// </summary>
     public RequestKind Peek()
     {
-        lock (_gate) return _pending.TryPeek(out var request) ? request.Kind : RequestKind.Other;
+        lock (_gate)
+        {
+            if (!_judged)
+            {
+                _judged = true;
+                _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
+                _singleUse = true;
+            }
+            return _pending.TryPeek(out var request) ? request.Kind : RequestKind.Other;
+        }
     }
 
     /// <summary>

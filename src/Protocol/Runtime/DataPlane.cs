@@ -530,13 +530,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         /// <summary>
         /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
-        /// insertion for an HTTP/1.x client), or when the client agreed HTTP/1.x by ALPN; null otherwise (a layer-4 flow).
+        /// insertion for an HTTP/1.x client), when the client agreed HTTP/1.x by ALPN, or when it named no protocol (then
+        /// judged by its first bytes); null for a client that agreed another protocol (h2: a layer-4 flow).
         /// </summary>
         /// <remarks>
         /// A client that agreed <c>http/1.1</c> by ALPN speaks HTTP/1.1, so its flow is framed even when nothing is
         /// inserted or rewritten: the bytes pass unchanged (bytes that turn out not to be HTTP/1.x pass untouched, as
         /// under header insertion), and a drain can then close the client between two messages instead of cutting it at
-        /// its deadline (docs/cluster.md, "Drain"). A client without ALPN may speak anything: its flow stays layer 4.
+        /// its deadline (docs/cluster.md, "Drain"). A client that named no protocol may speak anything: its flow is
+        /// framed the same way only when its first bytes begin with a whole HTTP/1.x request line, and passed untouched
+        /// from the start otherwise (<see cref="RequestFramer"/>).
         /// </remarks>
         private IRelayTransform? TransformFor(HandshakeInfo info, FlowCounters counters)
         {
@@ -544,7 +547,8 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var rules = _rewriters.GetOrAdd(server.BindingKey, _ => UrlRewriter.For(server.Server));
             var reuse = Reuses(server, info);
             var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
-            return rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info) ? new HttpExchange(rules, reuse, insertion) : null;
+            if (rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info)) return new HttpExchange(rules, reuse, insertion);
+            return info.ApplicationProtocol is null ? new HttpExchange(null, sniff: true) : null;
         }
 
         private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null || AgreedHttpOne(info);
