@@ -117,7 +117,7 @@ public sealed class DrainTests
         using var _ = node;
         await using var __ = backend;
         const int Clients = 30;
-        var connections = 0;
+        var connections = new System.Collections.Concurrent.ConcurrentBag<FirstWriteStream>();
         var clients = new List<HttpClient>();
         try
         {
@@ -131,8 +131,9 @@ public sealed class DrainTests
                     {
                         var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
                         await socket.ConnectAsync(context.DnsEndPoint, ct);
-                        Interlocked.Increment(ref connections);
-                        return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                        var stream = new FirstWriteStream(socket);
+                        connections.Add(stream);
+                        return stream;
                     },
                 };
                 var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
@@ -140,7 +141,14 @@ public sealed class DrainTests
                 var answer = await client.GetStringAsync(new Uri($"https://localhost:{https}/bytes/100"));
                 Assert.Equal(100, answer.Length);
             }
-            Assert.Equal(Clients, connections);
+            // One connection each, and none offered a protocol by ALPN: their flows are judged by their first bytes.
+            Assert.Equal(Clients, connections.Count);
+            foreach (var connection in connections)
+            {
+                Assert.Equal(SslCluster.Protocol.Tls.ClientHelloParseStatus.Ok,
+                    SslCluster.Protocol.Tls.ClientHelloParser.TryParse(connection.First, out var hello));
+                Assert.Empty(hello!.ApplicationProtocols);
+            }
 
             // The node exits once its last flow ended, or at its 30 s drain timeout when some were still open.
             var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -150,6 +158,24 @@ public sealed class DrainTests
         finally
         {
             foreach (var client in clients) client.Dispose();
+        }
+    }
+
+    /// <summary>A client connection's stream that keeps its first write (the TLS client's ClientHello).</summary>
+    private sealed class FirstWriteStream(System.Net.Sockets.Socket socket) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
+    {
+        public byte[] First { get; private set; } = [];
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (First.Length == 0) First = buffer.ToArray();
+            return base.WriteAsync(buffer, cancellationToken);
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            if (First.Length == 0) First = buffer.ToArray();
+            base.Write(buffer);
         }
     }
 

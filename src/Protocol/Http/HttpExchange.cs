@@ -97,6 +97,12 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// </summary>
     internal bool Replayable => _requests.RequestsSeen >= 1 && _requests.Replayable;
 
+    /// <summary>
+    /// The client's bytes are no longer framed, for the rest of the connection (any thread): it will never be between two
+    /// messages again, so nothing can release it.
+    /// </summary>
+    internal bool FramingStopped => _requests.StoppedForGood;
+
     /// <summary>The client is between two messages, all it sent forwarded (client thread; see <see cref="RequestFramer.BetweenMessages"/>).</summary>
     internal bool BetweenMessages => _requests.BetweenMessages;
 

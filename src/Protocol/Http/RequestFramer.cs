@@ -179,7 +179,8 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         while (!data.IsEmpty)
         {
-            if (_sniffing && !IsHttp(data)) Stop(output);
+            // Not HTTP: nothing is held yet, and the marker is queued.
+            if (_sniffing && !IsHttp(data)) _stopped = true;
             if (RequestsEnded)
             {
                 Discarded += data.Length;
@@ -456,11 +457,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _body = MessageBody.None;
         Discarded += discarded;
         _head.Clear();
-        lock (_gate)
-        {
-            _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
-            _singleUse = true;
-        }
+        lock (_gate) NotFramedLocked();
     }
 
     /// <summary>
@@ -472,11 +469,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _stopped = true;
         output?.Pass(_head.Held);
         _head.Clear();
-        lock (_gate)
-        {
-            _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
-            _singleUse = true;
-        }
+        lock (_gate) NotFramedLocked();
     }
 
     /// <summary>
@@ -510,18 +503,35 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     /// <summary>
     /// Sniffing: judges the client's first bytes (client thread, once). False when they do not begin with a plain request
-    /// line, or when the server spoke first.
+    /// line, or when the server spoke first; the marker that makes every response unframeable is then queued, in the
+    /// same step as the judgement, so that the response side never sees the one without the other.
     /// </summary>
     private bool IsHttp(ReadOnlySpan<byte> first)
     {
         _sniffing = false;
+        var http = HttpHead.BeginsWithRequestLine(first);
         lock (_gate)
         {
+            // Judged already: the server spoke first, and its marker is queued.
             if (_judged) return false;
             _judged = true;
+            if (!http) NotFramedLocked();
         }
-        return HttpHead.BeginsWithRequestLine(first);
+        return http;
     }
+
+    /// <summary>Every response from the next one on is unframeable, and the back-end connection single-use (under _gate).</summary>
+    private void NotFramedLocked()
+    {
+        _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
+        _singleUse = true;
+    }
+
+    /// <summary>
+    /// Framing stopped for good (any thread): the client is never again between two messages, so a drain cannot close
+    /// it, and its sweep can end.
+    /// </summary>
+    public bool StoppedForGood => Volatile.Read(ref _stopped);
 
     /// <summary>
     /// The request the next final response answers, without taking it; Other when none is known (response thread, on
@@ -535,8 +545,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             if (!_judged)
             {
                 _judged = true;
-                _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
-                _singleUse = true;
+                NotFramedLocked();
             }
             return _pending.TryPeek(out var request) ? request.Kind : RequestKind.Other;
         }

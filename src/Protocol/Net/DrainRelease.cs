@@ -2,11 +2,12 @@ namespace SslCluster.Protocol.Net;
 
 /// <summary>
 /// The drain of an HTTP flow whose back-end connection is its own (header insertion or URL rewrite without
-/// <c>http-reuse</c>, a client that agreed <c>http/1.1</c> by ALPN, or an SSLM client service with header insertion). <see cref="GoAway"/> makes the next request
+/// <c>http-reuse</c>, a client that agreed <c>http/1.1</c> by ALPN or named no protocol, or an SSLM client service with
+/// header insertion). <see cref="GoAway"/> makes the next request
 /// the client's last (<see cref="Http.HttpExchange.GoAway"/>: its answer says <c>Connection: close</c>), and ends now a
 /// client that waits between two messages with every answer sent, as a server closes an idle keep-alive connection:
 /// the relay runs in release mode (<see cref="IdleRelease"/>), and from the drain on it is looked at every
-/// <see cref="SweepEvery"/> until it is released or ends. A released relay with nothing from the client waiting is
+/// <see cref="SweepEvery"/> until it is released, ends, or stops being framed. A released relay with nothing from the client waiting is
 /// over (the caller closes the client cleanly and the back-end connection with it); one whose client sent its next
 /// request meanwhile relays on over the same back-end connection, and that request is the last. Without this, such a
 /// client held the drain to its deadline and was cut there.
@@ -108,8 +109,9 @@ internal sealed class DrainRelease : IIdleReleases
     }
 
     /// <summary>
-    /// Tries the release until it happens or the relay ends (an idle client is released at the first look, one that just
-    /// had an answer once idle for <see cref="BackendPool.IdleClientAfter"/>, as under http-reuse).
+    /// Tries the release until it happens, the relay ends, or its bytes stop being framed (a flow that turned out not to
+    /// be HTTP, a tunnel: it ends by itself or at the drain's deadline). An idle client is released at the first look, one
+    /// that just had an answer once idle for <see cref="BackendPool.IdleClientAfter"/>, as under http-reuse.
     /// </summary>
     private async Task SweepAsync(IdleRelease relay)
     {
@@ -122,7 +124,7 @@ internal sealed class DrainRelease : IIdleReleases
                     if (!ReferenceEquals(_relay, relay)) return;
                 }
 
-                if (relay.TryRelease(BackendPool.IdleClientAfter)) return;
+                if (relay.TryRelease(BackendPool.IdleClientAfter) || Exchange.FramingStopped) return;
                 await Task.Delay(SweepEvery, _time);
             }
         }

@@ -56,6 +56,7 @@ public sealed class HttpSniffTests
         Assert.Equal("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", Answer(exchange, "Content-Length: 2\r\n\r\nok"));
         Assert.True(exchange.Releasable);
         Assert.False(exchange.IsPassThrough);
+        Assert.False(exchange.FramingStopped);
     }
 
     [Theory]
@@ -66,6 +67,7 @@ public sealed class HttpSniffTests
     {
         using var exchange = new HttpExchange(null, sniff: true);
         Assert.Equal(first, Forward(exchange, first));
+        Assert.True(exchange.FramingStopped); // a drain's sweep stops looking at it
         Assert.Equal(rest, Forward(exchange, rest));
         Assert.Equal(Get, Forward(exchange, Get));
         Assert.False(exchange.BetweenMessages);
@@ -86,6 +88,7 @@ public sealed class HttpSniffTests
 
         Assert.Equal(Get, Forward(exchange, Get));
         Assert.False(exchange.BetweenMessages);
+        Assert.True(exchange.FramingStopped);
         Assert.Equal("220 ready\r\n", Answer(exchange, "220 ready\r\n"));
     }
 

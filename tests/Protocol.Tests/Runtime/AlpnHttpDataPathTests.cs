@@ -45,21 +45,23 @@ public sealed class AlpnHttpDataPathTests
         Assert.Equal("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 28\r\n\r\nconnection 1 request 2 /two\n", two);
     }
 
-    [Fact]
-    public async Task RunAsync_ClientAgreedHttp11AndEndsInTheMiddleOfAHead_TheServerGetsWhatItSentThenTheEnd()
+    [Theory]
+    [InlineData(Http11, "GET /unfinished HTTP/1.1\r\nHost: vip.test\r\n")]
+    [InlineData(null, "GET /unfinished HTTP/1.1\r\nHost: vip.test\r\n")] // known as HTTP by its request line
+    [InlineData(null, "HELLO not http\r\n")] // relayed as it comes
+    public async Task RunAsync_ClientEndsInTheMiddleOfAMessage_TheServerGetsWhatItSentThenTheEnd(string? alpn, string partial)
     {
         // As at layer 4: the bytes of an unfinished request and the client's end both reach the server, which judges them.
         await using var server = new EchoBackend(); // echoes until the end, then ends too
         using var node = new Node(server.EndPoint.Port, Plain);
-        await using var open = await node.OpenAsync(new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), Http11);
-        const string Partial = "GET /unfinished HTTP/1.1\r\nHost: vip.test\r\n";
+        await using var open = await node.OpenAsync(new ConnectionState(1, "m", null, DateTimeOffset.UtcNow), alpn);
 
-        await WriteAsync(open.Ssl, Partial);
+        await WriteAsync(open.Ssl, partial);
         await open.Ssl.ShutdownAsync().WaitAsync(Bound); // close_notify: the client has finished sending
         var echo = new MemoryStream();
         await open.Ssl.CopyToAsync(echo).WaitAsync(Bound);
 
-        Assert.Equal(Partial, Encoding.Latin1.GetString(echo.ToArray()));
+        Assert.Equal(partial, Encoding.Latin1.GetString(echo.ToArray()));
         Assert.True(await server.WaitForEofsAsync(1, Bound));
     }
 
@@ -131,6 +133,30 @@ public sealed class AlpnHttpDataPathTests
         {
             foreach (var open in opens) await open.DisposeAsync();
         }
+    }
+
+    [Theory]
+    [InlineData(Http11)]
+    [InlineData(null)]
+    public async Task GoAway_ClientSendsItsNextRequestAtOnce_AnsweredWithConnectionCloseThenClosedCleanly(string? alpn)
+    {
+        // A client that has just had an answer gets half a second to send its next request: that request is its last.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Plain);
+        var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        await using var open = await node.OpenAsync(state, alpn);
+        await WriteAsync(open.Ssl, "GET /one HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        Assert.DoesNotContain("Connection: close", await ReadResponseAsync(open.Ssl).WaitAsync(Bound), StringComparison.OrdinalIgnoreCase);
+
+        state.GoAway();
+        await WriteAsync(open.Ssl, "GET /two HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        var last = await ReadResponseAsync(open.Ssl).WaitAsync(Bound);
+
+        Assert.Contains("\r\nConnection: close\r\n", last, StringComparison.Ordinal);
+        Assert.EndsWith("connection 1 request 2 /two\n", last, StringComparison.Ordinal);
+        Assert.Equal(0, await open.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound)); // close_notify
+        await open.Run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.None, state.Outcome);
     }
 
     [Fact]
