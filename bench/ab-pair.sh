@@ -9,7 +9,8 @@
 #   SLICES=30 SECS=2 (defaults): pairs of wrk runs of SECS seconds each, the order alternating
 #
 # HTTP_REUSE=0: no ssl-server http-reuse, one back-end connection per client (wrk offers no ALPN, so its flows are those
-# of a client that named no protocol).
+# of a client that named no protocol). CLEAR=1: the load goes through a clear-text content rule instead (A on 18485, B on
+# 18585, http://): the relay without TLS.
 #
 # Both nodes run as bench/run.sh runs ours (ssl-server http-reuse, TLS 1.3 ECDSA port): A on 18484, B on 18584. An A/A run
 # (the same revision twice) shows the noise: 0.98 on 2026-12-06. Needs a WORK prepared by one bench/run.sh. Output:
@@ -21,9 +22,12 @@ AB_NAME=ab-pair
 URL=${URL:-100b} CONC=${CONC:-50} SLICES=${SLICES:-30} SECS=${SECS:-2}
 HTTP_REUSE=${HTTP_REUSE:-1}
 case $HTTP_REUSE in 1) REUSE_ARG=--http-reuse ;; 0) REUSE_ARG="" ;; *) die "HTTP_REUSE must be 0 or 1" ;; esac
+CLEAR=${CLEAR:-0}
+case $CLEAR in 1) URL_A=http://127.0.0.1:18485 URL_B=http://127.0.0.1:18585 ;; 0) URL_A=https://127.0.0.1:18484 URL_B=https://127.0.0.1:18584 ;;
+    *) die "CLEAR must be 0 or 1" ;; esac
 
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bench/ab-pair.sh REV_A [REV_B] (see the head of this script)"
-ab_check wrk python3 -- 18080 18483 18484 18490 18491 18583 18584 18590 18591
+ab_check wrk python3 -- 18080 18483 18484 18485 18490 18491 18583 18584 18585 18590 18591
 OUTFILE=$HERE/results/ab-pair-$(date +%Y%m%d-%H%M%S).txt
 NAMES=("$1" "${2:-worktree}")
 [ "${NAMES[0]}" = "${NAMES[1]}" ] && NAMES=("${NAMES[0]}#A" "${NAMES[1]}#B")
@@ -40,41 +44,41 @@ trap stop_all EXIT
 DA=$(ab_build "$1") || exit 1
 DB=$(ab_build "${2:-worktree}") || exit 1
 # Each node its own data folder and ports (a revision given twice shares the build, not the data).
-ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 $REUSE_ARG
-ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 $REUSE_ARG
+ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 --clear 18485 $REUSE_ARG
+ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 --clear 18585 $REUSE_ARG
 
 taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
 PIDS+=($!)
-start() { # dir data p12 p13 admin remoting
+start() { # dir data p12 p13 admin remoting clear
     taskset -c 0 "$HERE/start-node.sh" --build "$1/build" --data "$2" --certs "$WORK/certs" --p12 "$3" --p13 "$4" \
-        --backend 18080 --admin-port "$5" --remoting-port "$6" $REUSE_ARG > "$2.node.log" 2>&1 &
+        --backend 18080 --admin-port "$5" --remoting-port "$6" --clear "$7" $REUSE_ARG > "$2.node.log" 2>&1 &
     PIDS+=($!)
 }
-start "$DA" "$DA/pair-a" 18483 18484 18490 18491
-start "$DB" "$DB/pair-b" 18583 18584 18590 18591
-for p in 18484 18584; do
+start "$DA" "$DA/pair-a" 18483 18484 18490 18491 18485
+start "$DB" "$DB/pair-b" 18583 18584 18590 18591 18585
+for p in 18484 18584 18485 18585; do
     for k in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.2; done
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || die "no node on port $p (see $DA/pair-a.node.log, $DB/pair-b.node.log)"
 done
 PA=$(cat "$DA/pair-a/node.pid") PB=$(cat "$DB/pair-b/node.pid")
 
 ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-# slice PID PORT -> "requests cpu_ticks"
+# slice PID BASE_URL -> "requests cpu_ticks"
 slice() {
     local t0 out
     t0=$(ticks "$1")
-    out=$(timeout $((SECS + 30)) taskset -c 1 wrk -t1 -c "$CONC" -d "${SECS}s" "https://127.0.0.1:$2/$URL" 2>&1)
+    out=$(timeout $((SECS + 30)) taskset -c 1 wrk -t1 -c "$CONC" -d "${SECS}s" "$2/$URL" 2>&1)
     echo "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<< "$out") $(( $(ticks "$1") - t0 ))"
 }
 log "warming both nodes up"
-for k in 1 2; do slice "$PA" 18484 > /dev/null; slice "$PB" 18584 > /dev/null; done
+for k in 1 2; do slice "$PA" "$URL_A" > /dev/null; slice "$PB" "$URL_B" > /dev/null; done
 log "$SLICES pairs of ${SECS} s slices, $URL, $CONC connections"
 {
-    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE"
+    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE CLEAR=$CLEAR"
     echo "# pair requests_A ticks_A requests_B ticks_B"
     for i in $(seq 1 "$SLICES"); do
-        if [ $((i % 2)) = 1 ]; then a=$(slice "$PA" 18484); b=$(slice "$PB" 18584)
-        else b=$(slice "$PB" 18584); a=$(slice "$PA" 18484); fi
+        if [ $((i % 2)) = 1 ]; then a=$(slice "$PA" "$URL_A"); b=$(slice "$PB" "$URL_B")
+        else b=$(slice "$PB" "$URL_B"); a=$(slice "$PA" "$URL_A"); fi
         echo "$i $a $b"
     done
 } | tee "$OUTFILE.raw"

@@ -6,7 +6,7 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--http-header] [--warm-up N] [--prepare]
+#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--http-header] [--warm-up N] [--clear PORT] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
@@ -14,6 +14,7 @@
 #                   as HAProxy in mode http does; without it each client connection gets its own back-end connection
 #   --http-header   both ssl-servers insert the SSL session fields and one static line into every request
 #                   (ssl-server N http-header session / static), to measure what header insertion costs
+#   --clear PORT    also a clear-text content rule on 127.0.0.1:PORT relaying to the back end (no TLS: the relay alone)
 #   --warm-up N     the node's data-path warm-up runs N connections before it listens (sslcluster.proxy.warm-up-connections;
 #                   the node's default, 400, when not given). bench/run.sh gives 0: see bench/README.md
 #   --prepare       configure the data folder, stop the node, exit 0 (bench/run.sh does this before the runs: the
@@ -26,7 +27,7 @@
 # (a cipher destination that is not a content rule is dialled directly).
 set -u
 
-BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" ADMIN=18490 REMOTING=18491 PREPARE=0 REUSE="" WARMUP=()
+BUILD="" DATA="" CERTS="" P12="" P13="" BACKEND="" ADMIN=18490 REMOTING=18491 PREPARE=0 REUSE="" WARMUP=() CLEAR=""
 # The key files need an export password (CertStoreImporter); it protects only a later 'copy ssl ... export'.
 EXPORT_PASSWORD=bench-export-only
 
@@ -44,6 +45,7 @@ while [ $# -gt 0 ]; do
         --admin-port) ADMIN=$2; shift 2 ;;
         --remoting-port) REMOTING=$2; shift 2 ;;
         --prepare) PREPARE=1; shift ;;
+        --clear) CLEAR=$2; shift 2 ;;
         --warm-up) WARMUP=(--set "sslcluster.proxy.warm-up-connections=$2"); shift 2 ;;
         --http-reuse) REUSE="${REUSE:+$REUSE
 }  ssl-server 1 http-reuse"; shift ;;
@@ -107,6 +109,18 @@ owner bench
     port $P13
     protocol tcp
     add service m13
+    active
+EOF
+    [ -z "$CLEAR" ] || cat <<EOF
+service web
+  ip address 127.0.0.1
+  port $BACKEND
+  active
+owner bench
+  content clear
+    vip address 127.0.0.1
+    port $CLEAR
+    add service web
     active
 EOF
 }

@@ -117,11 +117,36 @@ public sealed class DrainTests
         using var _ = node;
         await using var __ = backend;
         const int Clients = 30;
+        var (clients, connections) = await IdleHttpClientsAsync(new Uri($"https://localhost:{https}/bytes/100"), Clients);
+        try
+        {
+            // None offered a protocol by ALPN: their flows are judged by their first bytes.
+            foreach (var connection in connections)
+            {
+                Assert.Equal(SslCluster.Protocol.Tls.ClientHelloParseStatus.Ok,
+                    SslCluster.Protocol.Tls.ClientHelloParser.TryParse(connection.First, out var hello));
+                Assert.Empty(hello!.ApplicationProtocols);
+            }
+
+            await TerminatesEarlyAsync(node);
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> HttpClients, each with one answered GET of <paramref name="url"/> (100 bytes), their one
+    /// connection then idle in its pool; and those connections' streams.
+    /// </summary>
+    internal static async Task<(List<HttpClient> Clients, IReadOnlyCollection<FirstWriteStream> Connections)> IdleHttpClientsAsync(Uri url, int count)
+    {
         var connections = new System.Collections.Concurrent.ConcurrentBag<FirstWriteStream>();
         var clients = new List<HttpClient>();
         try
         {
-            for (var i = 0; i < Clients; i++)
+            for (var i = 0; i < count; i++)
             {
                 var handler = new SocketsHttpHandler
                 {
@@ -138,31 +163,28 @@ public sealed class DrainTests
                 };
                 var client = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
                 clients.Add(client);
-                var answer = await client.GetStringAsync(new Uri($"https://localhost:{https}/bytes/100"));
-                Assert.Equal(100, answer.Length);
+                Assert.Equal(100, (await client.GetStringAsync(url)).Length);
             }
-            // One connection each, and none offered a protocol by ALPN: their flows are judged by their first bytes.
-            Assert.Equal(Clients, connections.Count);
-            foreach (var connection in connections)
-            {
-                Assert.Equal(SslCluster.Protocol.Tls.ClientHelloParseStatus.Ok,
-                    SslCluster.Protocol.Tls.ClientHelloParser.TryParse(connection.First, out var hello));
-                Assert.Empty(hello!.ApplicationProtocols);
-            }
-
-            // The node exits once its last flow ended, or at its 30 s drain timeout when some were still open.
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(40)));
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+            Assert.Equal(count, connections.Count);
+            return (clients, connections);
         }
-        finally
+        catch
         {
             foreach (var client in clients) client.Dispose();
+            throw;
         }
     }
 
+    /// <summary>SIGTERM: the node exits with 0 once its last flow ended, well before its 30 s drain timeout cuts what is left.</summary>
+    internal static async Task TerminatesEarlyAsync(NodeProcess node)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(40)));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+    }
+
     /// <summary>A client connection's stream that keeps its first write (the TLS client's ClientHello).</summary>
-    private sealed class FirstWriteStream(System.Net.Sockets.Socket socket) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
+    internal sealed class FirstWriteStream(System.Net.Sockets.Socket socket) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
     {
         public byte[] First { get; private set; } = [];
 
@@ -259,6 +281,25 @@ public sealed class ClearTextDrainTests
         Assert.NotEqual(0, late.ExitCode);
         Whole(await relayed);
         Assert.Equal(0, await exit);
+    }
+
+    [Fact]
+    public async Task Sigterm_IdleKeepAliveClientsOfAClearTextRule_ClosedAndTheNodeExitsLongBeforeItsDrainTimeout()
+    {
+        // A content rule's relay frames a flow whose first bytes are an HTTP/1.x request line, so a drain closes its idle
+        // keep-alive clients between two requests (with a FIN) as it does TLS ones. Before, they held it to its deadline.
+        var (node, backend, _, plain) = await StartAsync();
+        await using var _ = backend;
+        using var __ = node;
+        var (clients, _) = await DrainTests.IdleHttpClientsAsync(new Uri($"http://127.0.0.1:{plain}/bytes/100"), 20);
+        try
+        {
+            await DrainTests.TerminatesEarlyAsync(node);
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
     }
 
     [Fact]

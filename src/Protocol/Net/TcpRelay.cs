@@ -19,7 +19,8 @@ public sealed class TcpRelay : IDisposable, IAbortable
     private int _aborted;
     private BackendLeg? _backend;
     private readonly IRelayTransform? _transform;
-    // With header insertion: what a drain ends between two messages (see DrainRelease).
+    // With an HTTP transform (header insertion, or a flow judged HTTP by its first bytes): what a drain ends between two
+    // messages (see DrainRelease).
     private readonly DrainRelease? _drain;
 
     /// <summary>Creates the relay; the client socket and the dialled backend socket are owned by it.</summary>
@@ -30,7 +31,9 @@ public sealed class TcpRelay : IDisposable, IAbortable
     }
 
     /// <summary>Creates a relay whose dial may ask for TLS towards the real server (SSL initiation).</summary>
-    /// <param name="transform">What the relay does to the clear text (header insertion), or null to pass it as it is.</param>
+    /// <param name="transform">
+    /// What the relay does to the clear text (header insertion; or framing only, for a drain), or null to pass it as it is.
+    /// </param>
     public TcpRelay(Socket client, Func<CancellationToken, ValueTask<BackendLink>> dialBackend,
         ProxyConnectionOptions? options, IConnectionObserver? observer, IRelayTransform? transform = null)
     {
@@ -160,10 +163,11 @@ public sealed class TcpRelay : IDisposable, IAbortable
     }
 
     /// <summary>
-    /// With header insertion (an SSLM client service), the next request head read is the client's last: its answer
-    /// carries <c>Connection: close</c>, and the relay ends after it; a client idle between two messages with every
-    /// answer sent is closed now (<see cref="DrainRelease"/>). A relay that passes its bytes as they are has no point
-    /// where the client would lose nothing: it ends when either side closes, or at the drain's deadline.
+    /// With an HTTP transform (an SSLM client service's header insertion, or a client whose first bytes were a request
+    /// line), the next request head read is the client's last: its answer carries <c>Connection: close</c>, and the relay
+    /// ends after it; a client idle between two messages with every answer sent is closed now (<see cref="DrainRelease"/>).
+    /// A relay that passes its bytes as they are has no point where the client would lose nothing: it ends when either
+    /// side closes, or at the drain's deadline.
     /// </summary>
     public void GoAway() => _drain?.GoAway();
 

@@ -463,20 +463,26 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             counters.AcceptRelay();
             state.Enter(ConnectionPhase.Dialling);
             using var relay = new TcpRelay(client, ct => owner.DialAsync(_servers, Plan.Port, 3, null, _profiles.For, ct, relayRow: counters), owner._baseOptions,
-                new RelayObserver(counters, state, owner.Log, Plan), Insertion(client, counters));
+                new RelayObserver(counters, state, owner.Log, Plan), TransformFor(client, counters));
             state.Attach(relay);
             await relay.RunAsync(cancellationToken);
         }
 
         /// <summary>
         /// The header insertion of an SSLM client service's clear text (custom lines, ClientIP and ClientPort, prefix,
-        /// aliases; a clear-text client has no session or certificate to tell), or null.
+        /// aliases; a clear-text client has no session or certificate to tell); otherwise a passive exchange that frames
+        /// the flow when the client's first bytes are an HTTP/1.x request line and passes it as it is when they are not
+        /// (a clear-text content rule may carry any protocol), so that a drain closes an idle HTTP keep-alive client
+        /// between two requests rather than at its deadline.
         /// </summary>
-        private HttpExchange? Insertion(Socket client, FlowCounters counters)
+        private HttpExchange TransformFor(Socket client, FlowCounters counters)
         {
-            if (Plan.RelayHeaders is not { } headers) return null;
-            var info = new HandshakeInfo(TlsVersion.Tls12, 0, null, false, Plan.Key, null) { Client = TlsProxyConnection.SafeRemoteEndPoint(client) as IPEndPoint };
-            return HttpHeaderFields.For(headers, info)?.CountedBy(counters.Headers) is { } insertion ? new HttpExchange(null, false, insertion) : null;
+            if (Plan.RelayHeaders is { } headers)
+            {
+                var info = new HandshakeInfo(TlsVersion.Tls12, 0, null, false, Plan.Key, null) { Client = TlsProxyConnection.SafeRemoteEndPoint(client) as IPEndPoint };
+                if (HttpHeaderFields.For(headers, info)?.CountedBy(counters.Headers) is { } insertion) return new HttpExchange(null, false, insertion);
+            }
+            return new HttpExchange(null, sniff: true);
         }
     }
 

@@ -9,23 +9,26 @@ using Xunit;
 namespace SslCluster.Protocol.Tests.Net;
 
 /// <summary>
-/// A drain of a clear-text relay with header insertion (an SSLM client service): a real keep-alive HTTP client socket
-/// on loopback, a real keep-alive HTTP server behind that records the request heads it receives.
+/// A drain of a clear-text relay with header insertion (an SSLM client service), or with framing only (a content rule's
+/// relay, an SSLM client service without insertion: the flow judged by its first bytes): a real keep-alive HTTP client
+/// socket on loopback, a real keep-alive HTTP server behind that records the request heads it receives.
 /// </summary>
 public sealed class ClearTextDrainTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
 
-    private static HttpExchange Exchange() =>
-        new(null, false, RequestHeaderInsertion.Create([new("X-Offload", "sslcluster")]));
+    private static HttpExchange Exchange(bool insertion = true) =>
+        insertion ? new(null, false, RequestHeaderInsertion.Create([new("X-Offload", "sslcluster")])) : new(null, sniff: true);
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    public async Task GoAway_ClearTextClientIdleBetweenRequests_GetsAFinAndItsServerConnectionIsClosed(int goAways)
+    [InlineData(1, true)]
+    [InlineData(2, true)]
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    public async Task GoAway_ClearTextClientIdleBetweenRequests_GetsAFinAndItsServerConnectionIsClosed(int goAways, bool insertion)
     {
         await using var server = new KeepAliveHttpBackend();
-        using var relayed = await Relayed.StartAsync(server);
+        using var relayed = await Relayed.StartAsync(server, exchange: Exchange(insertion));
         var first = await relayed.AskAsync("/a");
 
         for (var i = 0; i < goAways; i++) relayed.Relay.GoAway();
@@ -35,9 +38,42 @@ public sealed class ClearTextDrainTests
         Assert.Equal(ProxyError.None, summary.Error);
         Assert.Equal(DrainRelease.ClosedBetweenRequests, summary.Message);
         Assert.EndsWith("connection 1 request 1 /a\n", first, StringComparison.Ordinal);
-        Assert.Contains("\r\nX-Offload: sslcluster\r\n", Assert.Single(server.Requests), StringComparison.Ordinal);
+        Assert.Equal(insertion, Assert.Single(server.Requests).Contains("\r\nX-Offload: sslcluster\r\n", StringComparison.Ordinal));
         for (var i = 0; i < 200 && server.ClosedByPeer == 0; i++) await Task.Delay(25);
         Assert.Equal(1, server.ClosedByPeer);
+    }
+
+    [Theory]
+    [InlineData(false, "HELLO not http\r\n")] // a client of another protocol
+    [InlineData(true, "GET / HTTP/1.1\r\nHost: vip.test\r\n\r\n")] // a server that speaks first (SMTP, FTP, POP3)
+    public async Task GoAway_ClearTextFlowNotKnownAsHttp_LeftAloneAndStillRelayed(bool serverSpeaksFirst, string message)
+    {
+        var banner = "220 ftp.vip.test ready\r\n"u8.ToArray();
+        await using var server = serverSpeaksFirst ? EchoBackend.WithBanner(banner) : new EchoBackend();
+        using var relayed = await Relayed.StartAsync(server, exchange: Exchange(insertion: false));
+        if (serverSpeaksFirst) Assert.Equal(banner, await ReceiveExactlyAsync(relayed.Client, banner.Length));
+        await SendAsync(relayed.Client, message);
+        Assert.Equal(message, Encoding.ASCII.GetString(await ReceiveExactlyAsync(relayed.Client, message.Length)));
+
+        relayed.Relay.GoAway();
+        // Well past the 0.5 s after which an idle HTTP client is closed.
+        await Task.Delay(DrainRelease.SweepEvery * 15);
+
+        Assert.False(relayed.Run.IsCompleted);
+        await SendAsync(relayed.Client, message);
+        Assert.Equal(message, Encoding.ASCII.GetString(await ReceiveExactlyAsync(relayed.Client, message.Length)));
+    }
+
+    private static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int length)
+    {
+        var bytes = new byte[length];
+        for (var read = 0; read < length;)
+        {
+            var n = await ReceiveAsync(socket, bytes.AsMemory(read));
+            if (n == 0) throw new IOException("closed after " + read + " bytes");
+            read += n;
+        }
+        return bytes;
     }
 
     [Fact]
@@ -77,7 +113,7 @@ public sealed class ClearTextDrainTests
     /// <summary>A clear-text client on loopback, the relay (header insertion) of its connection to the server, and the relay's run.</summary>
     private sealed record Relayed(Socket Client, TcpRelay Relay, Task<ConnectionSummary> Run) : IDisposable
     {
-        public static async Task<Relayed> StartAsync(KeepAliveHttpBackend server, bool goAwayFirst = false)
+        public static async Task<Relayed> StartAsync(LoopbackServer server, bool goAwayFirst = false, HttpExchange? exchange = null)
         {
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -85,7 +121,7 @@ public sealed class ClearTextDrainTests
             var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!);
             var accepted = await listener.AcceptAsync();
-            var relay = new TcpRelay(accepted, async ct => new BackendLink(await server.ConnectAsync(ct)), null, null, Exchange());
+            var relay = new TcpRelay(accepted, async ct => new BackendLink(await server.ConnectAsync(ct)), null, null, exchange ?? Exchange());
             if (goAwayFirst) relay.GoAway();
             return new Relayed(client, relay, relay.RunAsync());
         }
@@ -121,13 +157,6 @@ public sealed class ClearTextDrainTests
         }
         var length = int.Parse(text.ToString().Split("\r\n").First(l => l.StartsWith("Content-Length:", StringComparison.Ordinal))[15..].Trim(),
             System.Globalization.CultureInfo.InvariantCulture);
-        var body = new byte[length];
-        for (var read = 0; read < length;)
-        {
-            var n = await ReceiveAsync(socket, body.AsMemory(read));
-            if (n == 0) throw new IOException("closed in the body");
-            read += n;
-        }
-        return text + Encoding.ASCII.GetString(body);
+        return text + Encoding.ASCII.GetString(await ReceiveExactlyAsync(socket, length));
     }
 }
