@@ -10,7 +10,7 @@
 #
 # HTTP_REUSE=0: no ssl-server http-reuse, one back-end connection per client (wrk offers no ALPN, so its flows are those
 # of a client that named no protocol). CLEAR=1: the load goes through a clear-text content rule instead (A on 18485, B on
-# 18585, http://): the relay without TLS.
+# 18585, http://): the relay without TLS (HTTP_REUSE applies to the TLS ports only; the rule never re-uses).
 #
 # Both nodes run as bench/run.sh runs ours (ssl-server http-reuse, TLS 1.3 ECDSA port): A on 18484, B on 18584. An A/A run
 # (the same revision twice) shows the noise: 0.98 on 2026-12-06. Needs a WORK prepared by one bench/run.sh. Output:

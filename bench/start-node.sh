@@ -45,14 +45,14 @@ while [ $# -gt 0 ]; do
         --admin-port) ADMIN=$2; shift 2 ;;
         --remoting-port) REMOTING=$2; shift 2 ;;
         --prepare) PREPARE=1; shift ;;
-        --clear) CLEAR=$2; shift 2 ;;
+        --clear) CLEAR=$2; shift 2; case $CLEAR in ''|*[!0-9]*) die "--clear takes a port number" ;; esac ;;
         --warm-up) WARMUP=(--set "sslcluster.proxy.warm-up-connections=$2"); shift 2 ;;
         --http-reuse) REUSE="${REUSE:+$REUSE
 }  ssl-server 1 http-reuse"; shift ;;
         --http-header) REUSE="${REUSE:+$REUSE
 }  ssl-server 1 http-header session
   ssl-server 1 http-header static \"X-Offload:sslcluster\""; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         *) die "unknown option '$1' (try --help)" ;;
     esac
 done

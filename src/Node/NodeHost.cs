@@ -103,6 +103,7 @@ internal static class NodeHost
             Passive = new PassiveHealth(TimeProvider.System, settings.PassiveHealthFailures, settings.PassiveHealthAvoidFor),
             Limits = new NodeLimits(settings.Limits, TimeProvider.System),
             Log = new ConnectionLog(loggers.CreateLogger("SslCluster.Connections"), TimeProvider.System),
+            FramesHttpByFirstBytes = settings.FrameHttpByFirstBytes,
         };
         var keepalives = new KeepaliveEnvironment
         {

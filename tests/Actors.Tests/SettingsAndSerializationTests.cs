@@ -32,12 +32,17 @@ public sealed class SettingsTests
         Assert.Equal((8443, 8081, 8080), (s.DemoHttpsPort, s.DemoHttpPort, s.DemoBackendPort));
         Assert.Equal(16384, s.BufferSize);
         Assert.Equal(400, s.WarmUpConnections);
+        Assert.True(s.FrameHttpByFirstBytes);
         Assert.Equal(TimeSpan.FromSeconds(5), s.BackendConnectTimeout);
         Assert.Equal(TimeSpan.FromSeconds(30), s.DrainTimeout);
         Assert.Equal(1024, s.Backlog);
         Assert.Equal(TimeSpan.FromSeconds(1), s.FlowReportInterval);
         Assert.Equal(30, s.NumberOfShards);
     }
+
+    [Fact]
+    public void Create_FrameHttpByFirstBytesOff_FlowsNothingElseFramesAreRelayedAsTheyCome() =>
+        Assert.False(SslClusterSettings.Create(ConfigurationFactory.ParseString("sslcluster.proxy.frame-http-by-first-bytes = off")).FrameHttpByFirstBytes);
 
     [Theory]
     [InlineData("sslcluster.proxy.buffer-size = 10", "buffer-size must be from 1024")]

@@ -140,7 +140,7 @@ public sealed class DrainTests
     /// <paramref name="count"/> HttpClients, each with one answered GET of <paramref name="url"/> (100 bytes), their one
     /// connection then idle in its pool; and those connections' streams.
     /// </summary>
-    internal static async Task<(List<HttpClient> Clients, IReadOnlyCollection<FirstWriteStream> Connections)> IdleHttpClientsAsync(Uri url, int count)
+    private static async Task<(List<HttpClient> Clients, IReadOnlyCollection<FirstWriteStream> Connections)> IdleHttpClientsAsync(Uri url, int count)
     {
         var connections = new System.Collections.Concurrent.ConcurrentBag<FirstWriteStream>();
         var clients = new List<HttpClient>();
@@ -176,7 +176,7 @@ public sealed class DrainTests
     }
 
     /// <summary>SIGTERM: the node exits with 0 once its last flow ended, well before its 30 s drain timeout cuts what is left.</summary>
-    internal static async Task TerminatesEarlyAsync(NodeProcess node)
+    private static async Task TerminatesEarlyAsync(NodeProcess node)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(40)));
@@ -184,7 +184,7 @@ public sealed class DrainTests
     }
 
     /// <summary>A client connection's stream that keeps its first write (the TLS client's ClientHello).</summary>
-    internal sealed class FirstWriteStream(System.Net.Sockets.Socket socket) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
+    private sealed class FirstWriteStream(System.Net.Sockets.Socket socket) : System.Net.Sockets.NetworkStream(socket, ownsSocket: true)
     {
         public byte[] First { get; private set; } = [];
 
@@ -284,21 +284,38 @@ public sealed class ClearTextDrainTests
     }
 
     [Fact]
-    public async Task Sigterm_IdleKeepAliveClientsOfAClearTextRule_ClosedAndTheNodeExitsLongBeforeItsDrainTimeout()
+    public async Task Sigterm_IdleKeepAliveClientsOfAClearTextRule_ClosedWithAFinAndTheNodeExitsLongBeforeItsDrainTimeout()
     {
         // A content rule's relay frames a flow whose first bytes are an HTTP/1.x request line, so a drain closes its idle
-        // keep-alive clients between two requests (with a FIN) as it does TLS ones. Before, they held it to its deadline.
+        // keep-alive clients between two requests (with a FIN, not a reset) as it does TLS ones. Before, they held it to
+        // its deadline.
         var (node, backend, _, plain) = await StartAsync();
         await using var _ = backend;
         using var __ = node;
-        var (clients, _) = await DrainTests.IdleHttpClientsAsync(new Uri($"http://127.0.0.1:{plain}/bytes/100"), 20);
+        var clients = new List<System.Net.Sockets.TcpClient>();
         try
         {
-            await DrainTests.TerminatesEarlyAsync(node);
+            for (var i = 0; i < 20; i++)
+            {
+                var tcp = new System.Net.Sockets.TcpClient();
+                clients.Add(tcp);
+                await tcp.ConnectAsync(IPAddress.Loopback, plain);
+                await tcp.GetStream().WriteAsync("GET /bytes/100 HTTP/1.1\r\nHost: localhost\r\n\r\n"u8.ToArray());
+                Assert.StartsWith("HTTP/1.1 200", await SslCluster.TestSupport.HttpAnswer.ReadAsync(tcp.GetStream()), StringComparison.Ordinal);
+            }
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+            // A FIN reads as 0; a reset would throw.
+            foreach (var tcp in clients) Assert.Equal(0, await tcp.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+            var closed = clock.Elapsed;
+            Assert.Equal(0, await exit);
+            Assert.True(closed < TimeSpan.FromSeconds(5), $"the idle clients were closed after {closed.TotalSeconds:F1} s");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
         }
         finally
         {
-            foreach (var client in clients) client.Dispose();
+            foreach (var tcp in clients) tcp.Dispose();
         }
     }
 

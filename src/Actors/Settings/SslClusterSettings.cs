@@ -43,6 +43,12 @@ public sealed record SslClusterSettings
     /// <summary>Connections of the data-path warm-up before the listeners open (<c>proxy.warm-up-connections</c>); 0: none.</summary>
     public int WarmUpConnections { get; init; }
 
+    /// <summary>
+    /// A flow nothing else frames is framed as HTTP when its first bytes are a request line, for a clean drain
+    /// (<c>proxy.frame-http-by-first-bytes</c>).
+    /// </summary>
+    public bool FrameHttpByFirstBytes { get; init; } = true;
+
     public required TimeSpan BackendConnectTimeout { get; init; }
 
     public required TimeSpan DrainTimeout { get; init; }
@@ -172,6 +178,7 @@ public sealed record SslClusterSettings
             DemoBackendPort = c.GetInt("node.demo.backend-port"),
             BufferSize = buffer,
             WarmUpConnections = warmUp,
+            FrameHttpByFirstBytes = c.GetBoolean("proxy.frame-http-by-first-bytes"),
             BackendConnectTimeout = c.GetTimeSpan("proxy.backend-connect-timeout"),
             DrainTimeout = c.GetTimeSpan("proxy.drain-timeout"),
             Backlog = c.GetInt("proxy.backlog"),

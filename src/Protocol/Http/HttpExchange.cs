@@ -5,8 +5,9 @@ using SslCluster.Protocol.Net;
 namespace SslCluster.Protocol.Http;
 
 /// <summary>
-/// One TLS-terminated HTTP/1.x flow as the relay's transform, for ssl-servers that read HTTP, and for clients that agreed
-/// <c>http/1.1</c> by ALPN or whose first bytes are an HTTP/1.x request line (framed only, so that a drain can close them
+/// One HTTP/1.x flow as the relay's transform (TLS-terminated, or a clear-text relay), for ssl-servers that read HTTP, SSLM
+/// client services with header insertion, and clients that agreed <c>http/1.1</c> by ALPN or whose first bytes are an
+/// HTTP/1.x request line (framed only, so that a drain can close them
 /// between two messages; see <see cref="RequestFramer"/> for the judging of a client that named no protocol): with
 /// <c>ssl-server N urlrewrite</c>, the Location header of 300-series responses is rewritten by the ssl-server's
 /// <see cref="UrlRewriter"/>; with <c>ssl-server N http-reuse</c>, the back-end connection outlives the client's (see
@@ -49,8 +50,9 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
     /// <param name="ownsBackendConnection">The back-end connection is kept for other clients (<c>http-reuse</c>).</param>
     /// <param name="insertion">Header lines inserted into every request (the client's own of those names removed); null for none.</param>
     /// <param name="sniff">
-    /// The flow may not be HTTP (its client named no protocol by ALPN): framed only when the client's first bytes begin with
-    /// a whole request line, passed as it is otherwise. Only for a passive exchange (no rules, re-use or insertion).
+    /// The flow may not be HTTP (a TLS client that named no protocol by ALPN, a clear-text relay's client): framed only when
+    /// the client's first bytes begin with a whole request line, passed as it is otherwise. Only for a passive exchange
+    /// (no rules, re-use or insertion).
     /// </param>
     public HttpExchange(UrlRewriter? rules, bool ownsBackendConnection = false, RequestHeaderInsertion? insertion = null, bool sniff = false)
     {

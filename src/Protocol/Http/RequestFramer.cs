@@ -38,8 +38,8 @@ public enum RequestEnd
 /// back end, since a server reading them could find a request whose headers we never saw (<see cref="Refused"/>).
 /// </para>
 /// <para>
-/// With <c>sniff</c> (a client that named no protocol by ALPN, on an ssl-server that reads no HTTP) the flow may not be
-/// HTTP at all: it is framed only when the client's first bytes begin with a whole plain request line
+/// With <c>sniff</c> (a flow nothing else frames: a TLS client that named no protocol by ALPN on an ssl-server that reads
+/// no HTTP, a clear-text relay without header insertion) the flow may not be HTTP at all: it is framed only when the client's first bytes begin with a whole plain request line
 /// (<see cref="HttpHead.BeginsWithRequestLine"/>), and passed as it is from the start otherwise, or when its server
 /// spoke first (SMTP, IMAP, POP3 over TLS). Until the client's first bytes are judged it is not between two messages,
 /// so a drain never closes it for being idle.
@@ -525,13 +525,17 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
         _singleUse = true;
+        Volatile.Write(ref _notFramed, true);
     }
 
+    /// <summary>Set with the marker of <see cref="NotFramedLocked"/>: read by a drain's sweep on another thread.</summary>
+    private bool _notFramed;
+
     /// <summary>
-    /// Framing stopped for good (any thread): the client is never again between two messages, so a drain cannot close
-    /// it, and its sweep can end.
+    /// Framing stopped for good (any thread), or a sniffed flow is known not to be HTTP (its server spoke first): the
+    /// client is never again between two messages, so a drain cannot close it, and its sweep can end.
     /// </summary>
-    public bool StoppedForGood => Volatile.Read(ref _stopped);
+    public bool StoppedForGood => Volatile.Read(ref _stopped) || Volatile.Read(ref _notFramed);
 
     /// <summary>
     /// The request the next final response answers, without taking it; Other when none is known (response thread, on

@@ -2,8 +2,8 @@ namespace SslCluster.Protocol.Net;
 
 /// <summary>
 /// The drain of an HTTP flow whose back-end connection is its own (header insertion or URL rewrite without
-/// <c>http-reuse</c>, a client that agreed <c>http/1.1</c> by ALPN or named no protocol, or an SSLM client service with
-/// header insertion). <see cref="GoAway"/> makes the next request
+/// <c>http-reuse</c>, a client that agreed <c>http/1.1</c> by ALPN, an SSLM client service with header insertion, or a
+/// flow judged by its client's first bytes: a TLS client that named no protocol, a clear-text relay's client). <see cref="GoAway"/> makes the next request
 /// the client's last (<see cref="Http.HttpExchange.GoAway"/>: its answer says <c>Connection: close</c>), and ends now a
 /// client that waits between two messages with every answer sent, as a server closes an idle keep-alive connection:
 /// the relay runs in release mode (<see cref="IdleRelease"/>), and from the drain on it is looked at every

@@ -85,7 +85,8 @@ internal sealed class RelayState
 /// <item>Any error: the first one is kept, both loops stop, the caller closes both sockets without close_notify (a
 /// truncated response must look truncated to the client).</item>
 /// </list>
-/// In release mode (a keep-alive client under <c>http-reuse</c>; an HTTP flow without it, for a drain) the relay can also
+/// In release mode (a keep-alive client under <c>http-reuse</c>; any other flow with an HTTP transform, for a drain,
+/// including one judged by its first bytes that turned out not to be HTTP) the relay can also
 /// be stopped from outside, leaving both connections open, once the client is idle between two messages with every
 /// answer sent (<see cref="IdleRelease"/>).
 /// </summary>

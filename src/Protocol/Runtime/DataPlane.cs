@@ -72,6 +72,14 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>Open and total connections per service on this node.</summary>
     public ServiceGauges Gauges { get; } = new();
 
+    /// <summary>
+    /// A flow that nothing else frames as HTTP (a TLS client that named no protocol by ALPN on an ssl-server that reads no
+    /// HTTP, a clear-text relay without header insertion) gets a passive exchange that frames it when its client's first
+    /// bytes are a request line, for a clean drain; false: such flows are relayed as they come
+    /// (<c>sslcluster.proxy.frame-http-by-first-bytes</c>).
+    /// </summary>
+    public bool FramesHttpByFirstBytes { get; init; } = true;
+
     /// <summary>Admission of new connections: the node's connection limit, modules' max-conns, handshake rates.</summary>
     public NodeLimits Limits { get; init; } = new(new LimitSettings(), TimeProvider.System);
 
@@ -473,16 +481,16 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         /// aliases; a clear-text client has no session or certificate to tell); otherwise a passive exchange that frames
         /// the flow when the client's first bytes are an HTTP/1.x request line and passes it as it is when they are not
         /// (a clear-text content rule may carry any protocol), so that a drain closes an idle HTTP keep-alive client
-        /// between two requests rather than at its deadline.
+        /// between two requests rather than at its deadline (<see cref="FramesHttpByFirstBytes"/>; null when off).
         /// </summary>
-        private HttpExchange TransformFor(Socket client, FlowCounters counters)
+        private HttpExchange? TransformFor(Socket client, FlowCounters counters)
         {
             if (Plan.RelayHeaders is { } headers)
             {
                 var info = new HandshakeInfo(TlsVersion.Tls12, 0, null, false, Plan.Key, null) { Client = TlsProxyConnection.SafeRemoteEndPoint(client) as IPEndPoint };
                 if (HttpHeaderFields.For(headers, info)?.CountedBy(counters.Headers) is { } insertion) return new HttpExchange(null, false, insertion);
             }
-            return new HttpExchange(null, sniff: true);
+            return owner.FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
         }
     }
 
@@ -554,7 +562,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var reuse = Reuses(server, info);
             var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
             if (rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info)) return new HttpExchange(rules, reuse, insertion);
-            return info.ApplicationProtocol is null ? new HttpExchange(null, sniff: true) : null;
+            return info.ApplicationProtocol is null && owner.FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
         }
 
         private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null || AgreedHttpOne(info);

@@ -76,11 +76,13 @@ public sealed class ClearTextDrainTests
         return bytes;
     }
 
-    [Fact]
-    public async Task GoAway_ClearTextClientInTheMiddleOfItsNextRequest_ThatAnswerSaysCloseThenTheClientGetsAFin()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task GoAway_ClearTextClientInTheMiddleOfItsNextRequest_ThatAnswerSaysCloseThenTheClientGetsAFin(bool insertion)
     {
         await using var server = new KeepAliveHttpBackend();
-        using var relayed = await Relayed.StartAsync(server);
+        using var relayed = await Relayed.StartAsync(server, exchange: Exchange(insertion));
         await relayed.AskAsync("/a");
 
         // Half a head sent: the client is not between two messages, whatever the machine's pauses.
@@ -108,6 +110,39 @@ public sealed class ClearTextDrainTests
         Assert.Equal(ProxyError.None, summary.Error);
         Assert.Equal(DrainRelease.ClosedBeforeFirstRequest, summary.Message);
         Assert.Empty(server.Requests);
+    }
+
+    [Fact]
+    public async Task GoAway_BeforeTheRelayStartsAndAClientJudgedByItsFirstBytesSendsNothing_LeftAloneThenItsFirstRequestIsItsLast()
+    {
+        // Not known to speak HTTP before its first bytes: a drain does not close it for being silent.
+        await using var server = new KeepAliveHttpBackend();
+        using var relayed = await Relayed.StartAsync(server, goAwayFirst: true, exchange: Exchange(insertion: false));
+        await Task.Delay(DrainRelease.SweepEvery * 15);
+        Assert.False(relayed.Run.IsCompleted);
+
+        var first = await relayed.AskAsync("/late");
+
+        Assert.Contains("\r\nConnection: close\r\n\r\n", first, StringComparison.Ordinal);
+        Assert.Equal(0, await ReceiveAsync(relayed.Client, new byte[16]));
+        Assert.Equal(ProxyError.None, (await relayed.Run.WaitAsync(Bound)).Error);
+    }
+
+    [Fact]
+    public async Task RunAsync_ClientOfAnotherProtocolFinishesSending_TheServerSeesTheEndAndItsAnswerStillComes()
+    {
+        // Half-close through a relay that judged the flow not HTTP: as at layer 4.
+        await using var server = EchoBackend.ReplyAfterEof();
+        using var relayed = await Relayed.StartAsync(server, exchange: Exchange(insertion: false));
+        const string Message = "\u0016\u0003\u0001 not a request line";
+        await SendAsync(relayed.Client, Message);
+        relayed.Client.Shutdown(SocketShutdown.Send);
+
+        Assert.Equal(Message, Encoding.ASCII.GetString(await ReceiveExactlyAsync(relayed.Client, Message.Length)));
+        Assert.Equal(0, await ReceiveAsync(relayed.Client, new byte[16]));
+        var summary = await relayed.Run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.None, summary.Error);
+        Assert.Equal(1, server.EofsSeen);
     }
 
     /// <summary>A clear-text client on loopback, the relay (header insertion) of its connection to the server, and the relay's run.</summary>

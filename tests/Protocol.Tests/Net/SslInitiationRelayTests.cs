@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Authentication;
+using SslCluster.Protocol.Http;
 using SslCluster.Protocol.Net;
 using SslCluster.Protocol.Tls;
 using SslCluster.TestSupport;
@@ -34,9 +35,11 @@ public sealed class SslInitiationRelayTests
         async ct => new BackendLink(await server.ConnectAsync(ct), new BackendTlsClient(profile, new OpenSslBackendSessions(TimeProvider.System)), flow, handshakeTimeout);
 
     [Theory]
-    [InlineData(SslProtocols.Tls12)]
-    [InlineData(SslProtocols.Tls13)]
-    public async Task RunAsync_TlsLink_ClearTextInTlsOutAnswerBackInClear(SslProtocols protocol)
+    [InlineData(SslProtocols.Tls12, false)]
+    [InlineData(SslProtocols.Tls13, false)]
+    [InlineData(SslProtocols.Tls12, true)] // as an SSLM client service without insertion runs it: judged by its first bytes
+    [InlineData(SslProtocols.Tls13, true)]
+    public async Task RunAsync_TlsLink_ClearTextInTlsOutAnswerBackInClear(SslProtocols protocol, bool sniffing)
     {
         using var ca = TestCertificateAuthority.Create();
         using var cert = ServerCertificates.Issue(ca, "initiated.test");
@@ -45,7 +48,8 @@ public sealed class SslInitiationRelayTests
         var flow = new RecordingBackendFlow();
         var (test, relayEnd) = await PairAsync();
         using var _t = test;
-        using var relay = new TcpRelay(relayEnd, Dial(server, Profile(cas: [ca.PublicCertificate], minimum: protocol == SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12), flow), null, null);
+        using var relay = new TcpRelay(relayEnd, Dial(server, Profile(cas: [ca.PublicCertificate], minimum: protocol == SslProtocols.Tls13 ? TlsVersion.Tls13 : TlsVersion.Tls12), flow), null, null,
+            sniffing ? new HttpExchange(null, sniff: true) : null);
         var run = relay.RunAsync();
 
         var request = new byte[70_000];

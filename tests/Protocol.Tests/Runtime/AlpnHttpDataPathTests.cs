@@ -160,6 +160,33 @@ public sealed class AlpnHttpDataPathTests
     }
 
     [Fact]
+    public async Task GoAway_FramingByFirstBytesTurnedOff_AnIdleHttpClientWithoutAlpnIsLeftAloneOneWithItIsClosed()
+    {
+        // sslcluster.proxy.frame-http-by-first-bytes = off: a client that named no protocol is relayed as it comes, as
+        // in HAProxy's mode tcp; one that agreed http/1.1 is framed either way.
+        await using var server = new KeepAliveHttpBackend();
+        using var node = new Node(server.EndPoint.Port, Plain, framesHttpByFirstBytes: false);
+        var plainState = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
+        var alpnState = new ConnectionState(2, "m", null, DateTimeOffset.UtcNow);
+        await using var plain = await node.OpenAsync(plainState);
+        await using var alpn = await node.OpenAsync(alpnState, Http11);
+        foreach (var open in new[] { plain, alpn })
+        {
+            await WriteAsync(open.Ssl, "GET /one HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+            await ReadResponseAsync(open.Ssl).WaitAsync(Bound);
+        }
+
+        plainState.GoAway();
+        alpnState.GoAway();
+
+        Assert.Equal(0, await alpn.Ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(Bound));
+        await Task.Delay(DrainRelease.SweepEvery * 10);
+        Assert.False(plain.Run.IsCompleted);
+        await WriteAsync(plain.Ssl, "GET /two HTTP/1.1\r\nHost: vip.test\r\n\r\n");
+        Assert.DoesNotContain("Connection: close", await ReadResponseAsync(plain.Ssl).WaitAsync(Bound), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task GoAway_ClientsThatNamedNoProtocolAndAreNotKnownAsHttp_LeftAloneAndStillServed()
     {
         // A client that named no protocol may speak anything: a drain leaves it to end by itself (or at the drain's

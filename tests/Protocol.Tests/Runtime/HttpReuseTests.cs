@@ -52,8 +52,9 @@ public sealed class HttpReuseTests
         /// <summary>A node whose ssl-server 1 has <paramref name="reuse"/> lines, and <paramref name="prelude"/> lines before the proxy list.</summary>
         /// <param name="files">Store files beyond the ssl-server's key (kfile) and certificate (cfile).</param>
         /// <param name="config">The whole configuration instead of the proxy list of ssl-server 1 (its key file is kfile, its certificate cfile).</param>
+        /// <param name="framesHttpByFirstBytes">The node setting <c>sslcluster.proxy.frame-http-by-first-bytes</c>.</param>
         public Node(int serverPort, string reuse = "ssl-server 1 http-reuse", string prelude = "", IReadOnlyDictionary<string, byte[]>? files = null,
-            string? config = null)
+            string? config = null, bool framesHttpByFirstBytes = true)
         {
             var protector = new KeyProtector(_key);
             var key = new KeyFactory(protector, TimeProvider.System).GenerateRsa("kfile", 2048, Password);
@@ -64,7 +65,7 @@ public sealed class HttpReuseTests
             var result = ConfigParser.Parse(config ?? Config(serverPort, reuse, prelude));
             Assert.True(result.Succeeded, string.Join("\n", result.Errors));
             var plan = RuntimePlan.Build(1, result.Config!);
-            DataPlane = new DataPlane(_key, AddressMap.Parse("10.60.0.2=127.0.0.1"), TimeSpan.FromSeconds(5));
+            DataPlane = new DataPlane(_key, AddressMap.Parse("10.60.0.2=127.0.0.1"), TimeSpan.FromSeconds(5)) { FramesHttpByFirstBytes = framesHttpByFirstBytes };
             Listener = plan.Listeners.Single(l => l.Port == 443);
             Runtime = DataPlane.Build(plan, Listener, store);
         }
