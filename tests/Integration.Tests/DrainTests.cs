@@ -92,14 +92,8 @@ public sealed class DrainTests
                 await SslCluster.TestSupport.HttpAnswer.ReadAsync(ssl);
             }
 
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
             // close_notify: SslStream reads 0 (a connection cut without it throws).
-            foreach (var ssl in clients) Assert.Equal(0, await ssl.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
-            var closed = clock.Elapsed;
-            Assert.Equal(0, await exit);
-            Assert.True(closed < TimeSpan.FromSeconds(5), $"the idle clients were closed after {closed.TotalSeconds:F1} s");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+            await TerminatesEarlyAsync(node, TimeSpan.FromSeconds(20), clients);
         }
         finally
         {
@@ -128,7 +122,7 @@ public sealed class DrainTests
                 Assert.Empty(hello!.ApplicationProtocols);
             }
 
-            await TerminatesEarlyAsync(node);
+            await TerminatesEarlyAsync(node, TimeSpan.FromSeconds(10));
         }
         finally
         {
@@ -175,12 +169,20 @@ public sealed class DrainTests
         }
     }
 
-    /// <summary>SIGTERM: the node exits with 0 once its last flow ended, well before its 30 s drain timeout cuts what is left.</summary>
-    private static async Task TerminatesEarlyAsync(NodeProcess node)
+    /// <summary>
+    /// SIGTERM: each of <paramref name="clients"/> (idle) reads the clean end of its connection within 5 s (0 bytes; a
+    /// cut throws), and the node exits with 0 within <paramref name="exitWithin"/>, well before its 30 s drain timeout
+    /// would cut what is left.
+    /// </summary>
+    internal static async Task TerminatesEarlyAsync(NodeProcess node, TimeSpan exitWithin, IEnumerable<Stream>? clients = null)
     {
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Assert.Equal(0, await node.TerminateAsync(TimeSpan.FromSeconds(40)));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+        var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+        foreach (var client in clients ?? []) Assert.Equal(0, await client.ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
+        var closed = clock.Elapsed;
+        Assert.Equal(0, await exit);
+        Assert.True(closed < TimeSpan.FromSeconds(5), $"the idle clients were closed after {closed.TotalSeconds:F1} s");
+        Assert.True(clock.Elapsed < exitWithin, $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
     }
 
     /// <summary>A client connection's stream that keeps its first write (the TLS client's ClientHello).</summary>
@@ -304,14 +306,8 @@ public sealed class ClearTextDrainTests
                 Assert.StartsWith("HTTP/1.1 200", await SslCluster.TestSupport.HttpAnswer.ReadAsync(tcp.GetStream()), StringComparison.Ordinal);
             }
 
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
             // A FIN reads as 0; a reset would throw.
-            foreach (var tcp in clients) Assert.Equal(0, await tcp.GetStream().ReadAsync(new byte[16]).AsTask().WaitAsync(TimeSpan.FromSeconds(20)));
-            var closed = clock.Elapsed;
-            Assert.Equal(0, await exit);
-            Assert.True(closed < TimeSpan.FromSeconds(5), $"the idle clients were closed after {closed.TotalSeconds:F1} s");
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+            await DrainTests.TerminatesEarlyAsync(node, TimeSpan.FromSeconds(10), clients.Select(tcp => tcp.GetStream()));
         }
         finally
         {

@@ -80,6 +80,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// </summary>
     public bool FramesHttpByFirstBytes { get; init; } = true;
 
+    /// <summary>The transform of a flow nothing else frames: judged by its client's first bytes, or none (<see cref="FramesHttpByFirstBytes"/>).</summary>
+    private HttpExchange? FramedByFirstBytes() => FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
+
     /// <summary>Admission of new connections: the node's connection limit, modules' max-conns, handshake rates.</summary>
     public NodeLimits Limits { get; init; } = new(new LimitSettings(), TimeProvider.System);
 
@@ -490,7 +493,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
                 var info = new HandshakeInfo(TlsVersion.Tls12, 0, null, false, Plan.Key, null) { Client = TlsProxyConnection.SafeRemoteEndPoint(client) as IPEndPoint };
                 if (HttpHeaderFields.For(headers, info)?.CountedBy(counters.Headers) is { } insertion) return new HttpExchange(null, false, insertion);
             }
-            return owner.FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
+            return owner.FramedByFirstBytes();
         }
     }
 
@@ -562,7 +565,7 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var reuse = Reuses(server, info);
             var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
             if (rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info)) return new HttpExchange(rules, reuse, insertion);
-            return info.ApplicationProtocol is null && owner.FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
+            return info.ApplicationProtocol is null ? owner.FramedByFirstBytes() : null;
         }
 
         private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null || AgreedHttpOne(info);
