@@ -1,5 +1,6 @@
 using System.Net;
 using SslCluster.Protocol.Demo;
+using SslCluster.TestSupport;
 using Xunit;
 
 namespace SslCluster.Integration.Tests;
@@ -123,6 +124,65 @@ public sealed class DrainTests
             }
 
             await TerminatesEarlyAsync(node, TimeSpan.FromSeconds(10));
+        }
+        finally
+        {
+            foreach (var client in clients) client.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task Sigterm_Http2ClientsIdleAndOneMidStream_GoAwayTheStreamFinishesAndTheNodeExitsLongBeforeItsDrainTimeout()
+    {
+        // Clients that agreed h2 by ALPN, relayed to a real HTTP/2 server: the drain sends each GOAWAY, lets the streams
+        // they opened finish, then closes them. Before, they held the drain to its 30 s deadline and were cut there, the
+        // stream under way with them.
+        await using var backend = await Http2Backend.StartAsync();
+        var https = NodeProcess.FreePort();
+        using var node = await NodeProcess.StartAsync(NodeProcess.NewDataDir());
+        await node.MakeKeyAsync("k", "c", "localhost");
+        var config = NodeProcess.OneVip(https, backend.Port).Replace($"{backend.Port}\n", $"{backend.Port}\n  ssl-server 1 alpn h2 http/1.1\n", StringComparison.Ordinal);
+        Assert.Contains("alpn h2", config, StringComparison.Ordinal);
+        var applied = await node.CtlWithInputAsync(config, "configure", "-");
+        Assert.True(applied.ExitCode == 0, applied.ToString());
+        await node.WaitReadyAsync(TimeSpan.FromSeconds(10));
+
+        const int Clients = 30;
+        var clients = new List<HttpClient>();
+        try
+        {
+            for (var i = 0; i < Clients; i++)
+            {
+                var client = new HttpClient(new SocketsHttpHandler
+                {
+                    PooledConnectionIdleTimeout = TimeSpan.FromMinutes(5),
+                    SslOptions = { RemoteCertificateValidationCallback = (_, _, _, _) => true },
+                })
+                {
+                    DefaultRequestVersion = HttpVersion.Version20,
+                    DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                    Timeout = TimeSpan.FromSeconds(20),
+                };
+                clients.Add(client);
+                using var answer = await client.GetAsync(new Uri($"https://localhost:{https}/idle/{i}"));
+                Assert.Equal(HttpVersion.Version20, answer.Version);
+                Assert.StartsWith($"/idle/{i} on connection ", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            }
+            Assert.Equal(Clients, backend.Opened);
+
+            // One more stream, under way when the drain starts: its second half comes 3 s after its first.
+            using var slow = await clients[0].GetAsync(new Uri($"https://localhost:{https}/slow?ms=3000"), HttpCompletionOption.ResponseHeadersRead);
+            var body = await slow.Content.ReadAsStreamAsync();
+            var first = new byte[1];
+            await body.ReadExactlyAsync(first);
+
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var exit = node.TerminateAsync(TimeSpan.FromSeconds(40));
+            var rest = await new StreamReader(body).ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.Matches("^/slow on connection [^ ]+\n$", (char)first[0] + rest);
+            Assert.Equal(0, await exit);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the node exited after {clock.Elapsed.TotalSeconds:F1} s (its drain timeout is 30 s)");
+            Assert.Equal(Clients, backend.Closed);
         }
         finally
         {

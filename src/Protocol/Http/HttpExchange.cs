@@ -24,7 +24,7 @@ namespace SslCluster.Protocol.Http;
 /// the two may run at once. <see cref="BackendReusable"/> and <see cref="Dispose"/> once both loops have ended.
 /// </para>
 /// </summary>
-public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDisposable
+public sealed class HttpExchange : IDrainableFlow, IDisposable
 {
     /// <summary>The largest message head held back to be read.</summary>
     public const int MaxHeadBytes = HeadBuffer.MaxHeadBytes;
@@ -135,6 +135,20 @@ public sealed class HttpExchange : SslCluster.Protocol.Net.IRelayTransform, IDis
 
     /// <inheritdoc />
     public bool ExchangeOver => _exchangeOver;
+
+    bool IDrainableFlow.BetweenMessages => BetweenMessages;
+
+    bool IDrainableFlow.Releasable => Releasable;
+
+    bool IDrainableFlow.FramingStopped => FramingStopped;
+
+    /// <summary>A client that has just had an answer gets that long to send its next request, as under http-reuse.</summary>
+    TimeSpan IDrainableFlow.IdleBeforeRelease => BackendPool.IdleClientAfter;
+
+    /// <summary>Between two messages, like a server closing an idle keep-alive connection: nothing to say, a clean end.</summary>
+    bool IDrainableFlow.AfterRelease(IBufferWriter<byte> toClient) => true;
+
+    string IDrainableFlow.ClosedMessage => HasRequest ? DrainRelease.ClosedBetweenRequests : DrainRelease.ClosedBeforeFirstRequest;
 
     /// <summary>
     /// After both loops: the back-end connection stands between two messages, with every request answered, nothing

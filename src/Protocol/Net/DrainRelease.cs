@@ -1,16 +1,19 @@
+using System.Buffers;
+
 namespace SslCluster.Protocol.Net;
 
 /// <summary>
-/// The drain of an HTTP flow whose back-end connection is its own (header insertion or URL rewrite without
-/// <c>http-reuse</c>, a client that agreed <c>http/1.1</c> by ALPN, an SSLM client service with header insertion, or a
-/// flow judged by its client's first bytes: a TLS client that named no protocol, a clear-text relay's client). <see cref="GoAway"/> makes the next request
-/// the client's last (<see cref="Http.HttpExchange.GoAway"/>: its answer says <c>Connection: close</c>), and ends now a
-/// client that waits between two messages with every answer sent, as a server closes an idle keep-alive connection:
-/// the relay runs in release mode (<see cref="IdleRelease"/>), and from the drain on it is looked at every
-/// <see cref="SweepEvery"/> until it is released, ends, or stops being framed. A released relay with nothing from the client waiting is
-/// over (the caller closes the client cleanly and the back-end connection with it); one whose client sent its next
-/// request meanwhile relays on over the same back-end connection, and that request is the last. Without this, such a
-/// client held the drain to its deadline and was cut there.
+/// The drain of a flow whose back-end connection is its own and whose messages a transform frames
+/// (<see cref="IDrainableFlow"/>): an HTTP/1.x flow (header insertion or URL rewrite without <c>http-reuse</c>, a client
+/// that agreed <c>http/1.1</c> by ALPN, an SSLM client service with header insertion, or a flow judged by its client's
+/// first bytes: a TLS client that named no protocol, a clear-text relay's client), or an HTTP/2 flow (a client that
+/// agreed <c>h2</c> by ALPN). <see cref="GoAway"/> tells the transform (HTTP/1.x: the next request is the client's last,
+/// its answer says <c>Connection: close</c>; HTTP/2: GOAWAY), and the relay, which runs in release mode
+/// (<see cref="IdleRelease"/>), is looked at every <see cref="SweepEvery"/> from then on until it is released, ends, or
+/// stops being framed. A released relay with nothing from the client waiting gets what the transform has to say
+/// (<see cref="IDrainableFlow.AfterRelease"/>), then either its client is closed cleanly (the caller closes the back-end
+/// connection with it) or it relays on; one whose client sent bytes meanwhile relays on over the same back-end
+/// connection. Without this, such a client held the drain to its deadline and was cut there.
 /// </summary>
 internal sealed class DrainRelease : IIdleReleases
 {
@@ -28,20 +31,20 @@ internal sealed class DrainRelease : IIdleReleases
     private IdleRelease? _relay;
     private bool _goingAway;
 
-    public DrainRelease(Http.HttpExchange exchange, TimeProvider? time = null)
+    public DrainRelease(IDrainableFlow exchange, TimeProvider? time = null)
     {
         Exchange = exchange ?? throw new ArgumentNullException(nameof(exchange));
         _time = time ?? TimeProvider.System;
     }
 
     /// <summary>The flow's exchange, the relay's transform.</summary>
-    public Http.HttpExchange Exchange { get; }
+    public IDrainableFlow Exchange { get; }
 
     /// <summary>
-    /// Relays between the client and the back end until either ends, or a drain ends the relay between two messages.
-    /// <see cref="RelayState.Released"/> in the result means the latter, with nothing from the client waiting: the
-    /// client's side is closed here (close_notify then FIN, or FIN), and the caller closes the back-end connection. The
-    /// byte counts cover every run when the relay went on after a release.
+    /// Relays between the client and the back end until either ends, or a drain ends the relay where the client loses
+    /// nothing. <see cref="RelayState.Released"/> in the result means the latter: the client's side is closed here
+    /// (close_notify then FIN, or FIN), and the caller closes the back-end connection. The byte counts cover every run
+    /// when the relay went on after a release.
     /// </summary>
     public async Task<RelayState> RelayAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
         CancellationToken cancellationToken, TimeSpan idleTimeout = default)
@@ -51,27 +54,44 @@ internal sealed class DrainRelease : IIdleReleases
         {
             var relay = await RelayPump.RunAsync(front, backend, closeLinger, Exchange, cancellationToken, idleTimeout,
                 release: Exchange, releases: this);
-            if (!relay.Released || !front.InputWaiting)
+            if (relay.Released && !front.InputWaiting && await AfterReleaseAsync(front, cancellationToken))
             {
                 // Between two messages, like a server closing an idle keep-alive connection: a clean end.
-                if (relay.Released) await front.CloseWriteAsync(cancellationToken);
-                relay.Add(totals);
-                return relay;
+                await front.CloseWriteAsync(cancellationToken);
+            }
+            else if (relay.Released)
+            {
+                // The client's bytes came as the relay was released, or the transform has more to wait for (HTTP/2: its
+                // streams): they go over the same back-end connection, in release mode again, so that a client whose
+                // bytes were no request (a TLS record without data) is still closed once idle.
+                totals.Add(relay);
+                continue;
             }
 
-            // The client's bytes came as the relay was released: they go over the same back-end connection (a request is
-            // answered with Connection: close), in release mode again, so that a client whose bytes were no request
-            // (a TLS record without data) is still closed once idle.
-            totals.Add(relay);
+            relay.Add(totals);
+            return relay;
         }
     }
 
+    /// <summary>What the transform has to say once released, sent to the client; true when the client is to be closed.</summary>
+    private async Task<bool> AfterReleaseAsync(IRelayFrontEnd front, CancellationToken cancellationToken)
+    {
+        var said = new ArrayBufferWriter<byte>();
+        var close = Exchange.AfterRelease(said);
+        if (said.WrittenCount > 0)
+        {
+            var bytes = said.WrittenSpan.ToArray();
+            await front.WriteAsync(bytes, bytes.Length, cancellationToken);
+        }
+        return close;
+    }
+
     /// <summary>How a connection a drain closed ends, in its summary (after <see cref="RelayAsync"/>).</summary>
-    public string ClosedMessage => Exchange.HasRequest ? ClosedBetweenRequests : ClosedBeforeFirstRequest;
+    public string ClosedMessage => Exchange.ClosedMessage;
 
     /// <summary>
-    /// The node drains (any thread, once; later calls do nothing): the exchange's next request is the last, and the relay
-    /// is released as soon as its client is idle between two messages with every answer sent.
+    /// The node drains (any thread, once; later calls do nothing): the exchange is told (HTTP/1.x: its next request is the
+    /// last; HTTP/2: GOAWAY), and the relay is released as soon as the exchange allows.
     /// </summary>
     public void GoAway()
     {
@@ -111,7 +131,8 @@ internal sealed class DrainRelease : IIdleReleases
     /// <summary>
     /// Tries the release until it happens, the relay ends, or its bytes stop being framed (a flow that turned out not to
     /// be HTTP, a tunnel: it ends by itself or at the drain's deadline). An idle client is released at the first look, one
-    /// that just had an answer once idle for <see cref="BackendPool.IdleClientAfter"/>, as under http-reuse.
+    /// that just had bytes once idle for the exchange's <see cref="IDrainableFlow.IdleBeforeRelease"/> (HTTP/1.x: half a
+    /// second, as under http-reuse).
     /// </summary>
     private async Task SweepAsync(IdleRelease relay)
     {
@@ -124,7 +145,7 @@ internal sealed class DrainRelease : IIdleReleases
                     if (!ReferenceEquals(_relay, relay)) return;
                 }
 
-                if (relay.TryRelease(BackendPool.IdleClientAfter) || Exchange.FramingStopped) return;
+                if (relay.TryRelease(Exchange.IdleBeforeRelease) || Exchange.FramingStopped) return;
                 await Task.Delay(SweepEvery, _time);
             }
         }

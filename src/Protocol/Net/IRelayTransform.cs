@@ -128,16 +128,20 @@ internal sealed class RelayOutput : IBufferWriter<byte>, IDisposable
 
     public void Advance(int count) => _written += count;
 
+    // Reserve first, then read the buffer it may have replaced: `_buffer.AsSpan(Reserve(n))` would take the old one (null
+    // on the first write: an empty span, which the Write extension could only get round by asking again).
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         if (_direct) Materialize();
-        return _buffer.AsMemory(Reserve(sizeHint));
+        var at = Reserve(sizeHint);
+        return _buffer.AsMemory(at);
     }
 
     public Span<byte> GetSpan(int sizeHint = 0)
     {
         if (_direct) Materialize();
-        return _buffer.AsSpan(Reserve(sizeHint));
+        var at = Reserve(sizeHint);
+        return _buffer.AsSpan(at);
     }
 
     /// <summary>Makes room for at least <paramref name="sizeHint"/> bytes (one at least); returns where they start.</summary>

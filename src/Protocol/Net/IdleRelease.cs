@@ -35,7 +35,7 @@ internal sealed class IdleRelease
     private readonly CancellationTokenSource _clientWait;
     private readonly CancellationTokenSource _backendWait;
 
-    internal IdleRelease(Http.HttpExchange exchange, RelayState state, CancellationTokenSource clientWait, CancellationTokenSource backendWait)
+    internal IdleRelease(IDrainableFlow exchange, RelayState state, CancellationTokenSource clientWait, CancellationTokenSource backendWait)
     {
         Exchange = exchange;
         _state = state;
@@ -43,7 +43,7 @@ internal sealed class IdleRelease
         _backendWait = backendWait;
     }
 
-    internal Http.HttpExchange Exchange { get; }
+    internal IDrainableFlow Exchange { get; }
 
     /// <summary>Stops the parked client loop's wait for bytes (the release).</summary>
     internal CancellationToken ClientWait => _clientWait.Token;

@@ -107,7 +107,7 @@ internal static class RelayPump
     /// <param name="releases">Where a relay in release mode is kept while it runs, for the sweep (the ssl-server's pool, or the flow's <see cref="DrainRelease"/>).</param>
     public static async Task<RelayState> RunAsync(IRelayFrontEnd front, IRelayFrontEnd backend, TimeSpan closeLinger,
         IRelayTransform? transform, CancellationToken cancellationToken, TimeSpan idleTimeout = default,
-        (long Forwarded, byte[] Answer, int AnswerCount)? started = null, Http.HttpExchange? release = null,
+        (long Forwarded, byte[] Answer, int AnswerCount)? started = null, IDrainableFlow? release = null,
         IIdleReleases? releases = null)
     {
         if (release is not null && (!ReferenceEquals(release, transform) || releases is null))
@@ -221,6 +221,9 @@ internal static class RelayPump
         }
 
         await other;
+        // The loops catch every failure they expect; anything else is a defect, and must end the connection as one
+        // (InternalError in its summary), never pass for a clean end because the other loop then ended cleanly.
+        await first;
     }
 
     /// <summary>

@@ -38,7 +38,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         ProxyConnectionOptions? options, IConnectionObserver? observer, IRelayTransform? transform = null)
     {
         _transform = transform;
-        _drain = transform is Http.HttpExchange http ? new DrainRelease(http) : null;
+        _drain = transform is IDrainableFlow flow ? new DrainRelease(flow) : null;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(dialBackend);
         _options = options ?? new ProxyConnectionOptions();

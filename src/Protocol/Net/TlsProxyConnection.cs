@@ -142,12 +142,12 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                 var reuse = transform is Http.HttpExchange { OwnsBackendConnection: true } ? _routes.ReuseFor(handshake!) : null;
                 // Under http-reuse the relay's wait is the drain's; without it, the flow's own DrainRelease (none is made
                 // for a flow that does not need it: an idle connection keeps it).
-                var drain = transform is Http.HttpExchange http && reuse is null ? new DrainRelease(http) : null;
-                if (transform is Http.HttpExchange exchange)
+                var drain = transform is IDrainableFlow flow && reuse is null ? new DrainRelease(flow) : null;
+                if (transform is IDrainableFlow)
                 {
                     // Published before the drain flag is read, as GoAway sets that flag before it reads these: one sees the other.
                     Interlocked.Exchange(ref _drain, drain);
-                    Interlocked.Exchange(ref _exchange, exchange);
+                    Interlocked.Exchange(ref _exchange, transform as Http.HttpExchange);
                     if (GoingAway) TellGoAway();
                 }
 

@@ -548,7 +548,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
         /// <summary>
         /// The HTTP transform of the flow when its ssl-server reads HTTP (urlrewrite rules, http-reuse or header
         /// insertion for an HTTP/1.x client), when the client agreed HTTP/1.x by ALPN, or when it named no protocol (then
-        /// judged by its first bytes); null for a client that agreed another protocol (h2: a layer-4 flow).
+        /// judged by its first bytes); an <see cref="Http2Exchange"/> when it agreed <c>h2</c> (its bytes unchanged, its
+        /// frame headers read so that a drain can send GOAWAY and close it once its streams are done); null for a client
+        /// that agreed any other protocol (a layer-4 flow).
         /// </summary>
         /// <remarks>
         /// A client that agreed <c>http/1.1</c> by ALPN speaks HTTP/1.1, so its flow is framed even when nothing is
@@ -565,7 +567,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
             var reuse = Reuses(server, info);
             var insertion = HttpOne(info) ? HttpHeaderFields.For(server.Server.HttpHeaders, info)?.CountedBy(counters.Headers) : null;
             if (rules.HasRules || reuse || insertion is not null || AgreedHttpOne(info)) return new HttpExchange(rules, reuse, insertion);
-            return info.ApplicationProtocol is null ? owner.FramedByFirstBytes() : null;
+            return info.ApplicationProtocol switch
+            {
+                null => owner.FramedByFirstBytes(),
+                "h2" => new Http2Exchange(),
+                _ => null,
+            };
         }
 
         private static bool HttpOne(HandshakeInfo info) => info.ApplicationProtocol is null || AgreedHttpOne(info);
