@@ -83,8 +83,11 @@ IDLE_N=${IDLE_N:-1000}
 # pass drain (not in the default PASSES): idle keep-alive clients per server before its graceful stop; the servers'
 # maxconn (HAProxy 8,000; a back end's 4,000 in mode tcp) and this machine's open-file limit bound it
 DRAIN_N=${DRAIN_N:-3000}
-# DRAIN_ALPN=1: the drain pass's clients offer http/1.1 by ALPN, as browsers and curl do (bench/drain_conns.py)
+# DRAIN_ALPN=1: the drain pass's clients offer http/1.1 by ALPN, as browsers and curl do (bench/drain_conns.py);
+# DRAIN_ALPN=h2: they agree h2 and speak HTTP/2. Then HAProxy's binds offer h2 too (mode http speaks HTTP/1.1 to the
+# back end; mode tcp and our node pass HTTP/2 to a second nginx that speaks it in clear text, on port 18082)
 export DRAIN_ALPN=${DRAIN_ALPN:-}
+[[ $DRAIN_ALPN =~ ^(|1|h2)$ ]] || die "DRAIN_ALPN must be empty, 1 or h2"
 # the anchor script's fixed ports: backend 18080 (18081 direct), haproxy 18443/18444 (18446 plain),
 # haproxy-tcp 18433/18434, custom 18483/18484
 BACKEND_PORT=18080 HA12=18443 HA13=18444 HT12=18433 HT13=18434 OUR12=18483 OUR13=18484 ADMIN=18490 REMOTING=18491
@@ -96,7 +99,7 @@ printf 'HTTP_REUSE=%s\nHTTP_HEADER=%s\nWARM_UP=%s\n' "$HTTP_REUSE" "$HTTP_HEADER
 
 ports_free() {
     local p busy=()
-    for p in $BACKEND_PORT 18081 $HA12 $HA13 18446 $HT12 $HT13 $OUR12 $OUR13 $ADMIN $REMOTING; do
+    for p in $BACKEND_PORT 18081 18082 $HA12 $HA13 18446 $HT12 $HT13 $OUR12 $OUR13 $ADMIN $REMOTING; do
         (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy+=("$p")
     done
     [ ${#busy[@]} -eq 0 ] || { log "ports in use: ${busy[*]} (ss -ltnp | grep -E '$(IFS='|'; echo "${busy[*]}")')"; return 1; }
@@ -230,16 +233,41 @@ memory_pass() {
 drain_conns() { # signal pid port
     taskset -c 1 timeout 300 python3 "$HERE/drain_conns.py" "$2" 127.0.0.1 "$3" "$DRAIN_N" "$1" "${DRAIN_WATCH:-45}"
 }
+H2_BACKEND_PORT=18082
 drain_pass() {
-    local t=$(date +%s)
+    local t=$(date +%s) ha=$WORK/conf/haproxy.cfg ht=$WORK/conf/haproxy-tcp.cfg ours h2be=""
     server_pass_begin drain || return 0
-    log "== pass drain: $DRAIN_N idle keep-alive TLS clients per server, then its graceful stop (bench/drain_conns.py)"
+    ours=$(ours_cmd)
+    if [ "$DRAIN_ALPN" = h2 ]; then
+        # The same servers offering h2 by ALPN: HAProxy's configurations with "alpn h2,http/1.1" (mode tcp's towards the
+        # HTTP/2 back end), the back end's configuration listening with http2 on its own port, and our node's own data
+        # folder configured with --h2 towards that port.
+        sed 's#alpn http/1.1#alpn h2,http/1.1#' "$ha" > "$WORK/conf/haproxy-h2.cfg"
+        [ -s "$ht" ] && sed -e 's#alpn http/1.1#alpn h2,http/1.1#' -e "s#127.0.0.1:$BACKEND_PORT #127.0.0.1:$H2_BACKEND_PORT #" \
+            "$ht" > "$WORK/conf/haproxy-tcp-h2.cfg"
+        sed -e "s#listen 127.0.0.1:$BACKEND_PORT #listen 127.0.0.1:$H2_BACKEND_PORT http2 #" -e "s#backend-$BACKEND_PORT#backend-$H2_BACKEND_PORT#g" \
+            "$WORK/conf/backend-$BACKEND_PORT.conf" > "$WORK/conf/backend-$H2_BACKEND_PORT.conf"
+        grep -q "alpn h2,http/1.1" "$WORK/conf/haproxy-h2.cfg" && grep -q "$H2_BACKEND_PORT http2" "$WORK/conf/backend-$H2_BACKEND_PORT.conf" \
+            || { server_pass_end drain "$t"; log "drain: the h2 variants of the configurations could not be made; skipped"; return 0; }
+        ha=$WORK/conf/haproxy-h2.cfg
+        [ -s "$ht" ] && ht=$WORK/conf/haproxy-tcp-h2.cfg
+        taskset -c 1 nginx -c "$WORK/conf/backend-$H2_BACKEND_PORT.conf" -p "$WORK" > "$WORK/logs/drain-backend-h2.out" 2>&1 &
+        h2be=$!
+        wait_port $H2_BACKEND_PORT || { stop "$h2be"; server_pass_end drain "$t"; log "drain: the HTTP/2 back end did not start; skipped"; return 0; }
+        rm -rf "$DATA-h2"
+        taskset -c 0 "$HERE/start-node.sh" --build "$BUILD" --data "$DATA-h2" --certs "$WORK/certs" --p12 $OUR12 --p13 $OUR13 \
+            --backend $H2_BACKEND_PORT --admin-port $ADMIN --remoting-port $REMOTING $REUSE_ARG --h2 --prepare \
+            > "$RESULTS/prepare-h2.log" 2>&1 || { stop "$h2be"; server_pass_end drain "$t"; log "drain: could not configure the h2 node; skipped"; return 0; }
+        ours=$(ours_cmd | sed -e "s#--data $(printf %q "$DATA") #--data $(printf %q "$DATA-h2") #" -e "s#--backend $BACKEND_PORT #--backend $H2_BACKEND_PORT #")
+        ours="$ours --h2"
+    fi
+    log "== pass drain: $DRAIN_N idle keep-alive TLS clients per server${DRAIN_ALPN:+ (ALPN: $DRAIN_ALPN)}, then its graceful stop (bench/drain_conns.py)"
     # HAProxy's graceful stop is SIGUSR1 (soft-stop); ours is SIGTERM (the drain). The TLS 1.3 ECDSA port of each.
-    measure_one drain haproxy $HA13 "haproxy"$'\t'"$HA13" drain_conns USR1 -- haproxy -f "$WORK/conf/haproxy.cfg" -db
-    [ -s "$WORK/conf/haproxy-tcp.cfg" ] && measure_one drain haproxy-tcp $HT13 "haproxy-tcp"$'\t'"$HT13" drain_conns USR1 -- \
-        haproxy -f "$WORK/conf/haproxy-tcp.cfg" -db
+    measure_one drain haproxy $HA13 "haproxy"$'\t'"$HA13" drain_conns USR1 -- haproxy -f "$ha" -db
+    [ -s "$ht" ] && measure_one drain haproxy-tcp $HT13 "haproxy-tcp"$'\t'"$HT13" drain_conns USR1 -- haproxy -f "$ht" -db
     # The wrapper gives the node its whole drain before it would kill it (STOP_WAIT), so that the figures are the node's.
-    measure_one drain sslcluster $OUR13 "sslcluster"$'\t'"$OUR13" drain_conns TERM -- env STOP_WAIT=60 bash -c "exec $(ours_cmd)"
+    measure_one drain sslcluster $OUR13 "sslcluster"$'\t'"$OUR13" drain_conns TERM -- env STOP_WAIT=60 bash -c "exec $ours"
+    [ -n "$h2be" ] && stop "$h2be"
     server_pass_end drain "$t"
 }
 

@@ -6,7 +6,7 @@
 # and exits with the node's status.
 #
 #   start-node.sh --build DIR --data DIR --certs DIR --p12 PORT --p13 PORT --backend PORT
-#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--http-header] [--warm-up N] [--clear PORT] [--prepare]
+#                 [--admin-port N] [--remoting-port N] [--http-reuse] [--http-header] [--h2] [--warm-up N] [--clear PORT] [--prepare]
 #
 #   --build DIR     holds node/sslnode.dll and cli/sslctl.dll (bench/run.sh builds them there)
 #   --certs DIR     rsa2048.pem and ecp256.pem, each a certificate and its unencrypted key (the anchor's @WORK@/certs)
@@ -14,6 +14,8 @@
 #                   as HAProxy in mode http does; without it each client connection gets its own back-end connection
 #   --http-header   both ssl-servers insert the SSL session fields and one static line into every request
 #                   (ssl-server N http-header session / static), to measure what header insertion costs
+#   --h2            both ssl-servers agree h2 by ALPN (ssl-server N alpn h2 http/1.1) and pass HTTP/2 to the back end,
+#                   which must then speak HTTP/2 in clear text (prior knowledge)
 #   --clear PORT    also a clear-text content rule on 127.0.0.1:PORT relaying to the back end (no TLS: the relay alone)
 #   --warm-up N     the node's data-path warm-up runs N connections before it listens (sslcluster.proxy.warm-up-connections;
 #                   the node's default, 400, when not given). bench/run.sh gives 0: see bench/README.md
@@ -52,7 +54,9 @@ while [ $# -gt 0 ]; do
         --http-header) REUSE="${REUSE:+$REUSE
 }  ssl-server 1 http-header session
   ssl-server 1 http-header static \"X-Offload:sslcluster\""; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --h2) REUSE="${REUSE:+$REUSE
+}  ssl-server 1 alpn h2 http/1.1"; shift ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) die "unknown option '$1' (try --help)" ;;
     esac
 done

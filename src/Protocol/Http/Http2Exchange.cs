@@ -201,7 +201,12 @@ public sealed class Http2Exchange : IDrainableFlow
             output.Pass(_clientHeld.AsSpan(0, FrameHeaderLength));
         }
 
-        if (_stopped) output.Pass(input);
+        if (_stopped)
+        {
+            // Stopped here or by the response loop meanwhile: what is held came before what is left.
+            ReleaseHeld(output);
+            output.Pass(input);
+        }
     }
 
     /// <summary>A PING acknowledgement with a payload of 8 bytes while ours is unanswered: it may be the answer to ours.</summary>
@@ -442,8 +447,9 @@ public sealed class Http2Exchange : IDrainableFlow
 
     bool IDrainableFlow.AfterRelease(IBufferWriter<byte> toClient)
     {
-        // A flow that stopped being framed (the server's own GOAWAY) gets nothing of ours.
-        if (_stopped) return false;
+        // A flow that stopped being framed (the server's own GOAWAY) gets nothing of ours; and nothing goes in the middle
+        // of a server frame or header block (the response loop may have forwarded part of one as the release came).
+        if (_stopped || !_serverBetweenFrames || _serverInHeaderBlock) return false;
         switch (Volatile.Read(ref _phase))
         {
             case GoAwayDue:
@@ -459,6 +465,9 @@ public sealed class Http2Exchange : IDrainableFlow
                 return false;
         }
     }
+
+    /// <summary>An HTTP/2 client acknowledges what it reads (WINDOW_UPDATE) as long as it reads.</summary>
+    bool IDrainableFlow.LingersAfterClose => true;
 
     string IDrainableFlow.ClosedMessage => ClosedAfterStreams;
 }

@@ -148,6 +148,9 @@ public sealed class HttpExchange : IDrainableFlow, IDisposable
     /// <summary>Between two messages, like a server closing an idle keep-alive connection: nothing to say, a clean end.</summary>
     bool IDrainableFlow.AfterRelease(IBufferWriter<byte> toClient) => true;
 
+    /// <summary>An idle HTTP/1.x client sends nothing after its last answer: the close is at once, as before.</summary>
+    bool IDrainableFlow.LingersAfterClose => false;
+
     string IDrainableFlow.ClosedMessage => HasRequest ? DrainRelease.ClosedBetweenRequests : DrainRelease.ClosedBeforeFirstRequest;
 
     /// <summary>

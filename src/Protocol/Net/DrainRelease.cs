@@ -54,12 +54,33 @@ internal sealed class DrainRelease : IIdleReleases
         {
             var relay = await RelayPump.RunAsync(front, backend, closeLinger, Exchange, cancellationToken, idleTimeout,
                 release: Exchange, releases: this);
-            if (relay.Released && !front.InputWaiting && await AfterReleaseAsync(front, cancellationToken))
+            if (relay.Released && !front.InputWaiting)
             {
-                // Between two messages, like a server closing an idle keep-alive connection: a clean end.
-                await front.CloseWriteAsync(cancellationToken);
+                bool close;
+                try
+                {
+                    close = await AfterReleaseAsync(front, relay, cancellationToken);
+                }
+                catch (RelayException e)
+                {
+                    // The client went away as we wrote to it: the relay ends with that, not as a drain's clean close.
+                    relay.Released = false;
+                    relay.TrySetError(e.Error, e.Message);
+                    relay.Add(totals);
+                    return relay;
+                }
+
+                if (close)
+                {
+                    // Where the client loses nothing, like a server closing an idle keep-alive connection: a clean end.
+                    await front.CloseWriteAsync(cancellationToken);
+                    if (Exchange.LingersAfterClose) await RelayPump.LingerAsync(front, closeLinger, cancellationToken);
+                    relay.Add(totals);
+                    return relay;
+                }
             }
-            else if (relay.Released)
+
+            if (relay.Released)
             {
                 // The client's bytes came as the relay was released, or the transform has more to wait for (HTTP/2: its
                 // streams): they go over the same back-end connection, in release mode again, so that a client whose
@@ -73,15 +94,15 @@ internal sealed class DrainRelease : IIdleReleases
         }
     }
 
-    /// <summary>What the transform has to say once released, sent to the client; true when the client is to be closed.</summary>
-    private async Task<bool> AfterReleaseAsync(IRelayFrontEnd front, CancellationToken cancellationToken)
+    /// <summary>What the transform has to say once released, sent to the client (and counted); true when the client is to be closed.</summary>
+    private async Task<bool> AfterReleaseAsync(IRelayFrontEnd front, RelayState relay, CancellationToken cancellationToken)
     {
         var said = new ArrayBufferWriter<byte>();
         var close = Exchange.AfterRelease(said);
         if (said.WrittenCount > 0)
         {
             var bytes = said.WrittenSpan.ToArray();
-            await front.WriteAsync(bytes, bytes.Length, cancellationToken);
+            if (await front.WriteAsync(bytes, bytes.Length, cancellationToken)) relay.BackendToClient += bytes.Length;
         }
         return close;
     }

@@ -35,6 +35,14 @@ internal interface IDrainableFlow : IRelayTransform
     /// </summary>
     bool AfterRelease(IBufferWriter<byte> toClient);
 
+    /// <summary>
+    /// After the drain's close, read and drop what the client still sends until its end (for the relay's close linger at
+    /// most) before the socket is closed: for a protocol whose clients keep sending after the last answer (HTTP/2's
+    /// WINDOW_UPDATE and PING acknowledgements), whose bytes, unread at the close, would make it a reset that can
+    /// destroy the last answer's end on its way.
+    /// </summary>
+    bool LingersAfterClose { get; }
+
     /// <summary>How a connection the drain closed ends, in its summary.</summary>
     string ClosedMessage { get; }
 }

@@ -199,7 +199,7 @@ internal static class RelayPump
     {
         var first = await Task.WhenAny(clientToBackend, backendToClient);
         var other = first == clientToBackend ? backendToClient : clientToBackend;
-        if (state.Error != ProxyError.None)
+        if (state.Error != ProxyError.None || first.IsFaulted)
         {
             await relay.CancelAsync();
         }
@@ -245,6 +245,25 @@ internal static class RelayPump
 
         // Bytes came: unless the release won the race (then they wait for the next exchange), read them.
         return Interlocked.CompareExchange(ref state.ClientPhase, IdleRelease.ClientActive, IdleRelease.ClientParked) == IdleRelease.ClientReleased;
+    }
+
+    /// <summary>
+    /// After our close (close_notify then FIN, or FIN): reads and drops what the client still sends until its end, or for
+    /// at most <paramref name="linger"/>, so that the socket is not closed with bytes unread (a reset, which can destroy
+    /// what we sent last before the client has read it). Never throws.
+    /// </summary>
+    internal static async Task LingerAsync(IRelayFrontEnd front, TimeSpan linger, CancellationToken token)
+    {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(token);
+        bounded.CancelAfter(linger);
+        try
+        {
+            await DiscardClientBytesAsync(front, bounded.Token);
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or RelayException)
+        {
+            // The linger ran out, the connection was aborted, or the client reset it: the close is done either way.
+        }
     }
 
     private static async Task DiscardClientBytesAsync(IRelayFrontEnd front, CancellationToken token)

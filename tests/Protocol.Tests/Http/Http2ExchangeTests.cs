@@ -229,6 +229,32 @@ public sealed class Http2ExchangeTests
     }
 
     [Fact]
+    public void AfterRelease_ServerInTheMiddleOfAFrame_NothingWrittenAndTheFlowRelaysOn()
+    {
+        // A release races with the response loop, which may have forwarded the start of a frame meanwhile: a GOAWAY written
+        // then would land inside it.
+        var h2 = new Http2Exchange();
+        IDrainableFlow flow = h2;
+        Client(h2, OneExchange().Client);
+        Server(h2, OneExchange().Server);
+        h2.GoAway();
+        var notice = new ArrayBufferWriter<byte>();
+        Assert.False(flow.AfterRelease(notice));
+        Client(h2, PingAck(ReadNotice(notice.WrittenSpan).PingData));
+        Assert.True(flow.Releasable);
+
+        Server(h2, Frame(Ping, 0, 0, 8)[..12]);
+        var nothing = new ArrayBufferWriter<byte>();
+        Assert.False(flow.AfterRelease(nothing));
+        Assert.Equal(0, nothing.WrittenCount);
+
+        Server(h2, Frame(Ping, 0, 0, 8)[12..]);
+        var goodbye = new ArrayBufferWriter<byte>();
+        Assert.True(flow.AfterRelease(goodbye));
+        Assert.Equal(17, goodbye.WrittenCount);
+    }
+
+    [Fact]
     public void Drain_ClientInTheMiddleOfAFrameHeader_NotBetweenMessagesAndItsBytesGoOnAtItsEnd()
     {
         var h2 = new Http2Exchange();
