@@ -12,6 +12,10 @@
 # of a client that named no protocol). CLEAR=1: the load goes through a clear-text content rule instead (A on 18485, B on
 # 18585, http://): the relay without TLS (HTTP_REUSE applies to the TLS ports only; the rule never re-uses).
 #
+# H2=1: the clients agree h2 by ALPN and speak HTTP/2 (h2load, CONC connections of STREAMS (10) concurrent streams each),
+# both nodes with start-node.sh --h2, passing HTTP/2 to an nginx that speaks it in clear text on 18082 (its configuration
+# is made by one `PASSES=drain DRAIN_ALPN=h2 bench/run.sh`); TLS ports only.
+#
 # Both nodes run as bench/run.sh runs ours (ssl-server http-reuse, TLS 1.3 ECDSA port): A on 18484, B on 18584. An A/A run
 # (the same revision twice) shows the noise: 0.98 on 2026-12-06. Needs a WORK prepared by one bench/run.sh. Output:
 # one line per pair, then the medians; written to bench/results/ab-pair-<date-time>.txt.
@@ -26,8 +30,12 @@ CLEAR=${CLEAR:-0}
 case $CLEAR in 1) URL_A=http://127.0.0.1:18485 URL_B=http://127.0.0.1:18585 ;; 0) URL_A=https://127.0.0.1:18484 URL_B=https://127.0.0.1:18584 ;;
     *) die "CLEAR must be 0 or 1" ;; esac
 
+H2=${H2:-0} STREAMS=${STREAMS:-10}
+case $H2 in 1) BACKEND=18082 H2_ARG=--h2 LOADER=h2load ;; 0) BACKEND=18080 H2_ARG="" LOADER=wrk ;; *) die "H2 must be 0 or 1" ;; esac
+[ "$H2$CLEAR" = 11 ] && die "H2=1 measures the TLS ports: leave CLEAR unset"
+[ "$H2" = 0 ] || [ -s "$WORK/conf/backend-18082.conf" ] || die "$WORK/conf/backend-18082.conf is missing: run PASSES=drain DRAIN_ALPN=h2 bench/run.sh once"
 [ $# -ge 1 ] && [ $# -le 2 ] || die "usage: bench/ab-pair.sh REV_A [REV_B] (see the head of this script)"
-ab_check wrk python3 -- 18080 18483 18484 18485 18490 18491 18583 18584 18585 18590 18591
+ab_check "$LOADER" python3 -- 18080 18082 18483 18484 18485 18490 18491 18583 18584 18585 18590 18591
 OUTFILE=$HERE/results/ab-pair-$(date +%Y%m%d-%H%M%S).txt
 NAMES=("$1" "${2:-worktree}")
 [ "${NAMES[0]}" = "${NAMES[1]}" ] && NAMES=("${NAMES[0]}#A" "${NAMES[1]}#B")
@@ -36,7 +44,7 @@ stop_all() {
     local p
     for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    pkill -f "conf/backend-18080.conf" 2>/dev/null
+    pkill -f "conf/backend-$BACKEND.conf" 2>/dev/null
     ab_cleanup
 }
 trap stop_all EXIT
@@ -44,14 +52,14 @@ trap stop_all EXIT
 DA=$(ab_build "$1") || exit 1
 DB=$(ab_build "${2:-worktree}") || exit 1
 # Each node its own data folder and ports (a revision given twice shares the build, not the data).
-ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 --clear 18485 $REUSE_ARG
-ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 --clear 18585 $REUSE_ARG
+ab_prepare "$DA" "$DA/pair-a" --p12 18483 --p13 18484 --admin-port 18490 --remoting-port 18491 --clear 18485 --backend $BACKEND $REUSE_ARG $H2_ARG
+ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remoting-port 18591 --clear 18585 --backend $BACKEND $REUSE_ARG $H2_ARG
 
-taskset -c 1 nginx -c "$WORK/conf/backend-18080.conf" -p "$WORK" > /dev/null 2>&1 &
+taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND.conf" -p "$WORK" > /dev/null 2>&1 &
 PIDS+=($!)
 start() { # dir data p12 p13 admin remoting clear
     taskset -c 0 "$HERE/start-node.sh" --build "$1/build" --data "$2" --certs "$WORK/certs" --p12 "$3" --p13 "$4" \
-        --backend 18080 --admin-port "$5" --remoting-port "$6" --clear "$7" $REUSE_ARG > "$2.node.log" 2>&1 &
+        --backend $BACKEND --admin-port "$5" --remoting-port "$6" --clear "$7" $REUSE_ARG $H2_ARG > "$2.node.log" 2>&1 &
     PIDS+=($!)
 }
 start "$DA" "$DA/pair-a" 18483 18484 18490 18491 18485
@@ -67,14 +75,19 @@ ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 slice() {
     local t0 out
     t0=$(ticks "$1")
-    out=$(timeout $((SECS + 30)) taskset -c 1 wrk -t1 -c "$CONC" -d "${SECS}s" "$2/$URL" 2>&1)
-    echo "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<< "$out") $(( $(ticks "$1") - t0 ))"
+    if [ "$H2" = 1 ]; then
+        out=$(timeout $((SECS + 30)) taskset -c 1 h2load -t1 -c "$CONC" -m "$STREAMS" -D "$SECS" "$2/$URL" 2>&1)
+        echo "$(sed -n 's/^requests: .* \([0-9]*\) succeeded.*/\1/p' <<< "$out") $(( $(ticks "$1") - t0 ))"
+    else
+        out=$(timeout $((SECS + 30)) taskset -c 1 wrk -t1 -c "$CONC" -d "${SECS}s" "$2/$URL" 2>&1)
+        echo "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' <<< "$out") $(( $(ticks "$1") - t0 ))"
+    fi
 }
 log "warming both nodes up"
 for k in 1 2; do slice "$PA" "$URL_A" > /dev/null; slice "$PB" "$URL_B" > /dev/null; done
 log "$SLICES pairs of ${SECS} s slices, $URL, $CONC connections"
 {
-    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE CLEAR=$CLEAR"
+    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE CLEAR=$CLEAR H2=$H2 STREAMS=$STREAMS"
     echo "# pair requests_A ticks_A requests_B ticks_B"
     for i in $(seq 1 "$SLICES"); do
         if [ $((i % 2)) = 1 ]; then a=$(slice "$PA" "$URL_A"); b=$(slice "$PB" "$URL_B")
