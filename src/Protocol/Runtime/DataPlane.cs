@@ -80,8 +80,11 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// </summary>
     public bool FramesHttpByFirstBytes { get; init; } = true;
 
-    /// <summary>The transform of a flow nothing else frames: judged by its client's first bytes, or none (<see cref="FramesHttpByFirstBytes"/>).</summary>
-    private HttpExchange? FramedByFirstBytes() => FramesHttpByFirstBytes ? new HttpExchange(null, sniff: true) : null;
+    /// <summary>
+    /// The transform of a flow nothing else frames: judged by its client's first bytes (HTTP/2 with prior knowledge, or an
+    /// HTTP/1.x request line), or none (<see cref="FramesHttpByFirstBytes"/>).
+    /// </summary>
+    private FirstBytesFlow? FramedByFirstBytes() => FramesHttpByFirstBytes ? new FirstBytesFlow() : null;
 
     /// <summary>Admission of new connections: the node's connection limit, modules' max-conns, handshake rates.</summary>
     public NodeLimits Limits { get; init; } = new(new LimitSettings(), TimeProvider.System);
@@ -481,12 +484,12 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
         /// <summary>
         /// The header insertion of an SSLM client service's clear text (custom lines, ClientIP and ClientPort, prefix,
-        /// aliases; a clear-text client has no session or certificate to tell); otherwise a passive exchange that frames
-        /// the flow when the client's first bytes are an HTTP/1.x request line and passes it as it is when they are not
-        /// (a clear-text content rule may carry any protocol), so that a drain closes an idle HTTP keep-alive client
-        /// between two requests rather than at its deadline (<see cref="FramesHttpByFirstBytes"/>; null when off).
+        /// aliases; a clear-text client has no session or certificate to tell); otherwise a passive transform judged by the
+        /// client's first bytes (<see cref="FirstBytesFlow"/>: HTTP/2 with prior knowledge, an HTTP/1.x request line, or
+        /// passed as it is; a clear-text content rule may carry any protocol), so that a drain ends an idle HTTP client
+        /// where it loses nothing rather than at its deadline (<see cref="FramesHttpByFirstBytes"/>; null when off).
         /// </summary>
-        private HttpExchange? TransformFor(Socket client, FlowCounters counters)
+        private IRelayTransform? TransformFor(Socket client, FlowCounters counters)
         {
             if (Plan.RelayHeaders is { } headers)
             {

@@ -17,8 +17,9 @@ public sealed class ClearTextDrainTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
 
-    private static HttpExchange Exchange(bool insertion = true) =>
-        insertion ? new(null, false, RequestHeaderInsertion.Create([new("X-Offload", "sslcluster")])) : new(null, sniff: true);
+    /// <summary>An SSLM client service's header insertion, or (as a content rule's relay has) the flow judged by its first bytes.</summary>
+    private static IRelayTransform Exchange(bool insertion = true) =>
+        insertion ? new HttpExchange(null, false, RequestHeaderInsertion.Create([new("X-Offload", "sslcluster")])) : new FirstBytesFlow();
 
     [Theory]
     [InlineData(1, true)]
@@ -145,10 +146,68 @@ public sealed class ClearTextDrainTests
         Assert.Equal(1, server.EofsSeen);
     }
 
+    [Fact]
+    public async Task GoAway_ClearTextHttp2ClientWithPriorKnowledge_GoAwayItsStreamFinishesThenItIsClosed()
+    {
+        // gRPC and other HTTP/2 clients in clear text open with HTTP/2's preface: judged by it, the flow is read as HTTP/2,
+        // and a drain ends it as an HTTP/2 server would (GOAWAY, its streams done, then the close). .NET's HttpClient
+        // speaking HTTP/2 with prior knowledge over http://, a real HTTP/2 server (Kestrel) behind the relay.
+        await using var server = await Http2Backend.StartAsync();
+        var relays = new System.Collections.Concurrent.ConcurrentQueue<(TcpRelay Relay, Task<ConnectionSummary> Run)>();
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+                listener.Listen(1);
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync((IPEndPoint)listener.LocalEndPoint!, ct);
+                var accepted = await listener.AcceptAsync(ct);
+                var relay = new TcpRelay(accepted, async dial =>
+                {
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, server.Port), dial);
+                    return new BackendLink(socket);
+                }, null, null, Exchange(insertion: false));
+                relays.Enqueue((relay, relay.RunAsync()));
+                return new NetworkStream(client, ownsSocket: true);
+            },
+        })
+        {
+            BaseAddress = new Uri("http://vip.test/"),
+            DefaultRequestVersion = HttpVersion.Version20,
+            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Timeout = Bound,
+        };
+        Assert.StartsWith("/a on connection ", await http.GetStringAsync("/a"), StringComparison.Ordinal);
+        var (relay, run) = Assert.Single(relays);
+        using var slow = await http.GetAsync("/slow?ms=1500", HttpCompletionOption.ResponseHeadersRead);
+        var body = await slow.Content.ReadAsStreamAsync();
+        var firstByte = new byte[1];
+        await body.ReadExactlyAsync(firstByte).AsTask().WaitAsync(Bound);
+
+        relay.GoAway();
+        for (var tries = 0; relays.Count < 2; tries++)
+        {
+            Assert.True(tries < 100, "no request went over a new connection after the GOAWAY");
+            Assert.StartsWith("/meanwhile on connection ", await http.GetStringAsync("/meanwhile"), StringComparison.Ordinal);
+            if (relays.Count < 2) await Task.Delay(50);
+        }
+        var rest = await new StreamReader(body).ReadToEndAsync().WaitAsync(Bound);
+
+        Assert.Matches("^/slow on connection [^ ]+\n$", (char)firstByte[0] + rest);
+        var summary = await run.WaitAsync(Bound);
+        Assert.Equal(ProxyError.None, summary.Error);
+        // .NET's client closes a connection itself once its last stream after a GOAWAY is done; else the node closes it.
+        Assert.Contains(summary.Message, new[] { Http2Exchange.ClosedAfterStreams, "closed normally" });
+        foreach (var (other, _) in relays) other.Dispose();
+    }
+
     /// <summary>A clear-text client on loopback, the relay (header insertion) of its connection to the server, and the relay's run.</summary>
     private sealed record Relayed(Socket Client, TcpRelay Relay, Task<ConnectionSummary> Run) : IDisposable
     {
-        public static async Task<Relayed> StartAsync(LoopbackServer server, bool goAwayFirst = false, HttpExchange? exchange = null)
+        public static async Task<Relayed> StartAsync(LoopbackServer server, bool goAwayFirst = false, IRelayTransform? exchange = null)
         {
             using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));

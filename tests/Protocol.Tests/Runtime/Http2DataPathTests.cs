@@ -137,14 +137,16 @@ public sealed class Http2DataPathTests
         Assert.StartsWith("/after on connection ", await client.GetAsync("/after"), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task GoAway_IdleHttp2Client_GetsGoAwayAndPingThenAfterItsAnswerAGoAwayNamingItsLastStreamAndCloseNotify()
+    [Theory]
+    [InlineData("h2")]
+    [InlineData(null)] // no ALPN, HTTP/2 with prior knowledge: known by its preface
+    public async Task GoAway_IdleHttp2Client_GetsGoAwayAndPingThenAfterItsAnswerAGoAwayNamingItsLastStreamAndCloseNotify(string? alpn)
     {
         // The frames themselves, read by a client driven by hand: RFC 9113 section 6.8's graceful shutdown.
         await using var server = await Http2Backend.StartAsync();
         using var node = new Node(server.Port, H2);
         var state = new ConnectionState(1, "m", null, DateTimeOffset.UtcNow);
-        var (open, reader) = await OpenRawAsync(node, state);
+        var (open, reader) = await OpenRawAsync(node, state, alpn);
         await using var _ = open;
 
         state.GoAway();
@@ -198,13 +200,13 @@ public sealed class Http2DataPathTests
     }
 
     /// <summary>
-    /// A client driven by hand that agreed h2: its preface and empty SETTINGS sent, the server's SETTINGS read and
+    /// A client driven by hand that agreed h2 (or, with no <paramref name="alpn"/>, speaks it with prior knowledge): its preface and empty SETTINGS sent, the server's SETTINGS read and
     /// acknowledged.
     /// </summary>
-    private static async Task<(Open Open, FrameReader Reader)> OpenRawAsync(Node node, ConnectionState state)
+    private static async Task<(Open Open, FrameReader Reader)> OpenRawAsync(Node node, ConnectionState state, string? alpn = "h2")
     {
-        var open = await node.OpenAsync(state, "h2");
-        Assert.Equal("h2", open.Ssl.NegotiatedApplicationProtocol.ToString());
+        var open = await node.OpenAsync(state, alpn);
+        Assert.Equal(alpn ?? "", open.Ssl.NegotiatedApplicationProtocol.ToString());
         await open.Ssl.WriteAsync("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
         await open.Ssl.WriteAsync(Frame(4, 0, 0, []));
         var reader = new FrameReader(open.Ssl);
