@@ -5,22 +5,38 @@ namespace SslCluster.Protocol.Http;
 
 /// <summary>
 /// A flow that may speak anything (a TLS client that named no protocol by ALPN, a clear-text relay's client), judged by
-/// its client's first bytes so that a drain can end it where its client loses nothing: a first read that begins with the
-/// first line of HTTP/2's preface (<c>PRI * HTTP/2.0</c>, HTTP/2 with prior knowledge, as gRPC clients in clear text
-/// open) makes it an <see cref="Http2Exchange"/>; anything else, or a server that speaks first, an
-/// <see cref="HttpExchange"/> that frames it when those bytes are a whole HTTP/1.x request line and passes it as it is
-/// otherwise. Every call goes to the one chosen; before the choice the flow is not between messages and not releasable.
+/// its first bytes so that a drain can end it where its client loses nothing: a client's first read that is HTTP/2's
+/// preface or begins with it (<c>PRI * HTTP/2.0</c>, HTTP/2 with prior knowledge, as gRPC clients in clear text open; at
+/// least its first four bytes), or a server that speaks first with an HTTP/2 SETTINGS frame (gRPC servers do not wait
+/// for the preface), makes it an <see cref="Http2Exchange"/>, which passes the flow as it is if the rest is not HTTP/2;
+/// anything else, or another server speaking first, an <see cref="HttpExchange"/> that frames it when those bytes are a
+/// whole HTTP/1.x request line and passes it as it is otherwise. Every call goes to the one chosen; before the choice the
+/// flow is not between messages and not releasable, and a read that brought nothing chooses nothing.
 /// </summary>
 public sealed class FirstBytesFlow : IDrainableFlow, IDisposable
 {
     private IDrainableFlow? _inner;
-    private volatile bool _goingAway;
+    private int _goingAway;
 
     /// <summary>What the first bytes made of the flow (null until they came, or the server spoke first).</summary>
     internal IDrainableFlow? Chosen => Volatile.Read(ref _inner);
 
-    /// <summary>Whether the client's first read begins with the first line of HTTP/2's preface, line end included.</summary>
-    public static bool BeginsWithHttp2Preface(ReadOnlySpan<byte> first) => first.StartsWith("PRI * HTTP/2.0\r\n"u8);
+    private static ReadOnlySpan<byte> Http2Preface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
+
+    /// <summary>
+    /// Whether the client's first read is HTTP/2's preface, its start (four bytes at least: <c>PRI</c> is a method of
+    /// that preface alone), or begins with it.
+    /// </summary>
+    public static bool BeginsWithHttp2Preface(ReadOnlySpan<byte> first)
+    {
+        var n = Math.Min(first.Length, Http2Preface.Length);
+        return n >= 4 && first[..n].SequenceEqual(Http2Preface[..n]);
+    }
+
+    /// <summary>Whether a server's first bytes are the header of an HTTP/2 SETTINGS frame (its preface): no flags, stream 0, whole settings.</summary>
+    public static bool BeginsWithHttp2Settings(ReadOnlySpan<byte> first) =>
+        first.Length >= 9 && first[3] == 0x4 && first[4] == 0 && first[5..9].IndexOfAnyExcept((byte)0) < 0 &&
+        ((first[0] << 16) | (first[1] << 8) | first[2]) % 6 == 0;
 
     /// <summary>The one flow, chosen at the first call of either side; later calls get the same.</summary>
     private IDrainableFlow Choose(bool http2)
@@ -34,19 +50,29 @@ public sealed class FirstBytesFlow : IDrainableFlow, IDisposable
             return chosen;
         }
 
-        // Published before the drain flag is read, as GoAway sets that flag before it reads this: one sees the other.
-        if (_goingAway) fresh.GoAway();
+        // Published (a full fence) before the drain flag is read, as GoAway sets that flag (a full fence) before it reads
+        // this: one sees the other.
+        if (Volatile.Read(ref _goingAway) != 0) fresh.GoAway();
         return fresh;
     }
 
     /// <inheritdoc />
-    public void ProcessRequest(ReadOnlySpan<byte> clientBytes, IBufferWriter<byte> output) =>
-        (Chosen ?? Choose(BeginsWithHttp2Preface(clientBytes))).ProcessRequest(clientBytes, output);
+    public void ProcessRequest(ReadOnlySpan<byte> clientBytes, IBufferWriter<byte> output)
+    {
+        var chosen = Chosen;
+        if (chosen is null && clientBytes.IsEmpty) return;
+        (chosen ?? Choose(BeginsWithHttp2Preface(clientBytes))).ProcessRequest(clientBytes, output);
+    }
 
     /// <inheritdoc />
-    public void Process(ReadOnlySpan<byte> backendBytes, IBufferWriter<byte> output) =>
-        // A server that speaks before its client: HttpExchange knows such a flow is not HTTP.
-        (Chosen ?? Choose(false)).Process(backendBytes, output);
+    public void Process(ReadOnlySpan<byte> backendBytes, IBufferWriter<byte> output)
+    {
+        var chosen = Chosen;
+        if (chosen is null && backendBytes.IsEmpty) return;
+        // A server that speaks before its client: an HTTP/2 server's SETTINGS, or another protocol, which HttpExchange
+        // knows is not HTTP.
+        (chosen ?? Choose(BeginsWithHttp2Settings(backendBytes))).Process(backendBytes, output);
+    }
 
     /// <inheritdoc />
     public bool RequestsEnded => Chosen?.RequestsEnded ?? false;
@@ -81,7 +107,7 @@ public sealed class FirstBytesFlow : IDrainableFlow, IDisposable
     /// <inheritdoc />
     public void GoAway()
     {
-        _goingAway = true;
+        Interlocked.Exchange(ref _goingAway, 1);
         Chosen?.GoAway();
     }
 

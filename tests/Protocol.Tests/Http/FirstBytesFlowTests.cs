@@ -31,6 +31,7 @@ public sealed class FirstBytesFlowTests
     [Theory]
     [InlineData(24)] // the whole preface
     [InlineData(16)] // its first line
+    [InlineData(4)] // "PRI ": a method of HTTP/2's preface alone
     public void ProcessRequest_Http2Preface_ReadAsHttp2(int length)
     {
         using var flow = new FirstBytesFlow();
@@ -42,7 +43,8 @@ public sealed class FirstBytesFlowTests
 
     [Theory]
     [InlineData("GET / HTTP/1.1\r\nHost: vip.test\r\n\r\n", false)]
-    [InlineData("PRI * HTTP/2", true)] // a first read shorter than the preface's first line: judged on it alone, not HTTP
+    [InlineData("PRI", true)] // shorter than "PRI ": judged on it alone, not HTTP
+    [InlineData("PRI * HTTP/1.1\r\n\r\n", false)] // not the preface: a request line of a method named PRI
     [InlineData("HELLO not http\r\n", true)]
     public void ProcessRequest_AnythingElse_JudgedAsHttp1OrPassed(string first, bool stopped)
     {
@@ -62,6 +64,29 @@ public sealed class FirstBytesFlowTests
         Assert.Equal(Preface, Client(flow, Preface));
         Assert.IsType<HttpExchange>(flow.Chosen);
         Assert.True(((IDrainableFlow)flow).FramingStopped);
+    }
+
+    [Fact]
+    public void Process_Http2ServerSendsItsSettingsFirst_ReadAsHttp2()
+    {
+        // gRPC servers send their SETTINGS without waiting for the client's preface, which may come a moment later.
+        using var flow = new FirstBytesFlow();
+        var settings = Frame(4, 0, 0, 12);
+        Assert.Equal(settings, Server(flow, settings));
+        Assert.IsType<Http2Exchange>(flow.Chosen);
+        Assert.Equal(Preface, Client(flow, Preface));
+        Assert.False(((IDrainableFlow)flow).FramingStopped);
+    }
+
+    [Fact]
+    public void ProcessAndProcessRequest_ReadsThatBroughtNothing_ChooseNothing()
+    {
+        using var flow = new FirstBytesFlow();
+        Assert.Empty(Server(flow, []));
+        Assert.Empty(Client(flow, []));
+        Assert.Null(flow.Chosen);
+        Client(flow, Preface);
+        Assert.IsType<Http2Exchange>(flow.Chosen);
     }
 
     [Fact]
