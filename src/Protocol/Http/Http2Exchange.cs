@@ -170,35 +170,32 @@ public sealed class Http2Exchange : IDrainableFlow
                 continue;
             }
 
-            // A header split across reads, or the acknowledgement of our PING: gathered until whole.
-            var wanted = _clientHeldCount < FrameHeaderLength || !IsOurPingAck(_clientHeld.AsSpan(0, FrameHeaderLength))
-                ? FrameHeaderLength
-                : PingFrameLength;
+            // A header split across reads, or the acknowledgement of our PING: gathered until whole. Only such an
+            // acknowledgement is held beyond its header (then the whole frame).
+            var wanted = _clientHeldCount < FrameHeaderLength ? FrameHeaderLength : PingFrameLength;
             var take = Math.Min(wanted - _clientHeldCount, input.Length);
             input[..take].CopyTo(_clientHeld.AsSpan(_clientHeldCount));
             _clientHeldCount += take;
             input = input[take..];
             if (_clientHeldCount < wanted) continue;
-            if (wanted == FrameHeaderLength && IsOurPingAck(_clientHeld.AsSpan(0, FrameHeaderLength))) continue;
-
-            if (wanted == PingFrameLength)
-            {
-                _clientHeldCount = 0;
-                if (_clientHeld.AsSpan(FrameHeaderLength, 8).SequenceEqual(PingData))
-                {
-                    // Ours: the client has read the GOAWAY, and every stream it opened before is here.
-                    Interlocked.CompareExchange(ref _phase, PingAcked, PingSent);
-                }
-                else
-                {
-                    output.Pass(_clientHeld.AsSpan(0, PingFrameLength));
-                }
-                continue;
-            }
+            var header = _clientHeld.AsSpan(0, FrameHeaderLength);
+            if (wanted == FrameHeaderLength && IsOurPingAck(header)) continue;
 
             _clientHeldCount = 0;
-            _clientPayloadLeft = OnClientFrame(_clientHeld.AsSpan(0, FrameHeaderLength));
-            output.Pass(_clientHeld.AsSpan(0, FrameHeaderLength));
+            if (wanted == FrameHeaderLength)
+            {
+                _clientPayloadLeft = OnClientFrame(header);
+                output.Pass(header);
+            }
+            else if (_clientHeld.AsSpan(FrameHeaderLength, 8).SequenceEqual(PingData))
+            {
+                // Ours: the client has read the GOAWAY, and every stream it opened before is here.
+                Interlocked.CompareExchange(ref _phase, PingAcked, PingSent);
+            }
+            else
+            {
+                output.Pass(_clientHeld.AsSpan(0, PingFrameLength));
+            }
         }
 
         if (_stopped)
@@ -232,13 +229,7 @@ public sealed class Http2Exchange : IDrainableFlow
                     if (stream > _lastClientStream && (stream & 1) == 1)
                     {
                         _lastClientStream = stream;
-                        _streams ??= [];
-                        if (_streams.Count >= MaxTrackedStreams)
-                        {
-                            Stop();
-                            break;
-                        }
-                        _streams[stream] = 0;
+                        if (!OpenLocked(stream, 0)) break;
                     }
                     if ((flags & EndStreamFlag) != 0) EndLocked(stream, ClientEnded);
                 }
@@ -255,6 +246,22 @@ public sealed class Http2Exchange : IDrainableFlow
                 break;
         }
         return PayloadLength(header);
+    }
+
+    /// <summary>
+    /// A stream opens, with the <paramref name="ends"/> already done; false, and the flow relayed as it is from now on,
+    /// when <see cref="MaxTrackedStreams"/> are open already.
+    /// </summary>
+    private bool OpenLocked(int stream, byte ends)
+    {
+        _streams ??= [];
+        if (_streams.Count >= MaxTrackedStreams)
+        {
+            Stop();
+            return false;
+        }
+        _streams[stream] = ends;
+        return true;
     }
 
     /// <summary>One end of a stream is done; a stream done at both ends is forgotten.</summary>
@@ -365,16 +372,7 @@ public sealed class Http2Exchange : IDrainableFlow
         var padded = (_serverHeader[4] & PaddedFlag) != 0;
         var promised = StreamId(_serverHeader.AsSpan(FrameHeaderLength + (padded ? 1 : 0)));
         _serverHeaderCount = 0;
-        lock (_gate)
-        {
-            _streams ??= [];
-            if (_streams.Count >= MaxTrackedStreams)
-            {
-                Stop();
-                return;
-            }
-            _streams[promised] = ClientEnded;
-        }
+        lock (_gate) OpenLocked(promised, ClientEnded);
     }
 
     /// <summary>GOAWAY naming 2^31-1 (no stream refused yet) and our PING, once: the first step of the drain.</summary>

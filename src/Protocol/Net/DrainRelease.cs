@@ -54,33 +54,7 @@ internal sealed class DrainRelease : IIdleReleases
         {
             var relay = await RelayPump.RunAsync(front, backend, closeLinger, Exchange, cancellationToken, idleTimeout,
                 release: Exchange, releases: this);
-            if (relay.Released && !front.InputWaiting)
-            {
-                bool close;
-                try
-                {
-                    close = await AfterReleaseAsync(front, relay, cancellationToken);
-                }
-                catch (RelayException e)
-                {
-                    // The client went away as we wrote to it: the relay ends with that, not as a drain's clean close.
-                    relay.Released = false;
-                    relay.TrySetError(e.Error, e.Message);
-                    relay.Add(totals);
-                    return relay;
-                }
-
-                if (close)
-                {
-                    // Where the client loses nothing, like a server closing an idle keep-alive connection: a clean end.
-                    await front.CloseWriteAsync(cancellationToken);
-                    if (Exchange.LingersAfterClose) await RelayPump.LingerAsync(front, closeLinger, cancellationToken);
-                    relay.Add(totals);
-                    return relay;
-                }
-            }
-
-            if (relay.Released)
+            if (relay.Released && (front.InputWaiting || !await EndAfterReleaseAsync(front, relay, closeLinger, cancellationToken)))
             {
                 // The client's bytes came as the relay was released, or the transform has more to wait for (HTTP/2: its
                 // streams): they go over the same back-end connection, in release mode again, so that a client whose
@@ -94,17 +68,35 @@ internal sealed class DrainRelease : IIdleReleases
         }
     }
 
-    /// <summary>What the transform has to say once released, sent to the client (and counted); true when the client is to be closed.</summary>
-    private async Task<bool> AfterReleaseAsync(IRelayFrontEnd front, RelayState relay, CancellationToken cancellationToken)
+    /// <summary>
+    /// A released relay with nothing from the client waiting: sends the client what the transform has to say (counted),
+    /// then either closes the client cleanly (true), or leaves the flow to relay on (false). A client that went away as we
+    /// wrote to it ends the relay with that error instead (true, no longer released).
+    /// </summary>
+    private async Task<bool> EndAfterReleaseAsync(IRelayFrontEnd front, RelayState relay, TimeSpan closeLinger, CancellationToken cancellationToken)
     {
-        var said = new ArrayBufferWriter<byte>();
-        var close = Exchange.AfterRelease(said);
-        if (said.WrittenCount > 0)
+        try
         {
-            var bytes = said.WrittenSpan.ToArray();
-            if (await front.WriteAsync(bytes, bytes.Length, cancellationToken)) relay.BackendToClient += bytes.Length;
+            var said = new ArrayBufferWriter<byte>();
+            var close = Exchange.AfterRelease(said);
+            if (said.WrittenCount > 0)
+            {
+                var bytes = said.WrittenSpan.ToArray();
+                if (await front.WriteAsync(bytes, bytes.Length, cancellationToken)) relay.BackendToClient += bytes.Length;
+            }
+            if (!close) return false;
         }
-        return close;
+        catch (RelayException e)
+        {
+            relay.Released = false;
+            relay.TrySetError(e.Error, e.Message);
+            return true;
+        }
+
+        // Where the client loses nothing, like a server closing an idle keep-alive connection: a clean end.
+        await front.CloseWriteAsync(cancellationToken);
+        if (Exchange.LingersAfterClose) await RelayPump.LingerAsync(front, closeLinger, cancellationToken);
+        return true;
     }
 
     /// <summary>How a connection a drain closed ends, in its summary (after <see cref="RelayAsync"/>).</summary>

@@ -74,9 +74,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
 
     /// <summary>
     /// A flow that nothing else frames as HTTP (a TLS client that named no protocol by ALPN on an ssl-server that reads no
-    /// HTTP, a clear-text relay without header insertion) gets a passive exchange that frames it when its client's first
-    /// bytes are a request line, for a clean drain; false: such flows are relayed as they come
-    /// (<c>sslcluster.proxy.frame-http-by-first-bytes</c>).
+    /// HTTP, a clear-text relay without header insertion) gets a passive transform that frames it when its first bytes
+    /// are HTTP/2's preface or an HTTP/1.x request line (<see cref="FirstBytesFlow"/>), for a clean drain; false: such
+    /// flows are relayed as they come (<c>sslcluster.proxy.frame-http-by-first-bytes</c>).
     /// </summary>
     public bool FramesHttpByFirstBytes { get; init; } = true;
 

@@ -28,19 +28,6 @@ public sealed class Http2ExchangePropertyTests
 
     private static readonly Gen<int[]> GenCuts = Gen.Int[1, 40].Array[1, 8];
 
-    private static byte[] Feed(Action<ReadOnlySpan<byte>, IBufferWriter<byte>> process, byte[] bytes, int[] cuts)
-    {
-        var output = new ArrayBufferWriter<byte>();
-        var at = 0;
-        for (var i = 0; at < bytes.Length; i++)
-        {
-            var n = Math.Min(cuts[i % cuts.Length], bytes.Length - at);
-            process(bytes.AsSpan(at, n), output);
-            at += n;
-        }
-        return output.WrittenSpan.ToArray();
-    }
-
     /// <summary>Where each frame of <paramref name="frames"/> begins, and its end.</summary>
     private static HashSet<int> Boundaries(byte[] frames)
     {

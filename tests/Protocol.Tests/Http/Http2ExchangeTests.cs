@@ -33,14 +33,17 @@ public sealed class Http2ExchangeTests
 
     private static byte[] Cat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 
-    /// <summary>Feeds <paramref name="bytes"/> in reads of the given sizes (the last size repeats); returns what came out.</summary>
-    private static byte[] Feed(Action<ReadOnlySpan<byte>, IBufferWriter<byte>> process, byte[] bytes, params int[] sizes)
+    /// <summary>
+    /// Feeds <paramref name="bytes"/> to one side in reads of the given sizes, in turn (all in one read when none are
+    /// given); returns what came out.
+    /// </summary>
+    internal static byte[] Feed(Action<ReadOnlySpan<byte>, IBufferWriter<byte>> process, byte[] bytes, params int[] sizes)
     {
         var output = new ArrayBufferWriter<byte>();
         var at = 0;
         for (var i = 0; at < bytes.Length; i++)
         {
-            var n = Math.Min(sizes.Length == 0 ? bytes.Length : sizes[Math.Min(i, sizes.Length - 1)], bytes.Length - at);
+            var n = Math.Min(sizes.Length == 0 ? bytes.Length : sizes[i % sizes.Length], bytes.Length - at);
             process(bytes.AsSpan(at, n), output);
             at += n;
         }
