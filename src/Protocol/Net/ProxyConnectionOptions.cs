@@ -16,6 +16,17 @@ public sealed record ProxyConnectionOptions
     /// </summary>
     public TimeSpan CloseLinger { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// A client's waits for its bytes go through epoll of our own (<see cref="OpenSsl.SocketReadiness"/>) instead of the
+    /// runtime's socket engine, where epoll is there: about 0.8 KiB less per idle client, at a CPU cost on bulk transfers
+    /// (docs/configuration.md, "How client sockets wait"). Off unless the process's environment says
+    /// <c>SSLCLUSTER_SOCKET_WAITS=epoll</c>; tests set it to run both paths.
+    /// </summary>
+    internal bool EpollSocketWaits { get; init; } = EpollWaitsChosen;
+
+    private static readonly bool EpollWaitsChosen =
+        string.Equals(Environment.GetEnvironmentVariable("SSLCLUSTER_SOCKET_WAITS"), "epoll", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>Throws when a value is out of range.</summary>
     public void Validate()
     {

@@ -4,12 +4,17 @@ using System.Runtime.CompilerServices;
 namespace SslCluster.Protocol.Net;
 
 /// <summary>A clear-text socket as one side of a relay: the client, or a plain back end.</summary>
-internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Client) : IRelayFrontEnd
+internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Client, bool epollWaits = false) : IRelayFrontEnd, IDisposable
 {
     // Every read follows a wait that found the socket readable (or a read that filled its buffer): it is tried at once,
     // without the socket engine's async receive; when nothing was there after all, the read says so and the caller
     // waits again.
     private readonly bool _nonBlocking = SocketIo.TryMakeNonBlocking(socket);
+    // Where chosen, a client waits for its bytes through epoll, as a TLS client does (TlsSocketSide): no socket-engine
+    // state for an idle client. A back end keeps the engine it was dialled through.
+    // (A field initializer cannot read _nonBlocking; a socket made non-blocking says so here.)
+    private readonly OpenSsl.SocketReadiness? _readiness = side == RelaySide.Client && epollWaits && !socket.Blocking
+        ? OpenSsl.SocketReadiness.For(socket) : null;
     private bool _closedWrite;
     private bool _inputEnded;
     // A back end's last read filled all it asked for: more is most likely waiting (a response in full flow), so the next
@@ -41,8 +46,19 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
 
     public long BytesSent => Interlocked.Read(ref _sent);
 
-    public ValueTask WaitReadableAsync(CancellationToken cancellationToken) =>
-        _lastReadFull ? ValueTask.CompletedTask : WaitSocketReadableAsync(cancellationToken);
+    public ValueTask WaitReadableAsync(CancellationToken cancellationToken)
+    {
+        if (_lastReadFull) return ValueTask.CompletedTask;
+        if (_readiness is null) return WaitSocketReadableAsync(cancellationToken);
+        try
+        {
+            return _readiness.WaitReadableAsync(cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
+        }
+    }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
@@ -110,6 +126,9 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         Interlocked.Add(ref _sent, count);
         return true;
     }
+
+    /// <summary>Frees the epoll wait, if any: call once the relay has stopped reading this side.</summary>
+    public void Dispose() => _readiness?.Dispose();
 
     public ValueTask CloseWriteAsync(CancellationToken cancellationToken)
     {

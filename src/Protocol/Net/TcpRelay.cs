@@ -70,7 +70,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         ProxyError error;
         string message;
         RelayState? relay = null;
-        var front = new TcpFrontEnd(_client);
+        var front = new TcpFrontEnd(_client, epollWaits: _options.EpollSocketWaits);
         ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, front));
         using var registration = cancellationToken.Register(Abort);
         try
@@ -119,6 +119,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         finally
         {
             _client.Dispose();
+            front.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
             // The transform's pooled buffers go back when the relay is over.
             (_transform as IDisposable)?.Dispose();

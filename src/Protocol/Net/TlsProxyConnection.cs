@@ -120,7 +120,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         try
         {
             _client.NoDelay = true;
-            front = new TlsSocketSide(_client, OpenSsl.SslConnection.CreateServer(_engine.Front, Select), _engine.Options.RequireClientCloseNotify);
+            front = new TlsSocketSide(_client, OpenSsl.SslConnection.CreateServer(_engine.Front, Select), _engine.Options.RequireClientCloseNotify,
+                epollWaits: _options.EpollSocketWaits);
             var counts = front;
             ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, counts));
             (error, message, var handshake) = await HandshakeAsync(front);

@@ -50,6 +50,11 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     private bool _writingData;
     // The socket was made non-blocking (the constructor): only then may a send be tried without waiting.
     private readonly bool _nonBlocking;
+    // Where chosen (ProxyConnectionOptions.EpollSocketWaits), a client's waits for its bytes go through epoll
+    // (SocketReadiness) rather than the socket engine's zero-byte receive, which keeps its event-args, context and
+    // operations with the socket for its life. Null for a back end (dialled through the engine, which it keeps using),
+    // where epoll is not there, and by default.
+    private readonly SocketReadiness? _readiness;
 
     private Socket Socket { get; }
 
@@ -57,7 +62,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
 
     private Lock Gate { get; } = new();
 
-    public TlsSocketSide(Socket socket, SslConnection ssl, bool requireCloseNotify, RelaySide side = RelaySide.Client)
+    public TlsSocketSide(Socket socket, SslConnection ssl, bool requireCloseNotify, RelaySide side = RelaySide.Client, bool epollWaits = false)
     {
         Socket = socket;
         Side = side;
@@ -68,6 +73,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         // record then waits for a flush and every receive goes through the socket engine, which report the socket's end.
         _nonBlocking = SocketIo.TryMakeNonBlocking(socket);
         if (_nonBlocking) ssl.OutputSink = this;
+        if (_nonBlocking && side == RelaySide.Client && epollWaits) _readiness = SocketReadiness.For(socket);
     }
 
     /// <summary>The OpenSSL connection, for what the handshake negotiated and why it failed.</summary>
@@ -317,6 +323,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
             _ssl.Dispose();
         }
 
+        _readiness?.Dispose();
         _sendLock.Dispose();
     }
 
@@ -333,38 +340,49 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceiveAsync(CancellationToken cancellationToken, bool staleIsNothing)
     {
-        if (!_socketReadable && !_lastReceiveFull) await SocketIo.WaitReadableAsync(Socket, cancellationToken);
-        _socketReadable = false;
-        byte[] buffer = SocketIo.Rent();
-        try
+        while (true)
         {
-            var into = buffer.AsMemory(0, SocketIo.BufferSize);
-            int n = await (staleIsNothing
-                ? SocketIo.ReceiveOrNothingAsync(Socket, _nonBlocking, into, cancellationToken)
-                : SocketIo.ReceiveAsync(Socket, _nonBlocking, into, cancellationToken));
-            if (n < 0)
+            if (!_socketReadable && !_lastReceiveFull)
             {
-                _lastReceiveFull = false;
-                return -1;
+                if (_readiness is null) await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+                else await _readiness.WaitReadableAsync(cancellationToken);
             }
 
-            _lastReceiveFull = n == SocketIo.BufferSize;
-            if (n == 0)
+            _socketReadable = false;
+            byte[] buffer = SocketIo.Rent();
+            try
             {
-                return 0;
-            }
+                var into = buffer.AsMemory(0, SocketIo.BufferSize);
+                // Under epoll waits the socket never goes through the engine's receive: nothing there after a wait (an event
+                // of an earlier, cancelled wait) means waiting again.
+                int n = await (staleIsNothing || _readiness is not null
+                    ? SocketIo.ReceiveOrNothingAsync(Socket, _nonBlocking, into, cancellationToken)
+                    : SocketIo.ReceiveAsync(Socket, _nonBlocking, into, cancellationToken));
+                if (n < 0)
+                {
+                    _lastReceiveFull = false;
+                    if (!staleIsNothing) continue;
+                    return -1;
+                }
 
-            CountReceived(n);
-            lock (Gate)
+                _lastReceiveFull = n == SocketIo.BufferSize;
+                if (n == 0)
+                {
+                    return 0;
+                }
+
+                CountReceived(n);
+                lock (Gate)
+                {
+                    _ssl.Feed(buffer.AsSpan(0, n));
+                }
+
+                return 1;
+            }
+            finally
             {
-                _ssl.Feed(buffer.AsSpan(0, n));
+                SocketIo.Return(buffer);
             }
-
-            return 1;
-        }
-        finally
-        {
-            SocketIo.Return(buffer);
         }
     }
 
@@ -580,8 +598,27 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     }
 
     /// <summary>Waits for the socket to be readable, holding no buffer; a socket failure is this side's reset.</summary>
+    private ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
+    {
+        if (_readiness is null) return WaitThroughEngineAsync(cancellationToken);
+        ValueTask wait;
+        try
+        {
+            wait = _readiness.WaitReadableAsync(cancellationToken);
+        }
+        catch (SocketException e)
+        {
+            throw ReceiveFailed(e);
+        }
+
+        // Set before the wait ends, so that no async step is kept pending around it (an idle client's wait is all it
+        // keeps): a wait that ends cancelled leaves it set, and the next read then finds nothing and waits again.
+        _socketReadable = true;
+        return wait;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
+    private async ValueTask WaitThroughEngineAsync(CancellationToken cancellationToken)
     {
         try
         {

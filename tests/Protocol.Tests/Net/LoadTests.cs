@@ -11,11 +11,15 @@ namespace SslCluster.Protocol.Tests.Net;
 /// <summary>Bounded load through one listener on 127.0.0.1: many connections at once, one large transfer.</summary>
 public sealed class LoadTests
 {
-    [Fact]
-    public async Task Listener_1000ConcurrentTlsConnections_AllCompleteAndReportOnceEach()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Listener_1000ConcurrentTlsConnections_AllCompleteAndReportOnceEach(bool epollSocketWaits)
     {
         const int count = 1000;
-        await using var harness = ProxyHarness.Start(new EchoBackend(), ecdsa: true);
+        // Both ways a client's waits can go: the runtime's socket engine (the default) and epoll (SSLCLUSTER_SOCKET_WAITS).
+        await using var harness = ProxyHarness.Start(new EchoBackend(), ecdsa: true,
+            options: new ProxyConnectionOptions { EpollSocketWaits = epollSocketWaits });
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         using var handshakeGate = new SemaphoreSlim(64);
         var clients = new SslStream[count];
@@ -71,11 +75,14 @@ public sealed class LoadTests
         Assert.Equal(0, harness.Observer.InHandshake);
     }
 
-    [Fact]
-    public async Task Connection_256MiBDownload_CompletesWithBoundedLiveMemory()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Connection_256MiBDownload_CompletesWithBoundedLiveMemory(bool epollSocketWaits)
     {
         const long size = 256L * 1024 * 1024;
-        await using var harness = ProxyHarness.Start(EchoBackend.Source(size));
+        await using var harness = ProxyHarness.Start(EchoBackend.Source(size),
+            options: new ProxyConnectionOptions { EpollSocketWaits = epollSocketWaits });
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         using var socket = await harness.ConnectRawAsync();
         await using var ssl = new SslStream(new NetworkStream(socket, ownsSocket: false));
