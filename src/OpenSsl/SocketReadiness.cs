@@ -38,7 +38,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
     // reads and writes it, one wait after the other.
     private bool _added;
 
-    private SocketReadiness(SafeHandle socket, EpollLoop loop, ulong key)
+    internal SocketReadiness(SafeHandle socket, EpollLoop loop, ulong key)
     {
         _socket = socket;
         _loop = loop;
@@ -55,7 +55,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
     public static SocketReadiness? For(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        return EpollLoops.Instance?.Register(socket.SafeHandle, static (s, loop, key) => new SocketReadiness(s, loop, key));
+        return EpollLoops.Instance?.Register(socket.SafeHandle);
     }
 
     /// <summary>
@@ -194,7 +194,7 @@ internal sealed class EpollLoops
         return instance;
     }
 
-    public SocketReadiness Register(SafeHandle socket, Func<SafeHandle, EpollLoop, ulong, SocketReadiness> make)
+    public SocketReadiness Register(SafeHandle socket)
     {
         lock (_gate)
         {
@@ -213,7 +213,7 @@ internal sealed class EpollLoops
 
             // Generation 0 is never used, so that a zeroed event can never match.
             if (++_generation == 0) _generation = 1;
-            var readiness = make(socket, _loops[_next++ % _loops.Length], ((ulong)_generation << 32) | (uint)slot);
+            var readiness = new SocketReadiness(socket, _loops[_next++ % _loops.Length], ((ulong)_generation << 32) | (uint)slot);
             Volatile.Write(ref _slots[slot], readiness);
             return readiness;
         }

@@ -49,15 +49,7 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
     public ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         if (_lastReadFull) return ValueTask.CompletedTask;
-        if (_readiness is null) return WaitSocketReadableAsync(cancellationToken);
-        try
-        {
-            return _readiness.WaitReadableAsync(cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
-        }
+        return _readiness?.WaitReadableAsync(cancellationToken) ?? WaitSocketReadableAsync(cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

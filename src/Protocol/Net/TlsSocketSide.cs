@@ -601,16 +601,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     private ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
     {
         if (_readiness is null) return WaitThroughEngineAsync(cancellationToken);
-        ValueTask wait;
-        try
-        {
-            wait = _readiness.WaitReadableAsync(cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw ReceiveFailed(e);
-        }
-
+        var wait = _readiness.WaitReadableAsync(cancellationToken);
         // Set before the wait ends, so that no async step is kept pending around it (an idle client's wait is all it
         // keeps): a wait that ends cancelled leaves it set, and the next read then finds nothing and waits again.
         _socketReadable = true;
