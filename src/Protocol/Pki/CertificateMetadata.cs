@@ -11,7 +11,7 @@ namespace SslCluster.Protocol.Pki;
 /// certificate and was a third of a restarted node's configuration intake at 2,000 ssl-servers. Certificates given
 /// by a user are still loaded by the platform when they are imported (<see cref="CertStoreImporter"/>), which
 /// checks them in full; this reads ones the store already holds or that the node made itself. The strings are the
-/// platform's (<see cref="X500DistinguishedName.Name"/>, the serial's hex, the subjectAltName extension's own
+/// platform's (<see cref="X500DistinguishedName.Name"/>, the serial's hex as openssl prints it, the subjectAltName extension's own
 /// enumeration), so both readings agree (<c>CertificateMetadataTests</c> compares them). The managed reading takes DER
 /// only; a certificate that OpenSSL reads but that is not strict DER inside (a BOOLEAN TRUE written 0x01, a length in
 /// long form: some CA software does this, and such certificates were imported before) is read by the platform instead,
@@ -93,7 +93,7 @@ internal sealed record CertificateMetadata(
         }
 
         tbs.ThrowIfNotEmpty();
-        return new CertificateMetadata(subject.Name, issuer.Name, Convert.ToHexString(serial.Span), notBefore, notAfter, spki, names.AsReadOnly());
+        return new CertificateMetadata(subject.Name, issuer.Name, SerialHex(serial.Span), notBefore, notAfter, spki, names.AsReadOnly());
     }
 
     /// <summary>The platform's reading (OpenSSL), for a certificate the managed DER reading refused: the store's reading before.</summary>
@@ -131,10 +131,18 @@ internal sealed record CertificateMetadata(
     private static CertificateMetadata FromPlatform(X509Certificate2 certificate)
     {
         var names = certificate.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(NamesOf).ToList();
-        return new CertificateMetadata(certificate.Subject, certificate.Issuer, certificate.SerialNumber,
+        return new CertificateMetadata(certificate.Subject, certificate.Issuer, SerialHex(certificate.SerialNumberBytes.Span),
             new DateTimeOffset(certificate.NotBefore.ToUniversalTime()), new DateTimeOffset(certificate.NotAfter.ToUniversalTime()),
             certificate.PublicKey.ExportSubjectPublicKeyInfo(), names.AsReadOnly());
     }
+
+    /// <summary>
+    /// A serial number's DER integer bytes (big-endian) as upper-case hex, the way <c>openssl x509 -serial</c> prints it:
+    /// without the 00 byte DER puts before a first byte of 0x80 or more to keep the integer positive. Operators compare
+    /// what we show with what openssl shows, and X509Certificate2.SerialNumber keeps that sign byte.
+    /// </summary>
+    internal static string SerialHex(ReadOnlySpan<byte> integer) =>
+        Convert.ToHexString(integer.Length > 1 && integer[0] == 0 && integer[1] >= 0x80 ? integer[1..] : integer);
 
     /// <summary>A subjectAltName extension's DNS names, then its IP addresses as text.</summary>
     internal static IEnumerable<string> NamesOf(X509SubjectAlternativeNameExtension san) =>

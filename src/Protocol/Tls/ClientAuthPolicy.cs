@@ -182,7 +182,7 @@ public sealed class ClientAuthPolicy
 
         string subject = leaf.Subject;
         string issuer = leaf.Issuer;
-        string serial = leaf.SerialNumber;
+        string serial = CertificateMetadata.SerialHex(leaf.SerialNumberBytes.Span);
         ClientAuthOutcome Outcome(ClientAuthResult result, string reason, bool unknownCa = false) =>
             new(result, subject, issuer, serial, reason) { UnknownCa = unknownCa, Chain = chain };
 

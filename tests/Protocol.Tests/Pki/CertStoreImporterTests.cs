@@ -25,6 +25,23 @@ public sealed class CertStoreImporterTests(PkiFixture pki, OpenSslFiles files) :
         Assert.Contains($"Fingerprint={file.Sha256Fingerprint}", openssl, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("0xBC0102030405060708")]
+    [InlineData("0x7F0102030405060708")]
+    [InlineData("0x0A0B")]
+    public void ImportFile_CertificateWithGivenSerial_SerialShownAsOpensslPrintsIt(string serial)
+    {
+        // A first byte of 0x80 or more is stored in DER behind a 00 sign byte; openssl's -serial leaves it out, so do we.
+        using var directory = new TempDirectory();
+        var path = directory.File("serial.pem");
+        OpenSsl.Run("req", "-x509", "-new", "-key", files.Path("rsa.key"), "-subj", "/CN=serial.example", "-days", "30", "-set_serial", serial, "-out", path);
+
+        var file = Assert.Single(pki.Importer.ImportFile(path, "ser", PkiFileType.Pem, null).Files);
+
+        Assert.Equal(serial[2..], file.SerialNumber);
+        Assert.Equal($"serial={file.SerialNumber}", OpenSsl.Run("x509", "-in", path, "-noout", "-serial").Trim());
+    }
+
     [Fact]
     public void ImportFile_DerCertificate_SameAsThePemImport()
     {

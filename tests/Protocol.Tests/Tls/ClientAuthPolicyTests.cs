@@ -42,7 +42,7 @@ public sealed class ClientAuthPolicyTests : IDisposable
         Assert.False(outcome.Failed);
         Assert.Equal("CN=alice", outcome.Subject);
         Assert.Contains("CN=Client Auth CA", outcome.Issuer, StringComparison.Ordinal);
-        Assert.Equal(client.ToX509().SerialNumber, outcome.SerialNumber);
+        Assert.Equal(CertificateMetadata.SerialHex(client.ToX509().SerialNumberBytes.Span), outcome.SerialNumber);
         Assert.Null(outcome.RedirectUrl);
     }
 
