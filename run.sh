@@ -35,13 +35,18 @@ if ! command -v openssl >/dev/null || ! command -v curl >/dev/null; then
   else sudo apt-get update -qq && sudo apt-get install -y -qq openssl curl >/dev/null; fi
 fi
 
+# The nodes get two glibc malloc arenas rather than eight per core: OpenSSL's per-connection state is malloc'ed on many
+# threads, and fewer arenas hold about 1 KiB less per idle TLS connection (docs/configuration.md, "Memory: glibc's
+# malloc arenas"). MALLOC_ARENA_MAX set by the caller wins; MALLOC_ARENA_MAX=default leaves glibc's own.
+if [ "${MALLOC_ARENA_MAX:-}" = default ]; then unset MALLOC_ARENA_MAX; NODE_ENV=(); else NODE_ENV=("MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}"); fi
+
 echo "run.sh: building (Release)..." >&2
 dotnet build src/Node/SslCluster.Node.csproj -c Release -o .run/node -nologo -v q >/dev/null
 dotnet build src/Cli/SslCluster.Cli.csproj -c Release -o .run/cli -nologo -v q >/dev/null
 
 if [ "$NODES" = 1 ]; then
   # exec: the node is the foreground process, so Ctrl-C and SIGTERM reach it and run its coordinated shutdown.
-  exec dotnet .run/node/sslnode.dll --demo --data-dir "$DATA" "${PASS[@]}"
+  exec env "${NODE_ENV[@]}" dotnet .run/node/sslnode.dll --demo --data-dir "$DATA" "${PASS[@]}"
 fi
 
 # A local cluster: one PostgreSQL journal, one master key, node i on 127.0.0.i (remoting 4100, admin 9440+i); each
@@ -98,7 +103,7 @@ supervise() {
   trap '' INT
   while :; do
     [ -f "$CLUSTER/stopping" ] && return 0
-    dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
+    env "${NODE_ENV[@]}" dotnet .run/node/sslnode.dll --demo --data-dir "$CLUSTER/n$i" --hostname "127.0.0.$i" --remoting-port 4100 \
       --contact-points "${points%,}" --management-port 8558 --admin-port $((9440 + i)) --journal-postgres "$PG" \
       --remoting-tls "$TLSDIR/node.p12,$TLSDIR/ca.pem" \
       --address-map "127.0.0.1=127.0.0.$i" "${PASS[@]}" >> "$CLUSTER/n$i.log" 2>&1 &

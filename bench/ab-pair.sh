@@ -12,6 +12,9 @@
 # of a client that named no protocol). CLEAR=1: the load goes through a clear-text content rule instead (A on 18485, B on
 # 18585, http://): the relay without TLS (HTTP_REUSE applies to the TLS ports only; the rule never re-uses).
 #
+# ENV_A, ENV_B: environment words for node A or B alone, to compare a setting on one build (ENV_A=MALLOC_ARENA_MAX=default
+# bench/ab-pair.sh HEAD HEAD: glibc's arenas against the launcher's two; start-node.sh reads it).
+#
 # H2=1: the clients agree h2 by ALPN and speak HTTP/2 (h2load, CONC connections of STREAMS (10) concurrent streams each),
 # both nodes with start-node.sh --h2, passing HTTP/2 to an nginx that speaks it in clear text on 18082 (its configuration
 # is made by one `PASSES=drain DRAIN_ALPN=h2 bench/run.sh`); TLS ports only.
@@ -57,13 +60,14 @@ ab_prepare "$DB" "$DB/pair-b" --p12 18583 --p13 18584 --admin-port 18590 --remot
 
 taskset -c 1 nginx -c "$WORK/conf/backend-$BACKEND.conf" -p "$WORK" > /dev/null 2>&1 &
 PIDS+=($!)
-start() { # dir data p12 p13 admin remoting clear
-    taskset -c 0 "$HERE/start-node.sh" --build "$1/build" --data "$2" --certs "$WORK/certs" --p12 "$3" --p13 "$4" \
+start() { # dir data p12 p13 admin remoting clear [VAR=value ...]
+    local extra=(); read -ra extra <<< "${8:-}"   # the environment words of ENV_A/ENV_B, split (never globbed)
+    env "${extra[@]}" taskset -c 0 "$HERE/start-node.sh" --build "$1/build" --data "$2" --certs "$WORK/certs" --p12 "$3" --p13 "$4" \
         --backend $BACKEND --admin-port "$5" --remoting-port "$6" --clear "$7" $REUSE_ARG $H2_ARG > "$2.node.log" 2>&1 &
     PIDS+=($!)
 }
-start "$DA" "$DA/pair-a" 18483 18484 18490 18491 18485
-start "$DB" "$DB/pair-b" 18583 18584 18590 18591 18585
+start "$DA" "$DA/pair-a" 18483 18484 18490 18491 18485 "${ENV_A:-}"
+start "$DB" "$DB/pair-b" 18583 18584 18590 18591 18585 "${ENV_B:-}"
 for p in 18484 18584 18485 18585; do
     for k in $(seq 1 300); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.2; done
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || die "no node on port $p (see $DA/pair-a.node.log, $DB/pair-b.node.log)"
@@ -87,7 +91,7 @@ log "warming both nodes up"
 for k in 1 2; do slice "$PA" "$URL_A" > /dev/null; slice "$PB" "$URL_B" > /dev/null; done
 log "$SLICES pairs of ${SECS} s slices, $URL, $CONC connections"
 {
-    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A) against ${NAMES[1]} (B), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE CLEAR=$CLEAR H2=$H2 STREAMS=$STREAMS"
+    echo "# bench/ab-pair.sh $(date -u +%FT%TZ): ${NAMES[0]} (A${ENV_A:+, $ENV_A}) against ${NAMES[1]} (B${ENV_B:+, $ENV_B}), URL=$URL CONC=$CONC SECS=$SECS HTTP_REUSE=$HTTP_REUSE CLEAR=$CLEAR H2=$H2 STREAMS=$STREAMS"
     echo "# pair requests_A ticks_A requests_B ticks_B"
     for i in $(seq 1 "$SLICES"); do
         if [ $((i % 2)) = 1 ]; then a=$(slice "$PA" "$URL_A"); b=$(slice "$PB" "$URL_B")

@@ -160,8 +160,8 @@ for label, pas, test, proto in rows:
     w(f"| {label} | {pas} | {cell(a)} | {cell(t)} | {cell(b)} | {ratio(b, a)} | {ratio(b, t)} "
       f"| {core_ratio(b, a)} | {core_ratio(b, t)} |")
 
-w("\n### Resident memory per 1,000 idle TLS connections (idle_conns.py: one request each, then idle; RSS of the "
-  "process tree, fresh server process per row)\n")
+w("\n### Resident memory per 1,000 idle TLS connections (idle_conns.py: n connections, one request each, then idle; RSS "
+  "of the process tree, fresh server process per row)\n")
 w(f"| port / protocol | HAProxy http | HAProxy tcp | {OURS_TITLE} | ours / HAProxy http | ours / HAProxy tcp |")
 w("|---|---|---|---|---|---|")
 mem = collections.defaultdict(dict)

@@ -138,7 +138,10 @@ for p in "$ADMIN" "$REMOTING"; do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && die "port $p is already in use (choose --admin-port/--remoting-port)"
 done
 
-log "starting sslnode (data $DATA, admin $ADMIN, remoting $REMOTING)"
+# As the product's launchers (run.sh, the container image) start it: two glibc malloc arenas unless the caller chose
+# (docs/configuration.md, "Memory: glibc's malloc arenas"). MALLOC_ARENA_MAX=default here leaves glibc's own default.
+[ "${MALLOC_ARENA_MAX:-}" = default ] && unset MALLOC_ARENA_MAX || export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}
+log "starting sslnode (data $DATA, admin $ADMIN, remoting $REMOTING, MALLOC_ARENA_MAX ${MALLOC_ARENA_MAX:-unset})"
 dotnet "$NODE_DLL" --data-dir "$DATA" --admin-port "$ADMIN" --remoting-port "$REMOTING" "${WARMUP[@]}" &
 NODE_PID=$!
 echo "$NODE_PID" > "$DATA/node.pid"

@@ -86,6 +86,7 @@ podman import \
   --change 'EXPOSE 8443' --change 'EXPOSE 4100' --change 'EXPOSE 8558' \
   --change 'ENV PATH=/app:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1' \
+  --change 'ENV MALLOC_ARENA_MAX=2' \
   --change 'LABEL org.opencontainers.image.title=sslcluster org.opencontainers.image.source=https://github.com/sslcluster/sslcluster' \
   "$work/rootfs.tar" "$TAG" >/dev/null
 

@@ -60,7 +60,9 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     private readonly HeadBuffer _head = new();
     private readonly Queue<PendingRequest> _pending = new();
-    private readonly Lock _gate = new();
+    // The monitor of the private queue above: a framer lives as long as its connection, and a Lock object of its own
+    // would be 40 bytes more per connection.
+    private object Gate => _pending;
     private MessageBody _body = MessageBody.None;
     private bool _stopped;
 
@@ -69,7 +71,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     /// <summary>
     /// Whether the flow is HTTP has been judged: by the client's first bytes, or as not HTTP because its server spoke
-    /// first (under _gate; from the start when not sniffing).
+    /// first (under Gate; from the start when not sniffing).
     /// </summary>
     private bool _judged = !sniff;
 
@@ -86,12 +88,12 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     private bool _awaitingSwitch;
     private bool _switched;
 
-    // Under insertion: the body of the last request sent is not whole yet (under _gate); the server answered that
+    // Under insertion: the body of the last request sent is not whole yet (under Gate); the server answered that
     // request before its body was whole (response thread).
     private bool _bodyPending;
     private bool _answeredEarly;
 
-    // Shared with the response side, under _gate.
+    // Shared with the response side, under Gate.
     private int _unanswered;
     private bool _inputEnded;
     private bool _halfClosed;
@@ -122,7 +124,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         get
         {
-            lock (_gate) return _unanswered;
+            lock (Gate) return _unanswered;
         }
     }
 
@@ -140,7 +142,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         get
         {
-            lock (_gate) return ownsBackendConnection && !_singleUse && _unanswered == 0 && !_stopped && _body.IsDone && _head.IsEmpty;
+            lock (Gate) return ownsBackendConnection && !_singleUse && _unanswered == 0 && !_stopped && _body.IsDone && _head.IsEmpty;
         }
     }
 
@@ -158,7 +160,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         get
         {
-            lock (_gate) return _unanswered == 0 && (!_singleUse || _goingAway);
+            lock (Gate) return _unanswered == 0 && (!_singleUse || _goingAway);
         }
     }
 
@@ -219,7 +221,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
                 data = data[n..];
                 if (malformed) Stop(output);
                 else if (_body.Lenient && ownsBackendConnection) MarkSingleUse();
-                if (insertion is not null && _body.IsDone) lock (_gate) _bodyPending = false;
+                if (insertion is not null && _body.IsDone) lock (Gate) _bodyPending = false;
                 continue;
             }
             if (_head.IsEmpty)
@@ -309,7 +311,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             // and Transfer-Encoding (RFC 9112 section 6.3), or a head with bare line feeds, control characters or
             // odd header names: a server may frame it differently than we do and read what follows as another
             // request (request smuggling), so no other client's request may follow on this connection.
-            lock (_gate) _singleUse = true;
+            lock (Gate) _singleUse = true;
         }
         if (!Enqueue(new PendingRequest(kind, close))) return;
         RequestsSeen++;
@@ -320,7 +322,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
             // and after any other answer, the client's bytes are refused.
             _awaitingSwitch = true;
             _stopped = true;
-            lock (_gate) _singleUse = true;
+            lock (Gate) _singleUse = true;
             return;
         }
         if (kind == RequestKind.Connect || framing.HasUpgrade)
@@ -333,7 +335,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _body = framing.HasTransferEncoding ? MessageBody.Chunked
             : framing.ContentLength > 0 ? MessageBody.OfLength(framing.ContentLength)
             : MessageBody.None;
-        if (insertion is not null && !_body.IsDone) lock (_gate) _bodyPending = true;
+        if (insertion is not null && !_body.IsDone) lock (Gate) _bodyPending = true;
         _closeRequested = close;
     }
 
@@ -400,7 +402,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     private bool Enqueue(PendingRequest request)
     {
-        lock (_gate)
+        lock (Gate)
         {
             // Room is kept for the marker that Stop adds.
             if (HasRoomLocked)
@@ -427,10 +429,10 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
 
     private bool HasRoom()
     {
-        lock (_gate) return HasRoomLocked;
+        lock (Gate) return HasRoomLocked;
     }
 
-    // Room is kept for the marker that Stop or Refuse adds (under _gate).
+    // Room is kept for the marker that Stop or Refuse adds (under Gate).
     private bool HasRoomLocked => _pending.Count < MaxPending - 1;
 
     /// <summary>The server answered a protocol switch with 101 (response thread): the bytes after it pass.</summary>
@@ -457,7 +459,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _body = MessageBody.None;
         Discarded += discarded;
         _head.Clear();
-        lock (_gate) NotFramedLocked();
+        lock (Gate) NotFramedLocked();
     }
 
     /// <summary>
@@ -469,7 +471,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         _stopped = true;
         output?.Pass(_head.Held);
         _head.Clear();
-        lock (_gate) NotFramedLocked();
+        lock (Gate) NotFramedLocked();
     }
 
     /// <summary>
@@ -489,7 +491,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     public RequestEnd EndInput()
     {
-        lock (_gate)
+        lock (Gate)
         {
             _inputEnded = true;
             if (!ownsBackendConnection || _singleUse || _stopped || !_body.IsDone || !_head.IsEmpty)
@@ -510,7 +512,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     {
         _sniffing = false;
         var http = HttpHead.BeginsWithRequestLine(first);
-        lock (_gate)
+        lock (Gate)
         {
             // Judged already: the server spoke first, and its marker is queued.
             if (_judged) return false;
@@ -520,7 +522,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
         return http;
     }
 
-    /// <summary>Every response from the next one on is unframeable, and the back-end connection single-use (under _gate).</summary>
+    /// <summary>Every response from the next one on is unframeable, and the back-end connection single-use (under Gate).</summary>
     private void NotFramedLocked()
     {
         _pending.Enqueue(new PendingRequest(RequestKind.Unframeable, false));
@@ -544,7 +546,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     public RequestKind Peek()
     {
-        lock (_gate)
+        lock (Gate)
         {
             if (!_judged)
             {
@@ -561,7 +563,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     public PendingRequest Take()
     {
-        lock (_gate)
+        lock (Gate)
         {
             // The marker stays: every response after it is unframeable too.
             if (!_pending.TryPeek(out var request))
@@ -583,7 +585,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// </summary>
     public bool ResponseCompleted(PendingRequest answered)
     {
-        lock (_gate)
+        lock (Gate)
         {
             // A response nothing asked for (Take made the connection single-use) owes no request its answer.
             if (_unanswered > 0) _unanswered--;
@@ -605,7 +607,7 @@ internal sealed class RequestFramer(bool ownsBackendConnection = false, RequestH
     /// <summary>Something on the response side makes the back-end connection single-use.</summary>
     public void MarkSingleUse()
     {
-        lock (_gate) _singleUse = true;
+        lock (Gate) _singleUse = true;
     }
 
     public void Dispose() => _head.Dispose();

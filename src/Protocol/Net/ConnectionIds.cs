@@ -7,8 +7,12 @@ internal static class ConnectionIds
 
     public static long Next() => Interlocked.Increment(ref _last);
 
-    /// <summary>Calls the observer; its failure must never break or leak from the data path.</summary>
-    public static void Notify(IConnectionObserver? observer, Action<IConnectionObserver> call)
+    /// <summary>
+    /// Calls the observer with <paramref name="state"/>; its failure must never break or leak from the data path. The call
+    /// is a static lambda and its arguments come in the state: a lambda capturing a connection's locals would make the
+    /// compiler keep them in a closure object for as long as the connection runs.
+    /// </summary>
+    public static void Notify<TState>(IConnectionObserver? observer, TState state, Action<IConnectionObserver, TState> call)
     {
         if (observer is null)
         {
@@ -17,7 +21,7 @@ internal static class ConnectionIds
 
         try
         {
-            call(observer);
+            call(observer, state);
         }
 #pragma warning disable CA1031 // The observer is foreign code; the connection must survive whatever it throws.
         catch (Exception)

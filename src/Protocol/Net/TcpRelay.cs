@@ -71,7 +71,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         string message;
         RelayState? relay = null;
         var front = new TcpFrontEnd(_client, epollWaits: _options.EpollSocketWaits);
-        ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, front));
+        ConnectionIds.Notify(_observer, (Id, front), static (o, s) => o.ClientSideOpened(s.Id, s.front));
         using var registration = cancellationToken.Register(Abort);
         try
         {
@@ -88,7 +88,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
             if (leg is not null)
             {
                 var backendEndPoint = TlsProxyConnection.SafeRemoteEndPoint(leg.Link.Socket);
-                ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+                ConnectionIds.Notify(_observer, (Id, backendEndPoint), static (o, s) => o.BackendConnected(s.Id, s.backendEndPoint));
                 relay = _drain is null
                     ? await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, _transform, _lifetime.Token)
                     : await _drain.RelayAsync(front, leg.Side, _options.CloseLinger, _lifetime.Token);
@@ -138,7 +138,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         var summary = new ConnectionSummary(Id, error, message, null, true, relay?.ClientToBackend ?? 0,
             relay?.BackendToClient ?? 0, relay?.Discarded ?? 0, front.BytesReceived, front.BytesSent,
             TimeSpan.Zero, Stopwatch.GetElapsedTime(start));
-        ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
+        ConnectionIds.Notify(_observer, (Id, summary), static (o, s) => o.Closed(s.Id, s.summary));
         return summary;
     }
 

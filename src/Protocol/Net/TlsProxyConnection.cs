@@ -116,27 +116,26 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         RelayState? relay = null;
         TlsSocketSide? front = null;
         using var registration = cancellationToken.Register(Abort);
-        ConnectionIds.Notify(_observer, o => o.HandshakeStarted(Id, SafeRemoteEndPoint(_client)));
+        ConnectionIds.Notify(_observer, (Id, _client), static (o, s) => o.HandshakeStarted(s.Id, SafeRemoteEndPoint(s._client)));
         try
         {
             _client.NoDelay = true;
             front = new TlsSocketSide(_client, OpenSsl.SslConnection.CreateServer(_engine.Front, Select), _engine.Options.RequireClientCloseNotify,
                 epollWaits: _options.EpollSocketWaits);
-            var counts = front;
-            ConnectionIds.Notify(_observer, o => o.ClientSideOpened(Id, counts));
+            ConnectionIds.Notify(_observer, (Id, front), static (o, s) => o.ClientSideOpened(s.Id, s.front));
             (error, message, var handshake) = await HandshakeAsync(front);
             handshakeEnd = Stopwatch.GetTimestamp();
             if (error == ProxyError.None && handshake!.ClientAuth?.RedirectUrl is { } failureUrl)
             {
                 // Client authentication failed under 'failure redirect': answer here, never dial the backend.
                 Handshake = handshake;
-                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake));
+                ConnectionIds.Notify(_observer, (Id, handshake), static (o, s) => o.HandshakeCompleted(s.Id, s.handshake));
                 (error, message) = await ClientAuthRedirect.AnswerAsync(front, failureUrl, _options.HandshakeTimeout, _lifetime.Token);
             }
             else if (error == ProxyError.None)
             {
                 Handshake = handshake!;
-                ConnectionIds.Notify(_observer, o => o.HandshakeCompleted(Id, handshake!));
+                ConnectionIds.Notify(_observer, (Id, Handshake: handshake!), static (o, s) => o.HandshakeCompleted(s.Id, s.Handshake));
 
                 dialled = true;
                 var transform = _routes.TransformFor(handshake!);
@@ -205,7 +204,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             front?.BytesReceived ?? 0, front?.BytesSent ?? 0,
             Stopwatch.GetElapsedTime(start, handshakeEnd == 0 ? end : handshakeEnd),
             Stopwatch.GetElapsedTime(start, end)) { RefusedClientAuth = _refusedClientAuth };
-        ConnectionIds.Notify(_observer, o => o.Closed(Id, summary));
+        ConnectionIds.Notify(_observer, (Id, summary), static (o, s) => o.Closed(s.Id, s.summary));
         return summary;
     }
 
@@ -244,7 +243,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         if (IsAborted) leg?.Link.Socket.Dispose();
         if (leg is null) return false;
         var backendEndPoint = SafeRemoteEndPoint(leg.Link.Socket);
-        ConnectionIds.Notify(_observer, o => o.BackendConnected(Id, backendEndPoint));
+        ConnectionIds.Notify(_observer, (Id, backendEndPoint), static (o, s) => o.BackendConnected(s.Id, s.backendEndPoint));
         return true;
     }
 
@@ -269,6 +268,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
     private async Task<(ProxyError Error, string Message, bool Dialled)> RelayReusingAsync(TlsSocketSide front, HandshakeInfo handshake,
         Http.HttpExchange exchange, BackendReuse reuse, RelayState totals, long handshakeEnd)
     {
+        // This method is what an idle keep-alive client keeps pending between two runs of requests, so it holds only the
+        // wait's own state; a run of requests is served by ServeAsync, whose larger state exists only while it runs.
         for (var first = true; ; first = false)
         {
             // The first request must come within its time of the handshake; the next ones within the ssl-server's idle timeout.
@@ -277,8 +278,9 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             // request is closed rather than holding the drain to its deadline.
             var timeout = CancellationTokenSource.CreateLinkedTokenSource(_lifetime.Token);
             var ownsTimeout = true;
-            var drained = false;
-            (BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled) acquired = (null, ProxyError.None, "", null, false);
+            // How the connection ends without another request (null: one is coming): an error, or a drain's clean close.
+            (ProxyError Error, string Message, bool Drained)? ended = null;
+            var serving = false;
             try
             {
                 if (wait > TimeSpan.Zero) timeout.CancelAfter(wait);
@@ -288,8 +290,8 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                 try
                 {
                     // The client's silence is waited out here, holding no buffer, before AcquireAsync's larger state
-                    // exists: an idle keep-alive client keeps only this method pending. A drain that came first ends
-                    // it before it starts (the flag is read after the source was published).
+                    // exists. A drain that came first ends it before it starts (the flag is read after the source was
+                    // published).
                     if (!GoingAway)
                     {
                         // Bytes, not a stale wake: a wake here leaves the wait a drain can end.
@@ -300,25 +302,21 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                 }
                 catch (OperationCanceledException) when (!_lifetime.IsCancellationRequested)
                 {
-                    if (!GoingAway) acquired = (null, ProxyError.IdleTimeout, NoRequest(first, wait), null, false);
+                    if (!GoingAway) ended = (ProxyError.IdleTimeout, NoRequest(first, wait), false);
                 }
                 catch (RelayException e)
                 {
-                    acquired = (null, e.Error, e.Message, null, false);
+                    ended = (e.Error, e.Message, false);
                 }
                 finally
                 {
                     // Taken back before it can be disposed, so GoAway never cancels a disposed source. When a drain took
                     // it (and cancels it), it is not ours to dispose (its link to the lifetime ends with the connection),
                     // nor to read a request with: the drain's deadline bounds the rest.
-                    if (Interlocked.CompareExchange(ref _idleWait, null, timeout) != timeout)
-                    {
-                        ownsTimeout = false;
-                        token = _lifetime.Token;
-                    }
+                    if (Interlocked.CompareExchange(ref _idleWait, null, timeout) != timeout) ownsTimeout = false;
                 }
 
-                if (silent && acquired.Error == ProxyError.None)
+                if (silent && ended is null)
                 {
                     // The node drains (nothing else leaves the wait silent without an error). A client that just
                     // connected is given until GoAwayFirstRequestGrace after its handshake to send its first request,
@@ -327,79 +325,116 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
                     // else the connection closes now, cleanly, as a server closes an idle keep-alive connection, and
                     // the client's next request goes to another node.
                     if (first) await WaitBrieflyAsync(front, GoAwayFirstRequestGrace - Stopwatch.GetElapsedTime(handshakeEnd));
-                    if (front.InputWaiting) silent = false;
-                    else
+                    if (!front.InputWaiting)
                     {
-                        drained = true;
-                        acquired = (null, ProxyError.None, first ? DrainRelease.ClosedBeforeFirstRequest : DrainRelease.ClosedBetweenRequests,
-                            null, false);
+                        ended = (ProxyError.None, first ? DrainRelease.ClosedBeforeFirstRequest : DrainRelease.ClosedBetweenRequests, true);
                     }
                 }
 
-                if (!silent) acquired = await AcquireAsync(front, handshake, exchange, reuse, first, wait, token);
+                serving = ended is null;
             }
             finally
             {
-                // The requests went out over a back-end connection (or never came): the relay's own timeouts take over.
-                if (ownsTimeout) timeout.Dispose();
+                // A request is coming: ServeAsync takes the source over (it reads the request within its time).
+                if (ownsTimeout && !serving) timeout.Dispose();
             }
 
-            var (leg, error, message, started, dialled) = acquired;
-            if (!Taken(leg))
+            if (ended is { } end)
             {
-                if ((error == ProxyError.IdleTimeout && !first) || drained)
+                if ((end.Error == ProxyError.IdleTimeout && !first) || end.Drained)
                 {
                     // Between two messages, like a server closing an idle keep-alive connection: a clean end.
                     await front.CloseWriteAsync(_lifetime.Token);
                 }
-                else if (error is not (ProxyError.Aborted or ProxyError.None))
+                else if (end.Error is not (ProxyError.Aborted or ProxyError.None))
                 {
                     // Tell the client it is not a clean end, never with close_notify.
                     front.Fail();
                 }
 
                 // A client that never asked anything cost no back-end connection.
-                return (error, message, !first || dialled);
+                return (end.Error, end.Message, !first);
             }
 
-            var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token,
-                leg.Link.IdleTimeout, started, release: exchange, releases: reuse.Pool);
-            totals.Add(relay);
-            var released = relay is { Released: true, BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && !IsAborted;
-            if (relay is { BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && exchange.BackendReusable &&
-                leg.Link.ReuseKey is { } key && Interlocked.Exchange(ref _backend, null) is { } kept)
-            {
-                // Taken from _backend first, then the abort flag read: an abort either sees no leg, or is seen here.
-                if (IsAborted) kept.Dispose();
-                // Between two messages with every request answered: the next request, this client's or another's, can use it.
-                else reuse.Pool.Return(key, kept);
-                if (!released) return (ProxyError.None, relay.Message, true);
-                exchange.NextConnection();
-                continue;
-            }
-
-            if (released && GoingAway && !front.InputWaiting)
-            {
-                // Released by a drain with every answer sent, over a back-end connection that is the client's own
-                // (HTTP/1.0 keep-alive, NTLM) or turned out unfit as the loops ended: both are closed, the client
-                // cleanly, as an idle keep-alive connection. A request that came meanwhile is relayed below (the
-                // exchange answers it with Connection: close).
-                Interlocked.Exchange(ref _backend, null)?.Dispose();
-                await front.CloseWriteAsync(_lifetime.Token);
-                return (ProxyError.None, DrainRelease.ClosedBetweenRequests, true);
-            }
-
-            if (released)
-            {
-                // Released, but the connection turned out unfit for another request as the loops ended (bytes from the
-                // server that nothing asked for, arriving just then): relay on over it to the end, as without release.
-                relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token, leg.Link.IdleTimeout);
-                totals.Add(relay);
-            }
-
-            var (endError, endMessage) = Ended(relay);
-            return (endError, endMessage, true);
+            if (await ServeAsync(front, handshake, exchange, reuse, totals, first, wait, ownsTimeout ? timeout : null) is { } done) return done;
         }
+    }
+
+    /// <summary>
+    /// One run of requests of an http-reuse flow, whose first bytes are here: a back-end connection acquired for them and
+    /// relayed over until the client ends or is released. Null when the client was released and its back-end connection
+    /// went back to the pool: the caller waits for its next request. <paramref name="timeout"/> (the wait's source, disposed
+    /// here once the requests went out) bounds the reading of the request; null when a drain took it.
+    /// </summary>
+    private async Task<(ProxyError Error, string Message, bool Dialled)?> ServeAsync(TlsSocketSide front, HandshakeInfo handshake,
+        Http.HttpExchange exchange, BackendReuse reuse, RelayState totals, bool first, TimeSpan wait, CancellationTokenSource? timeout)
+    {
+        (BackendLeg? Leg, ProxyError Error, string Message, (long, byte[], int)? Started, bool Dialled) acquired;
+        try
+        {
+            acquired = await AcquireAsync(front, handshake, exchange, reuse, first, wait, timeout?.Token ?? _lifetime.Token);
+        }
+        finally
+        {
+            // The requests went out over a back-end connection (or never came): the relay's own timeouts take over.
+            timeout?.Dispose();
+        }
+
+        var leg = acquired.Leg;
+        if (!Taken(leg))
+        {
+            if (acquired.Error == ProxyError.IdleTimeout && !first)
+            {
+                // Between two messages, like a server closing an idle keep-alive connection: a clean end.
+                await front.CloseWriteAsync(_lifetime.Token);
+            }
+            else if (acquired.Error is not (ProxyError.Aborted or ProxyError.None))
+            {
+                // Tell the client it is not a clean end, never with close_notify.
+                front.Fail();
+            }
+
+            // A client that never asked anything cost no back-end connection.
+            return (acquired.Error, acquired.Message, !first || acquired.Dialled);
+        }
+
+        var relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token,
+            leg.Link.IdleTimeout, acquired.Started, release: exchange, releases: reuse.Pool);
+        totals.Add(relay);
+        var released = relay is { Released: true, BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && !IsAborted;
+        if (relay is { BackendKept: true, Error: ProxyError.None, ForwardInFlight: false } && exchange.BackendReusable &&
+            leg.Link.ReuseKey is { } key && Interlocked.Exchange(ref _backend, null) is { } kept)
+        {
+            // Taken from _backend first, then the abort flag read: an abort either sees no leg, or is seen here.
+            if (IsAborted) kept.Dispose();
+            // Between two messages with every request answered: the next request, this client's or another's, can use it.
+            else reuse.Pool.Return(key, kept);
+            if (!released) return (ProxyError.None, relay.Message, true);
+            exchange.NextConnection();
+            return null;
+        }
+
+        if (released && GoingAway && !front.InputWaiting)
+        {
+            // Released by a drain with every answer sent, over a back-end connection that is the client's own
+            // (HTTP/1.0 keep-alive, NTLM) or turned out unfit as the loops ended: both are closed, the client
+            // cleanly, as an idle keep-alive connection. A request that came meanwhile is relayed below (the
+            // exchange answers it with Connection: close).
+            Interlocked.Exchange(ref _backend, null)?.Dispose();
+            await front.CloseWriteAsync(_lifetime.Token);
+            return (ProxyError.None, DrainRelease.ClosedBetweenRequests, true);
+        }
+
+        if (released)
+        {
+            // Released, but the connection turned out unfit for another request as the loops ended (bytes from the
+            // server that nothing asked for, arriving just then): relay on over it to the end, as without release.
+            relay = await RelayPump.RunAsync(front, leg.Side, _options.CloseLinger, exchange, _lifetime.Token, leg.Link.IdleTimeout);
+            totals.Add(relay);
+        }
+
+        var (endError, endMessage) = Ended(relay);
+        return (endError, endMessage, true);
     }
 
     /// <summary>
