@@ -99,6 +99,10 @@ public sealed class ContainerImageTests(ITestOutputHelper output)
                 Assert.True(served.ExitCode == 0 && served.Stdout.Contains("sslcluster demo backend", StringComparison.Ordinal), $"node {i}: {served}");
             }
 
+            // The image starts the node with two glibc malloc arenas (docs/configuration.md), as its start line says.
+            var log = await Run.ProcessAsync("podman", ["logs", names[0]], null, TimeSpan.FromSeconds(30));
+            Assert.Contains("; malloc arenas 2", log.Stdout + log.Stderr, StringComparison.Ordinal);
+
             // The node runs as its own user, with nothing writable but its volumes.
             var inside = await Run.ProcessAsync("podman", [.. Podman, "exec", names[0], "/bin/sh", "-c", "id -u; touch /app/x 2>&1; touch /etc/x 2>&1; ls /usr/bin/apt /usr/bin/gcc /usr/bin/make 2>&1"], null, TimeSpan.FromSeconds(30));
             Assert.StartsWith("10001\n", inside.Stdout, StringComparison.Ordinal);
