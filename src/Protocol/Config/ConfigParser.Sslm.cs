@@ -574,6 +574,12 @@ public static partial class ConfigParser
             if (words.Count <= at || !words[0].Equals("certificate", StringComparison.OrdinalIgnoreCase))
                 throw new LineException(w[^1], $"write '{usage}'");
             var serial = words[at];
+            if (ca && !no && words.Count == at + 1 && !serial.All(char.IsAsciiHexDigit))
+            {
+                // 'certificate CA FILE': the word is the CA flag here, so a certificate whose serial is CA in hex says so
+                // with a leading zero (as 'show running-config' prints what it reads).
+                throw new LineException(words[1], "'ca' after 'certificate' marks a CA certificate ('certificate ca SERIAL FILE'); write a serial number CA with a leading zero: 'certificate 0CA FILE'");
+            }
             if (serial.Length is 0 or > 40 || !serial.All(char.IsAsciiHexDigit))
                 throw new LineException(serial, "a certificate serial number is 1 to 40 hexadecimal digits");
             var index = t.Chain.ToList().FindIndex(c => c.Ca == ca && c.Serial.Equals(serial, StringComparison.OrdinalIgnoreCase));

@@ -301,7 +301,11 @@ public sealed class RoundTripPropertyTests
         {
             Enrollment = enrollment, RsaKeyPair = key, OcspUrl = ocsp, MinChainLength = min,
             Revocation = new ValueList<RevocationMethod>(methods.Where(m => m != RevocationMethod.None).Concat(methods.Contains(RevocationMethod.None) ? [RevocationMethod.None] : [])),
-            Chain = new ValueList<PkiChainCertificate>(serials.Distinct().Select((n, i) => new PkiChainCertificate(n.ToString("X2", System.Globalization.CultureInfo.InvariantCulture), i % 2 == 1, "nvram:" + file + "#" + i))),
+            // A certificate (not a CA's) whose serial is CA is written 0CA, as an operator must: the parser reads
+            // 'certificate CA FILE' as the CA flag.
+            Chain = new ValueList<PkiChainCertificate>(serials.Distinct().Select((n, i) => new PkiChainCertificate(
+                n.ToString("X2", System.Globalization.CultureInfo.InvariantCulture) is "CA" && i % 2 == 0 ? "0CA" : n.ToString("X2", System.Globalization.CultureInfo.InvariantCulture),
+                i % 2 == 1, "nvram:" + file + "#" + i))),
         };
 
     private static readonly Gen<PkiCertificateMap> GenCertificateMap =

@@ -70,6 +70,17 @@ public sealed class SslmConfigTests
     }
 
     [Fact]
+    public void Parse_ChainSerialCa_CaFlagOnlyBeforeASerialAndLeadingZeroForTheSerial()
+    {
+        var config = Parsed("crypto pki trustpoint t\ncrypto pki certificate chain t\n certificate 0CA nvram:leaf\n certificate ca CA nvram:root\n");
+
+        Assert.Equal([new PkiChainCertificate("0CA", false, "nvram:leaf"), new PkiChainCertificate("CA", true, "nvram:root")], config.Trustpoints["t"].Chain);
+        var printed = ConfigPrinter.Print(config);
+        Assert.Contains("  certificate 0CA nvram:leaf\n  certificate ca CA nvram:root\n", printed, StringComparison.Ordinal);
+        Assert.Equal(config, Parsed(printed));
+    }
+
+    [Fact]
     public void Print_Table3_InTheSslmFaceAndParsesBackEqual()
     {
         var config = Parsed(Table3);
@@ -278,6 +289,7 @@ public sealed class SslmConfigTests
     [InlineData("ssl-proxy context c\n policy http-header p\n  client-cert full", "full", "client-cert basic")]
     [InlineData("crypto pki certificate chain nope", "nope", "crypto pki trustpoint nope")]
     [InlineData("crypto pki trustpoint t\ncrypto pki certificate chain t\n certificate ca 01", "01", "hex dump form is not read")]
+    [InlineData("crypto pki trustpoint t\ncrypto pki certificate chain t\n certificate CA nvram:x", "CA", "'certificate 0CA FILE'")]
     [InlineData("crypto pki trustpoint t\n revocation-check ocsp ocsp", "ocsp", "named twice")]
     [InlineData("crypto pki trustpoint t\n crl query http://x", "query", "crl optional")]
     [InlineData("crypto pki certificate map m 10\n subject-name like x", "like", "eq, ne, co or nc")]
