@@ -341,23 +341,23 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
             if (ended is { } end)
             {
-                if ((end.Error == ProxyError.IdleTimeout && !first) || end.Drained)
-                {
-                    // Between two messages, like a server closing an idle keep-alive connection: a clean end.
-                    await front.CloseWriteAsync(_lifetime.Token);
-                }
-                else if (end.Error is not (ProxyError.Aborted or ProxyError.None))
-                {
-                    // Tell the client it is not a clean end, never with close_notify.
-                    front.Fail();
-                }
-
+                await EndWithoutRequestAsync(front, end.Error, first, end.Drained);
                 // A client that never asked anything cost no back-end connection.
                 return (end.Error, end.Message, !first);
             }
 
             if (await ServeAsync(front, handshake, exchange, reuse, totals, first, wait, ownsTimeout ? timeout : null) is { } done) return done;
         }
+    }
+
+    /// <summary>
+    /// Ends an http-reuse client that gets no (more) request relayed: cleanly between two messages (its idle timeout,
+    /// or a drain), like a server closing an idle keep-alive connection; after a failure, never with close_notify.
+    /// </summary>
+    private async ValueTask EndWithoutRequestAsync(TlsSocketSide front, ProxyError error, bool first, bool drained)
+    {
+        if ((error == ProxyError.IdleTimeout && !first) || drained) await front.CloseWriteAsync(_lifetime.Token);
+        else if (error is not (ProxyError.Aborted or ProxyError.None)) front.Fail();
     }
 
     /// <summary>
@@ -383,17 +383,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         var leg = acquired.Leg;
         if (!Taken(leg))
         {
-            if (acquired.Error == ProxyError.IdleTimeout && !first)
-            {
-                // Between two messages, like a server closing an idle keep-alive connection: a clean end.
-                await front.CloseWriteAsync(_lifetime.Token);
-            }
-            else if (acquired.Error is not (ProxyError.Aborted or ProxyError.None))
-            {
-                // Tell the client it is not a clean end, never with close_notify.
-                front.Fail();
-            }
-
+            await EndWithoutRequestAsync(front, acquired.Error, first, drained: false);
             // A client that never asked anything cost no back-end connection.
             return (acquired.Error, acquired.Message, !first || acquired.Dialled);
         }
