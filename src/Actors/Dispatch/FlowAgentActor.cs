@@ -216,20 +216,61 @@ public sealed class ConnectionActor : UntypedActor
 
     public static Props Props(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
         NodeLimits? limits = null) =>
-        Akka.Actor.Props.CreateBy(new Producer(socket, runtime, module, counters, state, time, limits))
-            .WithDispatcher(InlineExecutor.Dispatcher).WithMailbox(CompactMailbox.Path);
+        new ConnectionProps(socket, runtime, module, counters, state, time, limits);
 
     /// <summary>
-    /// Creates the actor from its arguments, held here: one is made per client connection, and the expression form of
-    /// <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time, while a delegate
-    /// would cost a closure and a delegate more per connection.
+    /// A connection actor's Props, which make the actor from the arguments they hold; the dispatcher and the mailbox come
+    /// from one template every connection shares. One is made per client connection and kept with its actor: the expression
+    /// form of <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time, and
+    /// <c>CreateBy(...).WithDispatcher(...).WithMailbox(...)</c> would make three Props, two deployments and a producer,
+    /// of which a Props, a deployment and the producer stay.
     /// </summary>
-    private sealed class Producer(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
-        TimeProvider time, NodeLimits? limits) : IIndirectActorProducer
+    private sealed class ConnectionProps : Akka.Actor.Props
+    {
+        private static readonly Akka.Actor.Props Template = Akka.Actor.Props.CreateBy(new TemplateProducer())
+            .WithDispatcher(InlineExecutor.Dispatcher).WithMailbox(CompactMailbox.Path);
+
+        private readonly Socket _socket;
+        private readonly IListenerRuntime _runtime;
+        private readonly ModulePlan? _module;
+        private readonly FlowCounters _counters;
+        private readonly ConnectionState _state;
+        private readonly TimeProvider _time;
+        private readonly NodeLimits? _limits;
+
+        public ConnectionProps(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
+            TimeProvider time, NodeLimits? limits)
+            : this(Template, socket, runtime, module, counters, state, time, limits)
+        {
+        }
+
+        private ConnectionProps(Akka.Actor.Props copy, Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters,
+            ConnectionState state, TimeProvider time, NodeLimits? limits)
+            : base(copy)
+        {
+            _socket = socket;
+            _runtime = runtime;
+            _module = module;
+            _counters = counters;
+            _state = state;
+            _time = time;
+            _limits = limits;
+        }
+
+#pragma warning disable AK1000 // This is the Props: the actor cell calls NewActor to make the actor, as it would a producer's Produce.
+        public override ActorBase NewActor() => new ConnectionActor(_socket, _runtime, _module, _counters, _state, _time, _limits);
+#pragma warning restore AK1000
+
+        // What Props.WithX copies stays a connection's Props, with its arguments.
+        protected override Akka.Actor.Props Copy() => new ConnectionProps(this, _socket, _runtime, _module, _counters, _state, _time, _limits);
+    }
+
+    /// <summary>Names the actor type for the template; <see cref="ConnectionProps.NewActor"/> makes the actors.</summary>
+    private sealed class TemplateProducer : IIndirectActorProducer
     {
         public Type ActorType => typeof(ConnectionActor);
 
-        public ActorBase Produce() => new ConnectionActor(socket, runtime, module, counters, state, time, limits);
+        public ActorBase Produce() => throw new InvalidOperationException("A connection actor is made by its ConnectionProps.");
 
         public void Release(ActorBase actor)
         {

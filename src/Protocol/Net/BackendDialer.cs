@@ -122,8 +122,9 @@ internal sealed class BackendLeg(BackendLink link, IRelayFrontEnd side) : IDispo
             return;
         }
 
-        Link.Socket.Dispose();
+        // The side first: it readies the socket's close (EngineReadiness.BeforeClose).
         (Side as IDisposable)?.Dispose();
+        Link.Socket.Dispose();
         Link.Flow?.Ended(Handshake is not null);
     }
 }

@@ -14,10 +14,6 @@ internal static class SocketIo
 
     public static void Return(byte[] buffer) => ArrayPool<byte>.Shared.Return(buffer);
 
-    /// <summary>Waits until the socket has data or reached EOF, holding no buffer meanwhile.</summary>
-    public static ValueTask<int> WaitReadableAsync(Socket socket, CancellationToken cancellationToken) =>
-        socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
-
     /// <summary>
     /// Bytes wait in the socket's receive queue. A socket that fails to say (reset, closed) counts as having some, so that
     /// the read that follows reports how it failed.
@@ -87,20 +83,10 @@ internal static class SocketIo
 
     /// <summary>
     /// Receives into <paramref name="buffer"/> right after a wait found the socket readable (or a read filled its
-    /// buffer): what is there is read at once with <see cref="ReceiveNow"/> when the socket is non-blocking, and only
-    /// when nothing was there after all does the socket engine's async receive wait for it. 0 at EOF.
-    /// </summary>
-    public static ValueTask<int> ReceiveAsync(Socket socket, bool nonBlocking, Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        int n = nonBlocking ? ReceiveNow(socket, buffer.Span) : -1;
-        return n >= 0 ? new ValueTask<int>(n) : socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
-    }
-
-    /// <summary>
-    /// Receives into <paramref name="buffer"/> right after a wait found the socket readable (or a read filled its
-    /// buffer), as <see cref="ReceiveAsync"/> does, but never waits on a non-blocking socket: -1 when nothing was there
-    /// after all (the wait's readiness was stale, or the guess wrong), so that the caller waits again where it waits.
-    /// 0 at EOF.
+    /// buffer): what is there is read at once with <see cref="ReceiveNow"/>, never waiting on a non-blocking socket: -1
+    /// when nothing was there after all (the wait's readiness was stale, or the guess wrong), so that the caller waits
+    /// again where it waits. A socket an abort closed before it could be made non-blocking goes through the socket
+    /// engine's receive, which reports its end. 0 at EOF.
     /// </summary>
     public static ValueTask<int> ReceiveOrNothingAsync(Socket socket, bool nonBlocking, Memory<byte> buffer, CancellationToken cancellationToken) =>
         nonBlocking ? new ValueTask<int>(ReceiveNow(socket, buffer.Span)) : socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);

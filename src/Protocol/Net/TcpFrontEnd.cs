@@ -15,6 +15,8 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
     // (A field initializer cannot read _nonBlocking; a socket made non-blocking says so here.)
     private readonly OpenSsl.SocketReadiness? _readiness = side == RelaySide.Client && epollWaits && !socket.Blocking
         ? OpenSsl.SocketReadiness.For(socket) : null;
+    // Otherwise, the wait through the runtime's socket engine, whose receive no token cancels (see EngineReadiness).
+    private EngineReadiness? _engineWait;
     private bool _closedWrite;
     private bool _inputEnded;
     // A back end's last read filled all it asked for: more is most likely waiting (a response in full flow), so the next
@@ -49,20 +51,8 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
     public ValueTask WaitReadableAsync(CancellationToken cancellationToken)
     {
         if (_lastReadFull) return ValueTask.CompletedTask;
-        return _readiness?.WaitReadableAsync(cancellationToken) ?? WaitSocketReadableAsync(cancellationToken);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await SocketIo.WaitReadableAsync(socket, cancellationToken);
-        }
-        catch (SocketException e)
-        {
-            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
-        }
+        return _readiness?.WaitReadableAsync(cancellationToken) ??
+            (_engineWait ??= new EngineReadiness(socket, side)).WaitAsync(cancellationToken, asRelayError: true);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -119,8 +109,14 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         return true;
     }
 
-    /// <summary>Frees the epoll wait, if any: call once the relay has stopped reading this side.</summary>
-    public void Dispose() => _readiness?.Dispose();
+    /// <summary>Frees the wait: call once the relay has stopped reading this side, before the socket is closed (see <see cref="EngineReadiness.BeforeClose"/>).</summary>
+    public void Dispose()
+    {
+        _engineWait?.BeforeClose();
+        _readiness?.Dispose();
+        // A receive still in the engine ends when the socket closes; the event-args is released then.
+        _engineWait?.Dispose();
+    }
 
     public ValueTask CloseWriteAsync(CancellationToken cancellationToken)
     {

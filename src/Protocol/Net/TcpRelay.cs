@@ -118,9 +118,10 @@ public sealed class TcpRelay : IDisposable, IAbortable
         }
         finally
         {
-            _client.Dispose();
+            // The sides first: a side readies its socket's close (EngineReadiness.BeforeClose).
             front.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
+            _client.Dispose();
             // The transform's pooled buffers go back when the relay is over.
             (_transform as IDisposable)?.Dispose();
         }

@@ -183,9 +183,10 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
         }
         finally
         {
-            CloseSockets();
+            // The sides first: a side readies its socket's close (EngineReadiness.BeforeClose).
             front?.Dispose();
             Volatile.Read(ref _backend)?.Dispose();
+            CloseSockets();
         }
 
         if (IsAborted && error == ProxyError.None)

@@ -55,6 +55,8 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // operations with the socket for its life. Null for a back end (dialled through the engine, which it keeps using),
     // where epoll is not there, and by default.
     private readonly SocketReadiness? _readiness;
+    // Otherwise, the wait through the runtime's socket engine, whose receive no token cancels (see EngineReadiness).
+    private EngineReadiness? _engineWait;
 
     private Socket Socket { get; }
 
@@ -316,15 +318,18 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
     }
 
-    /// <summary>Frees the SSL: call once both copy loops have stopped.</summary>
+    /// <summary>Frees the SSL: call once both copy loops have stopped, before the socket is closed (see <see cref="EngineReadiness.BeforeClose"/>).</summary>
     public void Dispose()
     {
+        _engineWait?.BeforeClose();
         lock (Gate)
         {
             _ssl.Dispose();
         }
 
         _readiness?.Dispose();
+        // A receive still in the engine ends when the socket closes; the event-args is released then.
+        _engineWait?.Dispose();
     }
 
     private int PendingOutputLocked() => _ssl.PendingOutput;
@@ -344,7 +349,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         {
             if (!_socketReadable && !_lastReceiveFull)
             {
-                if (_readiness is null) await SocketIo.WaitReadableAsync(Socket, cancellationToken);
+                if (_readiness is null) await EngineWait.WaitAsync(cancellationToken);
                 else await _readiness.WaitReadableAsync(cancellationToken);
             }
 
@@ -353,11 +358,10 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
             try
             {
                 var into = buffer.AsMemory(0, SocketIo.BufferSize);
-                // Under epoll waits the socket never goes through the engine's receive: nothing there after a wait (an event
-                // of an earlier, cancelled wait) means waiting again.
-                int n = await (staleIsNothing || _readiness is not null
-                    ? SocketIo.ReceiveOrNothingAsync(Socket, _nonBlocking, into, cancellationToken)
-                    : SocketIo.ReceiveAsync(Socket, _nonBlocking, into, cancellationToken));
+                // Bytes are read only with plain receives, never through the engine's receive (whose event-args would stay
+                // with the socket): nothing there after a wait (a stale readiness, a wait cancelled earlier) means
+                // waiting again.
+                int n = await SocketIo.ReceiveOrNothingAsync(Socket, _nonBlocking, into, cancellationToken);
                 if (n < 0)
                 {
                     _lastReceiveFull = false;
@@ -600,27 +604,15 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     /// <summary>Waits for the socket to be readable, holding no buffer; a socket failure is this side's reset.</summary>
     private ValueTask WaitSocketReadableAsync(CancellationToken cancellationToken)
     {
-        if (_readiness is null) return WaitThroughEngineAsync(cancellationToken);
-        var wait = _readiness.WaitReadableAsync(cancellationToken);
+        var wait = _readiness is null ? EngineWait.WaitAsync(cancellationToken, asRelayError: true) : _readiness.WaitReadableAsync(cancellationToken);
         // Set before the wait ends, so that no async step is kept pending around it (an idle client's wait is all it
         // keeps): a wait that ends cancelled leaves it set, and the next read then finds nothing and waits again.
         _socketReadable = true;
         return wait;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WaitThroughEngineAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await SocketIo.WaitReadableAsync(Socket, cancellationToken);
-            _socketReadable = true;
-        }
-        catch (SocketException e)
-        {
-            throw ReceiveFailed(e);
-        }
-    }
+    // Made at the first wait: a side whose socket was aborted before it could wait never needs one.
+    private EngineReadiness EngineWait => _engineWait ??= new EngineReadiness(Socket, Side);
 
     private RelayException ReceiveFailed(SocketException e) =>
         new(Side.Reset(), Side.Name() + " receive failed: " + SocketIo.Describe(e), e);

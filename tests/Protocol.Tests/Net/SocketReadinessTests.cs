@@ -92,45 +92,11 @@ public sealed class SocketReadinessTests
         await second.WaitAsync(TimeSpan.FromSeconds(5));
     }
 
-    [ThreadStatic]
-    private static bool t_insideCancel;
-
     [Fact]
     public async Task WaitReadableAsync_TokenCancelled_GoesOnOutsideTheCallThatCancelled()
     {
         using var pair = await WaitingPair.OpenAsync();
-        using var cts = new CancellationTokenSource();
-        bool? wentOnInside = null;
-        async Task WaitAsync()
-        {
-            try
-            {
-                await pair.Readiness.WaitReadableAsync(cts.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                wentOnInside = t_insideCancel;
-            }
-        }
-
-        var waiting = WaitAsync();
-        // As the runtime's engine does: a release cancels under its lock, an abort on an actor's thread; the waiting
-        // code must not run inside those calls.
-        t_insideCancel = true;
-        try
-        {
-            // Cancel, not CancelAsync: the token's callbacks run in this call, on this thread.
-#pragma warning disable CA1849
-            cts.Cancel();
-#pragma warning restore CA1849
-        }
-        finally
-        {
-            t_insideCancel = false;
-        }
-
-        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.False(wentOnInside);
+        await ReadinessWaits.AssertCancelledWaitGoesOnOutsideTheCancelAsync(pair.Readiness.WaitReadableAsync);
     }
 
     [Fact]
@@ -259,33 +225,11 @@ public sealed class SocketReadinessTests
         }
     }
 
-    private static Socket Listen()
-    {
-        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(512);
-        return listener;
-    }
+    private static Socket Listen() => ReadinessWaits.Listen();
 
-    private static async Task<(Socket Server, Socket Client)> PairAsync()
-    {
-        using var listener = Listen();
-        return await PairAsync(listener);
-    }
+    private static Task<(Socket Server, Socket Client)> PairAsync() => ReadinessWaits.PairAsync();
 
-    private static async Task<(Socket Server, Socket Client)> PairAsync(Socket listener)
-    {
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!);
-        var server = await accept;
-        // As the data path has it: a non-blocking socket that never used the socket engine's receive.
-        server.Blocking = false;
-        return (server, client);
-    }
+    private static Task<(Socket Server, Socket Client)> PairAsync(Socket listener) => ReadinessWaits.PairAsync(listener);
 
-    private static async Task WaitForBytesAsync(Socket socket)
-    {
-        for (var i = 0; i < 500 && socket.Available == 0; i++) await Task.Delay(10);
-    }
+    private static Task WaitForBytesAsync(Socket socket) => ReadinessWaits.WaitForBytesAsync(socket);
 }
