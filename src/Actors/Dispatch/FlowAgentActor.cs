@@ -137,42 +137,42 @@ public sealed class ConnectionActor : UntypedActor
     /// <summary>More than one core for this process (its affinity and CPU quota count): data paths start on the pool.</summary>
     private static readonly bool SpreadStarts = Environment.ProcessorCount > 1;
 
-    private readonly ConnectionState _state;
-    private readonly TimeProvider _time;
+    // The actor's arguments, held by its Props (which the actor cell keeps for the actor's life anyway).
+    private readonly ConnectionProps _args;
     // The drain's deadline, when one was set (a later drain replaces it); the system's scheduler rather than the actor's
     // timers, so that a connection actor keeps no timer table.
     private ICancelable? _drain;
 
-    public ConnectionActor(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state, TimeProvider time,
-        NodeLimits? limits)
+    private ConnectionActor(ConnectionProps args)
     {
-        _state = state;
-        _time = time;
+        _args = args;
 
         // This constructor runs on the listener's socket-engine thread (InlineExecutor). With more than one core the
         // data path is queued: the client's first flight, a signature on a full handshake, would otherwise hold that
         // listener's accepts, and from the pool it goes on, at its first wait, on its own socket's engine thread (one
         // per core). With one core there is nowhere to spread it: it starts here, without a thread-pool hop.
         var self = Self;
-        if (SpreadStarts) ThreadPool.UnsafeQueueUserWorkItem(_ => _ = RunAsync(socket, runtime, module, counters, state, limits, self), null);
-        else _ = RunAsync(socket, runtime, module, counters, state, limits, self);
+        if (SpreadStarts) ThreadPool.UnsafeQueueUserWorkItem(static s => _ = RunAsync(s.Args, s.Self), (Args: args, Self: self), preferLocal: false);
+        else _ = RunAsync(args, self);
     }
 
-    private static async Task RunAsync(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
-        NodeLimits? limits, IActorRef self)
+    private ConnectionState State => _args.State;
+
+    // Its arguments in one object: the task's pending step, kept for the connection's life, holds that and the actor.
+    private static async Task RunAsync(ConnectionProps args, IActorRef self)
     {
         // The dispatcher took a reference on the runtime for this connection; the task releases it, so a runtime is
         // never retired under a connection that is still moving bytes, even when the actor stops first.
         try
         {
             // Aborted through its state (ConnectionState.Attach), not a token: no cancellation source per connection.
-            await runtime.RunAsync(socket, module, counters, state, CancellationToken.None);
+            await args.Runtime.RunAsync(args.Socket, args.Module, args.Counters, args.State, CancellationToken.None);
         }
         finally
         {
-            socket.Dispose();
-            runtime.Release();
-            limits?.Ended(module?.Name, runtime.Plan.Context);
+            args.Socket.Dispose();
+            args.Runtime.Release();
+            args.Limits?.Ended(args.Module?.Name, args.Runtime.Plan.Context);
             // The actor stops, and its agent learns it, on this thread rather than as two thread-pool items.
             using (InlineExecutor.Inline()) self.Tell(Finished.Instance, ActorRefs.NoSender);
         }
@@ -188,19 +188,20 @@ public sealed class ConnectionActor : UntypedActor
                 Context.Stop(Self);
                 break;
             case GetInfo:
-                Sender.Tell(new Info(_state.Owner, _state.Revision, _state.Client?.ToString(), _state.Phase, _time.GetUtcNow() - _state.Started)
+                var state = State;
+                Sender.Tell(new Info(state.Owner, state.Revision, state.Client?.ToString(), state.Phase, _args.Time.GetUtcNow() - state.Started)
                 {
-                    Vip = _state.Vip,
-                    Backend = _state.Backend?.ToString(),
-                    BytesFromClient = _state.BytesFromClient,
-                    BytesToClient = _state.BytesToClient,
+                    Vip = state.Vip,
+                    Backend = state.Backend?.ToString(),
+                    BytesFromClient = state.BytesFromClient,
+                    BytesToClient = state.BytesToClient,
                 });
                 break;
             case FlowAgentActor.DrainConnections d:
                 // An HTTP keep-alive client is closed between two requests, or after the answer to its next one
                 // (Connection: close), so that it goes to another node losing nothing; the deadline closes the rest.
-                _state.GoAway();
-                var left = d.Deadline - _time.GetUtcNow();
+                State.GoAway();
+                var left = d.Deadline - _args.Time.GetUtcNow();
                 if (left <= TimeSpan.Zero) Context.Stop(Self);
                 else
                 {
@@ -223,46 +224,52 @@ public sealed class ConnectionActor : UntypedActor
     /// from one template every connection shares. One is made per client connection and kept with its actor: the expression
     /// form of <c>Props.Create</c> would take the expression apart (and reflect on the constructor) every time, and
     /// <c>CreateBy(...).WithDispatcher(...).WithMailbox(...)</c> would make three Props, two deployments and a producer,
-    /// of which a Props, a deployment and the producer stay.
+    /// of which a Props, a deployment and the producer stay. The actor and its data-path task read their arguments here.
     /// </summary>
     private sealed class ConnectionProps : Akka.Actor.Props
     {
         private static readonly Akka.Actor.Props Template = Akka.Actor.Props.CreateBy(new TemplateProducer())
             .WithDispatcher(InlineExecutor.Dispatcher).WithMailbox(CompactMailbox.Path);
 
-        private readonly Socket _socket;
-        private readonly IListenerRuntime _runtime;
-        private readonly ModulePlan? _module;
-        private readonly FlowCounters _counters;
-        private readonly ConnectionState _state;
-        private readonly TimeProvider _time;
-        private readonly NodeLimits? _limits;
-
         public ConnectionProps(Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters, ConnectionState state,
             TimeProvider time, NodeLimits? limits)
-            : this(Template, socket, runtime, module, counters, state, time, limits)
+            : base(Template)
         {
+            Socket = socket;
+            Runtime = runtime;
+            Module = module;
+            Counters = counters;
+            State = state;
+            Time = time;
+            Limits = limits;
         }
 
-        private ConnectionProps(Akka.Actor.Props copy, Socket socket, IListenerRuntime runtime, ModulePlan? module, FlowCounters counters,
-            ConnectionState state, TimeProvider time, NodeLimits? limits)
+        private ConnectionProps(ConnectionProps copy)
             : base(copy)
         {
-            _socket = socket;
-            _runtime = runtime;
-            _module = module;
-            _counters = counters;
-            _state = state;
-            _time = time;
-            _limits = limits;
+            (Socket, Runtime, Module, Counters, State, Time, Limits) = (copy.Socket, copy.Runtime, copy.Module, copy.Counters, copy.State, copy.Time, copy.Limits);
         }
 
+        public Socket Socket { get; }
+
+        public IListenerRuntime Runtime { get; }
+
+        public ModulePlan? Module { get; }
+
+        public FlowCounters Counters { get; }
+
+        public ConnectionState State { get; }
+
+        public TimeProvider Time { get; }
+
+        public NodeLimits? Limits { get; }
+
 #pragma warning disable AK1000 // This is the Props: the actor cell calls NewActor to make the actor, as it would a producer's Produce.
-        public override ActorBase NewActor() => new ConnectionActor(_socket, _runtime, _module, _counters, _state, _time, _limits);
+        public override ActorBase NewActor() => new ConnectionActor(this);
 #pragma warning restore AK1000
 
         // What Props.WithX copies stays a connection's Props, with its arguments.
-        protected override Akka.Actor.Props Copy() => new ConnectionProps(this, _socket, _runtime, _module, _counters, _state, _time, _limits);
+        protected override Akka.Actor.Props Copy() => new ConnectionProps(this);
     }
 
     /// <summary>Names the actor type for the template; <see cref="ConnectionProps.NewActor"/> makes the actors.</summary>
@@ -280,6 +287,6 @@ public sealed class ConnectionActor : UntypedActor
     protected override void PostStop()
     {
         _drain?.Cancel();
-        _state.Abort();
+        State.Abort();
     }
 }
