@@ -81,7 +81,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
         // A disposal that ran between the check above and the wait's start found no wait to end: it is ended here.
         if (Volatile.Read(ref _disposed) != 0 && TryTake())
         {
-            _registration.Unregister();
+            _registration.Dispose();
             throw new ObjectDisposedException(nameof(SocketReadiness));
         }
 
@@ -96,7 +96,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
             // The socket was closed before it could be armed (an abort cancels, then closes): the wait ends with this,
             // unless its token or an event of an earlier arming ended it first.
             if (!TryTake()) return new ValueTask(this, version);
-            _registration.Unregister();
+            _registration.Dispose();
             throw;
         }
 
@@ -104,7 +104,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
         if (errno != 0 && TryTake())
         {
             // A resource of this host (max_user_watches, memory), not the peer: never reported as the client's doing.
-            _registration.Unregister();
+            _registration.Dispose();
             throw new IOException($"epoll_ctl could not arm the socket (errno {errno})");
         }
 
@@ -115,7 +115,9 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
     internal void OnReady()
     {
         if (!TryTake()) return;
-        _registration.Unregister();
+        // Dispose, not Unregister: a cancellation callback already running for this wait finishes first, so that it can
+        // never end the next wait, which the continuation below may begin at once.
+        _registration.Dispose();
         _core.RunContinuationsAsynchronously = false;
         _core.SetResult(true);
     }
@@ -139,7 +141,7 @@ public sealed class SocketReadiness : IValueTaskSource, IDisposable
         EpollLoops.Instance!.Unregister(this);
         if (TryTake())
         {
-            _registration.Unregister();
+            _registration.Dispose();
             _core.RunContinuationsAsynchronously = true;
             _core.SetException(new ObjectDisposedException(nameof(SocketReadiness)));
         }

@@ -94,8 +94,8 @@ internal sealed class EngineReadiness : SocketAsyncEventArgs, IValueTaskSource
             : default;
         if (Interlocked.CompareExchange(ref _state, Waited, Pending) != Pending)
         {
-            // The receive ended between the start and now.
-            _registration.Unregister();
+            // The receive ended between the start and now (a callback of this token could find no wait to end).
+            _registration.Dispose();
             return Take();
         }
 
@@ -108,8 +108,8 @@ internal sealed class EngineReadiness : SocketAsyncEventArgs, IValueTaskSource
     /// Call before the socket closes at the end of its flow. The runtime closes a socket abortively (a reset) when the
     /// close aborts a receive still in its engine, unless the send side was shut first: a receive left there by a wait
     /// that its token ended would turn every such close into a reset. The send side is shut then, so that the close is
-    /// the FIN it would be without that receive, unless a reset was asked for (linger 0). A wait still on its receive
-    /// (a relay aborted while it runs) is left as it is: that close is a reset, as it always was.
+    /// the FIN it would be without that receive, unless a reset was asked for (linger 0: an abort, an answer cut). A wait
+    /// still on its receive is left as it is.
     /// </summary>
     public void BeforeClose()
     {
@@ -144,17 +144,29 @@ internal sealed class EngineReadiness : SocketAsyncEventArgs, IValueTaskSource
     protected override void OnCompleted(SocketAsyncEventArgs e)
     {
         _outcome = SocketError;
-        if (Interlocked.CompareExchange(ref _state, Idle, Waited) == Waited)
+        // A wait may begin (Pending -> Waited) between any two reads here: whichever state is seen, the step that fits it
+        // is tried, and a step that finds the state changed under it looks again, so that no receive is ever dropped.
+        while (true)
         {
-            _registration.Unregister();
-            _core.RunContinuationsAsynchronously = false;
-            if (_outcome == SocketError.Success) _core.SetResult(true);
-            else _core.SetException(Failure(_outcome));
-            return;
+            switch (Volatile.Read(ref _state))
+            {
+                case Waited:
+                    if (Interlocked.CompareExchange(ref _state, Idle, Waited) != Waited) continue;
+                    // Dispose, not Unregister: a cancellation callback already running for this wait finishes first, so
+                    // that it can never end the next wait, which the continuation below may begin at once.
+                    _registration.Dispose();
+                    _core.RunContinuationsAsynchronously = false;
+                    if (_outcome == SocketError.Success) _core.SetResult(true);
+                    else _core.SetException(Failure(_outcome));
+                    return;
+                case Pending:
+                    // No wait on it (its token ended it, or none began): kept for the next one.
+                    if (Interlocked.CompareExchange(ref _state, Ended, Pending) != Pending) continue;
+                    return;
+                default:
+                    return;
+            }
         }
-
-        // No wait on it (its token ended it, or none began): kept for the next one.
-        Interlocked.CompareExchange(ref _state, Ended, Pending);
     }
 
     private void Cancel(CancellationToken token)

@@ -136,7 +136,8 @@ internal sealed class RelaySideStream(IRelayFrontEnd side, Socket socket) : Stre
 
     private void Release()
     {
-        socket.Dispose();
+        // The side first: it readies the socket's close (EngineReadiness.BeforeClose).
         (side as IDisposable)?.Dispose();
+        socket.Dispose();
     }
 }

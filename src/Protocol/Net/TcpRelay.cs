@@ -143,7 +143,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
         return summary;
     }
 
-    /// <summary>Ends the relay now: both sockets closed.</summary>
+    /// <summary>Ends the relay now: both sockets closed with a reset.</summary>
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0)
@@ -151,6 +151,11 @@ public sealed class TcpRelay : IDisposable, IAbortable
             return;
         }
 
+        // A reset, never a FIN: an answer cut here must not pass for a complete one (an HTTP/1.0 body ends at the close).
+        // Asked before the lifetime is cancelled, since that ends the running waits and the flow's own end may close the
+        // sockets first (EngineReadiness.BeforeClose leaves a socket that asked for a reset alone).
+        SocketIo.ResetOnClose(_client);
+        if (Volatile.Read(ref _backend) is { } backend) SocketIo.ResetOnClose(backend.Link.Socket);
         try
         {
             _lifetime.Cancel();

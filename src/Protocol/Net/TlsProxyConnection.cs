@@ -676,7 +676,7 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
 
     private bool GoingAway => Volatile.Read(ref _goingAway) != 0;
 
-    /// <summary>Ends the connection now (drain deadline, kill): both sockets are closed, no close_notify.</summary>
+    /// <summary>Ends the connection now (drain deadline, kill): both sockets are closed with a reset, no close_notify.</summary>
     public void Abort()
     {
         if (Interlocked.Exchange(ref _aborted, 1) != 0)
@@ -684,6 +684,11 @@ public sealed class TlsProxyConnection : IDisposable, IAbortable
             return;
         }
 
+        // A reset, never a FIN: an answer cut here must not pass for a complete one (an HTTP/1.0 body ends at the close).
+        // Asked before the lifetime is cancelled, since that ends the running waits and the flow's own end may close the
+        // sockets first (EngineReadiness.BeforeClose leaves a socket that asked for a reset alone).
+        SocketIo.ResetOnClose(_client);
+        if (Volatile.Read(ref _backend) is { } backend) SocketIo.ResetOnClose(backend.Link.Socket);
         try
         {
             _lifetime.Cancel();

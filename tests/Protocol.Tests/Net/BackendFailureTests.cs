@@ -113,6 +113,27 @@ public sealed class BackendFailureTests
         Assert.Equal(ProxyError.None, summary.Error);
     }
 
+    [Fact]
+    public async Task Abort_WhileTheRelayRuns_ClientGetsAResetNotAnEnd()
+    {
+        await using var harness = ProxyHarness.Start(new EchoBackend());
+        using var connection = new TlsProxyConnection(await AcceptOneAsync(harness, out var client), harness.Engine,
+            _ => harness.Binding, (_, ct) => harness.Backend.ConnectAsync(ct));
+        var run = connection.RunAsync();
+        using var tls = await HandshakeAsync(client);
+        tls.Stream.Write("ping"u8);
+        var echoed = new byte[4];
+        tls.Stream.ReadExactly(echoed);
+
+        // A kill or a drain's deadline: what the client got must never pass for a whole answer, so no FIN.
+        connection.Abort();
+
+        var summary = await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(ProxyError.Aborted, summary.Error);
+        var e = Assert.ThrowsAny<IOException>(() => tls.Stream.ReadByte());
+        Assert.Equal(SocketError.ConnectionReset, Assert.IsType<SocketException>(e.InnerException).SocketErrorCode);
+    }
+
     private static int FreePort() => SslCluster.TestSupport.Ports.Free();
 
     /// <summary>

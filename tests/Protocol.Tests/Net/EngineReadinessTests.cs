@@ -186,6 +186,33 @@ public sealed class EngineReadinessTests
     }
 
     [Fact]
+    public async Task WaitAsync_BytesComeAsTheNextWaitBegins_NoWaitIsLost()
+    {
+        // The release's race, many times over: a wait is cancelled, then bytes come while the next wait begins on the
+        // receive it left. Every one of those waits must end (a receive that ended between two steps of the wait's
+        // start must not be dropped).
+        using var pair = await WaitingPair.OpenAsync();
+        var one = new byte[1];
+        var buffer = new byte[16];
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        for (var i = 0; i < 3000 && DateTime.UtcNow < until; i++)
+        {
+            using (var release = new CancellationTokenSource())
+            {
+                var wait = pair.Readiness.WaitAsync(release.Token).AsTask();
+                await release.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => wait);
+            }
+
+            var send = Task.Run(() => pair.Client.Send(one));
+            await pair.Readiness.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+            await send;
+            // The byte may still be on its way when a stale readiness ended the wait: read until it is here.
+            while (SocketIo.ReceiveNow(pair.Server, buffer) < 0) await pair.Readiness.WaitAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        }
+    }
+
+    [Fact]
     public async Task WaitAsync_2000IdleSocketsEachCancelledThenWokenByItsOwnBytes_EveryWaitEndsOnce()
     {
         // The idle release at scale: every socket's wait is cancelled, its receive left in the engine; bytes to half of

@@ -157,12 +157,8 @@ public sealed class HalfCloseTests
         var backend = new EchoBackend();
         await using var _ = backend;
         var observer = new RecordingObserver();
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        listener.Listen(1);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync((System.Net.IPEndPoint)listener.LocalEndPoint!);
-        var accepted = await listener.AcceptAsync();
+        var (accepted, connected) = await ReadinessWaits.PairAsync();
+        using var client = connected;
         using var relay = new TcpRelay(accepted, backend.ConnectAsync, observer: observer);
         var run = relay.RunAsync();
 
@@ -183,6 +179,29 @@ public sealed class HalfCloseTests
         Assert.Equal(10, summary.BackendToClientBytes);
         Assert.Equal(1, backend.EofsSeen);
         Assert.Equal(["BackendConnected", "Closed"], observer.Events.Select(e => e.Event));
+    }
+
+    [Fact]
+    public async Task PlainTcpRelay_AbortWhileItRuns_ClientGetsAResetNotAFin()
+    {
+        var backend = new EchoBackend();
+        await using var _ = backend;
+        var (accepted, connected) = await ReadinessWaits.PairAsync();
+        using var client = connected;
+        using var relay = new TcpRelay(accepted, backend.ConnectAsync);
+        var run = relay.RunAsync();
+        await client.SendAsync("ping"u8.ToArray());
+        var echoed = new byte[4];
+        Assert.Equal(4, await client.ReceiveAsync(echoed, SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Clear text has no close_notify: a FIN here would end an HTTP/1.0 answer as if it were whole.
+        relay.Abort();
+
+        var summary = await run.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(ProxyError.Aborted, summary.Error);
+        client.ReceiveTimeout = 5000;
+        var e = Assert.Throws<SocketException>(() => client.Receive(new byte[16]));
+        Assert.Equal(SocketError.ConnectionReset, e.SocketErrorCode);
     }
 
     private static async Task<SslStream> ConnectSslStreamAsync(ProxyHarness harness, SslProtocols protocols)
