@@ -115,6 +115,14 @@ public sealed class CompactMailboxTests() : TestKit(ConfigurationFactory.ParseSt
         Assert.IsType<CompactMailbox>(Sys.Mailboxes.Lookup(CompactMailbox.Path));
     }
 
+    [Fact]
+    public void ConnectionSupervision_AConnectionActorFails_ItIsStoppedNotRestarted()
+    {
+        // A restart would run the actor's constructor again, which starts a second data path on the same socket.
+        Assert.Equal(Directive.Stop, FlowAgentActor.ConnectionSupervision.Decider.Decide(new InvalidOperationException("a defect")));
+        Assert.Equal(Directive.Stop, FlowAgentActor.ConnectionSupervision.Decider.Decide(new ActorKilledException("kill")));
+    }
+
     private sealed class Echo : UntypedActor
     {
         protected override void OnReceive(object message) => Sender.Tell(message);

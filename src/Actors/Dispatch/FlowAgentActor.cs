@@ -91,6 +91,14 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         if (_reports) Timers.StartPeriodicTimer("report", Report.Instance, TimeSpan.Zero, _reportInterval);
     }
 
+    /// <summary>
+    /// A connection actor that fails is stopped, never restarted: a restart would make it again from its Props, whose
+    /// constructor starts the data path, a second one on the same socket. Stopping it aborts its connection (PostStop).
+    /// </summary>
+    internal static readonly SupervisorStrategy ConnectionSupervision = new OneForOneStrategy(_ => Directive.Stop);
+
+    protected override SupervisorStrategy SupervisorStrategy() => ConnectionSupervision;
+
     public static Props ForModule(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
         Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
 
