@@ -109,21 +109,26 @@ internal sealed class EngineReadiness : SocketAsyncEventArgs, IValueTaskSource
     /// close aborts a receive still in its engine, unless the send side was shut first: a receive left there by a wait
     /// that its token ended would turn every such close into a reset. The send side is shut then, so that the close is
     /// the FIN it would be without that receive, unless a reset was asked for (linger 0: an abort, an answer cut). A wait
-    /// still on its receive is left as it is.
+    /// still on its receive is left as it is. The event-args is released too (when the socket's close ends a receive still
+    /// in the engine, if there is one).
     /// </summary>
     public void BeforeClose()
     {
-        if (Volatile.Read(ref _state) != Pending) return;
+        if (Volatile.Read(ref _state) == Pending && !AsksForReset()) SocketIo.ShutdownSendQuietly(_socket);
+        Dispose();
+    }
+
+    private bool AsksForReset()
+    {
         try
         {
-            if (_socket.LingerState is { Enabled: true, LingerTime: 0 }) return;
+            return _socket.LingerState is { Enabled: true, LingerTime: 0 };
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
-            return;
+            // Closed already: nothing is left to shut.
+            return true;
         }
-
-        SocketIo.ShutdownSendQuietly(_socket);
     }
 
     /// <summary>Takes the outcome of a receive that ended with no wait on it.</summary>
@@ -137,7 +142,7 @@ internal sealed class EngineReadiness : SocketAsyncEventArgs, IValueTaskSource
     private Exception Failure(SocketError error)
     {
         var e = new SocketException((int)error);
-        return _asRelayError ? new RelayException(_side.Reset(), _side.Name() + " receive failed: " + SocketIo.Describe(e), e) : e;
+        return _asRelayError ? _side.ReceiveFailed(e) : e;
     }
 
     /// <summary>The receive ended (the engine's thread): the wait on it goes on here, or the next wait takes it.</summary>

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+
 namespace SslCluster.Protocol.Net;
 
 /// <summary>Result of reading clear text from the client side.</summary>
@@ -71,6 +73,14 @@ internal static class RelaySides
     public static string Name(this RelaySide side) => side == RelaySide.Client ? "client" : "backend";
 
     public static ProxyError Reset(this RelaySide side) => side == RelaySide.Client ? ProxyError.ClientReset : ProxyError.BackendReset;
+
+    /// <summary>A receive on this side's socket failed: the side's reset, as the relay reports it.</summary>
+    public static RelayException ReceiveFailed(this RelaySide side, SocketException e) =>
+        new(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
+
+    /// <summary>A send on this side's socket failed: the side's reset, as the relay reports it.</summary>
+    public static RelayException SendFailed(this RelaySide side, SocketException e) =>
+        new(side.Reset(), side.Name() + " send failed: " + SocketIo.Describe(e), e);
 
     public static ProxyError AlertReceived(this RelaySide side) =>
         side == RelaySide.Client ? ProxyError.ClientAlertReceived : ProxyError.BackendAlertReceived;

@@ -159,5 +159,17 @@ internal static class SocketIo
         }
     }
 
+    /// <summary>
+    /// An abort's sockets (a kill, a drain's deadline) close with a reset, never a FIN: an answer cut there must not pass
+    /// for a complete one (an HTTP/1.0 body ends at the close). Asked before the abort cancels anything, since that ends
+    /// the running waits and the flow's own end may close the sockets first (EngineReadiness.BeforeClose leaves a socket
+    /// that asked for a reset alone).
+    /// </summary>
+    public static void ResetOnAbort(Socket client, BackendLeg? backend)
+    {
+        ResetOnClose(client);
+        if (backend is not null) ResetOnClose(backend.Link.Socket);
+    }
+
     public static string Describe(SocketException e) => $"{e.SocketErrorCode} ({e.Message})";
 }

@@ -74,7 +74,7 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         }
         catch (SocketException e)
         {
-            throw new RelayException(side.Reset(), side.Name() + " receive failed: " + SocketIo.Describe(e), e);
+            throw side.ReceiveFailed(e);
         }
 
         _lastReadFull = n == asked && side == RelaySide.Backend;
@@ -102,7 +102,7 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
         }
         catch (SocketException e)
         {
-            throw new RelayException(side.Reset(), side.Name() + " send failed: " + SocketIo.Describe(e), e);
+            throw side.SendFailed(e);
         }
 
         Interlocked.Add(ref _sent, count);
@@ -114,8 +114,6 @@ internal sealed class TcpFrontEnd(Socket socket, RelaySide side = RelaySide.Clie
     {
         _engineWait?.BeforeClose();
         _readiness?.Dispose();
-        // A receive still in the engine ends when the socket closes; the event-args is released then.
-        _engineWait?.Dispose();
     }
 
     public ValueTask CloseWriteAsync(CancellationToken cancellationToken)

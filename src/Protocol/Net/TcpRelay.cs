@@ -151,11 +151,7 @@ public sealed class TcpRelay : IDisposable, IAbortable
             return;
         }
 
-        // A reset, never a FIN: an answer cut here must not pass for a complete one (an HTTP/1.0 body ends at the close).
-        // Asked before the lifetime is cancelled, since that ends the running waits and the flow's own end may close the
-        // sockets first (EngineReadiness.BeforeClose leaves a socket that asked for a reset alone).
-        SocketIo.ResetOnClose(_client);
-        if (Volatile.Read(ref _backend) is { } backend) SocketIo.ResetOnClose(backend.Link.Socket);
+        SocketIo.ResetOnAbort(_client, Volatile.Read(ref _backend));
         try
         {
             _lifetime.Cancel();

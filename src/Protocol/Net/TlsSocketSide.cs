@@ -328,8 +328,6 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
 
         _readiness?.Dispose();
-        // A receive still in the engine ends when the socket closes; the event-args is released then.
-        _engineWait?.Dispose();
     }
 
     private int PendingOutputLocked() => _ssl.PendingOutput;
@@ -401,7 +399,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
         catch (SocketException e)
         {
-            throw ReceiveFailed(e);
+            throw Side.ReceiveFailed(e);
         }
 
         // Under TLS 1.2 a server we sent close_notify to may discard what it had left and close (RFC 5246 7.2.1):
@@ -597,7 +595,7 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
         }
         catch (SocketException e)
         {
-            throw new RelayException(Side.Reset(), Side.Name() + " send failed: " + SocketIo.Describe(e), e);
+            throw Side.SendFailed(e);
         }
     }
 
@@ -614,8 +612,6 @@ internal sealed class TlsSocketSide : IRelayFrontEnd, IOutputSink, IDisposable
     // Made at the first wait: a side whose socket was aborted before it could wait never needs one.
     private EngineReadiness EngineWait => _engineWait ??= new EngineReadiness(Socket, Side);
 
-    private RelayException ReceiveFailed(SocketException e) =>
-        new(Side.Reset(), Side.Name() + " receive failed: " + SocketIo.Describe(e), e);
 
     /// <summary>Sends our queued close (close_notify) if the peer still listens, then half-closes the socket.</summary>
     private async ValueTask FinishCloseAsync(CancellationToken cancellationToken)
