@@ -345,6 +345,7 @@ internal static class AdminEndpoint
             var r = await ConfigReads.AskAsync<NodeRuntimeActor.Readiness>(h.NodeRuntime, NodeRuntimeActor.GetReadiness.Instance, "the node runtime", AskTimeout);
             var copy = await ConfigReads.AskAsync<ConfigFollowerActor.CurrentCopy>(h.ConfigFollower, ConfigFollowerActor.GetCopy.Instance, "this node's copy of the configuration", AskTimeout);
             var problems = r.Problems.Concat(r.Pending.Select(p => p + ": binding")).ToList();
+            if (!dataPlane.Warm.IsCompleted) problems.Add("the data path is warming up (listeners accept once it has run)");
             if (copy.BehindSince is { } since && DateTimeOffset.UtcNow - since > h.Settings.ConfigMaxLag)
                 problems.Add($"behind the configuration store: it has revision {copy.StoreRevision}, this node runs {r.Revision}, for {(DateTimeOffset.UtcNow - since).TotalSeconds:0} s");
             return r.Ready && problems.Count == 0

@@ -20,7 +20,7 @@ namespace SslCluster.Node;
 /// </summary>
 internal static class Demo
 {
-    public static async Task<DemoHttpServer> StartAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s, AddressMap addresses)
+    public static async Task<DemoHttpServer> StartAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s, AddressMap addresses, Task warm)
     {
         var backend = new DemoHttpServer(new DemoHttpServerOptions
         {
@@ -55,6 +55,8 @@ internal static class Demo
         // "Up" means serving: this node's copy holds the demo, and its listeners open a little after that.
         var copy = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(ConfigFollowerActor.GetCopy.Instance, TimeSpan.FromSeconds(10));
         await WaitServingAsync(h, copy.Revision);
+        // Its listeners accept once the data path's warm-up has run (it never faults).
+        await warm;
 
         var dataDir = Path.GetFullPath(s.DataDir);
         if (NodeLog.Json)

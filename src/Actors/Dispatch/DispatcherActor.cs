@@ -55,6 +55,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private readonly SslClusterSettings _settings;
     private readonly IActorRef _router;
     private readonly NodeLimits _limits;
+
+    /// <summary>The data path's warm-up (<see cref="IDataPlane.Warm"/>): the socket listens at once, the loop accepts after it.</summary>
+    private readonly Task _warm;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
     private static readonly TimeSpan PeekTimeout = TimeSpan.FromSeconds(2);
@@ -68,8 +71,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private Socket? _listener;
 
     public DispatcherActor(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
-        NodeLimits limits)
+        NodeLimits limits, Task warm)
     {
+        _warm = warm;
         _agents = agents;
         _limits = limits;
         _key = key;
@@ -101,8 +105,9 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
 
     /// <param name="router">Where admitted connections go (the node runtime, which hands each to its module's or rule's agent).</param>
     public static Props Props(string key, IPEndPoint endpoint, IListenerRuntime runtime, ListenerAgents agents, SslClusterSettings settings, IActorRef router,
-        NodeLimits limits) =>
-        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits)).WithDispatcher(InlineExecutor.Dispatcher);
+        NodeLimits limits, Task? warm = null) =>
+        Akka.Actor.Props.Create(() => new DispatcherActor(key, endpoint, runtime, agents, settings, router, limits, warm ?? Task.CompletedTask))
+            .WithDispatcher(InlineExecutor.Dispatcher);
 
     private static bool PeeksSessionIds(IListenerRuntime runtime) =>
         runtime.Sticky is not null && runtime.Plan.Sticky == Stickiness.SslSessionId;
@@ -132,10 +137,13 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
         var self = Self;
         var listener = _listener;
         var token = _stop.Token;
+        var warm = _warm;
         _ = Task.Run(async () =>
         {
             try
             {
+                // Clients that come during the warm-up wait in the listen backlog (a second or two), never refused.
+                if (!warm.IsCompleted) await warm.WaitAsync(token);
                 while (!token.IsCancellationRequested)
                 {
                     var socket = await listener.AcceptAsync(token);

@@ -245,7 +245,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
             else
             {
                 var endpoint = new IPEndPoint(_dataPlane.Addresses.Map(listener.Vip), listener.Port);
-                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, AgentsOf(listener), _settings, Self, _dataPlane.Limits), "dispatcher-" + Uri.EscapeDataString(listener.Key));
+                var dispatcher = Context.ActorOf(DispatcherActor.Props(listener.Key, endpoint, runtime, AgentsOf(listener), _settings, Self, _dataPlane.Limits, _dataPlane.Warm), "dispatcher-" + Uri.EscapeDataString(listener.Key));
                 _binding.Add(listener.Key);
                 if (!_accepting) dispatcher.Tell(StopAccepting.Instance);
                 _listeners[listener.Key] = (dispatcher, runtime);

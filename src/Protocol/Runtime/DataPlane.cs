@@ -89,6 +89,9 @@ public sealed partial class DataPlane : IDataPlane, IDisposable
     /// <summary>Admission of new connections: the node's connection limit, modules' max-conns, handshake rates.</summary>
     public NodeLimits Limits { get; init; } = new(new LimitSettings(), TimeProvider.System);
 
+    /// <summary>The node's start-up warm-up, run beside the cluster's start; accepting waits for it (<see cref="IDataPlane.Warm"/>).</summary>
+    public Task Warm { get; init; } = Task.CompletedTask;
+
     /// <summary>Servers set aside after failed connects (passive health), kept across revisions.</summary>
     public PassiveHealth Passive { get; init; } = new(TimeProvider.System);
 

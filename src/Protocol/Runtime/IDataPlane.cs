@@ -57,4 +57,10 @@ public interface IDataPlane
 
     /// <summary>Admission of new connections (connection limits, handshake rates).</summary>
     NodeLimits Limits { get; }
+
+    /// <summary>
+    /// Completes when the data path may take its first client: listeners bind as soon as their configuration is in force,
+    /// and accept once this has completed (the node's start-up warm-up, <see cref="DataPathWarmUp"/>). Never faults.
+    /// </summary>
+    Task Warm => Task.CompletedTask;
 }
