@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Text;
+using Akka.Actor;
 using SslCluster.Actors;
 using SslCluster.Actors.ConfigStore;
 using SslCluster.Actors.Dispatch;
+using SslCluster.Actors.Modules;
 using SslCluster.Protocol.Admin;
 using SslCluster.Protocol.Config;
 using SslCluster.Protocol.Runtime;
@@ -144,11 +146,29 @@ internal static class SslProxyCommands
 
         var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeStatsCleared>(
             h.System, new NodeStatsProtocol.ClearNodeStats(module, category, module is null ? principal.Context : null), NodeTimeout);
+        // Then the modules' entities, which hold each node's last report: a crashed member's totals wait there for the
+        // node that inherits them, and would come back with it.
+        var modules = module is not null ? [module]
+            : (await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, NodeTimeout)).Modules.Select(m => m.Name).Where(principal.Sees).ToList();
+        var entities = await Task.WhenAll(modules.Select(async name =>
+        {
+            try
+            {
+                await h.ModuleRegion.Ask<ModuleProtocol.ModuleFlowsCleared>(new ModuleProtocol.ClearModuleFlows(name, category), NodeTimeout);
+                return null;
+            }
+            catch (AskTimeoutException)
+            {
+                return name;
+            }
+        }));
         var o = new StringBuilder();
         var of = module is not null ? " of " + module : principal.Context is { } scope ? $" of context {scope}" : "";
         o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{of} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");
         foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer: its counters were not cleared\n");
-        return silent.Count == 0 ? Found(o.ToString()) : new ShowResponse(false, o.ToString());
+        var unanswered = entities.OfType<string>().ToList();
+        foreach (var name in unanswered) o.Append("%% module ").Append(name).Append(" did not answer: the last reports it holds were not cleared\n");
+        return silent.Count == 0 && unanswered.Count == 0 ? Found(o.ToString()) : new ShowResponse(false, o.ToString());
     }
 
     /// <summary>The module names of the SSLM services called <paramref name="name"/> (<c>NAME</c> in any context, or <c>NAME@CONTEXT</c>).</summary>

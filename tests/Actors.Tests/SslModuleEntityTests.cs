@@ -81,6 +81,34 @@ public sealed class SslModuleEntityTests() : TestKit(ConfigurationFactory.ParseS
     }
 
     [Fact]
+    public async Task ClearModuleFlows_BetweenACrashAndTheHandOver_TheHeirGetsTheClearedTotals()
+    {
+        var downed = new HashSet<(string, long)>();
+        var (entity, nodeStats) = Start(downed);
+        entity.Tell(new ModuleProtocol.ReportFlows("m", "b", [new FlowRow("v", 443, 1, 1, 0, Accepted: 40, HandshakesCompleted: 30, BytesToClients: 400)], 7));
+        entity.Tell(Report("a", 3, 10));
+        await CurrentAsync(entity);
+        // b dies and is downed; before a reports again, an operator clears the ssl counters, then all of them.
+        downed.Add(("b", 7));
+        _time.Advance(SslModuleState.Stale + TimeSpan.FromSeconds(1));
+
+        var ssl = await entity.Ask<ModuleProtocol.ModuleFlowsCleared>(new ModuleProtocol.ClearModuleFlows("m", "ssl"), TimeSpan.FromSeconds(5));
+        Assert.Equal(new ModuleProtocol.ModuleFlowsCleared("m", 2), ssl);
+        var row = Assert.Single((await CurrentAsync(entity)).Rows);
+        Assert.Equal((50L, 0L), (row.Accepted, row.HandshakesCompleted));
+
+        await entity.Ask<ModuleProtocol.ModuleFlowsCleared>(new ModuleProtocol.ClearModuleFlows("m", null), TimeSpan.FromSeconds(5));
+        entity.Tell(Report("a", 3, 2));
+
+        var adopt = nodeStats.ExpectMsg<NodeStatsProtocol.AdoptFlows>();
+        Assert.Equal(("b", 7L), (adopt.From, adopt.FromUid));
+        var inherited = Assert.Single(adopt.Rows);
+        Assert.Equal((0L, 0L, 0L), (inherited.Accepted, inherited.BytesToClients, inherited.HandshakesCompleted));
+        // What the module shows is what a counted since the clear.
+        Assert.Equal(2, Assert.Single((await CurrentAsync(entity)).Rows).Accepted);
+    }
+
+    [Fact]
     public async Task ReportFlows_TheNodeAskedRefuses_TheNextReportOffersThemAgain()
     {
         var downed = new HashSet<(string, long)> { ("b", 7) };

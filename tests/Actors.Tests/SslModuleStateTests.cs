@@ -23,6 +23,28 @@ public sealed class SslModuleStateTests
     }
 
     [Fact]
+    public void Cleared_TcpCategory_HeldReportsLoseThoseTotalsATakenOneKeepsThem()
+    {
+        var row = new FlowRow("v", 1, 2, 2, 0, Accepted: 9, HandshakesCompleted: 7, BytesFromClients: 100);
+        var state = SslModuleState.Empty
+            .Apply(new ModuleProtocol.ReportFlows("m", "a", [row], 1), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "b", [row], 2), T0)
+            .Apply(new ModuleProtocol.ReportFlows("m", "c", [row], 3), T0)
+            .Taken(("c", 3));
+
+        var (cleared, reports) = state.Cleared("tcp");
+
+        Assert.Equal(2, reports);
+        foreach (var key in new[] { ("a", 1L), ("b", 2L) })
+        {
+            var r = Assert.Single(cleared.Reports[key].Rows);
+            // The tcp totals go; the ssl ones and the open flows (running gauges) stay.
+            Assert.Equal((0L, 0L, 7L, 2L), (r.Accepted, r.BytesFromClients, r.HandshakesCompleted, r.TcpProxyFlows));
+        }
+        Assert.Equal(row, Assert.Single(cleared.Reports[("c", 3)].Rows));
+    }
+
+    [Fact]
     public void Current_NodeStoppedReporting_IsDroppedAfterStaleTime()
     {
         var state = SslModuleState.Empty

@@ -168,8 +168,8 @@ public sealed class ClientCertificateClusterTests : IDisposable
 
             var cleared = await nodes[2].CtlAsync("clear", "ssl-proxy", "stats");
             Assert.True(cleared.ExitCode == 0 && cleared.Stdout.Contains("on 3 node(s)", StringComparison.Ordinal), cleared.ToString());
-            var after = await Until(first, ["show", "ssl-proxy", "service", "sslm1"], @"conns accepted\s+: 0\b");
-            Assert.Matches(@"conns open\s+: 1\b", after);
+            // The modules clear the reports they hold at once; node 2's next report (every second) brings the held connection.
+            var after = await Until(first, ["show", "ssl-proxy", "service", "sslm1"], @"(?s)(?=.*conns accepted\s+: 0\b)(?=.*conns open\s+: 1\b)");
             Assert.Matches(@"Verified \(none\)\s+0\s+0\s+0\s+0\s+0", after);
         }
 

@@ -21,6 +21,16 @@ public static class ModuleProtocol
 
     public sealed record GetModuleFlows(string Module) : IModuleMessage;
 
+    /// <summary>
+    /// <c>clear ssl-proxy stats</c> at the module: the totals of <paramref name="Category"/> (null for all) back to zero in
+    /// every report it holds that no live node has taken, the last report of a member that crashed included (its totals
+    /// would otherwise come back with the node that inherits them).
+    /// </summary>
+    public sealed record ClearModuleFlows(string Module, string? Category) : IModuleMessage;
+
+    /// <summary>How many node reports the module cleared.</summary>
+    public sealed record ModuleFlowsCleared(string Module, int Reports) : IClusterMessage;
+
     /// <summary>The module's counters summed over every node that reported recently.</summary>
     public sealed record CurrentModuleFlows(string Module, IReadOnlyList<FlowRow> Rows, IReadOnlyList<string> Nodes) : IClusterMessage;
 }

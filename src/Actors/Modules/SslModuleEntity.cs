@@ -63,6 +63,18 @@ public sealed record SslModuleState(ImmutableDictionary<(string Node, long Uid),
             .Select(r => (r.Key, r.Value))];
     }
 
+    /// <summary>
+    /// The totals of <paramref name="category"/> (one of <see cref="SslProxyStats.ClearCategories"/>, or null for all) back
+    /// to zero in every report no live node has taken: a live node's next report says the same (it cleared its own
+    /// counters), and a crashed member's report is what its heir will count. An offer already on its way is not caught.
+    /// </summary>
+    public (SslModuleState State, int Reports) Cleared(string? category)
+    {
+        var held = Reports.Where(r => r.Value.OfferedAt != DateTimeOffset.MaxValue).ToList();
+        var reports = Reports.SetItems(held.Select(r => KeyValuePair.Create(r.Key, r.Value with { Rows = [.. r.Value.Rows.Select(row => row.Cleared(category))] })));
+        return (new(reports), held.Count);
+    }
+
     /// <summary>Notes that <paramref name="key"/>'s totals were offered to a live node at <paramref name="now"/>.</summary>
     public SslModuleState Offered((string Node, long Uid) key, DateTimeOffset now) => With(key, now);
 
@@ -117,6 +129,11 @@ public sealed class SslModuleEntity : ReceiveActor
         });
         Receive<OfferEnded>(e => _state = e.Taken ? _state.Taken(e.Key) : _state.Refused(e.Key));
         Receive<GetModuleFlows>(_ => Sender.Tell(_state.Current(module, time.GetUtcNow())));
+        Receive<ClearModuleFlows>(c =>
+        {
+            (_state, var reports) = _state.Cleared(c.Category);
+            Sender.Tell(new ModuleFlowsCleared(module, reports));
+        });
         Receive<Akka.Cluster.ClusterEvent.MemberDowned>(e => _downed.Add((e.Member.Address.ToString(), e.Member.UniqueAddress.Uid)));
         Receive<Akka.Cluster.ClusterEvent.MemberRemoved>(e =>
         {
