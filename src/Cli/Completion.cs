@@ -98,7 +98,7 @@ internal static class Completion
 
         // Filters: after a filter's name, its values; otherwise the filters not given yet.
         if (w.Count >= 2 && w[0].Equals("show", StringComparison.OrdinalIgnoreCase) && w[1].Equals("connections", StringComparison.OrdinalIgnoreCase))
-            return Filters(w.Skip(2).ToList(), ["module", "client", "node"], name => name switch
+            return Filters(w.Skip(2).ToList(), ["module", "client", "node", "limit"], name => name switch
             {
                 "module" => modules,
                 "node" => names.Members,

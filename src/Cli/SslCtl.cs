@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -54,9 +55,10 @@ public static class SslCtl
           ssl gencert certkey KEY signkey KEY FILE "PASSWORD" [cn=NAME] [days=N] [san=DNS,...]
           copy ssl file:PATH import NAME pem|der|pkcs12 "PASSWORD"
           copy ssl file:PATH export NAME pem|der|pkcs12 "PASSWORD"
-          show connections [module NAME] [client IP] [node ADDRESS]
+          show connections [module NAME] [client IP] [node ADDRESS] [limit N]
                                          open connections of every node, oldest first: node, client, VIP, module,
-                                         phase, bytes from and to the client, age, back end (live: --watch 2)
+                                         phase, bytes from and to the client, age, back end (live: --watch 2);
+                                         each node lists its oldest N (1,000 unless named, at most 100,000)
           show ssl-proxy stats [tcp|ssl|hdr|pki|app-if]   SSLM statistics summed over the cluster
           show ssl-proxy service [NAME]  SSLM proxy services: context, addresses, status; one with its counters
           show ssl-proxy conn [service NAME] [client IP]  open connections of every node
@@ -523,16 +525,24 @@ public static class SslCtl
         }
     }
 
-    /// <summary>The query of <c>show connections [module NAME] [client IP] [node ADDRESS]</c>.</summary>
+    /// <summary>The query of <c>show connections [module NAME] [client IP] [node ADDRESS] [limit N]</c>.</summary>
     private static string ConnectionsQuery(List<string> filters)
     {
+        const string Usage = "show connections [module NAME] [client IP] [node ADDRESS] [limit N]";
         var query = new List<string>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < filters.Count; i += 2)
         {
             var name = filters[i].ToLowerInvariant();
-            if (name is not ("module" or "client" or "node") || i + 1 >= filters.Count || !seen.Add(name))
-                throw new UsageException($"write 'show connections [module NAME] [client IP] [node ADDRESS]', each filter once{(i + 1 >= filters.Count && name is "module" or "client" or "node" ? $" ('{filters[i]}' needs a value)" : "")}");
+            var known = name is "module" or "client" or "node" or "limit";
+            if (!known || i + 1 >= filters.Count || !seen.Add(name))
+                throw new UsageException($"write '{Usage}', each once{(i + 1 >= filters.Count && known ? $" ('{filters[i]}' needs a value)" : "")}");
+            if (name == "limit")
+            {
+                if (!int.TryParse(filters[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var limit))
+                    throw new UsageException($"limit takes a number of connections per node, not '{filters[i + 1]}'");
+                if (ConnectionsResponse.LimitError(limit) is { } wrong) throw new UsageException(wrong);
+            }
             query.Add($"{name}={Uri.EscapeDataString(filters[i + 1])}");
         }
 

@@ -110,7 +110,7 @@ internal static class Views
         var rows = answer.Nodes.SelectMany(n => n.Rows.Select(r => (n.Node, Row: r))).OrderByDescending(x => x.Row.AgeSeconds).ToList();
         var total = answer.Nodes.Sum(n => n.Total);
         o.Append(CultureInfo.InvariantCulture, $"{total} open connection(s) on {answer.Nodes.Count} node(s)");
-        if (rows.Count < total) o.Append(CultureInfo.InvariantCulture, $", the oldest {rows.Count} shown (each node lists its oldest {ConnectionsResponse.MaxRows:N0}: filter by module, client or node for the rest)");
+        if (rows.Count < total) o.Append(CultureInfo.InvariantCulture, $", the oldest {rows.Count} shown (each node lists its oldest {answer.Limit:N0}: filter by module, client or node, or raise the limit, for the rest)");
         o.Append('\n');
         foreach (var node in answer.Silent) o.Append(CultureInfo.InvariantCulture, $"%% {node} did not answer in time\n");
         if (rows.Count == 0) return o.ToString();

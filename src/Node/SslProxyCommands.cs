@@ -92,7 +92,7 @@ internal static class SslProxyCommands
 
         var filter = new ConnectionsRequest(Client: client, Context: principal.Context);
         var (answers, silent) = await NodeConnectionsQuery.AskConnectionsAsync(
-            h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.MaxRows, filter), NodeTimeout);
+            h.System, new NodeStatsProtocol.GetNodeConnections(ConnectionsResponse.DefaultRows, filter), NodeTimeout);
         var rows = answers.SelectMany(a => a.Rows.Select(r => (a.Node, Row: r)))
             // Filtered here too: a member of an older version (a rolling upgrade) ignores the filter and sends every row.
             .Where(x => filter.Matches(x.Row.Owner, x.Row.Client))
@@ -100,7 +100,7 @@ internal static class SslProxyCommands
             .Where(x => (owners is null || owners.Contains(x.Module)) && principal.Sees(x.Module))
             .OrderByDescending(x => x.Row.AgeSeconds).ToList();
         var o = new StringBuilder();
-        o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (of {answers.Sum(a => a.Total)}: each node lists its oldest, at most {ConnectionsResponse.MaxRows})" : "")}\n");
+        o.Append(CultureInfo.InvariantCulture, $"{rows.Count} open connection(s) on {answers.Count} node(s){(answers.Sum(a => a.Total) > answers.Sum(a => a.Rows.Count) ? $" (of {answers.Sum(a => a.Total)}: each node lists its oldest, at most {ConnectionsResponse.DefaultRows}; show connections takes a larger limit)" : "")}\n");
         foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer\n");
         if (rows.Count > 0)
         {

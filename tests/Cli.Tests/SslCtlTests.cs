@@ -105,12 +105,27 @@ public sealed class SslCtlTests
     [InlineData("module")]
     [InlineData("module", "a", "module", "b")]
     [InlineData("vip", "127.0.0.1")]
+    [InlineData("limit")]
+    [InlineData("limit", "5", "limit", "6")]
     public async Task Run_BadConnectionsFilter_ExitsTwoWithTheGrammar(params string[] filter)
     {
         var (code, _, err) = await Run(["--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "show", "connections", .. filter]);
 
         Assert.Equal(ExitCodes.Usage, code);
-        Assert.Contains("show connections [module NAME] [client IP] [node ADDRESS]", err, StringComparison.Ordinal);
+        Assert.Contains("show connections [module NAME] [client IP] [node ADDRESS] [limit N]", err, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", "limit must be from 1 to 100,000 connections per node, not 0")]
+    [InlineData("100001", "limit must be from 1 to 100,000 connections per node, not 100001")]
+    [InlineData("-3", "limit takes a number of connections per node, not '-3'")]
+    [InlineData("all", "limit takes a number of connections per node, not 'all'")]
+    public async Task Run_ConnectionsLimitOutOfRange_ExitsTwoSayingWhichLimits(string limit, string error)
+    {
+        var (code, _, err) = await Run(["--endpoint", $"http://127.0.0.1:{ClosedPort()}", "--token", "t", "show", "connections", "module", "m", "limit", limit]);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains(error, err, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -101,12 +101,23 @@ public sealed class ViewsTests
 
         var lines = Views.Connections(answer, terminal: false).Split('\n');
 
-        Assert.Equal("4 open connection(s) on 2 node(s), the oldest 2 shown (each node lists its oldest 1,000: filter by module, client or node for the rest)", lines[0]);
+        Assert.Equal("4 open connection(s) on 2 node(s), the oldest 2 shown (each node lists its oldest 1,000: filter by module, client or node, or raise the limit, for the rest)", lines[0]);
         Assert.Equal("%% akka.tcp://sslcluster@127.0.0.1:4103 did not answer in time", lines[1]);
         Assert.Matches(@"^Node\s+Client\s+VIP\s+Module or rule\s+Phase\s+From client\s+To client\s+Age\s+Back end\s+Revision$", lines[2]);
         // The node as the node filter takes it.
         Assert.Matches(@"^akka\.tcp://sslcluster@127\.0\.0\.1:4101\s+127\.0\.0\.9:50000\s+127\.0\.0\.1:443\s+ssl2\s+Relaying\s+1\.5 KiB\s+5\.0 MiB\s+1h02m\s+127\.0\.0\.20:80\s+7$", lines[3]);
         Assert.Matches(@"^akka\.tcp://sslcluster@127\.0\.0\.1:4102\s+\[::1\]:50001\s+127\.0\.0\.1:80\s+o/plain\s+Handshake\s+0 B\s+0 B\s+2\.2s\s+-\s+8$", lines[4]);
+    }
+
+    [Fact]
+    public void Connections_CutAtALimitNamed_SaysThatLimit()
+    {
+        var answer = new ConnectionsResponse([new NodeConnectionRows("a", 25_000, [new ConnectionRow("ssl2", 7, "127.0.0.9:50000", "Relaying", 3)])], [])
+        {
+            Limit = 20_000,
+        };
+
+        Assert.StartsWith("25000 open connection(s) on 1 node(s), the oldest 1 shown (each node lists its oldest 20,000:", Views.Connections(answer, terminal: false), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -246,7 +246,27 @@ public sealed class CliOutputTests
             }
 
             var text = Ok(await cluster.Nodes[0]!.CtlAsync("show", "connections"));
-            Assert.StartsWith($"{Open} open connection(s) on 3 node(s), the oldest 1000 shown (each node lists its oldest 1,000: filter by module, client or node for the rest)\n", text, StringComparison.Ordinal);
+            Assert.StartsWith($"{Open} open connection(s) on 3 node(s), the oldest 1000 shown (each node lists its oldest 1,000: filter by module, client or node, or raise the limit, for the rest)\n", text, StringComparison.Ordinal);
+
+            // A limit above the default lists them all, from another node; one below, the oldest few.
+            using (var all = JsonDocument.Parse(Ok(await cluster.Nodes[0]!.CtlAsync("-o", "json", "show", "connections", "limit", "5000"))))
+            {
+                Assert.Equal(5_000, all.RootElement.GetProperty("limit").GetInt32());
+                var second = all.RootElement.GetProperty("nodes").EnumerateArray().Single(n => n.GetProperty("node").GetString() == node2);
+                Assert.Equal(Open, second.GetProperty("rows").GetArrayLength());
+            }
+            var lines = Ok(await cluster.Nodes[0]!.CtlAsync("show", "connections", "limit", "5000")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal($"{Open} open connection(s) on 3 node(s)", lines[0]);
+            Assert.Equal(Open, lines.Count(l => l.StartsWith(node2, StringComparison.Ordinal)));
+            var few = Ok(await cluster.Nodes[2]!.CtlAsync("show", "connections", "node", node2, "limit", "7"));
+            Assert.StartsWith($"{Open} open connection(s) on 1 node(s), the oldest 7 shown (each node lists its oldest 7:", few, StringComparison.Ordinal);
+            // The node says what limit it takes, whoever asks.
+            using var http = new HttpClient();
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
+                (await File.ReadAllTextAsync(Path.Combine(cluster.Nodes[0]!.DataDir, "admin.token"))).Trim());
+            using var tooMany = await http.GetAsync(new Uri($"http://127.0.0.1:{cluster.Nodes[0]!.AdminPort}{SslCluster.Protocol.Admin.AdminPaths.Connections}?limit=100001"));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, tooMany.StatusCode);
+            Assert.Contains("limit must be from 1 to 100,000 connections per node, not 100001", await tooMany.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
         finally
         {

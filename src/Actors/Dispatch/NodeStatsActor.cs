@@ -23,11 +23,11 @@ public static class NodeStatsProtocol
     /// <summary>What the rows of one <see cref="NodeConnections"/> may weigh: far below Akka's frame (128 KB) whatever the names.</summary>
     public const int RowBytes = 60_000;
 
-    /// <summary>The oldest connections as rows, at most <see cref="ConnectionsResponse.MaxRows"/>.</summary>
-    public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections)
+    /// <summary>The <paramref name="max"/> oldest connections as rows.</summary>
+    public static IReadOnlyList<ConnectionRow> Rows(IEnumerable<ConnectionActor.Info> connections, int max = ConnectionsResponse.DefaultRows)
     {
         ArgumentNullException.ThrowIfNull(connections);
-        return [.. connections.OrderByDescending(c => c.Age).Take(ConnectionsResponse.MaxRows)
+        return [.. connections.OrderByDescending(c => c.Age).Take(max)
             .Select(c => new ConnectionRow(c.Owner, c.Revision, c.Client, c.Phase.ToString(), Math.Round(c.Age.TotalSeconds, 1))
             {
                 Vip = c.Vip,
@@ -100,7 +100,7 @@ public sealed class NodeStatsActor : ReceiveActor
         Receive<NodeStatsProtocol.GetNodeConnections>(get =>
         {
             var sender = Sender;
-            var max = Math.Clamp(get.Max, 0, ConnectionsResponse.MaxRows);
+            var max = Math.Clamp(get.Max, 0, ConnectionsResponse.MostRows);
             // Shorter than the asking node's wait, so that a slow answer here still arrives as an answer there.
             var log = Context.GetLogger();
             runtime.Ask<FlowAgentActor.ConnectionList>(FlowAgentActor.ListConnections.Instance, TimeSpan.FromSeconds(3)).ContinueWith(t =>
@@ -111,7 +111,7 @@ public sealed class NodeStatsActor : ReceiveActor
                     var list = t.GetAwaiter().GetResult();
                     var matching = get.Filter is { } filter ? list.Connections.Where(c => filter.Matches(c.Owner, c.Client)).ToList() : list.Connections;
                     // In order: messages from one sender to one receiver arrive in the order sent.
-                    foreach (var part in NodeStatsProtocol.Answer(node, matching.Count, [.. NodeStatsProtocol.Rows(matching).Take(max)])) sender.Tell(part);
+                    foreach (var part in NodeStatsProtocol.Answer(node, matching.Count, NodeStatsProtocol.Rows(matching, max))) sender.Tell(part);
                 }
 #pragma warning disable CA1031 // Whatever failed, the asker gets a failure now rather than silence until its deadline.
                 catch (Exception e)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using SslCluster.Protocol.Config;
@@ -198,13 +199,23 @@ public sealed record ConnectionsRequest(string? Module = null, string? Client = 
 }
 
 /// <summary>
-/// The open connections of every node that answered (each lists its oldest that match, at most <see cref="MaxRows"/>), and
+/// The open connections of every node that answered (each lists its oldest that match, at most <see cref="Limit"/>), and
 /// the members that did not answer in time.
 /// </summary>
 public sealed record ConnectionsResponse(IReadOnlyList<NodeConnectionRows> Nodes, IReadOnlyList<string> Silent)
 {
-    /// <summary>Rows a node sends at most.</summary>
-    public const int MaxRows = 1_000;
+    /// <summary>Rows a node sends at most when the request names no limit.</summary>
+    public const int DefaultRows = 1_000;
+
+    /// <summary>The largest limit a request may name: rows a node sends at most.</summary>
+    public const int MostRows = 100_000;
+
+    /// <summary>The limit the rows were cut at, per node (<see cref="DefaultRows"/> from a node that did not say).</summary>
+    public int Limit { get; init; } = DefaultRows;
+
+    /// <summary>Null when <paramref name="limit"/> is a limit a request may name, else why not.</summary>
+    public static string? LimitError(int limit) =>
+        limit is >= 1 and <= MostRows ? null : string.Create(CultureInfo.InvariantCulture, $"limit must be from 1 to {MostRows:N0} connections per node, not {limit}");
 }
 
 /// <summary>JSON settings both sides use; enums travel as their names so the wire is readable.</summary>
