@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -58,7 +57,7 @@ public static class SslCtl
           show connections [module NAME] [client IP] [node ADDRESS] [limit N]
                                          open connections of every node, oldest first: node, client, VIP, module,
                                          phase, bytes from and to the client, age, back end (live: --watch 2);
-                                         each node lists its oldest N (1,000 unless named, at most 100,000)
+                                         each node lists its oldest N (1,000 unless named, at most 10,000)
           show ssl-proxy stats [tcp|ssl|hdr|pki|app-if]   SSLM statistics summed over the cluster
           show ssl-proxy service [NAME]  SSLM proxy services: context, addresses, status; one with its counters
           show ssl-proxy conn [service NAME] [client IP]  open connections of every node
@@ -537,12 +536,7 @@ public static class SslCtl
             var known = name is "module" or "client" or "node" or "limit";
             if (!known || i + 1 >= filters.Count || !seen.Add(name))
                 throw new UsageException($"write '{Usage}', each once{(i + 1 >= filters.Count && known ? $" ('{filters[i]}' needs a value)" : "")}");
-            if (name == "limit")
-            {
-                if (!int.TryParse(filters[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var limit))
-                    throw new UsageException($"limit takes a number of connections per node, not '{filters[i + 1]}'");
-                if (ConnectionsResponse.LimitError(limit) is { } wrong) throw new UsageException(wrong);
-            }
+            if (name == "limit" && ConnectionsResponse.ParseLimit(filters[i + 1]).Error is { } wrong) throw new UsageException(wrong);
             query.Add($"{name}={Uri.EscapeDataString(filters[i + 1])}");
         }
 

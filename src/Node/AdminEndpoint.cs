@@ -208,10 +208,10 @@ internal static class AdminEndpoint
             }
         });
         // Every node's open connections (or one member's), each node's oldest that match; a context token sees its own modules' only.
-        app.MapGet(AdminPaths.Connections, async Task<IResult> (HttpContext http, string? module, string? client, string? node, int? limit) =>
+        app.MapGet(AdminPaths.Connections, async Task<IResult> (HttpContext http, string? module, string? client, string? node, string? limit) =>
         {
-            var rows = limit ?? ConnectionsResponse.DefaultRows;
-            if (ConnectionsResponse.LimitError(rows) is { } wrong) return Results.Json(new ErrorResponse(wrong), AdminJson.Options, statusCode: 400);
+            var (rows, wrong) = ConnectionsResponse.ParseLimit(limit);
+            if (wrong is not null) return Results.Json(new ErrorResponse(wrong), AdminJson.Options, statusCode: 400);
             Member? member = null;
             if (node is not null && (member = MemberAt(h, node)) is null) return NoMember(node);
             var filter = new ConnectionsRequest(module, client, node, Principal(http).Context);

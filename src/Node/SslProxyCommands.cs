@@ -144,10 +144,8 @@ internal static class SslProxyCommands
             }
         }
 
-        var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeStatsCleared>(
-            h.System, new NodeStatsProtocol.ClearNodeStats(module, category, module is null ? principal.Context : null), NodeTimeout);
-        // Then the modules' entities, which hold each node's last report: a crashed member's totals wait there for the
-        // node that inherits them, and would come back with it.
+        // The modules' entities first: they hold each node's last report, and a crashed member's totals wait there for the
+        // node that inherits them. Then every node, heirs included, so that totals an heir took meanwhile are cleared too.
         var modules = module is not null ? [module]
             : (await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, NodeTimeout)).Modules.Select(m => m.Name).Where(principal.Sees).ToList();
         var entities = await Task.WhenAll(modules.Select(async name =>
@@ -162,6 +160,8 @@ internal static class SslProxyCommands
                 return name;
             }
         }));
+        var (answers, silent) = await NodeStatsActor.AskEveryNodeAsync<NodeStatsProtocol.NodeStatsCleared>(
+            h.System, new NodeStatsProtocol.ClearNodeStats(module, category, module is null ? principal.Context : null), NodeTimeout);
         var o = new StringBuilder();
         var of = module is not null ? " of " + module : principal.Context is { } scope ? $" of context {scope}" : "";
         o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{of} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");

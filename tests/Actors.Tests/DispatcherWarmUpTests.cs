@@ -22,8 +22,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
         var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var router = CreateTestProbe();
         var port = FreePort();
-        var dispatcher = ChildActorOf(DispatcherActor.Props("rule", new IPEndPoint(IPAddress.Loopback, port), new RelayRuntime(port),
-            DispatcherActor.ListenerAgents.None, SslClusterSettings.Create(Sys.Settings.Config), router, Limits(), warm.Task));
+        var dispatcher = Dispatcher(port, router, warm.Task);
         ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
 
         var clients = new List<Socket>();
@@ -53,12 +52,96 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     }
 
     [Fact]
+    public async Task Listen_PortInUseWhileTheWarmUpRuns_TriedAgainWhenItEndsAndThenServes()
+    {
+        var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var router = CreateTestProbe();
+        var port = FreePort();
+        // Another socket holds the port for a moment, as one of the warm-up's own may.
+        var holder = new TcpListener(IPAddress.Loopback, port);
+        holder.Start();
+        var dispatcher = Dispatcher(port, router, warm.Task);
+        try
+        {
+            ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+            holder.Stop();
+            warm.SetResult();
+
+            ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(5));
+            router.ExpectMsg<NodeRuntimeActor.Route>(TimeSpan.FromSeconds(5)).Connection.Socket.Dispose();
+        }
+        finally
+        {
+            holder.Stop();
+            Sys.Stop(dispatcher);
+        }
+    }
+
+    [Fact]
+    public void Listen_PortInUseAfterTheWarmUp_FailsAtOnceNamingThePort()
+    {
+        var port = FreePort();
+        var holder = new TcpListener(IPAddress.Loopback, port);
+        holder.Start();
+        try
+        {
+            Dispatcher(port, CreateTestProbe());
+
+            var failed = ExpectMsg<DispatcherActor.BindFailed>(TimeSpan.FromSeconds(5));
+            Assert.StartsWith($"cannot listen on 127.0.0.1:{port}: ", failed.Reason, StringComparison.Ordinal);
+        }
+        finally
+        {
+            holder.Stop();
+        }
+    }
+
+    [Fact]
+    public async Task StopAccepting_WhileTheWarmUpRuns_ClientsInTheBacklogAreClosedAndNoneIsDispatched()
+    {
+        var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var router = CreateTestProbe();
+        var port = FreePort();
+        var dispatcher = Dispatcher(port, router, warm.Task);
+        ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
+        using var waiting = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await waiting.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(5));
+        try
+        {
+            dispatcher.Tell(NodeRuntimeActor.StopAccepting.Instance);
+
+            // The listener closes with the client still in its backlog: the client sees its connection end, never served.
+            var ended = await Task.Run(async () =>
+            {
+                try
+                {
+                    return await waiting.ReceiveAsync(new byte[1], SocketFlags.None).WaitAsync(TimeSpan.FromSeconds(5)) == 0;
+                }
+                catch (SocketException)
+                {
+                    return true;
+                }
+            });
+            Assert.True(ended);
+            using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await Assert.ThrowsAsync<SocketException>(() => late.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(5)));
+            warm.SetResult();
+            router.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        }
+        finally
+        {
+            Sys.Stop(dispatcher);
+        }
+    }
+
+    [Fact]
     public async Task Accept_WarmUpAlreadyOver_DispatchesTheFirstClientAtOnce()
     {
         var router = CreateTestProbe();
         var port = FreePort();
-        var dispatcher = ChildActorOf(DispatcherActor.Props("rule", new IPEndPoint(IPAddress.Loopback, port), new RelayRuntime(port),
-            DispatcherActor.ListenerAgents.None, SslClusterSettings.Create(Sys.Settings.Config), router, Limits()));
+        var dispatcher = Dispatcher(port, router);
         ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -75,7 +158,10 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
         }
     }
 
-    private static NodeLimits Limits() => new(new LimitSettings(), TimeProvider.System);
+    /// <summary>A dispatcher for a clear-text rule on loopback <paramref name="port"/>, a child of the test actor (which gets Bound or BindFailed).</summary>
+    private IActorRef Dispatcher(int port, IActorRef router, Task? warm = null) =>
+        ChildActorOf(DispatcherActor.Props("rule", new IPEndPoint(IPAddress.Loopback, port), new RelayRuntime(port),
+            DispatcherActor.ListenerAgents.None, SslClusterSettings.Create(Sys.Settings.Config), router, new NodeLimits(new LimitSettings(), TimeProvider.System), warm));
 
     private static int FreePort()
     {

@@ -116,8 +116,9 @@ public sealed class SslCtlTests
     }
 
     [Theory]
-    [InlineData("0", "limit must be from 1 to 100,000 connections per node, not 0")]
-    [InlineData("100001", "limit must be from 1 to 100,000 connections per node, not 100001")]
+    [InlineData("0", "limit must be from 1 to 10,000 connections per node, not 0")]
+    [InlineData("10001", "limit must be from 1 to 10,000 connections per node, not 10001")]
+    [InlineData("99999999999", "limit takes a number of connections per node, not '99999999999'")]
     [InlineData("-3", "limit takes a number of connections per node, not '-3'")]
     [InlineData("all", "limit takes a number of connections per node, not 'all'")]
     public async Task Run_ConnectionsLimitOutOfRange_ExitsTwoSayingWhichLimits(string limit, string error)

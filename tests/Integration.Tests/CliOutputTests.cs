@@ -264,9 +264,13 @@ public sealed class CliOutputTests
             using var http = new HttpClient();
             http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer",
                 (await File.ReadAllTextAsync(Path.Combine(cluster.Nodes[0]!.DataDir, "admin.token"))).Trim());
-            using var tooMany = await http.GetAsync(new Uri($"http://127.0.0.1:{cluster.Nodes[0]!.AdminPort}{SslCluster.Protocol.Admin.AdminPaths.Connections}?limit=100001"));
-            Assert.Equal(System.Net.HttpStatusCode.BadRequest, tooMany.StatusCode);
-            Assert.Contains("limit must be from 1 to 100,000 connections per node, not 100001", await tooMany.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            foreach (var (limit, error) in new[] { ("10001", "limit must be from 1 to 10,000 connections per node, not 10001"), ("abc", "limit takes a number of connections per node, not 'abc'") })
+            {
+                using var refused = await http.GetAsync(new Uri($"http://127.0.0.1:{cluster.Nodes[0]!.AdminPort}{SslCluster.Protocol.Admin.AdminPaths.Connections}?limit={limit}"));
+                Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+                using var body = JsonDocument.Parse(await refused.Content.ReadAsStringAsync());
+                Assert.Equal(error, body.RootElement.GetProperty("error").GetString());
+            }
         }
         finally
         {

@@ -50,6 +50,11 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
 
     private sealed record AcceptLoopEnded(string? Error);
 
+    private sealed record RetryListen
+    {
+        public static RetryListen Instance { get; } = new();
+    }
+
     private readonly string _key;
     private readonly IPEndPoint _endpoint;
     private readonly SslClusterSettings _settings;
@@ -96,6 +101,10 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
             Volatile.Write(ref _peekSessionIds, PeeksSessionIds(u.Runtime));
         });
         Receive<NodeRuntimeActor.StopAccepting>(_ => CloseListener());
+        Receive<RetryListen>(_ =>
+        {
+            if (_listener is null && !_stop.IsCancellationRequested) Listen(retryAfterWarmUp: false);
+        });
         Receive<AcceptLoopEnded>(e =>
         {
             if (e.Error is not null && !_stop.IsCancellationRequested)
@@ -115,25 +124,41 @@ public sealed class DispatcherActor : ReceiveActor, IWithTimers
     private static WeightedRoundRobin<ModulePlan> Balancer(IListenerRuntime runtime) =>
         new(runtime.Plan.Modules.Where(m => m.SslServers.Count > 0).Select(m => (m, m.Weight)));
 
-    protected override void PreStart()
+    protected override void PreStart() => Listen(retryAfterWarmUp: true);
+
+    /// <summary>
+    /// Binds the listening socket and starts the accept loop; reports <see cref="Bound"/> or <see cref="BindFailed"/> to
+    /// the parent. A port in use while the warm-up runs is tried once more when it has ended: its loopback sockets hold
+    /// ephemeral ports meanwhile, and a VIP port in that range may be one of them for a moment.
+    /// </summary>
+    private void Listen(bool retryAfterWarmUp)
     {
+        var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
             socket.Bind(_endpoint);
             socket.Listen(_settings.Backlog);
-            _listener = socket;
-            Context.Parent.Tell(new Bound(_key));
-            _log.Info("Dispatcher {0}: listening on {1} ({2})", _key, _endpoint, _runtime.Plan.Kind);
         }
         catch (SocketException e)
         {
+            socket.Dispose();
+            if (retryAfterWarmUp && e.SocketErrorCode == SocketError.AddressAlreadyInUse && !_warm.IsCompleted)
+            {
+                _log.Info("Dispatcher {0}: {1} is in use; trying again when the data path's warm-up has ended", _key, _endpoint);
+                var retry = Self;
+                _warm.ContinueWith(_ => retry.Tell(RetryListen.Instance), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                return;
+            }
             var reason = $"cannot listen on {_endpoint}: {e.Message}";
             _log.Error("Dispatcher {0}: {1}", _key, reason);
             Context.Parent.Tell(new BindFailed(_key, reason));
             return;
         }
+        _listener = socket;
+        Context.Parent.Tell(new Bound(_key));
+        _log.Info("Dispatcher {0}: listening on {1} ({2}){3}", _key, _endpoint, _runtime.Plan.Kind,
+            _warm.IsCompleted ? "" : "; accepting once the data path's warm-up has run");
         var self = Self;
         var listener = _listener;
         var token = _stop.Token;

@@ -99,11 +99,12 @@ public sealed class NodeRuntimeActor : ReceiveActor
         // The agents are this actor's children and its dictionary is touched on its own thread only.
         Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
+        // Serving and ready once the listeners accept: bound, and the data path's warm-up over (DispatcherActor waits for it).
         Receive<NodeControlProtocol.GetServing>(_ => Sender.Tell(new NodeControlProtocol.Serving(_revision,
-            _accepting && _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0)));
+            _accepting && _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted)));
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
-            _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0,
+            _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted,
             _bindProblems.Concat(_buildProblems).Select(p => $"{p.Key}: {p.Value}").ToList(),
             _binding.ToList())));
         Receive<DispatcherActor.BindFailed>(f =>

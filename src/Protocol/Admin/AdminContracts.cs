@@ -207,8 +207,11 @@ public sealed record ConnectionsResponse(IReadOnlyList<NodeConnectionRows> Nodes
     /// <summary>Rows a node sends at most when the request names no limit.</summary>
     public const int DefaultRows = 1_000;
 
-    /// <summary>The largest limit a request may name: rows a node sends at most.</summary>
-    public const int MostRows = 100_000;
+    /// <summary>
+    /// The largest limit a request may name: rows a node sends at most. About 2.5 MB of rows in some forty parts per node,
+    /// which share the remoting connection with the cluster's heartbeats; past it, filters narrow the list.
+    /// </summary>
+    public const int MostRows = 10_000;
 
     /// <summary>The limit the rows were cut at, per node (<see cref="DefaultRows"/> from a node that did not say).</summary>
     public int Limit { get; init; } = DefaultRows;
@@ -216,6 +219,15 @@ public sealed record ConnectionsResponse(IReadOnlyList<NodeConnectionRows> Nodes
     /// <summary>Null when <paramref name="limit"/> is a limit a request may name, else why not.</summary>
     public static string? LimitError(int limit) =>
         limit is >= 1 and <= MostRows ? null : string.Create(CultureInfo.InvariantCulture, $"limit must be from 1 to {MostRows:N0} connections per node, not {limit}");
+
+    /// <summary>The limit a request's text names (null: the default), or why it names none.</summary>
+    public static (int Limit, string? Error) ParseLimit(string? text)
+    {
+        if (text is null) return (DefaultRows, null);
+        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var limit))
+            return (0, $"limit takes a number of connections per node, not '{text}'");
+        return (limit, LimitError(limit));
+    }
 }
 
 /// <summary>JSON settings both sides use; enums travel as their names so the wire is readable.</summary>

@@ -31,8 +31,9 @@ public sealed record WarmUpReport(int Connections, int Requests, int Failed, Tim
 }
 
 /// <summary>
-/// Runs a bounded load through a private copy of the data path before the node opens its listeners, so that its first
-/// clients (the first seconds after a start or a rolling restart) meet compiled code instead of paying for the JIT.
+/// Runs a bounded load through a private copy of the data path before the node's listeners accept (beside the cluster's
+/// start on two cores or more, before it on one: NodeHost), so that its first clients (the first seconds after a start
+/// or a rolling restart) meet compiled code instead of paying for the JIT.
 /// </summary>
 /// <remarks>
 /// <para>
