@@ -432,7 +432,7 @@ public static class SslCtl
             case "show" when command == "show running-config":
                 return await Print(await SendAsync<RunningConfigResponse>(http, HttpMethod.Get, AdminPaths.RunningConfig, null), rc => rc.Text);
             case "show" when command == "show ssl flows":
-                return await Print(await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null), flows => Views.Flows(flows.Modules, terminal));
+                return await Print(await SendAsync<FlowsResponse>(http, HttpMethod.Get, AdminPaths.SslFlows, null), flows => Views.Flows(flows.Modules, terminal, flows.Rules));
             case "show" when command == "show ssl files":
                 return await Print(await SendAsync<FilesResponse>(http, HttpMethod.Get, AdminPaths.Files, null), files => Views.Files(files, terminal));
             case "show" when w.Count >= 2 && w[1].Equals("connections", StringComparison.OrdinalIgnoreCase):

@@ -14,7 +14,7 @@ internal static class Views
     private static string N(long n) => n.ToString(CultureInfo.InvariantCulture);
 
     /// <summary><c>show ssl flows</c>: the reference's table per module, slot order first.</summary>
-    public static string Flows(IEnumerable<ModuleFlows> modules, bool terminal)
+    public static string Flows(IEnumerable<ModuleFlows> modules, bool terminal, IEnumerable<ModuleFlows>? rules = null)
     {
         ArgumentNullException.ThrowIfNull(modules);
         var o = new StringBuilder();
@@ -29,7 +29,18 @@ internal static class Views
             o.Append(Tables.Render(columns, rows, terminal, title)).Append('\n');
         }
 
-        return o.Length == 0 ? "No SSL modules are configured.\n" : o.ToString();
+        var noModules = o.Length == 0;
+        // After the reference's tables, so that they stay as it prints them: the clear-text rules' flows, summed alike.
+        Column[] ruleColumns = [new("Virtual"), new("Port", true), new("Open Flows", true), new("Accepted", true), new("From Clients", true), new("To Clients", true)];
+        foreach (var r in (rules ?? []).OrderBy(r => r.Module, StringComparer.Ordinal))
+        {
+            var rows = r.Rows.OrderBy(x => x.Virtual, StringComparer.Ordinal).ThenBy(x => x.Port)
+                .Select(x => new[] { x.Virtual, N(x.Port), N(x.TcpProxyFlows), N(x.Accepted), Tables.Bytes(x.BytesFromClients), Tables.Bytes(x.BytesToClients) });
+            o.Append(Tables.Render(ruleColumns, rows, terminal, $"Clear-text Flows for content rule {r.Module}")).Append('\n');
+        }
+
+        return o.Length == 0 ? "No SSL modules are configured.\n"
+            : noModules ? "No SSL modules are configured.\n\n" + o : o.ToString();
     }
 
     /// <summary><c>show ssl sessions</c>: one node's session cache and ticket keys (names and times, never a secret).</summary>

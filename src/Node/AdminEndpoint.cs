@@ -137,7 +137,14 @@ internal static class AdminEndpoint
         // Task<IResult> written out: a lambda of HttpContext alone returning a plain Task would be taken for a
         // RequestDelegate, and its result dropped.
         app.MapGet(AdminPaths.SslFlows, async Task<IResult> (HttpContext http) =>
-            Results.Json(new FlowsResponse([.. (await FlowsAsync(h)).Where(m => Principal(http).Sees(m.Module))]), AdminJson.Options));
+        {
+            var modules = await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout);
+            var principal = Principal(http);
+            return Results.Json(new FlowsResponse([.. (await FlowsAsync(h, modules)).Where(m => principal.Sees(m.Module))])
+            {
+                Rules = principal.Context is null ? await FlowsAsync(h, modules.Rules.Select(r => (r, (int?)null))) : [],
+            }, AdminJson.Options);
+        });
         app.MapGet(AdminPaths.Files, async () =>
         {
             var (copy, _) = await ConfigReads.CurrentAsync(h);
@@ -402,10 +409,16 @@ internal static class AdminEndpoint
         http.Items[PrincipalKey] as AdminPrincipal ?? throw new InvalidOperationException("a /v1 request reached its handler without an authenticated principal");
 
     /// <summary>Every module of the configuration with its counters summed over the cluster.</summary>
-    public static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h)
+    public static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h) =>
+        await FlowsAsync(h, await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout));
+
+    private static Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, NodeRuntimeActor.CurrentModules modules) =>
+        FlowsAsync(h, modules.Modules);
+
+    /// <summary>The counters of each module (or clear-text rule, as <c>owner/rule</c>) summed over the cluster by its entity.</summary>
+    private static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, IEnumerable<(string Name, int? Slot)> modules)
     {
-        var modules = await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout);
-        var asks = modules.Modules.Select(async m =>
+        var asks = modules.Select(async m =>
         {
             var flows = await h.ModuleRegion.Ask<ModuleProtocol.CurrentModuleFlows>(new ModuleProtocol.GetModuleFlows(m.Name), AskTimeout);
             return new ModuleFlows(m.Name, m.Slot, flows.Rows) { Nodes = flows.Nodes };

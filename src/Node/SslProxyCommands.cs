@@ -146,8 +146,10 @@ internal static class SslProxyCommands
 
         // The modules' entities first: they hold each node's last report, and a crashed member's totals wait there for the
         // node that inherits them. Then every node, heirs included, so that totals an heir took meanwhile are cleared too.
-        var modules = module is not null ? [module]
-            : (await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, NodeTimeout)).Modules.Select(m => m.Name).Where(principal.Sees).ToList();
+        var current = module is null ? await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, NodeTimeout) : null;
+        // With neither a service nor a context named, the clear-text rules' totals too, as on every node.
+        var modules = current is null ? [module!]
+            : current.Modules.Select(m => m.Name).Where(principal.Sees).Concat(principal.Context is null ? current.Rules : []).ToList();
         var entities = await Task.WhenAll(modules.Select(async name =>
         {
             try

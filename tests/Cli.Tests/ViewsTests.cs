@@ -39,6 +39,27 @@ public sealed class ViewsTests
     }
 
     [Fact]
+    public void Flows_ClearTextRules_TheirTablesComeAfterTheModulesUntouched()
+    {
+        ModuleFlows[] modules = [new("ssl2", 2, [new FlowRow("10.10.20.111", 85, 2, 2, 0)])];
+        var alone = Views.Flows(modules, terminal: false);
+
+        var text = Views.Flows(modules, terminal: false,
+            [new ModuleFlows("o/plain", null, [new FlowRow("10.10.20.111", 80, 3, 0, 0, Accepted: 1_200, BytesFromClients: 2048, BytesToClients: 5 * 1024 * 1024)])]);
+
+        Assert.StartsWith(alone, text, StringComparison.Ordinal);
+        var lines = text[alone.Length..].Split('\n');
+        Assert.Equal("Clear-text Flows for content rule o/plain", lines[0]);
+        Assert.Matches(@"^Virtual\s+Port\s+Open Flows\s+Accepted\s+From Clients\s+To Clients$", lines[2]);
+        Assert.Matches(@"^10\.10\.20\.111\s+80\s+3\s+1200\s+2\.0 KiB\s+5\.0 MiB$", lines[3]);
+    }
+
+    [Fact]
+    public void Flows_OnlyClearTextRules_SaysNoModuleThenTheirTables() =>
+        Assert.StartsWith("No SSL modules are configured.\n\nClear-text Flows for content rule o/plain\n",
+            Views.Flows([], terminal: false, [new ModuleFlows("o/plain", null, [new FlowRow("v", 80, 0, 0, 0)])]), StringComparison.Ordinal);
+
+    [Fact]
     public void Flows_NoModule_SaysSo() =>
         Assert.Equal("No SSL modules are configured.\n", Views.Flows([], terminal: false));
 

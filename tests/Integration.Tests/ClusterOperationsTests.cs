@@ -278,6 +278,59 @@ public sealed partial class ClusterOperationsTests(ITestOutputHelper output)
         Assert.Equal(1, heirs);
     }
 
+    [Fact]
+    public async Task ClearTextRule_FlowsOnTwoNodesThenOneDrains_ShowSslFlowsSumsThemAndKeepsTheDrainedNodesTotals()
+    {
+        // The actor system's information lines too: the drain's hand-over says how many rows went where.
+        await using var cluster = await LocalCluster.StartAsync(3, null, "--set", "sslcluster.node.log.akka-level=INFO");
+        var plain = NodeProcess.FreePort();
+        await cluster.ConfigureVipAsync($$"""
+
+            service web
+              ip address 127.0.0.9
+              port {{cluster.BackendPort}}
+              active
+            owner o
+              content plain
+                vip address 127.0.0.1
+                port {{plain}}
+                add service web
+                active
+            """);
+        for (var i = 0; i < 5; i++) await CurlOkAsync(new Uri($"http://127.0.0.2:{plain}/"));
+        for (var i = 0; i < 7; i++) await CurlOkAsync(new Uri($"http://127.0.0.3:{plain}/"));
+        var first = cluster.Nodes[0]!;
+        // Node 1 served none of them: what it shows comes from the rule's entity, summed over the reports of nodes 2 and 3.
+        await UntilAsync(async () => await RuleAcceptedAsync(first) == 12, TimeSpan.FromSeconds(30));
+        var shown = await first.CtlAsync("show", "ssl", "flows");
+        Ok(shown);
+        var text = shown.Stdout;
+        Assert.Contains("Clear-text Flows for content rule o/plain", text, StringComparison.Ordinal);
+        Assert.Contains("SSL Acceleration Flows for module m", text, StringComparison.Ordinal);
+
+        Ok(await cluster.Nodes[2]!.CtlAsync("node", "drain"));
+        Assert.Equal(0, await WaitForExitAsync(cluster.Nodes[2]!, TimeSpan.FromSeconds(60)));
+        // Node 3 served the rule alone, no TLS flow: its one row is the rule's, and it went to another member.
+        var drainedLog = cluster.Nodes[2]!.Output;
+        Assert.True(drainedLog.Contains("drain: handed the totals of 1 row(s) of modules and clear-text rules to ", StringComparison.Ordinal), drainedLog);
+        await cluster.WaitForMembersAsync(first, 2, TimeSpan.FromSeconds(30));
+        // Past the 10 s after which node 3's last report stops counting as live: its totals are node 1's or 2's now.
+        var lowest = long.MaxValue;
+        for (var clock = Stopwatch.StartNew(); clock.Elapsed < TimeSpan.FromSeconds(15); await Task.Delay(500))
+            lowest = Math.Min(lowest, await RuleAcceptedAsync(first));
+
+        Assert.Equal(12, lowest);
+        Assert.Equal(12, await RuleAcceptedAsync(first));
+
+        static async Task<long> RuleAcceptedAsync(NodeProcess node)
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(await node.AdminGetAsync(SslCluster.Protocol.Admin.AdminPaths.SslFlows));
+            return doc.RootElement.GetProperty("rules").EnumerateArray()
+                .Where(r => r.GetProperty("module").GetString() == "o/plain")
+                .SelectMany(r => r.GetProperty("rows").EnumerateArray()).Sum(r => r.GetProperty("accepted").GetInt64());
+        }
+    }
+
     private static async Task CurlOkAsync(Uri url)
     {
         var r = await Run.ProcessAsync("curl", ["-sSk", "--max-time", "10", url.ToString()], null, TimeSpan.FromSeconds(20));

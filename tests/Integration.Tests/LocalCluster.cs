@@ -54,7 +54,7 @@ public sealed class LocalCluster : IAsyncDisposable
     public IEnumerable<NodeProcess> Running => Nodes.OfType<NodeProcess>().Where(n => !n.HasExited);
 
     /// <param name="backendIdleTimeout">How long the back end keeps a connection that sends no request (30 s by default).</param>
-    public static async Task<LocalCluster> StartAsync(int nodes, TimeSpan? backendIdleTimeout = null)
+    public static async Task<LocalCluster> StartAsync(int nodes, TimeSpan? backendIdleTimeout = null, params string[] extraArgs)
     {
         var backend = new DemoHttpServer(new DemoHttpServerOptions
         {
@@ -67,7 +67,7 @@ public sealed class LocalCluster : IAsyncDisposable
         try
         {
             // Together, as a deployment starts them: bootstrap forms the cluster once every contact point answers.
-            for (var i = 1; i <= nodes; i++) cluster.LaunchNode(i);
+            for (var i = 1; i <= nodes; i++) cluster.LaunchNode(i, extraArgs);
             foreach (var node in cluster.Nodes) await node!.WaitReadyAsync(TimeSpan.FromSeconds(90));
             await cluster.WaitForMembersAsync(cluster.Nodes[0]!, nodes, TimeSpan.FromSeconds(60));
         }

@@ -45,11 +45,14 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
     private DateTimeOffset? _drainDeadline;
 
     /// <param name="name">The module's name, or the rule's <c>owner/rule</c>.</param>
-    /// <param name="moduleRegion">Where a module's counters are reported; null for a clear-text rule.</param>
+    /// <param name="moduleRegion">
+    /// Where the counters are reported: a module's to its entity, a clear-text rule's to an entity of the same kind under
+    /// the rule's <c>owner/rule</c>, so that both are summed over the cluster and kept when a node leaves or dies.
+    /// </param>
     public FlowAgentActor(string name, bool isModule, string node, IActorRef? moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time)
     {
         _reportInterval = reportInterval;
-        _reports = isModule && moduleRegion is not null;
+        _reports = moduleRegion is not null;
         Receive<StartConnection>(s =>
         {
             var plan = s.Runtime.Plan;
@@ -82,6 +85,8 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         Receive<Report>(_ =>
         {
             var (rows, retired) = flows.ReportOf(name);
+            // A rule that counted nothing here reports nothing: an SSLM client service's relays count under its module.
+            if (!isModule && rows.Count == 0) return;
             moduleRegion!.Tell(new ModuleProtocol.ReportFlows(name, node, [.. rows], uid, retired.Count > 0 ? retired : null));
         });
     }
@@ -102,8 +107,9 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
     public static Props ForModule(string module, string node, IActorRef moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
         Akka.Actor.Props.Create(() => new FlowAgentActor(module, true, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
 
-    public static Props ForRule(string rule, FlowRegistry flows, TimeProvider time) =>
-        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, "", null, TimeSpan.Zero, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
+    /// <param name="moduleRegion">Where the rule's counters are reported (null: nowhere, outside a cluster's node).</param>
+    public static Props ForRule(string rule, string node, IActorRef? moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time) =>
+        Akka.Actor.Props.Create(() => new FlowAgentActor(rule, false, node, moduleRegion, reportInterval, flows, time)).WithDispatcher(InlineExecutor.Dispatcher);
 }
 
 /// <summary>

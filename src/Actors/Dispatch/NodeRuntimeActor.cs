@@ -33,7 +33,11 @@ public sealed class NodeRuntimeActor : ReceiveActor
         public static GetModules Instance { get; } = new();
     }
 
-    public sealed record CurrentModules(long Revision, IReadOnlyList<(string Name, int? Slot)> Modules);
+    public sealed record CurrentModules(long Revision, IReadOnlyList<(string Name, int? Slot)> Modules)
+    {
+        /// <summary>The clear-text content rules in force, as <c>owner/rule</c>.</summary>
+        public IReadOnlyList<string> Rules { get; init; } = [];
+    }
 
     /// <summary>Query: is every listener of the current revision bound?</summary>
     public sealed record GetReadiness
@@ -98,7 +102,12 @@ public sealed class NodeRuntimeActor : ReceiveActor
         });
         // The agents are this actor's children and its dictionary is touched on its own thread only.
         Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
-        Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())));
+        Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())
+        {
+            // The clear-text rules this node listens for; an SSLM client service's relay counts under its module.
+            Rules = [.. _listeners.Values.Select(l => l.Runtime.Plan).Where(p => p.Kind == ListenerKind.TcpRelay && p.RelayModule is null)
+                .Select(p => p.Owner + "/" + p.Rule).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
+        }));
         // Serving and ready once the listeners accept: bound, and the data path's warm-up over (DispatcherActor waits for it).
         Receive<NodeControlProtocol.GetServing>(_ => Sender.Tell(new NodeControlProtocol.Serving(_revision,
             _accepting && _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted)));
@@ -284,7 +293,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
         var name = key[(colon + 1)..];
         var props = key.StartsWith("module:", StringComparison.Ordinal)
             ? FlowAgentActor.ForModule(name, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System)
-            : FlowAgentActor.ForRule(name, _dataPlane.Flows, TimeProvider.System);
+            : FlowAgentActor.ForRule(name, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System);
         agent = Context.ActorOf(props, Uri.EscapeDataString(key.Replace(':', '-')));
         _agents[key] = agent;
         if (_drainDeadline is { } deadline) agent.Tell(new FlowAgentActor.DrainConnections(deadline));

@@ -195,17 +195,17 @@ public sealed class NodeStatsActor : ReceiveActor
                     await target.Ask<NodeStatsProtocol.FlowsInherited>(new NodeStatsProtocol.InheritFlows(self.Address.ToString(), self.Uid, part), left);
                     sent += part.Count;
                 }
-                system.Log.Info("drain: handed the totals of {0} module row(s) to {1}", sent, heir);
+                system.Log.Info("drain: handed the totals of {0} row(s) of modules and clear-text rules to {1}", sent, heir);
                 return;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                system.Log.Warning("drain: {0} of {1} module row(s) handed to {2} before it failed ({3})", sent, rows.Count, heir, e.Message);
+                system.Log.Warning("drain: {0} of {1} row(s) of modules and clear-text rules handed to {2} before it failed ({3})", sent, rows.Count, heir, e.Message);
                 // Rows a member took stay with it; a refusal comes before any (that member is leaving): ask the next.
                 if (sent > 0 || DateTimeOffset.UtcNow >= deadline) return;
             }
         }
-        system.Log.Warning("drain: this node's module totals leave with it (no other member took them)");
+        system.Log.Warning("drain: this node's module and clear-text rule totals leave with it (no other member took them)");
     }
 
     /// <summary>

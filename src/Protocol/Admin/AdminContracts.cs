@@ -43,7 +43,14 @@ public sealed record ConfigureResponse(bool Applied, long Revision, IReadOnlyLis
 
 public sealed record RunningConfigResponse(long Revision, string Text);
 
-public sealed record FlowsResponse(IReadOnlyList<ModuleFlows> Modules);
+public sealed record FlowsResponse(IReadOnlyList<ModuleFlows> Modules)
+{
+    /// <summary>
+    /// The clear-text content rules' flows summed over the cluster, each as <c>owner/rule</c> in <see cref="ModuleFlows.Module"/>
+    /// (open flows in <see cref="FlowRow.TcpProxyFlows"/>); none for a token of one SSLM context.
+    /// </summary>
+    public IReadOnlyList<ModuleFlows> Rules { get; init; } = [];
+}
 
 /// <summary><c>show service|keepalive|content|ssl-proxy-list [NAME]</c>: the object kind and an optional name.</summary>
 public sealed record ShowRequest(string What, string? Name);

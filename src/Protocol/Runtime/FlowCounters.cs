@@ -434,13 +434,16 @@ public sealed class FlowRegistry
     }
 
     /// <summary>
-    /// What this node hands over when it leaves, once its connections have ended: every module row's totals, its own
-    /// and those it inherited. From then on it reports no rows, so that the cluster does not count them twice.
+    /// What this node hands over when it leaves, once its connections have ended: the totals of every module's and every
+    /// clear-text rule's rows (a rule under its <c>owner/rule</c>), its own and those it inherited. From then on it reports
+    /// no rows, so that the cluster does not count them twice.
     /// </summary>
     public IReadOnlyList<(string Module, FlowRow Row)> HandOver()
     {
         _handedOver = true;
-        return [.. _rows.Select(r => (r.Key.Module, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())), .. _inherited.Select(r => (r.Key.Module, r.Value))];
+        return [.. _rows.Select(r => (r.Key.Module, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())),
+            .. _relays.Select(r => (r.Key.Rule, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())),
+            .. _inherited.Select(r => (r.Key.Module, r.Value))];
     }
 
     public FlowCounters For(string module, string vip, int port) => _rows.GetOrAdd((module, vip, port), _ => new FlowCounters());
@@ -480,9 +483,13 @@ public sealed class FlowRegistry
         return cleared;
     }
 
-    /// <summary>The rows this node reports for <paramref name="module"/>: its own, then those it inherited.</summary>
+    /// <summary>
+    /// The rows this node reports for <paramref name="module"/> (a module, or a clear-text rule's <c>owner/rule</c>): its
+    /// own, then those it inherited.
+    /// </summary>
     public IReadOnlyList<FlowRow> RowsOf(string module) => _handedOver ? [] :
         [.. _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
+            .. _relays.Where(r => r.Key.Rule == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
             .. _inherited.Where(r => r.Key.Module == module).Select(r => r.Value)];
 
     /// <summary>Every module row on this node, with its live counters (for this node's metrics).</summary>

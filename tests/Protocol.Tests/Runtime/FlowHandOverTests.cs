@@ -48,6 +48,30 @@ public sealed class FlowHandOverTests
     }
 
     [Fact]
+    public void HandOver_ClearTextRuleRows_GoUnderTheRuleAndTheHeirReportsThemForIt()
+    {
+        var leaver = new FlowRegistry();
+        var rule = leaver.ForRule("o/plain", "127.0.0.1", 80);
+        for (var i = 0; i < 6; i++)
+        {
+            rule.Accept();
+            rule.Closed(handshakeDone: false, 50, 700);
+        }
+        rule.Accept(); // one still open
+        Assert.Equal(7, Assert.Single(leaver.RowsOf("o/plain")).Accepted);
+        var heir = Busy("m", 1);
+
+        foreach (var (module, row) in leaver.HandOver()) heir.Inherit(module, row);
+
+        Assert.Empty(leaver.RowsOf("o/plain"));
+        var inherited = Assert.Single(heir.RowsOf("o/plain"));
+        Assert.Equal((7L, 300L, 4_200L, 0L), (inherited.Accepted, inherited.BytesFromClients, inherited.BytesToClients, inherited.TcpProxyFlows));
+        Assert.Equal(2, heir.RowsOf("m").Single().Accepted);
+        // The heir's metrics list its own rules only.
+        Assert.Empty(heir.RuleRows());
+    }
+
+    [Fact]
     public void Inherit_TwoLeaversOfOneRow_AddsThemInOneRow()
     {
         var heir = new FlowRegistry();
