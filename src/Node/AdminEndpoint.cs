@@ -142,7 +142,7 @@ internal static class AdminEndpoint
             var principal = Principal(http);
             return Results.Json(new FlowsResponse([.. (await FlowsAsync(h, modules)).Where(m => principal.Sees(m.Module))])
             {
-                Rules = principal.Context is null ? await FlowsAsync(h, modules.Rules.Select(r => (r, (int?)null))) : [],
+                Rules = principal.Context is null ? await FlowsAsync(h, modules.Rules.Select(r => (r, (int?)null)), FlowRegistry.RuleKey) : [],
             }, AdminJson.Options);
         });
         app.MapGet(AdminPaths.Files, async () =>
@@ -415,12 +415,15 @@ internal static class AdminEndpoint
     private static Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, NodeRuntimeActor.CurrentModules modules) =>
         FlowsAsync(h, modules.Modules);
 
-    /// <summary>The counters of each module (or clear-text rule, as <c>owner/rule</c>) summed over the cluster by its entity.</summary>
-    private static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, IEnumerable<(string Name, int? Slot)> modules)
+    /// <summary>
+    /// The counters of each module (or clear-text rule, as <c>owner/rule</c>, whose entity is <paramref name="entityOf"/>
+    /// its name) summed over the cluster by its entity.
+    /// </summary>
+    private static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, IEnumerable<(string Name, int? Slot)> modules, Func<string, string>? entityOf = null)
     {
         var asks = modules.Select(async m =>
         {
-            var flows = await h.ModuleRegion.Ask<ModuleProtocol.CurrentModuleFlows>(new ModuleProtocol.GetModuleFlows(m.Name), AskTimeout);
+            var flows = await h.ModuleRegion.Ask<ModuleProtocol.CurrentModuleFlows>(new ModuleProtocol.GetModuleFlows(entityOf?.Invoke(m.Name) ?? m.Name), AskTimeout);
             return new ModuleFlows(m.Name, m.Slot, flows.Rows) { Nodes = flows.Nodes };
         });
         return await Task.WhenAll(asks);

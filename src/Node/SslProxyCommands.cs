@@ -149,7 +149,7 @@ internal static class SslProxyCommands
         var current = module is null ? await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, NodeTimeout) : null;
         // With neither a service nor a context named, the clear-text rules' totals too, as on every node.
         var modules = current is null ? [module!]
-            : current.Modules.Select(m => m.Name).Where(principal.Sees).Concat(principal.Context is null ? current.Rules : []).ToList();
+            : current.Modules.Select(m => m.Name).Where(principal.Sees).Concat(principal.Context is null ? current.Rules.Select(FlowRegistry.RuleKey) : []).ToList();
         var entities = await Task.WhenAll(modules.Select(async name =>
         {
             try
@@ -169,7 +169,7 @@ internal static class SslProxyCommands
         o.Append(CultureInfo.InvariantCulture, $"cleared {(category is null ? "all" : category)} counters{of} on {answers.Count} node(s); the open-connection gauges are running counts and stay\n");
         foreach (var node in silent) o.Append("%% node ").Append(node).Append(" did not answer: its counters were not cleared\n");
         var unanswered = entities.OfType<string>().ToList();
-        foreach (var name in unanswered) o.Append("%% module ").Append(name).Append(" did not answer: the last reports it holds were not cleared\n");
+        foreach (var name in unanswered) o.Append("%% ").Append(FlowRegistry.Describe(name)).Append(" did not answer: the last reports it holds were not cleared\n");
         return silent.Count == 0 && unanswered.Count == 0 ? Found(o.ToString()) : new ShowResponse(false, o.ToString());
     }
 

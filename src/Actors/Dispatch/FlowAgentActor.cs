@@ -47,7 +47,8 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
     /// <param name="name">The module's name, or the rule's <c>owner/rule</c>.</param>
     /// <param name="moduleRegion">
     /// Where the counters are reported: a module's to its entity, a clear-text rule's to an entity of the same kind under
-    /// the rule's <c>owner/rule</c>, so that both are summed over the cluster and kept when a node leaves or dies.
+    /// <see cref="FlowRegistry.RuleKey"/>, so that both are summed over the cluster and kept when a node leaves or dies;
+    /// null: not reported (an SSLM client service's rule, whose relays count under its module).
     /// </param>
     public FlowAgentActor(string name, bool isModule, string node, IActorRef? moduleRegion, TimeSpan reportInterval, FlowRegistry flows, TimeProvider time)
     {
@@ -82,12 +83,12 @@ public sealed class FlowAgentActor : ReceiveActor, IWithTimers
         // The rows include the backend-server rows that re-encrypted and initiated flows count under this module.
         // The incarnation tells this node's reports from those of an earlier run at the same address (0 outside a cluster).
         var uid = ((ExtendedActorSystem)Context.System).Provider is Akka.Cluster.IClusterActorRefProvider ? Akka.Cluster.Cluster.Get(Context.System).SelfUniqueAddress.Uid : 0;
+        // Every report, an empty one too, as a module's: it is what lets the entity give a dead member's totals to a live node.
+        var key = isModule ? name : FlowRegistry.RuleKey(name);
         Receive<Report>(_ =>
         {
-            var (rows, retired) = flows.ReportOf(name);
-            // A rule that counted nothing here reports nothing: an SSLM client service's relays count under its module.
-            if (!isModule && rows.Count == 0) return;
-            moduleRegion!.Tell(new ModuleProtocol.ReportFlows(name, node, [.. rows], uid, retired.Count > 0 ? retired : null));
+            var (rows, retired) = flows.ReportOf(key);
+            moduleRegion!.Tell(new ModuleProtocol.ReportFlows(key, node, [.. rows], uid, retired.Count > 0 ? retired : null));
         });
     }
 

@@ -104,8 +104,9 @@ public sealed class NodeRuntimeActor : ReceiveActor
         Receive<Route>(r => AgentFor(r.Agent).Tell(r.Connection));
         Receive<GetModules>(_ => Sender.Tell(new CurrentModules(_revision, _config.SslModules.Select(m => (m.Name, m.Slot)).ToList())
         {
-            // The clear-text rules this node listens for; an SSLM client service's relay counts under its module.
-            Rules = [.. _listeners.Values.Select(l => l.Runtime.Plan).Where(p => p.Kind == ListenerKind.TcpRelay && p.RelayModule is null)
+            // The clear-text rules in force (the plan is every node's, whether or not this one could build each listener);
+            // an SSLM client service's relay counts under its module.
+            Rules = [.. _plan.Listeners.Where(p => p.Kind == ListenerKind.TcpRelay && p.RelayModule is null)
                 .Select(p => p.Owner + "/" + p.Rule).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
         }));
         // Serving and ready once the listeners accept: bound, and the data path's warm-up over (DispatcherActor waits for it).
@@ -221,7 +222,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
         foreach (var listener in plan.Listeners)
         {
             foreach (var module in listener.Modules) EnsureAgent(ModuleAgent(module.Name));
-            if (listener.Kind == ListenerKind.TcpRelay) EnsureAgent(RuleAgent(listener));
+            if (listener.Kind == ListenerKind.TcpRelay) EnsureAgent(RuleAgent(listener), reports: listener.RelayModule is null);
             if (_listeners.ContainsKey(listener.Key) && previousFiles is not null && previous.TryGetValue(listener.Key, out var before)
                 && !_buildProblems.ContainsKey(listener.Key)
                 && plan.SameRuntime(listener, files.DigestOf, previousPlan, before, previousFiles.DigestOf)
@@ -286,14 +287,15 @@ public sealed class NodeRuntimeActor : ReceiveActor
     /// The agent of a module or clear-text rule, made on first use and kept for the node's life: its connections
     /// (and their counters) outlive any revision that removes the module or the rule.
     /// </summary>
-    private IActorRef EnsureAgent(string key)
+    /// <param name="reports">For a rule: whether its counters are its own to report (not an SSLM client service's).</param>
+    private IActorRef EnsureAgent(string key, bool reports = true)
     {
         if (_agents.TryGetValue(key, out var agent)) return agent;
         var colon = key.IndexOf(':', StringComparison.Ordinal);
         var name = key[(colon + 1)..];
         var props = key.StartsWith("module:", StringComparison.Ordinal)
             ? FlowAgentActor.ForModule(name, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System)
-            : FlowAgentActor.ForRule(name, _nodeName, _moduleRegion, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System);
+            : FlowAgentActor.ForRule(name, _nodeName, reports ? _moduleRegion : null, _settings.FlowReportInterval, _dataPlane.Flows, TimeProvider.System);
         agent = Context.ActorOf(props, Uri.EscapeDataString(key.Replace(':', '-')));
         _agents[key] = agent;
         if (_drainDeadline is { } deadline) agent.Tell(new FlowAgentActor.DrainConnections(deadline));

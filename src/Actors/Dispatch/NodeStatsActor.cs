@@ -135,8 +135,7 @@ public sealed class NodeStatsActor : ReceiveActor
         Receive<NodeStatsProtocol.InheritFlows>(inherit =>
         {
             if (RefusedWhileLeaving("is leaving too")) return;
-            foreach (var row in inherit.Rows) flows.Inherit(row.Module, row.Row);
-            flows.RecordRetired(inherit.From, inherit.FromUid);
+            flows.InheritFrom(inherit.From, inherit.FromUid, inherit.Rows.Select(row => (row.Module, row.Row)));
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, inherit.Rows.Count));
         });
         Receive<NodeStatsProtocol.AdoptFlows>(adopt =>
@@ -153,8 +152,8 @@ public sealed class NodeStatsActor : ReceiveActor
             flows.Adopt(adopt.Module, adopt.Rows, adopt.From, adopt.FromUid, adopt.Last);
             if (adopt.Last)
             {
-                Context.GetLogger().Info("flows: this node now counts the totals of module {0} that {1} (incarnation {2}) reported last; it was downed without handing them over",
-                    adopt.Module, adopt.From, adopt.FromUid);
+                Context.GetLogger().Info("flows: this node now counts the totals of {0} that {1} (incarnation {2}) reported last; it was downed without handing them over",
+                    FlowRegistry.Describe(adopt.Module), adopt.From, adopt.FromUid);
             }
 
             Sender.Tell(new NodeStatsProtocol.FlowsInherited(node, adopt.Rows.Count));

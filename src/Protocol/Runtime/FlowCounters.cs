@@ -362,6 +362,22 @@ public sealed class FlowRegistry
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Rule, string Vip, int Port), FlowCounters> _relays = new();
 
+    /// <summary>What a clear-text rule's rows are reported, handed over and inherited under: no configured name has '|'.</summary>
+    private const string RulePrefix = "rule|";
+
+    /// <summary>
+    /// The key a clear-text rule's counters are reported under (its entity's id) for its <c>owner/rule</c>: never a
+    /// module's name, since configured names hold no '|' (a service may be called <c>o/plain</c>).
+    /// </summary>
+    public static string RuleKey(string rule) => RulePrefix + rule;
+
+    /// <summary>A report key as a person reads it: <c>module NAME</c> or <c>content rule OWNER/RULE</c>.</summary>
+    public static string Describe(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return key.StartsWith(RulePrefix, StringComparison.Ordinal) ? "content rule " + key[RulePrefix.Length..] : "module " + key;
+    }
+
     /// <summary>Totals that nodes which left handed to this one (<see cref="Inherit"/>), by module row.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Module, string Vip, int Port, bool ServerLeg, bool Initiation), FlowRow> _inherited = new();
 
@@ -375,6 +391,20 @@ public sealed class FlowRegistry
         ArgumentNullException.ThrowIfNull(row);
         var retired = row.Retired();
         _inherited.AddOrUpdate((module, row.Virtual, row.Port, row.ServerLeg, row.Initiation), retired, (_, held) => held.Plus(retired));
+    }
+
+    /// <summary>
+    /// Takes a draining member's hand-over (<paramref name="rows"/>, one part of them) and names it retired, together: a
+    /// report read meanwhile never has its rows without naming it, which would count them twice for a report interval.
+    /// </summary>
+    public void InheritFrom(string node, long uid, IEnumerable<(string Module, FlowRow Row)> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        lock (_adoption)
+        {
+            foreach (var (module, row) in rows) Inherit(module, row);
+            RecordRetired(node, uid);
+        }
     }
 
     private volatile bool _handedOver;
@@ -442,7 +472,7 @@ public sealed class FlowRegistry
     {
         _handedOver = true;
         return [.. _rows.Select(r => (r.Key.Module, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())),
-            .. _relays.Select(r => (r.Key.Rule, r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())),
+            .. _relays.Select(r => (RuleKey(r.Key.Rule), r.Value.Snapshot(r.Key.Vip, r.Key.Port).Retired())),
             .. _inherited.Select(r => (r.Key.Module, r.Value))];
     }
 
@@ -484,13 +514,18 @@ public sealed class FlowRegistry
     }
 
     /// <summary>
-    /// The rows this node reports for <paramref name="module"/> (a module, or a clear-text rule's <c>owner/rule</c>): its
-    /// own, then those it inherited.
+    /// The rows this node reports for <paramref name="module"/> (a module's name, or a clear-text rule's
+    /// <see cref="RuleKey"/>): its own, then those it inherited.
     /// </summary>
-    public IReadOnlyList<FlowRow> RowsOf(string module) => _handedOver ? [] :
-        [.. _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
-            .. _relays.Where(r => r.Key.Rule == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
+    public IReadOnlyList<FlowRow> RowsOf(string module)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        if (_handedOver) return [];
+        var rule = module.StartsWith(RulePrefix, StringComparison.Ordinal) ? module[RulePrefix.Length..] : null;
+        return [.. _rows.Where(r => r.Key.Module == module).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
+            .. _relays.Where(r => rule is not null && r.Key.Rule == rule).Select(r => r.Value.Snapshot(r.Key.Vip, r.Key.Port)),
             .. _inherited.Where(r => r.Key.Module == module).Select(r => r.Value)];
+    }
 
     /// <summary>Every module row on this node, with its live counters (for this node's metrics).</summary>
     public IReadOnlyList<(string Module, string Vip, int Port, FlowCounters Counters)> ModuleRows() =>

@@ -48,7 +48,7 @@ public sealed class FlowHandOverTests
     }
 
     [Fact]
-    public void HandOver_ClearTextRuleRows_GoUnderTheRuleAndTheHeirReportsThemForIt()
+    public void HandOver_ClearTextRuleRows_GoUnderTheRulesKeyAndTheHeirReportsThemForIt()
     {
         var leaver = new FlowRegistry();
         var rule = leaver.ForRule("o/plain", "127.0.0.1", 80);
@@ -58,13 +58,17 @@ public sealed class FlowHandOverTests
             rule.Closed(handshakeDone: false, 50, 700);
         }
         rule.Accept(); // one still open
-        Assert.Equal(7, Assert.Single(leaver.RowsOf("o/plain")).Accepted);
+        var key = FlowRegistry.RuleKey("o/plain");
+        Assert.Equal(7, Assert.Single(leaver.RowsOf(key)).Accepted);
+        // A module may be called o/plain too: its rows are never the rule's.
+        Assert.Empty(leaver.RowsOf("o/plain"));
         var heir = Busy("m", 1);
 
-        foreach (var (module, row) in leaver.HandOver()) heir.Inherit(module, row);
+        heir.InheritFrom("leaver", 5, leaver.HandOver());
 
-        Assert.Empty(leaver.RowsOf("o/plain"));
-        var inherited = Assert.Single(heir.RowsOf("o/plain"));
+        Assert.Empty(leaver.RowsOf(key));
+        Assert.Equal([new RetiredNode("leaver", 5)], heir.ReportOf(key).Retired);
+        var inherited = Assert.Single(heir.RowsOf(key));
         Assert.Equal((7L, 300L, 4_200L, 0L), (inherited.Accepted, inherited.BytesFromClients, inherited.BytesToClients, inherited.TcpProxyFlows));
         Assert.Equal(2, heir.RowsOf("m").Single().Accepted);
         // The heir's metrics list its own rules only.
