@@ -140,7 +140,7 @@ internal static class AdminEndpoint
         {
             var modules = await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout);
             var principal = Principal(http);
-            return Results.Json(new FlowsResponse([.. (await FlowsAsync(h, modules)).Where(m => principal.Sees(m.Module))])
+            return Results.Json(new FlowsResponse([.. (await FlowsAsync(h, modules.Modules)).Where(m => principal.Sees(m.Module))])
             {
                 Rules = principal.Context is null ? await FlowsAsync(h, modules.Rules.Select(r => (r, (int?)null)), FlowRegistry.RuleKey) : [],
             }, AdminJson.Options);
@@ -410,10 +410,7 @@ internal static class AdminEndpoint
 
     /// <summary>Every module of the configuration with its counters summed over the cluster.</summary>
     public static async Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h) =>
-        await FlowsAsync(h, await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout));
-
-    private static Task<IReadOnlyList<ModuleFlows>> FlowsAsync(SslClusterHandles h, NodeRuntimeActor.CurrentModules modules) =>
-        FlowsAsync(h, modules.Modules);
+        await FlowsAsync(h, (await h.NodeRuntime.Ask<NodeRuntimeActor.CurrentModules>(NodeRuntimeActor.GetModules.Instance, AskTimeout)).Modules);
 
     /// <summary>
     /// The counters of each module (or clear-text rule, as <c>owner/rule</c>, whose entity is <paramref name="entityOf"/>

@@ -20,7 +20,7 @@ namespace SslCluster.Node;
 /// </summary>
 internal static class Demo
 {
-    public static async Task<DemoHttpServer> StartAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s, AddressMap addresses, Task warm)
+    public static async Task<DemoHttpServer> StartAsync(SslClusterHandles h, SslCommands ssl, SslClusterSettings s, AddressMap addresses)
     {
         var backend = new DemoHttpServer(new DemoHttpServerOptions
         {
@@ -54,9 +54,8 @@ internal static class Demo
 
         // "Up" means serving: this node's copy holds the demo, and its listeners open a little after that.
         var copy = await h.ConfigFollower.Ask<ConfigFollowerActor.CurrentCopy>(ConfigFollowerActor.GetCopy.Instance, TimeSpan.FromSeconds(10));
+        // Ready includes the data path's warm-up: the listeners accept once it has run.
         await WaitServingAsync(h, copy.Revision);
-        // Its listeners accept once the data path's warm-up has run (it never faults).
-        await warm;
 
         var dataDir = Path.GetFullPath(s.DataDir);
         if (NodeLog.Json)
@@ -100,7 +99,7 @@ internal static class Demo
         return oldest is not null && oldest.Address == cluster.SelfAddress;
     }
 
-    /// <summary>Waits until the listeners of <paramref name="revision"/> (or a later one) are all open.</summary>
+    /// <summary>Waits until the listeners of <paramref name="revision"/> (or a later one) all accept (their warm-up run).</summary>
     private static async Task WaitServingAsync(SslClusterHandles h, long revision)
     {
         for (var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120); DateTime.UtcNow < deadline; await Task.Delay(200))

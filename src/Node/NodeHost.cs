@@ -134,7 +134,7 @@ internal static class NodeHost
 
         if (settings.DemoEnabled)
         {
-            demoBackend = await Demo.StartAsync(handles, ssl, settings, addresses, warm);
+            demoBackend = await Demo.StartAsync(handles, ssl, settings, addresses);
         }
 
         // Ctrl-C runs the same coordinated shutdown as SIGTERM (which Akka handles itself on .NET 10).

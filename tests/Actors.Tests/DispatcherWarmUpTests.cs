@@ -6,6 +6,7 @@ using Akka.TestKit.Xunit2;
 using SslCluster.Actors.Dispatch;
 using SslCluster.Actors.Settings;
 using SslCluster.Protocol.Runtime;
+using SslCluster.TestSupport;
 using Xunit;
 
 namespace SslCluster.Actors.Tests;
@@ -21,7 +22,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     {
         var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var router = CreateTestProbe();
-        var port = FreePort();
+        var port = Ports.Free();
         var dispatcher = Dispatcher(port, router, warm.Task);
         ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
 
@@ -56,7 +57,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     {
         var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var router = CreateTestProbe();
-        var port = FreePort();
+        var port = Ports.Free();
         // Another socket holds the port for a moment, as one of the warm-up's own may.
         var holder = new TcpListener(IPAddress.Loopback, port);
         holder.Start();
@@ -82,7 +83,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     [Fact]
     public void Listen_PortInUseAfterTheWarmUp_FailsAtOnceNamingThePort()
     {
-        var port = FreePort();
+        var port = Ports.Free();
         var holder = new TcpListener(IPAddress.Loopback, port);
         holder.Start();
         try
@@ -103,7 +104,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     {
         var warm = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var router = CreateTestProbe();
-        var port = FreePort();
+        var port = Ports.Free();
         var dispatcher = Dispatcher(port, router, warm.Task);
         ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
         using var waiting = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -140,7 +141,7 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     public async Task Accept_WarmUpAlreadyOver_DispatchesTheFirstClientAtOnce()
     {
         var router = CreateTestProbe();
-        var port = FreePort();
+        var port = Ports.Free();
         var dispatcher = Dispatcher(port, router);
         ExpectMsg<DispatcherActor.Bound>(TimeSpan.FromSeconds(5));
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -162,13 +163,6 @@ public sealed class DispatcherWarmUpTests() : TestKit(ConfigurationFactory.Parse
     private IActorRef Dispatcher(int port, IActorRef router, Task? warm = null) =>
         ChildActorOf(DispatcherActor.Props("rule", new IPEndPoint(IPAddress.Loopback, port), new RelayRuntime(port),
             DispatcherActor.ListenerAgents.None, SslClusterSettings.Create(Sys.Settings.Config), router, new NodeLimits(new LimitSettings(), TimeProvider.System), warm));
-
-    private static int FreePort()
-    {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        return ((IPEndPoint)probe.LocalEndpoint).Port;
-    }
 
     /// <summary>A clear-text rule's runtime that only counts references: the dispatcher routes its connections, nothing runs them.</summary>
     private sealed class RelayRuntime(int port) : IListenerRuntime

@@ -39,7 +39,7 @@ public sealed class NodeRuntimeActor : ReceiveActor
         public IReadOnlyList<string> Rules { get; init; } = [];
     }
 
-    /// <summary>Query: is every listener of the current revision bound?</summary>
+    /// <summary>Query: does every listener of the current revision accept (bound, and the data path warmed up)?</summary>
     public sealed record GetReadiness
     {
         public static GetReadiness Instance { get; } = new();
@@ -109,12 +109,10 @@ public sealed class NodeRuntimeActor : ReceiveActor
             Rules = [.. _plan.Listeners.Where(p => p.Kind == ListenerKind.TcpRelay && p.RelayModule is null)
                 .Select(p => p.Owner + "/" + p.Rule).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)],
         }));
-        // Serving and ready once the listeners accept: bound, and the data path's warm-up over (DispatcherActor waits for it).
-        Receive<NodeControlProtocol.GetServing>(_ => Sender.Tell(new NodeControlProtocol.Serving(_revision,
-            _accepting && _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted)));
+        Receive<NodeControlProtocol.GetServing>(_ => Sender.Tell(new NodeControlProtocol.Serving(_revision, _accepting && ListenersAccept)));
         Receive<GetReadiness>(_ => Sender.Tell(new Readiness(
             _revision,
-            _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted,
+            ListenersAccept,
             _bindProblems.Concat(_buildProblems).Select(p => $"{p.Key}: {p.Value}").ToList(),
             _binding.ToList())));
         Receive<DispatcherActor.BindFailed>(f =>
@@ -265,6 +263,13 @@ public sealed class NodeRuntimeActor : ReceiveActor
         _log.Info("NodeRuntime: revision {0} in force: {1} listener(s), {2} of them unchanged ({3} section(s) and file(s) changed, {4} removed)",
             published.Revision, _listeners.Count, kept, published.ChangedKeys.Count, published.RemovedKeys.Count);
     }
+
+    /// <summary>
+    /// Every listener of the revision in force accepts: bound, none failed, and the data path's warm-up over (the
+    /// dispatchers accept after it).
+    /// </summary>
+    private bool ListenersAccept =>
+        _revision >= 0 && _bindProblems.Count == 0 && _buildProblems.Count == 0 && _binding.Count == 0 && _dataPlane.Warm.IsCompleted;
 
     /// <summary>The key of a module's agent.</summary>
     public static string ModuleAgent(string module) => "module:" + module;

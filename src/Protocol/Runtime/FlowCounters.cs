@@ -465,7 +465,7 @@ public sealed class FlowRegistry
 
     /// <summary>
     /// What this node hands over when it leaves, once its connections have ended: the totals of every module's and every
-    /// clear-text rule's rows (a rule under its <c>owner/rule</c>), its own and those it inherited. From then on it reports
+    /// clear-text rule's rows (a rule under its <see cref="RuleKey"/>), its own and those it inherited. From then on it reports
     /// no rows, so that the cluster does not count them twice.
     /// </summary>
     public IReadOnlyList<(string Module, FlowRow Row)> HandOver()
